@@ -1,0 +1,80 @@
+#ifndef MLCUBE_REMOTE_COMMON_CUBE_H_
+#define MLCUBE_REMOTE_COMMON_CUBE_H_
+
+// The in-memory model of an MLCube, the same for both on-disk layouts
+// (single-file mlcube.yaml and the older tasks/ run/ platform/ layout).
+// All values are fully interpolated; paths are absolute host paths.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+namespace mlcube {
+
+enum class ParameterType { kFile, kDirectory };
+enum class AccessMode { kReadWrite, kReadOnly };
+enum class BuildStrategy { kPull, kAuto, kAlways };
+
+struct Parameter {
+  std::string name;
+  ParameterType type = ParameterType::kFile;
+  // As written after interpolation; relative paths are workspace-relative.
+  std::string default_value;
+  // default_value resolved against the workspace, lexically normalised.
+  std::string host_path;
+  AccessMode access = AccessMode::kReadWrite;
+};
+
+struct Task {
+  std::string name;
+  // Empty: the image's entrypoint runs with the task name as first argument.
+  std::string entrypoint;
+  std::vector<Parameter> inputs;
+  std::vector<Parameter> outputs;
+};
+
+struct DockerSettings {
+  std::string image;
+  std::string build_context;  // absolute
+  std::string build_file;     // relative to build_context, e.g. "Dockerfile"
+  BuildStrategy build_strategy = BuildStrategy::kPull;
+  std::map<std::string, std::string> build_args;
+  std::string env_args;  // extra `docker run` arguments, as written
+  std::string gpu_args;
+  std::string cpu_args;
+};
+
+struct SingularitySettings {
+  // Image file name or path; absolute when image_dir is empty.
+  std::string image;
+  std::string image_dir;       // absolute, may be empty
+  std::string build_context;   // absolute
+  std::string build_file;      // recipe, relative to build_context
+  std::string build_args;      // extra `build` arguments
+  std::string run_args;        // extra `run`/`exec` arguments
+};
+
+enum class CubeLayout { kSingleFile, kLegacy };
+
+struct Cube {
+  CubeLayout layout = CubeLayout::kSingleFile;
+  std::string config_file;  // absolute path of mlcube.yaml
+  std::string root;         // absolute cube directory
+  std::string workspace;    // absolute workspace directory
+  std::string name;
+  std::string description;
+  std::vector<std::string> authors;
+  int accelerator_count = 0;
+  DockerSettings docker;
+  SingularitySettings singularity;
+  // Ordered by name.
+  std::map<std::string, Task> tasks;
+  // The effective configuration tree (what `show-config` prints).
+  YAML::Node effective_config;
+};
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_COMMON_CUBE_H_

@@ -1,0 +1,32 @@
+#ifndef MLCUBE_REMOTE_COMMON_SAFE_PATH_H_
+#define MLCUBE_REMOTE_COMMON_SAFE_PATH_H_
+
+// Path checks used wherever a path comes from the network or a config file.
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace mlcube {
+
+// Lexically normalises a path: collapses "//" and ".", resolves ".." against
+// earlier components. Keeps a leading "/" and never walks above it; a
+// relative path may keep leading ".." components.
+std::string NormalizePath(absl::string_view path);
+
+// True when `path` (normalised) equals `dir` or lies below it.
+bool IsWithin(absl::string_view path, absl::string_view dir);
+
+// Checks a relative, '/'-separated path for the wire: not empty, not
+// absolute, no empty, "." or ".." components, no NUL, at most 4096 bytes.
+// The message names the path.
+absl::Status ValidateRelativePath(absl::string_view path);
+
+// Joins `base` and a validated relative path.
+absl::StatusOr<std::string> JoinConfined(absl::string_view base, absl::string_view relative);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_COMMON_SAFE_PATH_H_

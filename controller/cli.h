@@ -1,0 +1,12 @@
+#ifndef MLCUBE_REMOTE_CONTROLLER_CLI_H_
+#define MLCUBE_REMOTE_CONTROLLER_CLI_H_
+
+namespace mlcube {
+
+// Parses the command line and runs one command. Returns the process exit
+// status: 0 success, 2 bad input (config, flags), other codes per command.
+int RunCli(int argc, char** argv);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_CONTROLLER_CLI_H_
