@@ -20,7 +20,12 @@ getent group docker >/dev/null || groupadd --system docker
 
 if ! id "$USER_NAME" >/dev/null 2>&1; then
   log "creating user $USER_NAME"
-  useradd --create-home --shell /bin/bash --user-group "$USER_NAME" \
+  if getent group "$USER_NAME" >/dev/null; then
+    group_opt=(--gid "$USER_NAME")  # a leftover group of that name: reuse it
+  else
+    group_opt=(--user-group)
+  fi
+  useradd --create-home --shell /bin/bash "${group_opt[@]}" "$USER_NAME" \
     || die "useradd $USER_NAME failed"
 fi
 HOME_DIR=$(getent passwd "$USER_NAME" | cut -d: -f6)

@@ -93,6 +93,7 @@ fi
 # one-line sources.list files and deb822 *.sources files.
 find_mirror() {
   local codename f
+  # shellcheck source=/dev/null
   codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
   # one-line format: deb [options] URI SUITE COMPONENTS...
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
