@@ -36,7 +36,9 @@ void MergeUnder(YAML::Node base, const YAML::Node& defaults) {
   }
 }
 
-absl::Status ApplyOverride(YAML::Node root, const std::string& assignment) {
+namespace {
+
+absl::Status ApplyOverrideUnguarded(YAML::Node root, const std::string& assignment) {
   const size_t eq = assignment.find('=');
   auto invalid = [&](const std::string& why) {
     return absl::InvalidArgumentError(absl::StrCat("-P ", assignment, ": ", why));
@@ -73,6 +75,13 @@ absl::Status ApplyOverride(YAML::Node root, const std::string& assignment) {
     node.reset(child);
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ApplyOverride(YAML::Node root, const std::string& assignment) {
+  return GuardYaml<absl::Status>(absl::StrCat("-P ", assignment),
+                                 [&] { return ApplyOverrideUnguarded(root, assignment); });
 }
 
 YAML::Node FindKeyPath(const YAML::Node& root, const std::string& key_path) {

@@ -150,10 +150,9 @@ absl::StatusOr<Cube> Assemble(YAML::Node cube_layer, const CubeSchemaContext& ba
   return BuildCubeFromConfig(effective, context);
 }
 
-}  // namespace
-
-absl::StatusOr<Cube> LoadCubeFromString(const std::string& mlcube_yaml, const std::string& root,
-                                        const CubeLoadOptions& options) {
+absl::StatusOr<Cube> LoadCubeFromStringUnguarded(const std::string& mlcube_yaml,
+                                                 const std::string& root,
+                                                 const CubeLoadOptions& options) {
   CubeSchemaContext context;
   context.file_name = "mlcube.yaml";
   context.root = MakeAbsolute(root);
@@ -173,7 +172,7 @@ absl::StatusOr<Cube> LoadCubeFromString(const std::string& mlcube_yaml, const st
   return Assemble(*config, context, options);
 }
 
-absl::StatusOr<Cube> LoadCube(const CubeLoadOptions& options) {
+absl::StatusOr<Cube> LoadCubeUnguarded(const CubeLoadOptions& options) {
   const std::string given = options.path.empty() ? "." : options.path;
   std::string config_path;
   std::string display;
@@ -216,6 +215,19 @@ absl::StatusOr<Cube> LoadCube(const CubeLoadOptions& options) {
     return Assemble(*converted, context, options);
   }
   return Assemble(*config, context, options);
+}
+
+}  // namespace
+
+// yaml-cpp throws on some misuse of odd trees; no exception leaves the module.
+absl::StatusOr<Cube> LoadCubeFromString(const std::string& mlcube_yaml, const std::string& root,
+                                        const CubeLoadOptions& options) {
+  return GuardYaml<absl::StatusOr<Cube>>(
+      "mlcube.yaml", [&] { return LoadCubeFromStringUnguarded(mlcube_yaml, root, options); });
+}
+
+absl::StatusOr<Cube> LoadCube(const CubeLoadOptions& options) {
+  return GuardYaml<absl::StatusOr<Cube>>(options.path, [&] { return LoadCubeUnguarded(options); });
 }
 
 }  // namespace mlcube

@@ -44,7 +44,7 @@ absl::StatusOr<std::map<std::string, std::string>> ReadBindings(const LegacyYaml
                                                                 const char* key) {
   std::map<std::string, std::string> bindings;
   const YAML::Node& content = file.content;
-  const YAML::Node node = content[key];
+  const YAML::Node node = YamlChild(content, key);
   if (!node.IsDefined() || node.IsNull()) return bindings;
   if (!node.IsMap()) {
     return Invalid(file, key, absl::StrCat("expected a mapping, got ", DescribeNodeKind(node)));
@@ -63,7 +63,7 @@ absl::StatusOr<std::string> RunFileTaskName(const LegacyYamlFile& file) {
     return Invalid(file, "task_name", "expected a mapping with task_name");
   }
   const YAML::Node& content = file.content;
-  const YAML::Node name = content["task_name"];
+  const YAML::Node name = YamlChild(content, "task_name");
   if (!name.IsDefined()) return Invalid(file, "task_name", "required key is missing");
   return ScalarAt(file, name, "task_name");
 }
@@ -73,7 +73,7 @@ absl::Status ConvertParameterList(const LegacyYamlFile& file, const char* key,
                                   const std::map<std::string, std::string>& bindings,
                                   YAML::Node out) {
   const YAML::Node& content = file.content;
-  const YAML::Node list = content[key];
+  const YAML::Node list = YamlChild(content, key);
   if (!list.IsDefined() || list.IsNull()) return absl::OkStatus();
   if (!list.IsSequence()) {
     return Invalid(file, key,
@@ -86,15 +86,16 @@ absl::Status ConvertParameterList(const LegacyYamlFile& file, const char* key,
       return Invalid(file, item_path,
                      absl::StrCat("expected a mapping {name, type}, got ", DescribeNodeKind(item)));
     }
-    const YAML::Node name_node = item["name"];
+    const YAML::Node name_node = YamlChild(item, "name");
     if (!name_node.IsDefined()) {
       return Invalid(file, absl::StrCat(item_path, ".name"), "required key is missing");
     }
     absl::StatusOr<std::string> name = ScalarAt(file, name_node, item_path + ".name");
     if (!name.ok()) return name.status();
     std::string type = "file";
-    if (item["type"].IsDefined()) {
-      absl::StatusOr<std::string> declared = ScalarAt(file, item["type"], item_path + ".type");
+    if (YamlChild(item, "type").IsDefined()) {
+      absl::StatusOr<std::string> declared =
+          ScalarAt(file, YamlChild(item, "type"), item_path + ".type");
       if (!declared.ok()) return declared.status();
       type = *declared;
       if (type != "file" && type != "directory") {
@@ -116,15 +117,17 @@ absl::Status ConvertParameterList(const LegacyYamlFile& file, const char* key,
 bool IsLegacyRootConfig(const YAML::Node& root) {
   if (!root.IsMap()) return false;
   const YAML::Node& const_root = root;
-  const YAML::Node schema = const_root["schema_type"];
+  const YAML::Node schema = YamlChild(const_root, "schema_type");
   if (schema.IsDefined() && schema.IsScalar() && schema.Scalar() == "mlcube_root") return true;
-  const YAML::Node tasks = const_root["tasks"];
+  const YAML::Node tasks = YamlChild(const_root, "tasks");
   return tasks.IsDefined() && tasks.IsSequence();
 }
 
-absl::StatusOr<std::vector<std::string>> LegacyTaskFilePaths(const LegacyYamlFile& root) {
+namespace {
+
+absl::StatusOr<std::vector<std::string>> LegacyTaskFilePathsUnguarded(const LegacyYamlFile& root) {
   const YAML::Node& content = root.content;
-  const YAML::Node tasks = content["tasks"];
+  const YAML::Node tasks = YamlChild(content, "tasks");
   if (!tasks.IsDefined() || !tasks.IsSequence()) {
     return Invalid(root, "tasks", "expected a list of task files (tasks/NAME.yaml)");
   }
@@ -137,17 +140,17 @@ absl::StatusOr<std::vector<std::string>> LegacyTaskFilePaths(const LegacyYamlFil
   return paths;
 }
 
-absl::StatusOr<YAML::Node> ConvertPlatformFile(const LegacyYamlFile& file) {
+absl::StatusOr<YAML::Node> ConvertPlatformFileUnguarded(const LegacyYamlFile& file) {
   if (!file.content.IsMap()) {
     return Invalid(file, "image",
                    absl::StrCat("expected a mapping, got ", DescribeNodeKind(file.content)));
   }
   const YAML::Node& content = file.content;
-  if (content["docker"].IsDefined() || content["singularity"].IsDefined()) {
+  if (YamlChild(content, "docker").IsDefined() || YamlChild(content, "singularity").IsDefined()) {
     return YAML::Clone(content);
   }
   std::string kind;
-  const YAML::Node schema = content["schema_type"];
+  const YAML::Node schema = YamlChild(content, "schema_type");
   if (schema.IsDefined() && schema.IsScalar()) {
     if (schema.Scalar() == "mlcube_docker") kind = "docker";
     if (schema.Scalar() == "mlcube_singularity") kind = "singularity";
@@ -160,7 +163,7 @@ absl::StatusOr<YAML::Node> ConvertPlatformFile(const LegacyYamlFile& file) {
                    "cannot tell the platform: expected schema_type mlcube_docker or "
                    "mlcube_singularity, or top-level docker:/singularity: keys");
   }
-  const YAML::Node image_node = content["image"];
+  const YAML::Node image_node = YamlChild(content, "image");
   if (!image_node.IsDefined()) return Invalid(file, "image", "required key is missing");
   absl::StatusOr<std::string> image = ScalarAt(file, image_node, "image");
   if (!image.ok()) return image.status();
@@ -181,7 +184,7 @@ absl::StatusOr<YAML::Node> ConvertPlatformFile(const LegacyYamlFile& file) {
   return out;
 }
 
-absl::StatusOr<std::pair<std::string, std::vector<std::string>>> RunFileAsOverrides(
+absl::StatusOr<std::pair<std::string, std::vector<std::string>>> RunFileAsOverridesUnguarded(
     const LegacyYamlFile& run_file) {
   absl::StatusOr<std::string> task = RunFileTaskName(run_file);
   if (!task.ok()) return task.status();
@@ -198,25 +201,27 @@ absl::StatusOr<std::pair<std::string, std::vector<std::string>>> RunFileAsOverri
   return std::make_pair(*task, overrides);
 }
 
-absl::StatusOr<YAML::Node> ConvertLegacyCube(const LegacyCubeFiles& files) {
+absl::StatusOr<YAML::Node> ConvertLegacyCubeUnguarded(const LegacyCubeFiles& files) {
   const YAML::Node& root = files.root.content;
   if (!root.IsMap()) {
     return Invalid(files.root, "name", "expected a mapping at the top level");
   }
   YAML::Node out(YAML::NodeType::Map);
-  const YAML::Node name = root["name"];
+  const YAML::Node name = YamlChild(root, "name");
   if (!name.IsDefined()) return Invalid(files.root, "name", "required key is missing");
   absl::StatusOr<std::string> name_value = ScalarAt(files.root, name, "name");
   if (!name_value.ok()) return name_value.status();
   out["name"] = *name_value;
-  if (root["description"].IsDefined()) out["description"] = YAML::Clone(root["description"]);
-  if (root["author"].IsDefined()) {
-    absl::StatusOr<std::string> author = ScalarAt(files.root, root["author"], "author");
+  if (YamlChild(root, "description").IsDefined())
+    out["description"] = YAML::Clone(YamlChild(root, "description"));
+  if (YamlChild(root, "author").IsDefined()) {
+    absl::StatusOr<std::string> author = ScalarAt(files.root, YamlChild(root, "author"), "author");
     if (!author.ok()) return author.status();
     out["authors"].push_back(YAML::Node(YAML::NodeType::Map));
     out["authors"][0]["name"] = *author;
   }
-  if (root["version"].IsDefined()) out["version"] = YAML::Clone(root["version"]);
+  if (YamlChild(root, "version").IsDefined())
+    out["version"] = YAML::Clone(YamlChild(root, "version"));
 
   // Run files bind parameter values; the first file naming a task wins,
   // with run/TASK.yaml preferred.
@@ -264,7 +269,7 @@ absl::StatusOr<YAML::Node> ConvertLegacyCube(const LegacyCubeFiles& files) {
   }
   const YAML::Node& const_tasks = tasks;
   for (const auto& [task_name, run] : run_for_task) {
-    if (!const_tasks[task_name].IsDefined()) {
+    if (!YamlChild(const_tasks, task_name).IsDefined()) {
       return Invalid(
           *run, "task_name",
           absl::StrCat("task '", task_name, "' is not listed in ", files.root.display_name));
@@ -282,16 +287,41 @@ absl::StatusOr<YAML::Node> ConvertLegacyCube(const LegacyCubeFiles& files) {
   // The old Docker runner built from build/ when it had a Dockerfile and
   // pulled otherwise; the old Singularity runner built from build/.
   const YAML::Node& const_out = out;
-  if (const_out["docker"].IsDefined()) {
+  if (YamlChild(const_out, "docker").IsDefined()) {
     out["docker"]["build_context"] = "build";
     out["docker"]["build_file"] = "Dockerfile";
     out["docker"]["build_strategy"] = files.has_dockerfile ? "auto" : "pull";
   }
-  if (const_out["singularity"].IsDefined()) {
+  if (YamlChild(const_out, "singularity").IsDefined()) {
     out["singularity"]["build_context"] = "build";
     out["singularity"]["build_file"] = "Singularity.recipe";
   }
   return out;
+}
+
+}  // namespace
+
+// The public entry points: yaml-cpp throws on some misuse of odd trees, and
+// no exception may leave this module.
+absl::StatusOr<std::vector<std::string>> LegacyTaskFilePaths(const LegacyYamlFile& root) {
+  return GuardYaml<absl::StatusOr<std::vector<std::string>>>(
+      root.display_name, [&] { return LegacyTaskFilePathsUnguarded(root); });
+}
+
+absl::StatusOr<YAML::Node> ConvertPlatformFile(const LegacyYamlFile& file) {
+  return GuardYaml<absl::StatusOr<YAML::Node>>(file.display_name,
+                                               [&] { return ConvertPlatformFileUnguarded(file); });
+}
+
+absl::StatusOr<std::pair<std::string, std::vector<std::string>>> RunFileAsOverrides(
+    const LegacyYamlFile& run_file) {
+  return GuardYaml<absl::StatusOr<std::pair<std::string, std::vector<std::string>>>>(
+      run_file.display_name, [&] { return RunFileAsOverridesUnguarded(run_file); });
+}
+
+absl::StatusOr<YAML::Node> ConvertLegacyCube(const LegacyCubeFiles& files) {
+  return GuardYaml<absl::StatusOr<YAML::Node>>(files.root.display_name,
+                                               [&] { return ConvertLegacyCubeUnguarded(files); });
 }
 
 }  // namespace mlcube

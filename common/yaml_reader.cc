@@ -30,6 +30,11 @@ absl::StatusOr<YAML::Node> ReadYamlFile(const std::string& path, absl::string_vi
   return ParseYaml(text.str(), display_name);
 }
 
+YAML::Node YamlChild(const YAML::Node& node, const std::string& key) {
+  if (!node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+  return node[key];
+}
+
 std::string DescribeNodeKind(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map:

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace mlcube {
@@ -19,6 +20,21 @@ absl::StatusOr<YAML::Node> ParseYaml(const std::string& text, absl::string_view 
 // Reads and parses a file. NOT_FOUND when it does not exist; `display_name`
 // is what messages call it.
 absl::StatusOr<YAML::Node> ReadYamlFile(const std::string& path, absl::string_view display_name);
+
+// The value under `key` when `node` is a mapping, else an undefined node.
+// Never inserts and never throws (yaml-cpp's operator[] throws on scalars).
+YAML::Node YamlChild(const YAML::Node& node, const std::string& key);
+
+// Runs `body`, turning any exception that escapes it (yaml-cpp throws on
+// misuse) into INTERNAL naming `file_name`, so nothing escapes the module.
+template <typename Result, typename Body>
+Result GuardYaml(absl::string_view file_name, Body body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(file_name, ": unexpected error: ", e.what()));
+  }
+}
 
 // "a mapping", "a sequence", "a scalar", "null": for "expected X, got Y".
 std::string DescribeNodeKind(const YAML::Node& node);
