@@ -8,6 +8,7 @@
 #include "controller/cube_options.h"
 #include "controller/describe_command.h"
 #include "controller/exit_codes.h"
+#include "controller/hosts_command.h"
 
 namespace mlcube {
 namespace {
@@ -43,6 +44,13 @@ int RunCli(int argc, char** argv) {
       app.add_subcommand("show-config", "Print the effective, fully interpolated configuration");
   AddCubeOptions(show_config, &show_config_options);
 
+  std::string hosts_path;
+  app.add_option("--hosts", hosts_path,
+                 "Hosts file (default $MLCUBE_REMOTE_HOSTS, then "
+                 "~/.config/mlcube-remote/hosts.yaml)");
+  CLI::App* hosts = app.add_subcommand(
+      "hosts", "List hosts with reachability, agent version, runtimes, GPUs, free disk, RTT");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -59,6 +67,7 @@ int RunCli(int argc, char** argv) {
   const Console console = Console::ForStderr(ToVerbosity(global));
   if (describe->parsed()) return RunDescribeCommand(describe_options, console, std::cout);
   if (show_config->parsed()) return RunShowConfigCommand(show_config_options, console, std::cout);
+  if (hosts->parsed()) return RunHostsCommand(hosts_path, console, std::cout);
   return kExitBadInput;
 }
 
