@@ -51,6 +51,12 @@ absl::Status WriteAll(int fd, absl::string_view data, const std::string& what) {
 absl::StatusOr<BlobStore> BlobStore::Open(const std::string& root) {
   if (absl::Status s = MakeDir(root); !s.ok()) return s;
   if (absl::Status s = MakeDir(root + "/tmp"); !s.ok()) return s;
+  // All 256 fan-out directories up front: no mkdir on the write path.
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 256; ++i) {
+    const char sub[3] = {kHex[i >> 4], kHex[i & 15], '\0'};
+    if (absl::Status s = MakeDir(absl::StrCat(root, "/", sub)); !s.ok()) return s;
+  }
   // Temp files left by a crash are garbage: nothing refers to them.
   if (DIR* dir = opendir((root + "/tmp").c_str())) {
     while (dirent* e = readdir(dir)) {
@@ -91,6 +97,8 @@ absl::Status BlobStore::Put(const v1Digest& digest, absl::string_view data) {
   std::string temp = root_ + "/tmp/blob.XXXXXX";
   UniqueFd fd(mkstemp(temp.data()));
   if (!fd) return WriteErrorStatus(errno, "creating a temp blob");
+  // Read-only: nothing should ever write to a blob in place.
+  fchmod(fd.get(), 0444);
   absl::Status s = WriteAll(fd.get(), data, temp);
   if (s.ok()) s = Adopt(digest, temp);
   if (!s.ok()) unlink(temp.c_str());
@@ -98,9 +106,6 @@ absl::Status BlobStore::Put(const v1Digest& digest, absl::string_view data) {
 }
 
 absl::Status BlobStore::Adopt(const v1Digest& digest, const std::string& verified_path) {
-  chmod(verified_path.c_str(), 0444);
-  const std::string dir = absl::StrCat(root_, "/", digest.hash().substr(0, 2));
-  if (absl::Status s = MakeDir(dir); !s.ok()) return s;
   if (rename(verified_path.c_str(), PathOf(digest).c_str()) != 0) {
     return WriteErrorStatus(errno, absl::StrCat("storing blob ", DigestKey(digest)));
   }
@@ -111,6 +116,7 @@ absl::StatusOr<v1Digest> BlobStore::ImportFile(int fd) {
   std::string temp = root_ + "/tmp/import.XXXXXX";
   UniqueFd out(mkstemp(temp.data()));
   if (!out) return WriteErrorStatus(errno, "creating a temp blob");
+  fchmod(out.get(), 0444);
   Sha256 sha;
   std::vector<char> buffer(1 << 20);
   off_t offset = 0;

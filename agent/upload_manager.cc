@@ -136,6 +136,7 @@ absl::Status UploadSession::Finish() {
                                                       digest_.size_bytes(), " bytes"));
   }
   v1Digest actual = sha_.Finish();
+  fchmod(fd_.get(), 0444);
   fd_.Reset();
   if (!SameDigest(actual, digest_)) {
     unlink(part_path_.c_str());
