@@ -45,7 +45,8 @@ grpc::Status ContentStoreService::BatchUploadBlobs(grpc::ServerContext* context,
                                                    v1::BatchUploadBlobsResponse* response) {
   if (grpc::Status s = Authenticate(*context); !s.ok()) return s;
   int64_t total = 0;
-  for (const v1::BlobData& blob : request->blobs()) total += static_cast<int64_t>(blob.data().size());
+  for (const v1::BlobData& blob : request->blobs())
+    total += static_cast<int64_t>(blob.data().size());
   if (total > kMaxPayloadBytes) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("batch carries ", total, " bytes, limit ", kMaxPayloadBytes));
@@ -73,9 +74,9 @@ grpc::Status ContentStoreService::UploadBlob(grpc::ServerContext* context,
   if (!session.ok()) return ToGrpcStatus(session.status());
   for (;;) {
     if (static_cast<int64_t>(chunk.data().size()) > kMaxPayloadBytes) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("chunk of ", chunk.data().size(), " bytes, limit ",
-                                       kMaxPayloadBytes));
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("chunk of ", chunk.data().size(), " bytes, limit ", kMaxPayloadBytes));
     }
     if ((*session)->complete()) break;  // already stored: nothing to write
     if (absl::Status s = (*session)->Write(chunk.offset(), chunk.data()); !s.ok()) {
@@ -140,13 +141,14 @@ grpc::Status ContentStoreService::ReadBlob(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::OUT_OF_RANGE, "offset or limit out of range");
   }
   if (!store_->Has(d)) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("blob ", DigestKey(d), " missing"));
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("blob ", DigestKey(d), " missing"));
   }
   UniqueFd fd(open(store_->PathOf(d).c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return grpc::Status(grpc::StatusCode::NOT_FOUND, strerror(errno));
   int64_t offset = request->offset();
-  const int64_t end = request->limit() == 0 ? d.size_bytes()
-                                            : std::min(d.size_bytes(), offset + request->limit());
+  const int64_t end =
+      request->limit() == 0 ? d.size_bytes() : std::min(d.size_bytes(), offset + request->limit());
   v1::ReadBlobChunk chunk;
   std::string* buffer = chunk.mutable_data();
   do {
@@ -154,7 +156,8 @@ grpc::Status ContentStoreService::ReadBlob(grpc::ServerContext* context,
     buffer->resize(want);
     size_t got = 0;
     while (got < want) {
-      ssize_t n = pread(fd.get(), buffer->data() + got, want - got, offset + static_cast<int64_t>(got));
+      ssize_t n =
+          pread(fd.get(), buffer->data() + got, want - got, offset + static_cast<int64_t>(got));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return grpc::Status(grpc::StatusCode::DATA_LOSS, "blob shorter than its digest");
       got += static_cast<size_t>(n);

@@ -9,10 +9,10 @@
 // caller that knows a digest can read that blob. Per-identity visibility
 // needs an index of which identity uploaded or committed which blob.
 
+#include <grpcpp/grpcpp.h>
+
 #include <functional>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "agent/blob_store.h"

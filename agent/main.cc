@@ -1,13 +1,170 @@
 // mlcube-agent: the daemon that runs cube tasks on a compute host.
+//
+//   mlcube-agent serve [--config=FILE] [--listen=ADDR]... [--state-dir=DIR]
+//   mlcube-agent supervise ...   (internal: runs one task detached, see
+//                                 agent/task_supervisor.h)
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "agent/agent_config.h"
+#include "agent/agent_info_service.h"
+#include "agent/agent_server.h"
+#include "agent/runtime_inventory.h"
+#include "agent/caller_identity.h"
+#include "agent/sync_services.h"
+
+namespace {
+
+constexpr char kDefaultConfig[] = "/etc/mlcube-agent/agent.yaml";
+
+struct ServeFlags {
+  std::string config_file;
+  std::vector<std::string> listen;
+  std::string state_dir;
+  std::string image_dir;
+  int max_concurrent_jobs = 0;
+};
+
+absl::StatusOr<mlcube::AgentConfig> BuildConfig(const ServeFlags& flags) {
+  mlcube::AgentConfig config;
+  if (!flags.config_file.empty()) {
+    auto loaded = mlcube::LoadAgentConfigFile(flags.config_file);
+    if (!loaded.ok()) return loaded.status();
+    config = *loaded;
+  } else if (access(kDefaultConfig, F_OK) == 0) {
+    auto loaded = mlcube::LoadAgentConfigFile(kDefaultConfig);
+    if (!loaded.ok()) return loaded.status();
+    config = *loaded;
+  }
+  if (!flags.listen.empty()) config.listen = flags.listen;
+  if (!flags.state_dir.empty()) config.state_dir = flags.state_dir;
+  if (!flags.image_dir.empty()) config.image_dir = flags.image_dir;
+  if (flags.max_concurrent_jobs > 0) config.max_concurrent_jobs = flags.max_concurrent_jobs;
+  absl::Status valid = mlcube::ValidateAgentConfig(config);
+  if (!valid.ok()) return valid;
+  return config;
+}
+
+absl::Status MakeDirs(const std::string& path) {
+  std::string partial;
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      partial = path.substr(0, i);
+      if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("cannot create ", partial, ": ", strerror(errno)));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+int Serve(const ServeFlags& flags) {
+  // Block the stop signals in every thread; one thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto config = BuildConfig(flags);
+  if (!config.ok()) {
+    std::cerr << "mlcube-agent: " << config.status().message() << "\n";
+    return 2;
+  }
+  for (const std::string& dir : {config->state_dir, config->state_dir + "/jobs",
+                                 config->state_dir + "/cubes", config->EffectiveImageDir()}) {
+    absl::Status made = MakeDirs(dir);
+    if (!made.ok()) {
+      std::cerr << "mlcube-agent: " << made.message() << "\n";
+      return 1;
+    }
+  }
+  for (const std::string& address : config->listen) {
+    if (address.rfind("unix://", 0) == 0) {
+      const std::string path = address.substr(7);
+      (void)MakeDirs(path.substr(0, path.rfind('/')));
+    }
+  }
+
+  const mlcube::RuntimeInventory inventory = mlcube::RuntimeInventory::Detect(*config);
+  mlcube::AgentInfoService agent_info(*config, inventory);
+
+  // The services this agent serves. Keep this list short and flat.
+  std::vector<grpc::Service*> services = {
+      &agent_info,
+  };
+  auto sync = mlcube::SyncServices::Create(config->state_dir, mlcube::CallerIdentity);  // sync
+  if (!sync.ok()) {
+    std::cerr << "mlcube-agent: " << sync.status().message() << "\n";
+    return 1;
+  }
+  for (grpc::Service* service : (*sync)->services()) services.push_back(service);  // sync
+
+  mlcube::AgentServer server(config->listen);
+  for (grpc::Service* service : services) server.RegisterService(service);
+  absl::Status started = server.Start();
+  if (!started.ok()) {
+    std::cerr << "mlcube-agent: " << started.message() << "\n";
+    return 1;
+  }
+  std::cerr << "mlcube-agent " << MLCUBE_REMOTE_VERSION << " listening on";
+  size_t tcp_index = 0;
+  for (const std::string& address : config->listen) {
+    if (address.rfind("unix://", 0) == 0) {
+      std::cerr << " " << address;
+    } else {
+      std::cerr << " " << address.substr(0, address.rfind(':') + 1)
+                << server.tcp_ports()[tcp_index++];
+    }
+  }
+  std::cerr << "; state dir " << config->state_dir << "; runtimes:";
+  for (const auto& r : inventory.runtimes()) std::cerr << " " << r.name << " " << r.version;
+  std::cerr << std::endl;
+
+  std::thread signal_waiter([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    server.Shutdown();
+  });
+  server.Wait();
+  // Tasks keep running (they are supervised outside this process); a
+  // restarted agent re-attaches to them.
+  std::cerr << "mlcube-agent: stopped" << std::endl;
+  _exit(0);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"mlcube-agent: runs MLCube tasks on this host for mlcube-remote controllers"};
   app.set_version_flag("--version", std::string("mlcube-agent ") + MLCUBE_REMOTE_VERSION);
-  app.require_subcommand(0, 1);
-  CLI11_PARSE(app, argc, argv);
-  std::cout << app.help();
+  app.require_subcommand(1);
+
+  ServeFlags flags;
+  CLI::App* serve = app.add_subcommand("serve", "Serve the gRPC API");
+  serve->add_option("--config", flags.config_file,
+                    absl::StrCat("YAML config file (default ", kDefaultConfig, " if present)"));
+  serve->add_option("--listen", flags.listen,
+                    "Address to listen on: unix:///path/agent.sock or HOST:PORT (repeatable)");
+  serve->add_option("--state-dir", flags.state_dir, "State directory (jobs, blobs, cubes)");
+  serve->add_option("--image-dir", flags.image_dir, "Directory for SIF images");
+  serve->add_option("--max-concurrent-jobs", flags.max_concurrent_jobs, "Jobs run at once");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (serve->parsed()) return Serve(flags);
   return 0;
 }

@@ -92,8 +92,7 @@ class SnapshotWalker {
       entry.set_type(v1::ENTRY_TYPE_FILE);
       *entry.mutable_digest() = *digest;
       entry.set_mode(st.st_mode & 07777);
-      entry.set_mtime_ns(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
-                         st.st_mtim.tv_nsec);
+      entry.set_mtime_ns(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
       (*out_)[rel] = std::move(entry);
     } else if (S_ISLNK(st.st_mode)) {
       std::string target(4096, '\0');
@@ -140,8 +139,8 @@ class SnapshotWalker {
 
 absl::Status ValidateCubeId(const std::string& id) {
   if (id.empty() || id.size() > 128 || id == "." || id == "..") {
-    return absl::InvalidArgumentError(absl::StrCat("cube id '", id.substr(0, 140),
-                                                   "' must match [A-Za-z0-9._-]{1,128}"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cube id '", id.substr(0, 140), "' must match [A-Za-z0-9._-]{1,128}"));
   }
   for (char c : id) {
     if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
@@ -237,8 +236,9 @@ grpc::Status WorkspacesService::Snapshot(grpc::ServerContext* context,
   const std::string workspace = CubeDir(*owner, request->cube_id()) + "/workspace";
   UniqueFd root(open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        absl::StrCat("cube '", request->cube_id(), "' has no workspace on this agent"));
+    return grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("cube '", request->cube_id(), "' has no workspace on this agent"));
   }
   std::map<std::string, v1::ManifestEntry> entries;
   SnapshotWalker walker(store_, &entries);
@@ -254,8 +254,8 @@ grpc::Status WorkspacesService::Snapshot(grpc::ServerContext* context,
     std::string name = ".";
     std::string rel;
     for (size_t i = 0; i + 1 < parts.size(); ++i) {
-      int fd = openat(parent.get(), parts[i].c_str(),
-                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int fd =
+          openat(parent.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0) {
         return grpc::Status(grpc::StatusCode::NOT_FOUND,
                             absl::StrCat("workspace path '", path, "' not found"));
@@ -346,8 +346,8 @@ absl::Status WorkspacesService::CollectGarbage() {
     }
     closedir(owners);
   }
-  absl::StatusOr<BlobStore::GcResult> r = store_->CollectGarbage(
-      options_.blob_cache_bytes, referenced, options_.gc_min_age_seconds);
+  absl::StatusOr<BlobStore::GcResult> r =
+      store_->CollectGarbage(options_.blob_cache_bytes, referenced, options_.gc_min_age_seconds);
   return r.status();
 }
 

@@ -5,11 +5,11 @@
 // (single-file mlcube.yaml and the older tasks/ run/ platform/ layout).
 // All values are fully interpolated; paths are absolute host paths.
 
+#include <yaml-cpp/yaml.h>
+
 #include <map>
 #include <string>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 namespace mlcube {
 
@@ -49,11 +49,11 @@ struct DockerSettings {
 struct SingularitySettings {
   // Image file name or path; absolute when image_dir is empty.
   std::string image;
-  std::string image_dir;       // absolute, may be empty
-  std::string build_context;   // absolute
-  std::string build_file;      // recipe, relative to build_context
-  std::string build_args;      // extra `build` arguments
-  std::string run_args;        // extra `run`/`exec` arguments
+  std::string image_dir;      // absolute, may be empty
+  std::string build_context;  // absolute
+  std::string build_file;     // recipe, relative to build_context
+  std::string build_args;     // extra `build` arguments
+  std::string run_args;       // extra `run`/`exec` arguments
 };
 
 enum class CubeLayout { kSingleFile, kLegacy };

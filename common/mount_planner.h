@@ -31,9 +31,9 @@ struct Mount {
 
 struct TaskInvocation {
   std::string task;
-  std::string entrypoint;          // empty: image default
-  std::vector<std::string> args;   // argv after the image / entrypoint
-  std::vector<Mount> mounts;       // ordered by container path index
+  std::string entrypoint;                          // empty: image default
+  std::vector<std::string> args;                   // argv after the image / entrypoint
+  std::vector<Mount> mounts;                       // ordered by container path index
   std::vector<std::string> directories_to_create;  // host paths
 };
 

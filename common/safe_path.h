@@ -4,10 +4,10 @@
 // Path checks used wherever a path comes from the network or a config file.
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace mlcube {
 

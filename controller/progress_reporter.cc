@@ -41,8 +41,8 @@ std::string ProgressReporter::Line(const std::string& label, int64_t files, int6
     const int width = 24;
     const double frac = total_bytes > 0 ? static_cast<double>(bytes) / total_bytes : 1.0;
     const int filled = static_cast<int>(frac * width + 0.5);
-    prefix = absl::StrCat(label, " [", std::string(filled, '#'), std::string(width - filled, '.'),
-                          "]");
+    prefix =
+        absl::StrCat(label, " [", std::string(filled, '#'), std::string(width - filled, '.'), "]");
   }
   return absl::StrFormat("%s %d/%d files, %s/%s, %s/s, ETA %s", prefix, files, total_files,
                          HumanBytes(bytes), HumanBytes(total_bytes),

@@ -52,7 +52,8 @@ absl::Status ReadWholeFile(const std::string& path, int64_t size, std::string* o
     ssize_t n = pread(fd.get(), out->data() + done, out->size() - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      return absl::DataLossError(absl::StrCat(path, " changed during the sync (shorter than scanned)"));
+      return absl::DataLossError(
+          absl::StrCat(path, " changed during the sync (shorter than scanned)"));
     }
     done += static_cast<size_t>(n);
   }
@@ -84,7 +85,7 @@ absl::Status RunParallel(size_t count, const std::function<absl::Status(size_t)>
 
 struct UploadItem {
   v1Digest digest;
-  std::string file;                   // absolute path, or empty for memory
+  std::string file;                     // absolute path, or empty for memory
   const std::string* memory = nullptr;  // the manifest
 };
 
@@ -101,8 +102,8 @@ std::string SyncClient::DefaultCubeId(const std::string& cube_root) {
   std::string base = std::filesystem::path(cube_root).filename().string();
   std::string safe;
   for (char c : base) {
-    safe.push_back(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ? c
-                                                                                            : '_');
+    safe.push_back(
+        isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ? c : '_');
   }
   if (safe.empty() || safe == "." || safe == "..") safe = "cube";
   if (safe.size() > 119) safe.resize(119);
@@ -188,8 +189,8 @@ absl::StatusOr<int64_t> SyncClient::UploadStreamed(const v1Digest& digest, const
       return FromGrpc(s, absl::StrCat("uploading ", memory ? "the manifest" : file));
     }
     if (!response.complete()) {
-      return absl::DataLossError(absl::StrCat("upload of ", file, " ended incomplete at ",
-                                              response.committed_size()));
+      return absl::DataLossError(
+          absl::StrCat("upload of ", file, " ended incomplete at ", response.committed_size()));
     }
     return sent;
   }
@@ -317,7 +318,8 @@ absl::StatusOr<PushStats> SyncClient::Push(const PushOptions& options) {
   absl::Status upload_status = RunParallel(large.size() + batches.size(), [&](size_t i) {
     if (i < large.size()) {
       const UploadItem* item = large[i];
-      absl::StatusOr<int64_t> sent = UploadStreamed(item->digest, item->file, item->memory, &progress);
+      absl::StatusOr<int64_t> sent =
+          UploadStreamed(item->digest, item->file, item->memory, &progress);
       if (!sent.ok()) return sent.status();
       bytes_sent += *sent;
       progress.AddFiles(1);
@@ -331,8 +333,8 @@ absl::StatusOr<PushStats> SyncClient::Push(const PushOptions& options) {
       *blob->mutable_digest() = item->digest;
       if (item->memory != nullptr) {
         blob->set_data(*item->memory);
-      } else if (absl::Status s = ReadWholeFile(item->file, item->digest.size_bytes(),
-                                                blob->mutable_data());
+      } else if (absl::Status s =
+                     ReadWholeFile(item->file, item->digest.size_bytes(), blob->mutable_data());
                  !s.ok()) {
         return s;
       }
@@ -347,8 +349,8 @@ absl::StatusOr<PushStats> SyncClient::Push(const PushOptions& options) {
       const v1::ItemStatus& item_status = response.results(j).status();
       if (item_status.code() != 0) {
         const std::string what = j < static_cast<int>(batch.size()) && !batch[j]->file.empty()
-                                      ? batch[j]->file
-                                      : std::string("the manifest");
+                                     ? batch[j]->file
+                                     : std::string("the manifest");
         return absl::Status(static_cast<absl::StatusCode>(item_status.code()),
                             absl::StrCat("agent refused ", what, ": ", item_status.message()));
       }
@@ -390,14 +392,15 @@ struct PullTarget {
 };
 
 absl::Status WriteTemp(const PullTarget& t, const std::string& data) {
-  UniqueFd fd(open(t.temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                   0600));
+  UniqueFd fd(
+      open(t.temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) return absl::InternalError(absl::StrCat("create ", t.temp_path, ": ", strerror(errno)));
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = write(fd.get(), data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::InternalError(absl::StrCat("write ", t.temp_path, ": ", strerror(errno)));
+    if (n < 0)
+      return absl::InternalError(absl::StrCat("write ", t.temp_path, ": ", strerror(errno)));
     done += static_cast<size_t>(n);
   }
   fchmod(fd.get(), t.entry->mode() != 0 ? t.entry->mode() : 0644);
@@ -472,10 +475,9 @@ absl::StatusOr<PullStats> SyncClient::Pull(const PullOptions& options) {
       const auto nanos = [](const struct timespec& ts) {
         return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
       };
-      const ScanCache::Record* rec =
-          key.empty() ? nullptr
-                      : cache_->Find(key, st.st_size, nanos(st.st_mtim), nanos(st.st_ctim),
-                                     st.st_ino);
+      const ScanCache::Record* rec = key.empty() ? nullptr
+                                                 : cache_->Find(key, st.st_size, nanos(st.st_mtim),
+                                                                nanos(st.st_ctim), st.st_ino);
       std::string local_hash;
       if (rec != nullptr) {
         local_hash = HexOfRaw(rec->sha256);
@@ -507,8 +509,8 @@ absl::StatusOr<PullStats> SyncClient::Pull(const PullOptions& options) {
       stats.conflicts.push_back(local);
     }
     const std::string dir = std::filesystem::path(dest).parent_path().string();
-    targets.push_back({&e, dest, absl::StrCat(dir, "/.mlcube-pull-", index, ".tmp"),
-                       dest == local ? key : ""});
+    targets.push_back(
+        {&e, dest, absl::StrCat(dir, "/.mlcube-pull-", index, ".tmp"), dest == local ? key : ""});
   }
   if (options.dry_run) {
     stats.files_written = static_cast<int64_t>(targets.size());
@@ -531,7 +533,8 @@ absl::StatusOr<PullStats> SyncClient::Pull(const PullOptions& options) {
       jobs.push_back({d});
       continue;
     }
-    if (jobs.empty() || jobs.back().size() == 1 && jobs.back()[0].size_bytes() > kBatchThreshold ||
+    if (jobs.empty() ||
+        (jobs.back().size() == 1 && jobs.back()[0].size_bytes() > kBatchThreshold) ||
         batch_bytes + d.size_bytes() > kMaxPayload) {
       jobs.emplace_back();
       batch_bytes = 0;

@@ -16,12 +16,12 @@
 // file changed since the last sync is kept; the agent's version is written
 // next to it as NAME.remote and a warning says so.
 
+#include <grpcpp/grpcpp.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "controller/ignore_rules.h"
@@ -48,10 +48,10 @@ struct PushStats {
   int64_t files_scanned = 0;
   int64_t bytes_scanned = 0;
   int64_t files_hashed = 0;
-  int64_t files_sent = 0;   // blobs uploaded (or that would be, in a dry run)
-  int64_t bytes_sent = 0;   // payload bytes actually sent (resumed uploads count the rest only)
+  int64_t files_sent = 0;  // blobs uploaded (or that would be, in a dry run)
+  int64_t bytes_sent = 0;  // payload bytes actually sent (resumed uploads count the rest only)
   int64_t bytes_deduplicated = 0;  // file bytes not sent: the agent had them or a twin
-  bool up_to_date = false;  // the agent already had this exact manifest
+  bool up_to_date = false;         // the agent already had this exact manifest
   int64_t files_written = 0;
   int64_t files_removed = 0;
   std::vector<std::string> warnings;
@@ -59,8 +59,8 @@ struct PushStats {
 };
 
 struct PullOptions {
-  std::string cube_root;   // absolute
-  std::string workspace;   // absolute local workspace directory
+  std::string cube_root;  // absolute
+  std::string workspace;  // absolute local workspace directory
   std::string cube_id;
   std::vector<std::string> paths;  // workspace-relative; empty: all
   std::string job_id;

@@ -1,0 +1,188 @@
+#include "agent/agent_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace mlcube {
+namespace {
+
+absl::Status Bad(const std::string& file, const std::string& key, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(file, ": ", key, ": ", what));
+}
+
+absl::StatusOr<std::string> ScalarString(const YAML::Node& node, const std::string& file,
+                                         const std::string& key) {
+  if (!node.IsScalar()) return Bad(file, key, "expected a string");
+  return node.Scalar();
+}
+
+absl::StatusOr<int64_t> PositiveInt(const YAML::Node& node, const std::string& file,
+                                    const std::string& key) {
+  int64_t value = 0;
+  if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), &value) || value <= 0) {
+    return Bad(file, key, "expected a positive integer");
+  }
+  return value;
+}
+
+absl::StatusOr<bool> Bool(const YAML::Node& node, const std::string& file, const std::string& key) {
+  if (node.IsScalar()) {
+    const std::string& s = node.Scalar();
+    if (s == "true" || s == "yes" || s == "on") return true;
+    if (s == "false" || s == "no" || s == "off") return false;
+  }
+  return Bad(file, key, "expected true or false");
+}
+
+absl::Status ParseRuntimes(const YAML::Node& node, const std::string& file, AgentConfig& config) {
+  if (!node.IsMap()) return Bad(file, "runtimes", "expected a mapping");
+  for (const auto& entry : node) {
+    const std::string name = entry.first.as<std::string>();
+    const std::string key = absl::StrCat("runtimes.", name);
+    auto it = config.runtimes.find(name);
+    if (it == config.runtimes.end()) {
+      return Bad(file, key, "unknown runtime (expected docker, podman, apptainer or singularity)");
+    }
+    if (!entry.second.IsMap()) return Bad(file, key, "expected a mapping");
+    for (const auto& field : entry.second) {
+      const std::string fname = field.first.as<std::string>();
+      const std::string fkey = absl::StrCat(key, ".", fname);
+      if (fname == "enabled") {
+        auto b = Bool(field.second, file, fkey);
+        if (!b.ok()) return b.status();
+        it->second.enabled = *b;
+      } else if (fname == "binary") {
+        auto s = ScalarString(field.second, file, fkey);
+        if (!s.ok()) return s.status();
+        if (s->empty()) return Bad(file, fkey, "must not be empty");
+        it->second.binary = *s;
+      } else {
+        return Bad(file, fkey, "unknown key (expected enabled or binary)");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentConfig& config) {
+  if (root.IsNull()) return absl::OkStatus();
+  if (!root.IsMap()) return Bad(file, "(top level)", "expected a mapping");
+  for (const auto& entry : root) {
+    const std::string key = entry.first.as<std::string>();
+    const YAML::Node& value = entry.second;
+    if (key == "listen") {
+      config.listen.clear();
+      if (value.IsScalar()) {
+        config.listen.push_back(value.Scalar());
+      } else if (value.IsSequence()) {
+        for (const auto& item : value) {
+          auto s = ScalarString(item, file, "listen[]");
+          if (!s.ok()) return s.status();
+          config.listen.push_back(*s);
+        }
+      } else {
+        return Bad(file, key, "expected an address or a list of addresses");
+      }
+    } else if (key == "state_dir") {
+      auto s = ScalarString(value, file, key);
+      if (!s.ok()) return s.status();
+      config.state_dir = *s;
+    } else if (key == "image_dir") {
+      auto s = ScalarString(value, file, key);
+      if (!s.ok()) return s.status();
+      config.image_dir = *s;
+    } else if (key == "max_concurrent_jobs") {
+      auto n = PositiveInt(value, file, key);
+      if (!n.ok()) return n.status();
+      if (*n > 1024) return Bad(file, key, "at most 1024");
+      config.max_concurrent_jobs = static_cast<int>(*n);
+    } else if (key == "log_max_bytes") {
+      auto n = PositiveInt(value, file, key);
+      if (!n.ok()) return n.status();
+      if (*n < 4096) return Bad(file, key, "at least 4096");
+      config.log_max_bytes = *n;
+    } else if (key == "runtimes") {
+      absl::Status s = ParseRuntimes(value, file, config);
+      if (!s.ok()) return s;
+    } else {
+      return Bad(file, key,
+                 "unknown key (expected listen, state_dir, image_dir, max_concurrent_jobs, "
+                 "log_max_bytes or runtimes)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string AgentConfig::EffectiveImageDir() const {
+  if (!image_dir.empty()) return image_dir;
+  return absl::StrCat(state_dir, "/images");
+}
+
+absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text,
+                                             const std::string& file_name) {
+  AgentConfig config;
+  try {
+    YAML::Node root = YAML::Load(yaml_text);
+    absl::Status s = ParseInto(root, file_name, config);
+    if (!s.ok()) return s;
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(file_name, ": ", e.what()));
+  }
+  absl::Status valid = ValidateAgentConfig(config);
+  if (!valid.ok())
+    return absl::InvalidArgumentError(absl::StrCat(file_name, ": ", valid.message()));
+  return config;
+}
+
+absl::StatusOr<AgentConfig> LoadAgentConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read the config file"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseAgentConfig(buffer.str(), path);
+}
+
+absl::Status ValidateAgentConfig(const AgentConfig& config) {
+  if (config.listen.empty()) return absl::InvalidArgumentError("listen: no address given");
+  std::set<std::string> seen;
+  for (const std::string& address : config.listen) {
+    if (absl::StartsWith(address, "unix://")) {
+      if (address.size() <= 8 || address[7] != '/') {
+        return absl::InvalidArgumentError(
+            absl::StrCat("listen: '", address, "': expected unix:///absolute/path"));
+      }
+    } else {
+      const size_t colon = address.rfind(':');
+      int port = 0;
+      if (colon == std::string::npos || colon == 0 ||
+          !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("listen: '", address, "': expected unix:///path or HOST:PORT"));
+      }
+    }
+    if (!seen.insert(address).second) {
+      return absl::InvalidArgumentError(absl::StrCat("listen: '", address, "' given twice"));
+    }
+  }
+  if (config.state_dir.empty() || config.state_dir[0] != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state_dir: '", config.state_dir, "': expected an absolute path"));
+  }
+  if (!config.image_dir.empty() && config.image_dir[0] != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image_dir: '", config.image_dir, "': expected an absolute path"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace mlcube

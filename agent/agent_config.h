@@ -1,0 +1,67 @@
+#ifndef MLCUBE_REMOTE_AGENT_AGENT_CONFIG_H_
+#define MLCUBE_REMOTE_AGENT_AGENT_CONFIG_H_
+
+// The agent's configuration: a YAML file (/etc/mlcube-agent/agent.yaml) whose
+// values command-line flags override. Every key is known: an unknown key or a
+// bad value is an error that names it, so a typo never silently falls back to
+// a default.
+//
+//   listen: [unix:///run/mlcube-agent/agent.sock, 127.0.0.1:7443]
+//   state_dir: /var/lib/mlcube-agent
+//   image_dir: /var/lib/mlcube-agent/images    # SIF files, outside workspaces
+//   max_concurrent_jobs: 2
+//   log_max_bytes: 67108864                    # per job
+//   runtimes:
+//     docker: {enabled: true, binary: docker}
+//     podman: {enabled: true, binary: podman}
+//     apptainer: {enabled: true, binary: apptainer}
+//     singularity: {enabled: true, binary: singularity}
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace mlcube {
+
+struct RuntimeConfig {
+  bool enabled = true;
+  std::string binary;  // a name looked up in PATH, or a path
+};
+
+struct AgentConfig {
+  std::vector<std::string> listen = {"unix:///run/mlcube-agent/agent.sock"};
+  std::string state_dir = "/var/lib/mlcube-agent";
+  // Empty: STATE/images.
+  std::string image_dir;
+  int max_concurrent_jobs = 2;
+  int64_t log_max_bytes = 64LL << 20;
+  // Keyed by "docker", "podman", "apptainer", "singularity".
+  std::map<std::string, RuntimeConfig> runtimes = {
+      {"docker", {true, "docker"}},
+      {"podman", {true, "podman"}},
+      {"apptainer", {true, "apptainer"}},
+      {"singularity", {true, "singularity"}},
+  };
+
+  // The image dir with its default applied.
+  std::string EffectiveImageDir() const;
+};
+
+// Parses YAML text over the defaults. Errors are INVALID_ARGUMENT naming the
+// key, e.g. "agent.yaml: max_concurrent_jobs: expected a positive integer".
+absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text,
+                                             const std::string& file_name = "agent.yaml");
+
+// Reads and parses a file; NOT_FOUND when it does not exist.
+absl::StatusOr<AgentConfig> LoadAgentConfigFile(const std::string& path);
+
+// Checks the values that flags may also set (paths absolute, addresses well
+// formed).
+absl::Status ValidateAgentConfig(const AgentConfig& config);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_AGENT_CONFIG_H_

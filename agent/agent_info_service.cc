@@ -1,0 +1,37 @@
+#include "agent/agent_info_service.h"
+
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "agent/caller_identity.h"
+#include "agent/grpc_status.h"
+
+namespace mlcube {
+
+grpc::Status AgentInfoService::GetInfo(grpc::ServerContext* context,
+                                       const mlcube_remote::v1::GetInfoRequest* request,
+                                       mlcube_remote::v1::AgentInfo* response) {
+  auto caller = CallerIdentity(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  response->set_agent_version(MLCUBE_REMOTE_VERSION);
+  response->set_protocol_version(kProtocolVersion);
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  response->set_hostname(host);
+  for (const auto& runtime : inventory_.runtimes()) {
+    auto* r = response->add_runtimes();
+    r->set_name(runtime.name);
+    r->set_version(runtime.version);
+    r->set_binary(runtime.binary);
+  }
+  for (const auto& gpu : inventory_.gpus()) response->add_gpus(gpu);
+  struct statvfs vfs {};
+  if (statvfs(config_.state_dir.c_str(), &vfs) == 0) {
+    response->set_state_dir_free_bytes(static_cast<int64_t>(vfs.f_bavail) * vfs.f_frsize);
+  }
+  response->set_caller_identity(*caller);
+  response->set_max_payload_bytes(kMaxPayloadBytes);
+  return grpc::Status::OK;
+}
+
+}  // namespace mlcube

@@ -1,0 +1,55 @@
+#ifndef MLCUBE_REMOTE_AGENT_AGENT_SERVER_H_
+#define MLCUBE_REMOTE_AGENT_AGENT_SERVER_H_
+
+// The agent's gRPC server: listens on unix sockets ("unix:///path") and
+// loopback TCP ("127.0.0.1:PORT"), with server reflection and the standard
+// health service on, so generic gRPC tools work against it.
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "agent/unix_socket_listener.h"
+
+namespace mlcube {
+
+class AgentServer {
+ public:
+  explicit AgentServer(std::vector<std::string> listen_addresses);
+  ~AgentServer();
+  AgentServer(const AgentServer&) = delete;
+  AgentServer& operator=(const AgentServer&) = delete;
+
+  // Adds a service; call before Start. Not owned: it must outlive the server.
+  void RegisterService(grpc::Service* service);
+
+  // Binds every address and starts serving. A non-loopback TCP address is
+  // refused until TLS is configured (plain TCP would let anyone on the
+  // network run containers as the agent's user).
+  absl::Status Start();
+
+  // Blocks until Shutdown.
+  void Wait();
+  void Shutdown();
+
+  // Ports bound for TCP addresses, in the order given ("HOST:0" picks one).
+  const std::vector<int>& tcp_ports() const { return tcp_ports_; }
+
+ private:
+  std::vector<std::string> addresses_;
+  std::vector<grpc::Service*> services_;
+  std::vector<std::unique_ptr<UnixSocketListener>> unix_listeners_;
+  std::vector<int> tcp_ports_;
+  std::unique_ptr<grpc::Server> server_;
+  bool shut_down_ = false;
+};
+
+// True for "localhost", 127.0.0.0/8 and ::1 hosts of a "HOST:PORT" address.
+bool IsLoopbackAddress(const std::string& host_port);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_AGENT_SERVER_H_

@@ -1,0 +1,50 @@
+#ifndef MLCUBE_REMOTE_AGENT_UNIX_SOCKET_LISTENER_H_
+#define MLCUBE_REMOTE_AGENT_UNIX_SOCKET_LISTENER_H_
+
+// Listens on a unix socket and hands every accepted connection to a running
+// grpc::Server with AddInsecureChannelFromFd. We accept ourselves (instead of
+// letting gRPC listen on unix:) so each connection is a socket fd we know:
+// gRPC names such a peer "fd:N", and CallerIdentity reads SO_PEERCRED from it.
+
+#include <grpcpp/server.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+
+namespace mlcube {
+
+class UnixSocketListener {
+ public:
+  explicit UnixSocketListener(std::string path);
+  ~UnixSocketListener();  // stops accepting and removes the socket file
+  UnixSocketListener(const UnixSocketListener&) = delete;
+  UnixSocketListener& operator=(const UnixSocketListener&) = delete;
+
+  // Binds and listens. A stale socket file nobody listens on is replaced;
+  // a live one is an error (another agent runs). The socket is mode 0666:
+  // every local user may connect and is identified by uid.
+  absl::Status Bind();
+
+  // Starts the accept thread; `server` must be started and outlive Stop().
+  void Start(grpc::Server* server);
+
+  void Stop();
+
+  const std::string& path() const { return path_; }
+
+ private:
+  void AcceptLoop();
+
+  std::string path_;
+  int listen_fd_ = -1;
+  int wake_fd_ = -1;  // eventfd that ends AcceptLoop
+  grpc::Server* server_ = nullptr;
+  std::thread thread_;
+};
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_UNIX_SOCKET_LISTENER_H_

@@ -1,0 +1,60 @@
+#include "common/yaml_reader.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace mlcube {
+
+absl::StatusOr<YAML::Node> ParseYaml(const std::string& text, absl::string_view file_name) {
+  try {
+    YAML::Node node = YAML::Load(text);
+    return node;
+  } catch (const YAML::Exception& e) {
+    // Marks are zero-based.
+    return absl::InvalidArgumentError(absl::StrCat(file_name, ":", e.mark.line + 1, ":",
+                                                   e.mark.column + 1, ": invalid YAML: ", e.msg));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(file_name, ": invalid YAML: ", e.what()));
+  }
+}
+
+absl::StatusOr<YAML::Node> ReadYamlFile(const std::string& path, absl::string_view display_name) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(display_name, ": cannot open file"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(absl::StrCat(display_name, ": read error"));
+  return ParseYaml(text.str(), display_name);
+}
+
+YAML::Node YamlChild(const YAML::Node& node, const std::string& key) {
+  if (!node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+  return node[key];
+}
+
+std::string DescribeNodeKind(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a sequence";
+    case YAML::NodeType::Scalar:
+      return absl::StrCat("'", node.Scalar(), "'");
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return "nothing";
+  }
+  return "nothing";
+}
+
+std::string EmitYaml(const YAML::Node& node) {
+  YAML::Emitter out;
+  out.SetIndent(2);
+  out << node;
+  return std::string(out.c_str(), out.size());
+}
+
+}  // namespace mlcube

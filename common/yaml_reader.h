@@ -1,0 +1,47 @@
+#ifndef MLCUBE_REMOTE_COMMON_YAML_READER_H_
+#define MLCUBE_REMOTE_COMMON_YAML_READER_H_
+
+// yaml-cpp throws; these wrappers turn every parse problem into a Status that
+// names the file (and line), so no exception leaves the module.
+
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace mlcube {
+
+// Parses `text`; `file_name` is only used in messages.
+absl::StatusOr<YAML::Node> ParseYaml(const std::string& text, absl::string_view file_name);
+
+// Reads and parses a file. NOT_FOUND when it does not exist; `display_name`
+// is what messages call it.
+absl::StatusOr<YAML::Node> ReadYamlFile(const std::string& path, absl::string_view display_name);
+
+// The value under `key` when `node` is a mapping, else an undefined node.
+// Never inserts and never throws (yaml-cpp's operator[] throws on scalars).
+YAML::Node YamlChild(const YAML::Node& node, const std::string& key);
+
+// Runs `body`, turning any exception that escapes it (yaml-cpp throws on
+// misuse) into INTERNAL naming `file_name`, so nothing escapes the module.
+template <typename Result, typename Body>
+Result GuardYaml(absl::string_view file_name, Body body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(file_name, ": unexpected error: ", e.what()));
+  }
+}
+
+// "a mapping", "a sequence", "a scalar", "null": for "expected X, got Y".
+std::string DescribeNodeKind(const YAML::Node& node);
+
+// Emits a node as block-style YAML text.
+std::string EmitYaml(const YAML::Node& node);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_COMMON_YAML_READER_H_

@@ -1,0 +1,73 @@
+#!/bin/sh
+# Entry point of the offline "hello" cube. Runs under busybox sh inside the container.
+# Called the MLCube way: TASK --param=value ...   e.g.
+#   greet --name_file=/mlcube_io0/names.txt --output_dir=/mlcube_io1
+#   fail
+#   count [--seconds=N]
+# Exit codes: 0 ok, 2 usage error, 7 the `fail` task (deliberate), 143 on SIGTERM in `count`.
+
+usage() {
+  echo "usage: hello.sh greet --name_file=FILE --output_dir=DIR | fail | count [--seconds=N]" >&2
+  exit 2
+}
+
+[ $# -ge 1 ] || usage
+task=$1
+shift
+
+name_file=""
+output_dir=""
+seconds=600
+for arg in "$@"; do
+  case "$arg" in
+    --name_file=*) name_file=${arg#--name_file=} ;;
+    --output_dir=*) output_dir=${arg#--output_dir=} ;;
+    --seconds=*) seconds=${arg#--seconds=} ;;
+    *) echo "hello.sh: unknown argument: $arg" >&2; usage ;;
+  esac
+done
+
+greet() {
+  [ -n "$name_file" ] || { echo "greet: --name_file is required" >&2; exit 2; }
+  [ -n "$output_dir" ] || { echo "greet: --output_dir is required" >&2; exit 2; }
+  [ -f "$name_file" ] || { echo "greet: no such file: $name_file" >&2; exit 2; }
+  mkdir -p "$output_dir" || exit 2
+  # GREET_DELAY (seconds, fractional ok) paces the lines so live log streaming is visible.
+  delay=${GREET_DELAY:-0.3}
+  count=0
+  while IFS= read -r name || [ -n "$name" ]; do
+    name=$(echo "$name" | tr -d '\r' | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
+    [ -n "$name" ] || continue
+    # File names are restricted to a safe alphabet, whatever the input says.
+    safe=$(printf '%s' "$name" | tr -c 'A-Za-z0-9._-' '_')
+    echo "Hello, $name!"
+    echo "Hello, $name!" > "$output_dir/$safe.txt" || exit 2
+    count=$((count + 1))
+    sleep "$delay"
+  done < "$name_file"
+  echo "greeted $count names" > "$output_dir/summary.txt" || exit 2
+  echo "greet: wrote $count greetings to $output_dir"
+}
+
+case "$task" in
+  greet) greet ;;
+  fail)
+    echo "fail: this task fails on purpose" >&2
+    exit 7
+    ;;
+  count)
+    # Long-running task for cancel / re-attach tests: one line per second.
+    trap 'echo "count: got SIGTERM"; exit 143' TERM
+    trap 'echo "count: got SIGINT"; exit 130' INT
+    i=1
+    while [ "$i" -le "$seconds" ]; do
+      echo "tick $i"
+      sleep 1
+      i=$((i + 1))
+    done
+    ;;
+  *)
+    echo "hello.sh: unknown task: $task" >&2
+    usage
+    ;;
+esac

@@ -1,0 +1,95 @@
+#include "agent/agent_config.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/agent_server.h"
+#include "agent/runtime_inventory.h"
+
+namespace mlcube {
+namespace {
+
+TEST(AgentConfigTest, ParsesEveryKey) {
+  auto config = ParseAgentConfig(R"(
+listen: [unix:///run/a.sock, 127.0.0.1:7443]
+state_dir: /srv/agent
+image_dir: /srv/images
+max_concurrent_jobs: 4
+log_max_bytes: 1048576
+runtimes:
+  podman: {enabled: false}
+  apptainer: {binary: /opt/apptainer/bin/apptainer}
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->listen.size(), 2u);
+  EXPECT_EQ(config->state_dir, "/srv/agent");
+  EXPECT_EQ(config->EffectiveImageDir(), "/srv/images");
+  EXPECT_EQ(config->max_concurrent_jobs, 4);
+  EXPECT_EQ(config->log_max_bytes, 1048576);
+  EXPECT_FALSE(config->runtimes.at("podman").enabled);
+  EXPECT_EQ(config->runtimes.at("apptainer").binary, "/opt/apptainer/bin/apptainer");
+  EXPECT_EQ(config->runtimes.at("docker").binary, "docker");
+}
+
+TEST(AgentConfigTest, DefaultsWhenEmpty) {
+  auto config = ParseAgentConfig("");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->listen, std::vector<std::string>{"unix:///run/mlcube-agent/agent.sock"});
+  EXPECT_EQ(config->EffectiveImageDir(), "/var/lib/mlcube-agent/images");
+}
+
+TEST(AgentConfigTest, UnknownKeysAndBadValuesAreNamed) {
+  struct Case {
+    const char* yaml;
+    const char* message;
+  } cases[] = {
+      {"max_concurent_jobs: 3", "agent.yaml: max_concurent_jobs: unknown key"},
+      {"max_concurrent_jobs: -1", "agent.yaml: max_concurrent_jobs: expected a positive integer"},
+      {"log_max_bytes: lots", "agent.yaml: log_max_bytes: expected a positive integer"},
+      {"runtimes: {rkt: {}}", "agent.yaml: runtimes.rkt: unknown runtime"},
+      {"runtimes: {docker: {enabled: maybe}}",
+       "agent.yaml: runtimes.docker.enabled: expected true or false"},
+      {"runtimes: {docker: {path: x}}", "agent.yaml: runtimes.docker.path: unknown key"},
+      {"state_dir: relative/dir", "state_dir: 'relative/dir': expected an absolute path"},
+      {"listen: [unix://relative]", "listen: 'unix://relative'"},
+      {"listen: [nohostport]", "listen: 'nohostport'"},
+      {"listen: [': bad", "agent.yaml: "},
+  };
+  for (const Case& c : cases) {
+    auto config = ParseAgentConfig(c.yaml);
+    ASSERT_FALSE(config.ok()) << c.yaml;
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(std::string(config.status().message()).find(c.message), std::string::npos)
+        << c.yaml << " -> " << config.status();
+  }
+}
+
+TEST(AgentConfigTest, LoopbackDetection) {
+  EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:80"));
+  EXPECT_TRUE(IsLoopbackAddress("127.1.2.3:0"));
+  EXPECT_TRUE(IsLoopbackAddress("localhost:7443"));
+  EXPECT_TRUE(IsLoopbackAddress("[::1]:7443"));
+  EXPECT_FALSE(IsLoopbackAddress("0.0.0.0:7443"));
+  EXPECT_FALSE(IsLoopbackAddress("10.0.0.1:7443"));
+  EXPECT_FALSE(IsLoopbackAddress("[::]:7443"));
+  EXPECT_FALSE(IsLoopbackAddress("gpu01:7443"));
+}
+
+TEST(RuntimeInventoryTest, ParsesVersionLines) {
+  std::string name, version;
+  ASSERT_TRUE(
+      ParseRuntimeVersion("Docker version 20.10.24+dfsg1, build 297e128\n", &name, &version));
+  EXPECT_EQ(name, "docker");
+  EXPECT_EQ(version, "20.10.24+dfsg1");
+  ASSERT_TRUE(ParseRuntimeVersion("apptainer version 1.4.5\n", &name, &version));
+  EXPECT_EQ(name, "apptainer");
+  EXPECT_EQ(version, "1.4.5");
+  ASSERT_TRUE(ParseRuntimeVersion("singularity-ce version 3.11.4-jammy\n", &name, &version));
+  EXPECT_EQ(name, "singularity");
+  EXPECT_EQ(version, "3.11.4-jammy");
+  ASSERT_TRUE(ParseRuntimeVersion("podman version 4.3.1\n", &name, &version));
+  EXPECT_EQ(name, "podman");
+  EXPECT_FALSE(ParseRuntimeVersion("bash: docker: command not found", &name, &version));
+}
+
+}  // namespace
+}  // namespace mlcube

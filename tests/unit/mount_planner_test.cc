@@ -1,0 +1,138 @@
+#include "common/mount_planner.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace mlcube {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+Parameter Param(const std::string& name, ParameterType type, const std::string& host_path,
+                AccessMode access = AccessMode::kReadWrite) {
+  Parameter p;
+  p.name = name;
+  p.type = type;
+  p.default_value = host_path;
+  p.host_path = host_path;
+  p.access = access;
+  return p;
+}
+
+constexpr ParameterType kFile = ParameterType::kFile;
+constexpr ParameterType kDir = ParameterType::kDirectory;
+
+TEST(MountPlannerTest, DirectoryAndFileParametersFollowMlcubeRules) {
+  Task task;
+  task.name = "train";
+  task.inputs = {Param("data_dir", kDir, "/ws/data"),
+                 Param("config", kFile, "/ws/params/train.yaml", AccessMode::kReadOnly)};
+  task.outputs = {Param("model_dir", kDir, "/ws/model")};
+  absl::StatusOr<TaskInvocation> plan = PlanTaskInvocation(task);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(plan->args,
+              ElementsAre("train", "--data_dir=/mlcube_io0", "--config=/mlcube_io1/train.yaml",
+                          "--model_dir=/mlcube_io2"));
+  ASSERT_EQ(plan->mounts.size(), 3u);
+  EXPECT_EQ(plan->mounts[0].host_path, "/ws/data");
+  EXPECT_FALSE(plan->mounts[0].read_only);
+  EXPECT_EQ(plan->mounts[1].host_path, "/ws/params");  // a file mounts its parent
+  EXPECT_EQ(plan->mounts[1].container_path, "/mlcube_io1");
+  EXPECT_TRUE(plan->mounts[1].read_only);
+  EXPECT_THAT(plan->directories_to_create, ElementsAre("/ws/model"));
+}
+
+TEST(MountPlannerTest, ParametersSharingADirectoryShareOneMount) {
+  Task task;
+  task.name = "t";
+  task.inputs = {Param("a", kFile, "/ws/a.txt"), Param("b", kFile, "/ws/b.txt")};
+  task.outputs = {Param("c", kFile, "/ws/out/c.txt"), Param("ws", kDir, "/ws")};
+  absl::StatusOr<TaskInvocation> plan = PlanTaskInvocation(task);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->mounts.size(), 2u);
+  EXPECT_THAT(plan->args, ElementsAre("t", "--a=/mlcube_io0/a.txt", "--b=/mlcube_io0/b.txt",
+                                      "--c=/mlcube_io1/c.txt", "--ws=/mlcube_io0"));
+  // Parents of output files are created; /ws is created once.
+  EXPECT_THAT(plan->directories_to_create, ElementsAre("/ws/out", "/ws"));
+}
+
+TEST(MountPlannerTest, PathsWithSpacesStayOneArgument) {
+  Task task;
+  task.name = "t";
+  task.inputs = {Param("in", kFile, "/my ws/input data/file name.csv")};
+  absl::StatusOr<TaskInvocation> plan = PlanTaskInvocation(task);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->mounts[0].host_path, "/my ws/input data");
+  EXPECT_THAT(plan->args, ElementsAre("t", "--in=/mlcube_io0/file name.csv"));
+}
+
+TEST(MountPlannerTest, EntrypointReplacesTaskNameArgument) {
+  Task task;
+  task.name = "t";
+  task.entrypoint = "/bin/run.sh";
+  task.outputs = {Param("o", kDir, "/ws/o")};
+  absl::StatusOr<TaskInvocation> plan = PlanTaskInvocation(task);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->entrypoint, "/bin/run.sh");
+  EXPECT_THAT(plan->args, ElementsAre("--o=/mlcube_io0"));
+}
+
+TEST(MountPlannerTest, NoParametersMeansNoMounts) {
+  Task task;
+  task.name = "hello";
+  absl::StatusOr<TaskInvocation> plan = PlanTaskInvocation(task);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->mounts.empty());
+  EXPECT_THAT(plan->args, ElementsAre("hello"));
+}
+
+TEST(MountPlannerTest, NormalisesHostPaths) {
+  Task task;
+  task.name = "t";
+  task.inputs = {Param("a", kDir, "/ws/./data/"), Param("b", kDir, "/ws/x/../data")};
+  absl::StatusOr<TaskInvocation> plan = PlanTaskInvocation(task);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->mounts.size(), 1u);
+  EXPECT_EQ(plan->mounts[0].host_path, "/ws/data");
+}
+
+TEST(MountPlannerTest, ConflictingAccessModesAreAnError) {
+  Task task;
+  task.name = "t";
+  task.inputs = {Param("cfg", kFile, "/ws/cfg.yaml", AccessMode::kReadOnly)};
+  task.outputs = {Param("log", kFile, "/ws/log.txt")};
+  absl::StatusOr<TaskInvocation> plan = PlanTaskInvocation(task);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(std::string(plan.status().message()),
+              HasSubstr("tasks.t.parameters.outputs.log: directory '/ws' is mounted read-only"));
+}
+
+TEST(MountPlannerTest, ConfinementRejectsEscapes) {
+  Task task;
+  task.name = "t";
+  task.inputs = {Param("a", kDir, "/ws/../etc")};
+  MountPlanOptions options;
+  options.confine_to = "/ws";
+  absl::StatusOr<TaskInvocation> plan = PlanTaskInvocation(task, options);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(std::string(plan.status().message()),
+              HasSubstr("tasks.t.parameters.inputs.a: path '/ws/../etc' is outside the workspace"));
+
+  task.inputs = {Param("a", kFile, "/ws/file.txt")};  // parent is the workspace itself
+  EXPECT_TRUE(PlanTaskInvocation(task, options).ok());
+  task.inputs = {Param("a", kDir, "/wsx/data")};
+  EXPECT_FALSE(PlanTaskInvocation(task, options).ok());
+}
+
+TEST(MountPlannerTest, RelativeHostPathIsAnError) {
+  Task task;
+  task.name = "t";
+  task.inputs = {Param("a", kDir, "relative/dir")};
+  EXPECT_FALSE(PlanTaskInvocation(task).ok());
+}
+
+}  // namespace
+}  // namespace mlcube

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The test command: prepares the real components the tests use (Docker
+# engine, unprivileged Apptainer, test user `mlcube`, example images), builds,
+# runs the fuzz targets for MLCUBE_FUZZ_SECONDS (default 60) each, then the
+# whole ctest suite. Run as root on a Debian 12 machine after tools/setup.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ $(id -u) -eq 0 ]] || { echo "run-tests: run as root (sudo tools/run-tests.sh)" >&2; exit 2; }
+
+FUZZ_SECONDS=${MLCUBE_FUZZ_SECONDS:-60}
+
+bash tools/setup.sh
+bash tools/start-docker.sh
+bash tools/install-apptainer.sh
+bash tools/create-test-user.sh
+bash tools/prepare-examples.sh
+
+# Fuzz targets need clang and libFuzzer; built in their own tree.
+if ((FUZZ_SECONDS > 0)); then
+  for package in clang libclang-rt-14-dev; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || {
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null; }
+  done
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DMLCUBE_REMOTE_FUZZ=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  ninja -C build-fuzz -j"$(nproc)" | grep -vE '^\[[0-9]+/[0-9]+\] (Building|Linking)' || true
+  for fuzzer in build-fuzz/tests/fuzz/*_fuzz; do
+    name=$(basename "$fuzzer")
+    corpus=$(mktemp -d)
+    echo "run-tests: fuzzing $name for ${FUZZ_SECONDS}s" >&2
+    if ! "$fuzzer" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -rss_limit_mb=2048 \
+        "$corpus" "tests/fuzz/corpus/${name%_fuzz}" >"build-fuzz/$name.log" 2>&1; then
+      tail -n 60 "build-fuzz/$name.log" >&2
+      echo "run-tests: $name found a problem (log: build-fuzz/$name.log)" >&2
+      exit 1
+    fi
+    grep -E '^Done [0-9]+ runs' "build-fuzz/$name.log" >&2 || true
+    rm -rf "$corpus"
+  done
+fi
+
+ctest --test-dir build --output-on-failure -j2 --timeout 600
