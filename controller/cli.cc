@@ -10,6 +10,7 @@
 #include "controller/exit_codes.h"
 #include "controller/hosts_command.h"
 #include "controller/job_commands.h"
+#include "controller/sync_command.h"
 
 namespace mlcube {
 namespace {
@@ -70,6 +71,8 @@ int RunCli(int argc, char** argv) {
   cancel->add_option("JOB", job_options.job_id, "Job id")->required();
   CLI::App* jobs = add_job_command("jobs", "List your jobs on a host");
   jobs->add_flag("--all", job_options.all, "Include finished jobs");
+  SyncCommandOptions sync_options;  // sync (issue 4)
+  CLI::App* sync = AddSyncCommand(&app, &sync_options);
 
   try {
     app.parse(argc, argv);
@@ -93,6 +96,8 @@ int RunCli(int argc, char** argv) {
   if (logs->parsed()) return RunLogsCommand(job_options, console);
   if (cancel->parsed()) return RunCancelCommand(job_options, console, std::cout);
   if (jobs->parsed()) return RunJobsCommand(job_options, console, std::cout);
+  sync_options.hosts_path = hosts_path;
+  if (sync->parsed()) return RunSyncCommand(sync_options, console, std::cout);
   return kExitBadInput;
 }
 
