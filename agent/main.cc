@@ -21,6 +21,8 @@
 #include "agent/jobs_service.h"
 #include "agent/runtime_inventory.h"
 #include "agent/task_supervisor.h"
+#include "agent/caller_identity.h"
+#include "agent/sync_services.h"
 
 namespace {
 
@@ -116,6 +118,12 @@ int Serve(const ServeFlags& flags) {
       &agent_info,
       &jobs_service,
   };
+  auto sync = mlcube::SyncServices::Create(config->state_dir, mlcube::CallerIdentity);  // sync
+  if (!sync.ok()) {
+    std::cerr << "mlcube-agent: " << sync.status().message() << "\n";
+    return 1;
+  }
+  for (grpc::Service* service : (*sync)->services()) services.push_back(service);  // sync
 
   mlcube::AgentServer server(config->listen);
   for (grpc::Service* service : services) server.RegisterService(service);
