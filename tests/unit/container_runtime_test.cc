@@ -93,8 +93,8 @@ TEST(DockerRuntimeTest, ConfigurePullsWhenThereIsNoRecipeAndBuildsOtherwise) {
   context.env = {{"GREETING", "hi"}};
   auto build = docker.ConfigureCommand(cube, context, &notes);
   ASSERT_TRUE(build.ok());
-  EXPECT_TRUE(Contains(
-      build->argv, {"build", "-t", "mlcube/hello:0.1", "-f", std::string(tmpl) + "/Dockerfile"}));
+  EXPECT_TRUE(Contains(build->argv, {"build", "--force-rm", "-t", "mlcube/hello:0.1", "-f",
+                                     std::string(tmpl) + "/Dockerfile"}));
   EXPECT_TRUE(Contains(build->argv, {"--build-arg", "GREETING=hi"}));
   EXPECT_EQ(build->argv.back(), tmpl);
   cube.docker.build_strategy = BuildStrategy::kPull;
