@@ -18,6 +18,7 @@
 #include "agent/job_log.h"
 #include "agent/subprocess.h"
 #include "agent/task_supervisor.h"
+#include "common/config_tree.h"
 #include "common/cube_loader.h"
 #include "common/mount_planner.h"
 #include "common/safe_path.h"
@@ -153,6 +154,12 @@ absl::StatusOr<Cube> JobManager::LoadJobCube(const std::string& owner,
     options.overrides.push_back(absl::StrCat(key, "=", value));
   }
   std::sort(options.overrides.begin(), options.overrides.end());
+  // The host's settings from the caller's hosts file sit under the cube's.
+  std::map<std::string, std::string> defaults(request.platform_defaults().begin(),
+                                              request.platform_defaults().end());
+  auto host_defaults = TreeFromKeyPaths(defaults);
+  if (!host_defaults.ok()) return host_defaults.status();
+  options.host_defaults = *host_defaults;
   auto cube = LoadCube(options);
   if (!cube.ok()) return cube.status();
   // A remote caller must not point the agent at host paths: the workspace

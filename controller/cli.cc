@@ -10,6 +10,7 @@
 #include "controller/exit_codes.h"
 #include "controller/hosts_command.h"
 #include "controller/job_commands.h"
+#include "controller/run_command.h"
 #include "controller/sync_command.h"
 
 namespace mlcube {
@@ -74,6 +75,16 @@ int RunCli(int argc, char** argv) {
   SyncCommandOptions sync_options;  // sync (issue 4)
   CLI::App* sync = AddSyncCommand(&app, &sync_options);
 
+  RunCommandOptions run_options;
+  CLI::App* run = app.add_subcommand(
+      "run", "Sync the cube, run task(s) on a host, stream the output, bring the outputs back");
+  AddRunOptions(run, &run_options, /*is_run=*/true);
+  RunCommandOptions configure_options;
+  configure_options.configure_only = true;
+  CLI::App* configure =
+      app.add_subcommand("configure", "Sync the cube and build or pull its image on a host");
+  AddRunOptions(configure, &configure_options, /*is_run=*/false);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -92,6 +103,10 @@ int RunCli(int argc, char** argv) {
   if (show_config->parsed()) return RunShowConfigCommand(show_config_options, console, std::cout);
   if (hosts->parsed()) return RunHostsCommand(hosts_path, console, std::cout);
   job_options.hosts_path = hosts_path;
+  run_options.hosts_path = hosts_path;
+  configure_options.hosts_path = hosts_path;
+  if (run->parsed()) return RunRunCommand(run_options, console);
+  if (configure->parsed()) return RunRunCommand(configure_options, console);
   if (status->parsed()) return RunStatusCommand(job_options, console, std::cout);
   if (logs->parsed()) return RunLogsCommand(job_options, console);
   if (cancel->parsed()) return RunCancelCommand(job_options, console, std::cout);
