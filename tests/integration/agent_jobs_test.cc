@@ -471,3 +471,57 @@ TEST(AgentQueueTest, MaxConcurrentJobsQueuesTheRestAndAQueuedJobCanBeCancelled) 
 
 }  // namespace
 }  // namespace mlcube_test
+
+namespace mlcube_test {
+namespace {
+
+TEST(AgentLogCapTest, OutputPastTheCapIsDroppedAndTheJobSaysSo) {
+  std::string out;
+  ASSERT_EQ(Shell("docker info", &out), 0) << "start Docker with tools/start-docker.sh";
+  char tmpl[] = "/tmp/mlcube-agent-cap-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string config = std::string(tmpl) + "/agent.yaml";
+  std::ofstream(config) << "log_max_bytes: 4096\n";
+  Shell(std::string("chmod -R a+rX ") + tmpl);
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  options.extra_args = {"--config=" + config};
+  AgentProcess agent(options);
+  ASSERT_TRUE(agent.Start());
+  ASSERT_TRUE(PlaceHelloCube(agent, kOwner, "hello"));
+  // 400 names: ~6.5 KB of greetings.
+  const std::string names = agent.state_dir() + "/cubes/" + kOwner + "/hello/workspace/names.txt";
+  {
+    std::ofstream f(names);
+    for (int i = 0; i < 400; ++i) f << "name" << i << "\n";
+  }
+  auto stub = Jobs::NewStub(agent.Channel());
+  SubmitJobRequest request = RunRequest("hello", "greet");
+  (*request.mutable_env())["GREET_DELAY"] = "0";
+  grpc::ClientContext ctx;
+  Job job;
+  ASSERT_TRUE(stub->SubmitJob(&ctx, request, &job).ok());
+  WatchResult watch = Watch(*stub, job.id(), 0, true);
+  ASSERT_TRUE(watch.status.ok());
+  ASSERT_FALSE(watch.states.empty());
+  EXPECT_EQ(watch.states.back().state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_NE(watch.agent.find("reached its cap of 4096 bytes"), std::string::npos) << watch.agent;
+  EXPECT_EQ(watch.out.find("greet: wrote 400 greetings"), std::string::npos);
+  grpc::ClientContext get_ctx;
+  mlcube_remote::v1::GetJobRequest get;
+  get.set_job_id(job.id());
+  Job done;
+  ASSERT_TRUE(stub->GetJob(&get_ctx, get, &done).ok());
+  EXPECT_TRUE(done.log_truncated());
+  EXPECT_LE(done.log_end_offset(), 4096 + 1024);
+  // The task itself was not cut short.
+  struct stat st {};
+  EXPECT_EQ(stat((agent.state_dir() + "/cubes/" + kOwner + "/hello/workspace/greetings/name399.txt")
+                     .c_str(),
+                 &st),
+            0);
+  Shell(std::string("rm -rf ") + tmpl);
+}
+
+}  // namespace
+}  // namespace mlcube_test
