@@ -577,6 +577,9 @@ JobManager::Outcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
     auto exit = TaskSupervisor::ReadExit(prefix);
     if (CancelRequested(entry)) return cancelled(exit.ok() ? exit->ShellCode() : 0);
     if (!exit.ok()) {
+      // The supervisor was killed (or the host rebooted): a container it
+      // started may still run, with nobody recording its output.
+      if (!container_name.empty()) (*runtime)->StopContainer(container_name);
       return failed(0, absl::StrCat(configure ? "image build" : "task " + task,
                                     ": its supervisor died without recording an exit status"));
     }
