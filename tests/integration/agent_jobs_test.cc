@@ -525,3 +525,45 @@ TEST(AgentLogCapTest, OutputPastTheCapIsDroppedAndTheJobSaysSo) {
 
 }  // namespace
 }  // namespace mlcube_test
+
+namespace mlcube_test {
+namespace {
+
+TEST(AgentSupervisorLossTest, AKilledSupervisorFailsTheJobAndStopsItsContainer) {
+  std::string out;
+  ASSERT_EQ(Shell("docker info", &out), 0) << "start Docker with tools/start-docker.sh";
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  AgentProcess agent(options);
+  ASSERT_TRUE(agent.Start());
+  ASSERT_TRUE(PlaceHelloCube(agent, kOwner, "hello"));
+  auto stub = Jobs::NewStub(agent.Channel());
+  grpc::ClientContext ctx;
+  Job job;
+  ASSERT_TRUE(stub->SubmitJob(&ctx, RunRequest("hello", "count"), &job).ok());
+  WatchResult first = Watch(*stub, job.id(), 0, true, [](const WatchResult& r) {
+    return r.out.find("tick 1\n") != std::string::npos;
+  });
+  ASSERT_NE(first.out.find("tick 1\n"), std::string::npos) << first.agent << first.err;
+  // The supervisor is the parent of the step's process group leader.
+  const std::string step = agent.state_dir() + "/jobs/" + job.id() + "/step-";
+  std::string plan;
+  Shell("cat " + agent.state_dir() + "/jobs/" + job.id() + "/plan", &plan);
+  const int step_index = plan.find("configure") == std::string::npos ? 0 : 1;
+  ASSERT_EQ(Shell("kill -9 $(awk '{print $4}' /proc/$(cat " + step + std::to_string(step_index) +
+                      ".pgid)/stat)",
+                  &out),
+            0)
+      << out;
+  WatchResult rest = Watch(*stub, job.id(), first.next_offset, true);
+  ASSERT_FALSE(rest.states.empty());
+  EXPECT_EQ(rest.states.back().state(), mlcube_remote::v1::JOB_STATE_FAILED);
+  EXPECT_NE(rest.states.back().reason().find("supervisor died"), std::string::npos)
+      << rest.states.back().reason();
+  std::string ps;
+  Shell("docker ps -a --format '{{.Names}}'", &ps);
+  EXPECT_EQ(ps.find("mlcube-" + job.id()), std::string::npos) << "container left running";
+}
+
+}  // namespace
+}  // namespace mlcube_test
