@@ -93,13 +93,10 @@ JobManager::JobManager(const AgentConfig& config, const RuntimeInventory& invent
       store_(config.state_dir + "/jobs") {}
 
 JobManager::~JobManager() {
-  stopping_ = true;
-  std::vector<std::thread> threads;
-  {
-    absl::MutexLock lock(&mu_);
-    threads.swap(threads_);
-  }
-  for (auto& t : threads) t.join();
+  stopping_ = true;  // job threads stop waiting for their steps and return
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](int* running) { return *running == 0; }, &running_));
 }
 
 void JobManager::Start() {
@@ -124,7 +121,7 @@ void JobManager::Start() {
     } else if (!IsFinalState(state)) {
       // It was running when the agent stopped: re-attach to its step.
       ++running_;
-      threads_.emplace_back([this, entry] { RunJob(entry); });
+      std::thread([this, entry] { RunJob(entry); }).detach();
     }
   }
   StartQueuedLocked();
@@ -366,7 +363,9 @@ void JobManager::StartQueuedLocked() {
     std::shared_ptr<Entry> entry = queue_.front();
     queue_.pop_front();
     ++running_;
-    threads_.emplace_back([this, entry] { RunJob(entry); });
+    // Detached: a finished job's thread must not linger until shutdown;
+    // the destructor waits for running_ to reach zero instead.
+    std::thread([this, entry] { RunJob(entry); }).detach();
   }
 }
 

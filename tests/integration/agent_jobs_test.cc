@@ -152,8 +152,7 @@ TEST_F(AgentJobsTest, FollowingWatchGetsLiveLinesAndCancelKillsTheContainer) {
   Job cancelled;
   ASSERT_TRUE(stub_->CancelJob(&ctx, cancel, &cancelled).ok());
   EXPECT_EQ(cancelled.state(), mlcube_remote::v1::JOB_STATE_CANCELLED);
-  Shell("docker ps -a --format '{{.Names}}'", &ps);
-  EXPECT_EQ(ps.find("mlcube-" + job.id()), std::string::npos) << "container still there: " << ps;
+  EXPECT_TRUE(ContainersGone(job.id(), &ps)) << "container still there: " << ps;
   // The watch of a cancelled job ends with the CANCELLED state.
   WatchResult rest = Watch(*stub_, job.id(), first.next_offset, true);
   ASSERT_TRUE(rest.status.ok());
@@ -561,8 +560,7 @@ TEST(AgentSupervisorLossTest, AKilledSupervisorFailsTheJobAndStopsItsContainer) 
   EXPECT_NE(rest.states.back().reason().find("supervisor died"), std::string::npos)
       << rest.states.back().reason();
   std::string ps;
-  Shell("docker ps -a --format '{{.Names}}'", &ps);
-  EXPECT_EQ(ps.find("mlcube-" + job.id()), std::string::npos) << "container left running";
+  EXPECT_TRUE(ContainersGone(job.id(), &ps)) << "container left running: " << ps;
 }
 
 }  // namespace
