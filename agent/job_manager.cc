@@ -585,6 +585,7 @@ JobManager::Outcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
     last_exit = exit->ShellCode();
     if (configure) {
       if (last_exit != 0) {
+        (*runtime)->AbandonConfigure(*cube, context);
         return failed(last_exit, absl::StrCat("configure (image build/pull with ",
                                               (*runtime)->name(), ") failed with exit code ",
                                               last_exit, "; its output is in the job log"));

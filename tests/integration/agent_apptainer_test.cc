@@ -192,5 +192,22 @@ TEST_F(AgentApptainerTest, KillNineOfTheAgentDoesNotLoseTheTask) {
   EXPECT_EQ(after.states.back().state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED);
 }
 
+TEST_F(AgentApptainerTest, NoRecipeAndNoImageToConvertFailsTheJobWithTheReason) {
+  Shell("rm " + agent_->state_dir() + "/cubes/" + kOwner + "/hello/build/Singularity.recipe");
+  SubmitJobRequest request = RunRequest("hello", "greet", kSingularity);
+  (*request.mutable_overrides())["docker.image"] = "mlcube/not-built-anywhere:0.1";
+  Job job = Submit(request);
+  WatchResult watch = Watch(*stub_, job.id(), 0, true);
+  Job done = Get(job.id());
+  EXPECT_EQ(done.state(), mlcube_remote::v1::JOB_STATE_FAILED);
+  EXPECT_NE(done.reason().find("configure"), std::string::npos) << done.reason();
+  // It tried the registry (unreachable here) and says why.
+  EXPECT_NE(watch.agent.find("docker://mlcube/not-built-anywhere:0.1"), std::string::npos)
+      << watch.agent;
+  std::string left;
+  Shell("ls " + agent_->state_dir() + "/images/" + kOwner, &left);
+  EXPECT_EQ(left, "") << "no half-built SIF in the image dir";
+}
+
 }  // namespace
 }  // namespace mlcube_test

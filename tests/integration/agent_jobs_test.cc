@@ -565,3 +565,35 @@ TEST(AgentSupervisorLossTest, AKilledSupervisorFailsTheJobAndStopsItsContainer) 
 
 }  // namespace
 }  // namespace mlcube_test
+
+namespace mlcube_test {
+namespace {
+
+TEST(AgentMissingRecipeTest, NoDockerfileAndNoReachableRegistryFailsTheJobWithTheReason) {
+  std::string out;
+  ASSERT_EQ(Shell("docker info", &out), 0) << "start Docker with tools/start-docker.sh";
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  AgentProcess agent(options);
+  ASSERT_TRUE(agent.Start());
+  ASSERT_TRUE(PlaceHelloCube(agent, kOwner, "hello"));
+  Shell("rm " + agent.state_dir() + "/cubes/" + kOwner + "/hello/build/Dockerfile");
+  auto stub = Jobs::NewStub(agent.Channel());
+  SubmitJobRequest request = RunRequest("hello", "greet");
+  (*request.mutable_overrides())["docker.image"] = "mlcube/not-built-anywhere:0.1";
+  grpc::ClientContext ctx;
+  Job job;
+  ASSERT_TRUE(stub->SubmitJob(&ctx, request, &job).ok());
+  WatchResult watch = Watch(*stub, job.id(), 0, true);
+  ASSERT_FALSE(watch.states.empty());
+  const auto& last = watch.states.back();
+  EXPECT_EQ(last.state(), mlcube_remote::v1::JOB_STATE_FAILED);
+  EXPECT_NE(last.reason().find("configure"), std::string::npos) << last.reason();
+  EXPECT_NE(watch.agent.find("no recipe at"), std::string::npos) << watch.agent;
+  EXPECT_NE(watch.agent.find("pull mlcube/not-built-anywhere:0.1"), std::string::npos)
+      << watch.agent;
+  EXPECT_FALSE(watch.err.empty()) << "the pull's error message belongs in the job log";
+}
+
+}  // namespace
+}  // namespace mlcube_test
