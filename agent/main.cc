@@ -17,7 +17,12 @@
 #include "agent/agent_config.h"
 #include "agent/agent_info_service.h"
 #include "agent/agent_server.h"
+#include "agent/job_manager.h"
+#include "agent/jobs_service.h"
 #include "agent/runtime_inventory.h"
+#include "agent/task_supervisor.h"
+#include "agent/caller_identity.h"
+#include "agent/sync_services.h"
 
 namespace {
 
@@ -65,6 +70,14 @@ absl::Status MakeDirs(const std::string& path) {
   return absl::OkStatus();
 }
 
+// The agent binary itself: supervisors are started from it.
+std::string SelfExe() {
+  char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  if (n <= 0) return "mlcube-agent";
+  return std::string(path, n);
+}
+
 int Serve(const ServeFlags& flags) {
   // Block the stop signals in every thread; one thread waits for them.
   sigset_t stop_signals;
@@ -96,11 +109,21 @@ int Serve(const ServeFlags& flags) {
 
   const mlcube::RuntimeInventory inventory = mlcube::RuntimeInventory::Detect(*config);
   mlcube::AgentInfoService agent_info(*config, inventory);
+  mlcube::JobManager jobs(*config, inventory, SelfExe());
+  jobs.Start();
+  mlcube::JobsService jobs_service(&jobs);
 
   // The services this agent serves. Keep this list short and flat.
   std::vector<grpc::Service*> services = {
       &agent_info,
+      &jobs_service,
   };
+  auto sync = mlcube::SyncServices::Create(config->state_dir, mlcube::CallerIdentity);  // sync
+  if (!sync.ok()) {
+    std::cerr << "mlcube-agent: " << sync.status().message() << "\n";
+    return 1;
+  }
+  for (grpc::Service* service : (*sync)->services()) services.push_back(service);  // sync
 
   mlcube::AgentServer server(config->listen);
   for (grpc::Service* service : services) server.RegisterService(service);
@@ -138,6 +161,11 @@ int Serve(const ServeFlags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Internal: runs one job step detached (see agent/task_supervisor.h).
+  // Handled before CLI11 so the task's own arguments are passed untouched.
+  if (argc >= 2 && std::string(argv[1]) == "supervise") {
+    return mlcube::TaskSupervisor::Main(std::vector<std::string>(argv + 2, argv + argc));
+  }
   CLI::App app{"mlcube-agent: runs MLCube tasks on this host for mlcube-remote controllers"};
   app.set_version_flag("--version", std::string("mlcube-agent ") + MLCUBE_REMOTE_VERSION);
   app.require_subcommand(1);

@@ -10,6 +10,8 @@
 #include "controller/exit_codes.h"
 #include "controller/hosts_command.h"
 #include "controller/job_commands.h"
+#include "controller/run_command.h"
+#include "controller/sync_command.h"
 
 namespace mlcube {
 namespace {
@@ -70,6 +72,18 @@ int RunCli(int argc, char** argv) {
   cancel->add_option("JOB", job_options.job_id, "Job id")->required();
   CLI::App* jobs = add_job_command("jobs", "List your jobs on a host");
   jobs->add_flag("--all", job_options.all, "Include finished jobs");
+  SyncCommandOptions sync_options;  // sync (issue 4)
+  CLI::App* sync = AddSyncCommand(&app, &sync_options);
+
+  RunCommandOptions run_options;
+  CLI::App* run = app.add_subcommand(
+      "run", "Sync the cube, run task(s) on a host, stream the output, bring the outputs back");
+  AddRunOptions(run, &run_options, /*is_run=*/true);
+  RunCommandOptions configure_options;
+  configure_options.configure_only = true;
+  CLI::App* configure =
+      app.add_subcommand("configure", "Sync the cube and build or pull its image on a host");
+  AddRunOptions(configure, &configure_options, /*is_run=*/false);
 
   try {
     app.parse(argc, argv);
@@ -89,10 +103,16 @@ int RunCli(int argc, char** argv) {
   if (show_config->parsed()) return RunShowConfigCommand(show_config_options, console, std::cout);
   if (hosts->parsed()) return RunHostsCommand(hosts_path, console, std::cout);
   job_options.hosts_path = hosts_path;
+  run_options.hosts_path = hosts_path;
+  configure_options.hosts_path = hosts_path;
+  if (run->parsed()) return RunRunCommand(run_options, console);
+  if (configure->parsed()) return RunRunCommand(configure_options, console);
   if (status->parsed()) return RunStatusCommand(job_options, console, std::cout);
   if (logs->parsed()) return RunLogsCommand(job_options, console);
   if (cancel->parsed()) return RunCancelCommand(job_options, console, std::cout);
   if (jobs->parsed()) return RunJobsCommand(job_options, console, std::cout);
+  sync_options.hosts_path = hosts_path;
+  if (sync->parsed()) return RunSyncCommand(sync_options, console, std::cout);
   return kExitBadInput;
 }
 

@@ -102,9 +102,10 @@ bool AgentProcess::Start() {
     execv(argv[0], argv.data());
     _exit(127);
   }
-  auto channel = Channel();
-  mlcube_remote::v1::Agent::Stub stub(channel);
   for (int i = 0; i < 200; ++i) {
+    // A fresh channel each time: a channel that saw the socket refuse (a
+    // stale socket file of a killed agent) would back off for seconds.
+    mlcube_remote::v1::Agent::Stub stub(Channel());
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;

@@ -1,0 +1,57 @@
+#ifndef MLCUBE_REMOTE_AGENT_WORKSPACE_MATERIALIZER_H_
+#define MLCUBE_REMOTE_AGENT_WORKSPACE_MATERIALIZER_H_
+
+// Makes a directory tree match a validated Manifest, copying file content out
+// of the BlobStore. Properties:
+//  - Each file is replaced atomically: its new content is staged in a temp
+//    file in the same directory and renamed over the old one, so a crash
+//    leaves the old or the new file, never a mix.
+//  - All or nothing for the common failure (disk full, missing blob): every
+//    file is staged before the first rename; on a staging error the temp
+//    files and new directories are removed and the tree is left unchanged.
+//  - Durability costs two syncfs calls per commit instead of an fsync per
+//    file: one after staging (the staged data and the blobs it came from are
+//    on disk before any rename), one after the renames.
+//  - Workspace files are copies (copy_file_range), never hard links to
+//    blobs: a task writing into an input file cannot corrupt the store.
+//  - No write follows a symlink: directories are walked with O_NOFOLLOW, so
+//    a symlink a task planted inside the tree cannot redirect a write.
+//  - Files that the previous manifest did not list (task outputs) are never
+//    removed; with `prune`, files the previous manifest listed and the new
+//    one does not are removed.
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/blob_store.h"
+#include "mlcube_remote/v1/manifest.pb.h"
+
+namespace mlcube {
+
+class WorkspaceMaterializer {
+ public:
+  explicit WorkspaceMaterializer(const BlobStore* store) : store_(store) {}
+
+  struct Result {
+    int64_t files_written = 0;
+    int64_t files_removed = 0;
+    int64_t bytes_written = 0;
+    int64_t files_unchanged = 0;
+  };
+
+  // `root` is created when missing. `previous` may be null (first commit).
+  // Both manifests must have passed ManifestValidator. With `dry_run`, only
+  // counts what would change.
+  absl::StatusOr<Result> Apply(const std::string& root,
+                               const ::mlcube_remote::v1::Manifest* previous,
+                               const ::mlcube_remote::v1::Manifest& next, bool prune,
+                               bool dry_run) const;
+
+ private:
+  const BlobStore* store_;
+};
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_WORKSPACE_MATERIALIZER_H_

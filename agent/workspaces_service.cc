@@ -1,0 +1,354 @@
+#include "agent/workspaces_service.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/manifest_validator.h"
+#include "common/safe_path.h"
+#include "common/unique_fd.h"
+
+namespace mlcube {
+
+namespace v1 = ::mlcube_remote::v1;
+
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+absl::Status MakeDirs(const std::string& path) {
+  std::string partial;
+  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    absl::StrAppend(&partial, "/", part);
+    if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+      return WriteErrorStatus(errno, absl::StrCat("creating ", partial));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Writes a small file durably and atomically.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& data) {
+  const std::string temp = path + ".tmp";
+  UniqueFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!fd) return WriteErrorStatus(errno, absl::StrCat("creating ", temp));
+  if (write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
+    absl::Status s = WriteErrorStatus(errno, absl::StrCat("writing ", temp));
+    unlink(temp.c_str());
+    return s;
+  }
+  if (fsync(fd.get()) != 0) return WriteErrorStatus(errno, absl::StrCat("fsync ", temp));
+  if (rename(temp.c_str(), path.c_str()) != 0) {
+    return WriteErrorStatus(errno, absl::StrCat("renaming ", temp));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Manifest> LoadManifest(const BlobStore& store, const v1Digest& digest) {
+  absl::StatusOr<std::string> bytes = store.Read(digest);
+  if (!bytes.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("manifest blob ", DigestKey(digest), " is not in the content store"));
+  }
+  v1::Manifest manifest;
+  if (!manifest.ParseFromString(*bytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("manifest blob ", DigestKey(digest), " does not parse as a Manifest"));
+  }
+  return manifest;
+}
+
+// Adds the workspace entries below `dir_fd` (path `rel`) to `out`.
+class SnapshotWalker {
+ public:
+  SnapshotWalker(BlobStore* store, std::map<std::string, v1::ManifestEntry>* out)
+      : store_(store), out_(out) {}
+
+  absl::Status AddPath(int parent_fd, const std::string& name, const std::string& rel) {
+    struct stat st;
+    if (fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      return absl::NotFoundError(absl::StrCat("workspace path '", rel, "': ", strerror(errno)));
+    }
+    v1::ManifestEntry entry;
+    entry.set_path(rel);
+    if (S_ISREG(st.st_mode)) {
+      UniqueFd fd(openat(parent_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd) return absl::InternalError(absl::StrCat("open '", rel, "': ", strerror(errno)));
+      absl::StatusOr<v1Digest> digest = store_->ImportFile(fd.get());
+      if (!digest.ok()) return digest.status();
+      entry.set_type(v1::ENTRY_TYPE_FILE);
+      *entry.mutable_digest() = *digest;
+      entry.set_mode(st.st_mode & 07777);
+      entry.set_mtime_ns(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
+      (*out_)[rel] = std::move(entry);
+    } else if (S_ISLNK(st.st_mode)) {
+      std::string target(4096, '\0');
+      ssize_t n = readlinkat(parent_fd, name.c_str(), target.data(), target.size());
+      if (n < 0) return absl::OkStatus();
+      target.resize(static_cast<size_t>(n));
+      entry.set_type(v1::ENTRY_TYPE_SYMLINK);
+      entry.set_symlink_target(target);
+      // Links leaving the snapshot's tree are not part of it.
+      if (ManifestValidator::ValidateEntry(entry).ok()) (*out_)[rel] = std::move(entry);
+    } else if (S_ISDIR(st.st_mode)) {
+      if (!rel.empty()) {
+        entry.set_type(v1::ENTRY_TYPE_DIRECTORY);
+        entry.set_mode(st.st_mode & 07777);
+        (*out_)[rel] = std::move(entry);
+      }
+      int fd = openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) return absl::InternalError(absl::StrCat("open '", rel, "': ", strerror(errno)));
+      DIR* dir = fdopendir(fd);
+      if (dir == nullptr) {
+        close(fd);
+        return absl::InternalError(absl::StrCat("opendir '", rel, "'"));
+      }
+      absl::Status status;
+      while (dirent* e = readdir(dir)) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        if (strncmp(e->d_name, ".mlcube-sync-", 13) == 0) continue;  // commit temp files
+        status = AddPath(dirfd(dir), e->d_name,
+                         rel.empty() ? std::string(e->d_name) : absl::StrCat(rel, "/", e->d_name));
+        if (!status.ok()) break;
+      }
+      closedir(dir);
+      return status;
+    }
+    return absl::OkStatus();  // sockets, FIFOs, devices are not outputs
+  }
+
+ private:
+  BlobStore* store_;
+  std::map<std::string, v1::ManifestEntry>* out_;
+};
+
+}  // namespace
+
+absl::Status ValidateCubeId(const std::string& id) {
+  if (id.empty() || id.size() > 128 || id == "." || id == "..") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cube id '", id.substr(0, 140), "' must match [A-Za-z0-9._-]{1,128}"));
+  }
+  for (char c : id) {
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cube id '", id.substr(0, 140), "' must match [A-Za-z0-9._-]{1,128}"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+WorkspacesService::WorkspacesService(Options options, BlobStore* store, IdentityFn identity)
+    : options_(std::move(options)),
+      store_(store),
+      identity_(std::move(identity)),
+      materializer_(store) {}
+
+std::string WorkspacesService::CubeDir(const std::string& owner, const std::string& cube_id) const {
+  return absl::StrCat(options_.state_dir, "/cubes/", owner, "/", cube_id);
+}
+
+std::string WorkspacesService::CommitFile(const std::string& owner,
+                                          const std::string& cube_id) const {
+  return absl::StrCat(options_.state_dir, "/commits/", owner, "/", cube_id, ".commit");
+}
+
+std::mutex* WorkspacesService::CubeMutex(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_ptr<std::mutex>& m = cube_mutexes_[key];
+  if (!m) m = std::make_unique<std::mutex>();
+  return m.get();
+}
+
+grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
+                                               const v1::CommitManifestRequest* request,
+                                               v1::CommitManifestResponse* response) {
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  if (absl::Status s = ValidateCubeId(request->cube_id()); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = ValidateDigest(request->manifest_digest()); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::Manifest> next = LoadManifest(*store_, request->manifest_digest());
+  if (!next.ok()) return ToGrpcStatus(next.status());
+  if (absl::Status s = ManifestValidator::Validate(*next); !s.ok()) return ToGrpcStatus(s);
+
+  std::lock_guard<std::mutex> cube_lock(*CubeMutex(absl::StrCat(*owner, "/", request->cube_id())));
+  // The previous commit, when its manifest is still readable.
+  const std::string commit_file = CommitFile(*owner, request->cube_id());
+  std::unique_ptr<v1::Manifest> previous;
+  {
+    UniqueFd fd(open(commit_file.c_str(), O_RDONLY | O_CLOEXEC));
+    v1::CubeSummary summary;
+    if (fd && summary.ParseFromFileDescriptor(fd.get())) {
+      absl::StatusOr<v1::Manifest> old = LoadManifest(*store_, summary.committed_manifest());
+      if (old.ok()) previous = std::make_unique<v1::Manifest>(std::move(*old));
+    }
+  }
+  absl::StatusOr<WorkspaceMaterializer::Result> result =
+      materializer_.Apply(CubeDir(*owner, request->cube_id()), previous.get(), *next,
+                          request->prune(), request->dry_run());
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  response->set_files_written(result->files_written);
+  response->set_files_removed(result->files_removed);
+  response->set_bytes_written(result->bytes_written);
+  response->set_files_unchanged(result->files_unchanged);
+  if (request->dry_run()) return grpc::Status::OK;
+
+  v1::CubeSummary summary;
+  summary.set_cube_id(request->cube_id());
+  *summary.mutable_committed_manifest() = request->manifest_digest();
+  summary.set_committed_unix_ms(NowMs());
+  if (absl::Status s = MakeDirs(absl::StrCat(options_.state_dir, "/commits/", *owner)); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (absl::Status s = WriteFileAtomically(commit_file, summary.SerializeAsString()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  store_->Touch(request->manifest_digest());
+  *response->mutable_committed_manifest() = request->manifest_digest();
+  MaybeCollectGarbage();
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkspacesService::Snapshot(grpc::ServerContext* context,
+                                         const v1::SnapshotRequest* request,
+                                         v1::SnapshotResponse* response) {
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  if (absl::Status s = ValidateCubeId(request->cube_id()); !s.ok()) return ToGrpcStatus(s);
+  if (!request->job_id().empty()) {
+    // TODO(sync+jobs): resolve the job's task outputs through the JobManager.
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "snapshot by job id is not implemented yet; pass workspace paths");
+  }
+  const std::string workspace = CubeDir(*owner, request->cube_id()) + "/workspace";
+  UniqueFd root(open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root) {
+    return grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("cube '", request->cube_id(), "' has no workspace on this agent"));
+  }
+  std::map<std::string, v1::ManifestEntry> entries;
+  SnapshotWalker walker(store_, &entries);
+  std::vector<std::string> paths(request->paths().begin(), request->paths().end());
+  if (paths.empty()) paths.push_back("");
+  for (const std::string& path : paths) {
+    if (!path.empty()) {
+      if (absl::Status s = ValidateRelativePath(path); !s.ok()) return ToGrpcStatus(s);
+    }
+    // Walk to the parent without following symlinks.
+    std::vector<std::string> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
+    UniqueFd parent(dup(root.get()));
+    std::string name = ".";
+    std::string rel;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      int fd =
+          openat(parent.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) {
+        return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                            absl::StrCat("workspace path '", path, "' not found"));
+      }
+      parent.Reset(fd);
+    }
+    if (!parts.empty()) name = parts.back();
+    absl::Status s = walker.AddPath(parent.get(), name, path);
+    if (!s.ok()) return ToGrpcStatus(s);
+  }
+  v1::Manifest manifest;
+  int64_t files = 0, bytes = 0;
+  for (auto& [path, entry] : entries) {
+    if (entry.type() == v1::ENTRY_TYPE_FILE) {
+      ++files;
+      bytes += entry.digest().size_bytes();
+    }
+    *manifest.add_entries() = std::move(entry);
+  }
+  const std::string serialized = manifest.SerializeAsString();
+  const v1Digest digest = DigestOf(serialized);
+  if (absl::Status s = store_->Put(digest, serialized); !s.ok()) return ToGrpcStatus(s);
+  *response->mutable_manifest_digest() = digest;
+  response->set_file_count(files);
+  response->set_total_bytes(bytes);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkspacesService::ListCubes(grpc::ServerContext* context,
+                                          const v1::ListCubesRequest* request,
+                                          v1::ListCubesResponse* response) {
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  const std::string dir = absl::StrCat(options_.state_dir, "/commits/", *owner);
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return grpc::Status::OK;  // no cubes yet
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) {
+    absl::string_view name(e->d_name);
+    if (name.size() > 7 && name.substr(name.size() - 7) == ".commit") {
+      names.emplace_back(e->d_name);
+    }
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    UniqueFd fd(open(absl::StrCat(dir, "/", name).c_str(), O_RDONLY | O_CLOEXEC));
+    v1::CubeSummary summary;
+    if (fd && summary.ParseFromFileDescriptor(fd.get())) *response->add_cubes() = summary;
+  }
+  return grpc::Status::OK;
+}
+
+void WorkspacesService::MaybeCollectGarbage() {
+  if (options_.blob_cache_bytes <= 0) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t now = static_cast<int64_t>(time(nullptr));
+    if (last_gc_ != 0 && now - last_gc_ < options_.gc_interval_seconds) return;
+    last_gc_ = now;
+  }
+  CollectGarbage().IgnoreError();
+}
+
+absl::Status WorkspacesService::CollectGarbage() {
+  // Referenced: every committed manifest of every owner and what it names.
+  absl::flat_hash_set<std::string> referenced;
+  const std::string commits = options_.state_dir + "/commits";
+  if (DIR* owners = opendir(commits.c_str())) {
+    while (dirent* o = readdir(owners)) {
+      if (o->d_name[0] == '.') continue;
+      const std::string owner_dir = absl::StrCat(commits, "/", o->d_name);
+      DIR* files = opendir(owner_dir.c_str());
+      if (files == nullptr) continue;
+      while (dirent* f = readdir(files)) {
+        if (f->d_name[0] == '.') continue;
+        UniqueFd fd(open(absl::StrCat(owner_dir, "/", f->d_name).c_str(), O_RDONLY | O_CLOEXEC));
+        v1::CubeSummary summary;
+        if (!fd || !summary.ParseFromFileDescriptor(fd.get())) continue;
+        referenced.insert(summary.committed_manifest().hash());
+        absl::StatusOr<v1::Manifest> m = LoadManifest(*store_, summary.committed_manifest());
+        if (!m.ok()) continue;
+        for (const v1::ManifestEntry& e : m->entries()) {
+          if (e.type() == v1::ENTRY_TYPE_FILE) referenced.insert(e.digest().hash());
+        }
+      }
+      closedir(files);
+    }
+    closedir(owners);
+  }
+  absl::StatusOr<BlobStore::GcResult> r =
+      store_->CollectGarbage(options_.blob_cache_bytes, referenced, options_.gc_min_age_seconds);
+  return r.status();
+}
+
+}  // namespace mlcube

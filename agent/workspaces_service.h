@@ -1,0 +1,76 @@
+#ifndef MLCUBE_REMOTE_AGENT_WORKSPACES_SERVICE_H_
+#define MLCUBE_REMOTE_AGENT_WORKSPACES_SERVICE_H_
+
+// gRPC Workspaces: commit a manifest into the caller's cube tree
+// (STATE/cubes/OWNER/CUBE_ID), snapshot workspace paths into the content
+// store for pulls, list the caller's cubes. Each owner's cubes live apart;
+// the committed manifest of each cube is recorded in
+// STATE/commits/OWNER/CUBE_ID.commit (a CubeSummary), written after the
+// workspace matches it. Commits of one cube are serialised.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "agent/blob_store.h"
+#include "agent/content_store_service.h"
+#include "agent/workspace_materializer.h"
+#include "mlcube_remote/v1/manifest.pb.h"
+#include "mlcube_remote/v1/workspace.grpc.pb.h"
+
+namespace mlcube {
+
+class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service {
+ public:
+  struct Options {
+    std::string state_dir;
+    // Unreferenced blobs are collected, least recently used first, when the
+    // store grows past this (0: never).
+    int64_t blob_cache_bytes = int64_t{20} << 30;
+    // Blobs younger than this are never collected (uploads in flight).
+    int64_t gc_min_age_seconds = 3600;
+    // At most one collection per this many seconds.
+    int64_t gc_interval_seconds = 600;
+  };
+
+  WorkspacesService(Options options, BlobStore* store, IdentityFn identity);
+
+  grpc::Status CommitManifest(grpc::ServerContext* context,
+                              const ::mlcube_remote::v1::CommitManifestRequest* request,
+                              ::mlcube_remote::v1::CommitManifestResponse* response) override;
+  grpc::Status Snapshot(grpc::ServerContext* context,
+                        const ::mlcube_remote::v1::SnapshotRequest* request,
+                        ::mlcube_remote::v1::SnapshotResponse* response) override;
+  grpc::Status ListCubes(grpc::ServerContext* context,
+                         const ::mlcube_remote::v1::ListCubesRequest* request,
+                         ::mlcube_remote::v1::ListCubesResponse* response) override;
+
+  // Directory of a cube's tree (for the job manager).
+  std::string CubeDir(const std::string& owner, const std::string& cube_id) const;
+
+  // Runs a garbage collection now (also exposed for tests).
+  absl::Status CollectGarbage();
+
+ private:
+  std::string CommitFile(const std::string& owner, const std::string& cube_id) const;
+  std::mutex* CubeMutex(const std::string& key);
+  void MaybeCollectGarbage();
+
+  Options options_;
+  BlobStore* store_;
+  IdentityFn identity_;
+  WorkspaceMaterializer materializer_;
+  std::mutex mu_;  // guards cube_mutexes_ and last_gc_
+  std::map<std::string, std::unique_ptr<std::mutex>> cube_mutexes_;
+  int64_t last_gc_ = 0;
+};
+
+// INVALID_ARGUMENT unless `id` matches [A-Za-z0-9._-]{1,128} and is not "."
+// or "..".
+absl::Status ValidateCubeId(const std::string& id);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_WORKSPACES_SERVICE_H_

@@ -1,0 +1,147 @@
+#include "controller/sync_command.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/cube_loader.h"
+#include "controller/agent_connection.h"
+#include "controller/cube_push.h"
+#include "controller/exit_codes.h"
+#include "controller/hosts_file.h"
+#include "controller/progress_reporter.h"
+#include "controller/scan_cache.h"
+#include "controller/sync_client.h"
+
+namespace mlcube {
+
+CLI::App* AddSyncCommand(CLI::App* app, SyncCommandOptions* options) {
+  CLI::App* sync = app->add_subcommand("sync", "Move a cube's files to an agent and outputs back");
+  sync->require_subcommand(1);
+  auto common = [options](CLI::App* cmd) {
+    AddCubeOptions(cmd, &options->cube);
+    cmd->add_option("--host", options->host,
+                    "Host from the hosts file (default: its default_host)");
+    cmd->add_option("--agent", options->agent,
+                    "Agent address (unix:///path or HOST:PORT) instead of a hosts-file host");
+    cmd->add_option("--cube-id", options->cube_id,
+                    "Cube id on the agent (default: DIRNAME-HASH8 of the cube path)");
+    cmd->add_flag("--dry-run", options->dry_run, "Show what would move, move nothing");
+  };
+  CLI::App* push = sync->add_subcommand("push", "Send the cube (without container images)");
+  common(push);
+  push->add_flag("--no-prune", options->no_prune,
+                 "Keep files on the agent that were deleted locally since the last push");
+  push->callback([options] { options->push = true; });
+  CLI::App* pull = sync->add_subcommand("pull", "Fetch workspace files (outputs) from the agent");
+  common(pull);
+  pull->add_option("--path", options->paths, "Workspace-relative path to fetch (repeatable)");
+  pull->add_option("--job", options->job_id, "Fetch the outputs of this job");
+  pull->callback([options] { options->pull = true; });
+  return sync;
+}
+
+int RunSyncCommand(const SyncCommandOptions& options, const Console& console, std::ostream& out) {
+  const auto start = std::chrono::steady_clock::now();
+  HostsFile hosts;
+  HostEntry host;
+  if (!options.agent.empty()) {
+    host.name = "agent";
+    host.address = options.agent;
+    host.platform_defaults = YAML::Node(YAML::NodeType::Map);
+  } else {
+    absl::StatusOr<HostsFile> loaded = LoadHostsFile(options.hosts_path);
+    if (!loaded.ok()) {
+      console.Error(loaded.status().message());
+      return kExitBadInput;
+    }
+    hosts = *loaded;
+    absl::StatusOr<HostEntry> found = hosts.Find(options.host);
+    if (!found.ok()) {
+      console.Error(found.status().message());
+      return kExitBadInput;
+    }
+    host = *found;
+  }
+  CubeLoadOptions load = ToLoadOptions(options.cube);
+  load.host_defaults = host.platform_defaults;
+  absl::StatusOr<Cube> cube = LoadCube(load);
+  if (!cube.ok()) {
+    console.Error(cube.status().message());
+    return kExitBadInput;
+  }
+  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = AgentConnection::Open(host);
+  if (!connection.ok()) {
+    console.Error(connection.status().message());
+    return kExitBadInput;
+  }
+  const std::string root = cube->root;
+  const std::string cube_id =
+      options.cube_id.empty() ? SyncClient::DefaultCubeId(root) : options.cube_id;
+  ScanCache cache = ScanCache::Load(ScanCache::DefaultFileFor(root));
+  SyncClient client((*connection)->channel(), &cache);
+  const bool interactive = isatty(STDERR_FILENO) != 0;
+  const bool show_progress = console.verbosity() != Verbosity::kQuiet;
+  auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+
+  if (options.push) {
+    CubePushRequest push;
+    push.cube = &*cube;
+    push.cube_id = cube_id;
+    push.exclude = hosts.exclude;
+    push.dry_run = options.dry_run;
+    push.prune = !options.no_prune;
+    absl::StatusOr<PushStats> stats = PushCube(client, push, console);
+    if (!stats.ok()) {
+      console.Error(
+          absl::StrCat("sync push to ", (*connection)->Describe(), ": ", stats.status().message()));
+      return stats.status().code() == absl::StatusCode::kInvalidArgument ? kExitBadInput
+                                                                         : kExitAgentError;
+    }
+    out << absl::StrFormat(
+        "%s %s: %d files scanned (%s), %d files / %s %s (%d bytes), %s deduplicated%s, %.3f s\n",
+        options.dry_run ? "dry run: push" : "push", cube_id, stats->files_scanned,
+        ProgressReporter::HumanBytes(stats->bytes_scanned), stats->files_sent,
+        ProgressReporter::HumanBytes(stats->bytes_sent), options.dry_run ? "would be sent" : "sent",
+        stats->bytes_sent, ProgressReporter::HumanBytes(stats->bytes_deduplicated),
+        stats->up_to_date ? ", already up to date" : "", seconds());
+    return kExitOk;
+  }
+
+  PullOptions pull;
+  pull.cube_root = root;
+  pull.workspace = cube->workspace;
+  pull.cube_id = cube_id;
+  pull.paths = options.paths;
+  pull.job_id = options.job_id;
+  pull.dry_run = options.dry_run;
+  pull.show_progress = show_progress;
+  pull.interactive = interactive;
+  absl::StatusOr<PullStats> stats = client.Pull(pull);
+  if (!stats.ok()) {
+    console.Error(absl::StrCat("sync pull: ", stats.status().message()));
+    return stats.status().code() == absl::StatusCode::kInvalidArgument ? kExitBadInput
+                                                                       : kExitAgentError;
+  }
+  for (const std::string& c : stats->conflicts) {
+    console.Warning(absl::StrCat("kept your ", c, ": it changed since the last sync; the agent's ",
+                                 "version is in ", c, ".remote"));
+  }
+  out << absl::StrFormat(
+      "%s %s: %d files listed, %d files %s (%s, %d bytes), %d unchanged, "
+      "%d conflicts, %.3f s\n",
+      options.dry_run ? "dry run: pull" : "pull", cube_id, stats->files_listed,
+      stats->files_written, options.dry_run ? "would be written" : "written",
+      ProgressReporter::HumanBytes(stats->bytes_received), stats->bytes_received,
+      stats->files_unchanged, stats->conflicts.size(), seconds());
+  return kExitOk;
+}
+
+}  // namespace mlcube

@@ -1,0 +1,56 @@
+#include "controller/scan_cache.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/sync_test_util.h"
+
+namespace mlcube {
+namespace {
+
+TEST(ScanCacheTest, RoundTripAndStatKey) {
+  testing::TempDir dir;
+  const std::string file = dir / "cache/scan.bin";
+  {
+    ScanCache cache = ScanCache::Load(file);
+    EXPECT_EQ(cache.size(), 0u);
+    ScanCache::Record r;
+    r.size = 10;
+    r.mtime_ns = 20;
+    r.ctime_ns = 30;
+    r.inode = 40;
+    r.sha256[0] = 0xab;
+    r.synced = true;
+    cache.Put("a/b", r);
+    ASSERT_TRUE(cache.Save().ok());
+  }
+  ScanCache cache = ScanCache::Load(file);
+  ASSERT_EQ(cache.size(), 1u);
+  const ScanCache::Record* r = cache.Find("a/b", 10, 20, 30, 40);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->sha256[0], 0xab);
+  EXPECT_TRUE(r->synced);
+  EXPECT_EQ(cache.Find("a/b", 10, 21, 30, 40), nullptr);  // mtime changed
+  EXPECT_EQ(cache.Find("a/b", 10, 20, 31, 40), nullptr);  // ctime changed
+  EXPECT_EQ(cache.Find("a/b", 10, 20, 30, 41), nullptr);  // other inode
+  EXPECT_NE(cache.FindAny("a/b"), nullptr);
+}
+
+TEST(ScanCacheTest, CorruptFileIsEmptyCache) {
+  testing::TempDir dir;
+  testing::WriteFile(dir / "scan.bin", "MLCSCN01garbage");
+  EXPECT_EQ(ScanCache::Load(dir / "scan.bin").size(), 0u);
+}
+
+TEST(ScanCacheTest, DropUnseen) {
+  ScanCache cache;
+  cache.Put("a", {});
+  cache.Put("b", {});
+  cache.BeginScan();
+  cache.MarkSeen("a");
+  cache.DropUnseen();
+  EXPECT_NE(cache.FindAny("a"), nullptr);
+  EXPECT_EQ(cache.FindAny("b"), nullptr);
+}
+
+}  // namespace
+}  // namespace mlcube

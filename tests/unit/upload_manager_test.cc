@@ -1,0 +1,83 @@
+#include "agent/upload_manager.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/sync_test_util.h"
+
+namespace mlcube {
+namespace {
+
+class UploadManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::make_unique<BlobStore>(*BlobStore::Open(dir_ / "blobs"));
+    manager_ = *UploadManager::Create(dir_ / "uploads", store_.get());
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<BlobStore> store_;
+  std::unique_ptr<UploadManager> manager_;
+};
+
+TEST_F(UploadManagerTest, StreamsAndCommits) {
+  const std::string data(3000, 'q');
+  v1Digest d = DigestOf(data);
+  auto session = manager_->Begin(d, 0);
+  ASSERT_TRUE(session.ok()) << session.status();
+  ASSERT_TRUE((*session)->Write(0, data.substr(0, 1000)).ok());
+  ASSERT_TRUE((*session)->Write(1000, data.substr(1000)).ok());
+  ASSERT_TRUE((*session)->Finish().ok());
+  EXPECT_TRUE(store_->Has(d));
+  EXPECT_TRUE(manager_->GetStatus(d).complete);
+}
+
+TEST_F(UploadManagerTest, ResumesFromCommittedOffset) {
+  const std::string data(5000, 'r');
+  v1Digest d = DigestOf(data);
+  {
+    auto session = *manager_->Begin(d, 0);
+    ASSERT_TRUE(session->Write(0, data.substr(0, 2000)).ok());
+    // Stream dropped: no Finish.
+  }
+  UploadManager::Status status = manager_->GetStatus(d);
+  EXPECT_EQ(status.committed_offset, 2000);
+  EXPECT_FALSE(status.complete);
+  // A fresh manager (agent restarted) sees the same partial upload.
+  auto restarted = *UploadManager::Create(dir_ / "uploads", store_.get());
+  EXPECT_EQ(restarted->GetStatus(d).committed_offset, 2000);
+  EXPECT_EQ(restarted->Begin(d, 0).status().code(), absl::StatusCode::kFailedPrecondition);
+  auto session = *restarted->Begin(d, 2000);
+  ASSERT_TRUE(session->Write(2000, data.substr(2000)).ok());
+  ASSERT_TRUE(session->Finish().ok());
+  EXPECT_EQ(*store_->Read(d), data);
+}
+
+TEST_F(UploadManagerTest, RefusesMismatchedChunk) {
+  const std::string data(100, 'a');
+  v1Digest d = DigestOf(data);
+  auto session = *manager_->Begin(d, 0);
+  ASSERT_TRUE(session->Write(0, std::string(100, 'b')).ok());
+  absl::Status s = session->Finish();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(store_->Has(d));
+  session.reset();
+  EXPECT_EQ(manager_->GetStatus(d).committed_offset, 0);  // discarded
+}
+
+TEST_F(UploadManagerTest, RefusesWrongOffsetAndOverrun) {
+  v1Digest d = DigestOf("abcd");
+  auto session = *manager_->Begin(d, 0);
+  EXPECT_EQ(session->Write(1, "b").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(session->Write(0, "abcde").code(), absl::StatusCode::kOutOfRange);
+}
+
+TEST_F(UploadManagerTest, OneStreamPerDigest) {
+  v1Digest d = DigestOf("abcd");
+  auto first = manager_->Begin(d, 0);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(manager_->Begin(d, 0).status().code(), absl::StatusCode::kAborted);
+  first->reset();
+  EXPECT_TRUE(manager_->Begin(d, 0).ok());
+}
+
+}  // namespace
+}  // namespace mlcube

@@ -1,0 +1,185 @@
+#include "agent/workspace_materializer.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/unit/sync_test_util.h"
+
+namespace mlcube {
+namespace {
+
+using ::mlcube_remote::v1::ENTRY_TYPE_DIRECTORY;
+using ::mlcube_remote::v1::ENTRY_TYPE_FILE;
+using ::mlcube_remote::v1::ENTRY_TYPE_SYMLINK;
+using ::mlcube_remote::v1::Manifest;
+using testing::ReadFile;
+using testing::WriteFile;
+
+class WorkspaceMaterializerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { store_ = std::make_unique<BlobStore>(*BlobStore::Open(dir_ / "blobs")); }
+
+  void AddFile(Manifest* m, const std::string& path, const std::string& data, bool store = true) {
+    auto* e = m->add_entries();
+    e->set_path(path);
+    e->set_type(ENTRY_TYPE_FILE);
+    *e->mutable_digest() = DigestOf(data);
+    e->set_mode(0640);
+    e->set_mtime_ns(1'600'000'000'123'456'789);
+    if (store) {
+      ASSERT_TRUE(store_->Put(DigestOf(data), data).ok());
+    }
+  }
+  void AddDir(Manifest* m, const std::string& path) {
+    auto* e = m->add_entries();
+    e->set_path(path);
+    e->set_type(ENTRY_TYPE_DIRECTORY);
+    e->set_mode(0755);
+  }
+  void AddLink(Manifest* m, const std::string& path, const std::string& target) {
+    auto* e = m->add_entries();
+    e->set_path(path);
+    e->set_type(ENTRY_TYPE_SYMLINK);
+    e->set_symlink_target(target);
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<BlobStore> store_;
+};
+
+TEST_F(WorkspaceMaterializerTest, WritesTreeAndSkipsUnchanged) {
+  Manifest m;
+  AddDir(&m, "d");
+  AddFile(&m, "d/a", "alpha");
+  AddLink(&m, "d/l", "a");
+  AddFile(&m, "top", "top");
+  WorkspaceMaterializer mat(store_.get());
+  const std::string root = dir_ / "cubes/uid-1/c1";
+  auto r = mat.Apply(root, nullptr, m, true, false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->files_written, 3);
+  EXPECT_EQ(r->bytes_written, 8);
+  EXPECT_EQ(ReadFile(root + "/d/a"), "alpha");
+  EXPECT_EQ(ReadFile(root + "/d/l"), "alpha");
+  struct stat st;
+  ASSERT_EQ(stat((root + "/d/a").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 123456789);
+  EXPECT_EQ(st.st_nlink, 1u);  // a copy, never a hard link to the blob
+
+  auto again = mat.Apply(root, &m, m, true, false);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->files_written, 0);
+  EXPECT_EQ(again->files_unchanged, 3);
+}
+
+TEST_F(WorkspaceMaterializerTest, TaskWritingAnInputDoesNotTouchTheStore) {
+  Manifest m;
+  AddFile(&m, "in", "original");
+  WorkspaceMaterializer mat(store_.get());
+  const std::string root = dir_ / "w";
+  ASSERT_TRUE(mat.Apply(root, nullptr, m, true, false).ok());
+  WriteFile(root + "/in", "scribbled by a task");
+  EXPECT_EQ(*store_->Read(DigestOf("original")), "original");
+  // The next commit restores the input (its mtime no longer matches).
+  auto r = mat.Apply(root, &m, m, true, false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->files_written, 1);
+  EXPECT_EQ(ReadFile(root + "/in"), "original");
+}
+
+TEST_F(WorkspaceMaterializerTest, PrunesOnlyPreviouslyListedFiles) {
+  Manifest v1;
+  AddDir(&v1, "d");
+  AddFile(&v1, "d/gone", "gone");
+  AddFile(&v1, "keep", "keep");
+  WorkspaceMaterializer mat(store_.get());
+  const std::string root = dir_ / "w";
+  ASSERT_TRUE(mat.Apply(root, nullptr, v1, true, false).ok());
+  WriteFile(root + "/d/output", "task output");
+  Manifest v2;
+  AddFile(&v2, "keep", "keep");
+  auto r = mat.Apply(root, &v1, v2, true, false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->files_removed, 1);
+  EXPECT_FALSE(std::filesystem::exists(root + "/d/gone"));
+  EXPECT_EQ(ReadFile(root + "/d/output"), "task output");
+}
+
+TEST_F(WorkspaceMaterializerTest, MissingBlobLeavesTreeUnchanged) {
+  Manifest v1;
+  AddFile(&v1, "a", "old a");
+  WorkspaceMaterializer mat(store_.get());
+  const std::string root = dir_ / "w";
+  ASSERT_TRUE(mat.Apply(root, nullptr, v1, true, false).ok());
+  Manifest v2;
+  AddFile(&v2, "a", "new a");
+  AddDir(&v2, "newdir");
+  AddFile(&v2, "newdir/b", "never uploaded", /*store=*/false);
+  auto r = mat.Apply(root, &v1, v2, true, false);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(r.status().message()).find("newdir/b"), std::string::npos);
+  EXPECT_EQ(ReadFile(root + "/a"), "old a");
+  EXPECT_FALSE(std::filesystem::exists(root + "/newdir"));
+  // No temp files left behind.
+  int count = 0;
+  for (auto& e : std::filesystem::directory_iterator(root)) {
+    (void)e;
+    ++count;
+  }
+  EXPECT_EQ(count, 1);
+}
+
+TEST_F(WorkspaceMaterializerTest, DoesNotWriteThroughPlantedSymlink) {
+  Manifest v1;
+  AddDir(&v1, "out");
+  WorkspaceMaterializer mat(store_.get());
+  const std::string root = dir_ / "w";
+  ASSERT_TRUE(mat.Apply(root, nullptr, v1, true, false).ok());
+  // A task replaces the directory with a symlink to somewhere else.
+  std::filesystem::create_directories(dir_ / "elsewhere");
+  std::filesystem::remove(root + "/out");
+  ASSERT_EQ(symlink((dir_ / "elsewhere").c_str(), (root + "/out").c_str()), 0);
+  Manifest v2;
+  AddDir(&v2, "out");
+  AddFile(&v2, "out/f", "data");
+  ASSERT_TRUE(mat.Apply(root, &v1, v2, true, false).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "elsewhere/f"));
+  EXPECT_FALSE(std::filesystem::is_symlink(root + "/out"));
+  EXPECT_EQ(ReadFile(root + "/out/f"), "data");
+}
+
+TEST_F(WorkspaceMaterializerTest, DryRunCountsWithoutWriting) {
+  Manifest m;
+  AddFile(&m, "a", "aaa");
+  AddFile(&m, "b", "bb", /*store=*/false);
+  WorkspaceMaterializer mat(store_.get());
+  const std::string root = dir_ / "w";
+  auto r = mat.Apply(root, nullptr, m, true, true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->files_written, 2);
+  EXPECT_EQ(r->bytes_written, 5);
+  EXPECT_FALSE(std::filesystem::exists(root));
+}
+
+TEST_F(WorkspaceMaterializerTest, ReplacesFileByDirectoryAndBack) {
+  Manifest v1;
+  AddFile(&v1, "x", "file");
+  WorkspaceMaterializer mat(store_.get());
+  const std::string root = dir_ / "w";
+  ASSERT_TRUE(mat.Apply(root, nullptr, v1, true, false).ok());
+  Manifest v2;
+  AddDir(&v2, "x");
+  AddFile(&v2, "x/y", "inner");
+  ASSERT_TRUE(mat.Apply(root, &v1, v2, true, false).ok());
+  EXPECT_EQ(ReadFile(root + "/x/y"), "inner");
+  Manifest v3;
+  AddFile(&v3, "x", "file again");
+  auto r = mat.Apply(root, &v2, v3, true, false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(ReadFile(root + "/x"), "file again");
+}
+
+}  // namespace
+}  // namespace mlcube
