@@ -113,6 +113,36 @@ TEST_F(SshTransportTest, AgentSeesTheSshUsersUid) {
   }
 }
 
+// The whole workflow through SSH: push the offline example cube, run its task
+// in Docker on the "remote" agent, stream the output, pull the outputs back.
+// The agent files the cube under the SSH user's uid, not the caller's.
+TEST_F(SshTransportTest, SyncAndRunThroughSsh) {
+  ASSERT_EQ(access(MLCUBE_SOURCE_DIR "/examples/hello/build/busybox", X_OK), 0)
+      << "run tools/prepare-examples.sh first (copies busybox into examples/hello/build)";
+  ASSERT_EQ(Shell("docker info >/dev/null"), 0) << "start Docker: tools/start-docker.sh";
+  const std::string cube = root_.path() + "/hello";
+  ASSERT_EQ(Shell("cp -r " MLCUBE_SOURCE_DIR "/examples/hello " + cube), 0);
+  const std::string hosts = HostsFile(KeyBlock("good_key"));
+  const std::vector<std::string> env = {"MLCUBE_REMOTE_SSH_DIR=" + client_dir_, "NO_COLOR=1"};
+
+  CommandResult push = RunCommand(
+      {MLCUBE_REMOTE_BINARY, "--hosts=" + hosts, "sync", "push", "--mlcube=" + cube}, env, 120);
+  ASSERT_EQ(push.exit_code, 0) << push.out << push.err << agent_->Stderr();
+  EXPECT_THAT(push.err + push.out, ::testing::ContainsRegex("push hello-[0-9a-f]+: .* sent"));
+  std::string owners;
+  ASSERT_EQ(Shell("ls " + agent_->state_dir() + "/cubes", &owners), 0);
+  EXPECT_EQ(owners, "uid-" + std::to_string(agent_->uid()) + "\n");
+
+  CommandResult run = RunCommand(
+      {MLCUBE_REMOTE_BINARY, "--hosts=" + hosts, "run", "--mlcube=" + cube, "--task=greet"}, env,
+      300);
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err << agent_->Stderr();
+  EXPECT_THAT(run.out + run.err, HasSubstr("Hello, Alice!"));
+  std::string summary;
+  ASSERT_EQ(Shell("cat " + cube + "/workspace/greetings/summary.txt", &summary), 0) << summary;
+  EXPECT_FALSE(summary.empty());
+}
+
 TEST_F(SshTransportTest, SshAgentAndSshConfigAliasAreHonoured) {
   // ~/.ssh/config names the host; the key is only in ssh-agent.
   root_.WriteFile("client/config", "Host gpu-alias\n  HostName 127.0.0.1\n  Port " +
