@@ -1,6 +1,7 @@
 // mlcube-agent: the daemon that runs cube tasks on a compute host.
 //
-//   mlcube-agent serve [--config=FILE] [--listen=ADDR]... [--state-dir=DIR]
+//   mlcube-agent serve [--config=FILE] [--listen=ADDR]... [--state-dir=DIR] [--insecure]
+//   mlcube-agent certs init --dir=DIR --host=NAME... [--client-name=NAME]
 //   mlcube-agent supervise ...   (internal: runs one task detached, see
 //                                 agent/task_supervisor.h)
 
@@ -23,6 +24,8 @@
 #include "agent/runtime_inventory.h"
 #include "agent/sync_services.h"
 #include "agent/task_supervisor.h"
+#include "agent/certs_init.h"              // transport helper: TLS
+#include "agent/tls_server_credentials.h"  // transport helper: TLS
 
 namespace {
 
@@ -34,6 +37,7 @@ struct ServeFlags {
   std::string state_dir;
   std::string image_dir;
   int max_concurrent_jobs = 0;
+  bool insecure = false;  // transport helper: TLS
 };
 
 absl::StatusOr<mlcube::AgentConfig> BuildConfig(const ServeFlags& flags) {
@@ -51,6 +55,7 @@ absl::StatusOr<mlcube::AgentConfig> BuildConfig(const ServeFlags& flags) {
   if (!flags.state_dir.empty()) config.state_dir = flags.state_dir;
   if (!flags.image_dir.empty()) config.image_dir = flags.image_dir;
   if (flags.max_concurrent_jobs > 0) config.max_concurrent_jobs = flags.max_concurrent_jobs;
+  config.insecure = flags.insecure;  // transport helper: TLS
   absl::Status valid = mlcube::ValidateAgentConfig(config);
   if (!valid.ok()) return valid;
   return config;
@@ -127,6 +132,18 @@ int Serve(const ServeFlags& flags) {
 
   mlcube::AgentServer server(config->listen);
   for (grpc::Service* service : services) server.RegisterService(service);
+  // ---- BEGIN transport helper: TLS ----
+  std::shared_ptr<grpc::ServerCredentials> tls;
+  if (config->tls.enabled()) {
+    auto loaded = mlcube::LoadTlsServerCredentials(config->tls);
+    if (!loaded.ok()) {
+      std::cerr << "mlcube-agent: " << loaded.status().message() << "\n";
+      return 1;
+    }
+    tls = *loaded;
+  }
+  server.SetTcpSecurity(tls, config->insecure);
+  // ---- END transport helper: TLS ----
   absl::Status started = server.Start();
   if (!started.ok()) {
     std::cerr << "mlcube-agent: " << started.message() << "\n";
@@ -179,6 +196,22 @@ int main(int argc, char** argv) {
   serve->add_option("--state-dir", flags.state_dir, "State directory (jobs, blobs, cubes)");
   serve->add_option("--image-dir", flags.image_dir, "Directory for SIF images");
   serve->add_option("--max-concurrent-jobs", flags.max_concurrent_jobs, "Jobs run at once");
+  // ---- BEGIN transport helper: TLS ----
+  serve->add_flag("--insecure", flags.insecure,
+                  "Allow plain TCP without TLS on loopback addresses (tests only)");
+  mlcube::CertsInitOptions certs_options;
+  CLI::App* certs = app.add_subcommand("certs", "Certificates for mutual TLS");
+  certs->require_subcommand(1);
+  CLI::App* certs_init = certs->add_subcommand(
+      "init", "Create a CA, a server certificate and a client certificate (quick start)");
+  certs_init->add_option("--dir", certs_options.dir, "Directory to write them to")->required();
+  certs_init
+      ->add_option("--host", certs_options.hosts,
+                   "Name or address controllers reach this agent at (repeatable)")
+      ->required();
+  certs_init->add_option("--client-name", certs_options.client_name,
+                         "Common name of the client certificate (default: your user name)");
+  // ---- END transport helper: TLS ----
 
   try {
     app.parse(argc, argv);
@@ -186,5 +219,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (serve->parsed()) return Serve(flags);
+  if (certs_init->parsed()) {  // transport helper: TLS
+    absl::Status done = mlcube::CertsInit(certs_options, std::cout);
+    if (!done.ok()) std::cerr << "mlcube-agent: " << done.message() << "\n";
+    return done.ok() ? 0 : 1;
+  }
   return 0;
 }

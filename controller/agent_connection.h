@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "controller/hosts_file.h"
+#include "controller/ssh_tunnel.h"
 #include "mlcube_remote/v1/agent.grpc.pb.h"
 #include "mlcube_remote/v1/content_store.grpc.pb.h"
 #include "mlcube_remote/v1/jobs.grpc.pb.h"
@@ -23,7 +24,8 @@ namespace mlcube {
 class AgentConnection {
  public:
   // Fails (INVALID_ARGUMENT / NOT_FOUND, naming the file) when TLS files
-  // cannot be read; does not contact the agent.
+  // cannot be read; does not contact the agent, except through SSH: there the
+  // tunnel connects and authenticates now (see SshTunnel::Open).
   static absl::StatusOr<std::unique_ptr<AgentConnection>> Open(const HostEntry& host);
 
   const HostEntry& host() const { return host_; }
@@ -40,9 +42,13 @@ class AgentConnection {
   static std::unique_ptr<grpc::ClientContext> Context(std::chrono::milliseconds timeout);
 
  private:
-  AgentConnection(HostEntry host, std::shared_ptr<grpc::Channel> channel);
+  AgentConnection(HostEntry host, std::shared_ptr<grpc::Channel> channel,
+                  std::unique_ptr<SshTunnel> tunnel);
 
   HostEntry host_;
+  // Set for `ssh:` hosts; the channel connects to its local socket, so it
+  // must live as long as the channel is used.
+  std::unique_ptr<SshTunnel> tunnel_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<mlcube_remote::v1::Agent::Stub> agent_;
   std::unique_ptr<mlcube_remote::v1::ContentStore::Stub> content_store_;

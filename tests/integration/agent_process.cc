@@ -86,9 +86,14 @@ bool AgentProcess::Start() {
   socket_path_ = state_dir_ + "/agent.sock";
   stderr_path_ = state_dir_ + ".agent.log";
   std::vector<std::string> args;
+  if (!options_.netns.empty()) args = {"/usr/bin/ip", "netns", "exec", options_.netns};
   if (!options_.user.empty()) {
-    args = {"/usr/bin/setpriv", "--reuid=" + std::to_string(uid_),
-            "--regid=" + std::to_string(gid_), "--init-groups", "--reset-env"};
+    for (const std::string& arg :
+         {std::string("/usr/bin/setpriv"), "--reuid=" + std::to_string(uid_),
+          "--regid=" + std::to_string(gid_), std::string("--init-groups"),
+          std::string("--reset-env")}) {
+      args.push_back(arg);
+    }
   }
   args.push_back(MLCUBE_AGENT_BIN);
   args.push_back("serve");
