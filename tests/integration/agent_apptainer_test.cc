@@ -183,7 +183,8 @@ TEST_F(AgentApptainerTest, KillNineOfTheAgentDoesNotLoseTheTask) {
   AgentProcess restarted(again);
   ASSERT_TRUE(restarted.Start());
   stub_ = Jobs::NewStub(restarted.Channel());
-  EXPECT_EQ(Get(job.id()).state(), mlcube_remote::v1::JOB_STATE_RUNNING);
+  Job now = Get(job.id());
+  EXPECT_EQ(now.state(), mlcube_remote::v1::JOB_STATE_RUNNING) << now.reason();
   WatchResult after = Watch(*stub_, job.id(), before.next_offset, true);
   EXPECT_EQ(before.out + after.out,
             "Hello, Alice!\nHello, Bob!\nHello, Charlie!\ngreet: wrote 3 greetings to "

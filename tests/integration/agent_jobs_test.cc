@@ -324,7 +324,7 @@ TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {
     get.set_job_id(job.id());
     Job now;
     ASSERT_TRUE(stub->GetJob(&ctx, get, &now).ok());
-    EXPECT_EQ(now.state(), mlcube_remote::v1::JOB_STATE_RUNNING);
+    EXPECT_EQ(now.state(), mlcube_remote::v1::JOB_STATE_RUNNING) << now.reason();
   }
   WatchResult after = Watch(*stub, job.id(), before.next_offset, true);
   ASSERT_TRUE(after.status.ok()) << after.status.error_message();
