@@ -78,8 +78,12 @@ std::string ReadFile(const std::string& path) {
 }
 
 TEST_F(AgentJobsTest, RunWithoutImageConfiguresFirstStreamsOutputAndWritesWorkspace) {
-  Shell("docker rmi -f mlcube/hello:0.1");
+  // An image name of this test only: removing the shared mlcube/hello:0.1
+  // would disturb other tests running on this machine.
+  const std::string image = "mlcube/hello-configure-test:" + std::to_string(getpid());
+  Shell("docker rmi -f " + image);
   SubmitJobRequest request = RunRequest("hello", "greet");
+  (*request.mutable_overrides())["docker.image"] = image;
   (*request.mutable_env())["GREET_DELAY"] = "0.05";
   Job job = Submit(request);
   ASSERT_EQ(job.id().size(), 8u);
@@ -93,7 +97,7 @@ TEST_F(AgentJobsTest, RunWithoutImageConfiguresFirstStreamsOutputAndWritesWorksp
       "Hello, Alice!\nHello, Bob!\nHello, Charlie!\ngreet: wrote 3 greetings to /mlcube_io1\n";
   ASSERT_GE(watch.out.size(), greet.size());
   EXPECT_EQ(watch.out.substr(watch.out.size() - greet.size()), greet);
-  EXPECT_NE(watch.out.find("Successfully tagged mlcube/hello:0.1"), std::string::npos);
+  EXPECT_NE(watch.out.find("Successfully tagged " + image), std::string::npos);
   std::vector<mlcube_remote::v1::JobState> states;
   for (const auto& s : watch.states) states.push_back(s.state());
   ASSERT_GE(states.size(), 4u);
@@ -119,6 +123,7 @@ TEST_F(AgentJobsTest, RunWithoutImageConfiguresFirstStreamsOutputAndWritesWorksp
   EXPECT_EQ(done.exit_code(), 0);
   EXPECT_EQ(done.log_end_offset(), watch.next_offset);
   EXPECT_GT(done.finished_unix_ms(), 0);
+  Shell("docker rmi -f " + image);
 }
 
 TEST_F(AgentJobsTest, FailingTaskPassesItsExitCodeThrough) {
