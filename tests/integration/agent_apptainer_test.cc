@@ -210,5 +210,31 @@ TEST_F(AgentApptainerTest, NoRecipeAndNoImageToConvertFailsTheJobWithTheReason) 
   EXPECT_EQ(left, "") << "no half-built SIF in the image dir";
 }
 
+TEST_F(AgentApptainerTest, KillNineDuringTheImageBuildStillInstallsTheSifAndRunsTheTask) {
+  SubmitJobRequest request = RunRequest("hello", "greet", kSingularity);
+  (*request.mutable_env())["GREET_DELAY"] = "0";
+  Job job = Submit(request);
+  WatchResult before = Watch(*stub_, job.id(), 0, true, [](const WatchResult& r) {
+    return r.agent.find("configure: ") != std::string::npos;
+  });
+  ASSERT_NE(before.agent.find("apptainer build"), std::string::npos) << before.agent;
+  const std::string state_dir = agent_->state_dir();
+  agent_->Kill(SIGKILL);  // the build goes on under its supervisor
+  AgentProcessOptions again;
+  again.user = "mlcube";
+  again.state_dir = state_dir;
+  AgentProcess restarted(again);
+  ASSERT_TRUE(restarted.Start());
+  stub_ = Jobs::NewStub(restarted.Channel());
+  WatchResult after = Watch(*stub_, job.id(), before.next_offset, true);
+  ASSERT_FALSE(after.states.empty());
+  EXPECT_EQ(after.states.back().state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED)
+      << after.states.back().reason() << after.err;
+  EXPECT_NE(after.out.find("Hello, Charlie!"), std::string::npos) << after.out;
+  const std::string sif = ReadFile(Sif());
+  ASSERT_GT(sif.size(), 41u);
+  EXPECT_EQ(sif.substr(32, 9), "SIF_MAGIC");
+}
+
 }  // namespace
 }  // namespace mlcube_test
