@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/apptainer_runtime.h"
 #include "agent/docker_runtime.h"
@@ -466,7 +468,10 @@ JobManager::Outcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
     return Outcome{mlcube_remote::v1::JOB_STATE_FAILED, code, std::move(reason)};
   };
   auto cancelled = [&](int code) {
-    return Outcome{mlcube_remote::v1::JOB_STATE_CANCELLED, code, "cancelled"};
+    auto who = ReadSmallFile(dir + "/cancel");
+    std::string by = who.ok() ? std::string(absl::StripAsciiWhitespace(*who)) : "";
+    return Outcome{mlcube_remote::v1::JOB_STATE_CANCELLED, code,
+                   by.empty() ? "cancelled" : absl::StrCat("cancelled by ", by)};
   };
   if (CancelRequested(entry)) return cancelled(0);
 
