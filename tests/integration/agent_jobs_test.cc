@@ -157,6 +157,7 @@ TEST_F(AgentJobsTest, FollowingWatchGetsLiveLinesAndCancelKillsTheContainer) {
   Job cancelled;
   ASSERT_TRUE(stub_->CancelJob(&ctx, cancel, &cancelled).ok());
   EXPECT_EQ(cancelled.state(), mlcube_remote::v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(cancelled.reason(), "cancelled by " + kOwner);
   EXPECT_TRUE(ContainersGone(job.id(), &ps)) << "container still there: " << ps;
   // The watch of a cancelled job ends with the CANCELLED state.
   WatchResult rest = Watch(*stub_, job.id(), first.next_offset, true);
