@@ -115,8 +115,8 @@ printf '%-44s %-22s %-22s %s\n' "task printing 100 MB, median of 3 (s)" "$DOCKER
   "$AGENT_FLOOD ($SLOWDOWN%)" "<= +10%"
 printf '%-44s %-22s %-22s %s\n' "  ... with no client watching (s)" "-" \
   "$UNWATCHED_FLOOD ($SLOWDOWN_U%)" ""
+printf '%-44s %-22s %-22s %s\n' "  (all rounds, s)" "${D[*]}" "${W[*]} / ${U[*]}" ""
 printf '%-44s %-22s %-22s %s\n' "  bytes the watching client received" "-" "$FLOOD_BYTES" "104857600"
 printf '%-44s %-22s %-22s %s\n' "no-op task launch, p50 of 5 (ms)" "$DOCKER_NOOP_P50" \
   "$AGENT_NOOP_P50" "<= ssh+docker run"
-printf '%-44s %-22s %-22s %s\n' "  (all rounds, s)" "${D[*]}" "${W[*]} / ${U[*]}" ""
 printf '%-44s %-22s %-22s %s\n' "agent idle RSS (MiB)" "-" "$(echo "scale=1; $RSS_KB/1024" | bc)" "< 20"
