@@ -1,6 +1,7 @@
 #include "agent/docker_runtime.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/subprocess.h"
+#include "agent/task_supervisor.h"
 
 namespace mlcube {
 
@@ -160,11 +162,28 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
     a.push_back("--volume");
     a.push_back(absl::StrCat(m.host_path, ":", m.container_path, m.read_only ? ":ro" : ""));
   }
+  // The task's environment goes through a 0600 file in the job dir: values
+  // may be secrets and argv is readable by every user. (Not through the
+  // docker client's own environment: DOCKER_HOST or LD_PRELOAD there would
+  // steer the client itself.) A value with a newline cannot be written to
+  // an env file and goes on the command line.
   std::map<std::string, std::string> env = ProxyEnvironment();
   for (const auto& [k, v] : context.env) env[k] = v;
+  std::string env_file_text;
   for (const auto& [k, v] : env) {
-    a.push_back("--env");
-    a.push_back(absl::StrCat(k, "=", v));
+    if (v.find('\n') == std::string::npos && k.find('\n') == std::string::npos) {
+      absl::StrAppend(&env_file_text, k, "=", v, "\n");
+    } else {
+      a.push_back("--env");
+      a.push_back(absl::StrCat(k, "=", v));
+    }
+  }
+  if (!env_file_text.empty()) {
+    const std::string env_file = absl::StrCat(context.job_dir, "/step-", context.step, ".env");
+    absl::Status written = WriteFileAtomically(env_file, env_file_text, 0600);
+    if (!written.ok()) return written;
+    a.push_back("--env-file");
+    a.push_back(env_file);
   }
   const std::vector<std::string> env_args = SplitArgs(cube.docker.env_args);
   const std::vector<std::string> cpu_args = SplitArgs(cube.docker.cpu_args);

@@ -425,6 +425,10 @@ void JobManager::RunJob(std::shared_ptr<Entry> entry) {
   if (outcome.state != mlcube_remote::v1::JOB_STATE_UNSPECIFIED) {
     // Runtime scratch (Apptainer's unpacked sandboxes) goes with the job.
     (void)RunCommand({"rm", "-rf", store_.JobDir(entry->job.id()) + "/tmp"}, absl::Seconds(60));
+    // Env files may hold secrets; they are not needed once the job is over.
+    (void)RunCommand({"find", store_.JobDir(entry->job.id()), "-maxdepth", "1", "-name",
+                      "step-*.env", "-delete"},
+                     absl::Seconds(60));
     SetState(entry, outcome.state, outcome.exit_code, outcome.reason, "");
   }
   absl::MutexLock lock(&mu_);

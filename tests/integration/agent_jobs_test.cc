@@ -140,11 +140,17 @@ TEST_F(AgentJobsTest, FailingTaskPassesItsExitCodeThrough) {
 }
 
 TEST_F(AgentJobsTest, FollowingWatchGetsLiveLinesAndCancelKillsTheContainer) {
-  Job job = Submit(RunRequest("hello", "count"));
+  SubmitJobRequest request = RunRequest("hello", "count");
+  (*request.mutable_env())["API_TOKEN"] = "s3cr3t-" + std::to_string(getpid());
+  Job job = Submit(request);
   WatchResult first = Watch(*stub_, job.id(), 0, true, [](const WatchResult& r) {
     return r.out.find("tick 2\n") != std::string::npos;
   });
   ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  // Env values never appear on a command line (which every user can read).
+  std::string all_args;
+  Shell("ps -eo args", &all_args);
+  EXPECT_EQ(all_args.find(request.env().at("API_TOKEN")), std::string::npos);
   // The lines arrived while the task was still running.
   EXPECT_EQ(Get(job.id()).state(), mlcube_remote::v1::JOB_STATE_RUNNING);
   std::string ps;
