@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <system_error>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -122,8 +123,7 @@ void JobManager::Start() {
       queue_.push_back(entry);
     } else if (!IsFinalState(state)) {
       // It was running when the agent stopped: re-attach to its step.
-      ++running_;
-      std::thread([this, entry] { RunJob(entry); }).detach();
+      if (!SpawnJobThreadLocked(entry)) queue_.push_back(entry);
     }
   }
   StartQueuedLocked();
@@ -364,11 +364,25 @@ void JobManager::StartQueuedLocked() {
   while (running_ < config_.max_concurrent_jobs && !queue_.empty() && !stopping_) {
     std::shared_ptr<Entry> entry = queue_.front();
     queue_.pop_front();
-    ++running_;
+    if (!SpawnJobThreadLocked(entry)) {
+      queue_.push_front(entry);  // retried when another job ends
+      return;
+    }
+  }
+}
+
+bool JobManager::SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) {
+  try {
     // Detached: a finished job's thread must not linger until shutdown;
     // the destructor waits for running_ to reach zero instead.
     std::thread([this, entry] { RunJob(entry); }).detach();
+  } catch (const std::system_error& e) {
+    // Out of threads: the job waits in the queue; the agent goes on.
+    fprintf(stderr, "mlcube-agent: cannot start a job thread: %s\n", e.what());
+    return false;
   }
+  ++running_;
+  return true;
 }
 
 void JobManager::AgentLog(const std::string& id, const std::string& text) {

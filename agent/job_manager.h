@@ -73,6 +73,9 @@ class JobManager {
       mlcube_remote::v1::Runtime runtime) const;
 
   void StartQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts RunJob in a new thread; false (and nothing changed) when the
+  // system has no thread to give.
+  bool SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunJob(std::shared_ptr<Entry> entry);
   Outcome Execute(const std::shared_ptr<Entry>& entry);
   // Waits for a launched step to end, killing it when a cancel comes.
