@@ -537,7 +537,13 @@ JobManager::Outcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
     const std::string prefix = absl::StrCat(dir, "/step-", i);
     context.step = static_cast<int>(i);
     std::string container_name;
-    if (!TaskSupervisor::Launched(prefix)) {
+    // A lock file nobody holds, with neither a process group nor an exit
+    // status recorded: the agent died inside Launch, before a supervisor
+    // existed. Launching again is right (nothing of the step ever ran).
+    const bool never_started =
+        TaskSupervisor::Launched(prefix) && !TaskSupervisor::Running(prefix) &&
+        !TaskSupervisor::ReadExit(prefix).ok() && !TaskSupervisor::ReadProcessGroup(prefix).ok();
+    if (!TaskSupervisor::Launched(prefix) || never_started) {
       SetState(
           entry,
           configure ? mlcube_remote::v1::JOB_STATE_PREPARING : mlcube_remote::v1::JOB_STATE_RUNNING,
