@@ -52,8 +52,10 @@ AgentProcess::~AgentProcess() {
     // A failed test may leave tasks running: stop its containers and the
     // process groups of its steps (only this agent's jobs).
     Shell("for j in '" + state_dir_ +
-          "'/jobs/*/; do id=$(basename \"$j\"); "
-          "docker ps -aq --filter name=mlcube-$id | xargs -r docker rm -f >/dev/null; "
+          "'/jobs/*/; do [ -d \"$j\" ] || continue; id=$(basename \"$j\"); "
+          // Anchored: an unanchored name filter is a regex substring match
+          // and would stop other tests' containers.
+          "docker ps -aq --filter name=^mlcube-$id- | xargs -r docker rm -f >/dev/null; "
           "for p in \"$j\"step-*.pgid; do [ -f \"$p\" ] && [ ! -f \"${p%.pgid}.exit\" ] && "
           "kill -9 -- -$(cat \"$p\") "
           "2>/dev/null; done; done; true");
