@@ -227,6 +227,30 @@ TEST_F(RunEndToEndTest, ApptainerRunBringsOutputsBack) {
   EXPECT_EQ(failed.exit_code, 7) << failed.err;
 }
 
+TEST_F(RunEndToEndTest, OlderLayoutWithPlatformAndRunFiles) {
+  const std::string cube = dir_.path() + "/legacy";
+  ASSERT_EQ(mlcube_test::Shell("cp -a " + std::string(MLCUBE_TEST_DATA_DIR) + "/legacy/hello " +
+                               cube + " && cp -a " + kExamples + "/hello/build " + cube + "/"),
+            0);
+  // The old runners' form: a platform file and a run file instead of a name.
+  CommandResult result =
+      Cli({"run", "--mlcube=" + cube, "--platform=" + cube + "/platform/docker.yaml",
+           "--task=" + cube + "/run/greet_others.yaml"});
+  ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.out, HasSubstr("Hello, Grace!\nHello, Linus!\n"));
+  EXPECT_EQ(ReadFile(cube + "/workspace/other_greetings/Linus.txt"), "Hello, Linus!\n");
+  // By task name, run/greet.yaml gives the bindings.
+  CommandResult by_name = Cli({"run", "--mlcube=" + cube, "--task=greet"});
+  ASSERT_EQ(by_name.exit_code, 0) << by_name.err;
+  EXPECT_EQ(ReadFile(cube + "/workspace/greetings/Ada.txt"), "Hello, Ada!\n");
+}
+
+TEST_F(RunEndToEndTest, ConfigureBuildsTheImage) {
+  CommandResult result = Cli({"configure", Cube()});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("succeeded"));
+}
+
 TEST_F(RunEndToEndTest, BadInputIsReportedBeforeAnythingMoves) {
   CommandResult unknown_task = Cli({"run", Cube(), "--task=nope"});
   EXPECT_EQ(unknown_task.exit_code, 2);
