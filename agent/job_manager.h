@@ -97,8 +97,7 @@ class JobManager {
   // owner + "\n" + client_request_id -> job id
   std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<Entry>> queue_ ABSL_GUARDED_BY(mu_);
-  int running_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  int running_ ABSL_GUARDED_BY(mu_) = 0;  // job threads alive
 };
 
 bool IsFinalState(mlcube_remote::v1::JobState state);

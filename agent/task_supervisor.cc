@@ -22,9 +22,9 @@
 
 namespace mlcube {
 
-absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content, mode_t mode) {
   const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) {
     return absl::ResourceExhaustedError(absl::StrCat("cannot write ", tmp, ": ", strerror(errno)));
   }
@@ -83,11 +83,13 @@ absl::Status TaskSupervisor::Launch(const std::string& self_exe, const Supervise
                                    absl::StrCat("--log-max-bytes=", command.log_max_bytes),
                                    "--step=" + command.step_prefix};
   if (!command.cwd.empty()) argv.push_back("--cwd=" + command.cwd);
-  for (const auto& [k, v] : command.env) argv.push_back(absl::StrCat("--env=", k, "=", v));
   argv.push_back("--");
   for (const auto& a : command.argv) argv.push_back(a);
 
   SubprocessOptions options;
+  // Through the environment, not argv: values may be secrets, and any user
+  // can read a process's argv.
+  options.env = command.env;
   options.new_session = true;
   options.pass_fd_as_3 = lock_fd;
   Subprocess process;
@@ -142,7 +144,7 @@ absl::StatusOr<pid_t> TaskSupervisor::ReadProcessGroup(const std::string& step_p
 int TaskSupervisor::Main(const std::vector<std::string>& args) {
   std::string log_path, step, cwd;
   int64_t log_max = 64LL << 20;
-  std::vector<std::string> env, command;
+  std::vector<std::string> command;
   size_t i = 0;
   for (; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -158,8 +160,6 @@ int TaskSupervisor::Main(const std::vector<std::string>& args) {
       step = a.substr(7);
     } else if (absl::StartsWith(a, "--cwd=")) {
       cwd = a.substr(6);
-    } else if (absl::StartsWith(a, "--env=")) {
-      env.push_back(a.substr(6));
     } else {
       return 2;
     }
@@ -197,7 +197,6 @@ int TaskSupervisor::Main(const std::vector<std::string>& args) {
       dprintf(2, "mlcube-agent: cannot enter %s: %s\n", cwd.c_str(), strerror(errno));
       _exit(126);
     }
-    for (std::string& e : env) putenv(e.data());
     std::vector<char*> argv;
     for (std::string& a : command) argv.push_back(a.data());
     argv.push_back(nullptr);
