@@ -144,6 +144,7 @@ struct Staged {
   const ManifestEntry* entry;
   std::string temp_name;
   bool moved_from_store = false;  // rollback moves it back
+  bool in_place = false;          // already under its final name
 };
 
 struct PendingWrite {
@@ -306,12 +307,20 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(const
       const int64_t size = entry.digest().size_bytes();
       std::string temp = absl::StrCat(".mlcube-sync-", w.index, ".tmp");
       unlinkat(dfd, temp.c_str(), 0);
+      const std::string staging_name = temp;
       const bool last_use = --uses[entry.digest().hash()] == 0;
       const std::string blob_path = store_->PathOf(entry.digest());
       absl::Status s;
+      // A new path needs no staging name: the blob is complete and verified,
+      // and a rollback moves it back.
+      struct stat target_stat;
+      const bool target_exists =
+          fstatat(dfd, std::string(name_view.data(), name_view.size()).c_str(), &target_stat,
+                  AT_SYMLINK_NOFOLLOW) == 0;
+      if (!target_exists) temp = std::string(name_view.data(), name_view.size());
       if (last_use && store_->Has(entry.digest()) &&
           renameat(AT_FDCWD, blob_path.c_str(), dfd, temp.c_str()) == 0) {
-        staged.push_back({&entry, temp, true});
+        staged.push_back({&entry, temp, true, !target_exists});
         fchmodat(dfd, temp.c_str(), entry.mode(), 0);
         struct timespec times[2];
         times[0].tv_sec = 0;
@@ -321,12 +330,13 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(const
         utimensat(dfd, temp.c_str(), times, AT_SYMLINK_NOFOLLOW);
         continue;
       }
+      temp = staging_name;
       UniqueFd out(
           openat(dfd, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
       if (!out) {
         s = WriteErrorStatus(errno, absl::StrCat("creating a temp file for ", entry.path()));
       } else {
-        staged.push_back({&entry, temp, false});
+        staged.push_back({&entry, temp, false, false});
         UniqueFd in(open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));
         if (in) {
           s = CopyBlob(in.get(), out.get(), size, entry.path());
@@ -385,6 +395,7 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(const
   // Phase 3: rename into place; from here on only renames and unlinks.
   DirWalker placer(root_fd.get());
   for (const Staged& s : staged) {
+    if (s.in_place) continue;
     auto [parent, name_view] = SplitParent(s.entry->path());
     const std::string name(name_view.data(), name_view.size());
     absl::StatusOr<int> dfd = placer.Open(parent, false, nullptr);
