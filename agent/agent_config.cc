@@ -72,6 +72,30 @@ absl::Status ParseRuntimes(const YAML::Node& node, const std::string& file, Agen
   return absl::OkStatus();
 }
 
+// ---- BEGIN transport helper: TLS ----
+absl::Status ParseTls(const YAML::Node& node, const std::string& file, AgentTlsConfig& tls) {
+  if (!node.IsMap()) return Bad(file, "tls", "expected a mapping {ca, cert, key}");
+  for (const auto& field : node) {
+    const std::string name = field.first.as<std::string>();
+    const std::string key = absl::StrCat("tls.", name);
+    std::string* target = name == "ca"     ? &tls.ca
+                          : name == "cert" ? &tls.cert
+                          : name == "key"  ? &tls.key
+                                           : nullptr;
+    if (target == nullptr) return Bad(file, key, "unknown key (expected ca, cert or key)");
+    auto s = ScalarString(field.second, file, key);
+    if (!s.ok()) return s.status();
+    *target = *s;
+  }
+  for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"ca", &tls.ca},
+                                    {"cert", &tls.cert},
+                                    {"key", &tls.key}}) {
+    if (value->empty()) return Bad(file, absl::StrCat("tls.", name), "required key is missing");
+  }
+  return absl::OkStatus();
+}
+// ---- END transport helper: TLS ----
+
 absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentConfig& config) {
   if (root.IsNull()) return absl::OkStatus();
   if (!root.IsMap()) return Bad(file, "(top level)", "expected a mapping");
@@ -112,10 +136,13 @@ absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentCon
     } else if (key == "runtimes") {
       absl::Status s = ParseRuntimes(value, file, config);
       if (!s.ok()) return s;
+    } else if (key == "tls") {  // transport helper: TLS
+      absl::Status s = ParseTls(value, file, config.tls);
+      if (!s.ok()) return s;
     } else {
       return Bad(file, key,
                  "unknown key (expected listen, state_dir, image_dir, max_concurrent_jobs, "
-                 "log_max_bytes or runtimes)");
+                 "log_max_bytes, runtimes or tls)");
     }
   }
   return absl::OkStatus();
@@ -182,6 +209,17 @@ absl::Status ValidateAgentConfig(const AgentConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("image_dir: '", config.image_dir, "': expected an absolute path"));
   }
+  // ---- BEGIN transport helper: TLS ----
+  for (const auto& [name, value] :
+       {std::pair<const char*, const std::string*>{"ca", &config.tls.ca},
+        {"cert", &config.tls.cert},
+        {"key", &config.tls.key}}) {
+    if (!value->empty() && (*value)[0] != '/') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tls.", name, ": '", *value, "': expected an absolute path"));
+    }
+  }
+  // ---- END transport helper: TLS ----
   return absl::OkStatus();
 }
 

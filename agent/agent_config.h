@@ -16,6 +16,8 @@
 //     podman: {enabled: true, binary: podman}
 //     apptainer: {enabled: true, binary: apptainer}
 //     singularity: {enabled: true, binary: singularity}
+//   tls: {ca: /etc/mlcube-agent/ca.pem, cert: /etc/mlcube-agent/server.pem,
+//         key: /etc/mlcube-agent/server.key}   # mutual TLS on every TCP address
 
 #include <cstdint>
 #include <map>
@@ -31,6 +33,17 @@ struct RuntimeConfig {
   std::string binary;  // a name looked up in PATH, or a path
 };
 
+// ---- BEGIN transport helper: TLS ----
+// Mutual TLS for TCP listen addresses (see agent/tls_server_credentials.h).
+// Absolute paths; all three or none.
+struct AgentTlsConfig {
+  std::string ca;    // clients' certificates must be signed by this CA
+  std::string cert;  // the agent's certificate chain
+  std::string key;   // its private key (mode 0600)
+  bool enabled() const { return !cert.empty(); }
+};
+// ---- END transport helper: TLS ----
+
 struct AgentConfig {
   std::vector<std::string> listen = {"unix:///run/mlcube-agent/agent.sock"};
   std::string state_dir = "/var/lib/mlcube-agent";
@@ -45,6 +58,13 @@ struct AgentConfig {
       {"apptainer", {true, "apptainer"}},
       {"singularity", {true, "singularity"}},
   };
+
+  // ---- BEGIN transport helper: TLS ----
+  AgentTlsConfig tls;
+  // Plain TCP on loopback, for tests: only the --insecure flag sets it, never
+  // the file, and never for a non-loopback address.
+  bool insecure = false;
+  // ---- END transport helper: TLS ----
 
   // The image dir with its default applied.
   std::string EffectiveImageDir() const;

@@ -31,6 +31,12 @@ AgentServer::~AgentServer() { Shutdown(); }
 
 void AgentServer::RegisterService(grpc::Service* service) { services_.push_back(service); }
 
+void AgentServer::SetTcpSecurity(std::shared_ptr<grpc::ServerCredentials> tls,
+                                 bool allow_insecure_loopback) {
+  tls_ = std::move(tls);
+  allow_insecure_loopback_ = allow_insecure_loopback;
+}
+
 absl::Status AgentServer::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -44,14 +50,28 @@ absl::Status AgentServer::Start() {
       unix_listeners_.push_back(std::move(listener));
       continue;
     }
-    if (!IsLoopbackAddress(address)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "listen: '", address,
-          "' is not a loopback address; plain TCP is only allowed on loopback until TLS is "
-          "configured (reach remote agents through an SSH tunnel or the unix socket)"));
+    // ---- BEGIN transport helper: TLS ----
+    std::shared_ptr<grpc::ServerCredentials> credentials = tls_;
+    if (!credentials) {
+      if (!IsLoopbackAddress(address)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "listen: '", address,
+            "' is not a loopback address: plain TCP would let anyone on the network run "
+            "containers as this agent's user. Configure mutual TLS (tls: {ca, cert, key}; "
+            "`mlcube-agent certs init` makes them), or reach the agent through the SSH transport "
+            "or the unix socket"));
+      }
+      if (!allow_insecure_loopback_) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "listen: '", address,
+            "': plain TCP without TLS needs --insecure (for tests on loopback only); configure "
+            "mutual TLS (tls: {ca, cert, key}) or use the unix socket"));
+      }
+      credentials = grpc::InsecureServerCredentials();
     }
+    // ---- END transport helper: TLS ----
     ports.push_back(std::make_unique<int>(0));
-    builder.AddListeningPort(address, grpc::InsecureServerCredentials(), ports.back().get());
+    builder.AddListeningPort(address, credentials, ports.back().get());
   }
   for (grpc::Service* service : services_) builder.RegisterService(service);
   server_ = builder.BuildAndStart();

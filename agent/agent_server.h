@@ -26,9 +26,17 @@ class AgentServer {
   // Adds a service; call before Start. Not owned: it must outlive the server.
   void RegisterService(grpc::Service* service);
 
-  // Binds every address and starts serving. A non-loopback TCP address is
-  // refused until TLS is configured (plain TCP would let anyone on the
-  // network run containers as the agent's user).
+  // ---- BEGIN transport helper: TLS ----
+  // With `tls` (mutual TLS, see agent/tls_server_credentials.h) every TCP
+  // address is served with it. Without, plain TCP would let anyone on the
+  // network run containers as the agent's user: it is refused, except on
+  // loopback when `allow_insecure_loopback` (the --insecure flag, tests).
+  // Call before Start.
+  void SetTcpSecurity(std::shared_ptr<grpc::ServerCredentials> tls, bool allow_insecure_loopback);
+  // ---- END transport helper: TLS ----
+
+  // Binds every address and starts serving; refuses TCP addresses as
+  // SetTcpSecurity says.
   absl::Status Start();
 
   // Blocks until Shutdown.
@@ -43,6 +51,8 @@ class AgentServer {
   std::vector<grpc::Service*> services_;
   std::vector<std::unique_ptr<UnixSocketListener>> unix_listeners_;
   std::vector<int> tcp_ports_;
+  std::shared_ptr<grpc::ServerCredentials> tls_;  // transport helper: TLS
+  bool allow_insecure_loopback_ = false;          // transport helper: TLS
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
 };

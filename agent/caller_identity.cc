@@ -1,6 +1,7 @@
 #include "agent/caller_identity.h"
 
 #include <arpa/inet.h>
+#include <grpc/grpc_security_constants.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -116,7 +118,40 @@ absl::StatusOr<std::string> CallerIdentityFromPeer(const std::string& peer) {
   return absl::UnauthenticatedError(absl::StrCat("cannot identify the caller at '", peer, "'"));
 }
 
+// ---- BEGIN transport helper: TLS ----
+absl::StatusOr<std::string> CallerIdentityFromCommonName(const std::string& common_name) {
+  bool safe = !common_name.empty() && common_name.size() <= 64 && common_name[0] != '.';
+  for (char c : common_name) {
+    safe = safe && (absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '@' || c == '-');
+  }
+  if (!safe) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "client certificate common name '", common_name,
+        "' is not usable as an identity (1-64 of A-Z a-z 0-9 . _ @ -, not starting with a dot)"));
+  }
+  return absl::StrCat("cn-", common_name);
+}
+// ---- END transport helper: TLS ----
+
 absl::StatusOr<std::string> CallerIdentity(const grpc::ServerContext& context) {
+  // ---- BEGIN transport helper: TLS ----
+  // A TLS connection is identified by its verified client certificate, never
+  // by its address.
+  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth != nullptr) {
+    const auto security = auth->FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
+    if (!security.empty() && security.front() == GRPC_SSL_TRANSPORT_SECURITY_TYPE) {
+      if (!auth->IsPeerAuthenticated()) {
+        return absl::UnauthenticatedError("TLS caller presented no verified client certificate");
+      }
+      const auto names = auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
+      if (names.size() != 1) {
+        return absl::UnauthenticatedError("client certificate has no single common name");
+      }
+      return CallerIdentityFromCommonName(std::string(names.front().data(), names.front().size()));
+    }
+  }
+  // ---- END transport helper: TLS ----
   return CallerIdentityFromPeer(context.peer());
 }
 

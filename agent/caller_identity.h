@@ -12,6 +12,10 @@
 // - A loopback TCP peer (plain TCP is only allowed on loopback) is also
 //   "uid-<N>": the kernel's socket table (/proc/net/tcp, tcp6) says which
 //   user owns the client end of the connection.
+// - A mutual-TLS peer is "cn-<CN>", CN the common name of its client
+//   certificate (verified against the agent's CA by gRPC). A CN that is not
+//   a safe directory name is refused rather than rewritten, so two
+//   certificates can never map to one owner.
 
 #include <grpcpp/server_context.h>
 
@@ -27,6 +31,11 @@ absl::StatusOr<std::string> CallerIdentity(const grpc::ServerContext& context);
 // The same from a gRPC peer string ("fd:7", "ipv4:127.0.0.1:5000",
 // "ipv6:[::1]:5000"); exposed for tests.
 absl::StatusOr<std::string> CallerIdentityFromPeer(const std::string& peer);
+
+// ---- transport helper: TLS ----
+// "cn-<common_name>" when the name is 1-64 of [A-Za-z0-9._@-] and does not
+// start with a dot; UNAUTHENTICATED otherwise. Exposed for tests.
+absl::StatusOr<std::string> CallerIdentityFromCommonName(const std::string& common_name);
 
 }  // namespace mlcube
 

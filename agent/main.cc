@@ -1,6 +1,7 @@
 // mlcube-agent: the daemon that runs cube tasks on a compute host.
 //
-//   mlcube-agent serve [--config=FILE] [--listen=ADDR]... [--state-dir=DIR]
+//   mlcube-agent serve [--config=FILE] [--listen=ADDR]... [--state-dir=DIR] [--insecure]
+//   mlcube-agent certs init --dir=DIR --host=NAME... [--client-name=NAME]
 //   mlcube-agent supervise ...   (internal: runs one task detached, see
 //                                 agent/task_supervisor.h)
 
@@ -17,9 +18,14 @@
 #include "agent/agent_config.h"
 #include "agent/agent_info_service.h"
 #include "agent/agent_server.h"
-#include "agent/runtime_inventory.h"
 #include "agent/caller_identity.h"
+#include "agent/job_manager.h"
+#include "agent/jobs_service.h"
+#include "agent/runtime_inventory.h"
 #include "agent/sync_services.h"
+#include "agent/task_supervisor.h"
+#include "agent/certs_init.h"              // transport helper: TLS
+#include "agent/tls_server_credentials.h"  // transport helper: TLS
 
 namespace {
 
@@ -31,6 +37,7 @@ struct ServeFlags {
   std::string state_dir;
   std::string image_dir;
   int max_concurrent_jobs = 0;
+  bool insecure = false;  // transport helper: TLS
 };
 
 absl::StatusOr<mlcube::AgentConfig> BuildConfig(const ServeFlags& flags) {
@@ -48,6 +55,7 @@ absl::StatusOr<mlcube::AgentConfig> BuildConfig(const ServeFlags& flags) {
   if (!flags.state_dir.empty()) config.state_dir = flags.state_dir;
   if (!flags.image_dir.empty()) config.image_dir = flags.image_dir;
   if (flags.max_concurrent_jobs > 0) config.max_concurrent_jobs = flags.max_concurrent_jobs;
+  config.insecure = flags.insecure;  // transport helper: TLS
   absl::Status valid = mlcube::ValidateAgentConfig(config);
   if (!valid.ok()) return valid;
   return config;
@@ -65,6 +73,14 @@ absl::Status MakeDirs(const std::string& path) {
     }
   }
   return absl::OkStatus();
+}
+
+// The agent binary itself: supervisors are started from it.
+std::string SelfExe() {
+  char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  if (n <= 0) return "mlcube-agent";
+  return std::string(path, n);
 }
 
 int Serve(const ServeFlags& flags) {
@@ -98,10 +114,14 @@ int Serve(const ServeFlags& flags) {
 
   const mlcube::RuntimeInventory inventory = mlcube::RuntimeInventory::Detect(*config);
   mlcube::AgentInfoService agent_info(*config, inventory);
+  mlcube::JobManager jobs(*config, inventory, SelfExe());
+  jobs.Start();
+  mlcube::JobsService jobs_service(&jobs);
 
   // The services this agent serves. Keep this list short and flat.
   std::vector<grpc::Service*> services = {
       &agent_info,
+      &jobs_service,
   };
   auto sync = mlcube::SyncServices::Create(config->state_dir, mlcube::CallerIdentity);  // sync
   if (!sync.ok()) {
@@ -112,6 +132,18 @@ int Serve(const ServeFlags& flags) {
 
   mlcube::AgentServer server(config->listen);
   for (grpc::Service* service : services) server.RegisterService(service);
+  // ---- BEGIN transport helper: TLS ----
+  std::shared_ptr<grpc::ServerCredentials> tls;
+  if (config->tls.enabled()) {
+    auto loaded = mlcube::LoadTlsServerCredentials(config->tls);
+    if (!loaded.ok()) {
+      std::cerr << "mlcube-agent: " << loaded.status().message() << "\n";
+      return 1;
+    }
+    tls = *loaded;
+  }
+  server.SetTcpSecurity(tls, config->insecure);
+  // ---- END transport helper: TLS ----
   absl::Status started = server.Start();
   if (!started.ok()) {
     std::cerr << "mlcube-agent: " << started.message() << "\n";
@@ -146,6 +178,11 @@ int Serve(const ServeFlags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Internal: runs one job step detached (see agent/task_supervisor.h).
+  // Handled before CLI11 so the task's own arguments are passed untouched.
+  if (argc >= 2 && std::string(argv[1]) == "supervise") {
+    return mlcube::TaskSupervisor::Main(std::vector<std::string>(argv + 2, argv + argc));
+  }
   CLI::App app{"mlcube-agent: runs MLCube tasks on this host for mlcube-remote controllers"};
   app.set_version_flag("--version", std::string("mlcube-agent ") + MLCUBE_REMOTE_VERSION);
   app.require_subcommand(1);
@@ -159,6 +196,22 @@ int main(int argc, char** argv) {
   serve->add_option("--state-dir", flags.state_dir, "State directory (jobs, blobs, cubes)");
   serve->add_option("--image-dir", flags.image_dir, "Directory for SIF images");
   serve->add_option("--max-concurrent-jobs", flags.max_concurrent_jobs, "Jobs run at once");
+  // ---- BEGIN transport helper: TLS ----
+  serve->add_flag("--insecure", flags.insecure,
+                  "Allow plain TCP without TLS on loopback addresses (tests only)");
+  mlcube::CertsInitOptions certs_options;
+  CLI::App* certs = app.add_subcommand("certs", "Certificates for mutual TLS");
+  certs->require_subcommand(1);
+  CLI::App* certs_init = certs->add_subcommand(
+      "init", "Create a CA, a server certificate and a client certificate (quick start)");
+  certs_init->add_option("--dir", certs_options.dir, "Directory to write them to")->required();
+  certs_init
+      ->add_option("--host", certs_options.hosts,
+                   "Name or address controllers reach this agent at (repeatable)")
+      ->required();
+  certs_init->add_option("--client-name", certs_options.client_name,
+                         "Common name of the client certificate (default: your user name)");
+  // ---- END transport helper: TLS ----
 
   try {
     app.parse(argc, argv);
@@ -166,5 +219,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (serve->parsed()) return Serve(flags);
+  if (certs_init->parsed()) {  // transport helper: TLS
+    absl::Status done = mlcube::CertsInit(certs_options, std::cout);
+    if (!done.ok()) std::cerr << "mlcube-agent: " << done.message() << "\n";
+    return done.ok() ? 0 : 1;
+  }
   return 0;
 }

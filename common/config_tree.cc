@@ -84,6 +84,38 @@ absl::Status ApplyOverride(YAML::Node root, const std::string& assignment) {
                                  [&] { return ApplyOverrideUnguarded(root, assignment); });
 }
 
+namespace {
+
+void Flatten(const YAML::Node& node, const std::string& prefix,
+             std::map<std::string, std::string>* out) {
+  if (node.IsScalar()) {
+    if (!prefix.empty()) (*out)[prefix] = node.Scalar();
+    return;
+  }
+  if (!node.IsMap()) return;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    Flatten(it->second, prefix.empty() ? key : absl::StrCat(prefix, ".", key), out);
+  }
+}
+
+}  // namespace
+
+std::map<std::string, std::string> FlattenScalars(const YAML::Node& root) {
+  std::map<std::string, std::string> out;
+  Flatten(root, "", &out);
+  return out;
+}
+
+absl::StatusOr<YAML::Node> TreeFromKeyPaths(const std::map<std::string, std::string>& values) {
+  YAML::Node root(YAML::NodeType::Map);
+  for (const auto& [key, value] : values) {
+    absl::Status status = ApplyOverride(root, absl::StrCat(key, "=", value));
+    if (!status.ok()) return status;
+  }
+  return root;
+}
+
 YAML::Node FindKeyPath(const YAML::Node& root, const std::string& key_path) {
   YAML::Node node = root;
   const std::vector<std::string> parts = absl::StrSplit(key_path, '.');

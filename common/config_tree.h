@@ -6,9 +6,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <map>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace mlcube {
 
@@ -25,6 +27,14 @@ void MergeUnder(YAML::Node base, const YAML::Node& defaults);
 // there is no '=', the key path is empty or has an empty component, or it
 // runs through a value that is not a mapping.
 absl::Status ApplyOverride(YAML::Node root, const std::string& assignment);
+
+// Every scalar of a tree as "key.path" -> value (sequences are skipped):
+// how a tree travels in a flat protobuf map.
+std::map<std::string, std::string> FlattenScalars(const YAML::Node& root);
+
+// The inverse of FlattenScalars. Fails like ApplyOverride on conflicting
+// paths ("a=1" and "a.b=2").
+absl::StatusOr<YAML::Node> TreeFromKeyPaths(const std::map<std::string, std::string>& values);
 
 // The node at a dotted key path, or an undefined node. Never inserts.
 YAML::Node FindKeyPath(const YAML::Node& root, const std::string& key_path);

@@ -8,6 +8,9 @@
 #include "controller/cube_options.h"
 #include "controller/describe_command.h"
 #include "controller/exit_codes.h"
+#include "controller/hosts_command.h"
+#include "controller/job_commands.h"
+#include "controller/run_command.h"
 #include "controller/sync_command.h"
 
 namespace mlcube {
@@ -30,6 +33,8 @@ int RunCli(int argc, char** argv) {
   CLI::App app{"mlcube-remote: run MLCube tasks on remote mlcube-agent hosts"};
   app.set_version_flag("--version", std::string("mlcube-remote ") + MLCUBE_REMOTE_VERSION);
   app.require_subcommand(1);
+  // Global flags (--hosts, -q, -v) may also follow the command.
+  app.fallthrough();
   GlobalOptions global;
   app.add_flag("-q,--quiet", global.quiet, "Only errors from mlcube-remote itself");
   app.add_flag("-v,--verbose", global.verbose, "More detail from mlcube-remote itself");
@@ -44,8 +49,41 @@ int RunCli(int argc, char** argv) {
       app.add_subcommand("show-config", "Print the effective, fully interpolated configuration");
   AddCubeOptions(show_config, &show_config_options);
 
+  std::string hosts_path;
+  app.add_option("--hosts", hosts_path,
+                 "Hosts file (default $MLCUBE_REMOTE_HOSTS, then "
+                 "~/.config/mlcube-remote/hosts.yaml)");
+  CLI::App* hosts = app.add_subcommand(
+      "hosts", "List hosts with reachability, agent version, runtimes, GPUs, free disk, RTT");
+
+  JobCommandOptions job_options;
+  auto add_job_command = [&](const char* name, const char* help) {
+    CLI::App* command = app.add_subcommand(name, help);
+    command->add_option("--host", job_options.host,
+                        "Host from the hosts file (default: its default_host)");
+    return command;
+  };
+  CLI::App* status = add_job_command("status", "Show a job's state, tasks, times and exit code");
+  status->add_option("JOB", job_options.job_id, "Job id")->required();
+  CLI::App* logs = add_job_command("logs", "Print a job's output; -f follows it until it ends");
+  logs->add_option("JOB", job_options.job_id, "Job id")->required();
+  logs->add_flag("-f,--follow", job_options.follow, "Keep streaming until the job ends");
+  CLI::App* cancel = add_job_command("cancel", "Cancel a job (kills its container)");
+  cancel->add_option("JOB", job_options.job_id, "Job id")->required();
+  CLI::App* jobs = add_job_command("jobs", "List your jobs on a host");
+  jobs->add_flag("--all", job_options.all, "Include finished jobs");
   SyncCommandOptions sync_options;  // sync (issue 4)
   CLI::App* sync = AddSyncCommand(&app, &sync_options);
+
+  RunCommandOptions run_options;
+  CLI::App* run = app.add_subcommand(
+      "run", "Sync the cube, run task(s) on a host, stream the output, bring the outputs back");
+  AddRunOptions(run, &run_options, /*is_run=*/true);
+  RunCommandOptions configure_options;
+  configure_options.configure_only = true;
+  CLI::App* configure =
+      app.add_subcommand("configure", "Sync the cube and build or pull its image on a host");
+  AddRunOptions(configure, &configure_options, /*is_run=*/false);
 
   try {
     app.parse(argc, argv);
@@ -63,6 +101,17 @@ int RunCli(int argc, char** argv) {
   const Console console = Console::ForStderr(ToVerbosity(global));
   if (describe->parsed()) return RunDescribeCommand(describe_options, console, std::cout);
   if (show_config->parsed()) return RunShowConfigCommand(show_config_options, console, std::cout);
+  if (hosts->parsed()) return RunHostsCommand(hosts_path, console, std::cout);
+  job_options.hosts_path = hosts_path;
+  run_options.hosts_path = hosts_path;
+  configure_options.hosts_path = hosts_path;
+  if (run->parsed()) return RunRunCommand(run_options, console);
+  if (configure->parsed()) return RunRunCommand(configure_options, console);
+  if (status->parsed()) return RunStatusCommand(job_options, console, std::cout);
+  if (logs->parsed()) return RunLogsCommand(job_options, console);
+  if (cancel->parsed()) return RunCancelCommand(job_options, console, std::cout);
+  if (jobs->parsed()) return RunJobsCommand(job_options, console, std::cout);
+  sync_options.hosts_path = hosts_path;
   if (sync->parsed()) return RunSyncCommand(sync_options, console, std::cout);
   return kExitBadInput;
 }

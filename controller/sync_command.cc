@@ -10,7 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/cube_loader.h"
+#include "controller/agent_connection.h"
+#include "controller/cube_push.h"
 #include "controller/exit_codes.h"
+#include "controller/hosts_file.h"
 #include "controller/progress_reporter.h"
 #include "controller/scan_cache.h"
 #include "controller/sync_client.h"
@@ -22,9 +25,10 @@ CLI::App* AddSyncCommand(CLI::App* app, SyncCommandOptions* options) {
   sync->require_subcommand(1);
   auto common = [options](CLI::App* cmd) {
     AddCubeOptions(cmd, &options->cube);
-    cmd->add_option("--host", options->host, "Host name from the hosts file");
+    cmd->add_option("--host", options->host,
+                    "Host from the hosts file (default: its default_host)");
     cmd->add_option("--agent", options->agent,
-                    "Agent address (unix:///path); default $MLCUBE_REMOTE_AGENT");
+                    "Agent address (unix:///path or HOST:PORT) instead of a hosts-file host");
     cmd->add_option("--cube-id", options->cube_id,
                     "Cube id on the agent (default: DIRNAME-HASH8 of the cube path)");
     cmd->add_flag("--dry-run", options->dry_run, "Show what would move, move nothing");
@@ -44,27 +48,43 @@ CLI::App* AddSyncCommand(CLI::App* app, SyncCommandOptions* options) {
 
 int RunSyncCommand(const SyncCommandOptions& options, const Console& console, std::ostream& out) {
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<Cube> cube = LoadCube(ToLoadOptions(options.cube));
+  HostsFile hosts;
+  HostEntry host;
+  if (!options.agent.empty()) {
+    host.name = "agent";
+    host.address = options.agent;
+    host.platform_defaults = YAML::Node(YAML::NodeType::Map);
+  } else {
+    absl::StatusOr<HostsFile> loaded = LoadHostsFile(options.hosts_path);
+    if (!loaded.ok()) {
+      console.Error(loaded.status().message());
+      return kExitBadInput;
+    }
+    hosts = *loaded;
+    absl::StatusOr<HostEntry> found = hosts.Find(options.host);
+    if (!found.ok()) {
+      console.Error(found.status().message());
+      return kExitBadInput;
+    }
+    host = *found;
+  }
+  CubeLoadOptions load = ToLoadOptions(options.cube);
+  load.host_defaults = host.platform_defaults;
+  absl::StatusOr<Cube> cube = LoadCube(load);
   if (!cube.ok()) {
     console.Error(cube.status().message());
     return kExitBadInput;
   }
-  std::string agent = options.agent;
-  if (agent.empty()) {
-    if (const char* env = getenv("MLCUBE_REMOTE_AGENT"); env != nullptr) agent = env;
-  }
-  if (agent.empty()) {
-    console.Error(options.host.empty()
-                      ? "no agent: pass --agent=unix:///path or set MLCUBE_REMOTE_AGENT"
-                      : "--host needs the hosts file, which is not supported yet; pass "
-                        "--agent=unix:///path or set MLCUBE_REMOTE_AGENT");
+  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = AgentConnection::Open(host);
+  if (!connection.ok()) {
+    console.Error(connection.status().message());
     return kExitBadInput;
   }
   const std::string root = cube->root;
   const std::string cube_id =
       options.cube_id.empty() ? SyncClient::DefaultCubeId(root) : options.cube_id;
   ScanCache cache = ScanCache::Load(ScanCache::DefaultFileFor(root));
-  SyncClient client(OpenAgentChannel(agent), &cache);
+  SyncClient client((*connection)->channel(), &cache);
   const bool interactive = isatty(STDERR_FILENO) != 0;
   const bool show_progress = console.verbosity() != Verbosity::kQuiet;
   auto seconds = [&] {
@@ -72,33 +92,18 @@ int RunSyncCommand(const SyncCommandOptions& options, const Console& console, st
   };
 
   if (options.push) {
-    PushOptions push;
-    push.cube_root = root;
+    CubePushRequest push;
+    push.cube = &*cube;
     push.cube_id = cube_id;
-    absl::StatusOr<IgnoreRules> rules = IgnoreRules::ForCube(root);
-    if (!rules.ok()) {
-      console.Error(rules.status().message());
-      return kExitBadInput;
-    }
-    push.rules = *rules;
-    // Images never move: the Singularity image dir and MLCube's default
-    // WORKSPACE/.image are excluded wherever they are.
-    if (!cube->singularity.image_dir.empty())
-      push.exclude_dirs.push_back(cube->singularity.image_dir);
-    push.exclude_dirs.push_back(cube->workspace + "/.image");
+    push.exclude = hosts.exclude;
     push.dry_run = options.dry_run;
     push.prune = !options.no_prune;
-    push.show_progress = show_progress;
-    push.interactive = interactive;
-    absl::StatusOr<PushStats> stats = client.Push(push);
+    absl::StatusOr<PushStats> stats = PushCube(client, push, console);
     if (!stats.ok()) {
-      console.Error(absl::StrCat("sync push: ", stats.status().message()));
+      console.Error(
+          absl::StrCat("sync push to ", (*connection)->Describe(), ": ", stats.status().message()));
       return stats.status().code() == absl::StatusCode::kInvalidArgument ? kExitBadInput
                                                                          : kExitAgentError;
-    }
-    for (const std::string& w : stats->warnings) console.Warning(w);
-    for (const std::string& p : stats->skipped_images) {
-      console.Verbose(absl::StrCat("not syncing container image ", p));
     }
     out << absl::StrFormat(
         "%s %s: %d files scanned (%s), %d files / %s %s (%d bytes), %s deduplicated%s, %.3f s\n",

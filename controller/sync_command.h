@@ -1,9 +1,10 @@
 #ifndef MLCUBE_REMOTE_CONTROLLER_SYNC_COMMAND_H_
 #define MLCUBE_REMOTE_CONTROLLER_SYNC_COMMAND_H_
 
-// `mlcube-remote sync push|pull`: moves a cube's files to an agent and
-// workspace files back. Until the hosts file exists, the agent is named by
-// --agent=unix:///path (or $MLCUBE_REMOTE_AGENT); --host is reserved for it.
+// `mlcube-remote sync push|pull`: moves a cube's files to a host's agent and
+// workspace files back. The host comes from the hosts file (--host, else its
+// default_host); without a hosts file, the built-in host `local` talks to
+// $MLCUBE_REMOTE_AGENT or /run/mlcube-agent/agent.sock.
 
 #include <ostream>
 #include <string>
@@ -20,8 +21,9 @@ namespace mlcube {
 
 struct SyncCommandOptions {
   CubeOptions cube;
+  std::string hosts_path;  // --hosts
   std::string host;
-  std::string agent;    // gRPC address; default $MLCUBE_REMOTE_AGENT
+  std::string agent;    // --agent=ADDR: this address instead of a hosts-file host
   std::string cube_id;  // default: SyncClient::DefaultCubeId
   bool dry_run = false;
   bool no_prune = false;

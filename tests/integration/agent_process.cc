@@ -48,8 +48,20 @@ AgentProcess::AgentProcess(AgentProcessOptions options)
 
 AgentProcess::~AgentProcess() {
   if (pid_ > 0) Kill(SIGKILL);
-  if (own_state_dir_ && !state_dir_.empty() && getenv("MLCUBE_KEEP_TEST_DIRS") == nullptr) {
-    Shell("rm -rf '" + state_dir_ + "'");
+  if (own_state_dir_ && !state_dir_.empty()) {
+    // A failed test may leave tasks running: stop its containers and the
+    // process groups of its steps (only this agent's jobs).
+    Shell("for j in '" + state_dir_ +
+          "'/jobs/*/; do [ -d \"$j\" ] || continue; id=$(basename \"$j\"); "
+          // Anchored: an unanchored name filter is a regex substring match
+          // and would stop other tests' containers.
+          "docker ps -aq --filter name=^mlcube-$id- | xargs -r docker rm -f >/dev/null; "
+          "for p in \"$j\"step-*.pgid; do [ -f \"$p\" ] && [ ! -f \"${p%.pgid}.exit\" ] && "
+          "kill -9 -- -$(cat \"$p\") "
+          "2>/dev/null; done; done; true");
+    if (getenv("MLCUBE_KEEP_TEST_DIRS") == nullptr) {
+      Shell("rm -rf '" + state_dir_ + "' '" + stderr_path_ + "'");
+    }
   }
 }
 
@@ -76,9 +88,14 @@ bool AgentProcess::Start() {
   socket_path_ = state_dir_ + "/agent.sock";
   stderr_path_ = state_dir_ + ".agent.log";
   std::vector<std::string> args;
+  if (!options_.netns.empty()) args = {"/usr/bin/ip", "netns", "exec", options_.netns};
   if (!options_.user.empty()) {
-    args = {"/usr/bin/setpriv", "--reuid=" + std::to_string(uid_),
-            "--regid=" + std::to_string(gid_), "--init-groups", "--reset-env"};
+    for (const std::string& arg :
+         {std::string("/usr/bin/setpriv"), "--reuid=" + std::to_string(uid_),
+          "--regid=" + std::to_string(gid_), std::string("--init-groups"),
+          std::string("--reset-env")}) {
+      args.push_back(arg);
+    }
   }
   args.push_back(MLCUBE_AGENT_BIN);
   args.push_back("serve");
@@ -102,9 +119,10 @@ bool AgentProcess::Start() {
     execv(argv[0], argv.data());
     _exit(127);
   }
-  auto channel = Channel();
-  mlcube_remote::v1::Agent::Stub stub(channel);
   for (int i = 0; i < 200; ++i) {
+    // A fresh channel each time: a channel that saw the socket refuse (a
+    // stale socket file of a killed agent) would back off for seconds.
+    mlcube_remote::v1::Agent::Stub stub(Channel());
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;

@@ -125,7 +125,7 @@ TEST(AgentServerTest, NonLoopbackTcpWithoutTlsIsRefused) {
 
 TEST(AgentServerTest, LoopbackTcpCallerIsIdentifiedByUid) {
   AgentProcessOptions options;
-  options.extra_args = {"--listen=127.0.0.1:0"};
+  options.extra_args = {"--listen=127.0.0.1:0", "--insecure"};
   AgentProcess agent(options);
   // --listen given twice replaces the default list: the unix socket is the
   // first, TCP the second.

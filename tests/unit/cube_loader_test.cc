@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "common/config_tree.h"
 #include "tests/support/temp_dir.h"
 
 namespace mlcube {
@@ -299,6 +300,26 @@ TEST(CubeLoaderErrorsTest, LegacyErrorsNameTheirFile) {
   ASSERT_FALSE(cube.ok());
   EXPECT_THAT(std::string(cube.status().message()),
               HasSubstr("run/other.yaml: task_name: task 'nothere' is not listed"));
+}
+
+}  // namespace
+}  // namespace mlcube
+
+namespace mlcube {
+namespace {
+
+TEST(ConfigTreeTest, FlattenAndRebuildRoundTrip) {
+  YAML::Node tree = YAML::Load(
+      "singularity: {image_dir: /scratch/sif, build_args: --fakeroot}\n"
+      "docker: {build_args: {A: '1'}}\nlist: [1, 2]\n");
+  std::map<std::string, std::string> flat = FlattenScalars(tree);
+  EXPECT_EQ(flat.at("singularity.image_dir"), "/scratch/sif");
+  EXPECT_EQ(flat.at("docker.build_args.A"), "1");
+  EXPECT_EQ(flat.count("list"), 0u);
+  absl::StatusOr<YAML::Node> rebuilt = TreeFromKeyPaths(flat);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ((*rebuilt)["singularity"]["build_args"].Scalar(), "--fakeroot");
+  EXPECT_FALSE(TreeFromKeyPaths({{"a", "1"}, {"a.b", "2"}}).ok());
 }
 
 }  // namespace

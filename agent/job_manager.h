@@ -1,0 +1,108 @@
+#ifndef MLCUBE_REMOTE_AGENT_JOB_MANAGER_H_
+#define MLCUBE_REMOTE_AGENT_JOB_MANAGER_H_
+
+// Runs jobs: a queue, at most max_concurrent_jobs running, one thread per
+// running job that walks the job's plan (configure?, task, task...). Each
+// step runs under a TaskSupervisor, detached from the agent, so tasks
+// outlive an agent restart; Start() finds unfinished jobs on disk and
+// re-attaches to their steps. Jobs belong to the identity that submitted
+// them; other identities get NOT_FOUND, as if the job did not exist.
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/agent_config.h"
+#include "agent/container_runtime.h"
+#include "agent/job_store.h"
+#include "agent/runtime_inventory.h"
+#include "common/cube.h"
+#include "mlcube_remote/v1/jobs.pb.h"
+
+namespace mlcube {
+
+class JobManager {
+ public:
+  // `self_exe` is the mlcube-agent binary (runs `supervise`). Config and
+  // inventory must outlive the manager.
+  JobManager(const AgentConfig& config, const RuntimeInventory& inventory, std::string self_exe);
+  ~JobManager();  // stops waiting for steps; the tasks themselves keep running
+  JobManager(const JobManager&) = delete;
+  JobManager& operator=(const JobManager&) = delete;
+
+  // Loads the jobs on disk and resumes the unfinished ones.
+  void Start();
+
+  // Validates the request (cube present, tasks known, paths inside the
+  // workspace, runtime installed) and queues a job. A request with a
+  // client_request_id seen before returns that earlier job.
+  absl::StatusOr<mlcube_remote::v1::Job> Submit(const std::string& owner,
+                                                const mlcube_remote::v1::SubmitJobRequest& request);
+  absl::StatusOr<mlcube_remote::v1::Job> Get(const std::string& owner, const std::string& id);
+  std::vector<mlcube_remote::v1::Job> List(const std::string& owner, bool all,
+                                           const std::string& cube_id);
+  // Kills the job's container and waits (a few seconds at most) until the
+  // job is CANCELLED. Cancelling a finished job changes nothing.
+  absl::StatusOr<mlcube_remote::v1::Job> Cancel(const std::string& owner, const std::string& id);
+
+  std::string LogPath(const std::string& id) const { return store_.LogPath(id); }
+  bool IsFinal(const std::string& id);
+
+ private:
+  struct Entry {
+    mlcube_remote::v1::Job job;
+    mlcube_remote::v1::SubmitJobRequest request;
+    bool cancel_requested = false;
+  };
+  struct Outcome {
+    mlcube_remote::v1::JobState state;
+    int exit_code = 0;
+    std::string reason;
+  };
+
+  absl::StatusOr<Cube> LoadJobCube(const std::string& owner,
+                                   const mlcube_remote::v1::SubmitJobRequest& request) const;
+  absl::StatusOr<std::unique_ptr<ContainerRuntime>> MakeRuntime(
+      mlcube_remote::v1::Runtime runtime) const;
+
+  void StartQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RunJob(std::shared_ptr<Entry> entry);
+  Outcome Execute(const std::shared_ptr<Entry>& entry);
+  // Waits for a launched step to end, killing it when a cancel comes.
+  // False when the manager is shutting down.
+  bool WaitForStep(const std::shared_ptr<Entry>& entry, const std::string& prefix,
+                   ContainerRuntime* runtime, const std::string& container_name);
+  void SetState(const std::shared_ptr<Entry>& entry, mlcube_remote::v1::JobState state,
+                int exit_code, const std::string& reason, const std::string& current_task);
+  void AgentLog(const std::string& id, const std::string& text);
+  mlcube_remote::v1::Job Snapshot(const Entry& entry) const;
+  bool CancelRequested(const std::shared_ptr<Entry>& entry);
+
+  const AgentConfig& config_;
+  const RuntimeInventory& inventory_;
+  const std::string self_exe_;
+  JobStore store_;
+  std::atomic<bool> stopping_{false};
+
+  absl::Mutex submit_mu_;  // one Submit at a time: idempotency keys stay exact
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Entry>> jobs_ ABSL_GUARDED_BY(mu_);
+  // owner + "\n" + client_request_id -> job id
+  std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<Entry>> queue_ ABSL_GUARDED_BY(mu_);
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+};
+
+bool IsFinalState(mlcube_remote::v1::JobState state);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_JOB_MANAGER_H_

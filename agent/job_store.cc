@@ -1,0 +1,67 @@
+#include "agent/job_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "agent/task_supervisor.h"
+
+namespace mlcube {
+
+bool IsValidJobId(const std::string& id) {
+  if (id.size() != 8) return false;
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::string> JobStore::CreateJobDir() {
+  std::random_device random;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const std::string id = absl::StrFormat("%08x", static_cast<uint32_t>(random()));
+    if (mkdir(JobDir(id).c_str(), 0750) == 0) return id;
+    if (errno != EEXIST) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("cannot create job directory under ", jobs_dir_, ": ", strerror(errno)));
+    }
+  }
+  return absl::InternalError("no free job id");
+}
+
+absl::Status JobStore::Save(const mlcube_remote::v1::Job& job) {
+  return WriteFileAtomically(JobDir(job.id()) + "/job.pb", job.SerializeAsString());
+}
+
+absl::Status JobStore::SaveRequest(const std::string& id,
+                                   const mlcube_remote::v1::SubmitJobRequest& request) {
+  return WriteFileAtomically(JobDir(id) + "/request.pb", request.SerializeAsString());
+}
+
+std::vector<StoredJob> JobStore::LoadAll() const {
+  std::vector<StoredJob> jobs;
+  DIR* dir = opendir(jobs_dir_.c_str());
+  if (!dir) return jobs;
+  while (dirent* entry = readdir(dir)) {
+    const std::string id = entry->d_name;
+    if (!IsValidJobId(id)) continue;
+    auto job_bytes = ReadSmallFile(JobDir(id) + "/job.pb");
+    auto request_bytes = ReadSmallFile(JobDir(id) + "/request.pb");
+    if (!job_bytes.ok() || !request_bytes.ok()) continue;
+    StoredJob stored;
+    if (!stored.job.ParseFromString(*job_bytes) ||
+        !stored.request.ParseFromString(*request_bytes) || stored.job.id() != id) {
+      continue;
+    }
+    jobs.push_back(std::move(stored));
+  }
+  closedir(dir);
+  return jobs;
+}
+
+}  // namespace mlcube

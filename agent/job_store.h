@@ -1,0 +1,52 @@
+#ifndef MLCUBE_REMOTE_AGENT_JOB_STORE_H_
+#define MLCUBE_REMOTE_AGENT_JOB_STORE_H_
+
+// Jobs on disk, one directory per job under STATE/jobs/ID/:
+//   job.pb      the Job record (binary proto), replaced atomically
+//   request.pb  the SubmitJobRequest it came from
+//   log         the JobLog
+//   plan        the steps decided when the job started, one per line
+//   step-N.*    files of the TaskSupervisor of step N
+//   cancel      present once a cancel was asked for
+// Everything needed to resume a job after an agent restart is here.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "mlcube_remote/v1/jobs.pb.h"
+
+namespace mlcube {
+
+struct StoredJob {
+  mlcube_remote::v1::Job job;
+  mlcube_remote::v1::SubmitJobRequest request;
+};
+
+class JobStore {
+ public:
+  explicit JobStore(std::string jobs_dir) : jobs_dir_(std::move(jobs_dir)) {}
+
+  // Creates a fresh job directory with a new unique id (8 hex digits).
+  absl::StatusOr<std::string> CreateJobDir();
+
+  absl::Status Save(const mlcube_remote::v1::Job& job);
+  absl::Status SaveRequest(const std::string& id, const mlcube_remote::v1::SubmitJobRequest& r);
+
+  // Every job with a readable record; unreadable directories are skipped.
+  std::vector<StoredJob> LoadAll() const;
+
+  std::string JobDir(const std::string& id) const { return jobs_dir_ + "/" + id; }
+  std::string LogPath(const std::string& id) const { return JobDir(id) + "/log"; }
+
+ private:
+  std::string jobs_dir_;
+};
+
+// True for ids this store hands out; anything else is rejected before it
+// touches a path.
+bool IsValidJobId(const std::string& id);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_JOB_STORE_H_

@@ -1,0 +1,196 @@
+// Jobs against a real agent (as user `mlcube`) and the real, unprivileged
+// Apptainer (tools/install-apptainer.sh), with the offline hello cube.
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "mlcube_remote/v1/jobs.grpc.pb.h"
+#include "tests/integration/agent_process.h"
+#include "tests/integration/jobs_client.h"
+
+namespace mlcube_test {
+namespace {
+
+using mlcube_remote::v1::Job;
+using mlcube_remote::v1::Jobs;
+using mlcube_remote::v1::SubmitJobRequest;
+
+const std::string kOwner = "uid-" + std::to_string(getuid());
+constexpr auto kSingularity = mlcube_remote::v1::RUNTIME_SINGULARITY;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class AgentApptainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string out;
+    ASSERT_EQ(Shell("apptainer --version", &out), 0)
+        << "Apptainer is not installed; install it as root with tools/install-apptainer.sh";
+    AgentProcessOptions options;
+    options.user = "mlcube";
+    agent_ = std::make_unique<AgentProcess>(options);
+    ASSERT_TRUE(agent_->Start());
+    ASSERT_TRUE(PlaceHelloCube(*agent_, kOwner, "hello"));
+    stub_ = Jobs::NewStub(agent_->Channel());
+  }
+
+  Job Submit(const SubmitJobRequest& request) {
+    grpc::ClientContext ctx;
+    Job job;
+    grpc::Status s = stub_->SubmitJob(&ctx, request, &job);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return job;
+  }
+
+  Job Get(const std::string& id) {
+    grpc::ClientContext ctx;
+    mlcube_remote::v1::GetJobRequest request;
+    request.set_job_id(id);
+    Job job;
+    EXPECT_TRUE(stub_->GetJob(&ctx, request, &job).ok());
+    return job;
+  }
+
+  std::string Workspace() const {
+    return agent_->state_dir() + "/cubes/" + kOwner + "/hello/workspace";
+  }
+  std::string Sif() const { return agent_->state_dir() + "/images/" + kOwner + "/hello-0.1.sif"; }
+
+  std::unique_ptr<AgentProcess> agent_;
+  std::unique_ptr<Jobs::Stub> stub_;
+};
+
+TEST_F(AgentApptainerTest, RunBuildsTheSifFromTheRecipeIntoTheImageDirThenRuns) {
+  SubmitJobRequest request = RunRequest("hello", "greet", kSingularity);
+  (*request.mutable_env())["GREET_DELAY"] = "0.05";
+  Job job = Submit(request);
+  WatchResult watch = Watch(*stub_, job.id(), 0, true);
+  ASSERT_TRUE(watch.status.ok()) << watch.status.error_message();
+  Job done = Get(job.id());
+  ASSERT_EQ(done.state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED)
+      << done.reason() << "\n"
+      << watch.agent << watch.out << watch.err;
+  EXPECT_NE(watch.agent.find("apptainer build"), std::string::npos) << watch.agent;
+  const std::string greet =
+      "Hello, Alice!\nHello, Bob!\nHello, Charlie!\ngreet: wrote 3 greetings to /mlcube_io1\n";
+  ASSERT_GE(watch.out.size(), greet.size()) << watch.out;
+  EXPECT_EQ(watch.out.substr(watch.out.size() - greet.size()), greet);
+  // The SIF is in the image dir (not in the workspace) and is a real SIF.
+  const std::string sif = ReadFile(Sif());
+  ASSERT_GT(sif.size(), 41u);
+  EXPECT_EQ(sif.substr(32, 9), "SIF_MAGIC");
+  std::string found;
+  Shell("find '" + Workspace() + "' -name '*.sif'", &found);
+  EXPECT_EQ(found, "");
+  EXPECT_EQ(ReadFile(Workspace() + "/greetings/summary.txt"), "greeted 3 names\n");
+  struct stat st {};
+  ASSERT_EQ(stat((Workspace() + "/greetings/Alice.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, agent_->uid());
+
+  // A second run uses the SIF as it is: no build.
+  Job again = Submit(RunRequest("hello", "fail", kSingularity));
+  WatchResult second = Watch(*stub_, again.id(), 0, true);
+  EXPECT_EQ(second.agent.find("apptainer build"), std::string::npos) << second.agent;
+  Job failed = Get(again.id());
+  EXPECT_EQ(failed.state(), mlcube_remote::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(failed.exit_code(), 7);
+  EXPECT_NE(second.err.find("fail: this task fails on purpose"), std::string::npos) << second.err;
+}
+
+TEST_F(AgentApptainerTest, CancelStopsTheTaskAndItsProcesses) {
+  Job job = Submit(RunRequest("hello", "count", kSingularity));
+  WatchResult first = Watch(*stub_, job.id(), 0, true, [](const WatchResult& r) {
+    return r.out.find("tick 1\n") != std::string::npos;
+  });
+  ASSERT_NE(first.out.find("tick 1\n"), std::string::npos) << first.agent << first.err;
+  grpc::ClientContext ctx;
+  mlcube_remote::v1::CancelJobRequest cancel;
+  cancel.set_job_id(job.id());
+  Job cancelled;
+  ASSERT_TRUE(stub_->CancelJob(&ctx, cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.state(), mlcube_remote::v1::JOB_STATE_CANCELLED);
+  // The step's process group (apptainer and the container's processes) is
+  // gone. (Other users of this machine may run the same cube: look only at
+  // this job's processes.)
+  auto text = [](const std::string& path) {
+    std::ifstream in(path);
+    std::string s;
+    std::getline(in, s);
+    return s;
+  };
+  const std::string pgid = text(agent_->state_dir() + "/jobs/" + job.id() + "/step-0.pgid");
+  ASSERT_FALSE(pgid.empty());
+  EXPECT_NE(kill(-std::stoi(pgid), 0), 0) << "task processes left behind";
+  // Apptainer's unpacked sandbox went with the job's scratch dir.
+  EXPECT_NE(access((agent_->state_dir() + "/jobs/" + job.id() + "/tmp").c_str(), F_OK), 0);
+}
+
+TEST_F(AgentApptainerTest, BuildsFromALocallyBuiltDockerImage) {
+  SubmitJobRequest configure;
+  configure.set_cube_id("hello");
+  configure.set_action(mlcube_remote::v1::JOB_ACTION_CONFIGURE);
+  configure.set_runtime(mlcube_remote::v1::RUNTIME_DOCKER);
+  Job built = Submit(configure);
+  Watch(*stub_, built.id(), 0, true);
+  ASSERT_EQ(Get(built.id()).state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED);
+
+  SubmitJobRequest request = RunRequest("hello", "greet", kSingularity);
+  (*request.mutable_overrides())["singularity.build_file"] = "docker-daemon:mlcube/hello:0.1";
+  (*request.mutable_env())["GREET_DELAY"] = "0";
+  Job job = Submit(request);
+  WatchResult watch = Watch(*stub_, job.id(), 0, true);
+  Job done = Get(job.id());
+  EXPECT_EQ(done.state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED) << done.reason() << watch.err;
+  EXPECT_NE(watch.agent.find("docker-daemon:mlcube/hello:0.1"), std::string::npos) << watch.agent;
+  EXPECT_NE(watch.out.find("Hello, Charlie!"), std::string::npos);
+}
+
+TEST_F(AgentApptainerTest, KillNineOfTheAgentDoesNotLoseTheTask) {
+  SubmitJobRequest configure;
+  configure.set_cube_id("hello");
+  configure.set_action(mlcube_remote::v1::JOB_ACTION_CONFIGURE);
+  configure.set_runtime(kSingularity);
+  Job built = Submit(configure);
+  Watch(*stub_, built.id(), 0, true);
+  ASSERT_EQ(Get(built.id()).state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED);
+
+  SubmitJobRequest request = RunRequest("hello", "greet", kSingularity);
+  (*request.mutable_env())["GREET_DELAY"] = "1";
+  Job job = Submit(request);
+  WatchResult before = Watch(*stub_, job.id(), 0, true, [](const WatchResult& r) {
+    return r.out.find("Hello, Alice!\n") != std::string::npos;
+  });
+  ASSERT_NE(before.out.find("Hello, Alice!\n"), std::string::npos);
+  const std::string state_dir = agent_->state_dir();
+  agent_->Kill(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  AgentProcessOptions again;
+  again.user = "mlcube";
+  again.state_dir = state_dir;
+  AgentProcess restarted(again);
+  ASSERT_TRUE(restarted.Start());
+  stub_ = Jobs::NewStub(restarted.Channel());
+  EXPECT_EQ(Get(job.id()).state(), mlcube_remote::v1::JOB_STATE_RUNNING);
+  WatchResult after = Watch(*stub_, job.id(), before.next_offset, true);
+  EXPECT_EQ(before.out + after.out,
+            "Hello, Alice!\nHello, Bob!\nHello, Charlie!\ngreet: wrote 3 greetings to "
+            "/mlcube_io1\n");
+  ASSERT_FALSE(after.states.empty());
+  EXPECT_EQ(after.states.back().state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED);
+}
+
+}  // namespace
+}  // namespace mlcube_test

@@ -1,0 +1,473 @@
+// Jobs against a real agent (running as the unprivileged user `mlcube`) and
+// the real Docker engine, with the offline hello cube (busybox FROM scratch).
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "mlcube_remote/v1/agent.grpc.pb.h"
+#include "mlcube_remote/v1/jobs.grpc.pb.h"
+#include "tests/integration/agent_process.h"
+#include "tests/integration/jobs_client.h"
+
+namespace mlcube_test {
+namespace {
+
+using mlcube_remote::v1::Job;
+using mlcube_remote::v1::Jobs;
+using mlcube_remote::v1::SubmitJobRequest;
+
+const std::string kOwner = "uid-" + std::to_string(getuid());
+
+class AgentJobsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string out;
+    ASSERT_EQ(Shell("docker info", &out), 0)
+        << "the Docker engine is not running; start it as root with tools/start-docker.sh";
+    AgentProcessOptions options;
+    options.user = "mlcube";
+    agent_ = std::make_unique<AgentProcess>(options);
+    ASSERT_TRUE(agent_->Start());
+    ASSERT_TRUE(PlaceHelloCube(*agent_, kOwner, "hello"));
+    stub_ = Jobs::NewStub(agent_->Channel());
+  }
+
+  Job Submit(const SubmitJobRequest& request) {
+    grpc::ClientContext ctx;
+    Job job;
+    grpc::Status s = stub_->SubmitJob(&ctx, request, &job);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return job;
+  }
+
+  grpc::Status SubmitStatus(const SubmitJobRequest& request) {
+    grpc::ClientContext ctx;
+    Job job;
+    return stub_->SubmitJob(&ctx, request, &job);
+  }
+
+  Job Get(const std::string& id) {
+    grpc::ClientContext ctx;
+    mlcube_remote::v1::GetJobRequest request;
+    request.set_job_id(id);
+    Job job;
+    grpc::Status s = stub_->GetJob(&ctx, request, &job);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return job;
+  }
+
+  std::string Workspace() const {
+    return agent_->state_dir() + "/cubes/" + kOwner + "/hello/workspace";
+  }
+
+  std::unique_ptr<AgentProcess> agent_;
+  std::unique_ptr<Jobs::Stub> stub_;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST_F(AgentJobsTest, RunWithoutImageConfiguresFirstStreamsOutputAndWritesWorkspace) {
+  Shell("docker rmi -f mlcube/hello:0.1");
+  SubmitJobRequest request = RunRequest("hello", "greet");
+  (*request.mutable_env())["GREET_DELAY"] = "0.05";
+  Job job = Submit(request);
+  ASSERT_EQ(job.id().size(), 8u);
+  EXPECT_EQ(job.owner(), kOwner);
+  WatchResult watch = Watch(*stub_, job.id(), 0, /*follow=*/true);
+  ASSERT_TRUE(watch.status.ok()) << watch.status.error_message();
+  // It built the image first, and the build's output is in the log, before
+  // the task's.
+  EXPECT_NE(watch.agent.find("docker build"), std::string::npos) << watch.agent;
+  const std::string greet =
+      "Hello, Alice!\nHello, Bob!\nHello, Charlie!\ngreet: wrote 3 greetings to /mlcube_io1\n";
+  ASSERT_GE(watch.out.size(), greet.size());
+  EXPECT_EQ(watch.out.substr(watch.out.size() - greet.size()), greet);
+  EXPECT_NE(watch.out.find("Successfully tagged mlcube/hello:0.1"), std::string::npos);
+  std::vector<mlcube_remote::v1::JobState> states;
+  for (const auto& s : watch.states) states.push_back(s.state());
+  ASSERT_GE(states.size(), 4u);
+  EXPECT_EQ(states.front(), mlcube_remote::v1::JOB_STATE_QUEUED);
+  EXPECT_NE(std::find(states.begin(), states.end(), mlcube_remote::v1::JOB_STATE_PREPARING),
+            states.end());
+  EXPECT_EQ(states.back(), mlcube_remote::v1::JOB_STATE_SUCCEEDED);
+  bool saw_running_greet = false;
+  for (const auto& s : watch.states) {
+    saw_running_greet |=
+        s.state() == mlcube_remote::v1::JOB_STATE_RUNNING && s.current_task() == "greet";
+  }
+  EXPECT_TRUE(saw_running_greet);
+
+  EXPECT_EQ(ReadFile(Workspace() + "/greetings/Bob.txt"), "Hello, Bob!\n");
+  EXPECT_EQ(ReadFile(Workspace() + "/greetings/summary.txt"), "greeted 3 names\n");
+  struct stat st {};
+  ASSERT_EQ(stat((Workspace() + "/greetings/summary.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, agent_->uid()) << "outputs must belong to the agent's user, not root";
+
+  Job done = Get(job.id());
+  EXPECT_EQ(done.state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(done.exit_code(), 0);
+  EXPECT_EQ(done.log_end_offset(), watch.next_offset);
+  EXPECT_GT(done.finished_unix_ms(), 0);
+}
+
+TEST_F(AgentJobsTest, FailingTaskPassesItsExitCodeThrough) {
+  Job job = Submit(RunRequest("hello", "fail"));
+  WatchResult watch = Watch(*stub_, job.id(), 0, true);
+  ASSERT_TRUE(watch.status.ok()) << watch.status.error_message();
+  EXPECT_NE(watch.err.find("fail: this task fails on purpose"), std::string::npos) << watch.err;
+  Job done = Get(job.id());
+  EXPECT_EQ(done.state(), mlcube_remote::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(done.exit_code(), 7);
+  EXPECT_NE(done.reason().find("exited with code 7"), std::string::npos) << done.reason();
+  ASSERT_FALSE(watch.states.empty());
+  EXPECT_EQ(watch.states.back().exit_code(), 7);
+}
+
+TEST_F(AgentJobsTest, FollowingWatchGetsLiveLinesAndCancelKillsTheContainer) {
+  Job job = Submit(RunRequest("hello", "count"));
+  WatchResult first = Watch(*stub_, job.id(), 0, true, [](const WatchResult& r) {
+    return r.out.find("tick 2\n") != std::string::npos;
+  });
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  // The lines arrived while the task was still running.
+  EXPECT_EQ(Get(job.id()).state(), mlcube_remote::v1::JOB_STATE_RUNNING);
+  std::string ps;
+  Shell("docker ps --format '{{.Names}}'", &ps);
+  EXPECT_NE(ps.find("mlcube-" + job.id()), std::string::npos) << ps;
+
+  grpc::ClientContext ctx;
+  mlcube_remote::v1::CancelJobRequest cancel;
+  cancel.set_job_id(job.id());
+  Job cancelled;
+  ASSERT_TRUE(stub_->CancelJob(&ctx, cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.state(), mlcube_remote::v1::JOB_STATE_CANCELLED);
+  Shell("docker ps -a --format '{{.Names}}'", &ps);
+  EXPECT_EQ(ps.find("mlcube-" + job.id()), std::string::npos) << "container still there: " << ps;
+  // The watch of a cancelled job ends with the CANCELLED state.
+  WatchResult rest = Watch(*stub_, job.id(), first.next_offset, true);
+  ASSERT_TRUE(rest.status.ok());
+  ASSERT_FALSE(rest.states.empty());
+  EXPECT_EQ(rest.states.back().state(), mlcube_remote::v1::JOB_STATE_CANCELLED);
+}
+
+TEST_F(AgentJobsTest, WatchResumesAtAnyEventWithNothingLostOrRepeated) {
+  SubmitJobRequest request = RunRequest("hello", "greet");
+  (*request.mutable_env())["GREET_DELAY"] = "0.01";
+  Job job = Submit(request);
+  WatchResult full = Watch(*stub_, job.id(), 0, true);
+  ASSERT_TRUE(full.status.ok());
+  ASSERT_GT(full.events.size(), 3u);
+  for (size_t k = 0; k < full.events.size(); ++k) {
+    WatchResult head;  // events before k
+    for (size_t i = 0; i < k; ++i) {
+      if (full.events[i].has_log() &&
+          full.events[i].log().stream() == mlcube_remote::v1::LOG_STREAM_STDOUT) {
+        head.out += full.events[i].log().data();
+      }
+    }
+    WatchResult tail = Watch(*stub_, job.id(), full.events[k].offset(), false);
+    ASSERT_TRUE(tail.status.ok()) << k;
+    EXPECT_EQ(head.out + tail.out, full.out) << "resuming at event " << k;
+    EXPECT_EQ(tail.next_offset, full.next_offset);
+  }
+  // An offset inside a record is refused, not misread.
+  WatchResult bad = Watch(*stub_, job.id(), full.events[1].offset() + 1, false);
+  EXPECT_FALSE(bad.status.ok());
+  WatchResult past = Watch(*stub_, job.id(), full.next_offset + 100, false);
+  EXPECT_EQ(past.status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+}
+
+TEST_F(AgentJobsTest, JobsOfAnotherCallerAreNotFound) {
+  Job job = Submit(RunRequest("hello", "fail"));
+  std::string out;
+  const std::string client = std::string(AGENT_TEST_CLIENT_BIN) + " " + agent_->socket_path();
+  ASSERT_EQ(Shell("/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups " + client +
+                      " get " + job.id(),
+                  &out),
+            0);
+  EXPECT_EQ(out, "5\n");  // NOT_FOUND
+  ASSERT_EQ(Shell("/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups " + client +
+                      " cancel " + job.id(),
+                  &out),
+            0);
+  EXPECT_EQ(out, "5\n");
+  ASSERT_EQ(Shell(client + " get " + job.id(), &out), 0);
+  EXPECT_EQ(out, "0\n");
+}
+
+TEST_F(AgentJobsTest, BadRequestsGetClearErrorsAndTheAgentKeepsWorking) {
+  grpc::Status s = SubmitStatus(RunRequest("hello", "nope"));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("unknown task 'nope'"), std::string::npos) << s.error_message();
+
+  s = SubmitStatus(RunRequest("absent", "greet"));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  s = SubmitStatus(RunRequest("../hello", "greet"));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  s = SubmitStatus(RunRequest("hello", "greet", mlcube_remote::v1::RUNTIME_PODMAN));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("podman is not installed"), std::string::npos)
+      << s.error_message();
+
+  SubmitJobRequest escaping = RunRequest("hello", "greet");
+  (*escaping.mutable_overrides())["tasks.greet.parameters.outputs.output_dir.default"] =
+      "../../../../../../etc/";
+  s = SubmitStatus(escaping);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+
+  SubmitJobRequest moved = RunRequest("hello", "greet");
+  (*moved.mutable_overrides())["runtime.workspace"] = "/etc";
+  s = SubmitStatus(moved);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+
+  SubmitJobRequest no_tasks;
+  no_tasks.set_cube_id("hello");
+  no_tasks.set_action(mlcube_remote::v1::JOB_ACTION_RUN);
+  EXPECT_EQ(SubmitStatus(no_tasks).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Still serving, and a good job still runs.
+  Job job = Submit(RunRequest("hello", "fail"));
+  WatchResult watch = Watch(*stub_, job.id(), 0, true);
+  EXPECT_EQ(Get(job.id()).exit_code(), 7);
+}
+
+TEST_F(AgentJobsTest, FailingImageBuildFailsTheJobWithTheBuildLog) {
+  const std::string cube = agent_->state_dir() + "/cubes/" + kOwner + "/hello";
+  std::ofstream(cube + "/build/Dockerfile", std::ios::app)
+      << "RUN echo building-the-broken-step && exit 3\n";
+  SubmitJobRequest request;
+  request.set_cube_id("hello");
+  request.set_action(mlcube_remote::v1::JOB_ACTION_CONFIGURE);
+  request.set_runtime(mlcube_remote::v1::RUNTIME_DOCKER);
+  (*request.mutable_overrides())["docker.image"] = "mlcube/hello-broken:0.1";
+  Job job = Submit(request);
+  WatchResult watch = Watch(*stub_, job.id(), 0, true);
+  Job done = Get(job.id());
+  EXPECT_EQ(done.state(), mlcube_remote::v1::JOB_STATE_FAILED);
+  EXPECT_NE(done.reason().find("configure"), std::string::npos) << done.reason();
+  EXPECT_NE((watch.out + watch.err).find("building-the-broken-step"), std::string::npos)
+      << watch.out << watch.err;
+}
+
+TEST_F(AgentJobsTest, SameClientRequestIdReturnsTheSameJobAndJobsRunConcurrently) {
+  SubmitJobRequest request = RunRequest("hello", "greet");
+  (*request.mutable_env())["GREET_DELAY"] = "0.2";
+  request.set_client_request_id("req-1");
+  Job a = Submit(request);
+  Job b = Submit(request);
+  EXPECT_EQ(a.id(), b.id());
+  request.set_client_request_id("req-2");
+  Job c = Submit(request);
+  EXPECT_NE(a.id(), c.id());
+  WatchResult wa = Watch(*stub_, a.id(), 0, true);
+  WatchResult wc = Watch(*stub_, c.id(), 0, true);
+  EXPECT_EQ(Get(a.id()).state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(Get(c.id()).state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED);
+  grpc::ClientContext ctx;
+  mlcube_remote::v1::ListJobsRequest list;
+  list.set_all(true);
+  mlcube_remote::v1::ListJobsResponse listed;
+  ASSERT_TRUE(stub_->ListJobs(&ctx, list, &listed).ok());
+  EXPECT_EQ(listed.jobs_size(), 2);
+}
+
+TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {
+  std::string out;
+  ASSERT_EQ(Shell("docker info", &out), 0) << "start Docker with tools/start-docker.sh";
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  auto agent = std::make_unique<AgentProcess>(options);
+  ASSERT_TRUE(agent->Start());
+  ASSERT_TRUE(PlaceHelloCube(*agent, kOwner, "hello"));
+  auto stub = Jobs::NewStub(agent->Channel());
+  SubmitJobRequest configure;
+  configure.set_cube_id("hello");
+  configure.set_action(mlcube_remote::v1::JOB_ACTION_CONFIGURE);
+  grpc::ClientContext c1;
+  Job job;
+  ASSERT_TRUE(stub->SubmitJob(&c1, configure, &job).ok());
+  Watch(*stub, job.id(), 0, true);
+
+  SubmitJobRequest request = RunRequest("hello", "greet");
+  (*request.mutable_env())["GREET_DELAY"] = "1";
+  grpc::ClientContext c2;
+  ASSERT_TRUE(stub->SubmitJob(&c2, request, &job).ok());
+  WatchResult before = Watch(*stub, job.id(), 0, true, [](const WatchResult& r) {
+    return r.out.find("Hello, Alice!\n") != std::string::npos;
+  });
+  ASSERT_EQ(before.out, "Hello, Alice!\n");
+
+  const std::string state_dir = agent->state_dir();
+  agent->Kill(SIGKILL);
+  stub.reset();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // Bob is printed meanwhile
+  AgentProcessOptions again = options;
+  again.state_dir = state_dir;
+  AgentProcess restarted(again);
+  ASSERT_TRUE(restarted.Start());
+  stub = Jobs::NewStub(restarted.Channel());
+  {
+    grpc::ClientContext ctx;
+    mlcube_remote::v1::GetJobRequest get;
+    get.set_job_id(job.id());
+    Job now;
+    ASSERT_TRUE(stub->GetJob(&ctx, get, &now).ok());
+    EXPECT_EQ(now.state(), mlcube_remote::v1::JOB_STATE_RUNNING);
+  }
+  WatchResult after = Watch(*stub, job.id(), before.next_offset, true);
+  ASSERT_TRUE(after.status.ok()) << after.status.error_message();
+  EXPECT_EQ(after.out, "Hello, Bob!\nHello, Charlie!\ngreet: wrote 3 greetings to /mlcube_io1\n");
+  ASSERT_FALSE(after.states.empty());
+  EXPECT_EQ(after.states.back().state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED);
+  WatchResult all = Watch(*stub, job.id(), 0, false);
+  EXPECT_EQ(all.out, before.out + after.out);
+  // The first agent's files are cleaned up by the second's destructor.
+  agent.reset();
+}
+
+}  // namespace
+}  // namespace mlcube_test
+
+namespace mlcube_test {
+namespace {
+
+// The state dir on a small tmpfs that the test fills up.
+TEST(AgentDiskFullTest, AFullDiskGivesClearErrorsAndTheAgentSurvives) {
+  std::string out;
+  ASSERT_EQ(Shell("docker info", &out), 0) << "start Docker with tools/start-docker.sh";
+  char tmpl[] = "/tmp/mlcube-agent-full-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ASSERT_EQ(Shell("mount -t tmpfs -o size=16m,mode=0755 tmpfs " + dir, &out), 0)
+      << "cannot mount a tmpfs (the test runs as root): " << out;
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { Shell("umount -l " + dir + " && rmdir " + dir); }
+  } unmount{dir};
+  uid_t uid;
+  gid_t gid;
+  ASSERT_TRUE(LookupUser("mlcube", &uid, &gid));
+  ASSERT_EQ(Shell("mkdir " + dir + "/state && chown mlcube: " + dir + "/state", &out), 0);
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  options.state_dir = dir + "/state";
+  AgentProcess agent(options);
+  ASSERT_TRUE(agent.Start());
+  ASSERT_TRUE(PlaceHelloCube(agent, kOwner, "hello"));
+  auto stub = Jobs::NewStub(agent.Channel());
+
+  // A long task runs while the disk fills up.
+  grpc::ClientContext c1;
+  Job running;
+  ASSERT_TRUE(stub->SubmitJob(&c1, RunRequest("hello", "count"), &running).ok());
+  WatchResult first = Watch(*stub, running.id(), 0, true, [](const WatchResult& r) {
+    return r.out.find("tick 1\n") != std::string::npos;
+  });
+  ASSERT_NE(first.out.find("tick 1\n"), std::string::npos) << first.agent << first.err;
+  Shell("dd if=/dev/zero of=" + dir + "/filler bs=1M count=64 2>/dev/null; sync");
+
+  // A new job cannot be recorded: a clear error, nothing half made.
+  grpc::ClientContext c2;
+  Job refused;
+  grpc::Status s = stub->SubmitJob(&c2, RunRequest("hello", "fail"), &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+
+  // The running job can still be cancelled, and its state is served.
+  grpc::ClientContext c3;
+  mlcube_remote::v1::CancelJobRequest cancel;
+  cancel.set_job_id(running.id());
+  Job cancelled;
+  ASSERT_TRUE(stub->CancelJob(&c3, cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.state(), mlcube_remote::v1::JOB_STATE_CANCELLED);
+  WatchResult rest = Watch(*stub, running.id(), first.next_offset, true);
+  EXPECT_TRUE(rest.status.ok()) << rest.status.error_message();
+
+  // Space again: jobs work again, with the same agent process.
+  Shell("rm -f " + dir + "/filler");
+  grpc::ClientContext c4;
+  Job after;
+  s = stub->SubmitJob(&c4, RunRequest("hello", "fail"), &after);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  Watch(*stub, after.id(), 0, true);
+  grpc::ClientContext c5;
+  mlcube_remote::v1::GetJobRequest get;
+  get.set_job_id(after.id());
+  Job done;
+  ASSERT_TRUE(stub->GetJob(&c5, get, &done).ok());
+  EXPECT_EQ(done.exit_code(), 7);
+  EXPECT_TRUE(agent.Running());
+}
+
+}  // namespace
+}  // namespace mlcube_test
+
+namespace mlcube_test {
+namespace {
+
+TEST(AgentQueueTest, MaxConcurrentJobsQueuesTheRestAndAQueuedJobCanBeCancelled) {
+  std::string out;
+  ASSERT_EQ(Shell("docker info", &out), 0) << "start Docker with tools/start-docker.sh";
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  options.extra_args = {"--max-concurrent-jobs=1"};
+  AgentProcess agent(options);
+  ASSERT_TRUE(agent.Start());
+  ASSERT_TRUE(PlaceHelloCube(agent, kOwner, "hello"));
+  auto stub = Jobs::NewStub(agent.Channel());
+  auto submit = [&](const std::string& task) {
+    grpc::ClientContext ctx;
+    Job job;
+    EXPECT_TRUE(stub->SubmitJob(&ctx, RunRequest("hello", task), &job).ok());
+    return job;
+  };
+  auto state = [&](const std::string& id) {
+    grpc::ClientContext ctx;
+    mlcube_remote::v1::GetJobRequest get;
+    get.set_job_id(id);
+    Job job;
+    EXPECT_TRUE(stub->GetJob(&ctx, get, &job).ok());
+    return job.state();
+  };
+  auto cancel = [&](const std::string& id) {
+    grpc::ClientContext ctx;
+    mlcube_remote::v1::CancelJobRequest request;
+    request.set_job_id(id);
+    Job job;
+    EXPECT_TRUE(stub->CancelJob(&ctx, request, &job).ok());
+    return job.state();
+  };
+  Job first = submit("count");
+  Job second = submit("count");
+  Job third = submit("fail");
+  WatchResult w = Watch(*stub, first.id(), 0, true, [](const WatchResult& r) {
+    return r.out.find("tick 1\n") != std::string::npos;
+  });
+  EXPECT_EQ(state(second.id()), mlcube_remote::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(state(third.id()), mlcube_remote::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(cancel(second.id()), mlcube_remote::v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(cancel(first.id()), mlcube_remote::v1::JOB_STATE_CANCELLED);
+  // The freed slot goes to the next queued job.
+  WatchResult last = Watch(*stub, third.id(), 0, true);
+  EXPECT_EQ(state(third.id()), mlcube_remote::v1::JOB_STATE_FAILED);
+  grpc::ClientContext ctx;
+  mlcube_remote::v1::ListJobsRequest list;  // unfinished only
+  mlcube_remote::v1::ListJobsResponse listed;
+  ASSERT_TRUE(stub->ListJobs(&ctx, list, &listed).ok());
+  EXPECT_EQ(listed.jobs_size(), 0);
+}
+
+}  // namespace
+}  // namespace mlcube_test

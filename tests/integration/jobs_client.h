@@ -1,0 +1,44 @@
+#ifndef MLCUBE_REMOTE_TESTS_INTEGRATION_JOBS_CLIENT_H_
+#define MLCUBE_REMOTE_TESTS_INTEGRATION_JOBS_CLIENT_H_
+
+// Test-side helpers around the Jobs service of a real agent.
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mlcube_remote/v1/jobs.grpc.pb.h"
+#include "tests/integration/agent_process.h"
+
+namespace mlcube_test {
+
+struct WatchResult {
+  grpc::Status status;
+  std::vector<mlcube_remote::v1::JobEvent> events;
+  std::string out, err, agent;  // concatenated log data per stream
+  std::vector<mlcube_remote::v1::StateChange> states;
+  int64_t next_offset = 0;
+};
+
+// Watches from `from_offset`. With `until`, stops (cancelling the call) as
+// soon as it returns true for the result so far.
+WatchResult Watch(mlcube_remote::v1::Jobs::Stub& stub, const std::string& job_id,
+                  int64_t from_offset, bool follow,
+                  const std::function<bool(const WatchResult&)>& until = nullptr,
+                  int timeout_s = 60);
+
+// Copies examples/hello (with busybox placed by tools/prepare-examples.sh)
+// to STATE/cubes/OWNER/CUBE_ID, owned by the agent's user.
+bool PlaceHelloCube(const AgentProcess& agent, const std::string& owner,
+                    const std::string& cube_id);
+
+mlcube_remote::v1::SubmitJobRequest RunRequest(
+    const std::string& cube_id, const std::string& task,
+    mlcube_remote::v1::Runtime runtime = mlcube_remote::v1::RUNTIME_DOCKER);
+
+}  // namespace mlcube_test
+
+#endif  // MLCUBE_REMOTE_TESTS_INTEGRATION_JOBS_CLIENT_H_

@@ -1,0 +1,178 @@
+// Command lines of the runtime drivers (no runtime is started here; the
+// integration tests run them for real).
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "agent/apptainer_runtime.h"
+#include "agent/docker_runtime.h"
+
+namespace mlcube {
+namespace {
+
+bool Contains(const std::vector<std::string>& argv, const std::vector<std::string>& seq) {
+  return std::search(argv.begin(), argv.end(), seq.begin(), seq.end()) != argv.end();
+}
+
+Cube HelloCube() {
+  Cube cube;
+  cube.name = "hello";
+  cube.root = "/state/cubes/uid-1/hello";
+  cube.workspace = cube.root + "/workspace";
+  cube.docker.image = "mlcube/hello:0.1";
+  cube.docker.build_context = cube.root + "/build";
+  cube.docker.build_file = "Dockerfile";
+  cube.singularity.image = "hello-0.1.sif";
+  return cube;
+}
+
+TaskInvocation GreetInvocation() {
+  TaskInvocation inv;
+  inv.task = "greet";
+  inv.args = {"greet", "--name_file=/mlcube_io0/names.txt", "--output_dir=/mlcube_io1"};
+  inv.mounts = {{"/ws", "/mlcube_io0", true}, {"/ws/greetings", "/mlcube_io1", false}};
+  return inv;
+}
+
+TEST(DockerRuntimeTest, RunIsANamedContainerAsTheAgentUserWithMountsEnvAndGpus) {
+  DockerRuntime docker("docker", "/usr/bin/docker");
+  StepContext context;
+  context.job_id = "0badcafe";
+  context.step = 1;
+  context.uid = 1001;
+  context.gid = 1002;
+  context.env = {{"A", "b c"}};
+  context.gpus = "device=0,1";
+  auto command = docker.TaskCommand(HelloCube(), GreetInvocation(), context);
+  ASSERT_TRUE(command.ok()) << command.status();
+  const auto& a = command->argv;
+  EXPECT_EQ(command->container_name, "mlcube-0badcafe-1");
+  EXPECT_TRUE(Contains(a, {"--name", "mlcube-0badcafe-1"}));
+  EXPECT_TRUE(Contains(a, {"--user", "1001:1002"}));
+  EXPECT_TRUE(Contains(a, {"--volume", "/ws:/mlcube_io0:ro"}));
+  EXPECT_TRUE(Contains(a, {"--volume", "/ws/greetings:/mlcube_io1"}));
+  EXPECT_TRUE(Contains(a, {"--env", "A=b c"}));
+  EXPECT_TRUE(Contains(a, {"--gpus", "\"device=0,1\""}));
+  EXPECT_TRUE(Contains(a, {"mlcube/hello:0.1", "greet", "--name_file=/mlcube_io0/names.txt",
+                           "--output_dir=/mlcube_io1"}));
+}
+
+TEST(DockerRuntimeTest, ExtraRunArgumentsThatExposeTheHostAreRefused) {
+  DockerRuntime docker("docker", "/usr/bin/docker");
+  Cube cube = HelloCube();
+  cube.docker.env_args = "--shm-size=1g -v /:/host";
+  auto command = docker.TaskCommand(cube, GreetInvocation(), StepContext{});
+  EXPECT_EQ(command.status().code(), absl::StatusCode::kPermissionDenied);
+  cube.docker.env_args = "--privileged";
+  EXPECT_FALSE(docker.TaskCommand(cube, GreetInvocation(), StepContext{}).ok());
+  cube.docker.env_args = "--shm-size=1g";
+  EXPECT_TRUE(docker.TaskCommand(cube, GreetInvocation(), StepContext{}).ok());
+}
+
+TEST(DockerRuntimeTest, ConfigurePullsWhenThereIsNoRecipeAndBuildsOtherwise) {
+  DockerRuntime docker("docker", "/usr/bin/docker");
+  Cube cube = HelloCube();
+  cube.docker.build_strategy = BuildStrategy::kAuto;
+  std::string notes;
+  auto pull = docker.ConfigureCommand(cube, StepContext{}, &notes);
+  ASSERT_TRUE(pull.ok());
+  EXPECT_EQ(pull->argv, (std::vector<std::string>{"/usr/bin/docker", "pull", "mlcube/hello:0.1"}));
+  EXPECT_NE(notes.find("no recipe"), std::string::npos);
+
+  char tmpl[] = "/tmp/docker-runtime-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  cube.docker.build_context = tmpl;
+  cube.docker.build_strategy = BuildStrategy::kAuto;
+  std::ofstream(std::string(tmpl) + "/Dockerfile") << "FROM scratch\n";
+  StepContext context;
+  context.env = {{"GREETING", "hi"}};
+  auto build = docker.ConfigureCommand(cube, context, &notes);
+  ASSERT_TRUE(build.ok());
+  EXPECT_TRUE(Contains(build->argv, {"build", "--force-rm", "-t", "mlcube/hello:0.1", "-f",
+                                     std::string(tmpl) + "/Dockerfile"}));
+  EXPECT_TRUE(Contains(build->argv, {"--build-arg", "GREETING=hi"}));
+  EXPECT_EQ(build->argv.back(), tmpl);
+  cube.docker.build_strategy = BuildStrategy::kPull;
+  EXPECT_EQ(docker.ConfigureCommand(cube, context, &notes)->argv[1], "pull");
+  (void)!system((std::string("rm -rf ") + tmpl).c_str());
+}
+
+TEST(ApptainerRuntimeTest, RunBindsMountsPassesEnvByPrefixAndChecksTheSif) {
+  char tmpl[] = "/tmp/apptainer-runtime-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  ApptainerRuntime apptainer("apptainer", "/usr/bin/apptainer", "");
+  StepContext context;
+  context.job_id = "0badcafe";
+  context.image_dir = tmpl;
+  context.job_dir = tmpl;
+  context.env = {{"A", "b"}};
+  context.gpus = "all";
+  Cube cube = HelloCube();
+  const std::string sif = std::string(tmpl) + "/hello-0.1.sif";
+  EXPECT_EQ(ApptainerRuntime::SifPath(cube, context), sif);
+  // Not a SIF yet: the task cannot run, configure is needed.
+  std::ofstream(sif) << std::string(64, 'x');
+  EXPECT_FALSE(IsSifFile(sif));
+  EXPECT_TRUE(apptainer.NeedsConfigure(cube, context));
+  EXPECT_FALSE(apptainer.TaskCommand(cube, GreetInvocation(), context).ok());
+  std::string header(32, '\0');
+  header += "SIF_MAGIC";
+  header += std::string(32, '\0');
+  std::ofstream(sif, std::ios::trunc) << header;
+  EXPECT_TRUE(IsSifFile(sif));
+  EXPECT_FALSE(apptainer.NeedsConfigure(cube, context));
+  auto command = apptainer.TaskCommand(cube, GreetInvocation(), context);
+  ASSERT_TRUE(command.ok()) << command.status();
+  const auto& a = command->argv;
+  EXPECT_TRUE(Contains(a, {"/usr/bin/apptainer", "-q", "run", "--contain", "--cleanenv"}));
+  EXPECT_TRUE(Contains(a, {"--bind", "/ws:/mlcube_io0:ro"}));
+  EXPECT_TRUE(Contains(a, {"--nv"}));
+  EXPECT_TRUE(Contains(a, {sif, "greet", "--name_file=/mlcube_io0/names.txt"}));
+  EXPECT_EQ(command->env.at("APPTAINERENV_A"), "b");
+  EXPECT_EQ(command->cwd, cube.workspace);
+
+  Cube binding = cube;
+  binding.singularity.run_args = "--nv --bind /:/host";
+  EXPECT_EQ(apptainer.TaskCommand(binding, GreetInvocation(), context).status().code(),
+            absl::StatusCode::kPermissionDenied);
+
+  ApptainerRuntime singularity("singularity", "/usr/bin/singularity", "");
+  TaskInvocation with_entry = GreetInvocation();
+  with_entry.entrypoint = "/bin/sh /hello.sh";
+  auto exec = singularity.TaskCommand(cube, with_entry, context);
+  ASSERT_TRUE(exec.ok());
+  EXPECT_TRUE(Contains(exec->argv, {"exec"}));
+  EXPECT_TRUE(Contains(exec->argv, {sif, "/bin/sh", "/hello.sh", "greet"}));
+  EXPECT_EQ(exec->env.at("SINGULARITYENV_A"), "b");
+  (void)!system((std::string("rm -rf ") + tmpl).c_str());
+}
+
+TEST(ApptainerRuntimeTest, ConfigureNeedsARecipeOrAnImageToConvert) {
+  ApptainerRuntime apptainer("apptainer", "/usr/bin/apptainer", "");
+  StepContext context;
+  context.job_id = "0badcafe";
+  context.image_dir = "/images";
+  context.job_dir = "/tmp";
+  Cube cube = HelloCube();
+  cube.singularity.build_context = "/nonexistent";
+  cube.singularity.build_file = "Singularity.recipe";
+  std::string notes;
+  auto from_docker = apptainer.ConfigureCommand(cube, context, &notes);
+  ASSERT_TRUE(from_docker.ok());
+  EXPECT_EQ(from_docker->argv.back(), "docker://mlcube/hello:0.1");
+  EXPECT_EQ(from_docker->argv[from_docker->argv.size() - 2],
+            "/images/hello-0.1.sif.build-0badcafe");
+  cube.docker.image.clear();
+  auto nothing = apptainer.ConfigureCommand(cube, context, &notes);
+  EXPECT_EQ(nothing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(std::string(nothing.status().message()).find("no Singularity recipe"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace mlcube

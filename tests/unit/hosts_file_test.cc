@@ -1,0 +1,127 @@
+#include "controller/hosts_file.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "tests/support/temp_dir.h"
+
+namespace mlcube {
+namespace {
+
+using ::mlcube::testing::TempDir;
+using ::testing::HasSubstr;
+
+const char kExample[] = R"(
+default_host: local
+hosts:
+  local:
+    address: unix:///run/mlcube-agent/agent.sock
+    runtime: docker
+  gpu01:
+    address: gpu01.example.org:7443
+    runtime: singularity
+    singularity: {image_dir: /scratch/mlcube/sif, build_args: --fakeroot}
+    env: {http_proxy: "${oc.env:MLCUBE_TEST_PROXY}", unset: "${oc.env:MLCUBE_TEST_UNSET_VAR}"}
+    tls: {ca: certs/ca.pem, cert: certs/me.pem, key: /abs/me.key}
+  hpc:
+    ssh: {host: login.hpc, port: 2222, user: me}
+    runtime: singularity
+exclude: ["*.ckpt.tmp"]
+)";
+
+std::string ErrorOf(const std::string& text) {
+  absl::StatusOr<HostsFile> file = ParseHostsFile(text, "/etc/hosts.yaml");
+  EXPECT_FALSE(file.ok()) << text;
+  return file.ok() ? "" : std::string(file.status().message());
+}
+
+TEST(HostsFileTest, ParsesTheDocumentedExample) {
+  ::setenv("MLCUBE_TEST_PROXY", "http://proxy:3128", 1);
+  ::unsetenv("MLCUBE_TEST_UNSET_VAR");
+  absl::StatusOr<HostsFile> file = ParseHostsFile(kExample, "/home/me/.config/hosts.yaml");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->default_host, "local");
+  EXPECT_THAT(file->exclude, ::testing::ElementsAre("*.ckpt.tmp"));
+  absl::StatusOr<HostEntry> gpu = file->Find("gpu01");
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  EXPECT_EQ(gpu->runtime, "singularity");
+  EXPECT_EQ(gpu->platform_defaults["singularity"]["image_dir"].Scalar(), "/scratch/mlcube/sif");
+  EXPECT_EQ(gpu->env.at("http_proxy"), "http://proxy:3128");
+  EXPECT_EQ(gpu->env.count("unset"), 0u);  // unset variables are not passed
+  EXPECT_TRUE(gpu->has_tls);
+  EXPECT_EQ(gpu->tls.ca, "/home/me/.config/certs/ca.pem");
+  EXPECT_EQ(gpu->tls.key, "/abs/me.key");
+  absl::StatusOr<HostEntry> hpc = file->Find("hpc");
+  ASSERT_TRUE(hpc.ok());
+  EXPECT_TRUE(hpc->has_ssh);
+  EXPECT_EQ(hpc->ssh.port, 2222);
+  EXPECT_EQ(hpc->agent_socket, "/run/mlcube-agent/agent.sock");
+  absl::StatusOr<HostEntry> fallback = file->Find("");
+  ASSERT_TRUE(fallback.ok());
+  EXPECT_EQ(fallback->name, "local");
+}
+
+TEST(HostsFileTest, UnknownHostListsKnownOnes) {
+  absl::StatusOr<HostsFile> file = ParseHostsFile(kExample, "h.yaml");
+  ASSERT_TRUE(file.ok());
+  absl::StatusOr<HostEntry> missing = file->Find("gpu99");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(std::string(missing.status().message()),
+              HasSubstr("no host named 'gpu99' in h.yaml (hosts: gpu01, hpc, local)"));
+}
+
+TEST(HostsFileTest, ErrorsNameFileAndKey) {
+  EXPECT_EQ(ErrorOf("hosts: {a: {address: 'x:1', runtime: lxc}}"),
+            "/etc/hosts.yaml: hosts.a.runtime: expected docker, podman or singularity, got 'lxc'");
+  EXPECT_THAT(ErrorOf("hosts: {a: {address: 'x:1', colour: red}}"),
+              HasSubstr("/etc/hosts.yaml: hosts.a.colour: unknown key"));
+  EXPECT_THAT(ErrorOf("hosts: {a: {address: nowhere}}"),
+              HasSubstr("hosts.a.address: expected unix:///path or HOST:PORT, got 'nowhere'"));
+  EXPECT_THAT(ErrorOf("hosts: {a: {address: 'unix://rel/path'}}"),
+              HasSubstr("hosts.a.address: expected unix:///absolute/path"));
+  EXPECT_THAT(ErrorOf("hosts: {a: {runtime: docker}}"),
+              HasSubstr("hosts.a.address: required key is missing"));
+  EXPECT_THAT(ErrorOf("default_host: b\nhosts: {a: {address: 'x:1'}}"),
+              HasSubstr("default_host: no host named 'b'"));
+  EXPECT_THAT(ErrorOf("hosts: {a: {address: 'x:1', tls: {ca: a}}}"),
+              HasSubstr("hosts.a.tls.cert: required key is missing"));
+  EXPECT_THAT(ErrorOf("hosts: {a: {ssh: {port: abc}}}"),
+              HasSubstr("hosts.a.ssh.port: expected a port number, got 'abc'"));
+  EXPECT_THAT(ErrorOf("hosts: {a: {address: 'x:1'}}\nexclude: '*.tmp'"),
+              HasSubstr("exclude: expected a list of patterns"));
+  EXPECT_THAT(ErrorOf("hosts: [a, b]"), HasSubstr("hosts: expected a mapping of host names"));
+  EXPECT_THAT(ErrorOf("hosts: {a: {address: 'x:1'}}\nextra: 1"), HasSubstr("extra: unknown key"));
+  EXPECT_THAT(ErrorOf("hosts: {a: {address: [1]"), HasSubstr("invalid YAML"));
+}
+
+TEST(HostsFileTest, LoadOrderAndBuiltInDefault) {
+  TempDir dir;
+  ::setenv("XDG_CONFIG_HOME", dir.path().c_str(), 1);
+  ::unsetenv("MLCUBE_REMOTE_HOSTS");
+  ::setenv("MLCUBE_REMOTE_AGENT", "unix:///tmp/test-agent.sock", 1);
+  absl::StatusOr<HostsFile> builtin = LoadHostsFile("");
+  ASSERT_TRUE(builtin.ok()) << builtin.status();
+  EXPECT_EQ(builtin->path, "");
+  EXPECT_EQ(builtin->Find("")->address, "unix:///tmp/test-agent.sock");
+
+  dir.WriteFile("mlcube-remote/hosts.yaml", "hosts: {only: {address: 'h:1'}}\n");
+  absl::StatusOr<HostsFile> user = LoadHostsFile("");
+  ASSERT_TRUE(user.ok()) << user.status();
+  EXPECT_EQ(user->Find("")->name, "only");  // a single host is the default
+
+  dir.WriteFile("other.yaml", "hosts: {other: {address: 'o:2'}}\n");
+  ::setenv("MLCUBE_REMOTE_HOSTS", (dir.path() + "/other.yaml").c_str(), 1);
+  EXPECT_EQ(LoadHostsFile("")->Find("")->name, "other");
+  ::unsetenv("MLCUBE_REMOTE_HOSTS");
+
+  absl::StatusOr<HostsFile> missing = LoadHostsFile(dir.path() + "/none.yaml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(std::string(missing.status().message()),
+              HasSubstr("none.yaml: hosts file not found"));
+  ::unsetenv("XDG_CONFIG_HOME");
+  ::unsetenv("MLCUBE_REMOTE_AGENT");
+}
+
+}  // namespace
+}  // namespace mlcube
