@@ -23,6 +23,7 @@
 #include "controller/hosts_file.h"
 #include "controller/ssh_tunnel.h"
 #include "tests/integration/agent_process.h"
+#include "tests/integration/ssh_test_network_namespace.h"
 #include "tests/integration/ssh_test_server.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/temp_dir.h"
@@ -141,6 +142,28 @@ TEST_F(SshTransportTest, SyncAndRunThroughSsh) {
   std::string summary;
   ASSERT_EQ(Shell("cat " + cube + "/workspace/greetings/summary.txt", &summary), 0) << summary;
   EXPECT_FALSE(summary.empty());
+}
+
+// A host that is not this machine's loopback: sshd inside a network
+// namespace, reached over a veth pair; the agent socket is on the shared
+// filesystem, as the agent of a real host is on its own.
+TEST_F(SshTransportTest, HostInANetworkNamespace) {
+  SshTestNetworkNamespace netns;
+  ASSERT_TRUE(netns.Create());
+  SshTestServer remote_sshd(root_.path() + "/netns-sshd", kUser, client_dir_ + "/good_key.pub");
+  ASSERT_TRUE(remote_sshd.Start(netns.inside_address(), netns.name()));
+  root_.WriteFile("client/known_hosts", remote_sshd.KnownHostsLine());
+  const std::string hosts = HostsFile(
+      "{host: " + netns.inside_address() + ", port: " + std::to_string(remote_sshd.port()) +
+      ", user: " + kUser + ", identity_file: " + client_dir_ + "/good_key}");
+  CommandResult result = Hosts(hosts);
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err << remote_sshd.Log();
+  EXPECT_THAT(result.out, ::testing::ContainsRegex("gpu\\* +up "));
+  // The loopback sshd's key is not this host's key.
+  TrustServerKey();
+  CommandResult unknown = Hosts(hosts);
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_THAT(unknown.out, HasSubstr("the host key of [" + netns.inside_address() + "]:"));
 }
 
 TEST_F(SshTransportTest, SshAgentAndSshConfigAliasAreHonoured) {
