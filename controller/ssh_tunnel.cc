@@ -155,6 +155,14 @@ void SshTunnel::Accept() {
   for (;;) {
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
+    // The directory is private already; checking the peer as well costs
+    // nothing and keeps our SSH identity ours should the mode ever change.
+    struct ucred peer {};
+    socklen_t length = sizeof(peer);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 || peer.uid != getuid()) {
+      close(fd);
+      continue;
+    }
     if (!session_ || !session_->Connected()) {
       // The SSH connection dropped (laptop slept, network changed): gRPC is
       // reconnecting, so make a new one.

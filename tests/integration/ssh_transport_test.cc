@@ -166,6 +166,34 @@ TEST_F(SshTransportTest, HostInANetworkNamespace) {
   EXPECT_THAT(unknown.out, HasSubstr("the host key of [" + netns.inside_address() + "]:"));
 }
 
+// A dropped SSH connection (laptop asleep, network changed) is made again
+// when gRPC reconnects, without the caller doing anything.
+TEST_F(SshTransportTest, TunnelReconnectsAfterTheSshConnectionDrops) {
+  setenv("MLCUBE_REMOTE_SSH_DIR", client_dir_.c_str(), 1);
+  auto hosts = mlcube::LoadHostsFile(HostsFile(KeyBlock("good_key")));
+  ASSERT_TRUE(hosts.ok()) << hosts.status();
+  auto connection = mlcube::AgentConnection::Open(*hosts->Find("gpu"));
+  unsetenv("MLCUBE_REMOTE_SSH_DIR");
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  auto get_info = [&](bool wait_for_ready) {
+    auto context = mlcube::AgentConnection::Context(std::chrono::seconds(3));
+    context->set_wait_for_ready(wait_for_ready);
+    mlcube_remote::v1::AgentInfo info;
+    return (*connection)->agent().GetInfo(context.get(), {}, &info);
+  };
+  ASSERT_TRUE(get_info(false).ok());
+  const std::vector<pid_t> before = sshd_->SessionPids();
+  ASSERT_FALSE(before.empty()) << sshd_->Log();
+  for (pid_t pid : before) kill(pid, SIGKILL);
+
+  bool recovered = false;
+  for (int attempt = 0; attempt < 10 && !recovered; ++attempt) {
+    recovered = get_info(true).ok();
+  }
+  EXPECT_TRUE(recovered) << sshd_->Log();
+  EXPECT_GT(sshd_->SessionPids().size(), before.size());
+}
+
 TEST_F(SshTransportTest, SshAgentAndSshConfigAliasAreHonoured) {
   // ~/.ssh/config names the host; the key is only in ssh-agent.
   root_.WriteFile("client/config", "Host gpu-alias\n  HostName 127.0.0.1\n  Port " +
