@@ -30,6 +30,28 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// run_args come from the cube, i.e. from the remote caller: options that
+// would bind host paths or raise privileges are refused.
+absl::Status CheckRunArgs(const std::vector<std::string>& args) {
+  static const char* const kRefused[] = {
+      "-B",         "--bind",     "--mount",        "-H",
+      "--home",     "-o",         "--overlay",      "-w",
+      "--writable", "--add-caps", "--allow-setuid", "--keep-privs",
+      "--security", "--net",      "--network",      "--network-args",
+      "--no-home",  "-S",         "--scratch",      "-W",
+      "--workdir"};
+  for (const std::string& arg : args) {
+    for (const char* refused : kRefused) {
+      const std::string r = refused;
+      if (arg == r || (r.size() > 2 && arg.rfind(r + "=", 0) == 0)) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("singularity.run_args: '", arg, "' is not allowed on this agent"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 bool IsSifFile(const std::string& path) {
@@ -121,13 +143,20 @@ absl::StatusOr<StepCommand> ApptainerRuntime::TaskCommand(const Cube& cube,
   std::vector<std::string> entry = SplitArgs(invocation.entrypoint);
   std::vector<std::string>& a = command.argv;
   // -q: no INFO chatter about sandboxes in the task's output.
-  a = {binary_, "-q", entry.empty() ? "run" : "exec"};
+  // --contain: no automatic binds of $HOME (the agent's home holds every
+  // owner's data), /tmp or the working directory; only the MLCube mounts.
+  // --cleanenv: the agent's environment stays out; the job's env and the
+  // proxies are passed explicitly below.
+  a = {binary_, "-q", entry.empty() ? "run" : "exec", "--contain", "--cleanenv"};
   for (const Mount& m : invocation.mounts) {
     a.push_back("--bind");
     a.push_back(absl::StrCat(m.host_path, ":", m.container_path, m.read_only ? ":ro" : ""));
   }
   if (!context.gpus.empty()) a.push_back("--nv");
-  for (const std::string& arg : SplitArgs(cube.singularity.run_args)) a.push_back(arg);
+  const std::vector<std::string> run_args = SplitArgs(cube.singularity.run_args);
+  absl::Status allowed = CheckRunArgs(run_args);
+  if (!allowed.ok()) return allowed;
+  for (const std::string& arg : run_args) a.push_back(arg);
   a.push_back(sif);
   for (const std::string& e : entry) a.push_back(e);
   for (const std::string& arg : invocation.args) a.push_back(arg);

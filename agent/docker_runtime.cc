@@ -37,7 +37,8 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
     command.argv = {binary_, "pull", cube.docker.image};
     return command;
   }
-  command.argv = {binary_, "build", "-t", cube.docker.image, "-f", recipe};
+  // --force-rm: a failing step leaves no intermediate container behind.
+  command.argv = {binary_, "build", "--force-rm", "-t", cube.docker.image, "-f", recipe};
   std::map<std::string, std::string> build_args = cube.docker.build_args;
   for (const auto& [k, v] : ProxyEnvironment()) build_args.emplace(k, v);
   for (const auto& [k, v] : context.env) build_args[k] = v;

@@ -4,6 +4,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "absl/time/clock.h"
 #include "agent/caller_identity.h"
 #include "agent/grpc_status.h"
 #include "agent/job_log.h"
@@ -142,12 +143,14 @@ grpc::Status JobsService::WatchJob(grpc::ServerContext* context,
   int64_t offset = request->from_offset();
   bool saw_final = false;
   bool checked_final = false;
+  absl::Time last_send = absl::InfinitePast();
   for (;;) {
     auto records = JobLog::Read(path, offset, kMaxEventPayload);
     if (!records.ok()) return ToGrpcStatus(records.status());
     if (!records->empty()) {
       if (!SendRecords(*records, writer, &saw_final)) return grpc::Status::OK;
       offset = records->back().next_offset;
+      last_send = absl::Now();
       continue;
     }
     if (!request->follow() || saw_final) return grpc::Status::OK;
@@ -162,6 +165,10 @@ grpc::Status JobsService::WatchJob(grpc::ServerContext* context,
     if (inotify_fd >= 0) {
       pollfd pfd{inotify_fd, POLLIN, 0};
       if (poll(&pfd, 1, 250) > 0) {
+        // A flood of output (we sent moments ago and there is more): let a
+        // little accumulate so events are large; a few big messages cost
+        // far less than many small ones. An isolated line is not delayed.
+        if (absl::Now() - last_send < absl::Milliseconds(2)) usleep(2000);
         char buf[4096];
         while (read(inotify_fd, buf, sizeof(buf)) > 0) {
         }

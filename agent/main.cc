@@ -18,12 +18,12 @@
 #include "agent/agent_config.h"
 #include "agent/agent_info_service.h"
 #include "agent/agent_server.h"
+#include "agent/caller_identity.h"
 #include "agent/job_manager.h"
 #include "agent/jobs_service.h"
 #include "agent/runtime_inventory.h"
-#include "agent/task_supervisor.h"
-#include "agent/caller_identity.h"
 #include "agent/sync_services.h"
+#include "agent/task_supervisor.h"
 #include "agent/certs_init.h"              // transport helper: TLS
 #include "agent/tls_server_credentials.h"  // transport helper: TLS
 

@@ -213,12 +213,16 @@ int TaskSupervisor::Main(const std::vector<std::string>& args) {
   setpgid(child, child);  // also here: no window in which a cancel misses it
   close(out[1]);
   close(err[1]);
+  // Large pipes: a chatty task (or `docker run` relaying one) blocks less
+  // and we append fewer, larger records.
+  fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
+  fcntl(err[0], F_SETPIPE_SZ, 1 << 20);
   (void)WriteFileAtomically(step + ".pgid", absl::StrCat(child, "\n"));
 
   pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
   const JobLog::RecordType types[2] = {JobLog::RecordType::kStdout, JobLog::RecordType::kStderr};
   int open_pipes = 2;
-  std::string buffer(64 * 1024, '\0');
+  std::string buffer(256 * 1024, '\0');
   while (open_pipes > 0) {
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;

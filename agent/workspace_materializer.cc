@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -175,6 +176,11 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(const
     if (!root_fd) return absl::InternalError(absl::StrCat("opening ", root, ": ", strerror(errno)));
   }
 
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  Clock::time_point phase_start = Clock::now();
   // Phase 1: stage everything that changes.
   std::vector<Staged> staged;
   std::vector<std::string> created_dirs;
@@ -307,6 +313,8 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(const
     return result;
   }
 
+  result.stage_seconds = since(phase_start);
+  phase_start = Clock::now();
   // Phase 2: staged data (and the blobs it was copied from) reach the disk
   // before any rename makes it visible under a final name.
   if (!staged.empty() && syncfs(root_fd.get()) != 0) {
@@ -315,6 +323,8 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(const
     return s;
   }
 
+  result.sync_seconds = since(phase_start);
+  phase_start = Clock::now();
   // Phase 3: rename into place; from here on only renames and unlinks.
   DirWalker placer(root_fd.get());
   for (const Staged& s : staged) {
@@ -356,9 +366,12 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(const
       fchmod(*dfd, entry.mode());
     }
   }
+  result.place_seconds = since(phase_start);
+  phase_start = Clock::now();
   if ((!staged.empty() || !removals.empty()) && syncfs(root_fd.get()) != 0) {
     return WriteErrorStatus(errno, "syncing the workspace");
   }
+  result.sync_seconds += since(phase_start);
   return result;
 }
 

@@ -38,6 +38,10 @@ class WorkspaceMaterializer {
     int64_t files_removed = 0;
     int64_t bytes_written = 0;
     int64_t files_unchanged = 0;
+    // Where the time went (for the agent's log).
+    double stage_seconds = 0;
+    double sync_seconds = 0;
+    double place_seconds = 0;
   };
 
   // `root` is created when missing. `previous` may be null (first commit).

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -217,6 +218,14 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
     return ToGrpcStatus(s);
   }
   store_->Touch(request->manifest_digest());
+  fprintf(stderr,
+          "mlcube-agent: commit %s/%s: %lld written (%lld bytes), %lld unchanged, %lld removed; "
+          "stage %.3fs sync %.3fs place %.3fs\n",
+          owner->c_str(), request->cube_id().c_str(), static_cast<long long>(result->files_written),
+          static_cast<long long>(result->bytes_written),
+          static_cast<long long>(result->files_unchanged),
+          static_cast<long long>(result->files_removed), result->stage_seconds,
+          result->sync_seconds, result->place_seconds);
   *response->mutable_committed_manifest() = request->manifest_digest();
   MaybeCollectGarbage();
   return grpc::Status::OK;

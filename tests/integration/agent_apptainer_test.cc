@@ -122,9 +122,18 @@ TEST_F(AgentApptainerTest, CancelStopsTheTaskAndItsProcesses) {
   Job cancelled;
   ASSERT_TRUE(stub_->CancelJob(&ctx, cancel, &cancelled).ok());
   EXPECT_EQ(cancelled.state(), mlcube_remote::v1::JOB_STATE_CANCELLED);
-  std::string ps;
-  Shell("ps -u mlcube -o args= | grep 'hello.sh count' | grep -v grep", &ps);
-  EXPECT_EQ(ps, "") << "task processes left behind";
+  // The step's process group (apptainer and the container's processes) is
+  // gone. (Other users of this machine may run the same cube: look only at
+  // this job's processes.)
+  auto text = [](const std::string& path) {
+    std::ifstream in(path);
+    std::string s;
+    std::getline(in, s);
+    return s;
+  };
+  const std::string pgid = text(agent_->state_dir() + "/jobs/" + job.id() + "/step-0.pgid");
+  ASSERT_FALSE(pgid.empty());
+  EXPECT_NE(kill(-std::stoi(pgid), 0), 0) << "task processes left behind";
   // Apptainer's unpacked sandbox went with the job's scratch dir.
   EXPECT_NE(access((agent_->state_dir() + "/jobs/" + job.id() + "/tmp").c_str(), F_OK), 0);
 }

@@ -340,3 +340,134 @@ TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {
 
 }  // namespace
 }  // namespace mlcube_test
+
+namespace mlcube_test {
+namespace {
+
+// The state dir on a small tmpfs that the test fills up.
+TEST(AgentDiskFullTest, AFullDiskGivesClearErrorsAndTheAgentSurvives) {
+  std::string out;
+  ASSERT_EQ(Shell("docker info", &out), 0) << "start Docker with tools/start-docker.sh";
+  char tmpl[] = "/tmp/mlcube-agent-full-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ASSERT_EQ(Shell("mount -t tmpfs -o size=16m,mode=0755 tmpfs " + dir, &out), 0)
+      << "cannot mount a tmpfs (the test runs as root): " << out;
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { Shell("umount -l " + dir + " && rmdir " + dir); }
+  } unmount{dir};
+  uid_t uid;
+  gid_t gid;
+  ASSERT_TRUE(LookupUser("mlcube", &uid, &gid));
+  ASSERT_EQ(Shell("mkdir " + dir + "/state && chown mlcube: " + dir + "/state", &out), 0);
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  options.state_dir = dir + "/state";
+  AgentProcess agent(options);
+  ASSERT_TRUE(agent.Start());
+  ASSERT_TRUE(PlaceHelloCube(agent, kOwner, "hello"));
+  auto stub = Jobs::NewStub(agent.Channel());
+
+  // A long task runs while the disk fills up.
+  grpc::ClientContext c1;
+  Job running;
+  ASSERT_TRUE(stub->SubmitJob(&c1, RunRequest("hello", "count"), &running).ok());
+  WatchResult first = Watch(*stub, running.id(), 0, true, [](const WatchResult& r) {
+    return r.out.find("tick 1\n") != std::string::npos;
+  });
+  ASSERT_NE(first.out.find("tick 1\n"), std::string::npos) << first.agent << first.err;
+  Shell("dd if=/dev/zero of=" + dir + "/filler bs=1M count=64 2>/dev/null; sync");
+
+  // A new job cannot be recorded: a clear error, nothing half made.
+  grpc::ClientContext c2;
+  Job refused;
+  grpc::Status s = stub->SubmitJob(&c2, RunRequest("hello", "fail"), &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+
+  // The running job can still be cancelled, and its state is served.
+  grpc::ClientContext c3;
+  mlcube_remote::v1::CancelJobRequest cancel;
+  cancel.set_job_id(running.id());
+  Job cancelled;
+  ASSERT_TRUE(stub->CancelJob(&c3, cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.state(), mlcube_remote::v1::JOB_STATE_CANCELLED);
+  WatchResult rest = Watch(*stub, running.id(), first.next_offset, true);
+  EXPECT_TRUE(rest.status.ok()) << rest.status.error_message();
+
+  // Space again: jobs work again, with the same agent process.
+  Shell("rm -f " + dir + "/filler");
+  grpc::ClientContext c4;
+  Job after;
+  s = stub->SubmitJob(&c4, RunRequest("hello", "fail"), &after);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  Watch(*stub, after.id(), 0, true);
+  grpc::ClientContext c5;
+  mlcube_remote::v1::GetJobRequest get;
+  get.set_job_id(after.id());
+  Job done;
+  ASSERT_TRUE(stub->GetJob(&c5, get, &done).ok());
+  EXPECT_EQ(done.exit_code(), 7);
+  EXPECT_TRUE(agent.Running());
+}
+
+}  // namespace
+}  // namespace mlcube_test
+
+namespace mlcube_test {
+namespace {
+
+TEST(AgentQueueTest, MaxConcurrentJobsQueuesTheRestAndAQueuedJobCanBeCancelled) {
+  std::string out;
+  ASSERT_EQ(Shell("docker info", &out), 0) << "start Docker with tools/start-docker.sh";
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  options.extra_args = {"--max-concurrent-jobs=1"};
+  AgentProcess agent(options);
+  ASSERT_TRUE(agent.Start());
+  ASSERT_TRUE(PlaceHelloCube(agent, kOwner, "hello"));
+  auto stub = Jobs::NewStub(agent.Channel());
+  auto submit = [&](const std::string& task) {
+    grpc::ClientContext ctx;
+    Job job;
+    EXPECT_TRUE(stub->SubmitJob(&ctx, RunRequest("hello", task), &job).ok());
+    return job;
+  };
+  auto state = [&](const std::string& id) {
+    grpc::ClientContext ctx;
+    mlcube_remote::v1::GetJobRequest get;
+    get.set_job_id(id);
+    Job job;
+    EXPECT_TRUE(stub->GetJob(&ctx, get, &job).ok());
+    return job.state();
+  };
+  auto cancel = [&](const std::string& id) {
+    grpc::ClientContext ctx;
+    mlcube_remote::v1::CancelJobRequest request;
+    request.set_job_id(id);
+    Job job;
+    EXPECT_TRUE(stub->CancelJob(&ctx, request, &job).ok());
+    return job.state();
+  };
+  Job first = submit("count");
+  Job second = submit("count");
+  Job third = submit("fail");
+  WatchResult w = Watch(*stub, first.id(), 0, true, [](const WatchResult& r) {
+    return r.out.find("tick 1\n") != std::string::npos;
+  });
+  EXPECT_EQ(state(second.id()), mlcube_remote::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(state(third.id()), mlcube_remote::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(cancel(second.id()), mlcube_remote::v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(cancel(first.id()), mlcube_remote::v1::JOB_STATE_CANCELLED);
+  // The freed slot goes to the next queued job.
+  WatchResult last = Watch(*stub, third.id(), 0, true);
+  EXPECT_EQ(state(third.id()), mlcube_remote::v1::JOB_STATE_FAILED);
+  grpc::ClientContext ctx;
+  mlcube_remote::v1::ListJobsRequest list;  // unfinished only
+  mlcube_remote::v1::ListJobsResponse listed;
+  ASSERT_TRUE(stub->ListJobs(&ctx, list, &listed).ok());
+  EXPECT_EQ(listed.jobs_size(), 0);
+}
+
+}  // namespace
+}  // namespace mlcube_test

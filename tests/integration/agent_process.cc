@@ -48,8 +48,18 @@ AgentProcess::AgentProcess(AgentProcessOptions options)
 
 AgentProcess::~AgentProcess() {
   if (pid_ > 0) Kill(SIGKILL);
-  if (own_state_dir_ && !state_dir_.empty() && getenv("MLCUBE_KEEP_TEST_DIRS") == nullptr) {
-    Shell("rm -rf '" + state_dir_ + "'");
+  if (own_state_dir_ && !state_dir_.empty()) {
+    // A failed test may leave tasks running: stop its containers and the
+    // process groups of its steps (only this agent's jobs).
+    Shell("for j in '" + state_dir_ +
+          "'/jobs/*/; do id=$(basename \"$j\"); "
+          "docker ps -aq --filter name=mlcube-$id | xargs -r docker rm -f >/dev/null; "
+          "for p in \"$j\"step-*.pgid; do [ -f \"$p\" ] && [ ! -f \"${p%.pgid}.exit\" ] && "
+          "kill -9 -- -$(cat \"$p\") "
+          "2>/dev/null; done; done; true");
+    if (getenv("MLCUBE_KEEP_TEST_DIRS") == nullptr) {
+      Shell("rm -rf '" + state_dir_ + "' '" + stderr_path_ + "'");
+    }
   }
 }
 

@@ -70,6 +70,17 @@ TEST(CliTest, DescribeExampleCube) {
   EXPECT_THAT(result.out, HasSubstr("greet:"));
 }
 
+TEST(CliTest, DescribeMnistExampleInTheOlderLayout) {
+  CommandResult result = Cli({"describe", "--mlcube=" + kExamples + "/mnist"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("layout: older"));
+  EXPECT_THAT(result.out, HasSubstr("model_dir: directory, default 'model'"));
+  CommandResult config = Cli({"show-config", "--mlcube=" + kExamples + "/mnist",
+                              "--platform=" + kExamples + "/mnist/platform/docker.yaml"});
+  ASSERT_EQ(config.exit_code, 0) << config.err;
+  EXPECT_THAT(config.out, HasSubstr("image: mlcube/mnist:0.1.0"));
+}
+
 TEST(CliTest, ShowConfigAppliesOverridesAndWorkspace) {
   CommandResult result = Cli({"show-config", "--mlcube=" + kData + "/legacy/mnist", "-P",
                               "docker.image=me/x:2", "--workspace=/scratch/ws",

@@ -80,4 +80,87 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   return result;
 }
 
+namespace {
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::string data;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return data;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    data.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return data;
+}
+
+}  // namespace
+
+BackgroundCommand::BackgroundCommand(const std::vector<std::string>& argv,
+                                     const std::vector<std::string>& extra_env) {
+  char out_template[] = "/tmp/mlcube-bg-out-XXXXXX";
+  char err_template[] = "/tmp/mlcube-bg-err-XXXXXX";
+  const int out_fd = ::mkstemp(out_template);
+  const int err_fd = ::mkstemp(err_template);
+  out_path_ = out_template;
+  err_path_ = err_template;
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
+  std::vector<char*> env_ptrs;
+  for (std::string& e : env_strings) env_ptrs.push_back(e.data());
+  env_ptrs.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<char*> arg_ptrs;
+  for (std::string& a : args) arg_ptrs.push_back(a.data());
+  arg_ptrs.push_back(nullptr);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::dup2(out_fd, STDOUT_FILENO);
+    ::dup2(err_fd, STDERR_FILENO);
+    ::execve(arg_ptrs[0], arg_ptrs.data(), env_ptrs.data());
+    ::_exit(127);
+  }
+  ::close(out_fd);
+  ::close(err_fd);
+}
+
+BackgroundCommand::~BackgroundCommand() {
+  if (!waited_ && pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  ::unlink(out_path_.c_str());
+  ::unlink(err_path_.c_str());
+}
+
+std::string BackgroundCommand::OutputSoFar() const { return ReadFileOrEmpty(out_path_); }
+
+CommandResult BackgroundCommand::Wait(int timeout_seconds) {
+  CommandResult result;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  int status = 0;
+  bool timed_out = false;
+  for (;;) {
+    const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+      timed_out = true;
+      break;
+    }
+    ::usleep(20000);
+  }
+  waited_ = true;
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.exit_code = 128 + WTERMSIG(status);
+  result.out = ReadFileOrEmpty(out_path_);
+  result.err = ReadFileOrEmpty(err_path_);
+  if (timed_out) result.err += "\n[test harness: command timed out]";
+  return result;
+}
+
 }  // namespace mlcube::testing

@@ -4,6 +4,8 @@
 // Runs a program to completion and captures what it printed, for tests that
 // drive the real binaries.
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -19,6 +21,29 @@ struct CommandResult {
 // current environment. Gives up (killing the child) after `timeout_seconds`.
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          const std::vector<std::string>& extra_env = {}, int timeout_seconds = 60);
+
+// A command running in the background with its output going to files, for
+// tests that signal it (Ctrl-C) or disturb its peer while it runs.
+class BackgroundCommand {
+ public:
+  BackgroundCommand(const std::vector<std::string>& argv,
+                    const std::vector<std::string>& extra_env = {});
+  ~BackgroundCommand();  // kills the command if it still runs
+  BackgroundCommand(const BackgroundCommand&) = delete;
+  BackgroundCommand& operator=(const BackgroundCommand&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // What it printed to stdout so far.
+  std::string OutputSoFar() const;
+  // Waits (killing it after `timeout_seconds`) and returns the result.
+  CommandResult Wait(int timeout_seconds = 60);
+
+ private:
+  pid_t pid_ = -1;
+  std::string out_path_;
+  std::string err_path_;
+  bool waited_ = false;
+};
 
 }  // namespace mlcube::testing
 

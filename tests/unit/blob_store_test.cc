@@ -11,7 +11,7 @@ namespace mlcube {
 namespace {
 
 TEST(BlobStoreTest, PutVerifiesAndStores) {
-  testing::TempDir dir;
+  sync_testing::TempDir dir;
   absl::StatusOr<BlobStore> store = BlobStore::Open(dir / "blobs");
   ASSERT_TRUE(store.ok()) << store.status();
   v1Digest d = DigestOf("hello");
@@ -26,7 +26,7 @@ TEST(BlobStoreTest, PutVerifiesAndStores) {
 }
 
 TEST(BlobStoreTest, RefusesMismatchedData) {
-  testing::TempDir dir;
+  sync_testing::TempDir dir;
   BlobStore store = *BlobStore::Open(dir / "blobs");
   absl::Status s = store.Put(DigestOf("hello"), "hellO");
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
@@ -34,7 +34,7 @@ TEST(BlobStoreTest, RefusesMismatchedData) {
 }
 
 TEST(BlobStoreTest, TruncatedBlobCountsAsMissing) {
-  testing::TempDir dir;
+  sync_testing::TempDir dir;
   BlobStore store = *BlobStore::Open(dir / "blobs");
   v1Digest d = DigestOf("0123456789");
   ASSERT_TRUE(store.Put(d, "0123456789").ok());
@@ -43,9 +43,9 @@ TEST(BlobStoreTest, TruncatedBlobCountsAsMissing) {
 }
 
 TEST(BlobStoreTest, ImportFileHashesAndStores) {
-  testing::TempDir dir;
+  sync_testing::TempDir dir;
   BlobStore store = *BlobStore::Open(dir / "blobs");
-  testing::WriteFile(dir / "src", "some output");
+  sync_testing::WriteFile(dir / "src", "some output");
   int fd = open((dir / "src").c_str(), O_RDONLY);
   absl::StatusOr<v1Digest> d = store.ImportFile(fd);
   close(fd);
@@ -55,7 +55,7 @@ TEST(BlobStoreTest, ImportFileHashesAndStores) {
 }
 
 TEST(BlobStoreTest, GarbageCollectionRemovesLeastRecentlyUsedUnreferenced) {
-  testing::TempDir dir;
+  sync_testing::TempDir dir;
   BlobStore store = *BlobStore::Open(dir / "blobs");
   const std::string a(1000, 'a'), b(1000, 'b'), c(1000, 'c');
   for (const std::string* s : {&a, &b, &c}) ASSERT_TRUE(store.Put(DigestOf(*s), *s).ok());
@@ -79,7 +79,7 @@ TEST(BlobStoreTest, GarbageCollectionRemovesLeastRecentlyUsedUnreferenced) {
 }
 
 TEST(BlobStoreTest, GarbageCollectionKeepsYoungBlobs) {
-  testing::TempDir dir;
+  sync_testing::TempDir dir;
   BlobStore store = *BlobStore::Open(dir / "blobs");
   ASSERT_TRUE(store.Put(DigestOf("x"), "x").ok());
   absl::StatusOr<BlobStore::GcResult> r = store.CollectGarbage(0, {}, 3600);

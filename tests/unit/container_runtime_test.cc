@@ -93,8 +93,8 @@ TEST(DockerRuntimeTest, ConfigurePullsWhenThereIsNoRecipeAndBuildsOtherwise) {
   context.env = {{"GREETING", "hi"}};
   auto build = docker.ConfigureCommand(cube, context, &notes);
   ASSERT_TRUE(build.ok());
-  EXPECT_TRUE(Contains(
-      build->argv, {"build", "-t", "mlcube/hello:0.1", "-f", std::string(tmpl) + "/Dockerfile"}));
+  EXPECT_TRUE(Contains(build->argv, {"build", "--force-rm", "-t", "mlcube/hello:0.1", "-f",
+                                     std::string(tmpl) + "/Dockerfile"}));
   EXPECT_TRUE(Contains(build->argv, {"--build-arg", "GREETING=hi"}));
   EXPECT_EQ(build->argv.back(), tmpl);
   cube.docker.build_strategy = BuildStrategy::kPull;
@@ -129,12 +129,17 @@ TEST(ApptainerRuntimeTest, RunBindsMountsPassesEnvByPrefixAndChecksTheSif) {
   auto command = apptainer.TaskCommand(cube, GreetInvocation(), context);
   ASSERT_TRUE(command.ok()) << command.status();
   const auto& a = command->argv;
-  EXPECT_TRUE(Contains(a, {"/usr/bin/apptainer", "-q", "run"}));
+  EXPECT_TRUE(Contains(a, {"/usr/bin/apptainer", "-q", "run", "--contain", "--cleanenv"}));
   EXPECT_TRUE(Contains(a, {"--bind", "/ws:/mlcube_io0:ro"}));
   EXPECT_TRUE(Contains(a, {"--nv"}));
   EXPECT_TRUE(Contains(a, {sif, "greet", "--name_file=/mlcube_io0/names.txt"}));
   EXPECT_EQ(command->env.at("APPTAINERENV_A"), "b");
   EXPECT_EQ(command->cwd, cube.workspace);
+
+  Cube binding = cube;
+  binding.singularity.run_args = "--nv --bind /:/host";
+  EXPECT_EQ(apptainer.TaskCommand(binding, GreetInvocation(), context).status().code(),
+            absl::StatusCode::kPermissionDenied);
 
   ApptainerRuntime singularity("singularity", "/usr/bin/singularity", "");
   TaskInvocation with_entry = GreetInvocation();

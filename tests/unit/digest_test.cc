@@ -23,9 +23,9 @@ TEST(DigestTest, IncrementalEqualsOneShot) {
 }
 
 TEST(DigestTest, FileDigest) {
-  testing::TempDir dir;
+  sync_testing::TempDir dir;
   std::string data(3 << 20, 'x');
-  testing::WriteFile(dir / "f", data);
+  sync_testing::WriteFile(dir / "f", data);
   absl::StatusOr<v1Digest> d = DigestOfFile(dir / "f");
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_TRUE(SameDigest(*d, DigestOf(data)));

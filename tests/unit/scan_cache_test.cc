@@ -8,7 +8,7 @@ namespace mlcube {
 namespace {
 
 TEST(ScanCacheTest, RoundTripAndStatKey) {
-  testing::TempDir dir;
+  sync_testing::TempDir dir;
   const std::string file = dir / "cache/scan.bin";
   {
     ScanCache cache = ScanCache::Load(file);
@@ -36,8 +36,8 @@ TEST(ScanCacheTest, RoundTripAndStatKey) {
 }
 
 TEST(ScanCacheTest, CorruptFileIsEmptyCache) {
-  testing::TempDir dir;
-  testing::WriteFile(dir / "scan.bin", "MLCSCN01garbage");
+  sync_testing::TempDir dir;
+  sync_testing::WriteFile(dir / "scan.bin", "MLCSCN01garbage");
   EXPECT_EQ(ScanCache::Load(dir / "scan.bin").size(), 0u);
 }
 

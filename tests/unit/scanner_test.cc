@@ -18,8 +18,8 @@ using ::mlcube_remote::v1::ENTRY_TYPE_DIRECTORY;
 using ::mlcube_remote::v1::ENTRY_TYPE_FILE;
 using ::mlcube_remote::v1::ENTRY_TYPE_SYMLINK;
 using ::mlcube_remote::v1::Manifest;
+using sync_testing::WriteFile;
 using ::testing::HasSubstr;
-using testing::WriteFile;
 
 std::vector<std::string> Paths(const Manifest& m) {
   std::vector<std::string> out;
@@ -35,7 +35,7 @@ class ScannerTest : public ::testing::Test {
     o.rules = *IgnoreRules::ForCube(cube_.path());
     return o;
   }
-  testing::TempDir cube_;
+  sync_testing::TempDir cube_;
 };
 
 TEST_F(ScannerTest, CanonicalSortedManifestSkippingImages) {

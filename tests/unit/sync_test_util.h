@@ -12,7 +12,7 @@
 #include <sstream>
 #include <string>
 
-namespace mlcube::testing {
+namespace mlcube::sync_testing {
 
 class TempDir {
  public:
@@ -47,6 +47,6 @@ inline std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-}  // namespace mlcube::testing
+}  // namespace mlcube::sync_testing
 
 #endif  // MLCUBE_REMOTE_TESTS_UNIT_SYNC_TEST_UTIL_H_

@@ -13,7 +13,7 @@ class UploadManagerTest : public ::testing::Test {
     store_ = std::make_unique<BlobStore>(*BlobStore::Open(dir_ / "blobs"));
     manager_ = *UploadManager::Create(dir_ / "uploads", store_.get());
   }
-  testing::TempDir dir_;
+  sync_testing::TempDir dir_;
   std::unique_ptr<BlobStore> store_;
   std::unique_ptr<UploadManager> manager_;
 };

@@ -13,8 +13,8 @@ using ::mlcube_remote::v1::ENTRY_TYPE_DIRECTORY;
 using ::mlcube_remote::v1::ENTRY_TYPE_FILE;
 using ::mlcube_remote::v1::ENTRY_TYPE_SYMLINK;
 using ::mlcube_remote::v1::Manifest;
-using testing::ReadFile;
-using testing::WriteFile;
+using sync_testing::ReadFile;
+using sync_testing::WriteFile;
 
 class WorkspaceMaterializerTest : public ::testing::Test {
  protected:
@@ -44,7 +44,7 @@ class WorkspaceMaterializerTest : public ::testing::Test {
     e->set_symlink_target(target);
   }
 
-  testing::TempDir dir_;
+  sync_testing::TempDir dir_;
   std::unique_ptr<BlobStore> store_;
 };
 

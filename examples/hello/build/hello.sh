@@ -3,7 +3,7 @@
 # Called the MLCube way: TASK --param=value ...   e.g.
 #   greet --name_file=/mlcube_io0/names.txt --output_dir=/mlcube_io1
 #   fail
-#   count [--seconds=N]
+#   count [--seconds=N]   (default $COUNT_SECONDS, else 600)
 # Exit codes: 0 ok, 2 usage error, 7 the `fail` task (deliberate), 143 on SIGTERM in `count`.
 
 usage() {
@@ -17,7 +17,7 @@ shift
 
 name_file=""
 output_dir=""
-seconds=600
+seconds=${COUNT_SECONDS:-600}
 for arg in "$@"; do
   case "$arg" in
     --name_file=*) name_file=${arg#--name_file=} ;;

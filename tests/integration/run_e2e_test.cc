@@ -1,0 +1,265 @@
+// End-to-end tests of `mlcube-remote` as a user runs it: the built binary
+// against real agent processes (started as the unprivileged `mlcube` user),
+// a real Docker engine and a real Apptainer, with a hosts file.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/agent_process.h"
+#include "tests/support/command_runner.h"
+#include "tests/support/temp_dir.h"
+
+namespace mlcube {
+namespace {
+
+using ::mlcube::testing::BackgroundCommand;
+using ::mlcube::testing::CommandResult;
+using ::mlcube::testing::RunCommand;
+using ::mlcube::testing::TempDir;
+using ::mlcube_test::AgentProcess;
+using ::mlcube_test::AgentProcessOptions;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kBinary = MLCUBE_REMOTE_BINARY;
+const std::string kExamples = MLCUBE_EXAMPLES_DIR;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+int CountOf(const std::string& haystack, const std::string& needle) {
+  int count = 0;
+  for (size_t pos = haystack.find(needle); pos != std::string::npos;
+       pos = haystack.find(needle, pos + needle.size())) {
+    ++count;
+  }
+  return count;
+}
+
+// A copy of examples/hello (with its busybox) and a hosts file naming one
+// agent, so tests never write into the source tree.
+class RunEndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::access((kExamples + "/hello/build/busybox").c_str(), X_OK), 0)
+        << "examples/hello/build/busybox is missing: run tools/prepare-examples.sh";
+    ASSERT_EQ(mlcube_test::Shell("cp -a " + kExamples + "/hello " + dir_.path() + "/hello"), 0);
+    ASSERT_EQ(mlcube_test::Shell("rm -rf " + dir_.path() + "/hello/workspace/greetings"), 0);
+    // The agent runs as the unprivileged service user, like in production.
+    AgentProcessOptions options;
+    options.user = "mlcube";
+    agent_ = std::make_unique<AgentProcess>(options);
+    ASSERT_TRUE(agent_->Start()) << agent_->Stderr();
+    WriteHosts("docker");
+  }
+
+  void WriteHosts(const std::string& runtime, const std::string& count_seconds = "4") {
+    dir_.WriteFile("hosts.yaml", "default_host: local\nhosts:\n  local:\n    address: unix://" +
+                                     agent_->socket_path() + "\n    runtime: " + runtime +
+                                     "\n    env: {GREET_DELAY: '0.05', COUNT_SECONDS: '" +
+                                     count_seconds + "'}\n");
+  }
+
+  std::vector<std::string> Argv(const std::vector<std::string>& args) const {
+    std::vector<std::string> argv = {kBinary, "--hosts=" + dir_.path() + "/hosts.yaml"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  CommandResult Cli(const std::vector<std::string>& args, int timeout = 120) {
+    return RunCommand(Argv(args), {"NO_COLOR=1", "HOME=" + dir_.path()}, timeout);
+  }
+
+  std::string Cube() const { return "--mlcube=" + dir_.path() + "/hello"; }
+
+  TempDir dir_;
+  std::unique_ptr<AgentProcess> agent_;
+};
+
+TEST_F(RunEndToEndTest, DockerRunStreamsOutputAndBringsOutputsBack) {
+  CommandResult result = Cli({"run", Cube(), "--task=greet"});
+  ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.out, HasSubstr("Hello, Alice!\nHello, Bob!\nHello, Charlie!\n"));
+  // The controller's own messages stay out of the task's stdout.
+  EXPECT_THAT(result.out, Not(HasSubstr("mlcube-remote:")));
+  EXPECT_THAT(result.err,
+              HasSubstr("mlcube-remote: outputs: " + dir_.path() + "/hello/workspace/greetings"));
+  EXPECT_EQ(ReadFile(dir_.path() + "/hello/workspace/greetings/Alice.txt"), "Hello, Alice!\n");
+  EXPECT_EQ(ReadFile(dir_.path() + "/hello/workspace/greetings/summary.txt"), "greeted 3 names\n");
+
+  // A second run sends nothing new and still succeeds.
+  CommandResult again = Cli({"run", Cube(), "--task=greet"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  // Only the new manifest travels: every file blob is already there.
+  EXPECT_THAT(again.err, Not(HasSubstr("MiB sent")));
+  EXPECT_THAT(again.err, HasSubstr("already there"));
+}
+
+TEST_F(RunEndToEndTest, TaskExitCodeIsTheExitStatus) {
+  CommandResult result = Cli({"run", Cube(), "--task=fail"});
+  EXPECT_EQ(result.exit_code, 7) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("fail: this task fails on purpose"));
+  EXPECT_THAT(result.err, HasSubstr("FAILED"));
+}
+
+TEST_F(RunEndToEndTest, DetachThenReattachGetsEveryLineOnce) {
+  CommandResult submitted = Cli({"run", Cube(), "--task=count", "--detach"});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  const std::string job = submitted.out.substr(0, submitted.out.find('\n'));
+  ASSERT_FALSE(job.empty());
+  EXPECT_THAT(submitted.err, HasSubstr("logs -f --host=local " + job));
+
+  CommandResult logs = Cli({"logs", "-f", job});
+  ASSERT_EQ(logs.exit_code, 0) << logs.err;
+  for (const char* tick : {"tick 1\n", "tick 2\n", "tick 3\n", "tick 4\n"}) {
+    EXPECT_EQ(CountOf(logs.out, tick), 1) << logs.out;
+  }
+  CommandResult status = Cli({"status", job});
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_THAT(status.out, HasSubstr("state: SUCCEEDED"));
+  CommandResult jobs = Cli({"jobs", "--all"});
+  EXPECT_THAT(jobs.out, HasSubstr(job));
+  // Without --all, finished jobs are not listed.
+  EXPECT_THAT(Cli({"jobs"}).out, Not(HasSubstr(job)));
+}
+
+TEST_F(RunEndToEndTest, CancelStopsTheJob) {
+  WriteHosts("docker", "120");
+  CommandResult submitted = Cli({"run", Cube(), "--task=count", "--detach"});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  const std::string job = submitted.out.substr(0, submitted.out.find('\n'));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  CommandResult cancel = Cli({"cancel", job});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  for (int i = 0; i < 100; ++i) {
+    if (Cli({"status", job}).out.find("state: CANCELLED") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(Cli({"status", job}).out, HasSubstr("state: CANCELLED"));
+  EXPECT_EQ(Cli({"logs", "-f", job}).exit_code, 130);
+}
+
+TEST_F(RunEndToEndTest, CtrlCDetachesAndTheJobGoesOn) {
+  BackgroundCommand run(Argv({"run", Cube(), "--task=count"}),
+                        {"NO_COLOR=1", "HOME=" + dir_.path()});
+  for (int i = 0; i < 200 && run.OutputSoFar().find("tick 1") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_THAT(run.OutputSoFar(), HasSubstr("tick 1"));
+  ::kill(run.pid(), SIGINT);
+  CommandResult result = run.Wait(30);
+  EXPECT_EQ(result.exit_code, 130) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("re-attach with: mlcube-remote logs -f --host=local"));
+  // The job was not cancelled: following it now ends with its success.
+  const size_t at = result.err.find("logs -f --host=local ");
+  const std::string job = result.err.substr(at + 21, 8);
+  CommandResult logs = Cli({"logs", "-f", job});
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_EQ(CountOf(logs.out, "tick 4\n"), 1);
+}
+
+TEST_F(RunEndToEndTest, SecondCtrlCCancels) {
+  WriteHosts("docker", "120");
+  BackgroundCommand run(Argv({"run", Cube(), "--task=count"}),
+                        {"NO_COLOR=1", "HOME=" + dir_.path()});
+  for (int i = 0; i < 200 && run.OutputSoFar().find("tick 1") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(run.pid(), SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ::kill(run.pid(), SIGINT);
+  CommandResult result = run.Wait(30);
+  EXPECT_EQ(result.exit_code, 130);
+  EXPECT_THAT(result.err, HasSubstr("cancelled job"));
+}
+
+TEST_F(RunEndToEndTest, LogsFollowSurvivesAnAgentRestart) {
+  WriteHosts("docker", "8");
+  CommandResult submitted = Cli({"run", Cube(), "--task=count", "--detach"});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  const std::string job = submitted.out.substr(0, submitted.out.find('\n'));
+  BackgroundCommand logs(Argv({"logs", "-f", job}), {"NO_COLOR=1", "HOME=" + dir_.path()});
+  for (int i = 0; i < 200 && logs.OutputSoFar().find("tick 2") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_THAT(logs.OutputSoFar(), HasSubstr("tick 2"));
+  agent_->Kill(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  options.state_dir = agent_->state_dir();
+  auto restarted = std::make_unique<AgentProcess>(options);
+  ASSERT_TRUE(restarted->Start()) << restarted->Stderr();
+  CommandResult result = logs.Wait(60);
+  EXPECT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << restarted->Stderr();
+  for (int i = 1; i <= 8; ++i) {
+    EXPECT_EQ(CountOf(result.out, "tick " + std::to_string(i) + "\n"), 1)
+        << "tick " << i << " in:\n"
+        << result.out;
+  }
+  EXPECT_THAT(result.err, HasSubstr("reconnecting"));
+}
+
+TEST_F(RunEndToEndTest, ApptainerRunBringsOutputsBack) {
+  WriteHosts("singularity");
+  CommandResult result = Cli({"run", Cube(), "--task=greet"}, 300);
+  ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.out, HasSubstr("Hello, Charlie!"));
+  EXPECT_EQ(ReadFile(dir_.path() + "/hello/workspace/greetings/Bob.txt"), "Hello, Bob!\n");
+  // The SIF stays on the host: nothing image-like came back.
+  EXPECT_NE(::access((dir_.path() + "/hello/workspace/.image").c_str(), F_OK), 0);
+  CommandResult failed = Cli({"run", Cube(), "--task=fail"}, 120);
+  EXPECT_EQ(failed.exit_code, 7) << failed.err;
+}
+
+TEST_F(RunEndToEndTest, BadInputIsReportedBeforeAnythingMoves) {
+  CommandResult unknown_task = Cli({"run", Cube(), "--task=nope"});
+  EXPECT_EQ(unknown_task.exit_code, 2);
+  EXPECT_THAT(unknown_task.err, HasSubstr("no task 'nope' (tasks: count, fail, greet)"));
+
+  dir_.WriteFile("bad-hosts.yaml", "hosts:\n  local: {address: 'unix:///x', runtime: lxc}\n");
+  CommandResult bad_hosts = RunCommand(
+      {kBinary, "--hosts=" + dir_.path() + "/bad-hosts.yaml", "run", Cube(), "--task=greet"});
+  EXPECT_EQ(bad_hosts.exit_code, 2);
+  EXPECT_THAT(bad_hosts.err,
+              HasSubstr("bad-hosts.yaml: hosts.local.runtime: expected docker, podman or "
+                        "singularity, got 'lxc'"));
+
+  CommandResult unknown_host = Cli({"run", Cube(), "--task=greet", "--host=gpu99"});
+  EXPECT_EQ(unknown_host.exit_code, 2);
+  EXPECT_THAT(unknown_host.err, HasSubstr("no host named 'gpu99'"));
+
+  dir_.WriteFile("hello/mlcube.yaml",
+                 "name: hello\ntasks: {greet: {parameters: {inputs: "
+                 "{x: {type: folder}}}}}\n");
+  CommandResult bad_cube = Cli({"run", Cube(), "--task=greet"});
+  EXPECT_EQ(bad_cube.exit_code, 2);
+  EXPECT_THAT(bad_cube.err, HasSubstr("tasks.greet.parameters.inputs.x.type: expected 'file' "
+                                      "or 'directory', got 'folder'"));
+}
+
+TEST_F(RunEndToEndTest, UnreachableHostIsAnAgentError) {
+  dir_.WriteFile("hosts.yaml",
+                 "hosts:\n  local: {address: 'unix://" + dir_.path() + "/no-agent.sock'}\n");
+  CommandResult result = Cli({"run", Cube(), "--task=greet"});
+  EXPECT_EQ(result.exit_code, 75) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("local (unix://"));
+}
+
+}  // namespace
+}  // namespace mlcube

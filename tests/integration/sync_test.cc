@@ -1,0 +1,419 @@
+// End-to-end sync tests: the real mlcube-agent on a real unix socket, the
+// real mlcube-remote binary, and raw gRPC calls for the fault cases.
+
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "common/digest.h"
+#include "mlcube_remote/v1/content_store.grpc.pb.h"
+#include "mlcube_remote/v1/manifest.pb.h"
+#include "mlcube_remote/v1/workspace.grpc.pb.h"
+#include "tests/integration/agent_process.h"
+#include "tests/support/command_runner.h"
+#include "tests/support/temp_dir.h"
+
+namespace mlcube {
+namespace {
+
+namespace v1 = ::mlcube_remote::v1;
+using ::testing::HasSubstr;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const std::string& path, const std::string& data) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << data;
+}
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; i += 4) {
+    uint32_t v = rng();
+    memcpy(&s[i], &v, std::min<size_t>(4, n - i));
+  }
+  return s;
+}
+
+constexpr char kMlcubeYaml[] = R"(name: synctest
+description: sync integration test cube
+platform:
+  accelerator_count: 0
+docker:
+  image: synctest:latest
+tasks:
+  run:
+    parameters:
+      inputs: {data: data/}
+      outputs: {out: out/}
+)";
+
+struct PushResult {
+  int exit_code;
+  int64_t bytes_sent = -1;
+  std::string out, err;
+};
+
+class SyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(agent_.Start());
+    cube_ = home_.path() + "/cube";
+    WriteFile(cube_ + "/mlcube.yaml", kMlcubeYaml);
+    WriteFile(cube_ + "/workspace/data/small.txt", "small input\n");
+    WriteFile(cube_ + "/workspace/data/big.bin", RandomBytes(3 << 20, 1));
+    WriteFile(cube_ + "/workspace/model.sif", "pretend image");
+    ASSERT_EQ(symlink("data/small.txt", (cube_ + "/workspace/link").c_str()), 0);
+  }
+
+  PushResult Sync(const std::vector<std::string>& args, const std::string& cube = "",
+                  const std::vector<std::string>& prefix = {}) {
+    std::vector<std::string> argv = prefix;
+    argv.push_back(MLCUBE_REMOTE_BINARY);
+    argv.push_back("sync");
+    for (const auto& a : args) argv.push_back(a);
+    argv.push_back("--mlcube=" + (cube.empty() ? cube_ : cube));
+    argv.push_back("--agent=unix://" + agent_.socket_path());
+    testing::CommandResult r =
+        testing::RunCommand(argv, {"XDG_CACHE_HOME=" + home_.path() + "/cache"}, 120);
+    PushResult out{r.exit_code, -1, r.out, r.err};
+    std::smatch m;
+    if (std::regex_search(r.out, m, std::regex(R"((\d+) bytes\))"))) {
+      out.bytes_sent = std::stoll(m[1]);
+    }
+    return out;
+  }
+  PushResult Push() { return Sync({"push"}); }
+
+  std::string CubeId(const std::string& dir) const {
+    return std::filesystem::path(dir).filename().string() + "-" + DigestOf(dir).hash().substr(0, 8);
+  }
+  std::string Remote(const std::string& rel, const std::string& cube = "") const {
+    return agent_.state_dir() + "/cubes/uid-" + std::to_string(getuid()) + "/" +
+           CubeId(cube.empty() ? cube_ : cube) + "/" + rel;
+  }
+
+  mlcube_test::AgentProcess agent_;
+  testing::TempDir home_;
+  std::string cube_;
+};
+
+TEST_F(SyncTest, PushMaterialisesCubeWithoutImagesAndNoOpSendsNothing) {
+  PushResult first = Push();
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("3 files scanned"));
+  EXPECT_GT(first.bytes_sent, 3 << 20);
+  EXPECT_EQ(ReadFile(Remote("mlcube.yaml")), kMlcubeYaml);
+  EXPECT_EQ(ReadFile(Remote("workspace/data/big.bin")), RandomBytes(3 << 20, 1));
+  EXPECT_TRUE(std::filesystem::is_symlink(Remote("workspace/link")));
+  EXPECT_EQ(ReadFile(Remote("workspace/link")), "small input\n");
+  EXPECT_FALSE(std::filesystem::exists(Remote("workspace/model.sif")));
+  // A workspace file is a copy, not a hard link into the blob store.
+  struct stat st;
+  ASSERT_EQ(stat(Remote("workspace/data/big.bin").c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 1u);
+
+  PushResult again = Push();
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.bytes_sent, 0);
+  EXPECT_THAT(again.out, HasSubstr("already up to date"));
+}
+
+TEST_F(SyncTest, ChangedFileIsTheOnlyThingSent) {
+  ASSERT_EQ(Push().exit_code, 0);
+  WriteFile(cube_ + "/workspace/data/small.txt", "changed input, longer\n");
+  PushResult r = Push();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The file plus the new manifest blob (a few hundred bytes).
+  EXPECT_GE(r.bytes_sent, 22);
+  EXPECT_LT(r.bytes_sent, 22 + 4096);
+  EXPECT_THAT(r.out, HasSubstr("1 files /"));
+  EXPECT_EQ(ReadFile(Remote("workspace/data/small.txt")), "changed input, longer\n");
+}
+
+TEST_F(SyncTest, DeletedFileIsPrunedButTaskOutputsStay) {
+  ASSERT_EQ(Push().exit_code, 0);
+  WriteFile(Remote("workspace/out/result.txt"), "task output");
+  std::filesystem::remove(cube_ + "/workspace/data/small.txt");
+  std::filesystem::remove(cube_ + "/workspace/link");
+  PushResult r = Push();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(Remote("workspace/data/small.txt")));
+  EXPECT_EQ(ReadFile(Remote("workspace/out/result.txt")), "task output");
+}
+
+TEST_F(SyncTest, SecondCubeWithSameDataSendsAlmostNothing) {
+  ASSERT_EQ(Push().exit_code, 0);
+  const std::string twin = home_.path() + "/twin";
+  std::filesystem::copy(
+      cube_, twin,
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::copy_symlinks);
+  PushResult r = Sync({"push"}, twin);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("0 files /"));
+  EXPECT_LT(r.bytes_sent, 4096);  // only the manifest
+  EXPECT_EQ(ReadFile(Remote("workspace/data/big.bin", twin)), RandomBytes(3 << 20, 1));
+}
+
+TEST_F(SyncTest, DryRunChangesNothing) {
+  PushResult r = Sync({"push", "--dry-run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("would be sent"));
+  EXPECT_FALSE(std::filesystem::exists(Remote("mlcube.yaml")));
+}
+
+TEST_F(SyncTest, SymlinkLeavingTheCubeIsRefusedByName) {
+  ASSERT_EQ(symlink("/etc/passwd", (cube_ + "/workspace/escape").c_str()), 0);
+  PushResult r = Push();
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("workspace/escape"));
+}
+
+TEST_F(SyncTest, PullFetchesOutputsAndKeepsLocallyChangedFiles) {
+  ASSERT_EQ(Push().exit_code, 0);
+  // What a task would leave behind.
+  WriteFile(Remote("workspace/out/model.bin"), RandomBytes(2 << 20, 7));
+  WriteFile(Remote("workspace/out/metrics.json"), "{\"acc\": 0.9}");
+  WriteFile(Remote("workspace/data/small.txt"), "rewritten by the task\n");
+  // The user edits the same input locally meanwhile.
+  WriteFile(cube_ + "/workspace/data/small.txt", "edited locally\n");
+
+  PushResult r = Sync({"pull", "--path=out", "--path=data"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFile(cube_ + "/workspace/out/model.bin"), RandomBytes(2 << 20, 7));
+  EXPECT_EQ(ReadFile(cube_ + "/workspace/out/metrics.json"), "{\"acc\": 0.9}");
+  EXPECT_EQ(ReadFile(cube_ + "/workspace/data/small.txt"), "edited locally\n");
+  EXPECT_EQ(ReadFile(cube_ + "/workspace/data/small.txt.remote"), "rewritten by the task\n");
+  EXPECT_THAT(r.err, HasSubstr("kept your"));
+  EXPECT_THAT(r.out, HasSubstr("1 conflicts"));
+  EXPECT_GE(r.bytes_sent, 2 << 20);  // "bytes" here: received
+
+  // A second pull fetches nothing: the local files have that content.
+  PushResult again = Sync({"pull", "--path=out"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.bytes_sent, 0);
+
+  // A file unchanged locally since the last sync is updated in place.
+  WriteFile(Remote("workspace/out/metrics.json"), "{\"acc\": 0.95}");
+  ASSERT_EQ(Sync({"pull", "--path=out"}).exit_code, 0);
+  EXPECT_EQ(ReadFile(cube_ + "/workspace/out/metrics.json"), "{\"acc\": 0.95}");
+  EXPECT_FALSE(std::filesystem::exists(cube_ + "/workspace/out/metrics.json.remote"));
+}
+
+TEST_F(SyncTest, OwnersAreKeptApart) {
+  ASSERT_EQ(Push().exit_code, 0);
+  uid_t uid;
+  gid_t gid;
+  ASSERT_TRUE(mlcube_test::LookupUser("mlcube", &uid, &gid));
+  // The other user needs to read the cube and write its own cache.
+  const std::string other_home = home_.path() + "/other";
+  std::filesystem::create_directories(other_home);
+  ASSERT_EQ(chown(other_home.c_str(), uid, gid), 0);
+  chmod(home_.path().c_str(), 0755);
+  chmod(agent_.state_dir().c_str(), 0755);
+  chmod(agent_.socket_path().c_str(), 0777);
+  std::vector<std::string> argv = {"/usr/bin/setpriv",
+                                   "--reuid=" + std::to_string(uid),
+                                   "--regid=" + std::to_string(gid),
+                                   "--clear-groups",
+                                   MLCUBE_REMOTE_BINARY,
+                                   "sync",
+                                   "push",
+                                   "--mlcube=" + cube_,
+                                   "--agent=unix://" + agent_.socket_path()};
+  testing::CommandResult r = testing::RunCommand(argv, {"XDG_CACHE_HOME=" + other_home}, 60);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string mine = agent_.state_dir() + "/cubes/uid-" + std::to_string(getuid()) + "/" +
+                           CubeId(cube_) + "/mlcube.yaml";
+  const std::string theirs = agent_.state_dir() + "/cubes/uid-" + std::to_string(uid) + "/" +
+                             CubeId(cube_) + "/mlcube.yaml";
+  EXPECT_TRUE(std::filesystem::exists(mine));
+  EXPECT_TRUE(std::filesystem::exists(theirs));
+  // Each owner lists only their own cubes.
+  v1::Workspaces::Stub stub(agent_.Channel());
+  grpc::ClientContext ctx;
+  v1::ListCubesResponse cubes;
+  ASSERT_TRUE(stub.ListCubes(&ctx, v1::ListCubesRequest(), &cubes).ok());
+  EXPECT_EQ(cubes.cubes_size(), 1);
+}
+
+// --- Faults, over raw gRPC ---------------------------------------------------
+
+TEST_F(SyncTest, ManifestWithBadPathsIsRefusedNamingThePath) {
+  v1::ContentStore::Stub cas(agent_.Channel());
+  v1::Workspaces::Stub ws(agent_.Channel());
+  for (const std::string& bad : {std::string("../escape"), std::string("/abs/path"),
+                                 std::string("a//b"), std::string("nul\0byte", 8)}) {
+    v1::Manifest m;
+    auto* e = m.add_entries();
+    e->set_path(bad);
+    e->set_type(v1::ENTRY_TYPE_FILE);
+    *e->mutable_digest() = DigestOf("x");
+    const std::string bytes = m.SerializeAsString();
+    v1::BatchUploadBlobsRequest up;
+    auto* blob = up.add_blobs();
+    *blob->mutable_digest() = DigestOf(bytes);
+    blob->set_data(bytes);
+    v1::BatchUploadBlobsResponse up_response;
+    grpc::ClientContext c1;
+    ASSERT_TRUE(cas.BatchUploadBlobs(&c1, up, &up_response).ok());
+    v1::CommitManifestRequest commit;
+    commit.set_cube_id("evil");
+    *commit.mutable_manifest_digest() = DigestOf(bytes);
+    v1::CommitManifestResponse response;
+    grpc::ClientContext c2;
+    grpc::Status s = ws.CommitManifest(&c2, commit, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    std::string shown = bad;
+    for (char& c : shown) c = c == '\0' ? '?' : c;
+    EXPECT_THAT(s.error_message(), HasSubstr(shown));
+  }
+  EXPECT_FALSE(std::filesystem::exists(agent_.state_dir() + "/escape"));
+}
+
+TEST_F(SyncTest, ChunkWithWrongDigestIsRefused) {
+  v1::ContentStore::Stub cas(agent_.Channel());
+  const std::string data = RandomBytes(3 << 20, 3);
+  v1Digest digest = DigestOf(data);
+  std::string tampered = data;
+  tampered[2 << 20] ^= 1;
+  grpc::ClientContext ctx;
+  v1::UploadBlobResponse response;
+  auto writer = cas.UploadBlob(&ctx, &response);
+  for (int64_t off = 0; off < static_cast<int64_t>(data.size()); off += 1 << 20) {
+    v1::UploadChunk chunk;
+    *chunk.mutable_digest() = digest;
+    chunk.set_offset(off);
+    chunk.set_data(tampered.substr(off, 1 << 20));
+    chunk.set_finish_write(off + (1 << 20) >= static_cast<int64_t>(data.size()));
+    if (!writer->Write(chunk)) break;
+  }
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("does not match"));
+  v1::FindMissingBlobsRequest find;
+  *find.add_digests() = digest;
+  v1::FindMissingBlobsResponse missing;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(cas.FindMissingBlobs(&c2, find, &missing).ok());
+  EXPECT_EQ(missing.missing_size(), 1);
+
+  // The batched path too.
+  v1::BatchUploadBlobsRequest batch;
+  auto* blob = batch.add_blobs();
+  *blob->mutable_digest() = DigestOf("right");
+  blob->set_data("wrong");
+  v1::BatchUploadBlobsResponse batch_response;
+  grpc::ClientContext c3;
+  ASSERT_TRUE(cas.BatchUploadBlobs(&c3, batch, &batch_response).ok());
+  EXPECT_EQ(batch_response.results(0).status().code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(SyncTest, KilledAgentMidUploadResumesAndSendsOnlyTheRest) {
+  const std::string big = RandomBytes(24 << 20, 11);
+  WriteFile(cube_ + "/workspace/data/huge.bin", big);
+  PushResult dry = Sync({"push", "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  const int64_t all_file_bytes = dry.bytes_sent;
+
+  // Upload the first 5 MiB of huge.bin and stop without finishing.
+  const int64_t committed = 5 << 20;
+  const v1Digest digest = DigestOf(big);
+  {
+    v1::ContentStore::Stub cas(agent_.Channel());
+    grpc::ClientContext ctx;
+    v1::UploadBlobResponse response;
+    auto writer = cas.UploadBlob(&ctx, &response);
+    for (int64_t off = 0; off < committed; off += 1 << 20) {
+      v1::UploadChunk chunk;
+      *chunk.mutable_digest() = digest;
+      chunk.set_offset(off);
+      chunk.set_data(big.substr(off, 1 << 20));
+      ASSERT_TRUE(writer->Write(chunk));
+    }
+    // Wait until the agent has stored it all, then kill it mid-stream.
+    v1::ContentStore::Stub probe(agent_.Channel());
+    int64_t seen = 0;
+    for (int i = 0; i < 200 && seen < committed; ++i) {
+      grpc::ClientContext c;
+      v1::GetUploadStatusRequest req;
+      *req.mutable_digest() = digest;
+      v1::GetUploadStatusResponse st;
+      if (probe.GetUploadStatus(&c, req, &st).ok()) seen = st.committed_offset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_EQ(seen, committed);
+    agent_.Kill(SIGKILL);
+    ctx.TryCancel();
+  }
+  ASSERT_TRUE(agent_.Start());
+  PushResult r = Push();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Everything but the committed 5 MiB, plus the manifest blob.
+  EXPECT_GE(r.bytes_sent, all_file_bytes - committed);
+  EXPECT_LT(r.bytes_sent, all_file_bytes - committed + 4096);
+  EXPECT_EQ(ReadFile(Remote("workspace/data/huge.bin")), big);
+}
+
+TEST_F(SyncTest, FullDiskGivesClearErrorAndLeavesWorkspaceUnchanged) {
+  ASSERT_EQ(geteuid(), 0u) << "this test mounts a small tmpfs as the agent's state dir; run it as "
+                              "root (ctest as root)";
+  agent_.Kill(SIGTERM);
+  const std::string small_state = home_.path() + "/small-state";
+  std::filesystem::create_directories(small_state);
+  ASSERT_EQ(mount("tmpfs", small_state.c_str(), "tmpfs", 0, "size=12m"), 0) << strerror(errno);
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{small_state};
+  mlcube_test::AgentProcessOptions options;
+  options.state_dir = small_state;
+  mlcube_test::AgentProcess small_agent(options);
+  ASSERT_TRUE(small_agent.Start());
+  std::filesystem::remove(cube_ + "/workspace/data/big.bin");
+  auto sync = [&](const std::string& cmd) {
+    return testing::RunCommand({MLCUBE_REMOTE_BINARY, "sync", cmd, "--mlcube=" + cube_,
+                                "--agent=unix://" + small_agent.socket_path()},
+                               {"XDG_CACHE_HOME=" + home_.path() + "/cache"}, 60);
+  };
+  testing::CommandResult first = sync("push");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string remote_small = small_state + "/cubes/uid-" + std::to_string(getuid()) + "/" +
+                                   CubeId(cube_) + "/workspace/data/small.txt";
+  ASSERT_EQ(ReadFile(remote_small), "small input\n");
+  // 7 MiB fits once (the blob) but not twice (blob + workspace copy).
+  WriteFile(cube_ + "/workspace/data/small.txt", "new content\n");
+  WriteFile(cube_ + "/workspace/data/large.bin", RandomBytes(7 << 20, 5));
+  testing::CommandResult full = sync("push");
+  EXPECT_NE(full.exit_code, 0);
+  EXPECT_THAT(full.err, HasSubstr("disk full"));
+  EXPECT_EQ(ReadFile(remote_small), "small input\n");
+  EXPECT_FALSE(
+      std::filesystem::exists(std::filesystem::path(remote_small).parent_path() / "large.bin"));
+  for (const auto& e : std::filesystem::recursive_directory_iterator(
+           std::filesystem::path(remote_small).parent_path().parent_path())) {
+    EXPECT_THAT(e.path().filename().string(), ::testing::Not(HasSubstr(".mlcube-sync-")));
+  }
+}
+
+}  // namespace
+}  // namespace mlcube

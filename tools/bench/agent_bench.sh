@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Agent benchmarks, side by side with plain Docker (run by hand, as root, on an
+# otherwise idle machine; takes about a minute):
+#   - a log line's latency from the task to a watching client (p50, p99)
+#   - a task printing 100 MB: plain `docker run` vs the same through the agent
+#     with a client following the output
+#   - launching a no-op task: `docker run --rm IMAGE` vs submit + watch to the end
+#   - the agent's idle RSS
+# The agent runs as the unprivileged user `mlcube` (tools/create-test-user.sh)
+# against the real Docker engine (tools/start-docker.sh).
+# Usage: tools/bench/agent_bench.sh [BUILD_DIR]   (default: build)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=$(cd "${1:-$ROOT/build}" && pwd)
+AGENT=$BUILD/agent/mlcube-agent
+CLIENT=$BUILD/tests/agent_bench_client
+USER_NAME=mlcube
+IMAGE=mlcube/hello:0.1
+die() { echo "agent_bench: $*" >&2; exit 1; }
+[[ $(id -u) -eq 0 ]] || die "run as root (the agent is started as user $USER_NAME)"
+[[ -x $AGENT && -x $CLIENT ]] || die "build first: ninja -C $BUILD mlcube-agent agent_bench_client"
+id "$USER_NAME" >/dev/null 2>&1 || die "no user $USER_NAME: run tools/create-test-user.sh"
+docker info >/dev/null 2>&1 || die "Docker is not running: run tools/start-docker.sh"
+"$ROOT/tools/prepare-examples.sh"
+docker image inspect $IMAGE >/dev/null 2>&1 ||
+  docker build -q -t $IMAGE -f "$ROOT/examples/hello/build/Dockerfile" "$ROOT/examples/hello/build" >/dev/null
+
+STATE=$(mktemp -d /tmp/mlcube-agent-bench-XXXXXX)
+AGENT_PID=
+cleanup() { [[ -n $AGENT_PID ]] && kill "$AGENT_PID" 2>/dev/null; rm -rf "$STATE"; }
+trap cleanup EXIT
+chmod 755 "$STATE"
+OWNER=uid-$(id -u)
+CUBE=$STATE/cubes/$OWNER/bench
+mkdir -p "$CUBE/workspace"
+cp -a "$ROOT/examples/hello/build" "$CUBE/build"
+cat >"$CUBE/mlcube.yaml" <<'YAML'
+name: bench
+docker: {image: "mlcube/hello:0.1", build_context: build, build_file: Dockerfile, build_strategy: auto}
+tasks:
+  bench:
+    entrypoint: /bin/sh /mlcube_io0/bench.sh
+    parameters:
+      inputs: {dir: {type: directory, default: ./}}
+      outputs: {}
+YAML
+LINE=$(printf 'x%.0s' $(seq 1 99))
+cat >"$CUBE/workspace/bench.sh" <<SH
+case "\$MODE" in
+  latency) cat /mlcube_io0/fifo ;;
+  flood) yes $LINE | head -c 104857600 ;;
+  noop) true ;;
+esac
+SH
+mkfifo -m 0666 "$CUBE/workspace/fifo"
+cat >"$STATE/agent.yaml" <<YAML
+log_max_bytes: 268435456
+max_concurrent_jobs: 2
+YAML
+chown -R $USER_NAME: "$STATE"
+SOCK=$STATE/agent.sock
+UID_N=$(id -u $USER_NAME); GID_N=$(id -g $USER_NAME)
+setpriv --reuid=$UID_N --regid=$GID_N --init-groups --reset-env \
+  "$AGENT" serve --config="$STATE/agent.yaml" --state-dir="$STATE" --listen=unix://$SOCK \
+  2>"$STATE.log" &
+AGENT_PID=$!
+for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.05; done
+sleep 1
+RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$AGENT_PID/status)
+
+LAT=$("$CLIENT" "$SOCK" latency bench "$CUBE/workspace/fifo" 300)
+
+# 100 MB of output: plain docker run (attached, output to /dev/null) ...
+t0=$(date +%s.%N)
+docker run --rm --user $UID_N:$GID_N --entrypoint /bin/sh $IMAGE -c "yes $LINE | head -c 104857600" >/dev/null
+t1=$(date +%s.%N)
+DOCKER_FLOOD=$(echo "$t1 - $t0" | bc)
+# ... and through the agent, a client following every byte.
+FLOOD=$("$CLIENT" "$SOCK" flood bench)
+UNWATCHED=$("$CLIENT" "$SOCK" flood-unwatched bench)
+
+# No-op launches.
+DOCKER_NOOP=()
+for _ in 1 2 3 4 5; do
+  t0=$(date +%s%N)
+  docker run --rm --user $UID_N:$GID_N --entrypoint /bin/true $IMAGE
+  t1=$(date +%s%N)
+  DOCKER_NOOP+=($(( (t1 - t0) / 1000000 )))
+done
+DOCKER_NOOP_P50=$(printf '%s\n' "${DOCKER_NOOP[@]}" | sort -n | sed -n 3p)
+NOOP=$("$CLIENT" "$SOCK" noop bench 5)
+
+AGENT_FLOOD=$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$FLOOD")
+FLOOD_BYTES=$(sed -E 's/.*stdout_bytes=([0-9]+).*/\1/' <<<"$FLOOD")
+AGENT_NOOP_P50=$(sed -E 's/.*p50=([0-9.]+).*/\1/' <<<"$NOOP")
+SLOWDOWN=$(echo "scale=1; ($AGENT_FLOOD - $DOCKER_FLOOD) * 100 / $DOCKER_FLOOD" | bc)
+
+printf '\n%-44s %-22s %-22s %s\n' "measure" "plain docker" "mlcube-agent" "target"
+printf '%-44s %-22s %-22s %s\n' "log line task->client latency" "-" \
+  "$(sed -E 's/.*p50=([0-9.]+) p99=([0-9.]+).*/p50 \1 ms, p99 \2 ms/' <<<"$LAT")" "p99 < 20 ms"
+printf '%-44s %-22s %-22s %s\n' "task printing 100 MB (s)" "$DOCKER_FLOOD" \
+  "$AGENT_FLOOD ($SLOWDOWN%)" "<= +10%"
+printf '%-44s %-22s %-22s %s\n' "  ... with no client watching (s)" "-" \
+  "$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$UNWATCHED")" ""
+printf '%-44s %-22s %-22s %s\n' "  bytes the watching client received" "-" "$FLOOD_BYTES" "104857600"
+printf '%-44s %-22s %-22s %s\n' "no-op task launch, p50 of 5 (ms)" "$DOCKER_NOOP_P50" \
+  "$AGENT_NOOP_P50" "<= ssh+docker run"
+printf '%-44s %-22s %-22s %s\n' "agent idle RSS (MiB)" "-" "$(echo "scale=1; $RSS_KB/1024" | bc)" "< 20"

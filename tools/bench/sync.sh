@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Sync benchmark of DESIGN.md, side by side from one run:
+#   mlcube-remote sync (local agent on a unix socket) vs `rsync -a` over ssh
+#   (sshd on 127.0.0.1, throwaway keys) vs local `cp -a`.
+# Scenarios: initial push, no-op re-sync, one 64 MiB file appended, one small
+# file touched, the same data in a second cube, pulling 100 MiB of outputs.
+#
+#   tools/bench/sync.sh [BUILD_DIR]       (default: ./build)
+# Needs: openssh-server, rsync (apt-get install openssh-server rsync).
+# Env: BENCH_DIR (scratch dir, default /tmp/mlcube-sync-bench), BENCH_PORT.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=$(cd "${1:-$HERE/../../build}" && pwd)
+REMOTE_BIN=$BUILD/controller/mlcube-remote
+AGENT_BIN=$BUILD/agent/mlcube-agent
+B=${BENCH_DIR:-/tmp/mlcube-sync-bench}
+PORT=${BENCH_PORT:-22522}
+
+for bin in "$REMOTE_BIN" "$AGENT_BIN"; do
+  [ -x "$bin" ] || { echo "missing $bin: build first (ninja -C build mlcube-remote mlcube-agent)" >&2; exit 1; }
+done
+for tool in rsync /usr/sbin/sshd; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install openssh-server rsync" >&2; exit 1; }
+done
+
+AGENT_PID=""; SSHD_PID=""
+cleanup() {
+  [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null || true
+  [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+rm -rf "$B"; mkdir -p "$B"
+echo "building the workspace (8 x 64 MiB + 20,000 small files) in $B/cube ..." >&2
+python3 "$HERE/make_workspace.py" "$B/cube"
+
+# --- sshd on loopback with throwaway keys -----------------------------------
+mkdir -p /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$B/hostkey"
+ssh-keygen -q -t ed25519 -N '' -f "$B/userkey"
+cp "$B/userkey.pub" "$B/authorized_keys"
+cat > "$B/sshd_config" <<CONF
+Port $PORT
+ListenAddress 127.0.0.1
+HostKey $B/hostkey
+AuthorizedKeysFile $B/authorized_keys
+PidFile $B/sshd.pid
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+PermitRootLogin prohibit-password
+CONF
+/usr/sbin/sshd -D -f "$B/sshd_config" -E "$B/sshd.log" &
+SSHD_PID=$!
+SSH="ssh -p $PORT -i $B/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+for _ in $(seq 50); do $SSH "$(id -un)@127.0.0.1" true 2>/dev/null && break; sleep 0.1; done
+RHOST="$(id -un)@127.0.0.1"
+
+# --- the agent -----------------------------------------------------------------
+"$AGENT_BIN" serve --listen="unix://$B/agent.sock" --state-dir="$B/agent-state" 2>"$B/agent.log" &
+AGENT_PID=$!
+for _ in $(seq 100); do [ -S "$B/agent.sock" ] && break; sleep 0.05; done
+export XDG_CACHE_HOME="$B/cache"
+PUSH=("$REMOTE_BIN" -q sync push "--agent=unix://$B/agent.sock")
+PULL=("$REMOTE_BIN" -q sync pull "--agent=unix://$B/agent.sock")
+
+now() { date +%s.%N; }
+# Runs a command, prints its wall time in seconds; page cache flushed first
+# (outside the timing) so one tool's dirty data does not slow the next.
+timeit() {
+  sync
+  local t0 t1
+  t0=$(now)
+  "$@" >"$B/last.out" 2>"$B/last.err" || { echo "FAILED: $*" >&2; cat "$B/last.err" >&2; exit 1; }
+  t1=$(now)
+  echo "$t1 - $t0" | bc -l | xargs printf '%.3f'
+}
+sent() { grep -o '[0-9]* bytes)' "$B/last.out" | tr -dc 0-9; }
+human() { numfmt --to=iec-i --suffix=B "$1"; }
+
+declare -A T S
+# 1. initial push
+T[ours,initial]=$(timeit "${PUSH[@]}" --mlcube="$B/cube"); S[ours,initial]=$(sent)
+T[rsync,initial]=$(timeit rsync -a -e "$SSH" "$B/cube/" "$RHOST:$B/rsync-dest/")
+T[cp,initial]=$(timeit cp -a "$B/cube" "$B/cp-dest")
+# 2. no-op
+T[ours,noop]=$(timeit "${PUSH[@]}" --mlcube="$B/cube"); S[ours,noop]=$(sent)
+T[rsync,noop]=$(timeit rsync -a -e "$SSH" "$B/cube/" "$RHOST:$B/rsync-dest/")
+T[cp,noop]=-
+# 3. one 64 MiB file appended (1 MiB more)
+head -c 1048576 /dev/urandom >> "$B/cube/workspace/data/shard-3.bin"
+T[ours,append]=$(timeit "${PUSH[@]}" --mlcube="$B/cube"); S[ours,append]=$(sent)
+T[rsync,append]=$(timeit rsync -a -e "$SSH" "$B/cube/" "$RHOST:$B/rsync-dest/")
+T[cp,append]=$(timeit cp -a "$B/cube/workspace/data/shard-3.bin" "$B/cp-dest/workspace/data/shard-3.bin")
+# 4. one small file touched
+sleep 0.01; touch "$B/cube/workspace/data/small/050/f10000.txt"
+T[ours,touch]=$(timeit "${PUSH[@]}" --mlcube="$B/cube"); S[ours,touch]=$(sent)
+T[rsync,touch]=$(timeit rsync -a -e "$SSH" "$B/cube/" "$RHOST:$B/rsync-dest/")
+T[cp,touch]=$(timeit cp -a "$B/cube/workspace/data/small/050/f10000.txt" "$B/cp-dest/workspace/data/small/050/")
+# 5. the same data in a second cube
+cp -a "$B/cube" "$B/cube2"
+T[ours,second]=$(timeit "${PUSH[@]}" --mlcube="$B/cube2"); S[ours,second]=$(sent)
+T[rsync,second]=$(timeit rsync -a -e "$SSH" "$B/cube2/" "$RHOST:$B/rsync-dest2/")
+T[cp,second]=$(timeit cp -a "$B/cube2" "$B/cp-dest2")
+# 6. pulling 100 MiB of outputs (1 x 64 MiB + 36 x 1 MiB) written on the agent
+CUBE_DIR=$(ls -d "$B"/agent-state/cubes/*/cube-* | head -1)
+mkdir -p "$CUBE_DIR/workspace/out" "$B/rsync-dest/workspace/out"
+head -c 64M /dev/urandom > "$CUBE_DIR/workspace/out/model.bin"
+for i in $(seq 36); do head -c 1M /dev/urandom > "$CUBE_DIR/workspace/out/part-$i.bin"; done
+cp -a "$CUBE_DIR/workspace/out/." "$B/rsync-dest/workspace/out/"
+T[ours,pull]=$(timeit "${PULL[@]}" --mlcube="$B/cube" --path=out); S[ours,pull]=$(sent)
+T[rsync,pull]=$(timeit rsync -a -e "$SSH" "$RHOST:$B/rsync-dest/workspace/out/" "$B/rsync-pull/")
+T[cp,pull]=$(timeit cp -a "$CUBE_DIR/workspace/out" "$B/cp-pull")
+
+ratio() { if [ "$2" = "-" ]; then echo "-"; else echo "$1 / $2" | bc -l | xargs printf '%.2fx'; fi; }
+printf '\n| scenario | mlcube-remote sync | sent | rsync -a over ssh | cp -a | ours/cp | rsync/ours |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|\n'
+for k in initial:"initial push (632 MiB)" noop:"no-op re-sync" append:"one 64 MiB file appended (+1 MiB)" \
+         touch:"one small file touched" second:"same data, second cube" pull:"pull 100 MiB of outputs"; do
+  key=${k%%:*}; label=${k#*:}
+  printf '| %s | %s s | %s | %s s | %s | %s | %s |\n' "$label" "${T[ours,$key]}" "$(human "${S[ours,$key]:-0}")" \
+    "${T[rsync,$key]}" "$( [ "${T[cp,$key]}" = - ] && echo - || echo "${T[cp,$key]} s")" \
+    "$(ratio "${T[ours,$key]}" "${T[cp,$key]}")" "$(ratio "${T[rsync,$key]}" "${T[ours,$key]}")"
+done
+echo
+echo "(sent: payload bytes our client sent; for pull: bytes received. $(nproc) cores, $(uname -r))"
