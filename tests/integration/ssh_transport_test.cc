@@ -223,6 +223,18 @@ TEST_F(SshTransportTest, SshAgentAndSshConfigAliasAreHonoured) {
   EXPECT_THAT(without_agent.out, HasSubstr("refused every key offered"));
 }
 
+// Debian's ssh_config has HashKnownHosts yes: entries `ssh` records look
+// like "|1|salt|hash ssh-ed25519 ...". They are matched all the same.
+TEST_F(SshTransportTest, HashedKnownHostsEntryIsAccepted) {
+  ASSERT_EQ(Shell("ssh-keygen -q -H -f " + client_dir_ + "/known_hosts"), 0);
+  std::string hashed;
+  ASSERT_EQ(Shell("cat " + client_dir_ + "/known_hosts", &hashed), 0);
+  ASSERT_THAT(hashed, ::testing::StartsWith("|1|"));
+  CommandResult result = Hosts(HostsFile(KeyBlock("good_key")));
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_THAT(result.out, HasSubstr(" up "));
+}
+
 TEST_F(SshTransportTest, WrongKeyIsRefused) {
   CommandResult result = Hosts(HostsFile(KeyBlock("wrong_key")));
   EXPECT_NE(result.exit_code, 0);
