@@ -5,6 +5,7 @@
 //   mlcube-agent supervise ...   (internal: runs one task detached, see
 //                                 agent/task_supervisor.h)
 
+#include <grp.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -143,6 +144,17 @@ int Serve(const ServeFlags& flags) {
     tls = *loaded;
   }
   server.SetTcpSecurity(tls, config->insecure);
+  gid_t socket_group = static_cast<gid_t>(-1);
+  if (!config->unix_socket_group.empty()) {
+    struct group* entry = getgrnam(config->unix_socket_group.c_str());
+    if (entry == nullptr) {
+      std::cerr << "mlcube-agent: unix_socket.group: no group '" << config->unix_socket_group
+                << "'\n";
+      return 1;
+    }
+    socket_group = entry->gr_gid;
+  }
+  server.SetUnixSocketAccess(static_cast<mode_t>(config->unix_socket_mode), socket_group);
   // ---- END transport helper: TLS ----
   absl::Status started = server.Start();
   if (!started.ok()) {

@@ -153,5 +153,18 @@ TEST(AgentTlsConfigTest, NamesTheBadKey) {
   EXPECT_FALSE(ParseAgentConfig("insecure: true\n").ok());
 }
 
+TEST(AgentUnixSocketConfigTest, ModeIsOctalAndGroupANonEmptyName) {
+  auto config = ParseAgentConfig("unix_socket: {mode: \"0660\", group: mlcube-users}\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->unix_socket_mode, 0660);
+  EXPECT_EQ(config->unix_socket_group, "mlcube-users");
+  EXPECT_EQ(ParseAgentConfig("")->unix_socket_mode, 0666);
+  for (const char* bad : {"unix_socket: {mode: \"0999\"}\n", "unix_socket: {mode: \"01777\"}\n",
+                          "unix_socket: {mode: rw}\n", "unix_socket: {group: \"\"}\n",
+                          "unix_socket: {owner: x}\n", "unix_socket: 0660\n"}) {
+    EXPECT_FALSE(ParseAgentConfig(bad).ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace mlcube
