@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <iostream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -54,8 +55,9 @@ absl::StatusOr<std::unique_ptr<SshTunnel>> SshTunnel::Open(Options options) {
   auto session = SshSession::Connect(tunnel->options_.ssh, tunnel->options_.ssh_dir);
   if (!session.ok()) return session.status();
   tunnel->session_ = std::move(*session);
-  tunnel->description_ =
-      absl::StrCat("ssh://", tunnel->session_->description(), tunnel->options_.remote);
+  const std::string& remote = tunnel->options_.remote;
+  tunnel->description_ = absl::StrCat("ssh://", tunnel->session_->description(),
+                                      absl::StartsWith(remote, "/") ? "" : " -> ", remote);
   // Probe the agent's socket once so a missing agent is reported by name.
   auto probe = tunnel->OpenChannel();
   if (!probe.ok()) return probe.status();

@@ -281,6 +281,39 @@ TEST_F(SshTransportTest, MissingAgentSocketIsNamed) {
   EXPECT_THAT(result.out, HasSubstr("cannot reach the agent at /nonexistent/agent.sock"));
 }
 
+// An agent that listens on a loopback port instead of a socket is reached
+// through a direct-tcpip channel; it too sees the SSH user's uid (the
+// connection comes from that user's sshd process on the host).
+TEST_F(SshTransportTest, TunnelReachesALoopbackPortWithDirectTcpip) {
+  AgentProcessOptions options;
+  options.user = kUser;
+  options.extra_args = {"--listen=127.0.0.1:0", "--insecure"};
+  AgentProcess tcp_agent(options);
+  ASSERT_TRUE(tcp_agent.Start());
+  const std::string log = tcp_agent.Stderr();
+  const size_t at = log.find("127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << log;
+  const int port = std::stoi(log.substr(at + 10));
+
+  mlcube::SshTunnel::Options tunnel_options;
+  tunnel_options.ssh.host = "127.0.0.1";
+  tunnel_options.ssh.port = sshd_->port();
+  tunnel_options.ssh.user = kUser;
+  tunnel_options.ssh.identity_file = client_dir_ + "/good_key";
+  tunnel_options.ssh_dir = client_dir_;
+  tunnel_options.remote = "127.0.0.1:" + std::to_string(port);
+  auto tunnel = mlcube::SshTunnel::Open(tunnel_options);
+  ASSERT_TRUE(tunnel.ok()) << tunnel.status() << sshd_->Log();
+  mlcube_remote::v1::Agent::Stub stub(
+      grpc::CreateChannel((*tunnel)->grpc_target(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  mlcube_remote::v1::AgentInfo info;
+  grpc::Status status = stub.GetInfo(&context, {}, &info);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(info.caller_identity(), "uid-" + std::to_string(tcp_agent.uid()));
+}
+
 // An echo server on a unix socket the SSH user can reach; checks that the
 // pump moves much more than one SSH window both ways without loss, reorder or
 // deadlock, with several connections at once.
