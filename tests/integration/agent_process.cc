@@ -52,8 +52,10 @@ AgentProcess::~AgentProcess() {
     // A failed test may leave tasks running: stop its containers and the
     // process groups of its steps (only this agent's jobs).
     Shell("for j in '" + state_dir_ +
-          "'/jobs/*/; do id=$(basename \"$j\"); "
-          "docker ps -aq --filter name=mlcube-$id | xargs -r docker rm -f >/dev/null; "
+          "'/jobs/*/; do [ -d \"$j\" ] || continue; id=$(basename \"$j\"); "
+          // Anchored: an unanchored name filter is a regex substring match
+          // and would stop other tests' containers.
+          "docker ps -aq --filter name=^mlcube-$id- | xargs -r docker rm -f >/dev/null; "
           "for p in \"$j\"step-*.pgid; do [ -f \"$p\" ] && [ ! -f \"${p%.pgid}.exit\" ] && "
           "kill -9 -- -$(cat \"$p\") "
           "2>/dev/null; done; done; true");
@@ -86,9 +88,14 @@ bool AgentProcess::Start() {
   socket_path_ = state_dir_ + "/agent.sock";
   stderr_path_ = state_dir_ + ".agent.log";
   std::vector<std::string> args;
+  if (!options_.netns.empty()) args = {"/usr/bin/ip", "netns", "exec", options_.netns};
   if (!options_.user.empty()) {
-    args = {"/usr/bin/setpriv", "--reuid=" + std::to_string(uid_),
-            "--regid=" + std::to_string(gid_), "--init-groups", "--reset-env"};
+    for (const std::string& arg :
+         {std::string("/usr/bin/setpriv"), "--reuid=" + std::to_string(uid_),
+          "--regid=" + std::to_string(gid_), std::string("--init-groups"),
+          std::string("--reset-env")}) {
+      args.push_back(arg);
+    }
   }
   args.push_back(MLCUBE_AGENT_BIN);
   args.push_back("serve");

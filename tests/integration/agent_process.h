@@ -20,6 +20,8 @@ struct AgentProcessOptions {
   std::vector<std::string> extra_args;
   // Reuse this state dir (restart tests); empty: a new temp dir.
   std::string state_dir;
+  // Run inside this network namespace (`ip netns exec`): a separate host.
+  std::string netns;
 };
 
 class AgentProcess {
