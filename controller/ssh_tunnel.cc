@@ -30,7 +30,6 @@ struct SshTunnel::Link {
   bool eof_sent = false;
   bool remote_eof = false;
   bool local_shut = false;
-  short poll_events = 0;
 
   ~Link() {
     if (channel != nullptr) {
