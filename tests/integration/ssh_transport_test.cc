@@ -92,6 +92,21 @@ TEST_F(SshTransportTest, HostsCommandReachesTheAgentThroughSsh) {
   EXPECT_THAT(result.out, ::testing::ContainsRegex("gpu\\* +up +" MLCUBE_REMOTE_VERSION));
 }
 
+// `hosts` probes every host at once, each over its own SSH session.
+TEST_F(SshTransportTest, SeveralSshHostsAreProbedInParallel) {
+  std::string text = "default_host: gpu0\nhosts:\n";
+  for (int i = 0; i < 4; ++i) {
+    text += "  gpu" + std::to_string(i) + ":\n    ssh: " + KeyBlock("good_key") +
+            "\n    agent_socket: " + agent_->socket_path() + "\n";
+  }
+  root_.WriteFile("many.yaml", text);
+  CommandResult result = Hosts(root_.path() + "/many.yaml");
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_THAT(result.out, ::testing::ContainsRegex("gpu" + std::to_string(i) + "\\*? +up "));
+  }
+}
+
 TEST_F(SshTransportTest, AgentSeesTheSshUsersUid) {
   setenv("MLCUBE_REMOTE_SSH_DIR", client_dir_.c_str(), 1);
   auto hosts = mlcube::LoadHostsFile(HostsFile(KeyBlock("good_key")));
