@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -94,6 +95,30 @@ absl::Status ParseTls(const YAML::Node& node, const std::string& file, AgentTlsC
   }
   return absl::OkStatus();
 }
+
+absl::Status ParseUnixSocket(const YAML::Node& node, const std::string& file, AgentConfig& config) {
+  if (!node.IsMap()) return Bad(file, "unix_socket", "expected a mapping {mode, group}");
+  for (const auto& field : node) {
+    const std::string name = field.first.as<std::string>();
+    const std::string key = absl::StrCat("unix_socket.", name);
+    auto s = ScalarString(field.second, file, key);
+    if (!s.ok()) return s.status();
+    if (name == "mode") {
+      char* end = nullptr;
+      const long mode = strtol(s->c_str(), &end, 8);
+      if (s->empty() || *end != '\0' || mode < 0 || mode > 0777) {
+        return Bad(file, key, "expected an octal mode such as \"0660\"");
+      }
+      config.unix_socket_mode = static_cast<int>(mode);
+    } else if (name == "group") {
+      if (s->empty()) return Bad(file, key, "must not be empty");
+      config.unix_socket_group = *s;
+    } else {
+      return Bad(file, key, "unknown key (expected mode or group)");
+    }
+  }
+  return absl::OkStatus();
+}
 // ---- END transport helper: TLS ----
 
 absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentConfig& config) {
@@ -136,13 +161,16 @@ absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentCon
     } else if (key == "runtimes") {
       absl::Status s = ParseRuntimes(value, file, config);
       if (!s.ok()) return s;
+    } else if (key == "unix_socket") {  // transport helper
+      absl::Status s = ParseUnixSocket(value, file, config);
+      if (!s.ok()) return s;
     } else if (key == "tls") {  // transport helper: TLS
       absl::Status s = ParseTls(value, file, config.tls);
       if (!s.ok()) return s;
     } else {
       return Bad(file, key,
                  "unknown key (expected listen, state_dir, image_dir, max_concurrent_jobs, "
-                 "log_max_bytes, runtimes or tls)");
+                 "log_max_bytes, runtimes, unix_socket or tls)");
     }
   }
   return absl::OkStatus();

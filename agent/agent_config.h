@@ -16,6 +16,7 @@
 //     podman: {enabled: true, binary: podman}
 //     apptainer: {enabled: true, binary: apptainer}
 //     singularity: {enabled: true, binary: singularity}
+//   unix_socket: {mode: "0660", group: mlcube-users}  # who may connect at all
 //   tls: {ca: /etc/mlcube-agent/ca.pem, cert: /etc/mlcube-agent/server.pem,
 //         key: /etc/mlcube-agent/server.key}   # mutual TLS on every TCP address
 
@@ -61,6 +62,10 @@ struct AgentConfig {
 
   // ---- BEGIN transport helper: TLS ----
   AgentTlsConfig tls;
+  // Mode (octal) and group (empty: the agent's) of unix listen sockets.
+  // Callers are identified by uid either way; these decide who may call.
+  int unix_socket_mode = 0666;
+  std::string unix_socket_group;
   // Plain TCP on loopback, for tests: only the --insecure flag sets it, never
   // the file, and never for a non-loopback address.
   bool insecure = false;

@@ -37,6 +37,11 @@ void AgentServer::SetTcpSecurity(std::shared_ptr<grpc::ServerCredentials> tls,
   allow_insecure_loopback_ = allow_insecure_loopback;
 }
 
+void AgentServer::SetUnixSocketAccess(mode_t mode, gid_t group) {
+  unix_mode_ = mode;
+  unix_group_ = group;
+}
+
 absl::Status AgentServer::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -44,7 +49,8 @@ absl::Status AgentServer::Start() {
   std::vector<std::unique_ptr<int>> ports;
   for (const std::string& address : addresses_) {
     if (absl::StartsWith(address, "unix://")) {
-      auto listener = std::make_unique<UnixSocketListener>(address.substr(7));
+      auto listener =
+          std::make_unique<UnixSocketListener>(address.substr(7), unix_mode_, unix_group_);
       absl::Status s = listener->Bind();
       if (!s.ok()) return s;
       unix_listeners_.push_back(std::move(listener));

@@ -33,6 +33,8 @@ class AgentServer {
   // loopback when `allow_insecure_loopback` (the --insecure flag, tests).
   // Call before Start.
   void SetTcpSecurity(std::shared_ptr<grpc::ServerCredentials> tls, bool allow_insecure_loopback);
+  // Mode and group of the unix sockets (see UnixSocketListener).
+  void SetUnixSocketAccess(mode_t mode, gid_t group);
   // ---- END transport helper: TLS ----
 
   // Binds every address and starts serving; refuses TCP addresses as
@@ -53,6 +55,8 @@ class AgentServer {
   std::vector<int> tcp_ports_;
   std::shared_ptr<grpc::ServerCredentials> tls_;  // transport helper: TLS
   bool allow_insecure_loopback_ = false;          // transport helper: TLS
+  mode_t unix_mode_ = 0666;                       // transport helper
+  gid_t unix_group_ = static_cast<gid_t>(-1);     // transport helper
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
 };

@@ -7,7 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/str_cat.h"
+#include "agent/caller_identity.h"
 #include "agent/tls_certificate_factory.h"
 
 namespace mlcube {
@@ -66,6 +70,11 @@ absl::Status CertsInit(const CertsInitOptions& options, std::ostream& out) {
   }
   const std::string client_name =
       options.client_name.empty() ? InvokingUser() : options.client_name;
+  if (absl::StatusOr<std::string> identity = CallerIdentityFromCommonName(client_name);
+      !identity.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("certs init: --client-name: ", identity.status().message()));
+  }
 
   auto ca = TlsCertificateFactory::MakeCa(absl::StrCat("mlcube-agent CA ", options.hosts[0]));
   if (!ca.ok()) return ca.status();
@@ -106,6 +115,41 @@ absl::Status CertsInit(const CertsInitOptions& options, std::ostream& out) {
       << "\nThe agent will know that client as 'cn-" << client_name
       << "'. Keep ca.key away from the agent host if you can: whoever has it can issue "
          "identities.\n";
+  return absl::OkStatus();
+}
+
+absl::Status CertsIssueClient(const std::string& dir, const std::string& name, std::ostream& out) {
+  // The name becomes the caller's identity and a file name: same rules.
+  absl::StatusOr<std::string> identity = CallerIdentityFromCommonName(name);
+  if (!identity.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("certs client: --name: ", identity.status().message()));
+  }
+  if (name == "ca" || name == "server") {
+    return absl::InvalidArgumentError("certs client: --name must not be 'ca' or 'server'");
+  }
+  std::ifstream ca_key(dir + "/ca.key"), ca_cert(dir + "/ca.pem");
+  if (!ca_key || !ca_cert) {
+    return absl::NotFoundError(absl::StrCat("certs client: cannot read ", dir,
+                                            "/ca.key and ca.pem (made by `certs init`)"));
+  }
+  std::stringstream key_text, cert_text;
+  key_text << ca_key.rdbuf();
+  cert_text << ca_cert.rdbuf();
+  CertificateRequest request;
+  request.common_name = name;
+  request.usage = CertificateRequest::Usage::kClient;
+  auto client = TlsCertificateFactory::MakeLeaf({key_text.str(), cert_text.str()}, request);
+  if (!client.ok()) return client.status();
+  const std::string stem = absl::StrCat(dir, "/", name);
+  absl::Status s = WriteNewFile(stem + ".key", client->key, 0600);
+  if (!s.ok()) return s;
+  s = WriteNewFile(stem + ".pem", client->cert, 0644);
+  if (!s.ok()) return s;
+  out << "certs client: wrote " << stem << ".{pem,key} (key mode 0600); the agent knows its "
+      << "holder as '" << *identity << "'. Give them ca.pem, " << name << ".pem and " << name
+      << ".key for their hosts file:\n  tls: {ca: ca.pem, cert: " << name << ".pem, key: " << name
+      << ".key}\n";
   return absl::OkStatus();
 }
 

@@ -28,6 +28,11 @@ struct CertsInitOptions {
 // Prints what it wrote and the config snippets that use it to `out`.
 absl::Status CertsInit(const CertsInitOptions& options, std::ostream& out);
 
+// `mlcube-agent certs client --dir=DIR --name=NAME`: one more client
+// certificate from DIR/ca.{pem,key}, written to DIR/NAME.{pem,key}; the agent
+// knows its holder as "cn-NAME". Never overwrites.
+absl::Status CertsIssueClient(const std::string& dir, const std::string& name, std::ostream& out);
+
 // Writes `content` to a new file (O_EXCL) with `mode`; exposed for tests.
 absl::Status WriteNewFile(const std::string& path, const std::string& content, int mode);
 

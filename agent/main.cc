@@ -2,9 +2,11 @@
 //
 //   mlcube-agent serve [--config=FILE] [--listen=ADDR]... [--state-dir=DIR] [--insecure]
 //   mlcube-agent certs init --dir=DIR --host=NAME... [--client-name=NAME]
+//   mlcube-agent certs client --dir=DIR --name=NAME
 //   mlcube-agent supervise ...   (internal: runs one task detached, see
 //                                 agent/task_supervisor.h)
 
+#include <grp.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -151,6 +153,17 @@ int Serve(const ServeFlags& flags) {
     tls = *loaded;
   }
   server.SetTcpSecurity(tls, config->insecure);
+  gid_t socket_group = static_cast<gid_t>(-1);
+  if (!config->unix_socket_group.empty()) {
+    struct group* entry = getgrnam(config->unix_socket_group.c_str());
+    if (entry == nullptr) {
+      std::cerr << "mlcube-agent: unix_socket.group: no group '" << config->unix_socket_group
+                << "'\n";
+      return 1;
+    }
+    socket_group = entry->gr_gid;
+  }
+  server.SetUnixSocketAccess(static_cast<mode_t>(config->unix_socket_mode), socket_group);
   // ---- END transport helper: TLS ----
   absl::Status started = server.Start();
   if (!started.ok()) {
@@ -219,6 +232,12 @@ int main(int argc, char** argv) {
       ->required();
   certs_init->add_option("--client-name", certs_options.client_name,
                          "Common name of the client certificate (default: your user name)");
+  std::string client_dir, client_name;
+  CLI::App* certs_client = certs->add_subcommand(
+      "client", "One more client certificate from the CA that `certs init` made");
+  certs_client->add_option("--dir", client_dir, "The directory `certs init` wrote")->required();
+  certs_client->add_option("--name", client_name, "The user's name (their identity: cn-NAME)")
+      ->required();
   // ---- END transport helper: TLS ----
 
   try {
@@ -229,6 +248,11 @@ int main(int argc, char** argv) {
   if (serve->parsed()) return Serve(flags);
   if (certs_init->parsed()) {  // transport helper: TLS
     absl::Status done = mlcube::CertsInit(certs_options, std::cout);
+    if (!done.ok()) std::cerr << "mlcube-agent: " << done.message() << "\n";
+    return done.ok() ? 0 : 1;
+  }
+  if (certs_client->parsed()) {  // transport helper: TLS
+    absl::Status done = mlcube::CertsIssueClient(client_dir, client_name, std::cout);
     if (!done.ok()) std::cerr << "mlcube-agent: " << done.message() << "\n";
     return done.ok() ? 0 : 1;
   }

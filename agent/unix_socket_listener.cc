@@ -31,7 +31,8 @@ bool SomeoneListens(const sockaddr_un& addr) {
 
 }  // namespace
 
-UnixSocketListener::UnixSocketListener(std::string path) : path_(std::move(path)) {}
+UnixSocketListener::UnixSocketListener(std::string path, mode_t mode, gid_t group)
+    : path_(std::move(path)), mode_(mode), group_(group) {}
 
 UnixSocketListener::~UnixSocketListener() { Stop(); }
 
@@ -59,7 +60,11 @@ absl::Status UnixSocketListener::Bind() {
   if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     return Errno(absl::StrCat("bind ", path_));
   }
-  chmod(path_.c_str(), 0666);
+  if (group_ != static_cast<gid_t>(-1) &&
+      chown(path_.c_str(), static_cast<uid_t>(-1), group_) != 0) {
+    return Errno(absl::StrCat("chown ", path_, " to group ", group_));
+  }
+  chmod(path_.c_str(), mode_);
   if (listen(listen_fd_, 128) != 0) return Errno(absl::StrCat("listen ", path_));
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return Errno("eventfd");

@@ -219,7 +219,16 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
   push_request.cube = &*cube;
   push_request.cube_id = cube_id;
   push_request.exclude = hosts->exclude;
+  // Ctrl-C during the push stops at once: nothing has started on the host,
+  // files land there atomically and the next push resumes what was sent.
+  interrupts.SetCallback([](int) {
+    static const char kMessage[] =
+        "\nmlcube-remote: interrupted during the push; no job was started\n";
+    (void)!::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+    ::_exit(kExitCancelled);
+  });
   absl::StatusOr<PushStats> pushed = PushCube(sync, push_request, console);
+  interrupts.SetCallback(nullptr);
   if (!pushed.ok()) {
     console.Error(absl::StrCat("push to ", agent.Describe(), ": ", pushed.status().message()));
     return ExitForStatus(pushed.status());
@@ -304,7 +313,17 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
     pull.show_progress = console.verbosity() != Verbosity::kQuiet;
     pull.interactive = ::isatty(STDERR_FILENO) == 1;
     if (!pull.paths.empty()) {
+      // Each file is written to a temporary name and renamed, so stopping
+      // here leaves every local file whole, old or new.
+      interrupts.SetCallback([](int) {
+        static const char kMessage[] =
+            "\nmlcube-remote: interrupted while pulling outputs; `mlcube-remote sync pull` "
+            "fetches the rest\n";
+        (void)!::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+        ::_exit(kExitCancelled);
+      });
       absl::StatusOr<PullStats> pulled = sync.Pull(pull);
+      interrupts.SetCallback(nullptr);
       if (!pulled.ok()) {
         console.Error(absl::StrCat("pulling outputs from ", agent.Describe(), ": ",
                                    pulled.status().message()));

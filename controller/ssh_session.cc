@@ -189,13 +189,17 @@ bool SshSession::WantsWrite() const {
 }
 
 absl::Status SshSession::ProcessIo() {
-  if (ssh_event_dopoll(event_, 0) == SSH_ERROR || !ssh_is_connected(session_)) {
+  if (ssh_event_dopoll(event_, 0) == SSH_ERROR || !Connected()) {
+    broken_ = true;
     return absl::UnavailableError(
         absl::StrCat("ssh: connection to ", description_, " lost: ", ssh_get_error(session_)));
   }
   return absl::OkStatus();
 }
 
-bool SshSession::Connected() const { return ssh_is_connected(session_) != 0; }
+bool SshSession::Connected() const {
+  return !broken_ && ssh_is_connected(session_) != 0 &&
+         (ssh_get_status(session_) & (SSH_CLOSED | SSH_CLOSED_ERROR)) == 0;
+}
 
 }  // namespace mlcube

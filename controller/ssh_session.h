@@ -58,6 +58,7 @@ class SshSession {
 
   ssh_session session_;
   ssh_event event_ = nullptr;
+  bool broken_ = false;  // an I/O error was seen: make a new session
   std::string description_;
 };
 

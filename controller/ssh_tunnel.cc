@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <iostream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -29,7 +30,6 @@ struct SshTunnel::Link {
   bool eof_sent = false;
   bool remote_eof = false;
   bool local_shut = false;
-  short poll_events = 0;
 
   ~Link() {
     if (channel != nullptr) {
@@ -54,8 +54,9 @@ absl::StatusOr<std::unique_ptr<SshTunnel>> SshTunnel::Open(Options options) {
   auto session = SshSession::Connect(tunnel->options_.ssh, tunnel->options_.ssh_dir);
   if (!session.ok()) return session.status();
   tunnel->session_ = std::move(*session);
-  tunnel->description_ =
-      absl::StrCat("ssh://", tunnel->session_->description(), tunnel->options_.remote);
+  const std::string& remote = tunnel->options_.remote;
+  tunnel->description_ = absl::StrCat("ssh://", tunnel->session_->description(),
+                                      absl::StartsWith(remote, "/") ? "" : " -> ", remote);
   // Probe the agent's socket once so a missing agent is reported by name.
   auto probe = tunnel->OpenChannel();
   if (!probe.ok()) return probe.status();
@@ -155,6 +156,14 @@ void SshTunnel::Accept() {
   for (;;) {
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
+    // The directory is private already; checking the peer as well costs
+    // nothing and keeps our SSH identity ours should the mode ever change.
+    struct ucred peer {};
+    socklen_t length = sizeof(peer);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 || peer.uid != getuid()) {
+      close(fd);
+      continue;
+    }
     if (!session_ || !session_->Connected()) {
       // The SSH connection dropped (laptop slept, network changed): gRPC is
       // reconnecting, so make a new one.

@@ -25,6 +25,8 @@ namespace {
 
 using ::mlcube::testing::BackgroundCommand;
 using ::mlcube::testing::CommandResult;
+using ::mlcube::testing::CountOccurrences;
+using ::mlcube::testing::ReadFileContent;
 using ::mlcube::testing::RunCommand;
 using ::mlcube::testing::TempDir;
 using ::mlcube_test::AgentProcess;
@@ -34,22 +36,6 @@ using ::testing::Not;
 
 const std::string kBinary = MLCUBE_REMOTE_BINARY;
 const std::string kExamples = MLCUBE_EXAMPLES_DIR;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-int CountOf(const std::string& haystack, const std::string& needle) {
-  int count = 0;
-  for (size_t pos = haystack.find(needle); pos != std::string::npos;
-       pos = haystack.find(needle, pos + needle.size())) {
-    ++count;
-  }
-  return count;
-}
 
 // A copy of examples/hello (with its busybox) and a hosts file naming one
 // agent, so tests never write into the source tree.
@@ -99,8 +85,10 @@ TEST_F(RunEndToEndTest, DockerRunStreamsOutputAndBringsOutputsBack) {
   EXPECT_THAT(result.out, Not(HasSubstr("mlcube-remote:")));
   EXPECT_THAT(result.err,
               HasSubstr("mlcube-remote: outputs: " + dir_.path() + "/hello/workspace/greetings"));
-  EXPECT_EQ(ReadFile(dir_.path() + "/hello/workspace/greetings/Alice.txt"), "Hello, Alice!\n");
-  EXPECT_EQ(ReadFile(dir_.path() + "/hello/workspace/greetings/summary.txt"), "greeted 3 names\n");
+  EXPECT_EQ(ReadFileContent(dir_.path() + "/hello/workspace/greetings/Alice.txt"),
+            "Hello, Alice!\n");
+  EXPECT_EQ(ReadFileContent(dir_.path() + "/hello/workspace/greetings/summary.txt"),
+            "greeted 3 names\n");
 
   // A second run sends nothing new and still succeeds.
   CommandResult again = Cli({"run", Cube(), "--task=greet"});
@@ -127,7 +115,7 @@ TEST_F(RunEndToEndTest, DetachThenReattachGetsEveryLineOnce) {
   CommandResult logs = Cli({"logs", "-f", job});
   ASSERT_EQ(logs.exit_code, 0) << logs.err;
   for (const char* tick : {"tick 1\n", "tick 2\n", "tick 3\n", "tick 4\n"}) {
-    EXPECT_EQ(CountOf(logs.out, tick), 1) << logs.out;
+    EXPECT_EQ(CountOccurrences(logs.out, tick), 1) << logs.out;
   }
   CommandResult status = Cli({"status", job});
   EXPECT_EQ(status.exit_code, 0);
@@ -170,7 +158,7 @@ TEST_F(RunEndToEndTest, CtrlCDetachesAndTheJobGoesOn) {
   const std::string job = result.err.substr(at + 21, 8);
   CommandResult logs = Cli({"logs", "-f", job});
   EXPECT_EQ(logs.exit_code, 0) << logs.err;
-  EXPECT_EQ(CountOf(logs.out, "tick 4\n"), 1);
+  EXPECT_EQ(CountOccurrences(logs.out, "tick 4\n"), 1);
 }
 
 TEST_F(RunEndToEndTest, SecondCtrlCCancels) {
@@ -208,7 +196,7 @@ TEST_F(RunEndToEndTest, LogsFollowSurvivesAnAgentRestart) {
   CommandResult result = logs.Wait(60);
   EXPECT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << restarted->Stderr();
   for (int i = 1; i <= 8; ++i) {
-    EXPECT_EQ(CountOf(result.out, "tick " + std::to_string(i) + "\n"), 1)
+    EXPECT_EQ(CountOccurrences(result.out, "tick " + std::to_string(i) + "\n"), 1)
         << "tick " << i << " in:\n"
         << result.out;
   }
@@ -220,11 +208,35 @@ TEST_F(RunEndToEndTest, ApptainerRunBringsOutputsBack) {
   CommandResult result = Cli({"run", Cube(), "--task=greet"}, 300);
   ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
   EXPECT_THAT(result.out, HasSubstr("Hello, Charlie!"));
-  EXPECT_EQ(ReadFile(dir_.path() + "/hello/workspace/greetings/Bob.txt"), "Hello, Bob!\n");
+  EXPECT_EQ(ReadFileContent(dir_.path() + "/hello/workspace/greetings/Bob.txt"), "Hello, Bob!\n");
   // The SIF stays on the host: nothing image-like came back.
   EXPECT_NE(::access((dir_.path() + "/hello/workspace/.image").c_str(), F_OK), 0);
   CommandResult failed = Cli({"run", Cube(), "--task=fail"}, 120);
   EXPECT_EQ(failed.exit_code, 7) << failed.err;
+}
+
+TEST_F(RunEndToEndTest, OlderLayoutWithPlatformAndRunFiles) {
+  const std::string cube = dir_.path() + "/legacy";
+  ASSERT_EQ(mlcube_test::Shell("cp -a " + std::string(MLCUBE_TEST_DATA_DIR) + "/legacy/hello " +
+                               cube + " && cp -a " + kExamples + "/hello/build " + cube + "/"),
+            0);
+  // The old runners' form: a platform file and a run file instead of a name.
+  CommandResult result =
+      Cli({"run", "--mlcube=" + cube, "--platform=" + cube + "/platform/docker.yaml",
+           "--task=" + cube + "/run/greet_others.yaml"});
+  ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.out, HasSubstr("Hello, Grace!\nHello, Linus!\n"));
+  EXPECT_EQ(ReadFileContent(cube + "/workspace/other_greetings/Linus.txt"), "Hello, Linus!\n");
+  // By task name, run/greet.yaml gives the bindings.
+  CommandResult by_name = Cli({"run", "--mlcube=" + cube, "--task=greet"});
+  ASSERT_EQ(by_name.exit_code, 0) << by_name.err;
+  EXPECT_EQ(ReadFileContent(cube + "/workspace/greetings/Ada.txt"), "Hello, Ada!\n");
+}
+
+TEST_F(RunEndToEndTest, ConfigureBuildsTheImage) {
+  CommandResult result = Cli({"configure", Cube()});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("succeeded"));
 }
 
 TEST_F(RunEndToEndTest, BadInputIsReportedBeforeAnythingMoves) {

@@ -115,4 +115,15 @@ std::string SshTestServer::KnownHostsLine() const {
 
 std::string SshTestServer::Log() const { return ReadFile(dir_ + ".sshd.log"); }
 
+std::vector<pid_t> SshTestServer::SessionPids() const {
+  std::vector<pid_t> pids;
+  std::istringstream log(Log());
+  const std::string marker = "User child is on pid ";
+  for (std::string line; std::getline(log, line);) {
+    const size_t at = line.find(marker);
+    if (at != std::string::npos) pids.push_back(std::stoi(line.substr(at + marker.size())));
+  }
+  return pids;
+}
+
 }  // namespace mlcube_test

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace mlcube_test {
 
@@ -30,6 +31,9 @@ class SshTestServer {
   // "[ADDRESS]:PORT ssh-ed25519 AAAA..." : a known_hosts line for this server.
   std::string KnownHostsLine() const;
   std::string Log() const;
+  // The per-connection processes sshd started so far ("User child is on pid
+  // N" in its log): killing one drops that client's connection.
+  std::vector<pid_t> SessionPids() const;
 
  private:
   std::string dir_;

@@ -23,6 +23,7 @@
 #include "controller/hosts_file.h"
 #include "controller/ssh_tunnel.h"
 #include "tests/integration/agent_process.h"
+#include "tests/integration/ssh_test_network_namespace.h"
 #include "tests/integration/ssh_test_server.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/temp_dir.h"
@@ -91,6 +92,21 @@ TEST_F(SshTransportTest, HostsCommandReachesTheAgentThroughSsh) {
   EXPECT_THAT(result.out, ::testing::ContainsRegex("gpu\\* +up +" MLCUBE_REMOTE_VERSION));
 }
 
+// `hosts` probes every host at once, each over its own SSH session.
+TEST_F(SshTransportTest, SeveralSshHostsAreProbedInParallel) {
+  std::string text = "default_host: gpu0\nhosts:\n";
+  for (int i = 0; i < 4; ++i) {
+    text += "  gpu" + std::to_string(i) + ":\n    ssh: " + KeyBlock("good_key") +
+            "\n    agent_socket: " + agent_->socket_path() + "\n";
+  }
+  root_.WriteFile("many.yaml", text);
+  CommandResult result = Hosts(root_.path() + "/many.yaml");
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_THAT(result.out, ::testing::ContainsRegex("gpu" + std::to_string(i) + "\\*? +up "));
+  }
+}
+
 TEST_F(SshTransportTest, AgentSeesTheSshUsersUid) {
   setenv("MLCUBE_REMOTE_SSH_DIR", client_dir_.c_str(), 1);
   auto hosts = mlcube::LoadHostsFile(HostsFile(KeyBlock("good_key")));
@@ -143,6 +159,56 @@ TEST_F(SshTransportTest, SyncAndRunThroughSsh) {
   EXPECT_FALSE(summary.empty());
 }
 
+// A host that is not this machine's loopback: sshd inside a network
+// namespace, reached over a veth pair; the agent socket is on the shared
+// filesystem, as the agent of a real host is on its own.
+TEST_F(SshTransportTest, HostInANetworkNamespace) {
+  SshTestNetworkNamespace netns;
+  ASSERT_TRUE(netns.Create());
+  SshTestServer remote_sshd(root_.path() + "/netns-sshd", kUser, client_dir_ + "/good_key.pub");
+  ASSERT_TRUE(remote_sshd.Start(netns.inside_address(), netns.name()));
+  root_.WriteFile("client/known_hosts", remote_sshd.KnownHostsLine());
+  const std::string hosts = HostsFile(
+      "{host: " + netns.inside_address() + ", port: " + std::to_string(remote_sshd.port()) +
+      ", user: " + kUser + ", identity_file: " + client_dir_ + "/good_key}");
+  CommandResult result = Hosts(hosts);
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err << remote_sshd.Log();
+  EXPECT_THAT(result.out, ::testing::ContainsRegex("gpu\\* +up "));
+  // The loopback sshd's key is not this host's key.
+  TrustServerKey();
+  CommandResult unknown = Hosts(hosts);
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_THAT(unknown.out, HasSubstr("the host key of [" + netns.inside_address() + "]:"));
+}
+
+// A dropped SSH connection (laptop asleep, network changed) is made again
+// when gRPC reconnects, without the caller doing anything.
+TEST_F(SshTransportTest, TunnelReconnectsAfterTheSshConnectionDrops) {
+  setenv("MLCUBE_REMOTE_SSH_DIR", client_dir_.c_str(), 1);
+  auto hosts = mlcube::LoadHostsFile(HostsFile(KeyBlock("good_key")));
+  ASSERT_TRUE(hosts.ok()) << hosts.status();
+  auto connection = mlcube::AgentConnection::Open(*hosts->Find("gpu"));
+  unsetenv("MLCUBE_REMOTE_SSH_DIR");
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  auto get_info = [&](bool wait_for_ready) {
+    auto context = mlcube::AgentConnection::Context(std::chrono::seconds(3));
+    context->set_wait_for_ready(wait_for_ready);
+    mlcube_remote::v1::AgentInfo info;
+    return (*connection)->agent().GetInfo(context.get(), {}, &info);
+  };
+  ASSERT_TRUE(get_info(false).ok());
+  const std::vector<pid_t> before = sshd_->SessionPids();
+  ASSERT_FALSE(before.empty()) << sshd_->Log();
+  for (pid_t pid : before) kill(pid, SIGKILL);
+
+  bool recovered = false;
+  for (int attempt = 0; attempt < 10 && !recovered; ++attempt) {
+    recovered = get_info(true).ok();
+  }
+  EXPECT_TRUE(recovered) << sshd_->Log();
+  EXPECT_GT(sshd_->SessionPids().size(), before.size());
+}
+
 TEST_F(SshTransportTest, SshAgentAndSshConfigAliasAreHonoured) {
   // ~/.ssh/config names the host; the key is only in ssh-agent.
   root_.WriteFile("client/config", "Host gpu-alias\n  HostName 127.0.0.1\n  Port " +
@@ -170,6 +236,18 @@ TEST_F(SshTransportTest, SshAgentAndSshConfigAliasAreHonoured) {
   CommandResult without_agent = Hosts(hosts, {"SSH_AUTH_SOCK="});
   EXPECT_NE(without_agent.exit_code, 0);
   EXPECT_THAT(without_agent.out, HasSubstr("refused every key offered"));
+}
+
+// Debian's ssh_config has HashKnownHosts yes: entries `ssh` records look
+// like "|1|salt|hash ssh-ed25519 ...". They are matched all the same.
+TEST_F(SshTransportTest, HashedKnownHostsEntryIsAccepted) {
+  ASSERT_EQ(Shell("ssh-keygen -q -H -f " + client_dir_ + "/known_hosts"), 0);
+  std::string hashed;
+  ASSERT_EQ(Shell("cat " + client_dir_ + "/known_hosts", &hashed), 0);
+  ASSERT_THAT(hashed, ::testing::StartsWith("|1|"));
+  CommandResult result = Hosts(HostsFile(KeyBlock("good_key")));
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_THAT(result.out, HasSubstr(" up "));
 }
 
 TEST_F(SshTransportTest, WrongKeyIsRefused) {
@@ -216,6 +294,39 @@ TEST_F(SshTransportTest, MissingAgentSocketIsNamed) {
   CommandResult result = Hosts(HostsFile(KeyBlock("good_key"), "/nonexistent/agent.sock"));
   EXPECT_NE(result.exit_code, 0);
   EXPECT_THAT(result.out, HasSubstr("cannot reach the agent at /nonexistent/agent.sock"));
+}
+
+// An agent that listens on a loopback port instead of a socket is reached
+// through a direct-tcpip channel; it too sees the SSH user's uid (the
+// connection comes from that user's sshd process on the host).
+TEST_F(SshTransportTest, TunnelReachesALoopbackPortWithDirectTcpip) {
+  AgentProcessOptions options;
+  options.user = kUser;
+  options.extra_args = {"--listen=127.0.0.1:0", "--insecure"};
+  AgentProcess tcp_agent(options);
+  ASSERT_TRUE(tcp_agent.Start());
+  const std::string log = tcp_agent.Stderr();
+  const size_t at = log.find("127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << log;
+  const int port = std::stoi(log.substr(at + 10));
+
+  mlcube::SshTunnel::Options tunnel_options;
+  tunnel_options.ssh.host = "127.0.0.1";
+  tunnel_options.ssh.port = sshd_->port();
+  tunnel_options.ssh.user = kUser;
+  tunnel_options.ssh.identity_file = client_dir_ + "/good_key";
+  tunnel_options.ssh_dir = client_dir_;
+  tunnel_options.remote = "127.0.0.1:" + std::to_string(port);
+  auto tunnel = mlcube::SshTunnel::Open(tunnel_options);
+  ASSERT_TRUE(tunnel.ok()) << tunnel.status() << sshd_->Log();
+  mlcube_remote::v1::Agent::Stub stub(
+      grpc::CreateChannel((*tunnel)->grpc_target(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  mlcube_remote::v1::AgentInfo info;
+  grpc::Status status = stub.GetInfo(&context, {}, &info);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(info.caller_identity(), "uid-" + std::to_string(tcp_agent.uid()));
 }
 
 // An echo server on a unix socket the SSH user can reach; checks that the

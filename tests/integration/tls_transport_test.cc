@@ -155,6 +155,29 @@ TEST_F(TlsTransportTest, ValidClientCertificateWorksAndNamesTheCaller) {
   EXPECT_EQ(identity, "cn-bob");
 }
 
+TEST_F(TlsTransportTest, CertsClientIssuesAnotherIdentity) {
+  CommandResult issue =
+      RunCommand({MLCUBE_AGENT_BIN, "certs", "client", "--dir=" + certs_, "--name=carol"});
+  ASSERT_EQ(issue.exit_code, 0) << issue.err;
+  EXPECT_THAT(issue.out, HasSubstr("'cn-carol'"));
+  struct stat st {};
+  ASSERT_EQ(stat((certs_ + "/carol.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_TRUE(StartAgent());
+  std::string identity;
+  grpc::Status status = CallWith(ReadPair(certs_, "carol"), &identity);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(identity, "cn-carol");
+  // Never overwrites; a name that is not a safe identity is refused.
+  EXPECT_NE(RunCommand({MLCUBE_AGENT_BIN, "certs", "client", "--dir=" + certs_, "--name=carol"})
+                .exit_code,
+            0);
+  CommandResult unsafe =
+      RunCommand({MLCUBE_AGENT_BIN, "certs", "client", "--dir=" + certs_, "--name=../x"});
+  EXPECT_NE(unsafe.exit_code, 0);
+  EXPECT_THAT(unsafe.err, HasSubstr("not usable as an identity"));
+}
+
 TEST_F(TlsTransportTest, HostsCommandUsesTheHostsFileTlsBlock) {
   ASSERT_TRUE(StartAgent());
   root_.WriteFile("hosts.yaml", "default_host: gpu\nhosts:\n  gpu:\n    address: 127.0.0.1:" +

@@ -20,6 +20,8 @@ namespace mlcube {
 namespace {
 
 using ::mlcube::testing::CommandResult;
+using ::mlcube::testing::CountOccurrences;
+using ::mlcube::testing::ReadFileContent;
 using ::mlcube::testing::RunCommand;
 using ::mlcube::testing::TempDir;
 using ::mlcube_test::AgentProcess;
@@ -30,13 +32,6 @@ using ::testing::HasSubstr;
 const std::string kBinary = MLCUBE_REMOTE_BINARY;
 const std::string kAgent = MLCUBE_AGENT_BIN;
 const std::string kExamples = MLCUBE_EXAMPLES_DIR;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // A network namespace joined to the root namespace by a veth pair:
 // 10.231.N.1 here, 10.231.N.2 inside. Removed on destruction.
@@ -137,8 +132,9 @@ TEST(TwoHostsTest, OneHostsFileTwoCubesTwoAgentsOverMutualTls) {
       env, 180);
   ASSERT_EQ(on_gpu02.exit_code, 0) << on_gpu02.err << agents[1]->Stderr();
   EXPECT_THAT(on_gpu02.out, HasSubstr("Hello, Eve!"));
-  EXPECT_EQ(ReadFile(dir.path() + "/cube-a/workspace/greetings/Alice.txt"), "Hello, Alice!\n");
-  EXPECT_EQ(ReadFile(dir.path() + "/cube-b/workspace/greetings/Dora.txt"), "Hello, Dora!\n");
+  EXPECT_EQ(ReadFileContent(dir.path() + "/cube-a/workspace/greetings/Alice.txt"),
+            "Hello, Alice!\n");
+  EXPECT_EQ(ReadFileContent(dir.path() + "/cube-b/workspace/greetings/Dora.txt"), "Hello, Dora!\n");
 
   // Each agent knows only its own job, and saw the certificate's identity.
   CommandResult jobs01 = RunCommand({kBinary, hosts, "jobs", "--all", "--host=gpu01"}, env);

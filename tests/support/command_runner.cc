@@ -13,14 +13,12 @@
 extern char** environ;
 
 namespace mlcube::testing {
+namespace {
 
-CommandResult RunCommand(const std::vector<std::string>& argv,
-                         const std::vector<std::string>& extra_env, int timeout_seconds) {
-  CommandResult result;
-  int out_pipe[2];
-  int err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) return result;
-
+// Forks and execs argv[0] with the current environment plus `extra_env`,
+// its stdout and stderr on the given descriptors.
+pid_t SpawnWithOutput(const std::vector<std::string>& argv,
+                      const std::vector<std::string>& extra_env, int out_fd, int err_fd) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
@@ -31,14 +29,26 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   std::vector<char*> arg_ptrs;
   for (std::string& a : args) arg_ptrs.push_back(a.data());
   arg_ptrs.push_back(nullptr);
-
   const pid_t pid = ::fork();
   if (pid == 0) {
-    ::dup2(out_pipe[1], STDOUT_FILENO);
-    ::dup2(err_pipe[1], STDERR_FILENO);
+    ::dup2(out_fd, STDOUT_FILENO);
+    ::dup2(err_fd, STDERR_FILENO);
     ::execve(arg_ptrs[0], arg_ptrs.data(), env_ptrs.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+}  // namespace
+
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         const std::vector<std::string>& extra_env, int timeout_seconds) {
+  CommandResult result;
+  int out_pipe[2];
+  int err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) return result;
+
+  const pid_t pid = SpawnWithOutput(argv, extra_env, out_pipe[1], err_pipe[1]);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
@@ -106,23 +116,7 @@ BackgroundCommand::BackgroundCommand(const std::vector<std::string>& argv,
   const int err_fd = ::mkstemp(err_template);
   out_path_ = out_template;
   err_path_ = err_template;
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
-  std::vector<char*> env_ptrs;
-  for (std::string& e : env_strings) env_ptrs.push_back(e.data());
-  env_ptrs.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> arg_ptrs;
-  for (std::string& a : args) arg_ptrs.push_back(a.data());
-  arg_ptrs.push_back(nullptr);
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    ::dup2(out_fd, STDOUT_FILENO);
-    ::dup2(err_fd, STDERR_FILENO);
-    ::execve(arg_ptrs[0], arg_ptrs.data(), env_ptrs.data());
-    ::_exit(127);
-  }
+  pid_ = SpawnWithOutput(argv, extra_env, out_fd, err_fd);
   ::close(out_fd);
   ::close(err_fd);
 }

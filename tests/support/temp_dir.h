@@ -22,6 +22,12 @@ class TempDir {
   std::string path_;
 };
 
+// The whole content of a file; empty when it cannot be read.
+std::string ReadFileContent(const std::string& path);
+
+// How many times `needle` occurs in `haystack` (non-overlapping).
+int CountOccurrences(const std::string& haystack, const std::string& needle);
+
 }  // namespace mlcube::testing
 
 #endif  // MLCUBE_REMOTE_TESTS_SUPPORT_TEMP_DIR_H_

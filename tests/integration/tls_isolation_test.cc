@@ -1,0 +1,150 @@
+// Two callers with certificates from the agent's CA, alice and bob, share one
+// agent over mutual TLS. Through the real CLI, bob can neither list, watch,
+// inspect nor cancel alice's job, nor pull her workspace; alice can.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "agent/certs_init.h"
+#include "agent/tls_certificate_factory.h"
+#include "tests/integration/agent_process.h"
+#include "tests/support/command_runner.h"
+#include "tests/support/temp_dir.h"
+
+namespace mlcube_test {
+namespace {
+
+using ::mlcube::CertificateRequest;
+using ::mlcube::PemKeyPair;
+using ::mlcube::TlsCertificateFactory;
+using ::mlcube::testing::CommandResult;
+using ::mlcube::testing::RunCommand;
+using ::mlcube::testing::TempDir;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class TlsIsolationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(access(MLCUBE_SOURCE_DIR "/examples/hello/build/busybox", X_OK), 0)
+        << "run tools/prepare-examples.sh first (copies busybox into examples/hello/build)";
+    ASSERT_EQ(Shell("docker info >/dev/null"), 0) << "start Docker: tools/start-docker.sh";
+    certs_ = root_.path() + "/certs";
+    CommandResult init = RunCommand({MLCUBE_AGENT_BIN, "certs", "init", "--dir=" + certs_,
+                                     "--host=localhost", "--client-name=alice"});
+    ASSERT_EQ(init.exit_code, 0) << init.err;
+    // bob: another certificate from the same CA.
+    PemKeyPair ca{ReadFile(certs_ + "/ca.key"), ReadFile(certs_ + "/ca.pem")};
+    CertificateRequest request;
+    request.common_name = "bob";
+    auto bob = TlsCertificateFactory::MakeLeaf(ca, request);
+    ASSERT_TRUE(bob.ok()) << bob.status();
+    ASSERT_TRUE(mlcube::WriteNewFile(certs_ + "/bob.key", bob->key, 0600).ok());
+    ASSERT_TRUE(mlcube::WriteNewFile(certs_ + "/bob.pem", bob->cert, 0644).ok());
+
+    root_.WriteFile("agent.yaml", "tls: {ca: " + certs_ + "/ca.pem, cert: " + certs_ +
+                                      "/server.pem, key: " + certs_ + "/server.key}\n");
+    AgentProcessOptions options;
+    options.extra_args = {"--config=" + root_.path() + "/agent.yaml", "--listen=127.0.0.1:0"};
+    agent_ = std::make_unique<AgentProcess>(options);
+    ASSERT_TRUE(agent_->Start());
+    const std::string log = agent_->Stderr();
+    const size_t at = log.find("127.0.0.1:");
+    ASSERT_NE(at, std::string::npos) << log;
+    const std::string port = std::to_string(std::stoi(log.substr(at + 10)));
+    for (const char* user : {"alice", "bob"}) {
+      const std::string stem = std::string(user) == "alice" ? "client" : "bob";
+      root_.WriteFile(std::string(user) + ".yaml",
+                      "default_host: gpu\nhosts:\n  gpu:\n    address: localhost:" + port +
+                          "\n    tls: {ca: " + certs_ + "/ca.pem, cert: " + certs_ + "/" + stem +
+                          ".pem, key: " + certs_ + "/" + stem + ".key}\n");
+    }
+    cube_ = root_.path() + "/hello";
+    ASSERT_EQ(Shell("cp -r " MLCUBE_SOURCE_DIR "/examples/hello " + cube_), 0);
+  }
+
+  CommandResult As(const std::string& user, std::vector<std::string> args) {
+    std::vector<std::string> argv = {MLCUBE_REMOTE_BINARY,
+                                     "--hosts=" + root_.path() + "/" + user + ".yaml"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    // Each user has their own scan cache, as on two laptops.
+    return RunCommand(argv, {"NO_COLOR=1", "XDG_CACHE_HOME=" + root_.path() + "/cache-" + user},
+                      120);
+  }
+
+  void TearDown() override {
+    // A failed test must not leave the ten-minute task behind.
+    if (!job_.empty()) {
+      Shell("docker ps -aq --filter label=mlcube-agent.job=" + job_ + " | xargs -r docker rm -f");
+    }
+  }
+
+  TempDir root_;
+  std::string job_;
+  std::string certs_;
+  std::string cube_;
+  std::unique_ptr<AgentProcess> agent_;
+};
+
+TEST_F(TlsIsolationTest, AnotherIdentityCannotSeeOrTouchJobsAndWorkspaces) {
+  CommandResult push = As("alice", {"sync", "push", "--mlcube=" + cube_});
+  ASSERT_EQ(push.exit_code, 0) << push.out << push.err << agent_->Stderr();
+  // `count` ticks for ten minutes: the job is still running while bob tries.
+  CommandResult run = As("alice", {"run", "-d", "--mlcube=" + cube_, "--task=count"});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err << agent_->Stderr();
+  std::smatch match;
+  const std::string said = run.out + run.err;
+  ASSERT_TRUE(std::regex_search(said, match, std::regex("job ([0-9a-f]+) on gpu"))) << said;
+  const std::string job = match[1];
+  job_ = job;
+
+  CommandResult alice_jobs = As("alice", {"jobs", "--all"});
+  EXPECT_EQ(alice_jobs.exit_code, 0) << alice_jobs.err;
+  EXPECT_THAT(alice_jobs.out, HasSubstr(job));
+
+  CommandResult bob_jobs = As("bob", {"jobs", "--all"});
+  EXPECT_EQ(bob_jobs.exit_code, 0) << bob_jobs.err;
+  EXPECT_THAT(bob_jobs.out + bob_jobs.err, Not(HasSubstr(job)));
+  // As if the job did not exist: nothing tells bob that alice has one.
+  for (const char* command : {"status", "logs", "cancel"}) {
+    CommandResult bob = As("bob", {command, job});
+    EXPECT_NE(bob.exit_code, 0) << command << ":\n" << bob.out << bob.err;
+    EXPECT_THAT(bob.err, HasSubstr("no job " + job)) << command;
+    EXPECT_THAT(bob.out, Not(HasSubstr("tick"))) << command;
+  }
+  // The same cube directory maps to the same cube id, but under bob's
+  // identity there is no such workspace.
+  CommandResult bob_pull = As("bob", {"sync", "pull", "--mlcube=" + cube_});
+  EXPECT_NE(bob_pull.exit_code, 0) << bob_pull.out << bob_pull.err;
+  EXPECT_THAT(bob_pull.err, HasSubstr("has no workspace on this agent"));
+
+  // alice's job was not cancelled by bob; she can watch and cancel it.
+  CommandResult status = As("alice", {"status", job});
+  EXPECT_EQ(status.exit_code, 0) << status.out << status.err;
+  EXPECT_THAT(status.out + status.err, HasSubstr("RUNNING"));
+  CommandResult cancel = As("alice", {"cancel", job});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.out << cancel.err;
+  CommandResult pull = As("alice", {"sync", "pull", "--mlcube=" + cube_});
+  EXPECT_EQ(pull.exit_code, 0) << pull.out << pull.err;
+
+  // On the agent: workspaces under alice's identity only.
+  std::string owners;
+  ASSERT_EQ(Shell("ls " + agent_->state_dir() + "/cubes", &owners), 0);
+  EXPECT_EQ(owners, "cn-alice\n");
+}
+
+}  // namespace
+}  // namespace mlcube_test
