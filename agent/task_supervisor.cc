@@ -64,7 +64,12 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
 }
 
 absl::Status TaskSupervisor::Launch(const std::string& self_exe, const SupervisedCommand& command) {
-  const std::string lock_path = command.step_prefix + ".lock";
+  // The lock is created under a temporary name and renamed to PREFIX.lock
+  // only once the supervisor holds it: an agent killed in between leaves a
+  // PREFIX.lock.new that Launched() settles, never a PREFIX.lock that nobody
+  // ever held (which would read as "the supervisor died").
+  const std::string final_lock_path = command.step_prefix + ".lock";
+  const std::string lock_path = command.step_prefix + ".lock.new";
   int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
   if (lock_fd < 0) {
     return absl::ResourceExhaustedError(
@@ -102,11 +107,27 @@ absl::Status TaskSupervisor::Launch(const std::string& self_exe, const Supervise
     return absl::InternalError(
         absl::StrCat("task supervisor failed to start (exit ", status->ShellCode(), ")"));
   }
+  if (rename(lock_path.c_str(), final_lock_path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename ", lock_path, ": ", strerror(errno)));
+  }
   return absl::OkStatus();
 }
 
 bool TaskSupervisor::Launched(const std::string& step_prefix) {
-  return access((step_prefix + ".lock").c_str(), F_OK) == 0;
+  const std::string lock = step_prefix + ".lock";
+  if (access(lock.c_str(), F_OK) == 0) return true;
+  // A launch the agent did not finish (it was killed): the supervisor got
+  // going if it holds the lock or already recorded its exit.
+  const std::string pending = lock + ".new";
+  if (access(pending.c_str(), F_OK) != 0) return false;
+  int fd = open(pending.c_str(), O_RDONLY | O_CLOEXEC);
+  const bool held = fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  if (fd >= 0) close(fd);
+  if (held || access((step_prefix + ".exit").c_str(), F_OK) == 0) {
+    return rename(pending.c_str(), lock.c_str()) == 0;
+  }
+  unlink(pending.c_str());
+  return false;
 }
 
 bool TaskSupervisor::Running(const std::string& step_prefix) {
