@@ -59,7 +59,8 @@ std::string HumanBytes(int64_t bytes) {
     value /= 1024;
     ++unit;
   }
-  return absl::StrFormat(unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+  if (unit == 0) return absl::StrFormat("%.0f %s", value, units[unit]);
+  return absl::StrFormat("%.1f %s", value, units[unit]);
 }
 
 }  // namespace

@@ -23,8 +23,14 @@ if ((FUZZ_SECONDS > 0)); then
   done
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DMLCUBE_REMOTE_FUZZ=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  ninja -C build-fuzz -j"$(nproc)" | grep -vE '^\[[0-9]+/[0-9]+\] (Building|Linking)' || true
-  for fuzzer in build-fuzz/tests/fuzz/*_fuzz; do
+  if ! ninja -C build-fuzz -j"$(nproc)" >build-fuzz/ninja.log 2>&1; then
+    grep -E 'error|FAILED' build-fuzz/ninja.log | head -n 20 >&2
+    echo "run-tests: the clang/libFuzzer build failed (log: build-fuzz/ninja.log)" >&2
+    exit 1
+  fi
+  fuzzers=(build-fuzz/tests/fuzz/*_fuzz)
+  [[ -x ${fuzzers[0]} ]] || { echo "run-tests: no fuzz targets were built" >&2; exit 1; }
+  for fuzzer in "${fuzzers[@]}"; do
     name=$(basename "$fuzzer")
     corpus=$(mktemp -d)
     echo "run-tests: fuzzing $name for ${FUZZ_SECONDS}s" >&2
