@@ -132,6 +132,10 @@ absl::Status ApptainerRuntime::FinishConfigure(const Cube& cube, const StepConte
   return absl::OkStatus();
 }
 
+void ApptainerRuntime::AbandonConfigure(const Cube& cube, const StepContext& context) {
+  unlink(TempSifPath(cube, context).c_str());
+}
+
 absl::StatusOr<StepCommand> ApptainerRuntime::TaskCommand(const Cube& cube,
                                                           const TaskInvocation& invocation,
                                                           const StepContext& context) {

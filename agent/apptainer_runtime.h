@@ -31,6 +31,7 @@ class ApptainerRuntime final : public ContainerRuntime {
   absl::StatusOr<StepCommand> ConfigureCommand(const Cube& cube, const StepContext& context,
                                                std::string* notes) override;
   absl::Status FinishConfigure(const Cube& cube, const StepContext& context) override;
+  void AbandonConfigure(const Cube& cube, const StepContext& context) override;
   absl::StatusOr<StepCommand> TaskCommand(const Cube& cube, const TaskInvocation& invocation,
                                           const StepContext& context) override;
 

@@ -94,6 +94,23 @@ absl::Status BlobStore::Put(const v1Digest& digest, absl::string_view data) {
         "blob data does not match digest ", DigestKey(digest), " (got ", DigestKey(actual), ")"));
   }
   if (Has(digest)) return absl::OkStatus();
+  // An unnamed file linked in under its final name once complete: one
+  // directory operation per blob instead of create + rename.
+  const std::string dir = absl::StrCat(root_, "/", digest.hash().substr(0, 2));
+  UniqueFd unnamed(open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0444));
+  if (unnamed) {
+    absl::Status s = WriteAll(unnamed.get(), data, "a new blob");
+    if (!s.ok()) return s;
+    const std::string self = absl::StrCat("/proc/self/fd/", unnamed.get());
+    if (linkat(AT_FDCWD, self.c_str(), AT_FDCWD, PathOf(digest).c_str(), AT_SYMLINK_FOLLOW) == 0 ||
+        errno == EEXIST) {
+      return absl::OkStatus();
+    }
+    if (errno == ENOSPC || errno == EDQUOT) {
+      return WriteErrorStatus(errno, absl::StrCat("storing blob ", DigestKey(digest)));
+    }
+    // No /proc: fall back to a named temp file.
+  }
   std::string temp = root_ + "/tmp/blob.XXXXXX";
   UniqueFd fd(mkstemp(temp.data()));
   if (!fd) return WriteErrorStatus(errno, "creating a temp blob");

@@ -64,6 +64,9 @@ class ContainerRuntime {
     return absl::OkStatus();
   }
 
+  // Runs after a failed configure step (e.g. removes a partial image).
+  virtual void AbandonConfigure(const Cube& cube, const StepContext& context) {}
+
   virtual absl::StatusOr<StepCommand> TaskCommand(const Cube& cube,
                                                   const TaskInvocation& invocation,
                                                   const StepContext& context) = 0;

@@ -25,6 +25,19 @@ grpc::Status ContentStoreService::Authenticate(const grpc::ServerContext& contex
   return grpc::Status::OK;
 }
 
+bool ContentStoreService::Present(const v1Digest& digest) const {
+  return store_->Has(digest) || (index_ != nullptr && index_->Has(digest));
+}
+
+absl::StatusOr<UniqueFd> ContentStoreService::OpenBlob(const v1Digest& digest) const {
+  if (store_->Has(digest)) {
+    UniqueFd fd(open(store_->PathOf(digest).c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd) return fd;
+  }
+  if (index_ != nullptr) return index_->OpenLive(digest);
+  return absl::NotFoundError(absl::StrCat("blob ", DigestKey(digest), " missing"));
+}
+
 grpc::Status ContentStoreService::FindMissingBlobs(grpc::ServerContext* context,
                                                    const v1::FindMissingBlobsRequest* request,
                                                    v1::FindMissingBlobsResponse* response) {
@@ -35,7 +48,7 @@ grpc::Status ContentStoreService::FindMissingBlobs(grpc::ServerContext* context,
   }
   for (const v1Digest& d : request->digests()) {
     if (absl::Status s = ValidateDigest(d); !s.ok()) return ToGrpcStatus(s);
-    if (!store_->Has(d)) *response->add_missing() = d;
+    if (!Present(d)) *response->add_missing() = d;
   }
   return grpc::Status::OK;
 }
@@ -99,6 +112,10 @@ grpc::Status ContentStoreService::GetUploadStatus(grpc::ServerContext* context,
   if (grpc::Status s = Authenticate(*context); !s.ok()) return s;
   if (absl::Status s = ValidateDigest(request->digest()); !s.ok()) return ToGrpcStatus(s);
   UploadManager::Status status = uploads_->GetStatus(request->digest());
+  if (!status.complete && index_ != nullptr && index_->Has(request->digest())) {
+    status.complete = true;
+    status.committed_offset = request->digest().size_bytes();
+  }
   response->set_committed_offset(status.committed_offset);
   response->set_complete(status.complete);
   return grpc::Status::OK;
@@ -120,12 +137,20 @@ grpc::Status ContentStoreService::BatchReadBlobs(grpc::ServerContext* context,
   for (const v1Digest& d : request->digests()) {
     v1::BatchReadBlobsResponse::Result* result = response->add_results();
     *result->mutable_digest() = d;
-    absl::StatusOr<std::string> data = store_->Read(d);
-    if (data.ok()) {
-      result->set_data(std::move(*data));
-    } else {
-      result->mutable_status()->set_code(static_cast<int32_t>(data.status().code()));
-      result->mutable_status()->set_message(std::string(data.status().message()));
+    absl::StatusOr<UniqueFd> fd = OpenBlob(d);
+    std::string* data = result->mutable_data();
+    data->resize(static_cast<size_t>(d.size_bytes()));
+    size_t got = 0;
+    while (fd.ok() && got < data->size()) {
+      ssize_t n = pread(fd->get(), data->data() + got, data->size() - got, static_cast<off_t>(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    if (!fd.ok() || got < data->size()) {
+      result->clear_data();
+      result->mutable_status()->set_code(static_cast<int32_t>(absl::StatusCode::kNotFound));
+      result->mutable_status()->set_message(absl::StrCat("blob ", DigestKey(d), " missing"));
     }
   }
   return grpc::Status::OK;
@@ -140,12 +165,9 @@ grpc::Status ContentStoreService::ReadBlob(grpc::ServerContext* context,
   if (request->offset() < 0 || request->offset() > d.size_bytes() || request->limit() < 0) {
     return grpc::Status(grpc::StatusCode::OUT_OF_RANGE, "offset or limit out of range");
   }
-  if (!store_->Has(d)) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        absl::StrCat("blob ", DigestKey(d), " missing"));
-  }
-  UniqueFd fd(open(store_->PathOf(d).c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return grpc::Status(grpc::StatusCode::NOT_FOUND, strerror(errno));
+  absl::StatusOr<UniqueFd> opened = OpenBlob(d);
+  if (!opened.ok()) return ToGrpcStatus(opened.status());
+  UniqueFd fd = std::move(*opened);
   int64_t offset = request->offset();
   const int64_t end =
       request->limit() == 0 ? d.size_bytes() : std::min(d.size_bytes(), offset + request->limit());
@@ -166,7 +188,7 @@ grpc::Status ContentStoreService::ReadBlob(grpc::ServerContext* context,
     if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
     offset += static_cast<int64_t>(want);
   } while (offset < end);
-  store_->Touch(d);
+  if (store_->Has(d)) store_->Touch(d);
   return grpc::Status::OK;
 }
 

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "agent/blob_store.h"
 #include "agent/upload_manager.h"
+#include "agent/workspace_blob_index.h"
 #include "mlcube_remote/v1/content_store.grpc.pb.h"
 
 namespace mlcube {
@@ -30,8 +31,11 @@ class ContentStoreService final : public ::mlcube_remote::v1::ContentStore::Serv
   static constexpr int64_t kMaxPayloadBytes = 1 << 20;
   static constexpr int kMaxDigestsPerRequest = 10000;
 
-  ContentStoreService(BlobStore* store, UploadManager* uploads, IdentityFn identity)
-      : store_(store), uploads_(uploads), identity_(std::move(identity)) {}
+  // `index` (not owned, may be null) finds blobs that commits moved into
+  // workspaces.
+  ContentStoreService(BlobStore* store, UploadManager* uploads, WorkspaceBlobIndex* index,
+                      IdentityFn identity)
+      : store_(store), uploads_(uploads), index_(index), identity_(std::move(identity)) {}
 
   grpc::Status FindMissingBlobs(grpc::ServerContext* context,
                                 const ::mlcube_remote::v1::FindMissingBlobsRequest* request,
@@ -55,8 +59,13 @@ class ContentStoreService final : public ::mlcube_remote::v1::ContentStore::Serv
  private:
   grpc::Status Authenticate(const grpc::ServerContext& context) const;
 
+  bool Present(const v1Digest& digest) const;
+  // Opens the blob from the store or a workspace file.
+  absl::StatusOr<UniqueFd> OpenBlob(const v1Digest& digest) const;
+
   BlobStore* store_;
   UploadManager* uploads_;
+  WorkspaceBlobIndex* index_;
   IdentityFn identity_;
 };
 

@@ -8,10 +8,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <system_error>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/apptainer_runtime.h"
 #include "agent/docker_runtime.h"
@@ -93,13 +96,10 @@ JobManager::JobManager(const AgentConfig& config, const RuntimeInventory& invent
       store_(config.state_dir + "/jobs") {}
 
 JobManager::~JobManager() {
-  stopping_ = true;
-  std::vector<std::thread> threads;
-  {
-    absl::MutexLock lock(&mu_);
-    threads.swap(threads_);
-  }
-  for (auto& t : threads) t.join();
+  stopping_ = true;  // job threads stop waiting for their steps and return
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](int* running) { return *running == 0; }, &running_));
 }
 
 void JobManager::Start() {
@@ -123,8 +123,7 @@ void JobManager::Start() {
       queue_.push_back(entry);
     } else if (!IsFinalState(state)) {
       // It was running when the agent stopped: re-attach to its step.
-      ++running_;
-      threads_.emplace_back([this, entry] { RunJob(entry); });
+      if (!SpawnJobThreadLocked(entry)) queue_.push_back(entry);
     }
   }
   StartQueuedLocked();
@@ -365,9 +364,25 @@ void JobManager::StartQueuedLocked() {
   while (running_ < config_.max_concurrent_jobs && !queue_.empty() && !stopping_) {
     std::shared_ptr<Entry> entry = queue_.front();
     queue_.pop_front();
-    ++running_;
-    threads_.emplace_back([this, entry] { RunJob(entry); });
+    if (!SpawnJobThreadLocked(entry)) {
+      queue_.push_front(entry);  // retried when another job ends
+      return;
+    }
   }
+}
+
+bool JobManager::SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) {
+  try {
+    // Detached: a finished job's thread must not linger until shutdown;
+    // the destructor waits for running_ to reach zero instead.
+    std::thread([this, entry] { RunJob(entry); }).detach();
+  } catch (const std::system_error& e) {
+    // Out of threads: the job waits in the queue; the agent goes on.
+    fprintf(stderr, "mlcube-agent: cannot start a job thread: %s\n", e.what());
+    return false;
+  }
+  ++running_;
+  return true;
 }
 
 void JobManager::AgentLog(const std::string& id, const std::string& text) {
@@ -424,6 +439,10 @@ void JobManager::RunJob(std::shared_ptr<Entry> entry) {
   if (outcome.state != mlcube_remote::v1::JOB_STATE_UNSPECIFIED) {
     // Runtime scratch (Apptainer's unpacked sandboxes) goes with the job.
     (void)RunCommand({"rm", "-rf", store_.JobDir(entry->job.id()) + "/tmp"}, absl::Seconds(60));
+    // Env files may hold secrets; they are not needed once the job is over.
+    (void)RunCommand({"find", store_.JobDir(entry->job.id()), "-maxdepth", "1", "-name",
+                      "step-*.env", "-delete"},
+                     absl::Seconds(60));
     SetState(entry, outcome.state, outcome.exit_code, outcome.reason, "");
   }
   absl::MutexLock lock(&mu_);
@@ -467,7 +486,10 @@ JobManager::Outcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
     return Outcome{mlcube_remote::v1::JOB_STATE_FAILED, code, std::move(reason)};
   };
   auto cancelled = [&](int code) {
-    return Outcome{mlcube_remote::v1::JOB_STATE_CANCELLED, code, "cancelled"};
+    auto who = ReadSmallFile(dir + "/cancel");
+    std::string by = who.ok() ? std::string(absl::StripAsciiWhitespace(*who)) : "";
+    return Outcome{mlcube_remote::v1::JOB_STATE_CANCELLED, code,
+                   by.empty() ? "cancelled" : absl::StrCat("cancelled by ", by)};
   };
   if (CancelRequested(entry)) return cancelled(0);
 
@@ -515,7 +537,13 @@ JobManager::Outcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
     const std::string prefix = absl::StrCat(dir, "/step-", i);
     context.step = static_cast<int>(i);
     std::string container_name;
-    if (!TaskSupervisor::Launched(prefix)) {
+    // A lock file nobody holds, with neither a process group nor an exit
+    // status recorded: the agent died inside Launch, before a supervisor
+    // existed. Launching again is right (nothing of the step ever ran).
+    const bool never_started =
+        TaskSupervisor::Launched(prefix) && !TaskSupervisor::Running(prefix) &&
+        !TaskSupervisor::ReadExit(prefix).ok() && !TaskSupervisor::ReadProcessGroup(prefix).ok();
+    if (!TaskSupervisor::Launched(prefix) || never_started) {
       SetState(
           entry,
           configure ? mlcube_remote::v1::JOB_STATE_PREPARING : mlcube_remote::v1::JOB_STATE_RUNNING,
@@ -577,12 +605,16 @@ JobManager::Outcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
     auto exit = TaskSupervisor::ReadExit(prefix);
     if (CancelRequested(entry)) return cancelled(exit.ok() ? exit->ShellCode() : 0);
     if (!exit.ok()) {
+      // The supervisor was killed (or the host rebooted): a container it
+      // started may still run, with nobody recording its output.
+      if (!container_name.empty()) (*runtime)->StopContainer(container_name);
       return failed(0, absl::StrCat(configure ? "image build" : "task " + task,
                                     ": its supervisor died without recording an exit status"));
     }
     last_exit = exit->ShellCode();
     if (configure) {
       if (last_exit != 0) {
+        (*runtime)->AbandonConfigure(*cube, context);
         return failed(last_exit, absl::StrCat("configure (image build/pull with ",
                                               (*runtime)->name(), ") failed with exit code ",
                                               last_exit, "; its output is in the job log"));

@@ -73,6 +73,9 @@ class JobManager {
       mlcube_remote::v1::Runtime runtime) const;
 
   void StartQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts RunJob in a new thread; false (and nothing changed) when the
+  // system has no thread to give.
+  bool SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunJob(std::shared_ptr<Entry> entry);
   Outcome Execute(const std::shared_ptr<Entry>& entry);
   // Waits for a launched step to end, killing it when a cancel comes.
@@ -97,8 +100,7 @@ class JobManager {
   // owner + "\n" + client_request_id -> job id
   std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<Entry>> queue_ ABSL_GUARDED_BY(mu_);
-  int running_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  int running_ ABSL_GUARDED_BY(mu_) = 0;  // job threads alive
 };
 
 bool IsFinalState(mlcube_remote::v1::JobState state);

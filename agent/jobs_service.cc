@@ -37,11 +37,11 @@ mlcube_remote::v1::LogStream StreamOf(JobLog::RecordType type) {
 }
 
 // Sends records as events; returns false when the client went away.
-bool SendRecords(const std::vector<JobLog::Record>& records, grpc::ServerWriter<JobEvent>* writer,
+bool SendRecords(std::vector<JobLog::Record>& records, grpc::ServerWriter<JobEvent>* writer,
                  bool* saw_final) {
   size_t i = 0;
   while (i < records.size()) {
-    const JobLog::Record& first = records[i];
+    JobLog::Record& first = records[i];
     JobEvent event;
     event.set_offset(first.offset);
     if (first.type == JobLog::RecordType::kState) {
@@ -55,7 +55,7 @@ bool SendRecords(const std::vector<JobLog::Record>& records, grpc::ServerWriter<
       log->set_stream(StreamOf(first.type));
       std::string* data = log->mutable_data();
       int64_t next = first.next_offset;
-      *data = first.data;
+      *data = std::move(first.data);
       ++i;
       while (i < records.size() && records[i].type == first.type &&
              data->size() + records[i].data.size() <= kMaxEventPayload) {
@@ -168,7 +168,7 @@ grpc::Status JobsService::WatchJob(grpc::ServerContext* context,
         // A flood of output (we sent moments ago and there is more): let a
         // little accumulate so events are large; a few big messages cost
         // far less than many small ones. An isolated line is not delayed.
-        if (absl::Now() - last_send < absl::Milliseconds(2)) usleep(2000);
+        if (absl::Now() - last_send < absl::Milliseconds(2)) usleep(5000);
         char buf[4096];
         while (read(inotify_fd, buf, sizeof(buf)) > 0) {
         }

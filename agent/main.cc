@@ -21,12 +21,12 @@
 #include "agent/agent_info_service.h"
 #include "agent/agent_server.h"
 #include "agent/caller_identity.h"
+#include "agent/certs_init.h"  // transport helper: TLS
 #include "agent/job_manager.h"
 #include "agent/jobs_service.h"
 #include "agent/runtime_inventory.h"
 #include "agent/sync_services.h"
 #include "agent/task_supervisor.h"
-#include "agent/certs_init.h"              // transport helper: TLS
 #include "agent/tls_server_credentials.h"  // transport helper: TLS
 
 namespace {
@@ -82,7 +82,15 @@ std::string SelfExe() {
   char path[4096];
   ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
   if (n <= 0) return "mlcube-agent";
-  return std::string(path, n);
+  std::string self(path, n);
+  // After an upgrade replaced the binary, the new one at the same path
+  // supervises new steps.
+  const std::string deleted = " (deleted)";
+  if (self.size() > deleted.size() &&
+      self.compare(self.size() - deleted.size(), deleted.size(), deleted) == 0) {
+    self.resize(self.size() - deleted.size());
+  }
+  return self;
 }
 
 int Serve(const ServeFlags& flags) {

@@ -12,11 +12,14 @@ absl::StatusOr<std::unique_ptr<SyncServices>> SyncServices::Create(const std::st
       UploadManager::Create(state_dir + "/uploads", s->store_.get());
   if (!uploads.ok()) return uploads.status();
   s->uploads_ = std::move(*uploads);
-  s->content_store_ =
-      std::make_unique<ContentStoreService>(s->store_.get(), s->uploads_.get(), identity);
+  s->index_ = std::make_unique<WorkspaceBlobIndex>();
+  s->content_store_ = std::make_unique<ContentStoreService>(s->store_.get(), s->uploads_.get(),
+                                                            s->index_.get(), identity);
   WorkspacesService::Options options;
   options.state_dir = state_dir;
-  s->workspaces_ = std::make_unique<WorkspacesService>(options, s->store_.get(), identity);
+  s->workspaces_ =
+      std::make_unique<WorkspacesService>(options, s->store_.get(), s->index_.get(), identity);
+  s->workspaces_->IndexCommittedWorkspaces();
   return s;
 }
 

@@ -15,6 +15,7 @@
 #include "agent/blob_store.h"
 #include "agent/content_store_service.h"
 #include "agent/upload_manager.h"
+#include "agent/workspace_blob_index.h"
 #include "agent/workspaces_service.h"
 
 namespace mlcube {
@@ -30,6 +31,7 @@ class SyncServices {
  private:
   SyncServices() = default;
   std::unique_ptr<BlobStore> store_;
+  std::unique_ptr<WorkspaceBlobIndex> index_;
   std::unique_ptr<UploadManager> uploads_;
   std::unique_ptr<ContentStoreService> content_store_;
   std::unique_ptr<WorkspacesService> workspaces_;

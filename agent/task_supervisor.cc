@@ -22,9 +22,9 @@
 
 namespace mlcube {
 
-absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content, mode_t mode) {
   const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) {
     return absl::ResourceExhaustedError(absl::StrCat("cannot write ", tmp, ": ", strerror(errno)));
   }
@@ -64,7 +64,12 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
 }
 
 absl::Status TaskSupervisor::Launch(const std::string& self_exe, const SupervisedCommand& command) {
-  const std::string lock_path = command.step_prefix + ".lock";
+  // The lock is created under a temporary name and renamed to PREFIX.lock
+  // only once the supervisor holds it: an agent killed in between leaves a
+  // PREFIX.lock.new that Launched() settles, never a PREFIX.lock that nobody
+  // ever held (which would read as "the supervisor died").
+  const std::string final_lock_path = command.step_prefix + ".lock";
+  const std::string lock_path = command.step_prefix + ".lock.new";
   int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
   if (lock_fd < 0) {
     return absl::ResourceExhaustedError(
@@ -83,11 +88,13 @@ absl::Status TaskSupervisor::Launch(const std::string& self_exe, const Supervise
                                    absl::StrCat("--log-max-bytes=", command.log_max_bytes),
                                    "--step=" + command.step_prefix};
   if (!command.cwd.empty()) argv.push_back("--cwd=" + command.cwd);
-  for (const auto& [k, v] : command.env) argv.push_back(absl::StrCat("--env=", k, "=", v));
   argv.push_back("--");
   for (const auto& a : command.argv) argv.push_back(a);
 
   SubprocessOptions options;
+  // Through the environment, not argv: values may be secrets, and any user
+  // can read a process's argv.
+  options.env = command.env;
   options.new_session = true;
   options.pass_fd_as_3 = lock_fd;
   Subprocess process;
@@ -100,11 +107,27 @@ absl::Status TaskSupervisor::Launch(const std::string& self_exe, const Supervise
     return absl::InternalError(
         absl::StrCat("task supervisor failed to start (exit ", status->ShellCode(), ")"));
   }
+  if (rename(lock_path.c_str(), final_lock_path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename ", lock_path, ": ", strerror(errno)));
+  }
   return absl::OkStatus();
 }
 
 bool TaskSupervisor::Launched(const std::string& step_prefix) {
-  return access((step_prefix + ".lock").c_str(), F_OK) == 0;
+  const std::string lock = step_prefix + ".lock";
+  if (access(lock.c_str(), F_OK) == 0) return true;
+  // A launch the agent did not finish (it was killed): the supervisor got
+  // going if it holds the lock or already recorded its exit.
+  const std::string pending = lock + ".new";
+  if (access(pending.c_str(), F_OK) != 0) return false;
+  int fd = open(pending.c_str(), O_RDONLY | O_CLOEXEC);
+  const bool held = fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  if (fd >= 0) close(fd);
+  if (held || access((step_prefix + ".exit").c_str(), F_OK) == 0) {
+    return rename(pending.c_str(), lock.c_str()) == 0;
+  }
+  unlink(pending.c_str());
+  return false;
 }
 
 bool TaskSupervisor::Running(const std::string& step_prefix) {
@@ -142,7 +165,7 @@ absl::StatusOr<pid_t> TaskSupervisor::ReadProcessGroup(const std::string& step_p
 int TaskSupervisor::Main(const std::vector<std::string>& args) {
   std::string log_path, step, cwd;
   int64_t log_max = 64LL << 20;
-  std::vector<std::string> env, command;
+  std::vector<std::string> command;
   size_t i = 0;
   for (; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -158,8 +181,6 @@ int TaskSupervisor::Main(const std::vector<std::string>& args) {
       step = a.substr(7);
     } else if (absl::StartsWith(a, "--cwd=")) {
       cwd = a.substr(6);
-    } else if (absl::StartsWith(a, "--env=")) {
-      env.push_back(a.substr(6));
     } else {
       return 2;
     }
@@ -197,7 +218,6 @@ int TaskSupervisor::Main(const std::vector<std::string>& args) {
       dprintf(2, "mlcube-agent: cannot enter %s: %s\n", cwd.c_str(), strerror(errno));
       _exit(126);
     }
-    for (std::string& e : env) putenv(e.data());
     std::vector<char*> argv;
     for (std::string& a : command) argv.push_back(a.data());
     argv.push_back(nullptr);

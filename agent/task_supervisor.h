@@ -27,7 +27,9 @@ namespace mlcube {
 
 struct SupervisedCommand {
   std::vector<std::string> argv;
-  std::map<std::string, std::string> env;  // added to the agent's environment
+  // Added to the agent's environment (passed through the environment, so
+  // values never show in `ps`).
+  std::map<std::string, std::string> env;
   std::string cwd;
   std::string log_path;
   int64_t log_max_bytes = 0;
@@ -59,7 +61,8 @@ class TaskSupervisor {
 };
 
 // Writes a small file atomically (temp file, fsync, rename).
-absl::Status WriteFileAtomically(const std::string& path, const std::string& content);
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content,
+                                 mode_t mode = 0640);
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
 
 }  // namespace mlcube

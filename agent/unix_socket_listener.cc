@@ -86,7 +86,13 @@ void UnixSocketListener::AcceptLoop() {
     if (fds[1].revents) return;
     if (!(fds[0].revents & POLLIN)) continue;
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      // Out of descriptors (EMFILE) keeps the socket readable: do not spin.
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        usleep(50 * 1000);
+      }
+      continue;
+    }
     // gRPC owns the fd from here on and closes it with the connection.
     grpc::AddInsecureChannelFromFd(server_, fd);
   }

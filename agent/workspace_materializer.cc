@@ -143,6 +143,13 @@ absl::Status CopyBlob(int in, int out, int64_t size, const std::string& what) {
 struct Staged {
   const ManifestEntry* entry;
   std::string temp_name;
+  bool moved_from_store = false;  // rollback moves it back
+  bool in_place = false;          // already under its final name
+};
+
+struct PendingWrite {
+  const ManifestEntry* entry;
+  int index;
 };
 
 }  // namespace
@@ -190,12 +197,20 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(const
     for (const Staged& s : staged) {
       auto [parent, name] = SplitParent(s.entry->path());
       absl::StatusOr<int> dfd = undo.Open(parent, false, nullptr);
-      if (dfd.ok() && *dfd >= 0) unlinkat(*dfd, s.temp_name.c_str(), 0);
+      if (!dfd.ok() || *dfd < 0) continue;
+      if (s.moved_from_store) {
+        renameat(*dfd, s.temp_name.c_str(), AT_FDCWD, store_->PathOf(s.entry->digest()).c_str());
+        fchmodat(AT_FDCWD, store_->PathOf(s.entry->digest()).c_str(), 0444, 0);
+      } else {
+        unlinkat(*dfd, s.temp_name.c_str(), 0);
+      }
     }
     for (auto it = created_dirs.rbegin(); it != created_dirs.rend(); ++it) {
       unlinkat(root_fd.get(), it->c_str(), AT_REMOVEDIR);
     }
   };
+  std::vector<PendingWrite> writes;
+  absl::flat_hash_map<std::string, int> uses;  // pending writes per blob hash
   int index = 0;
   for (const ManifestEntry& entry : next.entries()) {
     ++index;
@@ -263,39 +278,91 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(const
     }
     ++result.files_written;
     result.bytes_written += size;
-    if (!store_->Has(entry.digest())) {
+    if (!store_->Has(entry.digest()) && (index_ == nullptr || !index_->Has(entry.digest()))) {
       if (dry_run) continue;
       rollback();
       return absl::FailedPreconditionError(absl::StrCat(
           "blob ", DigestKey(entry.digest()), " for '", entry.path(), "' is not in the store"));
     }
     if (dry_run) continue;
-    UniqueFd in(open(store_->PathOf(entry.digest()).c_str(), O_RDONLY | O_CLOEXEC));
-    std::string temp = absl::StrCat(".mlcube-sync-", index, ".tmp");
-    unlinkat(dfd, temp.c_str(), 0);
-    UniqueFd out(
-        openat(dfd, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    absl::Status s;
-    if (!in) {
-      s = absl::FailedPreconditionError(absl::StrCat("blob for '", entry.path(), "' vanished"));
-    } else if (!out) {
-      s = WriteErrorStatus(errno, absl::StrCat("creating a temp file for ", entry.path()));
-    } else {
-      staged.push_back({&entry, temp});
-      s = CopyBlob(in.get(), out.get(), size, entry.path());
-    }
-    if (s.ok()) {
-      fchmod(out.get(), entry.mode());
-      struct timespec times[2];
-      times[0].tv_sec = 0;
-      times[0].tv_nsec = UTIME_OMIT;
-      times[1].tv_sec = entry.mtime_ns() / 1000000000;
-      times[1].tv_nsec = entry.mtime_ns() % 1000000000;
-      futimens(out.get(), times);
-    }
-    if (!s.ok()) {
-      rollback();
-      return s;
+    writes.push_back({&entry, index});
+    ++uses[entry.digest().hash()];
+  }
+
+  // Stage the file writes. The last use of a blob in this commit moves it out
+  // of the store (a rename: no second copy of the data is written); earlier
+  // uses copy it. A blob the store no longer holds is copied, verified, from
+  // a workspace file that has it (WorkspaceBlobIndex).
+  {
+    DirWalker stager(root_fd.get());
+    for (const PendingWrite& w : writes) {
+      const ManifestEntry& entry = *w.entry;
+      auto [parent, name_view] = SplitParent(entry.path());
+      absl::StatusOr<int> opened = stager.Open(parent, false, nullptr);
+      if (!opened.ok() || *opened < 0) {
+        rollback();
+        return absl::InternalError(absl::StrCat("directory of ", entry.path(), " vanished"));
+      }
+      const int dfd = *opened;
+      const int64_t size = entry.digest().size_bytes();
+      std::string temp = absl::StrCat(".mlcube-sync-", w.index, ".tmp");
+      unlinkat(dfd, temp.c_str(), 0);
+      const std::string staging_name = temp;
+      const bool last_use = --uses[entry.digest().hash()] == 0;
+      const std::string blob_path = store_->PathOf(entry.digest());
+      absl::Status s;
+      // A new path needs no staging name: the blob is complete and verified,
+      // and a rollback moves it back.
+      struct stat target_stat;
+      const bool target_exists =
+          fstatat(dfd, std::string(name_view.data(), name_view.size()).c_str(), &target_stat,
+                  AT_SYMLINK_NOFOLLOW) == 0;
+      if (!target_exists) temp = std::string(name_view.data(), name_view.size());
+      if (last_use && store_->Has(entry.digest()) &&
+          renameat(AT_FDCWD, blob_path.c_str(), dfd, temp.c_str()) == 0) {
+        staged.push_back({&entry, temp, true, !target_exists});
+        fchmodat(dfd, temp.c_str(), entry.mode(), 0);
+        struct timespec times[2];
+        times[0].tv_sec = 0;
+        times[0].tv_nsec = UTIME_OMIT;
+        times[1].tv_sec = entry.mtime_ns() / 1000000000;
+        times[1].tv_nsec = entry.mtime_ns() % 1000000000;
+        utimensat(dfd, temp.c_str(), times, AT_SYMLINK_NOFOLLOW);
+        continue;
+      }
+      temp = staging_name;
+      UniqueFd out(
+          openat(dfd, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!out) {
+        s = WriteErrorStatus(errno, absl::StrCat("creating a temp file for ", entry.path()));
+      } else {
+        staged.push_back({&entry, temp, false, false});
+        UniqueFd in(open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (in) {
+          s = CopyBlob(in.get(), out.get(), size, entry.path());
+        } else if (index_ != nullptr) {
+          s = index_->CopyVerified(entry.digest(), out.get());
+        } else {
+          s = absl::FailedPreconditionError(absl::StrCat("blob for '", entry.path(), "' vanished"));
+        }
+      }
+      if (s.ok()) {
+        fchmod(out.get(), entry.mode());
+        struct timespec times[2];
+        times[0].tv_sec = 0;
+        times[0].tv_nsec = UTIME_OMIT;
+        times[1].tv_sec = entry.mtime_ns() / 1000000000;
+        times[1].tv_nsec = entry.mtime_ns() % 1000000000;
+        futimens(out.get(), times);
+      }
+      if (!s.ok()) {
+        rollback();
+        if (s.code() == absl::StatusCode::kNotFound) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "blob ", DigestKey(entry.digest()), " for '", entry.path(), "' is not in the store"));
+        }
+        return s;
+      }
     }
   }
 
@@ -328,6 +395,7 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(const
   // Phase 3: rename into place; from here on only renames and unlinks.
   DirWalker placer(root_fd.get());
   for (const Staged& s : staged) {
+    if (s.in_place) continue;
     auto [parent, name_view] = SplitParent(s.entry->path());
     const std::string name(name_view.data(), name_view.size());
     absl::StatusOr<int> dfd = placer.Open(parent, false, nullptr);

@@ -12,8 +12,11 @@
 //  - Durability costs two syncfs calls per commit instead of an fsync per
 //    file: one after staging (the staged data and the blobs it came from are
 //    on disk before any rename), one after the renames.
-//  - Workspace files are copies (copy_file_range), never hard links to
-//    blobs: a task writing into an input file cannot corrupt the store.
+//  - Data is written once: the last use of a blob in a commit is moved
+//    (renamed) out of the store into the workspace, other uses are copies;
+//    WorkspaceBlobIndex remembers where the content went. A workspace file
+//    never shares an inode with a blob (no hard links): a task writing into
+//    an input file cannot corrupt the store.
 //  - No write follows a symlink: directories are walked with O_NOFOLLOW, so
 //    a symlink a task planted inside the tree cannot redirect a write.
 //  - Files that the previous manifest did not list (task outputs) are never
@@ -25,13 +28,16 @@
 
 #include "absl/status/statusor.h"
 #include "agent/blob_store.h"
+#include "agent/workspace_blob_index.h"
 #include "mlcube_remote/v1/manifest.pb.h"
 
 namespace mlcube {
 
 class WorkspaceMaterializer {
  public:
-  explicit WorkspaceMaterializer(const BlobStore* store) : store_(store) {}
+  // `index` may be null (then only the store provides content).
+  WorkspaceMaterializer(BlobStore* store, WorkspaceBlobIndex* index)
+      : store_(store), index_(index) {}
 
   struct Result {
     int64_t files_written = 0;
@@ -53,7 +59,8 @@ class WorkspaceMaterializer {
                                bool dry_run) const;
 
  private:
-  const BlobStore* store_;
+  BlobStore* store_;
+  WorkspaceBlobIndex* index_;
 };
 
 }  // namespace mlcube

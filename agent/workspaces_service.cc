@@ -75,8 +75,9 @@ absl::StatusOr<v1::Manifest> LoadManifest(const BlobStore& store, const v1Digest
 // Adds the workspace entries below `dir_fd` (path `rel`) to `out`.
 class SnapshotWalker {
  public:
-  SnapshotWalker(BlobStore* store, std::map<std::string, v1::ManifestEntry>* out)
-      : store_(store), out_(out) {}
+  SnapshotWalker(WorkspaceBlobIndex* index, const std::string& root,
+                 std::map<std::string, v1::ManifestEntry>* out)
+      : index_(index), root_(root), out_(out) {}
 
   absl::Status AddPath(int parent_fd, const std::string& name, const std::string& rel) {
     struct stat st;
@@ -88,12 +89,18 @@ class SnapshotWalker {
     if (S_ISREG(st.st_mode)) {
       UniqueFd fd(openat(parent_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
       if (!fd) return absl::InternalError(absl::StrCat("open '", rel, "': ", strerror(errno)));
-      absl::StatusOr<v1Digest> digest = store_->ImportFile(fd.get());
+      // Hashed in place, not copied: reads are served from the file while
+      // it keeps this size and mtime (and the client verifies the digest).
+      struct stat before;
+      if (fstat(fd.get(), &before) != 0) return absl::InternalError("fstat");
+      absl::StatusOr<v1Digest> digest = DigestOfFd(fd.get());
       if (!digest.ok()) return digest.status();
       entry.set_type(v1::ENTRY_TYPE_FILE);
       *entry.mutable_digest() = *digest;
-      entry.set_mode(st.st_mode & 07777);
-      entry.set_mtime_ns(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
+      entry.set_mode(before.st_mode & 07777);
+      entry.set_mtime_ns(static_cast<int64_t>(before.st_mtim.tv_sec) * 1000000000 +
+                         before.st_mtim.tv_nsec);
+      index_->Add(*digest, absl::StrCat(root_, "/", rel), entry.mtime_ns());
       (*out_)[rel] = std::move(entry);
     } else if (S_ISLNK(st.st_mode)) {
       std::string target(4096, '\0');
@@ -132,7 +139,8 @@ class SnapshotWalker {
   }
 
  private:
-  BlobStore* store_;
+  WorkspaceBlobIndex* index_;
+  std::string root_;
   std::map<std::string, v1::ManifestEntry>* out_;
 };
 
@@ -152,11 +160,36 @@ absl::Status ValidateCubeId(const std::string& id) {
   return absl::OkStatus();
 }
 
-WorkspacesService::WorkspacesService(Options options, BlobStore* store, IdentityFn identity)
+WorkspacesService::WorkspacesService(Options options, BlobStore* store, WorkspaceBlobIndex* index,
+                                     IdentityFn identity)
     : options_(std::move(options)),
       store_(store),
+      index_(index),
       identity_(std::move(identity)),
-      materializer_(store) {}
+      materializer_(store, index) {}
+
+void WorkspacesService::IndexCommittedWorkspaces() {
+  const std::string commits = options_.state_dir + "/commits";
+  DIR* owners = opendir(commits.c_str());
+  if (owners == nullptr) return;
+  while (dirent* o = readdir(owners)) {
+    if (o->d_name[0] == '.') continue;
+    const std::string owner_dir = absl::StrCat(commits, "/", o->d_name);
+    DIR* files = opendir(owner_dir.c_str());
+    if (files == nullptr) continue;
+    while (dirent* f = readdir(files)) {
+      absl::string_view name(f->d_name);
+      if (name.size() <= 7 || name.substr(name.size() - 7) != ".commit") continue;
+      UniqueFd fd(open(absl::StrCat(owner_dir, "/", name).c_str(), O_RDONLY | O_CLOEXEC));
+      v1::CubeSummary summary;
+      if (!fd || !summary.ParseFromFileDescriptor(fd.get())) continue;
+      absl::StatusOr<v1::Manifest> m = LoadManifest(*store_, summary.committed_manifest());
+      if (m.ok()) index_->AddManifest(CubeDir(o->d_name, summary.cube_id()), *m);
+    }
+    closedir(files);
+  }
+  closedir(owners);
+}
 
 std::string WorkspacesService::CubeDir(const std::string& owner, const std::string& cube_id) const {
   return absl::StrCat(options_.state_dir, "/cubes/", owner, "/", cube_id);
@@ -218,6 +251,7 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
     return ToGrpcStatus(s);
   }
   store_->Touch(request->manifest_digest());
+  index_->AddManifest(CubeDir(*owner, request->cube_id()), *next);
   fprintf(stderr,
           "mlcube-agent: commit %s/%s: %lld written (%lld bytes), %lld unchanged, %lld removed; "
           "stage %.3fs sync %.3fs place %.3fs\n",
@@ -250,7 +284,7 @@ grpc::Status WorkspacesService::Snapshot(grpc::ServerContext* context,
         absl::StrCat("cube '", request->cube_id(), "' has no workspace on this agent"));
   }
   std::map<std::string, v1::ManifestEntry> entries;
-  SnapshotWalker walker(store_, &entries);
+  SnapshotWalker walker(index_, workspace, &entries);
   std::vector<std::string> paths(request->paths().begin(), request->paths().end());
   if (paths.empty()) paths.push_back("");
   for (const std::string& path : paths) {

@@ -16,6 +16,7 @@
 
 #include "agent/blob_store.h"
 #include "agent/content_store_service.h"
+#include "agent/workspace_blob_index.h"
 #include "agent/workspace_materializer.h"
 #include "mlcube_remote/v1/manifest.pb.h"
 #include "mlcube_remote/v1/workspace.grpc.pb.h"
@@ -35,7 +36,12 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service 
     int64_t gc_interval_seconds = 600;
   };
 
-  WorkspacesService(Options options, BlobStore* store, IdentityFn identity);
+  // `index` is not owned; it learns where committed files hold blobs.
+  WorkspacesService(Options options, BlobStore* store, WorkspaceBlobIndex* index,
+                    IdentityFn identity);
+
+  // Records the files of every committed manifest in the index (at start-up).
+  void IndexCommittedWorkspaces();
 
   grpc::Status CommitManifest(grpc::ServerContext* context,
                               const ::mlcube_remote::v1::CommitManifestRequest* request,
@@ -60,6 +66,7 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service 
 
   Options options_;
   BlobStore* store_;
+  WorkspaceBlobIndex* index_;
   IdentityFn identity_;
   WorkspaceMaterializer materializer_;
   std::mutex mu_;  // guards cube_mutexes_ and last_gc_

@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <iterator>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -54,10 +57,48 @@ std::string RelativeTarget(absl::string_view link_dir, absl::string_view target)
   return absl::StrJoin(parts, "/");
 }
 
+// Directories still to list, shared by the walking threads. `pending_`
+// counts directories queued or being listed; the walk is over at zero.
+class WalkQueue {
+ public:
+  // Queues paths, not open fds: a wide tree must not exhaust descriptors.
+  void Push(std::string rel) {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(rel));
+    ++pending_;
+    cv_.notify_one();
+  }
+  bool Pop(std::string* rel) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return !queue_.empty() || pending_ == 0 || !status_.ok(); });
+    if (!status_.ok() || queue_.empty()) return false;
+    *rel = std::move(queue_.back());
+    queue_.pop_back();
+    return true;
+  }
+  void Done(absl::Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!status.ok() && status_.ok()) status_ = std::move(status);
+    if (--pending_ == 0 || !status_.ok()) cv_.notify_all();
+  }
+  absl::Status status() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> queue_;
+  int pending_ = 0;
+  absl::Status status_;
+};
+
 class Walk {
  public:
-  Walk(const ScanOptions& options, ScanCache* cache, ScanResult* result)
-      : options_(options), cache_(cache), result_(result) {
+  Walk(const ScanOptions& options, ScanCache* cache, ScanResult* result,
+       ::mlcube_remote::v1::Manifest* manifest, WalkQueue* queue)
+      : options_(options), cache_(cache), result_(result), manifest_(manifest), queue_(queue) {
     for (const std::string& dir : options.exclude_dirs) {
       const std::string norm = NormalizePath(dir);
       if (IsWithin(norm, options.root) && norm != NormalizePath(options.root)) {
@@ -86,17 +127,11 @@ class Walk {
       }
       if (S_ISDIR(st.st_mode)) {
         if (excluded_.contains(rel) || options_.rules.IsIgnored(rel, true)) continue;
-        ManifestEntry* entry = result_->manifest.add_entries();
+        ManifestEntry* entry = manifest_->add_entries();
         entry->set_path(rel);
         entry->set_type(ENTRY_TYPE_DIRECTORY);
         entry->set_mode(st.st_mode & 07777);
-        int child = openat(dirfd(dir), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (child < 0) {
-          status = absl::InternalError(absl::StrCat("open '", rel, "': ", strerror(errno)));
-          break;
-        }
-        status = Run(child, rel);
-        if (!status.ok()) break;
+        queue_->Push(std::move(rel));
       } else if (S_ISREG(st.st_mode)) {
         if (options_.rules.IsIgnored(rel, false)) continue;
         const ScanCache::Record* hit =
@@ -107,7 +142,7 @@ class Walk {
             result_->skipped_images.push_back(rel);
             continue;
           }
-          ManifestEntry* entry = result_->manifest.add_entries();
+          ManifestEntry* entry = manifest_->add_entries();
           entry->set_type(ENTRY_TYPE_FILE);
           entry->set_mode(st.st_mode & 07777);
           entry->set_mtime_ns(Nanos(st.st_mtim));
@@ -132,6 +167,7 @@ class Walk {
   }
 
   std::vector<PendingHash>& pending() { return pending_; }
+  ::mlcube_remote::v1::Manifest* manifest() { return manifest_; }
 
  private:
   absl::Status AddSymlink(int dir_fd, const char* name, const std::string& rel_dir,
@@ -161,7 +197,7 @@ class Walk {
           absl::StrCat("skipping symlink '", rel, "' to its own directory"));
       return absl::OkStatus();
     }
-    ManifestEntry* entry = result_->manifest.add_entries();
+    ManifestEntry* entry = manifest_->add_entries();
     entry->set_path(rel);
     entry->set_type(ENTRY_TYPE_SYMLINK);
     entry->set_symlink_target(relative);
@@ -171,6 +207,8 @@ class Walk {
   const ScanOptions& options_;
   ScanCache* cache_;
   ScanResult* result_;
+  ::mlcube_remote::v1::Manifest* manifest_;  // on the final result's arena
+  WalkQueue* queue_;
   absl::flat_hash_set<std::string> excluded_;
   std::vector<PendingHash> pending_;
 };
@@ -256,12 +294,60 @@ absl::StatusOr<ScanResult> Scanner::Scan(const ScanOptions& options) {
     return absl::NotFoundError(
         absl::StrCat("cube directory ", options.root, ": ", strerror(errno)));
   }
-  Walk walk(options, cache_, &result);
-  if (absl::Status s = walk.Run(root_fd, ""); !s.ok()) return s;
+  // Walk on several threads: on a warm cache a scan is all fstatat calls.
+  // Each thread fills its own partial result; the cache is only read (and
+  // distinct records marked seen) meanwhile.
+  const int walkers = std::max(1, options.hash_threads);
+  std::vector<ScanResult> partial(static_cast<size_t>(walkers));
+  std::vector<std::unique_ptr<Walk>> walks;
+  WalkQueue queue;
+  UniqueFd root(root_fd);
+  queue.Push("");
+  for (int t = 0; t < walkers; ++t) {
+    walks.push_back(std::make_unique<Walk>(
+        options, cache_, &partial[t],
+        google::protobuf::Arena::CreateMessage<::mlcube_remote::v1::Manifest>(result.arena.get()),
+        &queue));
+  }
+  auto walk_worker = [&queue, &root](Walk* walk) {
+    std::string rel;
+    while (queue.Pop(&rel)) {
+      // Every component was seen as a real directory by lstat; O_NOFOLLOW
+      // guards the last one against a swap since.
+      int fd = openat(root.get(), rel.empty() ? "." : rel.c_str(),
+                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) {
+        queue.Done(absl::InternalError(absl::StrCat("open '", rel, "': ", strerror(errno))));
+        continue;
+      }
+      queue.Done(walk->Run(fd, rel));
+    }
+  };
+  {
+    std::vector<std::thread> walk_threads;
+    for (int t = 1; t < walkers; ++t) walk_threads.emplace_back(walk_worker, walks[t].get());
+    walk_worker(walks[0].get());
+    for (std::thread& t : walk_threads) t.join();
+  }
+  if (absl::Status s = queue.status(); !s.ok()) return s;
+  std::vector<PendingHash> pending;
+  for (int t = 0; t < walkers; ++t) {
+    ScanResult& part = partial[t];
+    // Same arena: entries move without a copy.
+    auto* entries = walks[t]->manifest()->mutable_entries();
+    while (!entries->empty()) {
+      result.manifest().mutable_entries()->UnsafeArenaAddAllocated(
+          entries->UnsafeArenaReleaseLast());
+    }
+    result.warnings.insert(result.warnings.end(), part.warnings.begin(), part.warnings.end());
+    result.skipped_images.insert(result.skipped_images.end(), part.skipped_images.begin(),
+                                 part.skipped_images.end());
+    std::vector<PendingHash>& p = walks[t]->pending();
+    std::move(p.begin(), p.end(), std::back_inserter(pending));
+  }
 
   // Hash what the cache did not know, biggest first so threads finish
   // together.
-  std::vector<PendingHash>& pending = walk.pending();
   std::sort(pending.begin(), pending.end(),
             [](const PendingHash& a, const PendingHash& b) { return a.size > b.size; });
   std::vector<Hashed> hashed(pending.size());
@@ -292,7 +378,7 @@ absl::StatusOr<ScanResult> Scanner::Scan(const ScanOptions& options) {
     }
     ++result.files_hashed;
     result.bytes_hashed += h.record.size;
-    ManifestEntry* entry = result.manifest.add_entries();
+    ManifestEntry* entry = result.manifest().add_entries();
     entry->set_path(pending[i].path);
     entry->set_type(ENTRY_TYPE_FILE);
     entry->set_mode(h.mode);
@@ -301,10 +387,10 @@ absl::StatusOr<ScanResult> Scanner::Scan(const ScanOptions& options) {
   }
   cache_->DropUnseen();
 
-  auto* entries = result.manifest.mutable_entries();
+  auto* entries = result.manifest().mutable_entries();
   std::sort(entries->pointer_begin(), entries->pointer_end(),
             [](const ManifestEntry* a, const ManifestEntry* b) { return a->path() < b->path(); });
-  for (const ManifestEntry& e : result.manifest.entries()) {
+  for (const ManifestEntry& e : result.manifest().entries()) {
     if (e.type() == ENTRY_TYPE_FILE) {
       ++result.files;
       result.bytes += e.digest().size_bytes();

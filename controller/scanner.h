@@ -10,7 +10,10 @@
 // relative and normalised); one that points outside fails the scan, naming
 // it. Sockets, FIFOs and devices are skipped with a warning.
 
+#include <google/protobuf/arena.h>
+
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,7 +33,16 @@ struct ScanOptions {
 };
 
 struct ScanResult {
-  ::mlcube_remote::v1::Manifest manifest;
+  // The manifest lives on an arena: 20,000 entries allocate and free in bulk.
+  ScanResult()
+      : arena(std::make_unique<google::protobuf::Arena>()),
+        manifest_ptr(
+            google::protobuf::Arena::CreateMessage<::mlcube_remote::v1::Manifest>(arena.get())) {}
+  ::mlcube_remote::v1::Manifest& manifest() { return *manifest_ptr; }
+  const ::mlcube_remote::v1::Manifest& manifest() const { return *manifest_ptr; }
+
+  std::unique_ptr<google::protobuf::Arena> arena;
+  ::mlcube_remote::v1::Manifest* manifest_ptr;
   std::vector<std::string> warnings;
   // Paths skipped because they are container images.
   std::vector<std::string> skipped_images;

@@ -31,7 +31,9 @@ constexpr int64_t kMaxPayload = 1 << 20;
 // Blobs up to this size travel in batches; larger ones are streamed.
 constexpr int64_t kBatchThreshold = 256 << 10;
 constexpr int kFindMissingBatch = 10000;
-constexpr int kThreads = 2;
+// Transfers in flight: more than the 2 cores, as each mostly waits on the
+// agent's disk.
+constexpr int kThreads = 4;
 
 absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -216,6 +218,21 @@ absl::StatusOr<std::string> SyncClient::ReadBlob(const v1Digest& digest) {
 
 absl::StatusOr<PushStats> SyncClient::Push(const PushOptions& options) {
   PushStats stats;
+  // Ask for the agent's committed manifests while scanning: on a no-op sync
+  // the connection set-up and this call overlap the walk.
+  v1::ListCubesResponse cubes;
+  grpc::Status cubes_status;
+  std::thread list_cubes([&] {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, 30);
+    cubes_status = workspaces_->ListCubes(&ctx, v1::ListCubesRequest(), &cubes);
+  });
+  struct Joiner {
+    std::thread* t;
+    ~Joiner() {
+      if (t->joinable()) t->join();
+    }
+  } joiner{&list_cubes};
   Scanner scanner(cache_);
   ScanOptions scan_options;
   scan_options.root = options.cube_root;
@@ -230,151 +247,152 @@ absl::StatusOr<PushStats> SyncClient::Push(const PushOptions& options) {
   stats.skipped_images = scan->skipped_images;
 
   std::string manifest_bytes;
-  scan->manifest.SerializeToString(&manifest_bytes);
+  scan->manifest().SerializeToString(&manifest_bytes);
   const v1Digest manifest_digest = DigestOf(manifest_bytes);
 
   // Nothing to do when the agent already committed this exact manifest.
-  {
-    grpc::ClientContext ctx;
-    SetDeadline(&ctx, 30);
-    v1::ListCubesResponse cubes;
-    grpc::Status s = workspaces_->ListCubes(&ctx, v1::ListCubesRequest(), &cubes);
-    if (!s.ok()) return FromGrpc(s, "ListCubes");
-    for (const v1::CubeSummary& cube : cubes.cubes()) {
-      if (cube.cube_id() == options.cube_id &&
-          SameDigest(cube.committed_manifest(), manifest_digest)) {
-        stats.up_to_date = true;
-        stats.bytes_deduplicated = stats.bytes_scanned;
-        if (!options.dry_run) cache_->MarkAllSynced();
-        cache_->Save().IgnoreError();  // a cache that cannot be saved only costs time
-        return stats;
-      }
+  list_cubes.join();
+  if (!cubes_status.ok()) return FromGrpc(cubes_status, "ListCubes");
+  for (const v1::CubeSummary& cube : cubes.cubes()) {
+    if (cube.cube_id() == options.cube_id &&
+        SameDigest(cube.committed_manifest(), manifest_digest)) {
+      stats.up_to_date = true;
+      stats.bytes_deduplicated = stats.bytes_scanned;
+      if (!options.dry_run) cache_->MarkAllSynced();
+      cache_->Save().IgnoreError();  // a cache that cannot be saved only costs time
+      return stats;
     }
   }
 
   // Unique blobs of this tree, plus the manifest itself.
   std::vector<UploadItem> items;
   absl::flat_hash_set<std::string> seen;
-  for (const v1::ManifestEntry& e : scan->manifest.entries()) {
+  for (const v1::ManifestEntry& e : scan->manifest().entries()) {
     if (e.type() != v1::ENTRY_TYPE_FILE) continue;
     if (!seen.insert(e.digest().hash()).second) continue;
     items.push_back({e.digest(), absl::StrCat(options.cube_root, "/", e.path()), nullptr});
   }
   items.push_back({manifest_digest, "", &manifest_bytes});
 
-  absl::flat_hash_set<std::string> missing;
-  for (size_t begin = 0; begin < items.size(); begin += kFindMissingBatch) {
-    v1::FindMissingBlobsRequest request;
-    for (size_t i = begin; i < std::min(items.size(), begin + kFindMissingBatch); ++i) {
-      *request.add_digests() = items[i].digest;
-    }
-    grpc::ClientContext ctx;
-    SetDeadline(&ctx, 60);
-    v1::FindMissingBlobsResponse response;
-    grpc::Status s = cas_->FindMissingBlobs(&ctx, request, &response);
-    if (!s.ok()) return FromGrpc(s, "FindMissingBlobs");
-    for (const v1Digest& d : response.missing()) missing.insert(d.hash());
-  }
-  std::vector<const UploadItem*> small;
-  std::vector<const UploadItem*> large;
-  int64_t missing_file_bytes = 0;
-  int64_t missing_files = 0;
-  int64_t upload_bytes = 0;
-  for (const UploadItem& item : items) {
-    if (!missing.contains(item.digest.hash())) continue;
-    if (item.memory == nullptr) {
-      missing_file_bytes += item.digest.size_bytes();
-      ++missing_files;
-    }
-    upload_bytes += item.digest.size_bytes();
-    (item.digest.size_bytes() <= kBatchThreshold ? small : large).push_back(&item);
-  }
-  stats.bytes_deduplicated = stats.bytes_scanned - missing_file_bytes;
-  stats.files_sent = missing_files;
-  if (options.dry_run) {
-    stats.bytes_sent = missing_file_bytes;
-    cache_->Save().IgnoreError();
-    return stats;
-  }
-
-  // Jobs: large blobs first (biggest first), then batches of small ones.
-  std::sort(large.begin(), large.end(), [](const UploadItem* a, const UploadItem* b) {
-    return a->digest.size_bytes() > b->digest.size_bytes();
-  });
-  std::vector<std::vector<const UploadItem*>> batches;
-  int64_t batch_bytes = 0;
-  for (const UploadItem* item : small) {
-    if (batches.empty() || batch_bytes + item->digest.size_bytes() > kMaxPayload ||
-        batches.back().size() >= 4000) {
-      batches.emplace_back();
-      batch_bytes = 0;
-    }
-    batches.back().push_back(item);
-    batch_bytes += item->digest.size_bytes();
-  }
-  ProgressReporter progress(stderr, options.interactive, "push", missing_files, upload_bytes);
-  if (options.show_progress) progress.Start();
-  std::atomic<int64_t> bytes_sent{0};
-  absl::Status upload_status = RunParallel(large.size() + batches.size(), [&](size_t i) {
-    if (i < large.size()) {
-      const UploadItem* item = large[i];
-      absl::StatusOr<int64_t> sent =
-          UploadStreamed(item->digest, item->file, item->memory, &progress);
-      if (!sent.ok()) return sent.status();
-      bytes_sent += *sent;
-      progress.AddFiles(1);
-      return absl::OkStatus();
-    }
-    const std::vector<const UploadItem*>& batch = batches[i - large.size()];
-    v1::BatchUploadBlobsRequest request;
-    int64_t bytes = 0;
-    for (const UploadItem* item : batch) {
-      v1::BlobData* blob = request.add_blobs();
-      *blob->mutable_digest() = item->digest;
-      if (item->memory != nullptr) {
-        blob->set_data(*item->memory);
-      } else if (absl::Status s =
-                     ReadWholeFile(item->file, item->digest.size_bytes(), blob->mutable_data());
-                 !s.ok()) {
-        return s;
-      }
-      bytes += item->digest.size_bytes();
-    }
-    grpc::ClientContext ctx;
-    SetDeadline(&ctx, 300);
-    v1::BatchUploadBlobsResponse response;
-    grpc::Status s = cas_->BatchUploadBlobs(&ctx, request, &response);
-    if (!s.ok()) return FromGrpc(s, "BatchUploadBlobs");
-    for (int j = 0; j < response.results_size(); ++j) {
-      const v1::ItemStatus& item_status = response.results(j).status();
-      if (item_status.code() != 0) {
-        const std::string what = j < static_cast<int>(batch.size()) && !batch[j]->file.empty()
-                                     ? batch[j]->file
-                                     : std::string("the manifest");
-        return absl::Status(static_cast<absl::StatusCode>(item_status.code()),
-                            absl::StrCat("agent refused ", what, ": ", item_status.message()));
-      }
-    }
-    bytes_sent += bytes;
-    progress.AddBytes(bytes);
-    progress.AddFiles(static_cast<int64_t>(batch.size()));
-    return absl::OkStatus();
-  });
-  progress.Stop();
-  stats.bytes_sent = bytes_sent;
-  // The scan results are valid whatever happens next; keep them.
-  cache_->Save().IgnoreError();
-  if (!upload_status.ok()) return upload_status;
-
-  v1::CommitManifestRequest commit;
-  commit.set_cube_id(options.cube_id);
-  *commit.mutable_manifest_digest() = manifest_digest;
-  commit.set_prune(options.prune);
   v1::CommitManifestResponse committed;
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, 3600);
-  grpc::Status s = workspaces_->CommitManifest(&ctx, commit, &committed);
-  if (!s.ok()) return FromGrpc(s, "CommitManifest");
+  for (int attempt = 0;; ++attempt) {
+    absl::flat_hash_set<std::string> missing;
+    for (size_t begin = 0; begin < items.size(); begin += kFindMissingBatch) {
+      v1::FindMissingBlobsRequest request;
+      for (size_t i = begin; i < std::min(items.size(), begin + kFindMissingBatch); ++i) {
+        *request.add_digests() = items[i].digest;
+      }
+      grpc::ClientContext ctx;
+      SetDeadline(&ctx, 60);
+      v1::FindMissingBlobsResponse response;
+      grpc::Status s = cas_->FindMissingBlobs(&ctx, request, &response);
+      if (!s.ok()) return FromGrpc(s, "FindMissingBlobs");
+      for (const v1Digest& d : response.missing()) missing.insert(d.hash());
+    }
+    std::vector<const UploadItem*> small;
+    std::vector<const UploadItem*> large;
+    int64_t missing_file_bytes = 0;
+    int64_t missing_files = 0;
+    int64_t upload_bytes = 0;
+    for (const UploadItem& item : items) {
+      if (!missing.contains(item.digest.hash())) continue;
+      if (item.memory == nullptr) {
+        missing_file_bytes += item.digest.size_bytes();
+        ++missing_files;
+      }
+      upload_bytes += item.digest.size_bytes();
+      (item.digest.size_bytes() <= kBatchThreshold ? small : large).push_back(&item);
+    }
+    stats.bytes_deduplicated = stats.bytes_scanned - missing_file_bytes;
+    stats.files_sent += missing_files;
+    if (options.dry_run) {
+      stats.bytes_sent = missing_file_bytes;
+      cache_->Save().IgnoreError();
+      return stats;
+    }
+
+    // Jobs: large blobs first (biggest first), then batches of small ones.
+    std::sort(large.begin(), large.end(), [](const UploadItem* a, const UploadItem* b) {
+      return a->digest.size_bytes() > b->digest.size_bytes();
+    });
+    std::vector<std::vector<const UploadItem*>> batches;
+    int64_t batch_bytes = 0;
+    for (const UploadItem* item : small) {
+      if (batches.empty() || batch_bytes + item->digest.size_bytes() > kMaxPayload ||
+          batches.back().size() >= 4000) {
+        batches.emplace_back();
+        batch_bytes = 0;
+      }
+      batches.back().push_back(item);
+      batch_bytes += item->digest.size_bytes();
+    }
+    ProgressReporter progress(stderr, options.interactive, "push", missing_files, upload_bytes);
+    if (options.show_progress) progress.Start();
+    std::atomic<int64_t> bytes_sent{0};
+    absl::Status upload_status = RunParallel(large.size() + batches.size(), [&](size_t i) {
+      if (i < large.size()) {
+        const UploadItem* item = large[i];
+        absl::StatusOr<int64_t> sent =
+            UploadStreamed(item->digest, item->file, item->memory, &progress);
+        if (!sent.ok()) return sent.status();
+        bytes_sent += *sent;
+        progress.AddFiles(1);
+        return absl::OkStatus();
+      }
+      const std::vector<const UploadItem*>& batch = batches[i - large.size()];
+      v1::BatchUploadBlobsRequest request;
+      int64_t bytes = 0;
+      for (const UploadItem* item : batch) {
+        v1::BlobData* blob = request.add_blobs();
+        *blob->mutable_digest() = item->digest;
+        if (item->memory != nullptr) {
+          blob->set_data(*item->memory);
+        } else if (absl::Status s =
+                       ReadWholeFile(item->file, item->digest.size_bytes(), blob->mutable_data());
+                   !s.ok()) {
+          return s;
+        }
+        bytes += item->digest.size_bytes();
+      }
+      grpc::ClientContext ctx;
+      SetDeadline(&ctx, 300);
+      v1::BatchUploadBlobsResponse response;
+      grpc::Status s = cas_->BatchUploadBlobs(&ctx, request, &response);
+      if (!s.ok()) return FromGrpc(s, "BatchUploadBlobs");
+      for (int j = 0; j < response.results_size(); ++j) {
+        const v1::ItemStatus& item_status = response.results(j).status();
+        if (item_status.code() != 0) {
+          const std::string what = j < static_cast<int>(batch.size()) && !batch[j]->file.empty()
+                                       ? batch[j]->file
+                                       : std::string("the manifest");
+          return absl::Status(static_cast<absl::StatusCode>(item_status.code()),
+                              absl::StrCat("agent refused ", what, ": ", item_status.message()));
+        }
+      }
+      bytes_sent += bytes;
+      progress.AddBytes(bytes);
+      progress.AddFiles(static_cast<int64_t>(batch.size()));
+      return absl::OkStatus();
+    });
+    progress.Stop();
+    stats.bytes_sent += bytes_sent;
+    // The scan results are valid whatever happens next; keep them.
+    cache_->Save().IgnoreError();
+    if (!upload_status.ok()) return upload_status;
+
+    v1::CommitManifestRequest commit;
+    commit.set_cube_id(options.cube_id);
+    *commit.mutable_manifest_digest() = manifest_digest;
+    commit.set_prune(options.prune);
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, 3600);
+    grpc::Status s = workspaces_->CommitManifest(&ctx, commit, &committed);
+    // A blob the agent vouched for may have turned out rewritten by a task
+    // (the agent then forgets it); ask and upload again, once.
+    if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION && attempt == 0) continue;
+    if (!s.ok()) return FromGrpc(s, "CommitManifest");
+    break;
+  }
   stats.files_written = committed.files_written();
   stats.files_removed = committed.files_removed();
   cache_->MarkAllSynced();

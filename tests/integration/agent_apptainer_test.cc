@@ -183,13 +183,57 @@ TEST_F(AgentApptainerTest, KillNineOfTheAgentDoesNotLoseTheTask) {
   AgentProcess restarted(again);
   ASSERT_TRUE(restarted.Start());
   stub_ = Jobs::NewStub(restarted.Channel());
-  EXPECT_EQ(Get(job.id()).state(), mlcube_remote::v1::JOB_STATE_RUNNING);
+  Job now = Get(job.id());
+  EXPECT_EQ(now.state(), mlcube_remote::v1::JOB_STATE_RUNNING) << now.reason();
   WatchResult after = Watch(*stub_, job.id(), before.next_offset, true);
   EXPECT_EQ(before.out + after.out,
             "Hello, Alice!\nHello, Bob!\nHello, Charlie!\ngreet: wrote 3 greetings to "
             "/mlcube_io1\n");
   ASSERT_FALSE(after.states.empty());
   EXPECT_EQ(after.states.back().state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED);
+}
+
+TEST_F(AgentApptainerTest, NoRecipeAndNoImageToConvertFailsTheJobWithTheReason) {
+  Shell("rm " + agent_->state_dir() + "/cubes/" + kOwner + "/hello/build/Singularity.recipe");
+  SubmitJobRequest request = RunRequest("hello", "greet", kSingularity);
+  (*request.mutable_overrides())["docker.image"] = "mlcube/not-built-anywhere:0.1";
+  Job job = Submit(request);
+  WatchResult watch = Watch(*stub_, job.id(), 0, true);
+  Job done = Get(job.id());
+  EXPECT_EQ(done.state(), mlcube_remote::v1::JOB_STATE_FAILED);
+  EXPECT_NE(done.reason().find("configure"), std::string::npos) << done.reason();
+  // It tried the registry (unreachable here) and says why.
+  EXPECT_NE(watch.agent.find("docker://mlcube/not-built-anywhere:0.1"), std::string::npos)
+      << watch.agent;
+  std::string left;
+  Shell("ls " + agent_->state_dir() + "/images/" + kOwner, &left);
+  EXPECT_EQ(left, "") << "no half-built SIF in the image dir";
+}
+
+TEST_F(AgentApptainerTest, KillNineDuringTheImageBuildStillInstallsTheSifAndRunsTheTask) {
+  SubmitJobRequest request = RunRequest("hello", "greet", kSingularity);
+  (*request.mutable_env())["GREET_DELAY"] = "0";
+  Job job = Submit(request);
+  WatchResult before = Watch(*stub_, job.id(), 0, true, [](const WatchResult& r) {
+    return r.agent.find("configure: ") != std::string::npos;
+  });
+  ASSERT_NE(before.agent.find("apptainer build"), std::string::npos) << before.agent;
+  const std::string state_dir = agent_->state_dir();
+  agent_->Kill(SIGKILL);  // the build goes on under its supervisor
+  AgentProcessOptions again;
+  again.user = "mlcube";
+  again.state_dir = state_dir;
+  AgentProcess restarted(again);
+  ASSERT_TRUE(restarted.Start());
+  stub_ = Jobs::NewStub(restarted.Channel());
+  WatchResult after = Watch(*stub_, job.id(), before.next_offset, true);
+  ASSERT_FALSE(after.states.empty());
+  EXPECT_EQ(after.states.back().state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED)
+      << after.states.back().reason() << after.err;
+  EXPECT_NE(after.out.find("Hello, Charlie!"), std::string::npos) << after.out;
+  const std::string sif = ReadFile(Sif());
+  ASSERT_GT(sif.size(), 41u);
+  EXPECT_EQ(sif.substr(32, 9), "SIF_MAGIC");
 }
 
 }  // namespace

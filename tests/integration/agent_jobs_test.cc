@@ -78,8 +78,12 @@ std::string ReadFile(const std::string& path) {
 }
 
 TEST_F(AgentJobsTest, RunWithoutImageConfiguresFirstStreamsOutputAndWritesWorkspace) {
-  Shell("docker rmi -f mlcube/hello:0.1");
+  // An image name of this test only: removing the shared mlcube/hello:0.1
+  // would disturb other tests running on this machine.
+  const std::string image = "mlcube/hello-configure-test:" + std::to_string(getpid());
+  Shell("docker rmi -f " + image);
   SubmitJobRequest request = RunRequest("hello", "greet");
+  (*request.mutable_overrides())["docker.image"] = image;
   (*request.mutable_env())["GREET_DELAY"] = "0.05";
   Job job = Submit(request);
   ASSERT_EQ(job.id().size(), 8u);
@@ -93,7 +97,7 @@ TEST_F(AgentJobsTest, RunWithoutImageConfiguresFirstStreamsOutputAndWritesWorksp
       "Hello, Alice!\nHello, Bob!\nHello, Charlie!\ngreet: wrote 3 greetings to /mlcube_io1\n";
   ASSERT_GE(watch.out.size(), greet.size());
   EXPECT_EQ(watch.out.substr(watch.out.size() - greet.size()), greet);
-  EXPECT_NE(watch.out.find("Successfully tagged mlcube/hello:0.1"), std::string::npos);
+  EXPECT_NE(watch.out.find("Successfully tagged " + image), std::string::npos);
   std::vector<mlcube_remote::v1::JobState> states;
   for (const auto& s : watch.states) states.push_back(s.state());
   ASSERT_GE(states.size(), 4u);
@@ -119,6 +123,7 @@ TEST_F(AgentJobsTest, RunWithoutImageConfiguresFirstStreamsOutputAndWritesWorksp
   EXPECT_EQ(done.exit_code(), 0);
   EXPECT_EQ(done.log_end_offset(), watch.next_offset);
   EXPECT_GT(done.finished_unix_ms(), 0);
+  Shell("docker rmi -f " + image);
 }
 
 TEST_F(AgentJobsTest, FailingTaskPassesItsExitCodeThrough) {
@@ -135,11 +140,17 @@ TEST_F(AgentJobsTest, FailingTaskPassesItsExitCodeThrough) {
 }
 
 TEST_F(AgentJobsTest, FollowingWatchGetsLiveLinesAndCancelKillsTheContainer) {
-  Job job = Submit(RunRequest("hello", "count"));
+  SubmitJobRequest request = RunRequest("hello", "count");
+  (*request.mutable_env())["API_TOKEN"] = "s3cr3t-" + std::to_string(getpid());
+  Job job = Submit(request);
   WatchResult first = Watch(*stub_, job.id(), 0, true, [](const WatchResult& r) {
     return r.out.find("tick 2\n") != std::string::npos;
   });
   ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  // Env values never appear on a command line (which every user can read).
+  std::string all_args;
+  Shell("ps -eo args", &all_args);
+  EXPECT_EQ(all_args.find(request.env().at("API_TOKEN")), std::string::npos);
   // The lines arrived while the task was still running.
   EXPECT_EQ(Get(job.id()).state(), mlcube_remote::v1::JOB_STATE_RUNNING);
   std::string ps;
@@ -152,8 +163,8 @@ TEST_F(AgentJobsTest, FollowingWatchGetsLiveLinesAndCancelKillsTheContainer) {
   Job cancelled;
   ASSERT_TRUE(stub_->CancelJob(&ctx, cancel, &cancelled).ok());
   EXPECT_EQ(cancelled.state(), mlcube_remote::v1::JOB_STATE_CANCELLED);
-  Shell("docker ps -a --format '{{.Names}}'", &ps);
-  EXPECT_EQ(ps.find("mlcube-" + job.id()), std::string::npos) << "container still there: " << ps;
+  EXPECT_EQ(cancelled.reason(), "cancelled by " + kOwner);
+  EXPECT_TRUE(ContainersGone(job.id(), &ps)) << "container still there: " << ps;
   // The watch of a cancelled job ends with the CANCELLED state.
   WatchResult rest = Watch(*stub_, job.id(), first.next_offset, true);
   ASSERT_TRUE(rest.status.ok());
@@ -325,7 +336,7 @@ TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {
     get.set_job_id(job.id());
     Job now;
     ASSERT_TRUE(stub->GetJob(&ctx, get, &now).ok());
-    EXPECT_EQ(now.state(), mlcube_remote::v1::JOB_STATE_RUNNING);
+    EXPECT_EQ(now.state(), mlcube_remote::v1::JOB_STATE_RUNNING) << now.reason();
   }
   WatchResult after = Watch(*stub, job.id(), before.next_offset, true);
   ASSERT_TRUE(after.status.ok()) << after.status.error_message();
@@ -467,6 +478,133 @@ TEST(AgentQueueTest, MaxConcurrentJobsQueuesTheRestAndAQueuedJobCanBeCancelled) 
   mlcube_remote::v1::ListJobsResponse listed;
   ASSERT_TRUE(stub->ListJobs(&ctx, list, &listed).ok());
   EXPECT_EQ(listed.jobs_size(), 0);
+}
+
+}  // namespace
+}  // namespace mlcube_test
+
+namespace mlcube_test {
+namespace {
+
+TEST(AgentLogCapTest, OutputPastTheCapIsDroppedAndTheJobSaysSo) {
+  std::string out;
+  ASSERT_EQ(Shell("docker info", &out), 0) << "start Docker with tools/start-docker.sh";
+  char tmpl[] = "/tmp/mlcube-agent-cap-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string config = std::string(tmpl) + "/agent.yaml";
+  std::ofstream(config) << "log_max_bytes: 4096\n";
+  Shell(std::string("chmod -R a+rX ") + tmpl);
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  options.extra_args = {"--config=" + config};
+  AgentProcess agent(options);
+  ASSERT_TRUE(agent.Start());
+  ASSERT_TRUE(PlaceHelloCube(agent, kOwner, "hello"));
+  // 400 names: ~6.5 KB of greetings.
+  const std::string names = agent.state_dir() + "/cubes/" + kOwner + "/hello/workspace/names.txt";
+  {
+    std::ofstream f(names);
+    for (int i = 0; i < 400; ++i) f << "name" << i << "\n";
+  }
+  auto stub = Jobs::NewStub(agent.Channel());
+  SubmitJobRequest request = RunRequest("hello", "greet");
+  (*request.mutable_env())["GREET_DELAY"] = "0";
+  grpc::ClientContext ctx;
+  Job job;
+  ASSERT_TRUE(stub->SubmitJob(&ctx, request, &job).ok());
+  WatchResult watch = Watch(*stub, job.id(), 0, true);
+  ASSERT_TRUE(watch.status.ok());
+  ASSERT_FALSE(watch.states.empty());
+  EXPECT_EQ(watch.states.back().state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_NE(watch.agent.find("reached its cap of 4096 bytes"), std::string::npos) << watch.agent;
+  EXPECT_EQ(watch.out.find("greet: wrote 400 greetings"), std::string::npos);
+  grpc::ClientContext get_ctx;
+  mlcube_remote::v1::GetJobRequest get;
+  get.set_job_id(job.id());
+  Job done;
+  ASSERT_TRUE(stub->GetJob(&get_ctx, get, &done).ok());
+  EXPECT_TRUE(done.log_truncated());
+  EXPECT_LE(done.log_end_offset(), 4096 + 1024);
+  // The task itself was not cut short.
+  struct stat st {};
+  EXPECT_EQ(stat((agent.state_dir() + "/cubes/" + kOwner + "/hello/workspace/greetings/name399.txt")
+                     .c_str(),
+                 &st),
+            0);
+  Shell(std::string("rm -rf ") + tmpl);
+}
+
+}  // namespace
+}  // namespace mlcube_test
+
+namespace mlcube_test {
+namespace {
+
+TEST(AgentSupervisorLossTest, AKilledSupervisorFailsTheJobAndStopsItsContainer) {
+  std::string out;
+  ASSERT_EQ(Shell("docker info", &out), 0) << "start Docker with tools/start-docker.sh";
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  AgentProcess agent(options);
+  ASSERT_TRUE(agent.Start());
+  ASSERT_TRUE(PlaceHelloCube(agent, kOwner, "hello"));
+  auto stub = Jobs::NewStub(agent.Channel());
+  grpc::ClientContext ctx;
+  Job job;
+  ASSERT_TRUE(stub->SubmitJob(&ctx, RunRequest("hello", "count"), &job).ok());
+  WatchResult first = Watch(*stub, job.id(), 0, true, [](const WatchResult& r) {
+    return r.out.find("tick 1\n") != std::string::npos;
+  });
+  ASSERT_NE(first.out.find("tick 1\n"), std::string::npos) << first.agent << first.err;
+  // The supervisor is the parent of the step's process group leader.
+  const std::string step = agent.state_dir() + "/jobs/" + job.id() + "/step-";
+  std::string plan;
+  Shell("cat " + agent.state_dir() + "/jobs/" + job.id() + "/plan", &plan);
+  const int step_index = plan.find("configure") == std::string::npos ? 0 : 1;
+  ASSERT_EQ(Shell("kill -9 $(awk '{print $4}' /proc/$(cat " + step + std::to_string(step_index) +
+                      ".pgid)/stat)",
+                  &out),
+            0)
+      << out;
+  WatchResult rest = Watch(*stub, job.id(), first.next_offset, true);
+  ASSERT_FALSE(rest.states.empty());
+  EXPECT_EQ(rest.states.back().state(), mlcube_remote::v1::JOB_STATE_FAILED);
+  EXPECT_NE(rest.states.back().reason().find("supervisor died"), std::string::npos)
+      << rest.states.back().reason();
+  std::string ps;
+  EXPECT_TRUE(ContainersGone(job.id(), &ps)) << "container left running: " << ps;
+}
+
+}  // namespace
+}  // namespace mlcube_test
+
+namespace mlcube_test {
+namespace {
+
+TEST(AgentMissingRecipeTest, NoDockerfileAndNoReachableRegistryFailsTheJobWithTheReason) {
+  std::string out;
+  ASSERT_EQ(Shell("docker info", &out), 0) << "start Docker with tools/start-docker.sh";
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  AgentProcess agent(options);
+  ASSERT_TRUE(agent.Start());
+  ASSERT_TRUE(PlaceHelloCube(agent, kOwner, "hello"));
+  Shell("rm " + agent.state_dir() + "/cubes/" + kOwner + "/hello/build/Dockerfile");
+  auto stub = Jobs::NewStub(agent.Channel());
+  SubmitJobRequest request = RunRequest("hello", "greet");
+  (*request.mutable_overrides())["docker.image"] = "mlcube/not-built-anywhere:0.1";
+  grpc::ClientContext ctx;
+  Job job;
+  ASSERT_TRUE(stub->SubmitJob(&ctx, request, &job).ok());
+  WatchResult watch = Watch(*stub, job.id(), 0, true);
+  ASSERT_FALSE(watch.states.empty());
+  const auto& last = watch.states.back();
+  EXPECT_EQ(last.state(), mlcube_remote::v1::JOB_STATE_FAILED);
+  EXPECT_NE(last.reason().find("configure"), std::string::npos) << last.reason();
+  EXPECT_NE(watch.agent.find("no recipe at"), std::string::npos) << watch.agent;
+  EXPECT_NE(watch.agent.find("pull mlcube/not-built-anywhere:0.1"), std::string::npos)
+      << watch.agent;
+  EXPECT_FALSE(watch.err.empty()) << "the pull's error message belongs in the job log";
 }
 
 }  // namespace

@@ -51,11 +51,13 @@ AgentProcess::~AgentProcess() {
   if (own_state_dir_ && !state_dir_.empty()) {
     // A failed test may leave tasks running: stop its containers and the
     // process groups of its steps (only this agent's jobs).
+    // Careful: with no job dirs the glob stays literal; only real 8-hex ids
+    // may reach the docker name filter (a bare "mlcube-" would match every
+    // test's containers on this machine).
     Shell("for j in '" + state_dir_ +
-          "'/jobs/*/; do [ -d \"$j\" ] || continue; id=$(basename \"$j\"); "
-          // Anchored: an unanchored name filter is a regex substring match
-          // and would stop other tests' containers.
-          "docker ps -aq --filter name=^mlcube-$id- | xargs -r docker rm -f >/dev/null; "
+          "'/jobs/*/; do id=$(basename \"$j\"); "
+          "echo \"$id\" | grep -qxE '[0-9a-f]{8}' || continue; "
+          "docker ps -aq --filter \"name=^mlcube-$id-\" | xargs -r docker rm -f >/dev/null; "
           "for p in \"$j\"step-*.pgid; do [ -f \"$p\" ] && [ ! -f \"${p%.pgid}.exit\" ] && "
           "kill -9 -- -$(cat \"$p\") "
           "2>/dev/null; done; done; true");

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <thread>
 
 namespace mlcube_test {
 
@@ -69,6 +70,15 @@ bool PlaceHelloCube(const AgentProcess& agent, const std::string& owner,
     return false;
   }
   return true;
+}
+
+bool ContainersGone(const std::string& job_id, std::string* ps) {
+  for (int i = 0; i < 100; ++i) {
+    Shell("docker ps -a --format '{{.Names}}'", ps);
+    if (ps->find("mlcube-" + job_id) == std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 mlcube_remote::v1::SubmitJobRequest RunRequest(const std::string& cube_id, const std::string& task,

@@ -35,6 +35,10 @@ WatchResult Watch(mlcube_remote::v1::Jobs::Stub& stub, const std::string& job_id
 bool PlaceHelloCube(const AgentProcess& agent, const std::string& owner,
                     const std::string& cube_id);
 
+// True once no container of the job exists (`--rm` removal is
+// asynchronous: waits up to 10 s). `ps` gets the last listing.
+bool ContainersGone(const std::string& job_id, std::string* ps);
+
 mlcube_remote::v1::SubmitJobRequest RunRequest(
     const std::string& cube_id, const std::string& task,
     mlcube_remote::v1::Runtime runtime = mlcube_remote::v1::RUNTIME_DOCKER);

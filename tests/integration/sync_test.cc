@@ -400,9 +400,9 @@ TEST_F(SyncTest, FullDiskGivesClearErrorAndLeavesWorkspaceUnchanged) {
   const std::string remote_small = small_state + "/cubes/uid-" + std::to_string(getuid()) + "/" +
                                    CubeId(cube_) + "/workspace/data/small.txt";
   ASSERT_EQ(ReadFile(remote_small), "small input\n");
-  // 7 MiB fits once (the blob) but not twice (blob + workspace copy).
+  // 16 MiB does not fit in what is left of 12 MiB.
   WriteFile(cube_ + "/workspace/data/small.txt", "new content\n");
-  WriteFile(cube_ + "/workspace/data/large.bin", RandomBytes(7 << 20, 5));
+  WriteFile(cube_ + "/workspace/data/large.bin", RandomBytes(16 << 20, 5));
   testing::CommandResult full = sync("push");
   EXPECT_NE(full.exit_code, 0);
   EXPECT_THAT(full.err, HasSubstr("disk full"));

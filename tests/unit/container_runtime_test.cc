@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 
 #include "agent/apptainer_runtime.h"
 #include "agent/docker_runtime.h"
@@ -48,6 +49,9 @@ TEST(DockerRuntimeTest, RunIsANamedContainerAsTheAgentUserWithMountsEnvAndGpus) 
   context.gid = 1002;
   context.env = {{"A", "b c"}};
   context.gpus = "device=0,1";
+  char tmpl[] = "/tmp/docker-runtime-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  context.job_dir = tmpl;
   auto command = docker.TaskCommand(HelloCube(), GreetInvocation(), context);
   ASSERT_TRUE(command.ok()) << command.status();
   const auto& a = command->argv;
@@ -56,7 +60,14 @@ TEST(DockerRuntimeTest, RunIsANamedContainerAsTheAgentUserWithMountsEnvAndGpus) 
   EXPECT_TRUE(Contains(a, {"--user", "1001:1002"}));
   EXPECT_TRUE(Contains(a, {"--volume", "/ws:/mlcube_io0:ro"}));
   EXPECT_TRUE(Contains(a, {"--volume", "/ws/greetings:/mlcube_io1"}));
-  EXPECT_TRUE(Contains(a, {"--env", "A=b c"}));
+  // Env values travel in a 0600 file, never in argv.
+  ASSERT_TRUE(Contains(a, {"--env-file", context.job_dir + "/step-1.env"}));
+  std::ifstream env_file(context.job_dir + "/step-1.env");
+  std::stringstream env_text;
+  env_text << env_file.rdbuf();
+  EXPECT_NE(env_text.str().find("A=b c\n"), std::string::npos) << env_text.str();
+  for (const std::string& arg : a) EXPECT_EQ(arg.find("b c"), std::string::npos) << arg;
+  (void)!system(("rm -rf " + context.job_dir).c_str());
   EXPECT_TRUE(Contains(a, {"--gpus", "\"device=0,1\""}));
   EXPECT_TRUE(Contains(a, {"mlcube/hello:0.1", "greet", "--name_file=/mlcube_io0/names.txt",
                            "--output_dir=/mlcube_io1"}));

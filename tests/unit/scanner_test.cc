@@ -58,15 +58,15 @@ TEST_F(ScannerTest, CanonicalSortedManifestSkippingImages) {
   auto r = scanner.Scan(options);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(
-      Paths(r->manifest),
+      Paths(r->manifest()),
       ::testing::ElementsAre(".mlcubeignore", "mlcube.yaml", "workspace", "workspace/data",
                              "workspace/data/a.txt", "workspace/data/b.txt", "workspace/link"));
   EXPECT_THAT(r->skipped_images, ::testing::ElementsAre("workspace/renamed-image"));
-  EXPECT_TRUE(ManifestValidator::Validate(r->manifest).ok());
-  const auto& a = r->manifest.entries(4);
+  EXPECT_TRUE(ManifestValidator::Validate(r->manifest()).ok());
+  const auto& a = r->manifest().entries(4);
   EXPECT_EQ(a.type(), ENTRY_TYPE_FILE);
   EXPECT_TRUE(SameDigest(a.digest(), DigestOf("aa")));
-  const auto& link = r->manifest.entries(6);
+  const auto& link = r->manifest().entries(6);
   EXPECT_EQ(link.type(), ENTRY_TYPE_SYMLINK);
   EXPECT_EQ(link.symlink_target(), "data/a.txt");
   EXPECT_EQ(r->files_hashed, 4);
@@ -93,7 +93,7 @@ TEST_F(ScannerTest, CacheAvoidsRehashing) {
   auto changed = scanner.Scan(Options());
   ASSERT_TRUE(changed.ok());
   EXPECT_EQ(changed->files_hashed, 1);
-  EXPECT_TRUE(SameDigest(changed->manifest.entries(1).digest(), DigestOf("TWO!")));
+  EXPECT_TRUE(SameDigest(changed->manifest().entries(1).digest(), DigestOf("TWO!")));
   unlink(cache_file.c_str());
 }
 
@@ -118,8 +118,8 @@ TEST_F(ScannerTest, AbsoluteSymlinkInsideBecomesRelative) {
   Scanner scanner(&cache);
   auto r = scanner.Scan(Options());
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->manifest.entries(2).path(), "b");
-  EXPECT_EQ(r->manifest.entries(2).symlink_target(), "a/target");
+  EXPECT_EQ(r->manifest().entries(2).path(), "b");
+  EXPECT_EQ(r->manifest().entries(2).symlink_target(), "a/target");
 }
 
 TEST_F(ScannerTest, SocketSkippedWithWarning) {
@@ -136,7 +136,7 @@ TEST_F(ScannerTest, SocketSkippedWithWarning) {
   auto r = scanner.Scan(Options());
   close(fd);
   ASSERT_TRUE(r.ok());
-  EXPECT_THAT(Paths(r->manifest), ::testing::ElementsAre("f"));
+  EXPECT_THAT(Paths(r->manifest()), ::testing::ElementsAre("f"));
   ASSERT_EQ(r->warnings.size(), 1u);
   EXPECT_THAT(r->warnings[0], HasSubstr("socket 'sock'"));
 }
@@ -153,7 +153,7 @@ TEST_F(ScannerTest, DockerSaveArchiveDetected) {
   auto r = scanner.Scan(Options());
   ASSERT_TRUE(r.ok());
   EXPECT_THAT(r->skipped_images, ::testing::ElementsAre("img.tar"));
-  EXPECT_EQ(r->manifest.entries_size(), 0);
+  EXPECT_EQ(r->manifest().entries_size(), 0);
 }
 
 }  // namespace

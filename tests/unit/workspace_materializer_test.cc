@@ -1,5 +1,6 @@
 #include "agent/workspace_materializer.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -46,6 +47,7 @@ class WorkspaceMaterializerTest : public ::testing::Test {
 
   sync_testing::TempDir dir_;
   std::unique_ptr<BlobStore> store_;
+  WorkspaceBlobIndex index_;
 };
 
 TEST_F(WorkspaceMaterializerTest, WritesTreeAndSkipsUnchanged) {
@@ -54,7 +56,7 @@ TEST_F(WorkspaceMaterializerTest, WritesTreeAndSkipsUnchanged) {
   AddFile(&m, "d/a", "alpha");
   AddLink(&m, "d/l", "a");
   AddFile(&m, "top", "top");
-  WorkspaceMaterializer mat(store_.get());
+  WorkspaceMaterializer mat(store_.get(), &index_);
   const std::string root = dir_ / "cubes/uid-1/c1";
   auto r = mat.Apply(root, nullptr, m, true, false);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -74,19 +76,56 @@ TEST_F(WorkspaceMaterializerTest, WritesTreeAndSkipsUnchanged) {
   EXPECT_EQ(again->files_unchanged, 3);
 }
 
-TEST_F(WorkspaceMaterializerTest, TaskWritingAnInputDoesNotTouchTheStore) {
+TEST_F(WorkspaceMaterializerTest, BlobIsMovedNotCopiedAndTaskWritesCannotCorruptIt) {
   Manifest m;
   AddFile(&m, "in", "original");
-  WorkspaceMaterializer mat(store_.get());
+  WorkspaceMaterializer mat(store_.get(), &index_);
   const std::string root = dir_ / "w";
   ASSERT_TRUE(mat.Apply(root, nullptr, m, true, false).ok());
+  // The data was written once: the blob moved into the workspace.
+  EXPECT_FALSE(store_->Has(DigestOf("original")));
+  index_.AddManifest(root, m);
+  EXPECT_TRUE(index_.Has(DigestOf("original")));
+  // A second cube gets a verified copy from the first one's file.
+  const std::string twin = dir_ / "twin";
+  ASSERT_TRUE(mat.Apply(twin, nullptr, m, true, false).ok());
+  EXPECT_EQ(ReadFile(twin + "/in"), "original");
+  struct stat a, b;
+  ASSERT_EQ(stat((root + "/in").c_str(), &a), 0);
+  ASSERT_EQ(stat((twin + "/in").c_str(), &b), 0);
+  EXPECT_NE(a.st_ino, b.st_ino);
+
+  // A task rewrites the input: the index stops vouching for that file.
   WriteFile(root + "/in", "scribbled by a task");
-  EXPECT_EQ(*store_->Read(DigestOf("original")), "original");
-  // The next commit restores the input (its mtime no longer matches).
+  WriteFile(twin + "/in", "scribbled, too");
+  EXPECT_FALSE(index_.Has(DigestOf("original")));
   auto r = mat.Apply(root, &m, m, true, false);
-  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  // Once the blob is uploaded again, the next commit restores the input.
+  ASSERT_TRUE(store_->Put(DigestOf("original"), "original").ok());
+  r = mat.Apply(root, &m, m, true, false);
+  ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->files_written, 1);
   EXPECT_EQ(ReadFile(root + "/in"), "original");
+}
+
+TEST_F(WorkspaceMaterializerTest, IndexRefusesContentRewrittenWithSameSizeAndMtime) {
+  Manifest m;
+  AddFile(&m, "in", "original");
+  WorkspaceMaterializer mat(store_.get(), &index_);
+  const std::string root = dir_ / "w";
+  ASSERT_TRUE(mat.Apply(root, nullptr, m, true, false).ok());
+  index_.AddManifest(root, m);
+  // Same size, mtime restored: only the content check can tell.
+  WriteFile(root + "/in", "ORIGINAL");
+  struct timespec times[2] = {
+      {0, UTIME_OMIT},
+      {m.entries(0).mtime_ns() / 1000000000, m.entries(0).mtime_ns() % 1000000000}};
+  ASSERT_EQ(utimensat(AT_FDCWD, (root + "/in").c_str(), times, 0), 0);
+  EXPECT_TRUE(index_.Has(DigestOf("original")));
+  auto r = mat.Apply(dir_ / "twin", nullptr, m, true, false);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(index_.Has(DigestOf("original")));  // forgotten after the failed check
 }
 
 TEST_F(WorkspaceMaterializerTest, PrunesOnlyPreviouslyListedFiles) {
@@ -94,7 +133,7 @@ TEST_F(WorkspaceMaterializerTest, PrunesOnlyPreviouslyListedFiles) {
   AddDir(&v1, "d");
   AddFile(&v1, "d/gone", "gone");
   AddFile(&v1, "keep", "keep");
-  WorkspaceMaterializer mat(store_.get());
+  WorkspaceMaterializer mat(store_.get(), &index_);
   const std::string root = dir_ / "w";
   ASSERT_TRUE(mat.Apply(root, nullptr, v1, true, false).ok());
   WriteFile(root + "/d/output", "task output");
@@ -110,7 +149,7 @@ TEST_F(WorkspaceMaterializerTest, PrunesOnlyPreviouslyListedFiles) {
 TEST_F(WorkspaceMaterializerTest, MissingBlobLeavesTreeUnchanged) {
   Manifest v1;
   AddFile(&v1, "a", "old a");
-  WorkspaceMaterializer mat(store_.get());
+  WorkspaceMaterializer mat(store_.get(), &index_);
   const std::string root = dir_ / "w";
   ASSERT_TRUE(mat.Apply(root, nullptr, v1, true, false).ok());
   Manifest v2;
@@ -134,7 +173,7 @@ TEST_F(WorkspaceMaterializerTest, MissingBlobLeavesTreeUnchanged) {
 TEST_F(WorkspaceMaterializerTest, DoesNotWriteThroughPlantedSymlink) {
   Manifest v1;
   AddDir(&v1, "out");
-  WorkspaceMaterializer mat(store_.get());
+  WorkspaceMaterializer mat(store_.get(), &index_);
   const std::string root = dir_ / "w";
   ASSERT_TRUE(mat.Apply(root, nullptr, v1, true, false).ok());
   // A task replaces the directory with a symlink to somewhere else.
@@ -154,7 +193,7 @@ TEST_F(WorkspaceMaterializerTest, DryRunCountsWithoutWriting) {
   Manifest m;
   AddFile(&m, "a", "aaa");
   AddFile(&m, "b", "bb", /*store=*/false);
-  WorkspaceMaterializer mat(store_.get());
+  WorkspaceMaterializer mat(store_.get(), &index_);
   const std::string root = dir_ / "w";
   auto r = mat.Apply(root, nullptr, m, true, true);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -166,7 +205,7 @@ TEST_F(WorkspaceMaterializerTest, DryRunCountsWithoutWriting) {
 TEST_F(WorkspaceMaterializerTest, ReplacesFileByDirectoryAndBack) {
   Manifest v1;
   AddFile(&v1, "x", "file");
-  WorkspaceMaterializer mat(store_.get());
+  WorkspaceMaterializer mat(store_.get(), &index_);
   const std::string root = dir_ / "w";
   ASSERT_TRUE(mat.Apply(root, nullptr, v1, true, false).ok());
   Manifest v2;
