@@ -10,6 +10,18 @@ cd "$(dirname "$0")/.."
 FUZZ_SECONDS=${MLCUBE_FUZZ_SECONDS:-60}
 
 bash tools/setup.sh
+# What the integration tests use besides the build: sshd and ssh (SSH
+# transport), iproute2 (hosts in network namespaces), rsync (benchmarks).
+test_packages=()
+for package in openssh-server openssh-client iproute2 rsync; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+    || test_packages+=("$package")
+done
+if ((${#test_packages[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${test_packages[@]}" >/dev/null
+fi
 bash tools/start-docker.sh
 bash tools/install-apptainer.sh
 bash tools/create-test-user.sh
