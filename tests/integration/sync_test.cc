@@ -255,6 +255,18 @@ TEST_F(SyncTest, OwnersAreKeptApart) {
   EXPECT_EQ(cubes.cubes_size(), 1);
 }
 
+TEST_F(SyncTest, SnapshotOfUnknownJobIsNotFound) {
+  ASSERT_EQ(Push().exit_code, 0);
+  v1::Workspaces::Stub stub(agent_.Channel());
+  grpc::ClientContext ctx;
+  v1::SnapshotRequest request;
+  request.set_cube_id(CubeId(cube_));
+  request.set_job_id("no-such-job");
+  v1::SnapshotResponse response;
+  grpc::Status s = stub.Snapshot(&ctx, request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+}
+
 // --- Faults, over raw gRPC ---------------------------------------------------
 
 TEST_F(SyncTest, ManifestWithBadPathsIsRefusedNamingThePath) {
