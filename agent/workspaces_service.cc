@@ -252,7 +252,6 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
     return ToGrpcStatus(s);
   }
   store_->Touch(request->manifest_digest());
-  index_->AddManifest(CubeDir(*owner, request->cube_id()), *next);
   fprintf(stderr,
           "mlcube-agent: commit %s/%s: %lld written (%lld bytes), %lld unchanged, %lld removed; "
           "stage %.3fs sync %.3fs place %.3fs\n",
