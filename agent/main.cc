@@ -139,6 +139,8 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   for (grpc::Service* service : (*sync)->services()) services.push_back(service);  // sync
+  (*sync)->workspaces()->SetJobLookup(  // sync: Snapshot(job_id) pulls a job's outputs
+      [&jobs](const std::string& owner, const std::string& id) { return jobs.Get(owner, id); });
 
   mlcube::AgentServer server(config->listen);
   for (grpc::Service* service : services) server.RegisterService(service);

@@ -410,6 +410,14 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(const
       return WriteErrorStatus(errno, absl::StrCat("renaming into ", s.entry->path()));
     }
   }
+  // The index learns where the written files now hold their blobs (files
+  // left unchanged are already in it).
+  if (index_ != nullptr) {
+    for (const Staged& s : staged) {
+      if (s.entry->type() != ENTRY_TYPE_FILE) continue;
+      index_->Add(s.entry->digest(), absl::StrCat(root, "/", s.entry->path()), s.entry->mtime_ns());
+    }
+  }
   // Prune files first, then directories deepest first (a directory that
   // still holds task outputs stays).
   std::sort(removals.begin(), removals.end(),

@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/cube_loader.h"
 #include "common/manifest_validator.h"
 #include "common/safe_path.h"
 #include "common/unique_fd.h"
@@ -251,7 +252,6 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
     return ToGrpcStatus(s);
   }
   store_->Touch(request->manifest_digest());
-  index_->AddManifest(CubeDir(*owner, request->cube_id()), *next);
   fprintf(stderr,
           "mlcube-agent: commit %s/%s: %lld written (%lld bytes), %lld unchanged, %lld removed; "
           "stage %.3fs sync %.3fs place %.3fs\n",
@@ -271,10 +271,37 @@ grpc::Status WorkspacesService::Snapshot(grpc::ServerContext* context,
   absl::StatusOr<std::string> owner = identity_(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
   if (absl::Status s = ValidateCubeId(request->cube_id()); !s.ok()) return ToGrpcStatus(s);
+  std::vector<std::string> paths(request->paths().begin(), request->paths().end());
   if (!request->job_id().empty()) {
-    // TODO(sync+jobs): resolve the job's task outputs through the JobManager.
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        "snapshot by job id is not implemented yet; pass workspace paths");
+    // The outputs of the job's tasks, as the cube declares them.
+    if (!job_lookup_) {
+      return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this agent runs no jobs");
+    }
+    absl::StatusOr<v1::Job> job = job_lookup_(*owner, request->job_id());
+    if (!job.ok()) return ToGrpcStatus(job.status());
+    if (job->cube_id() != request->cube_id()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("job ", request->job_id(), " ran cube '", job->cube_id(),
+                                       "', not '", request->cube_id(), "'"));
+    }
+    CubeLoadOptions load;
+    load.path = CubeDir(*owner, request->cube_id());
+    absl::StatusOr<Cube> cube = LoadCube(load);
+    if (!cube.ok()) return ToGrpcStatus(cube.status());
+    for (const std::string& task_name : job->tasks()) {
+      auto task = cube->tasks.find(task_name);
+      if (task == cube->tasks.end()) continue;
+      for (const Parameter& output : task->second.outputs) {
+        const std::string norm = NormalizePath(output.host_path);
+        if (!IsWithin(norm, cube->workspace) || norm == NormalizePath(cube->workspace)) continue;
+        paths.push_back(norm.substr(NormalizePath(cube->workspace).size() + 1));
+      }
+    }
+    if (paths.empty()) {
+      return grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          absl::StrCat("job ", request->job_id(), " has no outputs in the workspace"));
+    }
   }
   const std::string workspace = CubeDir(*owner, request->cube_id()) + "/workspace";
   UniqueFd root(open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -285,7 +312,6 @@ grpc::Status WorkspacesService::Snapshot(grpc::ServerContext* context,
   }
   std::map<std::string, v1::ManifestEntry> entries;
   SnapshotWalker walker(index_, workspace, &entries);
-  std::vector<std::string> paths(request->paths().begin(), request->paths().end());
   if (paths.empty()) paths.push_back("");
   for (const std::string& path : paths) {
     if (!path.empty()) {
@@ -295,18 +321,25 @@ grpc::Status WorkspacesService::Snapshot(grpc::ServerContext* context,
     std::vector<std::string> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
     UniqueFd parent(dup(root.get()));
     std::string name = ".";
-    std::string rel;
-    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    bool missing = false;
+    for (size_t i = 0; i + 1 < parts.size() && !missing; ++i) {
       int fd =
           openat(parent.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0) {
-        return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                            absl::StrCat("workspace path '", path, "' not found"));
+        missing = true;
+      } else {
+        parent.Reset(fd);
       }
-      parent.Reset(fd);
     }
     if (!parts.empty()) name = parts.back();
+    if (missing) {
+      if (!request->job_id().empty()) continue;  // an output its task never wrote
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          absl::StrCat("workspace path '", path, "' not found"));
+    }
     absl::Status s = walker.AddPath(parent.get(), name, path);
+    // A job's output that its task never wrote is simply not there.
+    if (s.code() == absl::StatusCode::kNotFound && !request->job_id().empty()) continue;
     if (!s.ok()) return ToGrpcStatus(s);
   }
   v1::Manifest manifest;

@@ -9,6 +9,7 @@
 // workspace matches it. Commits of one cube are serialised.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,6 +19,7 @@
 #include "agent/content_store_service.h"
 #include "agent/workspace_blob_index.h"
 #include "agent/workspace_materializer.h"
+#include "mlcube_remote/v1/jobs.pb.h"
 #include "mlcube_remote/v1/manifest.pb.h"
 #include "mlcube_remote/v1/workspace.grpc.pb.h"
 
@@ -39,6 +41,12 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service 
   // `index` is not owned; it learns where committed files hold blobs.
   WorkspacesService(Options options, BlobStore* store, WorkspaceBlobIndex* index,
                     IdentityFn identity);
+
+  // How Snapshot(job_id) finds a job: the job manager's Get(owner, id).
+  using JobLookup = std::function<absl::StatusOr<::mlcube_remote::v1::Job>(
+      const std::string& owner, const std::string& job_id)>;
+  // Set once at start-up, before serving.
+  void SetJobLookup(JobLookup lookup) { job_lookup_ = std::move(lookup); }
 
   // Records the files of every committed manifest in the index (at start-up).
   void IndexCommittedWorkspaces();
@@ -69,6 +77,7 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service 
   WorkspaceBlobIndex* index_;
   IdentityFn identity_;
   WorkspaceMaterializer materializer_;
+  JobLookup job_lookup_;
   std::mutex mu_;  // guards cube_mutexes_ and last_gc_
   std::map<std::string, std::unique_ptr<std::mutex>> cube_mutexes_;
   int64_t last_gc_ = 0;

@@ -264,23 +264,39 @@ absl::StatusOr<PushStats> SyncClient::Push(const PushOptions& options) {
     }
   }
 
-  // Unique blobs of this tree, plus the manifest itself.
+  // Unique blobs of this tree, plus the manifest itself. A file unchanged
+  // since the last push that this agent committed is not asked about: the
+  // agent has it in the cube's workspace. (If a task rewrote it there, the
+  // commit fails with FAILED_PRECONDITION and the retry asks about all.)
+  bool agent_has_cube = false;
+  for (const v1::CubeSummary& cube : cubes.cubes()) {
+    if (cube.cube_id() == options.cube_id) agent_has_cube = true;
+  }
   std::vector<UploadItem> items;
+  std::vector<bool> synced;
   absl::flat_hash_set<std::string> seen;
   for (const v1::ManifestEntry& e : scan->manifest().entries()) {
     if (e.type() != v1::ENTRY_TYPE_FILE) continue;
     if (!seen.insert(e.digest().hash()).second) continue;
+    const ScanCache::Record* record = agent_has_cube ? cache_->FindAny(e.path()) : nullptr;
+    synced.push_back(record != nullptr && record->synced &&
+                     HexOfRaw(record->sha256) == e.digest().hash());
     items.push_back({e.digest(), absl::StrCat(options.cube_root, "/", e.path()), nullptr});
   }
   items.push_back({manifest_digest, "", &manifest_bytes});
+  synced.push_back(false);
 
   v1::CommitManifestResponse committed;
   for (int attempt = 0;; ++attempt) {
     absl::flat_hash_set<std::string> missing;
-    for (size_t begin = 0; begin < items.size(); begin += kFindMissingBatch) {
+    std::vector<size_t> ask;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (attempt > 0 || !synced[i]) ask.push_back(i);
+    }
+    for (size_t begin = 0; begin < ask.size(); begin += kFindMissingBatch) {
       v1::FindMissingBlobsRequest request;
-      for (size_t i = begin; i < std::min(items.size(), begin + kFindMissingBatch); ++i) {
-        *request.add_digests() = items[i].digest;
+      for (size_t i = begin; i < std::min(ask.size(), begin + kFindMissingBatch); ++i) {
+        *request.add_digests() = items[ask[i]].digest;
       }
       grpc::ClientContext ctx;
       SetDeadline(&ctx, 60);

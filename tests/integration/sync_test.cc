@@ -160,6 +160,19 @@ TEST_F(SyncTest, DeletedFileIsPrunedButTaskOutputsStay) {
   EXPECT_EQ(ReadFile(Remote("workspace/out/result.txt")), "task output");
 }
 
+TEST_F(SyncTest, InputRewrittenByATaskIsRestoredByTheNextPush) {
+  ASSERT_EQ(Push().exit_code, 0);
+  // A task scribbles over an input on the agent; the user edits another file.
+  WriteFile(Remote("workspace/data/big.bin"), "scribbled by a task");
+  WriteFile(cube_ + "/workspace/data/small.txt", "next version\n");
+  PushResult r = Push();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFile(Remote("workspace/data/big.bin")), RandomBytes(3 << 20, 1));
+  EXPECT_EQ(ReadFile(Remote("workspace/data/small.txt")), "next version\n");
+  // The input had to be sent again: the agent no longer had its content.
+  EXPECT_GE(r.bytes_sent, 3 << 20);
+}
+
 TEST_F(SyncTest, SecondCubeWithSameDataSendsAlmostNothing) {
   ASSERT_EQ(Push().exit_code, 0);
   const std::string twin = home_.path() + "/twin";
@@ -253,6 +266,18 @@ TEST_F(SyncTest, OwnersAreKeptApart) {
   v1::ListCubesResponse cubes;
   ASSERT_TRUE(stub.ListCubes(&ctx, v1::ListCubesRequest(), &cubes).ok());
   EXPECT_EQ(cubes.cubes_size(), 1);
+}
+
+TEST_F(SyncTest, SnapshotOfUnknownJobIsNotFound) {
+  ASSERT_EQ(Push().exit_code, 0);
+  v1::Workspaces::Stub stub(agent_.Channel());
+  grpc::ClientContext ctx;
+  v1::SnapshotRequest request;
+  request.set_cube_id(CubeId(cube_));
+  request.set_job_id("no-such-job");
+  v1::SnapshotResponse response;
+  grpc::Status s = stub.Snapshot(&ctx, request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
 }
 
 // --- Faults, over raw gRPC ---------------------------------------------------
