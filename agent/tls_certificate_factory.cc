@@ -125,6 +125,22 @@ absl::StatusOr<Cert> ParseCert(const std::string& pem) {
 
 }  // namespace
 
+namespace {
+
+// The key and certificate as PEM text.
+absl::StatusOr<PemKeyPair> ToPemPair(EVP_PKEY* key, X509* cert) {
+  auto key_pem = KeyPem(key);
+  if (!key_pem.ok()) return key_pem.status();
+  auto cert_pem = CertPem(cert);
+  if (!cert_pem.ok()) return cert_pem.status();
+  PemKeyPair out;
+  out.key = *key_pem;
+  out.cert = *cert_pem;
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<PemKeyPair> TlsCertificateFactory::MakeCa(const std::string& common_name,
                                                          int64_t valid_seconds) {
   auto key = NewKey();
@@ -141,14 +157,7 @@ absl::StatusOr<PemKeyPair> TlsCertificateFactory::MakeCa(const std::string& comm
     if (!s.ok()) return s;
   }
   if (!X509_sign(c, key->get(), EVP_sha256())) return OpenSslError("cannot sign the CA");
-  PemKeyPair out;
-  auto key_pem = KeyPem(key->get());
-  if (!key_pem.ok()) return key_pem.status();
-  auto cert_pem = CertPem(c);
-  if (!cert_pem.ok()) return cert_pem.status();
-  out.key = *key_pem;
-  out.cert = *cert_pem;
-  return out;
+  return ToPemPair(key->get(), c);
 }
 
 absl::StatusOr<PemKeyPair> TlsCertificateFactory::MakeLeaf(const PemKeyPair& ca,
@@ -186,14 +195,7 @@ absl::StatusOr<PemKeyPair> TlsCertificateFactory::MakeLeaf(const PemKeyPair& ca,
     if (!s.ok()) return s;
   }
   if (!X509_sign(c, ca_key->get(), EVP_sha256())) return OpenSslError("cannot sign");
-  PemKeyPair out;
-  auto key_pem = KeyPem(key->get());
-  if (!key_pem.ok()) return key_pem.status();
-  auto cert_pem = CertPem(c);
-  if (!cert_pem.ok()) return cert_pem.status();
-  out.key = *key_pem;
-  out.cert = *cert_pem;
-  return out;
+  return ToPemPair(key->get(), c);
 }
 
 }  // namespace mlcube
