@@ -9,51 +9,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/safe_path.h"
+#include "common/yaml_field_reader.h"
 #include "common/yaml_reader.h"
 
 namespace mlcube {
 namespace {
 
-// Reads typed values out of the tree, remembering the file for messages.
-class SchemaReader {
+// The cube's field reader, plus the directories relative paths resolve from.
+class SchemaReader : public YamlFieldReader {
  public:
-  explicit SchemaReader(const CubeSchemaContext& context) : context_(context) {}
-
-  absl::Status Error(const std::string& key_path, const std::string& what) const {
-    return absl::InvalidArgumentError(absl::StrCat(context_.file_name, ": ", key_path, ": ", what));
-  }
-
-  // A scalar as a string; `fallback` when the key is absent or null.
-  absl::StatusOr<std::string> String(const YAML::Node& parent, const std::string& key,
-                                     const std::string& key_path,
-                                     const std::string& fallback = "") const {
-    const YAML::Node node = Child(parent, key);
-    if (!node.IsDefined() || node.IsNull()) return fallback;
-    if (!node.IsScalar()) {
-      return Error(key_path, absl::StrCat("expected a value, got ", DescribeNodeKind(node)));
-    }
-    return node.Scalar();
-  }
-
-  absl::Status CheckKeys(const YAML::Node& node, const std::string& key_path,
-                         const std::vector<std::string>& allowed) const {
-    if (!node.IsMap()) return absl::OkStatus();
-    const std::set<std::string> known(allowed.begin(), allowed.end());
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      const std::string key = it->first.Scalar();
-      if (known.count(key) == 0) {
-        return Error(
-            key_path.empty() ? key : absl::StrCat(key_path, ".", key),
-            absl::StrCat("unknown key (expected one of: ", absl::StrJoin(allowed, ", "), ")"));
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  static YAML::Node Child(const YAML::Node& parent, const std::string& key) {
-    if (!parent.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-    return parent[key];
-  }
+  explicit SchemaReader(const CubeSchemaContext& context)
+      : YamlFieldReader(context.file_name), context_(context) {}
 
   std::string Absolute(const std::string& base, const std::string& path) const {
     if (absl::StartsWith(path, "/")) return NormalizePath(path);
@@ -124,7 +90,7 @@ absl::StatusOr<Parameter> ReadParameter(const SchemaReader& reader, const std::s
 absl::Status ReadParameterGroup(const SchemaReader& reader, const YAML::Node& parameters,
                                 const char* group, const std::string& key_path,
                                 std::vector<Parameter>* out) {
-  const YAML::Node node = SchemaReader::Child(parameters, group);
+  const YAML::Node node = YamlChild(parameters, group);
   const std::string group_path = absl::StrCat(key_path, ".", group);
   if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
   if (!node.IsMap()) {
@@ -158,7 +124,7 @@ absl::StatusOr<Task> ReadTask(const SchemaReader& reader, const std::string& nam
       reader.String(node, "entrypoint", absl::StrCat(key_path, ".entrypoint"));
   if (!entrypoint.ok()) return entrypoint.status();
   task.entrypoint = *entrypoint;
-  const YAML::Node parameters = SchemaReader::Child(node, "parameters");
+  const YAML::Node parameters = YamlChild(node, "parameters");
   const std::string parameters_path = absl::StrCat(key_path, ".parameters");
   if (!parameters.IsDefined() || parameters.IsNull()) return task;
   if (!parameters.IsMap()) {
@@ -221,7 +187,7 @@ absl::Status ReadDocker(const SchemaReader& reader, const YAML::Node& node, Dock
     return reader.Error("docker.build_strategy",
                         absl::StrCat("expected 'pull', 'auto' or 'always', got '", strategy, "'"));
   }
-  const YAML::Node build_args = SchemaReader::Child(node, "build_args");
+  const YAML::Node build_args = YamlChild(node, "build_args");
   if (build_args.IsDefined() && !build_args.IsNull()) {
     if (!build_args.IsMap()) {
       return reader.Error("docker.build_args", absl::StrCat("expected a mapping NAME: value, got ",
@@ -294,7 +260,7 @@ absl::StatusOr<Cube> BuildCubeFromConfig(const YAML::Node& config,
   if (!value.ok()) return value.status();
   cube.description = *value;
 
-  const YAML::Node authors = SchemaReader::Child(config, "authors");
+  const YAML::Node authors = YamlChild(config, "authors");
   if (authors.IsDefined() && !authors.IsNull()) {
     if (!authors.IsSequence()) {
       return reader.Error("authors", absl::StrCat("expected a list of {name, email, org}, got ",
@@ -316,7 +282,7 @@ absl::StatusOr<Cube> BuildCubeFromConfig(const YAML::Node& config,
     }
   }
 
-  const YAML::Node platform = SchemaReader::Child(config, "platform");
+  const YAML::Node platform = YamlChild(config, "platform");
   if (platform.IsDefined() && !platform.IsNull()) {
     if (!platform.IsMap()) {
       return reader.Error("platform",
@@ -332,18 +298,18 @@ absl::StatusOr<Cube> BuildCubeFromConfig(const YAML::Node& config,
     cube.accelerator_count = count;
   }
 
-  const YAML::Node docker = SchemaReader::Child(config, "docker");
+  const YAML::Node docker = YamlChild(config, "docker");
   if (docker.IsDefined() && !docker.IsNull()) {
     absl::Status status = ReadDocker(reader, docker, &cube.docker);
     if (!status.ok()) return status;
   }
-  const YAML::Node singularity = SchemaReader::Child(config, "singularity");
+  const YAML::Node singularity = YamlChild(config, "singularity");
   if (singularity.IsDefined() && !singularity.IsNull()) {
     absl::Status status = ReadSingularity(reader, singularity, &cube.singularity);
     if (!status.ok()) return status;
   }
 
-  const YAML::Node tasks = SchemaReader::Child(config, "tasks");
+  const YAML::Node tasks = YamlChild(config, "tasks");
   if (!tasks.IsDefined() || tasks.IsNull()) {
     return reader.Error("tasks", "required key is missing (a mapping of task names to tasks)");
   }

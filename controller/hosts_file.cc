@@ -4,7 +4,6 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <set>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -13,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/config_interpolator.h"
 #include "common/safe_path.h"
+#include "common/yaml_field_reader.h"
 #include "common/yaml_reader.h"
 
 namespace mlcube {
@@ -20,36 +20,10 @@ namespace {
 
 constexpr char kDefaultSocket[] = "unix:///run/mlcube-agent/agent.sock";
 
-class HostsReader {
+// The hosts file's field reader, plus its path rules.
+class HostsReader : public YamlFieldReader {
  public:
-  explicit HostsReader(std::string path) : path_(std::move(path)) {}
-
-  absl::Status Error(const std::string& key_path, const std::string& what) const {
-    return absl::InvalidArgumentError(absl::StrCat(path_, ": ", key_path, ": ", what));
-  }
-
-  absl::StatusOr<std::string> String(const YAML::Node& parent, const std::string& key,
-                                     const std::string& key_path) const {
-    const YAML::Node node = YamlChild(parent, key);
-    if (!node.IsDefined() || node.IsNull()) return std::string();
-    if (!node.IsScalar()) {
-      return Error(key_path, absl::StrCat("expected a value, got ", DescribeNodeKind(node)));
-    }
-    return node.Scalar();
-  }
-
-  absl::Status CheckKeys(const YAML::Node& node, const std::string& key_path,
-                         const std::set<std::string>& allowed) const {
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      const std::string key = it->first.Scalar();
-      if (allowed.count(key) == 0) {
-        return Error(
-            key_path.empty() ? key : absl::StrCat(key_path, ".", key),
-            absl::StrCat("unknown key (expected one of: ", absl::StrJoin(allowed, ", "), ")"));
-      }
-    }
-    return absl::OkStatus();
-  }
+  explicit HostsReader(const std::string& path) : YamlFieldReader(path) {}
 
   // `~/x` -> $HOME/x; relative paths are relative to the hosts file.
   std::string ExpandPath(const std::string& value) const {
@@ -59,13 +33,10 @@ class HostsReader {
       return NormalizePath(absl::StrCat(home != nullptr ? home : "", value.substr(1)));
     }
     if (absl::StartsWith(value, "/")) return NormalizePath(value);
-    const size_t slash = path_.find_last_of('/');
-    const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash);
+    const size_t slash = file_name().find_last_of('/');
+    const std::string dir = slash == std::string::npos ? "." : file_name().substr(0, slash);
     return NormalizePath(absl::StrCat(dir, "/", value));
   }
-
- private:
-  std::string path_;
 };
 
 absl::Status ValidateAddress(const HostsReader& reader, const std::string& key_path,
