@@ -279,6 +279,15 @@ absl::StatusOr<HostsFile> ParseHostsFile(const std::string& text, const std::str
                                               [&] { return ParseHostsFileUnguarded(text, path); });
 }
 
+absl::StatusOr<HostEntry> LoadHost(const std::string& explicit_path, const std::string& name,
+                                   HostsFile* hosts) {
+  absl::StatusOr<HostsFile> file = LoadHostsFile(explicit_path);
+  if (!file.ok()) return file.status();
+  absl::StatusOr<HostEntry> host = file->Find(name);
+  if (host.ok() && hosts != nullptr) *hosts = *std::move(file);
+  return host;
+}
+
 HostsFile BuiltInHostsFile() {
   HostsFile file;
   HostEntry local;

@@ -81,6 +81,11 @@ absl::StatusOr<HostsFile> ParseHostsFile(const std::string& text, const std::str
 // --hosts flag (may be empty).
 absl::StatusOr<HostsFile> LoadHostsFile(const std::string& explicit_path);
 
+// LoadHostsFile, then Find(`name`): the host a command talks to. When
+// `hosts` is given it receives the whole file (its `exclude` list...).
+absl::StatusOr<HostEntry> LoadHost(const std::string& explicit_path, const std::string& name,
+                                   HostsFile* hosts = nullptr);
+
 // The built-in configuration used when there is no hosts file.
 HostsFile BuiltInHostsFile();
 

@@ -20,13 +20,7 @@ using mlcube_remote::v1::Job;
 // Opens the connection to the selected host, reporting errors itself.
 std::unique_ptr<AgentConnection> Connect(const JobCommandOptions& options, const Console& console,
                                          int* exit_status) {
-  absl::StatusOr<HostsFile> hosts = LoadHostsFile(options.hosts_path);
-  if (!hosts.ok()) {
-    console.Error(hosts.status().message());
-    *exit_status = kExitBadInput;
-    return nullptr;
-  }
-  absl::StatusOr<HostEntry> host = hosts->Find(options.host);
+  absl::StatusOr<HostEntry> host = LoadHost(options.hosts_path, options.host);
   if (!host.ok()) {
     console.Error(host.status().message());
     *exit_status = kExitBadInput;

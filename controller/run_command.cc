@@ -155,12 +155,8 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
   InterruptMonitor interrupts;
   const auto start = std::chrono::steady_clock::now();
 
-  absl::StatusOr<HostsFile> hosts = LoadHostsFile(options.hosts_path);
-  if (!hosts.ok()) {
-    console.Error(hosts.status().message());
-    return kExitBadInput;
-  }
-  absl::StatusOr<HostEntry> host = hosts->Find(options.host);
+  HostsFile hosts;
+  absl::StatusOr<HostEntry> host = LoadHost(options.hosts_path, options.host, &hosts);
   if (!host.ok()) {
     console.Error(host.status().message());
     return kExitBadInput;
@@ -218,7 +214,7 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
   CubePushRequest push_request;
   push_request.cube = &*cube;
   push_request.cube_id = cube_id;
-  push_request.exclude = hosts->exclude;
+  push_request.exclude = hosts.exclude;
   // Ctrl-C during the push stops at once: nothing has started on the host,
   // files land there atomically and the next push resumes what was sent.
   interrupts.SetCallback([](int) {

@@ -55,13 +55,7 @@ int RunSyncCommand(const SyncCommandOptions& options, const Console& console, st
     host.address = options.agent;
     host.platform_defaults = YAML::Node(YAML::NodeType::Map);
   } else {
-    absl::StatusOr<HostsFile> loaded = LoadHostsFile(options.hosts_path);
-    if (!loaded.ok()) {
-      console.Error(loaded.status().message());
-      return kExitBadInput;
-    }
-    hosts = *loaded;
-    absl::StatusOr<HostEntry> found = hosts.Find(options.host);
+    absl::StatusOr<HostEntry> found = LoadHost(options.hosts_path, options.host, &hosts);
     if (!found.ok()) {
       console.Error(found.status().message());
       return kExitBadInput;
