@@ -15,6 +15,7 @@
 #include "mlcube_remote/v1/jobs.grpc.pb.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/jobs_client.h"
+#include "tests/support/temp_dir.h"
 
 namespace mlcube_test {
 namespace {
@@ -26,51 +27,16 @@ using mlcube_remote::v1::SubmitJobRequest;
 const std::string kOwner = "uid-" + std::to_string(getuid());
 constexpr auto kSingularity = mlcube_remote::v1::RUNTIME_SINGULARITY;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-class AgentApptainerTest : public ::testing::Test {
+class AgentApptainerTest : public HelloCubeAgentTest {
  protected:
   void SetUp() override {
     std::string out;
     ASSERT_EQ(Shell("apptainer --version", &out), 0)
         << "Apptainer is not installed; install it as root with tools/install-apptainer.sh";
-    AgentProcessOptions options;
-    options.user = "mlcube";
-    agent_ = std::make_unique<AgentProcess>(options);
-    ASSERT_TRUE(agent_->Start());
-    ASSERT_TRUE(PlaceHelloCube(*agent_, kOwner, "hello"));
-    stub_ = Jobs::NewStub(agent_->Channel());
+    StartAgentWithHelloCube();
   }
 
-  Job Submit(const SubmitJobRequest& request) {
-    grpc::ClientContext ctx;
-    Job job;
-    grpc::Status s = stub_->SubmitJob(&ctx, request, &job);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return job;
-  }
-
-  Job Get(const std::string& id) {
-    grpc::ClientContext ctx;
-    mlcube_remote::v1::GetJobRequest request;
-    request.set_job_id(id);
-    Job job;
-    EXPECT_TRUE(stub_->GetJob(&ctx, request, &job).ok());
-    return job;
-  }
-
-  std::string Workspace() const {
-    return agent_->state_dir() + "/cubes/" + kOwner + "/hello/workspace";
-  }
   std::string Sif() const { return agent_->state_dir() + "/images/" + kOwner + "/hello-0.1.sif"; }
-
-  std::unique_ptr<AgentProcess> agent_;
-  std::unique_ptr<Jobs::Stub> stub_;
 };
 
 TEST_F(AgentApptainerTest, RunBuildsTheSifFromTheRecipeIntoTheImageDirThenRuns) {
@@ -89,13 +55,14 @@ TEST_F(AgentApptainerTest, RunBuildsTheSifFromTheRecipeIntoTheImageDirThenRuns) 
   ASSERT_GE(watch.out.size(), greet.size()) << watch.out;
   EXPECT_EQ(watch.out.substr(watch.out.size() - greet.size()), greet);
   // The SIF is in the image dir (not in the workspace) and is a real SIF.
-  const std::string sif = ReadFile(Sif());
+  const std::string sif = ::mlcube::testing::ReadFileContent(Sif());
   ASSERT_GT(sif.size(), 41u);
   EXPECT_EQ(sif.substr(32, 9), "SIF_MAGIC");
   std::string found;
   Shell("find '" + Workspace() + "' -name '*.sif'", &found);
   EXPECT_EQ(found, "");
-  EXPECT_EQ(ReadFile(Workspace() + "/greetings/summary.txt"), "greeted 3 names\n");
+  EXPECT_EQ(::mlcube::testing::ReadFileContent(Workspace() + "/greetings/summary.txt"),
+            "greeted 3 names\n");
   struct stat st {};
   ASSERT_EQ(stat((Workspace() + "/greetings/Alice.txt").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, agent_->uid());
@@ -231,7 +198,7 @@ TEST_F(AgentApptainerTest, KillNineDuringTheImageBuildStillInstallsTheSifAndRuns
   EXPECT_EQ(after.states.back().state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED)
       << after.states.back().reason() << after.err;
   EXPECT_NE(after.out.find("Hello, Charlie!"), std::string::npos) << after.out;
-  const std::string sif = ReadFile(Sif());
+  const std::string sif = ::mlcube::testing::ReadFileContent(Sif());
   ASSERT_GT(sif.size(), 41u);
   EXPECT_EQ(sif.substr(32, 9), "SIF_MAGIC");
 }

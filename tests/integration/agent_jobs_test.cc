@@ -14,6 +14,7 @@
 #include "mlcube_remote/v1/jobs.grpc.pb.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/jobs_client.h"
+#include "tests/support/temp_dir.h"
 
 namespace mlcube_test {
 namespace {
@@ -24,26 +25,13 @@ using mlcube_remote::v1::SubmitJobRequest;
 
 const std::string kOwner = "uid-" + std::to_string(getuid());
 
-class AgentJobsTest : public ::testing::Test {
+class AgentJobsTest : public HelloCubeAgentTest {
  protected:
   void SetUp() override {
     std::string out;
     ASSERT_EQ(Shell("docker info", &out), 0)
         << "the Docker engine is not running; start it as root with tools/start-docker.sh";
-    AgentProcessOptions options;
-    options.user = "mlcube";
-    agent_ = std::make_unique<AgentProcess>(options);
-    ASSERT_TRUE(agent_->Start());
-    ASSERT_TRUE(PlaceHelloCube(*agent_, kOwner, "hello"));
-    stub_ = Jobs::NewStub(agent_->Channel());
-  }
-
-  Job Submit(const SubmitJobRequest& request) {
-    grpc::ClientContext ctx;
-    Job job;
-    grpc::Status s = stub_->SubmitJob(&ctx, request, &job);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return job;
+    StartAgentWithHelloCube();
   }
 
   grpc::Status SubmitStatus(const SubmitJobRequest& request) {
@@ -51,31 +39,7 @@ class AgentJobsTest : public ::testing::Test {
     Job job;
     return stub_->SubmitJob(&ctx, request, &job);
   }
-
-  Job Get(const std::string& id) {
-    grpc::ClientContext ctx;
-    mlcube_remote::v1::GetJobRequest request;
-    request.set_job_id(id);
-    Job job;
-    grpc::Status s = stub_->GetJob(&ctx, request, &job);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return job;
-  }
-
-  std::string Workspace() const {
-    return agent_->state_dir() + "/cubes/" + kOwner + "/hello/workspace";
-  }
-
-  std::unique_ptr<AgentProcess> agent_;
-  std::unique_ptr<Jobs::Stub> stub_;
 };
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 TEST_F(AgentJobsTest, RunWithoutImageConfiguresFirstStreamsOutputAndWritesWorkspace) {
   // An image name of this test only: removing the shared mlcube/hello:0.1
@@ -112,8 +76,10 @@ TEST_F(AgentJobsTest, RunWithoutImageConfiguresFirstStreamsOutputAndWritesWorksp
   }
   EXPECT_TRUE(saw_running_greet);
 
-  EXPECT_EQ(ReadFile(Workspace() + "/greetings/Bob.txt"), "Hello, Bob!\n");
-  EXPECT_EQ(ReadFile(Workspace() + "/greetings/summary.txt"), "greeted 3 names\n");
+  EXPECT_EQ(::mlcube::testing::ReadFileContent(Workspace() + "/greetings/Bob.txt"),
+            "Hello, Bob!\n");
+  EXPECT_EQ(::mlcube::testing::ReadFileContent(Workspace() + "/greetings/summary.txt"),
+            "greeted 3 names\n");
   struct stat st {};
   ASSERT_EQ(stat((Workspace() + "/greetings/summary.txt").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, agent_->uid()) << "outputs must belong to the agent's user, not root";

@@ -91,4 +91,36 @@ mlcube_remote::v1::SubmitJobRequest RunRequest(const std::string& cube_id, const
   return request;
 }
 
+void HelloCubeAgentTest::StartAgentWithHelloCube() {
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  agent_ = std::make_unique<AgentProcess>(options);
+  ASSERT_TRUE(agent_->Start());
+  ASSERT_TRUE(PlaceHelloCube(*agent_, owner_, "hello"));
+  stub_ = mlcube_remote::v1::Jobs::NewStub(agent_->Channel());
+}
+
+mlcube_remote::v1::Job HelloCubeAgentTest::Submit(
+    const mlcube_remote::v1::SubmitJobRequest& request) {
+  grpc::ClientContext ctx;
+  mlcube_remote::v1::Job job;
+  grpc::Status s = stub_->SubmitJob(&ctx, request, &job);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return job;
+}
+
+mlcube_remote::v1::Job HelloCubeAgentTest::Get(const std::string& id) {
+  grpc::ClientContext ctx;
+  mlcube_remote::v1::GetJobRequest request;
+  request.set_job_id(id);
+  mlcube_remote::v1::Job job;
+  grpc::Status s = stub_->GetJob(&ctx, request, &job);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return job;
+}
+
+std::string HelloCubeAgentTest::Workspace() const {
+  return agent_->state_dir() + "/cubes/" + owner_ + "/hello/workspace";
+}
+
 }  // namespace mlcube_test

@@ -4,6 +4,8 @@
 // Test-side helpers around the Jobs service of a real agent.
 
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <functional>
 #include <memory>
@@ -42,6 +44,23 @@ bool ContainersGone(const std::string& job_id, std::string* ps);
 mlcube_remote::v1::SubmitJobRequest RunRequest(
     const std::string& cube_id, const std::string& task,
     mlcube_remote::v1::Runtime runtime = mlcube_remote::v1::RUNTIME_DOCKER);
+
+// A real agent, as the unprivileged `mlcube` user, with examples/hello placed
+// as cube "hello" of the caller: the fixture of the jobs and Apptainer tests.
+class HelloCubeAgentTest : public ::testing::Test {
+ protected:
+  // Starts the agent and places the cube; call from SetUp after checking
+  // the runtime the test needs.
+  void StartAgentWithHelloCube();
+
+  mlcube_remote::v1::Job Submit(const mlcube_remote::v1::SubmitJobRequest& request);
+  mlcube_remote::v1::Job Get(const std::string& id);
+  std::string Workspace() const;
+
+  const std::string owner_ = "uid-" + std::to_string(getuid());
+  std::unique_ptr<AgentProcess> agent_;
+  std::unique_ptr<mlcube_remote::v1::Jobs::Stub> stub_;
+};
 
 }  // namespace mlcube_test
 
