@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -121,6 +122,57 @@ absl::Status ParseUnixSocket(const YAML::Node& node, const std::string& file, Ag
 }
 // ---- END transport helper: TLS ----
 
+// "0", "1048576", "512M", "50G", "2T" (powers of 1024).
+absl::StatusOr<int64_t> ByteSize(const YAML::Node& node, const std::string& file,
+                                 const std::string& key) {
+  const absl::Status bad = Bad(file, key, "expected a byte count such as 0, 1048576, 512M or 50G");
+  if (!node.IsScalar() || node.Scalar().empty()) return bad;
+  std::string digits = node.Scalar();
+  int shift = 0;
+  switch (digits.back()) {
+    case 'K': shift = 10; break;
+    case 'M': shift = 20; break;
+    case 'G': shift = 30; break;
+    case 'T': shift = 40; break;
+    default: break;
+  }
+  if (shift != 0) digits.pop_back();
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(digits, &value) || value < 0 || value > (INT64_MAX >> shift)) return bad;
+  return value << shift;
+}
+
+absl::StatusOr<int64_t> NonNegativeInt(const YAML::Node& node, const std::string& file,
+                                       const std::string& key, int64_t max) {
+  int64_t value = 0;
+  if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), &value) || value < 0 || value > max) {
+    return Bad(file, key, absl::StrCat("expected an integer from 0 (no limit) to ", max));
+  }
+  return value;
+}
+
+absl::Status ParseLimits(const YAML::Node& node, const std::string& file, IdentityLimits& limits) {
+  if (!node.IsMap()) {
+    return Bad(file, "limits", "expected a mapping {running_jobs, stored_bytes, open_streams}");
+  }
+  for (const auto& field : node) {
+    const std::string name = field.first.as<std::string>();
+    const std::string key = absl::StrCat("limits.", name);
+    if (name == "running_jobs" || name == "open_streams") {
+      auto n = NonNegativeInt(field.second, file, key, 100000);
+      if (!n.ok()) return n.status();
+      (name == "running_jobs" ? limits.running_jobs : limits.open_streams) = static_cast<int>(*n);
+    } else if (name == "stored_bytes") {
+      auto n = ByteSize(field.second, file, key);
+      if (!n.ok()) return n.status();
+      limits.stored_bytes = *n;
+    } else {
+      return Bad(file, key, "unknown key (expected running_jobs, stored_bytes or open_streams)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentConfig& config) {
   if (root.IsNull()) return absl::OkStatus();
   if (!root.IsMap()) return Bad(file, "(top level)", "expected a mapping");
@@ -167,10 +219,13 @@ absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentCon
     } else if (key == "tls") {  // transport helper: TLS
       absl::Status s = ParseTls(value, file, config.tls);
       if (!s.ok()) return s;
+    } else if (key == "limits") {
+      absl::Status s = ParseLimits(value, file, config.limits);
+      if (!s.ok()) return s;
     } else {
       return Bad(file, key,
                  "unknown key (expected listen, state_dir, image_dir, max_concurrent_jobs, "
-                 "log_max_bytes, runtimes, unix_socket or tls)");
+                 "log_max_bytes, runtimes, unix_socket, tls or limits)");
     }
   }
   return absl::OkStatus();

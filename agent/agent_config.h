@@ -19,6 +19,10 @@
 //   unix_socket: {mode: "0660", group: mlcube-users}  # who may connect at all
 //   tls: {ca: /etc/mlcube-agent/ca.pem, cert: /etc/mlcube-agent/server.pem,
 //         key: /etc/mlcube-agent/server.key}   # mutual TLS on every TCP address
+//   limits:                                    # per identity; 0 = no limit
+//     running_jobs: 1           # more of one identity's jobs wait in the queue
+//     stored_bytes: 50G         # its workspaces, uploads and uploaded blobs
+//     open_streams: 64          # streaming calls at once (watch, upload, read)
 
 #include <cstdint>
 #include <map>
@@ -45,6 +49,13 @@ struct AgentTlsConfig {
 };
 // ---- END transport helper: TLS ----
 
+// What one identity may use at once on a shared host (0: no limit).
+struct IdentityLimits {
+  int running_jobs = 0;
+  int64_t stored_bytes = 0;
+  int open_streams = 64;
+};
+
 struct AgentConfig {
   std::vector<std::string> listen = {"unix:///run/mlcube-agent/agent.sock"};
   std::string state_dir = "/var/lib/mlcube-agent";
@@ -59,6 +70,8 @@ struct AgentConfig {
       {"apptainer", {true, "apptainer"}},
       {"singularity", {true, "singularity"}},
   };
+
+  IdentityLimits limits;
 
   // ---- BEGIN transport helper: TLS ----
   AgentTlsConfig tls;

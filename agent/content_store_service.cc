@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -19,44 +20,33 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message().data(), status.message().size()));
 }
 
-grpc::Status ContentStoreService::Authenticate(const grpc::ServerContext& context) const {
-  absl::StatusOr<std::string> who = identity_(context);
-  if (!who.ok()) return ToGrpcStatus(who.status());
-  return grpc::Status::OK;
-}
-
-bool ContentStoreService::Present(const v1Digest& digest) const {
-  return store_->Has(digest) || (index_ != nullptr && index_->Has(digest));
-}
-
-absl::StatusOr<UniqueFd> ContentStoreService::OpenBlob(const v1Digest& digest) const {
-  if (store_->Has(digest)) {
-    UniqueFd fd(open(store_->PathOf(digest).c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd) return fd;
-  }
-  if (index_ != nullptr) return index_->OpenLive(digest);
-  return absl::NotFoundError(absl::StrCat("blob ", DigestKey(digest), " missing"));
-}
 
 grpc::Status ContentStoreService::FindMissingBlobs(grpc::ServerContext* context,
                                                    const v1::FindMissingBlobsRequest* request,
                                                    v1::FindMissingBlobsResponse* response) {
-  if (grpc::Status s = Authenticate(*context); !s.ok()) return s;
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
   if (request->digests_size() > kMaxDigestsPerRequest) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("at most ", kMaxDigestsPerRequest, " digests per request"));
   }
+  int64_t missing_bytes = 0;
   for (const v1Digest& d : request->digests()) {
     if (absl::Status s = ValidateDigest(d); !s.ok()) return ToGrpcStatus(s);
-    if (!Present(d)) *response->add_missing() = d;
+    if (!access_->Visible(*owner, d)) {
+      *response->add_missing() = d;
+      missing_bytes += d.size_bytes();
+    }
   }
-  return grpc::Status::OK;
+  // Said before any data moves, so a push over the quota fails at once.
+  return ToGrpcStatus(quota_->CheckRoom(*owner, missing_bytes));
 }
 
 grpc::Status ContentStoreService::BatchUploadBlobs(grpc::ServerContext* context,
                                                    const v1::BatchUploadBlobsRequest* request,
                                                    v1::BatchUploadBlobsResponse* response) {
-  if (grpc::Status s = Authenticate(*context); !s.ok()) return s;
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
   int64_t total = 0;
   for (const v1::BlobData& blob : request->blobs())
     total += static_cast<int64_t>(blob.data().size());
@@ -64,10 +54,12 @@ grpc::Status ContentStoreService::BatchUploadBlobs(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("batch carries ", total, " bytes, limit ", kMaxPayloadBytes));
   }
+  if (absl::Status s = quota_->CheckRoom(*owner, total); !s.ok()) return ToGrpcStatus(s);
   for (const v1::BlobData& blob : request->blobs()) {
     v1::BatchUploadBlobsResponse::Result* result = response->add_results();
     *result->mutable_digest() = blob.digest();
     absl::Status s = store_->Put(blob.digest(), blob.data());
+    if (s.ok()) access_->Grant(*owner, blob.digest());
     result->mutable_status()->set_code(static_cast<int32_t>(s.code()));
     result->mutable_status()->set_message(std::string(s.message().data(), s.message().size()));
   }
@@ -77,13 +69,23 @@ grpc::Status ContentStoreService::BatchUploadBlobs(grpc::ServerContext* context,
 grpc::Status ContentStoreService::UploadBlob(grpc::ServerContext* context,
                                              grpc::ServerReader<v1::UploadChunk>* reader,
                                              v1::UploadBlobResponse* response) {
-  if (grpc::Status s = Authenticate(*context); !s.ok()) return s;
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  absl::StatusOr<StreamLimiter::Slot> slot = streams_->Acquire(*owner);
+  if (!slot.ok()) return ToGrpcStatus(slot.status());
   v1::UploadChunk chunk;
   if (!reader->Read(&chunk)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty upload stream");
   }
+  if (absl::Status s = ValidateDigest(chunk.digest()); !s.ok()) return ToGrpcStatus(s);
+  const v1Digest digest = chunk.digest();  // later chunks need not repeat it
+  const bool held = access_->Visible(*owner, chunk.digest());
+  if (!held) {
+    const int64_t rest = chunk.digest().size_bytes() - std::max<int64_t>(0, chunk.offset());
+    if (absl::Status s = quota_->CheckRoom(*owner, rest); !s.ok()) return ToGrpcStatus(s);
+  }
   absl::StatusOr<std::unique_ptr<UploadSession>> session =
-      uploads_->Begin(chunk.digest(), chunk.offset());
+      uploads_->Begin(*owner, chunk.digest(), chunk.offset(), held);
   if (!session.ok()) return ToGrpcStatus(session.status());
   for (;;) {
     if (static_cast<int64_t>(chunk.data().size()) > kMaxPayloadBytes) {
@@ -97,6 +99,7 @@ grpc::Status ContentStoreService::UploadBlob(grpc::ServerContext* context,
     }
     if (chunk.finish_write()) {
       if (absl::Status s = (*session)->Finish(); !s.ok()) return ToGrpcStatus(s);
+      access_->Grant(*owner, digest);
       break;
     }
     if (!reader->Read(&chunk)) break;  // client stopped: keep the partial upload
@@ -109,10 +112,11 @@ grpc::Status ContentStoreService::UploadBlob(grpc::ServerContext* context,
 grpc::Status ContentStoreService::GetUploadStatus(grpc::ServerContext* context,
                                                   const v1::GetUploadStatusRequest* request,
                                                   v1::GetUploadStatusResponse* response) {
-  if (grpc::Status s = Authenticate(*context); !s.ok()) return s;
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
   if (absl::Status s = ValidateDigest(request->digest()); !s.ok()) return ToGrpcStatus(s);
-  UploadManager::Status status = uploads_->GetStatus(request->digest());
-  if (!status.complete && index_ != nullptr && index_->Has(request->digest())) {
+  UploadManager::Status status = uploads_->GetStatus(*owner, request->digest());
+  if (access_->Visible(*owner, request->digest())) {
     status.complete = true;
     status.committed_offset = request->digest().size_bytes();
   }
@@ -124,7 +128,8 @@ grpc::Status ContentStoreService::GetUploadStatus(grpc::ServerContext* context,
 grpc::Status ContentStoreService::BatchReadBlobs(grpc::ServerContext* context,
                                                  const v1::BatchReadBlobsRequest* request,
                                                  v1::BatchReadBlobsResponse* response) {
-  if (grpc::Status s = Authenticate(*context); !s.ok()) return s;
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
   int64_t total = 0;
   for (const v1Digest& d : request->digests()) {
     if (absl::Status s = ValidateDigest(d); !s.ok()) return ToGrpcStatus(s);
@@ -137,7 +142,7 @@ grpc::Status ContentStoreService::BatchReadBlobs(grpc::ServerContext* context,
   for (const v1Digest& d : request->digests()) {
     v1::BatchReadBlobsResponse::Result* result = response->add_results();
     *result->mutable_digest() = d;
-    absl::StatusOr<UniqueFd> fd = OpenBlob(d);
+    absl::StatusOr<UniqueFd> fd = access_->Open(*owner, d);
     std::string* data = result->mutable_data();
     data->resize(static_cast<size_t>(d.size_bytes()));
     size_t got = 0;
@@ -159,13 +164,16 @@ grpc::Status ContentStoreService::BatchReadBlobs(grpc::ServerContext* context,
 grpc::Status ContentStoreService::ReadBlob(grpc::ServerContext* context,
                                            const v1::ReadBlobRequest* request,
                                            grpc::ServerWriter<v1::ReadBlobChunk>* writer) {
-  if (grpc::Status s = Authenticate(*context); !s.ok()) return s;
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  absl::StatusOr<StreamLimiter::Slot> slot = streams_->Acquire(*owner);
+  if (!slot.ok()) return ToGrpcStatus(slot.status());
   const v1Digest& d = request->digest();
   if (absl::Status s = ValidateDigest(d); !s.ok()) return ToGrpcStatus(s);
   if (request->offset() < 0 || request->offset() > d.size_bytes() || request->limit() < 0) {
     return grpc::Status(grpc::StatusCode::OUT_OF_RANGE, "offset or limit out of range");
   }
-  absl::StatusOr<UniqueFd> opened = OpenBlob(d);
+  absl::StatusOr<UniqueFd> opened = access_->Open(*owner, d);
   if (!opened.ok()) return ToGrpcStatus(opened.status());
   UniqueFd fd = std::move(*opened);
   int64_t offset = request->offset();

@@ -4,10 +4,9 @@
 // gRPC ContentStore: find missing blobs, batched and streamed (resumable)
 // uploads, batched and streamed reads. Every payload is checked against the
 // 1 MiB limit and every blob against its digest before it is accepted.
-//
-// TODO(security issue): blobs are shared by all callers (stored once); a
-// caller that knows a digest can read that blob. Per-identity visibility
-// needs an index of which identity uploaded or committed which blob.
+// Each caller sees the store through BlobAccess (only blobs it uploaded or
+// holds in its own workspaces; anything else is "missing"), stays within
+// its stored-bytes quota and its number of open streams.
 
 #include <grpcpp/grpcpp.h>
 
@@ -15,9 +14,11 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "agent/blob_access.h"
 #include "agent/blob_store.h"
+#include "agent/storage_quota.h"
+#include "agent/stream_limiter.h"
 #include "agent/upload_manager.h"
-#include "agent/workspace_blob_index.h"
 #include "mlcube_remote/v1/content_store.grpc.pb.h"
 
 namespace mlcube {
@@ -31,11 +32,15 @@ class ContentStoreService final : public ::mlcube_remote::v1::ContentStore::Serv
   static constexpr int64_t kMaxPayloadBytes = 1 << 20;
   static constexpr int kMaxDigestsPerRequest = 10000;
 
-  // `index` (not owned, may be null) finds blobs that commits moved into
-  // workspaces.
-  ContentStoreService(BlobStore* store, UploadManager* uploads, WorkspaceBlobIndex* index,
-                      IdentityFn identity)
-      : store_(store), uploads_(uploads), index_(index), identity_(std::move(identity)) {}
+  // None owned.
+  ContentStoreService(BlobStore* store, UploadManager* uploads, BlobAccess* access,
+                      StorageQuota* quota, StreamLimiter* streams, IdentityFn identity)
+      : store_(store),
+        uploads_(uploads),
+        access_(access),
+        quota_(quota),
+        streams_(streams),
+        identity_(std::move(identity)) {}
 
   grpc::Status FindMissingBlobs(grpc::ServerContext* context,
                                 const ::mlcube_remote::v1::FindMissingBlobsRequest* request,
@@ -57,15 +62,11 @@ class ContentStoreService final : public ::mlcube_remote::v1::ContentStore::Serv
                         grpc::ServerWriter<::mlcube_remote::v1::ReadBlobChunk>* writer) override;
 
  private:
-  grpc::Status Authenticate(const grpc::ServerContext& context) const;
-
-  bool Present(const v1Digest& digest) const;
-  // Opens the blob from the store or a workspace file.
-  absl::StatusOr<UniqueFd> OpenBlob(const v1Digest& digest) const;
-
   BlobStore* store_;
   UploadManager* uploads_;
-  WorkspaceBlobIndex* index_;
+  BlobAccess* access_;
+  StorageQuota* quota_;
+  StreamLimiter* streams_;
   IdentityFn identity_;
 };
 

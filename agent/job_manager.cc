@@ -361,13 +361,18 @@ bool JobManager::CancelRequested(const std::shared_ptr<Entry>& entry) {
 }
 
 void JobManager::StartQueuedLocked() {
-  while (running_ < config_.max_concurrent_jobs && !queue_.empty() && !stopping_) {
-    std::shared_ptr<Entry> entry = queue_.front();
-    queue_.pop_front();
-    if (!SpawnJobThreadLocked(entry)) {
-      queue_.push_front(entry);  // retried when another job ends
-      return;
+  // First come, first served, skipping identities at their own limit so one
+  // identity's long queue never holds back another's jobs.
+  const int per_identity = config_.limits.running_jobs;
+  for (auto it = queue_.begin();
+       it != queue_.end() && running_ < config_.max_concurrent_jobs && !stopping_;) {
+    const std::string& owner = (*it)->job.owner();
+    if (per_identity > 0 && running_by_owner_[owner] >= per_identity) {
+      ++it;
+      continue;
     }
+    if (!SpawnJobThreadLocked(*it)) return;  // retried when another job ends
+    it = queue_.erase(it);
   }
 }
 
@@ -382,6 +387,7 @@ bool JobManager::SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) {
     return false;
   }
   ++running_;
+  ++running_by_owner_[entry->job.owner()];
   return true;
 }
 
@@ -447,6 +453,7 @@ void JobManager::RunJob(std::shared_ptr<Entry> entry) {
   }
   absl::MutexLock lock(&mu_);
   --running_;
+  if (--running_by_owner_[entry->job.owner()] <= 0) running_by_owner_.erase(entry->job.owner());
   StartQueuedLocked();
 }
 

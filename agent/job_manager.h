@@ -1,7 +1,8 @@
 #ifndef MLCUBE_REMOTE_AGENT_JOB_MANAGER_H_
 #define MLCUBE_REMOTE_AGENT_JOB_MANAGER_H_
 
-// Runs jobs: a queue, at most max_concurrent_jobs running, one thread per
+// Runs jobs: a queue, at most max_concurrent_jobs running (and at most
+// limits.running_jobs of one identity), one thread per
 // running job that walks the job's plan (configure?, task, task...). Each
 // step runs under a TaskSupervisor, detached from the agent, so tasks
 // outlive an agent restart; Start() finds unfinished jobs on disk and
@@ -101,6 +102,7 @@ class JobManager {
   std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<Entry>> queue_ ABSL_GUARDED_BY(mu_);
   int running_ ABSL_GUARDED_BY(mu_) = 0;  // job threads alive
+  std::map<std::string, int> running_by_owner_ ABSL_GUARDED_BY(mu_);
 };
 
 bool IsFinalState(mlcube_remote::v1::JobState state);

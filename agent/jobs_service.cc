@@ -125,6 +125,8 @@ grpc::Status JobsService::WatchJob(grpc::ServerContext* context,
   if (grpc::Status s = CheckId(id); !s.ok()) return s;
   auto job = manager_->Get(*owner, id);
   if (!job.ok()) return ToGrpcStatus(job.status());
+  absl::StatusOr<StreamLimiter::Slot> slot = streams_->Acquire(*owner);
+  if (!slot.ok()) return ToGrpcStatus(slot.status());
   const std::string path = manager_->LogPath(id);
 
   // inotify wakes a follower as soon as the supervisor appends.

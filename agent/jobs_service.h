@@ -8,13 +8,16 @@
 // never touches the job.
 
 #include "agent/job_manager.h"
+#include "agent/stream_limiter.h"
 #include "mlcube_remote/v1/jobs.grpc.pb.h"
 
 namespace mlcube {
 
 class JobsService final : public mlcube_remote::v1::Jobs::Service {
  public:
-  explicit JobsService(JobManager* manager) : manager_(manager) {}
+  // Neither owned. `streams` caps each identity's open watches.
+  JobsService(JobManager* manager, StreamLimiter* streams)
+      : manager_(manager), streams_(streams) {}
 
   grpc::Status SubmitJob(grpc::ServerContext* context,
                          const mlcube_remote::v1::SubmitJobRequest* request,
@@ -33,6 +36,7 @@ class JobsService final : public mlcube_remote::v1::Jobs::Service {
 
  private:
   JobManager* manager_;
+  StreamLimiter* streams_;
 };
 
 }  // namespace mlcube

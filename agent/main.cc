@@ -24,6 +24,7 @@
 #include "agent/certs_init.h"  // transport helper: TLS
 #include "agent/job_manager.h"
 #include "agent/jobs_service.h"
+#include "agent/stream_limiter.h"
 #include "agent/runtime_inventory.h"
 #include "agent/sync_services.h"
 #include "agent/task_supervisor.h"
@@ -126,14 +127,16 @@ int Serve(const ServeFlags& flags) {
   mlcube::AgentInfoService agent_info(*config, inventory);
   mlcube::JobManager jobs(*config, inventory, SelfExe());
   jobs.Start();
-  mlcube::JobsService jobs_service(&jobs);
+  mlcube::StreamLimiter streams(config->limits.open_streams);
+  mlcube::JobsService jobs_service(&jobs, &streams);
 
   // The services this agent serves. Keep this list short and flat.
   std::vector<grpc::Service*> services = {
       &agent_info,
       &jobs_service,
   };
-  auto sync = mlcube::SyncServices::Create(config->state_dir, mlcube::CallerIdentity);  // sync
+  auto sync = mlcube::SyncServices::Create(config->state_dir, config->limits.stored_bytes,
+                                           &streams, mlcube::CallerIdentity);
   if (!sync.ok()) {
     std::cerr << "mlcube-agent: " << sync.status().message() << "\n";
     return 1;

@@ -3,6 +3,8 @@
 namespace mlcube {
 
 absl::StatusOr<std::unique_ptr<SyncServices>> SyncServices::Create(const std::string& state_dir,
+                                                                   int64_t stored_bytes_limit,
+                                                                   StreamLimiter* streams,
                                                                    IdentityFn identity) {
   std::unique_ptr<SyncServices> s(new SyncServices());
   absl::StatusOr<BlobStore> store = BlobStore::Open(state_dir + "/blobs");
@@ -12,13 +14,21 @@ absl::StatusOr<std::unique_ptr<SyncServices>> SyncServices::Create(const std::st
       UploadManager::Create(state_dir + "/uploads", s->store_.get());
   if (!uploads.ok()) return uploads.status();
   s->uploads_ = std::move(*uploads);
+  absl::StatusOr<std::unique_ptr<BlobGrants>> grants = BlobGrants::Open(state_dir + "/grants");
+  if (!grants.ok()) return grants.status();
+  s->grants_ = std::move(*grants);
   s->index_ = std::make_unique<WorkspaceBlobIndex>();
-  s->content_store_ = std::make_unique<ContentStoreService>(s->store_.get(), s->uploads_.get(),
-                                                            s->index_.get(), identity);
+  const std::string cubes_root = state_dir + "/cubes";
+  s->access_ = std::make_unique<BlobAccess>(s->store_.get(), s->index_.get(), s->grants_.get(),
+                                            cubes_root);
+  s->quota_ = std::make_unique<StorageQuota>(stored_bytes_limit, cubes_root, s->store_.get(),
+                                             s->grants_.get(), s->uploads_.get());
+  s->content_store_ = std::make_unique<ContentStoreService>(
+      s->store_.get(), s->uploads_.get(), s->access_.get(), s->quota_.get(), streams, identity);
   WorkspacesService::Options options;
   options.state_dir = state_dir;
-  s->workspaces_ =
-      std::make_unique<WorkspacesService>(options, s->store_.get(), s->index_.get(), identity);
+  s->workspaces_ = std::make_unique<WorkspacesService>(
+      options, s->store_.get(), s->index_.get(), s->access_.get(), s->quota_.get(), identity);
   s->workspaces_->IndexCommittedWorkspaces();
   return s;
 }

@@ -12,7 +12,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/blob_access.h"
+#include "agent/blob_grants.h"
 #include "agent/blob_store.h"
+#include "agent/storage_quota.h"
+#include "agent/stream_limiter.h"
 #include "agent/content_store_service.h"
 #include "agent/upload_manager.h"
 #include "agent/workspace_blob_index.h"
@@ -22,7 +26,11 @@ namespace mlcube {
 
 class SyncServices {
  public:
+  // `streams` (not owned) caps each identity's open upload/read streams;
+  // `stored_bytes_limit` (0: none) caps what each identity stores.
   static absl::StatusOr<std::unique_ptr<SyncServices>> Create(const std::string& state_dir,
+                                                              int64_t stored_bytes_limit,
+                                                              StreamLimiter* streams,
                                                               IdentityFn identity);
 
   std::vector<grpc::Service*> services() { return {content_store_.get(), workspaces_.get()}; }
@@ -33,6 +41,9 @@ class SyncServices {
   std::unique_ptr<BlobStore> store_;
   std::unique_ptr<WorkspaceBlobIndex> index_;
   std::unique_ptr<UploadManager> uploads_;
+  std::unique_ptr<BlobGrants> grants_;
+  std::unique_ptr<BlobAccess> access_;
+  std::unique_ptr<StorageQuota> quota_;
   std::unique_ptr<ContentStoreService> content_store_;
   std::unique_ptr<WorkspacesService> workspaces_;
 };

@@ -1,5 +1,6 @@
 #include "agent/upload_manager.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,19 +22,15 @@ absl::StatusOr<std::unique_ptr<UploadManager>> UploadManager::Create(const std::
   return std::unique_ptr<UploadManager>(new UploadManager(dir, store));
 }
 
-std::string UploadManager::PartPath(const v1Digest& digest) const {
-  return absl::StrCat(dir_, "/", digest.hash(), "-", digest.size_bytes(), ".part");
+std::string UploadManager::PartPath(const std::string& owner, const v1Digest& digest) const {
+  return absl::StrCat(OwnerDir(owner), "/", digest.hash(), "-", digest.size_bytes(), ".part");
 }
 
-UploadManager::Status UploadManager::GetStatus(const v1Digest& digest) const {
+UploadManager::Status UploadManager::GetStatus(const std::string& owner,
+                                               const v1Digest& digest) const {
   Status status;
-  if (store_->Has(digest)) {
-    status.complete = true;
-    status.committed_offset = digest.size_bytes();
-    return status;
-  }
   struct stat st;
-  if (stat(PartPath(digest).c_str(), &st) == 0) {
+  if (stat(PartPath(owner, digest).c_str(), &st) == 0) {
     status.committed_offset = std::min<int64_t>(st.st_size, digest.size_bytes());
   }
   return status;
@@ -44,21 +41,42 @@ void UploadManager::Release(const std::string& key) {
   active_.erase(key);
 }
 
-absl::StatusOr<std::unique_ptr<UploadSession>> UploadManager::Begin(const v1Digest& digest,
-                                                                    int64_t offset) {
+int64_t UploadManager::PartialBytes(const std::string& owner) const {
+  int64_t total = 0;
+  DIR* dir = opendir(OwnerDir(owner).c_str());
+  if (dir == nullptr) return 0;
+  while (dirent* e = readdir(dir)) {
+    struct stat st;
+    if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+      total += st.st_size;
+    }
+  }
+  closedir(dir);
+  return total;
+}
+
+absl::StatusOr<std::unique_ptr<UploadSession>> UploadManager::Begin(const std::string& owner,
+                                                                    const v1Digest& digest,
+                                                                    int64_t offset,
+                                                                    bool already_held) {
   if (absl::Status s = ValidateDigest(digest); !s.ok()) return s;
   const std::string key = DigestKey(digest);
+  const std::string active_key = absl::StrCat(owner, "/", key);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!active_.insert(key).second) {
+    if (!active_.insert(active_key).second) {
       return absl::AbortedError(absl::StrCat("blob ", key, " is being uploaded by another stream"));
     }
   }
-  std::unique_ptr<UploadSession> session(new UploadSession(this, digest, PartPath(digest)));
-  if (store_->Has(digest)) {
+  std::unique_ptr<UploadSession> session(
+      new UploadSession(this, active_key, digest, PartPath(owner, digest)));
+  if (already_held) {
     session->complete_ = true;
     session->offset_ = digest.size_bytes();
     return session;
+  }
+  if (mkdir(OwnerDir(owner).c_str(), 0700) != 0 && errno != EEXIST) {
+    return WriteErrorStatus(errno, absl::StrCat("creating ", OwnerDir(owner)));
   }
   session->fd_.Reset(open(session->part_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!session->fd_) return WriteErrorStatus(errno, absl::StrCat("opening ", session->part_path_));
@@ -93,10 +111,14 @@ absl::StatusOr<std::unique_ptr<UploadSession>> UploadManager::Begin(const v1Dige
   return session;
 }
 
-UploadSession::UploadSession(UploadManager* manager, v1Digest digest, std::string part_path)
-    : manager_(manager), digest_(std::move(digest)), part_path_(std::move(part_path)) {}
+UploadSession::UploadSession(UploadManager* manager, std::string active_key, v1Digest digest,
+                             std::string part_path)
+    : manager_(manager),
+      active_key_(std::move(active_key)),
+      digest_(std::move(digest)),
+      part_path_(std::move(part_path)) {}
 
-UploadSession::~UploadSession() { manager_->Release(DigestKey(digest_)); }
+UploadSession::~UploadSession() { manager_->Release(active_key_); }
 
 absl::Status UploadSession::Write(int64_t offset, absl::string_view data) {
   if (complete_) return absl::OkStatus();

@@ -25,7 +25,8 @@ class UploadSession {
 
   // Bytes stored so far (the offset the next chunk must start at).
   int64_t offset() const { return offset_; }
-  // True when the blob is already in the store (nothing to write).
+  // True when the owner already holds the blob (nothing to write) or the
+  // upload finished.
   bool complete() const { return complete_; }
 
   // Appends a chunk that starts at `offset`. OUT_OF_RANGE when it would go
@@ -40,9 +41,11 @@ class UploadSession {
 
  private:
   friend class UploadManager;
-  UploadSession(UploadManager* manager, v1Digest digest, std::string part_path);
+  UploadSession(UploadManager* manager, std::string active_key, v1Digest digest,
+                std::string part_path);
 
   UploadManager* manager_;
+  std::string active_key_;
   v1Digest digest_;
   std::string part_path_;
   UniqueFd fd_;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/blob_store.h"
 
@@ -68,16 +69,17 @@ void WorkspaceBlobIndex::Forget(const v1Digest& digest, const std::string& path)
   if (list.empty()) locations_.erase(it);
 }
 
-bool WorkspaceBlobIndex::Has(const v1Digest& digest) const {
+bool WorkspaceBlobIndex::Has(const v1Digest& digest, absl::string_view under) const {
   for (const Location& l : Candidates(digest)) {
-    if (LooksLive(l.path, digest.size_bytes(), l.mtime_ns)) return true;
+    if (absl::StartsWith(l.path, under) && LooksLive(l.path, digest.size_bytes(), l.mtime_ns)) return true;
   }
   return false;
 }
 
-absl::StatusOr<UniqueFd> WorkspaceBlobIndex::OpenLive(const v1Digest& digest) const {
+absl::StatusOr<UniqueFd> WorkspaceBlobIndex::OpenLive(const v1Digest& digest,
+                                                      absl::string_view under) const {
   for (const Location& l : Candidates(digest)) {
-    if (!LooksLive(l.path, digest.size_bytes(), l.mtime_ns)) continue;
+    if (!absl::StartsWith(l.path, under) || !LooksLive(l.path, digest.size_bytes(), l.mtime_ns)) continue;
     UniqueFd fd(open(l.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (fd) return fd;
   }

@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/digest.h"
 #include "common/unique_fd.h"
 #include "mlcube_remote/v1/manifest.pb.h"
@@ -36,13 +37,14 @@ class WorkspaceBlobIndex {
   void AddManifest(const std::string& root, const ::mlcube_remote::v1::Manifest& manifest);
   void Add(const v1Digest& digest, std::string path, int64_t mtime_ns);
 
-  // True when some recorded file still has the digest's size and its mtime.
-  bool Has(const v1Digest& digest) const;
+  // True when some recorded file whose path starts with `under` ("" for
+  // any) still has the digest's size and its mtime.
+  bool Has(const v1Digest& digest, absl::string_view under) const;
 
-  // Opens a file that still looks like the blob (size, mtime). The caller
-  // verifies the content (reads are checked by the client, copies by
-  // CopyVerified).
-  absl::StatusOr<UniqueFd> OpenLive(const v1Digest& digest) const;
+  // Opens a file under `under` that still looks like the blob (size,
+  // mtime). The caller verifies the content (reads are checked by the
+  // client, copies by CopyVerified).
+  absl::StatusOr<UniqueFd> OpenLive(const v1Digest& digest, absl::string_view under) const;
 
   // Copies the blob's content into `out_fd` (at offset 0, truncating) from
   // the first recorded file whose content verifies; locations that fail are

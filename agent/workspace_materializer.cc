@@ -157,8 +157,8 @@ struct PendingWrite {
 absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(const std::string& root,
                                                                            const Manifest* previous,
                                                                            const Manifest& next,
-                                                                           bool prune,
-                                                                           bool dry_run) const {
+                                                                           bool prune, bool dry_run,
+                                                                           const BlobFilter& may_use) const {
   Result result;
   absl::flat_hash_map<absl::string_view, const ManifestEntry*> old_entries;
   if (previous != nullptr) {
@@ -278,7 +278,10 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(const
     }
     ++result.files_written;
     result.bytes_written += size;
-    if (!store_->Has(entry.digest()) && (index_ == nullptr || !index_->Has(entry.digest()))) {
+    const bool present = may_use ? may_use(entry.digest())
+                                 : store_->Has(entry.digest()) ||
+                                       (index_ != nullptr && index_->Has(entry.digest(), ""));
+    if (!present) {
       if (dry_run) continue;
       rollback();
       return absl::FailedPreconditionError(absl::StrCat(

@@ -24,6 +24,7 @@
 //    one does not are removed.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -50,13 +51,18 @@ class WorkspaceMaterializer {
     double place_seconds = 0;
   };
 
+  // Whether the committing identity may use a blob it has to write (its
+  // view of the store, see BlobAccess). Unset: any blob present may be used.
+  using BlobFilter = std::function<bool(const v1Digest&)>;
+
   // `root` is created when missing. `previous` may be null (first commit).
   // Both manifests must have passed ManifestValidator. With `dry_run`, only
-  // counts what would change.
+  // counts what would change. A file to write whose blob is absent or not
+  // `may_use` fails the commit before anything changes.
   absl::StatusOr<Result> Apply(const std::string& root,
                                const ::mlcube_remote::v1::Manifest* previous,
-                               const ::mlcube_remote::v1::Manifest& next, bool prune,
-                               bool dry_run) const;
+                               const ::mlcube_remote::v1::Manifest& next, bool prune, bool dry_run,
+                               const BlobFilter& may_use = nullptr) const;
 
  private:
   BlobStore* store_;

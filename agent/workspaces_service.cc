@@ -162,10 +162,12 @@ absl::Status ValidateCubeId(const std::string& id) {
 }
 
 WorkspacesService::WorkspacesService(Options options, BlobStore* store, WorkspaceBlobIndex* index,
-                                     IdentityFn identity)
+                                     BlobAccess* access, StorageQuota* quota, IdentityFn identity)
     : options_(std::move(options)),
       store_(store),
       index_(index),
+      access_(access),
+      quota_(quota),
       identity_(std::move(identity)),
       materializer_(store, index) {}
 
@@ -215,9 +217,29 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
   if (!owner.ok()) return ToGrpcStatus(owner.status());
   if (absl::Status s = ValidateCubeId(request->cube_id()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = ValidateDigest(request->manifest_digest()); !s.ok()) return ToGrpcStatus(s);
-  absl::StatusOr<v1::Manifest> next = LoadManifest(*store_, request->manifest_digest());
-  if (!next.ok()) return ToGrpcStatus(next.status());
+  // Only a manifest the caller uploaded (or snapshotted) itself.
+  absl::StatusOr<std::string> bytes = access_->ReadSmall(*owner, request->manifest_digest());
+  if (!bytes.ok()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("manifest blob ", DigestKey(request->manifest_digest()),
+                                     " is not in the content store"));
+  }
+  v1::Manifest parsed;
+  if (!parsed.ParseFromString(*bytes)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("manifest blob ", DigestKey(request->manifest_digest()),
+                                     " does not parse as a Manifest"));
+  }
+  absl::StatusOr<v1::Manifest> next = std::move(parsed);
   if (absl::Status s = ManifestValidator::Validate(*next); !s.ok()) return ToGrpcStatus(s);
+  if (!request->dry_run()) {
+    int64_t cube_bytes = 0;
+    for (const v1::ManifestEntry& e : next->entries()) {
+      if (e.type() == v1::ENTRY_TYPE_FILE) cube_bytes += e.digest().size_bytes();
+    }
+    absl::Status room = quota_->CheckCommit(*owner, request->cube_id(), cube_bytes);
+    if (!room.ok()) return ToGrpcStatus(room);
+  }
 
   std::lock_guard<std::mutex> cube_lock(*CubeMutex(absl::StrCat(*owner, "/", request->cube_id())));
   // The previous commit, when its manifest is still readable.
@@ -233,7 +255,9 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
   }
   absl::StatusOr<WorkspaceMaterializer::Result> result =
       materializer_.Apply(CubeDir(*owner, request->cube_id()), previous.get(), *next,
-                          request->prune(), request->dry_run());
+                          request->prune(), request->dry_run(),
+                          [&](const v1Digest& d) { return access_->Visible(*owner, d); });
+  quota_->Invalidate(*owner);
   if (!result.ok()) return ToGrpcStatus(result.status());
   response->set_files_written(result->files_written);
   response->set_files_removed(result->files_removed);
@@ -354,6 +378,7 @@ grpc::Status WorkspacesService::Snapshot(grpc::ServerContext* context,
   const std::string serialized = manifest.SerializeAsString();
   const v1Digest digest = DigestOf(serialized);
   if (absl::Status s = store_->Put(digest, serialized); !s.ok()) return ToGrpcStatus(s);
+  access_->Grant(*owner, digest);  // the caller reads it next
   *response->mutable_manifest_digest() = digest;
   response->set_file_count(files);
   response->set_total_bytes(bytes);

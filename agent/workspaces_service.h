@@ -15,7 +15,9 @@
 #include <mutex>
 #include <string>
 
+#include "agent/blob_access.h"
 #include "agent/blob_store.h"
+#include "agent/storage_quota.h"
 #include "agent/content_store_service.h"
 #include "agent/workspace_blob_index.h"
 #include "agent/workspace_materializer.h"
@@ -38,9 +40,10 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service 
     int64_t gc_interval_seconds = 600;
   };
 
-  // `index` is not owned; it learns where committed files hold blobs.
+  // None owned. `index` learns where committed files hold blobs; `access`
+  // says which blobs a caller may commit; `quota` caps what it stores.
   WorkspacesService(Options options, BlobStore* store, WorkspaceBlobIndex* index,
-                    IdentityFn identity);
+                    BlobAccess* access, StorageQuota* quota, IdentityFn identity);
 
   // How Snapshot(job_id) finds a job: the job manager's Get(owner, id).
   using JobLookup = std::function<absl::StatusOr<::mlcube_remote::v1::Job>(
@@ -75,6 +78,8 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service 
   Options options_;
   BlobStore* store_;
   WorkspaceBlobIndex* index_;
+  BlobAccess* access_;
+  StorageQuota* quota_;
   IdentityFn identity_;
   WorkspaceMaterializer materializer_;
   JobLookup job_lookup_;

@@ -85,7 +85,7 @@ TEST_F(WorkspaceMaterializerTest, BlobIsMovedNotCopiedAndTaskWritesCannotCorrupt
   // The data was written once: the blob moved into the workspace.
   EXPECT_FALSE(store_->Has(DigestOf("original")));
   index_.AddManifest(root, m);
-  EXPECT_TRUE(index_.Has(DigestOf("original")));
+  EXPECT_TRUE(index_.Has(DigestOf("original"), ""));
   // A second cube gets a verified copy from the first one's file.
   const std::string twin = dir_ / "twin";
   ASSERT_TRUE(mat.Apply(twin, nullptr, m, true, false).ok());
@@ -98,7 +98,7 @@ TEST_F(WorkspaceMaterializerTest, BlobIsMovedNotCopiedAndTaskWritesCannotCorrupt
   // A task rewrites the input: the index stops vouching for that file.
   WriteFile(root + "/in", "scribbled by a task");
   WriteFile(twin + "/in", "scribbled, too");
-  EXPECT_FALSE(index_.Has(DigestOf("original")));
+  EXPECT_FALSE(index_.Has(DigestOf("original"), ""));
   auto r = mat.Apply(root, &m, m, true, false);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   // Once the blob is uploaded again, the next commit restores the input.
@@ -122,10 +122,10 @@ TEST_F(WorkspaceMaterializerTest, IndexRefusesContentRewrittenWithSameSizeAndMti
       {0, UTIME_OMIT},
       {m.entries(0).mtime_ns() / 1000000000, m.entries(0).mtime_ns() % 1000000000}};
   ASSERT_EQ(utimensat(AT_FDCWD, (root + "/in").c_str(), times, 0), 0);
-  EXPECT_TRUE(index_.Has(DigestOf("original")));
+  EXPECT_TRUE(index_.Has(DigestOf("original"), ""));
   auto r = mat.Apply(dir_ / "twin", nullptr, m, true, false);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_FALSE(index_.Has(DigestOf("original")));  // forgotten after the failed check
+  EXPECT_FALSE(index_.Has(DigestOf("original"), ""));  // forgotten after the failed check
 }
 
 TEST_F(WorkspaceMaterializerTest, PrunesOnlyPreviouslyListedFiles) {
