@@ -130,11 +130,20 @@ absl::StatusOr<int64_t> ByteSize(const YAML::Node& node, const std::string& file
   std::string digits = node.Scalar();
   int shift = 0;
   switch (digits.back()) {
-    case 'K': shift = 10; break;
-    case 'M': shift = 20; break;
-    case 'G': shift = 30; break;
-    case 'T': shift = 40; break;
-    default: break;
+    case 'K':
+      shift = 10;
+      break;
+    case 'M':
+      shift = 20;
+      break;
+    case 'G':
+      shift = 30;
+      break;
+    case 'T':
+      shift = 40;
+      break;
+    default:
+      break;
   }
   if (shift != 0) digits.pop_back();
   int64_t value = 0;

@@ -20,7 +20,6 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message().data(), status.message().size()));
 }
 
-
 grpc::Status ContentStoreService::FindMissingBlobs(grpc::ServerContext* context,
                                                    const v1::FindMissingBlobsRequest* request,
                                                    v1::FindMissingBlobsResponse* response) {

@@ -16,8 +16,7 @@ namespace mlcube {
 class JobsService final : public mlcube_remote::v1::Jobs::Service {
  public:
   // Neither owned. `streams` caps each identity's open watches.
-  JobsService(JobManager* manager, StreamLimiter* streams)
-      : manager_(manager), streams_(streams) {}
+  JobsService(JobManager* manager, StreamLimiter* streams) : manager_(manager), streams_(streams) {}
 
   grpc::Status SubmitJob(grpc::ServerContext* context,
                          const mlcube_remote::v1::SubmitJobRequest* request,

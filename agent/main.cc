@@ -24,8 +24,8 @@
 #include "agent/certs_init.h"  // transport helper: TLS
 #include "agent/job_manager.h"
 #include "agent/jobs_service.h"
-#include "agent/stream_limiter.h"
 #include "agent/runtime_inventory.h"
+#include "agent/stream_limiter.h"
 #include "agent/sync_services.h"
 #include "agent/task_supervisor.h"
 #include "agent/tls_server_credentials.h"  // transport helper: TLS
@@ -135,8 +135,8 @@ int Serve(const ServeFlags& flags) {
       &agent_info,
       &jobs_service,
   };
-  auto sync = mlcube::SyncServices::Create(config->state_dir, config->limits.stored_bytes,
-                                           &streams, mlcube::CallerIdentity);
+  auto sync = mlcube::SyncServices::Create(config->state_dir, config->limits.stored_bytes, &streams,
+                                           mlcube::CallerIdentity);
   if (!sync.ok()) {
     std::cerr << "mlcube-agent: " << sync.status().message() << "\n";
     return 1;

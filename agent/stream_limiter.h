@@ -31,8 +31,7 @@ class StreamLimiter {
 
    private:
     friend class StreamLimiter;
-    Slot(StreamLimiter* limiter, std::string owner)
-        : limiter_(limiter), owner_(std::move(owner)) {}
+    Slot(StreamLimiter* limiter, std::string owner) : limiter_(limiter), owner_(std::move(owner)) {}
     StreamLimiter* limiter_;
     std::string owner_;
   };

@@ -19,16 +19,16 @@ absl::StatusOr<std::unique_ptr<SyncServices>> SyncServices::Create(const std::st
   s->grants_ = std::move(*grants);
   s->index_ = std::make_unique<WorkspaceBlobIndex>();
   const std::string cubes_root = state_dir + "/cubes";
-  s->access_ = std::make_unique<BlobAccess>(s->store_.get(), s->index_.get(), s->grants_.get(),
-                                            cubes_root);
+  s->access_ =
+      std::make_unique<BlobAccess>(s->store_.get(), s->index_.get(), s->grants_.get(), cubes_root);
   s->quota_ = std::make_unique<StorageQuota>(stored_bytes_limit, cubes_root, s->store_.get(),
                                              s->grants_.get(), s->uploads_.get());
   s->content_store_ = std::make_unique<ContentStoreService>(
       s->store_.get(), s->uploads_.get(), s->access_.get(), s->quota_.get(), streams, identity);
   WorkspacesService::Options options;
   options.state_dir = state_dir;
-  s->workspaces_ = std::make_unique<WorkspacesService>(
-      options, s->store_.get(), s->index_.get(), s->access_.get(), s->quota_.get(), identity);
+  s->workspaces_ = std::make_unique<WorkspacesService>(options, s->store_.get(), s->index_.get(),
+                                                       s->access_.get(), s->quota_.get(), identity);
   s->workspaces_->IndexCommittedWorkspaces();
   return s;
 }

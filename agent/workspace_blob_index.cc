@@ -71,7 +71,8 @@ void WorkspaceBlobIndex::Forget(const v1Digest& digest, const std::string& path)
 
 bool WorkspaceBlobIndex::Has(const v1Digest& digest, absl::string_view under) const {
   for (const Location& l : Candidates(digest)) {
-    if (absl::StartsWith(l.path, under) && LooksLive(l.path, digest.size_bytes(), l.mtime_ns)) return true;
+    if (absl::StartsWith(l.path, under) && LooksLive(l.path, digest.size_bytes(), l.mtime_ns))
+      return true;
   }
   return false;
 }
@@ -79,7 +80,8 @@ bool WorkspaceBlobIndex::Has(const v1Digest& digest, absl::string_view under) co
 absl::StatusOr<UniqueFd> WorkspaceBlobIndex::OpenLive(const v1Digest& digest,
                                                       absl::string_view under) const {
   for (const Location& l : Candidates(digest)) {
-    if (!absl::StartsWith(l.path, under) || !LooksLive(l.path, digest.size_bytes(), l.mtime_ns)) continue;
+    if (!absl::StartsWith(l.path, under) || !LooksLive(l.path, digest.size_bytes(), l.mtime_ns))
+      continue;
     UniqueFd fd(open(l.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (fd) return fd;
   }

@@ -154,11 +154,9 @@ struct PendingWrite {
 
 }  // namespace
 
-absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(const std::string& root,
-                                                                           const Manifest* previous,
-                                                                           const Manifest& next,
-                                                                           bool prune, bool dry_run,
-                                                                           const BlobFilter& may_use) const {
+absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(
+    const std::string& root, const Manifest* previous, const Manifest& next, bool prune,
+    bool dry_run, const BlobFilter& may_use) const {
   Result result;
   absl::flat_hash_map<absl::string_view, const ManifestEntry*> old_entries;
   if (previous != nullptr) {

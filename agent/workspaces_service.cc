@@ -253,10 +253,9 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
       if (old.ok()) previous = std::make_unique<v1::Manifest>(std::move(*old));
     }
   }
-  absl::StatusOr<WorkspaceMaterializer::Result> result =
-      materializer_.Apply(CubeDir(*owner, request->cube_id()), previous.get(), *next,
-                          request->prune(), request->dry_run(),
-                          [&](const v1Digest& d) { return access_->Visible(*owner, d); });
+  absl::StatusOr<WorkspaceMaterializer::Result> result = materializer_.Apply(
+      CubeDir(*owner, request->cube_id()), previous.get(), *next, request->prune(),
+      request->dry_run(), [&](const v1Digest& d) { return access_->Visible(*owner, d); });
   quota_->Invalidate(*owner);
   if (!result.ok()) return ToGrpcStatus(result.status());
   response->set_files_written(result->files_written);

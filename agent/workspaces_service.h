@@ -17,8 +17,8 @@
 
 #include "agent/blob_access.h"
 #include "agent/blob_store.h"
-#include "agent/storage_quota.h"
 #include "agent/content_store_service.h"
+#include "agent/storage_quota.h"
 #include "agent/workspace_blob_index.h"
 #include "agent/workspace_materializer.h"
 #include "mlcube_remote/v1/jobs.pb.h"

@@ -4,36 +4,18 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
-#include "agent/certs_init.h"
-#include "agent/tls_certificate_factory.h"
-#include "tests/integration/agent_process.h"
+#include "tests/integration/two_identity_agent.h"
 #include "tests/support/command_runner.h"
-#include "tests/support/temp_dir.h"
 
 namespace mlcube_test {
 namespace {
 
-using ::mlcube::CertificateRequest;
-using ::mlcube::PemKeyPair;
-using ::mlcube::TlsCertificateFactory;
 using ::mlcube::testing::CommandResult;
-using ::mlcube::testing::RunCommand;
-using ::mlcube::testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class TlsIsolationTest : public ::testing::Test {
  protected:
@@ -41,47 +23,14 @@ class TlsIsolationTest : public ::testing::Test {
     ASSERT_EQ(access(MLCUBE_SOURCE_DIR "/examples/hello/build/busybox", X_OK), 0)
         << "run tools/prepare-examples.sh first (copies busybox into examples/hello/build)";
     ASSERT_EQ(Shell("docker info >/dev/null"), 0) << "start Docker: tools/start-docker.sh";
-    certs_ = root_.path() + "/certs";
-    CommandResult init = RunCommand({MLCUBE_AGENT_BIN, "certs", "init", "--dir=" + certs_,
-                                     "--host=localhost", "--client-name=alice"});
-    ASSERT_EQ(init.exit_code, 0) << init.err;
-    // bob: another certificate from the same CA.
-    PemKeyPair ca{ReadFile(certs_ + "/ca.key"), ReadFile(certs_ + "/ca.pem")};
-    CertificateRequest request;
-    request.common_name = "bob";
-    auto bob = TlsCertificateFactory::MakeLeaf(ca, request);
-    ASSERT_TRUE(bob.ok()) << bob.status();
-    ASSERT_TRUE(mlcube::WriteNewFile(certs_ + "/bob.key", bob->key, 0600).ok());
-    ASSERT_TRUE(mlcube::WriteNewFile(certs_ + "/bob.pem", bob->cert, 0644).ok());
-
-    root_.WriteFile("agent.yaml", "tls: {ca: " + certs_ + "/ca.pem, cert: " + certs_ +
-                                      "/server.pem, key: " + certs_ + "/server.key}\n");
-    AgentProcessOptions options;
-    options.extra_args = {"--config=" + root_.path() + "/agent.yaml", "--listen=127.0.0.1:0"};
-    agent_ = std::make_unique<AgentProcess>(options);
-    ASSERT_TRUE(agent_->Start());
-    const std::string log = agent_->Stderr();
-    const size_t at = log.find("127.0.0.1:");
-    ASSERT_NE(at, std::string::npos) << log;
-    const std::string port = std::to_string(std::stoi(log.substr(at + 10)));
-    for (const char* user : {"alice", "bob"}) {
-      const std::string stem = std::string(user) == "alice" ? "client" : "bob";
-      root_.WriteFile(std::string(user) + ".yaml",
-                      "default_host: gpu\nhosts:\n  gpu:\n    address: localhost:" + port +
-                          "\n    tls: {ca: " + certs_ + "/ca.pem, cert: " + certs_ + "/" + stem +
-                          ".pem, key: " + certs_ + "/" + stem + ".key}\n");
-    }
-    cube_ = root_.path() + "/hello";
+    ASSERT_TRUE(agents_.Start());
+    agent_ = &agents_.agent();
+    cube_ = agents_.root() + "/hello";
     ASSERT_EQ(Shell("cp -r " MLCUBE_SOURCE_DIR "/examples/hello " + cube_), 0);
   }
 
   CommandResult As(const std::string& user, std::vector<std::string> args) {
-    std::vector<std::string> argv = {MLCUBE_REMOTE_BINARY,
-                                     "--hosts=" + root_.path() + "/" + user + ".yaml"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    // Each user has their own scan cache, as on two laptops.
-    return RunCommand(argv, {"NO_COLOR=1", "XDG_CACHE_HOME=" + root_.path() + "/cache-" + user},
-                      120);
+    return agents_.As(user, args);
   }
 
   void TearDown() override {
@@ -91,11 +40,10 @@ class TlsIsolationTest : public ::testing::Test {
     }
   }
 
-  TempDir root_;
+  TwoIdentityAgent agents_;
+  AgentProcess* agent_ = nullptr;
   std::string job_;
-  std::string certs_;
   std::string cube_;
-  std::unique_ptr<AgentProcess> agent_;
 };
 
 TEST_F(TlsIsolationTest, AnotherIdentityCannotSeeOrTouchJobsAndWorkspaces) {

@@ -37,6 +37,21 @@ TEST(AgentConfigTest, DefaultsWhenEmpty) {
   EXPECT_EQ(config->EffectiveImageDir(), "/var/lib/mlcube-agent/images");
 }
 
+TEST(AgentConfigTest, PerIdentityLimits) {
+  auto defaults = ParseAgentConfig("");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->limits.running_jobs, 0);
+  EXPECT_EQ(defaults->limits.stored_bytes, 0);
+  EXPECT_EQ(defaults->limits.open_streams, 64);
+  auto config = ParseAgentConfig("limits: {running_jobs: 2, stored_bytes: 50G, open_streams: 0}");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->limits.running_jobs, 2);
+  EXPECT_EQ(config->limits.stored_bytes, int64_t{50} << 30);
+  EXPECT_EQ(config->limits.open_streams, 0);
+  EXPECT_EQ(ParseAgentConfig("limits: {stored_bytes: 1048576}")->limits.stored_bytes, 1 << 20);
+  EXPECT_EQ(ParseAgentConfig("limits: {stored_bytes: 512M}")->limits.stored_bytes, 512 << 20);
+}
+
 TEST(AgentConfigTest, UnknownKeysAndBadValuesAreNamed) {
   struct Case {
     const char* yaml;
@@ -53,6 +68,13 @@ TEST(AgentConfigTest, UnknownKeysAndBadValuesAreNamed) {
       {"listen: [unix://relative]", "listen: 'unix://relative'"},
       {"listen: [nohostport]", "listen: 'nohostport'"},
       {"listen: [': bad", "agent.yaml: "},
+      {"limits: {stored_bytes: 5X}", "agent.yaml: limits.stored_bytes: expected a byte count"},
+      {"limits: {stored_bytes: -1}", "agent.yaml: limits.stored_bytes: expected a byte count"},
+      {"limits: {stored_bytes: 99999999999T}", "limits.stored_bytes: expected a byte count"},
+      {"limits: {running_jobs: two}", "agent.yaml: limits.running_jobs: expected an integer"},
+      {"limits: {open_streams: -3}", "agent.yaml: limits.open_streams: expected an integer"},
+      {"limits: {jobs: 1}", "agent.yaml: limits.jobs: unknown key"},
+      {"limits: 5", "agent.yaml: limits: expected a mapping"},
   };
   for (const Case& c : cases) {
     auto config = ParseAgentConfig(c.yaml);

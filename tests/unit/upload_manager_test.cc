@@ -44,7 +44,8 @@ TEST_F(UploadManagerTest, ResumesFromCommittedOffset) {
   // A fresh manager (agent restarted) sees the same partial upload.
   auto restarted = *UploadManager::Create(dir_ / "uploads", store_.get());
   EXPECT_EQ(restarted->GetStatus("uid-1", d).committed_offset, 2000);
-  EXPECT_EQ(restarted->Begin("uid-1", d, 0, false).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(restarted->Begin("uid-1", d, 0, false).status().code(),
+            absl::StatusCode::kFailedPrecondition);
   auto session = *restarted->Begin("uid-1", d, 2000, false);
   ASSERT_TRUE(session->Write(2000, data.substr(2000)).ok());
   ASSERT_TRUE(session->Finish().ok());

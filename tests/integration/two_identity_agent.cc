@@ -1,0 +1,76 @@
+#include "tests/integration/two_identity_agent.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/certs_init.h"
+#include "agent/tls_certificate_factory.h"
+
+namespace mlcube_test {
+
+using ::mlcube::CertificateRequest;
+using ::mlcube::PemKeyPair;
+using ::mlcube::TlsCertificateFactory;
+using ::mlcube::testing::CommandResult;
+using ::mlcube::testing::ReadFileContent;
+using ::mlcube::testing::RunCommand;
+
+bool TwoIdentityAgent::Start() {
+  certs_ = root_.path() + "/certs";
+  CommandResult init = RunCommand({MLCUBE_AGENT_BIN, "certs", "init", "--dir=" + certs_,
+                                   "--host=localhost", "--client-name=alice"});
+  if (init.exit_code != 0) {
+    ADD_FAILURE() << "certs init: " << init.err;
+    return false;
+  }
+  // bob: another certificate from the same CA.
+  PemKeyPair ca{ReadFileContent(certs_ + "/ca.key"), ReadFileContent(certs_ + "/ca.pem")};
+  CertificateRequest request;
+  request.common_name = "bob";
+  auto bob = TlsCertificateFactory::MakeLeaf(ca, request);
+  if (!bob.ok() || !mlcube::WriteNewFile(certs_ + "/bob.key", bob->key, 0600).ok() ||
+      !mlcube::WriteNewFile(certs_ + "/bob.pem", bob->cert, 0644).ok()) {
+    ADD_FAILURE() << "making bob's certificate failed";
+    return false;
+  }
+  root_.WriteFile("agent.yaml", "tls: {ca: " + certs_ + "/ca.pem, cert: " + certs_ +
+                                    "/server.pem, key: " + certs_ + "/server.key}\n" +
+                                    config_extra_);
+  AgentProcessOptions options;
+  options.extra_args = {"--config=" + root_.path() + "/agent.yaml", "--listen=127.0.0.1:0"};
+  agent_ = std::make_unique<AgentProcess>(options);
+  if (!agent_->Start()) return false;
+  const std::string log = agent_->Stderr();
+  const size_t at = log.find("127.0.0.1:");
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "the agent did not say its port:\n" << log;
+    return false;
+  }
+  port_ = std::to_string(std::stoi(log.substr(at + 10)));
+  for (const char* user : {"alice", "bob"}) {
+    const std::string stem = CertStem(user);
+    root_.WriteFile(std::string(user) + ".yaml",
+                    "default_host: gpu\nhosts:\n  gpu:\n    address: localhost:" + port_ +
+                        "\n    tls: {ca: " + certs_ + "/ca.pem, cert: " + certs_ + "/" + stem +
+                        ".pem, key: " + certs_ + "/" + stem + ".key}\n");
+  }
+  return true;
+}
+
+CommandResult TwoIdentityAgent::As(const std::string& user,
+                                   const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {MLCUBE_REMOTE_BINARY,
+                                   "--hosts=" + root_.path() + "/" + user + ".yaml"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  // Each user has their own scan cache, as on two laptops.
+  return RunCommand(argv, {"NO_COLOR=1", "XDG_CACHE_HOME=" + root_.path() + "/cache-" + user}, 120);
+}
+
+std::shared_ptr<grpc::Channel> TwoIdentityAgent::Channel(const std::string& user) const {
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFileContent(certs_ + "/ca.pem");
+  tls.pem_private_key = ReadFileContent(certs_ + "/" + CertStem(user) + ".key");
+  tls.pem_cert_chain = ReadFileContent(certs_ + "/" + CertStem(user) + ".pem");
+  return grpc::CreateChannel("localhost:" + port_, grpc::SslCredentials(tls));
+}
+
+}  // namespace mlcube_test

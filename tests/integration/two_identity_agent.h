@@ -1,0 +1,54 @@
+#ifndef MLCUBE_REMOTE_TESTS_INTEGRATION_TWO_IDENTITY_AGENT_H_
+#define MLCUBE_REMOTE_TESTS_INTEGRATION_TWO_IDENTITY_AGENT_H_
+
+// A real agent on loopback TCP with mutual TLS and two client identities,
+// alice and bob (certificates from the agent's CA, made by
+// `mlcube-agent certs init` and the certificate factory), each with a hosts
+// file, its own scan cache, and a gRPC channel for calls the CLI does not
+// make. For tests of what one identity can see or use of another's.
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/integration/agent_process.h"
+#include "tests/support/command_runner.h"
+#include "tests/support/temp_dir.h"
+
+namespace mlcube_test {
+
+class TwoIdentityAgent {
+ public:
+  // `config_extra` is appended to the agent's YAML config (e.g. limits).
+  explicit TwoIdentityAgent(std::string config_extra = "")
+      : config_extra_(std::move(config_extra)) {}
+
+  // Makes the certificates, starts the agent, writes the hosts files.
+  // Adds a test failure and returns false when something is missing.
+  bool Start();
+
+  // Runs mlcube-remote as `user` ("alice" or "bob") against the agent.
+  ::mlcube::testing::CommandResult As(const std::string& user,
+                                      const std::vector<std::string>& args) const;
+
+  // A TLS channel to the agent authenticated as `user`.
+  std::shared_ptr<grpc::Channel> Channel(const std::string& user) const;
+
+  AgentProcess& agent() { return *agent_; }
+  const std::string& root() const { return root_.path(); }
+
+ private:
+  std::string CertStem(const std::string& user) const { return user == "alice" ? "client" : user; }
+
+  std::string config_extra_;
+  ::mlcube::testing::TempDir root_;
+  std::string certs_;
+  std::string port_;
+  std::unique_ptr<AgentProcess> agent_;
+};
+
+}  // namespace mlcube_test
+
+#endif  // MLCUBE_REMOTE_TESTS_INTEGRATION_TWO_IDENTITY_AGENT_H_

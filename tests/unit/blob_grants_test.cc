@@ -1,0 +1,111 @@
+#include "agent/blob_grants.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "agent/blob_access.h"
+#include "agent/storage_quota.h"
+#include "agent/stream_limiter.h"
+#include "tests/unit/sync_test_util.h"
+
+namespace mlcube {
+namespace {
+
+TEST(BlobGrantsTest, GrantsAreKeptPerOwnerAcrossRestarts) {
+  sync_testing::TempDir dir;
+  const v1Digest a = DigestOf("a"), b = DigestOf("b");
+  {
+    auto grants = *BlobGrants::Open(dir / "grants");
+    grants->Grant("uid-1", a);
+    grants->Grant("uid-1", a);  // once on disk
+    grants->Grant("cn-bob", b);
+    EXPECT_TRUE(grants->Granted("uid-1", a));
+    EXPECT_FALSE(grants->Granted("uid-1", b));
+    EXPECT_FALSE(grants->Granted("cn-bob", a));
+  }
+  // A torn last line (power cut mid-append) is not a grant.
+  { std::ofstream(dir / "grants/uid-1.list", std::ios::app) << DigestOf("c").hash().substr(0, 40); }
+  auto reopened = *BlobGrants::Open(dir / "grants");
+  EXPECT_TRUE(reopened->Granted("uid-1", a));
+  EXPECT_TRUE(reopened->Granted("cn-bob", b));
+  EXPECT_FALSE(reopened->Granted("uid-1", b));
+  EXPECT_EQ(reopened->GrantsOf("uid-1").size(), 1u);
+  // Same hash, another size: not the granted blob.
+  v1Digest wrong_size = a;
+  wrong_size.set_size_bytes(a.size_bytes() + 1);
+  EXPECT_FALSE(reopened->Granted("uid-1", wrong_size));
+}
+
+TEST(BlobAccessTest, AnIdentitySeesWhatItUploadedOrHoldsInItsOwnWorkspaces) {
+  sync_testing::TempDir dir;
+  BlobStore store = *BlobStore::Open(dir / "blobs");
+  auto grants = *BlobGrants::Open(dir / "grants");
+  WorkspaceBlobIndex index;
+  BlobAccess access(&store, &index, grants.get(), dir / "cubes");
+  const v1Digest uploaded = DigestOf("uploaded");
+  ASSERT_TRUE(store.Put(uploaded, "uploaded").ok());
+  EXPECT_FALSE(access.Visible("uid-1", uploaded));  // stored, but not by uid-1
+  access.Grant("uid-1", uploaded);
+  EXPECT_TRUE(access.Visible("uid-1", uploaded));
+  EXPECT_FALSE(access.Visible("uid-2", uploaded));
+  EXPECT_EQ(access.Open("uid-2", uploaded).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*access.ReadSmall("uid-1", uploaded), "uploaded");
+
+  // A task output in uid-2's workspace: visible to uid-2 only.
+  sync_testing::WriteFile(dir / "cubes/uid-2/c/workspace/out.txt", "output");
+  const std::string path = dir / "cubes/uid-2/c/workspace/out.txt";
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  const v1Digest output = DigestOf("output");
+  index.Add(output, path,
+            static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
+  EXPECT_TRUE(access.Visible("uid-2", output));
+  EXPECT_FALSE(access.Visible("uid-1", output));
+  EXPECT_EQ(*access.ReadSmall("uid-2", output), "output");
+  // A cube root that merely starts like another owner's is not it.
+  EXPECT_FALSE(access.Visible("uid-", output));
+}
+
+TEST(StorageQuotaTest, CountsTreesPartialUploadsAndUncommittedBlobs) {
+  sync_testing::TempDir dir;
+  BlobStore store = *BlobStore::Open(dir / "blobs");
+  auto grants = *BlobGrants::Open(dir / "grants");
+  auto uploads = *UploadManager::Create(dir / "uploads", &store);
+  sync_testing::WriteFile(dir / "cubes/uid-1/c1/a.txt", std::string(1000, 'a'));
+  sync_testing::WriteFile(dir / "cubes/uid-1/c2/sub/b.txt", std::string(500, 'b'));
+  sync_testing::WriteFile(dir / "cubes/uid-2/c1/a.txt", std::string(7000, 'a'));
+  const std::string blob(300, 'z');
+  ASSERT_TRUE(store.Put(DigestOf(blob), blob).ok());
+  grants->Grant("uid-1", DigestOf(blob));
+  {
+    auto session = *uploads->Begin("uid-1", DigestOf(std::string(900, 'p')), 0, false);
+    ASSERT_TRUE(session->Write(0, std::string(200, 'p')).ok());
+  }
+  StorageQuota quota(3000, dir / "cubes", &store, grants.get(), uploads.get());
+  EXPECT_EQ(quota.BytesOf("uid-1"), 1000 + 500 + 300 + 200);
+  EXPECT_TRUE(quota.CheckRoom("uid-1", 1000).ok());
+  absl::Status over = quota.CheckRoom("uid-1", 1001);
+  EXPECT_EQ(over.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(std::string(over.message()).find("limits.stored_bytes"), std::string::npos) << over;
+  // Replacing c1 (1000 bytes) by 2500 bytes: c2 500 + 2500 = 3000, at the limit.
+  EXPECT_TRUE(quota.CheckCommit("uid-1", "c1", 2500).ok());
+  EXPECT_FALSE(quota.CheckCommit("uid-1", "c3", 2600).ok());
+  StorageQuota unlimited(0, dir / "cubes", &store, grants.get(), uploads.get());
+  EXPECT_TRUE(unlimited.CheckRoom("uid-2", int64_t{1} << 50).ok());
+}
+
+TEST(StreamLimiterTest, SlotsAreCountedPerIdentityAndReleased) {
+  StreamLimiter limiter(2);
+  auto a = limiter.Acquire("uid-1");
+  auto b = limiter.Acquire("uid-1");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(limiter.Acquire("uid-1").status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(limiter.Acquire("uid-2").ok());
+  { auto moved = std::move(*a); }
+  EXPECT_EQ(limiter.OpenStreams("uid-1"), 1);
+  EXPECT_TRUE(limiter.Acquire("uid-1").ok());
+}
+
+}  // namespace
+}  // namespace mlcube
