@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "agent/request_validator.h"
 #include "common/unique_fd.h"
 
 namespace mlcube {
@@ -25,13 +26,11 @@ grpc::Status ContentStoreService::FindMissingBlobs(grpc::ServerContext* context,
                                                    v1::FindMissingBlobsResponse* response) {
   absl::StatusOr<std::string> owner = identity_(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
-  if (request->digests_size() > kMaxDigestsPerRequest) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("at most ", kMaxDigestsPerRequest, " digests per request"));
+  if (absl::Status s = ValidateFindMissingBlobsRequest(*request); !s.ok()) {
+    return ToGrpcStatus(s);
   }
   int64_t missing_bytes = 0;
   for (const v1Digest& d : request->digests()) {
-    if (absl::Status s = ValidateDigest(d); !s.ok()) return ToGrpcStatus(s);
     if (!access_->Visible(*owner, d)) {
       *response->add_missing() = d;
       missing_bytes += d.size_bytes();
@@ -46,12 +45,12 @@ grpc::Status ContentStoreService::BatchUploadBlobs(grpc::ServerContext* context,
                                                    v1::BatchUploadBlobsResponse* response) {
   absl::StatusOr<std::string> owner = identity_(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
+  if (absl::Status s = ValidateBatchUploadBlobsRequest(*request); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   int64_t total = 0;
-  for (const v1::BlobData& blob : request->blobs())
+  for (const v1::BlobData& blob : request->blobs()) {
     total += static_cast<int64_t>(blob.data().size());
-  if (total > kMaxPayloadBytes) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("batch carries ", total, " bytes, limit ", kMaxPayloadBytes));
   }
   if (absl::Status s = quota_->CheckRoom(*owner, total); !s.ok()) return ToGrpcStatus(s);
   for (const v1::BlobData& blob : request->blobs()) {
@@ -76,7 +75,7 @@ grpc::Status ContentStoreService::UploadBlob(grpc::ServerContext* context,
   if (!reader->Read(&chunk)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty upload stream");
   }
-  if (absl::Status s = ValidateDigest(chunk.digest()); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = ValidateUploadChunk(chunk, /*first=*/true); !s.ok()) return ToGrpcStatus(s);
   const v1Digest digest = chunk.digest();  // later chunks need not repeat it
   const bool held = access_->Visible(*owner, chunk.digest());
   if (!held) {
@@ -87,10 +86,8 @@ grpc::Status ContentStoreService::UploadBlob(grpc::ServerContext* context,
       uploads_->Begin(*owner, chunk.digest(), chunk.offset(), held);
   if (!session.ok()) return ToGrpcStatus(session.status());
   for (;;) {
-    if (static_cast<int64_t>(chunk.data().size()) > kMaxPayloadBytes) {
-      return grpc::Status(
-          grpc::StatusCode::INVALID_ARGUMENT,
-          absl::StrCat("chunk of ", chunk.data().size(), " bytes, limit ", kMaxPayloadBytes));
+    if (absl::Status s = ValidateUploadChunk(chunk, /*first=*/false); !s.ok()) {
+      return ToGrpcStatus(s);
     }
     if ((*session)->complete()) break;  // already stored: nothing to write
     if (absl::Status s = (*session)->Write(chunk.offset(), chunk.data()); !s.ok()) {
@@ -129,15 +126,7 @@ grpc::Status ContentStoreService::BatchReadBlobs(grpc::ServerContext* context,
                                                  v1::BatchReadBlobsResponse* response) {
   absl::StatusOr<std::string> owner = identity_(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
-  int64_t total = 0;
-  for (const v1Digest& d : request->digests()) {
-    if (absl::Status s = ValidateDigest(d); !s.ok()) return ToGrpcStatus(s);
-    total += d.size_bytes();
-  }
-  if (total > kMaxPayloadBytes) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("batch read of ", total, " bytes, limit ", kMaxPayloadBytes));
-  }
+  if (absl::Status s = ValidateBatchReadBlobsRequest(*request); !s.ok()) return ToGrpcStatus(s);
   for (const v1Digest& d : request->digests()) {
     v1::BatchReadBlobsResponse::Result* result = response->add_results();
     *result->mutable_digest() = d;
@@ -168,10 +157,7 @@ grpc::Status ContentStoreService::ReadBlob(grpc::ServerContext* context,
   absl::StatusOr<StreamLimiter::Slot> slot = streams_->Acquire(*owner);
   if (!slot.ok()) return ToGrpcStatus(slot.status());
   const v1Digest& d = request->digest();
-  if (absl::Status s = ValidateDigest(d); !s.ok()) return ToGrpcStatus(s);
-  if (request->offset() < 0 || request->offset() > d.size_bytes() || request->limit() < 0) {
-    return grpc::Status(grpc::StatusCode::OUT_OF_RANGE, "offset or limit out of range");
-  }
+  if (absl::Status s = ValidateReadBlobRequest(*request); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<UniqueFd> opened = access_->Open(*owner, d);
   if (!opened.ok()) return ToGrpcStatus(opened.status());
   UniqueFd fd = std::move(*opened);

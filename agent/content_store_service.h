@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "agent/blob_access.h"
 #include "agent/blob_store.h"
+#include "agent/request_validator.h"
 #include "agent/storage_quota.h"
 #include "agent/stream_limiter.h"
 #include "agent/upload_manager.h"
@@ -29,8 +30,7 @@ using IdentityFn = std::function<absl::StatusOr<std::string>(const grpc::ServerC
 
 class ContentStoreService final : public ::mlcube_remote::v1::ContentStore::Service {
  public:
-  static constexpr int64_t kMaxPayloadBytes = 1 << 20;
-  static constexpr int kMaxDigestsPerRequest = 10000;
+  static constexpr int64_t kMaxPayloadBytes = RequestLimits::kMaxPayloadBytes;
 
   // None owned.
   ContentStoreService(BlobStore* store, UploadManager* uploads, BlobAccess* access,

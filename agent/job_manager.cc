@@ -19,6 +19,7 @@
 #include "agent/apptainer_runtime.h"
 #include "agent/docker_runtime.h"
 #include "agent/job_log.h"
+#include "agent/request_validator.h"
 #include "agent/subprocess.h"
 #include "agent/task_supervisor.h"
 #include "common/config_tree.h"
@@ -38,14 +39,6 @@ constexpr char kConfigureStep[] = "configure";
 constexpr char kTaskStepPrefix[] = "task:";
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
-
-bool IsValidCubeId(const std::string& id) {
-  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
-  for (char c : id) {
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
-  }
-  return true;
-}
 
 absl::Status MakeDirs(const std::string& path) {
   for (size_t i = 1; i <= path.size(); ++i) {
@@ -131,10 +124,7 @@ void JobManager::Start() {
 
 absl::StatusOr<Cube> JobManager::LoadJobCube(const std::string& owner,
                                              const SubmitJobRequest& request) const {
-  if (!IsValidCubeId(request.cube_id())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cube id '", request.cube_id(), "' is not [A-Za-z0-9._-]{1,128}"));
-  }
+  if (absl::Status s = ValidateCubeId(request.cube_id()); !s.ok()) return s;
   const std::string root =
       absl::StrCat(config_.state_dir, "/cubes/", owner, "/", request.cube_id());
   struct stat st {};

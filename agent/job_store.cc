@@ -13,14 +13,6 @@
 
 namespace mlcube {
 
-bool IsValidJobId(const std::string& id) {
-  if (id.size() != 8) return false;
-  for (char c : id) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 absl::StatusOr<std::string> JobStore::CreateJobDir() {
   std::random_device random;
   for (int attempt = 0; attempt < 100; ++attempt) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/request_validator.h"  // IsValidJobId
 #include "mlcube_remote/v1/jobs.pb.h"
 
 namespace mlcube {
@@ -42,10 +43,6 @@ class JobStore {
  private:
   std::string jobs_dir_;
 };
-
-// True for ids this store hands out; anything else is rejected before it
-// touches a path.
-bool IsValidJobId(const std::string& id);
 
 }  // namespace mlcube
 

@@ -9,6 +9,7 @@
 #include "agent/grpc_status.h"
 #include "agent/job_log.h"
 #include "agent/job_store.h"
+#include "agent/request_validator.h"
 
 namespace mlcube {
 
@@ -19,11 +20,6 @@ namespace {
 // Consecutive output records of one stream are sent as one event (up to
 // this size) so a chatty task does not cost one message per write.
 constexpr size_t kMaxEventPayload = 512 * 1024;
-
-grpc::Status CheckId(const std::string& id) {
-  if (!IsValidJobId(id)) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no job " + id);
-  return grpc::Status::OK;
-}
 
 mlcube_remote::v1::LogStream StreamOf(JobLog::RecordType type) {
   switch (type) {
@@ -77,6 +73,7 @@ grpc::Status JobsService::SubmitJob(grpc::ServerContext* context,
                                     mlcube_remote::v1::Job* response) {
   auto owner = CallerIdentity(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
+  if (absl::Status s = ValidateSubmitJobRequest(*request); !s.ok()) return ToGrpcStatus(s);
   auto job = manager_->Submit(*owner, *request);
   if (!job.ok()) return ToGrpcStatus(job.status());
   *response = *job;
@@ -99,6 +96,7 @@ grpc::Status JobsService::ListJobs(grpc::ServerContext* context,
                                    mlcube_remote::v1::ListJobsResponse* response) {
   auto owner = CallerIdentity(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
+  if (absl::Status s = ValidateListJobsRequest(*request); !s.ok()) return ToGrpcStatus(s);
   for (auto& job : manager_->List(*owner, request->all(), request->cube_id())) {
     *response->add_jobs() = std::move(job);
   }
@@ -122,7 +120,7 @@ grpc::Status JobsService::WatchJob(grpc::ServerContext* context,
   auto owner = CallerIdentity(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
   const std::string& id = request->job_id();
-  if (grpc::Status s = CheckId(id); !s.ok()) return s;
+  if (absl::Status s = ValidateWatchJobRequest(*request); !s.ok()) return ToGrpcStatus(s);
   auto job = manager_->Get(*owner, id);
   if (!job.ok()) return ToGrpcStatus(job.status());
   absl::StatusOr<StreamLimiter::Slot> slot = streams_->Acquire(*owner);

@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/request_validator.h"
 #include "common/cube_loader.h"
 #include "common/manifest_validator.h"
 #include "common/safe_path.h"
@@ -147,20 +148,6 @@ class SnapshotWalker {
 
 }  // namespace
 
-absl::Status ValidateCubeId(const std::string& id) {
-  if (id.empty() || id.size() > 128 || id == "." || id == "..") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cube id '", id.substr(0, 140), "' must match [A-Za-z0-9._-]{1,128}"));
-  }
-  for (char c : id) {
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cube id '", id.substr(0, 140), "' must match [A-Za-z0-9._-]{1,128}"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 WorkspacesService::WorkspacesService(Options options, BlobStore* store, WorkspaceBlobIndex* index,
                                      BlobAccess* access, StorageQuota* quota, IdentityFn identity)
     : options_(std::move(options)),
@@ -215,8 +202,7 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
                                                v1::CommitManifestResponse* response) {
   absl::StatusOr<std::string> owner = identity_(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
-  if (absl::Status s = ValidateCubeId(request->cube_id()); !s.ok()) return ToGrpcStatus(s);
-  if (absl::Status s = ValidateDigest(request->manifest_digest()); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = ValidateCommitManifestRequest(*request); !s.ok()) return ToGrpcStatus(s);
   // Only a manifest the caller uploaded (or snapshotted) itself.
   absl::StatusOr<std::string> bytes = access_->ReadSmall(*owner, request->manifest_digest());
   if (!bytes.ok()) {
@@ -293,7 +279,7 @@ grpc::Status WorkspacesService::Snapshot(grpc::ServerContext* context,
                                          v1::SnapshotResponse* response) {
   absl::StatusOr<std::string> owner = identity_(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
-  if (absl::Status s = ValidateCubeId(request->cube_id()); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = ValidateSnapshotRequest(*request); !s.ok()) return ToGrpcStatus(s);
   std::vector<std::string> paths(request->paths().begin(), request->paths().end());
   if (!request->job_id().empty()) {
     // The outputs of the job's tasks, as the cube declares them.

@@ -88,10 +88,6 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service 
   int64_t last_gc_ = 0;
 };
 
-// INVALID_ARGUMENT unless `id` matches [A-Za-z0-9._-]{1,128} and is not "."
-// or "..".
-absl::Status ValidateCubeId(const std::string& id);
-
 }  // namespace mlcube
 
 #endif  // MLCUBE_REMOTE_AGENT_WORKSPACES_SERVICE_H_

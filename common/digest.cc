@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/safe_path.h"
 
 namespace mlcube {
 
@@ -112,7 +113,8 @@ v1Digest MakeDigest(absl::string_view hex_hash, int64_t size_bytes) {
 absl::Status ValidateDigest(const v1Digest& digest) {
   std::array<uint8_t, 32> raw;
   if (!RawFromHex(digest.hash(), &raw)) {
-    return absl::InvalidArgumentError(absl::StrCat("digest hash '", digest.hash().substr(0, 80),
+    return absl::InvalidArgumentError(absl::StrCat("digest hash '",
+                                                   PrintableExcerpt(digest.hash(), 80),
                                                    "' is not 64 lowercase hex characters"));
   }
   if (digest.size_bytes() < 0) {

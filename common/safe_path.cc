@@ -38,11 +38,7 @@ bool IsWithin(absl::string_view path, absl::string_view dir) {
 
 absl::Status ValidateRelativePath(absl::string_view path) {
   auto invalid = [&](absl::string_view why) {
-    std::string shown(path);
-    for (char& c : shown) {
-      if (c == '\0') c = '?';
-    }
-    return absl::InvalidArgumentError(absl::StrCat("path '", shown, "': ", why));
+    return absl::InvalidArgumentError(absl::StrCat("path '", PrintableExcerpt(path), "': ", why));
   };
   if (path.empty()) return invalid("is empty");
   if (path.size() > 4096) return invalid("is longer than 4096 bytes");
@@ -54,6 +50,20 @@ absl::Status ValidateRelativePath(absl::string_view path) {
     if (part == "..") return invalid("has a '..' component");
   }
   return absl::OkStatus();
+}
+
+std::string PrintableExcerpt(absl::string_view text, size_t max_bytes) {
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < max_bytes; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  if (text.size() > max_bytes) out += "...";
+  return out;
 }
 
 absl::StatusOr<std::string> JoinConfined(absl::string_view base, absl::string_view relative) {

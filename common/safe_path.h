@@ -24,6 +24,11 @@ bool IsWithin(absl::string_view path, absl::string_view dir);
 // The message names the path.
 absl::Status ValidateRelativePath(absl::string_view path);
 
+// `text` made safe to quote in an error message or log line: at most
+// `max_bytes` of it ("..." marks the cut), control bytes as \xNN, so a
+// hostile value can neither flood a log nor steer a terminal.
+std::string PrintableExcerpt(absl::string_view text, size_t max_bytes = 200);
+
 // Joins `base` and a validated relative path.
 absl::StatusOr<std::string> JoinConfined(absl::string_view base, absl::string_view relative);
 

@@ -1,0 +1,88 @@
+#include "agent/request_validator.h"
+
+#include <gtest/gtest.h>
+
+#include "common/digest.h"
+
+namespace mlcube {
+namespace {
+
+namespace v1 = ::mlcube_remote::v1;
+
+v1::SubmitJobRequest GoodSubmit() {
+  v1::SubmitJobRequest r;
+  r.set_cube_id("hello-1a2b");
+  r.set_action(v1::JOB_ACTION_RUN);
+  r.add_tasks("train");
+  (*r.mutable_env())["HTTP_PROXY"] = "http://proxy:3128";
+  (*r.mutable_overrides())["docker.image"] = "x:1";
+  r.set_gpus("device=0,1");
+  return r;
+}
+
+void ExpectRefused(const absl::Status& s, const std::string& field) {
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(std::string(s.message()).rfind(field, 0), 0u) << s;
+}
+
+TEST(RequestValidatorTest, SubmitFieldsAreCheckedAndNamed) {
+  EXPECT_TRUE(ValidateSubmitJobRequest(GoodSubmit()).ok());
+  v1::SubmitJobRequest r = GoodSubmit();
+  r.set_cube_id("../alice");
+  ExpectRefused(ValidateSubmitJobRequest(r), "cube_id");
+  r = GoodSubmit();
+  r.add_tasks("a/b");
+  ExpectRefused(ValidateSubmitJobRequest(r), "tasks");
+  r = GoodSubmit();
+  (*r.mutable_env())["BAD\nNAME"] = "x";
+  ExpectRefused(ValidateSubmitJobRequest(r), "env");
+  r = GoodSubmit();
+  (*r.mutable_env())["OK"] = std::string("a\0b", 3);
+  ExpectRefused(ValidateSubmitJobRequest(r), "env.OK");
+  r = GoodSubmit();
+  r.set_gpus("all; rm -rf /");
+  ExpectRefused(ValidateSubmitJobRequest(r), "gpus");
+  r = GoodSubmit();
+  r.set_platform_file("/etc/passwd");
+  ExpectRefused(ValidateSubmitJobRequest(r), "platform_file");
+  r = GoodSubmit();
+  (*r.mutable_overrides())["docker.image=x"] = "y";
+  ExpectRefused(ValidateSubmitJobRequest(r), "overrides");
+  r = GoodSubmit();
+  r.set_runtime(static_cast<v1::Runtime>(99));
+  ExpectRefused(ValidateSubmitJobRequest(r), "runtime");
+}
+
+TEST(RequestValidatorTest, RefusalsQuoteShortAndPrintable) {
+  v1::SubmitJobRequest r = GoodSubmit();
+  r.set_cube_id(std::string(5000, 'x') + "\x1b[31m");
+  const absl::Status s = ValidateSubmitJobRequest(r);
+  EXPECT_LT(s.message().size(), 200u) << s;
+  v1::SnapshotRequest snap;
+  snap.set_cube_id("c");
+  snap.add_paths("out/\x1b]0;owned\x07");
+  snap.add_paths("../../etc");
+  const absl::Status p = ValidateSnapshotRequest(snap);
+  ExpectRefused(p, "paths");
+  EXPECT_EQ(std::string(p.message()).find('\x1b'), std::string::npos) << p;
+}
+
+TEST(RequestValidatorTest, BlobRequestsStayWithinTheirLimits) {
+  v1::BatchReadBlobsRequest read;
+  *read.add_digests() = DigestOf("x");
+  EXPECT_TRUE(ValidateBatchReadBlobsRequest(read).ok());
+  v1::Digest big = DigestOf("y");
+  big.set_size_bytes(RequestLimits::kMaxPayloadBytes);
+  *read.add_digests() = big;
+  ExpectRefused(ValidateBatchReadBlobsRequest(read), "digests");
+  v1::UploadChunk chunk;
+  *chunk.mutable_digest() = DigestOf("abc");
+  chunk.set_offset(4);
+  ExpectRefused(ValidateUploadChunk(chunk, true), "offset");
+  v1::WatchJobRequest watch;
+  watch.set_job_id("../../x");
+  EXPECT_EQ(ValidateWatchJobRequest(watch).code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace mlcube
