@@ -67,7 +67,7 @@ TEST(ManifestValidatorTest, RefusesAbsolute) {
 TEST(ManifestValidatorTest, RefusesNul) {
   Manifest m;
   AddFile(&m, std::string("a\0b", 3));
-  ExpectInvalid(m, "a?b");
+  ExpectInvalid(m, "a\\x00b");
 }
 
 TEST(ManifestValidatorTest, RefusesEmptyComponent) {
