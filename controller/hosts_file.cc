@@ -18,6 +18,19 @@
 namespace mlcube {
 namespace {
 
+// "127.0.0.1:7443", "localhost:7443", "[::1]:7443": an agent port that only
+// the SSH host itself can reach, which the tunnel forwards to.
+bool IsLoopbackHostPort(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return false;
+  const std::string host = address.substr(0, colon);
+  int port = 0;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port <= 0 || port > 65535) {
+    return false;
+  }
+  return host == "localhost" || host == "[::1]" || absl::StartsWith(host, "127.");
+}
+
 constexpr char kDefaultSocket[] = "unix:///run/mlcube-agent/agent.sock";
 
 // The hosts file's field reader, plus its path rules.
@@ -167,8 +180,10 @@ absl::StatusOr<HostEntry> ReadHost(const HostsReader& reader, const std::string&
   }
   if (host.has_ssh) {
     if (host.agent_socket.empty()) host.agent_socket = "/run/mlcube-agent/agent.sock";
-    if (!absl::StartsWith(host.agent_socket, "/")) {
-      return reader.Error(key_path + ".agent_socket", "expected an absolute path on the host");
+    if (!absl::StartsWith(host.agent_socket, "/") && !IsLoopbackHostPort(host.agent_socket)) {
+      return reader.Error(key_path + ".agent_socket",
+                          "expected the agent's unix socket (an absolute path on the host) or "
+                          "its loopback port there (127.0.0.1:PORT, localhost:PORT, [::1]:PORT)");
     }
     return host;
   }

@@ -15,7 +15,7 @@
 //       env: {http_proxy: "${oc.env:http_proxy,}"}
 //       tls: {ca: ca.pem, cert: me.pem, key: me.key}
 //       ssh: {host: gpu01, port: 22, user: me, identity_file: ~/.ssh/id_ed25519}
-//       agent_socket: /run/mlcube-agent/agent.sock
+//       agent_socket: /run/mlcube-agent/agent.sock   # or 127.0.0.1:7443 there
 //   exclude: ["*.ckpt.tmp"]
 //
 // Found at --hosts=FILE, else $MLCUBE_REMOTE_HOSTS, else

@@ -138,7 +138,11 @@ absl::StatusOr<ssh_channel> SshTunnel::OpenChannel() {
       return absl::InvalidArgumentError(
           absl::StrCat("agent address '", remote, "': expected /path/to/agent.sock or HOST:PORT"));
     }
-    rc = ssh_channel_open_forward(channel, remote.substr(0, colon).c_str(), port, "127.0.0.1", 0);
+    std::string host = remote.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);  // [::1] -> ::1
+    }
+    rc = ssh_channel_open_forward(channel, host.c_str(), port, "127.0.0.1", 0);
   }
   ssh_set_blocking(raw, 0);
   if (rc != SSH_OK) {

@@ -129,6 +129,37 @@ TEST_F(SshTransportTest, AgentSeesTheSshUsersUid) {
   }
 }
 
+// An agent that listens on a loopback port of the SSH host (not on a unix
+// socket) is reached through a direct-tcpip channel; it still sees the SSH
+// user, from the kernel's socket table.
+TEST_F(SshTransportTest, AgentOnALoopbackPortIsReachedThroughDirectTcpip) {
+  AgentProcessOptions options;
+  options.user = kUser;
+  options.extra_args = {"--insecure", "--listen=127.0.0.1:0"};
+  AgentProcess tcp_agent(options);
+  ASSERT_TRUE(tcp_agent.Start());
+  const std::string log = tcp_agent.Stderr();
+  const size_t at = log.find("127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << log;
+  const std::string address = "127.0.0.1:" + std::to_string(std::stoi(log.substr(at + 10)));
+  CommandResult result = Hosts(HostsFile(KeyBlock("good_key"), address));
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err << sshd_->Log();
+  EXPECT_THAT(result.out, ::testing::ContainsRegex("gpu\\* +up +" MLCUBE_REMOTE_VERSION));
+
+  setenv("MLCUBE_REMOTE_SSH_DIR", client_dir_.c_str(), 1);
+  auto host = mlcube::LoadHost(HostsFile(KeyBlock("good_key"), address), "gpu");
+  ASSERT_TRUE(host.ok()) << host.status();
+  auto connection = mlcube::AgentConnection::Open(*host);
+  unsetenv("MLCUBE_REMOTE_SSH_DIR");
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  auto context = mlcube::AgentConnection::Context(std::chrono::seconds(10));
+  mlcube_remote::v1::AgentInfo info;
+  grpc::Status status =
+      (*connection)->agent().GetInfo(context.get(), mlcube_remote::v1::GetInfoRequest(), &info);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(info.caller_identity(), "uid-" + std::to_string(tcp_agent.uid()));
+}
+
 // The whole workflow through SSH: push the offline example cube, run its task
 // in Docker on the "remote" agent, stream the output, pull the outputs back.
 // The agent files the cube under the SSH user's uid, not the caller's.

@@ -93,6 +93,16 @@ TEST(HostsFileTest, ErrorsNameFileAndKey) {
   EXPECT_THAT(ErrorOf("hosts: [a, b]"), HasSubstr("hosts: expected a mapping of host names"));
   EXPECT_THAT(ErrorOf("hosts: {a: {address: 'x:1'}}\nextra: 1"), HasSubstr("extra: unknown key"));
   EXPECT_THAT(ErrorOf("hosts: {a: {address: [1]"), HasSubstr("invalid YAML"));
+  EXPECT_THAT(ErrorOf("hosts: {a: {ssh: {host: h}, agent_socket: 'gpu01:7443'}}"),
+              HasSubstr("hosts.a.agent_socket: expected the agent's unix socket"));
+  EXPECT_THAT(ErrorOf("hosts: {a: {ssh: {host: h}, agent_socket: '127.0.0.1:99999'}}"),
+              HasSubstr("hosts.a.agent_socket: expected"));
+  for (const char* loopback : {"127.0.0.1:7443", "[::1]:7443", "localhost:7443"}) {
+    auto file = ParseHostsFile(
+        std::string("hosts: {a: {ssh: {host: h}, agent_socket: '") + loopback + "'}}", "h.yaml");
+    ASSERT_TRUE(file.ok()) << file.status();
+    EXPECT_EQ(file->Find("a")->agent_socket, loopback);
+  }
 }
 
 TEST(HostsFileTest, LoadOrderAndBuiltInDefault) {
