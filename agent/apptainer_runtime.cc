@@ -70,6 +70,13 @@ std::string ApptainerRuntime::SifPath(const Cube& cube, const StepContext& conte
   return absl::StrCat(context.image_dir, "/", name);
 }
 
+bool ApptainerRuntime::DockerImageExists(const std::string& image) const {
+  if (docker_binary_.empty()) return false;
+  auto result = RunCommand({docker_binary_, "image", "inspect", "--format", "{{.Id}}", image},
+                           absl::Seconds(30));
+  return result.ok() && result->status.ShellCode() == 0;
+}
+
 bool ApptainerRuntime::NeedsConfigure(const Cube& cube, const StepContext& context) {
   return !IsSifFile(SifPath(cube, context));
 }
@@ -80,8 +87,15 @@ absl::StatusOr<StepCommand> ApptainerRuntime::ConfigureCommand(const Cube& cube,
   StepCommand command;
   std::string source;
   const std::string& build_file = cube.singularity.build_file;
-  if (absl::StartsWith(build_file, "docker://") || absl::StartsWith(build_file, "docker-daemon:")) {
+  if (absl::StartsWith(build_file, "docker://")) {
     source = build_file;
+  } else if (absl::StartsWith(build_file, "docker-daemon:")) {
+    // The identity's own build of that image when it has one; never another
+    // identity's (their tags are refused).
+    const std::string image = build_file.substr(strlen("docker-daemon:"));
+    if (absl::Status s = CheckCubeImageName(image, "singularity.build_file"); !s.ok()) return s;
+    const std::string own = OwnerImageTag(context.owner, image);
+    source = absl::StrCat("docker-daemon:", DockerImageExists(own) ? own : image);
   } else {
     const std::string recipe = absl::StrCat(cube.singularity.build_context, "/",
                                             build_file.empty() ? "Singularity.recipe" : build_file);
@@ -94,13 +108,17 @@ absl::StatusOr<StepCommand> ApptainerRuntime::ConfigureCommand(const Cube& cube,
           std::string::npos) {
         image += ":latest";
       }
-      bool local = false;
-      if (!docker_binary_.empty()) {
-        auto result = RunCommand({docker_binary_, "image", "inspect", "--format", "{{.Id}}", image},
-                                 absl::Seconds(30));
-        local = result.ok() && result->status.ShellCode() == 0;
+      if (absl::Status s = CheckCubeImageName(image, "docker.image"); !s.ok()) return s;
+      // The identity's own Docker build of the cube, else a pulled image
+      // already on the host, else the registry.
+      const std::string own = OwnerImageTag(context.owner, cube.docker.image);
+      if (DockerImageExists(own)) {
+        source = absl::StrCat("docker-daemon:", own);
+      } else if (DockerImageExists(image)) {
+        source = absl::StrCat("docker-daemon:", image);
+      } else {
+        source = absl::StrCat("docker://", image);
       }
-      source = local ? absl::StrCat("docker-daemon:", image) : absl::StrCat("docker://", image);
       absl::StrAppend(notes, "mlcube-agent: no Singularity recipe at ", recipe, "; building from ",
                       source, "\n");
     } else {

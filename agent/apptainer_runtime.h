@@ -39,6 +39,8 @@ class ApptainerRuntime final : public ContainerRuntime {
   static std::string SifPath(const Cube& cube, const StepContext& context);
 
  private:
+  // `docker image inspect IMAGE` succeeds (false without Docker).
+  bool DockerImageExists(const std::string& image) const;
   std::string flavour_;
   std::string binary_;
   std::string docker_binary_;

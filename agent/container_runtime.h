@@ -22,6 +22,8 @@ namespace mlcube {
 // What a step needs to know about its job.
 struct StepContext {
   std::string job_id;
+  // The identity that submitted the job ("uid-1000", "cn-alice").
+  std::string owner;
   int step = 0;
   uid_t uid = 0;  // the agent's user: tasks run as it, outputs are its files
   gid_t gid = 0;
@@ -83,6 +85,16 @@ std::map<std::string, std::string> ProxyEnvironment();
 // Splits extra arguments written in a cube ("--shm-size=1g -e A=B") on
 // whitespace.
 std::vector<std::string> SplitArgs(const std::string& text);
+
+// Images the agent builds from a cube's recipe are tagged per identity,
+// "mlcube-local/<owner>:<image>-<hash>", so one identity's build can never
+// stand in for the image another identity's cube names (a shared tag would
+// let alice run her code in bob's job, with bob's data mounted). Pulled
+// images keep their registry names: their content comes from the registry.
+std::string OwnerImageTag(const std::string& owner, const std::string& image);
+// INVALID_ARGUMENT for images in the agent's own "mlcube-local/" namespace:
+// a cube may not name another identity's build.
+absl::Status CheckCubeImageName(const std::string& image, const char* key);
 
 // The container name of a job's step: derived from the job id, so a
 // restarted agent finds it again.

@@ -68,9 +68,30 @@ bool DockerRuntime::ImageExists(const std::string& image) const {
   return result.ok() && result->status.ShellCode() == 0;
 }
 
+namespace {
+
+std::string RecipePath(const Cube& cube) {
+  return absl::StrCat(cube.docker.build_context, "/",
+                      cube.docker.build_file.empty() ? "Dockerfile" : cube.docker.build_file);
+}
+
+bool BuildsFromRecipe(const Cube& cube) {
+  return cube.docker.build_strategy != BuildStrategy::kPull &&
+         access(RecipePath(cube).c_str(), R_OK) == 0;
+}
+
+}  // namespace
+
+std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context) const {
+  return BuildsFromRecipe(cube) ? OwnerImageTag(context.owner, cube.docker.image)
+                                : cube.docker.image;
+}
+
 bool DockerRuntime::NeedsConfigure(const Cube& cube, const StepContext& context) {
   if (cube.docker.build_strategy == BuildStrategy::kAlways) return true;
-  return !ImageExists(cube.docker.image);
+  // A refused image name is reported by the configure step.
+  if (!CheckCubeImageName(cube.docker.image, "docker.image").ok()) return true;
+  return !ImageExists(ImageFor(cube, context));
 }
 
 absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
@@ -79,12 +100,10 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
   if (cube.docker.image.empty()) {
     return absl::FailedPreconditionError("the cube sets no docker.image");
   }
+  if (absl::Status s = CheckCubeImageName(cube.docker.image, "docker.image"); !s.ok()) return s;
   StepCommand command;
-  const std::string recipe =
-      absl::StrCat(cube.docker.build_context, "/",
-                   cube.docker.build_file.empty() ? "Dockerfile" : cube.docker.build_file);
-  const bool have_recipe = access(recipe.c_str(), R_OK) == 0;
-  if (cube.docker.build_strategy == BuildStrategy::kPull || !have_recipe) {
+  const std::string recipe = RecipePath(cube);
+  if (!BuildsFromRecipe(cube)) {
     if (cube.docker.build_strategy != BuildStrategy::kPull) {
       absl::StrAppend(notes, "mlcube-agent: no recipe at ", recipe, "; pulling ", cube.docker.image,
                       "\n");
@@ -93,7 +112,10 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
     return command;
   }
   // --force-rm: a failing step leaves no intermediate container behind.
-  command.argv = {binary_, "build", "--force-rm", "-t", cube.docker.image, "-f", recipe};
+  const std::string tag = ImageFor(cube, context);
+  absl::StrAppend(notes, "mlcube-agent: building ", cube.docker.image, " as ", tag,
+                  " (builds are private to each identity)\n");
+  command.argv = {binary_, "build", "--force-rm", "-t", tag, "-f", recipe};
   std::map<std::string, std::string> build_args = cube.docker.build_args;
   for (const auto& [k, v] : ProxyEnvironment()) build_args.emplace(k, v);
   for (const auto& [k, v] : context.env) build_args[k] = v;
@@ -146,6 +168,7 @@ absl::Status CheckExtraArgs(const std::vector<std::string>& args, const char* ke
 absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
                                                        const TaskInvocation& invocation,
                                                        const StepContext& context) {
+  if (absl::Status s = CheckCubeImageName(cube.docker.image, "docker.image"); !s.ok()) return s;
   StepCommand command;
   command.container_name = ContainerName(context.job_id, context.step);
   std::vector<std::string>& a = command.argv;
@@ -208,7 +231,7 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
     a.push_back("--entrypoint");
     a.push_back(entry[0]);
   }
-  a.push_back(cube.docker.image);
+  a.push_back(ImageFor(cube, context));
   for (size_t i = 1; i < entry.size(); ++i) a.push_back(entry[i]);
   for (const std::string& arg : invocation.args) a.push_back(arg);
   return command;

@@ -30,6 +30,10 @@ class DockerRuntime final : public ContainerRuntime {
   // `docker image inspect IMAGE` succeeds.
   bool ImageExists(const std::string& image) const;
 
+  // The image a job of `context.owner` runs: its own build of the cube's
+  // recipe (OwnerImageTag), or the registry image when the cube pulls.
+  std::string ImageFor(const Cube& cube, const StepContext& context) const;
+
  private:
   std::string flavour_;
   std::string binary_;

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -217,6 +218,15 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
   if (!runtime.ok()) return runtime.status();
   auto cube = LoadJobCube(owner, request);
   if (!cube.ok()) return cube.status();
+  for (const std::string* image : {&cube->docker.image, &cube->singularity.build_file}) {
+    const std::string name =
+        absl::StartsWith(*image, "docker-daemon:") ? image->substr(14) : *image;
+    if (absl::Status s = CheckCubeImageName(
+            name, image == &cube->docker.image ? "docker.image" : "singularity.build_file");
+        !s.ok()) {
+      return s;
+    }
+  }
   if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN) {
     for (const std::string& task : request.tasks()) {
       auto it = cube->tasks.find(task);
@@ -502,6 +512,7 @@ JobManager::Outcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
   context.env.insert(request.env().begin(), request.env().end());
   context.gpus = request.gpus();
   context.job_dir = dir;
+  context.owner = job.owner();
   context.image_dir = absl::StrCat(config_.EffectiveImageDir(), "/", job.owner());
   if (absl::Status s = MakeDirs(context.image_dir); !s.ok()) {
     return failed(0, std::string(s.message()));

@@ -341,14 +341,15 @@ grpc::Status WorkspacesService::Snapshot(grpc::ServerContext* context,
       }
     }
     if (!parts.empty()) name = parts.back();
+    const bool tolerate_missing = !request->job_id().empty() || request->skip_missing();
     if (missing) {
-      if (!request->job_id().empty()) continue;  // an output its task never wrote
+      if (tolerate_missing) continue;  // an output its task never wrote
       return grpc::Status(grpc::StatusCode::NOT_FOUND,
                           absl::StrCat("workspace path '", path, "' not found"));
     }
     absl::Status s = walker.AddPath(parent.get(), name, path);
     // A job's output that its task never wrote is simply not there.
-    if (s.code() == absl::StatusCode::kNotFound && !request->job_id().empty()) continue;
+    if (s.code() == absl::StatusCode::kNotFound && tolerate_missing) continue;
     if (!s.ok()) return ToGrpcStatus(s);
   }
   v1::Manifest manifest;

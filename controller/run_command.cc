@@ -297,6 +297,19 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
   }
   const Job& final_job = outcome->job;
   const int exit_status = ExitStatusForJob(final_job);
+  const auto report_job = [&] {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (final_job.state() == mlcube_remote::v1::JOB_STATE_SUCCEEDED) {
+      console.Info(absl::StrFormat("job %s succeeded in %.1f s", final_job.id(), seconds));
+    } else {
+      console.Error(absl::StrFormat(
+          "job %s %s%s%s%s", final_job.id(), JobStateName(final_job.state()),
+          final_job.reason().empty() ? "" : ": ", final_job.reason(),
+          final_job.exit_code() == 0 ? ""
+                                     : absl::StrCat(" (exit code ", final_job.exit_code(), ")")));
+    }
+  };
 
   // 4. Bring the outputs back, also after a failure (logs are outputs too).
   if (!options.configure_only && !options.no_pull &&
@@ -306,6 +319,7 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
     pull.workspace = cube->workspace;
     pull.cube_id = cube_id;
     pull.paths = OutputPaths(*cube, tasks, console);
+    pull.skip_missing = true;  // a failed task may not have written them all
     pull.show_progress = console.verbosity() != Verbosity::kQuiet;
     pull.interactive = ::isatty(STDERR_FILENO) == 1;
     if (!pull.paths.empty()) {
@@ -323,6 +337,7 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
       if (!pulled.ok()) {
         console.Error(absl::StrCat("pulling outputs from ", agent.Describe(), ": ",
                                    pulled.status().message()));
+        report_job();  // what happened to the job matters more
         return exit_status != kExitOk ? exit_status : kExitAgentError;
       }
       for (const std::string& conflict : pulled->conflicts) {
@@ -339,15 +354,7 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
                                    ProgressReporter::HumanBytes(pulled->bytes_received)));
     }
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (final_job.state() == mlcube_remote::v1::JOB_STATE_SUCCEEDED) {
-    console.Info(absl::StrFormat("job %s succeeded in %.1f s", final_job.id(), seconds));
-  } else {
-    console.Error(absl::StrFormat(
-        "job %s %s%s%s (exit code %d)", final_job.id(), JobStateName(final_job.state()),
-        final_job.reason().empty() ? "" : ": ", final_job.reason(), final_job.exit_code()));
-  }
+  report_job();
   return exit_status;
 }
 

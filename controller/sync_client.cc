@@ -455,6 +455,7 @@ absl::StatusOr<PullStats> SyncClient::Pull(const PullOptions& options) {
   request.set_cube_id(options.cube_id);
   for (const std::string& p : options.paths) request.add_paths(p);
   request.set_job_id(options.job_id);
+  request.set_skip_missing(options.skip_missing);
   v1::SnapshotResponse snapshot;
   {
     grpc::ClientContext ctx;

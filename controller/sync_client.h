@@ -64,6 +64,8 @@ struct PullOptions {
   std::string cube_id;
   std::vector<std::string> paths;  // workspace-relative; empty: all
   std::string job_id;
+  // Paths that are not on the host are left out (outputs of a failed task).
+  bool skip_missing = false;
   bool dry_run = false;
   bool show_progress = false;
   bool interactive = false;

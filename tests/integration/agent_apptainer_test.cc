@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "agent/container_runtime.h"
 #include "mlcube_remote/v1/jobs.grpc.pb.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/jobs_client.h"
@@ -121,7 +122,10 @@ TEST_F(AgentApptainerTest, BuildsFromALocallyBuiltDockerImage) {
   WatchResult watch = Watch(*stub_, job.id(), 0, true);
   Job done = Get(job.id());
   EXPECT_EQ(done.state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED) << done.reason() << watch.err;
-  EXPECT_NE(watch.agent.find("docker-daemon:mlcube/hello:0.1"), std::string::npos) << watch.agent;
+  // The caller's own Docker build of that image, never a shared tag.
+  const std::string own =
+      ::mlcube::OwnerImageTag("uid-" + std::to_string(getuid()), "mlcube/hello:0.1");
+  EXPECT_NE(watch.agent.find("docker-daemon:" + own), std::string::npos) << watch.agent;
   EXPECT_NE(watch.out.find("Hello, Charlie!"), std::string::npos);
 }
 

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "agent/container_runtime.h"
 #include "mlcube_remote/v1/agent.grpc.pb.h"
 #include "mlcube_remote/v1/jobs.grpc.pb.h"
 #include "tests/integration/agent_process.h"
@@ -45,7 +46,9 @@ TEST_F(AgentJobsTest, RunWithoutImageConfiguresFirstStreamsOutputAndWritesWorksp
   // An image name of this test only: removing the shared mlcube/hello:0.1
   // would disturb other tests running on this machine.
   const std::string image = "mlcube/hello-configure-test:" + std::to_string(getpid());
-  Shell("docker rmi -f " + image);
+  // Built under the submitter's own tag (builds are private to an identity).
+  const std::string tag = ::mlcube::OwnerImageTag(kOwner, image);
+  Shell("docker rmi -f " + tag);
   SubmitJobRequest request = RunRequest("hello", "greet");
   (*request.mutable_overrides())["docker.image"] = image;
   (*request.mutable_env())["GREET_DELAY"] = "0.05";
@@ -61,7 +64,9 @@ TEST_F(AgentJobsTest, RunWithoutImageConfiguresFirstStreamsOutputAndWritesWorksp
       "Hello, Alice!\nHello, Bob!\nHello, Charlie!\ngreet: wrote 3 greetings to /mlcube_io1\n";
   ASSERT_GE(watch.out.size(), greet.size());
   EXPECT_EQ(watch.out.substr(watch.out.size() - greet.size()), greet);
-  EXPECT_NE(watch.out.find("Successfully tagged " + image), std::string::npos);
+  EXPECT_NE(watch.out.find("Successfully tagged " + tag), std::string::npos) << watch.out;
+  EXPECT_NE(Shell("docker image inspect " + image + " >/dev/null 2>&1"), 0)
+      << "the shared name must stay untouched";
   std::vector<mlcube_remote::v1::JobState> states;
   for (const auto& s : watch.states) states.push_back(s.state());
   ASSERT_GE(states.size(), 4u);
@@ -89,7 +94,7 @@ TEST_F(AgentJobsTest, RunWithoutImageConfiguresFirstStreamsOutputAndWritesWorksp
   EXPECT_EQ(done.exit_code(), 0);
   EXPECT_EQ(done.log_end_offset(), watch.next_offset);
   EXPECT_GT(done.finished_unix_ms(), 0);
-  Shell("docker rmi -f " + image);
+  Shell("docker rmi -f " + tag);
 }
 
 TEST_F(AgentJobsTest, FailingTaskPassesItsExitCodeThrough) {

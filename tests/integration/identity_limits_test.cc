@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/container_runtime.h"
 #include "common/digest.h"
 #include "mlcube_remote/v1/content_store.grpc.pb.h"
 #include "mlcube_remote/v1/manifest.pb.h"
@@ -253,7 +254,7 @@ std::string JobIdIn(const CommandResult& run) {
   return said.substr(at + 4, said.find(' ', at + 4) - at - 4);
 }
 
-class RunningJobsLimitTest : public IdentityLimitsTest {
+class DockerIdentityTest : public IdentityLimitsTest {
  protected:
   void SetUp() override {
     ASSERT_EQ(access(MLCUBE_SOURCE_DIR "/examples/hello/build/busybox", X_OK), 0)
@@ -265,6 +266,7 @@ class RunningJobsLimitTest : public IdentityLimitsTest {
     for (const std::string& job : jobs_) {
       Shell("docker ps -aq --filter label=mlcube-agent.job=" + job + " | xargs -r docker rm -f");
     }
+    for (const std::string& image : built_images_) Shell("docker rmi -f " + image + " >/dev/null");
   }
 
   // Starts the ten-minute `count` task detached; returns the job id.
@@ -286,9 +288,10 @@ class RunningJobsLimitTest : public IdentityLimitsTest {
   }
 
   std::vector<std::string> jobs_;
+  std::vector<std::string> built_images_;
 };
 
-TEST_F(RunningJobsLimitTest, AnIdentitysJobsWaitForItsOwnLimitNotForOthers) {
+TEST_F(DockerIdentityTest, AnIdentitysJobsWaitForItsOwnLimitNotForOthers) {
   const std::string alice_cube = CopyOfHello("alice-hello");
   const std::string bob_cube = CopyOfHello("bob-hello");
   const std::string first = StartCount("alice", alice_cube);
@@ -305,6 +308,35 @@ TEST_F(RunningJobsLimitTest, AnIdentitysJobsWaitForItsOwnLimitNotForOthers) {
   EXPECT_TRUE(WaitFor("alice", second, "RUNNING")) << agents_.agent().Stderr();
   agents_.As("alice", {"cancel", second});
   agents_.As("bob", {"cancel", bobs});
+}
+
+// Docker tags are global on a host: if builds used the cube's image name, a
+// cube of alice's could build "mlcube/hello:0.1" with her code and bob's
+// next run of his own hello cube would execute it, his data mounted.
+TEST_F(DockerIdentityTest, AnotherIdentitysBuildNeverStandsInForYourImage) {
+  // Both cubes name one image of this test only (other tests use hello's).
+  const std::string image = "mlcube/hello-isolation-test:" + std::to_string(getpid());
+  built_images_ = {::mlcube::OwnerImageTag("cn-alice", image),
+                   ::mlcube::OwnerImageTag("cn-bob", image)};
+  const std::string alice_cube = CopyOfHello("alice-poisoned");
+  ASSERT_EQ(Shell("sed -i 's/Hello, /Poisoned, /' " + alice_cube + "/build/hello.sh"), 0);
+  CommandResult alice = agents_.As(
+      "alice", {"run", "--mlcube=" + alice_cube, "--task=greet", "-P", "docker.image=" + image});
+  ASSERT_EQ(alice.exit_code, 0) << alice.out << alice.err;
+  EXPECT_THAT(alice.out, HasSubstr("Poisoned, Alice!"));
+  CommandResult bob = agents_.As("bob", {"run", "--mlcube=" + CopyOfHello("bob-hello"),
+                                         "--task=greet", "-P", "docker.image=" + image});
+  ASSERT_EQ(bob.exit_code, 0) << bob.out << bob.err;
+  EXPECT_THAT(bob.out, HasSubstr("Hello, Alice!"));
+  EXPECT_THAT(bob.out + bob.err, testing::Not(HasSubstr("Poisoned")));
+  EXPECT_NE(Shell("docker image inspect " + image + " >/dev/null 2>&1"), 0)
+      << "nobody built the shared name";
+  // And bob cannot name alice's build directly.
+  CommandResult named =
+      agents_.As("bob", {"run", "--mlcube=" + CopyOfHello("bob-named"), "--task=greet", "-P",
+                         "docker.image=mlcube-local/cn-alice:mlcube_hello_0.1-00000000"});
+  EXPECT_EQ(named.exit_code, 2) << named.err;  // refused at submit, before any build
+  EXPECT_THAT(named.err, HasSubstr("mlcube-local/ namespace"));
 }
 
 }  // namespace

@@ -85,6 +85,38 @@ TEST(DockerRuntimeTest, ExtraRunArgumentsThatExposeTheHostAreRefused) {
   EXPECT_TRUE(docker.TaskCommand(cube, GreetInvocation(), StepContext{}).ok());
 }
 
+TEST(OwnerImageTagTest, EachIdentityHasItsOwnValidTag) {
+  const std::string alice = OwnerImageTag("cn-alice", "mlcube/hello:0.1");
+  EXPECT_EQ(alice.rfind("mlcube-local/cn-alice:mlcube_hello_0.1-", 0), 0u) << alice;
+  EXPECT_NE(alice, OwnerImageTag("cn-bob", "mlcube/hello:0.1"));
+  // Owners differing only in case or punctuation, images differing only in
+  // separators: still apart.
+  EXPECT_NE(OwnerImageTag("cn-Alice", "x"), OwnerImageTag("cn-alice", "x"));
+  EXPECT_NE(OwnerImageTag("cn-a.b", "x"), OwnerImageTag("cn-a@b", "x"));
+  EXPECT_NE(OwnerImageTag("u", "a/b:c"), OwnerImageTag("u", "a_b:c"));
+  // Docker's grammar: lowercase repository, tag of [A-Za-z0-9_.-]{1,128}.
+  const std::string odd = OwnerImageTag("cn-Bob@Example.ORG", std::string(300, '/') + "Img:Tag");
+  const std::string repo = odd.substr(0, odd.find(':'));
+  const std::string tag = odd.substr(odd.find(':') + 1);
+  for (char c : repo) EXPECT_TRUE(islower(c) || isdigit(c) || c == '-' || c == '/') << odd;
+  EXPECT_LE(tag.size(), 128u);
+  for (char c : tag) EXPECT_TRUE(isalnum(c) || c == '_' || c == '.' || c == '-') << odd;
+}
+
+TEST(OwnerImageTagTest, CubesMayNotNameTheAgentsBuilds) {
+  EXPECT_TRUE(CheckCubeImageName("mlcube/hello:0.1", "docker.image").ok());
+  EXPECT_FALSE(CheckCubeImageName("mlcube-local/cn-bob:x-1234", "docker.image").ok());
+  EXPECT_FALSE(CheckCubeImageName("docker.io/mlcube-local/cn-bob:x", "docker.image").ok());
+  DockerRuntime docker("docker", "/usr/bin/docker");
+  Cube cube = HelloCube();
+  cube.docker.image = "mlcube-local/cn-bob:mlcube_hello_0.1-deadbeef";
+  std::string notes;
+  EXPECT_EQ(docker.ConfigureCommand(cube, StepContext{}, &notes).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(docker.TaskCommand(cube, GreetInvocation(), StepContext{}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(DockerRuntimeTest, ConfigurePullsWhenThereIsNoRecipeAndBuildsOtherwise) {
   DockerRuntime docker("docker", "/usr/bin/docker");
   Cube cube = HelloCube();
@@ -102,10 +134,17 @@ TEST(DockerRuntimeTest, ConfigurePullsWhenThereIsNoRecipeAndBuildsOtherwise) {
   std::ofstream(std::string(tmpl) + "/Dockerfile") << "FROM scratch\n";
   StepContext context;
   context.env = {{"GREETING", "hi"}};
+  context.owner = "uid-1000";
   auto build = docker.ConfigureCommand(cube, context, &notes);
   ASSERT_TRUE(build.ok());
-  EXPECT_TRUE(Contains(build->argv, {"build", "--force-rm", "-t", "mlcube/hello:0.1", "-f",
-                                     std::string(tmpl) + "/Dockerfile"}));
+  // Built under the identity's own tag, which the task then runs.
+  const std::string tag = OwnerImageTag("uid-1000", "mlcube/hello:0.1");
+  EXPECT_TRUE(Contains(
+      build->argv, {"build", "--force-rm", "-t", tag, "-f", std::string(tmpl) + "/Dockerfile"}));
+  EXPECT_EQ(docker.ImageFor(cube, context), tag);
+  auto run = docker.TaskCommand(cube, GreetInvocation(), context);
+  ASSERT_TRUE(run.ok());
+  EXPECT_TRUE(Contains(run->argv, {tag, "greet"}));
   EXPECT_TRUE(Contains(build->argv, {"--build-arg", "GREETING=hi"}));
   EXPECT_EQ(build->argv.back(), tmpl);
   cube.docker.build_strategy = BuildStrategy::kPull;
