@@ -441,6 +441,7 @@ void JobManager::SetState(const std::shared_ptr<Entry>& entry, JobState state, i
 }
 
 void JobManager::RunJob(std::shared_ptr<Entry> entry) {
+  if (workspace_use_hook_) workspace_use_hook_(entry->job.owner(), entry->job.cube_id());
   Outcome outcome = Execute(entry);
   if (outcome.state != mlcube_remote::v1::JOB_STATE_UNSPECIFIED) {
     // Runtime scratch (Apptainer's unpacked sandboxes) goes with the job.

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,6 +55,11 @@ class JobManager {
   absl::StatusOr<mlcube_remote::v1::Job> Cancel(const std::string& owner, const std::string& id);
 
   std::string LogPath(const std::string& id) const { return store_.LogPath(id); }
+
+  // Called (owner, cube_id) when a job starts working in a cube's workspace,
+  // before its first step. Set once at start-up, before Start().
+  using WorkspaceUseHook = std::function<void(const std::string&, const std::string&)>;
+  void SetWorkspaceUseHook(WorkspaceUseHook hook) { workspace_use_hook_ = std::move(hook); }
   bool IsFinal(const std::string& id);
 
  private:
@@ -93,6 +99,7 @@ class JobManager {
   const RuntimeInventory& inventory_;
   const std::string self_exe_;
   JobStore store_;
+  WorkspaceUseHook workspace_use_hook_;
   std::atomic<bool> stopping_{false};
 
   absl::Mutex submit_mu_;  // one Submit at a time: idempotency keys stay exact

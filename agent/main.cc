@@ -126,7 +126,6 @@ int Serve(const ServeFlags& flags) {
   const mlcube::RuntimeInventory inventory = mlcube::RuntimeInventory::Detect(*config);
   mlcube::AgentInfoService agent_info(*config, inventory);
   mlcube::JobManager jobs(*config, inventory, SelfExe());
-  jobs.Start();
   mlcube::StreamLimiter streams(config->limits.open_streams);
   mlcube::JobsService jobs_service(&jobs, &streams);
 
@@ -142,8 +141,14 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   for (grpc::Service* service : (*sync)->services()) services.push_back(service);  // sync
+  // A job's tasks may write into the cube's inputs: the next push re-checks.
+  jobs.SetWorkspaceUseHook(
+      [workspaces = (*sync)->workspaces()](const std::string& owner, const std::string& cube_id) {
+        workspaces->MarkWorkspaceUsed(owner, cube_id);
+      });
   (*sync)->workspaces()->SetJobLookup(  // sync: Snapshot(job_id) pulls a job's outputs
       [&jobs](const std::string& owner, const std::string& id) { return jobs.Get(owner, id); });
+  jobs.Start();  // after its hooks are set: re-attached jobs use them
 
   mlcube::AgentServer server(config->listen);
   for (grpc::Service* service : services) server.RegisterService(service);

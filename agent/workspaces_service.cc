@@ -181,6 +181,19 @@ void WorkspacesService::IndexCommittedWorkspaces() {
   closedir(owners);
 }
 
+void WorkspacesService::MarkWorkspaceUsed(const std::string& owner, const std::string& cube_id) {
+  if (!ValidateCubeId(cube_id).ok()) return;
+  std::lock_guard<std::mutex> cube_lock(*CubeMutex(absl::StrCat(owner, "/", cube_id)));
+  const std::string commit_file = CommitFile(owner, cube_id);
+  UniqueFd fd(open(commit_file.c_str(), O_RDONLY | O_CLOEXEC));
+  v1::CubeSummary summary;
+  if (!fd || !summary.ParseFromFileDescriptor(fd.get()) || summary.workspace_used()) return;
+  summary.set_workspace_used(true);
+  // Best effort: if this cannot be written (disk full), the next push may
+  // take the no-op shortcut and a task-written input stays until a change.
+  WriteFileAtomically(commit_file, summary.SerializeAsString()).IgnoreError();
+}
+
 std::string WorkspacesService::CubeDir(const std::string& owner, const std::string& cube_id) const {
   return absl::StrCat(options_.state_dir, "/cubes/", owner, "/", cube_id);
 }

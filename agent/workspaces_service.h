@@ -54,6 +54,10 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service 
   // Records the files of every committed manifest in the index (at start-up).
   void IndexCommittedWorkspaces();
 
+  // A job is about to work in the cube's workspace: its commit record says
+  // so (CubeSummary.workspace_used) until the next commit.
+  void MarkWorkspaceUsed(const std::string& owner, const std::string& cube_id);
+
   grpc::Status CommitManifest(grpc::ServerContext* context,
                               const ::mlcube_remote::v1::CommitManifestRequest* request,
                               ::mlcube_remote::v1::CommitManifestResponse* response) override;

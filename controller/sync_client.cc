@@ -254,7 +254,9 @@ absl::StatusOr<PushStats> SyncClient::Push(const PushOptions& options) {
   list_cubes.join();
   if (!cubes_status.ok()) return FromGrpc(cubes_status, "ListCubes");
   for (const v1::CubeSummary& cube : cubes.cubes()) {
-    if (cube.cube_id() == options.cube_id &&
+    // After a job ran in the cube, its tasks may have written into inputs:
+    // commit again so the agent restores whatever differs.
+    if (cube.cube_id() == options.cube_id && !cube.workspace_used() &&
         SameDigest(cube.committed_manifest(), manifest_digest)) {
       stats.up_to_date = true;
       stats.bytes_deduplicated = stats.bytes_scanned;

@@ -98,6 +98,31 @@ TEST_F(RunEndToEndTest, DockerRunStreamsOutputAndBringsOutputsBack) {
   EXPECT_THAT(again.err, HasSubstr("already there"));
 }
 
+// A task may write into its own inputs on the host. The next push must put
+// the user's version back even though nothing changed on the laptop, or the
+// next run would silently use the task's version.
+TEST_F(RunEndToEndTest, InputsAJobChangedAreRestoredByTheNextPush) {
+  // `fail` writes no outputs, so nothing changes on the laptop.
+  CommandResult run = Cli({"run", Cube(), "--task=fail"});
+  ASSERT_EQ(run.exit_code, 7) << run.err;
+  std::string cube_dir;
+  ASSERT_EQ(mlcube_test::Shell("ls -d " + agent_->state_dir() + "/cubes/uid-*/hello-*", &cube_dir),
+            0);
+  cube_dir.erase(cube_dir.find_last_not_of('\n') + 1);
+  const std::string remote_names = cube_dir + "/workspace/names.txt";
+  const std::string original = ReadFileContent(dir_.path() + "/hello/workspace/names.txt");
+  ASSERT_FALSE(original.empty());
+  // What a task writing into its input would leave behind.
+  ASSERT_EQ(mlcube_test::Shell("echo Mallory > " + remote_names), 0);
+  CommandResult push = Cli({"sync", "push", Cube()});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_EQ(ReadFileContent(remote_names), original) << push.err;
+  // With no job since, a push is a no-op again.
+  CommandResult noop = Cli({"sync", "push", Cube()});
+  ASSERT_EQ(noop.exit_code, 0) << noop.err;
+  EXPECT_THAT(noop.out + noop.err, HasSubstr("up to date"));
+}
+
 TEST_F(RunEndToEndTest, TaskExitCodeIsTheExitStatus) {
   CommandResult result = Cli({"run", Cube(), "--task=fail"});
   EXPECT_EQ(result.exit_code, 7) << result.err;
