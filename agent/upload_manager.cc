@@ -159,6 +159,9 @@ absl::Status UploadSession::Finish() {
   }
   v1Digest actual = sha_.Finish();
   fchmod(fd_.get(), 0444);
+  // Start writing the data out now, while more arrives: the commit's syncfs
+  // then finds little left to flush.
+  sync_file_range(fd_.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
   fd_.Reset();
   if (!SameDigest(actual, digest_)) {
     unlink(part_path_.c_str());
