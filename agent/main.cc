@@ -148,6 +148,12 @@ int Serve(const ServeFlags& flags) {
       });
   (*sync)->workspaces()->SetJobLookup(  // sync: Snapshot(job_id) pulls a job's outputs
       [&jobs](const std::string& owner, const std::string& id) { return jobs.Get(owner, id); });
+  (*sync)->workspaces()->SetActiveJobsLookup(
+      [&jobs](const std::string& owner, const std::string& cube_id) {
+        std::vector<std::string> ids;
+        for (const auto& job : jobs.List(owner, /*all=*/false, cube_id)) ids.push_back(job.id());
+        return ids;
+      });
   jobs.Start();  // after its hooks are set: re-attached jobs use them
 
   mlcube::AgentServer server(config->listen);

@@ -274,4 +274,8 @@ absl::Status ValidateSnapshotRequest(const v1::SnapshotRequest& request) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateDeleteCubeRequest(const v1::DeleteCubeRequest& request) {
+  return ValidateCubeId(request.cube_id());
+}
+
 }  // namespace mlcube

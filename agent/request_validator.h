@@ -50,6 +50,7 @@ absl::Status ValidateReadBlobRequest(const ::mlcube_remote::v1::ReadBlobRequest&
 absl::Status ValidateCommitManifestRequest(
     const ::mlcube_remote::v1::CommitManifestRequest& request);
 absl::Status ValidateSnapshotRequest(const ::mlcube_remote::v1::SnapshotRequest& request);
+absl::Status ValidateDeleteCubeRequest(const ::mlcube_remote::v1::DeleteCubeRequest& request);
 
 }  // namespace mlcube
 

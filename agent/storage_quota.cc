@@ -8,34 +8,13 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "agent/directory_tree.h"
 
 namespace mlcube {
 
 namespace {
 
 constexpr std::chrono::seconds kReuseFor(5);
-
-int64_t TreeBytesAt(int dir_fd) {
-  DIR* dir = fdopendir(dir_fd);
-  if (dir == nullptr) {
-    close(dir_fd);
-    return 0;
-  }
-  int64_t total = 0;
-  while (dirent* e = readdir(dir)) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-    struct stat st;
-    if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (S_ISREG(st.st_mode)) {
-      total += st.st_size;
-    } else if (S_ISDIR(st.st_mode)) {
-      int child = openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (child >= 0) total += TreeBytesAt(child);
-    }
-  }
-  closedir(dir);
-  return total;
-}
 
 std::string Human(int64_t bytes) {
   if (bytes >= (int64_t{1} << 30)) return absl::StrCat(bytes >> 30, " GiB");
@@ -44,11 +23,6 @@ std::string Human(int64_t bytes) {
 }
 
 }  // namespace
-
-int64_t TreeBytes(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  return fd < 0 ? 0 : TreeBytesAt(fd);
-}
 
 StorageQuota::Measure StorageQuota::MeasureOf(const std::string& owner) {
   Measure m;

@@ -71,10 +71,6 @@ class StorageQuota {
   std::map<std::string, Measure> cache_;
 };
 
-// Apparent size of the regular files below `path` (not following links);
-// 0 when it does not exist.
-int64_t TreeBytes(const std::string& path);
-
 }  // namespace mlcube
 
 #endif  // MLCUBE_REMOTE_AGENT_STORAGE_QUOTA_H_

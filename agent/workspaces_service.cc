@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/directory_tree.h"
 #include "agent/request_validator.h"
 #include "common/cube_loader.h"
 #include "common/manifest_validator.h"
@@ -159,6 +160,25 @@ WorkspacesService::WorkspacesService(Options options, BlobStore* store, Workspac
       materializer_(store, index) {}
 
 void WorkspacesService::IndexCommittedWorkspaces() {
+  // Trees a DeleteCube moved aside but did not finish removing.
+  const std::string cubes = options_.state_dir + "/cubes";
+  if (DIR* owners = opendir(cubes.c_str())) {
+    while (dirent* o = readdir(owners)) {
+      if (o->d_name[0] == '.') continue;
+      const std::string owner_dir = absl::StrCat(cubes, "/", o->d_name);
+      DIR* trees = opendir(owner_dir.c_str());
+      if (trees == nullptr) continue;
+      std::vector<std::string> leftovers;
+      while (dirent* t = readdir(trees)) {
+        if (strncmp(t->d_name, ".deleting-", 10) == 0) leftovers.emplace_back(t->d_name);
+      }
+      closedir(trees);
+      for (const std::string& name : leftovers) {
+        RemoveTree(absl::StrCat(owner_dir, "/", name)).IgnoreError();
+      }
+    }
+    closedir(owners);
+  }
   const std::string commits = options_.state_dir + "/commits";
   DIR* owners = opendir(commits.c_str());
   if (owners == nullptr) return;
@@ -407,6 +427,44 @@ grpc::Status WorkspacesService::ListCubes(grpc::ServerContext* context,
     if (fd && summary.ParseFromFileDescriptor(fd.get())) *response->add_cubes() = summary;
   }
   return grpc::Status::OK;
+}
+
+grpc::Status WorkspacesService::DeleteCube(grpc::ServerContext* context,
+                                           const v1::DeleteCubeRequest* request,
+                                           v1::DeleteCubeResponse* response) {
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  if (absl::Status s = ValidateDeleteCubeRequest(*request); !s.ok()) return ToGrpcStatus(s);
+  const std::string& cube_id = request->cube_id();
+  if (active_jobs_) {
+    std::vector<std::string> active = active_jobs_(*owner, cube_id);
+    if (!active.empty()) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("job ", active.front(), " of cube '", cube_id,
+                                       "' has not finished; cancel it first"));
+    }
+  }
+  std::lock_guard<std::mutex> cube_lock(*CubeMutex(absl::StrCat(*owner, "/", cube_id)));
+  const std::string dir = CubeDir(*owner, cube_id);
+  struct stat st;
+  if (lstat(dir.c_str(), &st) != 0) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("cube '", cube_id, "' is not on this agent"));
+  }
+  if (unlink(CommitFile(*owner, cube_id).c_str()) != 0 && errno != ENOENT) {
+    return ToGrpcStatus(WriteErrorStatus(errno, "forgetting the commit"));
+  }
+  const std::string aside =
+      absl::StrCat(options_.state_dir, "/cubes/", *owner, "/.deleting-", cube_id, "-", NowMs());
+  if (rename(dir.c_str(), aside.c_str()) != 0) {
+    return ToGrpcStatus(WriteErrorStatus(errno, absl::StrCat("moving ", cube_id, " aside")));
+  }
+  response->set_bytes_freed(TreeBytes(aside));
+  absl::Status removed = RemoveTree(aside);
+  quota_->Invalidate(*owner);
+  fprintf(stderr, "mlcube-agent: deleted %s/%s (%lld bytes)%s\n", owner->c_str(), cube_id.c_str(),
+          static_cast<long long>(response->bytes_freed()), removed.ok() ? "" : ", not all removed");
+  return ToGrpcStatus(removed);
 }
 
 void WorkspacesService::MaybeCollectGarbage() {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "agent/blob_access.h"
 #include "agent/blob_store.h"
@@ -50,8 +51,13 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service 
       const std::string& owner, const std::string& job_id)>;
   // Set once at start-up, before serving.
   void SetJobLookup(JobLookup lookup) { job_lookup_ = std::move(lookup); }
+  // The owner's unfinished jobs of a cube (DeleteCube refuses while any).
+  using ActiveJobsLookup =
+      std::function<std::vector<std::string>(const std::string& owner, const std::string& cube_id)>;
+  void SetActiveJobsLookup(ActiveJobsLookup lookup) { active_jobs_ = std::move(lookup); }
 
-  // Records the files of every committed manifest in the index (at start-up).
+  // Records the files of every committed manifest in the index and
+  // finishes deletions a crash interrupted (at start-up).
   void IndexCommittedWorkspaces();
 
   // A job is about to work in the cube's workspace: its commit record says
@@ -67,6 +73,12 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service 
   grpc::Status ListCubes(grpc::ServerContext* context,
                          const ::mlcube_remote::v1::ListCubesRequest* request,
                          ::mlcube_remote::v1::ListCubesResponse* response) override;
+  // Forgets the commit first, then moves the tree aside and removes it, so
+  // a crash midway leaves no commit record naming files that are gone (the
+  // next push sends everything again); Start-up finishes such removals.
+  grpc::Status DeleteCube(grpc::ServerContext* context,
+                          const ::mlcube_remote::v1::DeleteCubeRequest* request,
+                          ::mlcube_remote::v1::DeleteCubeResponse* response) override;
 
   // Directory of a cube's tree (for the job manager).
   std::string CubeDir(const std::string& owner, const std::string& cube_id) const;
@@ -87,6 +99,7 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service 
   IdentityFn identity_;
   WorkspaceMaterializer materializer_;
   JobLookup job_lookup_;
+  ActiveJobsLookup active_jobs_;
   std::mutex mu_;  // guards cube_mutexes_ and last_gc_
   std::map<std::string, std::unique_ptr<std::mutex>> cube_mutexes_;
   int64_t last_gc_ = 0;

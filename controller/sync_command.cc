@@ -43,6 +43,11 @@ CLI::App* AddSyncCommand(CLI::App* app, SyncCommandOptions* options) {
   pull->add_option("--path", options->paths, "Workspace-relative path to fetch (repeatable)");
   pull->add_option("--job", options->job_id, "Fetch the outputs of this job");
   pull->callback([options] { options->pull = true; });
+  CLI::App* remove = sync->add_subcommand(
+      "delete", "Remove the cube from the host: its files and workspace, outputs included");
+  common(remove);
+  remove->add_flag("--yes", options->yes, "Confirm: outputs not pulled yet are lost");
+  remove->callback([options] { options->remove = true; });
   return sync;
 }
 
@@ -84,6 +89,34 @@ int RunSyncCommand(const SyncCommandOptions& options, const Console& console, st
   auto seconds = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
+
+  if (options.remove) {
+    const std::string what =
+        absl::StrCat("cube ", cube_id, " on ", host.name, " (", (*connection)->Describe(), ")");
+    if (options.dry_run || !options.yes) {
+      (options.dry_run
+           ? console.Info(absl::StrCat("dry run: would delete ", what))
+           : console.Error(absl::StrCat("sync delete removes ", what,
+                                        ": its files and workspace, including outputs you have not "
+                                        "pulled. Run again with --yes to go ahead")));
+      return options.dry_run ? kExitOk : kExitBadInput;
+    }
+    mlcube_remote::v1::DeleteCubeRequest request;
+    request.set_cube_id(cube_id);
+    mlcube_remote::v1::DeleteCubeResponse response;
+    auto context = AgentConnection::Context(std::chrono::seconds(600));
+    grpc::Status status = (*connection)->workspaces().DeleteCube(context.get(), request, &response);
+    if (!status.ok()) {
+      console.Error(absl::StrCat("sync delete of ", what, ": ", status.error_message()));
+      return status.error_code() == grpc::StatusCode::NOT_FOUND ||
+                     status.error_code() == grpc::StatusCode::FAILED_PRECONDITION
+                 ? kExitBadInput
+                 : kExitAgentError;
+    }
+    out << absl::StrFormat("deleted %s, %s freed\n", what,
+                           ProgressReporter::HumanBytes(response.bytes_freed()));
+    return kExitOk;
+  }
 
   if (options.push) {
     CubePushRequest push;

@@ -29,11 +29,13 @@ struct SyncCommandOptions {
   bool no_prune = false;
   std::vector<std::string> paths;  // pull: workspace-relative paths
   std::string job_id;              // pull: the outputs of this job
+  bool yes = false;                // delete: confirmed
   bool push = false;               // set by the subcommand parsed
   bool pull = false;
+  bool remove = false;
 };
 
-// Registers `sync push` and `sync pull` under `app`; returns the `sync`
+// Registers `sync push`, `sync pull` and `sync delete` under `app`; returns the `sync`
 // command (parsed() tells whether it ran).
 CLI::App* AddSyncCommand(CLI::App* app, SyncCommandOptions* options);
 

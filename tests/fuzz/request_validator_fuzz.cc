@@ -104,7 +104,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 10) {
+  switch (data[0] % 11) {
     case 0:
       Try(bytes, mlcube::ValidateSubmitJobRequest, CheckSubmit);
       break;
@@ -163,6 +163,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         RequireComponent(r.cube_id());
         RequireDigest(r.manifest_digest());
       });
+      break;
+    case 10:
+      Try(bytes, mlcube::ValidateDeleteCubeRequest,
+          [](const v1::DeleteCubeRequest& r) { RequireComponent(r.cube_id()); });
       break;
     default:
       Try(bytes, mlcube::ValidateSnapshotRequest, [](const v1::SnapshotRequest& r) {

@@ -246,6 +246,30 @@ TEST_F(IdentityLimitsTest, StoredBytesAreCappedPerIdentity) {
   EXPECT_EQ(bob.exit_code, 0) << bob.err;
 }
 
+TEST_F(IdentityLimitsTest, DeletingACubeFreesItsSpace) {
+  const std::string first = CopyOfHello("first");
+  const std::string second = CopyOfHello("second");
+  const std::string third = CopyOfHello("third");
+  {
+    std::ofstream extra(third + "/workspace/extra.bin");
+    extra << std::string(1 << 20, 'x');
+  }
+  ASSERT_EQ(agents_.As("alice", {"sync", "push", "--mlcube=" + first}).exit_code, 0);
+  ASSERT_EQ(agents_.As("alice", {"sync", "push", "--mlcube=" + second}).exit_code, 0);
+  // 3 x 1.9 MiB + 1 MiB is over alice's 6 MiB.
+  CommandResult over = agents_.As("alice", {"sync", "push", "--mlcube=" + third});
+  EXPECT_NE(over.exit_code, 0);
+  EXPECT_THAT(over.err, HasSubstr("limits.stored_bytes"));
+  CommandResult deleted = agents_.As("alice", {"sync", "delete", "--yes", "--mlcube=" + first});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  CommandResult fits = agents_.As("alice", {"sync", "push", "--mlcube=" + third});
+  EXPECT_EQ(fits.exit_code, 0) << fits.err;
+  // bob cannot delete alice's cube: under his identity it does not exist.
+  CommandResult bob = agents_.As("bob", {"sync", "delete", "--yes", "--mlcube=" + second});
+  EXPECT_EQ(bob.exit_code, 2);
+  EXPECT_THAT(bob.err, HasSubstr("is not on this agent"));
+}
+
 // "job 1a2b3c4d on gpu: count (QUEUED)" -> "1a2b3c4d".
 std::string JobIdIn(const CommandResult& run) {
   const std::string said = run.out + run.err;
@@ -308,6 +332,18 @@ TEST_F(DockerIdentityTest, AnIdentitysJobsWaitForItsOwnLimitNotForOthers) {
   EXPECT_TRUE(WaitFor("alice", second, "RUNNING")) << agents_.agent().Stderr();
   agents_.As("alice", {"cancel", second});
   agents_.As("bob", {"cancel", bobs});
+}
+
+TEST_F(DockerIdentityTest, ACubeWithAnUnfinishedJobIsNotDeleted) {
+  const std::string cube = CopyOfHello("busy");
+  const std::string job = StartCount("alice", cube);
+  CommandResult refused = agents_.As("alice", {"sync", "delete", "--yes", "--mlcube=" + cube});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.err, HasSubstr("job " + job));
+  EXPECT_THAT(refused.err, HasSubstr("cancel it first"));
+  ASSERT_EQ(agents_.As("alice", {"cancel", job}).exit_code, 0);
+  CommandResult deleted = agents_.As("alice", {"sync", "delete", "--yes", "--mlcube=" + cube});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
 }
 
 // Docker tags are global on a host: if builds used the cube's image name, a

@@ -268,6 +268,41 @@ TEST_F(SyncTest, OwnersAreKeptApart) {
   EXPECT_EQ(cubes.cubes_size(), 1);
 }
 
+TEST_F(SyncTest, DeleteRemovesTheCubeFromTheAgentOnlyWhenConfirmed) {
+  ASSERT_EQ(Push().exit_code, 0);
+  const std::string tree = Remote("");
+  ASSERT_TRUE(std::filesystem::exists(tree + "mlcube.yaml"));
+  // Outputs only the agent has would be lost: not without --yes.
+  PushResult unconfirmed = Sync({"delete"});
+  EXPECT_EQ(unconfirmed.exit_code, 2);
+  EXPECT_THAT(unconfirmed.err, HasSubstr("--yes"));
+  EXPECT_TRUE(std::filesystem::exists(tree + "mlcube.yaml"));
+
+  PushResult deleted = Sync({"delete", "--yes"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_THAT(deleted.out, HasSubstr("freed"));
+  EXPECT_FALSE(std::filesystem::exists(tree));
+  v1::Workspaces::Stub stub(agent_.Channel());
+  grpc::ClientContext ctx;
+  v1::ListCubesResponse cubes;
+  ASSERT_TRUE(stub.ListCubes(&ctx, v1::ListCubesRequest(), &cubes).ok());
+  EXPECT_EQ(cubes.cubes_size(), 0);
+  // Nothing left behind on the agent's side of the cube.
+  std::string leftovers;
+  mlcube_test::Shell("ls -A " + agent_.state_dir() + "/cubes/uid-" + std::to_string(getuid()),
+                     &leftovers);
+  EXPECT_EQ(leftovers, "");
+  // Deleting again: there is nothing to delete.
+  PushResult again = Sync({"delete", "--yes"});
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_THAT(again.err, HasSubstr("is not on this agent"));
+  // The next push sends the cube again in full.
+  PushResult push = Push();
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_TRUE(std::filesystem::exists(tree + "mlcube.yaml"));
+  EXPECT_GE(push.bytes_sent, 3 << 20);
+}
+
 TEST_F(SyncTest, SnapshotOfUnknownJobIsNotFound) {
   ASSERT_EQ(Push().exit_code, 0);
   v1::Workspaces::Stub stub(agent_.Channel());

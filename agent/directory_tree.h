@@ -1,0 +1,23 @@
+#ifndef MLCUBE_REMOTE_AGENT_DIRECTORY_TREE_H_
+#define MLCUBE_REMOTE_AGENT_DIRECTORY_TREE_H_
+
+// Whole-tree operations on the agent's own directories. Neither follows a
+// symlink: a link a task planted in its workspace is measured or removed as
+// a link, never as what it points to.
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace mlcube {
+
+// Apparent size of the regular files below `path`; 0 when it does not exist.
+int64_t TreeBytes(const std::string& path);
+
+// Removes `path` and everything below it (OK when it does not exist).
+absl::Status RemoveTree(const std::string& path);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_DIRECTORY_TREE_H_
