@@ -31,6 +31,10 @@ grpc::Status AgentInfoService::GetInfo(grpc::ServerContext* context,
   }
   response->set_caller_identity(*caller);
   response->set_max_payload_bytes(kMaxPayloadBytes);
+  if (stored_bytes_of_) response->set_caller_stored_bytes(stored_bytes_of_(*caller));
+  response->set_limit_stored_bytes(config_.limits.stored_bytes);
+  response->set_limit_running_jobs(config_.limits.running_jobs);
+  response->set_limit_open_streams(config_.limits.open_streams);
   return grpc::Status::OK;
 }
 

@@ -3,6 +3,10 @@
 
 // The Agent service: who the agent is, what it can run, who is asking.
 
+#include <cstdint>
+#include <functional>
+#include <string>
+
 #include "agent/agent_config.h"
 #include "agent/runtime_inventory.h"
 #include "mlcube_remote/v1/agent.grpc.pb.h"
@@ -23,9 +27,16 @@ class AgentInfoService final : public mlcube_remote::v1::Agent::Service {
                        const mlcube_remote::v1::GetInfoRequest* request,
                        mlcube_remote::v1::AgentInfo* response) override;
 
+ public:
+  // How many bytes an identity stores (StorageQuota). Set once at start-up.
+  void SetStoredBytesLookup(std::function<int64_t(const std::string&)> lookup) {
+    stored_bytes_of_ = std::move(lookup);
+  }
+
  private:
   const AgentConfig& config_;
   const RuntimeInventory& inventory_;
+  std::function<int64_t(const std::string&)> stored_bytes_of_;
 };
 
 }  // namespace mlcube

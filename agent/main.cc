@@ -148,6 +148,8 @@ int Serve(const ServeFlags& flags) {
       });
   (*sync)->workspaces()->SetJobLookup(  // sync: Snapshot(job_id) pulls a job's outputs
       [&jobs](const std::string& owner, const std::string& id) { return jobs.Get(owner, id); });
+  agent_info.SetStoredBytesLookup(
+      [quota = (*sync)->quota()](const std::string& owner) { return quota->RecentBytesOf(owner); });
   (*sync)->workspaces()->SetActiveJobsLookup(
       [&jobs](const std::string& owner, const std::string& cube_id) {
         std::vector<std::string> ids;

@@ -48,6 +48,8 @@ class StorageQuota {
 
   // Measures afresh.
   int64_t BytesOf(const std::string& owner);
+  // The measure of the last few seconds (measured when there is none).
+  int64_t RecentBytesOf(const std::string& owner) { return Cached(owner).total; }
 
   // Forgets the cached measure (after a commit changed the trees).
   void Invalidate(const std::string& owner);

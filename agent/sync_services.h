@@ -35,6 +35,7 @@ class SyncServices {
 
   std::vector<grpc::Service*> services() { return {content_store_.get(), workspaces_.get()}; }
   WorkspacesService* workspaces() { return workspaces_.get(); }
+  StorageQuota* quota() { return quota_.get(); }
 
  private:
   SyncServices() = default;

@@ -79,8 +79,8 @@ int RunHostsCommand(const std::string& hosts_path, const Console& console, std::
     probes.push_back(std::async(std::launch::async, Probe, host));
   }
   bool all_reachable = true;
-  out << absl::StrFormat("%-12s %-8s %-10s %-38s %-6s %-10s %s\n", "HOST", "STATUS", "AGENT",
-                         "RUNTIMES", "GPUS", "FREE", "RTT");
+  out << absl::StrFormat("%-12s %-8s %-10s %-38s %-6s %-10s %-9s %s\n", "HOST", "STATUS", "AGENT",
+                         "RUNTIMES", "GPUS", "FREE", "RTT", "YOURS");
   for (std::future<HostReport>& probe : probes) {
     HostReport report = probe.get();
     const std::string name =
@@ -94,10 +94,16 @@ int RunHostsCommand(const std::string& hosts_path, const Console& console, std::
     for (const auto& runtime : report.info.runtimes()) {
       runtimes.push_back(absl::StrCat(runtime.name(), " ", runtime.version()));
     }
-    out << absl::StrFormat(
-        "%-12s %-8s %-10s %-38s %-6d %-10s %.1f ms\n", name, "up", report.info.agent_version(),
-        runtimes.empty() ? "-" : absl::StrJoin(runtimes, ", "), report.info.gpus_size(),
-        HumanBytes(report.info.state_dir_free_bytes()), report.round_trip_ms);
+    // What the caller stores there, against its limit when the agent sets one.
+    std::string yours = HumanBytes(report.info.caller_stored_bytes());
+    if (report.info.limit_stored_bytes() > 0) {
+      absl::StrAppend(&yours, " of ", HumanBytes(report.info.limit_stored_bytes()));
+    }
+    out << absl::StrFormat("%-12s %-8s %-10s %-38s %-6d %-10s %-9s %s\n", name, "up",
+                           report.info.agent_version(),
+                           runtimes.empty() ? "-" : absl::StrJoin(runtimes, ", "),
+                           report.info.gpus_size(), HumanBytes(report.info.state_dir_free_bytes()),
+                           absl::StrFormat("%.1f ms", report.round_trip_ms), yours);
   }
   return all_reachable ? kExitOk : kExitAgentError;
 }

@@ -256,6 +256,11 @@ TEST_F(IdentityLimitsTest, DeletingACubeFreesItsSpace) {
   }
   ASSERT_EQ(agents_.As("alice", {"sync", "push", "--mlcube=" + first}).exit_code, 0);
   ASSERT_EQ(agents_.As("alice", {"sync", "push", "--mlcube=" + second}).exit_code, 0);
+  // `hosts` tells each identity what it stores against its limit.
+  CommandResult hosts = agents_.As("alice", {"hosts"});
+  EXPECT_EQ(hosts.exit_code, 0) << hosts.err;
+  EXPECT_THAT(hosts.out, testing::ContainsRegex("YOURS\n.* 3\\.[0-9] MiB of 6\\.0 MiB\n"));
+  EXPECT_THAT(agents_.As("bob", {"hosts"}).out, HasSubstr(" 0 B of 6.0 MiB"));
   // 3 x 1.9 MiB + 1 MiB is over alice's 6 MiB.
   CommandResult over = agents_.As("alice", {"sync", "push", "--mlcube=" + third});
   EXPECT_NE(over.exit_code, 0);
