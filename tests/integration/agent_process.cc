@@ -155,6 +155,16 @@ std::shared_ptr<grpc::Channel> AgentProcess::Channel() const {
   return grpc::CreateChannel("unix://" + socket_path_, grpc::InsecureChannelCredentials());
 }
 
+int AgentProcess::TcpPort() const {
+  const std::string log = Stderr();
+  const size_t at = log.find("127.0.0.1:");
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "no TCP port in the agent's log:\n" << log;
+    return -1;
+  }
+  return std::stoi(log.substr(at + 10));
+}
+
 std::string AgentProcess::Stderr() const {
   std::ifstream in(stderr_path_);
   std::stringstream s;

@@ -39,6 +39,9 @@ class AgentProcess {
   const std::string& state_dir() const { return state_dir_; }
   const std::string& socket_path() const { return socket_path_; }
   std::string Stderr() const;
+  // The loopback TCP port the agent said it listens on (--listen=127.0.0.1:0);
+  // -1, with a test failure, when it said none.
+  int TcpPort() const;
   uid_t uid() const { return uid_; }
   gid_t gid() const { return gid_; }
 

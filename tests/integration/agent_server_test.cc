@@ -130,10 +130,8 @@ TEST(AgentServerTest, LoopbackTcpCallerIsIdentifiedByUid) {
   // --listen given twice replaces the default list: the unix socket is the
   // first, TCP the second.
   ASSERT_TRUE(agent.Start());
-  std::string log = agent.Stderr();
-  const size_t at = log.find("127.0.0.1:");
-  ASSERT_NE(at, std::string::npos) << log;
-  const int port = std::stoi(log.substr(at + 10));
+  const int port = agent.TcpPort();
+  ASSERT_GT(port, 0);
   auto channel =
       grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
   mlcube_remote::v1::Agent::Stub stub(channel);

@@ -138,10 +138,7 @@ TEST_F(SshTransportTest, AgentOnALoopbackPortIsReachedThroughDirectTcpip) {
   options.extra_args = {"--insecure", "--listen=127.0.0.1:0"};
   AgentProcess tcp_agent(options);
   ASSERT_TRUE(tcp_agent.Start());
-  const std::string log = tcp_agent.Stderr();
-  const size_t at = log.find("127.0.0.1:");
-  ASSERT_NE(at, std::string::npos) << log;
-  const std::string address = "127.0.0.1:" + std::to_string(std::stoi(log.substr(at + 10)));
+  const std::string address = "127.0.0.1:" + std::to_string(tcp_agent.TcpPort());
   CommandResult result = Hosts(HostsFile(KeyBlock("good_key"), address));
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err << sshd_->Log();
   EXPECT_THAT(result.out, ::testing::ContainsRegex("gpu\\* +up +" MLCUBE_REMOTE_VERSION));
@@ -336,10 +333,8 @@ TEST_F(SshTransportTest, TunnelReachesALoopbackPortWithDirectTcpip) {
   options.extra_args = {"--listen=127.0.0.1:0", "--insecure"};
   AgentProcess tcp_agent(options);
   ASSERT_TRUE(tcp_agent.Start());
-  const std::string log = tcp_agent.Stderr();
-  const size_t at = log.find("127.0.0.1:");
-  ASSERT_NE(at, std::string::npos) << log;
-  const int port = std::stoi(log.substr(at + 10));
+  const int port = tcp_agent.TcpPort();
+  ASSERT_GT(port, 0);
 
   mlcube::SshTunnel::Options tunnel_options;
   tunnel_options.ssh.host = "127.0.0.1";

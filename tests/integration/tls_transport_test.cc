@@ -77,14 +77,8 @@ class TlsTransportTest : public ::testing::Test {
     options.extra_args = {"--config=" + root_.path() + "/agent.yaml", "--listen=127.0.0.1:0"};
     agent_ = std::make_unique<AgentProcess>(options);
     if (!agent_->Start()) return false;
-    const std::string log = agent_->Stderr();
-    const size_t at = log.find("127.0.0.1:");
-    if (at == std::string::npos) {
-      ADD_FAILURE() << "no TCP port in the agent's log:\n" << log;
-      return false;
-    }
-    port_ = std::stoi(log.substr(at + 10));
-    return true;
+    port_ = agent_->TcpPort();
+    return port_ > 0;
   }
 
   // GetInfo over TLS presenting `client` (no certificate when empty).

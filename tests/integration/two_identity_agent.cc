@@ -39,13 +39,9 @@ bool TwoIdentityAgent::Start() {
   options.extra_args = {"--config=" + root_.path() + "/agent.yaml", "--listen=127.0.0.1:0"};
   agent_ = std::make_unique<AgentProcess>(options);
   if (!agent_->Start()) return false;
-  const std::string log = agent_->Stderr();
-  const size_t at = log.find("127.0.0.1:");
-  if (at == std::string::npos) {
-    ADD_FAILURE() << "the agent did not say its port:\n" << log;
-    return false;
-  }
-  port_ = std::to_string(std::stoi(log.substr(at + 10)));
+  const int port = agent_->TcpPort();
+  if (port < 0) return false;
+  port_ = std::to_string(port);
   for (const char* user : {"alice", "bob"}) {
     const std::string stem = CertStem(user);
     root_.WriteFile(std::string(user) + ".yaml",
