@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/directory_tree.h"
@@ -73,6 +74,22 @@ absl::StatusOr<v1::Manifest> LoadManifest(const BlobStore& store, const v1Digest
         absl::StrCat("manifest blob ", DigestKey(digest), " does not parse as a Manifest"));
   }
   return manifest;
+}
+
+// The names in `dir` that start with `prefix`, or with anything but a dot
+// when `prefix` is empty; none when it cannot be read.
+std::vector<std::string> ListNames(const std::string& dir, absl::string_view prefix) {
+  std::vector<std::string> names;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (dirent* e = readdir(d)) {
+    const absl::string_view name(e->d_name);
+    if (prefix.empty() ? name[0] != '.' : absl::StartsWith(name, prefix)) {
+      names.emplace_back(e->d_name);
+    }
+  }
+  closedir(d);
+  return names;
 }
 
 // Adds the workspace entries below `dir_fd` (path `rel`) to `out`.
@@ -162,43 +179,29 @@ WorkspacesService::WorkspacesService(Options options, BlobStore* store, Workspac
 void WorkspacesService::IndexCommittedWorkspaces() {
   // Trees a DeleteCube moved aside but did not finish removing.
   const std::string cubes = options_.state_dir + "/cubes";
-  if (DIR* owners = opendir(cubes.c_str())) {
-    while (dirent* o = readdir(owners)) {
-      if (o->d_name[0] == '.') continue;
-      const std::string owner_dir = absl::StrCat(cubes, "/", o->d_name);
-      DIR* trees = opendir(owner_dir.c_str());
-      if (trees == nullptr) continue;
-      std::vector<std::string> leftovers;
-      while (dirent* t = readdir(trees)) {
-        if (strncmp(t->d_name, ".deleting-", 10) == 0) leftovers.emplace_back(t->d_name);
-      }
-      closedir(trees);
-      for (const std::string& name : leftovers) {
-        RemoveTree(absl::StrCat(owner_dir, "/", name)).IgnoreError();
-      }
+  for (const std::string& owner : ListNames(cubes, "")) {
+    for (const std::string& name : ListNames(absl::StrCat(cubes, "/", owner), ".deleting-")) {
+      RemoveTree(absl::StrCat(cubes, "/", owner, "/", name)).IgnoreError();
     }
-    closedir(owners);
   }
+  ForEachCommit([this](const std::string& owner, const v1::CubeSummary& summary) {
+    absl::StatusOr<v1::Manifest> m = LoadManifest(*store_, summary.committed_manifest());
+    if (m.ok()) index_->AddManifest(CubeDir(owner, summary.cube_id()), *m);
+  });
+}
+
+void WorkspacesService::ForEachCommit(
+    const std::function<void(const std::string&, const v1::CubeSummary&)>& visit) const {
   const std::string commits = options_.state_dir + "/commits";
-  DIR* owners = opendir(commits.c_str());
-  if (owners == nullptr) return;
-  while (dirent* o = readdir(owners)) {
-    if (o->d_name[0] == '.') continue;
-    const std::string owner_dir = absl::StrCat(commits, "/", o->d_name);
-    DIR* files = opendir(owner_dir.c_str());
-    if (files == nullptr) continue;
-    while (dirent* f = readdir(files)) {
-      absl::string_view name(f->d_name);
-      if (name.size() <= 7 || name.substr(name.size() - 7) != ".commit") continue;
+  for (const std::string& owner : ListNames(commits, "")) {
+    const std::string owner_dir = absl::StrCat(commits, "/", owner);
+    for (const std::string& name : ListNames(owner_dir, "")) {
+      if (!absl::EndsWith(name, ".commit")) continue;
       UniqueFd fd(open(absl::StrCat(owner_dir, "/", name).c_str(), O_RDONLY | O_CLOEXEC));
       v1::CubeSummary summary;
-      if (!fd || !summary.ParseFromFileDescriptor(fd.get())) continue;
-      absl::StatusOr<v1::Manifest> m = LoadManifest(*store_, summary.committed_manifest());
-      if (m.ok()) index_->AddManifest(CubeDir(o->d_name, summary.cube_id()), *m);
+      if (fd && summary.ParseFromFileDescriptor(fd.get())) visit(owner, summary);
     }
-    closedir(files);
   }
-  closedir(owners);
 }
 
 void WorkspacesService::MarkWorkspaceUsed(const std::string& owner, const std::string& cube_id) {
@@ -410,18 +413,10 @@ grpc::Status WorkspacesService::ListCubes(grpc::ServerContext* context,
   absl::StatusOr<std::string> owner = identity_(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
   const std::string dir = absl::StrCat(options_.state_dir, "/commits/", *owner);
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return grpc::Status::OK;  // no cubes yet
-  std::vector<std::string> names;
-  while (dirent* e = readdir(d)) {
-    absl::string_view name(e->d_name);
-    if (name.size() > 7 && name.substr(name.size() - 7) == ".commit") {
-      names.emplace_back(e->d_name);
-    }
-  }
-  closedir(d);
+  std::vector<std::string> names = ListNames(dir, "");  // none yet: no cubes
   std::sort(names.begin(), names.end());
   for (const std::string& name : names) {
+    if (!absl::EndsWith(name, ".commit")) continue;
     UniqueFd fd(open(absl::StrCat(dir, "/", name).c_str(), O_RDONLY | O_CLOEXEC));
     v1::CubeSummary summary;
     if (fd && summary.ParseFromFileDescriptor(fd.get())) *response->add_cubes() = summary;
@@ -481,29 +476,14 @@ void WorkspacesService::MaybeCollectGarbage() {
 absl::Status WorkspacesService::CollectGarbage() {
   // Referenced: every committed manifest of every owner and what it names.
   absl::flat_hash_set<std::string> referenced;
-  const std::string commits = options_.state_dir + "/commits";
-  if (DIR* owners = opendir(commits.c_str())) {
-    while (dirent* o = readdir(owners)) {
-      if (o->d_name[0] == '.') continue;
-      const std::string owner_dir = absl::StrCat(commits, "/", o->d_name);
-      DIR* files = opendir(owner_dir.c_str());
-      if (files == nullptr) continue;
-      while (dirent* f = readdir(files)) {
-        if (f->d_name[0] == '.') continue;
-        UniqueFd fd(open(absl::StrCat(owner_dir, "/", f->d_name).c_str(), O_RDONLY | O_CLOEXEC));
-        v1::CubeSummary summary;
-        if (!fd || !summary.ParseFromFileDescriptor(fd.get())) continue;
-        referenced.insert(summary.committed_manifest().hash());
-        absl::StatusOr<v1::Manifest> m = LoadManifest(*store_, summary.committed_manifest());
-        if (!m.ok()) continue;
-        for (const v1::ManifestEntry& e : m->entries()) {
-          if (e.type() == v1::ENTRY_TYPE_FILE) referenced.insert(e.digest().hash());
-        }
-      }
-      closedir(files);
+  ForEachCommit([&](const std::string&, const v1::CubeSummary& summary) {
+    referenced.insert(summary.committed_manifest().hash());
+    absl::StatusOr<v1::Manifest> m = LoadManifest(*store_, summary.committed_manifest());
+    if (!m.ok()) return;
+    for (const v1::ManifestEntry& e : m->entries()) {
+      if (e.type() == v1::ENTRY_TYPE_FILE) referenced.insert(e.digest().hash());
     }
-    closedir(owners);
-  }
+  });
   absl::StatusOr<BlobStore::GcResult> r =
       store_->CollectGarbage(options_.blob_cache_bytes, referenced, options_.gc_min_age_seconds);
   return r.status();

@@ -88,6 +88,10 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service 
 
  private:
   std::string CommitFile(const std::string& owner, const std::string& cube_id) const;
+  // Calls `visit` with every owner's every readable commit record.
+  void ForEachCommit(
+      const std::function<void(const std::string& owner, const ::mlcube_remote::v1::CubeSummary&)>&
+          visit) const;
   std::mutex* CubeMutex(const std::string& key);
   void MaybeCollectGarbage();
 

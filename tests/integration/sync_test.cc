@@ -296,6 +296,12 @@ TEST_F(SyncTest, DeleteRemovesTheCubeFromTheAgentOnlyWhenConfirmed) {
   PushResult again = Sync({"delete", "--yes"});
   EXPECT_EQ(again.exit_code, 2);
   EXPECT_THAT(again.err, HasSubstr("is not on this agent"));
+  // A removal that a crash interrupted is finished when the agent starts.
+  const std::string owner_dir = agent_.state_dir() + "/cubes/uid-" + std::to_string(getuid());
+  WriteFile(owner_dir + "/.deleting-old-1/workspace/out.bin", "left by a crash");
+  agent_.Kill(SIGKILL);
+  ASSERT_TRUE(agent_.Start());
+  EXPECT_FALSE(std::filesystem::exists(owner_dir + "/.deleting-old-1"));
   // The next push sends the cube again in full.
   PushResult push = Push();
   ASSERT_EQ(push.exit_code, 0) << push.err;
