@@ -304,6 +304,33 @@ absl::StatusOr<Job> JobManager::Get(const std::string& owner, const std::string&
   return Snapshot(*it->second);
 }
 
+absl::StatusOr<std::pair<std::string, std::vector<std::string>>> JobManager::OutputsOf(
+    const std::string& owner, const std::string& id) {
+  SubmitJobRequest request;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second->job.owner() != owner) {
+      return absl::NotFoundError(absl::StrCat("no job ", id));
+    }
+    request = it->second->request;
+  }
+  auto cube = LoadJobCube(owner, request);
+  if (!cube.ok()) return cube.status();
+  const std::string workspace = NormalizePath(cube->workspace);
+  std::vector<std::string> paths;
+  for (const std::string& task_name : request.tasks()) {
+    auto task = cube->tasks.find(task_name);
+    if (task == cube->tasks.end()) continue;
+    for (const Parameter& output : task->second.outputs) {
+      const std::string norm = NormalizePath(output.host_path);
+      if (!IsWithin(norm, workspace) || norm == workspace) continue;
+      paths.push_back(norm.substr(workspace.size() + 1));
+    }
+  }
+  return std::make_pair(request.cube_id(), std::move(paths));
+}
+
 std::vector<Job> JobManager::List(const std::string& owner, bool all, const std::string& cube_id) {
   std::vector<Job> jobs;
   absl::MutexLock lock(&mu_);

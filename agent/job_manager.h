@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -48,6 +49,10 @@ class JobManager {
   absl::StatusOr<mlcube_remote::v1::Job> Submit(const std::string& owner,
                                                 const mlcube_remote::v1::SubmitJobRequest& request);
   absl::StatusOr<mlcube_remote::v1::Job> Get(const std::string& owner, const std::string& id);
+  // The job's cube id and its tasks' output paths relative to the workspace,
+  // with the job's own overrides applied (what Snapshot(job_id) pulls).
+  absl::StatusOr<std::pair<std::string, std::vector<std::string>>> OutputsOf(
+      const std::string& owner, const std::string& id);
   std::vector<mlcube_remote::v1::Job> List(const std::string& owner, bool all,
                                            const std::string& cube_id);
   // Kills the job's container and waits (a few seconds at most) until the

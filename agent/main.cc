@@ -147,7 +147,12 @@ int Serve(const ServeFlags& flags) {
         workspaces->MarkWorkspaceUsed(owner, cube_id);
       });
   (*sync)->workspaces()->SetJobLookup(  // sync: Snapshot(job_id) pulls a job's outputs
-      [&jobs](const std::string& owner, const std::string& id) { return jobs.Get(owner, id); });
+      [&jobs](const std::string& owner,
+              const std::string& id) -> absl::StatusOr<mlcube::WorkspacesService::JobOutputs> {
+        auto outputs = jobs.OutputsOf(owner, id);
+        if (!outputs.ok()) return outputs.status();
+        return mlcube::WorkspacesService::JobOutputs{outputs->first, std::move(outputs->second)};
+      });
   agent_info.SetStoredBytesLookup(
       [quota = (*sync)->quota()](const std::string& owner) { return quota->RecentBytesOf(owner); });
   (*sync)->workspaces()->SetActiveJobsLookup(

@@ -17,7 +17,6 @@
 #include "absl/strings/str_split.h"
 #include "agent/directory_tree.h"
 #include "agent/request_validator.h"
-#include "common/cube_loader.h"
 #include "common/manifest_validator.h"
 #include "common/safe_path.h"
 #include "common/unique_fd.h"
@@ -322,26 +321,14 @@ grpc::Status WorkspacesService::Snapshot(grpc::ServerContext* context,
     if (!job_lookup_) {
       return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this agent runs no jobs");
     }
-    absl::StatusOr<v1::Job> job = job_lookup_(*owner, request->job_id());
-    if (!job.ok()) return ToGrpcStatus(job.status());
-    if (job->cube_id() != request->cube_id()) {
+    absl::StatusOr<JobOutputs> outputs = job_lookup_(*owner, request->job_id());
+    if (!outputs.ok()) return ToGrpcStatus(outputs.status());
+    if (outputs->cube_id != request->cube_id()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("job ", request->job_id(), " ran cube '", job->cube_id(),
+                          absl::StrCat("job ", request->job_id(), " ran cube '", outputs->cube_id,
                                        "', not '", request->cube_id(), "'"));
     }
-    CubeLoadOptions load;
-    load.path = CubeDir(*owner, request->cube_id());
-    absl::StatusOr<Cube> cube = LoadCube(load);
-    if (!cube.ok()) return ToGrpcStatus(cube.status());
-    for (const std::string& task_name : job->tasks()) {
-      auto task = cube->tasks.find(task_name);
-      if (task == cube->tasks.end()) continue;
-      for (const Parameter& output : task->second.outputs) {
-        const std::string norm = NormalizePath(output.host_path);
-        if (!IsWithin(norm, cube->workspace) || norm == NormalizePath(cube->workspace)) continue;
-        paths.push_back(norm.substr(NormalizePath(cube->workspace).size() + 1));
-      }
-    }
+    paths.insert(paths.end(), outputs->paths.begin(), outputs->paths.end());
     if (paths.empty()) {
       return grpc::Status(
           grpc::StatusCode::NOT_FOUND,

@@ -46,9 +46,15 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service 
   WorkspacesService(Options options, BlobStore* store, WorkspaceBlobIndex* index,
                     BlobAccess* access, StorageQuota* quota, IdentityFn identity);
 
-  // How Snapshot(job_id) finds a job: the job manager's Get(owner, id).
-  using JobLookup = std::function<absl::StatusOr<::mlcube_remote::v1::Job>(
-      const std::string& owner, const std::string& job_id)>;
+  // What Snapshot(job_id) pulls: the job's cube and the workspace-relative
+  // output paths of its tasks, as the job ran them (its -P overrides and
+  // host settings applied). The job manager's OutputsOf(owner, id).
+  struct JobOutputs {
+    std::string cube_id;
+    std::vector<std::string> paths;
+  };
+  using JobLookup = std::function<absl::StatusOr<JobOutputs>(const std::string& owner,
+                                                             const std::string& job_id)>;
   // Set once at start-up, before serving.
   void SetJobLookup(JobLookup lookup) { job_lookup_ = std::move(lookup); }
   // The owner's unfinished jobs of a cube (DeleteCube refuses while any).

@@ -123,6 +123,22 @@ TEST_F(RunEndToEndTest, InputsAJobChangedAreRestoredByTheNextPush) {
   EXPECT_THAT(noop.out + noop.err, HasSubstr("up to date"));
 }
 
+// `sync pull --job` fetches the outputs where the job wrote them: with its
+// own -P overrides applied, not where the cube declares them by default.
+TEST_F(RunEndToEndTest, PullOfAJobFollowsItsOverrides) {
+  CommandResult run = Cli({"run", "-d", Cube(), "--task=greet", "-P",
+                           "tasks.greet.parameters.outputs.output_dir.default=elsewhere/"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::string job = run.out;
+  job.erase(job.find_last_not_of('\n') + 1);
+  ASSERT_EQ(job.size(), 8u) << run.out;
+  CommandResult logs = Cli({"logs", "-f", job});
+  ASSERT_EQ(logs.exit_code, 0) << logs.err;
+  CommandResult pull = Cli({"sync", "pull", Cube(), "--job=" + job});
+  ASSERT_EQ(pull.exit_code, 0) << pull.err;
+  EXPECT_EQ(ReadFileContent(dir_.path() + "/hello/workspace/elsewhere/Bob.txt"), "Hello, Bob!\n");
+}
+
 TEST_F(RunEndToEndTest, TaskExitCodeIsTheExitStatus) {
   CommandResult result = Cli({"run", Cube(), "--task=fail"});
   EXPECT_EQ(result.exit_code, 7) << result.err;
