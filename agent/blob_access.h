@@ -10,6 +10,7 @@
 // neither FindMissingBlobs nor a read tells one identity what another has.
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "agent/blob_grants.h"
@@ -38,6 +39,9 @@ class BlobAccess {
 
   // After `owner` sent the content and it verified.
   void Grant(const std::string& owner, const v1Digest& digest) { grants_->Grant(owner, digest); }
+  void GrantAll(const std::string& owner, const std::vector<v1Digest>& digests) {
+    grants_->GrantAll(owner, digests);
+  }
 
  private:
   std::string OwnerRoot(const std::string& owner) const;

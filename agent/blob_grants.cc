@@ -40,15 +40,26 @@ absl::flat_hash_map<std::string, int64_t>& BlobGrants::LoadedLocked(const std::s
 }
 
 void BlobGrants::Grant(const std::string& owner, const v1Digest& digest) {
+  GrantAll(owner, {digest});
+}
+
+void BlobGrants::GrantAll(const std::string& owner, const std::vector<v1Digest>& digests) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& grants = LoadedLocked(owner);
-  if (!grants.emplace(digest.hash(), digest.size_bytes()).second) return;
-  const std::string line = absl::StrCat(digest.hash(), " ", digest.size_bytes(), "\n");
+  std::string lines;
+  for (const v1Digest& digest : digests) {
+    if (grants.emplace(digest.hash(), digest.size_bytes()).second) {
+      absl::StrAppend(&lines, digest.hash(), " ", digest.size_bytes(), "\n");
+    }
+  }
+  if (lines.empty()) return;
   UniqueFd fd(open(absl::StrCat(dir_, "/", owner, ".list").c_str(),
                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
   // Not persisted (disk full): the grant holds until a restart, after which
   // the owner uploads the blob once more. Nothing is lost or exposed.
-  if (fd && write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) return;
+  if (fd && write(fd.get(), lines.data(), lines.size()) != static_cast<ssize_t>(lines.size())) {
+    return;
+  }
 }
 
 bool BlobGrants::Granted(const std::string& owner, const v1Digest& digest) {

@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -30,6 +31,8 @@ class BlobGrants {
 
   // Records that `owner` holds `digest` (idempotent).
   void Grant(const std::string& owner, const v1Digest& digest);
+  // The same for many blobs with one append (a batch upload).
+  void GrantAll(const std::string& owner, const std::vector<v1Digest>& digests);
   bool Granted(const std::string& owner, const v1Digest& digest);
 
   // Every blob granted to `owner`, hash -> size.

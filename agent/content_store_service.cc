@@ -53,14 +53,16 @@ grpc::Status ContentStoreService::BatchUploadBlobs(grpc::ServerContext* context,
     total += static_cast<int64_t>(blob.data().size());
   }
   if (absl::Status s = quota_->CheckRoom(*owner, total); !s.ok()) return ToGrpcStatus(s);
+  std::vector<v1Digest> stored;
   for (const v1::BlobData& blob : request->blobs()) {
     v1::BatchUploadBlobsResponse::Result* result = response->add_results();
     *result->mutable_digest() = blob.digest();
     absl::Status s = store_->Put(blob.digest(), blob.data());
-    if (s.ok()) access_->Grant(*owner, blob.digest());
+    if (s.ok()) stored.push_back(blob.digest());
     result->mutable_status()->set_code(static_cast<int32_t>(s.code()));
     result->mutable_status()->set_message(std::string(s.message().data(), s.message().size()));
   }
+  access_->GrantAll(*owner, stored);
   return grpc::Status::OK;
 }
 
