@@ -306,8 +306,9 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(
       }
       const int dfd = *opened;
       const int64_t size = entry.digest().size_bytes();
+      // A stale temp name (from a crash) is replaced by the rename below, or
+      // removed before the copy creates it.
       std::string temp = absl::StrCat(".mlcube-sync-", w.index, ".tmp");
-      unlinkat(dfd, temp.c_str(), 0);
       const std::string staging_name = temp;
       const bool last_use = --uses[entry.digest().hash()] == 0;
       const std::string blob_path = store_->PathOf(entry.digest());
@@ -332,6 +333,7 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(
         continue;
       }
       temp = staging_name;
+      unlinkat(dfd, temp.c_str(), 0);
       UniqueFd out(
           openat(dfd, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
       if (!out) {
