@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -152,6 +153,80 @@ struct PendingWrite {
   int index;
 };
 
+// Commits with at least this many files to write are staged on two threads.
+constexpr size_t kParallelStagingMin = 256;
+
+// Sets a staged file's mtime to the manifest's: by `fd` when open, else by
+// `name` in `dfd`.
+void SetMtime(int dfd, const std::string& name, int fd, int64_t mtime_ns) {
+  struct timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1].tv_sec = mtime_ns / 1000000000;
+  times[1].tv_nsec = mtime_ns % 1000000000;
+  if (fd >= 0) {
+    futimens(fd, times);
+  } else {
+    utimensat(dfd, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  }
+}
+
+// Stages one file of a commit under a temp name in its directory (or its
+// final name when nothing is there yet): moved out of the store when
+// `may_move`, else copied (verified when it comes from a workspace file).
+// What it creates is recorded in `staged` for placing or rolling back.
+absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
+                        const ManifestEntry& entry, int entry_index, bool may_move,
+                        DirWalker* stager, std::vector<Staged>* staged) {
+  auto [parent, name_view] = SplitParent(entry.path());
+  absl::StatusOr<int> opened = stager->Open(parent, false, nullptr);
+  if (!opened.ok() || *opened < 0) {
+    return absl::InternalError(absl::StrCat("directory of ", entry.path(), " vanished"));
+  }
+  const int dfd = *opened;
+  const std::string name(name_view.data(), name_view.size());
+  // A stale temp name (from a crash) is replaced by the rename below, or
+  // removed before the copy creates it.
+  const std::string staging_name = absl::StrCat(".mlcube-sync-", entry_index, ".tmp");
+  const std::string blob_path = store.PathOf(entry.digest());
+  // A new path needs no staging name: the blob is complete and verified,
+  // and a rollback moves it back.
+  struct stat target_stat;
+  const bool target_exists = fstatat(dfd, name.c_str(), &target_stat, AT_SYMLINK_NOFOLLOW) == 0;
+  const std::string& moved_name = target_exists ? staging_name : name;
+  if (may_move && store.Has(entry.digest()) &&
+      renameat(AT_FDCWD, blob_path.c_str(), dfd, moved_name.c_str()) == 0) {
+    staged->push_back({&entry, moved_name, true, !target_exists});
+    fchmodat(dfd, moved_name.c_str(), entry.mode(), 0);
+    SetMtime(dfd, moved_name, -1, entry.mtime_ns());
+    return absl::OkStatus();
+  }
+  unlinkat(dfd, staging_name.c_str(), 0);
+  UniqueFd out(openat(dfd, staging_name.c_str(),
+                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!out) {
+    return WriteErrorStatus(errno, absl::StrCat("creating a temp file for ", entry.path()));
+  }
+  staged->push_back({&entry, staging_name, false, false});
+  absl::Status s;
+  UniqueFd in(open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (in) {
+    s = CopyBlob(in.get(), out.get(), entry.digest().size_bytes(), entry.path());
+  } else if (index != nullptr) {
+    s = index->CopyVerified(entry.digest(), out.get());
+  } else {
+    s = absl::FailedPreconditionError(absl::StrCat("blob for '", entry.path(), "' vanished"));
+  }
+  if (s.code() == absl::StatusCode::kNotFound) {
+    return absl::FailedPreconditionError(absl::StrCat("blob ", DigestKey(entry.digest()), " for '",
+                                                      entry.path(), "' is not in the store"));
+  }
+  if (!s.ok()) return s;
+  fchmod(out.get(), entry.mode());
+  SetMtime(dfd, staging_name, out.get(), entry.mtime_ns());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(
@@ -208,7 +283,6 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(
     }
   };
   std::vector<PendingWrite> writes;
-  absl::flat_hash_map<std::string, int> uses;  // pending writes per blob hash
   int index = 0;
   for (const ManifestEntry& entry : next.entries()) {
     ++index;
@@ -287,85 +361,52 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(
     }
     if (dry_run) continue;
     writes.push_back({&entry, index});
-    ++uses[entry.digest().hash()];
   }
 
   // Stage the file writes. The last use of a blob in this commit moves it out
   // of the store (a rename: no second copy of the data is written); earlier
   // uses copy it. A blob the store no longer holds is copied, verified, from
-  // a workspace file that has it (WorkspaceBlobIndex).
+  // a workspace file that has it (WorkspaceBlobIndex). A large commit is
+  // staged on two threads, each taking one contiguous half (so directories
+  // stay together); a blob used in both halves is copied by each and stays in
+  // the store, so one half never moves away what the other still reads.
   {
-    DirWalker stager(root_fd.get());
-    for (const PendingWrite& w : writes) {
-      const ManifestEntry& entry = *w.entry;
-      auto [parent, name_view] = SplitParent(entry.path());
-      absl::StatusOr<int> opened = stager.Open(parent, false, nullptr);
-      if (!opened.ok() || *opened < 0) {
-        rollback();
-        return absl::InternalError(absl::StrCat("directory of ", entry.path(), " vanished"));
+    const size_t threads = writes.size() >= kParallelStagingMin ? 2 : 1;
+    const size_t half = (writes.size() + 1) / 2;
+    absl::flat_hash_map<std::string, size_t> last_write;  // blob hash -> index in `writes`
+    absl::flat_hash_map<std::string, int> halves_using;   // blob hash -> bit per half
+    for (size_t i = 0; i < writes.size(); ++i) {
+      const std::string& hash = writes[i].entry->digest().hash();
+      last_write[hash] = i;
+      halves_using[hash] |= threads == 2 && i >= half ? 2 : 1;
+    }
+    auto may_move = [&](size_t i) {
+      const std::string& hash = writes[i].entry->digest().hash();
+      return last_write.at(hash) == i && halves_using.at(hash) != 3;
+    };
+    std::vector<std::vector<Staged>> staged_by(threads);
+    std::vector<absl::Status> status_by(threads);
+    auto stage_range = [&](size_t t, size_t begin, size_t end) {
+      DirWalker stager(root_fd.get());
+      for (size_t i = begin; i < end && status_by[t].ok(); ++i) {
+        status_by[t] = StageWrite(*store_, index_, *writes[i].entry, writes[i].index, may_move(i),
+                                  &stager, &staged_by[t]);
       }
-      const int dfd = *opened;
-      const int64_t size = entry.digest().size_bytes();
-      // A stale temp name (from a crash) is replaced by the rename below, or
-      // removed before the copy creates it.
-      std::string temp = absl::StrCat(".mlcube-sync-", w.index, ".tmp");
-      const std::string staging_name = temp;
-      const bool last_use = --uses[entry.digest().hash()] == 0;
-      const std::string blob_path = store_->PathOf(entry.digest());
-      absl::Status s;
-      // A new path needs no staging name: the blob is complete and verified,
-      // and a rollback moves it back.
-      struct stat target_stat;
-      const bool target_exists =
-          fstatat(dfd, std::string(name_view.data(), name_view.size()).c_str(), &target_stat,
-                  AT_SYMLINK_NOFOLLOW) == 0;
-      if (!target_exists) temp = std::string(name_view.data(), name_view.size());
-      if (last_use && store_->Has(entry.digest()) &&
-          renameat(AT_FDCWD, blob_path.c_str(), dfd, temp.c_str()) == 0) {
-        staged.push_back({&entry, temp, true, !target_exists});
-        fchmodat(dfd, temp.c_str(), entry.mode(), 0);
-        struct timespec times[2];
-        times[0].tv_sec = 0;
-        times[0].tv_nsec = UTIME_OMIT;
-        times[1].tv_sec = entry.mtime_ns() / 1000000000;
-        times[1].tv_nsec = entry.mtime_ns() % 1000000000;
-        utimensat(dfd, temp.c_str(), times, AT_SYMLINK_NOFOLLOW);
-        continue;
-      }
-      temp = staging_name;
-      unlinkat(dfd, temp.c_str(), 0);
-      UniqueFd out(
-          openat(dfd, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-      if (!out) {
-        s = WriteErrorStatus(errno, absl::StrCat("creating a temp file for ", entry.path()));
-      } else {
-        staged.push_back({&entry, temp, false, false});
-        UniqueFd in(open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (in) {
-          s = CopyBlob(in.get(), out.get(), size, entry.path());
-        } else if (index_ != nullptr) {
-          s = index_->CopyVerified(entry.digest(), out.get());
-        } else {
-          s = absl::FailedPreconditionError(absl::StrCat("blob for '", entry.path(), "' vanished"));
-        }
-      }
-      if (s.ok()) {
-        fchmod(out.get(), entry.mode());
-        struct timespec times[2];
-        times[0].tv_sec = 0;
-        times[0].tv_nsec = UTIME_OMIT;
-        times[1].tv_sec = entry.mtime_ns() / 1000000000;
-        times[1].tv_nsec = entry.mtime_ns() % 1000000000;
-        futimens(out.get(), times);
-      }
-      if (!s.ok()) {
-        rollback();
-        if (s.code() == absl::StatusCode::kNotFound) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "blob ", DigestKey(entry.digest()), " for '", entry.path(), "' is not in the store"));
-        }
-        return s;
-      }
+    };
+    if (threads == 2) {
+      std::thread second(stage_range, 1, half, writes.size());
+      stage_range(0, 0, half);
+      second.join();
+    } else {
+      stage_range(0, 0, writes.size());
+    }
+    for (std::vector<Staged>& part : staged_by) {
+      for (Staged& one : part) staged.push_back(std::move(one));
+    }
+    for (const absl::Status& s : status_by) {
+      if (s.ok()) continue;
+      rollback();
+      return s;
     }
   }
 

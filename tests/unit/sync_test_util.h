@@ -40,6 +40,8 @@ inline void WriteFile(const std::string& path, const std::string& data) {
   out << data;
 }
 
+inline bool Exists(const std::string& path) { return std::filesystem::exists(path); }
+
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

@@ -50,6 +50,57 @@ class WorkspaceMaterializerTest : public ::testing::Test {
   WorkspaceBlobIndex index_;
 };
 
+// Large commits are staged on two threads: content used in both halves is
+// copied by each (neither moves it away from the other), a failure in one
+// half rolls back both, and the store keeps what was not moved.
+TEST_F(WorkspaceMaterializerTest, LargeCommitsStagedInParallelStayConsistent) {
+  Manifest m;
+  AddDir(&m, "a");
+  AddDir(&m, "b");
+  // Manifests are sorted: a/ (first half) then b/ (second half).
+  for (int i = 0; i < 300; ++i) {
+    AddFile(&m, "a/" + std::to_string(1000 + i), i % 50 == 0 ? "shared" : "a" + std::to_string(i));
+  }
+  for (int i = 0; i < 300; ++i) {
+    AddFile(&m, "b/" + std::to_string(1000 + i), i % 50 == 0 ? "shared" : "b" + std::to_string(i));
+  }
+  // Late in the second half, a blob that only a workspace file seems to hold
+  // (same size and mtime), but whose content was rewritten: staging fails
+  // there, after both halves staged much, and everything is rolled back.
+  const std::string decoy = dir_ / "elsewhere/decoy";
+  WriteFile(decoy, "tampered");
+  struct stat decoy_st;
+  ASSERT_EQ(stat(decoy.c_str(), &decoy_st), 0);
+  index_.Add(DigestOf("original"), decoy,
+             static_cast<int64_t>(decoy_st.st_mtim.tv_sec) * 1000000000 + decoy_st.st_mtim.tv_nsec);
+  Manifest broken = m;
+  broken.mutable_entries(broken.entries_size() - 1)
+      ->mutable_digest()
+      ->CopyFrom(DigestOf("original"));
+  WorkspaceMaterializer mat(store_.get(), &index_);
+  const std::string root = dir_ / "cubes/uid-1/big";
+  auto failed = mat.Apply(root, nullptr, broken, true, false);
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kFailedPrecondition) << failed.status();
+  EXPECT_FALSE(sync_testing::Exists(root + "/a/1001"));
+  EXPECT_FALSE(sync_testing::Exists(root + "/b/1001"));
+  EXPECT_TRUE(store_->Has(DigestOf("a1")));  // moved back by the rollback
+  EXPECT_TRUE(store_->Has(DigestOf("b1")));
+
+  auto r = mat.Apply(root, nullptr, m, true, false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->files_written, 600);
+  for (int i = 0; i < 300; i += 7) {
+    EXPECT_EQ(ReadFile(root + "/a/" + std::to_string(1000 + i)),
+              i % 50 == 0 ? "shared" : "a" + std::to_string(i));
+    EXPECT_EQ(ReadFile(root + "/b/" + std::to_string(1000 + i)),
+              i % 50 == 0 ? "shared" : "b" + std::to_string(i));
+  }
+  EXPECT_EQ(ReadFile(root + "/a/1000"), "shared");
+  EXPECT_EQ(ReadFile(root + "/b/1250"), "shared");
+  EXPECT_FALSE(store_->Has(DigestOf("a1")));     // moved, written once
+  EXPECT_TRUE(store_->Has(DigestOf("shared")));  // used by both halves: copied
+}
+
 TEST_F(WorkspaceMaterializerTest, WritesTreeAndSkipsUnchanged) {
   Manifest m;
   AddDir(&m, "d");
