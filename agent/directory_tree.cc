@@ -71,7 +71,36 @@ absl::Status EmptyDirectory(int dir_fd, const std::string& shown) {
   return status;
 }
 
+// Takes ownership of `dir_fd`.
+int64_t RemoveNamedAt(int dir_fd, const std::string& prefix) {
+  DIR* dir = fdopendir(dir_fd);
+  if (dir == nullptr) {
+    close(dir_fd);
+    return 0;
+  }
+  int64_t removed = 0;
+  while (dirent* e = readdir(dir)) {
+    if (IsDotOrDotDot(e->d_name)) continue;
+    struct stat st;
+    if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      int child = openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (child >= 0) removed += RemoveNamedAt(child, prefix);
+    } else if (strncmp(e->d_name, prefix.c_str(), prefix.size()) == 0 &&
+               unlinkat(dirfd(dir), e->d_name, 0) == 0) {
+      ++removed;
+    }
+  }
+  closedir(dir);
+  return removed;
+}
+
 }  // namespace
+
+int64_t RemoveNamedBelow(const std::string& path, const std::string& prefix) {
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  return fd < 0 ? 0 : RemoveNamedAt(fd, prefix);
+}
 
 int64_t TreeBytes(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -18,6 +18,10 @@ int64_t TreeBytes(const std::string& path);
 // Removes `path` and everything below it (OK when it does not exist).
 absl::Status RemoveTree(const std::string& path);
 
+// Unlinks every file or link below `path` whose name starts with `prefix`
+// (temp files a crash left behind); returns how many.
+int64_t RemoveNamedBelow(const std::string& path, const std::string& prefix);
+
 }  // namespace mlcube
 
 #endif  // MLCUBE_REMOTE_AGENT_DIRECTORY_TREE_H_

@@ -176,11 +176,17 @@ WorkspacesService::WorkspacesService(Options options, BlobStore* store, Workspac
       materializer_(store, index) {}
 
 void WorkspacesService::IndexCommittedWorkspaces() {
-  // Trees a DeleteCube moved aside but did not finish removing.
+  // What a crash left behind: trees a DeleteCube moved aside but did not
+  // finish removing, and a commit's staged temp files (its commit record was
+  // not written, so the next push commits again).
   const std::string cubes = options_.state_dir + "/cubes";
   for (const std::string& owner : ListNames(cubes, "")) {
-    for (const std::string& name : ListNames(absl::StrCat(cubes, "/", owner), ".deleting-")) {
-      RemoveTree(absl::StrCat(cubes, "/", owner, "/", name)).IgnoreError();
+    const std::string owner_dir = absl::StrCat(cubes, "/", owner);
+    for (const std::string& name : ListNames(owner_dir, ".deleting-")) {
+      RemoveTree(absl::StrCat(owner_dir, "/", name)).IgnoreError();
+    }
+    for (const std::string& cube : ListNames(owner_dir, "")) {
+      RemoveNamedBelow(absl::StrCat(owner_dir, "/", cube), ".mlcube-sync-");
     }
   }
   ForEachCommit([this](const std::string& owner, const v1::CubeSummary& summary) {

@@ -309,6 +309,19 @@ TEST_F(SyncTest, DeleteRemovesTheCubeFromTheAgentOnlyWhenConfirmed) {
   EXPECT_GE(push.bytes_sent, 3 << 20);
 }
 
+// A commit interrupted by a crash leaves staged temp files; the agent
+// removes them when it starts, and touches nothing else.
+TEST_F(SyncTest, TempFilesOfAnInterruptedCommitAreRemovedAtStartUp) {
+  ASSERT_EQ(Push().exit_code, 0);
+  WriteFile(Remote("workspace/data/.mlcube-sync-7.tmp"), "half a file");
+  WriteFile(Remote("workspace/out/result.txt"), "a task's output");
+  agent_.Kill(SIGKILL);
+  ASSERT_TRUE(agent_.Start());
+  EXPECT_FALSE(std::filesystem::exists(Remote("workspace/data/.mlcube-sync-7.tmp")));
+  EXPECT_EQ(ReadFile(Remote("workspace/out/result.txt")), "a task's output");
+  EXPECT_EQ(ReadFile(Remote("workspace/data/small.txt")), "small input\n");
+}
+
 TEST_F(SyncTest, SnapshotOfUnknownJobIsNotFound) {
   ASSERT_EQ(Push().exit_code, 0);
   v1::Workspaces::Stub stub(agent_.Channel());
