@@ -4,7 +4,8 @@
 #   - a log line's latency from the task to a watching client (p50, p99)
 #   - a task printing 100 MB: plain `docker run` vs the same through the agent
 #     with a client following the output
-#   - launching a no-op task: `docker run --rm IMAGE` vs submit + watch to the end
+#   - launching a no-op task: `docker run --rm IMAGE` and `ssh host docker run ...` vs submit +
+#     watch to the end
 #   - the agent's idle RSS
 # The agent runs as the unprivileged user `mlcube` (tools/create-test-user.sh)
 # against the real Docker engine (tools/start-docker.sh).
@@ -28,16 +29,24 @@ docker image inspect $IMAGE >/dev/null 2>&1 ||
 
 STATE=$(mktemp -d /tmp/mlcube-agent-bench-XXXXXX)
 AGENT_PID=
-cleanup() { [[ -n $AGENT_PID ]] && kill "$AGENT_PID" 2>/dev/null; rm -rf "$STATE"; }
+SSHD_PID=
+cleanup() {
+  [[ -n $AGENT_PID ]] && kill "$AGENT_PID" 2>/dev/null
+  [[ -n $SSHD_PID ]] && kill "$SSHD_PID" 2>/dev/null
+  rm -rf "$STATE"
+}
 trap cleanup EXIT
 chmod 755 "$STATE"
+# shellcheck source=tools/bench/loopback_sshd.sh
+. "$ROOT/tools/bench/loopback_sshd.sh"
+start_loopback_sshd "$STATE/sshd" "${BENCH_PORT:-22523}" || die "cannot start sshd (apt-get install openssh-server)"
 OWNER=uid-$(id -u)
 CUBE=$STATE/cubes/$OWNER/bench
 mkdir -p "$CUBE/workspace"
 cp -a "$ROOT/examples/hello/build" "$CUBE/build"
 cat >"$CUBE/mlcube.yaml" <<'YAML'
 name: bench
-docker: {image: "mlcube/hello:0.1", build_context: build, build_file: Dockerfile, build_strategy: auto}
+docker: {image: "mlcube/hello:0.1", build_context: build, build_file: Dockerfile, build_strategy: pull}
 tasks:
   bench:
     entrypoint: /bin/sh /mlcube_io0/bench.sh
@@ -101,6 +110,15 @@ for _ in 1 2 3 4 5; do
   DOCKER_NOOP+=($(( (t1 - t0) / 1000000 )))
 done
 DOCKER_NOOP_P50=$(printf '%s\n' "${DOCKER_NOOP[@]}" | sort -n | sed -n 3p)
+# The same through ssh, the way the SSH runner launched tasks on a host.
+SSH_NOOP=()
+for _ in 1 2 3 4 5; do
+  t0=$(date +%s%N)
+  $SSH "$RHOST" docker run --rm --user $UID_N:$GID_N --entrypoint /bin/true $IMAGE
+  t1=$(date +%s%N)
+  SSH_NOOP+=($(( (t1 - t0) / 1000000 )))
+done
+SSH_NOOP_P50=$(printf '%s\n' "${SSH_NOOP[@]}" | sort -n | sed -n 3p)
 NOOP=$("$CLIENT" "$SOCK" noop bench 5)
 
 FLOOD_BYTES=$(sed -E 's/.*stdout_bytes=([0-9]+).*/\1/' <<<"$FLOOD")
@@ -117,6 +135,6 @@ printf '%-44s %-22s %-22s %s\n' "  ... with no client watching (s)" "-" \
   "$UNWATCHED_FLOOD ($SLOWDOWN_U%)" ""
 printf '%-44s %-22s %-22s %s\n' "  (all rounds, s)" "${D[*]}" "${W[*]} / ${U[*]}" ""
 printf '%-44s %-22s %-22s %s\n' "  bytes the watching client received" "-" "$FLOOD_BYTES" "104857600"
-printf '%-44s %-22s %-22s %s\n' "no-op task launch, p50 of 5 (ms)" "$DOCKER_NOOP_P50" \
-  "$AGENT_NOOP_P50" "<= ssh+docker run"
+printf '%-44s %-22s %-22s %s\n' "no-op task launch, p50 of 5 (ms)" \
+  "$DOCKER_NOOP_P50 (ssh: $SSH_NOOP_P50)" "$AGENT_NOOP_P50" "<= ssh+docker run"
 printf '%-44s %-22s %-22s %s\n' "agent idle RSS (MiB)" "-" "$(echo "scale=1; $RSS_KB/1024" | bc)" "< 20"

@@ -36,26 +36,9 @@ echo "building the workspace (8 x 64 MiB + 20,000 small files) in $B/cube ..." >
 python3 "$HERE/make_workspace.py" "$B/cube"
 
 # --- sshd on loopback with throwaway keys -----------------------------------
-mkdir -p /run/sshd
-ssh-keygen -q -t ed25519 -N '' -f "$B/hostkey"
-ssh-keygen -q -t ed25519 -N '' -f "$B/userkey"
-cp "$B/userkey.pub" "$B/authorized_keys"
-cat > "$B/sshd_config" <<CONF
-Port $PORT
-ListenAddress 127.0.0.1
-HostKey $B/hostkey
-AuthorizedKeysFile $B/authorized_keys
-PidFile $B/sshd.pid
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-PermitRootLogin prohibit-password
-CONF
-/usr/sbin/sshd -D -f "$B/sshd_config" -E "$B/sshd.log" &
-SSHD_PID=$!
-SSH="ssh -p $PORT -i $B/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
-for _ in $(seq 50); do $SSH "$(id -un)@127.0.0.1" true 2>/dev/null && break; sleep 0.1; done
-RHOST="$(id -un)@127.0.0.1"
+# shellcheck source=tools/bench/loopback_sshd.sh
+. "$HERE/loopback_sshd.sh"
+start_loopback_sshd "$B/sshd" "$PORT"
 
 # --- the agent -----------------------------------------------------------------
 "$AGENT_BIN" serve --listen="unix://$B/agent.sock" --state-dir="$B/agent-state" 2>"$B/agent.log" &
