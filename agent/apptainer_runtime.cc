@@ -33,23 +33,14 @@ std::string BaseName(const std::string& path) {
 // run_args come from the cube, i.e. from the remote caller: options that
 // would bind host paths or raise privileges are refused.
 absl::Status CheckRunArgs(const std::vector<std::string>& args) {
-  static const char* const kRefused[] = {
+  static const std::vector<std::string> kRefused = {
       "-B",         "--bind",     "--mount",        "-H",
       "--home",     "-o",         "--overlay",      "-w",
       "--writable", "--add-caps", "--allow-setuid", "--keep-privs",
       "--security", "--net",      "--network",      "--network-args",
       "--no-home",  "-S",         "--scratch",      "-W",
       "--workdir"};
-  for (const std::string& arg : args) {
-    for (const char* refused : kRefused) {
-      const std::string r = refused;
-      if (arg == r || (r.size() > 2 && arg.rfind(r + "=", 0) == 0)) {
-        return absl::PermissionDeniedError(
-            absl::StrCat("singularity.run_args: '", arg, "' is not allowed on this agent"));
-      }
-    }
-  }
-  return absl::OkStatus();
+  return RefuseArguments(args, kRefused, "singularity.run_args");
 }
 
 }  // namespace

@@ -133,34 +133,25 @@ namespace {
 // Options that would give the task the host (the agent's docker group is
 // root-equivalent) are refused.
 absl::Status CheckExtraArgs(const std::vector<std::string>& args, const char* key) {
-  static const char* const kRefused[] = {"-v",
-                                         "--volume",
-                                         "--mount",
-                                         "--privileged",
-                                         "--cap-add",
-                                         "--device",
-                                         "--pid",
-                                         "--ipc",
-                                         "--userns",
-                                         "--security-opt",
-                                         "-u",
-                                         "--user",
-                                         "--network=host",
-                                         "--net=host",
-                                         "--uts",
-                                         "--volumes-from",
-                                         "--cgroup-parent",
-                                         "--name"};
-  for (const std::string& arg : args) {
-    for (const char* refused : kRefused) {
-      const std::string r = refused;
-      if (arg == r || (r.size() > 2 && arg.rfind(r + "=", 0) == 0)) {
-        return absl::PermissionDeniedError(
-            absl::StrCat("docker.", key, ": '", arg, "' is not allowed on this agent"));
-      }
-    }
-  }
-  return absl::OkStatus();
+  static const std::vector<std::string> kRefused = {"-v",
+                                                    "--volume",
+                                                    "--mount",
+                                                    "--privileged",
+                                                    "--cap-add",
+                                                    "--device",
+                                                    "--pid",
+                                                    "--ipc",
+                                                    "--userns",
+                                                    "--security-opt",
+                                                    "-u",
+                                                    "--user",
+                                                    "--network=host",
+                                                    "--net=host",
+                                                    "--uts",
+                                                    "--volumes-from",
+                                                    "--cgroup-parent",
+                                                    "--name"};
+  return RefuseArguments(args, kRefused, absl::StrCat("docker.", key));
 }
 
 }  // namespace

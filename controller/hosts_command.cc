@@ -10,6 +10,7 @@
 #include "controller/agent_connection.h"
 #include "controller/exit_codes.h"
 #include "controller/hosts_file.h"
+#include "controller/progress_reporter.h"
 
 namespace mlcube {
 namespace {
@@ -51,18 +52,6 @@ HostReport Probe(const HostEntry& host) {
   return report;
 }
 
-std::string HumanBytes(int64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  if (unit == 0) return absl::StrFormat("%.0f %s", value, units[unit]);
-  return absl::StrFormat("%.1f %s", value, units[unit]);
-}
-
 }  // namespace
 
 int RunHostsCommand(const std::string& hosts_path, const Console& console, std::ostream& out) {
@@ -95,15 +84,16 @@ int RunHostsCommand(const std::string& hosts_path, const Console& console, std::
       runtimes.push_back(absl::StrCat(runtime.name(), " ", runtime.version()));
     }
     // What the caller stores there, against its limit when the agent sets one.
-    std::string yours = HumanBytes(report.info.caller_stored_bytes());
+    std::string yours = ProgressReporter::HumanBytes(report.info.caller_stored_bytes());
     if (report.info.limit_stored_bytes() > 0) {
-      absl::StrAppend(&yours, " of ", HumanBytes(report.info.limit_stored_bytes()));
+      absl::StrAppend(&yours, " of ",
+                      ProgressReporter::HumanBytes(report.info.limit_stored_bytes()));
     }
-    out << absl::StrFormat("%-12s %-8s %-10s %-38s %-6d %-10s %-9s %s\n", name, "up",
-                           report.info.agent_version(),
-                           runtimes.empty() ? "-" : absl::StrJoin(runtimes, ", "),
-                           report.info.gpus_size(), HumanBytes(report.info.state_dir_free_bytes()),
-                           absl::StrFormat("%.1f ms", report.round_trip_ms), yours);
+    out << absl::StrFormat(
+        "%-12s %-8s %-10s %-38s %-6d %-10s %-9s %s\n", name, "up", report.info.agent_version(),
+        runtimes.empty() ? "-" : absl::StrJoin(runtimes, ", "), report.info.gpus_size(),
+        ProgressReporter::HumanBytes(report.info.state_dir_free_bytes()),
+        absl::StrFormat("%.1f ms", report.round_trip_ms), yours);
   }
   return all_reachable ? kExitOk : kExitAgentError;
 }
