@@ -80,9 +80,7 @@ TEST_F(AgentApptainerTest, RunBuildsTheSifFromTheRecipeIntoTheImageDirThenRuns) 
 
 TEST_F(AgentApptainerTest, CancelStopsTheTaskAndItsProcesses) {
   Job job = Submit(RunRequest("hello", "count", kSingularity));
-  WatchResult first = Watch(*stub_, job.id(), 0, true, [](const WatchResult& r) {
-    return r.out.find("tick 1\n") != std::string::npos;
-  });
+  WatchResult first = WatchUntilOutput(*stub_, job.id(), "tick 1\n");
   ASSERT_NE(first.out.find("tick 1\n"), std::string::npos) << first.agent << first.err;
   grpc::ClientContext ctx;
   mlcube_remote::v1::CancelJobRequest cancel;
@@ -141,9 +139,7 @@ TEST_F(AgentApptainerTest, KillNineOfTheAgentDoesNotLoseTheTask) {
   SubmitJobRequest request = RunRequest("hello", "greet", kSingularity);
   (*request.mutable_env())["GREET_DELAY"] = "1";
   Job job = Submit(request);
-  WatchResult before = Watch(*stub_, job.id(), 0, true, [](const WatchResult& r) {
-    return r.out.find("Hello, Alice!\n") != std::string::npos;
-  });
+  WatchResult before = WatchUntilOutput(*stub_, job.id(), "Hello, Alice!\n");
   ASSERT_NE(before.out.find("Hello, Alice!\n"), std::string::npos);
   const std::string state_dir = agent_->state_dir();
   agent_->Kill(SIGKILL);

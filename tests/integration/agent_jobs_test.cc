@@ -114,9 +114,7 @@ TEST_F(AgentJobsTest, FollowingWatchGetsLiveLinesAndCancelKillsTheContainer) {
   SubmitJobRequest request = RunRequest("hello", "count");
   (*request.mutable_env())["API_TOKEN"] = "s3cr3t-" + std::to_string(getpid());
   Job job = Submit(request);
-  WatchResult first = Watch(*stub_, job.id(), 0, true, [](const WatchResult& r) {
-    return r.out.find("tick 2\n") != std::string::npos;
-  });
+  WatchResult first = WatchUntilOutput(*stub_, job.id(), "tick 2\n");
   ASSERT_TRUE(first.status.ok()) << first.status.error_message();
   // Env values never appear on a command line (which every user can read).
   std::string all_args;
@@ -287,9 +285,7 @@ TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {
   (*request.mutable_env())["GREET_DELAY"] = "1";
   grpc::ClientContext c2;
   ASSERT_TRUE(stub->SubmitJob(&c2, request, &job).ok());
-  WatchResult before = Watch(*stub, job.id(), 0, true, [](const WatchResult& r) {
-    return r.out.find("Hello, Alice!\n") != std::string::npos;
-  });
+  WatchResult before = WatchUntilOutput(*stub, job.id(), "Hello, Alice!\n");
   ASSERT_EQ(before.out, "Hello, Alice!\n");
 
   const std::string state_dir = agent->state_dir();
@@ -355,9 +351,7 @@ TEST(AgentDiskFullTest, AFullDiskGivesClearErrorsAndTheAgentSurvives) {
   grpc::ClientContext c1;
   Job running;
   ASSERT_TRUE(stub->SubmitJob(&c1, RunRequest("hello", "count"), &running).ok());
-  WatchResult first = Watch(*stub, running.id(), 0, true, [](const WatchResult& r) {
-    return r.out.find("tick 1\n") != std::string::npos;
-  });
+  WatchResult first = WatchUntilOutput(*stub, running.id(), "tick 1\n");
   ASSERT_NE(first.out.find("tick 1\n"), std::string::npos) << first.agent << first.err;
   Shell("dd if=/dev/zero of=" + dir + "/filler bs=1M count=64 2>/dev/null; sync");
 
@@ -434,9 +428,7 @@ TEST(AgentQueueTest, MaxConcurrentJobsQueuesTheRestAndAQueuedJobCanBeCancelled) 
   Job first = submit("count");
   Job second = submit("count");
   Job third = submit("fail");
-  WatchResult w = Watch(*stub, first.id(), 0, true, [](const WatchResult& r) {
-    return r.out.find("tick 1\n") != std::string::npos;
-  });
+  WatchResult w = WatchUntilOutput(*stub, first.id(), "tick 1\n");
   EXPECT_EQ(state(second.id()), mlcube_remote::v1::JOB_STATE_QUEUED);
   EXPECT_EQ(state(third.id()), mlcube_remote::v1::JOB_STATE_QUEUED);
   EXPECT_EQ(cancel(second.id()), mlcube_remote::v1::JOB_STATE_CANCELLED);
@@ -523,9 +515,7 @@ TEST(AgentSupervisorLossTest, AKilledSupervisorFailsTheJobAndStopsItsContainer) 
   grpc::ClientContext ctx;
   Job job;
   ASSERT_TRUE(stub->SubmitJob(&ctx, RunRequest("hello", "count"), &job).ok());
-  WatchResult first = Watch(*stub, job.id(), 0, true, [](const WatchResult& r) {
-    return r.out.find("tick 1\n") != std::string::npos;
-  });
+  WatchResult first = WatchUntilOutput(*stub, job.id(), "tick 1\n");
   ASSERT_NE(first.out.find("tick 1\n"), std::string::npos) << first.agent << first.err;
   // The supervisor is the parent of the step's process group leader.
   const std::string step = agent.state_dir() + "/jobs/" + job.id() + "/step-";

@@ -52,6 +52,12 @@ WatchResult Watch(mlcube_remote::v1::Jobs::Stub& stub, const std::string& job_id
   return result;
 }
 
+WatchResult WatchUntilOutput(mlcube_remote::v1::Jobs::Stub& stub, const std::string& job_id,
+                             const std::string& text) {
+  return Watch(stub, job_id, 0, true,
+               [&text](const WatchResult& r) { return r.out.find(text) != std::string::npos; });
+}
+
 bool PlaceHelloCube(const AgentProcess& agent, const std::string& owner,
                     const std::string& cube_id) {
   std::string out;

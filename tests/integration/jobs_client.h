@@ -32,6 +32,11 @@ WatchResult Watch(mlcube_remote::v1::Jobs::Stub& stub, const std::string& job_id
                   const std::function<bool(const WatchResult&)>& until = nullptr,
                   int timeout_s = 60);
 
+// Follows the job's log from the start until its stdout contains `text`
+// (or the watch ends).
+WatchResult WatchUntilOutput(mlcube_remote::v1::Jobs::Stub& stub, const std::string& job_id,
+                             const std::string& text);
+
 // Copies examples/hello (with busybox placed by tools/prepare-examples.sh)
 // to STATE/cubes/OWNER/CUBE_ID, owned by the agent's user.
 bool PlaceHelloCube(const AgentProcess& agent, const std::string& owner,
