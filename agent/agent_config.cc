@@ -74,7 +74,6 @@ absl::Status ParseRuntimes(const YAML::Node& node, const std::string& file, Agen
   return absl::OkStatus();
 }
 
-// ---- BEGIN transport helper: TLS ----
 absl::Status ParseTls(const YAML::Node& node, const std::string& file, AgentTlsConfig& tls) {
   if (!node.IsMap()) return Bad(file, "tls", "expected a mapping {ca, cert, key}");
   for (const auto& field : node) {
@@ -120,7 +119,6 @@ absl::Status ParseUnixSocket(const YAML::Node& node, const std::string& file, Ag
   }
   return absl::OkStatus();
 }
-// ---- END transport helper: TLS ----
 
 // "0", "1048576", "512M", "50G", "2T" (powers of 1024).
 absl::StatusOr<int64_t> ByteSize(const YAML::Node& node, const std::string& file,
@@ -222,10 +220,10 @@ absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentCon
     } else if (key == "runtimes") {
       absl::Status s = ParseRuntimes(value, file, config);
       if (!s.ok()) return s;
-    } else if (key == "unix_socket") {  // transport helper
+    } else if (key == "unix_socket") {
       absl::Status s = ParseUnixSocket(value, file, config);
       if (!s.ok()) return s;
-    } else if (key == "tls") {  // transport helper: TLS
+    } else if (key == "tls") {
       absl::Status s = ParseTls(value, file, config.tls);
       if (!s.ok()) return s;
     } else if (key == "limits") {
@@ -301,7 +299,6 @@ absl::Status ValidateAgentConfig(const AgentConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("image_dir: '", config.image_dir, "': expected an absolute path"));
   }
-  // ---- BEGIN transport helper: TLS ----
   for (const auto& [name, value] :
        {std::pair<const char*, const std::string*>{"ca", &config.tls.ca},
         {"cert", &config.tls.cert},
@@ -311,7 +308,6 @@ absl::Status ValidateAgentConfig(const AgentConfig& config) {
           absl::StrCat("tls.", name, ": '", *value, "': expected an absolute path"));
     }
   }
-  // ---- END transport helper: TLS ----
   return absl::OkStatus();
 }
 

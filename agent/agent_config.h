@@ -38,7 +38,6 @@ struct RuntimeConfig {
   std::string binary;  // a name looked up in PATH, or a path
 };
 
-// ---- BEGIN transport helper: TLS ----
 // Mutual TLS for TCP listen addresses (see agent/tls_server_credentials.h).
 // Absolute paths; all three or none.
 struct AgentTlsConfig {
@@ -47,7 +46,6 @@ struct AgentTlsConfig {
   std::string key;   // its private key (mode 0600)
   bool enabled() const { return !cert.empty(); }
 };
-// ---- END transport helper: TLS ----
 
 // What one identity may use at once on a shared host (0: no limit).
 struct IdentityLimits {
@@ -73,7 +71,6 @@ struct AgentConfig {
 
   IdentityLimits limits;
 
-  // ---- BEGIN transport helper: TLS ----
   AgentTlsConfig tls;
   // Mode (octal) and group (empty: the agent's) of unix listen sockets.
   // Callers are identified by uid either way; these decide who may call.
@@ -82,7 +79,6 @@ struct AgentConfig {
   // Plain TCP on loopback, for tests: only the --insecure flag sets it, never
   // the file, and never for a non-loopback address.
   bool insecure = false;
-  // ---- END transport helper: TLS ----
 
   // The image dir with its default applied.
   std::string EffectiveImageDir() const;

@@ -4,7 +4,7 @@
 //   mlcube-agent certs init --dir=DIR --host=NAME... [--client-name=NAME]
 //   mlcube-agent certs client --dir=DIR --name=NAME
 //   mlcube-agent supervise ...   (internal: runs one task detached, see
-//                                 agent/task_supervisor.h)
+//                                 agent/schedulers/task_supervisor.h)
 
 #include <grp.h>
 #include <signal.h>
@@ -18,17 +18,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/agent_config.h"
-#include "agent/agent_info_service.h"
-#include "agent/agent_server.h"
-#include "agent/caller_identity.h"
-#include "agent/certs_init.h"  // transport helper: TLS
-#include "agent/job_manager.h"
-#include "agent/jobs_service.h"
-#include "agent/runtime_inventory.h"
-#include "agent/stream_limiter.h"
-#include "agent/sync_services.h"
-#include "agent/task_supervisor.h"
-#include "agent/tls_server_credentials.h"  // transport helper: TLS
+#include "agent/jobs/job_manager.h"
+#include "agent/runtimes/runtime_inventory.h"
+#include "agent/schedulers/task_supervisor.h"
+#include "agent/server/agent_server.h"
+#include "agent/server/caller_identity.h"
+#include "agent/server/certs_init.h"
+#include "agent/server/stream_limiter.h"
+#include "agent/server/tls_server_credentials.h"
+#include "agent/services/agent_info_service.h"
+#include "agent/services/jobs_service.h"
+#include "agent/services/sync_services.h"
+#include "agent/state_layout.h"
+#include "common/file_util.h"
 
 namespace {
 
@@ -40,7 +42,7 @@ struct ServeFlags {
   std::string state_dir;
   std::string image_dir;
   int max_concurrent_jobs = 0;
-  bool insecure = false;  // transport helper: TLS
+  bool insecure = false;
 };
 
 absl::StatusOr<mlcube::AgentConfig> BuildConfig(const ServeFlags& flags) {
@@ -58,24 +60,10 @@ absl::StatusOr<mlcube::AgentConfig> BuildConfig(const ServeFlags& flags) {
   if (!flags.state_dir.empty()) config.state_dir = flags.state_dir;
   if (!flags.image_dir.empty()) config.image_dir = flags.image_dir;
   if (flags.max_concurrent_jobs > 0) config.max_concurrent_jobs = flags.max_concurrent_jobs;
-  config.insecure = flags.insecure;  // transport helper: TLS
+  config.insecure = flags.insecure;
   absl::Status valid = mlcube::ValidateAgentConfig(config);
   if (!valid.ok()) return valid;
   return config;
-}
-
-absl::Status MakeDirs(const std::string& path) {
-  std::string partial;
-  for (size_t i = 1; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      partial = path.substr(0, i);
-      if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
-        return absl::PermissionDeniedError(
-            absl::StrCat("cannot create ", partial, ": ", strerror(errno)));
-      }
-    }
-  }
-  return absl::OkStatus();
 }
 
 // The agent binary itself: supervisors are started from it.
@@ -94,6 +82,68 @@ std::string SelfExe() {
   return self;
 }
 
+// The directories the agent needs before it serves.
+absl::Status PrepareDirectories(const mlcube::AgentConfig& config,
+                                const mlcube::StateLayout& layout) {
+  for (const std::string& dir :
+       {layout.root(), layout.JobsDir(), layout.CubesDir(), layout.ImagesDir()}) {
+    if (absl::Status made = mlcube::MakeDirs(dir); !made.ok()) return made;
+  }
+  for (const std::string& address : config.listen) {
+    if (address.rfind("unix://", 0) == 0) {
+      const std::string path = address.substr(7);
+      (void)mlcube::MakeDirs(path.substr(0, path.rfind('/')));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Mutual TLS for TCP addresses and who may open the unix sockets.
+absl::Status ConfigureAccess(const mlcube::AgentConfig& config, mlcube::AgentServer* server) {
+  std::shared_ptr<grpc::ServerCredentials> tls;
+  if (config.tls.enabled()) {
+    auto loaded = mlcube::LoadTlsServerCredentials(config.tls);
+    if (!loaded.ok()) return loaded.status();
+    tls = *loaded;
+  }
+  server->SetTcpSecurity(tls, config.insecure);
+  gid_t socket_group = static_cast<gid_t>(-1);
+  if (!config.unix_socket_group.empty()) {
+    struct group* entry = getgrnam(config.unix_socket_group.c_str());
+    if (entry == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unix_socket.group: no group '", config.unix_socket_group, "'"));
+    }
+    socket_group = entry->gr_gid;
+  }
+  server->SetUnixSocketAccess(static_cast<mode_t>(config.unix_socket_mode), socket_group);
+  return absl::OkStatus();
+}
+
+void PrintListening(const mlcube::AgentConfig& config, const mlcube::AgentServer& server,
+                    const mlcube::RuntimeInventory& inventory) {
+  std::cerr << "mlcube-agent " << MLCUBE_REMOTE_VERSION << " listening on";
+  size_t tcp_index = 0;
+  for (const std::string& address : config.listen) {
+    if (address.rfind("unix://", 0) == 0) {
+      std::cerr << " " << address;
+    } else {
+      std::cerr << " " << address.substr(0, address.rfind(':') + 1)
+                << server.tcp_ports()[tcp_index++];
+    }
+  }
+  std::cerr << "; state dir " << config.state_dir << "; runtimes:";
+  for (const auto& r : inventory.runtimes()) std::cerr << " " << r.name << " " << r.version;
+  std::cerr << std::endl;
+}
+
+int Fail(const absl::Status& status, int code) {
+  std::cerr << "mlcube-agent: " << status.message() << "\n";
+  return code;
+}
+
+// The composition root: builds every module, wires them, serves until
+// SIGTERM/SIGINT.
 int Serve(const ServeFlags& flags) {
   // Block the stop signals in every thread; one thread waits for them.
   sigset_t stop_signals;
@@ -104,108 +154,28 @@ int Serve(const ServeFlags& flags) {
   signal(SIGPIPE, SIG_IGN);
 
   auto config = BuildConfig(flags);
-  if (!config.ok()) {
-    std::cerr << "mlcube-agent: " << config.status().message() << "\n";
-    return 2;
-  }
-  for (const std::string& dir : {config->state_dir, config->state_dir + "/jobs",
-                                 config->state_dir + "/cubes", config->EffectiveImageDir()}) {
-    absl::Status made = MakeDirs(dir);
-    if (!made.ok()) {
-      std::cerr << "mlcube-agent: " << made.message() << "\n";
-      return 1;
-    }
-  }
-  for (const std::string& address : config->listen) {
-    if (address.rfind("unix://", 0) == 0) {
-      const std::string path = address.substr(7);
-      (void)MakeDirs(path.substr(0, path.rfind('/')));
-    }
-  }
+  if (!config.ok()) return Fail(config.status(), 2);
+  const mlcube::StateLayout layout(config->state_dir, config->EffectiveImageDir());
+  if (absl::Status made = PrepareDirectories(*config, layout); !made.ok()) return Fail(made, 1);
 
   const mlcube::RuntimeInventory inventory = mlcube::RuntimeInventory::Detect(*config);
-  mlcube::AgentInfoService agent_info(*config, inventory);
-  mlcube::JobManager jobs(*config, inventory, SelfExe());
+  mlcube::JobManager jobs(*config, layout, inventory, SelfExe());
   mlcube::StreamLimiter streams(config->limits.open_streams);
-  mlcube::JobsService jobs_service(&jobs, &streams);
-
-  // The services this agent serves. Keep this list short and flat.
-  std::vector<grpc::Service*> services = {
-      &agent_info,
-      &jobs_service,
-  };
-  auto sync = mlcube::SyncServices::Create(config->state_dir, config->limits.stored_bytes, &streams,
+  auto sync = mlcube::SyncServices::Create(&layout, config->limits.stored_bytes, &streams, &jobs,
                                            mlcube::CallerIdentity);
-  if (!sync.ok()) {
-    std::cerr << "mlcube-agent: " << sync.status().message() << "\n";
-    return 1;
-  }
-  for (grpc::Service* service : (*sync)->services()) services.push_back(service);  // sync
+  if (!sync.ok()) return Fail(sync.status(), 1);
+  mlcube::AgentInfoService agent_info(*config, inventory, (*sync)->quota());
+  mlcube::JobsService jobs_service(&jobs, &streams);
   // A job's tasks may write into the cube's inputs: the next push re-checks.
-  jobs.SetWorkspaceUseHook(
-      [workspaces = (*sync)->workspaces()](const std::string& owner, const std::string& cube_id) {
-        workspaces->MarkWorkspaceUsed(owner, cube_id);
-      });
-  (*sync)->workspaces()->SetJobLookup(  // sync: Snapshot(job_id) pulls a job's outputs
-      [&jobs](const std::string& owner,
-              const std::string& id) -> absl::StatusOr<mlcube::WorkspacesService::JobOutputs> {
-        auto outputs = jobs.OutputsOf(owner, id);
-        if (!outputs.ok()) return outputs.status();
-        return mlcube::WorkspacesService::JobOutputs{outputs->first, std::move(outputs->second)};
-      });
-  agent_info.SetStoredBytesLookup(
-      [quota = (*sync)->quota()](const std::string& owner) { return quota->RecentBytesOf(owner); });
-  (*sync)->workspaces()->SetActiveJobsLookup(
-      [&jobs](const std::string& owner, const std::string& cube_id) {
-        std::vector<std::string> ids;
-        for (const auto& job : jobs.List(owner, /*all=*/false, cube_id)) ids.push_back(job.id());
-        return ids;
-      });
-  jobs.Start();  // after its hooks are set: re-attached jobs use them
+  jobs.Start((*sync)->workspaces());
 
   mlcube::AgentServer server(config->listen);
-  for (grpc::Service* service : services) server.RegisterService(service);
-  // ---- BEGIN transport helper: TLS ----
-  std::shared_ptr<grpc::ServerCredentials> tls;
-  if (config->tls.enabled()) {
-    auto loaded = mlcube::LoadTlsServerCredentials(config->tls);
-    if (!loaded.ok()) {
-      std::cerr << "mlcube-agent: " << loaded.status().message() << "\n";
-      return 1;
-    }
-    tls = *loaded;
-  }
-  server.SetTcpSecurity(tls, config->insecure);
-  gid_t socket_group = static_cast<gid_t>(-1);
-  if (!config->unix_socket_group.empty()) {
-    struct group* entry = getgrnam(config->unix_socket_group.c_str());
-    if (entry == nullptr) {
-      std::cerr << "mlcube-agent: unix_socket.group: no group '" << config->unix_socket_group
-                << "'\n";
-      return 1;
-    }
-    socket_group = entry->gr_gid;
-  }
-  server.SetUnixSocketAccess(static_cast<mode_t>(config->unix_socket_mode), socket_group);
-  // ---- END transport helper: TLS ----
-  absl::Status started = server.Start();
-  if (!started.ok()) {
-    std::cerr << "mlcube-agent: " << started.message() << "\n";
-    return 1;
-  }
-  std::cerr << "mlcube-agent " << MLCUBE_REMOTE_VERSION << " listening on";
-  size_t tcp_index = 0;
-  for (const std::string& address : config->listen) {
-    if (address.rfind("unix://", 0) == 0) {
-      std::cerr << " " << address;
-    } else {
-      std::cerr << " " << address.substr(0, address.rfind(':') + 1)
-                << server.tcp_ports()[tcp_index++];
-    }
-  }
-  std::cerr << "; state dir " << config->state_dir << "; runtimes:";
-  for (const auto& r : inventory.runtimes()) std::cerr << " " << r.name << " " << r.version;
-  std::cerr << std::endl;
+  server.RegisterService(&agent_info);
+  server.RegisterService(&jobs_service);
+  for (grpc::Service* service : (*sync)->services()) server.RegisterService(service);
+  if (absl::Status access = ConfigureAccess(*config, &server); !access.ok()) return Fail(access, 1);
+  if (absl::Status started = server.Start(); !started.ok()) return Fail(started, 1);
+  PrintListening(*config, server, inventory);
 
   std::thread signal_waiter([&] {
     int sig = 0;
@@ -222,7 +192,7 @@ int Serve(const ServeFlags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Internal: runs one job step detached (see agent/task_supervisor.h).
+  // Internal: runs one job step detached (see agent/schedulers/task_supervisor.h).
   // Handled before CLI11 so the task's own arguments are passed untouched.
   if (argc >= 2 && std::string(argv[1]) == "supervise") {
     return mlcube::TaskSupervisor::Main(std::vector<std::string>(argv + 2, argv + argc));
@@ -240,7 +210,6 @@ int main(int argc, char** argv) {
   serve->add_option("--state-dir", flags.state_dir, "State directory (jobs, blobs, cubes)");
   serve->add_option("--image-dir", flags.image_dir, "Directory for SIF images");
   serve->add_option("--max-concurrent-jobs", flags.max_concurrent_jobs, "Jobs run at once");
-  // ---- BEGIN transport helper: TLS ----
   serve->add_flag("--insecure", flags.insecure,
                   "Allow plain TCP without TLS on loopback addresses (tests only)");
   mlcube::CertsInitOptions certs_options;
@@ -261,7 +230,6 @@ int main(int argc, char** argv) {
   certs_client->add_option("--dir", client_dir, "The directory `certs init` wrote")->required();
   certs_client->add_option("--name", client_name, "The user's name (their identity: cn-NAME)")
       ->required();
-  // ---- END transport helper: TLS ----
 
   try {
     app.parse(argc, argv);
@@ -269,12 +237,12 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (serve->parsed()) return Serve(flags);
-  if (certs_init->parsed()) {  // transport helper: TLS
+  if (certs_init->parsed()) {
     absl::Status done = mlcube::CertsInit(certs_options, std::cout);
     if (!done.ok()) std::cerr << "mlcube-agent: " << done.message() << "\n";
     return done.ok() ? 0 : 1;
   }
-  if (certs_client->parsed()) {  // transport helper: TLS
+  if (certs_client->parsed()) {
     absl::Status done = mlcube::CertsIssueClient(client_dir, client_name, std::cout);
     if (!done.ok()) std::cerr << "mlcube-agent: " << done.message() << "\n";
     return done.ok() ? 0 : 1;

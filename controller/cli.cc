@@ -4,14 +4,14 @@
 #include <iostream>
 #include <string>
 
-#include "controller/console.h"
-#include "controller/cube_options.h"
-#include "controller/describe_command.h"
-#include "controller/exit_codes.h"
-#include "controller/hosts_command.h"
-#include "controller/job_commands.h"
-#include "controller/run_command.h"
-#include "controller/sync_command.h"
+#include "controller/commands/cube_options.h"
+#include "controller/commands/describe_command.h"
+#include "controller/commands/hosts_command.h"
+#include "controller/commands/job_commands.h"
+#include "controller/commands/run_command.h"
+#include "controller/commands/sync_command.h"
+#include "controller/terminal/console.h"
+#include "controller/terminal/exit_codes.h"
 
 namespace mlcube {
 namespace {
@@ -72,7 +72,7 @@ int RunCli(int argc, char** argv) {
   cancel->add_option("JOB", job_options.job_id, "Job id")->required();
   CLI::App* jobs = add_job_command("jobs", "List your jobs on a host");
   jobs->add_flag("--all", job_options.all, "Include finished jobs");
-  SyncCommandOptions sync_options;  // sync (issue 4)
+  SyncCommandOptions sync_options;
   CLI::App* sync = AddSyncCommand(&app, &sync_options);
 
   RunCommandOptions run_options;

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/container_runtime.h"
+#include "agent/runtimes/container_runtime.h"
 #include "mlcube_remote/v1/jobs.grpc.pb.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/jobs_client.h"

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <thread>
 
-#include "agent/container_runtime.h"
+#include "agent/runtimes/container_runtime.h"
 #include "mlcube_remote/v1/agent.grpc.pb.h"
 #include "mlcube_remote/v1/jobs.grpc.pb.h"
 #include "tests/integration/agent_process.h"

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/container_runtime.h"
+#include "agent/runtimes/container_runtime.h"
 #include "common/digest.h"
 #include "mlcube_remote/v1/content_store.grpc.pb.h"
 #include "mlcube_remote/v1/manifest.pb.h"

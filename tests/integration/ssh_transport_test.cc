@@ -19,9 +19,9 @@
 #include <string>
 #include <thread>
 
-#include "controller/agent_connection.h"
-#include "controller/hosts_file.h"
-#include "controller/ssh_tunnel.h"
+#include "controller/transport/agent_connection.h"
+#include "controller/transport/hosts_file.h"
+#include "controller/transport/ssh_tunnel.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/ssh_test_network_namespace.h"
 #include "tests/integration/ssh_test_server.h"

@@ -15,7 +15,7 @@
 #include <sstream>
 #include <string>
 
-#include "agent/tls_certificate_factory.h"
+#include "agent/server/tls_certificate_factory.h"
 #include "mlcube_remote/v1/agent.grpc.pb.h"
 #include "tests/integration/agent_process.h"
 #include "tests/support/command_runner.h"

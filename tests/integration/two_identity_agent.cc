@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/certs_init.h"
-#include "agent/tls_certificate_factory.h"
+#include "agent/server/certs_init.h"
+#include "agent/server/tls_certificate_factory.h"
 
 namespace mlcube_test {
 

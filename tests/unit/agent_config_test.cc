@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/agent_server.h"
-#include "agent/runtime_inventory.h"
+#include "agent/runtimes/runtime_inventory.h"
+#include "agent/server/agent_server.h"
 
 namespace mlcube {
 namespace {

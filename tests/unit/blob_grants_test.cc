@@ -1,12 +1,12 @@
-#include "agent/blob_grants.h"
+#include "agent/cas/blob_grants.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 
-#include "agent/blob_access.h"
-#include "agent/storage_quota.h"
-#include "agent/stream_limiter.h"
+#include "agent/cas/blob_access.h"
+#include "agent/cas/storage_quota.h"
+#include "agent/server/stream_limiter.h"
 #include "tests/unit/sync_test_util.h"
 
 namespace mlcube {

@@ -1,4 +1,4 @@
-#include "agent/blob_store.h"
+#include "agent/cas/blob_store.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

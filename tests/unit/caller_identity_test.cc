@@ -1,4 +1,4 @@
-#include "agent/caller_identity.h"
+#include "agent/server/caller_identity.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>

@@ -10,8 +10,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "agent/apptainer_runtime.h"
-#include "agent/docker_runtime.h"
+#include "agent/runtimes/apptainer_runtime.h"
+#include "agent/runtimes/docker_runtime.h"
 
 namespace mlcube {
 namespace {
@@ -52,6 +52,7 @@ TEST(DockerRuntimeTest, RunIsANamedContainerAsTheAgentUserWithMountsEnvAndGpus) 
   char tmpl[] = "/tmp/docker-runtime-test-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   context.job_dir = tmpl;
+  context.step_prefix = context.job_dir + "/step-1";
   auto command = docker.TaskCommand(HelloCube(), GreetInvocation(), context);
   ASSERT_TRUE(command.ok()) << command.status();
   const auto& a = command->argv;
@@ -160,6 +161,7 @@ TEST(ApptainerRuntimeTest, RunBindsMountsPassesEnvByPrefixAndChecksTheSif) {
   context.job_id = "0badcafe";
   context.image_dir = tmpl;
   context.job_dir = tmpl;
+  context.scratch_dir = context.job_dir + "/tmp";
   context.env = {{"A", "b"}};
   context.gpus = "all";
   Cube cube = HelloCube();
@@ -208,6 +210,7 @@ TEST(ApptainerRuntimeTest, ConfigureNeedsARecipeOrAnImageToConvert) {
   context.job_id = "0badcafe";
   context.image_dir = "/images";
   context.job_dir = "/tmp";
+  context.scratch_dir = context.job_dir + "/tmp";
   Cube cube = HelloCube();
   cube.singularity.build_context = "/nonexistent";
   cube.singularity.build_file = "Singularity.recipe";

@@ -1,4 +1,4 @@
-#include "controller/ignore_rules.h"
+#include "controller/sync/ignore_rules.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "controller/scan_cache.h"
+#include "controller/sync/scan_cache.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "controller/scanner.h"
+#include "controller/sync/scanner.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

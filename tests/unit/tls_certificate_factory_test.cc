@@ -2,7 +2,7 @@
 // are right, validity can be placed in the past; the identity a certificate
 // gives; the agent's tls: config block.
 
-#include "agent/tls_certificate_factory.h"
+#include "agent/server/tls_certificate_factory.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,7 +13,7 @@
 #include <memory>
 
 #include "agent/agent_config.h"
-#include "agent/caller_identity.h"
+#include "agent/server/caller_identity.h"
 
 namespace mlcube {
 namespace {

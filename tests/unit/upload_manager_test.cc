@@ -1,4 +1,4 @@
-#include "agent/upload_manager.h"
+#include "agent/cas/upload_manager.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "agent/workspace_materializer.h"
+#include "agent/workspaces/workspace_materializer.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

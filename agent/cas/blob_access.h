@@ -1,0 +1,57 @@
+#ifndef MLCUBE_REMOTE_AGENT_CAS_BLOB_ACCESS_H_
+#define MLCUBE_REMOTE_AGENT_CAS_BLOB_ACCESS_H_
+
+// The content store as one identity sees it. A blob is visible to an
+// identity when the identity uploaded it (BlobGrants) and the content is on
+// this agent (in the store or in any verified workspace file), or when the
+// content sits in one of the identity's own workspace files
+// (STATE/cubes/OWNER/...: its committed inputs and its tasks' outputs).
+// Everything else is reported exactly as a blob that does not exist, so
+// neither FindMissingBlobs nor a read tells one identity what another has.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/cas/blob_grants.h"
+#include "agent/cas/blob_store.h"
+#include "agent/cas/workspace_blob_index.h"
+#include "common/digest.h"
+#include "common/unique_fd.h"
+
+namespace mlcube {
+
+class BlobAccess {
+ public:
+  // None owned. `cubes_root` is STATE/cubes.
+  BlobAccess(BlobStore* store, WorkspaceBlobIndex* index, BlobGrants* grants,
+             std::string cubes_root)
+      : store_(store), index_(index), grants_(grants), cubes_root_(std::move(cubes_root)) {}
+
+  bool Visible(const std::string& owner, const v1Digest& digest) const;
+
+  // Opens the content for reading; NOT_FOUND when not visible. Readers
+  // verify what they read (the client checks the digest).
+  absl::StatusOr<UniqueFd> Open(const std::string& owner, const v1Digest& digest) const;
+
+  // Reads a whole small blob (manifests); NOT_FOUND when not visible.
+  absl::StatusOr<std::string> ReadSmall(const std::string& owner, const v1Digest& digest) const;
+
+  // After `owner` sent the content and it verified.
+  void Grant(const std::string& owner, const v1Digest& digest) { grants_->Grant(owner, digest); }
+  void GrantAll(const std::string& owner, const std::vector<v1Digest>& digests) {
+    grants_->GrantAll(owner, digests);
+  }
+
+ private:
+  std::string OwnerRoot(const std::string& owner) const;
+
+  BlobStore* store_;
+  WorkspaceBlobIndex* index_;
+  BlobGrants* grants_;
+  std::string cubes_root_;
+};
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_CAS_BLOB_ACCESS_H_

@@ -1,0 +1,70 @@
+#ifndef MLCUBE_REMOTE_AGENT_CAS_WORKSPACE_BLOB_INDEX_H_
+#define MLCUBE_REMOTE_AGENT_CAS_WORKSPACE_BLOB_INDEX_H_
+
+// Where committed workspace files hold a blob's content. A commit moves each
+// freshly uploaded blob into the workspace (a rename: the data is written to
+// disk once, as with `cp`), so after the move the content lives in the
+// workspace file, not in the BlobStore. This index lets the agent still
+// answer FindMissingBlobs, serve reads and materialise a second cube from
+// such files.
+//
+// A location is trusted only while the file keeps the size and mtime the
+// manifest recorded; content copied out of it is hashed and verified, so a
+// task that rewrote a file (even restoring its mtime) can never pass wrong
+// data off as the blob. The workspace file and the store never share an
+// inode, so a task writing into an input cannot corrupt the store.
+//
+// Thread-safe.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "common/digest.h"
+#include "common/unique_fd.h"
+#include "mlcube_remote/v1/manifest.pb.h"
+
+namespace mlcube {
+
+class WorkspaceBlobIndex {
+ public:
+  // Records every file of `manifest`, materialised under `root`.
+  void AddManifest(const std::string& root, const ::mlcube_remote::v1::Manifest& manifest);
+  void Add(const v1Digest& digest, std::string path, int64_t mtime_ns);
+
+  // True when some recorded file whose path starts with `under` ("" for
+  // any) still has the digest's size and its mtime.
+  bool Has(const v1Digest& digest, absl::string_view under) const;
+
+  // Opens a file under `under` that still looks like the blob (size,
+  // mtime). The caller verifies the content (reads are checked by the
+  // client, copies by CopyVerified).
+  absl::StatusOr<UniqueFd> OpenLive(const v1Digest& digest, absl::string_view under) const;
+
+  // Copies the blob's content into `out_fd` (at offset 0, truncating) from
+  // the first recorded file whose content verifies; locations that fail are
+  // forgotten. NOT_FOUND when none verifies.
+  absl::Status CopyVerified(const v1Digest& digest, int out_fd);
+
+  size_t size() const;
+
+ private:
+  struct Location {
+    std::string path;
+    int64_t mtime_ns;
+  };
+  std::vector<Location> Candidates(const v1Digest& digest) const;
+  void Forget(const v1Digest& digest, const std::string& path);
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::vector<Location>> locations_;  // by hash
+};
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_CAS_WORKSPACE_BLOB_INDEX_H_

@@ -1,0 +1,125 @@
+#ifndef MLCUBE_REMOTE_AGENT_JOBS_JOB_MANAGER_H_
+#define MLCUBE_REMOTE_AGENT_JOBS_JOB_MANAGER_H_
+
+// Runs jobs: a queue, at most max_concurrent_jobs running (and at most
+// limits.running_jobs of one identity), one thread per
+// running job that walks the job's plan (configure?, task, task...). Each
+// step runs under a TaskSupervisor, detached from the agent, so tasks
+// outlive an agent restart; Start() finds unfinished jobs on disk and
+// re-attaches to their steps. Jobs belong to the identity that submitted
+// them; other identities get NOT_FOUND, as if the job did not exist.
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/agent_config.h"
+#include "agent/jobs/cube_jobs.h"
+#include "agent/jobs/job_store.h"
+#include "agent/runtimes/container_runtime.h"
+#include "agent/runtimes/runtime_inventory.h"
+#include "agent/state_layout.h"
+#include "common/cube.h"
+#include "mlcube_remote/v1/jobs.pb.h"
+
+namespace mlcube {
+
+class JobManager : public CubeJobs {
+ public:
+  // `self_exe` is the mlcube-agent binary (runs `supervise`). Config,
+  // layout and inventory must outlive the manager.
+  JobManager(const AgentConfig& config, const StateLayout& layout,
+             const RuntimeInventory& inventory, std::string self_exe);
+  ~JobManager();  // stops waiting for steps; the tasks themselves keep running
+  JobManager(const JobManager&) = delete;
+  JobManager& operator=(const JobManager&) = delete;
+
+  // Loads the jobs on disk and resumes the unfinished ones. `workspaces`
+  // (not owned, outlives the manager) hears when a job starts working in a
+  // cube's workspace, before its first step.
+  void Start(WorkspaceUseRecorder* workspaces);
+
+  // Validates the request (cube present, tasks known, paths inside the
+  // workspace, runtime installed) and queues a job. A request with a
+  // client_request_id seen before returns that earlier job.
+  absl::StatusOr<mlcube_remote::v1::Job> Submit(const std::string& owner,
+                                                const mlcube_remote::v1::SubmitJobRequest& request);
+  absl::StatusOr<mlcube_remote::v1::Job> Get(const std::string& owner, const std::string& id);
+  // CubeJobs.
+  absl::StatusOr<Outputs> OutputsOf(const std::string& owner, const std::string& id) override;
+  std::vector<std::string> UnfinishedJobsOf(const std::string& owner,
+                                            const std::string& cube_id) override;
+  std::vector<mlcube_remote::v1::Job> List(const std::string& owner, bool all,
+                                           const std::string& cube_id);
+  // Kills the job's container and waits (a few seconds at most) until the
+  // job is CANCELLED. Cancelling a finished job changes nothing.
+  absl::StatusOr<mlcube_remote::v1::Job> Cancel(const std::string& owner, const std::string& id);
+
+  std::string LogPath(const std::string& id) const { return store_.LogPath(id); }
+
+  bool IsFinal(const std::string& id);
+
+ private:
+  struct Entry {
+    mlcube_remote::v1::Job job;
+    mlcube_remote::v1::SubmitJobRequest request;
+    bool cancel_requested = false;
+  };
+  struct Outcome {
+    mlcube_remote::v1::JobState state;
+    int exit_code = 0;
+    std::string reason;
+  };
+
+  absl::StatusOr<Cube> LoadJobCube(const std::string& owner,
+                                   const mlcube_remote::v1::SubmitJobRequest& request) const;
+  absl::StatusOr<std::unique_ptr<ContainerRuntime>> MakeRuntime(
+      mlcube_remote::v1::Runtime runtime) const;
+
+  void StartQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts RunJob in a new thread; false (and nothing changed) when the
+  // system has no thread to give.
+  bool SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RunJob(std::shared_ptr<Entry> entry);
+  Outcome Execute(const std::shared_ptr<Entry>& entry);
+  // Waits for a launched step to end, killing it when a cancel comes.
+  // False when the manager is shutting down.
+  bool WaitForStep(const std::shared_ptr<Entry>& entry, const std::string& prefix,
+                   ContainerRuntime* runtime, const std::string& container_name);
+  void SetState(const std::shared_ptr<Entry>& entry, mlcube_remote::v1::JobState state,
+                int exit_code, const std::string& reason, const std::string& current_task);
+  void AgentLog(const std::string& id, const std::string& text);
+  mlcube_remote::v1::Job Snapshot(const Entry& entry) const;
+  bool CancelRequested(const std::shared_ptr<Entry>& entry);
+
+  const AgentConfig& config_;
+  const StateLayout& layout_;
+  const RuntimeInventory& inventory_;
+  const std::string self_exe_;
+  JobStore store_;
+  WorkspaceUseRecorder* workspaces_ = nullptr;
+  std::atomic<bool> stopping_{false};
+
+  absl::Mutex submit_mu_;  // one Submit at a time: idempotency keys stay exact
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Entry>> jobs_ ABSL_GUARDED_BY(mu_);
+  // owner + "\n" + client_request_id -> job id
+  std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<Entry>> queue_ ABSL_GUARDED_BY(mu_);
+  int running_ ABSL_GUARDED_BY(mu_) = 0;  // job threads alive
+  std::map<std::string, int> running_by_owner_ ABSL_GUARDED_BY(mu_);
+};
+
+bool IsFinalState(mlcube_remote::v1::JobState state);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_JOBS_JOB_MANAGER_H_

@@ -1,0 +1,194 @@
+#include "agent/runtimes/apptainer_runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/subprocess.h"
+
+namespace mlcube {
+namespace {
+
+std::string TempSifPath(const Cube& cube, const StepContext& context) {
+  return absl::StrCat(ApptainerRuntime::SifPath(cube, context), ".build-", context.job_id);
+}
+
+std::string TempDir(const StepContext& context) {
+  const std::string& dir = context.scratch_dir;
+  mkdir(dir.c_str(), 0700);
+  return dir;
+}
+
+std::string BaseName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// run_args come from the cube, i.e. from the remote caller: options that
+// would bind host paths or raise privileges are refused.
+absl::Status CheckRunArgs(const std::vector<std::string>& args) {
+  static const std::vector<std::string> kRefused = {
+      "-B",         "--bind",     "--mount",        "-H",
+      "--home",     "-o",         "--overlay",      "-w",
+      "--writable", "--add-caps", "--allow-setuid", "--keep-privs",
+      "--security", "--net",      "--network",      "--network-args",
+      "--no-home",  "-S",         "--scratch",      "-W",
+      "--workdir"};
+  return RefuseArguments(args, kRefused, "singularity.run_args");
+}
+
+}  // namespace
+
+bool IsSifFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char magic[9] = {0};
+  const bool ok = pread(fd, magic, sizeof(magic), 32) == sizeof(magic) &&
+                  memcmp(magic, "SIF_MAGIC", sizeof(magic)) == 0;
+  close(fd);
+  return ok;
+}
+
+std::string ApptainerRuntime::SifPath(const Cube& cube, const StepContext& context) {
+  std::string name = BaseName(cube.singularity.image);
+  if (name.empty()) name = (cube.name.empty() ? "cube" : cube.name) + std::string(".sif");
+  return absl::StrCat(context.image_dir, "/", name);
+}
+
+bool ApptainerRuntime::DockerImageExists(const std::string& image) const {
+  if (docker_binary_.empty()) return false;
+  auto result = RunCommand({docker_binary_, "image", "inspect", "--format", "{{.Id}}", image},
+                           absl::Seconds(30));
+  return result.ok() && result->status.ShellCode() == 0;
+}
+
+bool ApptainerRuntime::NeedsConfigure(const Cube& cube, const StepContext& context) {
+  return !IsSifFile(SifPath(cube, context));
+}
+
+absl::StatusOr<StepCommand> ApptainerRuntime::ConfigureCommand(const Cube& cube,
+                                                               const StepContext& context,
+                                                               std::string* notes) {
+  StepCommand command;
+  std::string source;
+  const std::string& build_file = cube.singularity.build_file;
+  if (absl::StartsWith(build_file, "docker://")) {
+    source = build_file;
+  } else if (absl::StartsWith(build_file, "docker-daemon:")) {
+    // The identity's own build of that image when it has one; never another
+    // identity's (their tags are refused).
+    const std::string image = build_file.substr(strlen("docker-daemon:"));
+    if (absl::Status s = CheckCubeImageName(image, "singularity.build_file"); !s.ok()) return s;
+    const std::string own = OwnerImageTag(context.owner, image);
+    source = absl::StrCat("docker-daemon:", DockerImageExists(own) ? own : image);
+  } else {
+    const std::string recipe = absl::StrCat(cube.singularity.build_context, "/",
+                                            build_file.empty() ? "Singularity.recipe" : build_file);
+    if (!build_file.empty() && access(recipe.c_str(), R_OK) == 0) {
+      source = recipe;
+      command.cwd = cube.singularity.build_context;
+    } else if (!cube.docker.image.empty()) {
+      std::string image = cube.docker.image;
+      if (image.find(':', image.rfind('/') == std::string::npos ? 0 : image.rfind('/')) ==
+          std::string::npos) {
+        image += ":latest";
+      }
+      if (absl::Status s = CheckCubeImageName(image, "docker.image"); !s.ok()) return s;
+      // The identity's own Docker build of the cube, else a pulled image
+      // already on the host, else the registry.
+      const std::string own = OwnerImageTag(context.owner, cube.docker.image);
+      if (DockerImageExists(own)) {
+        source = absl::StrCat("docker-daemon:", own);
+      } else if (DockerImageExists(image)) {
+        source = absl::StrCat("docker-daemon:", image);
+      } else {
+        source = absl::StrCat("docker://", image);
+      }
+      absl::StrAppend(notes, "mlcube-agent: no Singularity recipe at ", recipe, "; building from ",
+                      source, "\n");
+    } else {
+      return absl::NotFoundError(
+          absl::StrCat("no Singularity recipe at ", recipe, " and no docker.image to convert"));
+    }
+  }
+  command.argv = {binary_, "build", "--force"};
+  for (const std::string& arg : SplitArgs(cube.singularity.build_args)) command.argv.push_back(arg);
+  command.argv.push_back(TempSifPath(cube, context));
+  command.argv.push_back(source);
+  for (const auto& [k, v] : ProxyEnvironment()) command.env[k] = v;
+  command.env[absl::StrCat(absl::AsciiStrToUpper(flavour_), "_TMPDIR")] = TempDir(context);
+  if (command.cwd.empty()) command.cwd = context.job_dir;
+  return command;
+}
+
+absl::Status ApptainerRuntime::FinishConfigure(const Cube& cube, const StepContext& context) {
+  const std::string tmp = TempSifPath(cube, context);
+  if (!IsSifFile(tmp)) {
+    unlink(tmp.c_str());
+    return absl::DataLossError(absl::StrCat(
+        "the build did not produce a SIF image (no SIF_MAGIC at offset 32 of ", tmp, ")"));
+  }
+  const std::string final_path = SifPath(cube, context);
+  if (rename(tmp.c_str(), final_path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("rename ", tmp, ": ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+void ApptainerRuntime::AbandonConfigure(const Cube& cube, const StepContext& context) {
+  unlink(TempSifPath(cube, context).c_str());
+}
+
+absl::StatusOr<StepCommand> ApptainerRuntime::TaskCommand(const Cube& cube,
+                                                          const TaskInvocation& invocation,
+                                                          const StepContext& context) {
+  const std::string sif = SifPath(cube, context);
+  if (!IsSifFile(sif)) {
+    return absl::FailedPreconditionError(absl::StrCat(sif, " is not a SIF image"));
+  }
+  StepCommand command;
+  std::vector<std::string> entry = SplitArgs(invocation.entrypoint);
+  std::vector<std::string>& a = command.argv;
+  // -q: no INFO chatter about sandboxes in the task's output.
+  // --contain: no automatic binds of $HOME (the agent's home holds every
+  // owner's data), /tmp or the working directory; only the MLCube mounts.
+  // --cleanenv: the agent's environment stays out; the job's env and the
+  // proxies are passed explicitly below.
+  a = {binary_, "-q", entry.empty() ? "run" : "exec", "--contain", "--cleanenv"};
+  for (const Mount& m : invocation.mounts) {
+    a.push_back("--bind");
+    a.push_back(absl::StrCat(m.host_path, ":", m.container_path, m.read_only ? ":ro" : ""));
+  }
+  if (!context.gpus.empty()) a.push_back("--nv");
+  const std::vector<std::string> run_args = SplitArgs(cube.singularity.run_args);
+  absl::Status allowed = CheckRunArgs(run_args);
+  if (!allowed.ok()) return allowed;
+  for (const std::string& arg : run_args) a.push_back(arg);
+  a.push_back(sif);
+  for (const std::string& e : entry) a.push_back(e);
+  for (const std::string& arg : invocation.args) a.push_back(arg);
+
+  // Variables reach the container through PREFIXENV_NAME of the runtime.
+  const std::string prefix = absl::StrCat(absl::AsciiStrToUpper(flavour_), "ENV_");
+  std::map<std::string, std::string> env = ProxyEnvironment();
+  for (const auto& [k, v] : context.env) env[k] = v;
+  if (absl::StartsWith(context.gpus, "device=")) {
+    env["CUDA_VISIBLE_DEVICES"] = context.gpus.substr(7);
+  }
+  for (const auto& [k, v] : env) command.env[prefix + k] = v;
+  // Without squashfuse every run unpacks the SIF into a temporary sandbox;
+  // keep it in the job's directory (removed with the job's scratch) rather
+  // than leaking it in /tmp when a cancel kills the runtime. The working
+  // directory must be one the agent's user can enter (apptainer binds it).
+  command.env[absl::StrCat(absl::AsciiStrToUpper(flavour_), "_TMPDIR")] = TempDir(context);
+  command.cwd = cube.workspace;
+  return command;
+}
+
+}  // namespace mlcube

@@ -1,0 +1,115 @@
+#ifndef MLCUBE_REMOTE_AGENT_RUNTIMES_CONTAINER_RUNTIME_H_
+#define MLCUBE_REMOTE_AGENT_RUNTIMES_CONTAINER_RUNTIME_H_
+
+// A container runtime as the job manager sees it: it turns a cube and a
+// planned task invocation into command lines (run detached by the
+// TaskSupervisor) and knows whether the cube's image is ready. One
+// implementation per kind: DockerRuntime (docker and podman) and
+// ApptainerRuntime (apptainer and singularity).
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/cube.h"
+#include "common/mount_planner.h"
+
+namespace mlcube {
+
+// What a step needs to know about its job.
+struct StepContext {
+  std::string job_id;
+  // The identity that submitted the job ("uid-1000", "cn-alice").
+  std::string owner;
+  int step = 0;
+  uid_t uid = 0;  // the agent's user: tasks run as it, outputs are its files
+  gid_t gid = 0;
+  // The task environment from the request (also build args for builds).
+  std::map<std::string, std::string> env;
+  // "" none, "all", a count or "device=0,1".
+  std::string gpus;
+  // Where SIF images go (the agent's image dir, per owner).
+  std::string image_dir;
+  // The job's own directory; its runtime scratch space (removed when the
+  // job ends); the prefix of this step's files (PREFIX.env, ...).
+  std::string job_dir;
+  std::string scratch_dir;
+  std::string step_prefix;
+};
+
+struct StepCommand {
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;  // for the runtime binary itself
+  std::string cwd;
+  // Name of the container the step creates (to stop it on cancel), if any.
+  std::string container_name;
+};
+
+class ContainerRuntime {
+ public:
+  virtual ~ContainerRuntime() = default;
+
+  // "docker", "podman", "apptainer" or "singularity".
+  virtual std::string name() const = 0;
+
+  // True when `run` must configure first: no usable image yet, or the cube
+  // asks to rebuild every time (build_strategy: always).
+  virtual bool NeedsConfigure(const Cube& cube, const StepContext& context) = 0;
+
+  // The build or pull command; an error when there is nothing to build from.
+  // `notes` gets human-readable lines for the job log (what was chosen, why).
+  virtual absl::StatusOr<StepCommand> ConfigureCommand(const Cube& cube, const StepContext& context,
+                                                       std::string* notes) = 0;
+
+  // Runs after a successful configure step (e.g. checks and installs a SIF).
+  virtual absl::Status FinishConfigure(const Cube& cube, const StepContext& context) {
+    return absl::OkStatus();
+  }
+
+  // Runs after a failed configure step (e.g. removes a partial image).
+  virtual void AbandonConfigure(const Cube& cube, const StepContext& context) {}
+
+  virtual absl::StatusOr<StepCommand> TaskCommand(const Cube& cube,
+                                                  const TaskInvocation& invocation,
+                                                  const StepContext& context) = 0;
+
+  // Stops a step's container (best effort; the caller also kills the
+  // step's process group).
+  virtual void StopContainer(const std::string& container_name) {}
+};
+
+// Proxy variables of the agent's environment (http_proxy, HTTPS_PROXY ...),
+// passed to builds and tasks so they work behind the same proxy.
+std::map<std::string, std::string> ProxyEnvironment();
+
+// PERMISSION_DENIED naming `key` and the argument when one of `args` is, or
+// starts with "OPTION=", one of `refused` (the cube's extra runtime
+// arguments come from the remote caller).
+absl::Status RefuseArguments(const std::vector<std::string>& args,
+                             const std::vector<std::string>& refused, absl::string_view key);
+
+// Splits extra arguments written in a cube ("--shm-size=1g -e A=B") on
+// whitespace.
+std::vector<std::string> SplitArgs(const std::string& text);
+
+// Images the agent builds from a cube's recipe are tagged per identity,
+// "mlcube-local/<owner>:<image>-<hash>", so one identity's build can never
+// stand in for the image another identity's cube names (a shared tag would
+// let alice run her code in bob's job, with bob's data mounted). Pulled
+// images keep their registry names: their content comes from the registry.
+std::string OwnerImageTag(const std::string& owner, const std::string& image);
+// INVALID_ARGUMENT for images in the agent's own "mlcube-local/" namespace:
+// a cube may not name another identity's build.
+absl::Status CheckCubeImageName(const std::string& image, const char* key);
+
+// The container name of a job's step: derived from the job id, so a
+// restarted agent finds it again.
+std::string ContainerName(const std::string& job_id, int step);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_RUNTIMES_CONTAINER_RUNTIME_H_

@@ -1,0 +1,235 @@
+#include "agent/runtimes/docker_runtime.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "agent/subprocess.h"
+#include "common/file_util.h"
+
+namespace mlcube {
+
+namespace {
+
+// Asks the Docker engine directly (GET /images/NAME/json on its socket):
+// about 1 ms, where running the docker CLI costs tens of milliseconds on
+// every task launch. Returns nullopt when the socket cannot be used.
+std::optional<bool> ImageExistsViaEngineSocket(const std::string& image) {
+  if (getenv("DOCKER_HOST") != nullptr) return std::nullopt;  // not the local socket
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  strncpy(addr.sun_path, "/var/run/docker.sock", sizeof(addr.sun_path) - 1);
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return std::nullopt;
+  }
+  for (char c : image) {  // an image reference never needs escaping
+    if (!(isalnum(static_cast<unsigned char>(c)) || strchr("/:._-@", c))) {
+      close(fd);
+      return std::nullopt;
+    }
+  }
+  const std::string request =
+      absl::StrCat("GET /images/", image, "/json HTTP/1.0\r\nHost: docker\r\n\r\n");
+  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return std::nullopt;
+  }
+  char buf[64] = {0};
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  // "HTTP/1.0 200 OK" or "HTTP/1.0 404 Not Found"
+  if (n < 12 || strncmp(buf, "HTTP/1.", 7) != 0) return std::nullopt;
+  if (strncmp(buf + 9, "200", 3) == 0) return true;
+  if (strncmp(buf + 9, "404", 3) == 0) return false;
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool DockerRuntime::ImageExists(const std::string& image) const {
+  if (flavour_ == "docker") {
+    std::optional<bool> exists = ImageExistsViaEngineSocket(image);
+    if (exists.has_value()) return *exists;
+  }
+  auto result =
+      RunCommand({binary_, "image", "inspect", "--format", "{{.Id}}", image}, absl::Seconds(30));
+  return result.ok() && result->status.ShellCode() == 0;
+}
+
+namespace {
+
+std::string RecipePath(const Cube& cube) {
+  return absl::StrCat(cube.docker.build_context, "/",
+                      cube.docker.build_file.empty() ? "Dockerfile" : cube.docker.build_file);
+}
+
+bool BuildsFromRecipe(const Cube& cube) {
+  return cube.docker.build_strategy != BuildStrategy::kPull &&
+         access(RecipePath(cube).c_str(), R_OK) == 0;
+}
+
+}  // namespace
+
+std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context) const {
+  return BuildsFromRecipe(cube) ? OwnerImageTag(context.owner, cube.docker.image)
+                                : cube.docker.image;
+}
+
+bool DockerRuntime::NeedsConfigure(const Cube& cube, const StepContext& context) {
+  if (cube.docker.build_strategy == BuildStrategy::kAlways) return true;
+  // A refused image name is reported by the configure step.
+  if (!CheckCubeImageName(cube.docker.image, "docker.image").ok()) return true;
+  return !ImageExists(ImageFor(cube, context));
+}
+
+absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
+                                                            const StepContext& context,
+                                                            std::string* notes) {
+  if (cube.docker.image.empty()) {
+    return absl::FailedPreconditionError("the cube sets no docker.image");
+  }
+  if (absl::Status s = CheckCubeImageName(cube.docker.image, "docker.image"); !s.ok()) return s;
+  StepCommand command;
+  const std::string recipe = RecipePath(cube);
+  if (!BuildsFromRecipe(cube)) {
+    if (cube.docker.build_strategy != BuildStrategy::kPull) {
+      absl::StrAppend(notes, "mlcube-agent: no recipe at ", recipe, "; pulling ", cube.docker.image,
+                      "\n");
+    }
+    command.argv = {binary_, "pull", cube.docker.image};
+    return command;
+  }
+  // --force-rm: a failing step leaves no intermediate container behind.
+  const std::string tag = ImageFor(cube, context);
+  absl::StrAppend(notes, "mlcube-agent: building ", cube.docker.image, " as ", tag,
+                  " (builds are private to each identity)\n");
+  command.argv = {binary_, "build", "--force-rm", "-t", tag, "-f", recipe};
+  std::map<std::string, std::string> build_args = cube.docker.build_args;
+  for (const auto& [k, v] : ProxyEnvironment()) build_args.emplace(k, v);
+  for (const auto& [k, v] : context.env) build_args[k] = v;
+  for (const auto& [k, v] : build_args) {
+    command.argv.push_back("--build-arg");
+    command.argv.push_back(absl::StrCat(k, "=", v));
+  }
+  command.argv.push_back(cube.docker.build_context);
+  return command;
+}
+
+namespace {
+
+// Extra `run` arguments come from the cube, i.e. from the remote caller.
+// Options that would give the task the host (the agent's docker group is
+// root-equivalent) are refused.
+absl::Status CheckExtraArgs(const std::vector<std::string>& args, const char* key) {
+  static const std::vector<std::string> kRefused = {"-v",
+                                                    "--volume",
+                                                    "--mount",
+                                                    "--privileged",
+                                                    "--cap-add",
+                                                    "--device",
+                                                    "--pid",
+                                                    "--ipc",
+                                                    "--userns",
+                                                    "--security-opt",
+                                                    "-u",
+                                                    "--user",
+                                                    "--network=host",
+                                                    "--net=host",
+                                                    "--uts",
+                                                    "--volumes-from",
+                                                    "--cgroup-parent",
+                                                    "--name"};
+  return RefuseArguments(args, kRefused, absl::StrCat("docker.", key));
+}
+
+}  // namespace
+
+absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
+                                                       const TaskInvocation& invocation,
+                                                       const StepContext& context) {
+  if (absl::Status s = CheckCubeImageName(cube.docker.image, "docker.image"); !s.ok()) return s;
+  StepCommand command;
+  command.container_name = ContainerName(context.job_id, context.step);
+  std::vector<std::string>& a = command.argv;
+  a = {binary_,
+       "run",
+       "--rm",
+       "--name",
+       command.container_name,
+       "--label",
+       absl::StrCat("mlcube-agent.job=", context.job_id),
+       "--user",
+       absl::StrCat(context.uid, ":", context.gid)};
+  for (const Mount& m : invocation.mounts) {
+    a.push_back("--volume");
+    a.push_back(absl::StrCat(m.host_path, ":", m.container_path, m.read_only ? ":ro" : ""));
+  }
+  // The task's environment goes through a 0600 file in the job dir: values
+  // may be secrets and argv is readable by every user. (Not through the
+  // docker client's own environment: DOCKER_HOST or LD_PRELOAD there would
+  // steer the client itself.) A value with a newline cannot be written to
+  // an env file and goes on the command line.
+  std::map<std::string, std::string> env = ProxyEnvironment();
+  for (const auto& [k, v] : context.env) env[k] = v;
+  std::string env_file_text;
+  for (const auto& [k, v] : env) {
+    if (v.find('\n') == std::string::npos && k.find('\n') == std::string::npos) {
+      absl::StrAppend(&env_file_text, k, "=", v, "\n");
+    } else {
+      a.push_back("--env");
+      a.push_back(absl::StrCat(k, "=", v));
+    }
+  }
+  if (!env_file_text.empty()) {
+    const std::string env_file = context.step_prefix + ".env";
+    absl::Status written = WriteFileAtomically(env_file, env_file_text, 0600);
+    if (!written.ok()) return written;
+    a.push_back("--env-file");
+    a.push_back(env_file);
+  }
+  const std::vector<std::string> env_args = SplitArgs(cube.docker.env_args);
+  const std::vector<std::string> cpu_args = SplitArgs(cube.docker.cpu_args);
+  const std::vector<std::string> gpu_args = SplitArgs(cube.docker.gpu_args);
+  for (const auto& [args, key] :
+       {std::make_pair(&env_args, "env_args"), std::make_pair(&cpu_args, "cpu_args"),
+        std::make_pair(&gpu_args, "gpu_args")}) {
+    absl::Status allowed = CheckExtraArgs(*args, key);
+    if (!allowed.ok()) return allowed;
+  }
+  for (const std::string& arg : env_args) a.push_back(arg);
+  for (const std::string& arg : cpu_args) a.push_back(arg);
+  if (!context.gpus.empty()) {
+    a.push_back("--gpus");
+    // Docker parses --gpus as CSV: a device list must be quoted inside.
+    a.push_back(context.gpus.find(',') != std::string::npos ? absl::StrCat("\"", context.gpus, "\"")
+                                                            : context.gpus);
+    for (const std::string& arg : gpu_args) a.push_back(arg);
+  }
+  std::vector<std::string> entry = SplitArgs(invocation.entrypoint);
+  if (!entry.empty()) {
+    a.push_back("--entrypoint");
+    a.push_back(entry[0]);
+  }
+  a.push_back(ImageFor(cube, context));
+  for (size_t i = 1; i < entry.size(); ++i) a.push_back(entry[i]);
+  for (const std::string& arg : invocation.args) a.push_back(arg);
+  return command;
+}
+
+void DockerRuntime::StopContainer(const std::string& container_name) {
+  (void)RunCommand({binary_, "kill", container_name}, absl::Seconds(20));
+}
+
+}  // namespace mlcube

@@ -1,0 +1,44 @@
+#ifndef MLCUBE_REMOTE_AGENT_RUNTIMES_DOCKER_RUNTIME_H_
+#define MLCUBE_REMOTE_AGENT_RUNTIMES_DOCKER_RUNTIME_H_
+
+// Docker and Podman (same command line), with the semantics of MLCube's
+// docker runner: configure = `build -t IMAGE -f FILE CONTEXT` or `pull`
+// (build_strategy pull | auto | always); a task = a named `run --rm`
+// container with the MLCube mounts, `--user uid:gid` of the agent's user,
+// proxies and the request's env as `-e`, `--gpus` when GPUs are asked.
+
+#include <string>
+
+#include "agent/runtimes/container_runtime.h"
+
+namespace mlcube {
+
+class DockerRuntime final : public ContainerRuntime {
+ public:
+  // `flavour` is "docker" or "podman"; `binary` its absolute path.
+  DockerRuntime(std::string flavour, std::string binary)
+      : flavour_(std::move(flavour)), binary_(std::move(binary)) {}
+
+  std::string name() const override { return flavour_; }
+  bool NeedsConfigure(const Cube& cube, const StepContext& context) override;
+  absl::StatusOr<StepCommand> ConfigureCommand(const Cube& cube, const StepContext& context,
+                                               std::string* notes) override;
+  absl::StatusOr<StepCommand> TaskCommand(const Cube& cube, const TaskInvocation& invocation,
+                                          const StepContext& context) override;
+  void StopContainer(const std::string& container_name) override;
+
+  // `docker image inspect IMAGE` succeeds.
+  bool ImageExists(const std::string& image) const;
+
+  // The image a job of `context.owner` runs: its own build of the cube's
+  // recipe (OwnerImageTag), or the registry image when the cube pulls.
+  std::string ImageFor(const Cube& cube, const StepContext& context) const;
+
+ private:
+  std::string flavour_;
+  std::string binary_;
+};
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_RUNTIMES_DOCKER_RUNTIME_H_

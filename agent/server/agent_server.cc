@@ -1,0 +1,107 @@
+#include "agent/server/agent_server.h"
+
+#include <arpa/inet.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace mlcube {
+
+bool IsLoopbackAddress(const std::string& host_port) {
+  const size_t colon = host_port.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string host = host_port.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") return true;
+  in_addr a4{};
+  if (inet_pton(AF_INET, host.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+  in6_addr a6{};
+  if (inet_pton(AF_INET6, host.c_str(), &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
+  return false;
+}
+
+AgentServer::AgentServer(std::vector<std::string> listen_addresses)
+    : addresses_(std::move(listen_addresses)) {}
+
+AgentServer::~AgentServer() { Shutdown(); }
+
+void AgentServer::RegisterService(grpc::Service* service) { services_.push_back(service); }
+
+void AgentServer::SetTcpSecurity(std::shared_ptr<grpc::ServerCredentials> tls,
+                                 bool allow_insecure_loopback) {
+  tls_ = std::move(tls);
+  allow_insecure_loopback_ = allow_insecure_loopback;
+}
+
+void AgentServer::SetUnixSocketAccess(mode_t mode, gid_t group) {
+  unix_mode_ = mode;
+  unix_group_ = group;
+}
+
+absl::Status AgentServer::Start() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::vector<std::unique_ptr<int>> ports;
+  for (const std::string& address : addresses_) {
+    if (absl::StartsWith(address, "unix://")) {
+      auto listener =
+          std::make_unique<UnixSocketListener>(address.substr(7), unix_mode_, unix_group_);
+      absl::Status s = listener->Bind();
+      if (!s.ok()) return s;
+      unix_listeners_.push_back(std::move(listener));
+      continue;
+    }
+    std::shared_ptr<grpc::ServerCredentials> credentials = tls_;
+    if (!credentials) {
+      if (!IsLoopbackAddress(address)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "listen: '", address,
+            "' is not a loopback address: plain TCP would let anyone on the network run "
+            "containers as this agent's user. Configure mutual TLS (tls: {ca, cert, key}; "
+            "`mlcube-agent certs init` makes them), or reach the agent through the SSH transport "
+            "or the unix socket"));
+      }
+      if (!allow_insecure_loopback_) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "listen: '", address,
+            "': plain TCP without TLS needs --insecure (for tests on loopback only); configure "
+            "mutual TLS (tls: {ca, cert, key}) or use the unix socket"));
+      }
+      credentials = grpc::InsecureServerCredentials();
+    }
+    ports.push_back(std::make_unique<int>(0));
+    builder.AddListeningPort(address, credentials, ports.back().get());
+  }
+  for (grpc::Service* service : services_) builder.RegisterService(service);
+  server_ = builder.BuildAndStart();
+  if (!server_) return absl::UnavailableError("gRPC server failed to start");
+  for (size_t i = 0; i < ports.size(); ++i) {
+    if (*ports[i] == 0) {
+      return absl::UnavailableError("could not bind a TCP listen address (port in use?)");
+    }
+    tcp_ports_.push_back(*ports[i]);
+  }
+  for (auto& listener : unix_listeners_) listener->Start(server_.get());
+  return absl::OkStatus();
+}
+
+void AgentServer::Wait() {
+  if (server_) server_->Wait();
+}
+
+void AgentServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  for (auto& listener : unix_listeners_) listener->Stop();
+  if (server_) {
+    // Watch streams end promptly; the jobs themselves keep running.
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  }
+}
+
+}  // namespace mlcube

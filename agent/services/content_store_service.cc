@@ -1,0 +1,185 @@
+#include "agent/services/content_store_service.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "agent/request_validator.h"
+#include "common/grpc_status.h"
+#include "common/unique_fd.h"
+
+namespace mlcube {
+
+namespace v1 = ::mlcube_remote::v1;
+
+grpc::Status ContentStoreService::FindMissingBlobs(grpc::ServerContext* context,
+                                                   const v1::FindMissingBlobsRequest* request,
+                                                   v1::FindMissingBlobsResponse* response) {
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  if (absl::Status s = ValidateFindMissingBlobsRequest(*request); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  int64_t missing_bytes = 0;
+  for (const v1Digest& d : request->digests()) {
+    if (!access_->Visible(*owner, d)) {
+      *response->add_missing() = d;
+      missing_bytes += d.size_bytes();
+    }
+  }
+  // Said before any data moves, so a push over the quota fails at once.
+  return ToGrpcStatus(quota_->CheckRoom(*owner, missing_bytes));
+}
+
+grpc::Status ContentStoreService::BatchUploadBlobs(grpc::ServerContext* context,
+                                                   const v1::BatchUploadBlobsRequest* request,
+                                                   v1::BatchUploadBlobsResponse* response) {
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  if (absl::Status s = ValidateBatchUploadBlobsRequest(*request); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  int64_t total = 0;
+  for (const v1::BlobData& blob : request->blobs()) {
+    total += static_cast<int64_t>(blob.data().size());
+  }
+  if (absl::Status s = quota_->CheckRoom(*owner, total); !s.ok()) return ToGrpcStatus(s);
+  std::vector<v1Digest> stored;
+  for (const v1::BlobData& blob : request->blobs()) {
+    v1::BatchUploadBlobsResponse::Result* result = response->add_results();
+    *result->mutable_digest() = blob.digest();
+    absl::Status s = store_->Put(blob.digest(), blob.data());
+    if (s.ok()) stored.push_back(blob.digest());
+    result->mutable_status()->set_code(static_cast<int32_t>(s.code()));
+    result->mutable_status()->set_message(std::string(s.message().data(), s.message().size()));
+  }
+  access_->GrantAll(*owner, stored);
+  return grpc::Status::OK;
+}
+
+grpc::Status ContentStoreService::UploadBlob(grpc::ServerContext* context,
+                                             grpc::ServerReader<v1::UploadChunk>* reader,
+                                             v1::UploadBlobResponse* response) {
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  absl::StatusOr<StreamLimiter::Slot> slot = streams_->Acquire(*owner);
+  if (!slot.ok()) return ToGrpcStatus(slot.status());
+  v1::UploadChunk chunk;
+  if (!reader->Read(&chunk)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty upload stream");
+  }
+  if (absl::Status s = ValidateUploadChunk(chunk, /*first=*/true); !s.ok()) return ToGrpcStatus(s);
+  const v1Digest digest = chunk.digest();  // later chunks need not repeat it
+  const bool held = access_->Visible(*owner, chunk.digest());
+  if (!held) {
+    const int64_t rest = chunk.digest().size_bytes() - std::max<int64_t>(0, chunk.offset());
+    if (absl::Status s = quota_->CheckRoom(*owner, rest); !s.ok()) return ToGrpcStatus(s);
+  }
+  absl::StatusOr<std::unique_ptr<UploadSession>> session =
+      uploads_->Begin(*owner, chunk.digest(), chunk.offset(), held);
+  if (!session.ok()) return ToGrpcStatus(session.status());
+  for (;;) {
+    if (absl::Status s = ValidateUploadChunk(chunk, /*first=*/false); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    if ((*session)->complete()) break;  // already stored: nothing to write
+    if (absl::Status s = (*session)->Write(chunk.offset(), chunk.data()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    if (chunk.finish_write()) {
+      if (absl::Status s = (*session)->Finish(); !s.ok()) return ToGrpcStatus(s);
+      access_->Grant(*owner, digest);
+      break;
+    }
+    if (!reader->Read(&chunk)) break;  // client stopped: keep the partial upload
+  }
+  response->set_committed_size((*session)->offset());
+  response->set_complete((*session)->complete());
+  return grpc::Status::OK;
+}
+
+grpc::Status ContentStoreService::GetUploadStatus(grpc::ServerContext* context,
+                                                  const v1::GetUploadStatusRequest* request,
+                                                  v1::GetUploadStatusResponse* response) {
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  if (absl::Status s = ValidateDigest(request->digest()); !s.ok()) return ToGrpcStatus(s);
+  UploadManager::Status status = uploads_->GetStatus(*owner, request->digest());
+  if (access_->Visible(*owner, request->digest())) {
+    status.complete = true;
+    status.committed_offset = request->digest().size_bytes();
+  }
+  response->set_committed_offset(status.committed_offset);
+  response->set_complete(status.complete);
+  return grpc::Status::OK;
+}
+
+grpc::Status ContentStoreService::BatchReadBlobs(grpc::ServerContext* context,
+                                                 const v1::BatchReadBlobsRequest* request,
+                                                 v1::BatchReadBlobsResponse* response) {
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  if (absl::Status s = ValidateBatchReadBlobsRequest(*request); !s.ok()) return ToGrpcStatus(s);
+  for (const v1Digest& d : request->digests()) {
+    v1::BatchReadBlobsResponse::Result* result = response->add_results();
+    *result->mutable_digest() = d;
+    absl::StatusOr<UniqueFd> fd = access_->Open(*owner, d);
+    std::string* data = result->mutable_data();
+    data->resize(static_cast<size_t>(d.size_bytes()));
+    size_t got = 0;
+    while (fd.ok() && got < data->size()) {
+      ssize_t n = pread(fd->get(), data->data() + got, data->size() - got, static_cast<off_t>(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    if (!fd.ok() || got < data->size()) {
+      result->clear_data();
+      result->mutable_status()->set_code(static_cast<int32_t>(absl::StatusCode::kNotFound));
+      result->mutable_status()->set_message(absl::StrCat("blob ", DigestKey(d), " missing"));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ContentStoreService::ReadBlob(grpc::ServerContext* context,
+                                           const v1::ReadBlobRequest* request,
+                                           grpc::ServerWriter<v1::ReadBlobChunk>* writer) {
+  absl::StatusOr<std::string> owner = identity_(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  absl::StatusOr<StreamLimiter::Slot> slot = streams_->Acquire(*owner);
+  if (!slot.ok()) return ToGrpcStatus(slot.status());
+  const v1Digest& d = request->digest();
+  if (absl::Status s = ValidateReadBlobRequest(*request); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<UniqueFd> opened = access_->Open(*owner, d);
+  if (!opened.ok()) return ToGrpcStatus(opened.status());
+  UniqueFd fd = std::move(*opened);
+  int64_t offset = request->offset();
+  const int64_t end =
+      request->limit() == 0 ? d.size_bytes() : std::min(d.size_bytes(), offset + request->limit());
+  v1::ReadBlobChunk chunk;
+  std::string* buffer = chunk.mutable_data();
+  do {
+    const size_t want = static_cast<size_t>(std::min<int64_t>(kMaxPayloadBytes, end - offset));
+    buffer->resize(want);
+    size_t got = 0;
+    while (got < want) {
+      ssize_t n =
+          pread(fd.get(), buffer->data() + got, want - got, offset + static_cast<int64_t>(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return grpc::Status(grpc::StatusCode::DATA_LOSS, "blob shorter than its digest");
+      got += static_cast<size_t>(n);
+    }
+    chunk.set_offset(offset);
+    if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+    offset += static_cast<int64_t>(want);
+  } while (offset < end);
+  if (store_->Has(d)) store_->Touch(d);
+  return grpc::Status::OK;
+}
+
+}  // namespace mlcube

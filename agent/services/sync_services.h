@@ -1,0 +1,56 @@
+#ifndef MLCUBE_REMOTE_AGENT_SERVICES_SYNC_SERVICES_H_
+#define MLCUBE_REMOTE_AGENT_SERVICES_SYNC_SERVICES_H_
+
+// Owns everything behind workspace sync (STATE/blobs, STATE/uploads,
+// STATE/cubes, STATE/commits) and its two gRPC services, so the daemon's
+// main only creates one object and registers what services() returns.
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/cas/blob_access.h"
+#include "agent/cas/blob_grants.h"
+#include "agent/cas/blob_store.h"
+#include "agent/cas/storage_quota.h"
+#include "agent/cas/upload_manager.h"
+#include "agent/cas/workspace_blob_index.h"
+#include "agent/server/stream_limiter.h"
+#include "agent/services/content_store_service.h"
+#include "agent/services/workspaces_service.h"
+#include "agent/state_layout.h"
+
+namespace mlcube {
+
+class SyncServices {
+ public:
+  // `streams` caps each identity's open upload/read streams;
+  // `stored_bytes_limit` (0: none) caps what each identity stores.
+  // `layout`, `streams` and `jobs` are not owned and outlive the services.
+  static absl::StatusOr<std::unique_ptr<SyncServices>> Create(const StateLayout* layout,
+                                                              int64_t stored_bytes_limit,
+                                                              StreamLimiter* streams,
+                                                              CubeJobs* jobs, IdentityFn identity);
+
+  std::vector<grpc::Service*> services() { return {content_store_.get(), workspaces_.get()}; }
+  WorkspacesService* workspaces() { return workspaces_.get(); }
+  StorageQuota* quota() { return quota_.get(); }
+
+ private:
+  SyncServices() = default;
+  std::unique_ptr<BlobStore> store_;
+  std::unique_ptr<WorkspaceBlobIndex> index_;
+  std::unique_ptr<UploadManager> uploads_;
+  std::unique_ptr<BlobGrants> grants_;
+  std::unique_ptr<BlobAccess> access_;
+  std::unique_ptr<StorageQuota> quota_;
+  std::unique_ptr<ContentStoreService> content_store_;
+  std::unique_ptr<WorkspacesService> workspaces_;
+};
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_SERVICES_SYNC_SERVICES_H_

@@ -1,0 +1,493 @@
+#include "agent/workspaces/workspace_materializer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/file_util.h"
+#include "common/unique_fd.h"
+
+namespace mlcube {
+
+namespace {
+
+using ::mlcube_remote::v1::ENTRY_TYPE_DIRECTORY;
+using ::mlcube_remote::v1::ENTRY_TYPE_FILE;
+using ::mlcube_remote::v1::ENTRY_TYPE_SYMLINK;
+using ::mlcube_remote::v1::Manifest;
+using ::mlcube_remote::v1::ManifestEntry;
+
+std::pair<absl::string_view, absl::string_view> SplitParent(absl::string_view path) {
+  size_t slash = path.rfind('/');
+  if (slash == absl::string_view::npos) return {absl::string_view(), path};
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+// Removes a directory tree below `dir_fd`/`name` without following symlinks.
+void RemoveTree(int dir_fd, const std::string& name) {
+  int fd = openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) {
+    DIR* dir = fdopendir(fd);
+    if (dir != nullptr) {
+      std::vector<std::string> children;
+      while (dirent* e = readdir(dir)) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        children.emplace_back(e->d_name);
+      }
+      for (const std::string& child : children) {
+        if (unlinkat(dirfd(dir), child.c_str(), 0) != 0 && errno == EISDIR) {
+          RemoveTree(dirfd(dir), child);
+        }
+      }
+      closedir(dir);
+    } else {
+      close(fd);
+    }
+  }
+  unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR);
+}
+
+// Walks to directories below a root with O_NOFOLLOW at every component,
+// keeping the fds of the current path open (entries arrive sorted, so
+// consecutive entries mostly share their parent).
+class DirWalker {
+ public:
+  explicit DirWalker(int root_fd) : root_fd_(root_fd) {}
+
+  // Returns an fd for `rel` ("" is the root), or -1 when it does not exist as
+  // a real directory and `create` is false. With `create`, missing
+  // directories are made (and recorded in `created`), and a file or symlink
+  // in the way is removed.
+  absl::StatusOr<int> Open(absl::string_view rel, bool create, std::vector<std::string>* created) {
+    std::vector<absl::string_view> parts;
+    if (!rel.empty()) parts = absl::StrSplit(rel, '/');
+    size_t common = 0;
+    while (common < parts.size() && common < stack_.size() &&
+           stack_[common].first == parts[common]) {
+      ++common;
+    }
+    stack_.resize(common);
+    for (size_t i = common; i < parts.size(); ++i) {
+      const int parent = stack_.empty() ? root_fd_ : stack_.back().second.get();
+      const std::string name(parts[i].data(), parts[i].size());
+      int fd = openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0 && create) {
+        if (errno == ENOTDIR || errno == ELOOP) unlinkat(parent, name.c_str(), 0);
+        if (mkdirat(parent, name.c_str(), 0755) != 0 && errno != EEXIST) {
+          return WriteErrorStatus(errno, absl::StrCat("creating directory ", rel));
+        }
+        if (created != nullptr) {
+          std::string full;
+          for (size_t j = 0; j <= i; ++j) absl::StrAppend(&full, j ? "/" : "", parts[j]);
+          created->push_back(std::move(full));
+        }
+        fd = openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      }
+      if (fd < 0) {
+        if (!create) return -1;
+        return absl::InternalError(absl::StrCat("opening directory ", rel, ": ", strerror(errno)));
+      }
+      stack_.emplace_back(name, UniqueFd(fd));
+    }
+    return stack_.empty() ? root_fd_ : stack_.back().second.get();
+  }
+
+ private:
+  int root_fd_;
+  std::vector<std::pair<std::string, UniqueFd>> stack_;
+};
+
+absl::Status CopyBlob(int in, int out, int64_t size, const std::string& what) {
+  int64_t done = 0;
+  bool fallback = false;
+  while (done < size && !fallback) {
+    ssize_t n = copy_file_range(in, nullptr, out, nullptr, static_cast<size_t>(size - done), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP) {
+        fallback = true;
+        break;
+      }
+      return WriteErrorStatus(errno, absl::StrCat("writing ", what));
+    }
+    if (n == 0) return absl::DataLossError(absl::StrCat("blob for ", what, " is short"));
+    done += n;
+  }
+  std::vector<char> buffer;
+  while (done < size) {
+    buffer.resize(1 << 20);
+    ssize_t n = pread(in, buffer.data(), buffer.size(), done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return absl::DataLossError(absl::StrCat("blob for ", what, " is short"));
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = pwrite(out, buffer.data() + off, static_cast<size_t>(n - off), done + off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return WriteErrorStatus(errno, absl::StrCat("writing ", what));
+      off += w;
+    }
+    done += n;
+  }
+  return absl::OkStatus();
+}
+
+struct Staged {
+  const ManifestEntry* entry;
+  std::string temp_name;
+  bool moved_from_store = false;  // rollback moves it back
+  bool in_place = false;          // already under its final name
+};
+
+struct PendingWrite {
+  const ManifestEntry* entry;
+  int index;
+};
+
+// Commits with at least this many files to write are staged on two threads.
+constexpr size_t kParallelStagingMin = 256;
+
+// Sets a staged file's mtime to the manifest's: by `fd` when open, else by
+// `name` in `dfd`.
+void SetMtime(int dfd, const std::string& name, int fd, int64_t mtime_ns) {
+  struct timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1].tv_sec = mtime_ns / 1000000000;
+  times[1].tv_nsec = mtime_ns % 1000000000;
+  if (fd >= 0) {
+    futimens(fd, times);
+  } else {
+    utimensat(dfd, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  }
+}
+
+// Stages one file of a commit under a temp name in its directory (or its
+// final name when nothing is there yet): moved out of the store when
+// `may_move`, else copied (verified when it comes from a workspace file).
+// What it creates is recorded in `staged` for placing or rolling back.
+absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
+                        const ManifestEntry& entry, int entry_index, bool may_move,
+                        DirWalker* stager, std::vector<Staged>* staged) {
+  auto [parent, name_view] = SplitParent(entry.path());
+  absl::StatusOr<int> opened = stager->Open(parent, false, nullptr);
+  if (!opened.ok() || *opened < 0) {
+    return absl::InternalError(absl::StrCat("directory of ", entry.path(), " vanished"));
+  }
+  const int dfd = *opened;
+  const std::string name(name_view.data(), name_view.size());
+  // A stale temp name (from a crash) is replaced by the rename below, or
+  // removed before the copy creates it.
+  const std::string staging_name = absl::StrCat(".mlcube-sync-", entry_index, ".tmp");
+  const std::string blob_path = store.PathOf(entry.digest());
+  // A new path needs no staging name: the blob is complete and verified,
+  // and a rollback moves it back.
+  struct stat target_stat;
+  const bool target_exists = fstatat(dfd, name.c_str(), &target_stat, AT_SYMLINK_NOFOLLOW) == 0;
+  const std::string& moved_name = target_exists ? staging_name : name;
+  if (may_move && store.Has(entry.digest()) &&
+      renameat(AT_FDCWD, blob_path.c_str(), dfd, moved_name.c_str()) == 0) {
+    staged->push_back({&entry, moved_name, true, !target_exists});
+    fchmodat(dfd, moved_name.c_str(), entry.mode(), 0);
+    SetMtime(dfd, moved_name, -1, entry.mtime_ns());
+    return absl::OkStatus();
+  }
+  unlinkat(dfd, staging_name.c_str(), 0);
+  UniqueFd out(openat(dfd, staging_name.c_str(),
+                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!out) {
+    return WriteErrorStatus(errno, absl::StrCat("creating a temp file for ", entry.path()));
+  }
+  staged->push_back({&entry, staging_name, false, false});
+  absl::Status s;
+  UniqueFd in(open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (in) {
+    s = CopyBlob(in.get(), out.get(), entry.digest().size_bytes(), entry.path());
+  } else if (index != nullptr) {
+    s = index->CopyVerified(entry.digest(), out.get());
+  } else {
+    s = absl::FailedPreconditionError(absl::StrCat("blob for '", entry.path(), "' vanished"));
+  }
+  if (s.code() == absl::StatusCode::kNotFound) {
+    return absl::FailedPreconditionError(absl::StrCat("blob ", DigestKey(entry.digest()), " for '",
+                                                      entry.path(), "' is not in the store"));
+  }
+  if (!s.ok()) return s;
+  fchmod(out.get(), entry.mode());
+  SetMtime(dfd, staging_name, out.get(), entry.mtime_ns());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(
+    const std::string& root, const Manifest* previous, const Manifest& next, bool prune,
+    bool dry_run, const BlobFilter& may_use) const {
+  Result result;
+  absl::flat_hash_map<absl::string_view, const ManifestEntry*> old_entries;
+  if (previous != nullptr) {
+    old_entries.reserve(previous->entries_size());
+    for (const ManifestEntry& e : previous->entries()) old_entries.emplace(e.path(), &e);
+  }
+  absl::flat_hash_map<absl::string_view, const ManifestEntry*> new_entries;
+  new_entries.reserve(next.entries_size());
+  for (const ManifestEntry& e : next.entries()) new_entries.emplace(e.path(), &e);
+
+  UniqueFd root_fd(open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root_fd && !dry_run) {
+    // Create the root and its parents (the owner's dir on first use).
+    if (absl::Status made = MakeDirs(root); !made.ok()) return made;
+    root_fd.Reset(open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!root_fd) return absl::InternalError(absl::StrCat("opening ", root, ": ", strerror(errno)));
+  }
+
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  Clock::time_point phase_start = Clock::now();
+  // Phase 1: stage everything that changes.
+  std::vector<Staged> staged;
+  std::vector<std::string> created_dirs;
+  DirWalker walker(root_fd.get());
+  auto rollback = [&]() {
+    DirWalker undo(root_fd.get());
+    for (const Staged& s : staged) {
+      auto [parent, name] = SplitParent(s.entry->path());
+      absl::StatusOr<int> dfd = undo.Open(parent, false, nullptr);
+      if (!dfd.ok() || *dfd < 0) continue;
+      if (s.moved_from_store) {
+        renameat(*dfd, s.temp_name.c_str(), AT_FDCWD, store_->PathOf(s.entry->digest()).c_str());
+        fchmodat(AT_FDCWD, store_->PathOf(s.entry->digest()).c_str(), 0444, 0);
+      } else {
+        unlinkat(*dfd, s.temp_name.c_str(), 0);
+      }
+    }
+    for (auto it = created_dirs.rbegin(); it != created_dirs.rend(); ++it) {
+      unlinkat(root_fd.get(), it->c_str(), AT_REMOVEDIR);
+    }
+  };
+  std::vector<PendingWrite> writes;
+  int index = 0;
+  for (const ManifestEntry& entry : next.entries()) {
+    ++index;
+    auto [parent, name_view] = SplitParent(entry.path());
+    const std::string name(name_view.data(), name_view.size());
+    int dfd = -1;
+    if (root_fd) {
+      absl::StatusOr<int> opened = walker.Open(parent, !dry_run, &created_dirs);
+      if (!opened.ok()) {
+        rollback();
+        return opened.status();
+      }
+      dfd = *opened;
+    }
+    struct stat st;
+    const bool exists = dfd >= 0 && fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    auto old_it = old_entries.find(entry.path());
+    const ManifestEntry* old = old_it == old_entries.end() ? nullptr : old_it->second;
+
+    if (entry.type() == ENTRY_TYPE_DIRECTORY) {
+      if (dry_run || (exists && S_ISDIR(st.st_mode))) continue;
+      // Creating it now lets children be staged inside it.
+      absl::StatusOr<int> made = walker.Open(entry.path(), true, &created_dirs);
+      if (!made.ok()) {
+        rollback();
+        return made.status();
+      }
+      continue;
+    }
+    if (entry.type() == ENTRY_TYPE_SYMLINK) {
+      if (exists && S_ISLNK(st.st_mode)) {
+        std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+        ssize_t n = readlinkat(dfd, name.c_str(), target.data(), target.size());
+        if (n >= 0 && static_cast<size_t>(n) < target.size()) {
+          target.resize(static_cast<size_t>(n));
+          if (target == entry.symlink_target()) {
+            ++result.files_unchanged;
+            continue;
+          }
+        }
+      }
+      ++result.files_written;
+      if (dry_run) continue;
+      std::string temp = absl::StrCat(".mlcube-sync-", index, ".tmp");
+      unlinkat(dfd, temp.c_str(), 0);
+      if (symlinkat(entry.symlink_target().c_str(), dfd, temp.c_str()) != 0) {
+        absl::Status s = WriteErrorStatus(errno, absl::StrCat("creating symlink ", entry.path()));
+        rollback();
+        return s;
+      }
+      staged.push_back({&entry, std::move(temp)});
+      continue;
+    }
+    // A regular file.
+    const int64_t size = entry.digest().size_bytes();
+    if (exists && S_ISREG(st.st_mode) && st.st_size == size && old != nullptr &&
+        old->type() == ENTRY_TYPE_FILE && SameDigest(old->digest(), entry.digest()) &&
+        static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec ==
+            entry.mtime_ns()) {
+      if (!dry_run && (st.st_mode & 07777) != entry.mode()) {
+        fchmodat(dfd, name.c_str(), entry.mode(), 0);
+      }
+      ++result.files_unchanged;
+      continue;
+    }
+    ++result.files_written;
+    result.bytes_written += size;
+    const bool present = may_use ? may_use(entry.digest())
+                                 : store_->Has(entry.digest()) ||
+                                       (index_ != nullptr && index_->Has(entry.digest(), ""));
+    if (!present) {
+      if (dry_run) continue;
+      rollback();
+      return absl::FailedPreconditionError(absl::StrCat(
+          "blob ", DigestKey(entry.digest()), " for '", entry.path(), "' is not in the store"));
+    }
+    if (dry_run) continue;
+    writes.push_back({&entry, index});
+  }
+
+  // Stage the file writes. The last use of a blob in this commit moves it out
+  // of the store (a rename: no second copy of the data is written); earlier
+  // uses copy it. A blob the store no longer holds is copied, verified, from
+  // a workspace file that has it (WorkspaceBlobIndex). A large commit is
+  // staged on two threads, each taking one contiguous half (so directories
+  // stay together); a blob used in both halves is copied by each and stays in
+  // the store, so one half never moves away what the other still reads.
+  {
+    const size_t threads = writes.size() >= kParallelStagingMin ? 2 : 1;
+    const size_t half = (writes.size() + 1) / 2;
+    absl::flat_hash_map<std::string, size_t> last_write;  // blob hash -> index in `writes`
+    absl::flat_hash_map<std::string, int> halves_using;   // blob hash -> bit per half
+    for (size_t i = 0; i < writes.size(); ++i) {
+      const std::string& hash = writes[i].entry->digest().hash();
+      last_write[hash] = i;
+      halves_using[hash] |= threads == 2 && i >= half ? 2 : 1;
+    }
+    auto may_move = [&](size_t i) {
+      const std::string& hash = writes[i].entry->digest().hash();
+      return last_write.at(hash) == i && halves_using.at(hash) != 3;
+    };
+    std::vector<std::vector<Staged>> staged_by(threads);
+    std::vector<absl::Status> status_by(threads);
+    auto stage_range = [&](size_t t, size_t begin, size_t end) {
+      DirWalker stager(root_fd.get());
+      for (size_t i = begin; i < end && status_by[t].ok(); ++i) {
+        status_by[t] = StageWrite(*store_, index_, *writes[i].entry, writes[i].index, may_move(i),
+                                  &stager, &staged_by[t]);
+      }
+    };
+    if (threads == 2) {
+      std::thread second(stage_range, 1, half, writes.size());
+      stage_range(0, 0, half);
+      second.join();
+    } else {
+      stage_range(0, 0, writes.size());
+    }
+    for (std::vector<Staged>& part : staged_by) {
+      for (Staged& one : part) staged.push_back(std::move(one));
+    }
+    for (const absl::Status& s : status_by) {
+      if (s.ok()) continue;
+      rollback();
+      return s;
+    }
+  }
+
+  // Files to prune: listed before, not listed now.
+  std::vector<const ManifestEntry*> removals;
+  if (prune && previous != nullptr) {
+    for (const ManifestEntry& e : previous->entries()) {
+      if (!new_entries.contains(e.path())) removals.push_back(&e);
+    }
+  }
+  if (dry_run) {
+    for (const ManifestEntry* e : removals) {
+      if (e->type() != ENTRY_TYPE_DIRECTORY) ++result.files_removed;
+    }
+    return result;
+  }
+
+  result.stage_seconds = since(phase_start);
+  phase_start = Clock::now();
+  // Phase 2: staged data (and the blobs it was copied from) reach the disk
+  // before any rename makes it visible under a final name.
+  if (!staged.empty() && syncfs(root_fd.get()) != 0) {
+    absl::Status s = WriteErrorStatus(errno, "syncing staged files");
+    rollback();
+    return s;
+  }
+
+  result.sync_seconds = since(phase_start);
+  phase_start = Clock::now();
+  // Phase 3: rename into place; from here on only renames and unlinks.
+  DirWalker placer(root_fd.get());
+  for (const Staged& s : staged) {
+    if (s.in_place) continue;
+    auto [parent, name_view] = SplitParent(s.entry->path());
+    const std::string name(name_view.data(), name_view.size());
+    absl::StatusOr<int> dfd = placer.Open(parent, false, nullptr);
+    if (!dfd.ok() || *dfd < 0) {
+      return absl::InternalError(absl::StrCat("directory of ", s.entry->path(), " vanished"));
+    }
+    struct stat st;
+    if (fstatat(*dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+      RemoveTree(*dfd, name);
+    }
+    if (renameat(*dfd, s.temp_name.c_str(), *dfd, name.c_str()) != 0) {
+      return WriteErrorStatus(errno, absl::StrCat("renaming into ", s.entry->path()));
+    }
+  }
+  // The index learns where the written files now hold their blobs (files
+  // left unchanged are already in it).
+  if (index_ != nullptr) {
+    for (const Staged& s : staged) {
+      if (s.entry->type() != ENTRY_TYPE_FILE) continue;
+      index_->Add(s.entry->digest(), absl::StrCat(root, "/", s.entry->path()), s.entry->mtime_ns());
+    }
+  }
+  // Prune files first, then directories deepest first (a directory that
+  // still holds task outputs stays).
+  std::sort(removals.begin(), removals.end(),
+            [](const ManifestEntry* a, const ManifestEntry* b) { return a->path() > b->path(); });
+  for (const ManifestEntry* e : removals) {
+    auto [parent, name_view] = SplitParent(e->path());
+    const std::string name(name_view.data(), name_view.size());
+    absl::StatusOr<int> dfd = placer.Open(parent, false, nullptr);
+    if (!dfd.ok() || *dfd < 0) continue;
+    if (e->type() == ENTRY_TYPE_DIRECTORY) {
+      unlinkat(*dfd, name.c_str(), AT_REMOVEDIR);
+    } else if (unlinkat(*dfd, name.c_str(), 0) == 0) {
+      ++result.files_removed;
+    }
+  }
+  // Directory modes last, so a read-only directory does not block renames.
+  for (const ManifestEntry& entry : next.entries()) {
+    if (entry.type() != ENTRY_TYPE_DIRECTORY || entry.mode() == 0) continue;
+    absl::StatusOr<int> dfd = placer.Open(entry.path(), false, nullptr);
+    struct stat st;
+    if (dfd.ok() && *dfd >= 0 && fstat(*dfd, &st) == 0 && (st.st_mode & 07777) != entry.mode()) {
+      fchmod(*dfd, entry.mode());
+    }
+  }
+  result.place_seconds = since(phase_start);
+  phase_start = Clock::now();
+  if ((!staged.empty() || !removals.empty()) && syncfs(root_fd.get()) != 0) {
+    return WriteErrorStatus(errno, "syncing the workspace");
+  }
+  result.sync_seconds += since(phase_start);
+  return result;
+}
+
+}  // namespace mlcube

@@ -1,0 +1,91 @@
+#include "common/file_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "common/unique_fd.h"
+
+namespace mlcube {
+
+absl::Status WriteErrorStatus(int err, absl::string_view what) {
+  if (err == ENOSPC || err == EDQUOT) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("agent disk full (", strerror(err), ") while ", what));
+  }
+  if (err == EACCES || err == EPERM) {
+    return absl::PermissionDeniedError(absl::StrCat(what, ": ", strerror(err)));
+  }
+  return absl::InternalError(absl::StrCat(what, ": ", strerror(err)));
+}
+
+absl::Status MakeDirs(const std::string& path, mode_t mode) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i != path.size() && path[i] != '/') continue;
+    const std::string partial = path.substr(0, i);
+    if (mkdir(partial.c_str(), mode) != 0 && errno != EEXIST) {
+      return WriteErrorStatus(errno, absl::StrCat("creating ", partial));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view content, mode_t mode) {
+  const std::string temp = absl::StrCat(path, ".tmp.", getpid());
+  UniqueFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
+  if (!fd) return WriteErrorStatus(errno, absl::StrCat("creating ", temp));
+  size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      absl::Status failed =
+          WriteErrorStatus(n < 0 ? errno : ENOSPC, absl::StrCat("writing ", temp));
+      unlink(temp.c_str());
+      return failed;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (fsync(fd.get()) != 0) {
+    absl::Status failed = WriteErrorStatus(errno, absl::StrCat("fsync ", temp));
+    unlink(temp.c_str());
+    return failed;
+  }
+  fd.Reset();
+  if (rename(temp.c_str(), path.c_str()) != 0) {
+    absl::Status failed = WriteErrorStatus(errno, absl::StrCat("renaming ", temp, " to ", path));
+    unlink(temp.c_str());
+    return failed;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat(path, " is missing"));
+    return absl::InternalError(absl::StrCat("reading ", path, ": ", strerror(errno)));
+  }
+  std::string out;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::InternalError(absl::StrCat("reading ", path, ": ", strerror(errno)));
+    if (n == 0) return out;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace mlcube

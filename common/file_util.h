@@ -1,0 +1,40 @@
+#ifndef MLCUBE_REMOTE_COMMON_FILE_UTIL_H_
+#define MLCUBE_REMOTE_COMMON_FILE_UTIL_H_
+
+// Small file-system helpers both programs use, with one error convention:
+// a full disk is RESOURCE_EXHAUSTED ("agent disk full ..."), a refused
+// permission PERMISSION_DENIED, anything else INTERNAL, each naming what was
+// being done.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace mlcube {
+
+// The status for a failed write-side system call (`err` is its errno).
+absl::Status WriteErrorStatus(int err, absl::string_view what);
+
+// Creates `path` and its missing parents with `mode` (existing ones are
+// left as they are). OK when it already exists.
+absl::Status MakeDirs(const std::string& path, mode_t mode = 0755);
+
+// Writes a small file durably and atomically: a temp file beside it
+// (never following a symlink), fsync, rename over `path`.
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view content,
+                                 mode_t mode = 0640);
+
+// Reads a whole small file (records, pid files). NOT_FOUND when missing.
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
+
+// Milliseconds since the Unix epoch, for timestamps in records.
+int64_t NowUnixMs();
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_COMMON_FILE_UTIL_H_

@@ -1,0 +1,155 @@
+#include "controller/commands/job_commands.h"
+
+#include <ctime>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "controller/remote/job_watcher.h"
+#include "controller/terminal/exit_codes.h"
+#include "controller/terminal/interrupt_monitor.h"
+#include "controller/transport/agent_connection.h"
+#include "controller/transport/hosts_file.h"
+
+namespace mlcube {
+namespace {
+
+using mlcube_remote::v1::Job;
+
+// Opens the connection to the selected host, reporting errors itself.
+std::unique_ptr<AgentConnection> Connect(const JobCommandOptions& options, const Console& console,
+                                         int* exit_status) {
+  absl::StatusOr<HostEntry> host = LoadHost(options.hosts_path, options.host);
+  if (!host.ok()) {
+    console.Error(host.status().message());
+    *exit_status = kExitBadInput;
+    return nullptr;
+  }
+  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = AgentConnection::Open(*host);
+  if (!connection.ok()) {
+    console.Error(connection.status().message());
+    *exit_status = kExitBadInput;
+    return nullptr;
+  }
+  return std::move(*connection);
+}
+
+int ReportRpcError(const Console& console, const AgentConnection& connection,
+                   const std::string& what, const grpc::Status& status) {
+  console.Error(absl::StrCat(what, " on ", connection.Describe(), ": ", status.error_message()));
+  return status.error_code() == grpc::StatusCode::NOT_FOUND ||
+                 status.error_code() == grpc::StatusCode::INVALID_ARGUMENT
+             ? kExitBadInput
+             : kExitAgentError;
+}
+
+std::string FormatTime(int64_t unix_ms) {
+  if (unix_ms <= 0) return "-";
+  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
+  std::tm local{};
+  localtime_r(&seconds, &local);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%d %H:%M:%S", &local);
+  return buffer;
+}
+
+std::string ActionName(const Job& job) {
+  return job.action() == mlcube_remote::v1::JOB_ACTION_CONFIGURE ? "configure" : "run";
+}
+
+}  // namespace
+
+int RunStatusCommand(const JobCommandOptions& options, const Console& console, std::ostream& out) {
+  int exit_status = kExitOk;
+  std::unique_ptr<AgentConnection> connection = Connect(options, console, &exit_status);
+  if (!connection) return exit_status;
+  mlcube_remote::v1::GetJobRequest request;
+  request.set_job_id(options.job_id);
+  Job job;
+  auto context = AgentConnection::Context(std::chrono::seconds(10));
+  grpc::Status status = connection->jobs().GetJob(context.get(), request, &job);
+  if (!status.ok()) return ReportRpcError(console, *connection, "job " + options.job_id, status);
+  out << "job: " << job.id() << "\n"
+      << "host: " << connection->host().name << "\n"
+      << "state: " << JobStateName(job.state()) << "\n"
+      << "action: " << ActionName(job) << "\n"
+      << "tasks: " << absl::StrJoin(job.tasks(), ",") << "\n"
+      << "cube: " << job.cube_id() << "\n"
+      << "owner: " << job.owner() << "\n";
+  if (!job.current_task().empty()) out << "current task: " << job.current_task() << "\n";
+  out << "created: " << FormatTime(job.created_unix_ms()) << "\n"
+      << "started: " << FormatTime(job.started_unix_ms()) << "\n"
+      << "finished: " << FormatTime(job.finished_unix_ms()) << "\n";
+  if (job.state() == mlcube_remote::v1::JOB_STATE_FAILED ||
+      job.state() == mlcube_remote::v1::JOB_STATE_SUCCEEDED) {
+    out << "exit code: " << job.exit_code() << "\n";
+  }
+  if (!job.reason().empty()) out << "reason: " << job.reason() << "\n";
+  out << "log bytes: " << job.log_end_offset() << (job.log_truncated() ? " (truncated)" : "")
+      << "\n";
+  return kExitOk;
+}
+
+int RunLogsCommand(const JobCommandOptions& options, const Console& console) {
+  InterruptMonitor interrupts;
+  int exit_status = kExitOk;
+  std::unique_ptr<AgentConnection> connection = Connect(options, console, &exit_status);
+  if (!connection) return exit_status;
+  JobWatcher watcher(connection.get(), &console, &interrupts);
+  WatchOptions watch;
+  watch.follow = options.follow;
+  absl::StatusOr<WatchOutcome> outcome = watcher.Watch(options.job_id, watch);
+  if (!outcome.ok()) {
+    console.Error(outcome.status().message());
+    return outcome.status().code() == absl::StatusCode::kNotFound ? kExitBadInput : kExitAgentError;
+  }
+  if (outcome->interrupted) {
+    console.Info(absl::StrCat("stopped following; job ", options.job_id, " goes on (",
+                              JobStateName(outcome->job.state()), ")"));
+    return kExitCancelled;
+  }
+  if (!options.follow) return kExitOk;
+  return ExitStatusForJob(outcome->job);
+}
+
+int RunCancelCommand(const JobCommandOptions& options, const Console& console, std::ostream& out) {
+  int exit_status = kExitOk;
+  std::unique_ptr<AgentConnection> connection = Connect(options, console, &exit_status);
+  if (!connection) return exit_status;
+  mlcube_remote::v1::CancelJobRequest request;
+  request.set_job_id(options.job_id);
+  Job job;
+  auto context = AgentConnection::Context(std::chrono::seconds(30));
+  grpc::Status status = connection->jobs().CancelJob(context.get(), request, &job);
+  if (!status.ok()) {
+    return ReportRpcError(console, *connection, "cancelling job " + options.job_id, status);
+  }
+  out << job.id() << " " << JobStateName(job.state()) << "\n";
+  return kExitOk;
+}
+
+int RunJobsCommand(const JobCommandOptions& options, const Console& console, std::ostream& out) {
+  int exit_status = kExitOk;
+  std::unique_ptr<AgentConnection> connection = Connect(options, console, &exit_status);
+  if (!connection) return exit_status;
+  mlcube_remote::v1::ListJobsRequest request;
+  request.set_all(options.all);
+  mlcube_remote::v1::ListJobsResponse response;
+  auto context = AgentConnection::Context(std::chrono::seconds(10));
+  grpc::Status status = connection->jobs().ListJobs(context.get(), request, &response);
+  if (!status.ok()) return ReportRpcError(console, *connection, "listing jobs", status);
+  out << absl::StrFormat("%-10s %-10s %-9s %-20s %-24s %-19s %s\n", "JOB", "STATE", "ACTION",
+                         "TASKS", "CUBE", "CREATED", "EXIT");
+  for (const Job& job : response.jobs()) {
+    const bool ended = job.state() == mlcube_remote::v1::JOB_STATE_SUCCEEDED ||
+                       job.state() == mlcube_remote::v1::JOB_STATE_FAILED;
+    out << absl::StrFormat(
+        "%-10s %-10s %-9s %-20s %-24s %-19s %s\n", job.id(), JobStateName(job.state()),
+        ActionName(job), absl::StrJoin(job.tasks(), ","), job.cube_id(),
+        FormatTime(job.created_unix_ms()), ended ? std::to_string(job.exit_code()) : "-");
+  }
+  return kExitOk;
+}
+
+}  // namespace mlcube

@@ -1,0 +1,29 @@
+#ifndef MLCUBE_REMOTE_CONTROLLER_COMMANDS_JOB_COMMANDS_H_
+#define MLCUBE_REMOTE_CONTROLLER_COMMANDS_JOB_COMMANDS_H_
+
+// The commands that look after jobs already submitted: status, logs, cancel
+// and jobs. Each returns the process exit status.
+
+#include <ostream>
+#include <string>
+
+#include "controller/terminal/console.h"
+
+namespace mlcube {
+
+struct JobCommandOptions {
+  std::string hosts_path;  // --hosts
+  std::string host;        // --host; empty = default host
+  std::string job_id;
+  bool follow = false;  // logs -f
+  bool all = false;     // jobs --all
+};
+
+int RunStatusCommand(const JobCommandOptions& options, const Console& console, std::ostream& out);
+int RunLogsCommand(const JobCommandOptions& options, const Console& console);
+int RunCancelCommand(const JobCommandOptions& options, const Console& console, std::ostream& out);
+int RunJobsCommand(const JobCommandOptions& options, const Console& console, std::ostream& out);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_CONTROLLER_COMMANDS_JOB_COMMANDS_H_

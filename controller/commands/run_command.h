@@ -1,0 +1,38 @@
+#ifndef MLCUBE_REMOTE_CONTROLLER_COMMANDS_RUN_COMMAND_H_
+#define MLCUBE_REMOTE_CONTROLLER_COMMANDS_RUN_COMMAND_H_
+
+// `mlcube-remote run` and `configure`: push the cube, submit the job, stream
+// its output live, pull the outputs back. `run` exits with the task's exit
+// code.
+
+#include <ostream>
+#include <string>
+
+#include "controller/commands/cube_options.h"
+#include "controller/terminal/console.h"
+
+namespace CLI {
+class App;
+}
+
+namespace mlcube {
+
+struct RunCommandOptions {
+  CubeOptions cube;
+  std::string hosts_path;
+  std::string host;
+  std::string task;  // "a,b" or an older layout's run/TASK.yaml
+  std::string gpus;
+  bool detach = false;
+  bool cancel_on_interrupt = false;
+  bool no_pull = false;
+  bool configure_only = false;  // the `configure` command
+};
+
+void AddRunOptions(CLI::App* command, RunCommandOptions* options, bool is_run);
+
+int RunRunCommand(const RunCommandOptions& options, const Console& console);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_CONTROLLER_COMMANDS_RUN_COMMAND_H_

@@ -1,0 +1,174 @@
+#include "controller/commands/sync_command.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/cube_loader.h"
+#include "controller/remote/cube_push.h"
+#include "controller/sync/scan_cache.h"
+#include "controller/sync/sync_client.h"
+#include "controller/terminal/exit_codes.h"
+#include "controller/terminal/progress_reporter.h"
+#include "controller/transport/agent_connection.h"
+#include "controller/transport/hosts_file.h"
+
+namespace mlcube {
+
+CLI::App* AddSyncCommand(CLI::App* app, SyncCommandOptions* options) {
+  CLI::App* sync = app->add_subcommand("sync", "Move a cube's files to an agent and outputs back");
+  sync->require_subcommand(1);
+  auto common = [options](CLI::App* cmd) {
+    AddCubeOptions(cmd, &options->cube);
+    cmd->add_option("--host", options->host,
+                    "Host from the hosts file (default: its default_host)");
+    cmd->add_option("--agent", options->agent,
+                    "Agent address (unix:///path or HOST:PORT) instead of a hosts-file host");
+    cmd->add_option("--cube-id", options->cube_id,
+                    "Cube id on the agent (default: DIRNAME-HASH8 of the cube path)");
+    cmd->add_flag("--dry-run", options->dry_run, "Show what would move, move nothing");
+  };
+  CLI::App* push = sync->add_subcommand("push", "Send the cube (without container images)");
+  common(push);
+  push->add_flag("--no-prune", options->no_prune,
+                 "Keep files on the agent that were deleted locally since the last push");
+  push->callback([options] { options->push = true; });
+  CLI::App* pull = sync->add_subcommand("pull", "Fetch workspace files (outputs) from the agent");
+  common(pull);
+  pull->add_option("--path", options->paths, "Workspace-relative path to fetch (repeatable)");
+  pull->add_option("--job", options->job_id, "Fetch the outputs of this job");
+  pull->callback([options] { options->pull = true; });
+  CLI::App* remove = sync->add_subcommand(
+      "delete", "Remove the cube from the host: its files and workspace, outputs included");
+  common(remove);
+  remove->add_flag("--yes", options->yes, "Confirm: outputs not pulled yet are lost");
+  remove->callback([options] { options->remove = true; });
+  return sync;
+}
+
+int RunSyncCommand(const SyncCommandOptions& options, const Console& console, std::ostream& out) {
+  const auto start = std::chrono::steady_clock::now();
+  HostsFile hosts;
+  HostEntry host;
+  if (!options.agent.empty()) {
+    host.name = "agent";
+    host.address = options.agent;
+    host.platform_defaults = YAML::Node(YAML::NodeType::Map);
+  } else {
+    absl::StatusOr<HostEntry> found = LoadHost(options.hosts_path, options.host, &hosts);
+    if (!found.ok()) {
+      console.Error(found.status().message());
+      return kExitBadInput;
+    }
+    host = *found;
+  }
+  CubeLoadOptions load = ToLoadOptions(options.cube);
+  load.host_defaults = host.platform_defaults;
+  absl::StatusOr<Cube> cube = LoadCube(load);
+  if (!cube.ok()) {
+    console.Error(cube.status().message());
+    return kExitBadInput;
+  }
+  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = AgentConnection::Open(host);
+  if (!connection.ok()) {
+    console.Error(connection.status().message());
+    return kExitBadInput;
+  }
+  const std::string root = cube->root;
+  const std::string cube_id =
+      options.cube_id.empty() ? SyncClient::DefaultCubeId(root) : options.cube_id;
+  ScanCache cache = ScanCache::Load(ScanCache::DefaultFileFor(root));
+  SyncClient client((*connection)->channel(), &cache);
+  const bool interactive = isatty(STDERR_FILENO) != 0;
+  const bool show_progress = console.verbosity() != Verbosity::kQuiet;
+  auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+
+  if (options.remove) {
+    const std::string what =
+        absl::StrCat("cube ", cube_id, " on ", host.name, " (", (*connection)->Describe(), ")");
+    if (options.dry_run || !options.yes) {
+      (options.dry_run
+           ? console.Info(absl::StrCat("dry run: would delete ", what))
+           : console.Error(absl::StrCat("sync delete removes ", what,
+                                        ": its files and workspace, including outputs you have not "
+                                        "pulled. Run again with --yes to go ahead")));
+      return options.dry_run ? kExitOk : kExitBadInput;
+    }
+    mlcube_remote::v1::DeleteCubeRequest request;
+    request.set_cube_id(cube_id);
+    mlcube_remote::v1::DeleteCubeResponse response;
+    auto context = AgentConnection::Context(std::chrono::seconds(600));
+    grpc::Status status = (*connection)->workspaces().DeleteCube(context.get(), request, &response);
+    if (!status.ok()) {
+      console.Error(absl::StrCat("sync delete of ", what, ": ", status.error_message()));
+      return status.error_code() == grpc::StatusCode::NOT_FOUND ||
+                     status.error_code() == grpc::StatusCode::FAILED_PRECONDITION
+                 ? kExitBadInput
+                 : kExitAgentError;
+    }
+    out << absl::StrFormat("deleted %s, %s freed\n", what,
+                           ProgressReporter::HumanBytes(response.bytes_freed()));
+    return kExitOk;
+  }
+
+  if (options.push) {
+    CubePushRequest push;
+    push.cube = &*cube;
+    push.cube_id = cube_id;
+    push.exclude = hosts.exclude;
+    push.dry_run = options.dry_run;
+    push.prune = !options.no_prune;
+    absl::StatusOr<PushStats> stats = PushCube(client, push, console);
+    if (!stats.ok()) {
+      console.Error(
+          absl::StrCat("sync push to ", (*connection)->Describe(), ": ", stats.status().message()));
+      return stats.status().code() == absl::StatusCode::kInvalidArgument ? kExitBadInput
+                                                                         : kExitAgentError;
+    }
+    out << absl::StrFormat(
+        "%s %s: %d files scanned (%s), %d files / %s %s (%d bytes), %s deduplicated%s, %.3f s\n",
+        options.dry_run ? "dry run: push" : "push", cube_id, stats->files_scanned,
+        ProgressReporter::HumanBytes(stats->bytes_scanned), stats->files_sent,
+        ProgressReporter::HumanBytes(stats->bytes_sent), options.dry_run ? "would be sent" : "sent",
+        stats->bytes_sent, ProgressReporter::HumanBytes(stats->bytes_deduplicated),
+        stats->up_to_date ? ", already up to date" : "", seconds());
+    return kExitOk;
+  }
+
+  PullOptions pull;
+  pull.cube_root = root;
+  pull.workspace = cube->workspace;
+  pull.cube_id = cube_id;
+  pull.paths = options.paths;
+  pull.job_id = options.job_id;
+  pull.dry_run = options.dry_run;
+  pull.show_progress = show_progress;
+  pull.interactive = interactive;
+  absl::StatusOr<PullStats> stats = client.Pull(pull);
+  if (!stats.ok()) {
+    console.Error(absl::StrCat("sync pull: ", stats.status().message()));
+    return stats.status().code() == absl::StatusCode::kInvalidArgument ? kExitBadInput
+                                                                       : kExitAgentError;
+  }
+  for (const std::string& c : stats->conflicts) {
+    console.Warning(absl::StrCat("kept your ", c, ": it changed since the last sync; the agent's ",
+                                 "version is in ", c, ".remote"));
+  }
+  out << absl::StrFormat(
+      "%s %s: %d files listed, %d files %s (%s, %d bytes), %d unchanged, "
+      "%d conflicts, %.3f s\n",
+      options.dry_run ? "dry run: pull" : "pull", cube_id, stats->files_listed,
+      stats->files_written, options.dry_run ? "would be written" : "written",
+      ProgressReporter::HumanBytes(stats->bytes_received), stats->bytes_received,
+      stats->files_unchanged, stats->conflicts.size(), seconds());
+  return kExitOk;
+}
+
+}  // namespace mlcube

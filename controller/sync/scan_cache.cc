@@ -1,0 +1,183 @@
+#include "controller/sync/scan_cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/digest.h"
+#include "common/file_util.h"
+#include "common/unique_fd.h"
+
+namespace mlcube {
+
+namespace {
+
+constexpr char kMagic[8] = {'M', 'L', 'C', 'S', 'C', 'N', '0', '1'};
+
+template <typename T>
+void Append(std::string* out, T value) {
+  out->append(reinterpret_cast<const char*>(&value), sizeof(value));
+}
+
+template <typename T>
+bool Take(absl::string_view* in, T* value) {
+  if (in->size() < sizeof(T)) return false;
+  memcpy(value, in->data(), sizeof(T));
+  in->remove_prefix(sizeof(T));
+  return true;
+}
+
+}  // namespace
+
+std::string ScanCache::DefaultFileFor(absl::string_view cube_root) {
+  std::string base;
+  if (const char* xdg = getenv("XDG_CACHE_HOME"); xdg != nullptr && xdg[0] == '/') {
+    base = xdg;
+  } else if (const char* home = getenv("HOME"); home != nullptr && home[0] == '/') {
+    base = absl::StrCat(home, "/.cache");
+  } else {
+    base = "/tmp";
+  }
+  return absl::StrCat(base, "/mlcube-remote/scan/", DigestOf(cube_root).hash().substr(0, 32),
+                      ".bin");
+}
+
+ScanCache ScanCache::Load(const std::string& file) {
+  ScanCache cache;
+  cache.file_ = file;
+  UniqueFd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return cache;
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return cache;
+  std::string data(static_cast<size_t>(st.st_size), '\0');
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = read(fd.get(), data.data() + done, data.size() - done);
+    if (n <= 0) return cache;
+    done += static_cast<size_t>(n);
+  }
+  absl::string_view in(data);
+  if (in.size() < sizeof(kMagic) || memcmp(in.data(), kMagic, sizeof(kMagic)) != 0) return cache;
+  in.remove_prefix(sizeof(kMagic));
+  uint64_t count = 0;
+  if (!Take(&in, &count)) return cache;
+  cache.records_.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    uint32_t len = 0;
+    Slot slot;
+    uint8_t flags = 0;
+    if (!Take(&in, &len) || in.size() < len) return ScanCache{};
+    std::string path(in.data(), len);
+    in.remove_prefix(len);
+    if (!Take(&in, &slot.record.size) || !Take(&in, &slot.record.mtime_ns) ||
+        !Take(&in, &slot.record.ctime_ns) || !Take(&in, &slot.record.inode) ||
+        !Take(&in, &slot.record.sha256) || !Take(&in, &flags)) {
+      ScanCache empty;
+      empty.file_ = file;
+      return empty;
+    }
+    slot.record.synced = flags & 1;
+    slot.record.image = flags & 2;
+    cache.records_.emplace(std::move(path), std::move(slot));
+  }
+  return cache;
+}
+
+const ScanCache::Record* ScanCache::Find(absl::string_view path, int64_t size, int64_t mtime_ns,
+                                         int64_t ctime_ns, uint64_t inode) const {
+  auto it = records_.find(path);
+  if (it == records_.end()) return nullptr;
+  const Record& r = it->second.record;
+  if (r.size != size || r.mtime_ns != mtime_ns || r.ctime_ns != ctime_ns || r.inode != inode) {
+    return nullptr;
+  }
+  return &r;
+}
+
+const ScanCache::Record* ScanCache::FindAny(absl::string_view path) const {
+  auto it = records_.find(path);
+  return it == records_.end() ? nullptr : &it->second.record;
+}
+
+void ScanCache::Put(std::string path, const Record& record) {
+  Slot& slot = records_[std::move(path)];
+  slot.record = record;
+  slot.seen = true;
+  dirty_ = true;
+}
+
+void ScanCache::BeginScan() {
+  for (auto& [path, slot] : records_) slot.seen = false;
+}
+
+void ScanCache::MarkSeen(absl::string_view path) {
+  auto it = records_.find(path);
+  if (it != records_.end()) it->second.seen = true;
+}
+
+void ScanCache::DropUnseen() {
+  for (auto it = records_.begin(); it != records_.end();) {
+    if (!it->second.seen) {
+      records_.erase(it++);
+      dirty_ = true;
+    } else {
+      ++it;
+    }
+  }
+}
+
+void ScanCache::MarkAllSynced() {
+  for (auto& [path, slot] : records_) {
+    if (!slot.record.synced && !slot.record.image) {
+      slot.record.synced = true;
+      dirty_ = true;
+    }
+  }
+}
+
+absl::Status ScanCache::Save() {
+  if (!dirty_ || file_.empty()) return absl::OkStatus();
+  std::string out(kMagic, sizeof(kMagic));
+  out.reserve(records_.size() * 100);
+  Append<uint64_t>(&out, records_.size());
+  for (const auto& [path, slot] : records_) {
+    Append<uint32_t>(&out, static_cast<uint32_t>(path.size()));
+    out.append(path);
+    Append(&out, slot.record.size);
+    Append(&out, slot.record.mtime_ns);
+    Append(&out, slot.record.ctime_ns);
+    Append(&out, slot.record.inode);
+    Append(&out, slot.record.sha256);
+    Append<uint8_t>(&out, (slot.record.synced ? 1 : 0) | (slot.record.image ? 2 : 0));
+  }
+  const size_t slash = file_.rfind('/');
+  if (slash != std::string::npos && slash > 0) MakeDirs(file_.substr(0, slash), 0700).IgnoreError();
+  std::string temp = file_ + ".XXXXXX";
+  UniqueFd fd(mkstemp(temp.data()));
+  if (!fd) return absl::InternalError(absl::StrCat("scan cache ", temp, ": ", strerror(errno)));
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = write(fd.get(), out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      unlink(temp.c_str());
+      return absl::InternalError(absl::StrCat("writing scan cache: ", strerror(errno)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  fd.Reset();
+  if (rename(temp.c_str(), file_.c_str()) != 0) {
+    unlink(temp.c_str());
+    return absl::InternalError(absl::StrCat("renaming scan cache: ", strerror(errno)));
+  }
+  dirty_ = false;
+  return absl::OkStatus();
+}
+
+}  // namespace mlcube

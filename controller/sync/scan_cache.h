@@ -1,0 +1,79 @@
+#ifndef MLCUBE_REMOTE_CONTROLLER_SYNC_SCAN_CACHE_H_
+#define MLCUBE_REMOTE_CONTROLLER_SYNC_SCAN_CACHE_H_
+
+// Remembers the SHA-256 of every scanned file under its (size, mtime, ctime,
+// inode), so a re-scan hashes only files that changed (as Mutagen does).
+// ctime is in the key because it changes on every write even when a tool
+// restores mtime. One compact binary file per cube under
+// ~/.cache/mlcube-remote/scan/ (or $XDG_CACHE_HOME); a missing, corrupt or
+// foreign-version file is just an empty cache.
+//
+// Each record also says whether its content is what the agent has (the last
+// push committed it, or a pull wrote it): a pull may overwrite a local file
+// only when it is unchanged since then.
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace mlcube {
+
+class ScanCache {
+ public:
+  struct Record {
+    int64_t size = 0;
+    int64_t mtime_ns = 0;
+    int64_t ctime_ns = 0;
+    uint64_t inode = 0;
+    std::array<uint8_t, 32> sha256{};
+    // The agent has this content at this path.
+    bool synced = false;
+    // A container image found by content (SIF magic, docker save archive).
+    bool image = false;
+  };
+
+  ScanCache() = default;
+
+  // Loads `file`; any problem yields an empty cache bound to `file`.
+  static ScanCache Load(const std::string& file);
+
+  // Default cache file for a cube directory (absolute path).
+  static std::string DefaultFileFor(absl::string_view cube_root);
+
+  // The record for `path` when its stat key still matches, else null.
+  const Record* Find(absl::string_view path, int64_t size, int64_t mtime_ns, int64_t ctime_ns,
+                     uint64_t inode) const;
+  // The record regardless of stat (for pulls), or null.
+  const Record* FindAny(absl::string_view path) const;
+
+  void Put(std::string path, const Record& record);
+  // Drops records of paths not in `keep`-style scans: everything not touched
+  // since the last BeginScan.
+  void BeginScan();
+  void MarkSeen(absl::string_view path);
+  void DropUnseen();
+  void MarkAllSynced();
+
+  size_t size() const { return records_.size(); }
+  bool dirty() const { return dirty_; }
+
+  // Writes the cache atomically (temp file + rename) when it changed.
+  absl::Status Save();
+
+ private:
+  struct Slot {
+    Record record;
+    bool seen = false;
+  };
+  std::string file_;
+  absl::flat_hash_map<std::string, Slot> records_;
+  bool dirty_ = false;
+};
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_CONTROLLER_SYNC_SCAN_CACHE_H_

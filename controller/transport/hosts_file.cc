@@ -1,0 +1,348 @@
+#include "controller/transport/hosts_file.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/config_interpolator.h"
+#include "common/safe_path.h"
+#include "common/yaml_field_reader.h"
+#include "common/yaml_reader.h"
+
+namespace mlcube {
+namespace {
+
+// "127.0.0.1:7443", "localhost:7443", "[::1]:7443": an agent port that only
+// the SSH host itself can reach, which the tunnel forwards to.
+bool IsLoopbackHostPort(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return false;
+  const std::string host = address.substr(0, colon);
+  int port = 0;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port <= 0 || port > 65535) {
+    return false;
+  }
+  return host == "localhost" || host == "[::1]" || absl::StartsWith(host, "127.");
+}
+
+constexpr char kDefaultSocket[] = "unix:///run/mlcube-agent/agent.sock";
+
+// The hosts file's field reader, plus its path rules.
+class HostsReader : public YamlFieldReader {
+ public:
+  explicit HostsReader(const std::string& path) : YamlFieldReader(path) {}
+
+  // `~/x` -> $HOME/x; relative paths are relative to the hosts file.
+  std::string ExpandPath(const std::string& value) const {
+    if (value.empty()) return value;
+    if (absl::StartsWith(value, "~/")) {
+      const char* home = std::getenv("HOME");
+      return NormalizePath(absl::StrCat(home != nullptr ? home : "", value.substr(1)));
+    }
+    if (absl::StartsWith(value, "/")) return NormalizePath(value);
+    const size_t slash = file_name().find_last_of('/');
+    const std::string dir = slash == std::string::npos ? "." : file_name().substr(0, slash);
+    return NormalizePath(absl::StrCat(dir, "/", value));
+  }
+};
+
+absl::Status ValidateAddress(const HostsReader& reader, const std::string& key_path,
+                             const std::string& address) {
+  if (absl::StartsWith(address, "unix://")) {
+    if (!absl::StartsWith(address, "unix:///")) {
+      return reader.Error(key_path,
+                          absl::StrCat("expected unix:///absolute/path, got '", address, "'"));
+    }
+    return absl::OkStatus();
+  }
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port <= 0 || port > 65535) {
+    return reader.Error(key_path,
+                        absl::StrCat("expected unix:///path or HOST:PORT, got '", address, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<HostEntry> ReadHost(const HostsReader& reader, const std::string& name,
+                                   const YAML::Node& node) {
+  const std::string key_path = absl::StrCat("hosts.", name);
+  if (!node.IsMap()) {
+    return reader.Error(key_path, absl::StrCat("expected a mapping with address and runtime, got ",
+                                               DescribeNodeKind(node)));
+  }
+  absl::Status status = reader.CheckKeys(node, key_path,
+                                         {"address", "runtime", "docker", "podman", "singularity",
+                                          "env", "tls", "ssh", "agent_socket"});
+  if (!status.ok()) return status;
+  HostEntry host;
+  host.name = name;
+  absl::StatusOr<std::string> value = reader.String(node, "address", key_path + ".address");
+  if (!value.ok()) return value.status();
+  host.address = *value;
+  value = reader.String(node, "runtime", key_path + ".runtime");
+  if (!value.ok()) return value.status();
+  if (!value->empty()) host.runtime = *value;
+  if (host.runtime != "docker" && host.runtime != "podman" && host.runtime != "singularity") {
+    return reader.Error(key_path + ".runtime", absl::StrCat("expected docker, podman or "
+                                                            "singularity, got '",
+                                                            host.runtime, "'"));
+  }
+  host.platform_defaults = YAML::Node(YAML::NodeType::Map);
+  for (const char* section : {"docker", "singularity"}) {
+    const YAML::Node settings = YamlChild(node, section);
+    if (!settings.IsDefined() || settings.IsNull()) continue;
+    if (!settings.IsMap()) {
+      return reader.Error(absl::StrCat(key_path, ".", section),
+                          absl::StrCat("expected a mapping, got ", DescribeNodeKind(settings)));
+    }
+    host.platform_defaults[section] = YAML::Clone(settings);
+  }
+  // Podman takes Docker's settings (same CLI).
+  const YAML::Node podman = YamlChild(node, "podman");
+  if (podman.IsDefined() && !podman.IsNull()) {
+    if (!podman.IsMap()) {
+      return reader.Error(key_path + ".podman",
+                          absl::StrCat("expected a mapping, got ", DescribeNodeKind(podman)));
+    }
+    host.platform_defaults["docker"] = YAML::Clone(podman);
+  }
+  const YAML::Node env = YamlChild(node, "env");
+  if (env.IsDefined() && !env.IsNull()) {
+    if (!env.IsMap()) {
+      return reader.Error(key_path + ".env", absl::StrCat("expected a mapping NAME: value, got ",
+                                                          DescribeNodeKind(env)));
+    }
+    for (auto it = env.begin(); it != env.end(); ++it) {
+      const std::string env_name = it->first.Scalar();
+      value = reader.String(env, env_name, absl::StrCat(key_path, ".env.", env_name));
+      if (!value.ok()) return value.status();
+      if (!value->empty()) host.env[env_name] = *value;
+    }
+  }
+  const YAML::Node tls = YamlChild(node, "tls");
+  if (tls.IsDefined() && !tls.IsNull()) {
+    if (!tls.IsMap()) {
+      return reader.Error(key_path + ".tls", "expected a mapping {ca, cert, key}");
+    }
+    status = reader.CheckKeys(tls, key_path + ".tls", {"ca", "cert", "key"});
+    if (!status.ok()) return status;
+    host.has_tls = true;
+    for (const auto& [key, target] : {std::pair<const char*, std::string*>{"ca", &host.tls.ca},
+                                      {"cert", &host.tls.cert},
+                                      {"key", &host.tls.key}}) {
+      value = reader.String(tls, key, absl::StrCat(key_path, ".tls.", key));
+      if (!value.ok()) return value.status();
+      if (value->empty()) {
+        return reader.Error(absl::StrCat(key_path, ".tls.", key), "required key is missing");
+      }
+      *target = reader.ExpandPath(*value);
+    }
+  }
+  const YAML::Node ssh = YamlChild(node, "ssh");
+  if (ssh.IsDefined() && !ssh.IsNull()) {
+    if (!ssh.IsMap()) {
+      return reader.Error(key_path + ".ssh",
+                          "expected a mapping {host, port, user, identity_file}");
+    }
+    status = reader.CheckKeys(ssh, key_path + ".ssh", {"host", "port", "user", "identity_file"});
+    if (!status.ok()) return status;
+    host.has_ssh = true;
+    value = reader.String(ssh, "host", key_path + ".ssh.host");
+    if (!value.ok()) return value.status();
+    host.ssh.host = value->empty() ? name : *value;
+    value = reader.String(ssh, "port", key_path + ".ssh.port");
+    if (!value.ok()) return value.status();
+    if (!value->empty() && (!absl::SimpleAtoi(*value, &host.ssh.port) || host.ssh.port <= 0 ||
+                            host.ssh.port > 65535)) {
+      return reader.Error(key_path + ".ssh.port",
+                          absl::StrCat("expected a port number, got '", *value, "'"));
+    }
+    value = reader.String(ssh, "user", key_path + ".ssh.user");
+    if (!value.ok()) return value.status();
+    host.ssh.user = *value;
+    value = reader.String(ssh, "identity_file", key_path + ".ssh.identity_file");
+    if (!value.ok()) return value.status();
+    host.ssh.identity_file = reader.ExpandPath(*value);
+  }
+  value = reader.String(node, "agent_socket", key_path + ".agent_socket");
+  if (!value.ok()) return value.status();
+  host.agent_socket = *value;
+  if (host.has_tls && host.has_ssh) {
+    return reader.Error(key_path, "choose one transport: tls or ssh, not both");
+  }
+  if (host.has_ssh) {
+    if (host.agent_socket.empty()) host.agent_socket = "/run/mlcube-agent/agent.sock";
+    if (!absl::StartsWith(host.agent_socket, "/") && !IsLoopbackHostPort(host.agent_socket)) {
+      return reader.Error(key_path + ".agent_socket",
+                          "expected the agent's unix socket (an absolute path on the host) or "
+                          "its loopback port there (127.0.0.1:PORT, localhost:PORT, [::1]:PORT)");
+    }
+    return host;
+  }
+  if (host.address.empty()) {
+    return reader.Error(key_path + ".address",
+                        "required key is missing (unix:///path or "
+                        "HOST:PORT, or an ssh: block)");
+  }
+  status = ValidateAddress(reader, key_path + ".address", host.address);
+  if (!status.ok()) return status;
+  return host;
+}
+
+absl::StatusOr<HostsFile> ParseHostsFileUnguarded(const std::string& text,
+                                                  const std::string& path) {
+  HostsReader reader(path);
+  absl::StatusOr<YAML::Node> root = ParseYaml(text, path);
+  if (!root.ok()) return root.status();
+  if (!root->IsMap()) {
+    return reader.Error(
+        "hosts", absl::StrCat("expected a mapping with hosts:, got ", DescribeNodeKind(*root)));
+  }
+  absl::Status status = reader.CheckKeys(*root, "", {"default_host", "hosts", "exclude"});
+  if (!status.ok()) return status;
+  // Unlike in a cube, an unset variable here is empty rather than an error:
+  // `http_proxy: ${oc.env:http_proxy}` must not break machines without a
+  // proxy. Empty env entries are then not passed at all.
+  ConfigInterpolator interpolator(path, [](const std::string& name, std::string* value) {
+    const char* found = std::getenv(name.c_str());
+    *value = found != nullptr ? found : "";
+    return true;
+  });
+  status = interpolator.ResolveAll(*root);
+  if (!status.ok()) return status;
+
+  HostsFile file;
+  file.path = path;
+  const YAML::Node hosts = YamlChild(*root, "hosts");
+  if (!hosts.IsDefined() || hosts.IsNull()) {
+    return reader.Error("hosts", "required key is missing (a mapping of host names)");
+  }
+  if (!hosts.IsMap()) {
+    return reader.Error(
+        "hosts", absl::StrCat("expected a mapping of host names, got ", DescribeNodeKind(hosts)));
+  }
+  for (auto it = hosts.begin(); it != hosts.end(); ++it) {
+    const std::string name = it->first.Scalar();
+    if (name.empty() || name.find_first_of(" /\t") != std::string::npos) {
+      return reader.Error(absl::StrCat("hosts.", name), "host names have no spaces or '/'");
+    }
+    absl::StatusOr<HostEntry> host = ReadHost(reader, name, it->second);
+    if (!host.ok()) return host.status();
+    file.hosts[name] = *host;
+  }
+  absl::StatusOr<std::string> default_host = reader.String(*root, "default_host", "default_host");
+  if (!default_host.ok()) return default_host.status();
+  file.default_host = *default_host;
+  if (!file.default_host.empty() && file.hosts.count(file.default_host) == 0) {
+    return reader.Error("default_host",
+                        absl::StrCat("no host named '", file.default_host, "' in hosts"));
+  }
+  if (file.default_host.empty() && file.hosts.size() == 1) {
+    file.default_host = file.hosts.begin()->first;
+  }
+  const YAML::Node exclude = YamlChild(*root, "exclude");
+  if (exclude.IsDefined() && !exclude.IsNull()) {
+    if (!exclude.IsSequence()) {
+      return reader.Error(
+          "exclude", absl::StrCat("expected a list of patterns, got ", DescribeNodeKind(exclude)));
+    }
+    for (size_t i = 0; i < exclude.size(); ++i) {
+      if (!exclude[i].IsScalar() || exclude[i].Scalar().empty()) {
+        return reader.Error(absl::StrCat("exclude.", i), "expected a pattern");
+      }
+      file.exclude.push_back(exclude[i].Scalar());
+    }
+  }
+  return file;
+}
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+}  // namespace
+
+absl::StatusOr<HostEntry> HostsFile::Find(const std::string& name) const {
+  const std::string wanted = name.empty() ? default_host : name;
+  std::vector<std::string> names;
+  for (const auto& [host_name, entry] : hosts) names.push_back(host_name);
+  const std::string where = path.empty() ? "the built-in hosts" : path;
+  if (wanted.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no --host given and ", where,
+                     " has no default_host (hosts: ", absl::StrJoin(names, ", "), ")"));
+  }
+  auto found = hosts.find(wanted);
+  if (found == hosts.end()) {
+    return absl::NotFoundError(absl::StrCat("no host named '", wanted, "' in ", where,
+                                            " (hosts: ", absl::StrJoin(names, ", "), ")"));
+  }
+  return found->second;
+}
+
+absl::StatusOr<HostsFile> ParseHostsFile(const std::string& text, const std::string& path) {
+  return GuardYaml<absl::StatusOr<HostsFile>>(path,
+                                              [&] { return ParseHostsFileUnguarded(text, path); });
+}
+
+absl::StatusOr<HostEntry> LoadHost(const std::string& explicit_path, const std::string& name,
+                                   HostsFile* hosts) {
+  absl::StatusOr<HostsFile> file = LoadHostsFile(explicit_path);
+  if (!file.ok()) return file.status();
+  absl::StatusOr<HostEntry> host = file->Find(name);
+  if (host.ok() && hosts != nullptr) *hosts = *std::move(file);
+  return host;
+}
+
+HostsFile BuiltInHostsFile() {
+  HostsFile file;
+  HostEntry local;
+  local.name = "local";
+  const char* agent = std::getenv("MLCUBE_REMOTE_AGENT");
+  local.address = agent != nullptr && *agent ? agent : kDefaultSocket;
+  local.platform_defaults = YAML::Node(YAML::NodeType::Map);
+  file.default_host = "local";
+  file.hosts["local"] = local;
+  return file;
+}
+
+absl::StatusOr<HostsFile> LoadHostsFile(const std::string& explicit_path) {
+  std::string path = explicit_path;
+  bool required = !path.empty();
+  if (path.empty()) {
+    const char* from_env = std::getenv("MLCUBE_REMOTE_HOSTS");
+    if (from_env != nullptr && *from_env) {
+      path = from_env;
+      required = true;
+    }
+  }
+  if (path.empty()) {
+    const char* xdg = std::getenv("XDG_CONFIG_HOME");
+    const char* home = std::getenv("HOME");
+    if (xdg != nullptr && *xdg) {
+      path = absl::StrCat(xdg, "/mlcube-remote/hosts.yaml");
+    } else if (home != nullptr && *home) {
+      path = absl::StrCat(home, "/.config/mlcube-remote/hosts.yaml");
+    }
+  }
+  if (path.empty() || !FileExists(path)) {
+    if (required) return absl::NotFoundError(absl::StrCat(path, ": hosts file not found"));
+    return BuiltInHostsFile();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot read hosts file"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseHostsFile(text.str(), path);
+}
+
+}  // namespace mlcube

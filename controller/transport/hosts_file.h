@@ -1,0 +1,94 @@
+#ifndef MLCUBE_REMOTE_CONTROLLER_TRANSPORT_HOSTS_FILE_H_
+#define MLCUBE_REMOTE_CONTROLLER_TRANSPORT_HOSTS_FILE_H_
+
+// The one file of hosts and platform settings that every cube reuses:
+//
+//   default_host: local
+//   hosts:
+//     local:
+//       address: unix:///run/mlcube-agent/agent.sock
+//       runtime: docker            # docker | podman | singularity
+//     gpu01:
+//       address: gpu01.example.org:7443
+//       runtime: singularity
+//       singularity: {image_dir: /scratch/mlcube/sif, build_args: --fakeroot}
+//       env: {http_proxy: "${oc.env:http_proxy,}"}
+//       tls: {ca: ca.pem, cert: me.pem, key: me.key}
+//       ssh: {host: gpu01, port: 22, user: me, identity_file: ~/.ssh/id_ed25519}
+//       agent_socket: /run/mlcube-agent/agent.sock   # or 127.0.0.1:7443 there
+//   exclude: ["*.ckpt.tmp"]
+//
+// Found at --hosts=FILE, else $MLCUBE_REMOTE_HOSTS, else
+// $XDG_CONFIG_HOME/mlcube-remote/hosts.yaml (~/.config/...). Without any
+// file, one built-in host `local` talks to the agent socket on this machine.
+
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace mlcube {
+
+struct TlsSettings {
+  std::string ca;  // absolute paths
+  std::string cert;
+  std::string key;
+};
+
+struct SshSettings {
+  std::string host;  // may be a ~/.ssh/config alias
+  int port = 0;      // 0: from ssh config, else 22
+  std::string user;
+  std::string identity_file;
+};
+
+struct HostEntry {
+  std::string name;
+  // unix:///path or HOST:PORT.
+  std::string address;
+  // "docker", "podman" or "singularity".
+  std::string runtime = "docker";
+  // Merged under each cube's own settings (see CubeLoadOptions::host_defaults):
+  // {docker: {...}, singularity: {...}}.
+  YAML::Node platform_defaults;
+  std::map<std::string, std::string> env;
+  bool has_tls = false;
+  TlsSettings tls;
+  bool has_ssh = false;
+  SshSettings ssh;
+  std::string agent_socket;  // remote socket reached through ssh
+};
+
+struct HostsFile {
+  std::string path;  // empty for the built-in default
+  std::string default_host;
+  std::map<std::string, HostEntry> hosts;
+  std::vector<std::string> exclude;
+
+  // The named host, or the default one when `name` is empty. The error
+  // lists the hosts that exist.
+  absl::StatusOr<HostEntry> Find(const std::string& name) const;
+};
+
+// Parses hosts-file text; `path` is used in messages and to resolve relative
+// TLS paths.
+absl::StatusOr<HostsFile> ParseHostsFile(const std::string& text, const std::string& path);
+
+// Finds and loads the hosts file as described above; `explicit_path` is the
+// --hosts flag (may be empty).
+absl::StatusOr<HostsFile> LoadHostsFile(const std::string& explicit_path);
+
+// LoadHostsFile, then Find(`name`): the host a command talks to. When
+// `hosts` is given it receives the whole file (its `exclude` list...).
+absl::StatusOr<HostEntry> LoadHost(const std::string& explicit_path, const std::string& name,
+                                   HostsFile* hosts = nullptr);
+
+// The built-in configuration used when there is no hosts file.
+HostsFile BuiltInHostsFile();
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_CONTROLLER_TRANSPORT_HOSTS_FILE_H_
