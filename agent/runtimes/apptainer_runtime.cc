@@ -30,17 +30,11 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// run_args come from the cube, i.e. from the remote caller: options that
-// would bind host paths or raise privileges are refused.
-absl::Status CheckRunArgs(const std::vector<std::string>& args) {
-  static const std::vector<std::string> kRefused = {
-      "-B",         "--bind",     "--mount",        "-H",
-      "--home",     "-o",         "--overlay",      "-w",
-      "--writable", "--add-caps", "--allow-setuid", "--keep-privs",
-      "--security", "--net",      "--network",      "--network-args",
-      "--no-home",  "-S",         "--scratch",      "-W",
-      "--workdir"};
-  return RefuseArguments(args, kRefused, "singularity.run_args");
+// run_args and build_args come from the cube, i.e. from the remote caller:
+// see RunArgumentPolicy.
+absl::Status CheckArgs(const std::vector<std::string>& args, RuntimeStep step, const char* key,
+                       const StepContext& context) {
+  return RunArgumentPolicy(RuntimeFamily::kApptainer, step, context.host_access).Check(args, key);
 }
 
 }  // namespace
@@ -118,7 +112,11 @@ absl::StatusOr<StepCommand> ApptainerRuntime::ConfigureCommand(const Cube& cube,
     }
   }
   command.argv = {binary_, "build", "--force"};
-  for (const std::string& arg : SplitArgs(cube.singularity.build_args)) command.argv.push_back(arg);
+  const std::vector<std::string> build_args = SplitArgs(cube.singularity.build_args);
+  absl::Status allowed =
+      CheckArgs(build_args, RuntimeStep::kBuild, "singularity.build_args", context);
+  if (!allowed.ok()) return allowed;
+  for (const std::string& arg : build_args) command.argv.push_back(arg);
   command.argv.push_back(TempSifPath(cube, context));
   command.argv.push_back(source);
   for (const auto& [k, v] : ProxyEnvironment()) command.env[k] = v;
@@ -167,7 +165,7 @@ absl::StatusOr<StepCommand> ApptainerRuntime::TaskCommand(const Cube& cube,
   }
   if (!context.gpus.empty()) a.push_back("--nv");
   const std::vector<std::string> run_args = SplitArgs(cube.singularity.run_args);
-  absl::Status allowed = CheckRunArgs(run_args);
+  absl::Status allowed = CheckArgs(run_args, RuntimeStep::kRun, "singularity.run_args", context);
   if (!allowed.ok()) return allowed;
   for (const std::string& arg : run_args) a.push_back(arg);
   a.push_back(sif);

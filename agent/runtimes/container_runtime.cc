@@ -19,19 +19,6 @@ std::map<std::string, std::string> ProxyEnvironment() {
   return env;
 }
 
-absl::Status RefuseArguments(const std::vector<std::string>& args,
-                             const std::vector<std::string>& refused, absl::string_view key) {
-  for (const std::string& arg : args) {
-    for (const std::string& r : refused) {
-      if (arg == r || (r.size() > 2 && absl::StartsWith(arg, absl::StrCat(r, "=")))) {
-        return absl::PermissionDeniedError(
-            absl::StrCat(key, ": '", arg, "' is not allowed on this agent"));
-      }
-    }
-  }
-  return absl::OkStatus();
-}
-
 std::vector<std::string> SplitArgs(const std::string& text) {
   return absl::StrSplit(text, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
 }

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/runtimes/run_argument_policy.h"
 #include "common/cube.h"
 #include "common/mount_planner.h"
 
@@ -39,6 +40,8 @@ struct StepContext {
   std::string job_dir;
   std::string scratch_dir;
   std::string step_prefix;
+  // Host access the admin lets a cube's extra runtime arguments ask for.
+  HostAccessPolicy host_access;
 };
 
 struct StepCommand {
@@ -85,12 +88,6 @@ class ContainerRuntime {
 // Proxy variables of the agent's environment (http_proxy, HTTPS_PROXY ...),
 // passed to builds and tasks so they work behind the same proxy.
 std::map<std::string, std::string> ProxyEnvironment();
-
-// PERMISSION_DENIED naming `key` and the argument when one of `args` is, or
-// starts with "OPTION=", one of `refused` (the cube's extra runtime
-// arguments come from the remote caller).
-absl::Status RefuseArguments(const std::vector<std::string>& args,
-                             const std::vector<std::string>& refused, absl::string_view key);
 
 // Splits extra arguments written in a cube ("--shm-size=1g -e A=B") on
 // whitespace.

@@ -129,29 +129,12 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
 
 namespace {
 
-// Extra `run` arguments come from the cube, i.e. from the remote caller.
-// Options that would give the task the host (the agent's docker group is
-// root-equivalent) are refused.
-absl::Status CheckExtraArgs(const std::vector<std::string>& args, const char* key) {
-  static const std::vector<std::string> kRefused = {"-v",
-                                                    "--volume",
-                                                    "--mount",
-                                                    "--privileged",
-                                                    "--cap-add",
-                                                    "--device",
-                                                    "--pid",
-                                                    "--ipc",
-                                                    "--userns",
-                                                    "--security-opt",
-                                                    "-u",
-                                                    "--user",
-                                                    "--network=host",
-                                                    "--net=host",
-                                                    "--uts",
-                                                    "--volumes-from",
-                                                    "--cgroup-parent",
-                                                    "--name"};
-  return RefuseArguments(args, kRefused, absl::StrCat("docker.", key));
+// Extra `run` arguments come from the cube, i.e. from the remote caller
+// (the agent's docker group is root-equivalent): see RunArgumentPolicy.
+absl::Status CheckExtraArgs(const std::vector<std::string>& args, const char* key,
+                            const StepContext& context) {
+  return RunArgumentPolicy(RuntimeFamily::kDocker, RuntimeStep::kRun, context.host_access)
+      .Check(args, absl::StrCat("docker.", key));
 }
 
 }  // namespace
@@ -205,7 +188,7 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
   for (const auto& [args, key] :
        {std::make_pair(&env_args, "env_args"), std::make_pair(&cpu_args, "cpu_args"),
         std::make_pair(&gpu_args, "gpu_args")}) {
-    absl::Status allowed = CheckExtraArgs(*args, key);
+    absl::Status allowed = CheckExtraArgs(*args, key, context);
     if (!allowed.ok()) return allowed;
   }
   for (const std::string& arg : env_args) a.push_back(arg);

@@ -79,7 +79,7 @@ TEST(DockerRuntimeTest, ExtraRunArgumentsThatExposeTheHostAreRefused) {
   Cube cube = HelloCube();
   cube.docker.env_args = "--shm-size=1g -v /:/host";
   auto command = docker.TaskCommand(cube, GreetInvocation(), StepContext{});
-  EXPECT_EQ(command.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(command.status().code(), absl::StatusCode::kInvalidArgument);
   cube.docker.env_args = "--privileged";
   EXPECT_FALSE(docker.TaskCommand(cube, GreetInvocation(), StepContext{}).ok());
   cube.docker.env_args = "--shm-size=1g";
@@ -191,7 +191,7 @@ TEST(ApptainerRuntimeTest, RunBindsMountsPassesEnvByPrefixAndChecksTheSif) {
   Cube binding = cube;
   binding.singularity.run_args = "--nv --bind /:/host";
   EXPECT_EQ(apptainer.TaskCommand(binding, GreetInvocation(), context).status().code(),
-            absl::StatusCode::kPermissionDenied);
+            absl::StatusCode::kInvalidArgument);
 
   ApptainerRuntime singularity("singularity", "/usr/bin/singularity", "");
   TaskInvocation with_entry = GreetInvocation();

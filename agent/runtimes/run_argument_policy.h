@@ -1,0 +1,79 @@
+#ifndef MLCUBE_REMOTE_AGENT_RUNTIMES_RUN_ARGUMENT_POLICY_H_
+#define MLCUBE_REMOTE_AGENT_RUNTIMES_RUN_ARGUMENT_POLICY_H_
+
+// Which extra runtime arguments a cube may add (docker.cpu_args, gpu_args,
+// env_args; singularity.run_args, build_args). They come from the remote
+// caller and the runtime acts with the power of the docker group (root on
+// the host), so they are an allow-list: every argument is parsed with the
+// runtime's own option grammar (OptionGrammar), and each option must be one
+// this policy knows to give the container nothing of the host: resources
+// (--shm-size, --memory, --cpus, --ulimit, --gpus), environment (-e NAME=V),
+// the entrypoint and working directory inside the container, and the
+// namespace modes that stay private. Binds, devices, capabilities,
+// privileged mode, users, host namespaces, files read or written on the
+// host, positionals (they would replace the image) and anything unknown
+// are refused, unless HostAccessPolicy (the agent's admin) allows the one
+// host access asked for.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "agent/runtimes/option_grammar.h"
+
+namespace mlcube {
+
+// Docker and Podman share one option grammar and option set; Apptainer and
+// SingularityCE share another.
+enum class RuntimeFamily { kDocker, kApptainer };
+// Which command the arguments are added to: `run`/`exec`, or `build`.
+enum class RuntimeStep { kRun, kBuild };
+
+// A host directory the admin lets cubes bind (e.g. a shared dataset
+// directory). Whatever lies below it, symlinks included, is then reachable:
+// pick directories whose contents the cube owners cannot change.
+struct HostBindRoot {
+  std::string host_dir;   // absolute, no trailing slash
+  bool writable = false;  // false: a bind below it must say "ro"
+};
+
+// Host access the agent's admin grants every cube on this agent. The
+// defaults grant none: that is what a shared agent must run with.
+struct HostAccessPolicy {
+  bool allow_host_network = false;       // docker --network=host
+  bool allow_host_ipc = false;           // docker --ipc=host
+  bool allow_host_pid = false;           // docker --pid=host
+  bool allow_published_ports = false;    // docker -p/--publish, -P/--publish-all
+  std::vector<HostBindRoot> bind_roots;  // docker -v, apptainer -B below these
+};
+
+class RunArgumentPolicy {
+ public:
+  RunArgumentPolicy(RuntimeFamily family, RuntimeStep step, HostAccessPolicy host_access);
+
+  // OK when every argument of `args` (already split into words) is allowed.
+  // Otherwise INVALID_ARGUMENT, one line naming `key`, the argument as
+  // written (quoted, escaped, shortened) and why, e.g.
+  //   docker.cpu_args: "-v/:/host" mounts a host path into the container;
+  //   the agent does not allow extra binds
+  absl::Status Check(const std::vector<std::string>& args, absl::string_view key) const;
+
+ private:
+  // OK, or why `option` (parsed with this policy's grammar) is refused.
+  absl::Status CheckOption(const ParsedOption& option) const;
+  absl::Status CheckValue(int rule, const ParsedOption& option) const;
+  absl::Status CheckBind(const std::string& spec, bool docker_syntax) const;
+
+  RuntimeFamily family_;
+  RuntimeStep step_;
+  HostAccessPolicy host_access_;
+};
+
+// kDocker for "docker" and "podman", kApptainer for "apptainer" and
+// "singularity" (the runtime names ContainerRuntime::name() gives).
+RuntimeFamily RuntimeFamilyOf(absl::string_view runtime_name);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_RUNTIMES_RUN_ARGUMENT_POLICY_H_
