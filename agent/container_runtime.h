@@ -36,6 +36,9 @@ struct StepContext {
   std::string image_dir;
   // The job's own directory (scratch space for the runtime).
   std::string job_dir;
+  // Only the command lines are wanted (run --dry-run): nothing is written,
+  // and the image need not exist yet.
+  bool dry_run = false;
 };
 
 struct StepCommand {

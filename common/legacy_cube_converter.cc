@@ -1,9 +1,12 @@
 #include "common/legacy_cube_converter.h"
 
+#include <cstdlib>
 #include <map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "common/yaml_reader.h"
 
 namespace mlcube {
@@ -140,6 +143,61 @@ absl::StatusOr<std::vector<std::string>> LegacyTaskFilePathsUnguarded(const Lega
   return paths;
 }
 
+// $HOME and ${HOME} as the older runners expanded them.
+std::string ExpandHomeVariable(const std::string& value) {
+  const char* home = getenv("HOME");
+  if (home == nullptr) return value;
+  std::string out = absl::StrReplaceAll(value, {{"${HOME}", home}});
+  return absl::StrReplaceAll(out, {{"$HOME", home}});
+}
+
+// The image of a singularity platform: relative paths live in the
+// workspace, as the older Singularity runner had them.
+YAML::Node SingularityImage(const std::string& image) {
+  YAML::Node out(YAML::NodeType::Map);
+  const size_t slash = image.find_last_of('/');
+  if (absl::StartsWith(image, "/")) {
+    out["singularity"]["image_dir"] = slash == 0 ? "/" : image.substr(0, slash);
+    out["singularity"]["image"] = image.substr(slash + 1);
+  } else {
+    out["singularity"]["image_dir"] = "${runtime.workspace}";
+    out["singularity"]["image"] = image;
+  }
+  return out;
+}
+
+// schema_type: mlcube_platform, platform: {name, version},
+// container: {image, command, run_args, runtime}.
+absl::StatusOr<YAML::Node> ConvertMlcubePlatform(const LegacyYamlFile& file) {
+  const YAML::Node& content = file.content;
+  const YAML::Node platform = YamlChild(content, "platform");
+  const YAML::Node name = platform.IsMap() ? YamlChild(platform, "name") : YAML::Node();
+  if (!name.IsDefined() || !name.IsScalar()) {
+    return Invalid(file, "platform.name", "required key is missing (docker or singularity)");
+  }
+  const YAML::Node container = YamlChild(content, "container");
+  const YAML::Node image = container.IsMap() ? YamlChild(container, "image") : YAML::Node();
+  if (!image.IsDefined()) return Invalid(file, "container.image", "required key is missing");
+  absl::StatusOr<std::string> value = ScalarAt(file, image, "container.image");
+  if (!value.ok()) return value.status();
+  if (name.Scalar() == "singularity") return SingularityImage(ExpandHomeVariable(*value));
+  if (name.Scalar() != "docker") {
+    return Invalid(file, "platform.name",
+                   absl::StrCat("expected docker or singularity, got '", name.Scalar(), "'"));
+  }
+  YAML::Node out(YAML::NodeType::Map);
+  out["docker"]["image"] = *value;
+  std::vector<std::string> run_args;
+  const YAML::Node runtime = YamlChild(container, "runtime");
+  if (runtime.IsScalar() && !runtime.Scalar().empty()) {
+    run_args.push_back(absl::StrCat("--runtime=", runtime.Scalar()));
+  }
+  const YAML::Node extra = YamlChild(container, "run_args");
+  if (extra.IsScalar() && !extra.Scalar().empty()) run_args.push_back(extra.Scalar());
+  if (!run_args.empty()) out["docker"]["env_args"] = absl::StrJoin(run_args, " ");
+  return out;
+}
+
 absl::StatusOr<YAML::Node> ConvertPlatformFileUnguarded(const LegacyYamlFile& file) {
   if (!file.content.IsMap()) {
     return Invalid(file, "image",
@@ -154,6 +212,7 @@ absl::StatusOr<YAML::Node> ConvertPlatformFileUnguarded(const LegacyYamlFile& fi
   if (schema.IsDefined() && schema.IsScalar()) {
     if (schema.Scalar() == "mlcube_docker") kind = "docker";
     if (schema.Scalar() == "mlcube_singularity") kind = "singularity";
+    if (schema.Scalar() == "mlcube_platform") return ConvertMlcubePlatform(file);
   }
   const std::string stem = Stem(file.display_name);
   if (kind.empty() && absl::StrContains(stem, "docker")) kind = "docker";
@@ -167,21 +226,12 @@ absl::StatusOr<YAML::Node> ConvertPlatformFileUnguarded(const LegacyYamlFile& fi
   if (!image_node.IsDefined()) return Invalid(file, "image", "required key is missing");
   absl::StatusOr<std::string> image = ScalarAt(file, image_node, "image");
   if (!image.ok()) return image.status();
-  YAML::Node out(YAML::NodeType::Map);
   if (kind == "docker") {
+    YAML::Node out(YAML::NodeType::Map);
     out["docker"]["image"] = *image;
     return out;
   }
-  // The old Singularity runner: relative image paths live in the workspace.
-  const size_t slash = image->find_last_of('/');
-  if (absl::StartsWith(*image, "/")) {
-    out["singularity"]["image_dir"] = slash == 0 ? "/" : image->substr(0, slash);
-    out["singularity"]["image"] = image->substr(slash + 1);
-  } else {
-    out["singularity"]["image_dir"] = "${runtime.workspace}";
-    out["singularity"]["image"] = *image;
-  }
-  return out;
+  return SingularityImage(ExpandHomeVariable(*image));
 }
 
 absl::StatusOr<std::pair<std::string, std::vector<std::string>>> RunFileAsOverridesUnguarded(
