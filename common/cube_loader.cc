@@ -75,8 +75,11 @@ YAML::Node RunnerDefaults(const YAML::Node& merged) {
     docker["gpu_args"] = "";
     docker["cpu_args"] = "";
   }
-  const YAML::Node image = const_merged["docker"]["image"];
-  const bool derive = !const_merged["singularity"].IsDefined() && image.IsScalar();
+  const YAML::Node docker_section = const_merged["docker"];
+  const YAML::Node image =
+      docker_section.IsDefined() && docker_section.IsMap() ? docker_section["image"] : YAML::Node();
+  const bool derive = !const_merged["singularity"].IsDefined() && image.IsDefined() &&
+                      image.IsScalar();
   if (const_merged["singularity"].IsDefined() || derive) {
     YAML::Node singularity = defaults["singularity"];
     if (derive) {

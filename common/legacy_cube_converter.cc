@@ -46,8 +46,13 @@ absl::StatusOr<std::string> ScalarAt(const LegacyYamlFile& file, const YAML::Nod
 absl::StatusOr<std::map<std::string, std::string>> ReadBindings(const LegacyYamlFile& file,
                                                                 const char* key) {
   std::map<std::string, std::string> bindings;
-  const YAML::Node& content = file.content;
-  const YAML::Node node = YamlChild(content, key);
+  // A key written twice: the last one counts, as with MLCube's YAML reader.
+  YAML::Node node;
+  if (file.content.IsMap()) {
+    for (auto it = file.content.begin(); it != file.content.end(); ++it) {
+      if (it->first.IsScalar() && it->first.Scalar() == key) node = it->second;
+    }
+  }
   if (!node.IsDefined() || node.IsNull()) return bindings;
   if (!node.IsMap()) {
     return Invalid(file, key, absl::StrCat("expected a mapping, got ", DescribeNodeKind(node)));
@@ -72,9 +77,11 @@ absl::StatusOr<std::string> RunFileTaskName(const LegacyYamlFile& file) {
 }
 
 // Converts one task file's `inputs`/`outputs` list.
+// With a run file, only the parameters it binds are passed, as the older
+// runners passed them; without one, every parameter with its name as path.
 absl::Status ConvertParameterList(const LegacyYamlFile& file, const char* key,
                                   const std::map<std::string, std::string>& bindings,
-                                  YAML::Node out) {
+                                  bool has_run_file, YAML::Node out) {
   const YAML::Node& content = file.content;
   const YAML::Node list = YamlChild(content, key);
   if (!list.IsDefined() || list.IsNull()) return absl::OkStatus();
@@ -106,9 +113,10 @@ absl::Status ConvertParameterList(const LegacyYamlFile& file, const char* key,
                        absl::StrCat("expected 'file' or 'directory', got '", type, "'"));
       }
     }
+    auto bound = bindings.find(*name);
+    if (has_run_file && bound == bindings.end()) continue;
     YAML::Node parameter(YAML::NodeType::Map);
     parameter["type"] = type;
-    auto bound = bindings.find(*name);
     parameter["default"] = bound != bindings.end() ? bound->second : *name;
     out[*name] = parameter;
   }
@@ -189,11 +197,11 @@ absl::StatusOr<YAML::Node> ConvertMlcubePlatform(const LegacyYamlFile& file) {
   out["docker"]["image"] = *value;
   std::vector<std::string> run_args;
   const YAML::Node runtime = YamlChild(container, "runtime");
-  if (runtime.IsScalar() && !runtime.Scalar().empty()) {
+  if (runtime.IsDefined() && runtime.IsScalar() && !runtime.Scalar().empty()) {
     run_args.push_back(absl::StrCat("--runtime=", runtime.Scalar()));
   }
   const YAML::Node extra = YamlChild(container, "run_args");
-  if (extra.IsScalar() && !extra.Scalar().empty()) run_args.push_back(extra.Scalar());
+  if (extra.IsDefined() && extra.IsScalar() && !extra.Scalar().empty()) run_args.push_back(extra.Scalar());
   if (!run_args.empty()) out["docker"]["env_args"] = absl::StrJoin(run_args, " ");
   return out;
 }
@@ -309,9 +317,11 @@ absl::StatusOr<YAML::Node> ConvertLegacyCubeUnguarded(const LegacyCubeFiles& fil
     YAML::Node task(YAML::NodeType::Map);
     YAML::Node inputs(YAML::NodeType::Map);
     YAML::Node outputs(YAML::NodeType::Map);
-    absl::Status status = ConvertParameterList(task_file, "inputs", input_bindings, inputs);
+    const bool has_run = run != run_for_task.end();
+    absl::Status status =
+        ConvertParameterList(task_file, "inputs", input_bindings, has_run, inputs);
     if (!status.ok()) return status;
-    status = ConvertParameterList(task_file, "outputs", output_bindings, outputs);
+    status = ConvertParameterList(task_file, "outputs", output_bindings, has_run, outputs);
     if (!status.ok()) return status;
     task["parameters"]["inputs"] = inputs;
     task["parameters"]["outputs"] = outputs;

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <yaml-cpp/yaml.h>
 
@@ -34,7 +35,10 @@ namespace {
 const char kOwner[] = "tester";
 const char kJobId[] = "dryrun";
 
-std::string CorpusDir() { return MLCUBE_REALCUBES_DIR; }
+std::string CorpusDir() {
+  char resolved[PATH_MAX];
+  return realpath(MLCUBE_REALCUBES_DIR, resolved) ? resolved : MLCUBE_REALCUBES_DIR;
+}
 
 std::vector<std::string> CaseNames() {
   std::vector<std::string> names;
@@ -67,6 +71,11 @@ struct PlatformCase {
   std::string cube;
   std::string platform;
 };
+
+void PrintTo(const TaskCase& c, std::ostream* os) {
+  *os << c.cube << " " << c.platform << " " << c.task;
+}
+void PrintTo(const PlatformCase& c, std::ostream* os) { *os << c.cube << " " << c.platform; }
 
 std::string TestName(std::vector<std::string> parts) {
   std::string name = absl::StrJoin(parts, "__");
@@ -207,6 +216,7 @@ TEST_P(RealCubeTaskTest, MatchesMlcube) {
       runner == "docker" && built ? OwnerImageTag(kOwner, image) : image;
   RunLine expected_line = ParseRunLine(theirs, runner, image);
   RunLine our_line = ParseRunLine(ours, runner, our_image);
+  if (our_line.image == our_image) our_line.image = image;  // the agent's own build
   ExpectSameRunLine(expected_line, our_line);
 
   std::set<std::string> expected_dirs;
