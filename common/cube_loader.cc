@@ -82,6 +82,11 @@ YAML::Node RunnerDefaults(const YAML::Node& merged) {
                       image.IsScalar();
   if (const_merged["singularity"].IsDefined() || derive) {
     YAML::Node singularity = defaults["singularity"];
+    singularity["image_dir"] = "${runtime.workspace}/.image";
+    singularity["build_context"] = ".";
+    singularity["build_file"] = "Singularity.recipe";
+    singularity["build_args"] = "--fakeroot";
+    singularity["run_args"] = "";
     if (derive) {
       // MLCube's singularity runner, for a cube with only a docker: section.
       std::string name;
@@ -91,11 +96,6 @@ YAML::Node RunnerDefaults(const YAML::Node& merged) {
       singularity["image"] = name + ".sif";
       singularity["build_file"] = absl::StrCat("docker://", image.Scalar());
     }
-    singularity["image_dir"] = "${runtime.workspace}/.image";
-    singularity["build_context"] = ".";
-    singularity["build_file"] = "Singularity.recipe";
-    singularity["build_args"] = "--fakeroot";
-    singularity["run_args"] = "";
   }
   return defaults;
 }

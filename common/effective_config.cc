@@ -40,11 +40,9 @@ void CopyWritten(const YAML::Node& from, const char* key, YAML::Node to) {
 
 YAML::Node EffectiveConfig::Tasks() const {
   YAML::Node tasks(YAML::NodeType::Map);
-  const YAML::Node& written = cube_.written_config;
   for (const auto& [name, task] : cube_.tasks) {
     YAML::Node node(YAML::NodeType::Map);
-    const YAML::Node entrypoint = written["tasks"][name]["entrypoint"];
-    if (entrypoint.IsDefined() && !entrypoint.IsNull()) node["entrypoint"] = task.entrypoint;
+    if (!task.entrypoint.empty()) node["entrypoint"] = task.entrypoint;
     node["parameters"]["inputs"] = ParameterGroup(task.inputs);
     node["parameters"]["outputs"] = ParameterGroup(task.outputs);
     tasks[name] = node;
@@ -68,7 +66,8 @@ YAML::Node EffectiveConfig::DockerRunner() const {
   runner["gpu_args"] = "";
   runner["image"] = cube_.docker.image;
   const YAML::Node& written = cube_.written_config;
-  if (written["docker"].IsMap()) MergeInto(runner, written["docker"]);
+  const YAML::Node docker = written["docker"];
+  if (docker.IsDefined() && docker.IsMap()) MergeInto(runner, docker);
   runner["runner"] = "docker";
   return runner;
 }
@@ -86,7 +85,8 @@ YAML::Node EffectiveConfig::SingularityRunner() const {
   runner["run_args"] = "";
   runner["singularity"] = "singularity";
   const YAML::Node& written = cube_.written_config;
-  if (written["singularity"].IsMap()) MergeInto(runner, written["singularity"]);
+  const YAML::Node singularity = written["singularity"];
+  if (singularity.IsDefined() && singularity.IsMap()) MergeInto(runner, singularity);
   runner["image_dir"] = cube_.singularity.image_dir;
   runner["runner"] = "singularity";
   return runner;

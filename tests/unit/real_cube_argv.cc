@@ -169,7 +169,8 @@ ConfigureLine ParseConfigure(const std::vector<std::string>& argv, size_t verb_a
     }
     line.image = BaseName(sif);
     const std::string& source = argv.back();
-    line.source = absl::StartsWith(source, "/") || absl::StrContains(source, ":")
+    line.source = absl::StartsWith(source, "/") || absl::StartsWith(source, "${") ||
+                          absl::StrContains(source, ":")
                       ? source
                       : absl::StrCat(cwd, "/", source);
     for (size_t i = verb_at + 1; i + 2 < argv.size(); ++i) {
