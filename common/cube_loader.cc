@@ -78,8 +78,8 @@ YAML::Node RunnerDefaults(const YAML::Node& merged) {
   const YAML::Node docker_section = const_merged["docker"];
   const YAML::Node image =
       docker_section.IsDefined() && docker_section.IsMap() ? docker_section["image"] : YAML::Node();
-  const bool derive = !const_merged["singularity"].IsDefined() && image.IsDefined() &&
-                      image.IsScalar();
+  const bool derive =
+      !const_merged["singularity"].IsDefined() && image.IsDefined() && image.IsScalar();
   if (const_merged["singularity"].IsDefined() || derive) {
     YAML::Node singularity = defaults["singularity"];
     singularity["image_dir"] = "${runtime.workspace}/.image";
@@ -197,7 +197,8 @@ absl::StatusOr<Cube> Assemble(YAML::Node cube_layer, const CubeSchemaContext& ba
     if (!fragment.ok()) return fragment.status();
     MergeInto(merged, *fragment);
   }
-  const bool singularity_derived = !static_cast<const YAML::Node&>(merged)["singularity"].IsDefined();
+  const bool singularity_derived =
+      !static_cast<const YAML::Node&>(merged)["singularity"].IsDefined();
   YAML::Node written = WrittenConfig(merged, context, options);
   YAML::Node effective = merged;
   MergeUnder(effective, RunnerDefaults(merged));

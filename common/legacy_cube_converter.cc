@@ -201,7 +201,8 @@ absl::StatusOr<YAML::Node> ConvertMlcubePlatform(const LegacyYamlFile& file) {
     run_args.push_back(absl::StrCat("--runtime=", runtime.Scalar()));
   }
   const YAML::Node extra = YamlChild(container, "run_args");
-  if (extra.IsDefined() && extra.IsScalar() && !extra.Scalar().empty()) run_args.push_back(extra.Scalar());
+  if (extra.IsDefined() && extra.IsScalar() && !extra.Scalar().empty())
+    run_args.push_back(extra.Scalar());
   if (!run_args.empty()) out["docker"]["env_args"] = absl::StrJoin(run_args, " ");
   return out;
 }

@@ -46,7 +46,7 @@ class InvocationBuilder {
   const Task& task_;
   const MountPlanOptions& options_;
   TaskInvocation invocation_;
-  std::map<std::string, size_t> mount_index_;     // host directory -> mount
+  std::map<std::string, size_t> mount_index_;      // host directory -> mount
   std::map<std::string, std::string> mode_owner_;  // host directory -> parameter
   std::set<std::string> created_;
 };
@@ -92,20 +92,21 @@ absl::Status InvocationBuilder::Add(const Parameter& parameter, bool is_output) 
     mount.container_path = absl::StrCat("/mlcube_io", invocation_.mounts.size());
     // The older runners appended the directory's name, or for a file's
     // directory its whole host path.
-    if (older) absl::StrAppend(&mount.container_path, "/", *is_file ? host_dir : BaseName(host_dir));
+    if (older)
+      absl::StrAppend(&mount.container_path, "/", *is_file ? host_dir : BaseName(host_dir));
     mount.read_only = read_only;
     found = mount_index_.emplace(host_dir, invocation_.mounts.size()).first;
     mode_owner_[host_dir] = parameter.name;
     invocation_.mounts.push_back(mount);
   } else if (invocation_.mounts[found->second].read_only != read_only) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(key_path, ": directory '", host_dir,
-                     "' is mounted read-only for one parameter and read-write for another ('",
-                     mode_owner_[host_dir], "' and '", parameter.name, "'); give them the same opts"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        key_path, ": directory '", host_dir,
+        "' is mounted read-only for one parameter and read-write for another ('",
+        mode_owner_[host_dir], "' and '", parameter.name, "'); give them the same opts"));
   }
   const Mount& mount = invocation_.mounts[found->second];
-  const std::string value =
-      *is_file ? absl::StrCat(mount.container_path, "/", BaseName(host_path)) : mount.container_path;
+  const std::string value = *is_file ? absl::StrCat(mount.container_path, "/", BaseName(host_path))
+                                     : mount.container_path;
   invocation_.args.push_back(absl::StrCat("--", parameter.name, "=", value));
   Create(host_dir);
   return absl::OkStatus();

@@ -1,5 +1,4 @@
 #include "common/cube_loader.h"
-#include "common/mount_planner.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,6 +7,7 @@
 #include <string>
 
 #include "common/config_tree.h"
+#include "common/mount_planner.h"
 #include "tests/support/temp_dir.h"
 
 namespace mlcube {

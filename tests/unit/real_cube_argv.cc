@@ -48,8 +48,8 @@ size_t FindImage(const std::vector<std::string>& argv, size_t from, const std::s
 
 // Takes one option (and its value) from argv[*i] into `line`.
 void TakeOption(const std::vector<std::string>& argv, size_t end, size_t* i, RunLine* line) {
-  static const std::set<std::string> kDeliberateFlags = {"--rm", "--detach", "-d", "--contain",
-                                                         "--cleanenv", "-q"};
+  static const std::set<std::string> kDeliberateFlags = {"--rm",      "--detach",   "-d",
+                                                         "--contain", "--cleanenv", "-q"};
   static const std::set<std::string> kDeliberateValued = {"--name", "--label", "--user",
                                                           "--env-file"};
   static const std::set<std::string> kMounts = {"--volume", "-v", "--bind", "-B"};
@@ -205,8 +205,7 @@ void ExpectSameConfigure(const ConfigureLine& expected, const ConfigureLine& our
   EXPECT_EQ(expected.file, ours.file) << "build file";
   EXPECT_EQ(expected.context, ours.context) << "build context";
   EXPECT_EQ(expected.source, ours.source) << "build source";
-  EXPECT_EQ(absl::StrJoin(expected.args, " "), absl::StrJoin(ours.args, " "))
-      << "build arguments";
+  EXPECT_EQ(absl::StrJoin(expected.args, " "), absl::StrJoin(ours.args, " ")) << "build arguments";
 }
 
 std::string ExpectedImage(const YAML::Node& platform, const std::string& runner) {
@@ -239,8 +238,8 @@ void CompareConfig(const YAML::Node& expected, const YAML::Node& ours, const std
     std::set<std::string> keys;
     for (auto it = expected.begin(); it != expected.end(); ++it) keys.insert(it->first.Scalar());
     for (auto it = ours.begin(); it != ours.end(); ++it) {
-      EXPECT_TRUE(keys.count(it->first.Scalar())) << path << "." << it->first.Scalar()
-                                                  << ": not in MLCube's configuration";
+      EXPECT_TRUE(keys.count(it->first.Scalar()))
+          << path << "." << it->first.Scalar() << ": not in MLCube's configuration";
     }
     for (const std::string& key : keys) {
       const std::string child = path.empty() ? key : absl::StrCat(path, ".", key);

@@ -30,13 +30,13 @@ class ArgvNormalizer {
 using MountEntry = std::tuple<std::string, std::string, bool>;  // host, container, ro
 
 struct RunLine {
-  std::string verb;  // run | exec
+  std::string verb;                // run | exec
   std::vector<MountEntry> mounts;  // sorted
   std::string entrypoint;
   std::vector<std::string> env;    // sorted
   std::vector<std::string> extra;  // in order, "--opt=v" split in two
   std::string image;
-  std::vector<std::string> tail;   // after the image
+  std::vector<std::string> tail;  // after the image
 };
 
 // `image`: the docker image, or the SIF file name for singularity.
@@ -47,9 +47,9 @@ void ExpectSameRunLine(const RunLine& expected, const RunLine& ours);
 struct ConfigureLine {
   std::string kind;  // pull | build
   std::string image;
-  std::string file;     // docker -f
-  std::string context;  // docker build context
-  std::string source;   // singularity: recipe (absolute) or docker://...
+  std::string file;               // docker -f
+  std::string context;            // docker build context
+  std::string source;             // singularity: recipe (absolute) or docker://...
   std::vector<std::string> args;  // sorted
 };
 

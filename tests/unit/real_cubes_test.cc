@@ -221,19 +221,20 @@ TEST_P(RealCubeTaskTest, MatchesMlcube) {
 
   const ArgvNormalizer normalizer = NormalizerFor(c.cube);
   const YAML::Node commands = expected["commands_argv"];
-  const std::vector<std::string> theirs = commands[commands.size() - 1].as<std::vector<std::string>>();
+  const std::vector<std::string> theirs =
+      commands[commands.size() - 1].as<std::vector<std::string>>();
   const std::vector<std::string> ours = normalizer.Normalize(command->argv);
   const std::string image = ExpectedImage(platform, runner);
   const bool built = ExpectedConfigureBuilds(platform);
-  const std::string our_image =
-      runner == "docker" && built ? OwnerImageTag(kOwner, image) : image;
+  const std::string our_image = runner == "docker" && built ? OwnerImageTag(kOwner, image) : image;
   RunLine expected_line = ParseRunLine(theirs, runner, image);
   RunLine our_line = ParseRunLine(ours, runner, our_image);
   if (our_line.image == our_image) our_line.image = image;  // the agent's own build
   ExpectSameRunLine(expected_line, our_line);
 
   std::set<std::string> expected_dirs;
-  for (const YAML::Node& dir : expected["would_create"]) expected_dirs.insert(dir.as<std::string>());
+  for (const YAML::Node& dir : expected["would_create"])
+    expected_dirs.insert(dir.as<std::string>());
   if (runner != "docker") expected_dirs.erase(ExpectedImageDir(platform));
   std::set<std::string> our_dirs;
   for (const std::string& dir : normalizer.Normalize(invocation->directories_to_create)) {
@@ -244,8 +245,7 @@ TEST_P(RealCubeTaskTest, MatchesMlcube) {
 
 INSTANTIATE_TEST_SUITE_P(RealCubes, RealCubeTaskTest, ::testing::ValuesIn(TaskCases()),
                          [](const ::testing::TestParamInfo<TaskCase>& info) {
-                           return TestName({info.param.cube, info.param.platform,
-                                            info.param.task});
+                           return TestName({info.param.cube, info.param.platform, info.param.task});
                          });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(RealCubeTaskTest);
 
