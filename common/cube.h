@@ -13,7 +13,13 @@
 
 namespace mlcube {
 
-enum class ParameterType { kFile, kDirectory };
+// kUnknown: no `type` and no trailing '/'; as MLCube does, the planner
+// decides from what the path is on the host (a missing path is an error).
+enum class ParameterType { kFile, kDirectory, kUnknown };
+// How container paths are named: MLCube's runners (/mlcube_ioN) or the
+// older runners (/mlcube_ioN/NAME for a directory, /mlcube_ioN/HOST_DIR for
+// the directory of a file).
+enum class MountNaming { kMlcube, kOlderRunners };
 enum class AccessMode { kReadWrite, kReadOnly };
 enum class BuildStrategy { kPull, kAuto, kAlways };
 
@@ -33,6 +39,7 @@ struct Task {
   std::string entrypoint;
   std::vector<Parameter> inputs;
   std::vector<Parameter> outputs;
+  MountNaming mount_naming = MountNaming::kMlcube;
 };
 
 struct DockerSettings {
@@ -73,6 +80,14 @@ struct Cube {
   std::map<std::string, Task> tasks;
   // The effective configuration tree (what `show-config` prints).
   YAML::Node effective_config;
+  // The configuration as the cube's files (and platform file, host settings
+  // and -P) wrote it, interpolated, before any runner default.
+  YAML::Node written_config;
+  // True when the cube has no singularity: section and its settings were
+  // derived from docker: as MLCube derives them.
+  bool singularity_derived = false;
+  // One line each, "FILE: KEY: what" (unknown keys MLCube ignores).
+  std::vector<std::string> warnings;
 };
 
 }  // namespace mlcube

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/config_interpolator.h"
@@ -36,14 +38,22 @@ std::string MakeAbsolute(const std::string& path) {
   return NormalizePath(absl::StrCat(buffer, "/", path));
 }
 
-// *.yaml names in a directory, sorted; empty when it does not exist.
-std::vector<std::string> YamlFilesIn(const std::string& dir) {
+// *.yaml paths under a directory (sub-folders too, "alice/hello.yaml"),
+// sorted; empty when it does not exist.
+std::vector<std::string> YamlFilesIn(const std::string& dir, int depth = 4) {
   std::vector<std::string> names;
   std::unique_ptr<DIR, int (*)(DIR*)> handle(::opendir(dir.c_str()), &::closedir);
   if (!handle) return names;
   while (const dirent* entry = ::readdir(handle.get())) {
     const std::string name = entry->d_name;
-    if (absl::EndsWith(name, ".yaml") || absl::EndsWith(name, ".yml")) names.push_back(name);
+    if (name.empty() || name[0] == '.') continue;
+    if (absl::EndsWith(name, ".yaml") || absl::EndsWith(name, ".yml")) {
+      names.push_back(name);
+    } else if (depth > 0 && IsDirectory(dir + "/" + name)) {
+      for (const std::string& inner : YamlFilesIn(dir + "/" + name, depth - 1)) {
+        names.push_back(absl::StrCat(name, "/", inner));
+      }
+    }
   }
   std::sort(names.begin(), names.end());
   return names;
@@ -65,15 +75,54 @@ YAML::Node RunnerDefaults(const YAML::Node& merged) {
     docker["gpu_args"] = "";
     docker["cpu_args"] = "";
   }
-  if (const_merged["singularity"].IsDefined()) {
+  const YAML::Node docker_section = const_merged["docker"];
+  const YAML::Node image =
+      docker_section.IsDefined() && docker_section.IsMap() ? docker_section["image"] : YAML::Node();
+  const bool derive =
+      !const_merged["singularity"].IsDefined() && image.IsDefined() && image.IsScalar();
+  if (const_merged["singularity"].IsDefined() || derive) {
     YAML::Node singularity = defaults["singularity"];
     singularity["image_dir"] = "${runtime.workspace}/.image";
     singularity["build_context"] = ".";
     singularity["build_file"] = "Singularity.recipe";
     singularity["build_args"] = "--fakeroot";
     singularity["run_args"] = "";
+    if (derive) {
+      // MLCube's singularity runner, for a cube with only a docker: section.
+      std::string name;
+      for (char c : image.Scalar()) {
+        if (absl::ascii_isalnum(static_cast<unsigned char>(c))) name.push_back(c);
+      }
+      singularity["image"] = name + ".sif";
+      singularity["build_file"] = absl::StrCat("docker://", image.Scalar());
+    }
   }
   return defaults;
+}
+
+// Run files may name tasks mlcube.yaml does not list: their tasks/NAME.yaml
+// is read too, as the older runners did.
+absl::Status AddUnlistedTaskFiles(const std::string& root_dir, const std::string& display_dir,
+                                  LegacyCubeFiles* files) {
+  std::set<std::string> listed;
+  for (const LegacyYamlFile& task : files->task_files) {
+    const std::string& name = task.display_name;
+    const std::string stem = name.substr(name.find_last_of('/') + 1);
+    listed.insert(stem.substr(0, stem.find_last_of('.')));
+  }
+  for (const LegacyYamlFile& run : files->run_files) {
+    auto bound = RunFileAsOverrides(run);
+    if (!bound.ok() || listed.count(bound->first) > 0) continue;
+    const std::string relative = absl::StrCat("tasks/", bound->first, ".yaml");
+    if (ValidateRelativePath(relative).ok() && IsRegularFile(root_dir + "/" + relative)) {
+      const std::string display = display_dir + relative;
+      absl::StatusOr<YAML::Node> content = ReadYamlFile(root_dir + "/" + relative, display);
+      if (!content.ok()) return content.status();
+      files->task_files.push_back({display, *content});
+      listed.insert(bound->first);
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<YAML::Node> LoadLegacyFiles(const YAML::Node& root_config,
@@ -99,16 +148,35 @@ absl::StatusOr<YAML::Node> LoadLegacyFiles(const YAML::Node& root_config,
     if (!content.ok()) return content.status();
     files.run_files.push_back({display, *content});
   }
-  for (const char* name : {"docker.yaml", "singularity.yaml"}) {
-    const std::string path = absl::StrCat(root_dir, "/platform/", name);
-    if (!IsRegularFile(path)) continue;
-    const std::string display = absl::StrCat(display_dir, "platform/", name);
-    absl::StatusOr<YAML::Node> content = ReadYamlFile(path, display);
-    if (!content.ok()) return content.status();
-    files.platform_files.push_back({display, *content});
+  absl::Status unlisted = AddUnlistedTaskFiles(root_dir, display_dir, &files);
+  if (!unlisted.ok()) return unlisted;
+  for (const char* folder : {"platform", "platforms"}) {
+    for (const char* name : {"docker.yaml", "singularity.yaml"}) {
+      const std::string path = absl::StrCat(root_dir, "/", folder, "/", name);
+      if (!IsRegularFile(path)) continue;
+      const std::string display = absl::StrCat(display_dir, folder, "/", name);
+      absl::StatusOr<YAML::Node> content = ReadYamlFile(path, display);
+      if (!content.ok()) return content.status();
+      files.platform_files.push_back({display, *content});
+    }
   }
   files.has_dockerfile = IsRegularFile(root_dir + "/build/Dockerfile");
   return ConvertLegacyCube(files);
+}
+
+// The configuration as written (no runner defaults), overridden and
+// interpolated as far as it can be on its own.
+YAML::Node WrittenConfig(const YAML::Node& merged, const CubeSchemaContext& context,
+                         const CubeLoadOptions& options) {
+  YAML::Node written = YAML::Clone(merged);
+  for (const std::string& assignment : options.overrides) {
+    (void)ApplyOverride(written, assignment);
+  }
+  written["runtime"]["root"] = context.root;
+  written["runtime"]["workspace"] = context.workspace;
+  YAML::Node resolved = YAML::Clone(written);
+  ConfigInterpolator interpolator(context.file_name, ConfigInterpolator::ProcessEnvironment());
+  return interpolator.ResolveAll(resolved).ok() ? resolved : written;
 }
 
 // Layers the configuration and resolves it into a Cube. `cube_layer` is the
@@ -129,6 +197,9 @@ absl::StatusOr<Cube> Assemble(YAML::Node cube_layer, const CubeSchemaContext& ba
     if (!fragment.ok()) return fragment.status();
     MergeInto(merged, *fragment);
   }
+  const bool singularity_derived =
+      !static_cast<const YAML::Node&>(merged)["singularity"].IsDefined();
+  YAML::Node written = WrittenConfig(merged, context, options);
   YAML::Node effective = merged;
   MergeUnder(effective, RunnerDefaults(merged));
   effective["runtime"]["root"] = context.root;
@@ -147,7 +218,11 @@ absl::StatusOr<Cube> Assemble(YAML::Node cube_layer, const CubeSchemaContext& ba
   ConfigInterpolator interpolator(context.file_name, ConfigInterpolator::ProcessEnvironment());
   absl::Status status = interpolator.ResolveAll(effective);
   if (!status.ok()) return status;
-  return BuildCubeFromConfig(effective, context);
+  absl::StatusOr<Cube> cube = BuildCubeFromConfig(effective, context);
+  if (!cube.ok()) return cube;
+  cube->written_config = written;
+  cube->singularity_derived = singularity_derived;
+  return cube;
 }
 
 absl::StatusOr<Cube> LoadCubeFromStringUnguarded(const std::string& mlcube_yaml,

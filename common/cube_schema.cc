@@ -1,5 +1,6 @@
 #include "common/cube_schema.h"
 
+#include <cstdlib>
 #include <set>
 #include <vector>
 
@@ -28,9 +29,29 @@ class SchemaReader : public YamlFieldReader {
 
   const CubeSchemaContext& context() const { return context_; }
 
+  // MLCube ignores keys it does not know: a warning naming file and key,
+  // never an error.
+  absl::Status CheckKeys(const YAML::Node& node, const std::string& key_path,
+                         const std::vector<std::string>& allowed) const {
+    absl::Status status = YamlFieldReader::CheckKeys(node, key_path, allowed);
+    if (!status.ok()) warnings_.push_back(std::string(status.message()));
+    return absl::OkStatus();
+  }
+
+  std::vector<std::string> TakeWarnings() const { return std::move(warnings_); }
+
  private:
   const CubeSchemaContext& context_;
+  mutable std::vector<std::string> warnings_;
 };
+
+// "~" and "~/x" as the user's home, as MLCube's path handling does.
+std::string ExpandHome(const std::string& path) {
+  if (path != "~" && !absl::StartsWith(path, "~/")) return path;
+  const char* home = getenv("HOME");
+  if (home == nullptr || *home == '\0') return path;
+  return absl::StrCat(home, path.substr(1));
+}
 
 absl::StatusOr<Parameter> ReadParameter(const SchemaReader& reader, const std::string& name,
                                         const YAML::Node& node, const std::string& key_path) {
@@ -61,13 +82,12 @@ absl::StatusOr<Parameter> ReadParameter(const SchemaReader& reader, const std::s
                                      "got ",
                                      DescribeNodeKind(node)));
   }
-  if (parameter.default_value.empty()) {
-    return reader.Error(absl::StrCat(key_path, ".default"), "empty path");
-  }
   if (type.empty()) {
-    type = absl::EndsWith(parameter.default_value, "/") ? "directory" : "file";
+    type = absl::EndsWith(parameter.default_value, "/") ? "directory" : "unknown";
   }
-  if (type == "file") {
+  if (type == "unknown") {
+    parameter.type = ParameterType::kUnknown;
+  } else if (type == "file") {
     parameter.type = ParameterType::kFile;
   } else if (type == "directory") {
     parameter.type = ParameterType::kDirectory;
@@ -83,7 +103,9 @@ absl::StatusOr<Parameter> ReadParameter(const SchemaReader& reader, const std::s
     return reader.Error(absl::StrCat(key_path, ".opts"),
                         absl::StrCat("expected 'ro' or 'rw', got '", opts, "'"));
   }
-  parameter.host_path = reader.Absolute(reader.context().workspace, parameter.default_value);
+  // "" is the workspace itself.
+  parameter.host_path =
+      reader.Absolute(reader.context().workspace, ExpandHome(parameter.default_value));
   return parameter;
 }
 
@@ -137,15 +159,7 @@ absl::StatusOr<Task> ReadTask(const SchemaReader& reader, const std::string& nam
   if (!status.ok()) return status;
   status = ReadParameterGroup(reader, parameters, "outputs", parameters_path, &task.outputs);
   if (!status.ok()) return status;
-  std::set<std::string> seen;
-  for (const std::vector<Parameter>* group : {&task.inputs, &task.outputs}) {
-    for (const Parameter& parameter : *group) {
-      if (!seen.insert(parameter.name).second) {
-        return reader.Error(absl::StrCat(parameters_path, ".outputs.", parameter.name),
-                            "parameter is declared both as an input and as an output");
-      }
-    }
-  }
+  // A parameter may be both an input and an output: MLCube passes it twice.
   return task;
 }
 
@@ -326,7 +340,11 @@ absl::StatusOr<Cube> BuildCubeFromConfig(const YAML::Node& config,
     absl::StatusOr<Task> task = ReadTask(reader, name, it->second);
     if (!task.ok()) return task.status();
     cube.tasks[name] = *task;
+    if (context.layout == CubeLayout::kLegacy) {
+      cube.tasks[name].mount_naming = MountNaming::kOlderRunners;
+    }
   }
+  cube.warnings = reader.TakeWarnings();
   return cube;
 }
 

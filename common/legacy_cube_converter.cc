@@ -1,9 +1,12 @@
 #include "common/legacy_cube_converter.h"
 
+#include <cstdlib>
 #include <map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "common/yaml_reader.h"
 
 namespace mlcube {
@@ -43,8 +46,13 @@ absl::StatusOr<std::string> ScalarAt(const LegacyYamlFile& file, const YAML::Nod
 absl::StatusOr<std::map<std::string, std::string>> ReadBindings(const LegacyYamlFile& file,
                                                                 const char* key) {
   std::map<std::string, std::string> bindings;
-  const YAML::Node& content = file.content;
-  const YAML::Node node = YamlChild(content, key);
+  // A key written twice: the last one counts, as with MLCube's YAML reader.
+  YAML::Node node;
+  if (file.content.IsMap()) {
+    for (auto it = file.content.begin(); it != file.content.end(); ++it) {
+      if (it->first.IsScalar() && it->first.Scalar() == key) node = it->second;
+    }
+  }
   if (!node.IsDefined() || node.IsNull()) return bindings;
   if (!node.IsMap()) {
     return Invalid(file, key, absl::StrCat("expected a mapping, got ", DescribeNodeKind(node)));
@@ -69,9 +77,11 @@ absl::StatusOr<std::string> RunFileTaskName(const LegacyYamlFile& file) {
 }
 
 // Converts one task file's `inputs`/`outputs` list.
+// With a run file, only the parameters it binds are passed, as the older
+// runners passed them; without one, every parameter with its name as path.
 absl::Status ConvertParameterList(const LegacyYamlFile& file, const char* key,
                                   const std::map<std::string, std::string>& bindings,
-                                  YAML::Node out) {
+                                  bool has_run_file, YAML::Node out) {
   const YAML::Node& content = file.content;
   const YAML::Node list = YamlChild(content, key);
   if (!list.IsDefined() || list.IsNull()) return absl::OkStatus();
@@ -103,9 +113,10 @@ absl::Status ConvertParameterList(const LegacyYamlFile& file, const char* key,
                        absl::StrCat("expected 'file' or 'directory', got '", type, "'"));
       }
     }
+    auto bound = bindings.find(*name);
+    if (has_run_file && bound == bindings.end()) continue;
     YAML::Node parameter(YAML::NodeType::Map);
     parameter["type"] = type;
-    auto bound = bindings.find(*name);
     parameter["default"] = bound != bindings.end() ? bound->second : *name;
     out[*name] = parameter;
   }
@@ -140,6 +151,62 @@ absl::StatusOr<std::vector<std::string>> LegacyTaskFilePathsUnguarded(const Lega
   return paths;
 }
 
+// $HOME and ${HOME} as the older runners expanded them.
+std::string ExpandHomeVariable(const std::string& value) {
+  const char* home = getenv("HOME");
+  if (home == nullptr) return value;
+  std::string out = absl::StrReplaceAll(value, {{"${HOME}", home}});
+  return absl::StrReplaceAll(out, {{"$HOME", home}});
+}
+
+// The image of a singularity platform: relative paths live in the
+// workspace, as the older Singularity runner had them.
+YAML::Node SingularityImage(const std::string& image) {
+  YAML::Node out(YAML::NodeType::Map);
+  const size_t slash = image.find_last_of('/');
+  if (absl::StartsWith(image, "/")) {
+    out["singularity"]["image_dir"] = slash == 0 ? "/" : image.substr(0, slash);
+    out["singularity"]["image"] = image.substr(slash + 1);
+  } else {
+    out["singularity"]["image_dir"] = "${runtime.workspace}";
+    out["singularity"]["image"] = image;
+  }
+  return out;
+}
+
+// schema_type: mlcube_platform, platform: {name, version},
+// container: {image, command, run_args, runtime}.
+absl::StatusOr<YAML::Node> ConvertMlcubePlatform(const LegacyYamlFile& file) {
+  const YAML::Node& content = file.content;
+  const YAML::Node platform = YamlChild(content, "platform");
+  const YAML::Node name = platform.IsMap() ? YamlChild(platform, "name") : YAML::Node();
+  if (!name.IsDefined() || !name.IsScalar()) {
+    return Invalid(file, "platform.name", "required key is missing (docker or singularity)");
+  }
+  const YAML::Node container = YamlChild(content, "container");
+  const YAML::Node image = container.IsMap() ? YamlChild(container, "image") : YAML::Node();
+  if (!image.IsDefined()) return Invalid(file, "container.image", "required key is missing");
+  absl::StatusOr<std::string> value = ScalarAt(file, image, "container.image");
+  if (!value.ok()) return value.status();
+  if (name.Scalar() == "singularity") return SingularityImage(ExpandHomeVariable(*value));
+  if (name.Scalar() != "docker") {
+    return Invalid(file, "platform.name",
+                   absl::StrCat("expected docker or singularity, got '", name.Scalar(), "'"));
+  }
+  YAML::Node out(YAML::NodeType::Map);
+  out["docker"]["image"] = *value;
+  std::vector<std::string> run_args;
+  const YAML::Node runtime = YamlChild(container, "runtime");
+  if (runtime.IsDefined() && runtime.IsScalar() && !runtime.Scalar().empty()) {
+    run_args.push_back(absl::StrCat("--runtime=", runtime.Scalar()));
+  }
+  const YAML::Node extra = YamlChild(container, "run_args");
+  if (extra.IsDefined() && extra.IsScalar() && !extra.Scalar().empty())
+    run_args.push_back(extra.Scalar());
+  if (!run_args.empty()) out["docker"]["env_args"] = absl::StrJoin(run_args, " ");
+  return out;
+}
+
 absl::StatusOr<YAML::Node> ConvertPlatformFileUnguarded(const LegacyYamlFile& file) {
   if (!file.content.IsMap()) {
     return Invalid(file, "image",
@@ -154,6 +221,7 @@ absl::StatusOr<YAML::Node> ConvertPlatformFileUnguarded(const LegacyYamlFile& fi
   if (schema.IsDefined() && schema.IsScalar()) {
     if (schema.Scalar() == "mlcube_docker") kind = "docker";
     if (schema.Scalar() == "mlcube_singularity") kind = "singularity";
+    if (schema.Scalar() == "mlcube_platform") return ConvertMlcubePlatform(file);
   }
   const std::string stem = Stem(file.display_name);
   if (kind.empty() && absl::StrContains(stem, "docker")) kind = "docker";
@@ -167,21 +235,12 @@ absl::StatusOr<YAML::Node> ConvertPlatformFileUnguarded(const LegacyYamlFile& fi
   if (!image_node.IsDefined()) return Invalid(file, "image", "required key is missing");
   absl::StatusOr<std::string> image = ScalarAt(file, image_node, "image");
   if (!image.ok()) return image.status();
-  YAML::Node out(YAML::NodeType::Map);
   if (kind == "docker") {
+    YAML::Node out(YAML::NodeType::Map);
     out["docker"]["image"] = *image;
     return out;
   }
-  // The old Singularity runner: relative image paths live in the workspace.
-  const size_t slash = image->find_last_of('/');
-  if (absl::StartsWith(*image, "/")) {
-    out["singularity"]["image_dir"] = slash == 0 ? "/" : image->substr(0, slash);
-    out["singularity"]["image"] = image->substr(slash + 1);
-  } else {
-    out["singularity"]["image_dir"] = "${runtime.workspace}";
-    out["singularity"]["image"] = *image;
-  }
-  return out;
+  return SingularityImage(ExpandHomeVariable(*image));
 }
 
 absl::StatusOr<std::pair<std::string, std::vector<std::string>>> RunFileAsOverridesUnguarded(
@@ -259,9 +318,11 @@ absl::StatusOr<YAML::Node> ConvertLegacyCubeUnguarded(const LegacyCubeFiles& fil
     YAML::Node task(YAML::NodeType::Map);
     YAML::Node inputs(YAML::NodeType::Map);
     YAML::Node outputs(YAML::NodeType::Map);
-    absl::Status status = ConvertParameterList(task_file, "inputs", input_bindings, inputs);
+    const bool has_run = run != run_for_task.end();
+    absl::Status status =
+        ConvertParameterList(task_file, "inputs", input_bindings, has_run, inputs);
     if (!status.ok()) return status;
-    status = ConvertParameterList(task_file, "outputs", output_bindings, outputs);
+    status = ConvertParameterList(task_file, "outputs", output_bindings, has_run, outputs);
     if (!status.ok()) return status;
     task["parameters"]["inputs"] = inputs;
     task["parameters"]["outputs"] = outputs;

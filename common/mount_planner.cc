@@ -1,5 +1,7 @@
 #include "common/mount_planner.h"
 
+#include <sys/stat.h>
+
 #include <map>
 #include <set>
 
@@ -18,70 +20,116 @@ std::string ParentOf(const std::string& path) {
 
 std::string BaseName(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
 
+// Builds one invocation; one instance per call.
+class InvocationBuilder {
+ public:
+  InvocationBuilder(const Task& task, const MountPlanOptions& options)
+      : task_(task), options_(options) {
+    invocation_.task = task.name;
+    invocation_.entrypoint = task.entrypoint;
+    if (task.entrypoint.empty()) invocation_.args.push_back(task.name);
+    if (!options.confine_to.empty() && task.mount_naming == MountNaming::kMlcube) {
+      Create(NormalizePath(options.confine_to));
+    }
+  }
+
+  absl::Status Add(const Parameter& parameter, bool is_output);
+  TaskInvocation Take() { return std::move(invocation_); }
+
+ private:
+  absl::StatusOr<bool> IsFile(const Parameter& parameter, const std::string& host_path,
+                              const std::string& key_path) const;
+  void Create(const std::string& dir) {
+    if (created_.insert(dir).second) invocation_.directories_to_create.push_back(dir);
+  }
+
+  const Task& task_;
+  const MountPlanOptions& options_;
+  TaskInvocation invocation_;
+  std::map<std::string, size_t> mount_index_;      // host directory -> mount
+  std::map<std::string, std::string> mode_owner_;  // host directory -> parameter
+  std::set<std::string> created_;
+};
+
+absl::StatusOr<bool> InvocationBuilder::IsFile(const Parameter& parameter,
+                                               const std::string& host_path,
+                                               const std::string& key_path) const {
+  if (parameter.type != ParameterType::kUnknown) return parameter.type == ParameterType::kFile;
+  const PathKind kind = options_.probe ? options_.probe(host_path) : ProbeHostPath(host_path);
+  if (kind == PathKind::kMissing) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        key_path, ": parameter '", parameter.name, "' has no type and '", parameter.default_value,
+        "' does not exist yet, so it is neither a file nor a directory; give it "
+        "`type: file` or `type: directory` (or end a directory with '/')"));
+  }
+  return kind == PathKind::kFile;
+}
+
+absl::Status InvocationBuilder::Add(const Parameter& parameter, bool is_output) {
+  const std::string key_path = absl::StrCat("tasks.", task_.name, ".parameters.",
+                                            is_output ? "outputs." : "inputs.", parameter.name);
+  const std::string host_path = NormalizePath(parameter.host_path);
+  if (host_path.empty() || host_path[0] != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key_path, ": host path '", parameter.host_path, "' is not absolute"));
+  }
+  if (!options_.confine_to.empty() && !IsWithin(host_path, options_.confine_to)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key_path, ": path '", parameter.default_value, "' is outside the workspace"));
+  }
+  absl::StatusOr<bool> is_file = IsFile(parameter, host_path, key_path);
+  if (!is_file.ok()) return is_file.status();
+  if (*is_file && host_path == "/") {
+    return absl::InvalidArgumentError(absl::StrCat(key_path, ": a file parameter cannot be '/'"));
+  }
+  const std::string host_dir = *is_file ? ParentOf(host_path) : host_path;
+  const bool read_only = parameter.access == AccessMode::kReadOnly;
+  const bool older = task_.mount_naming == MountNaming::kOlderRunners;
+  auto found = mount_index_.find(host_dir);
+  if (found == mount_index_.end()) {
+    Mount mount;
+    mount.host_path = host_dir;
+    mount.container_path = absl::StrCat("/mlcube_io", invocation_.mounts.size());
+    // The older runners appended the directory's name, or for a file's
+    // directory its whole host path.
+    if (older)
+      absl::StrAppend(&mount.container_path, "/", *is_file ? host_dir : BaseName(host_dir));
+    mount.read_only = read_only;
+    found = mount_index_.emplace(host_dir, invocation_.mounts.size()).first;
+    mode_owner_[host_dir] = parameter.name;
+    invocation_.mounts.push_back(mount);
+  } else if (invocation_.mounts[found->second].read_only != read_only) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        key_path, ": directory '", host_dir,
+        "' is mounted read-only for one parameter and read-write for another ('",
+        mode_owner_[host_dir], "' and '", parameter.name, "'); give them the same opts"));
+  }
+  const Mount& mount = invocation_.mounts[found->second];
+  const std::string value = *is_file ? absl::StrCat(mount.container_path, "/", BaseName(host_path))
+                                     : mount.container_path;
+  invocation_.args.push_back(absl::StrCat("--", parameter.name, "=", value));
+  Create(host_dir);
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+PathKind ProbeHostPath(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return PathKind::kMissing;
+  return S_ISDIR(st.st_mode) ? PathKind::kDirectory : PathKind::kFile;
+}
 
 absl::StatusOr<TaskInvocation> PlanTaskInvocation(const Task& task,
                                                   const MountPlanOptions& options) {
-  TaskInvocation invocation;
-  invocation.task = task.name;
-  invocation.entrypoint = task.entrypoint;
-  if (task.entrypoint.empty()) invocation.args.push_back(task.name);
-
-  // host directory -> index into invocation.mounts
-  std::map<std::string, size_t> mount_index;
-  // host directory -> the parameter that decided its access mode
-  std::map<std::string, std::string> mode_owner;
-  std::set<std::string> to_create;
-
+  InvocationBuilder builder(task, options);
   for (const bool is_output : {false, true}) {
-    const std::vector<Parameter>& group = is_output ? task.outputs : task.inputs;
-    for (const Parameter& parameter : group) {
-      const std::string key_path = absl::StrCat("tasks.", task.name, ".parameters.",
-                                                is_output ? "outputs." : "inputs.", parameter.name);
-      const std::string host_path = NormalizePath(parameter.host_path);
-      if (host_path.empty() || host_path[0] != '/') {
-        return absl::InvalidArgumentError(
-            absl::StrCat(key_path, ": host path '", parameter.host_path, "' is not absolute"));
-      }
-      if (!options.confine_to.empty() && !IsWithin(host_path, options.confine_to)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            key_path, ": path '", parameter.default_value, "' is outside the workspace"));
-      }
-      const bool is_file = parameter.type == ParameterType::kFile;
-      if (is_file && host_path == "/") {
-        return absl::InvalidArgumentError(
-            absl::StrCat(key_path, ": a file parameter cannot be '/'"));
-      }
-      const std::string host_dir = is_file ? ParentOf(host_path) : host_path;
-      const bool read_only = parameter.access == AccessMode::kReadOnly;
-
-      auto found = mount_index.find(host_dir);
-      if (found == mount_index.end()) {
-        Mount mount;
-        mount.host_path = host_dir;
-        mount.container_path = absl::StrCat("/mlcube_io", invocation.mounts.size());
-        mount.read_only = read_only;
-        found = mount_index.emplace(host_dir, invocation.mounts.size()).first;
-        mode_owner[host_dir] = parameter.name;
-        invocation.mounts.push_back(mount);
-      } else if (invocation.mounts[found->second].read_only != read_only) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            key_path, ": directory '", host_dir,
-            "' is mounted read-only for one parameter and "
-            "read-write for another ('",
-            mode_owner[host_dir], "' and '", parameter.name, "'); give them the same opts"));
-      }
-      const Mount& mount = invocation.mounts[found->second];
-      const std::string container_value =
-          is_file ? absl::StrCat(mount.container_path, "/", BaseName(host_path))
-                  : mount.container_path;
-      invocation.args.push_back(absl::StrCat("--", parameter.name, "=", container_value));
-      if (is_output && to_create.insert(host_dir).second) {
-        invocation.directories_to_create.push_back(host_dir);
-      }
+    for (const Parameter& parameter : is_output ? task.outputs : task.inputs) {
+      absl::Status status = builder.Add(parameter, is_output);
+      if (!status.ok()) return status;
     }
   }
-  return invocation;
+  return builder.Take();
 }
 
 }  // namespace mlcube

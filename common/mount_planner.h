@@ -11,10 +11,13 @@
 //   has its own entrypoint);
 // - `opts: ro` mounts read-only; one directory asked for both ro and rw is
 //   an error;
-// - output directories (and parents of output files) are listed to be
-//   created before the run.
-// A pure function: it touches no file system.
+// - every directory parameter (inputs too) and the directory of every file
+//   parameter is listed to be created before the run, as MLCube does;
+// - a parameter without a type (kUnknown) is a directory or a file by what
+//   its path is on the host; a missing path is an error naming it.
+// It reads the file system only through MountPlanOptions::probe.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,11 +40,20 @@ struct TaskInvocation {
   std::vector<std::string> directories_to_create;  // host paths
 };
 
+enum class PathKind { kMissing, kFile, kDirectory };
+
 struct MountPlanOptions {
   // When set, every host path must lie inside this directory (the agent's
   // copy of the workspace); a parameter escaping it is INVALID_ARGUMENT.
+  // MLCube creates the workspace before every task: it is listed first in
+  // directories_to_create.
   std::string confine_to;
+  // What a host path is; the default stats it.
+  std::function<PathKind(const std::string&)> probe;
 };
+
+// stat(2) of `path` (following links).
+PathKind ProbeHostPath(const std::string& path);
 
 absl::StatusOr<TaskInvocation> PlanTaskInvocation(const Task& task,
                                                   const MountPlanOptions& options = {});

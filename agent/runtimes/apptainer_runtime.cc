@@ -21,7 +21,7 @@ std::string TempSifPath(const Cube& cube, const StepContext& context) {
 
 std::string TempDir(const StepContext& context) {
   const std::string& dir = context.scratch_dir;
-  mkdir(dir.c_str(), 0700);
+  if (!context.dry_run) mkdir(dir.c_str(), 0700);
   return dir;
 }
 
@@ -147,7 +147,7 @@ absl::StatusOr<StepCommand> ApptainerRuntime::TaskCommand(const Cube& cube,
                                                           const TaskInvocation& invocation,
                                                           const StepContext& context) {
   const std::string sif = SifPath(cube, context);
-  if (!IsSifFile(sif)) {
+  if (!context.dry_run && !IsSifFile(sif)) {
     return absl::FailedPreconditionError(absl::StrCat(sif, " is not a SIF image"));
   }
   StepCommand command;

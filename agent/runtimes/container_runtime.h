@@ -42,6 +42,9 @@ struct StepContext {
   std::string step_prefix;
   // Host access the admin lets a cube's extra runtime arguments ask for.
   HostAccessPolicy host_access;
+  // Only the command lines are wanted (run --dry-run): nothing is written,
+  // and the image need not exist yet.
+  bool dry_run = false;
 };
 
 struct StepCommand {

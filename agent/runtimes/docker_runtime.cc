@@ -177,29 +177,33 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
   }
   if (!env_file_text.empty()) {
     const std::string env_file = context.step_prefix + ".env";
-    absl::Status written = WriteFileAtomically(env_file, env_file_text, 0600);
-    if (!written.ok()) return written;
+    if (!context.dry_run) {
+      absl::Status written = WriteFileAtomically(env_file, env_file_text, 0600);
+      if (!written.ok()) return written;
+    }
     a.push_back("--env-file");
     a.push_back(env_file);
   }
+  // As MLCube: cpu_args without GPUs, gpu_args when the request or the
+  // cube's platform.accelerator_count asks for GPUs; only the arguments
+  // that are used are checked.
+  const bool gpus = !context.gpus.empty() || cube.accelerator_count > 0;
+  const std::vector<std::string> run_args =
+      SplitArgs(gpus ? cube.docker.gpu_args : cube.docker.cpu_args);
   const std::vector<std::string> env_args = SplitArgs(cube.docker.env_args);
-  const std::vector<std::string> cpu_args = SplitArgs(cube.docker.cpu_args);
-  const std::vector<std::string> gpu_args = SplitArgs(cube.docker.gpu_args);
-  for (const auto& [args, key] :
-       {std::make_pair(&env_args, "env_args"), std::make_pair(&cpu_args, "cpu_args"),
-        std::make_pair(&gpu_args, "gpu_args")}) {
+  for (const auto& [args, key] : {std::make_pair(&run_args, gpus ? "gpu_args" : "cpu_args"),
+                                  std::make_pair(&env_args, "env_args")}) {
     absl::Status allowed = CheckExtraArgs(*args, key, context);
     if (!allowed.ok()) return allowed;
   }
-  for (const std::string& arg : env_args) a.push_back(arg);
-  for (const std::string& arg : cpu_args) a.push_back(arg);
   if (!context.gpus.empty()) {
     a.push_back("--gpus");
     // Docker parses --gpus as CSV: a device list must be quoted inside.
     a.push_back(context.gpus.find(',') != std::string::npos ? absl::StrCat("\"", context.gpus, "\"")
                                                             : context.gpus);
-    for (const std::string& arg : gpu_args) a.push_back(arg);
   }
+  for (const std::string& arg : run_args) a.push_back(arg);
+  for (const std::string& arg : env_args) a.push_back(arg);
   std::vector<std::string> entry = SplitArgs(invocation.entrypoint);
   if (!entry.empty()) {
     a.push_back("--entrypoint");

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/config_tree.h"
+#include "common/mount_planner.h"
 #include "tests/support/temp_dir.h"
 
 namespace mlcube {
@@ -112,7 +113,8 @@ tasks:
 )");
   ASSERT_TRUE(cube.ok()) << cube.status();
   const Task& t = cube->tasks.at("t");
-  EXPECT_EQ(t.inputs[0].type, ParameterType::kFile);
+  // No type and no trailing '/': decided at plan time from the host path.
+  EXPECT_EQ(t.inputs[0].type, ParameterType::kUnknown);
   EXPECT_EQ(t.inputs[1].type, ParameterType::kDirectory);
   EXPECT_EQ(t.inputs[1].host_path, "/cubes/demo/workspace/input_dir");
   EXPECT_EQ(t.inputs[2].default_value, "bare");
@@ -209,8 +211,6 @@ TEST(CubeLoaderErrorsTest, ReportsBadShapes) {
   EXPECT_THAT(ErrorOf("name: d\n"), HasSubstr("mlcube.yaml: tasks: required key is missing"));
   EXPECT_THAT(ErrorOf("name: d\ntasks: 3\n"),
               HasSubstr("tasks: expected a mapping of task names to tasks, got '3'"));
-  EXPECT_THAT(ErrorOf("name: d\ntasks: {t: {params: {}}}\n"),
-              HasSubstr("tasks.t.params: unknown key"));
   EXPECT_THAT(ErrorOf("name: d\ntasks: {t: {parameters: {inputs: {a: {type: file, opts: rx}}}}}\n"),
               HasSubstr("tasks.t.parameters.inputs.a.opts: expected 'ro' or 'rw', got 'rx'"));
   EXPECT_THAT(ErrorOf("name: d\ntasks: {t: {parameters: {inputs: {a: [1]}}}}\n"),
@@ -220,8 +220,23 @@ TEST(CubeLoaderErrorsTest, ReportsBadShapes) {
                         "'sometimes'"));
   EXPECT_THAT(ErrorOf("name: d\nplatform: {accelerator_count: many}\ntasks: {t: }\n"),
               HasSubstr("platform.accelerator_count: expected a whole number"));
-  EXPECT_THAT(ErrorOf("name: d\ntasks: {t: {parameters: {inputs: {a: x}, outputs: {a: y}}}}\n"),
-              HasSubstr("declared both as an input and as an output"));
+}
+
+TEST(CubeLoaderTest, UnknownKeysAreWarningsNamingFileAndKey) {
+  absl::StatusOr<Cube> cube =
+      LoadCubeFromString("name: d\ntasks: {t: {parameters: {outpus: {}}}}\n", "/cubes/d", {});
+  ASSERT_TRUE(cube.ok()) << cube.status();
+  ASSERT_EQ(cube->warnings.size(), 1u);
+  EXPECT_THAT(cube->warnings[0], HasSubstr("mlcube.yaml: tasks.t.parameters.outpus: unknown key"));
+}
+
+TEST(CubeLoaderTest, ParameterInBothInputsAndOutputsIsPassedTwice) {
+  absl::StatusOr<Cube> cube = LoadCubeFromString(
+      "name: d\ntasks: {t: {parameters: {inputs: {a: x/}, outputs: {a: x/}}}}\n", "/cubes/d", {});
+  ASSERT_TRUE(cube.ok()) << cube.status();
+  auto plan = PlanTaskInvocation(cube->tasks.at("t"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(plan->args, ::testing::ElementsAre("t", "--a=/mlcube_io0", "--a=/mlcube_io0"));
 }
 
 TEST(CubeLoaderErrorsTest, UnknownInterpolationKey) {

@@ -42,7 +42,8 @@ TEST(MountPlannerTest, DirectoryAndFileParametersFollowMlcubeRules) {
   EXPECT_EQ(plan->mounts[1].host_path, "/ws/params");  // a file mounts its parent
   EXPECT_EQ(plan->mounts[1].container_path, "/mlcube_io1");
   EXPECT_TRUE(plan->mounts[1].read_only);
-  EXPECT_THAT(plan->directories_to_create, ElementsAre("/ws/model"));
+  // As MLCube: every directory parameter, inputs too, and file parents.
+  EXPECT_THAT(plan->directories_to_create, ElementsAre("/ws/data", "/ws/params", "/ws/model"));
 }
 
 TEST(MountPlannerTest, ParametersSharingADirectoryShareOneMount) {
@@ -55,8 +56,29 @@ TEST(MountPlannerTest, ParametersSharingADirectoryShareOneMount) {
   ASSERT_EQ(plan->mounts.size(), 2u);
   EXPECT_THAT(plan->args, ElementsAre("t", "--a=/mlcube_io0/a.txt", "--b=/mlcube_io0/b.txt",
                                       "--c=/mlcube_io1/c.txt", "--ws=/mlcube_io0"));
-  // Parents of output files are created; /ws is created once.
-  EXPECT_THAT(plan->directories_to_create, ElementsAre("/ws/out", "/ws"));
+  // Parents of files are created; /ws is created once.
+  EXPECT_THAT(plan->directories_to_create, ElementsAre("/ws", "/ws/out"));
+}
+
+TEST(MountPlannerTest, UntypedParametersAreDecidedByTheHostPath) {
+  Task task;
+  task.name = "t";
+  Parameter dir = Param("d", kDir, "/ws/d");
+  dir.type = ParameterType::kUnknown;
+  Parameter file = Param("f", kFile, "/ws/f.txt");
+  file.type = ParameterType::kUnknown;
+  task.inputs = {dir, file};
+  MountPlanOptions options;
+  options.probe = [](const std::string& path) {
+    return path == "/ws/d" ? PathKind::kDirectory : PathKind::kFile;
+  };
+  absl::StatusOr<TaskInvocation> plan = PlanTaskInvocation(task, options);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(plan->args, ElementsAre("t", "--d=/mlcube_io0", "--f=/mlcube_io1/f.txt"));
+  options.probe = [](const std::string&) { return PathKind::kMissing; };
+  plan = PlanTaskInvocation(task, options);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(std::string(plan.status().message()), ::testing::HasSubstr("parameter 'd'"));
 }
 
 TEST(MountPlannerTest, PathsWithSpacesStayOneArgument) {
