@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/directory_tree.h"
 #include "common/file_util.h"
 #include "common/unique_fd.h"
 
@@ -33,30 +34,6 @@ std::pair<absl::string_view, absl::string_view> SplitParent(absl::string_view pa
   size_t slash = path.rfind('/');
   if (slash == absl::string_view::npos) return {absl::string_view(), path};
   return {path.substr(0, slash), path.substr(slash + 1)};
-}
-
-// Removes a directory tree below `dir_fd`/`name` without following symlinks.
-void RemoveTree(int dir_fd, const std::string& name) {
-  int fd = openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd >= 0) {
-    DIR* dir = fdopendir(fd);
-    if (dir != nullptr) {
-      std::vector<std::string> children;
-      while (dirent* e = readdir(dir)) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        children.emplace_back(e->d_name);
-      }
-      for (const std::string& child : children) {
-        if (unlinkat(dirfd(dir), child.c_str(), 0) != 0 && errno == EISDIR) {
-          RemoveTree(dirfd(dir), child);
-        }
-      }
-      closedir(dir);
-    } else {
-      close(fd);
-    }
-  }
-  unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR);
 }
 
 // Walks to directories below a root with O_NOFOLLOW at every component,
@@ -443,7 +420,7 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(
     }
     struct stat st;
     if (fstatat(*dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-      RemoveTree(*dfd, name);
+      if (absl::Status removed = RemoveTreeAt(*dfd, name); !removed.ok()) return removed;
     }
     if (renameat(*dfd, s.temp_name.c_str(), *dfd, name.c_str()) != 0) {
       return WriteErrorStatus(errno, absl::StrCat("renaming into ", s.entry->path()));
