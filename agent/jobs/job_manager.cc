@@ -27,6 +27,7 @@
 #include "common/cube_loader.h"
 #include "common/directory_tree.h"
 #include "common/file_util.h"
+#include "common/beneath_dir.h"
 #include "common/mount_planner.h"
 #include "common/safe_path.h"
 
@@ -595,8 +596,10 @@ JobManager::Outcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
         plan_options.confine_to = cube->workspace;
         auto invocation = PlanTaskInvocation(it->second, plan_options);
         if (!invocation.ok()) return failed(0, std::string(invocation.status().message()));
-        for (const std::string& d : invocation->directories_to_create) {
-          if (absl::Status s = MakeDirs(d); !s.ok()) return failed(0, std::string(s.message()));
+        // Never through a symlink a task planted (out/evil -> elsewhere).
+        if (absl::Status s = MakeDirsBeneath(cube->workspace, invocation->directories_to_create);
+            !s.ok()) {
+          return failed(0, absl::StrCat("task ", task, ": ", s.message()));
         }
         // The planner checks paths lexically; symlinks are checked here.
         const std::string real_workspace = RealPath(cube->workspace);
