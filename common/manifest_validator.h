@@ -5,6 +5,8 @@
 // disk. A manifest that passes can be materialised under a root directory
 // without any write escaping that root.
 
+#include <cstdint>
+
 #include "absl/status/status.h"
 #include "mlcube_remote/v1/manifest.pb.h"
 
@@ -15,6 +17,9 @@ class ManifestValidator {
   // Largest number of entries accepted (a manifest blob is bounded anyway;
   // this bounds memory and time spent on one request).
   static constexpr int kMaxEntries = 5'000'000;
+  // Largest serialized manifest the agent reads or writes: a manifest blob
+  // is checked against it (by its digest's size) before it is read.
+  static constexpr int64_t kMaxManifestBytes = int64_t{64} << 20;
 
   // OK, or INVALID_ARGUMENT naming the first offending path. Rules:
   //  - every path is relative, '/'-separated, without empty, "." or ".."

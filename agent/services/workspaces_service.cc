@@ -33,6 +33,12 @@ namespace v1 = ::mlcube_remote::v1;
 namespace {
 
 absl::StatusOr<v1::Manifest> LoadManifest(const BlobStore& store, const v1Digest& digest) {
+  // Never read a blob of any size into memory (by the size its digest names).
+  if (digest.size_bytes() > ManifestValidator::kMaxManifestBytes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("manifest blob ", DigestKey(digest), " is larger than ",
+                     ManifestValidator::kMaxManifestBytes, " bytes"));
+  }
   absl::StatusOr<std::string> bytes = store.Read(digest);
   if (!bytes.ok()) {
     return absl::FailedPreconditionError(
@@ -143,6 +149,13 @@ class SnapshotWalker {
     } else {
       return absl::OkStatus();  // sockets, FIFOs, devices are not outputs
     }
+    // Bounded like a manifest the agent accepts (the response names one).
+    bytes_ += static_cast<int64_t>(entry.ByteSizeLong()) + 8;
+    if (bytes_ > ManifestValidator::kMaxManifestBytes) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the snapshot would exceed ", ManifestValidator::kMaxManifestBytes,
+          " bytes of manifest (at '", PrintableExcerpt(rel), "'); snapshot fewer paths"));
+    }
     (*out_)[rel] = std::move(entry);
     return absl::OkStatus();
   }
@@ -150,6 +163,7 @@ class SnapshotWalker {
   WorkspaceBlobIndex* index_;
   std::string root_;
   std::map<std::string, v1::ManifestEntry>* out_;
+  int64_t bytes_ = 0;
 };
 
 }  // namespace
@@ -251,6 +265,7 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
                                                v1::CommitManifestResponse* response) {
   absl::StatusOr<std::string> owner = identity_(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
+  // Also bounds the manifest's size (kMaxManifestBytes) before it is read.
   if (absl::Status s = ValidateCommitManifestRequest(*request); !s.ok()) return ToGrpcStatus(s);
   // Only a manifest the caller uploaded (or snapshotted) itself.
   absl::StatusOr<std::string> bytes = access_->ReadSmall(*owner, request->manifest_digest());

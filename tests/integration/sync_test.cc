@@ -408,6 +408,46 @@ TEST_F(SyncTest, TreeTwentyThousandLevelsDeepIsRefusedWithoutHarmingTheAgent) {
   EXPECT_EQ(push.exit_code, 0) << push.err;
 }
 
+// A task's 100 MiB output, named as a manifest, is refused by the size its
+// digest names before a byte of it is read; a read whose offset + limit
+// overflows is refused too.
+TEST_F(SyncTest, OversizedManifestAndOverflowingReadAreRefusedUpFront) {
+  ASSERT_EQ(Push().exit_code, 0);
+  const std::string big = RandomBytes(100 << 20, 7);
+  WriteFile(Remote("workspace/out/big.bin"), big);
+  v1::Workspaces::Stub ws(agent_.Channel());
+  {  // The caller may now read (and so name) the output's blob.
+    grpc::ClientContext ctx;
+    v1::SnapshotRequest request;
+    request.set_cube_id(CubeId(cube_));
+    request.add_paths("out");
+    v1::SnapshotResponse response;
+    ASSERT_TRUE(ws.Snapshot(&ctx, request, &response).ok());
+  }
+  grpc::ClientContext ctx;
+  v1::CommitManifestRequest commit;
+  commit.set_cube_id(CubeId(cube_));
+  *commit.mutable_manifest_digest() = DigestOf(big);
+  v1::CommitManifestResponse response;
+  grpc::Status s = ws.CommitManifest(&ctx, commit, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("the limit is 67108864 bytes"));
+
+  v1::ContentStore::Stub cas(agent_.Channel());
+  grpc::ClientContext read_ctx;
+  v1::ReadBlobRequest read;
+  *read.mutable_digest() = DigestOf(big);
+  read.set_offset(1);
+  read.set_limit(INT64_MAX);
+  std::unique_ptr<grpc::ClientReader<v1::ReadBlobChunk>> reader = cas.ReadBlob(&read_ctx, read);
+  v1::ReadBlobChunk chunk;
+  while (reader->Read(&chunk)) {
+  }
+  grpc::Status read_status = reader->Finish();
+  EXPECT_EQ(read_status.error_code(), grpc::StatusCode::OUT_OF_RANGE)
+      << read_status.error_message();
+}
+
 // --- Faults, over raw gRPC ---------------------------------------------------
 
 TEST_F(SyncTest, ManifestWithBadPathsIsRefusedNamingThePath) {

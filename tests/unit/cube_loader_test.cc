@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
+#include <chrono>
 #include <string>
 
 #include "common/config_tree.h"
@@ -248,6 +250,28 @@ TEST(CubeLoaderErrorsTest, UnknownInterpolationKey) {
               HasSubstr("unterminated interpolation"));
   EXPECT_THAT(ErrorOf("name: d\nx: \"${oc.env:MLCUBE_SURELY_UNSET_VAR}\"\ntasks: {t: }\n"),
               HasSubstr("environment variable 'MLCUBE_SURELY_UNSET_VAR' is not set"));
+}
+
+// Each key doubles the one before: 40 levels would be 2^40 bytes. It fails
+// at the value limit, naming the key, fast and in little memory.
+TEST(CubeLoaderErrorsTest, ExponentialInterpolationFailsFastNamingTheKey) {
+  std::string yaml = "name: d\ntasks: {t: }\nk0: \"xxxxxxxxxxxxxxxx\"\n";
+  for (int i = 1; i <= 40; ++i) {
+    yaml += "k" + std::to_string(i) + ": \"${k" + std::to_string(i - 1) + "}${k" +
+            std::to_string(i - 1) + "}\"\n";
+  }
+  ASSERT_LT(yaml.size(), 1600u);
+  struct rusage before, after;
+  getrusage(RUSAGE_SELF, &before);
+  const auto start = std::chrono::steady_clock::now();
+  const std::string error = ErrorOf(yaml);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  getrusage(RUSAGE_SELF, &after);
+  EXPECT_THAT(error, HasSubstr("interpolated value is longer than 1048576 bytes"));
+  EXPECT_THAT(error, ::testing::MatchesRegex("mlcube.yaml: k[0-9]+: .*"));
+  EXPECT_LT(seconds, 2.0);
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 64 * 1024) << "KiB of peak memory grown";
 }
 
 TEST(CubeLoaderErrorsTest, InterpolationCycleShowsChain) {
