@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/safe_path.h"
 #include "common/yaml_reader.h"
 
 namespace mlcube {
@@ -112,7 +113,7 @@ absl::StatusOr<std::string> ConfigInterpolator::ResolveScalar(const std::string&
     const size_t close = raw.find('}', pos + 2);
     if (close == std::string::npos) {
       failure = Error(key_path,
-                      absl::StrCat("unterminated interpolation in '", raw, "'"));
+                      absl::StrCat("unterminated interpolation in '", PrintableExcerpt(raw), "'"));
       break;
     }
     absl::StatusOr<std::string> value =

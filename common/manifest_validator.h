@@ -26,7 +26,8 @@ class ManifestValidator {
   //    components, without NUL (ValidateRelativePath);
   //  - entries are sorted bytewise by path and unique;
   //  - type is FILE, DIRECTORY or SYMLINK; a FILE has a valid digest; only
-  //    a SYMLINK has a target; mode has permission bits only (<= 07777);
+  //    a SYMLINK has a target; mode has permission bits only (<= 07777;
+  //    see SafeMode for what is applied);
   //  - an entry's ancestors that the manifest lists are directories (so no
   //    write can go through a listed file or symlink);
   //  - a symlink target is relative and, resolved from the link's directory,
@@ -34,6 +35,12 @@ class ManifestValidator {
   static absl::Status Validate(const ::mlcube_remote::v1::Manifest& manifest);
 
   static absl::Status ValidateEntry(const ::mlcube_remote::v1::ManifestEntry& entry);
+
+  // The mode an entry gets on disk, and the mode a snapshot reports: its
+  // permission bits without setuid, setgid and sticky. Those bits are
+  // accepted on the wire (a laptop's setgid directories must still sync) but
+  // stripped, never applied: no commit can make a setuid file on the host.
+  static uint32_t SafeMode(uint32_t mode) { return mode & 0777; }
 };
 
 }  // namespace mlcube

@@ -23,11 +23,11 @@
 #include "agent/runtimes/docker_runtime.h"
 #include "agent/schedulers/task_supervisor.h"
 #include "agent/subprocess.h"
+#include "common/beneath_dir.h"
 #include "common/config_tree.h"
 #include "common/cube_loader.h"
 #include "common/directory_tree.h"
 #include "common/file_util.h"
-#include "common/beneath_dir.h"
 #include "common/mount_planner.h"
 #include "common/safe_path.h"
 
@@ -50,9 +50,12 @@ std::string RealPath(const std::string& path) {
   return out;
 }
 
+// Control characters (a file name with a newline or a terminal escape)
+// appear escaped, so a cube cannot forge or hide lines of the job log.
 std::string ShellQuoteForLog(const std::vector<std::string>& argv) {
   std::vector<std::string> words;
-  for (const std::string& a : argv) {
+  for (const std::string& raw : argv) {
+    const std::string a = PrintableExcerpt(raw, raw.size());
     if (a.find_first_of(" \t\"'$\\") == std::string::npos && !a.empty()) {
       words.push_back(a);
     } else {

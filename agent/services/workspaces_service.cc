@@ -129,7 +129,7 @@ class SnapshotWalker {
       if (!digest.ok()) return digest.status();
       entry.set_type(v1::ENTRY_TYPE_FILE);
       *entry.mutable_digest() = *digest;
-      entry.set_mode(before.st_mode & 07777);
+      entry.set_mode(ManifestValidator::SafeMode(before.st_mode));
       entry.set_mtime_ns(static_cast<int64_t>(before.st_mtim.tv_sec) * 1000000000 +
                          before.st_mtim.tv_nsec);
       index_->Add(*digest, absl::StrCat(root_, "/", rel), entry.mtime_ns());
@@ -145,7 +145,7 @@ class SnapshotWalker {
     } else if (S_ISDIR(st.st_mode)) {
       if (rel.empty()) return absl::OkStatus();
       entry.set_type(v1::ENTRY_TYPE_DIRECTORY);
-      entry.set_mode(st.st_mode & 07777);
+      entry.set_mode(ManifestValidator::SafeMode(st.st_mode));
     } else {
       return absl::OkStatus();  // sockets, FIFOs, devices are not outputs
     }

@@ -18,6 +18,8 @@
 #include "absl/strings/str_split.h"
 #include "common/directory_tree.h"
 #include "common/file_util.h"
+#include "common/manifest_validator.h"
+#include "common/safe_path.h"
 #include "common/unique_fd.h"
 
 namespace mlcube {
@@ -63,7 +65,8 @@ class DirWalker {
       if (fd < 0 && create) {
         if (errno == ENOTDIR || errno == ELOOP) unlinkat(parent, name.c_str(), 0);
         if (mkdirat(parent, name.c_str(), 0755) != 0 && errno != EEXIST) {
-          return WriteErrorStatus(errno, absl::StrCat("creating directory ", rel));
+          return WriteErrorStatus(errno,
+                                  absl::StrCat("creating directory ", PrintableExcerpt(rel)));
         }
         if (created != nullptr) {
           std::string full;
@@ -74,7 +77,8 @@ class DirWalker {
       }
       if (fd < 0) {
         if (!create) return -1;
-        return absl::InternalError(absl::StrCat("opening directory ", rel, ": ", strerror(errno)));
+        return absl::InternalError(
+            absl::StrCat("opening directory ", PrintableExcerpt(rel), ": ", strerror(errno)));
       }
       stack_.emplace_back(name, UniqueFd(fd));
     }
@@ -159,7 +163,8 @@ absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
   auto [parent, name_view] = SplitParent(entry.path());
   absl::StatusOr<int> opened = stager->Open(parent, false, nullptr);
   if (!opened.ok() || *opened < 0) {
-    return absl::InternalError(absl::StrCat("directory of ", entry.path(), " vanished"));
+    return absl::InternalError(
+        absl::StrCat("directory of ", PrintableExcerpt(entry.path()), " vanished"));
   }
   const int dfd = *opened;
   const std::string name(name_view.data(), name_view.size());
@@ -175,7 +180,7 @@ absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
   if (may_move && store.Has(entry.digest()) &&
       renameat(AT_FDCWD, blob_path.c_str(), dfd, moved_name.c_str()) == 0) {
     staged->push_back({&entry, moved_name, true, !target_exists});
-    fchmodat(dfd, moved_name.c_str(), entry.mode(), 0);
+    fchmodat(dfd, moved_name.c_str(), ManifestValidator::SafeMode(entry.mode()), 0);
     SetMtime(dfd, moved_name, -1, entry.mtime_ns());
     return absl::OkStatus();
   }
@@ -183,24 +188,27 @@ absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
   UniqueFd out(openat(dfd, staging_name.c_str(),
                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!out) {
-    return WriteErrorStatus(errno, absl::StrCat("creating a temp file for ", entry.path()));
+    return WriteErrorStatus(
+        errno, absl::StrCat("creating a temp file for ", PrintableExcerpt(entry.path())));
   }
   staged->push_back({&entry, staging_name, false, false});
   absl::Status s;
   UniqueFd in(open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (in) {
-    s = CopyBlob(in.get(), out.get(), entry.digest().size_bytes(), entry.path());
+    s = CopyBlob(in.get(), out.get(), entry.digest().size_bytes(), PrintableExcerpt(entry.path()));
   } else if (index != nullptr) {
     s = index->CopyVerified(entry.digest(), out.get());
   } else {
-    s = absl::FailedPreconditionError(absl::StrCat("blob for '", entry.path(), "' vanished"));
+    s = absl::FailedPreconditionError(
+        absl::StrCat("blob for '", PrintableExcerpt(entry.path()), "' vanished"));
   }
   if (s.code() == absl::StatusCode::kNotFound) {
     return absl::FailedPreconditionError(absl::StrCat("blob ", DigestKey(entry.digest()), " for '",
-                                                      entry.path(), "' is not in the store"));
+                                                      PrintableExcerpt(entry.path()),
+                                                      "' is not in the store"));
   }
   if (!s.ok()) return s;
-  fchmod(out.get(), entry.mode());
+  fchmod(out.get(), ManifestValidator::SafeMode(entry.mode()));
   SetMtime(dfd, staging_name, out.get(), entry.mtime_ns());
   return absl::OkStatus();
 }
@@ -301,7 +309,8 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(
       std::string temp = absl::StrCat(".mlcube-sync-", index, ".tmp");
       unlinkat(dfd, temp.c_str(), 0);
       if (symlinkat(entry.symlink_target().c_str(), dfd, temp.c_str()) != 0) {
-        absl::Status s = WriteErrorStatus(errno, absl::StrCat("creating symlink ", entry.path()));
+        absl::Status s = WriteErrorStatus(
+            errno, absl::StrCat("creating symlink ", PrintableExcerpt(entry.path())));
         rollback();
         return s;
       }
@@ -314,8 +323,9 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(
         old->type() == ENTRY_TYPE_FILE && SameDigest(old->digest(), entry.digest()) &&
         static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec ==
             entry.mtime_ns()) {
-      if (!dry_run && (st.st_mode & 07777) != entry.mode()) {
-        fchmodat(dfd, name.c_str(), entry.mode(), 0);
+      const mode_t mode = ManifestValidator::SafeMode(entry.mode());
+      if (!dry_run && (st.st_mode & 07777) != mode) {
+        fchmodat(dfd, name.c_str(), mode, 0);
       }
       ++result.files_unchanged;
       continue;
@@ -328,8 +338,9 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(
     if (!present) {
       if (dry_run) continue;
       rollback();
-      return absl::FailedPreconditionError(absl::StrCat(
-          "blob ", DigestKey(entry.digest()), " for '", entry.path(), "' is not in the store"));
+      return absl::FailedPreconditionError(absl::StrCat("blob ", DigestKey(entry.digest()),
+                                                        " for '", PrintableExcerpt(entry.path()),
+                                                        "' is not in the store"));
     }
     if (dry_run) continue;
     writes.push_back({&entry, index});
@@ -416,14 +427,16 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(
     const std::string name(name_view.data(), name_view.size());
     absl::StatusOr<int> dfd = placer.Open(parent, false, nullptr);
     if (!dfd.ok() || *dfd < 0) {
-      return absl::InternalError(absl::StrCat("directory of ", s.entry->path(), " vanished"));
+      return absl::InternalError(
+          absl::StrCat("directory of ", PrintableExcerpt(s.entry->path()), " vanished"));
     }
     struct stat st;
     if (fstatat(*dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
       if (absl::Status removed = RemoveTreeAt(*dfd, name); !removed.ok()) return removed;
     }
     if (renameat(*dfd, s.temp_name.c_str(), *dfd, name.c_str()) != 0) {
-      return WriteErrorStatus(errno, absl::StrCat("renaming into ", s.entry->path()));
+      return WriteErrorStatus(errno,
+                              absl::StrCat("renaming into ", PrintableExcerpt(s.entry->path())));
     }
   }
   // The index learns where the written files now hold their blobs (files
@@ -454,8 +467,9 @@ absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(
     if (entry.type() != ENTRY_TYPE_DIRECTORY || entry.mode() == 0) continue;
     absl::StatusOr<int> dfd = placer.Open(entry.path(), false, nullptr);
     struct stat st;
-    if (dfd.ok() && *dfd >= 0 && fstat(*dfd, &st) == 0 && (st.st_mode & 07777) != entry.mode()) {
-      fchmod(*dfd, entry.mode());
+    const mode_t mode = ManifestValidator::SafeMode(entry.mode());
+    if (dfd.ok() && *dfd >= 0 && fstat(*dfd, &st) == 0 && (st.st_mode & 07777) != mode) {
+      fchmod(*dfd, mode);
     }
   }
   result.place_seconds = since(phase_start);
