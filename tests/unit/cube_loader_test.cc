@@ -150,6 +150,29 @@ tasks:
   EXPECT_EQ(t.inputs[3].default_value, "${literal}");
 }
 
+// On the agent, ${oc.env:...} reads only the variables the request carried:
+// a cube cannot read the agent's own environment.
+TEST(CubeLoaderTest, GivenEnvironmentReplacesTheProcessEnvironment) {
+  ::setenv("MLCUBE_TEST_AGENT_SECRET", "s3cret", 1);
+  CubeLoadOptions options;
+  options.environment = std::map<std::string, std::string>{{"LAPTOP_VAR", "/data"}};
+  absl::StatusOr<Cube> cube =
+      LoadText(std::string(kMinimal) + "docker: {image: \"x:${oc.env:LAPTOP_VAR}\"}\n", options);
+  ASSERT_TRUE(cube.ok()) << cube.status();
+  EXPECT_EQ(cube->docker.image, "x:/data");
+  const std::string error =
+      ErrorOf(std::string(kMinimal) + "docker: {image: \"x:${oc.env:MLCUBE_TEST_AGENT_SECRET}\"}\n",
+              options);
+  EXPECT_THAT(error, HasSubstr("environment variable 'MLCUBE_TEST_AGENT_SECRET' is not set"));
+  EXPECT_THAT(error, ::testing::Not(HasSubstr("s3cret")));
+  // Without a given environment (the controller): the process's.
+  cube = LoadText(std::string(kMinimal) +
+                  "docker: {image: \"x:${oc.env:MLCUBE_TEST_AGENT_SECRET}\"}\n");
+  ASSERT_TRUE(cube.ok()) << cube.status();
+  EXPECT_EQ(cube->docker.image, "x:s3cret");
+  ::unsetenv("MLCUBE_TEST_AGENT_SECRET");
+}
+
 TEST(CubeLoaderTest, OverridesApplyBeforeInterpolation) {
   CubeLoadOptions options;
   options.overrides = {"docker.image=custom:2", "tasks.t.parameters.inputs.data.default=/abs/d",
