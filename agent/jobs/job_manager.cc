@@ -111,6 +111,8 @@ absl::StatusOr<Cube> JobManager::LoadJobCube(const std::string& owner,
   auto host_defaults = TreeFromKeyPaths(defaults);
   if (!host_defaults.ok()) return host_defaults.status();
   options.host_defaults = *host_defaults;
+  // ${oc.env:...} sees the caller's variables, never the agent's environment.
+  options.environment.emplace(request.env().begin(), request.env().end());
   auto cube = LoadCube(options);
   if (!cube.ok()) return cube.status();
   // A remote caller must not point the agent at host paths: the workspace
