@@ -538,6 +538,7 @@ JobManager::Outcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
   context.scratch_dir = layout_.JobScratchDir(id);
   context.owner = job.owner();
   context.image_dir = layout_.OwnerImagesDir(job.owner());
+  context.host_access = config_.allow;
   if (absl::Status s = MakeDirs(context.image_dir); !s.ok()) {
     return failed(0, std::string(s.message()));
   }
