@@ -215,6 +215,7 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
       return s;
     }
   }
+  if (absl::Status s = (*runtime)->CheckCube(*cube, StepContext{}); !s.ok()) return s;
   if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN) {
     for (const std::string& task : request.tasks()) {
       auto it = cube->tasks.find(task);

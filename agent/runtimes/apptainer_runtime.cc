@@ -10,7 +10,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/runtimes/apptainer_recipe_check.h"
+#include "agent/runtimes/build_context.h"
 #include "agent/subprocess.h"
+#include "common/file_util.h"
+#include "common/safe_path.h"
 
 namespace mlcube {
 namespace {
@@ -37,7 +41,32 @@ absl::Status CheckArgs(const std::vector<std::string>& args, RuntimeStep step, c
   return RunArgumentPolicy(RuntimeFamily::kApptainer, step, context.host_access).Check(args, key);
 }
 
+constexpr int64_t kMaxRecipeBytes = 1 << 20;
+
 }  // namespace
+
+absl::StatusOr<std::string> ApptainerRuntime::ReadCheckedRecipe(const Cube& cube) {
+  const std::string& build_file = cube.singularity.build_file;
+  auto context =
+      BuildContext::Open(cube.root, cube.singularity.build_context, "singularity.build_context");
+  if (!context.ok()) return context.status();
+  auto text = context->ReadFile(build_file, "singularity.build_file", kMaxRecipeBytes);
+  if (!text.ok()) return text.status();
+  ApptainerRecipeCheck check(
+      *text, absl::StrCat("singularity.build_file: ", PrintableExcerpt(build_file)));
+  if (absl::Status s = check.Check(*context); !s.ok()) return s;
+  return text;
+}
+
+absl::Status ApptainerRuntime::CheckCube(const Cube& cube, const StepContext& context) {
+  const std::string& build_file = cube.singularity.build_file;
+  if (build_file.empty() || absl::StartsWith(build_file, "docker://") ||
+      absl::StartsWith(build_file, "docker-daemon:")) {
+    return absl::OkStatus();
+  }
+  auto text = ReadCheckedRecipe(cube);
+  return absl::IsNotFound(text.status()) ? absl::OkStatus() : text.status();
+}
 
 bool IsSifFile(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -84,9 +113,18 @@ absl::StatusOr<StepCommand> ApptainerRuntime::ConfigureCommand(const Cube& cube,
   } else {
     const std::string recipe = absl::StrCat(cube.singularity.build_context, "/",
                                             build_file.empty() ? "Singularity.recipe" : build_file);
-    if (!build_file.empty() && access(recipe.c_str(), R_OK) == 0) {
-      source = recipe;
+    auto text = build_file.empty() ? absl::StatusOr<std::string>(absl::NotFoundError(""))
+                                   : ReadCheckedRecipe(cube);
+    if (text.ok()) {
+      // The build reads the copy that was checked (a recipe swapped after
+      // the check is never read); %files sources resolve against the cwd.
+      source = context.step_prefix + ".def";
+      if (!context.dry_run) {
+        if (absl::Status s = WriteFileAtomically(source, *text, 0600); !s.ok()) return s;
+      }
       command.cwd = cube.singularity.build_context;
+    } else if (!absl::IsNotFound(text.status())) {
+      return text.status();
     } else if (!cube.docker.image.empty()) {
       std::string image = cube.docker.image;
       if (image.find(':', image.rfind('/') == std::string::npos ? 0 : image.rfind('/')) ==

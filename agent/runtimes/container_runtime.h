@@ -62,6 +62,13 @@ class ContainerRuntime {
   // "docker", "podman", "apptainer" or "singularity".
   virtual std::string name() const = 0;
 
+  // Checks at submit what the cube asks of this runtime (image names, a
+  // recipe confined to its build context): INVALID_ARGUMENT naming the key.
+  // Configure and task commands check again.
+  virtual absl::Status CheckCube(const Cube& cube, const StepContext& context) {
+    return absl::OkStatus();
+  }
+
   // True when `run` must configure first: no usable image yet, or the cube
   // asks to rebuild every time (build_strategy: always).
   virtual bool NeedsConfigure(const Cube& cube, const StepContext& context) = 0;

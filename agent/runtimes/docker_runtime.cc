@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "agent/runtimes/build_context.h"
 #include "agent/subprocess.h"
 #include "common/file_util.h"
 
@@ -70,27 +71,48 @@ bool DockerRuntime::ImageExists(const std::string& image) const {
 
 namespace {
 
-std::string RecipePath(const Cube& cube) {
-  return absl::StrCat(cube.docker.build_context, "/",
-                      cube.docker.build_file.empty() ? "Dockerfile" : cube.docker.build_file);
+constexpr int64_t kMaxRecipeBytes = 1 << 20;
+
+std::string BuildFileName(const Cube& cube) {
+  return cube.docker.build_file.empty() ? "Dockerfile" : cube.docker.build_file;
 }
 
-bool BuildsFromRecipe(const Cube& cube) {
-  return cube.docker.build_strategy != BuildStrategy::kPull &&
-         access(RecipePath(cube).c_str(), R_OK) == 0;
+// The cube's Dockerfile, read beneath its build context: NOT_FOUND when it
+// has none, INVALID_ARGUMENT naming docker.build_file when the name leads
+// outside (another identity's files, the agent's key).
+absl::StatusOr<std::string> ReadRecipe(const Cube& cube) {
+  auto context = BuildContext::Open(cube.root, cube.docker.build_context, "docker.build_context");
+  if (!context.ok()) return context.status();
+  return context->ReadFile(BuildFileName(cube), "docker.build_file", kMaxRecipeBytes);
+}
+
+// True: build from the recipe; false: pull; an error: the recipe is refused.
+absl::StatusOr<bool> BuildsFromRecipe(const Cube& cube) {
+  if (cube.docker.build_strategy == BuildStrategy::kPull) return false;
+  auto recipe = ReadRecipe(cube);
+  if (absl::IsNotFound(recipe.status())) return false;
+  if (!recipe.ok()) return recipe.status();
+  return true;
 }
 
 }  // namespace
 
 std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context) const {
-  return BuildsFromRecipe(cube) ? OwnerImageTag(context.owner, cube.docker.image)
+  // (A refused recipe never gets this far: submit and configure refuse it.)
+  auto builds = BuildsFromRecipe(cube);
+  return builds.ok() && *builds ? OwnerImageTag(context.owner, cube.docker.image)
                                 : cube.docker.image;
+}
+
+absl::Status DockerRuntime::CheckCube(const Cube& cube, const StepContext& context) {
+  if (absl::Status s = CheckCubeImageName(cube.docker.image, "docker.image"); !s.ok()) return s;
+  return BuildsFromRecipe(cube).status();
 }
 
 bool DockerRuntime::NeedsConfigure(const Cube& cube, const StepContext& context) {
   if (cube.docker.build_strategy == BuildStrategy::kAlways) return true;
-  // A refused image name is reported by the configure step.
-  if (!CheckCubeImageName(cube.docker.image, "docker.image").ok()) return true;
+  // A refused image name or recipe is reported by the configure step.
+  if (!CheckCube(cube, context).ok()) return true;
   return !ImageExists(ImageFor(cube, context));
 }
 
@@ -102,20 +124,29 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
   }
   if (absl::Status s = CheckCubeImageName(cube.docker.image, "docker.image"); !s.ok()) return s;
   StepCommand command;
-  const std::string recipe = RecipePath(cube);
-  if (!BuildsFromRecipe(cube)) {
+  auto recipe = cube.docker.build_strategy == BuildStrategy::kPull
+                    ? absl::StatusOr<std::string>(absl::NotFoundError("pull"))
+                    : ReadRecipe(cube);
+  if (absl::IsNotFound(recipe.status())) {
     if (cube.docker.build_strategy != BuildStrategy::kPull) {
-      absl::StrAppend(notes, "mlcube-agent: no recipe at ", recipe, "; pulling ", cube.docker.image,
-                      "\n");
+      absl::StrAppend(notes, "mlcube-agent: no recipe at ", cube.docker.build_context, "/",
+                      BuildFileName(cube), "; pulling ", cube.docker.image, "\n");
     }
     command.argv = {binary_, "pull", cube.docker.image};
     return command;
   }
+  if (!recipe.ok()) return recipe.status();
+  // The build reads the copy that was checked, so a recipe swapped for a
+  // symlink after the check is never read.
+  const std::string recipe_copy = context.step_prefix + ".Dockerfile";
+  if (!context.dry_run) {
+    if (absl::Status s = WriteFileAtomically(recipe_copy, *recipe, 0600); !s.ok()) return s;
+  }
   // --force-rm: a failing step leaves no intermediate container behind.
-  const std::string tag = ImageFor(cube, context);
+  const std::string tag = OwnerImageTag(context.owner, cube.docker.image);
   absl::StrAppend(notes, "mlcube-agent: building ", cube.docker.image, " as ", tag,
                   " (builds are private to each identity)\n");
-  command.argv = {binary_, "build", "--force-rm", "-t", tag, "-f", recipe};
+  command.argv = {binary_, "build", "--force-rm", "-t", tag, "-f", recipe_copy};
   std::map<std::string, std::string> build_args = cube.docker.build_args;
   for (const auto& [k, v] : ProxyEnvironment()) build_args.emplace(k, v);
   for (const auto& [k, v] : context.env) build_args[k] = v;
