@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/runtimes/container_runtime.h"
 #include "common/safe_path.h"
 
 namespace mlcube {
@@ -115,6 +116,12 @@ absl::Status ApptainerRecipeCheck::CheckStage(const Stage& stage,
   static const std::set<std::string> kRegistries = {"scratch", "docker", "docker-daemon",
                                                     "library", "oras",   "shub"};
   static const std::set<std::string> kHostFiles = {"localimage", "docker-archive", "oci-archive"};
+  if (stage.bootstrap == "docker" || stage.bootstrap == "docker-daemon") {
+    // docker-daemon reads the local Docker engine: never another
+    // identity's build, by name or by image ID.
+    return CheckCubeImageName(stage.from,
+                              absl::StrCat(name_, " line ", stage.line, ": From").c_str());
+  }
   if (kRegistries.count(stage.bootstrap) > 0) return absl::OkStatus();
   if (kHostFiles.count(stage.bootstrap) == 0) {
     return Refused(stage.line,

@@ -102,6 +102,11 @@ absl::StatusOr<StepCommand> ApptainerRuntime::ConfigureCommand(const Cube& cube,
   std::string source;
   const std::string& build_file = cube.singularity.build_file;
   if (absl::StartsWith(build_file, "docker://")) {
+    if (absl::Status s =
+            CheckCubeImageName(build_file.substr(strlen("docker://")), "singularity.build_file");
+        !s.ok()) {
+      return s;
+    }
     source = build_file;
   } else if (absl::StartsWith(build_file, "docker-daemon:")) {
     // The identity's own build of that image when it has one; never another

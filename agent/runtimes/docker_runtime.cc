@@ -11,8 +11,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/runtimes/build_context.h"
+#include "agent/runtimes/dockerfile_check.h"
 #include "agent/subprocess.h"
 #include "common/file_util.h"
+#include "common/safe_path.h"
 
 namespace mlcube {
 
@@ -83,7 +85,11 @@ std::string BuildFileName(const Cube& cube) {
 absl::StatusOr<std::string> ReadRecipe(const Cube& cube) {
   auto context = BuildContext::Open(cube.root, cube.docker.build_context, "docker.build_context");
   if (!context.ok()) return context.status();
-  return context->ReadFile(BuildFileName(cube), "docker.build_file", kMaxRecipeBytes);
+  auto recipe = context->ReadFile(BuildFileName(cube), "docker.build_file", kMaxRecipeBytes);
+  if (!recipe.ok()) return recipe;
+  DockerfileCheck check(absl::StrCat("docker.build_file: ", PrintableExcerpt(BuildFileName(cube))));
+  if (absl::Status s = check.Check(*recipe); !s.ok()) return s;
+  return recipe;
 }
 
 // True: build from the recipe; false: pull; an error: the recipe is refused.
