@@ -201,7 +201,11 @@ absl::StatusOr<StepCommand> ApptainerRuntime::TaskCommand(const Cube& cube,
   // owner's data), /tmp or the working directory; only the MLCube mounts.
   // --cleanenv: the agent's environment stays out; the job's env and the
   // proxies are passed explicitly below.
-  a = {binary_, "-q", entry.empty() ? "run" : "exec", "--contain", "--cleanenv"};
+  // --pid: the task gets its own PID namespace, so it sees no host process
+  // and every process it starts (setsid, double forks, daemons) dies with
+  // it: when the task's init exits, or when a cancel kills the step's
+  // process group, the kernel kills the whole namespace.
+  a = {binary_, "-q", entry.empty() ? "run" : "exec", "--contain", "--cleanenv", "--pid"};
   for (const Mount& m : invocation.mounts) {
     a.push_back("--bind");
     a.push_back(absl::StrCat(m.host_path, ":", m.container_path, m.read_only ? ":ro" : ""));

@@ -221,7 +221,8 @@ TEST(ApptainerRuntimeTest, RunBindsMountsPassesEnvByPrefixAndChecksTheSif) {
   auto command = apptainer.TaskCommand(cube, GreetInvocation(), context);
   ASSERT_TRUE(command.ok()) << command.status();
   const auto& a = command->argv;
-  EXPECT_TRUE(Contains(a, {"/usr/bin/apptainer", "-q", "run", "--contain", "--cleanenv"}));
+  EXPECT_TRUE(
+      Contains(a, {"/usr/bin/apptainer", "-q", "run", "--contain", "--cleanenv", "--pid"}));
   EXPECT_TRUE(Contains(a, {"--bind", "/ws:/mlcube_io0:ro"}));
   EXPECT_TRUE(Contains(a, {"--nv"}));
   EXPECT_TRUE(Contains(a, {sif, "greet", "--name_file=/mlcube_io0/names.txt"}));
