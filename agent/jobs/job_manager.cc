@@ -216,7 +216,13 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
       return s;
     }
   }
-  if (absl::Status s = (*runtime)->CheckCube(*cube, StepContext{}); !s.ok()) return s;
+  // What the cube asks of the runtime (recipe, extra arguments) is refused
+  // here, before it gets a job.
+  StepContext checks;
+  checks.owner = owner;
+  checks.gpus = request.gpus();
+  checks.host_access = config_.allow;
+  if (absl::Status s = (*runtime)->CheckCube(*cube, checks); !s.ok()) return s;
   if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN) {
     for (const std::string& task : request.tasks()) {
       auto it = cube->tasks.find(task);

@@ -59,6 +59,16 @@ absl::StatusOr<std::string> ApptainerRuntime::ReadCheckedRecipe(const Cube& cube
 }
 
 absl::Status ApptainerRuntime::CheckCube(const Cube& cube, const StepContext& context) {
+  if (absl::Status s = CheckArgs(SplitArgs(cube.singularity.build_args), RuntimeStep::kBuild,
+                                 "singularity.build_args", context);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckArgs(SplitArgs(cube.singularity.run_args), RuntimeStep::kRun,
+                                 "singularity.run_args", context);
+      !s.ok()) {
+    return s;
+  }
   const std::string& build_file = cube.singularity.build_file;
   if (build_file.empty() || absl::StartsWith(build_file, "docker://") ||
       absl::StartsWith(build_file, "docker-daemon:")) {

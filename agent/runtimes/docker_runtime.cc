@@ -103,6 +103,32 @@ absl::StatusOr<bool> BuildsFromRecipe(const Cube& cube) {
 
 }  // namespace
 
+namespace {
+
+// Extra `run` arguments come from the cube, i.e. from the remote caller
+// (the agent's docker group is root-equivalent): see RunArgumentPolicy.
+// As MLCube: cpu_args without GPUs, gpu_args when the request or the cube's
+// platform.accelerator_count asks for GPUs; only the arguments that are
+// used are checked (and passed).
+struct ExtraArgs {
+  std::vector<std::string> run, env;
+};
+
+absl::StatusOr<ExtraArgs> CheckedExtraArgs(const Cube& cube, const StepContext& context) {
+  const bool gpus = !context.gpus.empty() || cube.accelerator_count > 0;
+  ExtraArgs extra{SplitArgs(gpus ? cube.docker.gpu_args : cube.docker.cpu_args),
+                  SplitArgs(cube.docker.env_args)};
+  const RunArgumentPolicy policy(RuntimeFamily::kDocker, RuntimeStep::kRun, context.host_access);
+  if (absl::Status s = policy.Check(extra.run, gpus ? "docker.gpu_args" : "docker.cpu_args");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = policy.Check(extra.env, "docker.env_args"); !s.ok()) return s;
+  return extra;
+}
+
+}  // namespace
+
 std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context) const {
   // (A refused recipe never gets this far: submit and configure refuse it.)
   auto builds = BuildsFromRecipe(cube);
@@ -112,7 +138,8 @@ std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context
 
 absl::Status DockerRuntime::CheckCube(const Cube& cube, const StepContext& context) {
   if (absl::Status s = CheckCubeImageName(cube.docker.image, "docker.image"); !s.ok()) return s;
-  return BuildsFromRecipe(cube).status();
+  if (absl::Status s = BuildsFromRecipe(cube).status(); !s.ok()) return s;
+  return CheckedExtraArgs(cube, context).status();
 }
 
 bool DockerRuntime::NeedsConfigure(const Cube& cube, const StepContext& context) {
@@ -164,18 +191,6 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
   return command;
 }
 
-namespace {
-
-// Extra `run` arguments come from the cube, i.e. from the remote caller
-// (the agent's docker group is root-equivalent): see RunArgumentPolicy.
-absl::Status CheckExtraArgs(const std::vector<std::string>& args, const char* key,
-                            const StepContext& context) {
-  return RunArgumentPolicy(RuntimeFamily::kDocker, RuntimeStep::kRun, context.host_access)
-      .Check(args, absl::StrCat("docker.", key));
-}
-
-}  // namespace
-
 absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
                                                        const TaskInvocation& invocation,
                                                        const StepContext& context) {
@@ -221,26 +236,16 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
     a.push_back("--env-file");
     a.push_back(env_file);
   }
-  // As MLCube: cpu_args without GPUs, gpu_args when the request or the
-  // cube's platform.accelerator_count asks for GPUs; only the arguments
-  // that are used are checked.
-  const bool gpus = !context.gpus.empty() || cube.accelerator_count > 0;
-  const std::vector<std::string> run_args =
-      SplitArgs(gpus ? cube.docker.gpu_args : cube.docker.cpu_args);
-  const std::vector<std::string> env_args = SplitArgs(cube.docker.env_args);
-  for (const auto& [args, key] : {std::make_pair(&run_args, gpus ? "gpu_args" : "cpu_args"),
-                                  std::make_pair(&env_args, "env_args")}) {
-    absl::Status allowed = CheckExtraArgs(*args, key, context);
-    if (!allowed.ok()) return allowed;
-  }
+  auto extra = CheckedExtraArgs(cube, context);
+  if (!extra.ok()) return extra.status();
   if (!context.gpus.empty()) {
     a.push_back("--gpus");
     // Docker parses --gpus as CSV: a device list must be quoted inside.
     a.push_back(context.gpus.find(',') != std::string::npos ? absl::StrCat("\"", context.gpus, "\"")
                                                             : context.gpus);
   }
-  for (const std::string& arg : run_args) a.push_back(arg);
-  for (const std::string& arg : env_args) a.push_back(arg);
+  for (const std::string& arg : extra->run) a.push_back(arg);
+  for (const std::string& arg : extra->env) a.push_back(arg);
   std::vector<std::string> entry = SplitArgs(invocation.entrypoint);
   if (!entry.empty()) {
     a.push_back("--entrypoint");

@@ -221,8 +221,7 @@ TEST(ApptainerRuntimeTest, RunBindsMountsPassesEnvByPrefixAndChecksTheSif) {
   auto command = apptainer.TaskCommand(cube, GreetInvocation(), context);
   ASSERT_TRUE(command.ok()) << command.status();
   const auto& a = command->argv;
-  EXPECT_TRUE(
-      Contains(a, {"/usr/bin/apptainer", "-q", "run", "--contain", "--cleanenv", "--pid"}));
+  EXPECT_TRUE(Contains(a, {"/usr/bin/apptainer", "-q", "run", "--contain", "--cleanenv", "--pid"}));
   EXPECT_TRUE(Contains(a, {"--bind", "/ws:/mlcube_io0:ro"}));
   EXPECT_TRUE(Contains(a, {"--nv"}));
   EXPECT_TRUE(Contains(a, {sif, "greet", "--name_file=/mlcube_io0/names.txt"}));
@@ -310,6 +309,52 @@ TEST(ApptainerRuntimeTest, RecipesAreCheckedAndBuiltFromTheCheckedCopy) {
   std::ifstream copy(root + "/step-0.def");
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(copy), {}), good);
   (void)!system(("rm -rf " + root).c_str());
+}
+
+}  // namespace
+}  // namespace mlcube
+
+namespace mlcube {
+namespace {
+
+// Refused at submit, before the cube gets a job: the extra arguments the
+// run would use, and the build's.
+TEST(ContainerRuntimeCheckCubeTest, ExtraArgumentsAreCheckedAtSubmit) {
+  DockerRuntime docker("docker", "/usr/bin/docker");
+  Cube cube = HelloCube();
+  cube.docker.build_strategy = BuildStrategy::kPull;
+  StepContext context;
+  EXPECT_TRUE(docker.CheckCube(cube, context).ok());
+  cube.docker.cpu_args = "-u0 -v/:/host";
+  EXPECT_NE(std::string(docker.CheckCube(cube, context).message()).find("docker.cpu_args: "),
+            std::string::npos);
+  cube.docker.cpu_args.clear();
+  cube.docker.env_args = "--env-file /etc/shadow";
+  EXPECT_NE(std::string(docker.CheckCube(cube, context).message()).find("docker.env_args: "),
+            std::string::npos);
+  cube.docker.env_args.clear();
+  cube.docker.gpu_args = "--network host";
+  EXPECT_TRUE(docker.CheckCube(cube, context).ok()) << "gpu_args are not used without GPUs";
+  context.gpus = "all";
+  EXPECT_NE(std::string(docker.CheckCube(cube, context).message()).find("docker.gpu_args: "),
+            std::string::npos);
+  context.host_access.allow_host_network = true;
+  EXPECT_TRUE(docker.CheckCube(cube, context).ok()) << "the admin allows it";
+
+  ApptainerRuntime apptainer("apptainer", "/usr/bin/apptainer", "");
+  Cube singular = HelloCube();
+  StepContext plain;
+  singular.singularity.run_args = "-B/etc:/x";
+  EXPECT_NE(
+      std::string(apptainer.CheckCube(singular, plain).message()).find("singularity.run_args: "),
+      std::string::npos);
+  singular.singularity.run_args = "-B=/etc";
+  EXPECT_FALSE(apptainer.CheckCube(singular, plain).ok());
+  singular.singularity.run_args.clear();
+  singular.singularity.build_args = "--bind /:/host";
+  EXPECT_NE(
+      std::string(apptainer.CheckCube(singular, plain).message()).find("singularity.build_args: "),
+      std::string::npos);
 }
 
 }  // namespace
