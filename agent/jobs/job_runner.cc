@@ -104,6 +104,7 @@ absl::StatusOr<StepContext> JobRunner::BaseContext() const {
   context.scratch_dir = layout_.JobScratchDir(job_.id());
   context.owner = job_.owner();
   context.image_dir = layout_.OwnerImagesDir(job_.owner());
+  context.host_access = config_.allow;
   if (absl::Status s = MakeDirs(context.image_dir); !s.ok()) return s;
   return context;
 }
