@@ -17,26 +17,28 @@
 
 namespace mlcube {
 
-namespace {
-
-constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-
-// openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; -1 with errno (ENOSYS
-// on kernels before 5.6).
-int OpenBeneath(int root_fd, const std::string& rel) {
+int OpenAt2(int dirfd, const std::string& path, int flags, uint64_t resolve) {
 #ifdef SYS_openat2
   struct open_how how;
   memset(&how, 0, sizeof(how));
-  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof(how)));
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.resolve = resolve;
+  int fd = static_cast<int>(syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof(how)));
+  if (fd < 0 && errno == EPERM) errno = ENOSYS;  // an old seccomp profile
+  return fd;
 #else
-  (void)root_fd;
-  (void)rel;
+  (void)dirfd;
+  (void)path;
+  (void)flags;
+  (void)resolve;
   errno = ENOSYS;
   return -1;
 #endif
 }
+
+namespace {
+
+constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
 }  // namespace
 
@@ -54,7 +56,8 @@ absl::StatusOr<UniqueFd> BeneathDir::OpenDir(absl::string_view rel, bool create,
   if (rel.empty()) return UniqueFd(openat(root_.get(), ".", kDirFlags));
   if (absl::Status s = ValidateRelativePath(rel); !s.ok()) return s;
   // The fast path: one call when the whole path already exists.
-  UniqueFd fd(OpenBeneath(root_.get(), std::string(rel)));
+  UniqueFd fd(OpenAt2(root_.get(), std::string(rel), O_RDONLY | O_DIRECTORY,
+                      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
   if (fd) return fd;
   // Missing parts to make, no openat2, or a refusal to explain by name.
   return WalkComponents(rel, create, mode);

@@ -16,6 +16,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,11 @@
 #include "common/unique_fd.h"
 
 namespace mlcube {
+
+// openat2(2) of `path` relative to `dirfd` with `flags` (O_CLOEXEC added)
+// and `resolve` (RESOLVE_* bits): the fd, or -1 with errno; ENOSYS where the
+// kernel (before 5.6) or a seccomp profile does not offer openat2.
+int OpenAt2(int dirfd, const std::string& path, int flags, uint64_t resolve);
 
 class BeneathDir {
  public:

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/beneath_dir.h"
 #include "common/safe_path.h"
 
 namespace mlcube {
@@ -23,22 +24,6 @@ namespace {
 
 std::string Quoted(absl::string_view text) {
   return absl::StrCat("'", PrintableExcerpt(text), "'");
-}
-
-// openat2 beneath `dirfd`; -1 with errno ENOSYS where the kernel (or a
-// seccomp filter) does not offer it.
-int OpenAt2Beneath(int dirfd, const std::string& path, int flags) {
-#ifdef SYS_openat2
-  open_how how{};
-  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  int fd = static_cast<int>(syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof(how)));
-  if (fd < 0 && errno == EPERM) errno = ENOSYS;  // an old seccomp profile
-  return fd;
-#else
-  errno = ENOSYS;
-  return -1;
-#endif
 }
 
 // Without openat2: one component at a time, every symlink refused (EXDEV).
@@ -107,7 +92,7 @@ absl::StatusOr<UniqueFd> BuildContext::OpenBeneath(absl::string_view relative,
                                                    absl::string_view key, int flags) const {
   auto clean = CleanRelative(relative, key);
   if (!clean.ok()) return clean.status();
-  int fd = OpenAt2Beneath(fd_.get(), *clean, flags);
+  int fd = OpenAt2(fd_.get(), *clean, flags, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
   if (fd < 0 && errno == ENOSYS) fd = OpenWithoutSymlinks(fd_.get(), *clean, flags);
   if (fd >= 0) return UniqueFd(fd);
   const int error = errno;
