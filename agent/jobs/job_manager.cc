@@ -18,6 +18,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/job_log.h"
+#include "agent/jobs/build_context_placement.h"
+#include "agent/jobs/task_step.h"
 #include "agent/request_validator.h"
 #include "agent/runtimes/apptainer_runtime.h"
 #include "agent/runtimes/docker_runtime.h"
@@ -41,12 +43,9 @@ namespace {
 constexpr char kConfigureStep[] = "configure";
 constexpr char kTaskStepPrefix[] = "task:";
 
-std::string RealPath(const std::string& path) {
-  char* real = realpath(path.c_str(), nullptr);
-  if (!real) return "";
-  std::string out = real;
-  free(real);
-  return out;
+bool IsDirectory(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 std::string ShellQuoteForLog(const std::vector<std::string>& argv) {
@@ -141,18 +140,15 @@ absl::StatusOr<Cube> JobManager::LoadJobCube(const std::string& owner,
   auto cube = LoadCube(options);
   if (!cube.ok()) return cube.status();
   // A remote caller must not point the agent at host paths: the workspace
-  // stays the cube's own, build contexts stay inside the cube.
+  // stays the cube's own; a build context outside the cube is the tree the
+  // caller synced for it, or none (PlaceBuildContexts).
   if (NormalizePath(cube->workspace) != NormalizePath(root + "/workspace")) {
     return absl::InvalidArgumentError(
         "runtime.workspace cannot be changed on the agent (the workspace is the synced one)");
   }
-  for (const std::string* context :
-       {&cube->docker.build_context, &cube->singularity.build_context}) {
-    if (!context->empty() && !IsWithin(NormalizePath(*context), NormalizePath(root))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("build context ", *context, " is outside the cube directory"));
-    }
-  }
+  const std::string context_dir =
+      request.build_context_id().empty() ? "" : layout_.CubeDir(owner, request.build_context_id());
+  if (absl::Status s = PlaceBuildContexts(root, context_dir, &*cube); !s.ok()) return s;
   return cube;
 }
 
@@ -188,6 +184,69 @@ absl::StatusOr<std::unique_ptr<ContainerRuntime>> JobManager::MakeRuntime(
   }
 }
 
+absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& owner,
+                                                            const SubmitJobRequest& request) {
+  auto runtime = MakeRuntime(request.runtime());
+  if (!runtime.ok()) return runtime.status();
+  auto cube = LoadJobCube(owner, request);
+  if (!cube.ok()) return cube.status();
+  mlcube_remote::v1::JobPlan plan;
+  plan.set_cube_root(NormalizePath(layout_.CubeDir(owner, request.cube_id())));
+  for (const std::string& warning : cube->warnings) plan.add_warnings(warning);
+  const std::string id = "dry-run";
+  StepContext context;
+  context.job_id = id;
+  context.uid = getuid();
+  context.gid = getgid();
+  context.env.insert(request.env().begin(), request.env().end());
+  context.gpus = request.gpus();
+  context.job_dir = store_.JobDir(id);
+  context.scratch_dir = layout_.JobScratchDir(id);
+  context.owner = owner;
+  context.image_dir = layout_.OwnerImagesDir(owner);
+  context.dry_run = true;
+  std::vector<std::string> steps;
+  if (request.action() == mlcube_remote::v1::JOB_ACTION_CONFIGURE ||
+      (*runtime)->NeedsConfigure(*cube, context)) {
+    steps.push_back("");
+  }
+  if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN) {
+    for (const std::string& task : request.tasks()) steps.push_back(task);
+  }
+  for (size_t i = 0; i < steps.size(); ++i) {
+    context.step = static_cast<int>(i);
+    context.step_prefix = layout_.JobStepPrefix(id, context.step);
+    mlcube_remote::v1::PlannedStep* step = plan.add_steps();
+    step->set_kind(steps[i].empty() ? "configure" : "task");
+    step->set_task(steps[i]);
+    absl::StatusOr<StepCommand> command;
+    if (steps[i].empty()) {
+      std::string notes;
+      command = (*runtime)->ConfigureCommand(*cube, context, &notes);
+      for (absl::string_view line : absl::StrSplit(notes, '\n', absl::SkipEmpty())) {
+        plan.add_warnings(std::string(absl::StripPrefix(line, "mlcube-agent: ")));
+      }
+    } else {
+      auto prepared = PrepareTaskStep(*cube, steps[i], **runtime, context);
+      if (prepared.ok()) {
+        for (const std::string& d : prepared->creates) step->add_creates(d);
+        command = std::move(prepared->command);
+      } else {
+        command = prepared.status();
+      }
+    }
+    if (!command.ok()) {
+      // The first step's error is the job's; a later one may depend on what
+      // earlier steps make.
+      if (i == 0) return command.status();
+      step->set_error(std::string(command.status().message()));
+      continue;
+    }
+    for (const std::string& arg : command->argv) step->add_argv(arg);
+  }
+  return plan;
+}
+
 absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJobRequest& request) {
   absl::MutexLock submit_lock(&submit_mu_);
   if (!request.client_request_id().empty()) {
@@ -206,6 +265,11 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
   if (!runtime.ok()) return runtime.status();
   auto cube = LoadJobCube(owner, request);
   if (!cube.ok()) return cube.status();
+  if (!request.build_context_id().empty() &&
+      !IsDirectory(layout_.CubeDir(owner, request.build_context_id()))) {
+    return absl::NotFoundError(absl::StrCat("build context '", request.build_context_id(),
+                                            "' is not on this agent (push it first)"));
+  }
   for (const std::string* image : {&cube->docker.image, &cube->singularity.build_file}) {
     const std::string name =
         absl::StartsWith(*image, "docker-daemon:") ? image->substr(14) : *image;
@@ -217,17 +281,7 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
   }
   if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN) {
     for (const std::string& task : request.tasks()) {
-      auto it = cube->tasks.find(task);
-      if (it == cube->tasks.end()) {
-        std::vector<std::string> names;
-        for (const auto& [name, t] : cube->tasks) names.push_back(name);
-        return absl::InvalidArgumentError(absl::StrCat(
-            "unknown task '", task, "' (the cube has: ", absl::StrJoin(names, ", "), ")"));
-      }
-      MountPlanOptions plan_options;
-      plan_options.confine_to = cube->workspace;
-      auto plan = PlanTaskInvocation(it->second, plan_options);
-      if (!plan.ok()) return plan.status();
+      if (absl::Status s = CheckTaskAtSubmit(*cube, task); !s.ok()) return s;
     }
   }
 
@@ -589,30 +643,10 @@ JobManager::Outcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
         if (!c.ok()) return failed(0, absl::StrCat("cannot configure: ", c.status().message()));
         command = std::move(*c);
       } else {
-        auto it = cube->tasks.find(task);
-        if (it == cube->tasks.end()) return failed(0, absl::StrCat("unknown task '", task, "'"));
-        MountPlanOptions plan_options;
-        plan_options.confine_to = cube->workspace;
-        auto invocation = PlanTaskInvocation(it->second, plan_options);
-        if (!invocation.ok()) return failed(0, std::string(invocation.status().message()));
-        for (const std::string& d : invocation->directories_to_create) {
-          if (absl::Status s = MakeDirs(d); !s.ok()) return failed(0, std::string(s.message()));
-        }
-        // The planner checks paths lexically; symlinks are checked here.
-        const std::string real_workspace = RealPath(cube->workspace);
-        for (const Mount& m : invocation->mounts) {
-          const std::string real = RealPath(m.host_path);
-          if (real.empty()) {
-            return failed(0, absl::StrCat("task ", task, ": ", m.host_path, " does not exist"));
-          }
-          if (real_workspace.empty() || !IsWithin(real, real_workspace)) {
-            return failed(0, absl::StrCat("task ", task, ": ", m.host_path,
-                                          " resolves outside the workspace"));
-          }
-        }
-        auto c = (*runtime)->TaskCommand(*cube, *invocation, context);
-        if (!c.ok()) return failed(0, std::string(c.status().message()));
-        command = std::move(*c);
+        // Decided now, not at submit: an earlier task may have made them.
+        auto prepared = PrepareTaskStep(*cube, task, **runtime, context);
+        if (!prepared.ok()) return failed(0, std::string(prepared.status().message()));
+        command = std::move(prepared->command);
       }
       container_name = command.container_name;
       AgentLog(id, absl::StrCat("mlcube-agent: ", configure ? "configure" : "task " + task, ": ",

@@ -50,6 +50,11 @@ class JobManager : public CubeJobs {
   // Validates the request (cube present, tasks known, paths inside the
   // workspace, runtime installed) and queues a job. A request with a
   // client_request_id seen before returns that earlier job.
+  // What Submit would run for `request`, by the same code as Execute with
+  // StepContext::dry_run: nothing is started, built, pulled or created. The
+  // configure step is listed when a real run would do it.
+  absl::StatusOr<mlcube_remote::v1::JobPlan> Plan(
+      const std::string& owner, const mlcube_remote::v1::SubmitJobRequest& request);
   absl::StatusOr<mlcube_remote::v1::Job> Submit(const std::string& owner,
                                                 const mlcube_remote::v1::SubmitJobRequest& request);
   absl::StatusOr<mlcube_remote::v1::Job> Get(const std::string& owner, const std::string& id);

@@ -82,6 +82,11 @@ bool BuildsFromRecipe(const Cube& cube) {
 
 }  // namespace
 
+std::string DockerGpuSpec(int accelerator_count, const std::string& gpus) {
+  if (!gpus.empty()) return gpus;
+  return accelerator_count > 0 ? std::to_string(accelerator_count) : "";
+}
+
 std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context) const {
   return BuildsFromRecipe(cube) ? OwnerImageTag(context.owner, cube.docker.image)
                                 : cube.docker.image;
@@ -184,25 +189,24 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
     a.push_back("--env-file");
     a.push_back(env_file);
   }
-  // As MLCube: cpu_args without GPUs, gpu_args when the request or the
-  // cube's platform.accelerator_count asks for GPUs; only the arguments
-  // that are used are checked.
-  const bool gpus = !context.gpus.empty() || cube.accelerator_count > 0;
+  // As MLCube's docker runner: `docker run RUN_ARGS ENV_ARGS ...` where
+  // RUN_ARGS is gpu_args (GPUs asked for) or cpu_args, then --gpus=SPEC;
+  // duplicates are kept. Only the arguments that are used are checked.
+  const std::string gpus = DockerGpuSpec(cube.accelerator_count, context.gpus);
   const std::vector<std::string> run_args =
-      SplitArgs(gpus ? cube.docker.gpu_args : cube.docker.cpu_args);
+      SplitArgs(gpus.empty() ? cube.docker.cpu_args : cube.docker.gpu_args);
   const std::vector<std::string> env_args = SplitArgs(cube.docker.env_args);
-  for (const auto& [args, key] : {std::make_pair(&run_args, gpus ? "gpu_args" : "cpu_args"),
+  for (const auto& [args, key] : {std::make_pair(&run_args, gpus.empty() ? "cpu_args" : "gpu_args"),
                                   std::make_pair(&env_args, "env_args")}) {
     absl::Status allowed = CheckExtraArgs(*args, key, context);
     if (!allowed.ok()) return allowed;
   }
-  if (!context.gpus.empty()) {
+  for (const std::string& arg : run_args) a.push_back(arg);
+  if (!gpus.empty()) {
     a.push_back("--gpus");
     // Docker parses --gpus as CSV: a device list must be quoted inside.
-    a.push_back(context.gpus.find(',') != std::string::npos ? absl::StrCat("\"", context.gpus, "\"")
-                                                            : context.gpus);
+    a.push_back(gpus.find(',') != std::string::npos ? absl::StrCat("\"", gpus, "\"") : gpus);
   }
-  for (const std::string& arg : run_args) a.push_back(arg);
   for (const std::string& arg : env_args) a.push_back(arg);
   std::vector<std::string> entry = SplitArgs(invocation.entrypoint);
   if (!entry.empty()) {

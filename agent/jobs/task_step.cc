@@ -1,0 +1,96 @@
+#include "agent/jobs/task_step.h"
+
+#include <stdlib.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/file_util.h"
+#include "common/mount_planner.h"
+#include "common/safe_path.h"
+
+namespace mlcube {
+namespace {
+
+std::string RealPath(const std::string& path) {
+  char* real = realpath(path.c_str(), nullptr);
+  if (!real) return "";
+  std::string out = real;
+  free(real);
+  return out;
+}
+
+absl::StatusOr<const Task*> FindTask(const Cube& cube, const std::string& task) {
+  auto it = cube.tasks.find(task);
+  if (it != cube.tasks.end()) return &it->second;
+  std::vector<std::string> names;
+  for (const auto& [name, t] : cube.tasks) names.push_back(name);
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown task '", task, "' (the cube has: ", absl::StrJoin(names, ", "), ")"));
+}
+
+// The planner checks paths lexically; symlinks are checked here.
+absl::Status CheckMountsResolveInside(const Cube& cube, const std::string& task,
+                                      const TaskInvocation& invocation, bool dry_run,
+                                      const std::vector<std::string>& creates) {
+  const std::string real_workspace = RealPath(cube.workspace);
+  for (const Mount& m : invocation.mounts) {
+    const std::string real = RealPath(m.host_path);
+    if (real.empty()) {
+      if (dry_run && std::find(creates.begin(), creates.end(), m.host_path) != creates.end()) {
+        continue;  // created when the task starts
+      }
+      return absl::FailedPreconditionError(
+          absl::StrCat("task ", task, ": ", m.host_path, " does not exist"));
+    }
+    if (real_workspace.empty() || !IsWithin(real, real_workspace)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("task ", task, ": ", m.host_path, " resolves outside the workspace"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::string& task,
+                                                ContainerRuntime& runtime,
+                                                const StepContext& context) {
+  absl::StatusOr<const Task*> found = FindTask(cube, task);
+  if (!found.ok()) return found.status();
+  MountPlanOptions plan_options;
+  plan_options.confine_to = cube.workspace;
+  absl::StatusOr<TaskInvocation> invocation = PlanTaskInvocation(**found, plan_options);
+  if (!invocation.ok()) return invocation.status();
+  PlannedTaskStep step;
+  step.creates = invocation->directories_to_create;
+  if (!context.dry_run) {
+    for (const std::string& d : step.creates) {
+      if (absl::Status s = MakeDirs(d); !s.ok()) return s;
+    }
+  }
+  if (absl::Status s =
+          CheckMountsResolveInside(cube, task, *invocation, context.dry_run, step.creates);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<StepCommand> command = runtime.TaskCommand(cube, *invocation, context);
+  if (!command.ok()) return command.status();
+  step.command = std::move(*command);
+  return step;
+}
+
+absl::Status CheckTaskAtSubmit(const Cube& cube, const std::string& task) {
+  absl::StatusOr<const Task*> found = FindTask(cube, task);
+  if (!found.ok()) return found.status();
+  MountPlanOptions plan_options;
+  plan_options.confine_to = cube.workspace;
+  plan_options.probe = [](const std::string& path) {
+    const PathKind kind = ProbeHostPath(path);
+    return kind == PathKind::kMissing ? PathKind::kDirectory : kind;
+  };
+  return PlanTaskInvocation(**found, plan_options).status();
+}
+
+}  // namespace mlcube

@@ -1,0 +1,40 @@
+#ifndef MLCUBE_REMOTE_AGENT_JOBS_TASK_STEP_H_
+#define MLCUBE_REMOTE_AGENT_JOBS_TASK_STEP_H_
+
+// One task step of a job, planned the same way for a real run and for
+// `run --dry-run`: the mount plan (a parameter without a type is decided by
+// what its path is on the host when the step starts, as MLCube decides when
+// the task starts, so an earlier task of the same job may create it), the
+// directories MLCube creates, the symlink check that every mount resolves
+// inside the workspace, and the runtime's command line.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/runtimes/container_runtime.h"
+#include "common/cube.h"
+
+namespace mlcube {
+
+struct PlannedTaskStep {
+  StepCommand command;
+  std::vector<std::string> creates;  // host directories, created first
+};
+
+// Real run (context.dry_run false): creates the directories, then checks
+// the mounts and builds the command (which may write the step's env file).
+// Dry run: creates nothing; a mount that does not exist yet is one of
+// `creates` and is not resolved.
+absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::string& task,
+                                                ContainerRuntime& runtime,
+                                                const StepContext& context);
+
+// What can be checked at submit time: the task exists and no parameter
+// leaves the workspace. A parameter without a type whose path does not
+// exist yet passes: an earlier task may create it.
+absl::Status CheckTaskAtSubmit(const Cube& cube, const std::string& task);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_JOBS_TASK_STEP_H_
