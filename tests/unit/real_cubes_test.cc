@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "agent/jobs/task_step.h"
 #include "agent/runtimes/apptainer_runtime.h"
 #include "agent/runtimes/docker_runtime.h"
 #include "common/cube_loader.h"
@@ -109,6 +110,16 @@ std::vector<TaskCase> TaskCases() {
   return cases;
 }
 
+// Platforms whose expected/ has MLCube's show_config (the older layout's
+// runners have none: nothing to compare there).
+std::vector<PlatformCase> ConfigCases() {
+  std::vector<PlatformCase> cases;
+  for (const PlatformCase& p : PlatformCases()) {
+    if (Expected(p.cube)["platforms"][p.platform]["config"].IsDefined()) cases.push_back(p);
+  }
+  return cases;
+}
+
 bool IsOlderLayout(const std::string& cube) {
   return Expected(cube)["layout"].as<std::string>() == "older";
 }
@@ -182,42 +193,28 @@ std::string RefusedParameter(const std::string& error) {
   return error.substr(at + 6, end - at - 6);
 }
 
-// Known differences still to close, each with its reason.
-const std::map<std::string, std::string>& KnownDifferences() {
-  static const auto* known = new std::map<std::string, std::string>{
-      {"old_mnist_openfl platforms/docker.yaml run/train.yaml",
-       "the older runners pass parameters in the run file's binding order; we use the task "
-       "file's order"},
-  };
-  return *known;
-}
-
 TEST_P(RealCubeTaskTest, MatchesMlcube) {
   const TaskCase& c = GetParam();
-  auto known = KnownDifferences().find(absl::StrCat(c.cube, " ", c.platform, " ", c.task));
-  if (known != KnownDifferences().end()) GTEST_SKIP() << "known difference: " << known->second;
   const YAML::Node platform = Expected(c.cube)["platforms"][c.platform];
   const YAML::Node expected = platform["tasks"][c.task];
   std::string task_name;
   absl::StatusOr<Cube> cube = LoadFor(c.cube, c.platform, c.task, &task_name);
   ASSERT_TRUE(cube.ok()) << cube.status();
   ASSERT_EQ(cube->tasks.count(task_name), 1u) << task_name;
-  MountPlanOptions plan_options;
-  plan_options.confine_to = cube->workspace;
-  absl::StatusOr<TaskInvocation> invocation =
-      PlanTaskInvocation(cube->tasks.at(task_name), plan_options);
-  if (expected["error"].IsDefined()) {
-    const std::string parameter = RefusedParameter(expected["error"].as<std::string>());
-    ASSERT_FALSE(invocation.ok()) << "MLCube refuses: " << expected["error"].as<std::string>();
-    EXPECT_TRUE(absl::StrContains(invocation.status().message(), parameter))
-        << invocation.status() << " does not name " << parameter;
-    return;
-  }
-  ASSERT_TRUE(invocation.ok()) << invocation.status();
+  // The agent's own step planning, as `run --dry-run` does it.
   const std::string runner = RunnerOf(platform);
   std::unique_ptr<ContainerRuntime> runtime = RuntimeFor(runner);
-  absl::StatusOr<StepCommand> command = runtime->TaskCommand(*cube, *invocation, DryRunContext());
-  ASSERT_TRUE(command.ok()) << command.status();
+  absl::StatusOr<PlannedTaskStep> step =
+      PrepareTaskStep(*cube, task_name, *runtime, DryRunContext());
+  if (expected["error"].IsDefined()) {
+    const std::string parameter = RefusedParameter(expected["error"].as<std::string>());
+    ASSERT_FALSE(step.ok()) << "MLCube refuses: " << expected["error"].as<std::string>();
+    EXPECT_TRUE(absl::StrContains(step.status().message(), parameter))
+        << step.status() << " does not name " << parameter;
+    return;
+  }
+  ASSERT_TRUE(step.ok()) << step.status();
+  const StepCommand* command = &step->command;
 
   const ArgvNormalizer normalizer = NormalizerFor(c.cube);
   const YAML::Node commands = expected["commands_argv"];
@@ -237,7 +234,7 @@ TEST_P(RealCubeTaskTest, MatchesMlcube) {
     expected_dirs.insert(dir.as<std::string>());
   if (runner != "docker") expected_dirs.erase(ExpectedImageDir(platform));
   std::set<std::string> our_dirs;
-  for (const std::string& dir : normalizer.Normalize(invocation->directories_to_create)) {
+  for (const std::string& dir : normalizer.Normalize(step->creates)) {
     our_dirs.insert(dir);
   }
   EXPECT_EQ(expected_dirs, our_dirs) << "directories created";
@@ -275,10 +272,17 @@ TEST_P(RealCubePlatformTest, ConfigureMatchesMlcube) {
   ExpectSameConfigure(theirs, ours);
 }
 
-TEST_P(RealCubePlatformTest, EffectiveConfigMatchesMlcube) {
+INSTANTIATE_TEST_SUITE_P(RealCubes, RealCubePlatformTest, ::testing::ValuesIn(PlatformCases()),
+                         [](const ::testing::TestParamInfo<PlatformCase>& info) {
+                           return TestName({info.param.cube, info.param.platform});
+                         });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(RealCubePlatformTest);
+
+class RealCubeConfigTest : public ::testing::TestWithParam<PlatformCase> {};
+
+TEST_P(RealCubeConfigTest, EffectiveConfigMatchesMlcube) {
   const PlatformCase& c = GetParam();
   const YAML::Node platform = Expected(c.cube)["platforms"][c.platform];
-  if (!platform["config"].IsDefined()) GTEST_SKIP() << "the older layout has no show_config";
   absl::StatusOr<Cube> cube = LoadFor(c.cube, c.platform, "", nullptr);
   ASSERT_TRUE(cube.ok()) << cube.status();
   const ArgvNormalizer normalizer = NormalizerFor(c.cube);
@@ -286,11 +290,11 @@ TEST_P(RealCubePlatformTest, EffectiveConfigMatchesMlcube) {
   ExpectSameConfig(platform["config"], ours, normalizer);
 }
 
-INSTANTIATE_TEST_SUITE_P(RealCubes, RealCubePlatformTest, ::testing::ValuesIn(PlatformCases()),
+INSTANTIATE_TEST_SUITE_P(RealCubes, RealCubeConfigTest, ::testing::ValuesIn(ConfigCases()),
                          [](const ::testing::TestParamInfo<PlatformCase>& info) {
                            return TestName({info.param.cube, info.param.platform});
                          });
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(RealCubePlatformTest);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(RealCubeConfigTest);
 
 TEST(RealCubesCorpusTest, CorpusIsThere) {
   const std::vector<std::string> names = CaseNames();
