@@ -224,7 +224,7 @@ absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& o
       std::string notes;
       command = (*runtime)->ConfigureCommand(*cube, context, &notes);
       for (absl::string_view line : absl::StrSplit(notes, '\n', absl::SkipEmpty())) {
-        plan.add_warnings(std::string(absl::StripPrefix(line, "mlcube-agent: ")));
+        plan.add_notes(std::string(absl::StripPrefix(line, "mlcube-agent: ")));
       }
     } else {
       auto prepared = PrepareTaskStep(*cube, steps[i], **runtime, context);
@@ -236,13 +236,15 @@ absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& o
       }
     }
     if (!command.ok()) {
-      // The first step's error is the job's; a later one may depend on what
-      // earlier steps make.
-      if (i == 0) return command.status();
+      // The configure step's and the first task's errors are the job's; a
+      // later task may depend on what earlier ones make.
+      const bool first_task = steps[i].empty() || i == 0 || steps[i - 1].empty();
+      if (first_task) return command.status();
       step->set_error(std::string(command.status().message()));
       continue;
     }
     for (const std::string& arg : command->argv) step->add_argv(arg);
+    step->set_cwd(command->cwd);
   }
   return plan;
 }
@@ -280,8 +282,8 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
     }
   }
   if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN) {
-    for (const std::string& task : request.tasks()) {
-      if (absl::Status s = CheckTaskAtSubmit(*cube, task); !s.ok()) return s;
+    for (int i = 0; i < request.tasks_size(); ++i) {
+      if (absl::Status s = CheckTaskAtSubmit(*cube, request.tasks(i), i > 0); !s.ok()) return s;
     }
   }
 

@@ -81,15 +81,17 @@ absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::str
   return step;
 }
 
-absl::Status CheckTaskAtSubmit(const Cube& cube, const std::string& task) {
+absl::Status CheckTaskAtSubmit(const Cube& cube, const std::string& task, bool after_other_tasks) {
   absl::StatusOr<const Task*> found = FindTask(cube, task);
   if (!found.ok()) return found.status();
   MountPlanOptions plan_options;
   plan_options.confine_to = cube.workspace;
-  plan_options.probe = [](const std::string& path) {
-    const PathKind kind = ProbeHostPath(path);
-    return kind == PathKind::kMissing ? PathKind::kDirectory : kind;
-  };
+  if (after_other_tasks) {
+    plan_options.probe = [](const std::string& path) {
+      const PathKind kind = ProbeHostPath(path);
+      return kind == PathKind::kMissing ? PathKind::kDirectory : kind;
+    };
+  }
   return PlanTaskInvocation(**found, plan_options).status();
 }
 

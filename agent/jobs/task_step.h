@@ -31,9 +31,10 @@ absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::str
                                                 const StepContext& context);
 
 // What can be checked at submit time: the task exists and no parameter
-// leaves the workspace. A parameter without a type whose path does not
-// exist yet passes: an earlier task may create it.
-absl::Status CheckTaskAtSubmit(const Cube& cube, const std::string& task);
+// leaves the workspace. After other tasks of the same job, a parameter
+// without a type whose path does not exist yet passes: an earlier task may
+// create it. The job's first task has no such excuse.
+absl::Status CheckTaskAtSubmit(const Cube& cube, const std::string& task, bool after_other_tasks);
 
 }  // namespace mlcube
 

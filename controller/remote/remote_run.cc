@@ -225,6 +225,7 @@ void PrintPlanText(const JobPlan& plan) {
                 step.task().empty() ? "" : absl::StrCat(" ", step.task()).c_str());
     for (const std::string& dir : step.creates()) std::printf("  mkdir -p %s\n", dir.c_str());
     if (!step.error().empty()) std::printf("  (not planned yet: %s)\n", step.error().c_str());
+    if (!step.cwd().empty()) std::printf("  cd %s\n", step.cwd().c_str());
     if (step.argv_size() > 0) std::printf("  %s\n", absl::StrJoin(step.argv(), " ").c_str());
   }
 }
@@ -249,6 +250,7 @@ std::string PlanToJson(const JobPlan& plan) {
     auto* creates = out["creates"].mutable_list_value();
     for (const std::string& dir : step.creates()) creates->add_values()->set_string_value(dir);
     if (!step.error().empty()) out["error"].set_string_value(step.error());
+    if (!step.cwd().empty()) out["cwd"].set_string_value(step.cwd());
   }
   auto* warnings = fields["warnings"].mutable_list_value();
   for (const std::string& w : plan.warnings()) warnings->add_values()->set_string_value(w);
@@ -271,7 +273,7 @@ int PlanRemoteJob(AgentConnection& agent, RemoteRunRequest request, InterruptMon
                                       absl::StrCat("planning on ", agent.Describe(), ": ",
                                                    status.error_message())));
   }
-  for (const std::string& warning : plan.warnings()) console.Warning(warning);
+  for (const std::string& note : plan.notes()) console.Info(note);
   if (request.json) {
     std::printf("%s\n", PlanToJson(plan).c_str());
   } else {

@@ -42,7 +42,8 @@ int PlanRemoteJob(AgentConnection& agent, RemoteRunRequest request, InterruptMon
 
 // The plan as `run --dry-run --json` prints it: {"cube_root": ..., "steps":
 // [{"kind", "task" (null for configure), "argv", "creates"}]} plus
-// "warnings" and, on a step that cannot be planned yet, "error".
+// "warnings", "cwd" where a step has its own working directory and, on a
+// step that cannot be planned yet, "error".
 std::string PlanToJson(const mlcube_remote::v1::JobPlan& plan);
 
 }  // namespace mlcube

@@ -162,8 +162,11 @@ TEST(TaskStepTest, UntypedParameterMissingAtSubmitIsDecidedWhenTheTaskStarts) {
   predictions.host_path = cube.workspace + "/predictions";
   task.inputs.push_back(predictions);
   cube.tasks["infer"] = task;
-  // An earlier task of the same job makes it: submit must accept it.
-  EXPECT_TRUE(CheckTaskAtSubmit(cube, "infer").ok());
+  // An earlier task of the same job may make it: submit accepts it there,
+  // and refuses it as the job's first task, naming it.
+  EXPECT_TRUE(CheckTaskAtSubmit(cube, "infer", /*after_other_tasks=*/true).ok());
+  absl::Status first = CheckTaskAtSubmit(cube, "infer", /*after_other_tasks=*/false);
+  EXPECT_NE(first.message().find("predictions"), std::string::npos) << first;
   DockerRuntime docker("docker", "/usr/bin/docker");
   StepContext context = DryRun("");
   auto missing = PrepareTaskStep(cube, "infer", docker, context);
