@@ -184,16 +184,8 @@ absl::StatusOr<std::unique_ptr<ContainerRuntime>> JobManager::MakeRuntime(
   }
 }
 
-absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& owner,
-                                                            const SubmitJobRequest& request) {
-  auto runtime = MakeRuntime(request.runtime());
-  if (!runtime.ok()) return runtime.status();
-  auto cube = LoadJobCube(owner, request);
-  if (!cube.ok()) return cube.status();
-  mlcube_remote::v1::JobPlan plan;
-  plan.set_cube_root(NormalizePath(layout_.CubeDir(owner, request.cube_id())));
-  for (const std::string& warning : cube->warnings) plan.add_warnings(warning);
-  const std::string id = "dry-run";
+StepContext JobManager::JobStepContext(const std::string& id, const std::string& owner,
+                                       const SubmitJobRequest& request) const {
   StepContext context;
   context.job_id = id;
   context.uid = getuid();
@@ -204,6 +196,20 @@ absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& o
   context.scratch_dir = layout_.JobScratchDir(id);
   context.owner = owner;
   context.image_dir = layout_.OwnerImagesDir(owner);
+  return context;
+}
+
+absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& owner,
+                                                            const SubmitJobRequest& request) {
+  auto runtime = MakeRuntime(request.runtime());
+  if (!runtime.ok()) return runtime.status();
+  auto cube = LoadJobCube(owner, request);
+  if (!cube.ok()) return cube.status();
+  mlcube_remote::v1::JobPlan plan;
+  plan.set_cube_root(NormalizePath(layout_.CubeDir(owner, request.cube_id())));
+  for (const std::string& warning : cube->warnings) plan.add_warnings(warning);
+  const std::string id = "dry-run";
+  StepContext context = JobStepContext(id, owner, request);
   context.dry_run = true;
   std::vector<std::string> steps;
   if (request.action() == mlcube_remote::v1::JOB_ACTION_CONFIGURE ||
@@ -567,7 +573,6 @@ JobManager::Outcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
     request = entry->request;
   }
   const std::string& id = job.id();
-  const std::string dir = store_.JobDir(id);
   auto failed = [](int code, std::string reason) {
     return Outcome{mlcube_remote::v1::JOB_STATE_FAILED, code, std::move(reason)};
   };
@@ -584,16 +589,7 @@ JobManager::Outcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
   auto runtime = MakeRuntime(request.runtime());
   if (!runtime.ok()) return failed(0, std::string(runtime.status().message()));
 
-  StepContext context;
-  context.job_id = id;
-  context.uid = getuid();
-  context.gid = getgid();
-  context.env.insert(request.env().begin(), request.env().end());
-  context.gpus = request.gpus();
-  context.job_dir = dir;
-  context.scratch_dir = layout_.JobScratchDir(id);
-  context.owner = job.owner();
-  context.image_dir = layout_.OwnerImagesDir(job.owner());
+  StepContext context = JobStepContext(id, job.owner(), request);
   if (absl::Status s = MakeDirs(context.image_dir); !s.ok()) {
     return failed(0, std::string(s.message()));
   }

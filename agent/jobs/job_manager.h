@@ -88,6 +88,9 @@ class JobManager : public CubeJobs {
                                    const mlcube_remote::v1::SubmitJobRequest& request) const;
   absl::StatusOr<std::unique_ptr<ContainerRuntime>> MakeRuntime(
       mlcube_remote::v1::Runtime runtime) const;
+  // What every step of job `id` knows (the step's own fields left unset).
+  StepContext JobStepContext(const std::string& id, const std::string& owner,
+                             const mlcube_remote::v1::SubmitJobRequest& request) const;
 
   void StartQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts RunJob in a new thread; false (and nothing changed) when the
