@@ -1,5 +1,7 @@
 #include "controller/commands/describe_command.h"
 
+#include <unistd.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -79,7 +81,13 @@ int RunDescribeCommand(const CubeOptions& options, const Console& console, std::
 }
 
 int RunShowConfigCommand(const CubeOptions& options, const Console& console, std::ostream& out) {
-  absl::StatusOr<Cube> cube = LoadCube(ToLoadOptions(options));
+  // As `mlcube show_config --platform=singularity`: a runner's name (when
+  // no file has that name) picks the runner instead of a platform file.
+  CubeOptions load = options;
+  const bool runner_name = options.platform == "docker" || options.platform == "singularity" ||
+                           options.platform == "apptainer" || options.platform == "podman";
+  if (runner_name && ::access(options.platform.c_str(), F_OK) != 0) load.platform.clear();
+  absl::StatusOr<Cube> cube = LoadCube(ToLoadOptions(load));
   if (!cube.ok()) {
     console.Error(cube.status().message());
     return kExitBadInput;
