@@ -1,7 +1,5 @@
 #include "agent/jobs/task_step.h"
 
-#include <stdlib.h>
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -12,14 +10,6 @@
 
 namespace mlcube {
 namespace {
-
-std::string RealPath(const std::string& path) {
-  char* real = realpath(path.c_str(), nullptr);
-  if (!real) return "";
-  std::string out = real;
-  free(real);
-  return out;
-}
 
 absl::StatusOr<const Task*> FindTask(const Cube& cube, const std::string& task) {
   auto it = cube.tasks.find(task);
@@ -34,9 +24,9 @@ absl::StatusOr<const Task*> FindTask(const Cube& cube, const std::string& task) 
 absl::Status CheckMountsResolveInside(const Cube& cube, const std::string& task,
                                       const TaskInvocation& invocation, bool dry_run,
                                       const std::vector<std::string>& creates) {
-  const std::string real_workspace = RealPath(cube.workspace);
+  const std::string real_workspace = ResolvedPath(cube.workspace);
   for (const Mount& m : invocation.mounts) {
-    const std::string real = RealPath(m.host_path);
+    const std::string real = ResolvedPath(m.host_path);
     if (real.empty()) {
       if (dry_run && std::find(creates.begin(), creates.end(), m.host_path) != creates.end()) {
         continue;  // created when the task starts

@@ -11,6 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/subprocess.h"
+#include "common/file_util.h"
+#include "common/safe_path.h"
 
 namespace mlcube {
 namespace {
@@ -84,7 +86,11 @@ absl::StatusOr<StepCommand> ApptainerRuntime::ConfigureCommand(const Cube& cube,
   } else {
     const std::string recipe = absl::StrCat(cube.singularity.build_context, "/",
                                             build_file.empty() ? "Singularity.recipe" : build_file);
-    if (!build_file.empty() && access(recipe.c_str(), R_OK) == 0) {
+    // Only a recipe that resolves inside its context (not a symlink out).
+    const std::string real_recipe = ResolvedPath(recipe);
+    const std::string real_context = ResolvedPath(cube.singularity.build_context);
+    if (!build_file.empty() && !real_recipe.empty() && !real_context.empty() &&
+        IsWithin(real_recipe, real_context) && access(real_recipe.c_str(), R_OK) == 0) {
       source = recipe;
       command.cwd = cube.singularity.build_context;
     } else if (!cube.docker.image.empty()) {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/subprocess.h"
 #include "common/file_util.h"
+#include "common/safe_path.h"
 
 namespace mlcube {
 
@@ -75,9 +76,14 @@ std::string RecipePath(const Cube& cube) {
                       cube.docker.build_file.empty() ? "Dockerfile" : cube.docker.build_file);
 }
 
+// The recipe must resolve inside its context: a Dockerfile that is a
+// symlink to a host file is no recipe (the docker client would read it).
 bool BuildsFromRecipe(const Cube& cube) {
-  return cube.docker.build_strategy != BuildStrategy::kPull &&
-         access(RecipePath(cube).c_str(), R_OK) == 0;
+  if (cube.docker.build_strategy == BuildStrategy::kPull) return false;
+  const std::string recipe = ResolvedPath(RecipePath(cube));
+  const std::string context = ResolvedPath(cube.docker.build_context);
+  return !recipe.empty() && !context.empty() && IsWithin(recipe, context) &&
+         access(recipe.c_str(), R_OK) == 0;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -126,6 +127,22 @@ TEST(BuildContextPlacementTest, InsideContextStaysAndEscapingBuildFileIsRefused)
   absl::Status refused = PlaceBuildContexts(cube.root, "", &cube);
   EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(refused.message().find("docker.build_file"), std::string::npos) << refused;
+}
+
+TEST(BuildContextPlacementTest, ARecipeThatIsASymlinkOutOfItsContextIsNoRecipe) {
+  char tmpl[] = "/tmp/build-context-link-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  Cube cube = GpuCube();
+  cube.docker.build_context = tmpl;
+  cube.docker.build_file = "Dockerfile";
+  cube.docker.build_strategy = BuildStrategy::kAuto;
+  ASSERT_EQ(symlink("/etc/hostname", (cube.docker.build_context + "/Dockerfile").c_str()), 0);
+  DockerRuntime docker("docker", "/usr/bin/docker");
+  std::string notes;
+  auto command = docker.ConfigureCommand(cube, DryRun(""), &notes);
+  ASSERT_TRUE(command.ok()) << command.status();
+  EXPECT_EQ(command->argv, (std::vector<std::string>{"/usr/bin/docker", "pull", "mlcube/gpu:0.1"}));
+  (void)!system((std::string("rm -rf ") + tmpl).c_str());
 }
 
 TEST(BuildContextIgnoreTest, DockerignoreIsAnchoredAtTheContextRoot) {
