@@ -255,13 +255,8 @@ absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& o
   return plan;
 }
 
-absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJobRequest& request) {
-  absl::MutexLock submit_lock(&submit_mu_);
-  if (!request.client_request_id().empty()) {
-    absl::MutexLock lock(&mu_);
-    auto it = request_ids_.find(owner + "\n" + request.client_request_id());
-    if (it != request_ids_.end()) return Snapshot(*jobs_.at(it->second));
-  }
+absl::Status JobManager::CheckSubmittable(const std::string& owner,
+                                          const SubmitJobRequest& request) const {
   if (request.action() != mlcube_remote::v1::JOB_ACTION_CONFIGURE &&
       request.action() != mlcube_remote::v1::JOB_ACTION_RUN) {
     return absl::InvalidArgumentError("action must be configure or run");
@@ -292,6 +287,17 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
       if (absl::Status s = CheckTaskAtSubmit(*cube, request.tasks(i), i > 0); !s.ok()) return s;
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJobRequest& request) {
+  absl::MutexLock submit_lock(&submit_mu_);
+  if (!request.client_request_id().empty()) {
+    absl::MutexLock lock(&mu_);
+    auto it = request_ids_.find(owner + "\n" + request.client_request_id());
+    if (it != request_ids_.end()) return Snapshot(*jobs_.at(it->second));
+  }
+  if (absl::Status s = CheckSubmittable(owner, request); !s.ok()) return s;
 
   auto id = store_.CreateJobDir();
   if (!id.ok()) return id.status();

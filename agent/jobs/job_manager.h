@@ -88,6 +88,11 @@ class JobManager : public CubeJobs {
                                    const mlcube_remote::v1::SubmitJobRequest& request) const;
   absl::StatusOr<std::unique_ptr<ContainerRuntime>> MakeRuntime(
       mlcube_remote::v1::Runtime runtime) const;
+  // Everything Submit checks before it records a job: action and tasks,
+  // runtime, the cube and its synced build context, image names, each
+  // task's parameters as far as they can be known before the job runs.
+  absl::Status CheckSubmittable(const std::string& owner,
+                                const mlcube_remote::v1::SubmitJobRequest& request) const;
   // What every step of job `id` knows (the step's own fields left unset).
   StepContext JobStepContext(const std::string& id, const std::string& owner,
                              const mlcube_remote::v1::SubmitJobRequest& request) const;
