@@ -1,9 +1,12 @@
 #include "agent/jobs/task_step.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/beneath_dir.h"
 #include "common/file_util.h"
 #include "common/mount_planner.h"
 #include "common/safe_path.h"
@@ -31,11 +34,10 @@ absl::Status CheckMountsResolveInside(const Cube& cube, const std::string& task,
       if (dry_run && std::find(creates.begin(), creates.end(), m.host_path) != creates.end()) {
         continue;  // created when the task starts
       }
-      return absl::FailedPreconditionError(
-          absl::StrCat("task ", task, ": ", m.host_path, " does not exist"));
+      return absl::NotFoundError(absl::StrCat("task ", task, ": ", m.host_path, " does not exist"));
     }
     if (real_workspace.empty() || !IsWithin(real, real_workspace)) {
-      return absl::InvalidArgumentError(
+      return absl::PermissionDeniedError(
           absl::StrCat("task ", task, ": ", m.host_path, " resolves outside the workspace"));
     }
   }
@@ -43,6 +45,22 @@ absl::Status CheckMountsResolveInside(const Cube& cube, const std::string& task,
 }
 
 }  // namespace
+
+StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
+                           const std::string& owner,
+                           const mlcube_remote::v1::SubmitJobRequest& request) {
+  StepContext context;
+  context.job_id = job_id;
+  context.uid = getuid();
+  context.gid = getgid();
+  context.env.insert(request.env().begin(), request.env().end());
+  context.gpus = request.gpus();
+  context.job_dir = layout.JobDir(job_id);
+  context.scratch_dir = layout.JobScratchDir(job_id);
+  context.owner = owner;
+  context.image_dir = layout.OwnerImagesDir(owner);
+  return context;
+}
 
 absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::string& task,
                                                 ContainerRuntime& runtime,
@@ -56,8 +74,8 @@ absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::str
   PlannedTaskStep step;
   step.creates = invocation->directories_to_create;
   if (!context.dry_run) {
-    for (const std::string& d : step.creates) {
-      if (absl::Status s = MakeDirs(d); !s.ok()) return s;
+    if (absl::Status s = MakeDirsBeneath(cube.workspace, step.creates); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("task ", task, ": ", s.message()));
     }
   }
   if (absl::Status s =

@@ -13,17 +13,26 @@
 
 #include "absl/status/statusor.h"
 #include "agent/runtimes/container_runtime.h"
+#include "agent/state_layout.h"
 #include "common/cube.h"
+#include "mlcube_remote/v1/jobs.pb.h"
 
 namespace mlcube {
+
+// What every step of job `job_id` knows (the step's own fields unset).
+StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
+                           const std::string& owner,
+                           const mlcube_remote::v1::SubmitJobRequest& request);
 
 struct PlannedTaskStep {
   StepCommand command;
   std::vector<std::string> creates;  // host directories, created first
 };
 
-// Real run (context.dry_run false): creates the directories, then checks
-// the mounts and builds the command (which may write the step's env file).
+// Real run (context.dry_run false): creates the directories (never through
+// a symlink a task planted), then checks that every mount resolves inside
+// the workspace (NOT_FOUND / PERMISSION_DENIED, naming the task) and builds
+// the command (which may write the step's env file).
 // Dry run: creates nothing; a mount that does not exist yet is one of
 // `creates` and is not resolved.
 absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::string& task,

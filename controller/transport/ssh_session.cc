@@ -42,30 +42,24 @@ std::string KnownHostsName(const std::string& host, unsigned port) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SshSession>> SshSession::Connect(const SshSettings& settings,
-                                                                const std::string& ssh_dir) {
-  ssh_session raw = ssh_new();
-  if (raw == nullptr) return absl::ResourceExhaustedError("ssh: cannot create a libssh session");
-  std::unique_ptr<SshSession> session(new SshSession(raw));
-  const std::string label = absl::StrCat("ssh to '", settings.host, "'");
-  auto libssh_error = [&](absl::string_view what) {
-    return absl::StrCat(label, ": ", what, ": ", ssh_get_error(raw));
+absl::Status SshSession::SetOptions(const SshSettings& settings, const std::string& ssh_dir) {
+  ssh_session raw = session_;
+  auto bad = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ssh to '", settings.host, "': ", what, ": ", ssh_get_error(raw)));
   };
-
   if (!ssh_dir.empty() && ssh_options_set(raw, SSH_OPTIONS_SSH_DIR, ssh_dir.c_str()) != SSH_OK) {
-    return absl::InvalidArgumentError(libssh_error("bad ssh directory"));
+    return bad("bad ssh directory");
   }
   // The host first: ~/.ssh/config's `Host` blocks match against it.
   if (ssh_options_set(raw, SSH_OPTIONS_HOST, settings.host.c_str()) != SSH_OK) {
-    return absl::InvalidArgumentError(libssh_error("bad host"));
+    return bad("bad host");
   }
-  if (ssh_options_parse_config(raw, nullptr) != SSH_OK) {
-    return absl::InvalidArgumentError(libssh_error("cannot read the ssh config"));
-  }
+  if (ssh_options_parse_config(raw, nullptr) != SSH_OK) return bad("cannot read the ssh config");
   // Explicit hosts-file settings win over the ssh config, as ssh's -p/-l/-i do.
   if (!settings.user.empty() &&
       ssh_options_set(raw, SSH_OPTIONS_USER, settings.user.c_str()) != SSH_OK) {
-    return absl::InvalidArgumentError(libssh_error("bad user"));
+    return bad("bad user");
   }
   if (settings.port > 0) {
     const unsigned port = static_cast<unsigned>(settings.port);
@@ -73,39 +67,36 @@ absl::StatusOr<std::unique_ptr<SshSession>> SshSession::Connect(const SshSetting
   }
   if (!settings.identity_file.empty()) {
     if (access(settings.identity_file.c_str(), R_OK) != 0) {
-      return absl::NotFoundError(
-          absl::StrCat(label, ": identity_file ", settings.identity_file, " cannot be read"));
+      return absl::NotFoundError(absl::StrCat("ssh to '", settings.host, "': identity_file ",
+                                              settings.identity_file, " cannot be read"));
     }
     ssh_options_set(raw, SSH_OPTIONS_IDENTITY, settings.identity_file.c_str());
   }
   const long timeout_seconds = 10;
   ssh_options_set(raw, SSH_OPTIONS_TIMEOUT, &timeout_seconds);
+  user_ = OptionString(raw, SSH_OPTIONS_USER);
+  host_ = OptionString(raw, SSH_OPTIONS_HOST);
+  ssh_options_get_port(raw, &port_);
+  description_ = absl::StrCat(user_, "@", host_, ":", port_);
+  return absl::OkStatus();
+}
 
-  const std::string user = OptionString(raw, SSH_OPTIONS_USER);
-  const std::string host = OptionString(raw, SSH_OPTIONS_HOST);
-  unsigned port = 22;
-  ssh_options_get_port(raw, &port);
-  session->description_ = absl::StrCat(user, "@", host, ":", port);
-
-  if (ssh_connect(raw) != SSH_OK) {
-    return absl::UnavailableError(
-        absl::StrCat("ssh: cannot connect to ", session->description_, ": ", ssh_get_error(raw)));
-  }
-
+absl::Status SshSession::CheckHostKey() {
   // Strict host key checking: no trust on first use, no silent replacement.
+  ssh_session raw = session_;
   const std::string known_hosts = OptionString(raw, SSH_OPTIONS_KNOWNHOSTS);
   const std::string fingerprint = ServerKeyFingerprint(raw);
-  const std::string known_name = KnownHostsName(host, port);
+  const std::string known_name = KnownHostsName(host_, port_);
   switch (ssh_session_is_known_server(raw)) {
     case SSH_KNOWN_HOSTS_OK:
-      break;
+      return absl::OkStatus();
     case SSH_KNOWN_HOSTS_UNKNOWN:
     case SSH_KNOWN_HOSTS_NOT_FOUND:
       return absl::FailedPreconditionError(absl::StrCat(
           "ssh: the host key of ", known_name, " is not in ", known_hosts, " (it offered ",
           fingerprint, "). Check that fingerprint with the host's administrator, then accept it: ",
-          "connect once with `ssh -p ", port, " ", user, "@", host, "`, or run `ssh-keyscan -p ",
-          port, " ", host, " >> ", known_hosts, "`"));
+          "connect once with `ssh -p ", port_, " ", user_, "@", host_, "`, or run `ssh-keyscan -p ",
+          port_, " ", host_, " >> ", known_hosts, "`"));
     case SSH_KNOWN_HOSTS_CHANGED:
       return absl::PermissionDeniedError(absl::StrCat(
           "ssh: REFUSED: the host key of ", known_name, " has CHANGED (it now offers ", fingerprint,
@@ -120,11 +111,15 @@ absl::StatusOr<std::unique_ptr<SshSession>> SshSession::Connect(const SshSetting
           "; this can be an attack. Verify the key and update ", known_hosts, " yourself"));
     case SSH_KNOWN_HOSTS_ERROR:
     default:
-      return absl::UnavailableError(libssh_error(absl::StrCat("cannot check ", known_hosts)));
+      return absl::UnavailableError(absl::StrCat("ssh to '", host_, "': cannot check ", known_hosts,
+                                                 ": ", ssh_get_error(raw)));
   }
+}
 
+absl::Status SshSession::Authenticate(const SshSettings& settings) {
   // ssh-agent first, then the identity file, or (without one) the ssh
   // config's IdentityFile entries and the default keys, as `ssh -i` does.
+  ssh_session raw = session_;
   int auth = ssh_userauth_none(raw, nullptr);
   if (auth != SSH_AUTH_SUCCESS && settings.identity_file.empty()) {
     auth = ssh_userauth_publickey_auto(raw, nullptr, nullptr);
@@ -135,7 +130,7 @@ absl::StatusOr<std::unique_ptr<SshSession>> SshSession::Connect(const SshSetting
       if (ssh_pki_import_privkey_file(settings.identity_file.c_str(), nullptr, nullptr, nullptr,
                                       &key) != SSH_OK) {
         return absl::PermissionDeniedError(absl::StrCat(
-            label, ": cannot load the key ", settings.identity_file,
+            "ssh to '", settings.host, "': cannot load the key ", settings.identity_file,
             " (a passphrase-protected key must be loaded into ssh-agent with `ssh-add`)"));
       }
       auth = ssh_userauth_publickey(raw, nullptr, key);
@@ -144,21 +139,37 @@ absl::StatusOr<std::unique_ptr<SshSession>> SshSession::Connect(const SshSetting
   }
   switch (auth) {
     case SSH_AUTH_SUCCESS:
-      break;
+      return absl::OkStatus();
     case SSH_AUTH_PARTIAL:
       return absl::PermissionDeniedError(absl::StrCat(
-          "ssh: ", session->description_,
+          "ssh: ", description_,
           " accepted the key but asks for a second factor; mlcube-remote only uses keys"));
     case SSH_AUTH_DENIED:
       return absl::PermissionDeniedError(absl::StrCat(
-          "ssh: ", session->description_, " refused every key offered (ssh-agent, ",
+          "ssh: ", description_, " refused every key offered (ssh-agent, ",
           settings.identity_file.empty() ? "the ssh config's IdentityFile, the default keys"
                                          : settings.identity_file,
           "). Add your public key to ~/.ssh/authorized_keys on the host, set "
           "ssh.identity_file, or load a passphrase-protected key with `ssh-add`"));
     default:
-      return absl::UnavailableError(absl::StrCat("ssh: authentication with ", session->description_,
-                                                 " failed: ", ssh_get_error(raw)));
+      return absl::UnavailableError(
+          absl::StrCat("ssh: authentication with ", description_, " failed: ", ssh_get_error(raw)));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<SshSession>> SshSession::Connect(const SshSettings& settings,
+                                                                const std::string& ssh_dir) {
+  ssh_session raw = ssh_new();
+  if (raw == nullptr) return absl::ResourceExhaustedError("ssh: cannot create a libssh session");
+  std::unique_ptr<SshSession> session(new SshSession(raw));
+  if (absl::Status set = session->SetOptions(settings, ssh_dir); !set.ok()) return set;
+  if (ssh_connect(raw) != SSH_OK) {
+    return absl::UnavailableError(
+        absl::StrCat("ssh: cannot connect to ", session->description_, ": ", ssh_get_error(raw)));
+  }
+  if (absl::Status known = session->CheckHostKey(); !known.ok()) return known;
+  if (absl::Status authenticated = session->Authenticate(settings); !authenticated.ok()) {
+    return authenticated;
   }
   return session;
 }

@@ -55,8 +55,16 @@ class SshSession {
 
  private:
   explicit SshSession(ssh_session session) : session_(session) {}
+  // The steps of Connect: options (hosts-file settings over ~/.ssh/config),
+  // the strict known_hosts check, key authentication.
+  absl::Status SetOptions(const SshSettings& settings, const std::string& ssh_dir);
+  absl::Status CheckHostKey();
+  absl::Status Authenticate(const SshSettings& settings);
 
   ssh_session session_;
+  std::string user_;
+  std::string host_;
+  unsigned port_ = 22;
   ssh_event event_ = nullptr;
   bool broken_ = false;  // an I/O error was seen: make a new session
   std::string description_;
