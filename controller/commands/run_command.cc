@@ -132,6 +132,10 @@ absl::Status PrepareRequest(const RunCommandOptions& options, const HostEntry& h
 int RunRunCommand(const RunCommandOptions& options, const Console& console) {
   // First, before any thread exists: Ctrl-C is handled on its own thread.
   InterruptMonitor interrupts;
+  if (options.json && !options.dry_run) {
+    console.Error("--json goes with --dry-run (a run streams the task's own output)");
+    return kExitBadInput;
+  }
   HostsFile hosts;
   absl::StatusOr<HostEntry> host = LoadHost(options.hosts_path, options.host, &hosts);
   if (!host.ok()) {
