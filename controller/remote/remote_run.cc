@@ -90,22 +90,21 @@ absl::Status PushForJob(AgentConnection& agent, RemoteRunRequest& request,
   push.cube = &cube;
   push.cube_id = cube_id;
   push.exclude = request.exclude;
+  BuildContextPushRequest context;
+  context.cube = &cube;
+  context.docker_build = request.submit.runtime() != mlcube_remote::v1::RUNTIME_SINGULARITY;
+  context.exclude = request.exclude;
   ExitOnInterrupt(interrupts);
-  absl::StatusOr<PushStats> pushed = PushCube(sync, push, console);
-  absl::StatusOr<std::string> context_id = std::string();
-  if (pushed.ok()) {
-    BuildContextPushRequest context;
-    context.cube = &cube;
-    context.docker_build = request.submit.runtime() != mlcube_remote::v1::RUNTIME_SINGULARITY;
-    context.exclude = request.exclude;
-    context_id = PushBuildContext(agent.channel(), context, console);
-  }
+  // The context first: one that cannot be read here stops us before the cube moves.
+  absl::StatusOr<std::string> context_id = PushBuildContext(agent.channel(), context, console);
+  absl::StatusOr<PushStats> pushed = absl::CancelledError("not pushed");
+  if (context_id.ok()) pushed = PushCube(sync, push, console);
   interrupts.SetCallback(nullptr);
+  if (!context_id.ok()) return context_id.status();
   if (!pushed.ok()) {
     return absl::Status(pushed.status().code(), absl::StrCat("push to ", agent.Describe(), ": ",
                                                              pushed.status().message()));
   }
-  if (!context_id.ok()) return context_id.status();
   console.Info(absl::StrFormat("synced %s to %s: %d files, %s sent, %s already there", cube.name,
                                request.host_name, pushed->files_scanned,
                                ProgressReporter::HumanBytes(pushed->bytes_sent),

@@ -172,6 +172,7 @@ TEST_F(RealCubeRunTest, UnreadableBuildContextIsAnErrorOnlyWhenABuildIsAsked) {
                                       "-P", "docker.build_strategy=always"});
   EXPECT_EQ(always.exit_code, 2) << always.err;
   EXPECT_THAT(always.err, HasSubstr("docker.build_context: " + project + "/project"));
+  EXPECT_THAT(always.err, ::testing::Not(HasSubstr("synced")));  // before anything moved
   CommandResult plan = shared_.Cli({"run", "--dry-run", "--mlcube=" + project + "/mlcube",
                                     "--task=evaluate", "-P", "docker.build_strategy=auto"});
   EXPECT_EQ(plan.exit_code, 0) << plan.err;
