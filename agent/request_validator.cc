@@ -144,6 +144,10 @@ bool IsValidJobId(const std::string& id) {
 
 absl::Status ValidateSubmitJobRequest(const v1::SubmitJobRequest& request) {
   if (absl::Status s = ValidateCubeId(request.cube_id()); !s.ok()) return s;
+  if (!request.build_context_id().empty() && !IsName(request.build_context_id(), 128)) {
+    return Bad("build_context_id", absl::StrCat(Quote(request.build_context_id()),
+                                                " must match [A-Za-z0-9._-]{1,128}"));
+  }
   if (request.action() != v1::JOB_ACTION_CONFIGURE && request.action() != v1::JOB_ACTION_RUN) {
     return Bad("action", "must be configure or run");
   }

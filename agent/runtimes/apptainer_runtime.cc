@@ -48,7 +48,7 @@ constexpr int64_t kMaxRecipeBytes = 1 << 20;
 absl::StatusOr<std::string> ApptainerRuntime::ReadCheckedRecipe(const Cube& cube) {
   const std::string& build_file = cube.singularity.build_file;
   auto context =
-      BuildContext::Open(cube.root, cube.singularity.build_context, "singularity.build_context");
+      BuildContext::OpenForCube(cube, cube.singularity.build_context, "singularity.build_context");
   if (!context.ok()) return context.status();
   auto text = context->ReadFile(build_file, "singularity.build_file", kMaxRecipeBytes);
   if (!text.ok()) return text.status();

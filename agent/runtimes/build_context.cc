@@ -88,6 +88,14 @@ absl::StatusOr<BuildContext> BuildContext::Open(const std::string& cube_root,
   return BuildContext(dir, std::move(*fd));
 }
 
+absl::StatusOr<BuildContext> BuildContext::OpenForCube(const Cube& cube,
+                                                       const std::string& context_dir,
+                                                       absl::string_view key) {
+  const std::string& synced = cube.synced_build_context;
+  const bool in_synced = !synced.empty() && IsWithin(NormalizePath(context_dir), synced);
+  return Open(in_synced ? synced : cube.root, context_dir, key);
+}
+
 absl::StatusOr<UniqueFd> BuildContext::OpenBeneath(absl::string_view relative,
                                                    absl::string_view key, int flags) const {
   auto clean = CleanRelative(relative, key);

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/cube.h"
 #include "common/unique_fd.h"
 
 namespace mlcube {
@@ -25,6 +26,11 @@ class BuildContext {
   // without a symlink leading out. Errors name `key`.
   static absl::StatusOr<BuildContext> Open(const std::string& cube_root,
                                            const std::string& context_dir, absl::string_view key);
+
+  // Opens `context_dir` beneath the cube's root, or beneath the tree synced
+  // for a build context outside the cube (Cube::synced_build_context).
+  static absl::StatusOr<BuildContext> OpenForCube(const Cube& cube, const std::string& context_dir,
+                                                  absl::string_view key);
 
   const std::string& path() const { return path_; }
 

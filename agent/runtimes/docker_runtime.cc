@@ -83,7 +83,7 @@ std::string BuildFileName(const Cube& cube) {
 // has none, INVALID_ARGUMENT naming docker.build_file when the name leads
 // outside (another identity's files, the agent's key).
 absl::StatusOr<std::string> ReadRecipe(const Cube& cube) {
-  auto context = BuildContext::Open(cube.root, cube.docker.build_context, "docker.build_context");
+  auto context = BuildContext::OpenForCube(cube, cube.docker.build_context, "docker.build_context");
   if (!context.ok()) return context.status();
   auto recipe = context->ReadFile(BuildFileName(cube), "docker.build_file", kMaxRecipeBytes);
   if (!recipe.ok()) return recipe;
@@ -101,10 +101,6 @@ absl::StatusOr<bool> BuildsFromRecipe(const Cube& cube) {
   return true;
 }
 
-}  // namespace
-
-namespace {
-
 // Extra `run` arguments come from the cube, i.e. from the remote caller
 // (the agent's docker group is root-equivalent): see RunArgumentPolicy.
 // As MLCube: cpu_args without GPUs, gpu_args when the request or the cube's
@@ -115,7 +111,7 @@ struct ExtraArgs {
 };
 
 absl::StatusOr<ExtraArgs> CheckedExtraArgs(const Cube& cube, const StepContext& context) {
-  const bool gpus = !context.gpus.empty() || cube.accelerator_count > 0;
+  const bool gpus = !DockerGpuSpec(cube.accelerator_count, context.gpus).empty();
   ExtraArgs extra{SplitArgs(gpus ? cube.docker.gpu_args : cube.docker.cpu_args),
                   SplitArgs(cube.docker.env_args)};
   const RunArgumentPolicy policy(RuntimeFamily::kDocker, RuntimeStep::kRun, context.host_access);
@@ -128,6 +124,11 @@ absl::StatusOr<ExtraArgs> CheckedExtraArgs(const Cube& cube, const StepContext& 
 }
 
 }  // namespace
+
+std::string DockerGpuSpec(int accelerator_count, const std::string& gpus) {
+  if (!gpus.empty()) return gpus;
+  return accelerator_count > 0 ? std::to_string(accelerator_count) : "";
+}
 
 std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context) const {
   // (A refused recipe never gets this far: submit and configure refuse it.)
@@ -236,15 +237,18 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
     a.push_back("--env-file");
     a.push_back(env_file);
   }
+  // As MLCube's docker runner: `docker run RUN_ARGS --gpus=SPEC ENV_ARGS ...`
+  // where RUN_ARGS is gpu_args (GPUs asked for) or cpu_args; duplicates
+  // are kept.
   auto extra = CheckedExtraArgs(cube, context);
   if (!extra.ok()) return extra.status();
-  if (!context.gpus.empty()) {
+  for (const std::string& arg : extra->run) a.push_back(arg);
+  const std::string gpus = DockerGpuSpec(cube.accelerator_count, context.gpus);
+  if (!gpus.empty()) {
     a.push_back("--gpus");
     // Docker parses --gpus as CSV: a device list must be quoted inside.
-    a.push_back(context.gpus.find(',') != std::string::npos ? absl::StrCat("\"", context.gpus, "\"")
-                                                            : context.gpus);
+    a.push_back(gpus.find(',') != std::string::npos ? absl::StrCat("\"", gpus, "\"") : gpus);
   }
-  for (const std::string& arg : extra->run) a.push_back(arg);
   for (const std::string& arg : extra->env) a.push_back(arg);
   std::vector<std::string> entry = SplitArgs(invocation.entrypoint);
   if (!entry.empty()) {

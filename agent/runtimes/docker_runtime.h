@@ -13,6 +13,10 @@
 
 namespace mlcube {
 
+// The --gpus value MLCube's docker runner passes: the request's --gpus when
+// given, else platform.accelerator_count when above 0, else none ("").
+std::string DockerGpuSpec(int accelerator_count, const std::string& gpus);
+
 class DockerRuntime final : public ContainerRuntime {
  public:
   // `flavour` is "docker" or "podman"; `binary` its absolute path.
