@@ -8,6 +8,7 @@
 
 #include <grp.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,8 +67,12 @@ absl::StatusOr<mlcube::AgentConfig> BuildConfig(const ServeFlags& flags) {
   return config;
 }
 
-// The agent binary itself: supervisors are started from it.
+// The agent binary itself: supervisors are started from it. In the
+// self-contained bundle (tools/package-agent.sh) /proc/self/exe is the
+// bundled loader, so the bundle's launcher names itself in MLCUBE_AGENT_SELF.
 std::string SelfExe() {
+  const char* launcher = getenv("MLCUBE_AGENT_SELF");
+  if (launcher != nullptr && launcher[0] == '/' && access(launcher, X_OK) == 0) return launcher;
   char path[4096];
   ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
   if (n <= 0) return "mlcube-agent";
