@@ -56,7 +56,8 @@ TEST(HostsFileTest, ParsesTheDocumentedExample) {
   ASSERT_TRUE(hpc.ok());
   EXPECT_TRUE(hpc->has_ssh);
   EXPECT_EQ(hpc->ssh.port, 2222);
-  EXPECT_EQ(hpc->agent_socket, "/run/mlcube-agent/agent.sock");
+  // No agent_socket: the user's own agent, found when connecting.
+  EXPECT_EQ(hpc->agent_socket, "");
   absl::StatusOr<HostEntry> fallback = file->Find("");
   ASSERT_TRUE(fallback.ok());
   EXPECT_EQ(fallback->name, "local");
