@@ -218,14 +218,15 @@ make_current() {
 # Writes FILE from stdin unless it already holds exactly that.
 write_if_changed() {
   file=$1 what=$2
-  mkdir -p "$(dirname "$file")" || fail "cannot create $(dirname "$file")"
-  cat >"$file.new-$$"
-  if [ -f "$file" ] && cmp -s "$file" "$file.new-$$"; then
-    rm -f "$file.new-$$"
+  content=$(cat)
+  # Compared before anything is written, so an unchanged file leaves its
+  # directory untouched too.
+  if [ -f "$file" ] && [ "$(cat "$file")" = "$content" ]; then
     say "$what unchanged: $file"
     return 1
   fi
-  mv -f "$file.new-$$" "$file" || fail "cannot write $file"
+  mkdir -p "$(dirname "$file")" || fail "cannot create $(dirname "$file")"
+  printf '%s\n' "$content" >"$file.new-$$" && mv -f "$file.new-$$" "$file" || fail "cannot write $file"
   say "wrote $what: $file"
   return 0
 }
@@ -238,7 +239,7 @@ write_config() {
       SOCKET=$STATE/agent.sock
     fi
     mkdir -p "$STATE" && chmod 0700 "$STATE" || fail "cannot create $STATE"
-    printf '%s\n' "$SOCKET" >"$STATE/socket"
+    [ "$(cat "$STATE/socket" 2>/dev/null)" = "$SOCKET" ] || printf '%s\n' "$SOCKET" >"$STATE/socket"
     write_if_changed "$CONFIG" "agent config" <<EOF
 # Written by \`mlcube-remote agent install\`: this user's own agent.
 listen: ["unix://$SOCKET"]
