@@ -43,7 +43,7 @@ trap 'rm -rf "$STAGE"' EXIT
 ROOT=$STAGE/$NAME
 mkdir -p "$ROOT/bin" "$ROOT/lib"
 
-objcopy --strip-debug "$AGENT" "$ROOT/bin/mlcube-agent.real"
+objcopy --strip-unneeded "$AGENT" "$ROOT/bin/mlcube-agent.real"
 chmod 0755 "$ROOT/bin/mlcube-agent.real"
 
 # Every library the loader would map, under the name the binary asks for
