@@ -7,7 +7,7 @@
 #   mlcube-agent-VERSION-linux-ARCH/
 #     bin/mlcube-agent        a /bin/sh wrapper: runs the real binary through
 #                             the bundled loader with --library-path lib
-#     bin/mlcube-agent.real   the agent (debug info stripped)
+#     bin/mlcube-agent.real   the agent (symbols stripped)
 #     lib/                    ld-linux-*.so.*, libc.so.6, libgrpc++..., as ldd lists them
 #     VERSION                 "mlcube-agent VERSION"
 #     SHA256SUMS              every file above

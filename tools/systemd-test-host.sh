@@ -94,7 +94,8 @@ for user in alice bob; do
   chown "$user:" "/home/$user/.ssh/authorized_keys"
 done
 echo 'alice ALL=(ALL) NOPASSWD: ALL' >/etc/sudoers.d/alice
-systemctl restart ssh
+systemctl reset-failed ssh.service 2>/dev/null || true
+systemctl restart ssh.service
 SETUP
   for _ in $(seq 1 50); do
     docker exec "$name" systemctl is-active --quiet ssh && break

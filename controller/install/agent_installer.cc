@@ -69,9 +69,11 @@ absl::Status AgentInstaller::CheckHost(const AgentHostReport& probe, bool* use_s
                                                       "; the agent runs on Linux hosts only"));
   }
   std::string os = probe.Get("os_id") + " " + probe.Get("os_version");
-  console_.Info(absl::StrCat(host_.name, ": ", os, ", ", probe.Get("arch"), ", user ",
-                             probe.Get("user"), ", systemd: ", probe.Get("systemd"),
-                             ", user systemd: ", probe.Get("user_systemd")));
+  console_.Info(absl::StrCat(
+      host_.name, ": ", os, ", ", probe.Get("arch"), ", user ", probe.Get("user"),
+      ", systemd: ", probe.Get("systemd"),
+      scope_ == AgentScope::kUser ? ", user systemd: " + probe.Get("user_systemd") : "",
+      scope_ == AgentScope::kUser ? ", lingering: " + probe.Get("linger") : ""));
   *use_sudo = false;
   if (scope_ == AgentScope::kUser) return absl::OkStatus();
   if (probe.Get("sudo") == "no") {

@@ -30,6 +30,8 @@ fail() {
 layout() {
   case $MODE in
     system)
+      # Root installs what the service user must read and run.
+      umask 022
       LIB=/usr/local/lib/mlcube-remote
       CONFIG=/etc/mlcube-agent/agent.yaml
       STATE=/var/lib/mlcube-agent
@@ -63,6 +65,14 @@ layout() {
 has_user_systemd() {
   [ "$MODE" = user ] && command -v systemctl >/dev/null 2>&1 &&
     systemctl --user show-environment >/dev/null 2>&1
+}
+
+# A user service only with lingering: without it systemd stops the user's
+# manager at logout and kills the agent's running tasks with it, while a
+# detached process outlives the session (logind's default
+# KillUserProcesses=no).
+want_user_systemd() {
+  has_user_systemd && [ -e "/var/lib/systemd/linger/$(id -un)" ]
 }
 
 # systemctl for this mode.
@@ -135,6 +145,7 @@ do_probe() {
 report() {
   installed=
   for dir in "$LIB"/*; do
+    [ -L "$dir" ] && continue
     [ -f "$dir/.bundle-sha256" ] && installed="$installed${installed:+ }$(basename "$dir")"
   done
   kv installed "$installed"
@@ -233,7 +244,7 @@ write_if_changed() {
 
 write_config() {
   if [ "$MODE" = user ]; then
-    if has_user_systemd && [ -n "${XDG_RUNTIME_DIR:-}" ] && [ -d "$XDG_RUNTIME_DIR" ]; then
+    if want_user_systemd && [ -n "${XDG_RUNTIME_DIR:-}" ] && [ -d "$XDG_RUNTIME_DIR" ]; then
       SOCKET=$XDG_RUNTIME_DIR/mlcube-agent.sock
     else
       SOCKET=$STATE/agent.sock
@@ -247,6 +258,9 @@ state_dir: "$STATE"
 unix_socket: {mode: "0600"}
 EOF
   else
+    # The service user reads it (an earlier run may have left it private).
+    mkdir -p /etc/mlcube-agent && chmod 0755 /etc/mlcube-agent
+    [ -f "$CONFIG" ] && chmod 0644 "$CONFIG"
     write_if_changed "$CONFIG" "agent config" <<EOF
 # Written by \`mlcube-remote agent install --system\`.
 listen: ["unix://$SOCKET"]
@@ -320,6 +334,20 @@ system_user() {
   say "created the service user $SERVICE_USER"
 }
 
+# Waits until the systemd service's socket exists (10 s).
+wait_for_service() {
+  i=0
+  while [ $i -lt 100 ]; do
+    [ -S "$SOCKET" ] && return 0
+    sleep 0.1
+    i=$((i + 1))
+  done
+  if [ "$MODE" = system ]; then
+    fail "the agent did not start: $(journalctl -u mlcube-agent -n 5 --no-pager 2>&1 | tr '\n' ' ')"
+  fi
+  fail "the agent did not start: $(journalctl --user -u mlcube-agent -n 5 --no-pager 2>&1 | tr '\n' ' ')"
+}
+
 # Waits until the agent's socket exists (10 s) while PID lives.
 wait_for_socket() {
   pid=$1
@@ -388,16 +416,30 @@ start_agent() {
     [ "$(manager)" = detached ] && stop_agent
   fi
   if [ "$(manager)" = systemd ]; then
+    # The new agent makes the socket anew: its appearance says it is up.
+    rm -f "$SOCKET"
+    sctl reset-failed mlcube-agent.service </dev/null >/dev/null 2>&1
     if [ -n "$pid" ]; then
       sctl restart mlcube-agent.service </dev/null || fail "systemctl restart mlcube-agent failed"
-      say "restarted the agent into $version (systemd; running tasks go on)"
+      wait_for_service
+      say "restarted the agent into $version (systemd, pid $(agent_pid); running tasks go on)"
     else
       sctl start mlcube-agent.service </dev/null || fail "systemctl start mlcube-agent failed"
-      say "started the agent $version (systemd)"
+      wait_for_service
+      say "started the agent $version (systemd, pid $(agent_pid))"
     fi
   else
     start_detached
   fi
+}
+
+# A unit an earlier install left, when the agent now runs detached.
+remove_user_unit() {
+  [ -f "$UNIT" ] || return 0
+  sctl disable --now mlcube-agent.service </dev/null >/dev/null 2>&1
+  rm -f "$UNIT"
+  sctl daemon-reload </dev/null >/dev/null 2>&1
+  say "removed the user unit $UNIT (the agent now runs detached)"
 }
 
 setup_systemd() {
@@ -406,15 +448,16 @@ setup_systemd() {
     system_user
     changed=no
     write_system_unit && changed=yes
-  elif has_user_systemd; then
+  elif want_user_systemd; then
     changed=no
     write_user_unit && changed=yes
-    if [ ! -e "/var/lib/systemd/linger/$(id -un)" ]; then
-      say "lingering is off for $(id -un): the agent stops when your last session ends (ask an admin for \`loginctl enable-linger $(id -un)\`); the controller starts it again when needed"
-    fi
   else
-    # A detached process: no unit. Remove one a previous install left.
-    say "no user systemd here: the agent runs as a detached process (pid file $PIDFILE)"
+    if has_user_systemd; then
+      say "lingering is off for $(id -un): a systemctl --user service would stop at logout with its running tasks, so the agent runs as a detached process (pid file $PIDFILE); \`loginctl enable-linger $(id -un)\` then install again to run it under systemd"
+    else
+      say "no user systemd here: the agent runs as a detached process (pid file $PIDFILE)"
+    fi
+    remove_user_unit
     return 0
   fi
   if [ $changed = yes ]; then
