@@ -198,6 +198,7 @@ install_bundle() {
     mv "$LIB/$version" "$LIB/.old-$version-$$" && rm -rf "$LIB/.old-$version-$$"
   fi
   mv "$tmp" "$LIB/$version" || fail "cannot move the bundle to $LIB/$version"
+  RESTART=yes
   say "installed the agent bundle $version into $LIB/$version ($(du -sh "$LIB/$version" | cut -f1))"
 }
 
@@ -472,10 +473,11 @@ setup_systemd() {
 
 do_setup() {
   [ $# -eq 3 ] || fail "setup needs VERSION SHA256 UPLOAD"
+  # A running agent restarts when its bundle or its config changed (it
+  # reads its config once).
+  RESTART=no
   install_bundle "$1" "$2" "$3"
   make_current "$1"
-  # A running agent reads its config once: restart it when that changed.
-  RESTART=no
   write_config && RESTART=yes
   setup_systemd
   start_agent

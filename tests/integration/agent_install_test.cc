@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 
 #include "tests/integration/agent_process.h"
 #include "tests/integration/ssh_test_server.h"
@@ -193,6 +194,58 @@ TEST_F(AgentInstallTest, UninstallLeavesNoProcessAndRunSaysHowToInstall) {
   CommandResult run = Cli({"run", "--mlcube=" + cube, "--task=greet"});
   EXPECT_NE(run.exit_code, 0);
   EXPECT_THAT(run.err, HasSubstr("install it with `mlcube-remote agent install --host=gpu`"));
+}
+
+// `agent upgrade` to another bundle while a task runs: the new bundle goes in
+// beside, the agent restarts into it, the task goes on under its supervisor
+// (not a child of the agent) and its log reaches the client whole, each line
+// once. The "other bundle" is this version repacked with one more file, so
+// its checksum differs; the controller copy beside it uploads that one.
+TEST_F(AgentInstallTest, UpgradeWhileAJobRunsKeepsTheJobAndEveryLine) {
+  ASSERT_EQ(access(MLCUBE_SOURCE_DIR "/examples/hello/build/busybox", X_OK), 0)
+      << "run tools/prepare-examples.sh first (copies busybox into examples/hello/build)";
+  ASSERT_EQ(Shell("docker info >/dev/null"), 0) << "start Docker: tools/start-docker.sh";
+  ASSERT_EQ(Install().exit_code, 0);
+  root_.WriteFile("hosts.yaml", mlcube::testing::ReadFileContent(root_.path() + "/hosts.yaml") +
+                                    "    env: {COUNT_SECONDS: \"8\"}\n");
+  const std::string cube = root_.path() + "/hello";
+  ASSERT_EQ(Shell("cp -r " MLCUBE_SOURCE_DIR "/examples/hello " + cube), 0);
+  CommandResult submit = Cli({"run", "--detach", "--mlcube=" + cube, "--task=count"}, 300);
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  const std::string job = submit.out.substr(0, submit.out.find('\n'));
+  for (int i = 0; i < 100; ++i) {
+    if (Cli({"logs", "--host=gpu", job}).out.find("tick 2") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const std::string old_pid = mlcube::testing::ReadFileContent(PidFile());
+
+  const std::string other = root_.path() + "/other";
+  const std::string bundle = std::string(MLCUBE_AGENT_BUNDLE);
+  const std::string name = bundle.substr(bundle.rfind('/') + 1);
+  const std::string top = name.substr(0, name.size() - 7);  // no .tar.gz
+  ASSERT_EQ(
+      Shell("mkdir -p " + other + "/x && tar -xzf " + bundle + " -C " + other +
+            "/x && echo rebuilt > " + other + "/x/" + top + "/NOTE && tar -czf " + other + "/" +
+            name + " -C " + other + "/x " + top + " && cp " MLCUBE_REMOTE_BINARY " " + other + "/"),
+      0);
+  CommandResult upgrade =
+      RunCommand({other + "/mlcube-remote", "--hosts=" + root_.path() + "/hosts.yaml", "agent",
+                  "upgrade", "--host=gpu"},
+                 {"MLCUBE_REMOTE_SSH_DIR=" + client_dir_, "NO_COLOR=1"}, 120);
+  ASSERT_EQ(upgrade.exit_code, 0) << upgrade.err;
+  EXPECT_THAT(upgrade.err, HasSubstr("uploaded"));
+  EXPECT_THAT(upgrade.err,
+              HasSubstr("stopped the agent (pid " + old_pid.substr(0, old_pid.size() - 1)));
+  EXPECT_THAT(upgrade.err, HasSubstr("started the agent " MLCUBE_REMOTE_VERSION));
+  EXPECT_NE(mlcube::testing::ReadFileContent(PidFile()), old_pid);
+
+  CommandResult logs = Cli({"logs", "-f", "--host=gpu", job}, 120);
+  EXPECT_EQ(logs.exit_code, 0) << logs.out << logs.err;
+  for (int i = 1; i <= 8; ++i) {
+    EXPECT_EQ(mlcube::testing::CountOccurrences(logs.out, "tick " + std::to_string(i) + "\n"), 1)
+        << i << "\n"
+        << logs.out;
+  }
 }
 
 // Without the bundle beside it (or configured), install says how to make one.
