@@ -189,5 +189,37 @@ TEST_F(SystemdHostTest, SystemAgentIsAnEnabledServiceThatComesBack) {
   EXPECT_THAT(Exec("ps -e -o args"), Not(HasSubstr("mlcube-agent")));
 }
 
+// The Debian package for admins: `apt install ./mlcube-agent_*.deb` (its
+// dependencies from the mirror) creates the service user and starts the
+// service; removal stops it and keeps the state dir.
+TEST_F(SystemdHostTest, DebianPackageInstallsAServiceAndRemovalKeepsTheState) {
+  const std::string out = root_->path() + "/deb";
+  std::string made;
+  ASSERT_EQ(
+      Shell("cpack -G DEB --config " MLCUBE_BINARY_DIR "/CPackConfig.cmake -B " + out + " 2>&1",
+            &made),
+      0)
+      << made;
+  std::string deb;
+  ASSERT_EQ(Shell("ls " + out + "/mlcube-agent_*.deb | tr -d '\\n'", &deb), 0);
+  ASSERT_EQ(Shell(std::string("docker cp ") + deb + " " + kContainer + ":/tmp/agent.deb"), 0);
+  const std::string installed = Exec(
+      "apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+      "/tmp/agent.deb 2>&1 && echo INSTALLED");
+  ASSERT_THAT(installed, HasSubstr("INSTALLED"));
+  for (int i = 0; i < 50 && Exec("test -S /run/mlcube-agent/agent.sock && echo up") != "up\n";
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(Exec("systemctl is-active mlcube-agent"), "active\n");
+  EXPECT_EQ(Exec("systemctl is-enabled mlcube-agent"), "enabled\n");
+  EXPECT_THAT(Exec("id mlcube-agent"), HasSubstr("(docker)"));
+  EXPECT_TRUE(HostUp("system"));
+  Exec("DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq mlcube-agent");
+  EXPECT_EQ(Exec("systemctl is-active mlcube-agent"), "inactive\n");
+  EXPECT_THAT(Exec("ls /var/lib/mlcube-agent"), HasSubstr("jobs"));
+  EXPECT_THAT(Exec("ps -u mlcube-agent -o args"), Not(HasSubstr("mlcube-agent")));
+}
+
 }  // namespace
 }  // namespace mlcube_test
