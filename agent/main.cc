@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -197,6 +198,9 @@ int Serve(const ServeFlags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Started by the bundle's launcher, the process is the bundled loader
+  // ("ld-linux-x86-64"); name it after the agent for ps, top and pgrep.
+  if (getenv("MLCUBE_AGENT_SELF") != nullptr) prctl(PR_SET_NAME, "mlcube-agent", 0, 0, 0);
   // Internal: runs one job step detached (see agent/schedulers/task_supervisor.h).
   // Handled before CLI11 so the task's own arguments are passed untouched.
   if (argc >= 2 && std::string(argv[1]) == "supervise") {

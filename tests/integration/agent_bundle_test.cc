@@ -90,6 +90,9 @@ TEST_F(AgentBundleTest, ServeAnswersGetInfoInABareRoot) {
             0);
   // chroot exec'ed the launcher, which exec'ed the loader: same pid.
   EXPECT_EQ(environ, "MLCUBE_AGENT_SELF=" + Agent() + "\n");
+  // ps and pgrep see the agent, not the loader.
+  EXPECT_EQ(mlcube::testing::ReadFileContent("/proc/" + std::to_string(agent.pid()) + "/comm"),
+            "mlcube-agent\n");
 }
 
 }  // namespace
