@@ -111,6 +111,8 @@ absl::StatusOr<Cube> JobManager::LoadJobCube(const std::string& owner,
   auto host_defaults = TreeFromKeyPaths(defaults);
   if (!host_defaults.ok()) return host_defaults.status();
   options.host_defaults = *host_defaults;
+  // ${oc.env:...} sees the caller's variables, never the agent's environment.
+  options.environment.emplace(request.env().begin(), request.env().end());
   auto cube = LoadCube(options);
   if (!cube.ok()) return cube.status();
   // A remote caller must not point the agent at host paths: the workspace
@@ -179,15 +181,23 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
   if (!runtime.ok()) return runtime.status();
   auto cube = LoadJobCube(owner, request);
   if (!cube.ok()) return cube.status();
-  for (const std::string* image : {&cube->docker.image, &cube->singularity.build_file}) {
-    const std::string name =
-        absl::StartsWith(*image, "docker-daemon:") ? image->substr(14) : *image;
-    if (absl::Status s = CheckCubeImageName(
-            name, image == &cube->docker.image ? "docker.image" : "singularity.build_file");
+  if (absl::Status s = CheckCubeImageName(cube->docker.image, "docker.image"); !s.ok()) return s;
+  for (const char* scheme : {"docker-daemon:", "docker://"}) {
+    const std::string& source = cube->singularity.build_file;
+    if (!absl::StartsWith(source, scheme)) continue;
+    if (absl::Status s =
+            CheckCubeImageName(source.substr(strlen(scheme)), "singularity.build_file");
         !s.ok()) {
       return s;
     }
   }
+  // What the cube asks of the runtime (recipe, extra arguments) is refused
+  // here, before it gets a job.
+  StepContext checks;
+  checks.owner = owner;
+  checks.gpus = request.gpus();
+  checks.host_access = config_.allow;
+  if (absl::Status s = (*runtime)->CheckCube(*cube, checks); !s.ok()) return s;
   if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN) {
     for (const std::string& task : request.tasks()) {
       auto it = cube->tasks.find(task);

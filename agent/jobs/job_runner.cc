@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/job_log.h"
+#include "common/beneath_dir.h"
 #include "common/file_util.h"
 #include "common/mount_planner.h"
 #include "common/safe_path.h"
@@ -34,9 +35,12 @@ std::string RealPath(const std::string& path) {
   return out;
 }
 
+// Control characters (a file name with a newline or a terminal escape)
+// appear escaped, so a cube cannot forge or hide lines of the job log.
 std::string ShellQuoteForLog(const std::vector<std::string>& argv) {
   std::vector<std::string> words;
-  for (const std::string& a : argv) {
+  for (const std::string& raw : argv) {
+    const std::string a = PrintableExcerpt(raw, raw.size());
     if (a.find_first_of(" \t\"'$\\") == std::string::npos && !a.empty()) {
       words.push_back(a);
     } else {
@@ -100,6 +104,7 @@ absl::StatusOr<StepContext> JobRunner::BaseContext() const {
   context.scratch_dir = layout_.JobScratchDir(job_.id());
   context.owner = job_.owner();
   context.image_dir = layout_.OwnerImagesDir(job_.owner());
+  context.host_access = config_.allow;
   if (absl::Status s = MakeDirs(context.image_dir); !s.ok()) return s;
   return context;
 }
@@ -188,8 +193,10 @@ absl::StatusOr<StepCommand> JobRunner::TaskCommand(const std::string& task,
   plan_options.confine_to = cube_.workspace;
   auto invocation = PlanTaskInvocation(it->second, plan_options);
   if (!invocation.ok()) return invocation.status();
-  for (const std::string& d : invocation->directories_to_create) {
-    if (absl::Status s = MakeDirs(d); !s.ok()) return s;
+  // Never through a symlink a task planted (out/evil -> elsewhere).
+  if (absl::Status s = MakeDirsBeneath(cube_.workspace, invocation->directories_to_create);
+      !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("task ", task, ": ", s.message()));
   }
   // The planner checks paths lexically; symlinks are checked here.
   const std::string real_workspace = RealPath(cube_.workspace);

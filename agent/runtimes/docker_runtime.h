@@ -20,6 +20,7 @@ class DockerRuntime final : public ContainerRuntime {
       : flavour_(std::move(flavour)), binary_(std::move(binary)) {}
 
   std::string name() const override { return flavour_; }
+  absl::Status CheckCube(const Cube& cube, const StepContext& context) override;
   bool NeedsConfigure(const Cube& cube, const StepContext& context) override;
   absl::StatusOr<StepCommand> ConfigureCommand(const Cube& cube, const StepContext& context,
                                                std::string* notes) override;

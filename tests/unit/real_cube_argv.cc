@@ -48,8 +48,8 @@ size_t FindImage(const std::vector<std::string>& argv, size_t from, const std::s
 
 // Takes one option (and its value) from argv[*i] into `line`.
 void TakeOption(const std::vector<std::string>& argv, size_t end, size_t* i, RunLine* line) {
-  static const std::set<std::string> kDeliberateFlags = {"--rm",      "--detach",   "-d",
-                                                         "--contain", "--cleanenv", "-q"};
+  static const std::set<std::string> kDeliberateFlags = {
+      "--rm", "--detach", "-d", "--contain", "--cleanenv", "--pid", "-q"};
   static const std::set<std::string> kDeliberateValued = {"--name", "--label", "--user",
                                                           "--env-file"};
   static const std::set<std::string> kMounts = {"--volume", "-v", "--bind", "-B"};

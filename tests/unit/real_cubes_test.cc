@@ -27,6 +27,7 @@
 #include "common/effective_config.h"
 #include "common/legacy_cube_converter.h"
 #include "common/mount_planner.h"
+#include "common/safe_path.h"
 #include "common/yaml_reader.h"
 #include "tests/unit/real_cube_argv.h"
 
@@ -154,6 +155,7 @@ StepContext DryRunContext() {
   context.gid = 1000;
   context.image_dir = "/agent-images";
   context.job_dir = "/agent-job";
+  context.step_prefix = "/agent-job/step-0";
   context.dry_run = true;
   return context;
 }
@@ -261,6 +263,18 @@ TEST_P(RealCubePlatformTest, ConfigureMatchesMlcube) {
   std::unique_ptr<ContainerRuntime> runtime = RuntimeFor(runner);
   std::string notes;
   absl::StatusOr<StepCommand> command = runtime->ConfigureCommand(*cube, DryRunContext(), &notes);
+  const std::string& context_dir =
+      runner == "docker" ? cube->docker.build_context : cube->singularity.build_context;
+  if (!IsWithin(NormalizePath(context_dir), NormalizePath(cube->root))) {
+    // Known difference: MLCube builds from a context outside the cube; the
+    // agent reads nothing outside the synced cube (and refuses it at submit).
+    if (command.ok() && command->argv.size() > 1 && command->argv[1] == "pull") return;
+    EXPECT_EQ(command.status().code(), absl::StatusCode::kInvalidArgument) << command.status();
+    EXPECT_NE(std::string(command.status().message()).find("is outside the cube directory"),
+              std::string::npos)
+        << command.status();
+    return;
+  }
   ASSERT_TRUE(command.ok()) << command.status();
   const YAML::Node configure = platform["configure_argv"];
   ASSERT_GT(configure.size(), 0u);
@@ -269,6 +283,13 @@ TEST_P(RealCubePlatformTest, ConfigureMatchesMlcube) {
       ParseExpectedConfigure(configure[configure.size() - 1].as<std::vector<std::string>>());
   std::vector<std::string> argv = normalizer.Normalize(command->argv);
   ConfigureLine ours = ParseOurConfigure(argv, normalizer.NormalizeOne(command->cwd), kJobId);
+  // The agent builds from a copy of the recipe it checked (read beneath the
+  // build context), in the job's directory.
+  const std::string recipe = normalizer.NormalizeOne(
+      absl::StrCat(context_dir, "/",
+                   runner == "docker" ? cube->docker.build_file : cube->singularity.build_file));
+  if (ours.file == "/agent-job/step-0.Dockerfile") ours.file = recipe;
+  if (ours.source == "/agent-job/step-0.def") ours.source = recipe;
   if (runner == "docker" && theirs.kind == "build") {
     theirs.image = OwnerImageTag(kOwner, theirs.image);
   }
