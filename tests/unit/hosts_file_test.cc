@@ -63,6 +63,17 @@ TEST(HostsFileTest, ParsesTheDocumentedExample) {
   EXPECT_EQ(fallback->name, "local");
 }
 
+// Where `agent install` finds bundles: relative to the hosts file, ~ is HOME.
+TEST(HostsFileTest, AgentBundleDirIsAPath) {
+  absl::StatusOr<HostsFile> file =
+      ParseHostsFile("agent_bundle_dir: bundles\nhosts: {a: {ssh: {host: h}}}", "/etc/m/h.yaml");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->agent_bundle_dir, "/etc/m/bundles");
+  EXPECT_EQ(file->Find("a")->agent_socket, "");
+  EXPECT_THAT(ErrorOf("agent_bundle_dir: [a]\nhosts: {a: {ssh: {host: h}}}"),
+              HasSubstr("agent_bundle_dir"));
+}
+
 TEST(HostsFileTest, UnknownHostListsKnownOnes) {
   absl::StatusOr<HostsFile> file = ParseHostsFile(kExample, "h.yaml");
   ASSERT_TRUE(file.ok());
