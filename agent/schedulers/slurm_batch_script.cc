@@ -1,0 +1,49 @@
+#include "agent/schedulers/slurm_batch_script.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+
+namespace mlcube {
+
+std::string SlurmBatchScript::ShellQuote(const std::string& word) {
+  return absl::StrCat("'", absl::StrReplaceAll(word, {{"'", "'\\''"}}), "'");
+}
+
+std::string SlurmBatchScript::Render(const std::vector<std::string>& argv, const std::string& cwd,
+                                     const SlurmStepFiles& files) {
+  std::vector<std::string> words;
+  words.reserve(argv.size());
+  for (const std::string& a : argv) words.push_back(ShellQuote(a));
+  const std::string exit_file = ShellQuote(files.exit);
+  const std::string exit_tmp = ShellQuote(files.exit + ".tmp");
+  std::string script = "#!/bin/sh\n# Written by mlcube-agent; runs one step of a job.\n";
+  absl::StrAppend(&script, "rm -f ", exit_file, "\n");
+  absl::StrAppend(&script, "record() { echo \"exit $1\" > ", exit_tmp, " && mv -f ", exit_tmp, " ",
+                  exit_file, "; }\n");
+  if (!cwd.empty()) {
+    absl::StrAppend(&script, "cd ", ShellQuote(cwd),
+                    " || { echo \"mlcube-agent: cannot enter the working directory on $(hostname)\""
+                    " >&2; record 126; exit 126; }\n");
+  }
+  absl::StrAppend(&script, absl::StrJoin(words, " "), " </dev/null\n");
+  absl::StrAppend(&script, "rc=$?\nrecord \"$rc\"\nexit \"$rc\"\n");
+  return script;
+}
+
+std::vector<std::string> SlurmBatchScript::SbatchArgv(
+    const std::string& sbatch, const std::string& job_name,
+    const std::vector<std::string>& resource_options, const SlurmStepFiles& files) {
+  std::vector<std::string> argv = {sbatch,
+                                   "--parsable",
+                                   "--job-name=" + job_name,
+                                   "--output=" + files.out,
+                                   "--error=" + files.err,
+                                   "--open-mode=append",
+                                   "--export=ALL"};
+  argv.insert(argv.end(), resource_options.begin(), resource_options.end());
+  argv.push_back(files.script);
+  return argv;
+}
+
+}  // namespace mlcube

@@ -1,0 +1,146 @@
+#include "agent/schedulers/slurm_scheduler.h"
+
+#include <unistd.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "agent/job_log.h"
+#include "agent/schedulers/slurm_output_follower.h"
+#include "agent/schedulers/task_supervisor.h"
+#include "common/file_util.h"
+
+namespace mlcube {
+namespace {
+
+constexpr absl::Duration kFollowTick = absl::Milliseconds(50);
+constexpr absl::Duration kCancelRetry = absl::Seconds(5);
+
+absl::optional<ExitStatus> RecordedExit(const std::string& step_prefix) {
+  auto exit = TaskSupervisor::ReadExit(step_prefix);
+  if (!exit.ok()) return absl::nullopt;
+  return *exit;
+}
+
+bool SameState(const SlurmStepState& a, const SlurmStepState& b) {
+  return a.phase == b.phase && a.pending_reason == b.pending_reason;
+}
+
+}  // namespace
+
+SlurmScheduler::SlurmScheduler(SlurmClient client, absl::Duration min_poll,
+                               absl::Duration max_poll)
+    : client_(std::move(client)),
+      poller_(std::make_unique<SlurmQueuePoller>(&client_, min_poll, max_poll)) {}
+
+absl::StatusOr<SlurmStepRecord> SlurmScheduler::ReadRecord(const std::string& step_prefix) {
+  auto text = ReadSmallFile(SlurmStepFiles(step_prefix).record);
+  if (!text.ok()) return text.status();
+  std::vector<std::string> words = absl::StrSplit(*text, absl::ByAnyChar(" \n"), absl::SkipEmpty());
+  SlurmStepRecord record;
+  uint64_t id = 0;
+  if (words.size() != 2 || !absl::SimpleAtoi(words[0], &id) ||
+      !absl::SimpleAtoi(words[1], &record.log_start) || record.log_start < 0) {
+    return absl::DataLossError(absl::StrCat(step_prefix, ".slurm is malformed"));
+  }
+  record.slurm_job_id = words[0];
+  return record;
+}
+
+absl::Status SlurmScheduler::WriteRecord(const std::string& step_prefix,
+                                         const SlurmStepRecord& record) {
+  return WriteFileAtomically(SlurmStepFiles(step_prefix).record,
+                             absl::StrCat(record.slurm_job_id, " ", record.log_start, "\n"));
+}
+
+absl::StatusOr<SlurmStepRecord> SlurmScheduler::Submit(const SlurmStep& step) {
+  const SlurmStepFiles files(step.step_prefix);
+  SlurmStepRecord record;
+  record.log_start = JobLog::Size(step.log_path);
+  if (access(files.script.c_str(), F_OK) == 0) {
+    // An earlier agent wrote the script and may have submitted it.
+    auto found = client_.FindByName(step.job_name);
+    if (found.ok() && !found->empty()) {
+      record.slurm_job_id = found->back();
+      if (absl::Status s = WriteRecord(step.step_prefix, record); !s.ok()) return s;
+      return record;
+    }
+  }
+  if (absl::Status s = client_.CheckInstalled(); !s.ok()) return s;
+  const std::string script = SlurmBatchScript::Render(step.argv, step.cwd, files);
+  if (absl::Status s = WriteFileAtomically(files.script, script, 0750); !s.ok()) return s;
+  auto id = client_.Submit(
+      SlurmBatchScript::SbatchArgv(client_.Binary("sbatch"), step.job_name, step.sbatch_options,
+                                   files),
+      step.env, step.cwd);
+  if (!id.ok()) return id.status();
+  record.slurm_job_id = *id;
+  if (absl::Status s = WriteRecord(step.step_prefix, record); !s.ok()) return s;
+  return record;
+}
+
+absl::StatusOr<SlurmStepState> SlurmScheduler::Follow(const SlurmStep& step,
+                                                      const SlurmStepRecord& record,
+                                                      const Callbacks& callbacks) {
+  const std::string& id = record.slurm_job_id;
+  auto follower = SlurmOutputFollower::Resume(SlurmStepFiles(step.step_prefix), step.log_path,
+                                              record.log_start, step.log_max_bytes);
+  if (!follower.ok()) return follower.status();
+  poller_->Watch(id);
+  struct Unwatch {
+    SlurmQueuePoller* poller;
+    std::string id;
+    ~Unwatch() { poller->Unwatch(id); }
+  } unwatch{poller_.get(), id};
+
+  SlurmStepState last;
+  bool reported = false;
+  absl::Time last_cancel = absl::InfinitePast();
+  int64_t seen_generation = 0;
+  int unknown_polls = 0;
+  for (;;) {
+    if (callbacks.stopping && callbacks.stopping()) return absl::AbortedError("agent stopping");
+    (void)follower->Pump();  // a read error now is retried on the next tick
+    const bool cancelling = callbacks.cancel_requested && callbacks.cancel_requested();
+    if (cancelling && absl::Now() - last_cancel > kCancelRetry) {
+      last_cancel = absl::Now();
+      (void)client_.Cancel(id);
+      poller_->Kick();
+    }
+    const absl::optional<ExitStatus> recorded = RecordedExit(step.step_prefix);
+    // The command is over: ask Slurm now rather than at the next interval.
+    SlurmQueuePoller::Snapshot snap = recorded ? poller_->GetFresh(id, absl::Seconds(2))
+                                               : poller_->Get(id);
+    if (snap.generation != seen_generation) {
+      seen_generation = snap.generation;
+      unknown_polls = snap.known ? 0 : unknown_polls + 1;
+      SlurmStepState state;
+      if (snap.known) {
+        state = MapSlurmState(snap.info, recorded);
+        // The script recorded an exit: the job is over even while Slurm still
+        // says RUNNING/COMPLETING (its epilog).
+        if (state.phase != SlurmStepState::Phase::kEnded && recorded && !cancelling) {
+          state = MapForgottenJob(id, recorded);
+        }
+      } else if (unknown_polls >= 3 || recorded) {
+        state = MapForgottenJob(id, recorded);
+      } else {
+        absl::SleepFor(kFollowTick);
+        continue;
+      }
+      if (state.phase == SlurmStepState::Phase::kEnded) {
+        (void)follower->Pump();  // the last output, written before the job ended
+        return state;
+      }
+      if (!reported || !SameState(state, last)) {
+        reported = true;
+        last = state;
+        if (callbacks.on_change) callbacks.on_change(id, state);
+      }
+    }
+    absl::SleepFor(kFollowTick);
+  }
+}
+
+}  // namespace mlcube
