@@ -21,7 +21,6 @@
 #include "agent/request_validator.h"
 #include "agent/runtimes/apptainer_runtime.h"
 #include "agent/runtimes/docker_runtime.h"
-#include "agent/schedulers/task_supervisor.h"
 #include "agent/subprocess.h"
 #include "common/config_tree.h"
 #include "common/cube_loader.h"
@@ -36,33 +35,6 @@ using mlcube_remote::v1::Job;
 using mlcube_remote::v1::JobState;
 using mlcube_remote::v1::SubmitJobRequest;
 
-namespace {
-
-constexpr char kConfigureStep[] = "configure";
-constexpr char kTaskStepPrefix[] = "task:";
-
-std::string RealPath(const std::string& path) {
-  char* real = realpath(path.c_str(), nullptr);
-  if (!real) return "";
-  std::string out = real;
-  free(real);
-  return out;
-}
-
-std::string ShellQuoteForLog(const std::vector<std::string>& argv) {
-  std::vector<std::string> words;
-  for (const std::string& a : argv) {
-    if (a.find_first_of(" \t\"'$\\") == std::string::npos && !a.empty()) {
-      words.push_back(a);
-    } else {
-      words.push_back(absl::StrCat("'", absl::StrJoin(absl::StrSplit(a, '\''), "'\\''"), "'"));
-    }
-  }
-  return absl::StrJoin(words, " ");
-}
-
-}  // namespace
-
 bool IsFinalState(JobState state) {
   return state == mlcube_remote::v1::JOB_STATE_SUCCEEDED ||
          state == mlcube_remote::v1::JOB_STATE_FAILED ||
@@ -75,7 +47,8 @@ JobManager::JobManager(const AgentConfig& config, const StateLayout& layout,
       layout_(layout),
       inventory_(inventory),
       self_exe_(std::move(self_exe)),
-      store_(&layout) {}
+      store_(&layout),
+      local_scheduler_(self_exe_) {}
 
 JobManager::~JobManager() {
   stopping_ = true;  // job threads stop waiting for their steps and return
@@ -413,11 +386,6 @@ bool JobManager::SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) {
   return true;
 }
 
-void JobManager::AgentLog(const std::string& id, const std::string& text) {
-  auto log = JobLog::OpenForAppend(store_.LogPath(id), config_.log_max_bytes);
-  if (log.ok()) (void)log->Append(JobLog::RecordType::kAgent, text);
-}
-
 void JobManager::SetState(const std::shared_ptr<Entry>& entry, JobState state, int exit_code,
                           const std::string& reason, const std::string& current_task) {
   const int64_t now = NowUnixMs();
@@ -465,7 +433,7 @@ void JobManager::SetState(const std::shared_ptr<Entry>& entry, JobState state, i
 void JobManager::RunJob(std::shared_ptr<Entry> entry) {
   if (workspaces_ != nullptr)
     workspaces_->MarkWorkspaceUsed(entry->job.owner(), entry->job.cube_id());
-  Outcome outcome = Execute(entry);
+  JobOutcome outcome = Execute(entry);
   if (outcome.state != mlcube_remote::v1::JOB_STATE_UNSPECIFIED) {
     // Runtime scratch (Apptainer's unpacked sandboxes) goes with the job.
     (void)RemoveTree(layout_.JobScratchDir(entry->job.id()));
@@ -480,29 +448,24 @@ void JobManager::RunJob(std::shared_ptr<Entry> entry) {
   StartQueuedLocked();
 }
 
-bool JobManager::WaitForStep(const std::shared_ptr<Entry>& entry, const std::string& prefix,
-                             ContainerRuntime* runtime, const std::string& container_name) {
-  // On cancel: stop the container and SIGTERM the step's process group
-  // (Apptainer forwards it to the task), then SIGKILL what is left.
-  absl::Time first_kill = absl::InfiniteFuture();
-  absl::Time last_kill = absl::InfinitePast();
-  while (TaskSupervisor::Running(prefix)) {
-    if (stopping_) return false;
-    const absl::Time now = absl::Now();
-    if (CancelRequested(entry) && now - last_kill > absl::Seconds(1)) {
-      const bool first = last_kill == absl::InfinitePast();
-      if (first) first_kill = now;
-      last_kill = now;
-      if (first && !container_name.empty()) runtime->StopContainer(container_name);
-      auto pgid = TaskSupervisor::ReadProcessGroup(prefix);
-      if (pgid.ok()) kill(-*pgid, now - first_kill >= absl::Seconds(3) ? SIGKILL : SIGTERM);
-    }
-    absl::SleepFor(absl::Milliseconds(10));
+// The job manager's side of one running job.
+class JobManager::EntryControl final : public JobControl {
+ public:
+  EntryControl(JobManager* manager, std::shared_ptr<Entry> entry)
+      : manager_(manager), entry_(std::move(entry)) {}
+  void SetState(JobState state, int exit_code, const std::string& reason,
+                const std::string& current_task) override {
+    manager_->SetState(entry_, state, exit_code, reason, current_task);
   }
-  return true;
-}
+  bool CancelRequested() override { return manager_->CancelRequested(entry_); }
+  bool Stopping() override { return manager_->stopping_; }
 
-JobManager::Outcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
+ private:
+  JobManager* manager_;
+  std::shared_ptr<Entry> entry_;
+};
+
+JobOutcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
   Job job;
   SubmitJobRequest request;
   {
@@ -510,155 +473,21 @@ JobManager::Outcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
     job = entry->job;
     request = entry->request;
   }
-  const std::string& id = job.id();
-  const std::string dir = store_.JobDir(id);
-  auto failed = [](int code, std::string reason) {
-    return Outcome{mlcube_remote::v1::JOB_STATE_FAILED, code, std::move(reason)};
-  };
-  auto cancelled = [&](int code) {
-    auto who = ReadSmallFile(layout_.JobCancelFile(id));
-    std::string by = who.ok() ? std::string(absl::StripAsciiWhitespace(*who)) : "";
-    return Outcome{mlcube_remote::v1::JOB_STATE_CANCELLED, code,
-                   by.empty() ? "cancelled" : absl::StrCat("cancelled by ", by)};
-  };
-  if (CancelRequested(entry)) return cancelled(0);
-
+  if (CancelRequested(entry)) return CancelledOutcome(layout_, job.id(), 0);
   auto cube = LoadJobCube(job.owner(), request);
-  if (!cube.ok()) return failed(0, absl::StrCat("cannot load the cube: ", cube.status().message()));
+  if (!cube.ok()) {
+    return JobOutcome{mlcube_remote::v1::JOB_STATE_FAILED, 0,
+                      absl::StrCat("cannot load the cube: ", cube.status().message())};
+  }
   auto runtime = MakeRuntime(request.runtime());
-  if (!runtime.ok()) return failed(0, std::string(runtime.status().message()));
-
-  StepContext context;
-  context.job_id = id;
-  context.uid = getuid();
-  context.gid = getgid();
-  context.env.insert(request.env().begin(), request.env().end());
-  context.gpus = request.gpus();
-  context.job_dir = dir;
-  context.scratch_dir = layout_.JobScratchDir(id);
-  context.owner = job.owner();
-  context.image_dir = layout_.OwnerImagesDir(job.owner());
-  if (absl::Status s = MakeDirs(context.image_dir); !s.ok()) {
-    return failed(0, std::string(s.message()));
+  if (!runtime.ok()) {
+    return JobOutcome{mlcube_remote::v1::JOB_STATE_FAILED, 0,
+                      std::string(runtime.status().message())};
   }
-
-  // The plan is fixed when the job first starts, so a restarted agent
-  // continues the same sequence.
-  std::vector<std::string> plan;
-  auto plan_text = ReadSmallFile(layout_.JobPlanFile(id));
-  if (plan_text.ok()) {
-    plan = absl::StrSplit(*plan_text, '\n', absl::SkipEmpty());
-  } else {
-    if (request.action() == mlcube_remote::v1::JOB_ACTION_CONFIGURE) {
-      plan.push_back(kConfigureStep);
-    } else {
-      SetState(entry, mlcube_remote::v1::JOB_STATE_PREPARING, 0, "", "");
-      if ((*runtime)->NeedsConfigure(*cube, context)) plan.push_back(kConfigureStep);
-      for (const std::string& task : request.tasks()) plan.push_back(kTaskStepPrefix + task);
-    }
-    absl::Status s = WriteFileAtomically(layout_.JobPlanFile(id), absl::StrJoin(plan, "\n") + "\n");
-    if (!s.ok()) return failed(0, std::string(s.message()));
-  }
-
-  int last_exit = 0;
-  for (size_t i = 0; i < plan.size(); ++i) {
-    if (CancelRequested(entry)) return cancelled(last_exit);
-    const std::string& step = plan[i];
-    const bool configure = step == kConfigureStep;
-    const std::string task = configure ? "" : step.substr(strlen(kTaskStepPrefix));
-    const std::string prefix = layout_.JobStepPrefix(id, static_cast<int>(i));
-    context.step = static_cast<int>(i);
-    context.step_prefix = prefix;
-    std::string container_name;
-    // A lock file nobody holds, with neither a process group nor an exit
-    // status recorded: the agent died inside Launch, before a supervisor
-    // existed. Launching again is right (nothing of the step ever ran).
-    const bool never_started =
-        TaskSupervisor::Launched(prefix) && !TaskSupervisor::Running(prefix) &&
-        !TaskSupervisor::ReadExit(prefix).ok() && !TaskSupervisor::ReadProcessGroup(prefix).ok();
-    if (!TaskSupervisor::Launched(prefix) || never_started) {
-      SetState(
-          entry,
-          configure ? mlcube_remote::v1::JOB_STATE_PREPARING : mlcube_remote::v1::JOB_STATE_RUNNING,
-          0, "", task);
-      StepCommand command;
-      if (configure) {
-        std::string notes;
-        auto c = (*runtime)->ConfigureCommand(*cube, context, &notes);
-        if (!notes.empty()) AgentLog(id, notes);
-        if (!c.ok()) return failed(0, absl::StrCat("cannot configure: ", c.status().message()));
-        command = std::move(*c);
-      } else {
-        auto it = cube->tasks.find(task);
-        if (it == cube->tasks.end()) return failed(0, absl::StrCat("unknown task '", task, "'"));
-        MountPlanOptions plan_options;
-        plan_options.confine_to = cube->workspace;
-        auto invocation = PlanTaskInvocation(it->second, plan_options);
-        if (!invocation.ok()) return failed(0, std::string(invocation.status().message()));
-        for (const std::string& d : invocation->directories_to_create) {
-          if (absl::Status s = MakeDirs(d); !s.ok()) return failed(0, std::string(s.message()));
-        }
-        // The planner checks paths lexically; symlinks are checked here.
-        const std::string real_workspace = RealPath(cube->workspace);
-        for (const Mount& m : invocation->mounts) {
-          const std::string real = RealPath(m.host_path);
-          if (real.empty()) {
-            return failed(0, absl::StrCat("task ", task, ": ", m.host_path, " does not exist"));
-          }
-          if (real_workspace.empty() || !IsWithin(real, real_workspace)) {
-            return failed(0, absl::StrCat("task ", task, ": ", m.host_path,
-                                          " resolves outside the workspace"));
-          }
-        }
-        auto c = (*runtime)->TaskCommand(*cube, *invocation, context);
-        if (!c.ok()) return failed(0, std::string(c.status().message()));
-        command = std::move(*c);
-      }
-      container_name = command.container_name;
-      AgentLog(id, absl::StrCat("mlcube-agent: ", configure ? "configure" : "task " + task, ": ",
-                                ShellQuoteForLog(command.argv), "\n"));
-      SupervisedCommand supervised;
-      supervised.argv = command.argv;
-      supervised.env = command.env;
-      supervised.cwd = command.cwd;
-      supervised.log_path = store_.LogPath(id);
-      supervised.log_max_bytes = config_.log_max_bytes;
-      supervised.step_prefix = prefix;
-      absl::Status launched = TaskSupervisor::Launch(self_exe_, supervised);
-      if (!launched.ok()) return failed(0, std::string(launched.message()));
-    } else if (!configure) {
-      container_name = ContainerName(id, static_cast<int>(i));
-      SetState(entry, mlcube_remote::v1::JOB_STATE_RUNNING, 0, "", task);
-    } else {
-      SetState(entry, mlcube_remote::v1::JOB_STATE_PREPARING, 0, "", "");
-    }
-    if (!WaitForStep(entry, prefix, runtime->get(), container_name)) {
-      return Outcome{mlcube_remote::v1::JOB_STATE_UNSPECIFIED, 0, ""};  // agent stopping
-    }
-    auto exit = TaskSupervisor::ReadExit(prefix);
-    if (CancelRequested(entry)) return cancelled(exit.ok() ? exit->ShellCode() : 0);
-    if (!exit.ok()) {
-      // The supervisor was killed (or the host rebooted): a container it
-      // started may still run, with nobody recording its output.
-      if (!container_name.empty()) (*runtime)->StopContainer(container_name);
-      return failed(0, absl::StrCat(configure ? "image build" : "task " + task,
-                                    ": its supervisor died without recording an exit status"));
-    }
-    last_exit = exit->ShellCode();
-    if (configure) {
-      if (last_exit != 0) {
-        (*runtime)->AbandonConfigure(*cube, context);
-        return failed(last_exit, absl::StrCat("configure (image build/pull with ",
-                                              (*runtime)->name(), ") failed with exit code ",
-                                              last_exit, "; its output is in the job log"));
-      }
-      absl::Status finished = (*runtime)->FinishConfigure(*cube, context);
-      if (!finished.ok()) return failed(0, std::string(finished.message()));
-    } else if (last_exit != 0) {
-      return failed(last_exit, absl::StrCat("task ", task, " exited with code ", last_exit));
-    }
-  }
-  return Outcome{mlcube_remote::v1::JOB_STATE_SUCCEEDED, 0, ""};
+  EntryControl control(this, entry);
+  JobRunner runner(config_, layout_, &local_scheduler_, &control, std::move(job),
+                   std::move(request), std::move(*cube), std::move(*runtime));
+  return runner.Run();
 }
 
 }  // namespace mlcube

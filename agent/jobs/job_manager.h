@@ -23,9 +23,11 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/agent_config.h"
 #include "agent/jobs/cube_jobs.h"
+#include "agent/jobs/job_runner.h"
 #include "agent/jobs/job_store.h"
 #include "agent/runtimes/container_runtime.h"
 #include "agent/runtimes/runtime_inventory.h"
+#include "agent/schedulers/local_scheduler.h"
 #include "agent/state_layout.h"
 #include "common/cube.h"
 #include "mlcube_remote/v1/jobs.pb.h"
@@ -73,11 +75,6 @@ class JobManager : public CubeJobs {
     mlcube_remote::v1::SubmitJobRequest request;
     bool cancel_requested = false;
   };
-  struct Outcome {
-    mlcube_remote::v1::JobState state;
-    int exit_code = 0;
-    std::string reason;
-  };
 
   absl::StatusOr<Cube> LoadJobCube(const std::string& owner,
                                    const mlcube_remote::v1::SubmitJobRequest& request) const;
@@ -89,14 +86,11 @@ class JobManager : public CubeJobs {
   // system has no thread to give.
   bool SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunJob(std::shared_ptr<Entry> entry);
-  Outcome Execute(const std::shared_ptr<Entry>& entry);
-  // Waits for a launched step to end, killing it when a cancel comes.
-  // False when the manager is shutting down.
-  bool WaitForStep(const std::shared_ptr<Entry>& entry, const std::string& prefix,
-                   ContainerRuntime* runtime, const std::string& container_name);
+  class EntryControl;
+  // Loads the job's cube and runtime and runs its steps (JobRunner).
+  JobOutcome Execute(const std::shared_ptr<Entry>& entry);
   void SetState(const std::shared_ptr<Entry>& entry, mlcube_remote::v1::JobState state,
                 int exit_code, const std::string& reason, const std::string& current_task);
-  void AgentLog(const std::string& id, const std::string& text);
   mlcube_remote::v1::Job Snapshot(const Entry& entry) const;
   bool CancelRequested(const std::shared_ptr<Entry>& entry);
 
@@ -105,6 +99,7 @@ class JobManager : public CubeJobs {
   const RuntimeInventory& inventory_;
   const std::string self_exe_;
   JobStore store_;
+  LocalScheduler local_scheduler_;
   WorkspaceUseRecorder* workspaces_ = nullptr;
   std::atomic<bool> stopping_{false};
 
