@@ -1,9 +1,13 @@
 #include "agent/agent_config.h"
 
+#include <errno.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -12,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/safe_path.h"
 
 namespace mlcube {
 namespace {
@@ -180,6 +185,19 @@ absl::Status ParseLimits(const YAML::Node& node, const std::string& file, Identi
   return absl::OkStatus();
 }
 
+absl::Status ParseSlurm(const YAML::Node& node, const std::string& file, AgentConfig& config) {
+  if (!node.IsMap()) return Bad(file, "slurm", "expected a mapping {shared_dir}");
+  for (const auto& field : node) {
+    const std::string name = field.first.as<std::string>();
+    const std::string key = absl::StrCat("slurm.", name);
+    if (name != "shared_dir") return Bad(file, key, "unknown key (expected shared_dir)");
+    auto s = ScalarString(field.second, file, key);
+    if (!s.ok()) return s.status();
+    config.slurm_shared_dir = *s;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentConfig& config) {
   if (root.IsNull()) return absl::OkStatus();
   if (!root.IsMap()) return Bad(file, "(top level)", "expected a mapping");
@@ -229,16 +247,46 @@ absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentCon
     } else if (key == "limits") {
       absl::Status s = ParseLimits(value, file, config.limits);
       if (!s.ok()) return s;
+    } else if (key == "slurm") {
+      absl::Status s = ParseSlurm(value, file, config);
+      if (!s.ok()) return s;
     } else {
       return Bad(file, key,
                  "unknown key (expected listen, state_dir, image_dir, max_concurrent_jobs, "
-                 "log_max_bytes, runtimes, unix_socket, tls or limits)");
+                 "log_max_bytes, runtimes, unix_socket, tls, limits or slurm)");
     }
   }
   return absl::OkStatus();
 }
 
 }  // namespace
+
+absl::Status CheckSharedDirectory(const std::string& dir, std::string* note) {
+  struct statfs fs {};
+  if (statfs(dir.c_str(), &fs) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("slurm.shared_dir: cannot inspect '", dir, "': ", strerror(errno)));
+  }
+  const auto type = static_cast<unsigned long>(fs.f_type);
+  if (type == TMPFS_MAGIC || type == RAMFS_MAGIC) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "slurm.shared_dir: '", dir, "' is in memory on this node (tmpfs); set it to a shared "
+        "filesystem the compute nodes mount, e.g. $SCRATCH/mlcube"));
+  }
+  constexpr unsigned long kNetworkTypes[] = {
+      NFS_SUPER_MAGIC, 0x0BD00BD0 /* Lustre */, 0x47504653 /* GPFS */, 0x19830326 /* BeeGFS */,
+      0x00C36400 /* CephFS */, 0xFF534D42 /* CIFS */, 0xFE534D42 /* SMB2 */, 0x65735546 /* FUSE */,
+      0xAAD7AAEA /* PanFS */, 0x6B414653 /* AFS */};
+  for (unsigned long network : kNetworkTypes) {
+    if (type == network) return absl::OkStatus();
+  }
+  if (note != nullptr) {
+    *note = absl::StrCat("slurm.shared_dir '", dir,
+                         "' is on a local filesystem: Slurm jobs on other nodes will not find "
+                         "their workspaces (fine on a one-node cluster)");
+  }
+  return absl::OkStatus();
+}
 
 std::string AgentConfig::EffectiveImageDir() const {
   if (!image_dir.empty()) return image_dir;
@@ -298,6 +346,26 @@ absl::Status ValidateAgentConfig(const AgentConfig& config) {
   if (!config.image_dir.empty() && config.image_dir[0] != '/') {
     return absl::InvalidArgumentError(
         absl::StrCat("image_dir: '", config.image_dir, "': expected an absolute path"));
+  }
+  if (!config.slurm_shared_dir.empty()) {
+    if (config.slurm_shared_dir[0] != '/') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "slurm.shared_dir: '", config.slurm_shared_dir, "': expected an absolute path"));
+    }
+    // Workspaces, job directories and SIF images must all be where the
+    // compute nodes see them; Slurm reads '%' in output paths as a pattern.
+    for (const auto& [name, dir] : {std::pair<const char*, std::string>{"state_dir", config.state_dir},
+                                    {"image_dir", config.EffectiveImageDir()}}) {
+      if (!IsWithin(NormalizePath(dir), NormalizePath(config.slurm_shared_dir))) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            name, ": '", dir, "' is outside slurm.shared_dir '", config.slurm_shared_dir,
+            "' (compute nodes must see it: put it under the shared directory)"));
+      }
+      if (dir.find('%') != std::string::npos) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, ": '", dir, "': '%' is not allowed with Slurm"));
+      }
+    }
   }
   for (const auto& [name, value] :
        {std::pair<const char*, const std::string*>{"ca", &config.tls.ca},

@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/job_log.h"
+#include "common/slurm_settings.h"
 #include "agent/request_validator.h"
 #include "agent/runtimes/apptainer_runtime.h"
 #include "agent/runtimes/docker_runtime.h"
@@ -48,7 +49,8 @@ JobManager::JobManager(const AgentConfig& config, const StateLayout& layout,
       inventory_(inventory),
       self_exe_(std::move(self_exe)),
       store_(&layout),
-      local_scheduler_(self_exe_) {}
+      local_scheduler_(self_exe_),
+      slurm_scheduler_(SlurmClient()) {}
 
 JobManager::~JobManager() {
   stopping_ = true;  // job threads stop waiting for their steps and return
@@ -161,6 +163,55 @@ absl::StatusOr<std::unique_ptr<ContainerRuntime>> JobManager::MakeRuntime(
   }
 }
 
+absl::Status JobManager::CheckSchedulerRequest(const SubmitJobRequest& request) const {
+  if (request.scheduler().empty() || request.scheduler() == "local") {
+    if (!request.slurm().empty()) {
+      return absl::InvalidArgumentError("slurm settings given but the scheduler is local");
+    }
+    return absl::OkStatus();
+  }
+  if (request.scheduler() != "slurm") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scheduler: unknown '", request.scheduler(), "' (expected local or slurm)"));
+  }
+  if (request.runtime() != mlcube_remote::v1::RUNTIME_SINGULARITY) {
+    return absl::InvalidArgumentError(
+        "scheduler slurm runs tasks with Apptainer/Singularity (set runtime: singularity)");
+  }
+  if (config_.slurm_shared_dir.empty()) {
+    return absl::FailedPreconditionError(
+        "this agent is not set up for Slurm: set slurm.shared_dir in its config to a directory "
+        "the compute nodes share (e.g. $SCRATCH/mlcube) holding its state_dir and image_dir");
+  }
+  auto settings = ParseSlurmSettings(
+      std::map<std::string, std::string>(request.slurm().begin(), request.slurm().end()));
+  if (!settings.ok()) return settings.status();
+  auto options = SbatchResourceOptions(*settings, request.gpus());
+  if (!options.ok()) return options.status();
+  return slurm_scheduler_.client().CheckInstalled();
+}
+
+void JobManager::SetSchedulerInfo(const std::shared_ptr<Entry>& entry,
+                                  const std::string& scheduler_job_id,
+                                  const std::string& pending_reason) {
+  Job copy;
+  {
+    absl::MutexLock lock(&mu_);
+    entry->job.set_scheduler_job_id(scheduler_job_id);
+    entry->job.set_pending_reason(pending_reason);
+    copy = entry->job;
+  }
+  (void)store_.Save(copy);
+  if (!pending_reason.empty()) {
+    auto log = JobLog::OpenForAppend(store_.LogPath(copy.id()), config_.log_max_bytes);
+    if (log.ok()) {
+      (void)log->Append(JobLog::RecordType::kAgent,
+                        absl::StrCat("mlcube-agent: Slurm job ", scheduler_job_id,
+                                     " is pending (", pending_reason, ")\n"));
+    }
+  }
+}
+
 absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJobRequest& request) {
   absl::MutexLock submit_lock(&submit_mu_);
   if (!request.client_request_id().empty()) {
@@ -177,6 +228,7 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
   }
   auto runtime = MakeRuntime(request.runtime());
   if (!runtime.ok()) return runtime.status();
+  if (absl::Status s = CheckSchedulerRequest(request); !s.ok()) return s;
   auto cube = LoadJobCube(owner, request);
   if (!cube.ok()) return cube.status();
   for (const std::string* image : {&cube->docker.image, &cube->singularity.build_file}) {
@@ -217,6 +269,7 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
   job.set_runtime(request.runtime() == mlcube_remote::v1::RUNTIME_UNSPECIFIED
                       ? mlcube_remote::v1::RUNTIME_DOCKER
                       : request.runtime());
+  job.set_scheduler(request.scheduler().empty() ? "local" : request.scheduler());
   job.set_state(mlcube_remote::v1::JOB_STATE_QUEUED);
   job.set_created_unix_ms(NowUnixMs());
   absl::Status saved = store_.SaveRequest(*id, request);
@@ -485,7 +538,27 @@ JobOutcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
                       std::string(runtime.status().message())};
   }
   EntryControl control(this, entry);
-  JobRunner runner(config_, layout_, &local_scheduler_, &control, std::move(job),
+  StepScheduler* scheduler = &local_scheduler_;
+  std::unique_ptr<SlurmStepScheduler> slurm;
+  if (request.scheduler() == "slurm") {
+    auto settings = ParseSlurmSettings(
+        std::map<std::string, std::string>(request.slurm().begin(), request.slurm().end()));
+    auto options = settings.ok() ? SbatchResourceOptions(*settings, request.gpus())
+                                 : absl::StatusOr<std::vector<std::string>>(settings.status());
+    if (!options.ok()) {
+      return JobOutcome{mlcube_remote::v1::JOB_STATE_FAILED, 0,
+                        std::string(options.status().message())};
+    }
+    slurm = std::make_unique<SlurmStepScheduler>(
+        &slurm_scheduler_, &local_scheduler_, job.id(), *options, settings->configure_as_job,
+        [this, entry](const std::string& slurm_id, const SlurmStepState& state) {
+          SetSchedulerInfo(entry, slurm_id,
+                           state.phase == SlurmStepState::Phase::kPending ? state.pending_reason
+                                                                          : "");
+        });
+    scheduler = slurm.get();
+  }
+  JobRunner runner(config_, layout_, scheduler, &control, std::move(job),
                    std::move(request), std::move(*cube), std::move(*runtime));
   return runner.Run();
 }

@@ -50,8 +50,7 @@ SlurmStepState MapSlurmState(const SlurmJobInfo& info, const absl::optional<Exit
   }
   const int code = recorded ? recorded->ShellCode() : info.exit_code;
   if (state == "COMPLETED") {
-    return code == 0 ? Ended(true, 0, "")
-                     : Ended(false, code, absl::StrCat("exited with code ", code));
+    return Ended(code == 0, code, "");
   }
   if (state == "FAILED") {
     if (!recorded) {
@@ -59,7 +58,7 @@ SlurmStepState MapSlurmState(const SlurmJobInfo& info, const absl::optional<Exit
                    absl::StrCat(job, " failed before the task could record an exit status (",
                                 info.reason, ")"));
     }
-    return Ended(false, code, absl::StrCat("exited with code ", code));
+    return Ended(false, code, "");
   }
   if (state == "CANCELLED") {
     SlurmStepState s = Ended(false, code, absl::StrCat(job, " was cancelled"));
@@ -75,7 +74,7 @@ SlurmStepState MapSlurmState(const SlurmJobInfo& info, const absl::optional<Exit
 SlurmStepState MapForgottenJob(const std::string& id, const absl::optional<ExitStatus>& recorded) {
   if (recorded) {
     const int code = recorded->ShellCode();
-    return code == 0 ? Ended(true, 0, "") : Ended(false, code, absl::StrCat("exited with code ", code));
+    return Ended(code == 0, code, "");
   }
   return Ended(false, 0,
                absl::StrCat("Slurm job ", id,

@@ -23,6 +23,8 @@ struct SlurmStepState {
   bool succeeded = false;
   bool cancelled = false;  // by scancel (ours or someone else's)
   int exit_code = 0;
+  // Why Slurm ended it ("Slurm job 12 hit its time limit ... (TIMEOUT)");
+  // "" when the command ended by itself (exit_code says how).
   std::string reason;
 };
 

@@ -7,24 +7,18 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/job_log.h"
-#include "agent/schedulers/slurm_output_follower.h"
 #include "agent/schedulers/task_supervisor.h"
 #include "common/file_util.h"
 
 namespace mlcube {
 namespace {
 
-constexpr absl::Duration kFollowTick = absl::Milliseconds(50);
 constexpr absl::Duration kCancelRetry = absl::Seconds(5);
 
 absl::optional<ExitStatus> RecordedExit(const std::string& step_prefix) {
   auto exit = TaskSupervisor::ReadExit(step_prefix);
   if (!exit.ok()) return absl::nullopt;
   return *exit;
-}
-
-bool SameState(const SlurmStepState& a, const SlurmStepState& b) {
-  return a.phase == b.phase && a.pending_reason == b.pending_reason;
 }
 
 }  // namespace
@@ -80,67 +74,62 @@ absl::StatusOr<SlurmStepRecord> SlurmScheduler::Submit(const SlurmStep& step) {
   return record;
 }
 
-absl::StatusOr<SlurmStepState> SlurmScheduler::Follow(const SlurmStep& step,
-                                                      const SlurmStepRecord& record,
-                                                      const Callbacks& callbacks) {
-  const std::string& id = record.slurm_job_id;
+absl::StatusOr<std::unique_ptr<SlurmStepFollow>> SlurmScheduler::StartFollow(
+    const SlurmStep& step, const SlurmStepRecord& record) {
   auto follower = SlurmOutputFollower::Resume(SlurmStepFiles(step.step_prefix), step.log_path,
                                               record.log_start, step.log_max_bytes);
   if (!follower.ok()) return follower.status();
-  poller_->Watch(id);
-  struct Unwatch {
-    SlurmQueuePoller* poller;
-    std::string id;
-    ~Unwatch() { poller->Unwatch(id); }
-  } unwatch{poller_.get(), id};
+  return std::make_unique<SlurmStepFollow>(poller_.get(), &client_, step.step_prefix, record,
+                                           std::move(*follower));
+}
 
-  SlurmStepState last;
-  bool reported = false;
-  absl::Time last_cancel = absl::InfinitePast();
-  int64_t seen_generation = 0;
-  int unknown_polls = 0;
-  for (;;) {
-    if (callbacks.stopping && callbacks.stopping()) return absl::AbortedError("agent stopping");
-    (void)follower->Pump();  // a read error now is retried on the next tick
-    const bool cancelling = callbacks.cancel_requested && callbacks.cancel_requested();
-    if (cancelling && absl::Now() - last_cancel > kCancelRetry) {
-      last_cancel = absl::Now();
-      (void)client_.Cancel(id);
-      poller_->Kick();
-    }
-    const absl::optional<ExitStatus> recorded = RecordedExit(step.step_prefix);
-    // The command is over: ask Slurm now rather than at the next interval.
-    SlurmQueuePoller::Snapshot snap = recorded ? poller_->GetFresh(id, absl::Seconds(2))
-                                               : poller_->Get(id);
-    if (snap.generation != seen_generation) {
-      seen_generation = snap.generation;
-      unknown_polls = snap.known ? 0 : unknown_polls + 1;
-      SlurmStepState state;
-      if (snap.known) {
-        state = MapSlurmState(snap.info, recorded);
-        // The script recorded an exit: the job is over even while Slurm still
-        // says RUNNING/COMPLETING (its epilog).
-        if (state.phase != SlurmStepState::Phase::kEnded && recorded && !cancelling) {
-          state = MapForgottenJob(id, recorded);
-        }
-      } else if (unknown_polls >= 3 || recorded) {
-        state = MapForgottenJob(id, recorded);
-      } else {
-        absl::SleepFor(kFollowTick);
-        continue;
-      }
-      if (state.phase == SlurmStepState::Phase::kEnded) {
-        (void)follower->Pump();  // the last output, written before the job ended
-        return state;
-      }
-      if (!reported || !SameState(state, last)) {
-        reported = true;
-        last = state;
-        if (callbacks.on_change) callbacks.on_change(id, state);
-      }
-    }
-    absl::SleepFor(kFollowTick);
+SlurmStepFollow::SlurmStepFollow(SlurmQueuePoller* poller, const SlurmClient* client,
+                                 std::string step_prefix, SlurmStepRecord record,
+                                 SlurmOutputFollower follower)
+    : poller_(poller),
+      client_(client),
+      step_prefix_(std::move(step_prefix)),
+      record_(std::move(record)),
+      follower_(std::move(follower)) {
+  poller_->Watch(record_.slurm_job_id);
+}
+
+SlurmStepFollow::~SlurmStepFollow() { poller_->Unwatch(record_.slurm_job_id); }
+
+SlurmStepState SlurmStepFollow::Tick(bool cancelling) {
+  const std::string& id = record_.slurm_job_id;
+  if (last_.phase == SlurmStepState::Phase::kEnded) return last_;
+  (void)follower_.Pump();  // a read error now is retried on the next tick
+  if (cancelling && absl::Now() - last_cancel_ > kCancelRetry) {
+    last_cancel_ = absl::Now();
+    (void)client_->Cancel(id);
+    poller_->Kick();
   }
+  const absl::optional<ExitStatus> recorded = RecordedExit(step_prefix_);
+  // The command is over: ask Slurm now rather than at the next interval.
+  SlurmQueuePoller::Snapshot snap =
+      recorded ? poller_->GetFresh(id, absl::Seconds(2)) : poller_->Get(id);
+  if (snap.generation == seen_generation_) return last_;
+  seen_generation_ = snap.generation;
+  unknown_polls_ = snap.known ? 0 : unknown_polls_ + 1;
+  SlurmStepState state;
+  if (snap.known) {
+    state = MapSlurmState(snap.info, recorded);
+    // The script recorded an exit: the job is over even while Slurm still
+    // says RUNNING/COMPLETING (its epilog).
+    if (state.phase != SlurmStepState::Phase::kEnded && recorded && !cancelling) {
+      state = MapForgottenJob(id, recorded);
+    }
+  } else if (unknown_polls_ >= 3 || recorded) {
+    state = MapForgottenJob(id, recorded);
+  } else {
+    return last_;
+  }
+  if (state.phase == SlurmStepState::Phase::kEnded) {
+    (void)follower_.Pump();  // the last output, written before the job ended
+  }
+  last_ = state;
+  return last_;
 }
 
 }  // namespace mlcube

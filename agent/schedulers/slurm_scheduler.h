@@ -18,6 +18,7 @@
 #include "agent/schedulers/slurm_batch_script.h"
 #include "agent/schedulers/slurm_client.h"
 #include "agent/schedulers/slurm_job_state.h"
+#include "agent/schedulers/slurm_output_follower.h"
 #include "agent/schedulers/slurm_queue_poller.h"
 
 namespace mlcube {
@@ -38,15 +39,35 @@ struct SlurmStepRecord {
   int64_t log_start = 0;
 };
 
+// One submitted step being followed. Tick() copies new output into the job
+// log and returns the step's state; once it says kEnded the step is over.
+class SlurmStepFollow {
+ public:
+  SlurmStepFollow(SlurmQueuePoller* poller, const SlurmClient* client, std::string step_prefix,
+                  SlurmStepRecord record, SlurmOutputFollower follower);
+  ~SlurmStepFollow();  // stops asking Slurm about the job
+  SlurmStepFollow(const SlurmStepFollow&) = delete;
+  SlurmStepFollow& operator=(const SlurmStepFollow&) = delete;
+
+  // `cancelling`: scancel the job (again every few seconds) and wait for
+  // Slurm to end it.
+  SlurmStepState Tick(bool cancelling);
+  const std::string& slurm_job_id() const { return record_.slurm_job_id; }
+
+ private:
+  SlurmQueuePoller* poller_;
+  const SlurmClient* client_;
+  const std::string step_prefix_;
+  const SlurmStepRecord record_;
+  SlurmOutputFollower follower_;
+  SlurmStepState last_;
+  absl::Time last_cancel_ = absl::InfinitePast();
+  int64_t seen_generation_ = 0;
+  int unknown_polls_ = 0;
+};
+
 class SlurmScheduler {
  public:
-  struct Callbacks {
-    std::function<bool()> cancel_requested;
-    std::function<bool()> stopping;  // the agent shuts down: stop following
-    // Each new phase or pending reason (for the job's status).
-    std::function<void(const std::string& slurm_job_id, const SlurmStepState&)> on_change;
-  };
-
   explicit SlurmScheduler(SlurmClient client,
                           absl::Duration min_poll = absl::Milliseconds(250),
                           absl::Duration max_poll = absl::Seconds(5));
@@ -61,10 +82,10 @@ class SlurmScheduler {
   // name first instead of submitting a second one.
   absl::StatusOr<SlurmStepRecord> Submit(const SlurmStep& step);
 
-  // Follows a submitted step until it ends. ABORTED when `stopping` says so
-  // (the Slurm job goes on; Follow again after a restart).
-  absl::StatusOr<SlurmStepState> Follow(const SlurmStep& step, const SlurmStepRecord& record,
-                                        const Callbacks& callbacks);
+  // Starts following a submitted step (after a restart too: the output
+  // already in the log is not copied again).
+  absl::StatusOr<std::unique_ptr<SlurmStepFollow>> StartFollow(const SlurmStep& step,
+                                                               const SlurmStepRecord& record);
 
   int64_t polls() const { return poller_->polls(); }
 

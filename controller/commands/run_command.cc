@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/slurm_settings.h"
 #include "common/config_tree.h"
 #include "common/legacy_cube_converter.h"
 #include "common/safe_path.h"
@@ -75,6 +76,34 @@ absl::StatusOr<std::map<std::string, std::string>> AgentOverrides(const RunComma
     overrides[assignment.substr(0, eq)] = assignment.substr(eq + 1);
   }
   return overrides;
+}
+
+// Moves the -P slurm.KEY=VALUE assignments out of the cube's overrides and
+// applies them over the host's slurm settings; checks the result.
+absl::StatusOr<std::map<std::string, std::string>> SlurmSettingsForRun(const HostEntry& host,
+                                                                       CubeLoadOptions* load) {
+  std::map<std::string, std::string> slurm = host.slurm;
+  std::vector<std::string> kept;
+  for (const std::string& assignment : load->overrides) {
+    if (!absl::StartsWith(assignment, "slurm.")) {
+      kept.push_back(assignment);
+      continue;
+    }
+    const size_t eq = assignment.find('=');
+    const std::string key = assignment.substr(6, eq == std::string::npos ? eq : eq - 6);
+    if (host.scheduler != "slurm") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "-P slurm.", key, ": host ", host.name, " does not use Slurm (scheduler: local)"));
+    }
+    if (eq == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("-P ", assignment, ": expected slurm.KEY=VALUE"));
+    }
+    slurm[key] = assignment.substr(eq + 1);
+  }
+  load->overrides = std::move(kept);
+  absl::StatusOr<SlurmSettings> parsed = ParseSlurmSettings(slurm, "slurm");
+  if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("-P ", parsed.status().message()));
+  return slurm;
 }
 
 // Workspace-relative paths of the tasks' outputs (what comes back).
@@ -171,6 +200,11 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
   // Validate everything locally first: a typo should not cost a sync.
   CubeLoadOptions load = ToLoadOptions(options.cube);
   load.host_defaults = host->platform_defaults;
+  absl::StatusOr<std::map<std::string, std::string>> slurm = SlurmSettingsForRun(*host, &load);
+  if (!slurm.ok()) {
+    console.Error(slurm.status().message());
+    return kExitBadInput;
+  }
   std::vector<std::string> tasks;
   if (!options.configure_only) {
     absl::StatusOr<std::vector<std::string>> names = ResolveTaskNames(options.task, &load);
@@ -247,6 +281,10 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
   }
   for (const auto& [key, value] : host->env) (*request.mutable_env())[key] = value;
   request.set_gpus(options.gpus);
+  if (host->scheduler == "slurm") {
+    request.set_scheduler("slurm");
+    for (const auto& [key, value] : *slurm) (*request.mutable_slurm())[key] = value;
+  }
   request.set_client_request_id(RandomRequestId());
   absl::StatusOr<Job> job = SubmitWithRetry(agent, request, console);
   if (!job.ok()) {

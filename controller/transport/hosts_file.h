@@ -16,6 +16,11 @@
 //       tls: {ca: ca.pem, cert: me.pem, key: me.key}
 //       ssh: {host: gpu01, port: 22, user: me, identity_file: ~/.ssh/id_ed25519}
 //       agent_socket: /run/mlcube-agent/agent.sock   # or 127.0.0.1:7443 there
+//     hpc:
+//       address: unix:///scratch/alice/mlcube/agent.sock
+//       runtime: singularity
+//       scheduler: slurm          # default: local
+//       slurm: {partition: gpu, account: proj42, time: "02:00:00", cpus_per_task: 8, mem: 32G}
 //   exclude: ["*.ckpt.tmp"]
 //
 // Found at --hosts=FILE, else $MLCUBE_REMOTE_HOSTS, else
@@ -60,6 +65,10 @@ struct HostEntry {
   bool has_ssh = false;
   SshSettings ssh;
   std::string agent_socket;  // remote socket reached through ssh
+  // "local" (the agent's machine) or "slurm" (Slurm batch jobs from the
+  // agent's host), and the slurm: settings as KEY -> VALUE (validated).
+  std::string scheduler = "local";
+  std::map<std::string, std::string> slurm;
 };
 
 struct HostsFile {
