@@ -261,7 +261,23 @@ absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentCon
 
 }  // namespace
 
-absl::Status CheckSharedDirectory(const std::string& dir, std::string* note) {
+absl::Status CheckSlurmSharedDir(const AgentConfig& config, std::string* note) {
+  const std::string& dir = config.slurm_shared_dir;
+  // Workspaces, job directories and SIF images must all be where the
+  // compute nodes see them; Slurm reads '%' in output paths as a pattern.
+  for (const auto& [name, path] :
+       {std::pair<const char*, std::string>{"state_dir", config.state_dir},
+        {"image_dir", config.EffectiveImageDir()}}) {
+    if (!IsWithin(NormalizePath(path), NormalizePath(dir))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": '", path, "' is outside slurm.shared_dir '", dir,
+                       "' (compute nodes must see it: put it under the shared directory)"));
+    }
+    if (path.find('%') != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": '", path, "': '%' is not allowed with Slurm"));
+    }
+  }
   struct statfs fs {};
   if (statfs(dir.c_str(), &fs) != 0) {
     return absl::FailedPreconditionError(
@@ -351,20 +367,6 @@ absl::Status ValidateAgentConfig(const AgentConfig& config) {
     if (config.slurm_shared_dir[0] != '/') {
       return absl::InvalidArgumentError(absl::StrCat(
           "slurm.shared_dir: '", config.slurm_shared_dir, "': expected an absolute path"));
-    }
-    // Workspaces, job directories and SIF images must all be where the
-    // compute nodes see them; Slurm reads '%' in output paths as a pattern.
-    for (const auto& [name, dir] : {std::pair<const char*, std::string>{"state_dir", config.state_dir},
-                                    {"image_dir", config.EffectiveImageDir()}}) {
-      if (!IsWithin(NormalizePath(dir), NormalizePath(config.slurm_shared_dir))) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            name, ": '", dir, "' is outside slurm.shared_dir '", config.slurm_shared_dir,
-            "' (compute nodes must see it: put it under the shared directory)"));
-      }
-      if (dir.find('%') != std::string::npos) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(name, ": '", dir, "': '%' is not allowed with Slurm"));
-      }
     }
   }
   for (const auto& [name, value] :

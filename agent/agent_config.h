@@ -95,11 +95,12 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text,
 // Reads and parses a file; NOT_FOUND when it does not exist.
 absl::StatusOr<AgentConfig> LoadAgentConfigFile(const std::string& path);
 
-// Start-up check of slurm.shared_dir: FAILED_PRECONDITION when it is in
+// Start-up check of slurm.shared_dir (after flags): state_dir and image_dir
+// must be inside it (INVALID_ARGUMENT); FAILED_PRECONDITION when it is in
 // memory (tmpfs); OK with a `note` when it is a local disk (the compute
 // nodes of a real cluster would not see it), OK alone for network
 // filesystems (NFS, Lustre, GPFS, BeeGFS, CephFS, ...).
-absl::Status CheckSharedDirectory(const std::string& dir, std::string* note);
+absl::Status CheckSlurmSharedDir(const AgentConfig& config, std::string* note);
 
 // Checks the values that flags may also set (paths absolute, addresses well
 // formed).

@@ -159,7 +159,7 @@ int Serve(const ServeFlags& flags) {
   if (absl::Status made = PrepareDirectories(*config, layout); !made.ok()) return Fail(made, 1);
   if (!config->slurm_shared_dir.empty()) {
     std::string note;
-    absl::Status shared = mlcube::CheckSharedDirectory(config->slurm_shared_dir, &note);
+    absl::Status shared = mlcube::CheckSlurmSharedDir(*config, &note);
     if (!shared.ok()) return Fail(shared, 2);
     if (!note.empty()) std::cerr << "mlcube-agent: note: " << note << "\n";
   }
