@@ -25,6 +25,7 @@ fi
 bash tools/start-docker.sh
 bash tools/install-apptainer.sh
 bash tools/create-test-user.sh
+bash tools/start-slurm.sh
 bash tools/prepare-examples.sh
 
 # Fuzz targets need clang and libFuzzer; built in their own tree.

@@ -73,6 +73,9 @@ class SlurmEndToEndTest : public ::testing::Test {
     options.user = "mlcube";
     options.state_dir = state_dir;
     options.extra_args = {"--config=" + dir_.path() + "/agent.yaml"};
+    // A killed agent's object owns the state dir the restarted one uses:
+    // kept until the test ends.
+    if (agent_) stopped_agents_.push_back(std::move(agent_));
     agent_ = std::make_unique<AgentProcess>(options);
     ASSERT_TRUE(agent_->Start()) << agent_->Stderr();
   }
@@ -131,6 +134,7 @@ class SlurmEndToEndTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::vector<std::unique_ptr<AgentProcess>> stopped_agents_;
   std::unique_ptr<AgentProcess> agent_;
 };
 
