@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: prepares the real components the tests use (Docker
-# engine, unprivileged Apptainer, test user `mlcube`, example images), builds,
+# engine, unprivileged Apptainer, test user `mlcube`, a one-node Slurm cluster,
+# example images), builds,
 # runs the fuzz targets for MLCUBE_FUZZ_SECONDS (default 60) each, then the
 # whole ctest suite. Run as root on a Debian 12 machine after tools/setup.sh.
 set -euo pipefail
