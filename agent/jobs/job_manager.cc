@@ -195,21 +195,28 @@ void JobManager::SetSchedulerInfo(const std::shared_ptr<Entry>& entry,
                                   const std::string& scheduler_job_id,
                                   const std::string& pending_reason) {
   Job copy;
+  std::string previous_id, previous_reason;
   {
     absl::MutexLock lock(&mu_);
+    previous_id = entry->job.scheduler_job_id();
+    previous_reason = entry->job.pending_reason();
     entry->job.set_scheduler_job_id(scheduler_job_id);
     entry->job.set_pending_reason(pending_reason);
     copy = entry->job;
   }
   (void)store_.Save(copy);
-  if (!pending_reason.empty()) {
-    auto log = JobLog::OpenForAppend(store_.LogPath(copy.id()), config_.log_max_bytes);
-    if (log.ok()) {
-      (void)log->Append(JobLog::RecordType::kAgent,
-                        absl::StrCat("mlcube-agent: Slurm job ", scheduler_job_id,
-                                     " is pending (", pending_reason, ")\n"));
-    }
+  std::string text;
+  if (scheduler_job_id != previous_id) {
+    text = absl::StrCat("mlcube-agent: Slurm job ", scheduler_job_id, "\n");
   }
+  // "PENDING" stands for Slurm's reason None: not looked at yet.
+  if (!pending_reason.empty() && pending_reason != "PENDING" && pending_reason != previous_reason) {
+    absl::StrAppend(&text, "mlcube-agent: Slurm job ", scheduler_job_id, " is pending (",
+                    pending_reason, ")\n");
+  }
+  if (text.empty()) return;
+  auto log = JobLog::OpenForAppend(store_.LogPath(copy.id()), config_.log_max_bytes);
+  if (log.ok()) (void)log->Append(JobLog::RecordType::kAgent, text);
 }
 
 absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJobRequest& request) {

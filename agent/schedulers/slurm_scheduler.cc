@@ -106,9 +106,12 @@ SlurmStepState SlurmStepFollow::Tick(bool cancelling) {
     poller_->Kick();
   }
   const absl::optional<ExitStatus> recorded = RecordedExit(step_prefix_);
-  // The command is over: ask Slurm now rather than at the next interval.
+  // The command is over: ask Slurm now rather than at the next interval
+  // (once per exit file: a requeued job's next run removes it).
+  const bool fresh = recorded.has_value() && !asked_after_exit_;
+  asked_after_exit_ = recorded.has_value();
   SlurmQueuePoller::Snapshot snap =
-      recorded ? poller_->GetFresh(id, absl::Seconds(2)) : poller_->Get(id);
+      fresh ? poller_->GetFresh(id, absl::Seconds(2)) : poller_->Get(id);
   if (snap.generation == seen_generation_) return last_;
   seen_generation_ = snap.generation;
   unknown_polls_ = snap.known ? 0 : unknown_polls_ + 1;
@@ -116,8 +119,8 @@ SlurmStepState SlurmStepFollow::Tick(bool cancelling) {
   if (snap.known) {
     state = MapSlurmState(snap.info, recorded);
     // The script recorded an exit: the job is over even while Slurm still
-    // says RUNNING/COMPLETING (its epilog).
-    if (state.phase != SlurmStepState::Phase::kEnded && recorded && !cancelling) {
+    // says RUNNING/COMPLETING (its epilog). A pending (requeued) job is not.
+    if (state.phase == SlurmStepState::Phase::kRunning && recorded && !cancelling) {
       state = MapForgottenJob(id, recorded);
     }
   } else if (unknown_polls_ >= 3 || recorded) {

@@ -64,6 +64,7 @@ class SlurmStepFollow {
   absl::Time last_cancel_ = absl::InfinitePast();
   int64_t seen_generation_ = 0;
   int unknown_polls_ = 0;
+  bool asked_after_exit_ = false;
 };
 
 class SlurmScheduler {

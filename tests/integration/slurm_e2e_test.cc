@@ -211,6 +211,32 @@ TEST_F(SlurmEndToEndTest, PendingJobShowsItsReasonThenRuns) {
   EXPECT_THAT(Cli({"status", job}).out, ::testing::Not(HasSubstr("pending: ")));
 }
 
+TEST_F(SlurmEndToEndTest, RequeuedJobIsFollowedToItsEnd) {
+  WriteHosts("5", "");
+  const std::string job = Detach();
+  std::string logs;
+  for (int i = 0; i < 300 && logs.find("tick 2") == std::string::npos; ++i) {
+    logs = Cli({"logs", job}).out;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_THAT(logs, HasSubstr("tick 2"));
+  const std::string slurm_id = SlurmJobOf(Cli({"status", job}).out);
+  ASSERT_FALSE(slurm_id.empty());
+  // As preemption with requeue would: the job goes back to the queue
+  // (BeginTime two minutes on; moved to now to keep the test short).
+  ASSERT_EQ(mlcube_test::Shell("scontrol requeue " + slurm_id), 0);
+  EXPECT_THAT(WaitForStatus(job, "pending: BeginTime", 30), HasSubstr("pending: BeginTime"));
+  EXPECT_THAT(Cli({"status", job}).out, HasSubstr("state: RUNNING"));
+  ASSERT_EQ(mlcube_test::Shell("scontrol update JobId=" + slurm_id + " StartTime=now"), 0);
+  CommandResult followed = Cli({"logs", "-f", job}, 120);
+  EXPECT_EQ(followed.exit_code, 0) << followed.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(followed.err, HasSubstr("DUE TO JOB REQUEUE"));
+  // The second run printed every tick again, after the first run's.
+  EXPECT_EQ(CountOccurrences(followed.out, "tick 1\n"), 2) << followed.out;
+  EXPECT_EQ(CountOccurrences(followed.out, "tick 5\n"), 1) << followed.out;
+  EXPECT_THAT(Cli({"status", job}).out, HasSubstr("state: SUCCEEDED"));
+}
+
 TEST_F(SlurmEndToEndTest, AgentKilledMidJobResumesWithEveryLineOnce) {
   WriteHosts("8", "");
   const std::string job = Detach();
