@@ -104,6 +104,9 @@ absl::Status SetValue(SlurmSettings* s, const std::string& key, const std::strin
   } else if (key == "configure") {
     if (value != "login" && value != "job") return bad("login or job");
     s->configure_as_job = value == "job";
+  } else if (key == "scratch" || key == "node_tmp") {
+    if (value != "true" && value != "false") return bad("true or false");
+    (key == "scratch" ? s->scratch : s->node_tmp) = value == "true";
   } else if (key == "extra_args") {
     s->extra_args = absl::StrSplit(value, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     for (const std::string& arg : s->extra_args) {
@@ -121,7 +124,7 @@ absl::Status SetValue(SlurmSettings* s, const std::string& key, const std::strin
 const std::vector<std::string>& SlurmSettingKeys() {
   static const std::vector<std::string> keys = {
       "partition", "account", "qos",      "time",       "cpus_per_task", "mem",
-      "constraint", "gres",   "gpu_flag", "extra_args", "configure"};
+      "constraint", "gres",   "gpu_flag", "extra_args", "configure",     "scratch", "node_tmp"};
   return keys;
 }
 

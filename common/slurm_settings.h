@@ -10,7 +10,7 @@
 // Keys: partition, account, qos, time, cpus_per_task, mem, constraint, gres,
 // gpu_flag (gres | gpus: how a GPU count is asked for), extra_args (more
 // sbatch options, some refused), configure (login | job: where an image
-// build runs).
+// build runs), scratch and node_tmp (true | false).
 
 #include <map>
 #include <string>
@@ -32,6 +32,12 @@ struct SlurmSettings {
   std::string gpu_flag = "gres";  // "gres": --gres=gpu:N, "gpus": --gpus=N
   std::vector<std::string> extra_args;
   bool configure_as_job = false;
+  // Conveniences inside the job: a per-job scratch directory on the shared
+  // filesystem bound at /scratch_storage and kept after the job; /tmp,
+  // /var/tmp and $HOME of the container on node-local storage
+  // ($SLURM_TMPDIR, else $TMPDIR, else /tmp), removed when the job ends.
+  bool scratch = true;
+  bool node_tmp = true;
 };
 
 // The keys ParseSlurmSettings knows, in the order they are documented.

@@ -556,9 +556,16 @@ JobOutcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
       return JobOutcome{mlcube_remote::v1::JOB_STATE_FAILED, 0,
                         std::string(options.status().message())};
     }
+    SlurmConveniences conveniences;
+    if (settings->scratch) conveniences.scratch_dir = layout_.JobScratchStorageDir(job.id());
+    conveniences.node_tmp = settings->node_tmp;
+    if (!conveniences.scratch_dir.empty()) {
+      absl::MutexLock lock(&mu_);
+      entry->job.set_scratch_dir(conveniences.scratch_dir);
+    }
     slurm = std::make_unique<SlurmStepScheduler>(
         &slurm_scheduler_, &local_scheduler_, job.id(), *options, settings->configure_as_job,
-        [this, entry](const std::string& slurm_id, const SlurmStepState& state) {
+        conveniences, [this, entry](const std::string& slurm_id, const SlurmStepState& state) {
           SetSchedulerInfo(entry, slurm_id,
                            state.phase == SlurmStepState::Phase::kPending ? state.pending_reason
                                                                           : "");

@@ -10,8 +10,34 @@ std::string SlurmBatchScript::ShellQuote(const std::string& word) {
   return absl::StrCat("'", absl::StrReplaceAll(word, {{"'", "'\\''"}}), "'");
 }
 
+namespace {
+
+std::string ConvenienceLines(const SlurmConveniences& c) {
+  std::string lines;
+  if (!c.scratch_dir.empty()) {
+    const std::string dir = SlurmBatchScript::ShellQuote(c.scratch_dir);
+    absl::StrAppend(&lines, "mkdir -p ", dir, " && echo \"mlcube-agent: /scratch_storage is ",
+                    "$(hostname):\"", dir, " >&2\n");
+    for (const char* var : {"APPTAINER_BIND", "SINGULARITY_BIND"}) {
+      absl::StrAppend(&lines, "export ", var, "=\"${", var, ":+$", var, ",}\"", dir,
+                      "':/scratch_storage'\n");
+    }
+  }
+  if (c.node_tmp) {
+    absl::StrAppend(
+        &lines,
+        "node_tmp=$(mktemp -d \"${SLURM_TMPDIR:-${TMPDIR:-/tmp}}/mlcube-job.XXXXXX\") && "
+        "trap 'rm -rf \"$node_tmp\"' EXIT && "
+        "export APPTAINER_WORKDIR=\"$node_tmp\" SINGULARITY_WORKDIR=\"$node_tmp\"\n");
+  }
+  return lines;
+}
+
+}  // namespace
+
 std::string SlurmBatchScript::Render(const std::vector<std::string>& argv, const std::string& cwd,
-                                     const SlurmStepFiles& files) {
+                                     const SlurmStepFiles& files,
+                                     const SlurmConveniences& conveniences) {
   std::vector<std::string> words;
   words.reserve(argv.size());
   for (const std::string& a : argv) words.push_back(ShellQuote(a));
@@ -21,12 +47,14 @@ std::string SlurmBatchScript::Render(const std::vector<std::string>& argv, const
   absl::StrAppend(&script, "rm -f ", exit_file, "\n");
   absl::StrAppend(&script, "record() { echo \"exit $1\" > ", exit_tmp, " && mv -f ", exit_tmp, " ",
                   exit_file, "; }\n");
+  absl::StrAppend(&script, ConvenienceLines(conveniences));
   if (!cwd.empty()) {
     absl::StrAppend(&script, "cd ", ShellQuote(cwd),
                     " || { echo \"mlcube-agent: cannot enter the working directory on $(hostname)\""
                     " >&2; record 126; exit 126; }\n");
   }
   absl::StrAppend(&script, absl::StrJoin(words, " "), " </dev/null\n");
+  // Not `exec`: the exit status is recorded, and the EXIT trap cleans up.
   absl::StrAppend(&script, "rc=$?\nrecord \"$rc\"\nexit \"$rc\"\n");
   return script;
 }

@@ -34,11 +34,22 @@ struct SlurmStepFiles {
   std::string record;  // the Slurm job id and where the step's log starts
 };
 
+// What the script sets up around an Apptainer command, through Apptainer's
+// own environment variables (the runtime's command line stays as it is).
+struct SlurmConveniences {
+  // Created if missing and bound at /scratch_storage (APPTAINER_BIND); kept.
+  std::string scratch_dir;
+  // /tmp, /var/tmp and $HOME of a --contain'ed container in a directory on
+  // the node's own storage (APPTAINER_WORKDIR), removed when the job ends.
+  bool node_tmp = false;
+};
+
 class SlurmBatchScript {
  public:
   // `argv`: the runtime's command; `cwd`: where it runs ("" = the job dir).
   static std::string Render(const std::vector<std::string>& argv, const std::string& cwd,
-                            const SlurmStepFiles& files);
+                            const SlurmStepFiles& files,
+                            const SlurmConveniences& conveniences = {});
 
   // sbatch --parsable with the agent's own options (job name, output files,
   // append mode), then `resource_options` (SbatchResourceOptions), then the

@@ -62,7 +62,7 @@ absl::StatusOr<SlurmStepRecord> SlurmScheduler::Submit(const SlurmStep& step) {
     }
   }
   if (absl::Status s = client_.CheckInstalled(); !s.ok()) return s;
-  const std::string script = SlurmBatchScript::Render(step.argv, step.cwd, files);
+  const std::string script = SlurmBatchScript::Render(step.argv, step.cwd, files, step.conveniences);
   if (absl::Status s = WriteFileAtomically(files.script, script, 0750); !s.ok()) return s;
   auto id = client_.Submit(
       SlurmBatchScript::SbatchArgv(client_.Binary("sbatch"), step.job_name, step.sbatch_options,

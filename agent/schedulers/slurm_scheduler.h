@@ -32,6 +32,7 @@ struct SlurmStep {
   std::map<std::string, std::string> env;
   std::string cwd;
   std::vector<std::string> sbatch_options;  // SbatchResourceOptions
+  SlurmConveniences conveniences;
 };
 
 struct SlurmStepRecord {

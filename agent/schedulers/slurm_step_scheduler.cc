@@ -20,12 +20,14 @@ std::string StepNumber(const std::string& step_prefix) {
 
 SlurmStepScheduler::SlurmStepScheduler(SlurmScheduler* shared, StepScheduler* local,
                                        std::string job_id, std::vector<std::string> sbatch_options,
-                                       bool configure_as_job, ChangeCallback on_change)
+                                       bool configure_as_job, SlurmConveniences conveniences,
+                                       ChangeCallback on_change)
     : shared_(shared),
       local_(local),
       job_id_(std::move(job_id)),
       sbatch_options_(std::move(sbatch_options)),
       configure_as_job_(configure_as_job),
+      conveniences_(std::move(conveniences)),
       on_change_(std::move(on_change)) {}
 
 bool SlurmStepScheduler::IsLocal(const std::string& step_prefix) const {
@@ -42,6 +44,7 @@ SlurmStep SlurmStepScheduler::MakeStep(const SupervisedCommand& command) const {
   step.env = command.env;
   step.cwd = command.cwd;
   step.sbatch_options = sbatch_options_;
+  step.conveniences = conveniences_;
   return step;
 }
 

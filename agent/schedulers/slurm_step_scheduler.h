@@ -29,7 +29,7 @@ class SlurmStepScheduler final : public StepScheduler {
   // ("mlcube-JOBID-N"); `sbatch_options` from SbatchResourceOptions.
   SlurmStepScheduler(SlurmScheduler* shared, StepScheduler* local, std::string job_id,
                      std::vector<std::string> sbatch_options, bool configure_as_job,
-                     ChangeCallback on_change);
+                     SlurmConveniences conveniences, ChangeCallback on_change);
 
   absl::Status Launch(const SupervisedCommand& command) override;
   bool Launched(const std::string& step_prefix) override;
@@ -60,6 +60,7 @@ class SlurmStepScheduler final : public StepScheduler {
   const std::string job_id_;
   const std::vector<std::string> sbatch_options_;
   const bool configure_as_job_;
+  const SlurmConveniences conveniences_;
   ChangeCallback on_change_;
   std::map<std::string, Step> steps_;
   std::string log_path_;

@@ -83,6 +83,7 @@ int RunStatusCommand(const JobCommandOptions& options, const Console& console, s
   }
   if (!job.scheduler_job_id().empty()) out << "slurm job: " << job.scheduler_job_id() << "\n";
   if (!job.pending_reason().empty()) out << "pending: " << job.pending_reason() << "\n";
+  if (!job.scratch_dir().empty()) out << "scratch: " << job.scratch_dir() << "\n";
   out << "created: " << FormatTime(job.created_unix_ms()) << "\n"
       << "started: " << FormatTime(job.started_unix_ms()) << "\n"
       << "finished: " << FormatTime(job.finished_unix_ms()) << "\n";

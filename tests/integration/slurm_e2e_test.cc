@@ -258,6 +258,32 @@ TEST_F(SlurmEndToEndTest, AgentKilledMidJobResumesWithEveryLineOnce) {
   }
 }
 
+TEST_F(SlurmEndToEndTest, ScratchStorageIsKeptAndTmpAndHomeAreWritable) {
+  // A task that writes where seed users' jobs write: results to
+  // /scratch_storage, temporary files to /tmp, caches to ~/.cache.
+  ASSERT_EQ(mlcube_test::Shell(
+                "cd " + dir_.path() + "/hello && sed -i 's|^  \\*)$|  convenience) "
+                "echo result > /scratch_storage/result.txt \\&\\& echo t > /tmp/t \\&\\& "
+                "mkdir -p \"$HOME/.cache\" \\&\\& echo c > \"$HOME/.cache/c\" \\&\\& "
+                "echo wrote all three ;;\\n  *)|' build/hello.sh && printf '  convenience:\\n"
+                "    parameters: {inputs: {}, outputs: {}}\\n' >> mlcube.yaml"),
+            0);
+  CommandResult run = Cli({"run", Cube(), "--task=convenience"}, 300);
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(run.out, HasSubstr("wrote all three"));
+  EXPECT_THAT(run.err, HasSubstr("/scratch_storage is "));
+  std::string jobs = Cli({"jobs", "--all"}).out;
+  const std::string job = jobs.substr(jobs.find('\n') + 1, 8);
+  const std::string status = Cli({"status", job}).out;
+  const size_t at = status.find("scratch: ");
+  ASSERT_NE(at, std::string::npos) << status;
+  const std::string scratch = status.substr(at + 9, status.find('\n', at) - at - 9);
+  EXPECT_EQ(ReadFileContent(scratch + "/result.txt"), "result\n");
+  // Off per run: the task cannot write to /scratch_storage then.
+  CommandResult off = Cli({"run", Cube(), "--task=convenience", "-P", "slurm.scratch=false"}, 300);
+  EXPECT_NE(off.exit_code, 0) << off.out;
+}
+
 TEST_F(SlurmEndToEndTest, BadSlurmSettingsAreRefusedNamingTheKey) {
   CommandResult typo = Cli({"run", Cube(), "--task=greet", "-P", "slurm.tme=5"});
   EXPECT_EQ(typo.exit_code, 2);

@@ -7,6 +7,9 @@
 
 #include <fstream>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "agent/job_log.h"
 #include "agent/schedulers/slurm_batch_script.h"
 #include "agent/schedulers/slurm_client.h"
@@ -19,6 +22,8 @@
 
 namespace mlcube {
 namespace {
+
+int mlcube_test_mkdir(const std::string& path) { return ::mkdir(path.c_str(), 0755); }
 
 using ::testing::ElementsAre;
 using testing::TempDir;
@@ -105,6 +110,30 @@ TEST(SlurmBatchScriptTest, RunsTheCommandWordForWordAndRecordsItsExit) {
   auto exit = TaskSupervisor::ReadExit(dir.path() + "/step-0");
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_EQ(exit->ShellCode(), 7);
+}
+
+TEST(SlurmBatchScriptTest, ConveniencesGoThroughApptainersEnvironment) {
+  TempDir dir;
+  const SlurmStepFiles files(dir.path() + "/step-0");
+  SlurmConveniences conveniences;
+  conveniences.scratch_dir = dir.path() + "/scratch storage";
+  conveniences.node_tmp = true;
+  std::ofstream(files.script) << SlurmBatchScript::Render(
+      {"/bin/sh", "-c", "echo \"$APPTAINER_BIND\"; echo \"$APPTAINER_WORKDIR\"; test -d \"$APPTAINER_WORKDIR\""},
+      "", files, conveniences);
+  ASSERT_EQ(mlcube_test_mkdir(dir.path() + "/node"), 0);
+  SubprocessOptions options;
+  options.env = {{"SLURM_TMPDIR", dir.path() + "/node"}, {"APPTAINER_BIND", "/a:/b"}};
+  auto result = RunCommand({"/bin/sh", files.script}, absl::Seconds(30), options);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->status.ShellCode(), 0) << result->output;
+  EXPECT_THAT(result->output,
+              ::testing::HasSubstr("/a:/b," + dir.path() + "/scratch storage:/scratch_storage\n" +
+                                   dir.path() + "/node/mlcube-job."));
+  EXPECT_THAT(result->output, ::testing::HasSubstr("mlcube-agent: /scratch_storage is "));
+  EXPECT_EQ(access((dir.path() + "/scratch storage").c_str(), F_OK), 0);  // kept
+  auto left = RunCommand({"/bin/sh", "-c", "ls " + dir.path() + "/node | wc -l"});
+  EXPECT_EQ(left->output, "0\n");  // the node-local directory went with the job
 }
 
 TEST(SlurmBatchScriptTest, MissingWorkingDirectoryIsRecordedAs126) {
