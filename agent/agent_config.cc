@@ -285,14 +285,16 @@ absl::Status CheckSlurmSharedDir(const AgentConfig& config, std::string* note) {
   }
   const auto type = static_cast<unsigned long>(fs.f_type);
   if (type == TMPFS_MAGIC || type == RAMFS_MAGIC) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "slurm.shared_dir: '", dir, "' is in memory on this node (tmpfs); set it to a shared "
-        "filesystem the compute nodes mount, e.g. $SCRATCH/mlcube"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("slurm.shared_dir: '", dir,
+                     "' is in memory on this node (tmpfs); set it to a shared "
+                     "filesystem the compute nodes mount, e.g. $SCRATCH/mlcube"));
   }
-  constexpr unsigned long kNetworkTypes[] = {
-      NFS_SUPER_MAGIC, 0x0BD00BD0 /* Lustre */, 0x47504653 /* GPFS */, 0x19830326 /* BeeGFS */,
-      0x00C36400 /* CephFS */, 0xFF534D42 /* CIFS */, 0xFE534D42 /* SMB2 */, 0x65735546 /* FUSE */,
-      0xAAD7AAEA /* PanFS */, 0x6B414653 /* AFS */};
+  constexpr unsigned long kNetworkTypes[] = {NFS_SUPER_MAGIC,         0x0BD00BD0 /* Lustre */,
+                                             0x47504653 /* GPFS */,   0x19830326 /* BeeGFS */,
+                                             0x00C36400 /* CephFS */, 0xFF534D42 /* CIFS */,
+                                             0xFE534D42 /* SMB2 */,   0x65735546 /* FUSE */,
+                                             0xAAD7AAEA /* PanFS */,  0x6B414653 /* AFS */};
   for (unsigned long network : kNetworkTypes) {
     if (type == network) return absl::OkStatus();
   }
@@ -365,8 +367,8 @@ absl::Status ValidateAgentConfig(const AgentConfig& config) {
   }
   if (!config.slurm_shared_dir.empty()) {
     if (config.slurm_shared_dir[0] != '/') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "slurm.shared_dir: '", config.slurm_shared_dir, "': expected an absolute path"));
+      return absl::InvalidArgumentError(absl::StrCat("slurm.shared_dir: '", config.slurm_shared_dir,
+                                                     "': expected an absolute path"));
     }
   }
   for (const auto& [name, value] :

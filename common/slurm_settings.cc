@@ -14,11 +14,34 @@ namespace {
 
 // sbatch options the agent sets itself (output files, name, environment,
 // the script) or that would make a job the agent cannot follow.
-constexpr const char* kRefusedOptions[] = {
-    "-o", "--output", "-e", "--error", "-i", "--input", "-J", "--job-name", "-D", "--chdir",
-    "--wrap", "--export", "--export-file", "--parsable", "--open-mode", "-W", "--wait",
-    "-a", "--array", "--uid", "--gid", "--get-user-env", "-H", "--hold", "--test-only",
-    "--batch", "-M", "--clusters"};
+constexpr const char* kRefusedOptions[] = {"-o",
+                                           "--output",
+                                           "-e",
+                                           "--error",
+                                           "-i",
+                                           "--input",
+                                           "-J",
+                                           "--job-name",
+                                           "-D",
+                                           "--chdir",
+                                           "--wrap",
+                                           "--export",
+                                           "--export-file",
+                                           "--parsable",
+                                           "--open-mode",
+                                           "-W",
+                                           "--wait",
+                                           "-a",
+                                           "--array",
+                                           "--uid",
+                                           "--gid",
+                                           "--get-user-env",
+                                           "-H",
+                                           "--hold",
+                                           "--test-only",
+                                           "--batch",
+                                           "-M",
+                                           "--clusters"};
 
 bool AllOf(const std::string& value, const std::function<bool(char)>& ok) {
   if (value.empty()) return false;
@@ -36,8 +59,10 @@ bool NameChar(char c) {
 
 bool ValidTime(const std::string& value) {
   if (value == "infinite" || value == "UNLIMITED") return true;
-  return AllOf(value, [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)) ||
-                                          c == ':' || c == '-'; }) &&
+  return AllOf(value,
+               [](char c) {
+                 return absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == ':' || c == '-';
+               }) &&
          absl::ascii_isdigit(static_cast<unsigned char>(value.front()));
 }
 
@@ -113,8 +138,8 @@ absl::Status SetValue(SlurmSettings* s, const std::string& key, const std::strin
       if (absl::Status st = CheckExtraArg(arg, path); !st.ok()) return st;
     }
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": unknown key (expected ", absl::StrJoin(SlurmSettingKeys(), ", "), ")"));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": unknown key (expected ",
+                                                   absl::StrJoin(SlurmSettingKeys(), ", "), ")"));
   }
   return absl::OkStatus();
 }
@@ -123,8 +148,8 @@ absl::Status SetValue(SlurmSettings* s, const std::string& key, const std::strin
 
 const std::vector<std::string>& SlurmSettingKeys() {
   static const std::vector<std::string> keys = {
-      "partition", "account", "qos",      "time",       "cpus_per_task", "mem",
-      "constraint", "gres",   "gpu_flag", "extra_args", "configure",     "scratch", "node_tmp"};
+      "partition", "account",  "qos",        "time",      "cpus_per_task", "mem",     "constraint",
+      "gres",      "gpu_flag", "extra_args", "configure", "scratch",       "node_tmp"};
   return keys;
 }
 

@@ -24,11 +24,11 @@ struct SlurmSettings {
   std::string partition;
   std::string account;
   std::string qos;
-  std::string time;           // Slurm's formats: MM, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]
-  int cpus_per_task = 0;      // 0: Slurm's default
-  std::string mem;            // 4000, 32G, ...
+  std::string time;       // Slurm's formats: MM, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]
+  int cpus_per_task = 0;  // 0: Slurm's default
+  std::string mem;        // 4000, 32G, ...
   std::string constraint;
-  std::string gres;           // extra generic resources, e.g. "nvme:1"
+  std::string gres;               // extra generic resources, e.g. "nvme:1"
   std::string gpu_flag = "gres";  // "gres": --gres=gpu:N, "gpus": --gpus=N
   std::vector<std::string> extra_args;
   bool configure_as_job = false;

@@ -18,7 +18,6 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/job_log.h"
-#include "common/slurm_settings.h"
 #include "agent/request_validator.h"
 #include "agent/runtimes/apptainer_runtime.h"
 #include "agent/runtimes/docker_runtime.h"
@@ -29,6 +28,7 @@
 #include "common/file_util.h"
 #include "common/mount_planner.h"
 #include "common/safe_path.h"
+#include "common/slurm_settings.h"
 
 namespace mlcube {
 
@@ -525,6 +525,30 @@ class JobManager::EntryControl final : public JobControl {
   std::shared_ptr<Entry> entry_;
 };
 
+absl::StatusOr<std::unique_ptr<SlurmStepScheduler>> JobManager::MakeSlurmScheduler(
+    const std::shared_ptr<Entry>& entry, const std::string& job_id,
+    const SubmitJobRequest& request) {
+  auto settings = ParseSlurmSettings(
+      std::map<std::string, std::string>(request.slurm().begin(), request.slurm().end()));
+  if (!settings.ok()) return settings.status();
+  auto options = SbatchResourceOptions(*settings, request.gpus());
+  if (!options.ok()) return options.status();
+  SlurmConveniences conveniences;
+  if (settings->scratch) conveniences.scratch_dir = layout_.JobScratchStorageDir(job_id);
+  conveniences.node_tmp = settings->node_tmp;
+  if (!conveniences.scratch_dir.empty()) {
+    absl::MutexLock lock(&mu_);
+    entry->job.set_scratch_dir(conveniences.scratch_dir);
+  }
+  return std::make_unique<SlurmStepScheduler>(
+      &slurm_scheduler_, &local_scheduler_, job_id, *options, settings->configure_as_job,
+      conveniences, [this, entry](const std::string& slurm_id, const SlurmStepState& state) {
+        SetSchedulerInfo(
+            entry, slurm_id,
+            state.phase == SlurmStepState::Phase::kPending ? state.pending_reason : "");
+      });
+}
+
 JobOutcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
   Job job;
   SubmitJobRequest request;
@@ -548,32 +572,16 @@ JobOutcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
   StepScheduler* scheduler = &local_scheduler_;
   std::unique_ptr<SlurmStepScheduler> slurm;
   if (request.scheduler() == "slurm") {
-    auto settings = ParseSlurmSettings(
-        std::map<std::string, std::string>(request.slurm().begin(), request.slurm().end()));
-    auto options = settings.ok() ? SbatchResourceOptions(*settings, request.gpus())
-                                 : absl::StatusOr<std::vector<std::string>>(settings.status());
-    if (!options.ok()) {
+    auto made = MakeSlurmScheduler(entry, job.id(), request);
+    if (!made.ok()) {
       return JobOutcome{mlcube_remote::v1::JOB_STATE_FAILED, 0,
-                        std::string(options.status().message())};
+                        std::string(made.status().message())};
     }
-    SlurmConveniences conveniences;
-    if (settings->scratch) conveniences.scratch_dir = layout_.JobScratchStorageDir(job.id());
-    conveniences.node_tmp = settings->node_tmp;
-    if (!conveniences.scratch_dir.empty()) {
-      absl::MutexLock lock(&mu_);
-      entry->job.set_scratch_dir(conveniences.scratch_dir);
-    }
-    slurm = std::make_unique<SlurmStepScheduler>(
-        &slurm_scheduler_, &local_scheduler_, job.id(), *options, settings->configure_as_job,
-        conveniences, [this, entry](const std::string& slurm_id, const SlurmStepState& state) {
-          SetSchedulerInfo(entry, slurm_id,
-                           state.phase == SlurmStepState::Phase::kPending ? state.pending_reason
-                                                                          : "");
-        });
+    slurm = std::move(*made);
     scheduler = slurm.get();
   }
-  JobRunner runner(config_, layout_, scheduler, &control, std::move(job),
-                   std::move(request), std::move(*cube), std::move(*runtime));
+  JobRunner runner(config_, layout_, scheduler, &control, std::move(job), std::move(request),
+                   std::move(*cube), std::move(*runtime));
   return runner.Run();
 }
 

@@ -97,6 +97,10 @@ class JobManager : public CubeJobs {
   // scheduler / slurm fields of a request: known scheduler, valid settings,
   // Slurm's commands present.
   absl::Status CheckSchedulerRequest(const mlcube_remote::v1::SubmitJobRequest& request) const;
+  // The StepScheduler of a job with scheduler: slurm.
+  absl::StatusOr<std::unique_ptr<SlurmStepScheduler>> MakeSlurmScheduler(
+      const std::shared_ptr<Entry>& entry, const std::string& job_id,
+      const mlcube_remote::v1::SubmitJobRequest& request);
   // The current step's Slurm job id and pending reason ("" once running).
   void SetSchedulerInfo(const std::shared_ptr<Entry>& entry, const std::string& scheduler_job_id,
                         const std::string& pending_reason);

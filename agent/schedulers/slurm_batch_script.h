@@ -54,8 +54,7 @@ class SlurmBatchScript {
   // sbatch --parsable with the agent's own options (job name, output files,
   // append mode), then `resource_options` (SbatchResourceOptions), then the
   // script. `job_name` names the Slurm job so it can be found again.
-  static std::vector<std::string> SbatchArgv(const std::string& sbatch,
-                                             const std::string& job_name,
+  static std::vector<std::string> SbatchArgv(const std::string& sbatch, const std::string& job_name,
                                              const std::vector<std::string>& resource_options,
                                              const SlurmStepFiles& files);
 

@@ -36,8 +36,9 @@ absl::Status SlurmClient::CheckInstalled() const {
     const std::string binary = Binary(name);
     if (!FindInPath(binary).ok()) {
       return absl::FailedPreconditionError(
-          absl::StrCat(name, " is not installed on this host (scheduler: slurm needs Slurm's "
-                             "client commands in the agent's PATH)"));
+          absl::StrCat(name,
+                       " is not installed on this host (scheduler: slurm needs Slurm's "
+                       "client commands in the agent's PATH)"));
     }
   }
   return absl::OkStatus();
@@ -96,9 +97,10 @@ absl::StatusOr<std::string> SlurmClient::Submit(const std::vector<std::string>& 
 absl::StatusOr<std::map<std::string, SlurmJobInfo>> SlurmClient::Query(
     const std::vector<std::string>& ids) const {
   if (ids.empty()) return std::map<std::string, SlurmJobInfo>();
-  auto result = RunCommand({Binary("squeue"), "--states=all", "--noheader",
-                            "--jobs=" + absl::StrJoin(ids, ","), "--Format=" + std::string(kSqueueFormat)},
-                           kCommandTimeout);
+  auto result =
+      RunCommand({Binary("squeue"), "--states=all", "--noheader",
+                  "--jobs=" + absl::StrJoin(ids, ","), "--Format=" + std::string(kSqueueFormat)},
+                 kCommandTimeout);
   if (!result.ok()) return result.status();
   if (result->status.ShellCode() != 0) {
     // All the ids are gone from Slurm's memory: not an error, just nothing.
@@ -110,10 +112,11 @@ absl::StatusOr<std::map<std::string, SlurmJobInfo>> SlurmClient::Query(
   return ParseSqueueOutput(result->output);
 }
 
-absl::StatusOr<std::vector<std::string>> SlurmClient::FindByName(const std::string& job_name) const {
-  auto result = RunCommand({Binary("squeue"), "--states=all", "--noheader", "--me",
-                            "--name=" + job_name, "--format=%i"},
-                           kCommandTimeout);
+absl::StatusOr<std::vector<std::string>> SlurmClient::FindByName(
+    const std::string& job_name) const {
+  auto result = RunCommand(
+      {Binary("squeue"), "--states=all", "--noheader", "--me", "--name=" + job_name, "--format=%i"},
+      kCommandTimeout);
   if (!result.ok()) return result.status();
   if (result->status.ShellCode() != 0) {
     return absl::UnavailableError(absl::StrCat("squeue failed: ", FirstLine(result->output)));

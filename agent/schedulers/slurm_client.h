@@ -42,7 +42,8 @@ class SlurmClient {
 
   // One squeue call for all `ids` (finished jobs included while Slurm still
   // remembers them). Ids Slurm no longer knows are absent from the result.
-  absl::StatusOr<std::map<std::string, SlurmJobInfo>> Query(const std::vector<std::string>& ids) const;
+  absl::StatusOr<std::map<std::string, SlurmJobInfo>> Query(
+      const std::vector<std::string>& ids) const;
 
   // The ids of this user's jobs named `job_name` (finds a job the agent
   // submitted but did not get to record).

@@ -45,7 +45,8 @@ absl::StatusOr<int64_t> SlurmOutputFollower::PumpFile(const std::string& path, b
   for (;;) {
     ssize_t n = pread(fd.get(), buffer.data(), buffer.size(), *offset);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::InternalError(absl::StrCat("cannot read ", path, ": ", strerror(errno)));
+    if (n < 0)
+      return absl::InternalError(absl::StrCat("cannot read ", path, ": ", strerror(errno)));
     if (n == 0) break;
     absl::Status appended =
         log->Append(is_stderr ? JobLog::RecordType::kStderr : JobLog::RecordType::kStdout,

@@ -24,8 +24,8 @@ class SlurmOutputFollower {
  public:
   // Reads the log from `log_start` to learn how far each file was copied.
   static absl::StatusOr<SlurmOutputFollower> Resume(const SlurmStepFiles& files,
-                                                    const std::string& log_path,
-                                                    int64_t log_start, int64_t log_max_bytes);
+                                                    const std::string& log_path, int64_t log_start,
+                                                    int64_t log_max_bytes);
 
   // Appends what the output files gained since the last call; returns the
   // number of bytes copied.
@@ -36,7 +36,9 @@ class SlurmOutputFollower {
 
  private:
   SlurmOutputFollower(const SlurmStepFiles& files, std::string log_path, int64_t log_max_bytes)
-      : out_path_(files.out), err_path_(files.err), log_path_(std::move(log_path)),
+      : out_path_(files.out),
+        err_path_(files.err),
+        log_path_(std::move(log_path)),
         log_max_bytes_(log_max_bytes) {}
   absl::StatusOr<int64_t> PumpFile(const std::string& path, bool is_stderr, int64_t* offset);
 

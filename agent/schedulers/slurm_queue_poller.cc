@@ -110,9 +110,8 @@ void SlurmQueuePoller::Loop() {
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
-      auto wake = +[](SlurmQueuePoller* p) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return p->stopping_ || p->kicked_;
-      };
+      auto wake = +[](SlurmQueuePoller* p)
+                       ABSL_NO_THREAD_SAFETY_ANALYSIS { return p->stopping_ || p->kicked_; };
       if (watched_.empty()) {
         mu_.Await(absl::Condition(wake, this));
       } else {

@@ -23,8 +23,7 @@ absl::optional<ExitStatus> RecordedExit(const std::string& step_prefix) {
 
 }  // namespace
 
-SlurmScheduler::SlurmScheduler(SlurmClient client, absl::Duration min_poll,
-                               absl::Duration max_poll)
+SlurmScheduler::SlurmScheduler(SlurmClient client, absl::Duration min_poll, absl::Duration max_poll)
     : client_(std::move(client)),
       poller_(std::make_unique<SlurmQueuePoller>(&client_, min_poll, max_poll)) {}
 
@@ -62,12 +61,12 @@ absl::StatusOr<SlurmStepRecord> SlurmScheduler::Submit(const SlurmStep& step) {
     }
   }
   if (absl::Status s = client_.CheckInstalled(); !s.ok()) return s;
-  const std::string script = SlurmBatchScript::Render(step.argv, step.cwd, files, step.conveniences);
+  const std::string script =
+      SlurmBatchScript::Render(step.argv, step.cwd, files, step.conveniences);
   if (absl::Status s = WriteFileAtomically(files.script, script, 0750); !s.ok()) return s;
-  auto id = client_.Submit(
-      SlurmBatchScript::SbatchArgv(client_.Binary("sbatch"), step.job_name, step.sbatch_options,
-                                   files),
-      step.env, step.cwd);
+  auto id = client_.Submit(SlurmBatchScript::SbatchArgv(client_.Binary("sbatch"), step.job_name,
+                                                        step.sbatch_options, files),
+                           step.env, step.cwd);
   if (!id.ok()) return id.status();
   record.slurm_job_id = *id;
   if (absl::Status s = WriteRecord(step.step_prefix, record); !s.ok()) return s;

@@ -70,8 +70,7 @@ class SlurmStepFollow {
 
 class SlurmScheduler {
  public:
-  explicit SlurmScheduler(SlurmClient client,
-                          absl::Duration min_poll = absl::Milliseconds(250),
+  explicit SlurmScheduler(SlurmClient client, absl::Duration min_poll = absl::Milliseconds(250),
                           absl::Duration max_poll = absl::Seconds(5));
 
   const SlurmClient& client() const { return client_; }

@@ -85,9 +85,8 @@ SlurmStepScheduler::Step* SlurmStepScheduler::Find(const std::string& step_prefi
   SupervisedCommand command;
   command.step_prefix = step_prefix;
   // The job log sits beside the step files (StateLayout::JobLogFile).
-  command.log_path = log_path_.empty()
-                         ? step_prefix.substr(0, step_prefix.rfind('/') + 1) + "log"
-                         : log_path_;
+  command.log_path =
+      log_path_.empty() ? step_prefix.substr(0, step_prefix.rfind('/') + 1) + "log" : log_path_;
   command.log_max_bytes = log_max_bytes_ > 0 ? log_max_bytes_ : (64LL << 20);
   SlurmStep step = MakeStep(command);
   auto follow = shared_->StartFollow(step, *record);

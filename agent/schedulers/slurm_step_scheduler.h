@@ -23,7 +23,8 @@ namespace mlcube {
 class SlurmStepScheduler final : public StepScheduler {
  public:
   // Told each new phase or pending reason of a step's Slurm job.
-  using ChangeCallback = std::function<void(const std::string& slurm_job_id, const SlurmStepState&)>;
+  using ChangeCallback =
+      std::function<void(const std::string& slurm_job_id, const SlurmStepState&)>;
 
   // `shared` and `local` are borrowed. `job_id` names the Slurm jobs
   // ("mlcube-JOBID-N"); `sbatch_options` from SbatchResourceOptions.

@@ -153,7 +153,8 @@ int RunJobsCommand(const JobCommandOptions& options, const Console& console, std
     std::string slurm;
     if (!job.scheduler_job_id().empty()) {
       slurm = absl::StrCat("  slurm ", job.scheduler_job_id());
-      if (!job.pending_reason().empty()) absl::StrAppend(&slurm, " pending (", job.pending_reason(), ")");
+      if (!job.pending_reason().empty())
+        absl::StrAppend(&slurm, " pending (", job.pending_reason(), ")");
     }
     out << absl::StrFormat(
         "%-10s %-10s %-9s %-20s %-24s %-19s %s%s\n", job.id(), JobStateName(job.state()),

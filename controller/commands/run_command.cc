@@ -11,10 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "common/slurm_settings.h"
 #include "common/config_tree.h"
 #include "common/legacy_cube_converter.h"
 #include "common/safe_path.h"
+#include "common/slurm_settings.h"
 #include "common/yaml_reader.h"
 #include "controller/remote/cube_push.h"
 #include "controller/remote/job_watcher.h"
@@ -92,17 +92,19 @@ absl::StatusOr<std::map<std::string, std::string>> SlurmSettingsForRun(const Hos
     const size_t eq = assignment.find('=');
     const std::string key = assignment.substr(6, eq == std::string::npos ? eq : eq - 6);
     if (host.scheduler != "slurm") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "-P slurm.", key, ": host ", host.name, " does not use Slurm (scheduler: local)"));
+      return absl::InvalidArgumentError(absl::StrCat("-P slurm.", key, ": host ", host.name,
+                                                     " does not use Slurm (scheduler: local)"));
     }
     if (eq == std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("-P ", assignment, ": expected slurm.KEY=VALUE"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("-P ", assignment, ": expected slurm.KEY=VALUE"));
     }
     slurm[key] = assignment.substr(eq + 1);
   }
   load->overrides = std::move(kept);
   absl::StatusOr<SlurmSettings> parsed = ParseSlurmSettings(slurm, "slurm");
-  if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("-P ", parsed.status().message()));
+  if (!parsed.ok())
+    return absl::InvalidArgumentError(absl::StrCat("-P ", parsed.status().message()));
   return slurm;
 }
 

@@ -100,8 +100,9 @@ absl::Status ReadScheduler(const HostsReader& reader, const YAML::Node& node,
     // "hosts.hpc.slurm.tme: unknown key ..." -> the file's own message form.
     const std::string message(parsed.status().message());
     const size_t colon = message.find(": ");
-    return colon == std::string::npos ? reader.Error(key_path + ".slurm", message)
-                                      : reader.Error(message.substr(0, colon), message.substr(colon + 2));
+    return colon == std::string::npos
+               ? reader.Error(key_path + ".slurm", message)
+               : reader.Error(message.substr(0, colon), message.substr(colon + 2));
   }
   if (host->scheduler != "slurm") {
     return reader.Error(key_path + ".slurm", "slurm settings need scheduler: slurm");
@@ -116,10 +117,10 @@ absl::StatusOr<HostEntry> ReadHost(const HostsReader& reader, const std::string&
     return reader.Error(key_path, absl::StrCat("expected a mapping with address and runtime, got ",
                                                DescribeNodeKind(node)));
   }
-  absl::Status status = reader.CheckKeys(node, key_path,
-                                         {"address", "runtime", "docker", "podman", "singularity",
-                                          "env", "tls", "ssh", "agent_socket", "scheduler",
-                                          "slurm"});
+  absl::Status status =
+      reader.CheckKeys(node, key_path,
+                       {"address", "runtime", "docker", "podman", "singularity", "env", "tls",
+                        "ssh", "agent_socket", "scheduler", "slurm"});
   if (!status.ok()) return status;
   HostEntry host;
   host.name = name;

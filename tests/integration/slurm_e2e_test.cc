@@ -85,8 +85,7 @@ class SlurmEndToEndTest : public ::testing::Test {
                                      agent_->socket_path() +
                                      "\n    runtime: singularity\n    scheduler: slurm\n"
                                      "    slurm: {partition: debug, time: '5'" +
-                                     slurm +
-                                     "}\n    env: {GREET_DELAY: '0.05', COUNT_SECONDS: '" +
+                                     slurm + "}\n    env: {GREET_DELAY: '0.05', COUNT_SECONDS: '" +
                                      count_seconds + "'}\n");
   }
 
@@ -200,8 +199,8 @@ TEST_F(SlurmEndToEndTest, PendingJobShowsItsReasonThenRuns) {
   WriteHosts("2", ", extra_args: --exclusive");
   const std::string job = Detach();
   const std::string status = WaitForStatus(job, "pending: ", 60);
-  EXPECT_THAT(status, ::testing::AnyOf(HasSubstr("pending: Resources"),
-                                       HasSubstr("pending: Priority")))
+  EXPECT_THAT(status,
+              ::testing::AnyOf(HasSubstr("pending: Resources"), HasSubstr("pending: Priority")))
       << status;
   EXPECT_THAT(Cli({"jobs"}).out, HasSubstr("pending ("));
   CommandResult logs = Cli({"logs", "-f", job}, 120);
@@ -262,7 +261,8 @@ TEST_F(SlurmEndToEndTest, ScratchStorageIsKeptAndTmpAndHomeAreWritable) {
   // A task that writes where seed users' jobs write: results to
   // /scratch_storage, temporary files to /tmp, caches to ~/.cache.
   ASSERT_EQ(mlcube_test::Shell(
-                "cd " + dir_.path() + "/hello && sed -i 's|^  \\*)$|  convenience) "
+                "cd " + dir_.path() +
+                "/hello && sed -i 's|^  \\*)$|  convenience) "
                 "echo result > /scratch_storage/result.txt \\&\\& echo t > /tmp/t \\&\\& "
                 "mkdir -p \"$HOME/.cache\" \\&\\& echo c > \"$HOME/.cache/c\" \\&\\& "
                 "echo wrote all three ;;\\n  *)|' build/hello.sh && printf '  convenience:\\n"

@@ -97,8 +97,9 @@ TEST(AgentConfigTest, SlurmSharedDirMustHoldStateAndImages) {
   config->image_dir = "/var/lib/sif";
   auto outside = CheckSlurmSharedDir(*config, &note);
   EXPECT_EQ(outside.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(std::string(outside.message()).find("image_dir: '/var/lib/sif' is outside slurm."
-                                                "shared_dir '/tmp'"),
+  EXPECT_NE(std::string(outside.message())
+                .find("image_dir: '/var/lib/sif' is outside slurm."
+                      "shared_dir '/tmp'"),
             std::string::npos)
       << outside;
   config->image_dir = "";

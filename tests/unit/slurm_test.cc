@@ -4,11 +4,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <fstream>
-
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <fstream>
 
 #include "agent/job_log.h"
 #include "agent/schedulers/slurm_batch_script.h"
@@ -73,20 +72,20 @@ TEST(SlurmSettingsTest, UnknownKeyIsNamedWithTheKnownOnes) {
 }
 
 TEST(SlurmSettingsTest, BadValuesAreRefusedNamingTheKey) {
-  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"partition", "gpu\n#SBATCH --uid=0"},
-           {"partition", ""},
-           {"time", "two hours"},
-           {"cpus_per_task", "0"},
-           {"cpus_per_task", "8x"},
-           {"mem", "32GB"},
-           {"gpu_flag", "cuda"},
-           {"configure", "compute"},
-           {"extra_args", "--output=/etc/passwd"},
-           {"extra_args", "-o/tmp/x"},
-           {"extra_args", "--wrap=id"},
-           {"extra_args", "--chdir=/"},
-           {"extra_args", "exclusive"}}) {
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"partition", "gpu\n#SBATCH --uid=0"},
+                                                        {"partition", ""},
+                                                        {"time", "two hours"},
+                                                        {"cpus_per_task", "0"},
+                                                        {"cpus_per_task", "8x"},
+                                                        {"mem", "32GB"},
+                                                        {"gpu_flag", "cuda"},
+                                                        {"configure", "compute"},
+                                                        {"extra_args", "--output=/etc/passwd"},
+                                                        {"extra_args", "-o/tmp/x"},
+                                                        {"extra_args", "--wrap=id"},
+                                                        {"extra_args", "--chdir=/"},
+                                                        {"extra_args", "exclusive"}}) {
     auto settings = ParseSlurmSettings({{key, value}});
     EXPECT_EQ(settings.status().code(), absl::StatusCode::kInvalidArgument) << key << "=" << value;
     EXPECT_NE(settings.status().message().find("slurm." + key), std::string::npos)
@@ -100,9 +99,7 @@ TEST(SlurmBatchScriptTest, RunsTheCommandWordForWordAndRecordsItsExit) {
   const std::string script = SlurmBatchScript::Render(
       {"/bin/sh", "-c", "printf '%s|' \"$@\"; pwd; exit 7", "sh", "it's", "$(id)", "a b", "`x`"},
       dir.path(), files);
-  {
-    std::ofstream(files.script) << script;
-  }
+  { std::ofstream(files.script) << script; }
   auto result = RunCommand({"/bin/sh", files.script});
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->status.ShellCode(), 7);
@@ -119,7 +116,8 @@ TEST(SlurmBatchScriptTest, ConveniencesGoThroughApptainersEnvironment) {
   conveniences.scratch_dir = dir.path() + "/scratch storage";
   conveniences.node_tmp = true;
   std::ofstream(files.script) << SlurmBatchScript::Render(
-      {"/bin/sh", "-c", "echo \"$APPTAINER_BIND\"; echo \"$APPTAINER_WORKDIR\"; test -d \"$APPTAINER_WORKDIR\""},
+      {"/bin/sh", "-c",
+       "echo \"$APPTAINER_BIND\"; echo \"$APPTAINER_WORKDIR\"; test -d \"$APPTAINER_WORKDIR\""},
       "", files, conveniences);
   ASSERT_EQ(mlcube_test_mkdir(dir.path() + "/node"), 0);
   SubprocessOptions options;
@@ -148,11 +146,11 @@ TEST(SlurmBatchScriptTest, MissingWorkingDirectoryIsRecordedAs126) {
 
 TEST(SlurmBatchScriptTest, SbatchArgvSetsOutputsNameAndAppendMode) {
   const SlurmStepFiles files("/s/jobs/ab/step-2");
-  EXPECT_THAT(SlurmBatchScript::SbatchArgv("sbatch", "mlcube-ab-2", {"--time=5"}, files),
-              ElementsAre("sbatch", "--parsable", "--job-name=mlcube-ab-2",
-                          "--output=/s/jobs/ab/step-2.out", "--error=/s/jobs/ab/step-2.err",
-                          "--open-mode=append", "--export=ALL", "--time=5",
-                          "/s/jobs/ab/step-2.sh"));
+  EXPECT_THAT(
+      SlurmBatchScript::SbatchArgv("sbatch", "mlcube-ab-2", {"--time=5"}, files),
+      ElementsAre("sbatch", "--parsable", "--job-name=mlcube-ab-2",
+                  "--output=/s/jobs/ab/step-2.out", "--error=/s/jobs/ab/step-2.err",
+                  "--open-mode=append", "--export=ALL", "--time=5", "/s/jobs/ab/step-2.sh"));
 }
 
 TEST(SlurmClientTest, ParsesSbatchAndSqueueOutput) {
@@ -160,7 +158,8 @@ TEST(SlurmClientTest, ParsesSbatchAndSqueueOutput) {
   EXPECT_EQ(*SlurmClient::ParseSbatchOutput("sbatch: warning: x\n43;cluster\n"), "43");
   EXPECT_FALSE(SlurmClient::ParseSbatchOutput("sbatch: error: nope\n").ok());
   auto jobs = SlurmClient::ParseSqueueOutput(
-      "7|PENDING|Resources|0||\n8|COMPLETED|None|0|vm|\nwarning line\n9|FAILED|NonZeroExitCode|3:0|vm|\n");
+      "7|PENDING|Resources|0||\n8|COMPLETED|None|0|vm|\nwarning "
+      "line\n9|FAILED|NonZeroExitCode|3:0|vm|\n");
   ASSERT_EQ(jobs.size(), 3u);
   EXPECT_EQ(jobs["7"].state, "PENDING");
   EXPECT_EQ(jobs["7"].reason, "Resources");
