@@ -186,14 +186,25 @@ absl::Status ParseLimits(const YAML::Node& node, const std::string& file, Identi
 }
 
 absl::Status ParseSlurm(const YAML::Node& node, const std::string& file, AgentConfig& config) {
-  if (!node.IsMap()) return Bad(file, "slurm", "expected a mapping {shared_dir}");
+  if (!node.IsMap()) return Bad(file, "slurm", "expected a mapping {shared_dir, stage_roots}");
   for (const auto& field : node) {
     const std::string name = field.first.as<std::string>();
     const std::string key = absl::StrCat("slurm.", name);
-    if (name != "shared_dir") return Bad(file, key, "unknown key (expected shared_dir)");
-    auto s = ScalarString(field.second, file, key);
-    if (!s.ok()) return s.status();
-    config.slurm_shared_dir = *s;
+    if (name == "shared_dir") {
+      auto s = ScalarString(field.second, file, key);
+      if (!s.ok()) return s.status();
+      config.slurm_shared_dir = *s;
+    } else if (name == "stage_roots") {
+      if (!field.second.IsSequence()) return Bad(file, key, "expected a list of directories");
+      for (const auto& item : field.second) {
+        auto s = ScalarString(item, file, key + "[]");
+        if (!s.ok()) return s.status();
+        if (s->empty() || (*s)[0] != '/') return Bad(file, key, "expected absolute paths");
+        config.slurm_stage_roots.push_back(*s);
+      }
+    } else {
+      return Bad(file, key, "unknown key (expected shared_dir or stage_roots)");
+    }
   }
   return absl::OkStatus();
 }

@@ -82,6 +82,8 @@ struct AgentConfig {
   // Slurm: a directory on the filesystem the compute nodes share, holding
   // state_dir and image_dir; "" = this agent runs no Slurm jobs.
   std::string slurm_shared_dir;
+  // Where `run --stage=PATH` may copy from, besides slurm_shared_dir.
+  std::vector<std::string> slurm_stage_roots;
 
   // The image dir with its default applied.
   std::string EffectiveImageDir() const;

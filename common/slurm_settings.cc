@@ -163,6 +163,35 @@ absl::StatusOr<SlurmSettings> ParseSlurmSettings(const std::map<std::string, std
   return settings;
 }
 
+absl::StatusOr<StageSpec> ParseStageSpec(const std::string& value) {
+  StageSpec spec;
+  const size_t colon = value.find(':');
+  spec.path = value.substr(0, colon);
+  if (colon != std::string::npos) spec.dest = value.substr(colon + 1);
+  auto bad = [&](const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat("--stage=", value, ": ", why));
+  };
+  if (spec.path.empty() || spec.path[0] != '/') return bad("PATH must be an absolute host path");
+  for (char c : spec.path) {
+    if (absl::ascii_iscntrl(static_cast<unsigned char>(c))) return bad("control character in PATH");
+  }
+  const bool plain = AllOf(spec.dest, [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-' ||
+           c == '.';
+  });
+  if (!plain || spec.dest[0] != '/' || spec.dest.size() < 2 || spec.dest.back() == '/' ||
+      absl::StrContains(spec.dest, "//") || absl::StrContains(spec.dest, "/.")) {
+    return bad("DEST must be a plain absolute container path such as /data");
+  }
+  for (const char* reserved : {"/mlcube_io", "/scratch_storage", "/proc", "/sys", "/dev", "/etc",
+                               "/bin", "/sbin", "/usr", "/lib", "/tmp", "/var"}) {
+    if (absl::StartsWith(spec.dest, reserved)) {
+      return bad(absl::StrCat("DEST may not be under ", reserved));
+    }
+  }
+  return spec;
+}
+
 absl::StatusOr<std::vector<std::string>> SbatchResourceOptions(const SlurmSettings& s,
                                                                const std::string& gpus) {
   std::vector<std::string> options;

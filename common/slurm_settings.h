@@ -51,6 +51,19 @@ const std::vector<std::string>& SlurmSettingKeys();
 absl::StatusOr<SlurmSettings> ParseSlurmSettings(const std::map<std::string, std::string>& values,
                                                  const std::string& where = "slurm");
 
+// `run --stage=PATH[:DEST]`: a host path copied to node-local storage before
+// the task starts and bound read-only at DEST (default /data).
+struct StageSpec {
+  std::string path;  // absolute, on the agent's host (the shared filesystem)
+  std::string dest = "/data";
+};
+
+// Parses and checks one --stage value (INVALID_ARGUMENT naming it): PATH
+// absolute without ':'; DEST an absolute container path of plain
+// characters, not a system directory nor one the agent binds itself
+// (/mlcube_io*, /scratch_storage).
+absl::StatusOr<StageSpec> ParseStageSpec(const std::string& value);
+
 // sbatch options for the settings, and for `gpus` ("" none, a count, "all";
 // "all" and device lists cannot be expressed to Slurm and are refused).
 absl::StatusOr<std::vector<std::string>> SbatchResourceOptions(const SlurmSettings& settings,

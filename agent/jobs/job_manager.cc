@@ -36,6 +36,19 @@ using mlcube_remote::v1::Job;
 using mlcube_remote::v1::JobState;
 using mlcube_remote::v1::SubmitJobRequest;
 
+namespace {
+
+// The canonical path (symlinks resolved); "" when it does not exist.
+std::string RealPath(const std::string& path) {
+  char* real = realpath(path.c_str(), nullptr);
+  if (real == nullptr) return "";
+  std::string out = real;
+  free(real);
+  return out;
+}
+
+}  // namespace
+
 bool IsFinalState(JobState state) {
   return state == mlcube_remote::v1::JOB_STATE_SUCCEEDED ||
          state == mlcube_remote::v1::JOB_STATE_FAILED ||
@@ -165,6 +178,9 @@ absl::StatusOr<std::unique_ptr<ContainerRuntime>> JobManager::MakeRuntime(
 
 absl::Status JobManager::CheckSchedulerRequest(const SubmitJobRequest& request) const {
   if (request.scheduler().empty() || request.scheduler() == "local") {
+    if (!request.stage().empty()) {
+      return absl::InvalidArgumentError("--stage needs a Slurm host (scheduler: slurm)");
+    }
     if (!request.slurm().empty()) {
       return absl::InvalidArgumentError("slurm settings given but the scheduler is local");
     }
@@ -188,7 +204,42 @@ absl::Status JobManager::CheckSchedulerRequest(const SubmitJobRequest& request) 
   if (!settings.ok()) return settings.status();
   auto options = SbatchResourceOptions(*settings, request.gpus());
   if (!options.ok()) return options.status();
+  auto stage = ResolveStage(request);
+  if (!stage.ok()) return stage.status();
   return slurm_scheduler_.client().CheckInstalled();
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> JobManager::ResolveStage(
+    const SubmitJobRequest& request) const {
+  std::vector<std::pair<std::string, std::string>> stage;
+  std::vector<std::string> roots = {config_.slurm_shared_dir};
+  roots.insert(roots.end(), config_.slurm_stage_roots.begin(), config_.slurm_stage_roots.end());
+  for (const std::string& value : request.stage()) {
+    auto spec = ParseStageSpec(value);
+    if (!spec.ok()) return spec.status();
+    // Resolved here, symlinks included: only what the agent's config opens.
+    const std::string real = RealPath(spec->path);
+    bool allowed = false;
+    for (const std::string& root : roots) {
+      const std::string real_root = RealPath(root);
+      allowed = allowed || (!real.empty() && !real_root.empty() && IsWithin(real, real_root));
+    }
+    if (real.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--stage: ", spec->path, " does not exist"));
+    }
+    if (!allowed) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "--stage: ", spec->path, " is outside the directories this agent stages from (",
+          absl::StrJoin(roots, ", "), "; add more with slurm.stage_roots in its config)"));
+    }
+    for (const auto& [unused, dest] : stage) {
+      if (dest == spec->dest) {
+        return absl::InvalidArgumentError(absl::StrCat("--stage: ", dest, " given twice"));
+      }
+    }
+    stage.emplace_back(real, spec->dest);
+  }
+  return stage;
 }
 
 void JobManager::SetSchedulerInfo(const std::shared_ptr<Entry>& entry,
@@ -536,6 +587,9 @@ absl::StatusOr<std::unique_ptr<SlurmStepScheduler>> JobManager::MakeSlurmSchedul
   SlurmConveniences conveniences;
   if (settings->scratch) conveniences.scratch_dir = layout_.JobScratchStorageDir(job_id);
   conveniences.node_tmp = settings->node_tmp;
+  auto stage = ResolveStage(request);
+  if (!stage.ok()) return stage.status();
+  conveniences.stage = std::move(*stage);
   if (!conveniences.scratch_dir.empty()) {
     absl::MutexLock lock(&mu_);
     entry->job.set_scratch_dir(conveniences.scratch_dir);

@@ -97,6 +97,10 @@ class JobManager : public CubeJobs {
   // scheduler / slurm fields of a request: known scheduler, valid settings,
   // Slurm's commands present.
   absl::Status CheckSchedulerRequest(const mlcube_remote::v1::SubmitJobRequest& request) const;
+  // The --stage values of a request: host paths resolved (symlinks too) and
+  // confined to slurm.shared_dir and slurm.stage_roots, with their DEST.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ResolveStage(
+      const mlcube_remote::v1::SubmitJobRequest& request) const;
   // The StepScheduler of a job with scheduler: slurm.
   absl::StatusOr<std::unique_ptr<SlurmStepScheduler>> MakeSlurmScheduler(
       const std::shared_ptr<Entry>& entry, const std::string& job_id,

@@ -23,12 +23,29 @@ std::string ConvenienceLines(const SlurmConveniences& c) {
                       "':/scratch_storage'\n");
     }
   }
+  if (!c.node_tmp && c.stage.empty()) return lines;
+  absl::StrAppend(&lines,
+                  "node_dir=$(mktemp -d \"${SLURM_TMPDIR:-${TMPDIR:-/tmp}}/mlcube-job.XXXXXX\") "
+                  "&& trap 'rm -rf \"$node_dir\"' EXIT || { record 75; exit 75; }\n");
   if (c.node_tmp) {
-    absl::StrAppend(
-        &lines,
-        "node_tmp=$(mktemp -d \"${SLURM_TMPDIR:-${TMPDIR:-/tmp}}/mlcube-job.XXXXXX\") && "
-        "trap 'rm -rf \"$node_tmp\"' EXIT && "
-        "export APPTAINER_WORKDIR=\"$node_tmp\" SINGULARITY_WORKDIR=\"$node_tmp\"\n");
+    absl::StrAppend(&lines,
+                    "mkdir \"$node_dir/work\" && export APPTAINER_WORKDIR=\"$node_dir/work\" "
+                    "SINGULARITY_WORKDIR=\"$node_dir/work\"\n");
+  }
+  for (size_t i = 0; i < c.stage.size(); ++i) {
+    const std::string from = SlurmBatchScript::ShellQuote(c.stage[i].first);
+    const std::string to = absl::StrCat("\"$node_dir/stage", i, "\"");
+    absl::StrAppend(&lines, "start=$(date +%s.%N)\n", "cp -a ", from, " ", to,
+                    " || { echo \"mlcube-agent: staging \"", from,
+                    "\" to $(hostname) failed\" >&2; record 75; exit 75; }\n",
+                    "echo \"mlcube-agent: staged \"", from, "\" to $(hostname):\"", to,
+                    "\" in $(awk \"BEGIN {printf \\\"%.2f\\\", $(date +%s.%N) - $start}\")s "
+                    "($(du -sh ",
+                    to, " | cut -f1))\" >&2\n");
+    for (const char* var : {"APPTAINER_BIND", "SINGULARITY_BIND"}) {
+      absl::StrAppend(&lines, "export ", var, "=\"${", var, ":+$", var, ",}\"", to,
+                      "':", c.stage[i].second, ":ro'\n");
+    }
   }
   return lines;
 }

@@ -42,6 +42,9 @@ struct SlurmConveniences {
   // /tmp, /var/tmp and $HOME of a --contain'ed container in a directory on
   // the node's own storage (APPTAINER_WORKDIR), removed when the job ends.
   bool node_tmp = false;
+  // Copied into a node-local directory before the command (the copy timed
+  // in the log) and bound read-only: (host path, container path).
+  std::vector<std::pair<std::string, std::string>> stage;
 };
 
 class SlurmBatchScript {

@@ -173,6 +173,9 @@ void AddRunOptions(CLI::App* command, RunCommandOptions* options, bool is_run) {
                      "Task(s) to run, comma separated, or an older layout's run/TASK.yaml")
         ->required();
     command->add_option("--gpus", options->gpus, "GPUs for the task: all, a count, or device=0,1");
+    command->add_option("--stage", options->stage,
+                        "Slurm hosts: copy PATH of the host to node-local storage before the "
+                        "task and bind it at DEST (PATH[:DEST], default /data); repeatable");
     command->add_flag("--detach,-d", options->detach,
                       "Submit and return at once; follow later with `logs -f`");
     command->add_flag("--cancel-on-interrupt", options->cancel_on_interrupt,
@@ -206,6 +209,15 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
   if (!slurm.ok()) {
     console.Error(slurm.status().message());
     return kExitBadInput;
+  }
+  for (const std::string& stage : options.stage) {
+    absl::StatusOr<StageSpec> spec = ParseStageSpec(stage);
+    if (!spec.ok() || host->scheduler != "slurm") {
+      console.Error(spec.ok() ? absl::StrCat("--stage: host ", host->name,
+                                             " does not use Slurm (scheduler: local)")
+                              : std::string(spec.status().message()));
+      return kExitBadInput;
+    }
   }
   std::vector<std::string> tasks;
   if (!options.configure_only) {
@@ -283,6 +295,7 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
   }
   for (const auto& [key, value] : host->env) (*request.mutable_env())[key] = value;
   request.set_gpus(options.gpus);
+  for (const std::string& stage : options.stage) request.add_stage(stage);
   if (host->scheduler == "slurm") {
     request.set_scheduler("slurm");
     for (const auto& [key, value] : *slurm) (*request.mutable_slurm())[key] = value;

@@ -284,6 +284,33 @@ TEST_F(SlurmEndToEndTest, ScratchStorageIsKeptAndTmpAndHomeAreWritable) {
   EXPECT_NE(off.exit_code, 0) << off.out;
 }
 
+TEST_F(SlurmEndToEndTest, StagedDataIsOnTheNodeAtData) {
+  // Data on the shared filesystem (here /tmp, the agent's slurm.shared_dir).
+  ASSERT_EQ(mlcube_test::Shell("mkdir -p " + dir_.path() + "/project/data/dataset1 && echo 42 > " +
+                               dir_.path() + "/project/data/dataset1/answer.txt && chmod -R a+rX " +
+                               dir_.path() + "/project"),
+            0);
+  ASSERT_EQ(mlcube_test::Shell("cd " + dir_.path() +
+                               "/hello && sed -i 's|^  \\*)$|  staged) "
+                               "cat /data/answer.txt /inputs/answer.txt ;;\\n  *)|' "
+                               "build/hello.sh && printf '  staged:\\n    parameters: {inputs: "
+                               "{}, outputs: {}}\\n' >> mlcube.yaml"),
+            0);
+  const std::string data = dir_.path() + "/project/data/dataset1";
+  CommandResult run =
+      Cli({"run", Cube(), "--task=staged", "--stage=" + data, "--stage=" + data + ":/inputs"}, 300);
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_EQ(CountOccurrences(run.out, "42\n"), 2) << run.out;
+  EXPECT_THAT(run.err, HasSubstr("mlcube-agent: staged " + data + " to "));
+  // Refused: outside what the agent stages from, a local host, a bad DEST.
+  CommandResult outside = Cli({"run", Cube(), "--task=staged", "--stage=/etc"});
+  EXPECT_NE(outside.exit_code, 0);
+  EXPECT_THAT(outside.err, HasSubstr("outside the directories this agent stages from"));
+  CommandResult dest = Cli({"run", Cube(), "--task=staged", "--stage=" + data + ":/proc/x"});
+  EXPECT_EQ(dest.exit_code, 2);
+  EXPECT_THAT(dest.err, HasSubstr("DEST may not be under /proc"));
+}
+
 TEST_F(SlurmEndToEndTest, BadSlurmSettingsAreRefusedNamingTheKey) {
   CommandResult typo = Cli({"run", Cube(), "--task=greet", "-P", "slurm.tme=5"});
   EXPECT_EQ(typo.exit_code, 2);

@@ -75,9 +75,11 @@ TEST(AgentConfigTest, UnknownKeysAndBadValuesAreNamed) {
       {"limits: {open_streams: -3}", "agent.yaml: limits.open_streams: expected an integer"},
       {"limits: {jobs: 1}", "agent.yaml: limits.jobs: unknown key"},
       {"limits: 5", "agent.yaml: limits: expected a mapping"},
-      {"slurm: {shared: /x}", "agent.yaml: slurm.shared: unknown key (expected shared_dir)"},
+      {"slurm: {shared: /x}",
+       "agent.yaml: slurm.shared: unknown key (expected shared_dir or stage_roots)"},
       {"slurm: {shared_dir: rel}", "slurm.shared_dir: 'rel': expected an absolute path"},
       {"slurm: 5", "agent.yaml: slurm: expected a mapping"},
+      {"slurm: {stage_roots: [rel]}", "agent.yaml: slurm.stage_roots: expected absolute paths"},
   };
   for (const Case& c : cases) {
     auto config = ParseAgentConfig(c.yaml);
