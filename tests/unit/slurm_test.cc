@@ -167,6 +167,16 @@ TEST(SlurmClientTest, ParsesSbatchAndSqueueOutput) {
   EXPECT_EQ(jobs["9"].exit_code, 3);
 }
 
+TEST(SlurmClientTest, MissingSlurmCommandsAreNamed) {
+  TempDir empty;
+  SlurmClient client(empty.path());
+  absl::Status installed = client.CheckInstalled();
+  EXPECT_EQ(installed.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(installed.message()), ::testing::HasSubstr("sbatch is not installed"));
+  auto submitted = client.Submit({client.Binary("sbatch"), "x.sh"}, {}, "");
+  EXPECT_EQ(submitted.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
 SlurmJobInfo Info(const std::string& state, const std::string& reason = "None", int code = 0) {
   SlurmJobInfo info;
   info.id = "12";
