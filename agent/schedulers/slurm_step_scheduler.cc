@@ -44,7 +44,8 @@ SlurmStep SlurmStepScheduler::MakeStep(const SupervisedCommand& command) const {
   step.env = command.env;
   step.cwd = command.cwd;
   step.sbatch_options = sbatch_options_;
-  step.conveniences = conveniences_;
+  // An image build gets none: APPTAINER_BIND would reach its %post too.
+  if (!command.configure) step.conveniences = conveniences_;
   return step;
 }
 

@@ -152,6 +152,15 @@ TEST_F(SlurmEndToEndTest, RunStreamsOutputAndBringsOutputsBack) {
   EXPECT_EQ(SlurmState(slurm_id), "COMPLETED");
 }
 
+TEST_F(SlurmEndToEndTest, ImageBuildCanRunAsItsOwnSlurmJob) {
+  CommandResult result = Cli({"run", Cube(), "--task=greet", "-P", "slurm.configure=job"}, 300);
+  ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.out, HasSubstr("Hello, Charlie!"));
+  // Two Slurm jobs: the build, then the task.
+  EXPECT_EQ(CountOccurrences(result.err, "mlcube-agent: Slurm job "), 2) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("Build complete"));
+}
+
 TEST_F(SlurmEndToEndTest, ExitCodeIsPassedThrough) {
   CommandResult failed = Cli({"run", Cube(), "--task=fail"}, 300);
   EXPECT_EQ(failed.exit_code, 7) << failed.err << "\nagent:\n" << agent_->Stderr();
