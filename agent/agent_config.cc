@@ -1,9 +1,13 @@
 #include "agent/agent_config.h"
 
+#include <errno.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -181,6 +185,30 @@ absl::Status ParseLimits(const YAML::Node& node, const std::string& file, Identi
   return absl::OkStatus();
 }
 
+absl::Status ParseSlurm(const YAML::Node& node, const std::string& file, AgentConfig& config) {
+  if (!node.IsMap()) return Bad(file, "slurm", "expected a mapping {shared_dir, stage_roots}");
+  for (const auto& field : node) {
+    const std::string name = field.first.as<std::string>();
+    const std::string key = absl::StrCat("slurm.", name);
+    if (name == "shared_dir") {
+      auto s = ScalarString(field.second, file, key);
+      if (!s.ok()) return s.status();
+      config.slurm_shared_dir = *s;
+    } else if (name == "stage_roots") {
+      if (!field.second.IsSequence()) return Bad(file, key, "expected a list of directories");
+      for (const auto& item : field.second) {
+        auto s = ScalarString(item, file, key + "[]");
+        if (!s.ok()) return s.status();
+        if (s->empty() || (*s)[0] != '/') return Bad(file, key, "expected absolute paths");
+        config.slurm_stage_roots.push_back(*s);
+      }
+    } else {
+      return Bad(file, key, "unknown key (expected shared_dir or stage_roots)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<HostBindRoot> ParseBindRoot(const YAML::Node& node, const std::string& file,
                                            const std::string& key) {
   if (!node.IsMap()) return Bad(file, key, "expected a mapping {path, writable}");
@@ -287,10 +315,13 @@ absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentCon
     } else if (key == "allow") {
       absl::Status s = ParseAllow(value, file, config.allow);
       if (!s.ok()) return s;
+    } else if (key == "slurm") {
+      absl::Status s = ParseSlurm(value, file, config);
+      if (!s.ok()) return s;
     } else {
       return Bad(file, key,
                  "unknown key (expected listen, state_dir, image_dir, max_concurrent_jobs, "
-                 "log_max_bytes, runtimes, unix_socket, tls, limits or allow)");
+                 "log_max_bytes, runtimes, unix_socket, tls, limits, allow or slurm)");
     }
   }
   return absl::OkStatus();
@@ -326,6 +357,51 @@ absl::Status ValidateBindRoots(const AgentConfig& config) {
 }
 
 }  // namespace
+
+absl::Status CheckSlurmSharedDir(const AgentConfig& config, std::string* note) {
+  const std::string& dir = config.slurm_shared_dir;
+  // Workspaces, job directories and SIF images must all be where the
+  // compute nodes see them; Slurm reads '%' in output paths as a pattern.
+  for (const auto& [name, path] :
+       {std::pair<const char*, std::string>{"state_dir", config.state_dir},
+        {"image_dir", config.EffectiveImageDir()}}) {
+    if (!IsWithin(NormalizePath(path), NormalizePath(dir))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": '", path, "' is outside slurm.shared_dir '", dir,
+                       "' (compute nodes must see it: put it under the shared directory)"));
+    }
+    if (path.find('%') != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": '", path, "': '%' is not allowed with Slurm"));
+    }
+  }
+  struct statfs fs {};
+  if (statfs(dir.c_str(), &fs) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("slurm.shared_dir: cannot inspect '", dir, "': ", strerror(errno)));
+  }
+  const auto type = static_cast<unsigned long>(fs.f_type);
+  if (type == TMPFS_MAGIC || type == RAMFS_MAGIC) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("slurm.shared_dir: '", dir,
+                     "' is in memory on this node (tmpfs); set it to a shared "
+                     "filesystem the compute nodes mount, e.g. $SCRATCH/mlcube"));
+  }
+  constexpr unsigned long kNetworkTypes[] = {NFS_SUPER_MAGIC,         0x0BD00BD0 /* Lustre */,
+                                             0x47504653 /* GPFS */,   0x19830326 /* BeeGFS */,
+                                             0x00C36400 /* CephFS */, 0xFF534D42 /* CIFS */,
+                                             0xFE534D42 /* SMB2 */,   0x65735546 /* FUSE */,
+                                             0xAAD7AAEA /* PanFS */,  0x6B414653 /* AFS */};
+  for (unsigned long network : kNetworkTypes) {
+    if (type == network) return absl::OkStatus();
+  }
+  if (note != nullptr) {
+    *note = absl::StrCat("slurm.shared_dir '", dir,
+                         "' is on a local filesystem: Slurm jobs on other nodes will not find "
+                         "their workspaces (fine on a one-node cluster)");
+  }
+  return absl::OkStatus();
+}
 
 std::string AgentConfig::EffectiveImageDir() const {
   if (!image_dir.empty()) return image_dir;
@@ -385,6 +461,12 @@ absl::Status ValidateAgentConfig(const AgentConfig& config) {
   if (!config.image_dir.empty() && config.image_dir[0] != '/') {
     return absl::InvalidArgumentError(
         absl::StrCat("image_dir: '", config.image_dir, "': expected an absolute path"));
+  }
+  if (!config.slurm_shared_dir.empty()) {
+    if (config.slurm_shared_dir[0] != '/') {
+      return absl::InvalidArgumentError(absl::StrCat("slurm.shared_dir: '", config.slurm_shared_dir,
+                                                     "': expected an absolute path"));
+    }
   }
   for (const auto& [name, value] :
        {std::pair<const char*, const std::string*>{"ca", &config.tls.ca},

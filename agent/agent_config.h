@@ -89,6 +89,11 @@ struct AgentConfig {
   // Plain TCP on loopback, for tests: only the --insecure flag sets it, never
   // the file, and never for a non-loopback address.
   bool insecure = false;
+  // Slurm: a directory on the filesystem the compute nodes share, holding
+  // state_dir and image_dir; "" = this agent runs no Slurm jobs.
+  std::string slurm_shared_dir;
+  // Where `run --stage=PATH` may copy from, besides slurm_shared_dir.
+  std::vector<std::string> slurm_stage_roots;
 
   // The image dir with its default applied.
   std::string EffectiveImageDir() const;
@@ -101,6 +106,13 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text,
 
 // Reads and parses a file; NOT_FOUND when it does not exist.
 absl::StatusOr<AgentConfig> LoadAgentConfigFile(const std::string& path);
+
+// Start-up check of slurm.shared_dir (after flags): state_dir and image_dir
+// must be inside it (INVALID_ARGUMENT); FAILED_PRECONDITION when it is in
+// memory (tmpfs); OK with a `note` when it is a local disk (the compute
+// nodes of a real cluster would not see it), OK alone for network
+// filesystems (NFS, Lustre, GPFS, BeeGFS, CephFS, ...).
+absl::Status CheckSlurmSharedDir(const AgentConfig& config, std::string* note);
 
 // Checks the values that flags may also set (paths absolute, addresses well
 // formed, no bind root that exposes the state dir).

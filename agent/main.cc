@@ -163,6 +163,12 @@ int Serve(const ServeFlags& flags) {
   if (!config.ok()) return Fail(config.status(), 2);
   const mlcube::StateLayout layout(config->state_dir, config->EffectiveImageDir());
   if (absl::Status made = PrepareDirectories(*config, layout); !made.ok()) return Fail(made, 1);
+  if (!config->slurm_shared_dir.empty()) {
+    std::string note;
+    absl::Status shared = mlcube::CheckSlurmSharedDir(*config, &note);
+    if (!shared.ok()) return Fail(shared, 2);
+    if (!note.empty()) std::cerr << "mlcube-agent: note: " << note << "\n";
+  }
 
   const mlcube::RuntimeInventory inventory = mlcube::RuntimeInventory::Detect(*config);
   mlcube::JobManager jobs(*config, layout, inventory, SelfExe());

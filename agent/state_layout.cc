@@ -59,6 +59,10 @@ std::string StateLayout::JobScratchDir(const std::string& job_id) const {
   return absl::StrCat(JobDir(job_id), "/tmp");
 }
 
+std::string StateLayout::JobScratchStorageDir(const std::string& job_id) const {
+  return JobDir(job_id) + "/scratch_storage";
+}
+
 std::string StateLayout::ImagesDir() const { return images_; }
 std::string StateLayout::OwnerImagesDir(const std::string& owner) const {
   return absl::StrCat(images_, "/", owner);

@@ -10,7 +10,9 @@
 //   STATE/cubes/OWNER/.deleting-*     a cube being deleted
 //   STATE/commits/OWNER/CUBE.commit   the last commit of a cube
 //   STATE/jobs/ID/                    a job: job.pb, request.pb, log, plan, cancel,
-//                                     step-N.{log,exit,pgid,lock,env}, tmp/
+//                                     step-N.{log,exit,pgid,lock,env}, tmp/,
+//                                     Slurm steps: step-N.{sh,out,err,slurm},
+//                                     scratch_storage/ (kept)
 //   IMAGES/OWNER/                     SIF images per identity (IMAGES is
 //                                     image_dir, default STATE/images)
 //
@@ -57,6 +59,8 @@ class StateLayout {
   std::string JobStepPrefix(const std::string& job_id, int step) const;
   // Runtime scratch space of a job (removed when the job ends).
   std::string JobScratchDir(const std::string& job_id) const;
+  // A Slurm job's /scratch_storage: kept after the job, for its results.
+  std::string JobScratchStorageDir(const std::string& job_id) const;
   static constexpr char kStepPrefix[] = "step-";
   static constexpr char kEnvSuffix[] = ".env";
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: prepares the real components the tests use (Docker
-# engine, unprivileged Apptainer, test user `mlcube`, example images), builds,
+# engine, unprivileged Apptainer, test user `mlcube`, a one-node Slurm cluster,
+# example images), builds,
 # runs the fuzz targets for MLCUBE_FUZZ_SECONDS (default 60) each, then the
 # whole ctest suite. Run as root on a Debian 12 machine after tools/setup.sh.
 set -euo pipefail
@@ -28,6 +29,7 @@ bash tools/install-apptainer.sh
 bash tools/create-test-user.sh
 # `agent install` tests install into a home of their own.
 bash tools/create-test-user.sh mlcube-install
+bash tools/start-slurm.sh
 bash tools/prepare-examples.sh
 
 # Fuzz targets need clang and libFuzzer; built in their own tree.

@@ -30,6 +30,7 @@
 #include "common/file_util.h"
 #include "common/mount_planner.h"
 #include "common/safe_path.h"
+#include "common/slurm_settings.h"
 
 namespace mlcube {
 
@@ -59,7 +60,8 @@ JobManager::JobManager(const AgentConfig& config, const StateLayout& layout,
       inventory_(inventory),
       self_exe_(std::move(self_exe)),
       store_(&layout),
-      local_scheduler_(self_exe_) {}
+      local_scheduler_(self_exe_),
+      slurm_scheduler_(SlurmClient()) {}
 
 JobManager::~JobManager() {
   stopping_ = true;  // job threads stop waiting for their steps and return
@@ -171,6 +173,100 @@ absl::StatusOr<std::unique_ptr<ContainerRuntime>> JobManager::MakeRuntime(
   }
 }
 
+absl::Status JobManager::CheckSchedulerRequest(const SubmitJobRequest& request) const {
+  if (request.scheduler().empty() || request.scheduler() == "local") {
+    if (!request.stage().empty()) {
+      return absl::InvalidArgumentError("--stage needs a Slurm host (scheduler: slurm)");
+    }
+    if (!request.slurm().empty()) {
+      return absl::InvalidArgumentError("slurm settings given but the scheduler is local");
+    }
+    return absl::OkStatus();
+  }
+  if (request.scheduler() != "slurm") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scheduler: unknown '", request.scheduler(), "' (expected local or slurm)"));
+  }
+  if (request.runtime() != mlcube_remote::v1::RUNTIME_SINGULARITY) {
+    return absl::InvalidArgumentError(
+        "scheduler slurm runs tasks with Apptainer/Singularity (set runtime: singularity)");
+  }
+  if (config_.slurm_shared_dir.empty()) {
+    return absl::FailedPreconditionError(
+        "this agent is not set up for Slurm: set slurm.shared_dir in its config to a directory "
+        "the compute nodes share (e.g. $SCRATCH/mlcube) holding its state_dir and image_dir");
+  }
+  auto settings = ParseSlurmSettings(
+      std::map<std::string, std::string>(request.slurm().begin(), request.slurm().end()));
+  if (!settings.ok()) return settings.status();
+  auto options = SbatchResourceOptions(*settings, request.gpus());
+  if (!options.ok()) return options.status();
+  auto stage = ResolveStage(request);
+  if (!stage.ok()) return stage.status();
+  return slurm_scheduler_.client().CheckInstalled();
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> JobManager::ResolveStage(
+    const SubmitJobRequest& request) const {
+  std::vector<std::pair<std::string, std::string>> stage;
+  std::vector<std::string> roots = {config_.slurm_shared_dir};
+  roots.insert(roots.end(), config_.slurm_stage_roots.begin(), config_.slurm_stage_roots.end());
+  for (const std::string& value : request.stage()) {
+    auto spec = ParseStageSpec(value);
+    if (!spec.ok()) return spec.status();
+    // Resolved here, symlinks included: only what the agent's config opens.
+    const std::string real = ResolvedPath(spec->path);
+    bool allowed = false;
+    for (const std::string& root : roots) {
+      const std::string real_root = ResolvedPath(root);
+      allowed = allowed || (!real.empty() && !real_root.empty() && IsWithin(real, real_root));
+    }
+    if (real.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--stage: ", spec->path, " does not exist"));
+    }
+    if (!allowed) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "--stage: ", spec->path, " is outside the directories this agent stages from (",
+          absl::StrJoin(roots, ", "), "; add more with slurm.stage_roots in its config)"));
+    }
+    for (const auto& [unused, dest] : stage) {
+      if (dest == spec->dest) {
+        return absl::InvalidArgumentError(absl::StrCat("--stage: ", dest, " given twice"));
+      }
+    }
+    stage.emplace_back(real, spec->dest);
+  }
+  return stage;
+}
+
+void JobManager::SetSchedulerInfo(const std::shared_ptr<Entry>& entry,
+                                  const std::string& scheduler_job_id,
+                                  const std::string& pending_reason) {
+  Job copy;
+  std::string previous_id, previous_reason;
+  {
+    absl::MutexLock lock(&mu_);
+    previous_id = entry->job.scheduler_job_id();
+    previous_reason = entry->job.pending_reason();
+    entry->job.set_scheduler_job_id(scheduler_job_id);
+    entry->job.set_pending_reason(pending_reason);
+    copy = entry->job;
+  }
+  (void)store_.Save(copy);
+  std::string text;
+  if (scheduler_job_id != previous_id) {
+    text = absl::StrCat("mlcube-agent: Slurm job ", scheduler_job_id, "\n");
+  }
+  // "PENDING" stands for Slurm's reason None: not looked at yet.
+  if (!pending_reason.empty() && pending_reason != "PENDING" && pending_reason != previous_reason) {
+    absl::StrAppend(&text, "mlcube-agent: Slurm job ", scheduler_job_id, " is pending (",
+                    pending_reason, ")\n");
+  }
+  if (text.empty()) return;
+  auto log = JobLog::OpenForAppend(store_.LogPath(copy.id()), config_.log_max_bytes);
+  if (log.ok()) (void)log->Append(JobLog::RecordType::kAgent, text);
+}
+
 absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& owner,
                                                             const SubmitJobRequest& request) {
   auto runtime = MakeRuntime(request.runtime());
@@ -238,6 +334,7 @@ absl::Status JobManager::CheckSubmittable(const std::string& owner,
   }
   auto runtime = MakeRuntime(request.runtime());
   if (!runtime.ok()) return runtime.status();
+  if (absl::Status s = CheckSchedulerRequest(request); !s.ok()) return s;
   auto cube = LoadJobCube(owner, request);
   if (!cube.ok()) return cube.status();
   if (!request.build_context_id().empty() &&
@@ -292,6 +389,7 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
   job.set_runtime(request.runtime() == mlcube_remote::v1::RUNTIME_UNSPECIFIED
                       ? mlcube_remote::v1::RUNTIME_DOCKER
                       : request.runtime());
+  job.set_scheduler(request.scheduler().empty() ? "local" : request.scheduler());
   job.set_state(mlcube_remote::v1::JOB_STATE_QUEUED);
   job.set_created_unix_ms(NowUnixMs());
   absl::Status saved = store_.SaveRequest(*id, request);
@@ -540,6 +638,33 @@ class JobManager::EntryControl final : public JobControl {
   std::shared_ptr<Entry> entry_;
 };
 
+absl::StatusOr<std::unique_ptr<SlurmStepScheduler>> JobManager::MakeSlurmScheduler(
+    const std::shared_ptr<Entry>& entry, const std::string& job_id,
+    const SubmitJobRequest& request) {
+  auto settings = ParseSlurmSettings(
+      std::map<std::string, std::string>(request.slurm().begin(), request.slurm().end()));
+  if (!settings.ok()) return settings.status();
+  auto options = SbatchResourceOptions(*settings, request.gpus());
+  if (!options.ok()) return options.status();
+  SlurmConveniences conveniences;
+  if (settings->scratch) conveniences.scratch_dir = layout_.JobScratchStorageDir(job_id);
+  conveniences.node_tmp = settings->node_tmp;
+  auto stage = ResolveStage(request);
+  if (!stage.ok()) return stage.status();
+  conveniences.stage = std::move(*stage);
+  if (!conveniences.scratch_dir.empty()) {
+    absl::MutexLock lock(&mu_);
+    entry->job.set_scratch_dir(conveniences.scratch_dir);
+  }
+  return std::make_unique<SlurmStepScheduler>(
+      &slurm_scheduler_, &local_scheduler_, job_id, *options, settings->configure_as_job,
+      conveniences, [this, entry](const std::string& slurm_id, const SlurmStepState& state) {
+        SetSchedulerInfo(
+            entry, slurm_id,
+            state.phase == SlurmStepState::Phase::kPending ? state.pending_reason : "");
+      });
+}
+
 JobOutcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
   Job job;
   SubmitJobRequest request;
@@ -560,8 +685,19 @@ JobOutcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
                       std::string(runtime.status().message())};
   }
   EntryControl control(this, entry);
-  JobRunner runner(config_, layout_, &local_scheduler_, &control, std::move(job),
-                   std::move(request), std::move(*cube), std::move(*runtime));
+  StepScheduler* scheduler = &local_scheduler_;
+  std::unique_ptr<SlurmStepScheduler> slurm;
+  if (request.scheduler() == "slurm") {
+    auto made = MakeSlurmScheduler(entry, job.id(), request);
+    if (!made.ok()) {
+      return JobOutcome{mlcube_remote::v1::JOB_STATE_FAILED, 0,
+                        std::string(made.status().message())};
+    }
+    slurm = std::move(*made);
+    scheduler = slurm.get();
+  }
+  JobRunner runner(config_, layout_, scheduler, &control, std::move(job), std::move(request),
+                   std::move(*cube), std::move(*runtime));
   return runner.Run();
 }
 

@@ -28,6 +28,8 @@
 #include "agent/runtimes/container_runtime.h"
 #include "agent/runtimes/runtime_inventory.h"
 #include "agent/schedulers/local_scheduler.h"
+#include "agent/schedulers/slurm_scheduler.h"
+#include "agent/schedulers/slurm_step_scheduler.h"
 #include "agent/state_layout.h"
 #include "common/cube.h"
 #include "mlcube_remote/v1/jobs.pb.h"
@@ -102,6 +104,20 @@ class JobManager : public CubeJobs {
   void SetState(const std::shared_ptr<Entry>& entry, mlcube_remote::v1::JobState state,
                 int exit_code, const std::string& reason, const std::string& current_task);
   mlcube_remote::v1::Job Snapshot(const Entry& entry) const;
+  // scheduler / slurm fields of a request: known scheduler, valid settings,
+  // Slurm's commands present.
+  absl::Status CheckSchedulerRequest(const mlcube_remote::v1::SubmitJobRequest& request) const;
+  // The --stage values of a request: host paths resolved (symlinks too) and
+  // confined to slurm.shared_dir and slurm.stage_roots, with their DEST.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ResolveStage(
+      const mlcube_remote::v1::SubmitJobRequest& request) const;
+  // The StepScheduler of a job with scheduler: slurm.
+  absl::StatusOr<std::unique_ptr<SlurmStepScheduler>> MakeSlurmScheduler(
+      const std::shared_ptr<Entry>& entry, const std::string& job_id,
+      const mlcube_remote::v1::SubmitJobRequest& request);
+  // The current step's Slurm job id and pending reason ("" once running).
+  void SetSchedulerInfo(const std::shared_ptr<Entry>& entry, const std::string& scheduler_job_id,
+                        const std::string& pending_reason);
   bool CancelRequested(const std::shared_ptr<Entry>& entry);
 
   const AgentConfig& config_;
@@ -110,6 +126,8 @@ class JobManager : public CubeJobs {
   const std::string self_exe_;
   JobStore store_;
   LocalScheduler local_scheduler_;
+  // Shared by every Slurm job: one squeue per poll for all of them.
+  SlurmScheduler slurm_scheduler_;
   WorkspaceUseRecorder* workspaces_ = nullptr;
   std::atomic<bool> stopping_{false};
 

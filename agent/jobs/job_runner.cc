@@ -161,6 +161,7 @@ std::optional<JobOutcome> JobRunner::LaunchStep(bool configure, const std::strin
   supervised.log_path = layout_.JobLogFile(job_.id());
   supervised.log_max_bytes = config_.log_max_bytes;
   supervised.step_prefix = context.step_prefix;
+  supervised.configure = configure;
   absl::Status launched = scheduler_->Launch(supervised);
   if (!launched.ok()) return Failed(0, std::string(launched.message()));
   return std::nullopt;
@@ -181,6 +182,12 @@ std::optional<JobOutcome> JobRunner::AfterStep(bool configure, const std::string
   auto exit = scheduler_->ReadExit(prefix);
   if (control_->CancelRequested()) {
     return CancelledOutcome(layout_, job_.id(), exit.ok() ? exit->ShellCode() : 0);
+  }
+  // Ended by the scheduler rather than by its command (a time limit...).
+  if (std::string why = scheduler_->EndReason(prefix); !why.empty()) {
+    if (configure) runtime_->AbandonConfigure(cube_, context);
+    return Failed(exit.ok() ? exit->ShellCode() : 0,
+                  absl::StrCat(configure ? "configure" : "task " + task, ": ", why));
   }
   if (!exit.ok()) {
     // The supervisor was killed (or the host rebooted): a container it

@@ -180,12 +180,17 @@ absl::StatusOr<StepCommand> ApptainerRuntime::ConfigureCommand(const Cube& cube,
 
 absl::Status ApptainerRuntime::FinishConfigure(const Cube& cube, const StepContext& context) {
   const std::string tmp = TempSifPath(cube, context);
+  const std::string final_path = SifPath(cube, context);
+  // Finished before: a restarted agent re-checks a configure step that an
+  // earlier agent already installed.
+  if (access(tmp.c_str(), F_OK) != 0 && errno == ENOENT && IsSifFile(final_path)) {
+    return absl::OkStatus();
+  }
   if (!IsSifFile(tmp)) {
     unlink(tmp.c_str());
     return absl::DataLossError(absl::StrCat(
         "the build did not produce a SIF image (no SIF_MAGIC at offset 32 of ", tmp, ")"));
   }
-  const std::string final_path = SifPath(cube, context);
   if (rename(tmp.c_str(), final_path.c_str()) != 0) {
     return absl::InternalError(absl::StrCat("rename ", tmp, ": ", strerror(errno)));
   }

@@ -37,6 +37,10 @@ class StepScheduler {
   // (its supervisor was killed, the node died).
   virtual absl::StatusOr<ExitStatus> ReadExit(const std::string& step_prefix) = 0;
 
+  // Why the step ended when the scheduler, not the step's command, ended it
+  // (a time limit, a lost node); "" otherwise.
+  virtual std::string EndReason(const std::string& step_prefix) { return ""; }
+
   // Asks the step to stop: `force` after a grace period.
   virtual void Stop(const std::string& step_prefix, bool force) = 0;
 };

@@ -35,6 +35,8 @@ struct SupervisedCommand {
   int64_t log_max_bytes = 0;
   // Path prefix of the step's files: PREFIX.lock, PREFIX.exit, PREFIX.pgid.
   std::string step_prefix;
+  // An image build (a scheduler may run it elsewhere than tasks).
+  bool configure = false;
 };
 
 class TaskSupervisor {

@@ -78,6 +78,12 @@ int RunStatusCommand(const JobCommandOptions& options, const Console& console, s
       << "cube: " << job.cube_id() << "\n"
       << "owner: " << job.owner() << "\n";
   if (!job.current_task().empty()) out << "current task: " << job.current_task() << "\n";
+  if (!job.scheduler().empty() && job.scheduler() != "local") {
+    out << "scheduler: " << job.scheduler() << "\n";
+  }
+  if (!job.scheduler_job_id().empty()) out << "slurm job: " << job.scheduler_job_id() << "\n";
+  if (!job.pending_reason().empty()) out << "pending: " << job.pending_reason() << "\n";
+  if (!job.scratch_dir().empty()) out << "scratch: " << job.scratch_dir() << "\n";
   out << "created: " << FormatTime(job.created_unix_ms()) << "\n"
       << "started: " << FormatTime(job.started_unix_ms()) << "\n"
       << "finished: " << FormatTime(job.finished_unix_ms()) << "\n";
@@ -144,10 +150,16 @@ int RunJobsCommand(const JobCommandOptions& options, const Console& console, std
   for (const Job& job : response.jobs()) {
     const bool ended = job.state() == mlcube_remote::v1::JOB_STATE_SUCCEEDED ||
                        job.state() == mlcube_remote::v1::JOB_STATE_FAILED;
+    std::string slurm;
+    if (!job.scheduler_job_id().empty()) {
+      slurm = absl::StrCat("  slurm ", job.scheduler_job_id());
+      if (!job.pending_reason().empty())
+        absl::StrAppend(&slurm, " pending (", job.pending_reason(), ")");
+    }
     out << absl::StrFormat(
-        "%-10s %-10s %-9s %-20s %-24s %-19s %s\n", job.id(), JobStateName(job.state()),
+        "%-10s %-10s %-9s %-20s %-24s %-19s %s%s\n", job.id(), JobStateName(job.state()),
         ActionName(job), absl::StrJoin(job.tasks(), ","), job.cube_id(),
-        FormatTime(job.created_unix_ms()), ended ? std::to_string(job.exit_code()) : "-");
+        FormatTime(job.created_unix_ms()), ended ? std::to_string(job.exit_code()) : "-", slurm);
   }
   return kExitOk;
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "common/config_tree.h"
 #include "common/legacy_cube_converter.h"
+#include "common/slurm_settings.h"
 #include "common/yaml_reader.h"
 #include "controller/remote/remote_run.h"
 #include "controller/terminal/exit_codes.h"
@@ -70,6 +71,9 @@ void AddRunOptions(CLI::App* command, RunCommandOptions* options, bool is_run) {
                      "Task(s) to run, comma separated, or an older layout's run/TASK.yaml")
         ->required();
     command->add_option("--gpus", options->gpus, "GPUs for the task: all, a count, or device=0,1");
+    command->add_option("--stage", options->stage,
+                        "Slurm hosts: copy PATH of the host to node-local storage before the "
+                        "task and bind it at DEST (PATH[:DEST], default /data); repeatable");
     command->add_flag("--detach,-d", options->detach,
                       "Submit and return at once; follow later with `logs -f`");
     command->add_flag("--cancel-on-interrupt", options->cancel_on_interrupt,
@@ -83,6 +87,50 @@ void AddRunOptions(CLI::App* command, RunCommandOptions* options, bool is_run) {
 
 namespace {
 
+// Moves the -P slurm.KEY=VALUE assignments out of the cube's overrides and
+// applies them over the host's slurm settings; checks the result.
+absl::StatusOr<std::map<std::string, std::string>> SlurmSettingsForRun(const HostEntry& host,
+                                                                       CubeLoadOptions* load) {
+  std::map<std::string, std::string> slurm = host.slurm;
+  std::vector<std::string> kept;
+  for (const std::string& assignment : load->overrides) {
+    if (!absl::StartsWith(assignment, "slurm.")) {
+      kept.push_back(assignment);
+      continue;
+    }
+    const size_t eq = assignment.find('=');
+    const std::string key = assignment.substr(6, eq == std::string::npos ? eq : eq - 6);
+    if (host.scheduler != "slurm") {
+      return absl::InvalidArgumentError(absl::StrCat("-P slurm.", key, ": host ", host.name,
+                                                     " does not use Slurm (scheduler: local)"));
+    }
+    if (eq == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("-P ", assignment, ": expected slurm.KEY=VALUE"));
+    }
+    slurm[key] = assignment.substr(eq + 1);
+  }
+  load->overrides = std::move(kept);
+  absl::StatusOr<SlurmSettings> parsed = ParseSlurmSettings(slurm, "slurm");
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("-P ", parsed.status().message()));
+  }
+  return slurm;
+}
+
+// --stage values are for Slurm hosts; each must parse.
+absl::Status CheckStage(const RunCommandOptions& options, const HostEntry& host) {
+  for (const std::string& stage : options.stage) {
+    absl::StatusOr<StageSpec> spec = ParseStageSpec(stage);
+    if (!spec.ok()) return spec.status();
+    if (host.scheduler != "slurm") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--stage: host ", host.name, " does not use Slurm (scheduler: local)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Validates everything locally first (a typo should not cost a sync) and
 // fills in the submit request.
 absl::Status PrepareRequest(const RunCommandOptions& options, const HostEntry& host,
@@ -95,6 +143,9 @@ absl::Status PrepareRequest(const RunCommandOptions& options, const HostEntry& h
   }
   CubeLoadOptions load = ToLoadOptions(options.cube);
   load.host_defaults = host.platform_defaults;
+  absl::StatusOr<std::map<std::string, std::string>> slurm = SlurmSettingsForRun(host, &load);
+  if (!slurm.ok()) return slurm.status();
+  if (absl::Status s = CheckStage(options, host); !s.ok()) return s;
   std::vector<std::string> tasks;
   if (!options.configure_only) {
     absl::StatusOr<std::vector<std::string>> names = ResolveTaskNames(options.task, &load);
@@ -124,6 +175,11 @@ absl::Status PrepareRequest(const RunCommandOptions& options, const HostEntry& h
   }
   for (const auto& [key, value] : host.env) (*request->mutable_env())[key] = value;
   request->set_gpus(options.gpus);
+  for (const std::string& stage : options.stage) request->add_stage(stage);
+  if (host.scheduler == "slurm") {
+    request->set_scheduler("slurm");
+    for (const auto& [key, value] : *slurm) (*request->mutable_slurm())[key] = value;
+  }
   return absl::OkStatus();
 }
 

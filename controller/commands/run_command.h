@@ -23,6 +23,8 @@ struct RunCommandOptions {
   std::string host;
   std::string task;  // "a,b" or an older layout's run/TASK.yaml
   std::string gpus;
+  // --stage=PATH[:DEST] (Slurm hosts).
+  std::vector<std::string> stage;
   bool detach = false;
   bool cancel_on_interrupt = false;
   bool no_pull = false;

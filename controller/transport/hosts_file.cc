@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/config_interpolator.h"
 #include "common/safe_path.h"
+#include "common/slurm_settings.h"
 #include "common/yaml_field_reader.h"
 #include "common/yaml_reader.h"
 
@@ -71,6 +72,44 @@ absl::Status ValidateAddress(const HostsReader& reader, const std::string& key_p
   return absl::OkStatus();
 }
 
+// scheduler: local | slurm, and the slurm: settings (checked here, so a
+// typo is refused before anything reaches the agent).
+absl::Status ReadScheduler(const HostsReader& reader, const YAML::Node& node,
+                           const std::string& key_path, HostEntry* host) {
+  absl::StatusOr<std::string> value = reader.String(node, "scheduler", key_path + ".scheduler");
+  if (!value.ok()) return value.status();
+  if (!value->empty()) host->scheduler = *value;
+  if (host->scheduler != "local" && host->scheduler != "slurm") {
+    return reader.Error(key_path + ".scheduler",
+                        absl::StrCat("expected local or slurm, got '", host->scheduler, "'"));
+  }
+  const YAML::Node slurm = YamlChild(node, "slurm");
+  if (!slurm.IsDefined() || slurm.IsNull()) return absl::OkStatus();
+  if (!slurm.IsMap()) {
+    return reader.Error(key_path + ".slurm",
+                        absl::StrCat("expected a mapping, got ", DescribeNodeKind(slurm)));
+  }
+  for (auto it = slurm.begin(); it != slurm.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    value = reader.String(slurm, key, absl::StrCat(key_path, ".slurm.", key));
+    if (!value.ok()) return value.status();
+    host->slurm[key] = *value;
+  }
+  absl::StatusOr<SlurmSettings> parsed = ParseSlurmSettings(host->slurm, key_path + ".slurm");
+  if (!parsed.ok()) {
+    // "hosts.hpc.slurm.tme: unknown key ..." -> the file's own message form.
+    const std::string message(parsed.status().message());
+    const size_t colon = message.find(": ");
+    return colon == std::string::npos
+               ? reader.Error(key_path + ".slurm", message)
+               : reader.Error(message.substr(0, colon), message.substr(colon + 2));
+  }
+  if (host->scheduler != "slurm") {
+    return reader.Error(key_path + ".slurm", "slurm settings need scheduler: slurm");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<HostEntry> ReadHost(const HostsReader& reader, const std::string& name,
                                    const YAML::Node& node) {
   const std::string key_path = absl::StrCat("hosts.", name);
@@ -78,12 +117,15 @@ absl::StatusOr<HostEntry> ReadHost(const HostsReader& reader, const std::string&
     return reader.Error(key_path, absl::StrCat("expected a mapping with address and runtime, got ",
                                                DescribeNodeKind(node)));
   }
-  absl::Status status = reader.CheckKeys(node, key_path,
-                                         {"address", "runtime", "docker", "podman", "singularity",
-                                          "env", "tls", "ssh", "agent_socket"});
+  absl::Status status =
+      reader.CheckKeys(node, key_path,
+                       {"address", "runtime", "docker", "podman", "singularity", "env", "tls",
+                        "ssh", "agent_socket", "scheduler", "slurm"});
   if (!status.ok()) return status;
   HostEntry host;
   host.name = name;
+  status = ReadScheduler(reader, node, key_path, &host);
+  if (!status.ok()) return status;
   absl::StatusOr<std::string> value = reader.String(node, "address", key_path + ".address");
   if (!value.ok()) return value.status();
   host.address = *value;

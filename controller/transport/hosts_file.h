@@ -19,6 +19,10 @@
 //     hpc:
 //       ssh: {host: login.hpc.example.org}  # no agent_socket: your own agent,
 //                                           # see `mlcube-remote agent install`
+//       address: unix:///scratch/alice/mlcube/agent.sock
+//       runtime: singularity
+//       scheduler: slurm          # default: local
+//       slurm: {partition: gpu, account: proj42, time: "02:00:00", cpus_per_task: 8, mem: 32G}
 //   exclude: ["*.ckpt.tmp"]
 //   agent_bundle_dir: ~/mlcube-bundles   # where `agent install` finds bundles
 //
@@ -65,6 +69,10 @@ struct HostEntry {
   SshSettings ssh;
   // The remote socket reached through ssh; empty: the user's own agent.
   std::string agent_socket;
+  // "local" (the agent's machine) or "slurm" (Slurm batch jobs from the
+  // agent's host), and the slurm: settings as KEY -> VALUE (validated).
+  std::string scheduler = "local";
+  std::map<std::string, std::string> slurm;
 };
 
 struct HostsFile {

@@ -138,6 +138,11 @@ TEST(AgentConfigTest, UnknownKeysAndBadValuesAreNamed) {
       {"limits: {open_streams: -3}", "agent.yaml: limits.open_streams: expected an integer"},
       {"limits: {jobs: 1}", "agent.yaml: limits.jobs: unknown key"},
       {"limits: 5", "agent.yaml: limits: expected a mapping"},
+      {"slurm: {shared: /x}",
+       "agent.yaml: slurm.shared: unknown key (expected shared_dir or stage_roots)"},
+      {"slurm: {shared_dir: rel}", "slurm.shared_dir: 'rel': expected an absolute path"},
+      {"slurm: 5", "agent.yaml: slurm: expected a mapping"},
+      {"slurm: {stage_roots: [rel]}", "agent.yaml: slurm.stage_roots: expected absolute paths"},
   };
   for (const Case& c : cases) {
     auto config = ParseAgentConfig(c.yaml);
@@ -146,6 +151,31 @@ TEST(AgentConfigTest, UnknownKeysAndBadValuesAreNamed) {
     EXPECT_NE(std::string(config.status().message()).find(c.message), std::string::npos)
         << c.yaml << " -> " << config.status();
   }
+}
+
+TEST(AgentConfigTest, SlurmSharedDirMustHoldStateAndImages) {
+  auto config = ParseAgentConfig("slurm: {shared_dir: /tmp}\nstate_dir: /tmp/agent-state\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->slurm_shared_dir, "/tmp");
+  std::string note;
+  EXPECT_TRUE(CheckSlurmSharedDir(*config, &note).ok());
+  config->image_dir = "/var/lib/sif";
+  auto outside = CheckSlurmSharedDir(*config, &note);
+  EXPECT_EQ(outside.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(outside.message())
+                .find("image_dir: '/var/lib/sif' is outside slurm."
+                      "shared_dir '/tmp'"),
+            std::string::npos)
+      << outside;
+  config->image_dir = "";
+  config->state_dir = "/tmp/100%";
+  EXPECT_FALSE(CheckSlurmSharedDir(*config, &note).ok());
+  // In memory on this node: refused, saying how to set it.
+  config->slurm_shared_dir = "/dev/shm";
+  config->state_dir = "/dev/shm/agent";
+  auto in_memory = CheckSlurmSharedDir(*config, &note);
+  EXPECT_EQ(in_memory.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(in_memory.message()).find("$SCRATCH/mlcube"), std::string::npos);
 }
 
 TEST(AgentConfigTest, LoopbackDetection) {

@@ -83,6 +83,27 @@ TEST(HostsFileTest, UnknownHostListsKnownOnes) {
               HasSubstr("no host named 'gpu99' in h.yaml (hosts: gpu01, hpc, local)"));
 }
 
+TEST(HostsFileTest, SchedulerAndSlurmSettings) {
+  absl::StatusOr<HostsFile> file = ParseHostsFile(
+      "hosts:\n  hpc:\n    address: 'unix:///s.sock'\n    runtime: singularity\n"
+      "    scheduler: slurm\n    slurm: {partition: gpu, time: '02:00:00', cpus_per_task: 8}\n",
+      "h.yaml");
+  ASSERT_TRUE(file.ok()) << file.status();
+  const HostEntry& hpc = file->hosts.at("hpc");
+  EXPECT_EQ(hpc.scheduler, "slurm");
+  EXPECT_EQ(hpc.slurm.at("partition"), "gpu");
+  EXPECT_EQ(hpc.slurm.at("time"), "02:00:00");
+  EXPECT_EQ(hpc.slurm.at("cpus_per_task"), "8");
+  EXPECT_EQ(ErrorOf("hosts: {a: {address: 'x:1', scheduler: pbs}}"),
+            "/etc/hosts.yaml: hosts.a.scheduler: expected local or slurm, got 'pbs'");
+  EXPECT_THAT(ErrorOf("hosts: {a: {address: 'x:1', scheduler: slurm, slurm: {tme: 5}}}"),
+              HasSubstr("/etc/hosts.yaml: hosts.a.slurm.tme: unknown key (expected partition"));
+  EXPECT_THAT(ErrorOf("hosts: {a: {address: 'x:1', scheduler: slurm, slurm: {mem: lots}}}"),
+              HasSubstr("/etc/hosts.yaml: hosts.a.slurm.mem: bad value 'lots'"));
+  EXPECT_THAT(ErrorOf("hosts: {a: {address: 'x:1', slurm: {time: 5}}}"),
+              HasSubstr("hosts.a.slurm: slurm settings need scheduler: slurm"));
+}
+
 TEST(HostsFileTest, ErrorsNameFileAndKey) {
   EXPECT_EQ(ErrorOf("hosts: {a: {address: 'x:1', runtime: lxc}}"),
             "/etc/hosts.yaml: hosts.a.runtime: expected docker, podman or singularity, got 'lxc'");

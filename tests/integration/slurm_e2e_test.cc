@@ -1,0 +1,338 @@
+// End-to-end tests of `scheduler: slurm`: mlcube-remote against a real agent
+// (as the unprivileged `mlcube` user) that submits each task as a job to the
+// real one-node Slurm cluster of tools/start-slurm.sh, where the task runs in
+// the real unprivileged Apptainer.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/agent_process.h"
+#include "tests/support/command_runner.h"
+#include "tests/support/temp_dir.h"
+
+namespace mlcube {
+namespace {
+
+using ::mlcube::testing::BackgroundCommand;
+using ::mlcube::testing::CommandResult;
+using ::mlcube::testing::CountOccurrences;
+using ::mlcube::testing::ReadFileContent;
+using ::mlcube::testing::RunCommand;
+using ::mlcube::testing::TempDir;
+using ::mlcube_test::AgentProcess;
+using ::mlcube_test::AgentProcessOptions;
+using ::testing::HasSubstr;
+
+const std::string kBinary = MLCUBE_REMOTE_BINARY;
+const std::string kExamples = MLCUBE_EXAMPLES_DIR;
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+class SlurmEndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string state;
+    ASSERT_EQ(mlcube_test::Shell("sinfo -h -o %t 2>&1", &state), 0)
+        << "no Slurm here: run tools/start-slurm.sh (as root)";
+    ASSERT_THAT(state, ::testing::AnyOf(HasSubstr("idle"), HasSubstr("mix"), HasSubstr("alloc")))
+        << "the Slurm node is not up (" << state << "): run tools/start-slurm.sh";
+    ASSERT_EQ(::access((kExamples + "/hello/build/busybox").c_str(), X_OK), 0)
+        << "examples/hello/build/busybox is missing: run tools/prepare-examples.sh";
+    ASSERT_EQ(mlcube_test::Shell("cp -a " + kExamples + "/hello " + dir_.path() + "/hello"), 0);
+    ASSERT_EQ(mlcube_test::Shell("rm -rf " + dir_.path() + "/hello/workspace/greetings"), 0);
+    // The one-node cluster's shared filesystem is this machine's /tmp.
+    dir_.WriteFile("agent.yaml", "slurm: {shared_dir: /tmp}\n");
+    ASSERT_EQ(mlcube_test::Shell("chmod 0755 " + dir_.path() + " && chmod 0644 " + dir_.path() +
+                                 "/agent.yaml"),
+              0);
+    StartAgent("");
+    WriteHosts("4", "");
+  }
+
+  void TearDown() override {
+    // Slurm jobs a failing test left behind.
+    if (agent_) {
+      mlcube_test::Shell("cat " + agent_->state_dir() +
+                         "/jobs/*/step-*.slurm 2>/dev/null | cut -d' ' -f1 | xargs -r scancel");
+    }
+  }
+
+  void StartAgent(const std::string& state_dir) {
+    AgentProcessOptions options;
+    options.user = "mlcube";
+    options.state_dir = state_dir;
+    options.extra_args = {"--config=" + dir_.path() + "/agent.yaml"};
+    // A killed agent's object owns the state dir the restarted one uses:
+    // kept until the test ends.
+    if (agent_) stopped_agents_.push_back(std::move(agent_));
+    agent_ = std::make_unique<AgentProcess>(options);
+    ASSERT_TRUE(agent_->Start()) << agent_->Stderr();
+  }
+
+  void WriteHosts(const std::string& count_seconds, const std::string& slurm) {
+    dir_.WriteFile("hosts.yaml", "default_host: hpc\nhosts:\n  hpc:\n    address: unix://" +
+                                     agent_->socket_path() +
+                                     "\n    runtime: singularity\n    scheduler: slurm\n"
+                                     "    slurm: {partition: debug, time: '5'" +
+                                     slurm + "}\n    env: {GREET_DELAY: '0.05', COUNT_SECONDS: '" +
+                                     count_seconds + "'}\n");
+  }
+
+  std::vector<std::string> Argv(const std::vector<std::string>& args) const {
+    std::vector<std::string> argv = {kBinary, "--hosts=" + dir_.path() + "/hosts.yaml"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  CommandResult Cli(const std::vector<std::string>& args, int timeout = 180) {
+    return RunCommand(Argv(args), {"NO_COLOR=1", "HOME=" + dir_.path()}, timeout);
+  }
+
+  std::string Cube() const { return "--mlcube=" + dir_.path() + "/hello"; }
+
+  std::string Detach(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"run", Cube(), "--task=count", "--detach"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    CommandResult submitted = Cli(args);
+    EXPECT_EQ(submitted.exit_code, 0) << submitted.err << "\nagent:\n" << agent_->Stderr();
+    return submitted.out.substr(0, submitted.out.find('\n'));
+  }
+
+  // Polls `status JOB` until it contains `text` (or `seconds` pass).
+  std::string WaitForStatus(const std::string& job, const std::string& text, int seconds) {
+    std::string out;
+    for (int i = 0; i < seconds * 5; ++i) {
+      out = Cli({"status", job}).out;
+      if (out.find(text) != std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return out;
+  }
+
+  static std::string SlurmJobOf(const std::string& status) {
+    const size_t at = status.find("slurm job: ");
+    if (at == std::string::npos) return "";
+    return status.substr(at + 11, status.find('\n', at) - at - 11);
+  }
+
+  static std::string SlurmState(const std::string& slurm_id) {
+    std::string out;
+    mlcube_test::Shell("squeue --states=all -h -j " + slurm_id + " -o %T", &out);
+    return Trim(out);
+  }
+
+  TempDir dir_;
+  std::vector<std::unique_ptr<AgentProcess>> stopped_agents_;
+  std::unique_ptr<AgentProcess> agent_;
+};
+
+TEST_F(SlurmEndToEndTest, RunStreamsOutputAndBringsOutputsBack) {
+  CommandResult result = Cli({"run", Cube(), "--task=greet"}, 300);
+  ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.out, HasSubstr("Hello, Charlie!"));
+  EXPECT_EQ(ReadFileContent(dir_.path() + "/hello/workspace/greetings/Bob.txt"), "Hello, Bob!\n");
+  CommandResult jobs = Cli({"jobs", "--all"});
+  EXPECT_THAT(jobs.out, HasSubstr("slurm "));
+  // The task really ran as a Slurm job that completed.
+  std::string listed;
+  mlcube_test::Shell("cat " + agent_->state_dir() + "/jobs/*/step-*.slurm | tail -n 1", &listed);
+  const std::string slurm_id = listed.substr(0, listed.find(' '));
+  ASSERT_FALSE(slurm_id.empty());
+  EXPECT_EQ(SlurmState(slurm_id), "COMPLETED");
+}
+
+TEST_F(SlurmEndToEndTest, ImageBuildCanRunAsItsOwnSlurmJob) {
+  CommandResult result = Cli({"run", Cube(), "--task=greet", "-P", "slurm.configure=job"}, 300);
+  ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.out, HasSubstr("Hello, Charlie!"));
+  // Two Slurm jobs: the build, then the task.
+  EXPECT_EQ(CountOccurrences(result.err, "mlcube-agent: Slurm job "), 2) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("Build complete"));
+}
+
+TEST_F(SlurmEndToEndTest, ExitCodeIsPassedThrough) {
+  CommandResult failed = Cli({"run", Cube(), "--task=fail"}, 300);
+  EXPECT_EQ(failed.exit_code, 7) << failed.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(failed.err, HasSubstr("fail: this task fails on purpose"));
+}
+
+TEST_F(SlurmEndToEndTest, StatusShowsTheSlurmJobAndCancelEndsIt) {
+  WriteHosts("300", "");
+  const std::string job = Detach();
+  std::string status = WaitForStatus(job, "tick", 1);
+  status = WaitForStatus(job, "state: RUNNING", 60);
+  const std::string slurm_id = SlurmJobOf(WaitForStatus(job, "slurm job: ", 60));
+  ASSERT_FALSE(slurm_id.empty()) << status;
+  for (int i = 0; i < 100 && SlurmState(slurm_id) != "RUNNING"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(SlurmState(slurm_id), "RUNNING");
+  CommandResult cancel = Cli({"cancel", job});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_THAT(WaitForStatus(job, "state: CANCELLED", 30), HasSubstr("state: CANCELLED"));
+  EXPECT_EQ(SlurmState(slurm_id), "CANCELLED");
+}
+
+TEST_F(SlurmEndToEndTest, OverItsTimeLimitIsReportedAsTimeout) {
+  WriteHosts("600", "");
+  CommandResult result = Cli({"run", Cube(), "--task=count", "-P", "slurm.time=1"}, 240);
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.err, HasSubstr("TIMEOUT")) << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.out, HasSubstr("tick 30"));
+}
+
+TEST_F(SlurmEndToEndTest, PendingJobShowsItsReasonThenRuns) {
+  // A job of the same user holds the whole node for a few seconds.
+  std::string blocker;
+  ASSERT_EQ(mlcube_test::Shell("cd /tmp && runuser -u mlcube -- sbatch --parsable --exclusive "
+                               "--time=2 -o /dev/null --wrap 'sleep 6'",
+                               &blocker),
+            0)
+      << blocker;
+  blocker = Trim(blocker);
+  for (int i = 0; i < 50 && SlurmState(blocker) != "RUNNING"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(SlurmState(blocker), "RUNNING");
+  WriteHosts("2", ", extra_args: --exclusive");
+  const std::string job = Detach();
+  const std::string status = WaitForStatus(job, "pending: ", 60);
+  EXPECT_THAT(status,
+              ::testing::AnyOf(HasSubstr("pending: Resources"), HasSubstr("pending: Priority")))
+      << status;
+  EXPECT_THAT(Cli({"jobs"}).out, HasSubstr("pending ("));
+  CommandResult logs = Cli({"logs", "-f", job}, 120);
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_EQ(CountOccurrences(logs.out, "tick 2\n"), 1) << logs.out;
+  EXPECT_THAT(logs.err, HasSubstr("is pending ("));
+  EXPECT_THAT(Cli({"status", job}).out, ::testing::Not(HasSubstr("pending: ")));
+}
+
+TEST_F(SlurmEndToEndTest, RequeuedJobIsFollowedToItsEnd) {
+  WriteHosts("5", "");
+  const std::string job = Detach();
+  std::string logs;
+  for (int i = 0; i < 300 && logs.find("tick 2") == std::string::npos; ++i) {
+    logs = Cli({"logs", job}).out;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_THAT(logs, HasSubstr("tick 2"));
+  const std::string slurm_id = SlurmJobOf(Cli({"status", job}).out);
+  ASSERT_FALSE(slurm_id.empty());
+  // As preemption with requeue would: the job goes back to the queue
+  // (BeginTime two minutes on; moved to now to keep the test short).
+  ASSERT_EQ(mlcube_test::Shell("scontrol requeue " + slurm_id), 0);
+  EXPECT_THAT(WaitForStatus(job, "pending: BeginTime", 30), HasSubstr("pending: BeginTime"));
+  EXPECT_THAT(Cli({"status", job}).out, HasSubstr("state: RUNNING"));
+  ASSERT_EQ(mlcube_test::Shell("scontrol update JobId=" + slurm_id + " StartTime=now"), 0);
+  CommandResult followed = Cli({"logs", "-f", job}, 120);
+  EXPECT_EQ(followed.exit_code, 0) << followed.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(followed.err, HasSubstr("DUE TO JOB REQUEUE"));
+  // The second run printed every tick again, after the first run's.
+  EXPECT_EQ(CountOccurrences(followed.out, "tick 1\n"), 2) << followed.out;
+  EXPECT_EQ(CountOccurrences(followed.out, "tick 5\n"), 1) << followed.out;
+  EXPECT_THAT(Cli({"status", job}).out, HasSubstr("state: SUCCEEDED"));
+}
+
+TEST_F(SlurmEndToEndTest, AgentKilledMidJobResumesWithEveryLineOnce) {
+  WriteHosts("8", "");
+  const std::string job = Detach();
+  BackgroundCommand logs(Argv({"logs", "-f", job}), {"NO_COLOR=1", "HOME=" + dir_.path()});
+  for (int i = 0; i < 600 && logs.OutputSoFar().find("tick 2") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_THAT(logs.OutputSoFar(), HasSubstr("tick 2"));
+  const std::string state_dir = agent_->state_dir();
+  agent_->Kill(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // the task goes on without the agent
+  StartAgent(state_dir);
+  CommandResult result = logs.Wait(120);
+  EXPECT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  for (int i = 1; i <= 8; ++i) {
+    EXPECT_EQ(CountOccurrences(result.out, "tick " + std::to_string(i) + "\n"), 1)
+        << "tick " << i << " in:\n"
+        << result.out;
+  }
+}
+
+TEST_F(SlurmEndToEndTest, ScratchStorageIsKeptAndTmpAndHomeAreWritable) {
+  // A task that writes where seed users' jobs write: results to
+  // /scratch_storage, temporary files to /tmp, caches to ~/.cache.
+  ASSERT_EQ(mlcube_test::Shell(
+                "cd " + dir_.path() +
+                "/hello && sed -i 's|^  \\*)$|  convenience) "
+                "echo result > /scratch_storage/result.txt \\&\\& echo t > /tmp/t \\&\\& "
+                "mkdir -p \"$HOME/.cache\" \\&\\& echo c > \"$HOME/.cache/c\" \\&\\& "
+                "echo wrote all three ;;\\n  *)|' build/hello.sh && printf '  convenience:\\n"
+                "    parameters: {inputs: {}, outputs: {}}\\n' >> mlcube.yaml"),
+            0);
+  CommandResult run = Cli({"run", Cube(), "--task=convenience"}, 300);
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(run.out, HasSubstr("wrote all three"));
+  EXPECT_THAT(run.err, HasSubstr("/scratch_storage is "));
+  std::string jobs = Cli({"jobs", "--all"}).out;
+  const std::string job = jobs.substr(jobs.find('\n') + 1, 8);
+  const std::string status = Cli({"status", job}).out;
+  const size_t at = status.find("scratch: ");
+  ASSERT_NE(at, std::string::npos) << status;
+  const std::string scratch = status.substr(at + 9, status.find('\n', at) - at - 9);
+  EXPECT_EQ(ReadFileContent(scratch + "/result.txt"), "result\n");
+  // Off per run: the task cannot write to /scratch_storage then.
+  CommandResult off = Cli({"run", Cube(), "--task=convenience", "-P", "slurm.scratch=false"}, 300);
+  EXPECT_NE(off.exit_code, 0) << off.out;
+}
+
+TEST_F(SlurmEndToEndTest, StagedDataIsOnTheNodeAtData) {
+  // Data on the shared filesystem (here /tmp, the agent's slurm.shared_dir).
+  ASSERT_EQ(mlcube_test::Shell("mkdir -p " + dir_.path() + "/project/data/dataset1 && echo 42 > " +
+                               dir_.path() + "/project/data/dataset1/answer.txt && chmod -R a+rX " +
+                               dir_.path() + "/project"),
+            0);
+  ASSERT_EQ(mlcube_test::Shell("cd " + dir_.path() +
+                               "/hello && sed -i 's|^  \\*)$|  staged) "
+                               "cat /data/answer.txt /inputs/answer.txt ;;\\n  *)|' "
+                               "build/hello.sh && printf '  staged:\\n    parameters: {inputs: "
+                               "{}, outputs: {}}\\n' >> mlcube.yaml"),
+            0);
+  const std::string data = dir_.path() + "/project/data/dataset1";
+  CommandResult run =
+      Cli({"run", Cube(), "--task=staged", "--stage=" + data, "--stage=" + data + ":/inputs"}, 300);
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_EQ(CountOccurrences(run.out, "42\n"), 2) << run.out;
+  EXPECT_THAT(run.err, HasSubstr("mlcube-agent: staged " + data + " to "));
+  // Refused: outside what the agent stages from, a local host, a bad DEST.
+  CommandResult outside = Cli({"run", Cube(), "--task=staged", "--stage=/etc"});
+  EXPECT_NE(outside.exit_code, 0);
+  EXPECT_THAT(outside.err, HasSubstr("outside the directories this agent stages from"));
+  CommandResult dest = Cli({"run", Cube(), "--task=staged", "--stage=" + data + ":/proc/x"});
+  EXPECT_EQ(dest.exit_code, 2);
+  EXPECT_THAT(dest.err, HasSubstr("DEST may not be under /proc"));
+}
+
+TEST_F(SlurmEndToEndTest, BadSlurmSettingsAreRefusedNamingTheKey) {
+  CommandResult typo = Cli({"run", Cube(), "--task=greet", "-P", "slurm.tme=5"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_THAT(typo.err, HasSubstr("slurm.tme: unknown key (expected partition"));
+  WriteHosts("4", ", cpus: 4");
+  CommandResult hosts = Cli({"run", Cube(), "--task=greet"});
+  EXPECT_EQ(hosts.exit_code, 2);
+  EXPECT_THAT(hosts.err, HasSubstr("hosts.yaml: hosts.hpc.slurm.cpus: unknown key"));
+  WriteHosts("4", "");
+  CommandResult partition = Cli({"run", Cube(), "--task=greet", "-P", "slurm.partition=nope"}, 300);
+  EXPECT_NE(partition.exit_code, 0);
+  EXPECT_THAT(partition.err, HasSubstr("invalid partition specified: nope"));
+}
+
+}  // namespace
+}  // namespace mlcube

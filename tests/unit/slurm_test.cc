@@ -1,0 +1,249 @@
+// The Slurm scheduler's pure parts: settings, GPU flags, the batch script
+// (run by a real /bin/sh), sbatch/squeue output parsing, state mapping, and
+// the output follower's exactly-once resume.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "agent/job_log.h"
+#include "agent/schedulers/slurm_batch_script.h"
+#include "agent/schedulers/slurm_client.h"
+#include "agent/schedulers/slurm_job_state.h"
+#include "agent/schedulers/slurm_output_follower.h"
+#include "agent/schedulers/task_supervisor.h"
+#include "agent/subprocess.h"
+#include "common/slurm_settings.h"
+#include "tests/support/temp_dir.h"
+
+namespace mlcube {
+namespace {
+
+int mlcube_test_mkdir(const std::string& path) { return ::mkdir(path.c_str(), 0755); }
+
+using ::testing::ElementsAre;
+using testing::TempDir;
+
+std::vector<std::string> Options(const std::map<std::string, std::string>& values,
+                                 const std::string& gpus = "") {
+  auto settings = ParseSlurmSettings(values);
+  EXPECT_TRUE(settings.ok()) << settings.status();
+  auto options = SbatchResourceOptions(*settings, gpus);
+  EXPECT_TRUE(options.ok()) << options.status();
+  return options.ok() ? *options : std::vector<std::string>{};
+}
+
+TEST(SlurmSettingsTest, EveryKeyBecomesItsSbatchOption) {
+  EXPECT_THAT(Options({{"partition", "gpu"},
+                       {"account", "proj42"},
+                       {"qos", "normal"},
+                       {"time", "02:00:00"},
+                       {"cpus_per_task", "8"},
+                       {"mem", "32G"},
+                       {"constraint", "a100"},
+                       {"extra_args", "--exclusive  --nice=10"}}),
+              ElementsAre("--partition=gpu", "--account=proj42", "--qos=normal", "--time=02:00:00",
+                          "--cpus-per-task=8", "--mem=32G", "--constraint=a100", "--exclusive",
+                          "--nice=10"));
+}
+
+TEST(SlurmSettingsTest, GpusBecomeGresOrGpusFlag) {
+  EXPECT_THAT(Options({}, "2"), ElementsAre("--gres=gpu:2"));
+  EXPECT_THAT(Options({{"gres", "nvme:1"}}, "1"), ElementsAre("--gres=nvme:1,gpu:1"));
+  EXPECT_THAT(Options({{"gpu_flag", "gpus"}}, "4"), ElementsAre("--gpus=4"));
+  EXPECT_THAT(Options({}), ElementsAre());
+  auto settings = ParseSlurmSettings({});
+  ASSERT_TRUE(settings.ok());
+  auto all = SbatchResourceOptions(*settings, "all");
+  EXPECT_EQ(all.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(all.status().message().find("give a count"), std::string::npos);
+}
+
+TEST(SlurmSettingsTest, UnknownKeyIsNamedWithTheKnownOnes) {
+  auto settings = ParseSlurmSettings({{"tme", "10"}}, "hosts.hpc.slurm");
+  ASSERT_EQ(settings.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(settings.status().message().find("hosts.hpc.slurm.tme: unknown key (expected "
+                                             "partition, account"),
+            std::string::npos)
+      << settings.status();
+}
+
+TEST(SlurmSettingsTest, BadValuesAreRefusedNamingTheKey) {
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"partition", "gpu\n#SBATCH --uid=0"},
+                                                        {"partition", ""},
+                                                        {"time", "two hours"},
+                                                        {"cpus_per_task", "0"},
+                                                        {"cpus_per_task", "8x"},
+                                                        {"mem", "32GB"},
+                                                        {"gpu_flag", "cuda"},
+                                                        {"configure", "compute"},
+                                                        {"extra_args", "--output=/etc/passwd"},
+                                                        {"extra_args", "-o/tmp/x"},
+                                                        {"extra_args", "--wrap=id"},
+                                                        {"extra_args", "--chdir=/"},
+                                                        {"extra_args", "exclusive"}}) {
+    auto settings = ParseSlurmSettings({{key, value}});
+    EXPECT_EQ(settings.status().code(), absl::StatusCode::kInvalidArgument) << key << "=" << value;
+    EXPECT_NE(settings.status().message().find("slurm." + key), std::string::npos)
+        << settings.status();
+  }
+}
+
+TEST(SlurmBatchScriptTest, RunsTheCommandWordForWordAndRecordsItsExit) {
+  TempDir dir;
+  const SlurmStepFiles files(dir.path() + "/step-0");
+  const std::string script = SlurmBatchScript::Render(
+      {"/bin/sh", "-c", "printf '%s|' \"$@\"; pwd; exit 7", "sh", "it's", "$(id)", "a b", "`x`"},
+      dir.path(), files);
+  { std::ofstream(files.script) << script; }
+  auto result = RunCommand({"/bin/sh", files.script});
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->status.ShellCode(), 7);
+  EXPECT_EQ(result->output, "it's|$(id)|a b|`x`|" + dir.path() + "\n");
+  auto exit = TaskSupervisor::ReadExit(dir.path() + "/step-0");
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->ShellCode(), 7);
+}
+
+TEST(SlurmBatchScriptTest, ConveniencesGoThroughApptainersEnvironment) {
+  TempDir dir;
+  const SlurmStepFiles files(dir.path() + "/step-0");
+  SlurmConveniences conveniences;
+  conveniences.scratch_dir = dir.path() + "/scratch storage";
+  conveniences.node_tmp = true;
+  std::ofstream(files.script) << SlurmBatchScript::Render(
+      {"/bin/sh", "-c",
+       "echo \"$APPTAINER_BIND\"; echo \"$APPTAINER_WORKDIR\"; test -d \"$APPTAINER_WORKDIR\""},
+      "", files, conveniences);
+  ASSERT_EQ(mlcube_test_mkdir(dir.path() + "/node"), 0);
+  SubprocessOptions options;
+  options.env = {{"SLURM_TMPDIR", dir.path() + "/node"}, {"APPTAINER_BIND", "/a:/b"}};
+  auto result = RunCommand({"/bin/sh", files.script}, absl::Seconds(30), options);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->status.ShellCode(), 0) << result->output;
+  EXPECT_THAT(result->output,
+              ::testing::HasSubstr("/a:/b," + dir.path() + "/scratch storage:/scratch_storage\n" +
+                                   dir.path() + "/node/mlcube-job."));
+  EXPECT_THAT(result->output, ::testing::HasSubstr("mlcube-agent: /scratch_storage is "));
+  EXPECT_EQ(access((dir.path() + "/scratch storage").c_str(), F_OK), 0);  // kept
+  auto left = RunCommand({"/bin/sh", "-c", "ls " + dir.path() + "/node | wc -l"});
+  EXPECT_EQ(left->output, "0\n");  // the node-local directory went with the job
+}
+
+TEST(SlurmBatchScriptTest, MissingWorkingDirectoryIsRecordedAs126) {
+  TempDir dir;
+  const SlurmStepFiles files(dir.path() + "/step-1");
+  std::ofstream(files.script) << SlurmBatchScript::Render({"true"}, dir.path() + "/gone", files);
+  auto result = RunCommand({"/bin/sh", files.script});
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->status.ShellCode(), 126);
+  EXPECT_EQ(TaskSupervisor::ReadExit(dir.path() + "/step-1")->ShellCode(), 126);
+}
+
+TEST(SlurmBatchScriptTest, SbatchArgvSetsOutputsNameAndAppendMode) {
+  const SlurmStepFiles files("/s/jobs/ab/step-2");
+  EXPECT_THAT(
+      SlurmBatchScript::SbatchArgv("sbatch", "mlcube-ab-2", {"--time=5"}, files),
+      ElementsAre("sbatch", "--parsable", "--job-name=mlcube-ab-2",
+                  "--output=/s/jobs/ab/step-2.out", "--error=/s/jobs/ab/step-2.err",
+                  "--open-mode=append", "--export=ALL", "--time=5", "/s/jobs/ab/step-2.sh"));
+}
+
+TEST(SlurmClientTest, ParsesSbatchAndSqueueOutput) {
+  EXPECT_EQ(*SlurmClient::ParseSbatchOutput("42\n"), "42");
+  EXPECT_EQ(*SlurmClient::ParseSbatchOutput("sbatch: warning: x\n43;cluster\n"), "43");
+  EXPECT_FALSE(SlurmClient::ParseSbatchOutput("sbatch: error: nope\n").ok());
+  auto jobs = SlurmClient::ParseSqueueOutput(
+      "7|PENDING|Resources|0||\n8|COMPLETED|None|0|vm|\nwarning "
+      "line\n9|FAILED|NonZeroExitCode|3:0|vm|\n");
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(jobs["7"].state, "PENDING");
+  EXPECT_EQ(jobs["7"].reason, "Resources");
+  EXPECT_EQ(jobs["8"].nodes, "vm");
+  EXPECT_EQ(jobs["9"].exit_code, 3);
+}
+
+TEST(SlurmClientTest, MissingSlurmCommandsAreNamed) {
+  TempDir empty;
+  SlurmClient client(empty.path());
+  absl::Status installed = client.CheckInstalled();
+  EXPECT_EQ(installed.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(installed.message()), ::testing::HasSubstr("sbatch is not installed"));
+  auto submitted = client.Submit({client.Binary("sbatch"), "x.sh"}, {}, "");
+  EXPECT_EQ(submitted.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+SlurmJobInfo Info(const std::string& state, const std::string& reason = "None", int code = 0) {
+  SlurmJobInfo info;
+  info.id = "12";
+  info.state = state;
+  info.reason = reason;
+  info.exit_code = code;
+  return info;
+}
+
+TEST(SlurmJobStateTest, MapsEverySlurmState) {
+  using Phase = SlurmStepState::Phase;
+  const absl::optional<ExitStatus> none;
+  EXPECT_EQ(MapSlurmState(Info("PENDING", "Priority"), none).pending_reason, "Priority");
+  EXPECT_EQ(MapSlurmState(Info("PENDING", "Priority"), none).phase, Phase::kPending);
+  EXPECT_EQ(MapSlurmState(Info("REQUEUED"), none).phase, Phase::kPending);  // followed on
+  EXPECT_EQ(MapSlurmState(Info("RUNNING"), none).phase, Phase::kRunning);
+  EXPECT_EQ(MapSlurmState(Info("COMPLETING"), none).phase, Phase::kRunning);
+  EXPECT_TRUE(MapSlurmState(Info("COMPLETED"), none).succeeded);
+  ExitStatus seven;
+  seven.code = 7;
+  auto failed = MapSlurmState(Info("FAILED", "NonZeroExitCode", 7), seven);
+  EXPECT_EQ(failed.phase, Phase::kEnded);
+  EXPECT_FALSE(failed.succeeded);
+  EXPECT_EQ(failed.exit_code, 7);
+  auto timeout = MapSlurmState(Info("TIMEOUT", "TimeLimit"), none);
+  EXPECT_NE(timeout.reason.find("time limit"), std::string::npos);
+  EXPECT_NE(timeout.reason.find("TIMEOUT"), std::string::npos);
+  EXPECT_NE(MapSlurmState(Info("OUT_OF_MEMORY"), none).reason.find("OUT_OF_MEMORY"),
+            std::string::npos);
+  EXPECT_NE(MapSlurmState(Info("NODE_FAIL"), none).reason.find("NODE_FAIL"), std::string::npos);
+  EXPECT_NE(MapSlurmState(Info("PREEMPTED"), none).reason.find("PREEMPTED"), std::string::npos);
+  EXPECT_TRUE(MapSlurmState(Info("CANCELLED"), none).cancelled);
+  EXPECT_TRUE(MapForgottenJob("12", ExitStatus{}).succeeded);
+  EXPECT_FALSE(MapForgottenJob("12", none).succeeded);
+}
+
+TEST(SlurmOutputFollowerTest, CopiesEachByteOnceAcrossAResume) {
+  TempDir dir;
+  const SlurmStepFiles files(dir.path() + "/step-0");
+  const std::string log_path = dir.path() + "/log";
+  {
+    auto log = JobLog::OpenForAppend(log_path, 1 << 20);
+    ASSERT_TRUE(log->Append(JobLog::RecordType::kStdout, "earlier step\n").ok());
+  }
+  const int64_t start = JobLog::Size(log_path);
+  std::ofstream out(files.out), err(files.err);
+  out << "one\n" << std::flush;
+  err << "warn\n" << std::flush;
+  auto follower = SlurmOutputFollower::Resume(files, log_path, start, 1 << 20);
+  ASSERT_TRUE(follower.ok());
+  EXPECT_EQ(*follower->Pump(), 9);
+  out << "two\n" << std::flush;
+  // A restarted agent: a new follower learns the offsets from the log.
+  auto resumed = SlurmOutputFollower::Resume(files, log_path, start, 1 << 20);
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_EQ(resumed->out_offset(), 4);
+  EXPECT_EQ(resumed->err_offset(), 5);
+  EXPECT_EQ(*resumed->Pump(), 4);
+  auto records = JobLog::Read(log_path, start, 1 << 20);
+  ASSERT_TRUE(records.ok());
+  std::string stdout_text, stderr_text;
+  for (const auto& r : *records) {
+    (r.type == JobLog::RecordType::kStdout ? stdout_text : stderr_text) += r.data;
+  }
+  EXPECT_EQ(stdout_text, "one\ntwo\n");
+  EXPECT_EQ(stderr_text, "warn\n");
+}
+
+}  // namespace
+}  // namespace mlcube
