@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/unique_fd.h"
@@ -86,6 +88,39 @@ int64_t NowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+absl::Status CopyFileRange(int in, int64_t in_offset, int out, int64_t out_offset, int64_t size,
+                           absl::string_view what) {
+  int64_t done = 0;
+  while (done < size) {
+    loff_t from = in_offset + done;
+    loff_t to = out_offset + done;
+    ssize_t n = copy_file_range(in, &from, out, &to, static_cast<size_t>(size - done), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+      break;
+    }
+    if (n < 0) return WriteErrorStatus(errno, absl::StrCat("writing ", what));
+    if (n == 0) return absl::DataLossError(absl::StrCat("source of ", what, " is short"));
+    done += n;
+  }
+  std::vector<char> buffer;
+  while (done < size) {
+    buffer.resize(static_cast<size_t>(std::min<int64_t>(size - done, 1 << 20)));
+    ssize_t n = pread(in, buffer.data(), buffer.size(), in_offset + done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return absl::DataLossError(absl::StrCat("source of ", what, " is short"));
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w =
+          pwrite(out, buffer.data() + off, static_cast<size_t>(n - off), out_offset + done + off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return WriteErrorStatus(errno, absl::StrCat("writing ", what));
+      off += w;
+    }
+    done += n;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace mlcube

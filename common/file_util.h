@@ -32,6 +32,13 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
 // Reads a whole small file (records, pid files). NOT_FOUND when missing.
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
 
+// Copies `size` bytes of `in` from `in_offset` to `out` at `out_offset`
+// (copy_file_range where the filesystem allows, else pread/pwrite; neither
+// fd's position moves). DATA_LOSS when `in` ends early; `what` names the
+// destination in errors.
+absl::Status CopyFileRange(int in, int64_t in_offset, int out, int64_t out_offset, int64_t size,
+                           absl::string_view what);
+
 // Milliseconds since the Unix epoch, for timestamps in records.
 int64_t NowUnixMs();
 
