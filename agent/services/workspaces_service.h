@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/cas/blob_access.h"
 #include "agent/cas/blob_store.h"
+#include "agent/cas/chunk_splicer.h"
 #include "agent/cas/storage_quota.h"
 #include "agent/cas/workspace_blob_index.h"
 #include "agent/jobs/cube_jobs.h"
@@ -97,6 +98,7 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service,
   CubeJobs* jobs_;
   IdentityFn identity_;
   WorkspaceMaterializer materializer_;
+  ChunkSplicer splicer_;
   absl::Mutex mu_;  // guards cube_mutexes_ and last_gc_
   std::map<std::string, std::unique_ptr<absl::Mutex>> cube_mutexes_;
   int64_t last_gc_ = 0;
