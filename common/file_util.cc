@@ -90,6 +90,17 @@ int64_t NowUnixMs() {
       .count();
 }
 
+absl::Status WriteAllAt(int fd, absl::string_view data, int64_t offset, absl::string_view what) {
+  for (size_t done = 0; done < data.size();) {
+    ssize_t n =
+        pwrite(fd, data.data() + done, data.size() - done, offset + static_cast<int64_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return WriteErrorStatus(errno, absl::StrCat("writing ", what));
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CopyFileRange(int in, int64_t in_offset, int out, int64_t out_offset, int64_t size,
                            absl::string_view what) {
   int64_t done = 0;
@@ -111,13 +122,9 @@ absl::Status CopyFileRange(int in, int64_t in_offset, int out, int64_t out_offse
     ssize_t n = pread(in, buffer.data(), buffer.size(), in_offset + done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return absl::DataLossError(absl::StrCat("source of ", what, " is short"));
-    for (ssize_t off = 0; off < n;) {
-      ssize_t w =
-          pwrite(out, buffer.data() + off, static_cast<size_t>(n - off), out_offset + done + off);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return WriteErrorStatus(errno, absl::StrCat("writing ", what));
-      off += w;
-    }
+    absl::Status s = WriteAllAt(out, absl::string_view(buffer.data(), static_cast<size_t>(n)),
+                                out_offset + done, what);
+    if (!s.ok()) return s;
     done += n;
   }
   return absl::OkStatus();

@@ -32,6 +32,10 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
 // Reads a whole small file (records, pid files). NOT_FOUND when missing.
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
 
+// Writes all of `data` to `fd` at `offset` (pwrite, retried on EINTR and
+// short writes); `what` names the file in errors.
+absl::Status WriteAllAt(int fd, absl::string_view data, int64_t offset, absl::string_view what);
+
 // Copies `size` bytes of `in` from `in_offset` to `out` at `out_offset`
 // (copy_file_range where the filesystem allows, else pread/pwrite; neither
 // fd's position moves). DATA_LOSS when `in` ends early; `what` names the

@@ -77,13 +77,10 @@ absl::Status ChunkSplicer::CopyChunks(const std::string& owner, const v1::ChunkL
       ssize_t n = pread(in->get(), buffer.data(), want, done);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return Unavailable(entry, chunk);
-      sha.Update(buffer.data(), static_cast<size_t>(n));
-      for (ssize_t off = 0; off < n;) {
-        ssize_t w = pwrite(out, buffer.data() + off, static_cast<size_t>(n - off), written + off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return WriteErrorStatus(errno, absl::StrCat("splicing ", entry.path()));
-        off += w;
-      }
+      const absl::string_view piece(buffer.data(), static_cast<size_t>(n));
+      sha.Update(piece);
+      absl::Status s = WriteAllAt(out, piece, written, absl::StrCat("spliced ", entry.path()));
+      if (!s.ok()) return s;
       done += n;
       written += n;
     }

@@ -27,18 +27,6 @@ absl::Status Corrupted(const v1Digest& digest) {
   return absl::DataLossError(absl::StrCat("blob ", DigestKey(digest), " arrived corrupted"));
 }
 
-absl::Status WriteAllAt(int fd, const std::string& data, int64_t offset) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n =
-        pwrite(fd, data.data() + done, data.size() - done, offset + static_cast<int64_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return WriteErrorStatus(errno, "writing a pulled file");
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> BlobDownloader::ReadSmall(const v1Digest& digest) {
@@ -85,7 +73,7 @@ absl::Status BlobDownloader::ReadToFile(const v1Digest& digest, int fd) {
       break;
     }
     sha.Update(chunk.data());
-    local = WriteAllAt(fd, chunk.data(), offset);
+    local = WriteAllAt(fd, chunk.data(), offset, "a pulled file");
     offset += static_cast<int64_t>(chunk.data().size());
   }
   if (!local.ok()) ctx.TryCancel();

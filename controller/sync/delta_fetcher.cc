@@ -26,17 +26,6 @@ absl::Status BadList(const v1::ManifestEntry& entry, absl::string_view why) {
       absl::StrCat("chunk list of '", entry.path(), "' from the agent: ", why));
 }
 
-absl::Status WriteAt(int fd, const std::string& data, int64_t offset) {
-  for (size_t done = 0; done < data.size();) {
-    ssize_t n =
-        pwrite(fd, data.data() + done, data.size() - done, offset + static_cast<int64_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return WriteErrorStatus(errno, "writing a pulled file");
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<v1::ChunkList> DeltaFetcher::LoadList(const v1::ManifestEntry& entry) {
@@ -86,7 +75,7 @@ absl::StatusOr<int64_t> DeltaFetcher::Fetch(const v1::ManifestEntry& entry, int 
   int64_t fetched = 0;
   auto sink = [&](const v1Digest& d, const std::string& data) -> absl::Status {
     for (int64_t at : wanted[d.hash()]) {
-      if (absl::Status s = WriteAt(out, data, at); !s.ok()) return s;
+      if (absl::Status s = WriteAllAt(out, data, at, entry.path()); !s.ok()) return s;
     }
     fetched += d.size_bytes();
     return absl::OkStatus();

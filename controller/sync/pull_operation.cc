@@ -64,13 +64,7 @@ absl::StatusOr<UniqueFd> CreateTemp(const PullOperation::Target& t) {
 absl::Status WriteTemp(const PullOperation::Target& t, const std::string& data) {
   absl::StatusOr<UniqueFd> fd = CreateTemp(t);
   if (!fd.ok()) return fd.status();
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = write(fd->get(), data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return WriteErrorStatus(errno, absl::StrCat("write ", t.temp_path));
-    done += static_cast<size_t>(n);
-  }
+  if (absl::Status s = WriteAllAt(fd->get(), data, 0, t.temp_path); !s.ok()) return s;
   FinishTemp(fd->get(), *t.entry);
   return absl::OkStatus();
 }
