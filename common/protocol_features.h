@@ -1,7 +1,8 @@
 #ifndef MLCUBE_REMOTE_COMMON_PROTOCOL_FEATURES_H_
 #define MLCUBE_REMOTE_COMMON_PROTOCOL_FEATURES_H_
 
-// Names of optional protocol features an agent lists in AgentInfo.features.
+// Names of optional protocol features an agent lists in
+// ListCubesResponse.features.
 // A client uses a feature only when the agent lists it, so either side may
 // be older than the other.
 

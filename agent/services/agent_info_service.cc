@@ -5,7 +5,6 @@
 
 #include "agent/server/caller_identity.h"
 #include "common/grpc_status.h"
-#include "common/protocol_features.h"
 
 namespace mlcube {
 
@@ -36,8 +35,6 @@ grpc::Status AgentInfoService::GetInfo(grpc::ServerContext* context,
   response->set_limit_stored_bytes(config_.limits.stored_bytes);
   response->set_limit_running_jobs(config_.limits.running_jobs);
   response->set_limit_open_streams(config_.limits.open_streams);
-  response->add_features(kFeatureChunkedFiles);
-  response->add_features(kFeatureZstd);
   return grpc::Status::OK;
 }
 

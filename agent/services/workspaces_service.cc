@@ -21,6 +21,7 @@
 #include "common/file_util.h"
 #include "common/grpc_status.h"
 #include "common/manifest_validator.h"
+#include "common/protocol_features.h"
 #include "common/safe_path.h"
 #include "common/unique_fd.h"
 
@@ -395,6 +396,8 @@ grpc::Status WorkspacesService::ListCubes(grpc::ServerContext* context,
                                           v1::ListCubesResponse* response) {
   absl::StatusOr<std::string> owner = identity_(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
+  response->add_features(kFeatureChunkedFiles);
+  response->add_features(kFeatureZstd);
   const std::string dir = options_.layout->OwnerCommitsDir(*owner);
   std::vector<std::string> names = ListNames(dir, "");  // none yet: no cubes
   std::sort(names.begin(), names.end());

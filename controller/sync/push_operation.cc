@@ -1,9 +1,11 @@
 #include "controller/sync/push_operation.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/protocol_features.h"
@@ -29,13 +31,6 @@ absl::Status PushOperation::ScanWhileListingCubes() {
     SetDeadline(&ctx, 30);
     cubes_status = workspaces_->ListCubes(&ctx, v1::ListCubesRequest(), &cubes_);
   });
-  v1::AgentInfo info;
-  grpc::Status info_status;
-  std::thread get_info([&] {
-    grpc::ClientContext ctx;
-    SetDeadline(&ctx, 30);
-    info_status = agent_->GetInfo(&ctx, v1::GetInfoRequest(), &info);
-  });
   Scanner scanner(cache_);
   ScanOptions scan_options;
   scan_options.root = options_.cube_root;
@@ -43,9 +38,7 @@ absl::Status PushOperation::ScanWhileListingCubes() {
   scan_options.exclude_dirs = options_.exclude_dirs;
   absl::StatusOr<ScanResult> scan = scanner.Scan(scan_options);
   list_cubes.join();
-  get_info.join();
   if (!scan.ok()) return scan.status();
-  if (info_status.ok()) ReadFeatures(info);
   scan_ = std::move(*scan);
   stats_.files_scanned = scan_.files;
   stats_.bytes_scanned = scan_.bytes;
@@ -55,11 +48,19 @@ absl::Status PushOperation::ScanWhileListingCubes() {
   scan_.manifest().SerializeToString(&manifest_bytes_);
   manifest_digest_ = DigestOf(manifest_bytes_);
   if (!cubes_status.ok()) return FromGrpcStatus(cubes_status, "ListCubes");
+  UseFeatures();
   return absl::OkStatus();
 }
 
-void PushOperation::ReadFeatures(const v1::AgentInfo& info) {
-  for (const std::string& feature : info.features()) {
+void PushOperation::UseFeatures() {
+  // MLCUBE_REMOTE_SYNC_FEATURES (a comma-separated list, "" for none)
+  // limits what is used, to compare with the plain protocol.
+  const char* allowed = getenv("MLCUBE_REMOTE_SYNC_FEATURES");
+  for (const std::string& feature : cubes_.features()) {
+    if (allowed != nullptr &&
+        !absl::StrContains(absl::StrCat(",", allowed, ","), absl::StrCat(",", feature, ","))) {
+      continue;
+    }
     if (feature == kFeatureChunkedFiles) agent_splices_ = true;
     if (feature == kFeatureZstd) uploader_.set_compression(&compression_);
   }

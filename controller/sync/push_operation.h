@@ -4,8 +4,8 @@
 // One push of a cube to an agent:
 // scan (ScanCache: unchanged files are not re-hashed) -> canonical manifest
 // -> if the agent's committed manifest for the cube has the same digest,
-// done (ListCubes and GetInfo, issued together while the scan runs: one
-// round trip) -> FindMissingBlobs
+// done (one ListCubes call, issued while the scan runs, which also says
+// which optional features the agent supports) -> FindMissingBlobs
 // -> upload what is missing (BlobUploader) -> the manifest blob ->
 // CommitManifest. A commit refused because a blob the agent vouched for
 // turned out rewritten by a task is retried once, asking about every blob.
@@ -21,7 +21,6 @@
 #include "controller/sync/scan_cache.h"
 #include "controller/sync/scanner.h"
 #include "controller/sync/sync_options.h"
-#include "mlcube_remote/v1/agent.grpc.pb.h"
 #include "mlcube_remote/v1/content_store.grpc.pb.h"
 #include "mlcube_remote/v1/workspace.grpc.pb.h"
 
@@ -29,11 +28,10 @@ namespace mlcube {
 
 class PushOperation {
  public:
-  PushOperation(::mlcube_remote::v1::Agent::Stub* agent,
-                ::mlcube_remote::v1::ContentStore::Stub* cas,
+  PushOperation(::mlcube_remote::v1::ContentStore::Stub* cas,
                 ::mlcube_remote::v1::Workspaces::Stub* workspaces, ScanCache* cache,
                 const PushOptions& options)
-      : agent_(agent), uploader_(cas), workspaces_(workspaces), cache_(cache), options_(options) {}
+      : uploader_(cas), workspaces_(workspaces), cache_(cache), options_(options) {}
 
   absl::StatusOr<PushStats> Run();
 
@@ -62,10 +60,9 @@ class PushOperation {
                   bool synced);
   absl::Status Commit(bool* retry, int attempt);
 
-  // What the agent supports (GetInfo, asked while scanning).
-  void ReadFeatures(const ::mlcube_remote::v1::AgentInfo& info);
+  // Uses what the agent supports (ListCubes says).
+  void UseFeatures();
 
-  ::mlcube_remote::v1::Agent::Stub* agent_;
   BlobUploader uploader_;
   ::mlcube_remote::v1::Workspaces::Stub* workspaces_;
   ScanCache* cache_;

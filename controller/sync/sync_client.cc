@@ -33,13 +33,12 @@ std::string SyncClient::DefaultCubeId(const std::string& cube_root) {
 
 SyncClient::SyncClient(std::shared_ptr<grpc::Channel> channel, ScanCache* cache)
     : channel_(std::move(channel)),
-      agent_(v1::Agent::NewStub(channel_)),
       cas_(v1::ContentStore::NewStub(channel_)),
       workspaces_(v1::Workspaces::NewStub(channel_)),
       cache_(cache) {}
 
 absl::StatusOr<PushStats> SyncClient::Push(const PushOptions& options) {
-  return PushOperation(agent_.get(), cas_.get(), workspaces_.get(), cache_, options).Run();
+  return PushOperation(cas_.get(), workspaces_.get(), cache_, options).Run();
 }
 
 absl::StatusOr<PullStats> SyncClient::Pull(const PullOptions& options) {

@@ -14,7 +14,6 @@
 #include "absl/status/statusor.h"
 #include "controller/sync/scan_cache.h"
 #include "controller/sync/sync_options.h"
-#include "mlcube_remote/v1/agent.grpc.pb.h"
 #include "mlcube_remote/v1/content_store.grpc.pb.h"
 #include "mlcube_remote/v1/workspace.grpc.pb.h"
 
@@ -34,7 +33,6 @@ class SyncClient {
 
  private:
   std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<::mlcube_remote::v1::Agent::Stub> agent_;
   std::unique_ptr<::mlcube_remote::v1::ContentStore::Stub> cas_;
   std::unique_ptr<::mlcube_remote::v1::Workspaces::Stub> workspaces_;
   ScanCache* cache_;

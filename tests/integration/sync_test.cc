@@ -95,8 +95,9 @@ class SyncTest : public ::testing::Test {
     for (const auto& a : args) argv.push_back(a);
     argv.push_back("--mlcube=" + (cube.empty() ? cube_ : cube));
     argv.push_back("--agent=unix://" + agent_.socket_path());
-    testing::CommandResult r =
-        testing::RunCommand(argv, {"XDG_CACHE_HOME=" + home_.path() + "/cache"}, 120);
+    std::vector<std::string> env = extra_env_;
+    env.push_back("XDG_CACHE_HOME=" + home_.path() + "/cache");
+    testing::CommandResult r = testing::RunCommand(argv, env, 120);
     PushResult out{r.exit_code, -1, r.out, r.err};
     std::smatch m;
     if (std::regex_search(r.out, m, std::regex(R"((\d+) bytes\))"))) {
@@ -115,6 +116,7 @@ class SyncTest : public ::testing::Test {
   }
 
   mlcube_test::AgentProcess agent_;
+  std::vector<std::string> extra_env_;
   testing::TempDir home_;
   std::string cube_;
 };
@@ -534,6 +536,24 @@ TEST_F(SyncTest, ChangedBigFileSendsOnlyTheChunksAroundTheChange) {
   struct stat st;
   ASSERT_EQ(stat(Remote("workspace/data/ckpt.bin").c_str(), &st), 0);
   EXPECT_EQ(st.st_nlink, 1u);
+}
+
+// What a client that uses neither chunks nor compression does (as with an
+// agent that does not offer them): big files travel whole, and work.
+TEST_F(SyncTest, WithoutTheOptionalFeaturesFilesTravelWholeAndUncompressed) {
+  extra_env_ = {"MLCUBE_REMOTE_SYNC_FEATURES="};
+  std::string big = RandomBytes(4 << 20, 51);
+  WriteFile(cube_ + "/workspace/data/ckpt.bin", big);
+  std::string text(200 << 10, 'z');
+  WriteFile(cube_ + "/workspace/data/zeros.txt", text);
+  ASSERT_EQ(Push().exit_code, 0);
+  big += "appended";
+  WriteFile(cube_ + "/workspace/data/ckpt.bin", big);
+  PushResult r = Push();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(r.bytes_sent, static_cast<int64_t>(big.size()));  // whole, not a delta
+  EXPECT_EQ(ReadFile(Remote("workspace/data/ckpt.bin")), big);
+  EXPECT_EQ(ReadFile(Remote("workspace/data/zeros.txt")), text);
 }
 
 TEST_F(SyncTest, CompressibleDataTravelsCompressedAndArrivesIntact) {
