@@ -182,6 +182,27 @@ void WorkspacesService::IndexCommittedWorkspaces() {
   });
 }
 
+absl::flat_hash_set<std::string> WorkspacesService::ChunksOfCommits(
+    const std::string& owner) const {
+  absl::flat_hash_set<std::string> chunks;
+  ForEachCommit([&](const std::string& who, const v1::CubeSummary& summary) {
+    if (who != owner) return;
+    absl::StatusOr<v1::Manifest> m = LoadManifest(*store_, summary.committed_manifest());
+    if (!m.ok()) return;
+    for (const v1::ManifestEntry& e : m->entries()) {
+      if (!e.has_chunk_list() || e.chunk_list().size_bytes() > ChunkSplicer::kMaxChunkListBytes) {
+        continue;
+      }
+      absl::StatusOr<std::string> bytes = store_->Read(e.chunk_list());
+      v1::ChunkList list;
+      if (!bytes.ok() || !list.ParseFromString(*bytes)) continue;
+      chunks.insert(e.chunk_list().hash());
+      for (const v1Digest& chunk : list.chunks()) chunks.insert(chunk.hash());
+    }
+  });
+  return chunks;
+}
+
 void WorkspacesService::ForEachCommit(
     const std::function<void(const std::string&, const v1::CubeSummary&)>& visit) const {
   const StateLayout& layout = *options_.layout;

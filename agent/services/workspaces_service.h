@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/cas/blob_access.h"
 #include "agent/cas/blob_store.h"
@@ -80,6 +81,10 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service,
 
   // Runs a garbage collection now (also exposed for tests).
   absl::Status CollectGarbage();
+
+  // The chunk and chunk-list hashes of the big files in `owner`'s committed
+  // manifests (for StorageQuota: the workspace copies are counted instead).
+  absl::flat_hash_set<std::string> ChunksOfCommits(const std::string& owner) const;
 
  private:
   std::string CommitFile(const std::string& owner, const std::string& cube_id) const;
