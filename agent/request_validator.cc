@@ -1,5 +1,6 @@
 #include "agent/request_validator.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <limits>
@@ -211,13 +212,25 @@ absl::Status ValidateFindMissingBlobsRequest(const v1::FindMissingBlobsRequest& 
 
 absl::Status ValidateBatchUploadBlobsRequest(const v1::BatchUploadBlobsRequest& request) {
   int64_t total = 0;
+  int64_t uncompressed = 0;
   for (const v1::BlobData& blob : request.blobs()) {
     if (absl::Status s = ValidateDigestField(blob.digest(), "blobs.digest"); !s.ok()) return s;
     total += static_cast<int64_t>(blob.data().size());
+    if (blob.compressor() == v1::COMPRESSOR_ZSTD) {
+      uncompressed +=
+          std::min(blob.digest().size_bytes(), RequestLimits::kMaxBatchUncompressedBytes + 1);
+    } else if (blob.compressor() != v1::COMPRESSOR_IDENTITY) {
+      return Bad("blobs.compressor", "unknown compressor");
+    }
   }
   if (total > RequestLimits::kMaxPayloadBytes) {
     return Bad("blobs", absl::StrCat("batch carries ", total, " bytes, limit ",
                                      RequestLimits::kMaxPayloadBytes));
+  }
+  if (uncompressed > RequestLimits::kMaxBatchUncompressedBytes) {
+    return Bad("blobs", absl::StrCat("compressed blobs of more than ",
+                                     RequestLimits::kMaxBatchUncompressedBytes,
+                                     " bytes uncompressed in one batch"));
   }
   return absl::OkStatus();
 }
@@ -230,6 +243,9 @@ absl::Status ValidateUploadChunk(const v1::UploadChunk& chunk, bool first) {
     }
   }
   if (chunk.offset() < 0) return Bad("offset", "must not be negative");
+  if (chunk.compressor() != v1::COMPRESSOR_IDENTITY && chunk.compressor() != v1::COMPRESSOR_ZSTD) {
+    return Bad("compressor", "unknown compressor");
+  }
   if (static_cast<int64_t>(chunk.data().size()) > RequestLimits::kMaxPayloadBytes) {
     return Bad("data", absl::StrCat("chunk of ", chunk.data().size(), " bytes, limit ",
                                     RequestLimits::kMaxPayloadBytes));

@@ -22,6 +22,8 @@ namespace mlcube {
 struct RequestLimits {
   static constexpr int kMaxDigests = 10000;
   static constexpr int64_t kMaxPayloadBytes = 1 << 20;
+  // Uncompressed bytes of the zstd-compressed blobs of one batch upload.
+  static constexpr int64_t kMaxBatchUncompressedBytes = 4 << 20;
   static constexpr int kMaxTasks = 64;
   static constexpr int kMaxMapEntries = 1000;
   static constexpr size_t kMaxKeyBytes = 256;

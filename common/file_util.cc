@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/unique_fd.h"
@@ -95,6 +97,46 @@ std::string ResolvedPath(const std::string& path) {
   std::string out = real;
   free(real);
   return out;
+}
+
+absl::Status WriteAllAt(int fd, absl::string_view data, int64_t offset, absl::string_view what) {
+  for (size_t done = 0; done < data.size();) {
+    ssize_t n =
+        pwrite(fd, data.data() + done, data.size() - done, offset + static_cast<int64_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return WriteErrorStatus(errno, absl::StrCat("writing ", what));
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CopyFileRange(int in, int64_t in_offset, int out, int64_t out_offset, int64_t size,
+                           absl::string_view what) {
+  int64_t done = 0;
+  while (done < size) {
+    loff_t from = in_offset + done;
+    loff_t to = out_offset + done;
+    ssize_t n = copy_file_range(in, &from, out, &to, static_cast<size_t>(size - done), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+      break;
+    }
+    if (n < 0) return WriteErrorStatus(errno, absl::StrCat("writing ", what));
+    if (n == 0) return absl::DataLossError(absl::StrCat("source of ", what, " is short"));
+    done += n;
+  }
+  std::vector<char> buffer;
+  while (done < size) {
+    buffer.resize(static_cast<size_t>(std::min<int64_t>(size - done, 1 << 20)));
+    ssize_t n = pread(in, buffer.data(), buffer.size(), in_offset + done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return absl::DataLossError(absl::StrCat("source of ", what, " is short"));
+    absl::Status s = WriteAllAt(out, absl::string_view(buffer.data(), static_cast<size_t>(n)),
+                                out_offset + done, what);
+    if (!s.ok()) return s;
+    done += n;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace mlcube

@@ -36,6 +36,17 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
 // resolve (missing, unreadable).
 std::string ResolvedPath(const std::string& path);
 
+// Writes all of `data` to `fd` at `offset` (pwrite, retried on EINTR and
+// short writes); `what` names the file in errors.
+absl::Status WriteAllAt(int fd, absl::string_view data, int64_t offset, absl::string_view what);
+
+// Copies `size` bytes of `in` from `in_offset` to `out` at `out_offset`
+// (copy_file_range where the filesystem allows, else pread/pwrite; neither
+// fd's position moves). DATA_LOSS when `in` ends early; `what` names the
+// destination in errors.
+absl::Status CopyFileRange(int in, int64_t in_offset, int out, int64_t out_offset, int64_t size,
+                           absl::string_view what);
+
 // Milliseconds since the Unix epoch, for timestamps in records.
 int64_t NowUnixMs();
 

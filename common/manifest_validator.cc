@@ -61,6 +61,9 @@ absl::Status ManifestValidator::ValidateEntry(const ManifestEntry& entry) {
     return absl::InvalidArgumentError(absl::StrCat("manifest ", status.message()));
   }
   if (entry.mode() > 07777) return Invalid(entry.path(), "mode has bits beyond 07777");
+  if (entry.type() != ENTRY_TYPE_FILE && entry.has_chunk_list()) {
+    return Invalid(entry.path(), "chunk list on an entry that is not a file");
+  }
   switch (entry.type()) {
     case ENTRY_TYPE_FILE:
       if (!entry.has_digest()) return Invalid(entry.path(), "file without digest");
@@ -68,6 +71,11 @@ absl::Status ManifestValidator::ValidateEntry(const ManifestEntry& entry) {
         return Invalid(entry.path(), status.message());
       }
       if (!entry.symlink_target().empty()) return Invalid(entry.path(), "file with symlink target");
+      if (entry.has_chunk_list()) {
+        if (absl::Status status = ValidateDigest(entry.chunk_list()); !status.ok()) {
+          return Invalid(entry.path(), absl::StrCat("chunk list: ", status.message()));
+        }
+      }
       break;
     case ENTRY_TYPE_DIRECTORY:
       if (entry.has_digest()) return Invalid(entry.path(), "directory with digest");

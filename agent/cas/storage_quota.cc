@@ -48,7 +48,10 @@ StorageQuota::Measure StorageQuota::MeasureOf(const std::string& owner) {
     closedir(dir);
   }
   m.total += uploads_->PartialBytes(owner);
+  const absl::flat_hash_set<std::string> covered =
+      covered_ ? covered_(owner) : absl::flat_hash_set<std::string>();
   for (const auto& [hash, size] : grants_->GrantsOf(owner)) {
+    if (covered.contains(hash)) continue;
     v1Digest digest;
     digest.set_hash(hash);
     digest.set_size_bytes(size);

@@ -9,15 +9,21 @@
 // push over the limit fails at once with a message instead of filling the
 // disk. Tasks writing outputs are not stopped mid-run; the next push is.
 //
+// Chunks kept in the store for the next delta of a big committed file hold
+// the same bytes as that file's workspace copy, which is already counted:
+// the hashes `set_covered` reports for an identity are not counted again.
+//
 // Measuring walks the identity's trees, so a result is reused for a few
 // seconds (the walk for 20,000 files takes tens of milliseconds).
 // Thread-safe.
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/cas/blob_grants.h"
@@ -54,6 +60,10 @@ class StorageQuota {
   // Forgets the cached measure (after a commit changed the trees).
   void Invalidate(const std::string& owner);
 
+  // Blob hashes (chunks of committed files) not to count for an identity.
+  using CoveredFn = std::function<absl::flat_hash_set<std::string>(const std::string& owner)>;
+  void set_covered(CoveredFn covered) { covered_ = std::move(covered); }
+
  private:
   struct Measure {
     int64_t total = 0;
@@ -70,6 +80,7 @@ class StorageQuota {
   const std::string cubes_root_;
   BlobStore* store_;
   BlobGrants* grants_;
+  CoveredFn covered_;
   UploadManager* uploads_;
   absl::Mutex mu_;
   std::map<std::string, Measure> cache_;

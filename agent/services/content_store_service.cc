@@ -11,10 +11,46 @@
 #include "agent/request_validator.h"
 #include "common/grpc_status.h"
 #include "common/unique_fd.h"
+#include "common/zstd_codec.h"
 
 namespace mlcube {
 
 namespace v1 = ::mlcube_remote::v1;
+
+namespace {
+
+// Writes one upload message's bytes, decompressed first when compressed (a
+// frame of at most one payload's worth).
+absl::Status WriteChunk(const v1::UploadChunk& chunk, UploadSession* session, std::string* plain) {
+  if (chunk.compressor() != v1::COMPRESSOR_ZSTD)
+    return session->Write(chunk.offset(), chunk.data());
+  const int64_t size = ZstdCodec::FrameContentSize(chunk.data());
+  if (size < 0 || size > RequestLimits::kMaxPayloadBytes) {
+    return absl::InvalidArgumentError("compressed upload chunk without a valid content size");
+  }
+  if (absl::Status s = ZstdCodec::Decompress(chunk.data(), size, plain); !s.ok()) return s;
+  return session->Write(chunk.offset(), *plain);
+}
+
+bool AcceptsZstd(const google::protobuf::RepeatedField<int>& compressors) {
+  for (int c : compressors) {
+    if (c == v1::COMPRESSOR_ZSTD) return true;
+  }
+  return false;
+}
+
+// Compresses blob bytes for a reader that accepts zstd, when that pays (the
+// agent cannot tell the link's speed: the fastest level).
+v1::Compressor MaybeCompress(bool accepted, std::string* data) {
+  std::string compressed;
+  if (!accepted || !ZstdCodec::CompressIfWorthwhile(*data, 1, &compressed)) {
+    return v1::COMPRESSOR_IDENTITY;
+  }
+  data->swap(compressed);
+  return v1::COMPRESSOR_ZSTD;
+}
+
+}  // namespace
 
 grpc::Status ContentStoreService::FindMissingBlobs(grpc::ServerContext* context,
                                                    const v1::FindMissingBlobsRequest* request,
@@ -45,14 +81,22 @@ grpc::Status ContentStoreService::BatchUploadBlobs(grpc::ServerContext* context,
   }
   int64_t total = 0;
   for (const v1::BlobData& blob : request->blobs()) {
-    total += static_cast<int64_t>(blob.data().size());
+    total += blob.compressor() == v1::COMPRESSOR_ZSTD ? blob.digest().size_bytes()
+                                                      : static_cast<int64_t>(blob.data().size());
   }
   if (absl::Status s = quota_->CheckRoom(*owner, total); !s.ok()) return ToGrpcStatus(s);
   std::vector<v1Digest> stored;
+  std::string plain;
   for (const v1::BlobData& blob : request->blobs()) {
     v1::BatchUploadBlobsResponse::Result* result = response->add_results();
     *result->mutable_digest() = blob.digest();
-    absl::Status s = store_->Put(blob.digest(), blob.data());
+    absl::Status s;
+    if (blob.compressor() == v1::COMPRESSOR_ZSTD) {
+      s = ZstdCodec::Decompress(blob.data(), blob.digest().size_bytes(), &plain);
+      if (s.ok()) s = store_->Put(blob.digest(), plain);
+    } else {
+      s = store_->Put(blob.digest(), blob.data());
+    }
     if (s.ok()) stored.push_back(blob.digest());
     result->mutable_status()->set_code(static_cast<int32_t>(s.code()));
     result->mutable_status()->set_message(std::string(s.message().data(), s.message().size()));
@@ -82,12 +126,13 @@ grpc::Status ContentStoreService::UploadBlob(grpc::ServerContext* context,
   absl::StatusOr<std::unique_ptr<UploadSession>> session =
       uploads_->Begin(*owner, chunk.digest(), chunk.offset(), held);
   if (!session.ok()) return ToGrpcStatus(session.status());
+  std::string plain;
   for (;;) {
     if (absl::Status s = ValidateUploadChunk(chunk, /*first=*/false); !s.ok()) {
       return ToGrpcStatus(s);
     }
     if ((*session)->complete()) break;  // already stored: nothing to write
-    if (absl::Status s = (*session)->Write(chunk.offset(), chunk.data()); !s.ok()) {
+    if (absl::Status s = WriteChunk(chunk, session->get(), &plain); !s.ok()) {
       return ToGrpcStatus(s);
     }
     if (chunk.finish_write()) {
@@ -124,6 +169,7 @@ grpc::Status ContentStoreService::BatchReadBlobs(grpc::ServerContext* context,
   absl::StatusOr<std::string> owner = identity_(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
   if (absl::Status s = ValidateBatchReadBlobsRequest(*request); !s.ok()) return ToGrpcStatus(s);
+  const bool zstd = AcceptsZstd(request->acceptable_compressors());
   for (const v1Digest& d : request->digests()) {
     v1::BatchReadBlobsResponse::Result* result = response->add_results();
     *result->mutable_digest() = d;
@@ -141,7 +187,9 @@ grpc::Status ContentStoreService::BatchReadBlobs(grpc::ServerContext* context,
       result->clear_data();
       result->mutable_status()->set_code(static_cast<int32_t>(absl::StatusCode::kNotFound));
       result->mutable_status()->set_message(absl::StrCat("blob ", DigestKey(d), " missing"));
+      continue;
     }
+    result->set_compressor(MaybeCompress(zstd, data));
   }
   return grpc::Status::OK;
 }
@@ -158,6 +206,7 @@ grpc::Status ContentStoreService::ReadBlob(grpc::ServerContext* context,
   absl::StatusOr<UniqueFd> opened = access_->Open(*owner, d);
   if (!opened.ok()) return ToGrpcStatus(opened.status());
   UniqueFd fd = std::move(*opened);
+  const bool zstd = AcceptsZstd(request->acceptable_compressors());
   int64_t offset = request->offset();
   const int64_t end = request->limit() == 0 || request->limit() > d.size_bytes() - offset
                           ? d.size_bytes()
@@ -176,6 +225,7 @@ grpc::Status ContentStoreService::ReadBlob(grpc::ServerContext* context,
       got += static_cast<size_t>(n);
     }
     chunk.set_offset(offset);
+    chunk.set_compressor(MaybeCompress(zstd, buffer));
     if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
     offset += static_cast<int64_t>(want);
   } while (offset < end);

@@ -30,6 +30,9 @@ absl::StatusOr<std::unique_ptr<SyncServices>> SyncServices::Create(const StateLa
   options.layout = layout;
   s->workspaces_ = std::make_unique<WorkspacesService>(
       options, s->store_.get(), s->index_.get(), s->access_.get(), s->quota_.get(), jobs, identity);
+  WorkspacesService* workspaces = s->workspaces_.get();
+  s->quota_->set_covered(
+      [workspaces](const std::string& owner) { return workspaces->ChunksOfCommits(owner); });
   s->workspaces_->IndexCommittedWorkspaces();
   return s;
 }

@@ -18,10 +18,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/request_validator.h"
+#include "common/content_chunker.h"
 #include "common/directory_tree.h"
 #include "common/file_util.h"
 #include "common/grpc_status.h"
 #include "common/manifest_validator.h"
+#include "common/protocol_features.h"
 #include "common/safe_path.h"
 #include "common/tree_walker.h"
 #include "common/unique_fd.h"
@@ -72,9 +74,11 @@ std::vector<std::string> ListNames(const std::string& dir, absl::string_view pre
 // everything below it (walked with TreeWalker: no recursion, bounded).
 class SnapshotWalker {
  public:
+  // With `splitter`, big files also get a chunk list stored for `owner`.
   SnapshotWalker(WorkspaceBlobIndex* index, const std::string& root,
-                 std::map<std::string, v1::ManifestEntry>* out)
-      : index_(index), root_(root), out_(out) {}
+                 std::map<std::string, v1::ManifestEntry>* out, const ChunkSplicer* splitter,
+                 std::string owner)
+      : index_(index), root_(root), out_(out), splitter_(splitter), owner_(std::move(owner)) {}
 
   absl::Status AddPath(int parent_fd, const std::string& name, const std::string& rel) {
     struct stat st;
@@ -125,7 +129,7 @@ class SnapshotWalker {
       // it keeps this size and mtime (and the client verifies the digest).
       struct stat before;
       if (fstat(fd.get(), &before) != 0) return absl::InternalError("fstat");
-      absl::StatusOr<v1Digest> digest = DigestOfFd(fd.get());
+      absl::StatusOr<v1Digest> digest = HashFile(fd.get(), before.st_size, &entry);
       if (!digest.ok()) return digest.status();
       entry.set_type(v1::ENTRY_TYPE_FILE);
       *entry.mutable_digest() = *digest;
@@ -160,9 +164,21 @@ class SnapshotWalker {
     return absl::OkStatus();
   }
 
+  // The file's digest; a big one is also split into stored chunks when the
+  // client asked for chunk lists.
+  absl::StatusOr<v1Digest> HashFile(int fd, int64_t size, v1::ManifestEntry* entry) {
+    if (splitter_ == nullptr || size < ContentChunker::kChunkedFileMin) return DigestOfFd(fd);
+    absl::StatusOr<ChunkSplicer::Split> split = splitter_->SplitFile(owner_, fd);
+    if (!split.ok()) return split.status();
+    *entry->mutable_chunk_list() = split->chunk_list;
+    return split->digest;
+  }
+
   WorkspaceBlobIndex* index_;
   std::string root_;
   std::map<std::string, v1::ManifestEntry>* out_;
+  const ChunkSplicer* splitter_;
+  std::string owner_;
   int64_t bytes_ = 0;
 };
 
@@ -178,7 +194,8 @@ WorkspacesService::WorkspacesService(Options options, BlobStore* store, Workspac
       quota_(quota),
       jobs_(jobs),
       identity_(std::move(identity)),
-      materializer_(store, index) {}
+      materializer_(store, index),
+      splicer_(store, access) {}
 
 void WorkspacesService::IndexCommittedWorkspaces() {
   // What a crash left behind: trees a DeleteCube moved aside but did not
@@ -215,6 +232,27 @@ void WorkspacesService::IndexCommittedWorkspaces() {
     absl::StatusOr<v1::Manifest> m = LoadManifest(*store_, summary.committed_manifest());
     if (m.ok()) index_->AddManifest(CubeDir(owner, summary.cube_id()), *m);
   });
+}
+
+absl::flat_hash_set<std::string> WorkspacesService::ChunksOfCommits(
+    const std::string& owner) const {
+  absl::flat_hash_set<std::string> chunks;
+  ForEachCommit([&](const std::string& who, const v1::CubeSummary& summary) {
+    if (who != owner) return;
+    absl::StatusOr<v1::Manifest> m = LoadManifest(*store_, summary.committed_manifest());
+    if (!m.ok()) return;
+    for (const v1::ManifestEntry& e : m->entries()) {
+      if (!e.has_chunk_list() || e.chunk_list().size_bytes() > ChunkSplicer::kMaxChunkListBytes) {
+        continue;
+      }
+      absl::StatusOr<std::string> bytes = store_->Read(e.chunk_list());
+      v1::ChunkList list;
+      if (!bytes.ok() || !list.ParseFromString(*bytes)) continue;
+      chunks.insert(e.chunk_list().hash());
+      for (const v1Digest& chunk : list.chunks()) chunks.insert(chunk.hash());
+    }
+  });
+  return chunks;
 }
 
 void WorkspacesService::ForEachCommit(
@@ -289,6 +327,8 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
     }
     absl::Status room = quota_->CheckCommit(*owner, request->cube_id(), cube_bytes);
     if (!room.ok()) return ToGrpcStatus(room);
+    // Big files sent as chunks become whole blobs before anything changes.
+    if (absl::Status s = splicer_.SpliceMissing(*owner, *next); !s.ok()) return ToGrpcStatus(s);
   }
 
   absl::MutexLock cube_lock(CubeMutex(absl::StrCat(*owner, "/", request->cube_id())));
@@ -373,7 +413,8 @@ grpc::Status WorkspacesService::Snapshot(grpc::ServerContext* context,
         absl::StrCat("cube '", request->cube_id(), "' has no workspace on this agent"));
   }
   std::map<std::string, v1::ManifestEntry> entries;
-  SnapshotWalker walker(index_, workspace, &entries);
+  SnapshotWalker walker(index_, workspace, &entries,
+                        request->chunk_big_files() ? &splicer_ : nullptr, *owner);
   if (paths.empty()) paths.push_back("");
   for (const std::string& path : paths) {
     if (!path.empty()) {
@@ -429,6 +470,8 @@ grpc::Status WorkspacesService::ListCubes(grpc::ServerContext* context,
                                           v1::ListCubesResponse* response) {
   absl::StatusOr<std::string> owner = identity_(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
+  response->add_features(kFeatureChunkedFiles);
+  response->add_features(kFeatureZstd);
   const std::string dir = options_.layout->OwnerCommitsDir(*owner);
   std::vector<std::string> names = ListNames(dir, "");  // none yet: no cubes
   std::sort(names.begin(), names.end());
@@ -498,7 +541,11 @@ absl::Status WorkspacesService::CollectGarbage() {
     absl::StatusOr<v1::Manifest> m = LoadManifest(*store_, summary.committed_manifest());
     if (!m.ok()) return;
     for (const v1::ManifestEntry& e : m->entries()) {
-      if (e.type() == v1::ENTRY_TYPE_FILE) referenced.insert(e.digest().hash());
+      if (e.type() != v1::ENTRY_TYPE_FILE) continue;
+      referenced.insert(e.digest().hash());
+      // The list, not its chunks: those age out of the cache by LRU (the
+      // next change of the file then sends more of it again).
+      if (e.has_chunk_list()) referenced.insert(e.chunk_list().hash());
     }
   });
   absl::StatusOr<BlobStore::GcResult> r =

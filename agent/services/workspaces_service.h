@@ -15,9 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/cas/blob_access.h"
 #include "agent/cas/blob_store.h"
+#include "agent/cas/chunk_splicer.h"
 #include "agent/cas/storage_quota.h"
 #include "agent/cas/workspace_blob_index.h"
 #include "agent/jobs/cube_jobs.h"
@@ -81,6 +83,10 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service,
   // Runs a garbage collection now (also exposed for tests).
   absl::Status CollectGarbage();
 
+  // The chunk and chunk-list hashes of the big files in `owner`'s committed
+  // manifests (for StorageQuota: the workspace copies are counted instead).
+  absl::flat_hash_set<std::string> ChunksOfCommits(const std::string& owner) const;
+
  private:
   std::string CommitFile(const std::string& owner, const std::string& cube_id) const;
   // Calls `visit` with every owner's every readable commit record.
@@ -98,6 +104,7 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service,
   CubeJobs* jobs_;
   IdentityFn identity_;
   WorkspaceMaterializer materializer_;
+  ChunkSplicer splicer_;
   absl::Mutex mu_;  // guards cube_mutexes_ and last_gc_
   std::map<std::string, std::unique_ptr<absl::Mutex>> cube_mutexes_;
   int64_t last_gc_ = 0;

@@ -18,7 +18,9 @@ namespace mlcube {
 
 namespace {
 
-constexpr char kMagic[8] = {'M', 'L', 'C', 'S', 'C', 'N', '0', '1'};
+constexpr char kMagic[8] = {'M', 'L', 'C', 'S', 'C', 'N', '0', '2'};
+// Bounds a corrupt file's claims before anything is allocated for them.
+constexpr uint32_t kMaxChunksPerRecord = 1u << 24;
 
 template <typename T>
 void Append(std::string* out, T value) {
@@ -30,6 +32,19 @@ bool Take(absl::string_view* in, T* value) {
   if (in->size() < sizeof(T)) return false;
   memcpy(value, in->data(), sizeof(T));
   in->remove_prefix(sizeof(T));
+  return true;
+}
+
+bool LoadChunks(absl::string_view* in, std::vector<ScanCache::ChunkRef>* chunks) {
+  uint32_t count = 0;
+  if (!Take(in, &count) || count > kMaxChunksPerRecord ||
+      in->size() < static_cast<size_t>(count) * (32 + sizeof(uint32_t))) {
+    return false;
+  }
+  chunks->resize(count);
+  for (ScanCache::ChunkRef& chunk : *chunks) {
+    if (!Take(in, &chunk.sha256) || !Take(in, &chunk.size)) return false;
+  }
   return true;
 }
 
@@ -84,6 +99,11 @@ ScanCache ScanCache::Load(const std::string& file) {
     }
     slot.record.synced = flags & 1;
     slot.record.image = flags & 2;
+    if (!LoadChunks(&in, &slot.record.chunks)) {
+      ScanCache empty;
+      empty.file_ = file;
+      return empty;
+    }
     cache.records_.emplace(std::move(path), std::move(slot));
   }
   return cache;
@@ -155,6 +175,11 @@ absl::Status ScanCache::Save() {
     Append(&out, slot.record.inode);
     Append(&out, slot.record.sha256);
     Append<uint8_t>(&out, (slot.record.synced ? 1 : 0) | (slot.record.image ? 2 : 0));
+    Append<uint32_t>(&out, static_cast<uint32_t>(slot.record.chunks.size()));
+    for (const ChunkRef& chunk : slot.record.chunks) {
+      Append(&out, chunk.sha256);
+      Append(&out, chunk.size);
+    }
   }
   const size_t slash = file_.rfind('/');
   if (slash != std::string::npos && slash > 0) MakeDirs(file_.substr(0, slash), 0700).IgnoreError();

@@ -8,6 +8,9 @@
 // ~/.cache/mlcube-remote/scan/ (or $XDG_CACHE_HOME); a missing, corrupt or
 // foreign-version file is just an empty cache.
 //
+// A big file's record also keeps its content-defined chunks (see
+// ContentChunker), so an unchanged big file is never read again to list them.
+//
 // Each record also says whether its content is what the agent has (the last
 // push committed it, or a pull wrote it): a pull may overwrite a local file
 // only when it is unchanged since then.
@@ -15,6 +18,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -24,6 +28,10 @@ namespace mlcube {
 
 class ScanCache {
  public:
+  struct ChunkRef {
+    std::array<uint8_t, 32> sha256{};
+    uint32_t size = 0;
+  };
   struct Record {
     int64_t size = 0;
     int64_t mtime_ns = 0;
@@ -34,6 +42,8 @@ class ScanCache {
     bool synced = false;
     // A container image found by content (SIF magic, docker save archive).
     bool image = false;
+    // Chunks of a file synced in chunks, in order; empty for the others.
+    std::vector<ChunkRef> chunks;
   };
 
   ScanCache() = default;

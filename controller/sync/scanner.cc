@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "common/content_chunker.h"
 #include "common/digest.h"
 #include "common/safe_path.h"
 #include "common/unique_fd.h"
@@ -34,6 +35,11 @@ using ::mlcube_remote::v1::ManifestEntry;
 
 int64_t Nanos(const struct timespec& ts) {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+void SetChunkList(const ScanCache::Record& record, ManifestEntry* entry) {
+  if (record.chunks.empty()) return;
+  *entry->mutable_chunk_list() = DigestOf(Scanner::ChunkListBytes(record));
 }
 
 struct PendingHash {
@@ -135,6 +141,12 @@ class Walk {
         if (options_.rules.IsIgnored(rel, false)) continue;
         const ScanCache::Record* hit =
             cache_->Find(rel, st.st_size, Nanos(st.st_mtim), Nanos(st.st_ctim), st.st_ino);
+        // A big file cached without its chunks (a pull wrote it) is read
+        // again to list them.
+        if (hit != nullptr && st.st_size >= ContentChunker::kChunkedFileMin &&
+            hit->chunks.empty() && !hit->image) {
+          hit = nullptr;
+        }
         if (hit != nullptr) {
           cache_->MarkSeen(rel);
           if (hit->image) {
@@ -146,6 +158,7 @@ class Walk {
           entry->set_mode(st.st_mode & 07777);
           entry->set_mtime_ns(Nanos(st.st_mtim));
           *entry->mutable_digest() = MakeDigest(HexOfRaw(hit->sha256), st.st_size);
+          SetChunkList(*hit, entry);
           entry->set_path(std::move(rel));
         } else {
           pending_.push_back({std::move(rel), st.st_size});
@@ -220,6 +233,23 @@ struct Hashed {
   uint32_t mode = 0;
 };
 
+// A big file: hashed and split into chunks in one read.
+Hashed ChunkOne(int fd, const std::string& rel, Hashed out) {
+  absl::StatusOr<ContentChunker::FileChunks> chunks = ContentChunker::ChunkFd(fd);
+  if (!chunks.ok()) {
+    out.error = absl::StrCat("read '", rel, "': ", chunks.status().message());
+    return out;
+  }
+  out.record.size = chunks->digest.size_bytes();
+  RawFromHex(chunks->digest.hash(), &out.record.sha256);
+  out.record.chunks.reserve(chunks->chunks.size());
+  for (const ContentChunker::Chunk& c : chunks->chunks) {
+    out.record.chunks.push_back({c.sha256, static_cast<uint32_t>(c.size)});
+  }
+  out.ok = true;
+  return out;
+}
+
 Hashed HashOne(const std::string& root, const std::string& rel, std::vector<char>* buffer) {
   Hashed out;
   const std::string path = absl::StrCat(root, "/", rel);
@@ -240,6 +270,7 @@ Hashed HashOne(const std::string& root, const std::string& rel, std::vector<char
     return out;
   }
   posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  if (st.st_size >= ContentChunker::kChunkedFileMin) return ChunkOne(fd.get(), rel, out);
   Sha256 sha;
   int64_t total = 0;
   for (;;) {
@@ -262,6 +293,14 @@ Hashed HashOne(const std::string& root, const std::string& rel, std::vector<char
 }
 
 }  // namespace
+
+std::string Scanner::ChunkListBytes(const ScanCache::Record& record) {
+  ::mlcube_remote::v1::ChunkList list;
+  for (const ScanCache::ChunkRef& chunk : record.chunks) {
+    *list.add_chunks() = MakeDigest(HexOfRaw(chunk.sha256), chunk.size);
+  }
+  return list.SerializeAsString();
+}
 
 bool Scanner::LooksLikeImage(int fd) {
   char header[512];
@@ -383,6 +422,7 @@ absl::StatusOr<ScanResult> Scanner::Scan(const ScanOptions& options) {
     entry->set_mode(h.mode);
     entry->set_mtime_ns(h.record.mtime_ns);
     *entry->mutable_digest() = MakeDigest(HexOfRaw(h.record.sha256), h.record.size);
+    SetChunkList(h.record, entry);
   }
   cache_->DropUnseen();
 

@@ -8,7 +8,10 @@
 // file with the SIF magic or a `docker save` archive is skipped by content.
 // A symlink that stays inside the tree is kept as a symlink (its target made
 // relative and normalised); one that points outside fails the scan, naming
-// it. Sockets, FIFOs and devices are skipped with a warning.
+// it. Sockets, FIFOs and devices are skipped with a warning. A file of at
+// least ContentChunker::kChunkedFileMin bytes is split into content-defined
+// chunks in the same read that hashes it; its entry names the ChunkList
+// blob (ChunkListBytes) and the cache keeps the chunks.
 
 #include <google/protobuf/arena.h>
 
@@ -62,6 +65,10 @@ class Scanner {
   // SIF magic at offset 32, or a tar whose members include a top-level
   // manifest.json, repositories or oci-layout (`docker save`).
   static bool LooksLikeImage(int fd);
+
+  // The serialized ChunkList of a record with chunks (its digest is the
+  // entry's chunk_list).
+  static std::string ChunkListBytes(const ScanCache::Record& record);
 
  private:
   ScanCache* cache_;

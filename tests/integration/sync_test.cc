@@ -17,7 +17,10 @@
 #include <sstream>
 #include <thread>
 
+#include "common/content_chunker.h"
 #include "common/digest.h"
+#include "common/unique_fd.h"
+#include "common/zstd_codec.h"
 #include "mlcube_remote/v1/content_store.grpc.pb.h"
 #include "mlcube_remote/v1/manifest.pb.h"
 #include "mlcube_remote/v1/workspace.grpc.pb.h"
@@ -104,8 +107,9 @@ class SyncTest : public ::testing::Test {
     for (const auto& a : args) argv.push_back(a);
     argv.push_back("--mlcube=" + (cube.empty() ? cube_ : cube));
     argv.push_back("--agent=unix://" + agent_.socket_path());
-    testing::CommandResult r =
-        testing::RunCommand(argv, {"XDG_CACHE_HOME=" + home_.path() + "/cache"}, 120);
+    std::vector<std::string> env = extra_env_;
+    env.push_back("XDG_CACHE_HOME=" + home_.path() + "/cache");
+    testing::CommandResult r = testing::RunCommand(argv, env, 120);
     PushResult out{r.exit_code, -1, r.out, r.err};
     std::smatch m;
     if (std::regex_search(r.out, m, std::regex(R"((\d+) bytes\))"))) {
@@ -124,6 +128,7 @@ class SyncTest : public ::testing::Test {
   }
 
   mlcube_test::AgentProcess agent_;
+  std::vector<std::string> extra_env_;
   testing::TempDir home_;
   std::string cube_;
 };
@@ -181,8 +186,9 @@ TEST_F(SyncTest, InputRewrittenByATaskIsRestoredByTheNextPush) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadFile(Remote("workspace/data/big.bin")), RandomBytes(3 << 20, 1));
   EXPECT_EQ(ReadFile(Remote("workspace/data/small.txt")), "next version\n");
-  // The input had to be sent again: the agent no longer had its content.
-  EXPECT_GE(r.bytes_sent, 3 << 20);
+  // Its content was rebuilt on the agent from the chunks still in its store
+  // (big.bin is synced in chunks): nothing big had to be sent again.
+  EXPECT_LT(r.bytes_sent, 64 << 10);
 }
 
 TEST_F(SyncTest, SecondCubeWithSameDataSendsAlmostNothing) {
@@ -241,6 +247,25 @@ TEST_F(SyncTest, PullFetchesOutputsAndKeepsLocallyChangedFiles) {
   ASSERT_EQ(Sync({"pull", "--path=out"}).exit_code, 0);
   EXPECT_EQ(ReadFile(cube_ + "/workspace/out/metrics.json"), "{\"acc\": 0.95}");
   EXPECT_FALSE(std::filesystem::exists(cube_ + "/workspace/out/metrics.json.remote"));
+}
+
+TEST_F(SyncTest, PullOfAChangedBigOutputFetchesOnlyTheNewChunks) {
+  ASSERT_EQ(Push().exit_code, 0);
+  std::string model = RandomBytes(12 << 20, 41);
+  WriteFile(Remote("workspace/out/model.bin"), model);
+  PushResult first = Sync({"pull", "--path=out"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(ReadFile(cube_ + "/workspace/out/model.bin"), model);
+
+  // The next run appends to the checkpoint and changes a little inside it.
+  model += RandomBytes(1 << 20, 42);
+  for (int i = 0; i < 100; ++i) model[(6 << 20) + i] ^= 0x42;
+  WriteFile(Remote("workspace/out/model.bin"), model);
+  PushResult again = Sync({"pull", "--path=out"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(ReadFile(cube_ + "/workspace/out/model.bin"), model);
+  EXPECT_GE(again.bytes_sent, 1 << 20);  // "bytes" here: received
+  EXPECT_LE(again.bytes_sent, (1 << 20) + 3 * (256 << 10));
 }
 
 TEST_F(SyncTest, OwnersAreKeptApart) {
@@ -314,11 +339,14 @@ TEST_F(SyncTest, DeleteRemovesTheCubeFromTheAgentOnlyWhenConfirmed) {
   agent_.Kill(SIGKILL);
   ASSERT_TRUE(agent_.Start());
   EXPECT_TRUE(GoneWithin(owner_dir + "/.deleting-old-1", 10));
-  // The next push sends the cube again in full.
+  // The next push puts the cube back in full. (The chunks of big.bin are
+  // still in the blob store, which a delete does not touch: they are not
+  // sent again.)
   PushResult push = Push();
   ASSERT_EQ(push.exit_code, 0) << push.err;
   EXPECT_TRUE(std::filesystem::exists(tree + "mlcube.yaml"));
-  EXPECT_GE(push.bytes_sent, 3 << 20);
+  EXPECT_EQ(ReadFile(tree + "workspace/data/big.bin"), RandomBytes(3 << 20, 1));
+  EXPECT_GT(push.bytes_sent, 0);
 }
 
 // A commit interrupted by a crash leaves staged temp files; the agent
@@ -522,6 +550,38 @@ TEST_F(SyncTest, ChunkWithWrongDigestIsRefused) {
   EXPECT_EQ(batch_response.results(0).status().code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// Uploads `blobs` (each at most 1 MiB) in batches of at most 1 MiB.
+void UploadBatches(v1::ContentStore::Stub* cas, const std::vector<std::string>& blobs) {
+  size_t i = 0;
+  while (i < blobs.size()) {
+    v1::BatchUploadBlobsRequest request;
+    int64_t bytes = 0;
+    for (; i < blobs.size() && bytes + static_cast<int64_t>(blobs[i].size()) <= (1 << 20); ++i) {
+      v1::BlobData* blob = request.add_blobs();
+      *blob->mutable_digest() = DigestOf(blobs[i]);
+      blob->set_data(blobs[i]);
+      bytes += static_cast<int64_t>(blobs[i].size());
+    }
+    v1::BatchUploadBlobsResponse response;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(cas->BatchUploadBlobs(&ctx, request, &response).ok());
+    for (const auto& r : response.results()) ASSERT_EQ(r.status().code(), 0);
+  }
+}
+
+// The content-defined chunks of `data`, as the client cuts them.
+std::vector<std::string> ChunksOf(const std::string& data, const std::string& scratch) {
+  WriteFile(scratch, data);
+  UniqueFd fd(open(scratch.c_str(), O_RDONLY | O_CLOEXEC));
+  absl::StatusOr<ContentChunker::FileChunks> chunks = ContentChunker::ChunkFd(fd.get());
+  std::vector<std::string> out;
+  if (!chunks.ok()) return out;
+  for (const ContentChunker::Chunk& c : chunks->chunks) {
+    out.push_back(data.substr(static_cast<size_t>(c.offset), static_cast<size_t>(c.size)));
+  }
+  return out;
+}
+
 TEST_F(SyncTest, KilledAgentMidUploadResumesAndSendsOnlyTheRest) {
   const std::string big = RandomBytes(24 << 20, 11);
   WriteFile(cube_ + "/workspace/data/huge.bin", big);
@@ -529,43 +589,178 @@ TEST_F(SyncTest, KilledAgentMidUploadResumesAndSendsOnlyTheRest) {
   ASSERT_EQ(dry.exit_code, 0) << dry.err;
   const int64_t all_file_bytes = dry.bytes_sent;
 
-  // Upload the first 5 MiB of huge.bin and stop without finishing.
-  const int64_t committed = 5 << 20;
-  const v1Digest digest = DigestOf(big);
+  // A big file travels as chunks: store the chunks of its first 5 MiB, then
+  // kill the agent in the middle of a stream.
+  const std::vector<std::string> chunks = ChunksOf(big, home_.path() + "/scratch");
+  ASSERT_GT(chunks.size(), 100u);
+  std::vector<std::string> first;
+  int64_t committed = 0;
+  for (const std::string& c : chunks) {
+    if (committed >= (5 << 20)) break;
+    first.push_back(c);
+    committed += static_cast<int64_t>(c.size());
+  }
+  v1::ContentStore::Stub cas(agent_.Channel());
+  UploadBatches(&cas, first);
   {
-    v1::ContentStore::Stub cas(agent_.Channel());
     grpc::ClientContext ctx;
     v1::UploadBlobResponse response;
     auto writer = cas.UploadBlob(&ctx, &response);
-    for (int64_t off = 0; off < committed; off += 1 << 20) {
-      v1::UploadChunk chunk;
-      *chunk.mutable_digest() = digest;
-      chunk.set_offset(off);
-      chunk.set_data(big.substr(off, 1 << 20));
-      ASSERT_TRUE(writer->Write(chunk));
-    }
-    // Wait until the agent has stored it all, then kill it mid-stream.
-    v1::ContentStore::Stub probe(agent_.Channel());
-    int64_t seen = 0;
-    for (int i = 0; i < 200 && seen < committed; ++i) {
-      grpc::ClientContext c;
-      v1::GetUploadStatusRequest req;
-      *req.mutable_digest() = digest;
-      v1::GetUploadStatusResponse st;
-      if (probe.GetUploadStatus(&c, req, &st).ok()) seen = st.committed_offset();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ASSERT_EQ(seen, committed);
+    const std::string& next = chunks[first.size()];
+    v1::UploadChunk chunk;
+    *chunk.mutable_digest() = DigestOf(next);
+    chunk.set_data(next.substr(0, next.size() / 2));
+    ASSERT_TRUE(writer->Write(chunk));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
     agent_.Kill(SIGKILL);
     ctx.TryCancel();
   }
   ASSERT_TRUE(agent_.Start());
   PushResult r = Push();
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  // Everything but the committed 5 MiB, plus the manifest blob.
+  // Everything but the stored chunks, plus the chunk lists and the manifest.
   EXPECT_GE(r.bytes_sent, all_file_bytes - committed);
-  EXPECT_LT(r.bytes_sent, all_file_bytes - committed + 4096);
+  EXPECT_LT(r.bytes_sent, all_file_bytes - committed + (64 << 10));
   EXPECT_EQ(ReadFile(Remote("workspace/data/huge.bin")), big);
+}
+
+TEST_F(SyncTest, ChangedBigFileSendsOnlyTheChunksAroundTheChange) {
+  std::string big = RandomBytes(16 << 20, 21);
+  WriteFile(cube_ + "/workspace/data/ckpt.bin", big);
+  PushResult first = Push();
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+
+  // 1 MiB appended: the new MiB and at most the old last chunk.
+  big += RandomBytes(1 << 20, 22);
+  WriteFile(cube_ + "/workspace/data/ckpt.bin", big);
+  PushResult append = Push();
+  ASSERT_EQ(append.exit_code, 0) << append.err;
+  EXPECT_GE(append.bytes_sent, 1 << 20);
+  EXPECT_LE(append.bytes_sent, (1 << 20) + (256 << 10) + (64 << 10));
+  EXPECT_EQ(ReadFile(Remote("workspace/data/ckpt.bin")), big);
+
+  // 100 bytes changed in the middle: one or two chunks.
+  for (int i = 0; i < 100; ++i) big[(8 << 20) + i] ^= 0x33;
+  WriteFile(cube_ + "/workspace/data/ckpt.bin", big);
+  PushResult edit = Push();
+  ASSERT_EQ(edit.exit_code, 0) << edit.err;
+  EXPECT_LE(edit.bytes_sent, 300 << 10);
+  EXPECT_EQ(ReadFile(Remote("workspace/data/ckpt.bin")), big);
+  // The spliced file is a plain copy in the workspace.
+  struct stat st;
+  ASSERT_EQ(stat(Remote("workspace/data/ckpt.bin").c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 1u);
+}
+
+// What a client that uses neither chunks nor compression does (as with an
+// agent that does not offer them): big files travel whole, and work.
+TEST_F(SyncTest, WithoutTheOptionalFeaturesFilesTravelWholeAndUncompressed) {
+  extra_env_ = {"MLCUBE_REMOTE_SYNC_FEATURES="};
+  std::string big = RandomBytes(4 << 20, 51);
+  WriteFile(cube_ + "/workspace/data/ckpt.bin", big);
+  std::string text(200 << 10, 'z');
+  WriteFile(cube_ + "/workspace/data/zeros.txt", text);
+  ASSERT_EQ(Push().exit_code, 0);
+  big += "appended";
+  WriteFile(cube_ + "/workspace/data/ckpt.bin", big);
+  PushResult r = Push();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(r.bytes_sent, static_cast<int64_t>(big.size()));  // whole, not a delta
+  EXPECT_EQ(ReadFile(Remote("workspace/data/ckpt.bin")), big);
+  EXPECT_EQ(ReadFile(Remote("workspace/data/zeros.txt")), text);
+}
+
+TEST_F(SyncTest, CompressibleDataTravelsCompressedAndArrivesIntact) {
+  std::string text;
+  for (int i = 0; text.size() < (3u << 20); ++i) {
+    text += "row " + std::to_string(i) + ", value " + std::to_string(i * 7 % 1000) + "\n";
+  }
+  WriteFile(cube_ + "/workspace/data/table.csv", text);
+  WriteFile(cube_ + "/workspace/data/notes.txt", text.substr(0, 100 << 10));
+  std::filesystem::remove(cube_ + "/workspace/data/big.bin");
+  PushResult r = Push();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Far fewer bytes than the 3.1 MiB of text.
+  EXPECT_LT(r.bytes_sent, 1 << 20);
+  EXPECT_EQ(ReadFile(Remote("workspace/data/table.csv")), text);
+  EXPECT_EQ(ReadFile(Remote("workspace/data/notes.txt")), text.substr(0, 100 << 10));
+}
+
+TEST_F(SyncTest, CompressedBlobsThatLieAreRefused) {
+  v1::ContentStore::Stub cas(agent_.Channel());
+  const std::string data(64 << 10, 'a');
+  v1::BatchUploadBlobsRequest batch;
+  v1::BlobData* garbage = batch.add_blobs();  // not a zstd frame
+  *garbage->mutable_digest() = DigestOf(data);
+  garbage->set_data("not zstd at all");
+  garbage->set_compressor(v1::COMPRESSOR_ZSTD);
+  v1::BlobData* bomb = batch.add_blobs();  // declares more than its digest
+  *bomb->mutable_digest() = DigestOf("tiny");
+  bomb->set_data(ZstdCodec::Compress(data, 1));
+  bomb->set_compressor(v1::COMPRESSOR_ZSTD);
+  v1::BlobData* wrong = batch.add_blobs();  // decompresses to other bytes
+  *wrong->mutable_digest() = DigestOf(std::string(64 << 10, 'b'));
+  wrong->set_data(ZstdCodec::Compress(data, 1));
+  wrong->set_compressor(v1::COMPRESSOR_ZSTD);
+  v1::BlobData* good = batch.add_blobs();
+  *good->mutable_digest() = DigestOf(data);
+  good->set_data(ZstdCodec::Compress(data, 3));
+  good->set_compressor(v1::COMPRESSOR_ZSTD);
+  v1::BatchUploadBlobsResponse response;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(cas.BatchUploadBlobs(&ctx, batch, &response).ok());
+  ASSERT_EQ(response.results_size(), 4);
+  EXPECT_EQ(response.results(0).status().code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(response.results(1).status().code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(response.results(2).status().code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(response.results(3).status().code(), 0);
+  v1::FindMissingBlobsRequest find;
+  *find.add_digests() = DigestOf(data);
+  *find.add_digests() = DigestOf(std::string(64 << 10, 'b'));
+  v1::FindMissingBlobsResponse missing;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(cas.FindMissingBlobs(&c2, find, &missing).ok());
+  ASSERT_EQ(missing.missing_size(), 1);
+  EXPECT_EQ(missing.missing(0).hash(), DigestOf(std::string(64 << 10, 'b')).hash());
+}
+
+TEST_F(SyncTest, ChunkListsThatDoNotAddUpAreRefusedNamingThePath) {
+  v1::ContentStore::Stub cas(agent_.Channel());
+  v1::Workspaces::Stub ws(agent_.Channel());
+  const std::string content = RandomBytes(2 << 20, 31);
+  const std::vector<std::string> chunks = ChunksOf(content, home_.path() + "/scratch");
+  // A list whose chunks are real but are not the file (one left out), and a
+  // list naming a chunk nobody uploaded.
+  v1::ChunkList short_list, unknown_list;
+  for (size_t i = 1; i < chunks.size(); ++i) *short_list.add_chunks() = DigestOf(chunks[i]);
+  *unknown_list.add_chunks() = DigestOf(content);
+  std::vector<std::string> blobs = chunks;
+  blobs.push_back(short_list.SerializeAsString());
+  blobs.push_back(unknown_list.SerializeAsString());
+  UploadBatches(&cas, blobs);
+  for (const auto& [list, code] :
+       {std::make_pair(short_list, grpc::StatusCode::INVALID_ARGUMENT),
+        std::make_pair(unknown_list, grpc::StatusCode::FAILED_PRECONDITION)}) {
+    v1::Manifest m;
+    v1::ManifestEntry* e = m.add_entries();
+    e->set_path("weights.bin");
+    e->set_type(v1::ENTRY_TYPE_FILE);
+    e->set_mode(0644);
+    *e->mutable_digest() = DigestOf(content);
+    *e->mutable_chunk_list() = DigestOf(list.SerializeAsString());
+    const std::string bytes = m.SerializeAsString();
+    UploadBatches(&cas, {bytes});
+    v1::CommitManifestRequest commit;
+    commit.set_cube_id("chunky");
+    *commit.mutable_manifest_digest() = DigestOf(bytes);
+    v1::CommitManifestResponse response;
+    grpc::ClientContext ctx;
+    grpc::Status s = ws.CommitManifest(&ctx, commit, &response);
+    EXPECT_EQ(s.error_code(), code) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("weights.bin"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(agent_.state_dir() + "/cubes/uid-" +
+                                       std::to_string(getuid()) + "/chunky/weights.bin"));
 }
 
 TEST_F(SyncTest, FullDiskGivesClearErrorAndLeavesWorkspaceUnchanged) {

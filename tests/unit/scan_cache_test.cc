@@ -35,6 +35,41 @@ TEST(ScanCacheTest, RoundTripAndStatKey) {
   EXPECT_NE(cache.FindAny("a/b"), nullptr);
 }
 
+TEST(ScanCacheTest, ChunkListsSurviveARoundTrip) {
+  sync_testing::TempDir dir;
+  const std::string file = dir / "scan.bin";
+  {
+    ScanCache cache = ScanCache::Load(file);
+    ScanCache::Record r;
+    r.size = 3 << 20;
+    for (uint8_t i = 0; i < 3; ++i) {
+      ScanCache::ChunkRef chunk;
+      chunk.sha256[0] = i;
+      chunk.size = 1u << 20;
+      r.chunks.push_back(chunk);
+    }
+    cache.Put("big.bin", r);
+    cache.Put("small.txt", ScanCache::Record{});
+    ASSERT_TRUE(cache.Save().ok());
+  }
+  ScanCache cache = ScanCache::Load(file);
+  const ScanCache::Record* big = cache.FindAny("big.bin");
+  ASSERT_NE(big, nullptr);
+  ASSERT_EQ(big->chunks.size(), 3u);
+  EXPECT_EQ(big->chunks[2].sha256[0], 2);
+  EXPECT_EQ(big->chunks[2].size, 1u << 20);
+  ASSERT_NE(cache.FindAny("small.txt"), nullptr);
+  EXPECT_TRUE(cache.FindAny("small.txt")->chunks.empty());
+}
+
+TEST(ScanCacheTest, CacheOfTheFormerFormatIsEmpty) {
+  sync_testing::TempDir dir;
+  std::string old("MLCSCN01", 8);
+  old.append(8, '\0');  // zero records
+  sync_testing::WriteFile(dir / "scan.bin", old);
+  EXPECT_EQ(ScanCache::Load(dir / "scan.bin").size(), 0u);
+}
+
 TEST(ScanCacheTest, CorruptFileIsEmptyCache) {
   sync_testing::TempDir dir;
   sync_testing::WriteFile(dir / "scan.bin", "MLCSCN01garbage");

@@ -64,7 +64,8 @@ human() { numfmt --to=iec-i --suffix=B "$1"; }
 
 declare -A T S
 # 1. initial push
-T[ours,initial]=$(timeit "${PUSH[@]}" --mlcube="$B/cube"); S[ours,initial]=$(sent)
+T[ours,initial]=$(timeit /usr/bin/time -f %M -o "$B/client.rss" "${PUSH[@]}" --mlcube="$B/cube"); S[ours,initial]=$(sent)
+AGENT_RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$AGENT_PID/status")
 T[rsync,initial]=$(timeit rsync -a -e "$SSH" "$B/cube/" "$RHOST:$B/rsync-dest/")
 T[cp,initial]=$(timeit cp -a "$B/cube" "$B/cp-dest")
 # 2. no-op
@@ -108,3 +109,4 @@ for k in initial:"initial push (632 MiB)" noop:"no-op re-sync" append:"one 64 Mi
 done
 echo
 echo "(sent: payload bytes our client sent; for pull: bytes received. $(nproc) cores, $(uname -r))"
+echo "peak RSS during the initial push: client $(( $(cat "$B/client.rss") / 1024 )) MiB, agent $(( AGENT_RSS_KB / 1024 )) MiB"

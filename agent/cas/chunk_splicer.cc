@@ -1,0 +1,149 @@
+#include "agent/cas/chunk_splicer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/content_chunker.h"
+#include "common/file_util.h"
+#include "common/unique_fd.h"
+
+namespace mlcube {
+
+namespace v1 = ::mlcube_remote::v1;
+
+namespace {
+
+absl::Status Refused(const v1::ManifestEntry& entry, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("chunk list of '", entry.path(), "': ", why));
+}
+
+absl::Status Unavailable(const v1::ManifestEntry& entry, const v1Digest& digest) {
+  return absl::FailedPreconditionError(absl::StrCat("blob ", DigestKey(digest), " for '",
+                                                    entry.path(), "' is not in the content store"));
+}
+
+}  // namespace
+
+absl::Status ChunkSplicer::SpliceMissing(const std::string& owner,
+                                         const v1::Manifest& manifest) const {
+  for (const v1::ManifestEntry& entry : manifest.entries()) {
+    if (entry.type() != v1::ENTRY_TYPE_FILE || !entry.has_chunk_list()) continue;
+    if (access_->Visible(owner, entry.digest())) continue;
+    if (absl::Status s = Splice(owner, entry); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ChunkList> ChunkSplicer::LoadList(const std::string& owner,
+                                                     const v1::ManifestEntry& entry) const {
+  if (entry.chunk_list().size_bytes() > kMaxChunkListBytes) {
+    return Refused(entry, absl::StrCat("larger than ", kMaxChunkListBytes, " bytes"));
+  }
+  absl::StatusOr<std::string> bytes = access_->ReadSmall(owner, entry.chunk_list());
+  if (!bytes.ok()) return Unavailable(entry, entry.chunk_list());
+  v1::ChunkList list;
+  if (!list.ParseFromString(*bytes)) return Refused(entry, "does not parse as a ChunkList");
+  // The chunks must add up to the file exactly (checked without overflow).
+  int64_t total = 0;
+  for (const v1Digest& chunk : list.chunks()) {
+    if (absl::Status s = ValidateDigest(chunk); !s.ok()) return Refused(entry, s.message());
+    if (chunk.size_bytes() <= 0 || chunk.size_bytes() > entry.digest().size_bytes() - total) {
+      return Refused(entry, "chunk sizes do not add up to the file's size");
+    }
+    total += chunk.size_bytes();
+  }
+  if (total != entry.digest().size_bytes()) {
+    return Refused(entry, "chunk sizes do not add up to the file's size");
+  }
+  return list;
+}
+
+absl::Status ChunkSplicer::CopyChunks(const std::string& owner, const v1::ChunkList& list,
+                                      const v1::ManifestEntry& entry, int out) const {
+  Sha256 sha;
+  std::vector<char> buffer(1 << 20);
+  int64_t written = 0;
+  for (const v1Digest& chunk : list.chunks()) {
+    absl::StatusOr<UniqueFd> in = access_->Open(owner, chunk);
+    if (!in.ok()) return Unavailable(entry, chunk);
+    for (int64_t done = 0; done < chunk.size_bytes();) {
+      const size_t want =
+          static_cast<size_t>(std::min<int64_t>(buffer.size(), chunk.size_bytes() - done));
+      ssize_t n = pread(in->get(), buffer.data(), want, done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Unavailable(entry, chunk);
+      const absl::string_view piece(buffer.data(), static_cast<size_t>(n));
+      sha.Update(piece);
+      absl::Status s = WriteAllAt(out, piece, written, absl::StrCat("spliced ", entry.path()));
+      if (!s.ok()) return s;
+      done += n;
+      written += n;
+    }
+  }
+  if (!SameDigest(sha.Finish(), entry.digest())) {
+    return Refused(entry, "its chunks do not make up the file's digest");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChunkSplicer::Splice(const std::string& owner, const v1::ManifestEntry& entry) const {
+  absl::StatusOr<v1::ChunkList> list = LoadList(owner, entry);
+  if (!list.ok()) return list.status();
+  const std::string temp = store_->NewTempPath();
+  UniqueFd out(open(temp.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC));
+  if (!out) return WriteErrorStatus(errno, absl::StrCat("splicing ", entry.path()));
+  absl::Status s = CopyChunks(owner, *list, entry, out.get());
+  if (s.ok()) {
+    fchmod(out.get(), 0444);
+    out.Reset();
+    s = store_->Adopt(entry.digest(), temp);
+  }
+  if (!s.ok()) {
+    unlink(temp.c_str());
+    return s;
+  }
+  access_->Grant(owner, entry.digest());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ChunkSplicer::Split> ChunkSplicer::SplitFile(const std::string& owner,
+                                                            int fd) const {
+  absl::StatusOr<ContentChunker::FileChunks> chunks = ContentChunker::ChunkFd(fd);
+  if (!chunks.ok()) return chunks.status();
+  v1::ChunkList list;
+  std::vector<v1Digest> granted;
+  std::string data;
+  for (const ContentChunker::Chunk& chunk : chunks->chunks) {
+    v1Digest digest = MakeDigest(HexOfRaw(chunk.sha256), chunk.size);
+    if (!store_->Has(digest)) {
+      data.resize(static_cast<size_t>(chunk.size));
+      size_t got = 0;
+      while (got < data.size()) {
+        ssize_t n = pread(fd, data.data() + got, data.size() - got,
+                          chunk.offset + static_cast<int64_t>(got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return absl::AbortedError("file shrank while its chunks were stored");
+        got += static_cast<size_t>(n);
+      }
+      // Put verifies: a file rewritten meanwhile fails here.
+      if (absl::Status s = store_->Put(digest, data); !s.ok()) return s;
+    }
+    granted.push_back(digest);
+    *list.add_chunks() = std::move(digest);
+  }
+  const std::string list_bytes = list.SerializeAsString();
+  Split out;
+  out.digest = chunks->digest;
+  out.chunk_list = DigestOf(list_bytes);
+  if (absl::Status s = store_->Put(out.chunk_list, list_bytes); !s.ok()) return s;
+  granted.push_back(out.chunk_list);
+  access_->GrantAll(owner, granted);
+  return out;
+}
+
+}  // namespace mlcube

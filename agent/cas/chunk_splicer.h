@@ -1,0 +1,64 @@
+#ifndef MLCUBE_REMOTE_AGENT_CAS_CHUNK_SPLICER_H_
+#define MLCUBE_REMOTE_AGENT_CAS_CHUNK_SPLICER_H_
+
+// Splits big files into chunks and builds them back (the Remote Execution
+// API's SplitBlob and SpliceBlob).
+//
+// Splice: builds a big file's blob from its chunks. A client sends a changed big file as a
+// ChunkList blob plus the chunks the agent lacks; at commit, the splicer concatenates the chunks
+// the committing identity may see into a temp file in the store, verifies the whole file's digest
+// over what it wrote, and moves the result into the BlobStore under that digest (granted to the
+// identity). The materializer then places it like any blob, atomically. Nothing is read whole into
+// memory but the chunk list, which is bounded.
+//
+// Split: for a snapshot of a big agent-side file (an output), stores its
+// content-defined chunks and their ChunkList as blobs the identity may read,
+// so a client holding an older version fetches only the chunks it lacks.
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "agent/cas/blob_access.h"
+#include "agent/cas/blob_store.h"
+#include "mlcube_remote/v1/manifest.pb.h"
+
+namespace mlcube {
+
+class ChunkSplicer {
+ public:
+  // A chunk list above this size is refused (about 15 million chunks).
+  static constexpr int64_t kMaxChunkListBytes = 64 << 20;
+
+  ChunkSplicer(BlobStore* store, BlobAccess* access) : store_(store), access_(access) {}
+
+  // Splices every file of `manifest` that has a chunk list and whose content
+  // `owner` does not see yet. FAILED_PRECONDITION when a chunk or a list is
+  // not visible to the owner, INVALID_ARGUMENT when a list is malformed or
+  // the chunks do not add up to the file's digest; each names the path.
+  absl::Status SpliceMissing(const std::string& owner,
+                             const ::mlcube_remote::v1::Manifest& manifest) const;
+
+  absl::Status Splice(const std::string& owner,
+                      const ::mlcube_remote::v1::ManifestEntry& entry) const;
+
+  struct Split {
+    v1Digest digest;      // of the whole file
+    v1Digest chunk_list;  // the ChunkList blob
+  };
+  // Chunks the file open as `fd` (read with pread, a few chunks at a time):
+  // stores the chunks the store lacks and the list, all granted to `owner`.
+  absl::StatusOr<Split> SplitFile(const std::string& owner, int fd) const;
+
+ private:
+  absl::StatusOr<::mlcube_remote::v1::ChunkList> LoadList(
+      const std::string& owner, const ::mlcube_remote::v1::ManifestEntry& entry) const;
+  absl::Status CopyChunks(const std::string& owner, const ::mlcube_remote::v1::ChunkList& list,
+                          const ::mlcube_remote::v1::ManifestEntry& entry, int out) const;
+
+  BlobStore* store_;
+  BlobAccess* access_;
+};
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_CAS_CHUNK_SPLICER_H_

@@ -1,0 +1,62 @@
+#ifndef MLCUBE_REMOTE_CONTROLLER_SYNC_SYNC_OPTIONS_H_
+#define MLCUBE_REMOTE_CONTROLLER_SYNC_SYNC_OPTIONS_H_
+
+// What a push or pull is asked to do, and what it did.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "controller/sync/ignore_rules.h"
+
+namespace mlcube {
+
+struct PushOptions {
+  std::string cube_root;  // absolute
+  std::string cube_id;
+  IgnoreRules rules;
+  std::vector<std::string> exclude_dirs;
+  bool dry_run = false;
+  bool prune = true;
+  bool show_progress = false;
+  bool interactive = false;  // progress as a redrawn bar
+};
+
+struct PushStats {
+  int64_t files_scanned = 0;
+  int64_t bytes_scanned = 0;
+  int64_t files_hashed = 0;
+  int64_t files_sent = 0;  // blobs uploaded (or that would be, in a dry run)
+  int64_t bytes_sent = 0;  // payload bytes actually sent (resumed uploads count the rest only)
+  int64_t bytes_deduplicated = 0;  // file bytes not sent: the agent had them or a twin
+  bool up_to_date = false;         // the agent already had this exact manifest
+  int64_t files_written = 0;
+  int64_t files_removed = 0;
+  std::vector<std::string> warnings;
+  std::vector<std::string> skipped_images;
+};
+
+struct PullOptions {
+  std::string cube_root;  // absolute
+  std::string workspace;  // absolute local workspace directory
+  std::string cube_id;
+  std::vector<std::string> paths;  // workspace-relative; empty: all
+  std::string job_id;
+  // Paths that are not on the host are left out (outputs of a failed task).
+  bool skip_missing = false;
+  bool dry_run = false;
+  bool show_progress = false;
+  bool interactive = false;
+};
+
+struct PullStats {
+  int64_t files_listed = 0;
+  int64_t files_written = 0;
+  int64_t bytes_received = 0;
+  int64_t files_unchanged = 0;
+  std::vector<std::string> conflicts;  // local paths kept, agent's copy beside them
+};
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_CONTROLLER_SYNC_SYNC_OPTIONS_H_
