@@ -147,6 +147,7 @@ void AddRunOptions(CLI::App* command, RunCommandOptions* options, bool is_run) {
     command->add_flag("--cancel-on-interrupt", options->cancel_on_interrupt,
                       "Ctrl-C cancels the job instead of detaching");
     command->add_flag("--no-pull", options->no_pull, "Leave the outputs on the host");
+    AddSweepOptions(command, &options->sweep);
   }
 }
 
@@ -200,6 +201,15 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
     return kExitBadInput;
   }
 
+  // A sweep is refused here, naming the axis, or its runs' inputs are
+  // written so the push below takes them.
+  absl::StatusOr<std::optional<PreparedSweep>> sweep =
+      PrepareSweep(options.sweep, *cube, tasks, console);
+  if (!sweep.ok()) {
+    console.Error(sweep.status().message());
+    return kExitBadInput;
+  }
+
   absl::StatusOr<std::unique_ptr<AgentConnection>> connection = AgentConnection::Open(*host);
   if (!connection.ok()) {
     console.Error(connection.status().message());
@@ -248,6 +258,22 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
   for (const auto& [key, value] : host->env) (*request.mutable_env())[key] = value;
   request.set_gpus(options.gpus);
   request.set_client_request_id(RandomRequestId());
+  if (sweep->has_value()) {
+    SweepContext context;
+    context.cube = &*cube;
+    context.cube_id = cube_id;
+    context.host = host->name;
+    context.agent = &agent;
+    context.sync = &sync;
+    context.interrupts = &interrupts;
+    context.detach = options.detach;
+    context.no_pull = options.no_pull;
+    context.parallel = options.sweep.parallel;
+    context.submit = [&](const mlcube_remote::v1::SubmitJobRequest& one) {
+      return SubmitWithRetry(agent, one, console);
+    };
+    return RunSweep(&**sweep, request, context, console);
+  }
   absl::StatusOr<Job> job = SubmitWithRetry(agent, request, console);
   if (!job.ok()) {
     console.Error(job.status().message());

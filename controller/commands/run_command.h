@@ -9,6 +9,7 @@
 #include <string>
 
 #include "controller/commands/cube_options.h"
+#include "controller/commands/run_sweep.h"
 #include "controller/terminal/console.h"
 
 namespace CLI {
@@ -27,6 +28,7 @@ struct RunCommandOptions {
   bool cancel_on_interrupt = false;
   bool no_pull = false;
   bool configure_only = false;  // the `configure` command
+  SweepOptions sweep;
 };
 
 void AddRunOptions(CLI::App* command, RunCommandOptions* options, bool is_run);
