@@ -1,0 +1,174 @@
+// End-to-end sweeps: the built `mlcube-remote` against a real agent (as the
+// unprivileged `mlcube` user) and a real Docker engine, running the hello
+// example cube once per point of a sweep.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "controller/sweeps/sweep_record.h"
+#include "tests/integration/agent_process.h"
+#include "tests/support/command_runner.h"
+#include "tests/support/temp_dir.h"
+
+namespace mlcube {
+namespace {
+
+using ::mlcube::testing::CommandResult;
+using ::mlcube::testing::ReadFileContent;
+using ::mlcube::testing::RunCommand;
+using ::mlcube::testing::TempDir;
+using ::mlcube_test::AgentProcess;
+using ::mlcube_test::AgentProcessOptions;
+using ::testing::HasSubstr;
+
+const std::string kBinary = MLCUBE_REMOTE_BINARY;
+const std::string kExamples = MLCUBE_EXAMPLES_DIR;
+
+// examples/hello reads its names line by line; a YAML file with one key
+// makes it greet "name: VALUE", so each run's value shows in its outputs.
+class SweepEndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::access((kExamples + "/hello/build/busybox").c_str(), X_OK), 0)
+        << "examples/hello/build/busybox is missing: run tools/prepare-examples.sh";
+    ASSERT_EQ(mlcube_test::Shell("cp -a " + kExamples + "/hello " + dir_.path() + "/hello"), 0);
+    ASSERT_EQ(mlcube_test::Shell("rm -rf " + dir_.path() + "/hello/workspace/greetings " +
+                                 dir_.path() + "/hello/workspace/runs"),
+              0);
+    dir_.WriteFile("hello/workspace/names.yaml", "name: World\n");
+    AgentProcessOptions options;
+    options.user = "mlcube";
+    agent_ = std::make_unique<AgentProcess>(options);
+    ASSERT_TRUE(agent_->Start()) << agent_->Stderr();
+    dir_.WriteFile("hosts.yaml", "default_host: local\nhosts:\n  local:\n    address: unix://" +
+                                     agent_->socket_path() +
+                                     "\n    runtime: docker\n    env: {GREET_DELAY: '0.05'}\n");
+  }
+
+  CommandResult Cli(std::vector<std::string> args, int timeout = 180) {
+    args.insert(args.begin(), {kBinary, "--hosts=" + dir_.path() + "/hosts.yaml"});
+    return RunCommand(args, {"NO_COLOR=1", "HOME=" + dir_.path()}, timeout);
+  }
+
+  std::string Cube() const { return "--mlcube=" + dir_.path() + "/hello"; }
+  std::string Workspace() const { return dir_.path() + "/hello/workspace"; }
+
+  // The one sweep id under workspace/runs.
+  std::string OnlySweep() {
+    std::string out;
+    EXPECT_EQ(mlcube_test::Shell("ls " + Workspace() + "/runs", &out), 0);
+    out.erase(out.find_last_not_of('\n') + 1);
+    EXPECT_EQ(out.find('\n'), std::string::npos) << out;
+    return out;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<AgentProcess> agent_;
+};
+
+TEST_F(SweepEndToEndTest, ThreeRunsKeepTheirOutputsApartAndAreRecorded) {
+  CommandResult result = Cli({"run", Cube(), "--task=greet", "-P",
+                              "tasks.greet.parameters.inputs.name_file.default=names.yaml",
+                              "--sweep=name_file:name=Ann,Bob,Cy", "--parallel=2"});
+  ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.err, HasSubstr("all 3 runs succeeded"));
+  // Not a terminal: plain lines, one per state change.
+  EXPECT_THAT(result.err, HasSubstr("mlcube-remote: run r002 SUCCEEDED"));
+  const std::string sweep = OnlySweep();
+  const std::string runs = Workspace() + "/runs/" + sweep;
+
+  // Each run read its own copy of the file and wrote its own outputs.
+  const std::vector<std::string> names = {"Ann", "Bob", "Cy"};
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string run = runs + "/r00" + std::to_string(i);
+    EXPECT_EQ(ReadFileContent(run + "/names.yaml"), "name: " + names[i] + "\n");
+    EXPECT_EQ(ReadFileContent(run + "/greetings/name__" + names[i] + ".txt"),
+              "Hello, name: " + names[i] + "!\n");
+    EXPECT_EQ(ReadFileContent(run + "/greetings/summary.txt"), "greeted 1 names\n");
+    for (size_t j = 0; j < names.size(); ++j) {
+      if (j == i) continue;
+      EXPECT_NE(::access((run + "/greetings/name__" + names[j] + ".txt").c_str(), F_OK), 0);
+    }
+  }
+  EXPECT_NE(::access((Workspace() + "/greetings").c_str(), F_OK), 0)
+      << "a run wrote to the cube's shared output";
+  EXPECT_EQ(ReadFileContent(Workspace() + "/names.yaml"), "name: World\n");
+
+  // The record is complete.
+  absl::StatusOr<SweepRecord> record = SweepRecord::Load(runs + "/sweep.yaml");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->id, sweep);
+  EXPECT_EQ(record->cube, "hello");
+  EXPECT_EQ(record->tasks, std::vector<std::string>{"greet"});
+  EXPECT_EQ(record->axes, std::vector<std::string>{"name_file:name"});
+  ASSERT_EQ(record->runs.size(), 3u);
+  std::vector<std::string> jobs;
+  for (size_t i = 0; i < 3; ++i) {
+    const RunRecord& run = record->runs[i];
+    EXPECT_EQ(run.state, "SUCCEEDED");
+    EXPECT_EQ(run.host, "local");
+    EXPECT_EQ(run.exit_code, 0);
+    EXPECT_EQ(run.job_id.size(), 8u);
+    EXPECT_GT(run.submitted_unix_ms, 0);
+    EXPECT_GT(run.started_unix_ms, 0);
+    EXPECT_GE(run.finished_unix_ms, run.started_unix_ms);
+    ASSERT_EQ(run.values.size(), 1u);
+    EXPECT_EQ(run.values[0], std::make_pair(std::string("name_file:name"), names[i]));
+    EXPECT_EQ(run.run_dir, "runs/" + sweep + "/r00" + std::to_string(i));
+    jobs.push_back(run.job_id);
+  }
+  EXPECT_NE(jobs[0], jobs[1]);
+  EXPECT_NE(jobs[1], jobs[2]);
+
+  // `runs --json` lists them for scripts; the table sorts by a value.
+  CommandResult listed = Cli({"runs", Cube(), sweep, "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_THAT(listed.out, HasSubstr("{\"id\": \"" + sweep + "/r00" + std::to_string(i) +
+                                      "\", \"name_file:name\": \"" + names[i] +
+                                      "\", \"host\": \"local\", \"job\": \"" + jobs[i] +
+                                      "\", \"state\": \"SUCCEEDED\""));
+  }
+  CommandResult table = Cli({"runs", Cube(), "--sort=-name_file:name"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_LT(table.out.find("Cy"), table.out.find("Ann")) << table.out;
+}
+
+TEST_F(SweepEndToEndTest, BadAxesAreRefusedBeforeAnythingMoves) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--sweep=nosuchparam:lr=1", "--sweep nosuchparam:lr: no input parameter 'nosuchparam'"},
+      {"--sweep=name_file:lr=1", "'name_file' is names.txt, not a .yaml, .yml or .json file"},
+      {"--sweep=name_file:lr=", "--sweep=name_file:lr=: empty value list"},
+      {"--sweep=output_dir:lr=1", "'output_dir' is an output"},
+  };
+  for (const auto& [axis, message] : cases) {
+    CommandResult result = Cli({"run", Cube(), "--task=greet", axis});
+    EXPECT_EQ(result.exit_code, 2) << axis << "\n" << result.err;
+    EXPECT_THAT(result.err, HasSubstr(message)) << axis;
+  }
+  // Nothing was pushed and nothing was written.
+  std::string files;
+  ASSERT_EQ(mlcube_test::Shell("find " + agent_->state_dir() + " -path '*/cubes/*' -type f | wc -l",
+                               &files),
+            0);
+  EXPECT_EQ(files, "0\n") << "a refused sweep pushed files";
+  EXPECT_NE(::access((Workspace() + "/runs").c_str(), F_OK), 0);
+}
+
+TEST_F(SweepEndToEndTest, FailedRunsAreNamedAndSetTheExitCode) {
+  CommandResult result = Cli({"run", Cube(), "--task=fail", "--repeat=2", "--parallel=2"});
+  EXPECT_EQ(result.exit_code, 7) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("0 of 2 runs succeeded; failed: r000 (exit 7), r001 (exit 7)"));
+  CommandResult failed = Cli({"runs", Cube(), "--state=failed", "--csv"});
+  ASSERT_EQ(failed.exit_code, 0) << failed.err;
+  EXPECT_THAT(failed.out, HasSubstr("/r001,local,"));
+  EXPECT_THAT(failed.out, HasSubstr(",FAILED,"));
+}
+
+}  // namespace
+}  // namespace mlcube
