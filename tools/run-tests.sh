@@ -11,9 +11,10 @@ FUZZ_SECONDS=${MLCUBE_FUZZ_SECONDS:-60}
 
 bash tools/setup.sh
 # What the integration tests use besides the build: sshd and ssh (SSH
-# transport), iproute2 (hosts in network namespaces), rsync (benchmarks).
+# transport), iproute2 (hosts in network namespaces), rsync (benchmarks),
+# gnuplot-nox (`plot` draws its curves with gnuplot).
 test_packages=()
-for package in openssh-server openssh-client iproute2 rsync; do
+for package in openssh-server openssh-client iproute2 rsync gnuplot-nox; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
     || test_packages+=("$package")
 done
