@@ -46,6 +46,7 @@ int ExitCodeFor(SweepEnd end, const SweepRecord& record, bool detach) {
     case SweepEnd::kDetached:
       return detach ? kExitOk : kExitCancelled;
     case SweepEnd::kAgentError:
+    case SweepEnd::kNotSubmitted:
       return kExitAgentError;
     case SweepEnd::kSomeFailed:
       break;

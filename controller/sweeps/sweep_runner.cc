@@ -1,5 +1,7 @@
 #include "controller/sweeps/sweep_runner.h"
 
+#include <sys/ioctl.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -48,7 +50,7 @@ SweepEnd SweepRunner::Run(SweepRecord* record, const std::vector<RunPlan>& plans
   int query_failures = 0;
   for (;;) {
     const bool detaching = options_.detach || (hooks_.interrupted && hooks_.interrupted());
-    while (next < total && (detaching || active.size() < parallel)) {
+    while (!submit_refused_ && next < total && (detaching || active.size() < parallel)) {
       if (Submit(record, next, plans[next])) active.push_back(next);
       ++next;
     }
@@ -96,11 +98,16 @@ bool SweepRunner::Submit(SweepRecord* record, size_t index, const RunPlan& plan)
   run.submitted_unix_ms = NowUnixMs();
   absl::StatusOr<Job> job = hooks_.submit(run, plan);
   if (!job.ok()) {
+    // What the agent refuses for one run it refuses for the others: they
+    // stay PENDING, the runs already going are still followed.
+    submit_refused_ = true;
     run.state = "FAILED";
     run.reason = absl::StrCat("not submitted: ", job.status().message());
     run.exit_code = 0;
+    console_->Error(absl::StrCat(
+        "run ", run.id, " ", run.reason,
+        index + 1 < record->runs.size() ? "; the runs after it are not submitted" : ""));
     Save(*record);
-    Show(*record, index);
     return false;
   }
   run.job_id = job->id();
@@ -153,9 +160,10 @@ std::string SweepRunner::StatusLine(const RunRecord& run) const {
   }
   std::string line =
       absl::StrFormat("%s %-9s %-8s %6s  %s", run.id, run.state, run.job_id, elapsed, Values(run));
-  if (run.state == "FAILED") {
-    absl::StrAppend(&line, "  (exit ", run.exit_code, run.reason.empty() ? "" : ": ", run.reason,
-                    ")");
+  if (run.state == "FAILED" && run.exit_code != 0) {
+    absl::StrAppend(&line, "  (exit ", run.exit_code, ")");
+  } else if (run.state == "FAILED" && !run.reason.empty()) {
+    absl::StrAppend(&line, "  (", run.reason, ")");
   }
   return line;
 }
@@ -171,8 +179,13 @@ void SweepRunner::Show(const SweepRecord& record, size_t changed) {
   // Redraw the whole block in place: up, then each line cleared and written.
   std::string out;
   if (lines_drawn_ > 0) absl::StrAppend(&out, "\033[", lines_drawn_, "A");
+  // A line longer than the terminal would wrap and break the redraw.
+  winsize size{};
+  const size_t columns =
+      ::ioctl(::fileno(status_stream_), TIOCGWINSZ, &size) == 0 && size.ws_col > 1 ? size.ws_col - 1
+                                                                                   : 119;
   for (const RunRecord& run : record.runs) {
-    absl::StrAppend(&out, "\r\033[2K", StatusLine(run), "\n");
+    absl::StrAppend(&out, "\r\033[2K", StatusLine(run).substr(0, columns), "\n");
   }
   lines_drawn_ = static_cast<int>(record.runs.size());
   std::fputs(out.c_str(), status_stream_);
@@ -189,6 +202,13 @@ SweepEnd SweepRunner::Summarize(const SweepRecord& record) {
   }
   const size_t succeeded = record.runs.size() - failed.size();
   const std::string table = absl::StrCat("mlcube-remote runs ", record.id);
+  if (submit_refused_) {
+    console_->Error(
+        absl::StrFormat("sweep %s: %d of %d runs succeeded; not all were submitted; "
+                        "table: %s",
+                        record.id, succeeded, record.runs.size(), table));
+    return SweepEnd::kNotSubmitted;
+  }
   if (failed.empty()) {
     console_->Info(absl::StrFormat("sweep %s: all %d runs succeeded; table: %s", record.id,
                                    record.runs.size(), table));

@@ -45,7 +45,8 @@ struct SweepRunnerOptions {
   std::chrono::milliseconds poll{300};
 };
 
-enum class SweepEnd { kAllSucceeded, kSomeFailed, kDetached, kAgentError };
+// kNotSubmitted: the agent refused a submission; later runs were not sent.
+enum class SweepEnd { kAllSucceeded, kSomeFailed, kDetached, kAgentError, kNotSubmitted };
 
 class SweepRunner {
  public:
@@ -74,6 +75,7 @@ class SweepRunner {
   std::FILE* status_stream_;
   int lines_drawn_ = 0;
   bool save_failed_ = false;
+  bool submit_refused_ = false;
 };
 
 }  // namespace mlcube

@@ -140,25 +140,28 @@ TEST(SweepRunnerTest, AnInterruptSubmitsTheRestAndDetaches) {
   for (const RunRecord& run : saved->runs) EXPECT_EQ(run.job_id, "job-" + run.id);
 }
 
-TEST(SweepRunnerTest, ARunTheAgentRefusesIsFailedAndTheOthersGoOn) {
+TEST(SweepRunnerTest, ARefusedSubmissionStopsTheRestAndTheSubmittedGoOn) {
   TempDir dir;
   FakeAgent agent(dir.path());
   SweepHooks hooks = agent.Hooks();
   auto submit = hooks.submit;
   hooks.submit = [submit](const RunRecord& run, const RunPlan& plan) -> absl::StatusOr<Job> {
-    if (run.id == "r000") return absl::InvalidArgumentError("overrides: bad key");
+    if (run.id == "r001") return absl::InvalidArgumentError("overrides: bad key");
     return submit(run, plan);
   };
   Console console(stderr, Verbosity::kQuiet, false);
   SweepRunnerOptions options;
   options.workspace = dir.path();
   options.poll = std::chrono::milliseconds(1);
-  SweepRecord record = Record(2);
-  EXPECT_EQ(SweepRunner(hooks, options, &console, stderr).Run(&record, std::vector<RunPlan>(2)),
-            SweepEnd::kSomeFailed);
-  EXPECT_EQ(record.runs[0].state, "FAILED");
-  EXPECT_THAT(record.runs[0].reason, HasSubstr("not submitted: overrides: bad key"));
-  EXPECT_EQ(record.runs[1].state, "FAILED");  // r001 fails in the fake
+  options.parallel = 2;
+  SweepRecord record = Record(3);
+  EXPECT_EQ(SweepRunner(hooks, options, &console, stderr).Run(&record, std::vector<RunPlan>(3)),
+            SweepEnd::kNotSubmitted);
+  EXPECT_EQ(record.runs[0].state, "SUCCEEDED");  // submitted before the refusal
+  EXPECT_EQ(record.runs[1].state, "FAILED");
+  EXPECT_THAT(record.runs[1].reason, HasSubstr("not submitted: overrides: bad key"));
+  EXPECT_EQ(record.runs[2].state, "PENDING");
+  EXPECT_EQ(record.runs[2].job_id, "");
   EXPECT_EQ(SweepRunner::StateName(mlcube_remote::v1::JOB_STATE_RUNNING), "RUNNING");
 }
 
