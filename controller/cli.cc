@@ -107,6 +107,7 @@ int RunCli(int argc, char** argv) {
   if (describe->parsed()) return RunDescribeCommand(describe_options, console, std::cout);
   if (show_config->parsed()) return RunShowConfigCommand(show_config_options, console, std::cout);
   if (hosts->parsed()) return RunHostsCommand(hosts_path, console, std::cout);
+  runs_options.hosts_path = hosts_path;
   if (runs->parsed()) return RunRunsCommand(runs_options, console, std::cout);
   if (plot->parsed()) return RunPlotCommand(plot_options, console, std::cout);
   job_options.hosts_path = hosts_path;

@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <map>
+#include <memory>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -11,7 +14,10 @@
 #include "controller/sweeps/metrics_reader.h"
 #include "controller/sweeps/runs_table.h"
 #include "controller/sweeps/sweep_record.h"
+#include "controller/sweeps/sweep_runner.h"
 #include "controller/terminal/exit_codes.h"
+#include "controller/transport/agent_connection.h"
+#include "controller/transport/hosts_file.h"
 
 namespace mlcube {
 namespace {
@@ -37,6 +43,54 @@ absl::StatusOr<std::vector<SweepRecord>> LoadSweeps(const std::string& workspace
   std::vector<SweepRecord> records = SweepRecord::LoadAll(workspace, &errors);
   for (const std::string& error : errors) console.Warning(error);
   return records;
+}
+
+// Updates the unfinished runs of `sweeps` from their hosts' agents and saves
+// each record that changed. A host that cannot be reached is one warning.
+void Refresh(const std::string& hosts_path, const std::string& workspace,
+             std::vector<SweepRecord>* sweeps, const Console& console) {
+  std::map<std::string, std::unique_ptr<AgentConnection>> agents;
+  std::set<std::string> unreachable;
+  for (SweepRecord& sweep : *sweeps) {
+    bool changed = false;
+    for (RunRecord& run : sweep.runs) {
+      if (run.finished() || run.job_id.empty() || unreachable.count(run.host) != 0) continue;
+      std::unique_ptr<AgentConnection>& agent = agents[run.host];
+      if (!agent) {
+        HostsFile hosts;
+        absl::StatusOr<HostEntry> host = LoadHost(hosts_path, run.host, &hosts);
+        absl::StatusOr<std::unique_ptr<AgentConnection>> opened =
+            host.ok() ? AgentConnection::Open(*host)
+                      : absl::StatusOr<std::unique_ptr<AgentConnection>>(host.status());
+        if (!opened.ok()) {
+          console.Warning(absl::StrCat("--refresh: ", run.host, ": ", opened.status().message()));
+          unreachable.insert(run.host);
+          continue;
+        }
+        agent = std::move(*opened);
+      }
+      mlcube_remote::v1::GetJobRequest request;
+      request.set_job_id(run.job_id);
+      mlcube_remote::v1::Job job;
+      auto context = AgentConnection::Context(std::chrono::seconds(10));
+      grpc::Status status = agent->jobs().GetJob(context.get(), request, &job);
+      if (!status.ok()) {
+        console.Warning(
+            absl::StrCat("--refresh: run ", sweep.id, "/", run.id, ": ", status.error_message()));
+        continue;
+      }
+      run.state = SweepRunner::StateName(job.state());
+      run.started_unix_ms = job.started_unix_ms();
+      run.finished_unix_ms = job.finished_unix_ms();
+      run.exit_code = job.exit_code();
+      run.reason = job.reason();
+      changed = true;
+    }
+    if (!changed) continue;
+    if (absl::Status saved = sweep.Save(SweepRecord::PathFor(workspace, sweep.id)); !saved.ok()) {
+      console.Warning(saved.message());
+    }
+  }
 }
 
 // "lr=0.1 batch=32" from the run's values (the key path's last part).
@@ -69,6 +123,8 @@ CLI::App* AddRunsCommand(CLI::App* app, RunsCommandOptions* options) {
   AddCubeOptions(runs, &options->cube);
   runs->add_option("SWEEP", options->sweep, "Sweep id (default: every sweep)");
   runs->add_option("--host", options->host, "Only runs on this host");
+  runs->add_flag("--refresh", options->refresh,
+                 "Ask the hosts for the state of unfinished runs (after --detach) first");
   runs->add_option("--state", options->state, "Only runs in this state (e.g. failed)");
   runs->add_option("--sort", options->sort, "Sort by a column; -COLUMN sorts descending");
   CLI::Option* json = runs->add_flag("--json", options->json, "JSON array, one object per run");
@@ -100,6 +156,7 @@ int RunRunsCommand(const RunsCommandOptions& options, const Console& console, st
     console.Error(sweeps.status().message());
     return kExitBadInput;
   }
+  if (options.refresh) Refresh(options.hosts_path, *workspace, &*sweeps, console);
   RunsTableOptions table_options;
   table_options.host = options.host;
   table_options.state = options.state;

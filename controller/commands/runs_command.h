@@ -4,7 +4,7 @@
 // `mlcube-remote runs [SWEEP]`: the table of a cube's runs from the sweep
 // records in its workspace (runs/*/sweep.yaml); and `mlcube-remote plot
 // SWEEP --y=METRIC`: one curve per run from each run's metrics file, drawn
-// by gnuplot. Both read local files only.
+// by gnuplot. Both read local files only, except `runs --refresh`.
 
 #include <ostream>
 #include <string>
@@ -20,6 +20,10 @@ namespace mlcube {
 
 struct RunsCommandOptions {
   CubeOptions cube;
+  std::string hosts_path;  // --hosts
+  // Ask each unfinished run's host for its job's state (runs left by
+  // --detach or Ctrl-C) and save what changed.
+  bool refresh = false;
   std::string sweep;  // empty: every sweep
   std::string host;
   std::string state;

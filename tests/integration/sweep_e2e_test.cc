@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "controller/sweeps/sweep_record.h"
@@ -168,6 +170,32 @@ TEST_F(SweepEndToEndTest, FailedRunsAreNamedAndSetTheExitCode) {
   ASSERT_EQ(failed.exit_code, 0) << failed.err;
   EXPECT_THAT(failed.out, HasSubstr("/r001,local,"));
   EXPECT_THAT(failed.out, HasSubstr(",FAILED,"));
+}
+
+// --detach submits every run and returns; `runs --refresh` asks the agent.
+TEST_F(SweepEndToEndTest, ADetachedSweepIsRefreshedFromTheAgent) {
+  CommandResult result = Cli({"run", Cube(), "--task=greet", "-P",
+                              "tasks.greet.parameters.inputs.name_file.default=names.yaml",
+                              "--sweep=name_file:name=Ann,Bob", "--detach"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string sweep = OnlySweep();
+  EXPECT_EQ(result.out, sweep + "\n");
+  EXPECT_THAT(result.err, HasSubstr("detached: 2 runs go on"));
+  std::string listed;
+  for (int i = 0; i < 120; ++i) {
+    CommandResult refreshed = Cli({"runs", Cube(), sweep, "--refresh", "--csv"});
+    ASSERT_EQ(refreshed.exit_code, 0) << refreshed.err;
+    listed = refreshed.out;
+    if (::mlcube::testing::CountOccurrences(listed, ",SUCCEEDED,") == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  EXPECT_EQ(::mlcube::testing::CountOccurrences(listed, ",SUCCEEDED,"), 2) << listed;
+  // What --refresh learned was saved.
+  absl::StatusOr<SweepRecord> record =
+      SweepRecord::Load(Workspace() + "/runs/" + sweep + "/sweep.yaml");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->runs[1].state, "SUCCEEDED");
+  EXPECT_GT(record->runs[1].finished_unix_ms, 0);
 }
 
 }  // namespace
