@@ -196,6 +196,12 @@ TEST_F(SweepEndToEndTest, ADetachedSweepIsRefreshedFromTheAgent) {
   ASSERT_TRUE(record.ok()) << record.status();
   EXPECT_EQ(record->runs[1].state, "SUCCEEDED");
   EXPECT_GT(record->runs[1].finished_unix_ms, 0);
+  // A run's job pulls its outputs into the run's own place.
+  CommandResult pull = Cli({"sync", "pull", Cube(), "--job=" + record->runs[1].job_id});
+  ASSERT_EQ(pull.exit_code, 0) << pull.err;
+  EXPECT_EQ(ReadFileContent(Workspace() + "/runs/" + sweep + "/r001/greetings/name__Bob.txt"),
+            "Hello, name: Bob!\n");
+  EXPECT_NE(::access((Workspace() + "/runs/" + sweep + "/r000/greetings").c_str(), F_OK), 0);
 }
 
 }  // namespace
