@@ -172,6 +172,9 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
   // Validate everything locally first: a typo should not cost a sync.
   CubeLoadOptions load = ToLoadOptions(options.cube);
   load.host_defaults = host->platform_defaults;
+  for (const std::string& run_value : SweepLoadOverrides(options.sweep)) {
+    load.overrides.push_back(run_value);
+  }
   std::vector<std::string> tasks;
   if (!options.configure_only) {
     absl::StatusOr<std::vector<std::string>> names = ResolveTaskNames(options.task, &load);

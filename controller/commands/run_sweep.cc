@@ -75,6 +75,11 @@ void AddSweepOptions(CLI::App* command, SweepOptions* options) {
                       "Metrics file the task writes (workspace-relative; YAML/JSON or .jsonl)");
 }
 
+std::vector<std::string> SweepLoadOverrides(const SweepOptions& options) {
+  if (options.axes.empty() && options.sweep_file.empty() && options.repeat == 1) return {};
+  return {"run.index=0", "run.repetition=0", "run.id=r000", "run.sweep=checking"};
+}
+
 absl::StatusOr<std::optional<PreparedSweep>> PrepareSweep(const SweepOptions& options,
                                                           const Cube& cube,
                                                           const std::vector<std::string>& tasks,

@@ -36,6 +36,11 @@ struct SweepOptions {
 
 void AddSweepOptions(CLI::App* command, SweepOptions* options);
 
+// With a sweep, what ${run.index}, ${run.repetition}, ${run.id} and
+// ${run.sweep} resolve to while the cube is checked here (the first run's
+// values; each run's job gets its own); nothing without one.
+std::vector<std::string> SweepLoadOverrides(const SweepOptions& options);
+
 struct PreparedSweep {
   SweepRecord record;
   std::vector<RunPlan> plans;  // plans[i] for record.runs[i]

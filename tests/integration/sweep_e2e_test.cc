@@ -172,6 +172,20 @@ TEST_F(SweepEndToEndTest, FailedRunsAreNamedAndSetTheExitCode) {
   EXPECT_THAT(failed.out, HasSubstr(",FAILED,"));
 }
 
+// --repeat runs a point N times; ${run.index} tells the runs apart.
+TEST_F(SweepEndToEndTest, RepeatedRunsSeeTheirOwnRunIndex) {
+  dir_.WriteFile("hello/workspace/names-0.txt", "Zero\n");
+  dir_.WriteFile("hello/workspace/names-1.txt", "One\n");
+  CommandResult result =
+      Cli({"run", Cube(), "--task=greet", "--repeat=2", "-P",
+           "tasks.greet.parameters.inputs.name_file.default=names-${run.index}.txt"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string runs = Workspace() + "/runs/" + OnlySweep();
+  EXPECT_EQ(ReadFileContent(runs + "/r000/greetings/Zero.txt"), "Hello, Zero!\n");
+  EXPECT_EQ(ReadFileContent(runs + "/r001/greetings/One.txt"), "Hello, One!\n");
+  EXPECT_NE(::access((runs + "/r001/greetings/Zero.txt").c_str(), F_OK), 0);
+}
+
 // --detach submits every run and returns; `runs --refresh` asks the agent.
 TEST_F(SweepEndToEndTest, ADetachedSweepIsRefreshedFromTheAgent) {
   CommandResult result = Cli({"run", Cube(), "--task=greet", "-P",
