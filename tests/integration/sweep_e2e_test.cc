@@ -218,5 +218,57 @@ TEST_F(SweepEndToEndTest, ADetachedSweepIsRefreshedFromTheAgent) {
   EXPECT_NE(::access((Workspace() + "/runs/" + sweep + "/r000/greetings").c_str(), F_OK), 0);
 }
 
+// `runs` and `plot` read the workspace only: a record and JSON-lines
+// metrics written here stand for a finished sweep.
+TEST(SweepTableAndPlotTest, RunsSortsByAMetricAndPlotDrawsEveryRun) {
+  TempDir dir;
+  dir.WriteFile("cube/mlcube.yaml", "name: demo\ndocker: {image: x}\ntasks: {train: {}}\n");
+  SweepRecord record;
+  record.id = "s1";
+  record.cube = "demo";
+  record.axes = {"p:lr"};
+  record.metrics_path = "out/curve.jsonl";
+  const std::vector<std::string> rates = {"0.1", "0.01"};
+  for (size_t i = 0; i < rates.size(); ++i) {
+    RunRecord run;
+    run.id = "r00" + std::to_string(i);
+    run.index = static_cast<int>(i);
+    run.values = {{"p:lr", rates[i]}};
+    run.run_dir = "runs/s1/" + run.id;
+    run.state = "SUCCEEDED";
+    run.metrics = {{"accuracy", i == 0 ? "0.7" : "0.9"}};
+    record.runs.push_back(run);
+    std::string curve;
+    for (int step = 0; step <= 50; step += 10) {
+      curve += "{\"step\": " + std::to_string(step) +
+               ", \"loss\": " + std::to_string(1.0 / (1 + step * (i + 1))) + "}\n";
+    }
+    dir.WriteFile("cube/workspace/" + run.run_dir + "/out/curve.jsonl", curve);
+  }
+  ASSERT_TRUE(record.Save(SweepRecord::PathFor(dir.path() + "/cube/workspace", "s1")).ok());
+  const std::string cube = "--mlcube=" + dir.path() + "/cube";
+  const std::vector<std::string> env = {"NO_COLOR=1", "HOME=" + dir.path()};
+
+  CommandResult table = RunCommand({kBinary, "runs", cube, "--sort=-accuracy"}, env, 30);
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("accuracy"));
+  EXPECT_LT(table.out.find("s1/r001"), table.out.find("s1/r000")) << table.out;
+  CommandResult missing = RunCommand({kBinary, "runs", cube, "nosuch"}, env, 30);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("runs/nosuch/sweep.yaml"));
+
+  const std::string png = dir.path() + "/curves.png";
+  CommandResult drawn = RunCommand({kBinary, "plot", "s1", cube, "--y=loss", "-o", png}, env, 30);
+  ASSERT_EQ(drawn.exit_code, 0) << drawn.err;
+  EXPECT_EQ(ReadFileContent(png).substr(1, 3), "PNG");
+  CommandResult text = RunCommand({kBinary, "plot", "s1", cube, "--y=loss"}, env, 30);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("lr=0.1"));
+  EXPECT_THAT(text.out, HasSubstr("lr=0.01"));
+  CommandResult nothing = RunCommand({kBinary, "plot", "s1", cube, "--y=nosuch"}, env, 30);
+  EXPECT_EQ(nothing.exit_code, 2);
+  EXPECT_THAT(nothing.err, HasSubstr("no points to plot"));
+}
+
 }  // namespace
 }  // namespace mlcube
