@@ -45,6 +45,8 @@ int ExitCodeFor(SweepEnd end, const SweepRecord& record, bool detach) {
       return kExitOk;
     case SweepEnd::kDetached:
       return detach ? kExitOk : kExitCancelled;
+    case SweepEnd::kCancelled:
+      return kExitCancelled;
     case SweepEnd::kAgentError:
     case SweepEnd::kNotSubmitted:
       return kExitAgentError;
@@ -165,6 +167,20 @@ int RunSweep(PreparedSweep* sweep, const mlcube_remote::v1::SubmitJobRequest& ba
     };
   }
   hooks.interrupted = [&] { return context.interrupts->count() > 0; };
+  hooks.confirm_cancel = [&] {
+    return context.interrupts->WaitForMore(1, std::chrono::seconds(3));
+  };
+  hooks.cancel = [&](const std::string& job_id) -> absl::StatusOr<Job> {
+    mlcube_remote::v1::CancelJobRequest request;
+    request.set_job_id(job_id);
+    Job job;
+    auto rpc = AgentConnection::Context(std::chrono::seconds(30));
+    grpc::Status status = context.agent->jobs().CancelJob(rpc.get(), request, &job);
+    if (!status.ok()) {
+      return absl::UnavailableError(absl::StrCat("job ", job_id, ": ", status.error_message()));
+    }
+    return job;
+  };
   SweepRunnerOptions options;
   options.parallel = context.parallel;
   options.detach = context.detach;

@@ -49,7 +49,20 @@ SweepEnd SweepRunner::Run(SweepRecord* record, const std::vector<RunPlan>& plans
   std::vector<size_t> active;
   int query_failures = 0;
   for (;;) {
-    const bool detaching = options_.detach || (hooks_.interrupted && hooks_.interrupted());
+    bool detaching = options_.detach;
+    if (!detaching && hooks_.interrupted && hooks_.interrupted()) {
+      if (hooks_.confirm_cancel && hooks_.cancel) {
+        lines_drawn_ = 0;  // the status block is redrawn below the message
+        console_->Info(
+            "interrupted: press Ctrl-C again within 3 s to cancel every run, or wait "
+            "to detach");
+        if (hooks_.confirm_cancel()) {
+          CancelAll(record, active, next);
+          return SweepEnd::kCancelled;
+        }
+      }
+      detaching = true;
+    }
     while (!submit_refused_ && next < total && (detaching || active.size() < parallel)) {
       if (Submit(record, next, plans[next])) active.push_back(next);
       ++next;
@@ -91,6 +104,25 @@ SweepEnd SweepRunner::Run(SweepRecord* record, const std::vector<RunPlan>& plans
     if (options_.interactive) Show(*record, total);  // elapsed times move on
   }
   return Summarize(*record);
+}
+
+void SweepRunner::CancelAll(SweepRecord* record, const std::vector<size_t>& active, size_t next) {
+  for (size_t index : active) {
+    RunRecord& run = record->runs[index];
+    absl::StatusOr<Job> job = hooks_.cancel(run.job_id);
+    if (job.ok()) {
+      Update(&run, *job);
+    } else {
+      console_->Error(absl::StrCat("cancelling run ", run.id, ": ", job.status().message()));
+    }
+  }
+  for (size_t index = next; index < record->runs.size(); ++index) {
+    record->runs[index].state = "CANCELLED";
+    record->runs[index].reason = "cancelled before it was submitted";
+  }
+  Save(*record);
+  console_->Info(absl::StrFormat("cancelled sweep %s: %d runs were going, %d not yet submitted",
+                                 record->id, active.size(), record->runs.size() - next));
 }
 
 bool SweepRunner::Submit(SweepRecord* record, size_t index, const RunPlan& plan) {

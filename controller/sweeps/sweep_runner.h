@@ -11,7 +11,8 @@
 // Output: one status line per run. On a terminal the block of lines is
 // redrawn in place; otherwise a plain line is printed at each state change.
 // An interrupt detaches: the runs not yet submitted are submitted, the
-// record is saved, the jobs go on.
+// record is saved, the jobs go on; a second one within a few seconds
+// cancels every run instead.
 
 #include <chrono>
 #include <functional>
@@ -35,6 +36,10 @@ struct SweepHooks {
   std::function<absl::Status(const RunRecord& run, const RunPlan& plan)> pull;
   // True once the user asked to detach (Ctrl-C).
   std::function<bool()> interrupted;
+  // Optional: after an interrupt, true when the user confirms cancelling
+  // (a second Ctrl-C within a few seconds); then every run is cancelled.
+  std::function<bool()> confirm_cancel;
+  std::function<absl::StatusOr<mlcube_remote::v1::Job>(const std::string& job_id)> cancel;
 };
 
 struct SweepRunnerOptions {
@@ -46,7 +51,14 @@ struct SweepRunnerOptions {
 };
 
 // kNotSubmitted: the agent refused a submission; later runs were not sent.
-enum class SweepEnd { kAllSucceeded, kSomeFailed, kDetached, kAgentError, kNotSubmitted };
+enum class SweepEnd {
+  kAllSucceeded,
+  kSomeFailed,
+  kDetached,
+  kCancelled,
+  kAgentError,
+  kNotSubmitted
+};
 
 class SweepRunner {
  public:
@@ -62,6 +74,8 @@ class SweepRunner {
 
  private:
   bool Submit(SweepRecord* record, size_t index, const RunPlan& plan);
+  // Cancels the runs in `active`; the runs from `next` on were never sent.
+  void CancelAll(SweepRecord* record, const std::vector<size_t>& active, size_t next);
   void Finish(SweepRecord* record, size_t index, const RunPlan& plan);
   void Update(RunRecord* run, const mlcube_remote::v1::Job& job);
   void Save(const SweepRecord& record);

@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,6 +21,7 @@
 namespace mlcube {
 namespace {
 
+using ::mlcube::testing::BackgroundCommand;
 using ::mlcube::testing::CommandResult;
 using ::mlcube::testing::ReadFileContent;
 using ::mlcube::testing::RunCommand;
@@ -49,7 +51,8 @@ class SweepEndToEndTest : public ::testing::Test {
     ASSERT_TRUE(agent_->Start()) << agent_->Stderr();
     dir_.WriteFile("hosts.yaml", "default_host: local\nhosts:\n  local:\n    address: unix://" +
                                      agent_->socket_path() +
-                                     "\n    runtime: docker\n    env: {GREET_DELAY: '0.05'}\n");
+                                     "\n    runtime: docker\n    env: {GREET_DELAY: '0.05', "
+                                     "COUNT_SECONDS: '60'}\n");
   }
 
   CommandResult Cli(std::vector<std::string> args, int timeout = 180) {
@@ -67,6 +70,31 @@ class SweepEndToEndTest : public ::testing::Test {
     out.erase(out.find_last_not_of('\n') + 1);
     EXPECT_EQ(out.find('\n'), std::string::npos) << out;
     return out;
+  }
+
+  // Starts a sweep of 3 `count` runs, 2 at a time, and waits until the
+  // first two run; returns the sweep id.
+  std::string StartCountSweep(std::unique_ptr<BackgroundCommand>* command) {
+    *command = std::make_unique<BackgroundCommand>(
+        std::vector<std::string>{kBinary, "--hosts=" + dir_.path() + "/hosts.yaml", "run", Cube(),
+                                 "--task=count", "--repeat=3", "--parallel=2"},
+        std::vector<std::string>{"NO_COLOR=1", "HOME=" + dir_.path()});
+    for (int i = 0; i < 600; ++i) {
+      std::string sweep;
+      if (mlcube_test::Shell("ls " + Workspace() + "/runs 2>/dev/null", &sweep) == 0 &&
+          !sweep.empty()) {
+        sweep.erase(sweep.find_last_not_of('\n') + 1);
+        absl::StatusOr<SweepRecord> record =
+            SweepRecord::Load(Workspace() + "/runs/" + sweep + "/sweep.yaml");
+        if (record.ok() && record->runs.size() == 3 && record->runs[0].state == "RUNNING" &&
+            record->runs[1].state == "RUNNING") {
+          return sweep;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "the first two runs never ran";
+    return "";
   }
 
   TempDir dir_;
@@ -184,6 +212,52 @@ TEST_F(SweepEndToEndTest, RepeatedRunsSeeTheirOwnRunIndex) {
   EXPECT_EQ(ReadFileContent(runs + "/r000/greetings/Zero.txt"), "Hello, Zero!\n");
   EXPECT_EQ(ReadFileContent(runs + "/r001/greetings/One.txt"), "Hello, One!\n");
   EXPECT_NE(::access((runs + "/r001/greetings/Zero.txt").c_str(), F_OK), 0);
+}
+
+// Ctrl-C once detaches: the run still waiting is submitted too, all go on.
+TEST_F(SweepEndToEndTest, CtrlCDetachesAndSubmitsTheWaitingRuns) {
+  std::unique_ptr<BackgroundCommand> run;
+  const std::string sweep = StartCountSweep(&run);
+  ASSERT_FALSE(sweep.empty());
+  ::kill(run->pid(), SIGINT);
+  CommandResult result = run->Wait(30);
+  EXPECT_EQ(result.exit_code, 130) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("detached: 3 runs go on"));
+  absl::StatusOr<SweepRecord> record =
+      SweepRecord::Load(Workspace() + "/runs/" + sweep + "/sweep.yaml");
+  ASSERT_TRUE(record.ok()) << record.status();
+  for (const RunRecord& one : record->runs) EXPECT_EQ(one.job_id.size(), 8u) << one.id;
+  CommandResult jobs = Cli({"jobs"});
+  EXPECT_THAT(jobs.out, HasSubstr(record->runs[2].job_id));
+}
+
+// A second Ctrl-C within 3 s cancels every run, and the waiting one is
+// never submitted.
+TEST_F(SweepEndToEndTest, CtrlCTwiceCancelsEveryRun) {
+  std::unique_ptr<BackgroundCommand> run;
+  const std::string sweep = StartCountSweep(&run);
+  ASSERT_FALSE(sweep.empty());
+  ::kill(run->pid(), SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ::kill(run->pid(), SIGINT);
+  CommandResult result = run->Wait(30);
+  EXPECT_EQ(result.exit_code, 130) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("2 runs were going, 1 not yet submitted"));
+  absl::StatusOr<SweepRecord> record =
+      SweepRecord::Load(Workspace() + "/runs/" + sweep + "/sweep.yaml");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->runs[2].job_id, "");
+  EXPECT_EQ(record->runs[2].state, "CANCELLED");
+  for (int i = 0; i < 2; ++i) {
+    const std::string job = record->runs[i].job_id;
+    std::string state;
+    for (int tries = 0; tries < 100; ++tries) {
+      state = Cli({"status", job}).out;
+      if (state.find("state: CANCELLED") != std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_THAT(state, HasSubstr("state: CANCELLED")) << job;
+  }
 }
 
 // --detach submits every run and returns; `runs --refresh` asks the agent.
