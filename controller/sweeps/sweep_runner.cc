@@ -47,28 +47,24 @@ SweepEnd SweepRunner::Run(SweepRecord* record, const std::vector<RunPlan>& plans
   Save(*record);
   size_t next = 0;
   std::vector<size_t> active;
-  int query_failures = 0;
   for (;;) {
     bool detaching = options_.detach;
     if (!detaching && hooks_.interrupted && hooks_.interrupted()) {
-      if (hooks_.confirm_cancel && hooks_.cancel) {
-        lines_drawn_ = 0;  // the status block is redrawn below the message
-        console_->Info(
-            "interrupted: press Ctrl-C again within 3 s to cancel every run, or wait "
-            "to detach");
-        if (hooks_.confirm_cancel()) {
-          CancelAll(record, active, next);
-          return SweepEnd::kCancelled;
-        }
+      if (ConfirmCancel()) {
+        CancelAll(record, active, next);
+        return SweepEnd::kCancelled;
       }
       detaching = true;
     }
+    // One save per batch of submissions and per poll: a record of N runs is
+    // rewritten O(N) times, not once per state change.
+    const size_t submitted_before = next;
     while (!submit_refused_ && next < total && (detaching || active.size() < parallel)) {
       if (Submit(record, next, plans[next])) active.push_back(next);
       ++next;
     }
+    if (next != submitted_before) Save(*record);
     if (detaching) {
-      Save(*record);
       console_->Info(
           absl::StrFormat("detached: %d runs go on; see them with: mlcube-remote runs %s",
                           active.size(), record->id));
@@ -76,34 +72,48 @@ SweepEnd SweepRunner::Run(SweepRecord* record, const std::vector<RunPlan>& plans
     }
     if (active.empty()) break;
     std::this_thread::sleep_for(options_.poll);
-    for (auto it = active.begin(); it != active.end();) {
-      RunRecord& run = record->runs[*it];
-      absl::StatusOr<Job> job = hooks_.get(run.job_id);
-      if (!job.ok()) {
-        console_->Verbose(absl::StrCat("run ", run.id, ": ", job.status().message()));
-        if (++query_failures >= kMaxQueryFailures) {
-          console_->Error(absl::StrCat("lost the agent: ", job.status().message()));
-          Save(*record);
-          return SweepEnd::kAgentError;
-        }
-        ++it;
-        continue;
-      }
-      query_failures = 0;
-      const std::string before = run.state;
-      Update(&run, *job);
-      if (run.finished()) {
-        Finish(record, *it, plans[*it]);
-      }
-      if (run.state != before) {
-        Save(*record);
-        Show(*record, *it);
-      }
-      it = run.finished() ? active.erase(it) : it + 1;
-    }
-    if (options_.interactive) Show(*record, total);  // elapsed times move on
+    if (!Poll(record, plans, &active)) return SweepEnd::kAgentError;
   }
   return Summarize(*record);
+}
+
+bool SweepRunner::ConfirmCancel() {
+  if (!hooks_.confirm_cancel || !hooks_.cancel) return false;
+  lines_drawn_ = 0;  // the status block is redrawn below the message
+  console_->Info(
+      "interrupted: press Ctrl-C again within 3 s to cancel every run, or wait to detach");
+  return hooks_.confirm_cancel();
+}
+
+bool SweepRunner::Poll(SweepRecord* record, const std::vector<RunPlan>& plans,
+                       std::vector<size_t>* active) {
+  bool changed = false;
+  for (auto it = active->begin(); it != active->end();) {
+    RunRecord& run = record->runs[*it];
+    absl::StatusOr<Job> job = hooks_.get(run.job_id);
+    if (!job.ok()) {
+      console_->Verbose(absl::StrCat("run ", run.id, ": ", job.status().message()));
+      if (++query_failures_ >= kMaxQueryFailures) {
+        console_->Error(absl::StrCat("lost the agent: ", job.status().message()));
+        Save(*record);
+        return false;
+      }
+      ++it;
+      continue;
+    }
+    query_failures_ = 0;
+    const std::string before = run.state;
+    Update(&run, *job);
+    if (run.finished()) Finish(record, *it, plans[*it]);
+    if (run.state != before) {
+      changed = true;
+      Show(*record, *it);
+    }
+    it = run.finished() ? active->erase(it) : it + 1;
+  }
+  if (changed) Save(*record);
+  if (options_.interactive) Show(*record, record->runs.size());  // elapsed times move on
+  return true;
 }
 
 void SweepRunner::CancelAll(SweepRecord* record, const std::vector<size_t>& active, size_t next) {
@@ -144,7 +154,6 @@ bool SweepRunner::Submit(SweepRecord* record, size_t index, const RunPlan& plan)
   }
   run.job_id = job->id();
   Update(&run, *job);
-  Save(*record);
   Show(*record, index);
   return true;
 }

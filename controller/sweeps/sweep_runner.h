@@ -74,6 +74,10 @@ class SweepRunner {
 
  private:
   bool Submit(SweepRecord* record, size_t index, const RunPlan& plan);
+  // Tells the user how to cancel and waits for their answer.
+  bool ConfirmCancel();
+  // Asks for every active run's state once; false when the agent is lost.
+  bool Poll(SweepRecord* record, const std::vector<RunPlan>& plans, std::vector<size_t>* active);
   // Cancels the runs in `active`; the runs from `next` on were never sent.
   void CancelAll(SweepRecord* record, const std::vector<size_t>& active, size_t next);
   void Finish(SweepRecord* record, size_t index, const RunPlan& plan);
@@ -90,6 +94,7 @@ class SweepRunner {
   int lines_drawn_ = 0;
   bool save_failed_ = false;
   bool submit_refused_ = false;
+  int query_failures_ = 0;  // consecutive
 };
 
 }  // namespace mlcube
