@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/safe_path.h"
 #include "common/yaml_field_reader.h"
 #include "common/yaml_reader.h"
 
@@ -114,7 +115,21 @@ absl::StatusOr<RunRecord> RunFromYaml(const RecordReader& reader, const YAML::No
   if (!status.ok()) return status;
   run.metrics.insert(metrics.begin(), metrics.end());
   if (run.id.empty()) return reader.fields().Error(path + ".id", "missing");
+  // A record may come with a cube someone else wrote: its paths stay inside
+  // the workspace.
+  if (!run.run_dir.empty() && !ValidateRelativePath(run.run_dir).ok()) {
+    return reader.fields().Error(path + ".run_dir", "expected a workspace-relative path");
+  }
   return run;
+}
+
+// The checks on the whole record once read.
+absl::StatusOr<SweepRecord> Finish(const RecordReader& reader, SweepRecord record) {
+  if (record.id.empty()) return reader.fields().Error("id", "missing");
+  if (!record.metrics_path.empty() && !ValidateRelativePath(record.metrics_path).ok()) {
+    return reader.fields().Error("metrics", "expected a relative path");
+  }
+  return record;
 }
 
 absl::StatusOr<SweepRecord> RecordFromYaml(const RecordReader& reader, const YAML::Node& root) {
@@ -138,16 +153,15 @@ absl::StatusOr<SweepRecord> RecordFromYaml(const RecordReader& reader, const YAM
     }
   }
   const YAML::Node runs = YamlChild(root, "runs");
-  if (runs.IsDefined() && !runs.IsNull() && !runs.IsSequence()) {
-    return reader.fields().Error("runs", "expected a list");
-  }
-  for (size_t i = 0; runs.IsSequence() && i < runs.size(); ++i) {
+  // An absent key is an invalid node: only IsDefined() may be asked of it.
+  if (!runs.IsDefined() || runs.IsNull()) return Finish(reader, std::move(record));
+  if (!runs.IsSequence()) return reader.fields().Error("runs", "expected a list");
+  for (size_t i = 0; i < runs.size(); ++i) {
     absl::StatusOr<RunRecord> run = RunFromYaml(reader, runs[i], absl::StrCat("runs.", i));
     if (!run.ok()) return run.status();
     record.runs.push_back(std::move(*run));
   }
-  if (record.id.empty()) return reader.fields().Error("id", "missing");
-  return record;
+  return Finish(reader, std::move(record));
 }
 
 }  // namespace

@@ -105,7 +105,7 @@ absl::Status SweepSpec::LoadPoints(const std::string& sweep_file) {
   absl::StatusOr<YAML::Node> root = ReadYamlFile(sweep_file, sweep_file);
   if (!root.ok()) return root.status();
   YAML::Node points = root->IsMap() ? YamlChild(*root, "points") : *root;
-  if (!points.IsSequence() || points.size() == 0) {
+  if (!points.IsDefined() || !points.IsSequence() || points.size() == 0) {
     return Bad(context, "expected a non-empty list of points (mappings of PARAM:key.path: value)");
   }
   std::set<std::string> axis_labels;

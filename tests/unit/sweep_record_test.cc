@@ -74,6 +74,9 @@ TEST(SweepRecordTest, HostileRecordsAreOneLineErrorsNamingFileAndKey) {
   dir.WriteFile("b/sweep.yaml", "id: x\nruns: {a: 1}\n");
   dir.WriteFile("c/sweep.yaml", "[1, 2\n");
   dir.WriteFile("d/sweep.yaml", "id: x\nruns:\n  - {id: r0, values: {a: [1]}}\n");
+  dir.WriteFile("e/sweep.yaml", "id: x\nruns:\n  - {id: r0, run_dir: ../../.ssh}\n");
+  dir.WriteFile("f/sweep.yaml", "id: x\nmetrics: /etc/shadow\n");
+  dir.WriteFile("g/sweep.yaml", "id: x\n");
   EXPECT_THAT(SweepRecord::Load(dir.path() + "/a/sweep.yaml").status().message(),
               HasSubstr("sweep.yaml: runs.0.exit_code: expected an integer"));
   EXPECT_THAT(SweepRecord::Load(dir.path() + "/b/sweep.yaml").status().message(),
@@ -81,6 +84,12 @@ TEST(SweepRecordTest, HostileRecordsAreOneLineErrorsNamingFileAndKey) {
   EXPECT_FALSE(SweepRecord::Load(dir.path() + "/c/sweep.yaml").ok());
   EXPECT_THAT(SweepRecord::Load(dir.path() + "/d/sweep.yaml").status().message(),
               HasSubstr("runs.0.values: expected scalar keys and values"));
+  EXPECT_THAT(SweepRecord::Load(dir.path() + "/e/sweep.yaml").status().message(),
+              HasSubstr("runs.0.run_dir: expected a workspace-relative path"));
+  EXPECT_THAT(SweepRecord::Load(dir.path() + "/f/sweep.yaml").status().message(),
+              HasSubstr("metrics: expected a relative path"));
+  // No runs yet is a record, not an error.
+  EXPECT_TRUE(SweepRecord::Load(dir.path() + "/g/sweep.yaml").ok());
 }
 
 TEST(SweepRecordTest, LoadAllListsSweepsOldestFirstAndReportsBadOnes) {

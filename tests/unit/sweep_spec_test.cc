@@ -89,9 +89,12 @@ TEST(SweepSpecTest, MalformedAxesAreRefusedNamingThem) {
 TEST(SweepSpecTest, BadSweepFileIsRefusedNamingIt) {
   TempDir dir;
   dir.WriteFile("empty.yaml", "points: []\n");
+  dir.WriteFile("nopoints.yaml", "other: 1\n");
   dir.WriteFile("dup.yaml", "- {'p:lr': 1}\n");
   dir.WriteFile("nested.yaml", "- {'p:lr': [1, 2]}\n");
   EXPECT_THAT(SweepSpec::Parse({}, dir.path() + "/empty.yaml", 1).status().message(),
+              HasSubstr("non-empty list of points"));
+  EXPECT_THAT(SweepSpec::Parse({}, dir.path() + "/nopoints.yaml", 1).status().message(),
               HasSubstr("non-empty list of points"));
   EXPECT_THAT(SweepSpec::Parse({"p:lr=1"}, dir.path() + "/dup.yaml", 1).status().message(),
               HasSubstr("duplicate axis p:lr"));
