@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
@@ -115,6 +117,33 @@ Curve CurveOf(const RunRecord& run, const std::vector<MetricsStep>& steps,
   return curve;
 }
 
+// The axis label `x` names ("PARAM:key.path" or its last key), or "".
+std::string AxisNamed(const SweepRecord& sweep, const std::string& x) {
+  for (const std::string& axis : sweep.axes) {
+    if (axis == x || axis.substr(axis.find_last_of(":.") + 1) == x) return axis;
+  }
+  return "";
+}
+
+// One point per run: the run's value on `axis` against its latest `metric`
+// (e.g. accuracy against lr), in order of the value.
+Curve MetricByAxis(const SweepRecord& sweep, const std::string& axis, const std::string& metric) {
+  Curve curve{metric, {}};
+  for (const RunRecord& run : sweep.runs) {
+    double x = 0, y = 0;
+    auto value = std::find_if(run.values.begin(), run.values.end(),
+                              [&](const auto& entry) { return entry.first == axis; });
+    auto found = run.metrics.find(metric);
+    if (value == run.values.end() || found == run.metrics.end() ||
+        !absl::SimpleAtod(value->second, &x) || !absl::SimpleAtod(found->second, &y)) {
+      continue;
+    }
+    curve.points.emplace_back(x, y);
+  }
+  std::sort(curve.points.begin(), curve.points.end());
+  return curve;
+}
+
 }  // namespace
 
 CLI::App* AddRunsCommand(CLI::App* app, RunsCommandOptions* options) {
@@ -138,7 +167,9 @@ CLI::App* AddPlotCommand(CLI::App* app, PlotCommandOptions* options) {
   AddCubeOptions(plot, &options->cube);
   plot->add_option("SWEEP", options->sweep, "Sweep id")->required();
   plot->add_option("--y", options->y, "Metric on the y axis (e.g. loss)")->required();
-  plot->add_option("--x", options->x, "Metric on the x axis (default step, else the line number)");
+  plot->add_option("--x", options->x,
+                   "Metric on the x axis (default step, else the line number), or a swept axis "
+                   "(e.g. lr): then one point per run from its latest metrics");
   plot->add_option("-o,--output", options->output, "Write a .png or .svg instead of a text chart");
   plot->add_option("--metrics", options->metrics,
                    "Metrics file inside each run (default: the sweep's --metrics)");
@@ -188,24 +219,30 @@ int RunPlotCommand(const PlotCommandOptions& options, const Console& console, st
     return kExitBadInput;
   }
   const SweepRecord& sweep = sweeps->front();
-  const std::string metrics = options.metrics.empty() ? sweep.metrics_path : options.metrics;
-  if (metrics.empty()) {
-    console.Error(absl::StrCat("sweep ", sweep.id, " has no metrics file; name it with --metrics"));
-    return kExitBadInput;
-  }
   PlotRequest request;
   request.title = absl::StrCat("sweep ", sweep.id, " (", sweep.cube, ")");
   request.x_label = options.x;
   request.y_label = options.y;
   request.output = options.output;
-  for (const RunRecord& run : sweep.runs) {
-    const std::string path = absl::StrCat(*workspace, "/", run.run_dir, "/", metrics);
-    absl::StatusOr<std::vector<MetricsStep>> steps = MetricsReader::ReadCurve(path);
-    if (!steps.ok()) {
-      console.Warning(absl::StrCat("run ", run.id, ": ", steps.status().message()));
-      continue;
+  const std::string axis = AxisNamed(sweep, options.x);
+  if (!axis.empty()) {
+    request.curves.push_back(MetricByAxis(sweep, axis, options.y));
+  } else {
+    const std::string metrics = options.metrics.empty() ? sweep.metrics_path : options.metrics;
+    if (metrics.empty()) {
+      console.Error(
+          absl::StrCat("sweep ", sweep.id, " has no metrics file; name it with --metrics"));
+      return kExitBadInput;
     }
-    request.curves.push_back(CurveOf(run, *steps, options));
+    for (const RunRecord& run : sweep.runs) {
+      const std::string path = absl::StrCat(*workspace, "/", run.run_dir, "/", metrics);
+      absl::StatusOr<std::vector<MetricsStep>> steps = MetricsReader::ReadCurve(path);
+      if (!steps.ok()) {
+        console.Warning(absl::StrCat("run ", run.id, ": ", steps.status().message()));
+        continue;
+      }
+      request.curves.push_back(CurveOf(run, *steps, options));
+    }
   }
   absl::StatusOr<std::string> drawn = CurvePlot().Draw(request);
   if (!drawn.ok()) {

@@ -339,6 +339,12 @@ TEST(SweepTableAndPlotTest, RunsSortsByAMetricAndPlotDrawsEveryRun) {
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_THAT(text.out, HasSubstr("lr=0.1"));
   EXPECT_THAT(text.out, HasSubstr("lr=0.01"));
+  // A swept axis on x: one point per run from its latest metrics.
+  CommandResult by_axis =
+      RunCommand({kBinary, "plot", "s1", cube, "--y=accuracy", "--x=lr"}, env, 30);
+  ASSERT_EQ(by_axis.exit_code, 0) << by_axis.err;
+  EXPECT_THAT(by_axis.out, HasSubstr("accuracy"));
+  EXPECT_THAT(by_axis.out, HasSubstr("0.9"));
   CommandResult nothing = RunCommand({kBinary, "plot", "s1", cube, "--y=nosuch"}, env, 30);
   EXPECT_EQ(nothing.exit_code, 2);
   EXPECT_THAT(nothing.err, HasSubstr("no points to plot"));
