@@ -146,6 +146,7 @@ bool SweepRunner::Submit(SweepRecord* record, size_t index, const RunPlan& plan)
     run.state = "FAILED";
     run.reason = absl::StrCat("not submitted: ", job.status().message());
     run.exit_code = 0;
+    lines_drawn_ = 0;
     console_->Error(absl::StrCat(
         "run ", run.id, " ", run.reason,
         index + 1 < record->runs.size() ? "; the runs after it are not submitted" : ""));
@@ -171,6 +172,7 @@ void SweepRunner::Finish(SweepRecord* record, size_t index, const RunPlan& plan)
   if (run.state == "CANCELLED") return;
   if (hooks_.pull) {
     if (absl::Status pulled = hooks_.pull(run, plan); !pulled.ok()) {
+      lines_drawn_ = 0;  // a message ends the status block; the next one starts below
       console_->Warning(absl::StrCat("run ", run.id, ": pulling its outputs: ", pulled.message()));
     }
   }
@@ -181,6 +183,7 @@ void SweepRunner::Finish(SweepRecord* record, size_t index, const RunPlan& plan)
   if (metrics.ok()) {
     run.metrics = std::move(*metrics);
   } else if (run.state == "SUCCEEDED") {
+    lines_drawn_ = 0;
     console_->Warning(absl::StrCat("run ", run.id, ": metrics: ", metrics.status().message()));
   }
 }
@@ -189,6 +192,7 @@ void SweepRunner::Save(const SweepRecord& record) {
   absl::Status saved = record.Save(SweepRecord::PathFor(options_.workspace, record.id));
   if (!saved.ok() && !save_failed_) {
     save_failed_ = true;  // once: the sweep itself goes on
+    lines_drawn_ = 0;
     console_->Warning(absl::StrCat("recording the sweep: ", saved.message()));
   }
 }
