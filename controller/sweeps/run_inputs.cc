@@ -21,6 +21,38 @@ std::string Relative(const std::string& path, const std::string& root) {
   return path == root ? "" : path.substr(root.size() + 1);
 }
 
+// Emits `node` as YAML, keeping what a reader of the file would see: a
+// scalar that was quoted stays quoted (yaml-cpp's emitter would write "123"
+// as 123, turning a string into a number), flow collections stay flow.
+void EmitKeepingTypes(const YAML::Node& node, YAML::Emitter* out) {
+  if (node.IsMap() || node.IsSequence()) {
+    if (node.Style() == YAML::EmitterStyle::Flow) *out << YAML::Flow;
+    *out << (node.IsMap() ? YAML::BeginMap : YAML::BeginSeq);
+    for (const auto& item : node) {
+      if (node.IsMap()) {
+        *out << YAML::Key;
+        EmitKeepingTypes(item.first, out);
+        *out << YAML::Value;
+        EmitKeepingTypes(item.second, out);
+      } else {
+        EmitKeepingTypes(item, out);
+      }
+    }
+    *out << (node.IsMap() ? YAML::EndMap : YAML::EndSeq);
+  } else if (node.IsScalar()) {
+    if (node.Tag() == "!") *out << YAML::DoubleQuoted;
+    *out << node.Scalar();
+  } else {
+    *out << YAML::Null;
+  }
+}
+
+std::string YamlKeepingTypes(const YAML::Node& node) {
+  YAML::Emitter out;
+  EmitKeepingTypes(node, &out);
+  return out.c_str();
+}
+
 }  // namespace
 
 RunInputs::RunInputs(const Cube* cube, std::vector<std::string> tasks, std::string sweep_id)
@@ -70,7 +102,7 @@ absl::Status RunInputs::WriteSweptFile(const Parameter& input, const std::vector
     }
   }
   const bool json = absl::EndsWith(absl::AsciiStrToLower(input.host_path), ".json");
-  std::string text = json ? JsonWriter::FromYaml(copy) : EmitYaml(copy);
+  std::string text = json ? JsonWriter::FromYaml(copy) : YamlKeepingTypes(copy);
   if (text.empty() || text.back() != '\n') text.push_back('\n');
   const std::string directory = destination.substr(0, destination.find_last_of('/'));
   if (absl::Status made = MakeDirs(directory); !made.ok()) return made;

@@ -95,6 +95,18 @@ TEST_F(RunInputsTest, JsonFilesStayJsonAndBarePathParametersAreOverridden) {
               Contains("tasks.train.parameters.inputs.settings=runs/s2/r000/settings.json"));
 }
 
+// A reader of the copy sees the types the original had: quoted stays a
+// string, flow stays flow; the swept value is plain (typed by the reader).
+TEST_F(RunInputsTest, QuotedScalarsStayStrings) {
+  dir_.WriteFile("cube/workspace/params.yaml",
+                 "id: \"123\"\nflag: 'true'\nsizes: [1, '2']\nempty: ~\nlr: 0.1\n");
+  RunInputs inputs(&cube_, {"train"}, "s4");
+  absl::StatusOr<RunPlan> plan = inputs.Prepare(Run({"parameters_file:lr=0.5"}));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(ReadFileContent(cube_.workspace + "/runs/s4/r000/params.yaml"),
+            "id: \"123\"\nflag: \"true\"\nsizes: [1, \"2\"]\nempty: ~\nlr: 0.5\n");
+}
+
 TEST_F(RunInputsTest, AKeyThroughAScalarIsRefusedNamingTheAxis) {
   RunInputs inputs(&cube_, {"train"}, "s3");
   absl::StatusOr<RunPlan> plan = inputs.Prepare(Run({"parameters_file:lr.sub=1"}));
