@@ -137,10 +137,12 @@ absl::StatusOr<std::string> CurvePlot::Draw(const PlotRequest& request) const {
   int spawn_error = 0;
   const int status = RunGnuplot(gnuplot_, script, scratch.path() + "/out.txt",
                                 scratch.path() + "/err.txt", &spawn_error);
-  if (status < 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("plot: cannot run ", gnuplot_, " (", std::strerror(spawn_error),
-                     "); install it with: apt-get install gnuplot-nox"));
+  // 127: the child could not exec it (how posix_spawn reports that where it
+  // forks, e.g. under valgrind).
+  if (status < 0 || status == 127) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "plot: cannot run ", gnuplot_, " (", std::strerror(status < 0 ? spawn_error : ENOENT),
+        "); install it with: apt-get install gnuplot-nox"));
   }
   if (status != 0) {
     absl::StatusOr<std::string> err = ReadSmallFile(scratch.path() + "/err.txt");
