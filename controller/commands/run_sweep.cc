@@ -6,8 +6,10 @@
 #include <ctime>
 #include <random>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/file_util.h"
 #include "common/safe_path.h"
 #include "controller/sweeps/sweep_runner.h"
@@ -37,6 +39,31 @@ absl::Status CheckMetricsPath(const std::string& path) {
         "--metrics=", path, ": expected a workspace-relative path inside one of the outputs"));
   }
   return absl::OkStatus();
+}
+
+// Reads a job's log from *offset to its current end (not following) and
+// returns its last non-empty line, partial or not.
+absl::StatusOr<std::string> LastLogLine(AgentConnection& agent, const std::string& job_id,
+                                        int64_t* offset) {
+  mlcube_remote::v1::WatchJobRequest request;
+  request.set_job_id(job_id);
+  request.set_from_offset(*offset);
+  request.set_follow(false);
+  auto rpc = AgentConnection::Context(std::chrono::seconds(5));
+  std::unique_ptr<grpc::ClientReader<mlcube_remote::v1::JobEvent>> reader =
+      agent.jobs().WatchJob(rpc.get(), request);
+  mlcube_remote::v1::JobEvent event;
+  std::string last;
+  while (reader->Read(&event)) {
+    *offset = event.next_offset();
+    if (!event.has_log()) continue;
+    for (absl::string_view piece : absl::StrSplit(event.log().data(), absl::ByAnyChar("\r\n"))) {
+      if (!absl::StripAsciiWhitespace(piece).empty()) last = std::string(piece);
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return absl::UnavailableError(status.error_message());
+  return last;
 }
 
 int ExitCodeFor(SweepEnd end, const SweepRecord& record, bool detach) {
@@ -180,6 +207,9 @@ int RunSweep(PreparedSweep* sweep, const mlcube_remote::v1::SubmitJobRequest& ba
       return absl::UnavailableError(absl::StrCat("job ", job_id, ": ", status.error_message()));
     }
     return job;
+  };
+  hooks.tail = [&](const std::string& job_id, int64_t* offset) -> absl::StatusOr<std::string> {
+    return LastLogLine(*context.agent, job_id, offset);
   };
   SweepRunnerOptions options;
   options.parallel = context.parallel;

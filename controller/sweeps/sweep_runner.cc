@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
+#include "common/safe_path.h"
 #include "controller/sweeps/metrics_reader.h"
 
 namespace mlcube {
@@ -104,6 +105,7 @@ bool SweepRunner::Poll(SweepRecord* record, const std::vector<RunPlan>& plans,
     query_failures_ = 0;
     const std::string before = run.state;
     Update(&run, *job);
+    if (options_.interactive && hooks_.tail && run.state != "QUEUED") FollowTail(run, *it);
     if (run.finished()) Finish(record, *it, plans[*it]);
     if (run.state != before) {
       changed = true;
@@ -197,7 +199,13 @@ void SweepRunner::Save(const SweepRecord& record) {
   }
 }
 
-std::string SweepRunner::StatusLine(const RunRecord& run) const {
+void SweepRunner::FollowTail(const RunRecord& run, size_t index) {
+  Tail& tail = tails_[index];
+  absl::StatusOr<std::string> line = hooks_.tail(run.job_id, &tail.offset);
+  if (line.ok() && !line->empty()) tail.last_line = PrintableExcerpt(*line, 200);
+}
+
+std::string SweepRunner::StatusLine(const RunRecord& run, size_t index) const {
   std::string elapsed;
   if (run.started_unix_ms > 0) {
     const int64_t end = run.finished_unix_ms > 0 ? run.finished_unix_ms : NowUnixMs();
@@ -210,6 +218,10 @@ std::string SweepRunner::StatusLine(const RunRecord& run) const {
   } else if (run.state == "FAILED" && !run.reason.empty()) {
     absl::StrAppend(&line, "  (", run.reason, ")");
   }
+  auto tail = tails_.find(index);
+  if (tail != tails_.end() && !tail->second.last_line.empty()) {
+    absl::StrAppend(&line, "  | ", tail->second.last_line);
+  }
   return line;
 }
 
@@ -217,7 +229,7 @@ void SweepRunner::Show(const SweepRecord& record, size_t changed) {
   if (console_->verbosity() == Verbosity::kQuiet) return;
   if (!options_.interactive) {
     if (changed < record.runs.size()) {
-      console_->Info(absl::StrCat("run ", StatusLine(record.runs[changed])));
+      console_->Info(absl::StrCat("run ", StatusLine(record.runs[changed], changed)));
     }
     return;
   }
@@ -229,8 +241,8 @@ void SweepRunner::Show(const SweepRecord& record, size_t changed) {
   const size_t columns =
       ::ioctl(::fileno(status_stream_), TIOCGWINSZ, &size) == 0 && size.ws_col > 1 ? size.ws_col - 1
                                                                                    : 119;
-  for (const RunRecord& run : record.runs) {
-    absl::StrAppend(&out, "\r\033[2K", StatusLine(run).substr(0, columns), "\n");
+  for (size_t i = 0; i < record.runs.size(); ++i) {
+    absl::StrAppend(&out, "\r\033[2K", StatusLine(record.runs[i], i).substr(0, columns), "\n");
   }
   lines_drawn_ = static_cast<int>(record.runs.size());
   std::fputs(out.c_str(), status_stream_);

@@ -9,13 +9,16 @@
 // and pulls.
 //
 // Output: one status line per run. On a terminal the block of lines is
-// redrawn in place; otherwise a plain line is printed at each state change.
+// redrawn in place, each running run with its last log line (control
+// characters escaped); otherwise a plain line is printed at each state
+// change.
 // An interrupt detaches: the runs not yet submitted are submitted, the
 // record is saved, the jobs go on; a second one within a few seconds
 // cancels every run instead.
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -40,6 +43,9 @@ struct SweepHooks {
   // (a second Ctrl-C within a few seconds); then every run is cancelled.
   std::function<bool()> confirm_cancel;
   std::function<absl::StatusOr<mlcube_remote::v1::Job>(const std::string& job_id)> cancel;
+  // Optional, used on a terminal: the job's log from *offset to its current
+  // end (advancing *offset); returns the last non-empty line in it, or "".
+  std::function<absl::StatusOr<std::string>(const std::string& job_id, int64_t* offset)> tail;
 };
 
 struct SweepRunnerOptions {
@@ -84,7 +90,8 @@ class SweepRunner {
   void Update(RunRecord* run, const mlcube_remote::v1::Job& job);
   void Save(const SweepRecord& record);
   void Show(const SweepRecord& record, size_t changed);
-  std::string StatusLine(const RunRecord& run) const;
+  std::string StatusLine(const RunRecord& run, size_t index) const;
+  void FollowTail(const RunRecord& run, size_t index);
   SweepEnd Summarize(const SweepRecord& record);
 
   SweepHooks hooks_;
@@ -95,6 +102,11 @@ class SweepRunner {
   bool save_failed_ = false;
   bool submit_refused_ = false;
   int query_failures_ = 0;  // consecutive
+  struct Tail {
+    int64_t offset = 0;
+    std::string last_line;
+  };
+  std::map<size_t, Tail> tails_;  // by run index, on a terminal only
 };
 
 }  // namespace mlcube

@@ -165,5 +165,33 @@ TEST(SweepRunnerTest, ARefusedSubmissionStopsTheRestAndTheSubmittedGoOn) {
   EXPECT_EQ(SweepRunner::StateName(mlcube_remote::v1::JOB_STATE_RUNNING), "RUNNING");
 }
 
+// On a terminal each running run shows its last log line, with control
+// characters escaped (a task's output must not steer the terminal).
+TEST(SweepRunnerTest, OnATerminalRunsShowTheirLastLogLine) {
+  TempDir dir;
+  FakeAgent agent(dir.path());
+  SweepHooks hooks = agent.Hooks();
+  hooks.tail = [](const std::string& job_id, int64_t* offset) -> absl::StatusOr<std::string> {
+    *offset += 10;
+    return absl::StrCat(job_id, " at ", *offset, "\x1b[2J");
+  };
+  std::FILE* sink = std::tmpfile();
+  Console console(sink, Verbosity::kNormal, false);
+  SweepRunnerOptions options;
+  options.workspace = dir.path();
+  options.poll = std::chrono::milliseconds(1);
+  options.interactive = true;
+  SweepRecord record = Record(1);
+  EXPECT_EQ(SweepRunner(hooks, options, &console, sink).Run(&record, std::vector<RunPlan>(1)),
+            SweepEnd::kAllSucceeded);
+  std::rewind(sink);
+  char buffer[8192] = {};
+  const std::string printed(buffer, std::fread(buffer, 1, sizeof(buffer) - 1, sink));
+  std::fclose(sink);
+  EXPECT_THAT(printed, HasSubstr("r000 SUCCEEDED job-r000"));
+  EXPECT_THAT(printed, HasSubstr("| job-r000 at 20\\x1b[2J"));
+  EXPECT_THAT(printed, ::testing::Not(HasSubstr("\x1b[2J")));
+}
+
 }  // namespace
 }  // namespace mlcube
