@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/safe_path.h"
 
 namespace mlcube {
 namespace {
@@ -180,6 +181,60 @@ absl::Status ParseLimits(const YAML::Node& node, const std::string& file, Identi
   return absl::OkStatus();
 }
 
+absl::StatusOr<HostBindRoot> ParseBindRoot(const YAML::Node& node, const std::string& file,
+                                           const std::string& key) {
+  if (!node.IsMap()) return Bad(file, key, "expected a mapping {path, writable}");
+  HostBindRoot root;
+  for (const auto& field : node) {
+    const std::string name = field.first.as<std::string>();
+    const std::string fkey = absl::StrCat(key, ".", name);
+    if (name == "path") {
+      auto s = ScalarString(field.second, file, fkey);
+      if (!s.ok()) return s.status();
+      root.host_dir = *s;
+    } else if (name == "writable") {
+      auto b = Bool(field.second, file, fkey);
+      if (!b.ok()) return b.status();
+      root.writable = *b;
+    } else {
+      return Bad(file, fkey, "unknown key (expected path or writable)");
+    }
+  }
+  if (root.host_dir.empty()) return Bad(file, absl::StrCat(key, ".path"), "missing");
+  return root;
+}
+
+absl::Status ParseAllow(const YAML::Node& node, const std::string& file, HostAccessPolicy& allow) {
+  if (!node.IsMap()) return Bad(file, "allow", "expected a mapping");
+  for (const auto& field : node) {
+    const std::string name = field.first.as<std::string>();
+    const std::string key = absl::StrCat("allow.", name);
+    bool* flag = name == "host_network"      ? &allow.allow_host_network
+                 : name == "host_ipc"        ? &allow.allow_host_ipc
+                 : name == "host_pid"        ? &allow.allow_host_pid
+                 : name == "published_ports" ? &allow.allow_published_ports
+                                             : nullptr;
+    if (flag != nullptr) {
+      auto b = Bool(field.second, file, key);
+      if (!b.ok()) return b.status();
+      *flag = *b;
+    } else if (name == "bind_roots") {
+      if (!field.second.IsSequence()) return Bad(file, key, "expected a list of {path, writable}");
+      allow.bind_roots.clear();
+      for (size_t i = 0; i < field.second.size(); ++i) {
+        auto root = ParseBindRoot(field.second[i], file, absl::StrCat(key, "[", i, "]"));
+        if (!root.ok()) return root.status();
+        allow.bind_roots.push_back(*root);
+      }
+    } else {
+      return Bad(file, key,
+                 "unknown key (expected host_network, host_ipc, host_pid, published_ports or "
+                 "bind_roots)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentConfig& config) {
   if (root.IsNull()) return absl::OkStatus();
   if (!root.IsMap()) return Bad(file, "(top level)", "expected a mapping");
@@ -229,10 +284,42 @@ absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentCon
     } else if (key == "limits") {
       absl::Status s = ParseLimits(value, file, config.limits);
       if (!s.ok()) return s;
+    } else if (key == "allow") {
+      absl::Status s = ParseAllow(value, file, config.allow);
+      if (!s.ok()) return s;
     } else {
       return Bad(file, key,
                  "unknown key (expected listen, state_dir, image_dir, max_concurrent_jobs, "
-                 "log_max_bytes, runtimes, unix_socket, tls or limits)");
+                 "log_max_bytes, runtimes, unix_socket, tls, limits or allow)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A bind root must be a plain absolute directory name that exposes none of
+// the agent's own files: not "/", not the state or image dir nor a parent
+// of them (every owner's workspaces, the TLS key's neighbours).
+absl::Status ValidateBindRoots(const AgentConfig& config) {
+  const std::vector<HostBindRoot>& roots = config.allow.bind_roots;
+  for (size_t i = 0; i < roots.size(); ++i) {
+    const std::string key = absl::StrCat("allow.bind_roots[", i, "].path");
+    const std::string& dir = roots[i].host_dir;
+    if (dir.empty() || dir[0] != '/' || NormalizePath(dir) != dir ||
+        dir.find_first_of(":,") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          key, ": '", PrintableExcerpt(dir),
+          "': expected an absolute path without '.', '..', '//', a trailing '/', ':' or ','"));
+    }
+    if (dir == "/") {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key, ": '/' would let cubes bind every file on the host"));
+    }
+    for (const std::string& own : {config.state_dir, config.EffectiveImageDir()}) {
+      if (IsWithin(NormalizePath(own), dir) || IsWithin(dir, NormalizePath(own))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(key, ": '", dir, "' overlaps the agent's own directory ", own,
+                         " (every identity's workspaces and images)"));
+      }
     }
   }
   return absl::OkStatus();
@@ -308,7 +395,7 @@ absl::Status ValidateAgentConfig(const AgentConfig& config) {
           absl::StrCat("tls.", name, ": '", *value, "': expected an absolute path"));
     }
   }
-  return absl::OkStatus();
+  return ValidateBindRoots(config);
 }
 
 }  // namespace mlcube

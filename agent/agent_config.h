@@ -23,6 +23,12 @@
 //     running_jobs: 1           # more of one identity's jobs wait in the queue
 //     stored_bytes: 50G         # its workspaces, uploads and uploaded blobs
 //     open_streams: 64          # streaming calls at once (watch, upload, read)
+//   allow:                                     # host access cubes may ask for
+//     host_network: false       # docker --network=host
+//     host_ipc: false           # docker --ipc=host
+//     host_pid: false           # docker --pid=host
+//     published_ports: false    # docker -p / -P
+//     bind_roots: [{path: /datasets, writable: false}]  # extra binds below these
 
 #include <cstdint>
 #include <map>
@@ -30,6 +36,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/host_access_policy.h"
 
 namespace mlcube {
 
@@ -70,6 +77,9 @@ struct AgentConfig {
   };
 
   IdentityLimits limits;
+  // What a cube's extra runtime arguments may ask of the host (none by
+  // default).
+  HostAccessPolicy allow;
 
   AgentTlsConfig tls;
   // Mode (octal) and group (empty: the agent's) of unix listen sockets.
@@ -93,7 +103,7 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text,
 absl::StatusOr<AgentConfig> LoadAgentConfigFile(const std::string& path);
 
 // Checks the values that flags may also set (paths absolute, addresses well
-// formed).
+// formed, no bind root that exposes the state dir).
 absl::Status ValidateAgentConfig(const AgentConfig& config);
 
 }  // namespace mlcube

@@ -1,9 +1,12 @@
 #include "agent/request_validator.h"
 
 #include <cctype>
+#include <cstdint>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
+#include "common/manifest_validator.h"
 #include "common/safe_path.h"
 
 namespace mlcube {
@@ -141,6 +144,10 @@ bool IsValidJobId(const std::string& id) {
 
 absl::Status ValidateSubmitJobRequest(const v1::SubmitJobRequest& request) {
   if (absl::Status s = ValidateCubeId(request.cube_id()); !s.ok()) return s;
+  if (!request.build_context_id().empty() && !IsName(request.build_context_id(), 128)) {
+    return Bad("build_context_id", absl::StrCat(Quote(request.build_context_id()),
+                                                " must match [A-Za-z0-9._-]{1,128}"));
+  }
   if (request.action() != v1::JOB_ACTION_CONFIGURE && request.action() != v1::JOB_ACTION_RUN) {
     return Bad("action", "must be configure or run");
   }
@@ -249,12 +256,26 @@ absl::Status ValidateReadBlobRequest(const v1::ReadBlobRequest& request) {
     return absl::OutOfRangeError("offset: outside the blob");
   }
   if (request.limit() < 0) return absl::OutOfRangeError("limit: must not be negative");
+  // offset + limit is computed by the reader: it must not overflow.
+  if (request.limit() > std::numeric_limits<int64_t>::max() - request.offset()) {
+    return absl::OutOfRangeError("limit: offset + limit overflows");
+  }
   return absl::OkStatus();
 }
 
 absl::Status ValidateCommitManifestRequest(const v1::CommitManifestRequest& request) {
   if (absl::Status s = ValidateCubeId(request.cube_id()); !s.ok()) return s;
-  return ValidateDigestField(request.manifest_digest(), "manifest_digest");
+  if (absl::Status s = ValidateDigestField(request.manifest_digest(), "manifest_digest"); !s.ok()) {
+    return s;
+  }
+  // Checked by the size the digest names, before anything is read.
+  if (request.manifest_digest().size_bytes() > ManifestValidator::kMaxManifestBytes) {
+    return Bad(
+        "manifest_digest",
+        absl::StrCat("a manifest of ", request.manifest_digest().size_bytes(),
+                     " bytes; the limit is ", ManifestValidator::kMaxManifestBytes, " bytes"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateSnapshotRequest(const v1::SnapshotRequest& request) {

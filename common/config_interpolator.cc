@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/safe_path.h"
 #include "common/yaml_reader.h"
 
 namespace mlcube {
@@ -51,6 +52,7 @@ absl::Status ConfigInterpolator::ResolveAll(YAML::Node root) {
   root_ = root;
   resolved_.clear();
   in_progress_.clear();
+  total_bytes_ = 0;
   return Visit(root_, "");
 }
 
@@ -110,7 +112,8 @@ absl::StatusOr<std::string> ConfigInterpolator::ResolveScalar(const std::string&
     }
     const size_t close = raw.find('}', pos + 2);
     if (close == std::string::npos) {
-      failure = Error(key_path, absl::StrCat("unterminated interpolation in '", raw, "'"));
+      failure = Error(key_path,
+                      absl::StrCat("unterminated interpolation in '", PrintableExcerpt(raw), "'"));
       break;
     }
     absl::StatusOr<std::string> value =
@@ -119,11 +122,21 @@ absl::StatusOr<std::string> ConfigInterpolator::ResolveScalar(const std::string&
       failure = value.status();
       break;
     }
+    if (out.size() + value->size() > kMaxValueBytes) {
+      failure = Error(key_path,
+                      absl::StrCat("interpolated value is longer than ", kMaxValueBytes, " bytes"));
+      break;
+    }
     out += *value;
     pos = close + 1;
   }
+  if (failure.ok() && total_bytes_ + out.size() > kMaxTotalBytes) {
+    failure = Error(key_path,
+                    absl::StrCat("interpolated values together pass ", kMaxTotalBytes, " bytes"));
+  }
   in_progress_.pop_back();
   if (!failure.ok()) return failure;
+  total_bytes_ += out.size();
   resolved_[key_path] = out;
   return out;
 }

@@ -21,9 +21,15 @@ namespace mlcube {
 //   ${oc.env:VAR,default}    ... or `default` when unset
 //   \${...}                  a literal "${...}"
 // Errors name the file, the key path being resolved and the reference, and
-// report cycles with their chain.
+// report cycles with their chain. Output is bounded: a value that grows past
+// kMaxValueBytes, or values that together pass kMaxTotalBytes (references
+// that double a string at every level grow exponentially), fail with an
+// error naming the key, before the memory is spent.
 class ConfigInterpolator {
  public:
+  static constexpr size_t kMaxValueBytes = size_t{1} << 20;
+  static constexpr size_t kMaxTotalBytes = size_t{16} << 20;
+
   // Returns true and sets *value when the variable is set.
   using EnvLookup = std::function<bool(const std::string& name, std::string* value)>;
 
@@ -48,6 +54,7 @@ class ConfigInterpolator {
   YAML::Node root_;
   std::map<std::string, std::string> resolved_;
   std::vector<std::string> in_progress_;
+  size_t total_bytes_ = 0;  // of the values resolved so far
 };
 
 }  // namespace mlcube

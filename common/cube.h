@@ -70,6 +70,10 @@ struct Cube {
   std::string config_file;  // absolute path of mlcube.yaml
   std::string root;         // absolute cube directory
   std::string workspace;    // absolute workspace directory
+  // Agent side only: the second tree the controller synced for a build
+  // context outside the cube (docker.build_context: ../project), or empty.
+  // A build may read beneath the cube's root or beneath this tree.
+  std::string synced_build_context;
   std::string name;
   std::string description;
   std::vector<std::string> authors;

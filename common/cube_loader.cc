@@ -164,6 +164,18 @@ absl::StatusOr<YAML::Node> LoadLegacyFiles(const YAML::Node& root_config,
   return ConvertLegacyCube(files);
 }
 
+// Where ${oc.env:...} looks: the given variables only, or the process's.
+ConfigInterpolator::EnvLookup EnvironmentOf(const CubeLoadOptions& options) {
+  if (!options.environment) return ConfigInterpolator::ProcessEnvironment();
+  auto variables = std::make_shared<const std::map<std::string, std::string>>(*options.environment);
+  return [variables](const std::string& name, std::string* value) {
+    auto found = variables->find(name);
+    if (found == variables->end()) return false;
+    *value = found->second;
+    return true;
+  };
+}
+
 // The configuration as written (no runner defaults), overridden and
 // interpolated as far as it can be on its own.
 YAML::Node WrittenConfig(const YAML::Node& merged, const CubeSchemaContext& context,
@@ -175,7 +187,7 @@ YAML::Node WrittenConfig(const YAML::Node& merged, const CubeSchemaContext& cont
   written["runtime"]["root"] = context.root;
   written["runtime"]["workspace"] = context.workspace;
   YAML::Node resolved = YAML::Clone(written);
-  ConfigInterpolator interpolator(context.file_name, ConfigInterpolator::ProcessEnvironment());
+  ConfigInterpolator interpolator(context.file_name, EnvironmentOf(options));
   return interpolator.ResolveAll(resolved).ok() ? resolved : written;
 }
 
@@ -215,7 +227,7 @@ absl::StatusOr<Cube> Assemble(YAML::Node cube_layer, const CubeSchemaContext& ba
     context.workspace = MakeAbsolute(workspace.Scalar());
     effective["runtime"]["workspace"] = context.workspace;
   }
-  ConfigInterpolator interpolator(context.file_name, ConfigInterpolator::ProcessEnvironment());
+  ConfigInterpolator interpolator(context.file_name, EnvironmentOf(options));
   absl::Status status = interpolator.ResolveAll(effective);
   if (!status.ok()) return status;
   absl::StatusOr<Cube> cube = BuildCubeFromConfig(effective, context);

@@ -1,6 +1,8 @@
 #ifndef MLCUBE_REMOTE_COMMON_CUBE_LOADER_H_
 #define MLCUBE_REMOTE_COMMON_CUBE_LOADER_H_
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,11 @@ struct CubeLoadOptions {
   // Host-side settings merged under the cube's own (a hosts file entry's
   // docker:/singularity: blocks); the cube and platform file win.
   YAML::Node host_defaults;
+  // What ${oc.env:VAR} reads. Unset: this process's environment (the
+  // controller, on the user's machine). The agent always sets it, to the
+  // variables the request carries: a cube must never read the agent's own
+  // environment (its secrets, its paths).
+  std::optional<std::map<std::string, std::string>> environment;
 };
 
 // Loads a cube in either layout. Errors are INVALID_ARGUMENT (bad content) or

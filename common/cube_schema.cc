@@ -250,6 +250,77 @@ absl::Status ReadSingularity(const SchemaReader& reader, const YAML::Node& node,
   return absl::OkStatus();
 }
 
+absl::Status ReadAuthors(SchemaReader& reader, const YAML::Node& config, Cube* cube) {
+  const YAML::Node authors = YamlChild(config, "authors");
+  if (authors.IsDefined() && !authors.IsNull()) {
+    if (!authors.IsSequence()) {
+      return reader.Error("authors", absl::StrCat("expected a list of {name, email, org}, got ",
+                                                  DescribeNodeKind(authors)));
+    }
+    for (size_t i = 0; i < authors.size(); ++i) {
+      const YAML::Node author = authors[i];
+      const std::string key_path = absl::StrCat("authors.", i);
+      if (author.IsScalar()) {
+        cube->authors.push_back(author.Scalar());
+        continue;
+      }
+      absl::StatusOr<std::string> name = reader.String(author, "name", key_path + ".name");
+      if (!name.ok()) return name.status();
+      if (!author.IsMap() || name->empty()) {
+        return reader.Error(key_path, "expected a name or a mapping with 'name'");
+      }
+      cube->authors.push_back(*name);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadPlatform(SchemaReader& reader, const YAML::Node& config, Cube* cube) {
+  const YAML::Node platform = YamlChild(config, "platform");
+  if (platform.IsDefined() && !platform.IsNull()) {
+    if (!platform.IsMap()) {
+      return reader.Error("platform",
+                          absl::StrCat("expected a mapping, got ", DescribeNodeKind(platform)));
+    }
+    absl::StatusOr<std::string> value =
+        reader.String(platform, "accelerator_count", "platform.accelerator_count", "0");
+    if (!value.ok()) return value.status();
+    int count = 0;
+    if (!absl::SimpleAtoi(*value, &count) || count < 0) {
+      return reader.Error("platform.accelerator_count",
+                          absl::StrCat("expected a whole number >= 0, got '", *value, "'"));
+    }
+    cube->accelerator_count = count;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadTasks(SchemaReader& reader, const YAML::Node& config,
+                       const CubeSchemaContext& context, Cube* cube) {
+  const YAML::Node tasks = YamlChild(config, "tasks");
+  if (!tasks.IsDefined() || tasks.IsNull()) {
+    return reader.Error("tasks", "required key is missing (a mapping of task names to tasks)");
+  }
+  if (!tasks.IsMap()) {
+    return reader.Error("tasks", absl::StrCat("expected a mapping of task names to tasks, got ",
+                                              DescribeNodeKind(tasks)));
+  }
+  for (auto it = tasks.begin(); it != tasks.end(); ++it) {
+    const std::string name = it->first.Scalar();
+    if (name.empty() || name.find_first_of(" \t/=,") != std::string::npos) {
+      return reader.Error(absl::StrCat("tasks.", name),
+                          "task names must be non-empty with no spaces, '/', '=' or ','");
+    }
+    absl::StatusOr<Task> task = ReadTask(reader, name, it->second);
+    if (!task.ok()) return task.status();
+    cube->tasks[name] = *task;
+    if (context.layout == CubeLayout::kLegacy) {
+      cube->tasks[name].mount_naming = MountNaming::kOlderRunners;
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<Cube> BuildCubeFromConfig(const YAML::Node& config,
@@ -274,44 +345,8 @@ absl::StatusOr<Cube> BuildCubeFromConfig(const YAML::Node& config,
   if (!value.ok()) return value.status();
   cube.description = *value;
 
-  const YAML::Node authors = YamlChild(config, "authors");
-  if (authors.IsDefined() && !authors.IsNull()) {
-    if (!authors.IsSequence()) {
-      return reader.Error("authors", absl::StrCat("expected a list of {name, email, org}, got ",
-                                                  DescribeNodeKind(authors)));
-    }
-    for (size_t i = 0; i < authors.size(); ++i) {
-      const YAML::Node author = authors[i];
-      const std::string key_path = absl::StrCat("authors.", i);
-      if (author.IsScalar()) {
-        cube.authors.push_back(author.Scalar());
-        continue;
-      }
-      absl::StatusOr<std::string> name = reader.String(author, "name", key_path + ".name");
-      if (!name.ok()) return name.status();
-      if (!author.IsMap() || name->empty()) {
-        return reader.Error(key_path, "expected a name or a mapping with 'name'");
-      }
-      cube.authors.push_back(*name);
-    }
-  }
-
-  const YAML::Node platform = YamlChild(config, "platform");
-  if (platform.IsDefined() && !platform.IsNull()) {
-    if (!platform.IsMap()) {
-      return reader.Error("platform",
-                          absl::StrCat("expected a mapping, got ", DescribeNodeKind(platform)));
-    }
-    value = reader.String(platform, "accelerator_count", "platform.accelerator_count", "0");
-    if (!value.ok()) return value.status();
-    int count = 0;
-    if (!absl::SimpleAtoi(*value, &count) || count < 0) {
-      return reader.Error("platform.accelerator_count",
-                          absl::StrCat("expected a whole number >= 0, got '", *value, "'"));
-    }
-    cube.accelerator_count = count;
-  }
-
+  if (absl::Status s = ReadAuthors(reader, config, &cube); !s.ok()) return s;
+  if (absl::Status s = ReadPlatform(reader, config, &cube); !s.ok()) return s;
   const YAML::Node docker = YamlChild(config, "docker");
   if (docker.IsDefined() && !docker.IsNull()) {
     absl::Status status = ReadDocker(reader, docker, &cube.docker);
@@ -323,27 +358,7 @@ absl::StatusOr<Cube> BuildCubeFromConfig(const YAML::Node& config,
     if (!status.ok()) return status;
   }
 
-  const YAML::Node tasks = YamlChild(config, "tasks");
-  if (!tasks.IsDefined() || tasks.IsNull()) {
-    return reader.Error("tasks", "required key is missing (a mapping of task names to tasks)");
-  }
-  if (!tasks.IsMap()) {
-    return reader.Error("tasks", absl::StrCat("expected a mapping of task names to tasks, got ",
-                                              DescribeNodeKind(tasks)));
-  }
-  for (auto it = tasks.begin(); it != tasks.end(); ++it) {
-    const std::string name = it->first.Scalar();
-    if (name.empty() || name.find_first_of(" \t/=,") != std::string::npos) {
-      return reader.Error(absl::StrCat("tasks.", name),
-                          "task names must be non-empty with no spaces, '/', '=' or ','");
-    }
-    absl::StatusOr<Task> task = ReadTask(reader, name, it->second);
-    if (!task.ok()) return task.status();
-    cube.tasks[name] = *task;
-    if (context.layout == CubeLayout::kLegacy) {
-      cube.tasks[name].mount_naming = MountNaming::kOlderRunners;
-    }
-  }
+  if (absl::Status s = ReadTasks(reader, config, context, &cube); !s.ok()) return s;
   cube.warnings = reader.TakeWarnings();
   return cube;
 }

@@ -1,6 +1,5 @@
 #include "common/directory_tree.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,119 +9,100 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/safe_path.h"
+#include "common/unique_fd.h"
 
 namespace mlcube {
 
 namespace {
 
-bool IsDotOrDotDot(const char* name) { return strcmp(name, ".") == 0 || strcmp(name, "..") == 0; }
+constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
-// Takes ownership of `dir_fd`.
-int64_t TreeBytesAt(int dir_fd) {
-  DIR* dir = fdopendir(dir_fd);
-  if (dir == nullptr) {
-    close(dir_fd);
-    return 0;
-  }
-  int64_t total = 0;
-  while (dirent* e = readdir(dir)) {
-    if (IsDotOrDotDot(e->d_name)) continue;
-    struct stat st;
-    if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (S_ISREG(st.st_mode)) {
-      total += st.st_size;
-    } else if (S_ISDIR(st.st_mode)) {
-      int child = openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (child >= 0) total += TreeBytesAt(child);
-    }
-  }
-  closedir(dir);
-  return total;
+using Next = TreeWalker::Next;
+
+absl::Status RemoveError(const std::string& shown, int err) {
+  return absl::InternalError(
+      absl::StrCat("removing ", PrintableExcerpt(shown), ": ", strerror(err)));
 }
 
-// Empties the directory `dir_fd` (taking ownership of it).
+// Empties the directory `dir_fd` (shown as `shown`).
 absl::Status EmptyDirectory(int dir_fd, const std::string& shown) {
-  DIR* dir = fdopendir(dir_fd);
-  if (dir == nullptr) {
-    close(dir_fd);
-    return absl::InternalError(absl::StrCat("opening ", shown, ": ", strerror(errno)));
-  }
-  absl::Status status;
-  while (dirent* e = readdir(dir)) {
-    if (IsDotOrDotDot(e->d_name)) continue;
-    if (unlinkat(dirfd(dir), e->d_name, 0) == 0 || errno == ENOENT) continue;
-    if (errno != EISDIR && errno != EPERM) {
-      status = absl::InternalError(
-          absl::StrCat("removing ", shown, "/", e->d_name, ": ", strerror(errno)));
-      break;
+  TreeLimits limits;
+  limits.max_depth = kMaxRemovableDepth;
+  limits.max_entries = INT64_MAX;
+  TreeWalker walker(limits);
+  auto visit = [&](const TreeWalker::Entry& e) -> absl::StatusOr<Next> {
+    if (!S_ISDIR(e.st.st_mode)) {
+      if (unlinkat(e.dir_fd, e.name.c_str(), 0) == 0 || errno == ENOENT) return Next::kSkip;
+      return RemoveError(absl::StrCat(shown, "/", e.rel), errno);
     }
-    int child = openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (child < 0) {
-      status = absl::InternalError(absl::StrCat("opening ", shown, "/", e->d_name));
-      break;
+    // An empty directory goes at once; a full one is entered.
+    if (unlinkat(e.dir_fd, e.name.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT) {
+      return Next::kSkip;
     }
-    status = EmptyDirectory(child, absl::StrCat(shown, "/", e->d_name));
-    if (status.ok() && unlinkat(dirfd(dir), e->d_name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
-      status = absl::InternalError(
-          absl::StrCat("removing ", shown, "/", e->d_name, ": ", strerror(errno)));
+    return Next::kDescend;
+  };
+  auto leave = [&](int parent_fd, const std::string& name, const std::string& rel) {
+    if (unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT) {
+      return absl::OkStatus();
     }
-    if (!status.ok()) break;
-  }
-  closedir(dir);
-  return status;
-}
-
-// Takes ownership of `dir_fd`.
-int64_t RemoveNamedAt(int dir_fd, const std::string& prefix, const std::string& suffix) {
-  DIR* dir = fdopendir(dir_fd);
-  if (dir == nullptr) {
-    close(dir_fd);
-    return 0;
-  }
-  int64_t removed = 0;
-  while (dirent* e = readdir(dir)) {
-    if (IsDotOrDotDot(e->d_name)) continue;
-    struct stat st;
-    if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (S_ISDIR(st.st_mode)) {
-      int child = openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (child >= 0) removed += RemoveNamedAt(child, prefix, suffix);
-    } else if (absl::StartsWith(e->d_name, prefix) && absl::EndsWith(e->d_name, suffix) &&
-               unlinkat(dirfd(dir), e->d_name, 0) == 0) {
-      ++removed;
-    }
-  }
-  closedir(dir);
-  return removed;
+    return RemoveError(absl::StrCat(shown, "/", rel), errno);
+  };
+  return walker.Walk(dir_fd, PrintableExcerpt(shown), visit, leave);
 }
 
 }  // namespace
 
 int64_t RemoveNamedBelow(const std::string& path, const std::string& prefix,
                          const std::string& suffix) {
-  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  return fd < 0 ? 0 : RemoveNamedAt(fd, prefix, suffix);
+  UniqueFd fd(open(path.c_str(), kDirFlags));
+  if (!fd) return 0;
+  int64_t removed = 0;
+  TreeWalker walker{TreeLimits()};
+  walker
+      .Walk(fd.get(), path,
+            [&](const TreeWalker::Entry& e) -> absl::StatusOr<Next> {
+              if (S_ISDIR(e.st.st_mode)) return Next::kDescend;
+              if (absl::StartsWith(e.name, prefix) && absl::EndsWith(e.name, suffix) &&
+                  unlinkat(e.dir_fd, e.name.c_str(), 0) == 0) {
+                ++removed;
+              }
+              return Next::kSkip;
+            })
+      .IgnoreError();
+  return removed;
 }
 
-int64_t TreeBytes(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  return fd < 0 ? 0 : TreeBytesAt(fd);
+absl::StatusOr<int64_t> TreeBytes(const std::string& path, TreeLimits limits) {
+  UniqueFd fd(open(path.c_str(), kDirFlags));
+  if (!fd) return 0;
+  int64_t total = 0;
+  TreeWalker walker(limits);
+  absl::Status s = walker.Walk(fd.get(), PrintableExcerpt(path),
+                               [&](const TreeWalker::Entry& e) -> absl::StatusOr<Next> {
+                                 if (S_ISREG(e.st.st_mode)) total += e.st.st_size;
+                                 return Next::kDescend;
+                               });
+  if (!s.ok()) return s;
+  return total;
 }
 
-absl::Status RemoveTree(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
+absl::Status RemoveTreeAt(int dir_fd, const std::string& name) {
+  UniqueFd fd(openat(dir_fd, name.c_str(), kDirFlags));
+  if (!fd) {
     if (errno == ENOENT) return absl::OkStatus();
-    if (errno == ENOTDIR || errno == ELOOP) {
-      if (unlink(path.c_str()) == 0) return absl::OkStatus();
+    if ((errno == ENOTDIR || errno == ELOOP) && unlinkat(dir_fd, name.c_str(), 0) == 0) {
+      return absl::OkStatus();
     }
-    return absl::InternalError(absl::StrCat("removing ", path, ": ", strerror(errno)));
+    return RemoveError(name, errno);
   }
-  if (absl::Status s = EmptyDirectory(fd, path); !s.ok()) return s;
-  if (rmdir(path.c_str()) != 0 && errno != ENOENT) {
-    return absl::InternalError(absl::StrCat("removing ", path, ": ", strerror(errno)));
+  if (absl::Status s = EmptyDirectory(fd.get(), name); !s.ok()) return s;
+  if (unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+    return RemoveError(name, errno);
   }
   return absl::OkStatus();
 }
+
+absl::Status RemoveTree(const std::string& path) { return RemoveTreeAt(AT_FDCWD, path); }
 
 }  // namespace mlcube

@@ -1,5 +1,6 @@
 #include "common/legacy_cube_converter.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 
@@ -43,9 +44,11 @@ absl::StatusOr<std::string> ScalarAt(const LegacyYamlFile& file, const YAML::Nod
 }
 
 // Reads input_binding/output_binding of a run file into name -> value.
-absl::StatusOr<std::map<std::string, std::string>> ReadBindings(const LegacyYamlFile& file,
-                                                                const char* key) {
-  std::map<std::string, std::string> bindings;
+// In the run file's order: the older runners pass parameters in it.
+using Bindings = std::vector<std::pair<std::string, std::string>>;
+
+absl::StatusOr<Bindings> ReadBindings(const LegacyYamlFile& file, const char* key) {
+  Bindings bindings;
   // A key written twice: the last one counts, as with MLCube's YAML reader.
   YAML::Node node;
   if (file.content.IsMap()) {
@@ -61,7 +64,13 @@ absl::StatusOr<std::map<std::string, std::string>> ReadBindings(const LegacyYaml
     const std::string name = it->first.Scalar();
     absl::StatusOr<std::string> value = ScalarAt(file, it->second, absl::StrCat(key, ".", name));
     if (!value.ok()) return value.status();
-    bindings[name] = RebaseWorkspace(*value);
+    auto same = std::find_if(bindings.begin(), bindings.end(),
+                             [&](const auto& binding) { return binding.first == name; });
+    if (same != bindings.end()) {
+      same->second = RebaseWorkspace(*value);
+    } else {
+      bindings.emplace_back(name, RebaseWorkspace(*value));
+    }
   }
   return bindings;
 }
@@ -80,8 +89,7 @@ absl::StatusOr<std::string> RunFileTaskName(const LegacyYamlFile& file) {
 // With a run file, only the parameters it binds are passed, as the older
 // runners passed them; without one, every parameter with its name as path.
 absl::Status ConvertParameterList(const LegacyYamlFile& file, const char* key,
-                                  const std::map<std::string, std::string>& bindings,
-                                  bool has_run_file, YAML::Node out) {
+                                  const Bindings& bindings, bool has_run_file, YAML::Node out) {
   const YAML::Node& content = file.content;
   const YAML::Node list = YamlChild(content, key);
   if (!list.IsDefined() || list.IsNull()) return absl::OkStatus();
@@ -89,6 +97,7 @@ absl::Status ConvertParameterList(const LegacyYamlFile& file, const char* key,
     return Invalid(file, key,
                    absl::StrCat("expected a list of {name, type}, got ", DescribeNodeKind(list)));
   }
+  std::vector<std::pair<std::string, std::string>> declared;  // name, type
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string item_path = absl::StrCat(key, ".", i);
     const YAML::Node item = list[i];
@@ -104,21 +113,32 @@ absl::Status ConvertParameterList(const LegacyYamlFile& file, const char* key,
     if (!name.ok()) return name.status();
     std::string type = "file";
     if (YamlChild(item, "type").IsDefined()) {
-      absl::StatusOr<std::string> declared =
+      absl::StatusOr<std::string> type_value =
           ScalarAt(file, YamlChild(item, "type"), item_path + ".type");
-      if (!declared.ok()) return declared.status();
-      type = *declared;
+      if (!type_value.ok()) return type_value.status();
+      type = *type_value;
       if (type != "file" && type != "directory") {
         return Invalid(file, item_path + ".type",
                        absl::StrCat("expected 'file' or 'directory', got '", type, "'"));
       }
     }
-    auto bound = bindings.find(*name);
-    if (has_run_file && bound == bindings.end()) continue;
+    declared.emplace_back(*name, type);
+  }
+  // With a run file, only what it binds, in its order (as the older
+  // runners pass them); without, every parameter named after itself.
+  const Bindings unbound = [&] {
+    Bindings all;
+    for (const auto& [name, type] : declared) all.emplace_back(name, name);
+    return all;
+  }();
+  for (const auto& [name, value] : has_run_file ? bindings : unbound) {
+    auto type = std::find_if(declared.begin(), declared.end(),
+                             [&](const auto& d) { return d.first == name; });
+    if (type == declared.end()) continue;
     YAML::Node parameter(YAML::NodeType::Map);
-    parameter["type"] = type;
-    parameter["default"] = bound != bindings.end() ? bound->second : *name;
-    out[*name] = parameter;
+    parameter["type"] = type->second;
+    parameter["default"] = value;
+    out[name] = parameter;
   }
   return absl::OkStatus();
 }
@@ -250,7 +270,7 @@ absl::StatusOr<std::pair<std::string, std::vector<std::string>>> RunFileAsOverri
   std::vector<std::string> overrides;
   for (const auto& [key, kind] : {std::pair<const char*, const char*>{"input_binding", "inputs"},
                                   {"output_binding", "outputs"}}) {
-    absl::StatusOr<std::map<std::string, std::string>> bindings = ReadBindings(run_file, key);
+    absl::StatusOr<Bindings> bindings = ReadBindings(run_file, key);
     if (!bindings.ok()) return bindings.status();
     for (const auto& [name, value] : *bindings) {
       overrides.push_back(
@@ -302,15 +322,13 @@ absl::StatusOr<YAML::Node> ConvertLegacyCubeUnguarded(const LegacyCubeFiles& fil
     if (!task_file.content.IsMap() && !task_file.content.IsNull()) {
       return Invalid(task_file, "inputs", "expected a mapping with inputs and outputs");
     }
-    std::map<std::string, std::string> input_bindings;
-    std::map<std::string, std::string> output_bindings;
+    Bindings input_bindings;
+    Bindings output_bindings;
     auto run = run_for_task.find(task_name);
     if (run != run_for_task.end()) {
-      absl::StatusOr<std::map<std::string, std::string>> in =
-          ReadBindings(*run->second, "input_binding");
+      absl::StatusOr<Bindings> in = ReadBindings(*run->second, "input_binding");
       if (!in.ok()) return in.status();
-      absl::StatusOr<std::map<std::string, std::string>> out_b =
-          ReadBindings(*run->second, "output_binding");
+      absl::StatusOr<Bindings> out_b = ReadBindings(*run->second, "output_binding");
       if (!out_b.ok()) return out_b.status();
       input_bindings = *in;
       output_bindings = *out_b;

@@ -57,10 +57,11 @@ absl::StatusOr<bool> InvocationBuilder::IsFile(const Parameter& parameter,
   if (parameter.type != ParameterType::kUnknown) return parameter.type == ParameterType::kFile;
   const PathKind kind = options_.probe ? options_.probe(host_path) : ProbeHostPath(host_path);
   if (kind == PathKind::kMissing) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        key_path, ": parameter '", parameter.name, "' has no type and '", parameter.default_value,
-        "' does not exist yet, so it is neither a file nor a directory; give it "
-        "`type: file` or `type: directory` (or end a directory with '/')"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(key_path, ": parameter '", parameter.name, "' has no type and '",
+                     PrintableExcerpt(parameter.default_value),
+                     "' does not exist yet, so it is neither a file nor a directory; give it "
+                     "`type: file` or `type: directory` (or end a directory with '/')"));
   }
   return kind == PathKind::kFile;
 }
@@ -70,12 +71,13 @@ absl::Status InvocationBuilder::Add(const Parameter& parameter, bool is_output) 
                                             is_output ? "outputs." : "inputs.", parameter.name);
   const std::string host_path = NormalizePath(parameter.host_path);
   if (host_path.empty() || host_path[0] != '/') {
-    return absl::InvalidArgumentError(
-        absl::StrCat(key_path, ": host path '", parameter.host_path, "' is not absolute"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        key_path, ": host path '", PrintableExcerpt(parameter.host_path), "' is not absolute"));
   }
   if (!options_.confine_to.empty() && !IsWithin(host_path, options_.confine_to)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(key_path, ": path '", parameter.default_value, "' is outside the workspace"));
+    return absl::InvalidArgumentError(absl::StrCat(key_path, ": path '",
+                                                   PrintableExcerpt(parameter.default_value),
+                                                   "' is outside the workspace"));
   }
   absl::StatusOr<bool> is_file = IsFile(parameter, host_path, key_path);
   if (!is_file.ok()) return is_file.status();

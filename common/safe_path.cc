@@ -41,7 +41,9 @@ absl::Status ValidateRelativePath(absl::string_view path) {
     return absl::InvalidArgumentError(absl::StrCat("path '", PrintableExcerpt(path), "': ", why));
   };
   if (path.empty()) return invalid("is empty");
-  if (path.size() > 4096) return invalid("is longer than 4096 bytes");
+  if (static_cast<int64_t>(path.size()) > kMaxPathBytes) {
+    return invalid(absl::StrCat("is longer than ", kMaxPathBytes, " bytes"));
+  }
   if (path.find('\0') != absl::string_view::npos) return invalid("contains a NUL byte");
   if (path.front() == '/') return invalid("is absolute");
   for (absl::string_view part : absl::StrSplit(path, '/')) {

@@ -3,6 +3,7 @@
 
 // Path checks used wherever a path comes from the network or a config file.
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -18,6 +19,10 @@ std::string NormalizePath(absl::string_view path);
 
 // True when `path` (normalised) equals `dir` or lies below it.
 bool IsWithin(absl::string_view path, absl::string_view dir);
+
+// Longest path accepted from the wire (and so the deepest tree a manifest
+// can describe: kMaxPathBytes / 2 levels).
+inline constexpr int64_t kMaxPathBytes = 4096;
 
 // Checks a relative, '/'-separated path for the wire: not empty, not
 // absolute, no empty, "." or ".." components, no NUL, at most 4096 bytes.

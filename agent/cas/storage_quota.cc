@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -31,7 +33,15 @@ StorageQuota::Measure StorageQuota::MeasureOf(const std::string& owner) {
   if (DIR* dir = opendir(root.c_str())) {
     while (dirent* e = readdir(dir)) {
       if (e->d_name[0] == '.') continue;
-      const int64_t bytes = TreeBytes(absl::StrCat(root, "/", e->d_name));
+      absl::StatusOr<int64_t> measured = TreeBytes(absl::StrCat(root, "/", e->d_name));
+      // A tree too deep or too big to measure counts as the whole limit:
+      // hiding bytes below the walk's limits must not bypass the quota.
+      if (!measured.ok()) {
+        m.unmeasured = std::string(measured.status().message());
+        fprintf(stderr, "mlcube-agent: quota of %s: %s; counted as the whole limit\n",
+                owner.c_str(), m.unmeasured.c_str());
+      }
+      const int64_t bytes = measured.ok() ? *measured : std::max<int64_t>(limit_, 0);
       m.by_cube[e->d_name] = bytes;
       m.total += bytes;
     }
@@ -61,16 +71,19 @@ StorageQuota::Measure StorageQuota::Cached(const std::string& owner) {
   return m;
 }
 
-absl::Status StorageQuota::OverLimit(const std::string& owner, int64_t would_be) const {
+absl::Status StorageQuota::OverLimit(const std::string& owner, int64_t would_be,
+                                     const std::string& unmeasured) const {
   return absl::ResourceExhaustedError(absl::StrCat(
       owner, " would store ", Human(would_be), " on this agent; its limit is ", Human(limit_),
-      " (limits.stored_bytes in the agent config, set by the agent's admin)"));
+      " (limits.stored_bytes in the agent config, set by the agent's admin)",
+      unmeasured.empty() ? "" : absl::StrCat("; ", unmeasured, ", counted as the whole limit")));
 }
 
 absl::Status StorageQuota::CheckRoom(const std::string& owner, int64_t more) {
   if (limit_ <= 0) return absl::OkStatus();
-  const int64_t would_be = Cached(owner).total + more;
-  if (would_be > limit_) return OverLimit(owner, would_be);
+  const Measure m = Cached(owner);
+  const int64_t would_be = m.total + more;
+  if (would_be > limit_) return OverLimit(owner, would_be, m.unmeasured);
   return absl::OkStatus();
 }
 
@@ -78,11 +91,12 @@ absl::Status StorageQuota::CheckCommit(const std::string& owner, const std::stri
                                        int64_t cube_bytes) {
   if (limit_ <= 0) return absl::OkStatus();
   int64_t others = 0;
-  for (const auto& [cube, bytes] : MeasureOf(owner).by_cube) {
+  const Measure m = MeasureOf(owner);
+  for (const auto& [cube, bytes] : m.by_cube) {
     if (cube != cube_id) others += bytes;
   }
   const int64_t would_be = others + cube_bytes;
-  if (would_be > limit_) return OverLimit(owner, would_be);
+  if (would_be > limit_) return OverLimit(owner, would_be, m.unmeasured);
   return absl::OkStatus();
 }
 

@@ -58,11 +58,13 @@ class StorageQuota {
   struct Measure {
     int64_t total = 0;
     std::map<std::string, int64_t> by_cube;
+    std::string unmeasured;  // why a cube could not be measured, if one could not
     std::chrono::steady_clock::time_point at;
   };
   Measure MeasureOf(const std::string& owner);
   Measure Cached(const std::string& owner);
-  absl::Status OverLimit(const std::string& owner, int64_t would_be) const;
+  absl::Status OverLimit(const std::string& owner, int64_t would_be,
+                         const std::string& unmeasured) const;
 
   const int64_t limit_;
   const std::string cubes_root_;

@@ -18,6 +18,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/job_log.h"
+#include "agent/jobs/build_context_placement.h"
+#include "agent/jobs/task_step.h"
 #include "agent/request_validator.h"
 #include "agent/runtimes/apptainer_runtime.h"
 #include "agent/runtimes/docker_runtime.h"
@@ -34,6 +36,15 @@ namespace mlcube {
 using mlcube_remote::v1::Job;
 using mlcube_remote::v1::JobState;
 using mlcube_remote::v1::SubmitJobRequest;
+
+namespace {
+
+bool IsDirectory(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace
 
 bool IsFinalState(JobState state) {
   return state == mlcube_remote::v1::JOB_STATE_SUCCEEDED ||
@@ -111,21 +122,20 @@ absl::StatusOr<Cube> JobManager::LoadJobCube(const std::string& owner,
   auto host_defaults = TreeFromKeyPaths(defaults);
   if (!host_defaults.ok()) return host_defaults.status();
   options.host_defaults = *host_defaults;
+  // ${oc.env:...} sees the caller's variables, never the agent's environment.
+  options.environment.emplace(request.env().begin(), request.env().end());
   auto cube = LoadCube(options);
   if (!cube.ok()) return cube.status();
   // A remote caller must not point the agent at host paths: the workspace
-  // stays the cube's own, build contexts stay inside the cube.
+  // stays the cube's own; a build context outside the cube is the tree the
+  // caller synced for it, or none (PlaceBuildContexts).
   if (NormalizePath(cube->workspace) != NormalizePath(root + "/workspace")) {
     return absl::InvalidArgumentError(
         "runtime.workspace cannot be changed on the agent (the workspace is the synced one)");
   }
-  for (const std::string* context :
-       {&cube->docker.build_context, &cube->singularity.build_context}) {
-    if (!context->empty() && !IsWithin(NormalizePath(*context), NormalizePath(root))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("build context ", *context, " is outside the cube directory"));
-    }
-  }
+  const std::string context_dir =
+      request.build_context_id().empty() ? "" : layout_.CubeDir(owner, request.build_context_id());
+  if (absl::Status s = PlaceBuildContexts(root, context_dir, &*cube); !s.ok()) return s;
   return cube;
 }
 
@@ -161,13 +171,64 @@ absl::StatusOr<std::unique_ptr<ContainerRuntime>> JobManager::MakeRuntime(
   }
 }
 
-absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJobRequest& request) {
-  absl::MutexLock submit_lock(&submit_mu_);
-  if (!request.client_request_id().empty()) {
-    absl::MutexLock lock(&mu_);
-    auto it = request_ids_.find(owner + "\n" + request.client_request_id());
-    if (it != request_ids_.end()) return Snapshot(*jobs_.at(it->second));
+absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& owner,
+                                                            const SubmitJobRequest& request) {
+  auto runtime = MakeRuntime(request.runtime());
+  if (!runtime.ok()) return runtime.status();
+  auto cube = LoadJobCube(owner, request);
+  if (!cube.ok()) return cube.status();
+  mlcube_remote::v1::JobPlan plan;
+  plan.set_cube_root(NormalizePath(layout_.CubeDir(owner, request.cube_id())));
+  for (const std::string& warning : cube->warnings) plan.add_warnings(warning);
+  const std::string id = "dry-run";
+  StepContext context = JobStepContext(layout_, id, owner, request, config_.allow);
+  context.dry_run = true;
+  std::vector<std::string> steps;
+  if (request.action() == mlcube_remote::v1::JOB_ACTION_CONFIGURE ||
+      (*runtime)->NeedsConfigure(*cube, context)) {
+    steps.push_back("");
   }
+  if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN) {
+    for (const std::string& task : request.tasks()) steps.push_back(task);
+  }
+  for (size_t i = 0; i < steps.size(); ++i) {
+    context.step = static_cast<int>(i);
+    context.step_prefix = layout_.JobStepPrefix(id, context.step);
+    mlcube_remote::v1::PlannedStep* step = plan.add_steps();
+    step->set_kind(steps[i].empty() ? "configure" : "task");
+    step->set_task(steps[i]);
+    absl::StatusOr<StepCommand> command;
+    if (steps[i].empty()) {
+      std::string notes;
+      command = (*runtime)->ConfigureCommand(*cube, context, &notes);
+      for (absl::string_view line : absl::StrSplit(notes, '\n', absl::SkipEmpty())) {
+        plan.add_notes(std::string(absl::StripPrefix(line, "mlcube-agent: ")));
+      }
+    } else {
+      auto prepared = PrepareTaskStep(*cube, steps[i], **runtime, context);
+      if (prepared.ok()) {
+        for (const std::string& d : prepared->creates) step->add_creates(d);
+        command = std::move(prepared->command);
+      } else {
+        command = prepared.status();
+      }
+    }
+    if (!command.ok()) {
+      // The configure step's and the first task's errors are the job's; a
+      // later task may depend on what earlier ones make.
+      const bool first_task = steps[i].empty() || i == 0 || steps[i - 1].empty();
+      if (first_task) return command.status();
+      step->set_error(std::string(command.status().message()));
+      continue;
+    }
+    for (const std::string& arg : command->argv) step->add_argv(arg);
+    step->set_cwd(command->cwd);
+  }
+  return plan;
+}
+
+absl::Status JobManager::CheckSubmittable(const std::string& owner,
+                                          const SubmitJobRequest& request) const {
   if (request.action() != mlcube_remote::v1::JOB_ACTION_CONFIGURE &&
       request.action() != mlcube_remote::v1::JOB_ACTION_RUN) {
     return absl::InvalidArgumentError("action must be configure or run");
@@ -179,30 +240,44 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
   if (!runtime.ok()) return runtime.status();
   auto cube = LoadJobCube(owner, request);
   if (!cube.ok()) return cube.status();
-  for (const std::string* image : {&cube->docker.image, &cube->singularity.build_file}) {
-    const std::string name =
-        absl::StartsWith(*image, "docker-daemon:") ? image->substr(14) : *image;
-    if (absl::Status s = CheckCubeImageName(
-            name, image == &cube->docker.image ? "docker.image" : "singularity.build_file");
+  if (!request.build_context_id().empty() &&
+      !IsDirectory(layout_.CubeDir(owner, request.build_context_id()))) {
+    return absl::NotFoundError(absl::StrCat("build context '", request.build_context_id(),
+                                            "' is not on this agent (push it first)"));
+  }
+  if (absl::Status s = CheckCubeImageName(cube->docker.image, "docker.image"); !s.ok()) return s;
+  for (const char* scheme : {"docker-daemon:", "docker://"}) {
+    const std::string& source = cube->singularity.build_file;
+    if (!absl::StartsWith(source, scheme)) continue;
+    if (absl::Status s =
+            CheckCubeImageName(source.substr(strlen(scheme)), "singularity.build_file");
         !s.ok()) {
       return s;
     }
   }
+  // What the cube asks of the runtime (recipe, extra arguments) is refused
+  // here, before it gets a job.
+  StepContext checks;
+  checks.owner = owner;
+  checks.gpus = request.gpus();
+  checks.host_access = config_.allow;
+  if (absl::Status s = (*runtime)->CheckCube(*cube, checks); !s.ok()) return s;
   if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN) {
-    for (const std::string& task : request.tasks()) {
-      auto it = cube->tasks.find(task);
-      if (it == cube->tasks.end()) {
-        std::vector<std::string> names;
-        for (const auto& [name, t] : cube->tasks) names.push_back(name);
-        return absl::InvalidArgumentError(absl::StrCat(
-            "unknown task '", task, "' (the cube has: ", absl::StrJoin(names, ", "), ")"));
-      }
-      MountPlanOptions plan_options;
-      plan_options.confine_to = cube->workspace;
-      auto plan = PlanTaskInvocation(it->second, plan_options);
-      if (!plan.ok()) return plan.status();
+    for (int i = 0; i < request.tasks_size(); ++i) {
+      if (absl::Status s = CheckTaskAtSubmit(*cube, request.tasks(i), i > 0); !s.ok()) return s;
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJobRequest& request) {
+  absl::MutexLock submit_lock(&submit_mu_);
+  if (!request.client_request_id().empty()) {
+    absl::MutexLock lock(&mu_);
+    auto it = request_ids_.find(owner + "\n" + request.client_request_id());
+    if (it != request_ids_.end()) return Snapshot(*jobs_.at(it->second));
+  }
+  if (absl::Status s = CheckSubmittable(owner, request); !s.ok()) return s;
 
   auto id = store_.CreateJobDir();
   if (!id.ok()) return id.status();

@@ -52,6 +52,11 @@ class JobManager : public CubeJobs {
   // Validates the request (cube present, tasks known, paths inside the
   // workspace, runtime installed) and queues a job. A request with a
   // client_request_id seen before returns that earlier job.
+  // What Submit would run for `request`, by the same code as Execute with
+  // StepContext::dry_run: nothing is started, built, pulled or created. The
+  // configure step is listed when a real run would do it.
+  absl::StatusOr<mlcube_remote::v1::JobPlan> Plan(
+      const std::string& owner, const mlcube_remote::v1::SubmitJobRequest& request);
   absl::StatusOr<mlcube_remote::v1::Job> Submit(const std::string& owner,
                                                 const mlcube_remote::v1::SubmitJobRequest& request);
   absl::StatusOr<mlcube_remote::v1::Job> Get(const std::string& owner, const std::string& id);
@@ -80,6 +85,11 @@ class JobManager : public CubeJobs {
                                    const mlcube_remote::v1::SubmitJobRequest& request) const;
   absl::StatusOr<std::unique_ptr<ContainerRuntime>> MakeRuntime(
       mlcube_remote::v1::Runtime runtime) const;
+  // Everything Submit checks before it records a job: action and tasks,
+  // runtime, the cube and its synced build context, image names, each
+  // task's parameters as far as they can be known before the job runs.
+  absl::Status CheckSubmittable(const std::string& owner,
+                                const mlcube_remote::v1::SubmitJobRequest& request) const;
 
   void StartQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts RunJob in a new thread; false (and nothing changed) when the

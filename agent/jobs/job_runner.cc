@@ -12,6 +12,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/job_log.h"
+#include "agent/jobs/task_step.h"
+#include "common/beneath_dir.h"
 #include "common/file_util.h"
 #include "common/mount_planner.h"
 #include "common/safe_path.h"
@@ -26,17 +28,12 @@ namespace {
 constexpr char kConfigureStep[] = "configure";
 constexpr char kTaskStepPrefix[] = "task:";
 
-std::string RealPath(const std::string& path) {
-  char* real = realpath(path.c_str(), nullptr);
-  if (!real) return "";
-  std::string out = real;
-  free(real);
-  return out;
-}
-
+// Control characters (a file name with a newline or a terminal escape)
+// appear escaped, so a cube cannot forge or hide lines of the job log.
 std::string ShellQuoteForLog(const std::vector<std::string>& argv) {
   std::vector<std::string> words;
-  for (const std::string& a : argv) {
+  for (const std::string& raw : argv) {
+    const std::string a = PrintableExcerpt(raw, raw.size());
     if (a.find_first_of(" \t\"'$\\") == std::string::npos && !a.empty()) {
       words.push_back(a);
     } else {
@@ -90,16 +87,7 @@ JobOutcome JobRunner::Run() {
 }
 
 absl::StatusOr<StepContext> JobRunner::BaseContext() const {
-  StepContext context;
-  context.job_id = job_.id();
-  context.uid = getuid();
-  context.gid = getgid();
-  context.env.insert(request_.env().begin(), request_.env().end());
-  context.gpus = request_.gpus();
-  context.job_dir = layout_.JobDir(job_.id());
-  context.scratch_dir = layout_.JobScratchDir(job_.id());
-  context.owner = job_.owner();
-  context.image_dir = layout_.OwnerImagesDir(job_.owner());
+  StepContext context = JobStepContext(layout_, job_.id(), job_.owner(), request_, config_.allow);
   if (absl::Status s = MakeDirs(context.image_dir); !s.ok()) return s;
   return context;
 }
@@ -180,30 +168,10 @@ std::optional<JobOutcome> JobRunner::LaunchStep(bool configure, const std::strin
 
 absl::StatusOr<StepCommand> JobRunner::TaskCommand(const std::string& task,
                                                    const StepContext& context) {
-  auto it = cube_.tasks.find(task);
-  if (it == cube_.tasks.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown task '", task, "'"));
-  }
-  MountPlanOptions plan_options;
-  plan_options.confine_to = cube_.workspace;
-  auto invocation = PlanTaskInvocation(it->second, plan_options);
-  if (!invocation.ok()) return invocation.status();
-  for (const std::string& d : invocation->directories_to_create) {
-    if (absl::Status s = MakeDirs(d); !s.ok()) return s;
-  }
-  // The planner checks paths lexically; symlinks are checked here.
-  const std::string real_workspace = RealPath(cube_.workspace);
-  for (const Mount& m : invocation->mounts) {
-    const std::string real = RealPath(m.host_path);
-    if (real.empty()) {
-      return absl::NotFoundError(absl::StrCat("task ", task, ": ", m.host_path, " does not exist"));
-    }
-    if (real_workspace.empty() || !IsWithin(real, real_workspace)) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("task ", task, ": ", m.host_path, " resolves outside the workspace"));
-    }
-  }
-  return runtime_->TaskCommand(cube_, *invocation, context);
+  // Decided now, not at submit: an earlier task may have made its paths.
+  absl::StatusOr<PlannedTaskStep> prepared = PrepareTaskStep(cube_, task, *runtime_, context);
+  if (!prepared.ok()) return prepared.status();
+  return std::move(prepared->command);
 }
 
 std::optional<JobOutcome> JobRunner::AfterStep(bool configure, const std::string& task,

@@ -10,7 +10,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/runtimes/apptainer_recipe_check.h"
+#include "agent/runtimes/build_context.h"
 #include "agent/subprocess.h"
+#include "common/file_util.h"
+#include "common/safe_path.h"
 
 namespace mlcube {
 namespace {
@@ -37,7 +41,42 @@ absl::Status CheckArgs(const std::vector<std::string>& args, RuntimeStep step, c
   return RunArgumentPolicy(RuntimeFamily::kApptainer, step, context.host_access).Check(args, key);
 }
 
+constexpr int64_t kMaxRecipeBytes = 1 << 20;
+
 }  // namespace
+
+absl::StatusOr<std::string> ApptainerRuntime::ReadCheckedRecipe(const Cube& cube) {
+  const std::string& build_file = cube.singularity.build_file;
+  auto context =
+      BuildContext::OpenForCube(cube, cube.singularity.build_context, "singularity.build_context");
+  if (!context.ok()) return context.status();
+  auto text = context->ReadFile(build_file, "singularity.build_file", kMaxRecipeBytes);
+  if (!text.ok()) return text.status();
+  ApptainerRecipeCheck check(
+      *text, absl::StrCat("singularity.build_file: ", PrintableExcerpt(build_file)));
+  if (absl::Status s = check.Check(*context); !s.ok()) return s;
+  return text;
+}
+
+absl::Status ApptainerRuntime::CheckCube(const Cube& cube, const StepContext& context) {
+  if (absl::Status s = CheckArgs(SplitArgs(cube.singularity.build_args), RuntimeStep::kBuild,
+                                 "singularity.build_args", context);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckArgs(SplitArgs(cube.singularity.run_args), RuntimeStep::kRun,
+                                 "singularity.run_args", context);
+      !s.ok()) {
+    return s;
+  }
+  const std::string& build_file = cube.singularity.build_file;
+  if (build_file.empty() || absl::StartsWith(build_file, "docker://") ||
+      absl::StartsWith(build_file, "docker-daemon:")) {
+    return absl::OkStatus();
+  }
+  auto text = ReadCheckedRecipe(cube);
+  return absl::IsNotFound(text.status()) ? absl::OkStatus() : text.status();
+}
 
 bool IsSifFile(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -73,6 +112,11 @@ absl::StatusOr<StepCommand> ApptainerRuntime::ConfigureCommand(const Cube& cube,
   std::string source;
   const std::string& build_file = cube.singularity.build_file;
   if (absl::StartsWith(build_file, "docker://")) {
+    if (absl::Status s =
+            CheckCubeImageName(build_file.substr(strlen("docker://")), "singularity.build_file");
+        !s.ok()) {
+      return s;
+    }
     source = build_file;
   } else if (absl::StartsWith(build_file, "docker-daemon:")) {
     // The identity's own build of that image when it has one; never another
@@ -84,9 +128,18 @@ absl::StatusOr<StepCommand> ApptainerRuntime::ConfigureCommand(const Cube& cube,
   } else {
     const std::string recipe = absl::StrCat(cube.singularity.build_context, "/",
                                             build_file.empty() ? "Singularity.recipe" : build_file);
-    if (!build_file.empty() && access(recipe.c_str(), R_OK) == 0) {
-      source = recipe;
+    auto text = build_file.empty() ? absl::StatusOr<std::string>(absl::NotFoundError(""))
+                                   : ReadCheckedRecipe(cube);
+    if (text.ok()) {
+      // The build reads the copy that was checked (a recipe swapped after
+      // the check is never read); %files sources resolve against the cwd.
+      source = context.step_prefix + ".def";
+      if (!context.dry_run) {
+        if (absl::Status s = WriteFileAtomically(source, *text, 0600); !s.ok()) return s;
+      }
       command.cwd = cube.singularity.build_context;
+    } else if (!absl::IsNotFound(text.status())) {
+      return text.status();
     } else if (!cube.docker.image.empty()) {
       std::string image = cube.docker.image;
       if (image.find(':', image.rfind('/') == std::string::npos ? 0 : image.rfind('/')) ==
@@ -158,7 +211,11 @@ absl::StatusOr<StepCommand> ApptainerRuntime::TaskCommand(const Cube& cube,
   // owner's data), /tmp or the working directory; only the MLCube mounts.
   // --cleanenv: the agent's environment stays out; the job's env and the
   // proxies are passed explicitly below.
-  a = {binary_, "-q", entry.empty() ? "run" : "exec", "--contain", "--cleanenv"};
+  // --pid: the task gets its own PID namespace, so it sees no host process
+  // and every process it starts (setsid, double forks, daemons) dies with
+  // it: when the task's init exits, or when a cancel kills the step's
+  // process group, the kernel kills the whole namespace.
+  a = {binary_, "-q", entry.empty() ? "run" : "exec", "--contain", "--cleanenv", "--pid"};
   for (const Mount& m : invocation.mounts) {
     a.push_back("--bind");
     a.push_back(absl::StrCat(m.host_path, ":", m.container_path, m.read_only ? ":ro" : ""));

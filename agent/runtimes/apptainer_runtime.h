@@ -27,6 +27,9 @@ class ApptainerRuntime final : public ContainerRuntime {
         docker_binary_(std::move(docker_binary)) {}
 
   std::string name() const override { return flavour_; }
+  // A recipe must keep its build inside the build context
+  // (ApptainerRecipeCheck).
+  absl::Status CheckCube(const Cube& cube, const StepContext& context) override;
   bool NeedsConfigure(const Cube& cube, const StepContext& context) override;
   absl::StatusOr<StepCommand> ConfigureCommand(const Cube& cube, const StepContext& context,
                                                std::string* notes) override;
@@ -41,6 +44,9 @@ class ApptainerRuntime final : public ContainerRuntime {
  private:
   // `docker image inspect IMAGE` succeeds (false without Docker).
   bool DockerImageExists(const std::string& image) const;
+  // The cube's recipe, read beneath its build context and checked;
+  // NOT_FOUND when there is none.
+  static absl::StatusOr<std::string> ReadCheckedRecipe(const Cube& cube);
   std::string flavour_;
   std::string binary_;
   std::string docker_binary_;

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/runtimes/image_reference.h"
 #include "common/digest.h"
 
 namespace mlcube {
@@ -55,6 +56,8 @@ std::string OwnerImageTag(const std::string& owner, const std::string& image) {
 }
 
 absl::Status CheckCubeImageName(const std::string& image, const char* key) {
+  if (image.empty()) return absl::OkStatus();  // the runtime says when it needs one
+  if (absl::Status s = CheckImageReference(image, key); !s.ok()) return s;
   if (absl::StartsWith(image, "mlcube-local/") || absl::StrContains(image, "/mlcube-local/")) {
     return absl::InvalidArgumentError(absl::StrCat(
         key, ": '", image,

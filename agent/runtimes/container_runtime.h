@@ -62,6 +62,13 @@ class ContainerRuntime {
   // "docker", "podman", "apptainer" or "singularity".
   virtual std::string name() const = 0;
 
+  // Checks at submit what the cube asks of this runtime (image names, a
+  // recipe confined to its build context): INVALID_ARGUMENT naming the key.
+  // Configure and task commands check again.
+  virtual absl::Status CheckCube(const Cube& cube, const StepContext& context) {
+    return absl::OkStatus();
+  }
+
   // True when `run` must configure first: no usable image yet, or the cube
   // asks to rebuild every time (build_strategy: always).
   virtual bool NeedsConfigure(const Cube& cube, const StepContext& context) = 0;
@@ -102,8 +109,10 @@ std::vector<std::string> SplitArgs(const std::string& text);
 // let alice run her code in bob's job, with bob's data mounted). Pulled
 // images keep their registry names: their content comes from the registry.
 std::string OwnerImageTag(const std::string& owner, const std::string& image);
-// INVALID_ARGUMENT for images in the agent's own "mlcube-local/" namespace:
-// a cube may not name another identity's build.
+// INVALID_ARGUMENT, naming `key`, unless `image` is a registry-style name
+// (CheckImageReference: never a local image ID) outside the agent's own
+// "mlcube-local/" namespace: a cube may not name another identity's build.
+// An empty name passes (the runtime says when it needs one).
 absl::Status CheckCubeImageName(const std::string& image, const char* key);
 
 // The container name of a job's step: derived from the job id, so a

@@ -10,8 +10,11 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "agent/runtimes/build_context.h"
+#include "agent/runtimes/dockerfile_check.h"
 #include "agent/subprocess.h"
 #include "common/file_util.h"
+#include "common/safe_path.h"
 
 namespace mlcube {
 
@@ -70,27 +73,80 @@ bool DockerRuntime::ImageExists(const std::string& image) const {
 
 namespace {
 
-std::string RecipePath(const Cube& cube) {
-  return absl::StrCat(cube.docker.build_context, "/",
-                      cube.docker.build_file.empty() ? "Dockerfile" : cube.docker.build_file);
+constexpr int64_t kMaxRecipeBytes = 1 << 20;
+
+std::string BuildFileName(const Cube& cube) {
+  return cube.docker.build_file.empty() ? "Dockerfile" : cube.docker.build_file;
 }
 
-bool BuildsFromRecipe(const Cube& cube) {
-  return cube.docker.build_strategy != BuildStrategy::kPull &&
-         access(RecipePath(cube).c_str(), R_OK) == 0;
+// The cube's Dockerfile, read beneath its build context: NOT_FOUND when it
+// has none, INVALID_ARGUMENT naming docker.build_file when the name leads
+// outside (another identity's files, the agent's key).
+absl::StatusOr<std::string> ReadRecipe(const Cube& cube) {
+  auto context = BuildContext::OpenForCube(cube, cube.docker.build_context, "docker.build_context");
+  if (!context.ok()) return context.status();
+  auto recipe = context->ReadFile(BuildFileName(cube), "docker.build_file", kMaxRecipeBytes);
+  if (!recipe.ok()) return recipe;
+  DockerfileCheck check(absl::StrCat("docker.build_file: ", PrintableExcerpt(BuildFileName(cube))));
+  if (absl::Status s = check.Check(*recipe); !s.ok()) return s;
+  return recipe;
+}
+
+// True: build from the recipe; false: pull; an error: the recipe is refused.
+absl::StatusOr<bool> BuildsFromRecipe(const Cube& cube) {
+  if (cube.docker.build_strategy == BuildStrategy::kPull) return false;
+  auto recipe = ReadRecipe(cube);
+  if (absl::IsNotFound(recipe.status())) return false;
+  if (!recipe.ok()) return recipe.status();
+  return true;
+}
+
+// Extra `run` arguments come from the cube, i.e. from the remote caller
+// (the agent's docker group is root-equivalent): see RunArgumentPolicy.
+// As MLCube: cpu_args without GPUs, gpu_args when the request or the cube's
+// platform.accelerator_count asks for GPUs; only the arguments that are
+// used are checked (and passed).
+struct ExtraArgs {
+  std::vector<std::string> run, env;
+};
+
+absl::StatusOr<ExtraArgs> CheckedExtraArgs(const Cube& cube, const StepContext& context) {
+  const bool gpus = !DockerGpuSpec(cube.accelerator_count, context.gpus).empty();
+  ExtraArgs extra{SplitArgs(gpus ? cube.docker.gpu_args : cube.docker.cpu_args),
+                  SplitArgs(cube.docker.env_args)};
+  const RunArgumentPolicy policy(RuntimeFamily::kDocker, RuntimeStep::kRun, context.host_access);
+  if (absl::Status s = policy.Check(extra.run, gpus ? "docker.gpu_args" : "docker.cpu_args");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = policy.Check(extra.env, "docker.env_args"); !s.ok()) return s;
+  return extra;
 }
 
 }  // namespace
 
+std::string DockerGpuSpec(int accelerator_count, const std::string& gpus) {
+  if (!gpus.empty()) return gpus;
+  return accelerator_count > 0 ? std::to_string(accelerator_count) : "";
+}
+
 std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context) const {
-  return BuildsFromRecipe(cube) ? OwnerImageTag(context.owner, cube.docker.image)
+  // (A refused recipe never gets this far: submit and configure refuse it.)
+  auto builds = BuildsFromRecipe(cube);
+  return builds.ok() && *builds ? OwnerImageTag(context.owner, cube.docker.image)
                                 : cube.docker.image;
+}
+
+absl::Status DockerRuntime::CheckCube(const Cube& cube, const StepContext& context) {
+  if (absl::Status s = CheckCubeImageName(cube.docker.image, "docker.image"); !s.ok()) return s;
+  if (absl::Status s = BuildsFromRecipe(cube).status(); !s.ok()) return s;
+  return CheckedExtraArgs(cube, context).status();
 }
 
 bool DockerRuntime::NeedsConfigure(const Cube& cube, const StepContext& context) {
   if (cube.docker.build_strategy == BuildStrategy::kAlways) return true;
-  // A refused image name is reported by the configure step.
-  if (!CheckCubeImageName(cube.docker.image, "docker.image").ok()) return true;
+  // A refused image name or recipe is reported by the configure step.
+  if (!CheckCube(cube, context).ok()) return true;
   return !ImageExists(ImageFor(cube, context));
 }
 
@@ -102,20 +158,29 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
   }
   if (absl::Status s = CheckCubeImageName(cube.docker.image, "docker.image"); !s.ok()) return s;
   StepCommand command;
-  const std::string recipe = RecipePath(cube);
-  if (!BuildsFromRecipe(cube)) {
+  auto recipe = cube.docker.build_strategy == BuildStrategy::kPull
+                    ? absl::StatusOr<std::string>(absl::NotFoundError("pull"))
+                    : ReadRecipe(cube);
+  if (absl::IsNotFound(recipe.status())) {
     if (cube.docker.build_strategy != BuildStrategy::kPull) {
-      absl::StrAppend(notes, "mlcube-agent: no recipe at ", recipe, "; pulling ", cube.docker.image,
-                      "\n");
+      absl::StrAppend(notes, "mlcube-agent: no recipe at ", cube.docker.build_context, "/",
+                      BuildFileName(cube), "; pulling ", cube.docker.image, "\n");
     }
     command.argv = {binary_, "pull", cube.docker.image};
     return command;
   }
+  if (!recipe.ok()) return recipe.status();
+  // The build reads the copy that was checked, so a recipe swapped for a
+  // symlink after the check is never read.
+  const std::string recipe_copy = context.step_prefix + ".Dockerfile";
+  if (!context.dry_run) {
+    if (absl::Status s = WriteFileAtomically(recipe_copy, *recipe, 0600); !s.ok()) return s;
+  }
   // --force-rm: a failing step leaves no intermediate container behind.
-  const std::string tag = ImageFor(cube, context);
+  const std::string tag = OwnerImageTag(context.owner, cube.docker.image);
   absl::StrAppend(notes, "mlcube-agent: building ", cube.docker.image, " as ", tag,
                   " (builds are private to each identity)\n");
-  command.argv = {binary_, "build", "--force-rm", "-t", tag, "-f", recipe};
+  command.argv = {binary_, "build", "--force-rm", "-t", tag, "-f", recipe_copy};
   std::map<std::string, std::string> build_args = cube.docker.build_args;
   for (const auto& [k, v] : ProxyEnvironment()) build_args.emplace(k, v);
   for (const auto& [k, v] : context.env) build_args[k] = v;
@@ -126,18 +191,6 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
   command.argv.push_back(cube.docker.build_context);
   return command;
 }
-
-namespace {
-
-// Extra `run` arguments come from the cube, i.e. from the remote caller
-// (the agent's docker group is root-equivalent): see RunArgumentPolicy.
-absl::Status CheckExtraArgs(const std::vector<std::string>& args, const char* key,
-                            const StepContext& context) {
-  return RunArgumentPolicy(RuntimeFamily::kDocker, RuntimeStep::kRun, context.host_access)
-      .Check(args, absl::StrCat("docker.", key));
-}
-
-}  // namespace
 
 absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
                                                        const TaskInvocation& invocation,
@@ -184,26 +237,19 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
     a.push_back("--env-file");
     a.push_back(env_file);
   }
-  // As MLCube: cpu_args without GPUs, gpu_args when the request or the
-  // cube's platform.accelerator_count asks for GPUs; only the arguments
-  // that are used are checked.
-  const bool gpus = !context.gpus.empty() || cube.accelerator_count > 0;
-  const std::vector<std::string> run_args =
-      SplitArgs(gpus ? cube.docker.gpu_args : cube.docker.cpu_args);
-  const std::vector<std::string> env_args = SplitArgs(cube.docker.env_args);
-  for (const auto& [args, key] : {std::make_pair(&run_args, gpus ? "gpu_args" : "cpu_args"),
-                                  std::make_pair(&env_args, "env_args")}) {
-    absl::Status allowed = CheckExtraArgs(*args, key, context);
-    if (!allowed.ok()) return allowed;
-  }
-  if (!context.gpus.empty()) {
+  // As MLCube's docker runner: `docker run RUN_ARGS --gpus=SPEC ENV_ARGS ...`
+  // where RUN_ARGS is gpu_args (GPUs asked for) or cpu_args; duplicates
+  // are kept.
+  auto extra = CheckedExtraArgs(cube, context);
+  if (!extra.ok()) return extra.status();
+  for (const std::string& arg : extra->run) a.push_back(arg);
+  const std::string gpus = DockerGpuSpec(cube.accelerator_count, context.gpus);
+  if (!gpus.empty()) {
     a.push_back("--gpus");
     // Docker parses --gpus as CSV: a device list must be quoted inside.
-    a.push_back(context.gpus.find(',') != std::string::npos ? absl::StrCat("\"", context.gpus, "\"")
-                                                            : context.gpus);
+    a.push_back(gpus.find(',') != std::string::npos ? absl::StrCat("\"", gpus, "\"") : gpus);
   }
-  for (const std::string& arg : run_args) a.push_back(arg);
-  for (const std::string& arg : env_args) a.push_back(arg);
+  for (const std::string& arg : extra->env) a.push_back(arg);
   std::vector<std::string> entry = SplitArgs(invocation.entrypoint);
   if (!entry.empty()) {
     a.push_back("--entrypoint");

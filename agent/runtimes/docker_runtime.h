@@ -13,6 +13,10 @@
 
 namespace mlcube {
 
+// The --gpus value MLCube's docker runner passes: the request's --gpus when
+// given, else platform.accelerator_count when above 0, else none ("").
+std::string DockerGpuSpec(int accelerator_count, const std::string& gpus);
+
 class DockerRuntime final : public ContainerRuntime {
  public:
   // `flavour` is "docker" or "podman"; `binary` its absolute path.
@@ -20,6 +24,7 @@ class DockerRuntime final : public ContainerRuntime {
       : flavour_(std::move(flavour)), binary_(std::move(binary)) {}
 
   std::string name() const override { return flavour_; }
+  absl::Status CheckCube(const Cube& cube, const StepContext& context) override;
   bool NeedsConfigure(const Cube& cube, const StepContext& context) override;
   absl::StatusOr<StepCommand> ConfigureCommand(const Cube& cube, const StepContext& context,
                                                std::string* notes) override;

@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "agent/host_access_policy.h"
 #include "agent/runtimes/option_grammar.h"
 
 namespace mlcube {
@@ -29,24 +30,6 @@ namespace mlcube {
 enum class RuntimeFamily { kDocker, kApptainer };
 // Which command the arguments are added to: `run`/`exec`, or `build`.
 enum class RuntimeStep { kRun, kBuild };
-
-// A host directory the admin lets cubes bind (e.g. a shared dataset
-// directory). Whatever lies below it, symlinks included, is then reachable:
-// pick directories whose contents the cube owners cannot change.
-struct HostBindRoot {
-  std::string host_dir;   // absolute, no trailing slash
-  bool writable = false;  // false: a bind below it must say "ro"
-};
-
-// Host access the agent's admin grants every cube on this agent. The
-// defaults grant none: that is what a shared agent must run with.
-struct HostAccessPolicy {
-  bool allow_host_network = false;       // docker --network=host
-  bool allow_host_ipc = false;           // docker --ipc=host
-  bool allow_host_pid = false;           // docker --pid=host
-  bool allow_published_ports = false;    // docker -p/--publish, -P/--publish-all
-  std::vector<HostBindRoot> bind_roots;  // docker -v, apptainer -B below these
-};
 
 class RunArgumentPolicy {
  public:

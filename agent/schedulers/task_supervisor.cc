@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -122,10 +123,19 @@ absl::StatusOr<pid_t> TaskSupervisor::ReadProcessGroup(const std::string& step_p
   return pgid;
 }
 
-int TaskSupervisor::Main(const std::vector<std::string>& args) {
-  std::string log_path, step, cwd;
+namespace {
+
+struct SuperviseArgs {
+  std::string log_path;
+  std::string step;
+  std::string cwd;
   int64_t log_max = 64LL << 20;
   std::vector<std::string> command;
+};
+
+// `--log=PATH --log-max-bytes=N --step=PREFIX [--cwd=DIR] -- COMMAND...`
+std::optional<SuperviseArgs> ParseSuperviseArgs(const std::vector<std::string>& args) {
+  SuperviseArgs parsed;
   size_t i = 0;
   for (; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -134,72 +144,54 @@ int TaskSupervisor::Main(const std::vector<std::string>& args) {
       break;
     }
     if (absl::StartsWith(a, "--log=")) {
-      log_path = a.substr(6);
+      parsed.log_path = a.substr(6);
     } else if (absl::StartsWith(a, "--log-max-bytes=")) {
-      if (!absl::SimpleAtoi(a.substr(16), &log_max)) return 2;
+      if (!absl::SimpleAtoi(a.substr(16), &parsed.log_max)) return std::nullopt;
     } else if (absl::StartsWith(a, "--step=")) {
-      step = a.substr(7);
+      parsed.step = a.substr(7);
     } else if (absl::StartsWith(a, "--cwd=")) {
-      cwd = a.substr(6);
+      parsed.cwd = a.substr(6);
     } else {
-      return 2;
+      return std::nullopt;
     }
   }
-  for (; i < args.size(); ++i) command.push_back(args[i]);
-  if (log_path.empty() || step.empty() || command.empty()) return 2;
+  for (; i < args.size(); ++i) parsed.command.push_back(args[i]);
+  if (parsed.log_path.empty() || parsed.step.empty() || parsed.command.empty()) {
+    return std::nullopt;
+  }
+  return parsed;
+}
 
-  // Leave the agent: our parent exits now, we are re-parented to init (or
-  // the service manager) and are not killed with the agent.
-  pid_t pid = fork();
-  if (pid < 0) return 1;
-  if (pid > 0) _exit(0);
-  signal(SIGHUP, SIG_IGN);
-  signal(SIGPIPE, SIG_IGN);
+// The child: its own process group, stdin from /dev/null, output to the
+// pipes; never returns.
+[[noreturn]] void ExecStep(SuperviseArgs& args, int out_fd, int err_fd) {
+  setpgid(0, 0);
+  int devnull = open("/dev/null", O_RDONLY);
+  dup2(devnull, 0);
+  dup2(out_fd, 1);
+  dup2(err_fd, 2);
+  close(3);  // the step lock stays with the supervisor only
+  signal(SIGHUP, SIG_DFL);
+  signal(SIGPIPE, SIG_DFL);
+  if (!args.cwd.empty() && chdir(args.cwd.c_str()) != 0) {
+    dprintf(2, "mlcube-agent: cannot enter %s: %s\n", args.cwd.c_str(), strerror(errno));
+    _exit(126);
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args.command) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  dprintf(2, "mlcube-agent: cannot run %s: %s\n", argv[0], strerror(errno));
+  _exit(127);
+}
 
-  auto log = JobLog::OpenForAppend(log_path, log_max);
-  if (!log.ok()) _exit(1);
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-    (void)log->Append(JobLog::RecordType::kAgent, "mlcube-agent: cannot create pipes\n");
-    (void)WriteFileAtomically(step + ".exit", "exit 125\n");
-    _exit(1);
-  }
-  pid_t child = fork();
-  if (child == 0) {
-    setpgid(0, 0);
-    int devnull = open("/dev/null", O_RDONLY);
-    dup2(devnull, 0);
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    close(3);  // the step lock stays with the supervisor only
-    signal(SIGHUP, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
-    if (!cwd.empty() && chdir(cwd.c_str()) != 0) {
-      dprintf(2, "mlcube-agent: cannot enter %s: %s\n", cwd.c_str(), strerror(errno));
-      _exit(126);
-    }
-    std::vector<char*> argv;
-    for (std::string& a : command) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    dprintf(2, "mlcube-agent: cannot run %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-  }
-  if (child < 0) {
-    (void)log->Append(JobLog::RecordType::kAgent, "mlcube-agent: fork failed\n");
-    (void)WriteFileAtomically(step + ".exit", "exit 125\n");
-    _exit(1);
-  }
-  setpgid(child, child);  // also here: no window in which a cancel misses it
-  close(out[1]);
-  close(err[1]);
+// Appends what arrives on the two pipes to the log until both close.
+void RelayOutput(int out_fd, int err_fd, JobLog* log) {
   // Large pipes: a chatty task (or `docker run` relaying one) blocks less
   // and we append fewer, larger records.
-  fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
-  fcntl(err[0], F_SETPIPE_SZ, 1 << 20);
-  (void)WriteFileAtomically(step + ".pgid", absl::StrCat(child, "\n"));
-
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  fcntl(out_fd, F_SETPIPE_SZ, 1 << 20);
+  fcntl(err_fd, F_SETPIPE_SZ, 1 << 20);
+  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
   const JobLog::RecordType types[2] = {JobLog::RecordType::kStdout, JobLog::RecordType::kStderr};
   int open_pipes = 2;
   std::string buffer(256 * 1024, '\0');
@@ -222,6 +214,43 @@ int TaskSupervisor::Main(const std::vector<std::string>& args) {
       (void)log->Append(types[k], absl::string_view(buffer.data(), n));
     }
   }
+}
+
+}  // namespace
+
+int TaskSupervisor::Main(const std::vector<std::string>& raw_args) {
+  std::optional<SuperviseArgs> args = ParseSuperviseArgs(raw_args);
+  if (!args.has_value()) return 2;
+
+  // Leave the agent: our parent exits now, we are re-parented to init (or
+  // the service manager) and are not killed with the agent.
+  pid_t pid = fork();
+  if (pid < 0) return 1;
+  if (pid > 0) _exit(0);
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+
+  const std::string& step = args->step;
+  auto log = JobLog::OpenForAppend(args->log_path, args->log_max);
+  if (!log.ok()) _exit(1);
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    (void)log->Append(JobLog::RecordType::kAgent, "mlcube-agent: cannot create pipes\n");
+    (void)WriteFileAtomically(step + ".exit", "exit 125\n");
+    _exit(1);
+  }
+  pid_t child = fork();
+  if (child == 0) ExecStep(*args, out[1], err[1]);
+  if (child < 0) {
+    (void)log->Append(JobLog::RecordType::kAgent, "mlcube-agent: fork failed\n");
+    (void)WriteFileAtomically(step + ".exit", "exit 125\n");
+    _exit(1);
+  }
+  setpgid(child, child);  // also here: no window in which a cancel misses it
+  close(out[1]);
+  close(err[1]);
+  (void)WriteFileAtomically(step + ".pgid", absl::StrCat(child, "\n"));
+  RelayOutput(out[0], err[0], &*log);
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }

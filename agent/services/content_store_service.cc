@@ -159,8 +159,9 @@ grpc::Status ContentStoreService::ReadBlob(grpc::ServerContext* context,
   if (!opened.ok()) return ToGrpcStatus(opened.status());
   UniqueFd fd = std::move(*opened);
   int64_t offset = request->offset();
-  const int64_t end =
-      request->limit() == 0 ? d.size_bytes() : std::min(d.size_bytes(), offset + request->limit());
+  const int64_t end = request->limit() == 0 || request->limit() > d.size_bytes() - offset
+                          ? d.size_bytes()
+                          : offset + request->limit();
   v1::ReadBlobChunk chunk;
   std::string* buffer = chunk.mutable_data();
   do {

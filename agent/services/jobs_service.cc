@@ -80,6 +80,18 @@ grpc::Status JobsService::SubmitJob(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status JobsService::PlanJob(grpc::ServerContext* context,
+                                  const mlcube_remote::v1::SubmitJobRequest* request,
+                                  mlcube_remote::v1::JobPlan* response) {
+  auto owner = CallerIdentity(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  if (absl::Status s = ValidateSubmitJobRequest(*request); !s.ok()) return ToGrpcStatus(s);
+  auto plan = manager_->Plan(*owner, *request);
+  if (!plan.ok()) return ToGrpcStatus(plan.status());
+  *response = std::move(*plan);
+  return grpc::Status::OK;
+}
+
 grpc::Status JobsService::GetJob(grpc::ServerContext* context,
                                  const mlcube_remote::v1::GetJobRequest* request,
                                  mlcube_remote::v1::Job* response) {

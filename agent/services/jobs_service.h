@@ -18,6 +18,9 @@ class JobsService final : public mlcube_remote::v1::Jobs::Service {
   // Neither owned. `streams` caps each identity's open watches.
   JobsService(JobManager* manager, StreamLimiter* streams) : manager_(manager), streams_(streams) {}
 
+  grpc::Status PlanJob(grpc::ServerContext* context,
+                       const mlcube_remote::v1::SubmitJobRequest* request,
+                       mlcube_remote::v1::JobPlan* response) override;
   grpc::Status SubmitJob(grpc::ServerContext* context,
                          const mlcube_remote::v1::SubmitJobRequest* request,
                          mlcube_remote::v1::Job* response) override;

@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <thread>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
@@ -21,6 +23,7 @@
 #include "common/grpc_status.h"
 #include "common/manifest_validator.h"
 #include "common/safe_path.h"
+#include "common/tree_walker.h"
 #include "common/unique_fd.h"
 
 namespace mlcube {
@@ -30,6 +33,12 @@ namespace v1 = ::mlcube_remote::v1;
 namespace {
 
 absl::StatusOr<v1::Manifest> LoadManifest(const BlobStore& store, const v1Digest& digest) {
+  // Never read a blob of any size into memory (by the size its digest names).
+  if (digest.size_bytes() > ManifestValidator::kMaxManifestBytes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("manifest blob ", DigestKey(digest), " is larger than ",
+                     ManifestValidator::kMaxManifestBytes, " bytes"));
+  }
   absl::StatusOr<std::string> bytes = store.Read(digest);
   if (!bytes.ok()) {
     return absl::FailedPreconditionError(
@@ -59,7 +68,8 @@ std::vector<std::string> ListNames(const std::string& dir, absl::string_view pre
   return names;
 }
 
-// Adds the workspace entries below `dir_fd` (path `rel`) to `out`.
+// Adds workspace entries to `out`: a named path and, for a directory,
+// everything below it (walked with TreeWalker: no recursion, bounded).
 class SnapshotWalker {
  public:
   SnapshotWalker(WorkspaceBlobIndex* index, const std::string& root,
@@ -69,13 +79,48 @@ class SnapshotWalker {
   absl::Status AddPath(int parent_fd, const std::string& name, const std::string& rel) {
     struct stat st;
     if (fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      return absl::NotFoundError(absl::StrCat("workspace path '", rel, "': ", strerror(errno)));
+      return absl::NotFoundError(
+          absl::StrCat("workspace path '", PrintableExcerpt(rel), "': ", strerror(errno)));
     }
+    if (absl::Status s = AddEntry(parent_fd, name, rel, st); !s.ok()) return s;
+    if (!S_ISDIR(st.st_mode)) return absl::OkStatus();
+    UniqueFd fd(openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+      return absl::InternalError(
+          absl::StrCat("open '", PrintableExcerpt(rel), "': ", strerror(errno)));
+    }
+    TreeLimits limits;
+    // A deeper path could not be a manifest path (ValidateRelativePath).
+    limits.max_depth = kMaxPathBytes / 2 - Depth(rel);
+    limits.max_entries = ManifestValidator::kMaxEntries;
+    TreeWalker walker(limits);
+    return walker.Walk(
+        fd.get(), absl::StrCat("workspace path '", PrintableExcerpt(rel.empty() ? "." : rel), "'"),
+        [&](const TreeWalker::Entry& e) -> absl::StatusOr<TreeWalker::Next> {
+          if (absl::StartsWith(e.name, ".mlcube-sync-")) return TreeWalker::Next::kSkip;
+          absl::Status added =
+              AddEntry(e.dir_fd, e.name, rel.empty() ? e.rel : absl::StrCat(rel, "/", e.rel), e.st);
+          if (!added.ok()) return added;
+          return TreeWalker::Next::kDescend;
+        });
+  }
+
+ private:
+  static int64_t Depth(const std::string& rel) {
+    return rel.empty() ? 0 : 1 + std::count(rel.begin(), rel.end(), '/');
+  }
+
+  // Adds one entry (not what is below a directory).
+  absl::Status AddEntry(int parent_fd, const std::string& name, const std::string& rel,
+                        const struct stat& st) {
     v1::ManifestEntry entry;
     entry.set_path(rel);
     if (S_ISREG(st.st_mode)) {
       UniqueFd fd(openat(parent_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-      if (!fd) return absl::InternalError(absl::StrCat("open '", rel, "': ", strerror(errno)));
+      if (!fd) {
+        return absl::InternalError(
+            absl::StrCat("open '", PrintableExcerpt(rel), "': ", strerror(errno)));
+      }
       // Hashed in place, not copied: reads are served from the file while
       // it keeps this size and mtime (and the client verifies the digest).
       struct stat before;
@@ -84,11 +129,10 @@ class SnapshotWalker {
       if (!digest.ok()) return digest.status();
       entry.set_type(v1::ENTRY_TYPE_FILE);
       *entry.mutable_digest() = *digest;
-      entry.set_mode(before.st_mode & 07777);
+      entry.set_mode(ManifestValidator::SafeMode(before.st_mode));
       entry.set_mtime_ns(static_cast<int64_t>(before.st_mtim.tv_sec) * 1000000000 +
                          before.st_mtim.tv_nsec);
       index_->Add(*digest, absl::StrCat(root_, "/", rel), entry.mtime_ns());
-      (*out_)[rel] = std::move(entry);
     } else if (S_ISLNK(st.st_mode)) {
       std::string target(4096, '\0');
       ssize_t n = readlinkat(parent_fd, name.c_str(), target.data(), target.size());
@@ -97,38 +141,29 @@ class SnapshotWalker {
       entry.set_type(v1::ENTRY_TYPE_SYMLINK);
       entry.set_symlink_target(target);
       // Links leaving the snapshot's tree are not part of it.
-      if (ManifestValidator::ValidateEntry(entry).ok()) (*out_)[rel] = std::move(entry);
+      if (!ManifestValidator::ValidateEntry(entry).ok()) return absl::OkStatus();
     } else if (S_ISDIR(st.st_mode)) {
-      if (!rel.empty()) {
-        entry.set_type(v1::ENTRY_TYPE_DIRECTORY);
-        entry.set_mode(st.st_mode & 07777);
-        (*out_)[rel] = std::move(entry);
-      }
-      int fd = openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0) return absl::InternalError(absl::StrCat("open '", rel, "': ", strerror(errno)));
-      DIR* dir = fdopendir(fd);
-      if (dir == nullptr) {
-        close(fd);
-        return absl::InternalError(absl::StrCat("opendir '", rel, "'"));
-      }
-      absl::Status status;
-      while (dirent* e = readdir(dir)) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        if (strncmp(e->d_name, ".mlcube-sync-", 13) == 0) continue;  // commit temp files
-        status = AddPath(dirfd(dir), e->d_name,
-                         rel.empty() ? std::string(e->d_name) : absl::StrCat(rel, "/", e->d_name));
-        if (!status.ok()) break;
-      }
-      closedir(dir);
-      return status;
+      if (rel.empty()) return absl::OkStatus();
+      entry.set_type(v1::ENTRY_TYPE_DIRECTORY);
+      entry.set_mode(ManifestValidator::SafeMode(st.st_mode));
+    } else {
+      return absl::OkStatus();  // sockets, FIFOs, devices are not outputs
     }
-    return absl::OkStatus();  // sockets, FIFOs, devices are not outputs
+    // Bounded like a manifest the agent accepts (the response names one).
+    bytes_ += static_cast<int64_t>(entry.ByteSizeLong()) + 8;
+    if (bytes_ > ManifestValidator::kMaxManifestBytes) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the snapshot would exceed ", ManifestValidator::kMaxManifestBytes,
+          " bytes of manifest (at '", PrintableExcerpt(rel), "'); snapshot fewer paths"));
+    }
+    (*out_)[rel] = std::move(entry);
+    return absl::OkStatus();
   }
 
- private:
   WorkspaceBlobIndex* index_;
   std::string root_;
   std::map<std::string, v1::ManifestEntry>* out_;
+  int64_t bytes_ = 0;
 };
 
 }  // namespace
@@ -150,14 +185,31 @@ void WorkspacesService::IndexCommittedWorkspaces() {
   // finish removing, and a commit's staged temp files (its commit record was
   // not written, so the next push commits again).
   const StateLayout& layout = *options_.layout;
+  std::vector<std::string> aside;
   for (const std::string& owner : ListNames(layout.CubesDir(), "")) {
     const std::string owner_dir = layout.OwnerCubesDir(owner);
     for (const std::string& name : ListNames(owner_dir, StateLayout::kDeletingPrefix)) {
-      RemoveTree(absl::StrCat(owner_dir, "/", name)).IgnoreError();
+      aside.push_back(absl::StrCat(owner_dir, "/", name));
     }
     for (const std::string& cube : ListNames(owner_dir, "")) {
       RemoveNamedBelow(absl::StrCat(owner_dir, "/", cube), ".mlcube-sync-");
     }
+  }
+  // Removing a tree a task made can take minutes (a chain of 20,000
+  // directories does on ext4): it runs beside the serving agent, on paths
+  // nothing else uses, so start-up never waits for it. A tree that cannot be
+  // removed stays (retried at the next start) with a message; it never stops
+  // the agent. Detached: it touches nothing of this object.
+  if (!aside.empty()) {
+    std::thread([aside = std::move(aside)] {
+      for (const std::string& path : aside) {
+        absl::Status removed = RemoveTree(path);
+        if (!removed.ok()) {
+          fprintf(stderr, "mlcube-agent: left %s in place: %s\n", PrintableExcerpt(path).c_str(),
+                  PrintableExcerpt(removed.message()).c_str());
+        }
+      }
+    }).detach();
   }
   ForEachCommit([this](const std::string& owner, const v1::CubeSummary& summary) {
     absl::StatusOr<v1::Manifest> m = LoadManifest(*store_, summary.committed_manifest());
@@ -213,6 +265,7 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
                                                v1::CommitManifestResponse* response) {
   absl::StatusOr<std::string> owner = identity_(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
+  // Also bounds the manifest's size (kMaxManifestBytes) before it is read.
   if (absl::Status s = ValidateCommitManifestRequest(*request); !s.ok()) return ToGrpcStatus(s);
   // Only a manifest the caller uploaded (or snapshotted) itself.
   absl::StatusOr<std::string> bytes = access_->ReadSmall(*owner, request->manifest_digest());
@@ -417,7 +470,8 @@ grpc::Status WorkspacesService::DeleteCube(grpc::ServerContext* context,
   if (rename(dir.c_str(), aside.c_str()) != 0) {
     return ToGrpcStatus(WriteErrorStatus(errno, absl::StrCat("moving ", cube_id, " aside")));
   }
-  response->set_bytes_freed(TreeBytes(aside));
+  absl::StatusOr<int64_t> bytes = TreeBytes(aside);
+  response->set_bytes_freed(bytes.ok() ? *bytes : 0);
   absl::Status removed = RemoveTree(aside);
   quota_->Invalidate(*owner);
   fprintf(stderr, "mlcube-agent: deleted %s/%s (%lld bytes)%s\n", owner->c_str(), cube_id.c_str(),

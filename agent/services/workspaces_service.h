@@ -51,7 +51,8 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service,
                     BlobAccess* access, StorageQuota* quota, CubeJobs* jobs, IdentityFn identity);
 
   // Records the files of every committed manifest in the index and
-  // finishes deletions a crash interrupted (at start-up).
+  // finishes deletions a crash interrupted (at start-up; those removals run
+  // on a thread of their own, so a huge tree never delays start-up).
   void IndexCommittedWorkspaces();
 
   // WorkspaceUseRecorder: the commit record says so

@@ -14,9 +14,13 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/directory_tree.h"
 #include "common/file_util.h"
+#include "common/manifest_validator.h"
+#include "common/safe_path.h"
 #include "common/unique_fd.h"
 
 namespace mlcube {
@@ -33,30 +37,6 @@ std::pair<absl::string_view, absl::string_view> SplitParent(absl::string_view pa
   size_t slash = path.rfind('/');
   if (slash == absl::string_view::npos) return {absl::string_view(), path};
   return {path.substr(0, slash), path.substr(slash + 1)};
-}
-
-// Removes a directory tree below `dir_fd`/`name` without following symlinks.
-void RemoveTree(int dir_fd, const std::string& name) {
-  int fd = openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd >= 0) {
-    DIR* dir = fdopendir(fd);
-    if (dir != nullptr) {
-      std::vector<std::string> children;
-      while (dirent* e = readdir(dir)) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        children.emplace_back(e->d_name);
-      }
-      for (const std::string& child : children) {
-        if (unlinkat(dirfd(dir), child.c_str(), 0) != 0 && errno == EISDIR) {
-          RemoveTree(dirfd(dir), child);
-        }
-      }
-      closedir(dir);
-    } else {
-      close(fd);
-    }
-  }
-  unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR);
 }
 
 // Walks to directories below a root with O_NOFOLLOW at every component,
@@ -86,7 +66,8 @@ class DirWalker {
       if (fd < 0 && create) {
         if (errno == ENOTDIR || errno == ELOOP) unlinkat(parent, name.c_str(), 0);
         if (mkdirat(parent, name.c_str(), 0755) != 0 && errno != EEXIST) {
-          return WriteErrorStatus(errno, absl::StrCat("creating directory ", rel));
+          return WriteErrorStatus(errno,
+                                  absl::StrCat("creating directory ", PrintableExcerpt(rel)));
         }
         if (created != nullptr) {
           std::string full;
@@ -97,7 +78,8 @@ class DirWalker {
       }
       if (fd < 0) {
         if (!create) return -1;
-        return absl::InternalError(absl::StrCat("opening directory ", rel, ": ", strerror(errno)));
+        return absl::InternalError(
+            absl::StrCat("opening directory ", PrintableExcerpt(rel), ": ", strerror(errno)));
       }
       stack_.emplace_back(name, UniqueFd(fd));
     }
@@ -182,7 +164,8 @@ absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
   auto [parent, name_view] = SplitParent(entry.path());
   absl::StatusOr<int> opened = stager->Open(parent, false, nullptr);
   if (!opened.ok() || *opened < 0) {
-    return absl::InternalError(absl::StrCat("directory of ", entry.path(), " vanished"));
+    return absl::InternalError(
+        absl::StrCat("directory of ", PrintableExcerpt(entry.path()), " vanished"));
   }
   const int dfd = *opened;
   const std::string name(name_view.data(), name_view.size());
@@ -198,7 +181,7 @@ absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
   if (may_move && store.Has(entry.digest()) &&
       renameat(AT_FDCWD, blob_path.c_str(), dfd, moved_name.c_str()) == 0) {
     staged->push_back({&entry, moved_name, true, !target_exists});
-    fchmodat(dfd, moved_name.c_str(), entry.mode(), 0);
+    fchmodat(dfd, moved_name.c_str(), ManifestValidator::SafeMode(entry.mode()), 0);
     SetMtime(dfd, moved_name, -1, entry.mtime_ns());
     return absl::OkStatus();
   }
@@ -206,26 +189,344 @@ absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
   UniqueFd out(openat(dfd, staging_name.c_str(),
                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!out) {
-    return WriteErrorStatus(errno, absl::StrCat("creating a temp file for ", entry.path()));
+    return WriteErrorStatus(
+        errno, absl::StrCat("creating a temp file for ", PrintableExcerpt(entry.path())));
   }
   staged->push_back({&entry, staging_name, false, false});
   absl::Status s;
   UniqueFd in(open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (in) {
-    s = CopyBlob(in.get(), out.get(), entry.digest().size_bytes(), entry.path());
+    s = CopyBlob(in.get(), out.get(), entry.digest().size_bytes(), PrintableExcerpt(entry.path()));
   } else if (index != nullptr) {
     s = index->CopyVerified(entry.digest(), out.get());
   } else {
-    s = absl::FailedPreconditionError(absl::StrCat("blob for '", entry.path(), "' vanished"));
+    s = absl::FailedPreconditionError(
+        absl::StrCat("blob for '", PrintableExcerpt(entry.path()), "' vanished"));
   }
   if (s.code() == absl::StatusCode::kNotFound) {
     return absl::FailedPreconditionError(absl::StrCat("blob ", DigestKey(entry.digest()), " for '",
-                                                      entry.path(), "' is not in the store"));
+                                                      PrintableExcerpt(entry.path()),
+                                                      "' is not in the store"));
   }
   if (!s.ok()) return s;
-  fchmod(out.get(), entry.mode());
+  fchmod(out.get(), ManifestValidator::SafeMode(entry.mode()));
   SetMtime(dfd, staging_name, out.get(), entry.mtime_ns());
   return absl::OkStatus();
+}
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// One Apply: the plan, what has been staged so far, and how to undo it.
+class MaterializeRun {
+ public:
+  using Result = WorkspaceMaterializer::Result;
+
+  MaterializeRun(BlobStore* store, WorkspaceBlobIndex* index, const std::string& root,
+                 const Manifest* previous, const Manifest& next, bool dry_run,
+                 const WorkspaceMaterializer::BlobFilter& may_use)
+      : store_(store),
+        index_(index),
+        root_(root),
+        previous_(previous),
+        next_(next),
+        dry_run_(dry_run),
+        may_use_(may_use) {}
+
+  // Opens the root, creating it (and its parents) unless a dry run.
+  absl::Status OpenRoot();
+  // Phase 1a: directories and symlinks are made, file writes planned.
+  absl::Status Plan();
+  // Phase 1b: the planned file writes are staged.
+  absl::Status StageWrites();
+  // Removes everything staged and every directory made.
+  void Rollback();
+  // Phase 3: staged entries renamed into place; the index learns them.
+  absl::Status Place();
+  // Files the previous manifest listed and `next_` does not, removed
+  // deepest first (a directory that still holds task outputs stays).
+  void Prune(std::vector<const ManifestEntry*> removals);
+  // Directory modes last, so a read-only directory does not block renames.
+  void ApplyDirectoryModes();
+
+  int root_fd() const { return root_fd_.get(); }
+  bool staged_anything() const { return !staged_.empty(); }
+  Result& result() { return result_; }
+
+ private:
+  absl::Status PlanEntry(const ManifestEntry& entry, int index, DirWalker* walker,
+                         const absl::flat_hash_map<absl::string_view, const ManifestEntry*>& old);
+  absl::Status PlanSymlink(const ManifestEntry& entry, int index, int dfd, const std::string& name,
+                           const struct stat* existing);
+  absl::Status PlanFile(const ManifestEntry& entry, int index, int dfd, const std::string& name,
+                        const struct stat* existing, const ManifestEntry* old);
+  absl::Status StageOnThreads(size_t threads);
+
+  BlobStore* store_;
+  WorkspaceBlobIndex* index_;
+  const std::string& root_;
+  const Manifest* previous_;
+  const Manifest& next_;
+  const bool dry_run_;
+  const WorkspaceMaterializer::BlobFilter& may_use_;
+  UniqueFd root_fd_;
+  Result result_;
+  std::vector<Staged> staged_;
+  std::vector<std::string> created_dirs_;
+  std::vector<PendingWrite> writes_;
+};
+
+absl::Status MaterializeRun::OpenRoot() {
+  root_fd_.Reset(open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (root_fd_ || dry_run_) return absl::OkStatus();
+  // Create the root and its parents (the owner's dir on first use).
+  if (absl::Status made = MakeDirs(root_); !made.ok()) return made;
+  root_fd_.Reset(open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root_fd_) {
+    return absl::InternalError(absl::StrCat("opening ", root_, ": ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+void MaterializeRun::Rollback() {
+  DirWalker undo(root_fd_.get());
+  for (const Staged& s : staged_) {
+    auto [parent, name] = SplitParent(s.entry->path());
+    absl::StatusOr<int> dfd = undo.Open(parent, false, nullptr);
+    if (!dfd.ok() || *dfd < 0) continue;
+    if (s.moved_from_store) {
+      renameat(*dfd, s.temp_name.c_str(), AT_FDCWD, store_->PathOf(s.entry->digest()).c_str());
+      fchmodat(AT_FDCWD, store_->PathOf(s.entry->digest()).c_str(), 0444, 0);
+    } else {
+      unlinkat(*dfd, s.temp_name.c_str(), 0);
+    }
+  }
+  for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) {
+    unlinkat(root_fd_.get(), it->c_str(), AT_REMOVEDIR);
+  }
+}
+
+absl::Status MaterializeRun::Plan() {
+  absl::flat_hash_map<absl::string_view, const ManifestEntry*> old_entries;
+  if (previous_ != nullptr) {
+    old_entries.reserve(previous_->entries_size());
+    for (const ManifestEntry& e : previous_->entries()) old_entries.emplace(e.path(), &e);
+  }
+  DirWalker walker(root_fd_.get());
+  int index = 0;
+  for (const ManifestEntry& entry : next_.entries()) {
+    if (absl::Status s = PlanEntry(entry, ++index, &walker, old_entries); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MaterializeRun::PlanEntry(
+    const ManifestEntry& entry, int index, DirWalker* walker,
+    const absl::flat_hash_map<absl::string_view, const ManifestEntry*>& old_entries) {
+  auto [parent, name_view] = SplitParent(entry.path());
+  const std::string name(name_view.data(), name_view.size());
+  int dfd = -1;
+  if (root_fd_) {
+    absl::StatusOr<int> opened = walker->Open(parent, !dry_run_, &created_dirs_);
+    if (!opened.ok()) return opened.status();
+    dfd = *opened;
+  }
+  struct stat st;
+  const bool exists = dfd >= 0 && fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (entry.type() == ENTRY_TYPE_DIRECTORY) {
+    if (dry_run_ || (exists && S_ISDIR(st.st_mode))) return absl::OkStatus();
+    // Creating it now lets children be staged inside it.
+    return walker->Open(entry.path(), true, &created_dirs_).status();
+  }
+  if (entry.type() == ENTRY_TYPE_SYMLINK) {
+    return PlanSymlink(entry, index, dfd, name, exists ? &st : nullptr);
+  }
+  auto old_it = old_entries.find(entry.path());
+  const ManifestEntry* old = old_it == old_entries.end() ? nullptr : old_it->second;
+  return PlanFile(entry, index, dfd, name, exists ? &st : nullptr, old);
+}
+
+absl::Status MaterializeRun::PlanSymlink(const ManifestEntry& entry, int index, int dfd,
+                                         const std::string& name, const struct stat* existing) {
+  if (existing != nullptr && S_ISLNK(existing->st_mode)) {
+    std::string target(static_cast<size_t>(existing->st_size) + 1, '\0');
+    ssize_t n = readlinkat(dfd, name.c_str(), target.data(), target.size());
+    if (n >= 0 && static_cast<size_t>(n) < target.size()) {
+      target.resize(static_cast<size_t>(n));
+      if (target == entry.symlink_target()) {
+        ++result_.files_unchanged;
+        return absl::OkStatus();
+      }
+    }
+  }
+  ++result_.files_written;
+  if (dry_run_) return absl::OkStatus();
+  std::string temp = absl::StrCat(".mlcube-sync-", index, ".tmp");
+  unlinkat(dfd, temp.c_str(), 0);
+  if (symlinkat(entry.symlink_target().c_str(), dfd, temp.c_str()) != 0) {
+    return WriteErrorStatus(errno,
+                            absl::StrCat("creating symlink ", PrintableExcerpt(entry.path())));
+  }
+  staged_.push_back({&entry, std::move(temp)});
+  return absl::OkStatus();
+}
+
+absl::Status MaterializeRun::PlanFile(const ManifestEntry& entry, int index, int dfd,
+                                      const std::string& name, const struct stat* existing,
+                                      const ManifestEntry* old) {
+  const int64_t size = entry.digest().size_bytes();
+  if (existing != nullptr && S_ISREG(existing->st_mode) && existing->st_size == size &&
+      old != nullptr && old->type() == ENTRY_TYPE_FILE &&
+      SameDigest(old->digest(), entry.digest()) &&
+      static_cast<int64_t>(existing->st_mtim.tv_sec) * 1000000000 + existing->st_mtim.tv_nsec ==
+          entry.mtime_ns()) {
+    const mode_t mode = ManifestValidator::SafeMode(entry.mode());
+    if (!dry_run_ && (existing->st_mode & 07777) != mode) {
+      fchmodat(dfd, name.c_str(), mode, 0);
+    }
+    ++result_.files_unchanged;
+    return absl::OkStatus();
+  }
+  ++result_.files_written;
+  result_.bytes_written += size;
+  const bool present = may_use_ ? may_use_(entry.digest())
+                                : store_->Has(entry.digest()) ||
+                                      (index_ != nullptr && index_->Has(entry.digest(), ""));
+  if (!present) {
+    if (dry_run_) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat("blob ", DigestKey(entry.digest()), " for '",
+                                                      PrintableExcerpt(entry.path()),
+                                                      "' is not in the store"));
+  }
+  if (!dry_run_) writes_.push_back({&entry, index});
+  return absl::OkStatus();
+}
+
+// The last use of a blob in this commit moves it out of the store (a rename:
+// no second copy of the data is written); earlier uses copy it. A blob the
+// store no longer holds is copied, verified, from a workspace file that has
+// it (WorkspaceBlobIndex). A large commit is staged on two threads, each
+// taking one contiguous half (so directories stay together); a blob used in
+// both halves is copied by each and stays in the store, so one half never
+// moves away what the other still reads.
+absl::Status MaterializeRun::StageWrites() {
+  return StageOnThreads(writes_.size() >= kParallelStagingMin ? 2 : 1);
+}
+
+absl::Status MaterializeRun::StageOnThreads(size_t threads) {
+  const size_t half = (writes_.size() + 1) / 2;
+  absl::flat_hash_map<std::string, size_t> last_write;  // blob hash -> index in `writes_`
+  absl::flat_hash_map<std::string, int> halves_using;   // blob hash -> bit per half
+  for (size_t i = 0; i < writes_.size(); ++i) {
+    const std::string& hash = writes_[i].entry->digest().hash();
+    last_write[hash] = i;
+    halves_using[hash] |= threads == 2 && i >= half ? 2 : 1;
+  }
+  auto may_move = [&](size_t i) {
+    const std::string& hash = writes_[i].entry->digest().hash();
+    return last_write.at(hash) == i && halves_using.at(hash) != 3;
+  };
+  std::vector<std::vector<Staged>> staged_by(threads);
+  std::vector<absl::Status> status_by(threads);
+  auto stage_range = [&](size_t t, size_t begin, size_t end) {
+    DirWalker stager(root_fd_.get());
+    for (size_t i = begin; i < end && status_by[t].ok(); ++i) {
+      status_by[t] = StageWrite(*store_, index_, *writes_[i].entry, writes_[i].index, may_move(i),
+                                &stager, &staged_by[t]);
+    }
+  };
+  if (threads == 2) {
+    std::thread second(stage_range, 1, half, writes_.size());
+    stage_range(0, 0, half);
+    second.join();
+  } else {
+    stage_range(0, 0, writes_.size());
+  }
+  for (std::vector<Staged>& part : staged_by) {
+    for (Staged& one : part) staged_.push_back(std::move(one));
+  }
+  for (const absl::Status& s : status_by) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MaterializeRun::Place() {
+  DirWalker placer(root_fd_.get());
+  for (const Staged& s : staged_) {
+    if (s.in_place) continue;
+    auto [parent, name_view] = SplitParent(s.entry->path());
+    const std::string name(name_view.data(), name_view.size());
+    absl::StatusOr<int> dfd = placer.Open(parent, false, nullptr);
+    if (!dfd.ok() || *dfd < 0) {
+      return absl::InternalError(
+          absl::StrCat("directory of ", PrintableExcerpt(s.entry->path()), " vanished"));
+    }
+    struct stat st;
+    if (fstatat(*dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+      if (absl::Status removed = RemoveTreeAt(*dfd, name); !removed.ok()) return removed;
+    }
+    if (renameat(*dfd, s.temp_name.c_str(), *dfd, name.c_str()) != 0) {
+      return WriteErrorStatus(errno,
+                              absl::StrCat("renaming into ", PrintableExcerpt(s.entry->path())));
+    }
+  }
+  // The index learns where the written files now hold their blobs (files
+  // left unchanged are already in it).
+  if (index_ != nullptr) {
+    for (const Staged& s : staged_) {
+      if (s.entry->type() != ENTRY_TYPE_FILE) continue;
+      index_->Add(s.entry->digest(), absl::StrCat(root_, "/", s.entry->path()),
+                  s.entry->mtime_ns());
+    }
+  }
+  return absl::OkStatus();
+}
+
+void MaterializeRun::Prune(std::vector<const ManifestEntry*> removals) {
+  std::sort(removals.begin(), removals.end(),
+            [](const ManifestEntry* a, const ManifestEntry* b) { return a->path() > b->path(); });
+  DirWalker walker(root_fd_.get());
+  for (const ManifestEntry* e : removals) {
+    auto [parent, name_view] = SplitParent(e->path());
+    const std::string name(name_view.data(), name_view.size());
+    absl::StatusOr<int> dfd = walker.Open(parent, false, nullptr);
+    if (!dfd.ok() || *dfd < 0) continue;
+    if (e->type() == ENTRY_TYPE_DIRECTORY) {
+      unlinkat(*dfd, name.c_str(), AT_REMOVEDIR);
+    } else if (unlinkat(*dfd, name.c_str(), 0) == 0) {
+      ++result_.files_removed;
+    }
+  }
+}
+
+void MaterializeRun::ApplyDirectoryModes() {
+  DirWalker walker(root_fd_.get());
+  for (const ManifestEntry& entry : next_.entries()) {
+    if (entry.type() != ENTRY_TYPE_DIRECTORY || entry.mode() == 0) continue;
+    absl::StatusOr<int> dfd = walker.Open(entry.path(), false, nullptr);
+    struct stat st;
+    const mode_t mode = ManifestValidator::SafeMode(entry.mode());
+    if (dfd.ok() && *dfd >= 0 && fstat(*dfd, &st) == 0 && (st.st_mode & 07777) != mode) {
+      fchmod(*dfd, mode);
+    }
+  }
+}
+
+// Entries `previous` listed that `next` does not.
+std::vector<const ManifestEntry*> Removals(const Manifest* previous, const Manifest& next) {
+  std::vector<const ManifestEntry*> removals;
+  if (previous == nullptr) return removals;
+  absl::flat_hash_set<absl::string_view> listed;
+  listed.reserve(next.entries_size());
+  for (const ManifestEntry& e : next.entries()) listed.insert(e.path());
+  for (const ManifestEntry& e : previous->entries()) {
+    if (!listed.contains(e.path())) removals.push_back(&e);
+  }
+  return removals;
 }
 
 }  // namespace
@@ -233,260 +534,46 @@ absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
 absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(
     const std::string& root, const Manifest* previous, const Manifest& next, bool prune,
     bool dry_run, const BlobFilter& may_use) const {
-  Result result;
-  absl::flat_hash_map<absl::string_view, const ManifestEntry*> old_entries;
-  if (previous != nullptr) {
-    old_entries.reserve(previous->entries_size());
-    for (const ManifestEntry& e : previous->entries()) old_entries.emplace(e.path(), &e);
-  }
-  absl::flat_hash_map<absl::string_view, const ManifestEntry*> new_entries;
-  new_entries.reserve(next.entries_size());
-  for (const ManifestEntry& e : next.entries()) new_entries.emplace(e.path(), &e);
-
-  UniqueFd root_fd(open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!root_fd && !dry_run) {
-    // Create the root and its parents (the owner's dir on first use).
-    if (absl::Status made = MakeDirs(root); !made.ok()) return made;
-    root_fd.Reset(open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!root_fd) return absl::InternalError(absl::StrCat("opening ", root, ": ", strerror(errno)));
-  }
-
-  using Clock = std::chrono::steady_clock;
-  auto since = [](Clock::time_point t) {
-    return std::chrono::duration<double>(Clock::now() - t).count();
-  };
+  MaterializeRun run(store_, index_, root, previous, next, dry_run, may_use);
+  if (absl::Status s = run.OpenRoot(); !s.ok()) return s;
   Clock::time_point phase_start = Clock::now();
   // Phase 1: stage everything that changes.
-  std::vector<Staged> staged;
-  std::vector<std::string> created_dirs;
-  DirWalker walker(root_fd.get());
-  auto rollback = [&]() {
-    DirWalker undo(root_fd.get());
-    for (const Staged& s : staged) {
-      auto [parent, name] = SplitParent(s.entry->path());
-      absl::StatusOr<int> dfd = undo.Open(parent, false, nullptr);
-      if (!dfd.ok() || *dfd < 0) continue;
-      if (s.moved_from_store) {
-        renameat(*dfd, s.temp_name.c_str(), AT_FDCWD, store_->PathOf(s.entry->digest()).c_str());
-        fchmodat(AT_FDCWD, store_->PathOf(s.entry->digest()).c_str(), 0444, 0);
-      } else {
-        unlinkat(*dfd, s.temp_name.c_str(), 0);
-      }
-    }
-    for (auto it = created_dirs.rbegin(); it != created_dirs.rend(); ++it) {
-      unlinkat(root_fd.get(), it->c_str(), AT_REMOVEDIR);
-    }
-  };
-  std::vector<PendingWrite> writes;
-  int index = 0;
-  for (const ManifestEntry& entry : next.entries()) {
-    ++index;
-    auto [parent, name_view] = SplitParent(entry.path());
-    const std::string name(name_view.data(), name_view.size());
-    int dfd = -1;
-    if (root_fd) {
-      absl::StatusOr<int> opened = walker.Open(parent, !dry_run, &created_dirs);
-      if (!opened.ok()) {
-        rollback();
-        return opened.status();
-      }
-      dfd = *opened;
-    }
-    struct stat st;
-    const bool exists = dfd >= 0 && fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-    auto old_it = old_entries.find(entry.path());
-    const ManifestEntry* old = old_it == old_entries.end() ? nullptr : old_it->second;
-
-    if (entry.type() == ENTRY_TYPE_DIRECTORY) {
-      if (dry_run || (exists && S_ISDIR(st.st_mode))) continue;
-      // Creating it now lets children be staged inside it.
-      absl::StatusOr<int> made = walker.Open(entry.path(), true, &created_dirs);
-      if (!made.ok()) {
-        rollback();
-        return made.status();
-      }
-      continue;
-    }
-    if (entry.type() == ENTRY_TYPE_SYMLINK) {
-      if (exists && S_ISLNK(st.st_mode)) {
-        std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-        ssize_t n = readlinkat(dfd, name.c_str(), target.data(), target.size());
-        if (n >= 0 && static_cast<size_t>(n) < target.size()) {
-          target.resize(static_cast<size_t>(n));
-          if (target == entry.symlink_target()) {
-            ++result.files_unchanged;
-            continue;
-          }
-        }
-      }
-      ++result.files_written;
-      if (dry_run) continue;
-      std::string temp = absl::StrCat(".mlcube-sync-", index, ".tmp");
-      unlinkat(dfd, temp.c_str(), 0);
-      if (symlinkat(entry.symlink_target().c_str(), dfd, temp.c_str()) != 0) {
-        absl::Status s = WriteErrorStatus(errno, absl::StrCat("creating symlink ", entry.path()));
-        rollback();
-        return s;
-      }
-      staged.push_back({&entry, std::move(temp)});
-      continue;
-    }
-    // A regular file.
-    const int64_t size = entry.digest().size_bytes();
-    if (exists && S_ISREG(st.st_mode) && st.st_size == size && old != nullptr &&
-        old->type() == ENTRY_TYPE_FILE && SameDigest(old->digest(), entry.digest()) &&
-        static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec ==
-            entry.mtime_ns()) {
-      if (!dry_run && (st.st_mode & 07777) != entry.mode()) {
-        fchmodat(dfd, name.c_str(), entry.mode(), 0);
-      }
-      ++result.files_unchanged;
-      continue;
-    }
-    ++result.files_written;
-    result.bytes_written += size;
-    const bool present = may_use ? may_use(entry.digest())
-                                 : store_->Has(entry.digest()) ||
-                                       (index_ != nullptr && index_->Has(entry.digest(), ""));
-    if (!present) {
-      if (dry_run) continue;
-      rollback();
-      return absl::FailedPreconditionError(absl::StrCat(
-          "blob ", DigestKey(entry.digest()), " for '", entry.path(), "' is not in the store"));
-    }
-    if (dry_run) continue;
-    writes.push_back({&entry, index});
+  absl::Status staged = run.Plan();
+  if (staged.ok()) staged = run.StageWrites();
+  if (!staged.ok()) {
+    run.Rollback();
+    return staged;
   }
-
-  // Stage the file writes. The last use of a blob in this commit moves it out
-  // of the store (a rename: no second copy of the data is written); earlier
-  // uses copy it. A blob the store no longer holds is copied, verified, from
-  // a workspace file that has it (WorkspaceBlobIndex). A large commit is
-  // staged on two threads, each taking one contiguous half (so directories
-  // stay together); a blob used in both halves is copied by each and stays in
-  // the store, so one half never moves away what the other still reads.
-  {
-    const size_t threads = writes.size() >= kParallelStagingMin ? 2 : 1;
-    const size_t half = (writes.size() + 1) / 2;
-    absl::flat_hash_map<std::string, size_t> last_write;  // blob hash -> index in `writes`
-    absl::flat_hash_map<std::string, int> halves_using;   // blob hash -> bit per half
-    for (size_t i = 0; i < writes.size(); ++i) {
-      const std::string& hash = writes[i].entry->digest().hash();
-      last_write[hash] = i;
-      halves_using[hash] |= threads == 2 && i >= half ? 2 : 1;
-    }
-    auto may_move = [&](size_t i) {
-      const std::string& hash = writes[i].entry->digest().hash();
-      return last_write.at(hash) == i && halves_using.at(hash) != 3;
-    };
-    std::vector<std::vector<Staged>> staged_by(threads);
-    std::vector<absl::Status> status_by(threads);
-    auto stage_range = [&](size_t t, size_t begin, size_t end) {
-      DirWalker stager(root_fd.get());
-      for (size_t i = begin; i < end && status_by[t].ok(); ++i) {
-        status_by[t] = StageWrite(*store_, index_, *writes[i].entry, writes[i].index, may_move(i),
-                                  &stager, &staged_by[t]);
-      }
-    };
-    if (threads == 2) {
-      std::thread second(stage_range, 1, half, writes.size());
-      stage_range(0, 0, half);
-      second.join();
-    } else {
-      stage_range(0, 0, writes.size());
-    }
-    for (std::vector<Staged>& part : staged_by) {
-      for (Staged& one : part) staged.push_back(std::move(one));
-    }
-    for (const absl::Status& s : status_by) {
-      if (s.ok()) continue;
-      rollback();
-      return s;
-    }
-  }
-
-  // Files to prune: listed before, not listed now.
-  std::vector<const ManifestEntry*> removals;
-  if (prune && previous != nullptr) {
-    for (const ManifestEntry& e : previous->entries()) {
-      if (!new_entries.contains(e.path())) removals.push_back(&e);
-    }
-  }
+  const std::vector<const ManifestEntry*> removals =
+      prune ? Removals(previous, next) : std::vector<const ManifestEntry*>();
+  Result& result = run.result();
   if (dry_run) {
     for (const ManifestEntry* e : removals) {
       if (e->type() != ENTRY_TYPE_DIRECTORY) ++result.files_removed;
     }
     return result;
   }
-
-  result.stage_seconds = since(phase_start);
+  result.stage_seconds = SecondsSince(phase_start);
   phase_start = Clock::now();
   // Phase 2: staged data (and the blobs it was copied from) reach the disk
   // before any rename makes it visible under a final name.
-  if (!staged.empty() && syncfs(root_fd.get()) != 0) {
+  if (run.staged_anything() && syncfs(run.root_fd()) != 0) {
     absl::Status s = WriteErrorStatus(errno, "syncing staged files");
-    rollback();
+    run.Rollback();
     return s;
   }
-
-  result.sync_seconds = since(phase_start);
+  result.sync_seconds = SecondsSince(phase_start);
   phase_start = Clock::now();
   // Phase 3: rename into place; from here on only renames and unlinks.
-  DirWalker placer(root_fd.get());
-  for (const Staged& s : staged) {
-    if (s.in_place) continue;
-    auto [parent, name_view] = SplitParent(s.entry->path());
-    const std::string name(name_view.data(), name_view.size());
-    absl::StatusOr<int> dfd = placer.Open(parent, false, nullptr);
-    if (!dfd.ok() || *dfd < 0) {
-      return absl::InternalError(absl::StrCat("directory of ", s.entry->path(), " vanished"));
-    }
-    struct stat st;
-    if (fstatat(*dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-      RemoveTree(*dfd, name);
-    }
-    if (renameat(*dfd, s.temp_name.c_str(), *dfd, name.c_str()) != 0) {
-      return WriteErrorStatus(errno, absl::StrCat("renaming into ", s.entry->path()));
-    }
-  }
-  // The index learns where the written files now hold their blobs (files
-  // left unchanged are already in it).
-  if (index_ != nullptr) {
-    for (const Staged& s : staged) {
-      if (s.entry->type() != ENTRY_TYPE_FILE) continue;
-      index_->Add(s.entry->digest(), absl::StrCat(root, "/", s.entry->path()), s.entry->mtime_ns());
-    }
-  }
-  // Prune files first, then directories deepest first (a directory that
-  // still holds task outputs stays).
-  std::sort(removals.begin(), removals.end(),
-            [](const ManifestEntry* a, const ManifestEntry* b) { return a->path() > b->path(); });
-  for (const ManifestEntry* e : removals) {
-    auto [parent, name_view] = SplitParent(e->path());
-    const std::string name(name_view.data(), name_view.size());
-    absl::StatusOr<int> dfd = placer.Open(parent, false, nullptr);
-    if (!dfd.ok() || *dfd < 0) continue;
-    if (e->type() == ENTRY_TYPE_DIRECTORY) {
-      unlinkat(*dfd, name.c_str(), AT_REMOVEDIR);
-    } else if (unlinkat(*dfd, name.c_str(), 0) == 0) {
-      ++result.files_removed;
-    }
-  }
-  // Directory modes last, so a read-only directory does not block renames.
-  for (const ManifestEntry& entry : next.entries()) {
-    if (entry.type() != ENTRY_TYPE_DIRECTORY || entry.mode() == 0) continue;
-    absl::StatusOr<int> dfd = placer.Open(entry.path(), false, nullptr);
-    struct stat st;
-    if (dfd.ok() && *dfd >= 0 && fstat(*dfd, &st) == 0 && (st.st_mode & 07777) != entry.mode()) {
-      fchmod(*dfd, entry.mode());
-    }
-  }
-  result.place_seconds = since(phase_start);
+  if (absl::Status s = run.Place(); !s.ok()) return s;
+  run.Prune(removals);
+  run.ApplyDirectoryModes();
+  result.place_seconds = SecondsSince(phase_start);
   phase_start = Clock::now();
-  if ((!staged.empty() || !removals.empty()) && syncfs(root_fd.get()) != 0) {
+  if ((run.staged_anything() || !removals.empty()) && syncfs(run.root_fd()) != 0) {
     return WriteErrorStatus(errno, "syncing the workspace");
   }
-  result.sync_seconds += since(phase_start);
+  result.sync_seconds += SecondsSince(phase_start);
   return result;
 }
 

@@ -1,7 +1,11 @@
 #include "controller/commands/describe_command.h"
 
+#include <unistd.h>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/effective_config.h"
 #include "common/yaml_reader.h"
 #include "controller/terminal/exit_codes.h"
 
@@ -26,7 +30,9 @@ void PrintParameters(const char* title, const std::vector<Parameter>& parameters
   out << "    " << title << ":\n";
   for (const Parameter& p : parameters) {
     out << "      " << p.name << ": "
-        << (p.type == ParameterType::kDirectory ? "directory" : "file")
+        << (p.type == ParameterType::kDirectory ? "directory"
+            : p.type == ParameterType::kFile    ? "file"
+                                                : "file or directory (decided when the task runs)")
         << (p.access == AccessMode::kReadOnly ? ", read-only" : "") << ", default '"
         << p.default_value << "' -> " << p.host_path << "\n";
   }
@@ -40,6 +46,7 @@ int RunDescribeCommand(const CubeOptions& options, const Console& console, std::
     console.Error(cube.status().message());
     return kExitBadInput;
   }
+  for (const std::string& warning : cube->warnings) console.Warning(warning);
   out << "name: " << cube->name << "\n";
   if (!cube->description.empty()) out << "description: " << cube->description << "\n";
   if (!cube->authors.empty()) out << "authors: " << absl::StrJoin(cube->authors, ", ") << "\n";
@@ -74,12 +81,24 @@ int RunDescribeCommand(const CubeOptions& options, const Console& console, std::
 }
 
 int RunShowConfigCommand(const CubeOptions& options, const Console& console, std::ostream& out) {
-  absl::StatusOr<Cube> cube = LoadCube(ToLoadOptions(options));
+  // As `mlcube show_config --platform=singularity`: a runner's name (when
+  // no file has that name) picks the runner instead of a platform file.
+  CubeOptions load = options;
+  const bool runner_name = options.platform == "docker" || options.platform == "singularity" ||
+                           options.platform == "apptainer" || options.platform == "podman";
+  if (runner_name && ::access(options.platform.c_str(), F_OK) != 0) load.platform.clear();
+  absl::StatusOr<Cube> cube = LoadCube(ToLoadOptions(load));
   if (!cube.ok()) {
     console.Error(cube.status().message());
     return kExitBadInput;
   }
-  out << EmitYaml(cube->effective_config) << "\n";
+  for (const std::string& warning : cube->warnings) console.Warning(warning);
+  // MLCube's shape for the platform's runner (docker unless the platform
+  // names singularity or apptainer), so it diffs against `mlcube show_config`.
+  const std::string platform = options.platform.substr(options.platform.find_last_of('/') + 1);
+  const bool singularity =
+      absl::StrContains(platform, "singularity") || absl::StrContains(platform, "apptainer");
+  out << EmitYaml(EffectiveConfig(*cube).ForRunner(singularity ? "singularity" : "docker")) << "\n";
   return kExitOk;
 }
 

@@ -28,6 +28,8 @@ struct RunCommandOptions {
   bool cancel_on_interrupt = false;
   bool no_pull = false;
   bool configure_only = false;  // the `configure` command
+  bool dry_run = false;         // print what the agent would run; start nothing
+  bool json = false;            // with dry_run: one JSON object
   SweepOptions sweep;
 };
 

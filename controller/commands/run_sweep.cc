@@ -1,25 +1,17 @@
 #include "controller/commands/run_sweep.h"
 
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <ctime>
 #include <random>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "common/file_util.h"
 #include "common/safe_path.h"
-#include "controller/sweeps/sweep_runner.h"
 #include "controller/sweeps/sweep_spec.h"
-#include "controller/terminal/exit_codes.h"
 
 namespace mlcube {
 namespace {
-
-using mlcube_remote::v1::Job;
 
 // "20261125-163200-3fa9": sorts by time, unique enough for one workspace.
 std::string NewSweepId() {
@@ -39,52 +31,6 @@ absl::Status CheckMetricsPath(const std::string& path) {
         "--metrics=", path, ": expected a workspace-relative path inside one of the outputs"));
   }
   return absl::OkStatus();
-}
-
-// Reads a job's log from *offset to its current end (not following) and
-// returns its last non-empty line, partial or not.
-absl::StatusOr<std::string> LastLogLine(AgentConnection& agent, const std::string& job_id,
-                                        int64_t* offset) {
-  mlcube_remote::v1::WatchJobRequest request;
-  request.set_job_id(job_id);
-  request.set_from_offset(*offset);
-  request.set_follow(false);
-  auto rpc = AgentConnection::Context(std::chrono::seconds(5));
-  std::unique_ptr<grpc::ClientReader<mlcube_remote::v1::JobEvent>> reader =
-      agent.jobs().WatchJob(rpc.get(), request);
-  mlcube_remote::v1::JobEvent event;
-  std::string last;
-  while (reader->Read(&event)) {
-    *offset = event.next_offset();
-    if (!event.has_log()) continue;
-    for (absl::string_view piece : absl::StrSplit(event.log().data(), absl::ByAnyChar("\r\n"))) {
-      if (!absl::StripAsciiWhitespace(piece).empty()) last = std::string(piece);
-    }
-  }
-  grpc::Status status = reader->Finish();
-  if (!status.ok()) return absl::UnavailableError(status.error_message());
-  return last;
-}
-
-int ExitCodeFor(SweepEnd end, const SweepRecord& record, bool detach) {
-  switch (end) {
-    case SweepEnd::kAllSucceeded:
-      return kExitOk;
-    case SweepEnd::kDetached:
-      return detach ? kExitOk : kExitCancelled;
-    case SweepEnd::kCancelled:
-      return kExitCancelled;
-    case SweepEnd::kAgentError:
-    case SweepEnd::kNotSubmitted:
-      return kExitAgentError;
-    case SweepEnd::kSomeFailed:
-      break;
-  }
-  for (const RunRecord& run : record.runs) {
-    if (run.state == "CANCELLED") return kExitCancelled;
-    if (run.state != "SUCCEEDED") return run.exit_code != 0 ? run.exit_code : 1;
-  }
-  return 1;
 }
 
 }  // namespace
@@ -127,6 +73,7 @@ absl::StatusOr<std::optional<PreparedSweep>> PrepareSweep(const SweepOptions& op
   if (absl::Status valid = spec->Validate(cube, tasks); !valid.ok()) return valid;
   if (absl::Status metrics = CheckMetricsPath(options.metrics); !metrics.ok()) return metrics;
   PreparedSweep sweep;
+  sweep.parallel = options.parallel;
   SweepRecord& record = sweep.record;
   record.id = NewSweepId();
   record.cube = cube.name;
@@ -154,76 +101,6 @@ absl::StatusOr<std::optional<PreparedSweep>> PrepareSweep(const SweepOptions& op
     sweep.plans.push_back(std::move(*plan));
   }
   return sweep;
-}
-
-int RunSweep(PreparedSweep* sweep, const mlcube_remote::v1::SubmitJobRequest& base,
-             const SweepContext& context, const Console& console) {
-  for (RunRecord& run : sweep->record.runs) run.host = context.host;
-  SweepHooks hooks;
-  hooks.submit = [&](const RunRecord& run, const RunPlan& plan) -> absl::StatusOr<Job> {
-    mlcube_remote::v1::SubmitJobRequest request = base;
-    for (const std::string& assignment : plan.overrides) {
-      const size_t eq = assignment.find('=');
-      (*request.mutable_overrides())[assignment.substr(0, eq)] = assignment.substr(eq + 1);
-    }
-    request.set_client_request_id(absl::StrCat(base.client_request_id(), "-", run.id));
-    return context.submit(request);
-  };
-  hooks.get = [&](const std::string& job_id) -> absl::StatusOr<Job> {
-    mlcube_remote::v1::GetJobRequest request;
-    request.set_job_id(job_id);
-    Job job;
-    auto rpc = AgentConnection::Context(std::chrono::seconds(10));
-    grpc::Status status = context.agent->jobs().GetJob(rpc.get(), request, &job);
-    if (!status.ok()) {
-      return absl::UnavailableError(absl::StrCat("job ", job_id, ": ", status.error_message()));
-    }
-    return job;
-  };
-  if (!context.no_pull) {
-    hooks.pull = [&](const RunRecord& run, const RunPlan& plan) -> absl::Status {
-      if (plan.output_paths.empty()) return absl::OkStatus();
-      PullOptions pull;
-      pull.cube_root = context.cube->root;
-      pull.workspace = context.cube->workspace;
-      pull.cube_id = context.cube_id;
-      pull.paths = plan.output_paths;
-      pull.job_id = run.job_id;
-      pull.skip_missing = true;
-      return context.sync->Pull(pull).status();
-    };
-  }
-  hooks.interrupted = [&] { return context.interrupts->count() > 0; };
-  hooks.confirm_cancel = [&] {
-    return context.interrupts->WaitForMore(1, std::chrono::seconds(3));
-  };
-  hooks.cancel = [&](const std::string& job_id) -> absl::StatusOr<Job> {
-    mlcube_remote::v1::CancelJobRequest request;
-    request.set_job_id(job_id);
-    Job job;
-    auto rpc = AgentConnection::Context(std::chrono::seconds(30));
-    grpc::Status status = context.agent->jobs().CancelJob(rpc.get(), request, &job);
-    if (!status.ok()) {
-      return absl::UnavailableError(absl::StrCat("job ", job_id, ": ", status.error_message()));
-    }
-    return job;
-  };
-  hooks.tail = [&](const std::string& job_id, int64_t* offset) -> absl::StatusOr<std::string> {
-    return LastLogLine(*context.agent, job_id, offset);
-  };
-  SweepRunnerOptions options;
-  options.parallel = context.parallel;
-  options.detach = context.detach;
-  options.interactive = ::isatty(STDERR_FILENO) == 1;
-  options.workspace = context.cube->workspace;
-  console.Info(absl::StrFormat("sweep %s: %d runs of %s on %s, %d at a time; record: %s",
-                               sweep->record.id, sweep->record.runs.size(), sweep->record.cube,
-                               context.host, context.parallel,
-                               SweepRecord::PathFor(context.cube->workspace, sweep->record.id)));
-  SweepRunner runner(std::move(hooks), options, &console, stderr);
-  const SweepEnd end = runner.Run(&sweep->record, sweep->plans);
-  if (context.detach) std::printf("%s\n", sweep->record.id.c_str());
-  return ExitCodeFor(end, sweep->record, context.detach);
 }
 
 }  // namespace mlcube

@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -51,106 +53,108 @@ CLI::App* AddSyncCommand(CLI::App* app, SyncCommandOptions* options) {
   return sync;
 }
 
-int RunSyncCommand(const SyncCommandOptions& options, const Console& console, std::ostream& out) {
-  const auto start = std::chrono::steady_clock::now();
+namespace {
+
+// What every sync subcommand works on: the host, the cube, the connection.
+struct SyncTarget {
   HostsFile hosts;
   HostEntry host;
+  Cube cube;
+  std::unique_ptr<AgentConnection> connection;
+  std::string cube_id;
+};
+
+// Loads the host and the cube, and connects to the host's agent.
+absl::StatusOr<SyncTarget> OpenTarget(const SyncCommandOptions& options) {
+  SyncTarget target;
   if (!options.agent.empty()) {
-    host.name = "agent";
-    host.address = options.agent;
-    host.platform_defaults = YAML::Node(YAML::NodeType::Map);
+    target.host.name = "agent";
+    target.host.address = options.agent;
+    target.host.platform_defaults = YAML::Node(YAML::NodeType::Map);
   } else {
-    absl::StatusOr<HostEntry> found = LoadHost(options.hosts_path, options.host, &hosts);
-    if (!found.ok()) {
-      console.Error(found.status().message());
-      return kExitBadInput;
-    }
-    host = *found;
+    absl::StatusOr<HostEntry> found = LoadHost(options.hosts_path, options.host, &target.hosts);
+    if (!found.ok()) return found.status();
+    target.host = *found;
   }
   CubeLoadOptions load = ToLoadOptions(options.cube);
-  load.host_defaults = host.platform_defaults;
+  load.host_defaults = target.host.platform_defaults;
   absl::StatusOr<Cube> cube = LoadCube(load);
-  if (!cube.ok()) {
-    console.Error(cube.status().message());
-    return kExitBadInput;
-  }
-  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = AgentConnection::Open(host);
-  if (!connection.ok()) {
-    console.Error(connection.status().message());
-    return kExitBadInput;
-  }
-  const std::string root = cube->root;
-  const std::string cube_id =
-      options.cube_id.empty() ? SyncClient::DefaultCubeId(root) : options.cube_id;
-  ScanCache cache = ScanCache::Load(ScanCache::DefaultFileFor(root));
-  SyncClient client((*connection)->channel(), &cache);
-  const bool interactive = isatty(STDERR_FILENO) != 0;
-  const bool show_progress = console.verbosity() != Verbosity::kQuiet;
-  auto seconds = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  };
+  if (!cube.ok()) return cube.status();
+  target.cube = std::move(*cube);
+  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = AgentConnection::Open(target.host);
+  if (!connection.ok()) return connection.status();
+  target.connection = std::move(*connection);
+  target.cube_id =
+      options.cube_id.empty() ? SyncClient::DefaultCubeId(target.cube.root) : options.cube_id;
+  return target;
+}
 
-  if (options.remove) {
-    const std::string what =
-        absl::StrCat("cube ", cube_id, " on ", host.name, " (", (*connection)->Describe(), ")");
-    if (options.dry_run || !options.yes) {
-      (options.dry_run
-           ? console.Info(absl::StrCat("dry run: would delete ", what))
-           : console.Error(absl::StrCat("sync delete removes ", what,
-                                        ": its files and workspace, including outputs you have not "
-                                        "pulled. Run again with --yes to go ahead")));
-      return options.dry_run ? kExitOk : kExitBadInput;
-    }
-    mlcube_remote::v1::DeleteCubeRequest request;
-    request.set_cube_id(cube_id);
-    mlcube_remote::v1::DeleteCubeResponse response;
-    auto context = AgentConnection::Context(std::chrono::seconds(600));
-    grpc::Status status = (*connection)->workspaces().DeleteCube(context.get(), request, &response);
-    if (!status.ok()) {
-      console.Error(absl::StrCat("sync delete of ", what, ": ", status.error_message()));
-      return status.error_code() == grpc::StatusCode::NOT_FOUND ||
-                     status.error_code() == grpc::StatusCode::FAILED_PRECONDITION
-                 ? kExitBadInput
-                 : kExitAgentError;
-    }
-    out << absl::StrFormat("deleted %s, %s freed\n", what,
-                           ProgressReporter::HumanBytes(response.bytes_freed()));
-    return kExitOk;
+int DeleteRemoteCube(const SyncCommandOptions& options, SyncTarget& target, const Console& console,
+                     std::ostream& out) {
+  const std::string what = absl::StrCat("cube ", target.cube_id, " on ", target.host.name, " (",
+                                        target.connection->Describe(), ")");
+  if (options.dry_run || !options.yes) {
+    (options.dry_run
+         ? console.Info(absl::StrCat("dry run: would delete ", what))
+         : console.Error(absl::StrCat("sync delete removes ", what,
+                                      ": its files and workspace, including outputs you have not "
+                                      "pulled. Run again with --yes to go ahead")));
+    return options.dry_run ? kExitOk : kExitBadInput;
   }
-
-  if (options.push) {
-    CubePushRequest push;
-    push.cube = &*cube;
-    push.cube_id = cube_id;
-    push.exclude = hosts.exclude;
-    push.dry_run = options.dry_run;
-    push.prune = !options.no_prune;
-    absl::StatusOr<PushStats> stats = PushCube(client, push, console);
-    if (!stats.ok()) {
-      console.Error(
-          absl::StrCat("sync push to ", (*connection)->Describe(), ": ", stats.status().message()));
-      return stats.status().code() == absl::StatusCode::kInvalidArgument ? kExitBadInput
-                                                                         : kExitAgentError;
-    }
-    out << absl::StrFormat(
-        "%s %s: %d files scanned (%s), %d files / %s %s (%d bytes), %s deduplicated%s, %.3f s\n",
-        options.dry_run ? "dry run: push" : "push", cube_id, stats->files_scanned,
-        ProgressReporter::HumanBytes(stats->bytes_scanned), stats->files_sent,
-        ProgressReporter::HumanBytes(stats->bytes_sent), options.dry_run ? "would be sent" : "sent",
-        stats->bytes_sent, ProgressReporter::HumanBytes(stats->bytes_deduplicated),
-        stats->up_to_date ? ", already up to date" : "", seconds());
-    return kExitOk;
+  mlcube_remote::v1::DeleteCubeRequest request;
+  request.set_cube_id(target.cube_id);
+  mlcube_remote::v1::DeleteCubeResponse response;
+  auto context = AgentConnection::Context(std::chrono::seconds(600));
+  grpc::Status status =
+      target.connection->workspaces().DeleteCube(context.get(), request, &response);
+  if (!status.ok()) {
+    console.Error(absl::StrCat("sync delete of ", what, ": ", status.error_message()));
+    return status.error_code() == grpc::StatusCode::NOT_FOUND ||
+                   status.error_code() == grpc::StatusCode::FAILED_PRECONDITION
+               ? kExitBadInput
+               : kExitAgentError;
   }
+  out << absl::StrFormat("deleted %s, %s freed\n", what,
+                         ProgressReporter::HumanBytes(response.bytes_freed()));
+  return kExitOk;
+}
 
+int PushCubeTo(const SyncCommandOptions& options, SyncTarget& target, SyncClient& client,
+               const Console& console, std::ostream& out, const std::function<double()>& seconds) {
+  CubePushRequest push;
+  push.cube = &target.cube;
+  push.cube_id = target.cube_id;
+  push.exclude = target.hosts.exclude;
+  push.dry_run = options.dry_run;
+  push.prune = !options.no_prune;
+  absl::StatusOr<PushStats> stats = PushCube(client, push, console);
+  if (!stats.ok()) {
+    console.Error(absl::StrCat("sync push to ", target.connection->Describe(), ": ",
+                               stats.status().message()));
+    return stats.status().code() == absl::StatusCode::kInvalidArgument ? kExitBadInput
+                                                                       : kExitAgentError;
+  }
+  out << absl::StrFormat(
+      "%s %s: %d files scanned (%s), %d files / %s %s (%d bytes), %s deduplicated%s, %.3f s\n",
+      options.dry_run ? "dry run: push" : "push", target.cube_id, stats->files_scanned,
+      ProgressReporter::HumanBytes(stats->bytes_scanned), stats->files_sent,
+      ProgressReporter::HumanBytes(stats->bytes_sent), options.dry_run ? "would be sent" : "sent",
+      stats->bytes_sent, ProgressReporter::HumanBytes(stats->bytes_deduplicated),
+      stats->up_to_date ? ", already up to date" : "", seconds());
+  return kExitOk;
+}
+
+int PullOutputs(const SyncCommandOptions& options, SyncTarget& target, SyncClient& client,
+                const Console& console, std::ostream& out, const std::function<double()>& seconds) {
   PullOptions pull;
-  pull.cube_root = root;
-  pull.workspace = cube->workspace;
-  pull.cube_id = cube_id;
+  pull.cube_root = target.cube.root;
+  pull.workspace = target.cube.workspace;
+  pull.cube_id = target.cube_id;
   pull.paths = options.paths;
   pull.job_id = options.job_id;
   pull.dry_run = options.dry_run;
-  pull.show_progress = show_progress;
-  pull.interactive = interactive;
+  pull.show_progress = console.verbosity() != Verbosity::kQuiet;
+  pull.interactive = isatty(STDERR_FILENO) != 0;
   absl::StatusOr<PullStats> stats = client.Pull(pull);
   if (!stats.ok()) {
     console.Error(absl::StrCat("sync pull: ", stats.status().message()));
@@ -164,11 +168,30 @@ int RunSyncCommand(const SyncCommandOptions& options, const Console& console, st
   out << absl::StrFormat(
       "%s %s: %d files listed, %d files %s (%s, %d bytes), %d unchanged, "
       "%d conflicts, %.3f s\n",
-      options.dry_run ? "dry run: pull" : "pull", cube_id, stats->files_listed,
+      options.dry_run ? "dry run: pull" : "pull", target.cube_id, stats->files_listed,
       stats->files_written, options.dry_run ? "would be written" : "written",
       ProgressReporter::HumanBytes(stats->bytes_received), stats->bytes_received,
       stats->files_unchanged, stats->conflicts.size(), seconds());
   return kExitOk;
+}
+
+}  // namespace
+
+int RunSyncCommand(const SyncCommandOptions& options, const Console& console, std::ostream& out) {
+  const auto start = std::chrono::steady_clock::now();
+  auto seconds = [start] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  absl::StatusOr<SyncTarget> target = OpenTarget(options);
+  if (!target.ok()) {
+    console.Error(target.status().message());
+    return kExitBadInput;
+  }
+  if (options.remove) return DeleteRemoteCube(options, *target, console, out);
+  ScanCache cache = ScanCache::Load(ScanCache::DefaultFileFor(target->cube.root));
+  SyncClient client(target->connection->channel(), &cache);
+  if (options.push) return PushCubeTo(options, *target, client, console, out, seconds);
+  return PullOutputs(options, *target, client, console, out, seconds);
 }
 
 }  // namespace mlcube

@@ -6,6 +6,7 @@
 // the built-in image rules decide what moves, and container images (the
 // Singularity image dir, WORKSPACE/.image, *.sif, *.simg) never do.
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,30 @@ struct CubePushRequest {
 // the console is quiet, as a redrawn bar on a terminal.
 absl::StatusOr<PushStats> PushCube(SyncClient& client, const CubePushRequest& request,
                                    const Console& console);
+
+// A docker build context outside the cube (`build_context: ../project`) is
+// synced as a second tree, so the agent can build from it without reading
+// anything else on the host. Only when a build may happen: a runtime that
+// builds docker images and a build_strategy other than `pull`. What moves:
+// the context minus its .dockerignore and .mlcubeignore, the hosts file's
+// `exclude`, the cube's workspace and every image.
+struct BuildContextPushRequest {
+  const Cube* cube = nullptr;
+  bool docker_build = true;  // false for Singularity (it never builds it)
+  std::vector<std::string> exclude;
+  bool dry_run = false;
+};
+
+// The id to put in SubmitJobRequest.build_context_id; "" when nothing needs
+// pushing. A context that is not readable here is an error for
+// `build_strategy: always` (the build cannot happen) and a warning for
+// `auto` (the host may have the image; without it the agent pulls).
+absl::StatusOr<std::string> PushBuildContext(std::shared_ptr<grpc::Channel> channel,
+                                             const BuildContextPushRequest& request,
+                                             const Console& console);
+
+// The tree id a build context directory is synced under.
+std::string BuildContextId(const std::string& context_dir);
 
 }  // namespace mlcube
 

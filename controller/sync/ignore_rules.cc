@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -20,6 +22,25 @@ absl::StatusOr<IgnoreRules> IgnoreRules::ForCube(const std::string& root) {
     std::stringstream text;
     text << in.rdbuf();
     rules.AddPatterns(text.str());
+  }
+  return rules;
+}
+
+absl::StatusOr<IgnoreRules> IgnoreRules::ForBuildContext(const std::string& root) {
+  absl::StatusOr<IgnoreRules> rules = ForCube(root);
+  if (!rules.ok()) return rules;
+  std::ifstream in(root + "/.dockerignore", std::ios::binary);
+  if (!in) return rules;
+  std::stringstream text;
+  text << in.rdbuf();
+  for (absl::string_view line : absl::StrSplit(text.str(), '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line.front() == '#') continue;
+    const bool negate = absl::ConsumePrefix(&line, "!");
+    while (absl::ConsumePrefix(&line, "/") || absl::ConsumePrefix(&line, "./")) {
+    }
+    if (line.empty()) continue;
+    rules->AddPattern(absl::StrCat(negate ? "!/" : "/", line));
   }
   return rules;
 }

@@ -26,6 +26,11 @@ class IgnoreRules {
   // Built-ins plus ROOT/.mlcubeignore when it exists.
   static absl::StatusOr<IgnoreRules> ForCube(const std::string& root);
 
+  // Built-ins plus ROOT/.mlcubeignore and ROOT/.dockerignore, for a docker
+  // build context: .dockerignore patterns are anchored at the root, as
+  // Docker reads them (`*.log` there only matches at the top).
+  static absl::StatusOr<IgnoreRules> ForBuildContext(const std::string& root);
+
   // Adds one line of gitignore syntax (blank lines and comments are no-ops).
   void AddPattern(absl::string_view line);
   // Adds every line of a gitignore-syntax text.

@@ -541,6 +541,12 @@ absl::StatusOr<PullStats> SyncClient::Pull(const PullOptions& options) {
       stats.conflicts.push_back(local);
     }
     const std::string dir = std::filesystem::path(dest).parent_path().string();
+    if (!options.dry_run) {
+      // A file output's directory may be new here (the task made it).
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) return absl::InternalError(absl::StrCat("mkdir ", dir, ": ", ec.message()));
+    }
     targets.push_back(
         {&e, dest, absl::StrCat(dir, "/.mlcube-pull-", index, ".tmp"), dest == local ? key : ""});
   }

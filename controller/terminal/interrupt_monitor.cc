@@ -45,6 +45,13 @@ InterruptMonitor::~InterruptMonitor() {
 void InterruptMonitor::SetCallback(std::function<void(int)> callback) {
   absl::MutexLock lock(&mutex_);
   callback_ = std::move(callback);
+  // The old callback may be running on the monitor's thread with what it
+  // captured about to go away (a ClientContext on the caller's stack): wait
+  // for it, unless this is that callback replacing itself.
+  if (std::this_thread::get_id() != thread_.get_id()) {
+    mutex_.Await(absl::Condition(
+        +[](int* running) { return *running == 0; }, &callbacks_running_));
+  }
 }
 
 bool InterruptMonitor::WaitForMore(int seen, std::chrono::milliseconds timeout) {
@@ -68,8 +75,13 @@ void InterruptMonitor::Loop() {
       absl::MutexLock lock(&mutex_);
       now = ++count_;
       callback = callback_;
+      if (callback) ++callbacks_running_;
     }
-    if (callback) callback(now);
+    if (callback) {
+      callback(now);
+      absl::MutexLock lock(&mutex_);
+      --callbacks_running_;
+    }
   }
 }
 

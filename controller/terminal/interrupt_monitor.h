@@ -24,7 +24,8 @@ class InterruptMonitor {
   InterruptMonitor& operator=(const InterruptMonitor&) = delete;
 
   // Called on the monitor's thread at each interrupt with the count so far.
-  // Replaces the previous callback; pass nullptr to clear.
+  // Replaces the previous callback; pass nullptr to clear. Returns once no
+  // call of the previous callback is running (so what it captured may go).
   void SetCallback(std::function<void(int)> callback);
 
   int count() const { return count_.load(); }
@@ -40,6 +41,7 @@ class InterruptMonitor {
   std::atomic<int> count_{0};
   absl::Mutex mutex_;
   std::function<void(int)> callback_;
+  int callbacks_running_ = 0;  // guarded by mutex_
   std::thread thread_;
 };
 

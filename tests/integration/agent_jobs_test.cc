@@ -97,6 +97,29 @@ TEST_F(AgentJobsTest, RunWithoutImageConfiguresFirstStreamsOutputAndWritesWorksp
   Shell("docker rmi -f " + tag);
 }
 
+// A task can leave a symlink in its workspace; an output directory below it
+// is not created through it: the job fails naming the link, and nothing
+// appears where it points.
+TEST_F(AgentJobsTest, OutputDirectoryUnderAPlantedSymlinkFailsTheJobCreatingNothingOutside) {
+  ::mlcube::testing::TempDir target;  // the agent's user could write here
+  ASSERT_EQ(chown(target.path().c_str(), agent_->uid(), agent_->gid()), 0);
+  const std::string link = Workspace() + "/evil";
+  ASSERT_EQ(symlink(target.path().c_str(), link.c_str()), 0);
+  ASSERT_EQ(lchown(link.c_str(), agent_->uid(), agent_->gid()), 0);
+  ASSERT_EQ(
+      Shell("sed -i 's|default: greetings/|default: evil/x/|' " + Workspace() + "/../mlcube.yaml"),
+      0);
+  Job job = Submit(RunRequest("hello", "greet"));
+  WatchResult watch = Watch(*stub_, job.id(), 0, true);
+  ASSERT_TRUE(watch.status.ok()) << watch.status.error_message();
+  Job done = Get(job.id());
+  EXPECT_EQ(done.state(), mlcube_remote::v1::JOB_STATE_FAILED);
+  EXPECT_NE(done.reason().find("'evil'"), std::string::npos) << done.reason();
+  EXPECT_NE(done.reason().find("symbolic link"), std::string::npos) << done.reason();
+  struct stat st;
+  EXPECT_NE(lstat((target.path() + "/x").c_str(), &st), 0) << "created through the link";
+}
+
 TEST_F(AgentJobsTest, FailingTaskPassesItsExitCodeThrough) {
   Job job = Submit(RunRequest("hello", "fail"));
   WatchResult watch = Watch(*stub_, job.id(), 0, true);

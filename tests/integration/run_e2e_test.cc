@@ -84,7 +84,7 @@ TEST_F(RunEndToEndTest, DockerRunStreamsOutputAndBringsOutputsBack) {
   // The controller's own messages stay out of the task's stdout.
   EXPECT_THAT(result.out, Not(HasSubstr("mlcube-remote:")));
   EXPECT_THAT(result.err,
-              HasSubstr("mlcube-remote: outputs: " + dir_.path() + "/hello/workspace/greetings"));
+              HasSubstr("mlcube-remote: outputs in " + dir_.path() + "/hello/workspace: 4 files"));
   EXPECT_EQ(ReadFileContent(dir_.path() + "/hello/workspace/greetings/Alice.txt"),
             "Hello, Alice!\n");
   EXPECT_EQ(ReadFileContent(dir_.path() + "/hello/workspace/greetings/summary.txt"),

@@ -181,6 +181,9 @@ TEST_F(SweepEndToEndTest, BadAxesAreRefusedBeforeAnythingMoves) {
     EXPECT_EQ(result.exit_code, 2) << axis << "\n" << result.err;
     EXPECT_THAT(result.err, HasSubstr(message)) << axis;
   }
+  CommandResult dry = Cli({"run", Cube(), "--task=greet", "--repeat=2", "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 2) << dry.err;
+  EXPECT_THAT(dry.err, HasSubstr("--dry-run plans one run"));
   // Nothing was pushed and nothing was written.
   std::string files;
   ASSERT_EQ(mlcube_test::Shell("find " + agent_->state_dir() + " -path '*/cubes/*' -type f | wc -l",

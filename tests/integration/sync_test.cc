@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -51,6 +52,17 @@ std::string RandomBytes(size_t n, uint32_t seed) {
     memcpy(&s[i], &v, std::min<size_t>(4, n - i));
   }
   return s;
+}
+
+// Whether `path` is gone within `seconds` (start-up removes what a crash
+// left aside on a thread of its own).
+bool GoneWithin(const std::string& path, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::filesystem::exists(path)) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
 }
 
 constexpr char kMlcubeYaml[] = R"(name: synctest
@@ -301,7 +313,7 @@ TEST_F(SyncTest, DeleteRemovesTheCubeFromTheAgentOnlyWhenConfirmed) {
   WriteFile(owner_dir + "/.deleting-old-1/workspace/out.bin", "left by a crash");
   agent_.Kill(SIGKILL);
   ASSERT_TRUE(agent_.Start());
-  EXPECT_FALSE(std::filesystem::exists(owner_dir + "/.deleting-old-1"));
+  EXPECT_TRUE(GoneWithin(owner_dir + "/.deleting-old-1", 10));
   // The next push sends the cube again in full.
   PushResult push = Push();
   ASSERT_EQ(push.exit_code, 0) << push.err;
@@ -332,6 +344,108 @@ TEST_F(SyncTest, SnapshotOfUnknownJobIsNotFound) {
   v1::SnapshotResponse response;
   grpc::Status s = stub.Snapshot(&ctx, request, &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+}
+
+// Makes `levels` nested directories "d" below `root` (as a task can, with
+// relative mkdir and cd), with a file at the bottom.
+void MakeDeepTree(const std::string& root, int levels) {
+  std::filesystem::create_directories(root);
+  int cur = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(cur, 0);
+  for (int i = 0; i < levels; ++i) {
+    ASSERT_EQ(mkdirat(cur, "d", 0755), 0);
+    int next = openat(cur, "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close(cur);
+    ASSERT_GE(next, 0);
+    cur = next;
+  }
+  int f = openat(cur, "bottom.txt", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  close(f);
+  close(cur);
+}
+
+// A task that writes a tree 20,000 levels deep gets an error from the next
+// snapshot; the agent stays up, restarts with the tree in place, and deletes
+// the cube (removing such a chain takes about a minute on ext4).
+TEST_F(SyncTest, TreeTwentyThousandLevelsDeepIsRefusedWithoutHarmingTheAgent) {
+  ASSERT_EQ(Push().exit_code, 0);
+  MakeDeepTree(Remote("workspace/out"), 20'000);
+  v1::Workspaces::Stub stub(agent_.Channel());
+  {
+    grpc::ClientContext ctx;
+    v1::SnapshotRequest request;
+    request.set_cube_id(CubeId(cube_));
+    v1::SnapshotResponse response;
+    grpc::Status s = stub.Snapshot(&ctx, request, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("deeper than"));
+  }
+  // Start-up walks every workspace (for a crash's temp files): it comes up.
+  agent_.Kill(SIGKILL);
+  ASSERT_TRUE(agent_.Start()) << agent_.Stderr();
+  v1::Workspaces::Stub restarted(agent_.Channel());
+  {  // Serving, and the shallow part can be snapshotted.
+    grpc::ClientContext ctx;
+    v1::SnapshotRequest request;
+    request.set_cube_id(CubeId(cube_));
+    request.add_paths("data");
+    v1::SnapshotResponse response;
+    grpc::Status s = restarted.Snapshot(&ctx, request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(response.file_count(), 2);
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(170));
+    v1::DeleteCubeRequest request;
+    request.set_cube_id(CubeId(cube_));
+    v1::DeleteCubeResponse response;
+    grpc::Status s = restarted.DeleteCube(&ctx, request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_FALSE(std::filesystem::exists(Remote("")));
+  PushResult push = Push();
+  EXPECT_EQ(push.exit_code, 0) << push.err;
+}
+
+// A task's 100 MiB output, named as a manifest, is refused by the size its
+// digest names before a byte of it is read; a read whose offset + limit
+// overflows is refused too.
+TEST_F(SyncTest, OversizedManifestAndOverflowingReadAreRefusedUpFront) {
+  ASSERT_EQ(Push().exit_code, 0);
+  const std::string big = RandomBytes(100 << 20, 7);
+  WriteFile(Remote("workspace/out/big.bin"), big);
+  v1::Workspaces::Stub ws(agent_.Channel());
+  {  // The caller may now read (and so name) the output's blob.
+    grpc::ClientContext ctx;
+    v1::SnapshotRequest request;
+    request.set_cube_id(CubeId(cube_));
+    request.add_paths("out");
+    v1::SnapshotResponse response;
+    ASSERT_TRUE(ws.Snapshot(&ctx, request, &response).ok());
+  }
+  grpc::ClientContext ctx;
+  v1::CommitManifestRequest commit;
+  commit.set_cube_id(CubeId(cube_));
+  *commit.mutable_manifest_digest() = DigestOf(big);
+  v1::CommitManifestResponse response;
+  grpc::Status s = ws.CommitManifest(&ctx, commit, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("the limit is 67108864 bytes"));
+
+  v1::ContentStore::Stub cas(agent_.Channel());
+  grpc::ClientContext read_ctx;
+  v1::ReadBlobRequest read;
+  *read.mutable_digest() = DigestOf(big);
+  read.set_offset(1);
+  read.set_limit(INT64_MAX);
+  std::unique_ptr<grpc::ClientReader<v1::ReadBlobChunk>> reader = cas.ReadBlob(&read_ctx, read);
+  v1::ReadBlobChunk chunk;
+  while (reader->Read(&chunk)) {
+  }
+  grpc::Status read_status = reader->Finish();
+  EXPECT_EQ(read_status.error_code(), grpc::StatusCode::OUT_OF_RANGE)
+      << read_status.error_message();
 }
 
 // --- Faults, over raw gRPC ---------------------------------------------------

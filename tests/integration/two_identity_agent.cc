@@ -37,6 +37,16 @@ bool TwoIdentityAgent::Start() {
                                     config_extra_);
   AgentProcessOptions options;
   options.extra_args = {"--config=" + root_.path() + "/agent.yaml", "--listen=127.0.0.1:0"};
+  if (!agent_user_.empty()) {
+    // The agent's own files become the agent user's; the clients run as
+    // the test (root) and read theirs regardless.
+    options.user = agent_user_;
+    if (Shell("chmod 755 '" + root_.path() + "' && chown -R '" + agent_user_ + "' '" + certs_ +
+              "' '" + root_.path() + "/agent.yaml'") != 0) {
+      ADD_FAILURE() << "cannot hand the agent's files to " << agent_user_;
+      return false;
+    }
+  }
   agent_ = std::make_unique<AgentProcess>(options);
   if (!agent_->Start()) return false;
   const int port = agent_->TcpPort();

@@ -22,8 +22,10 @@ namespace mlcube_test {
 class TwoIdentityAgent {
  public:
   // `config_extra` is appended to the agent's YAML config (e.g. limits).
-  explicit TwoIdentityAgent(std::string config_extra = "")
-      : config_extra_(std::move(config_extra)) {}
+  // `agent_user` (e.g. "mlcube"; empty: the current user) runs the agent,
+  // as production does and as Apptainer needs (it refuses root here).
+  explicit TwoIdentityAgent(std::string config_extra = "", std::string agent_user = "")
+      : config_extra_(std::move(config_extra)), agent_user_(std::move(agent_user)) {}
 
   // Makes the certificates, starts the agent, writes the hosts files.
   // Adds a test failure and returns false when something is missing.
@@ -43,6 +45,7 @@ class TwoIdentityAgent {
   std::string CertStem(const std::string& user) const { return user == "alice" ? "client" : user; }
 
   std::string config_extra_;
+  std::string agent_user_;
   ::mlcube::testing::TempDir root_;
   std::string certs_;
   std::string port_;

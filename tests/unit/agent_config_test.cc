@@ -52,6 +52,69 @@ TEST(AgentConfigTest, PerIdentityLimits) {
   EXPECT_EQ(ParseAgentConfig("limits: {stored_bytes: 512M}")->limits.stored_bytes, 512 << 20);
 }
 
+TEST(AgentConfigTest, HostAccessIsNoneByDefault) {
+  auto defaults = ParseAgentConfig("");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_FALSE(defaults->allow.allow_host_network);
+  EXPECT_FALSE(defaults->allow.allow_host_ipc);
+  EXPECT_FALSE(defaults->allow.allow_host_pid);
+  EXPECT_FALSE(defaults->allow.allow_published_ports);
+  EXPECT_TRUE(defaults->allow.bind_roots.empty());
+}
+
+TEST(AgentConfigTest, HostAccessTheAdminAllows) {
+  auto config = ParseAgentConfig(R"(
+allow:
+  host_network: true
+  host_ipc: yes
+  host_pid: false
+  published_ports: true
+  bind_roots: [{path: /datasets, writable: false}, {path: /scratch/shared, writable: true}]
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->allow.allow_host_network);
+  EXPECT_TRUE(config->allow.allow_host_ipc);
+  EXPECT_FALSE(config->allow.allow_host_pid);
+  EXPECT_TRUE(config->allow.allow_published_ports);
+  ASSERT_EQ(config->allow.bind_roots.size(), 2u);
+  EXPECT_EQ(config->allow.bind_roots[0].host_dir, "/datasets");
+  EXPECT_FALSE(config->allow.bind_roots[0].writable);
+  EXPECT_EQ(config->allow.bind_roots[1].host_dir, "/scratch/shared");
+  EXPECT_TRUE(config->allow.bind_roots[1].writable);
+}
+
+TEST(AgentConfigTest, BadHostAccessIsNamed) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"allow: yes", "agent.yaml: allow: expected a mapping"},
+      {"allow: {host_netwrk: true}", "agent.yaml: allow.host_netwrk: unknown key"},
+      {"allow: {host_pid: maybe}", "agent.yaml: allow.host_pid: expected true or false"},
+      {"allow: {bind_roots: /data}", "agent.yaml: allow.bind_roots: expected a list"},
+      {"allow: {bind_roots: [{writable: true}]}", "allow.bind_roots[0].path: missing"},
+      {"allow: {bind_roots: [{path: /d, mode: ro}]}", "allow.bind_roots[0].mode: unknown key"},
+      {"allow: {bind_roots: [{path: /d, writable: 2}]}",
+       "allow.bind_roots[0].writable: expected true or false"},
+      {"allow: {bind_roots: [{path: /a}, {path: data}]}",
+       "allow.bind_roots[1].path: 'data': expected an absolute path"},
+      {"allow: {bind_roots: [{path: /a/../etc}]}", "allow.bind_roots[0].path: '/a/../etc'"},
+      {"allow: {bind_roots: [{path: /a:/b}]}", "allow.bind_roots[0].path: '/a:/b'"},
+      {"allow: {bind_roots: [{path: /}]}", "allow.bind_roots[0].path: '/' would let cubes"},
+      {"allow: {bind_roots: [{path: /var/lib}]}",
+       "allow.bind_roots[0].path: '/var/lib' overlaps the agent's own directory"},
+      {"state_dir: /srv/a\nallow: {bind_roots: [{path: /srv/a/commits}]}",
+       "overlaps the agent's own directory /srv/a"},
+      {"image_dir: /img\nallow: {bind_roots: [{path: /img}]}",
+       "overlaps the agent's own directory /img"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    auto config = ParseAgentConfig(yaml);
+    ASSERT_FALSE(config.ok()) << yaml;
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << yaml;
+    EXPECT_NE(config.status().message().find(expected), std::string::npos)
+        << yaml << " -> " << config.status().message();
+    EXPECT_EQ(std::string(config.status().message()).find('\n'), std::string::npos);
+  }
+}
+
 TEST(AgentConfigTest, UnknownKeysAndBadValuesAreNamed) {
   struct Case {
     const char* yaml;

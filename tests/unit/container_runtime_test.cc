@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -130,18 +131,23 @@ TEST(DockerRuntimeTest, ConfigurePullsWhenThereIsNoRecipeAndBuildsOtherwise) {
 
   char tmpl[] = "/tmp/docker-runtime-test-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
+  cube.root = tmpl;
   cube.docker.build_context = tmpl;
   cube.docker.build_strategy = BuildStrategy::kAuto;
   std::ofstream(std::string(tmpl) + "/Dockerfile") << "FROM scratch\n";
   StepContext context;
   context.env = {{"GREETING", "hi"}};
   context.owner = "uid-1000";
+  context.step_prefix = std::string(tmpl) + "/step-0";
   auto build = docker.ConfigureCommand(cube, context, &notes);
-  ASSERT_TRUE(build.ok());
-  // Built under the identity's own tag, which the task then runs.
+  ASSERT_TRUE(build.ok()) << build.status();
+  // Built under the identity's own tag, which the task then runs, from the
+  // copy of the recipe that was read beneath the build context.
   const std::string tag = OwnerImageTag("uid-1000", "mlcube/hello:0.1");
-  EXPECT_TRUE(Contains(
-      build->argv, {"build", "--force-rm", "-t", tag, "-f", std::string(tmpl) + "/Dockerfile"}));
+  EXPECT_TRUE(Contains(build->argv, {"build", "--force-rm", "-t", tag, "-f",
+                                     std::string(tmpl) + "/step-0.Dockerfile"}));
+  std::ifstream copy(std::string(tmpl) + "/step-0.Dockerfile");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(copy), {}), "FROM scratch\n");
   EXPECT_EQ(docker.ImageFor(cube, context), tag);
   auto run = docker.TaskCommand(cube, GreetInvocation(), context);
   ASSERT_TRUE(run.ok());
@@ -151,6 +157,40 @@ TEST(DockerRuntimeTest, ConfigurePullsWhenThereIsNoRecipeAndBuildsOtherwise) {
   cube.docker.build_strategy = BuildStrategy::kPull;
   EXPECT_EQ(docker.ConfigureCommand(cube, context, &notes)->argv[1], "pull");
   (void)!system((std::string("rm -rf ") + tmpl).c_str());
+}
+
+// docker.build_file=../../../cn-bob/... printed bob's Dockerfile into the
+// attacker's build log: the recipe must lie beneath the build context.
+TEST(DockerRuntimeTest, ABuildFileOutsideTheBuildContextIsRefused) {
+  DockerRuntime docker("docker", "/usr/bin/docker");
+  char tmpl[] = "/tmp/docker-runtime-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  ASSERT_EQ(mkdir((root + "/alice").c_str(), 0700), 0);
+  ASSERT_EQ(mkdir((root + "/alice/build").c_str(), 0700), 0);
+  ASSERT_EQ(mkdir((root + "/bob").c_str(), 0700), 0);
+  std::ofstream(root + "/bob/Dockerfile") << "FROM bob-secret\n";
+  ASSERT_EQ(symlink("../../bob/Dockerfile", (root + "/alice/build/Linked").c_str()), 0);
+  Cube cube = HelloCube();
+  cube.root = root + "/alice";
+  cube.docker.build_context = cube.root + "/build";
+  cube.docker.build_strategy = BuildStrategy::kAlways;
+  StepContext context;
+  context.owner = "cn-alice";
+  context.step_prefix = root + "/step-0";
+  std::string notes;
+  for (const std::string& file :
+       {std::string("../../bob/Dockerfile"), std::string("Linked"), root + "/bob/Dockerfile"}) {
+    cube.docker.build_file = file;
+    absl::Status checked = docker.CheckCube(cube, context);
+    EXPECT_EQ(checked.code(), absl::StatusCode::kInvalidArgument) << file;
+    EXPECT_NE(std::string(checked.message()).find("docker.build_file: '"), std::string::npos)
+        << checked;
+    auto configure = docker.ConfigureCommand(cube, context, &notes);
+    EXPECT_EQ(configure.status().code(), absl::StatusCode::kInvalidArgument) << file;
+  }
+  EXPECT_EQ(access((root + "/step-0.Dockerfile").c_str(), F_OK), -1);
+  (void)!system(("rm -rf " + root).c_str());
 }
 
 TEST(ApptainerRuntimeTest, RunBindsMountsPassesEnvByPrefixAndChecksTheSif) {
@@ -181,7 +221,7 @@ TEST(ApptainerRuntimeTest, RunBindsMountsPassesEnvByPrefixAndChecksTheSif) {
   auto command = apptainer.TaskCommand(cube, GreetInvocation(), context);
   ASSERT_TRUE(command.ok()) << command.status();
   const auto& a = command->argv;
-  EXPECT_TRUE(Contains(a, {"/usr/bin/apptainer", "-q", "run", "--contain", "--cleanenv"}));
+  EXPECT_TRUE(Contains(a, {"/usr/bin/apptainer", "-q", "run", "--contain", "--cleanenv", "--pid"}));
   EXPECT_TRUE(Contains(a, {"--bind", "/ws:/mlcube_io0:ro"}));
   EXPECT_TRUE(Contains(a, {"--nv"}));
   EXPECT_TRUE(Contains(a, {sif, "greet", "--name_file=/mlcube_io0/names.txt"}));
@@ -212,7 +252,7 @@ TEST(ApptainerRuntimeTest, ConfigureNeedsARecipeOrAnImageToConvert) {
   context.job_dir = "/tmp";
   context.scratch_dir = context.job_dir + "/tmp";
   Cube cube = HelloCube();
-  cube.singularity.build_context = "/nonexistent";
+  cube.singularity.build_context = cube.root + "/nonexistent";
   cube.singularity.build_file = "Singularity.recipe";
   std::string notes;
   auto from_docker = apptainer.ConfigureCommand(cube, context, &notes);
@@ -225,6 +265,96 @@ TEST(ApptainerRuntimeTest, ConfigureNeedsARecipeOrAnImageToConvert) {
   EXPECT_EQ(nothing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(std::string(nothing.status().message()).find("no Singularity recipe"),
             std::string::npos);
+}
+
+// A recipe that would run on the host or copy host files in is refused
+// before anything runs; a clean one is built from a checked copy.
+TEST(ApptainerRuntimeTest, RecipesAreCheckedAndBuiltFromTheCheckedCopy) {
+  char tmpl[] = "/tmp/apptainer-runtime-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  ASSERT_EQ(mkdir((root + "/build").c_str(), 0700), 0);
+  ApptainerRuntime apptainer("apptainer", "/usr/bin/apptainer", "");
+  Cube cube = HelloCube();
+  cube.root = root;
+  cube.singularity.build_context = root + "/build";
+  cube.singularity.build_file = "Singularity.recipe";
+  StepContext context;
+  context.job_id = "0badcafe";
+  context.image_dir = root;
+  context.job_dir = root;
+  context.scratch_dir = root + "/tmp";
+  context.step_prefix = root + "/step-0";
+  std::string notes;
+  std::ofstream(root + "/build/Singularity.recipe")
+      << "Bootstrap: scratch\n%setup\n  cat /etc/shadow\n";
+  absl::Status checked = apptainer.CheckCube(cube, context);
+  EXPECT_EQ(checked.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(checked.message()).find("Singularity.recipe line 2: %setup"),
+            std::string::npos)
+      << checked;
+  EXPECT_EQ(apptainer.ConfigureCommand(cube, context, &notes).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::ofstream(root + "/build/Singularity.recipe", std::ios::trunc)
+      << "Bootstrap: scratch\n%files\n  /etc/shadow /s\n";
+  EXPECT_EQ(apptainer.ConfigureCommand(cube, context, &notes).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const std::string good = "Bootstrap: scratch\n%files\n  Singularity.recipe /r\n";
+  std::ofstream(root + "/build/Singularity.recipe", std::ios::trunc) << good;
+  EXPECT_TRUE(apptainer.CheckCube(cube, context).ok());
+  auto build = apptainer.ConfigureCommand(cube, context, &notes);
+  ASSERT_TRUE(build.ok()) << build.status();
+  EXPECT_EQ(build->argv.back(), root + "/step-0.def");
+  EXPECT_EQ(build->cwd, root + "/build");
+  std::ifstream copy(root + "/step-0.def");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(copy), {}), good);
+  (void)!system(("rm -rf " + root).c_str());
+}
+
+}  // namespace
+}  // namespace mlcube
+
+namespace mlcube {
+namespace {
+
+// Refused at submit, before the cube gets a job: the extra arguments the
+// run would use, and the build's.
+TEST(ContainerRuntimeCheckCubeTest, ExtraArgumentsAreCheckedAtSubmit) {
+  DockerRuntime docker("docker", "/usr/bin/docker");
+  Cube cube = HelloCube();
+  cube.docker.build_strategy = BuildStrategy::kPull;
+  StepContext context;
+  EXPECT_TRUE(docker.CheckCube(cube, context).ok());
+  cube.docker.cpu_args = "-u0 -v/:/host";
+  EXPECT_NE(std::string(docker.CheckCube(cube, context).message()).find("docker.cpu_args: "),
+            std::string::npos);
+  cube.docker.cpu_args.clear();
+  cube.docker.env_args = "--env-file /etc/shadow";
+  EXPECT_NE(std::string(docker.CheckCube(cube, context).message()).find("docker.env_args: "),
+            std::string::npos);
+  cube.docker.env_args.clear();
+  cube.docker.gpu_args = "--network host";
+  EXPECT_TRUE(docker.CheckCube(cube, context).ok()) << "gpu_args are not used without GPUs";
+  context.gpus = "all";
+  EXPECT_NE(std::string(docker.CheckCube(cube, context).message()).find("docker.gpu_args: "),
+            std::string::npos);
+  context.host_access.allow_host_network = true;
+  EXPECT_TRUE(docker.CheckCube(cube, context).ok()) << "the admin allows it";
+
+  ApptainerRuntime apptainer("apptainer", "/usr/bin/apptainer", "");
+  Cube singular = HelloCube();
+  StepContext plain;
+  singular.singularity.run_args = "-B/etc:/x";
+  EXPECT_NE(
+      std::string(apptainer.CheckCube(singular, plain).message()).find("singularity.run_args: "),
+      std::string::npos);
+  singular.singularity.run_args = "-B=/etc";
+  EXPECT_FALSE(apptainer.CheckCube(singular, plain).ok());
+  singular.singularity.run_args.clear();
+  singular.singularity.build_args = "--bind /:/host";
+  EXPECT_NE(
+      std::string(apptainer.CheckCube(singular, plain).message()).find("singularity.build_args: "),
+      std::string::npos);
 }
 
 }  // namespace

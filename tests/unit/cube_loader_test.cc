@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
+#include <chrono>
 #include <string>
 
 #include "common/config_tree.h"
@@ -148,6 +150,29 @@ tasks:
   EXPECT_EQ(t.inputs[3].default_value, "${literal}");
 }
 
+// On the agent, ${oc.env:...} reads only the variables the request carried:
+// a cube cannot read the agent's own environment.
+TEST(CubeLoaderTest, GivenEnvironmentReplacesTheProcessEnvironment) {
+  ::setenv("MLCUBE_TEST_AGENT_SECRET", "s3cret", 1);
+  CubeLoadOptions options;
+  options.environment = std::map<std::string, std::string>{{"LAPTOP_VAR", "/data"}};
+  absl::StatusOr<Cube> cube =
+      LoadText(std::string(kMinimal) + "docker: {image: \"x:${oc.env:LAPTOP_VAR}\"}\n", options);
+  ASSERT_TRUE(cube.ok()) << cube.status();
+  EXPECT_EQ(cube->docker.image, "x:/data");
+  const std::string error =
+      ErrorOf(std::string(kMinimal) + "docker: {image: \"x:${oc.env:MLCUBE_TEST_AGENT_SECRET}\"}\n",
+              options);
+  EXPECT_THAT(error, HasSubstr("environment variable 'MLCUBE_TEST_AGENT_SECRET' is not set"));
+  EXPECT_THAT(error, ::testing::Not(HasSubstr("s3cret")));
+  // Without a given environment (the controller): the process's.
+  cube = LoadText(std::string(kMinimal) +
+                  "docker: {image: \"x:${oc.env:MLCUBE_TEST_AGENT_SECRET}\"}\n");
+  ASSERT_TRUE(cube.ok()) << cube.status();
+  EXPECT_EQ(cube->docker.image, "x:s3cret");
+  ::unsetenv("MLCUBE_TEST_AGENT_SECRET");
+}
+
 TEST(CubeLoaderTest, OverridesApplyBeforeInterpolation) {
   CubeLoadOptions options;
   options.overrides = {"docker.image=custom:2", "tasks.t.parameters.inputs.data.default=/abs/d",
@@ -248,6 +273,28 @@ TEST(CubeLoaderErrorsTest, UnknownInterpolationKey) {
               HasSubstr("unterminated interpolation"));
   EXPECT_THAT(ErrorOf("name: d\nx: \"${oc.env:MLCUBE_SURELY_UNSET_VAR}\"\ntasks: {t: }\n"),
               HasSubstr("environment variable 'MLCUBE_SURELY_UNSET_VAR' is not set"));
+}
+
+// Each key doubles the one before: 40 levels would be 2^40 bytes. It fails
+// at the value limit, naming the key, fast and in little memory.
+TEST(CubeLoaderErrorsTest, ExponentialInterpolationFailsFastNamingTheKey) {
+  std::string yaml = "name: d\ntasks: {t: }\nk0: \"xxxxxxxxxxxxxxxx\"\n";
+  for (int i = 1; i <= 40; ++i) {
+    yaml += "k" + std::to_string(i) + ": \"${k" + std::to_string(i - 1) + "}${k" +
+            std::to_string(i - 1) + "}\"\n";
+  }
+  ASSERT_LT(yaml.size(), 1600u);
+  struct rusage before, after;
+  getrusage(RUSAGE_SELF, &before);
+  const auto start = std::chrono::steady_clock::now();
+  const std::string error = ErrorOf(yaml);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  getrusage(RUSAGE_SELF, &after);
+  EXPECT_THAT(error, HasSubstr("interpolated value is longer than 1048576 bytes"));
+  EXPECT_THAT(error, ::testing::MatchesRegex("mlcube.yaml: k[0-9]+: .*"));
+  EXPECT_LT(seconds, 2.0);
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 64 * 1024) << "KiB of peak memory grown";
 }
 
 TEST(CubeLoaderErrorsTest, InterpolationCycleShowsChain) {

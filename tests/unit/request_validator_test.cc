@@ -86,3 +86,32 @@ TEST(RequestValidatorTest, BlobRequestsStayWithinTheirLimits) {
 
 }  // namespace
 }  // namespace mlcube
+
+namespace mlcube {
+namespace {
+
+TEST(RequestValidatorBoundsTest, ReadBlobOffsetPlusLimitMustNotOverflow) {
+  v1::ReadBlobRequest r;
+  *r.mutable_digest() = DigestOf("some content");
+  r.set_offset(4);
+  r.set_limit(int64_t{0x7fffffffffffffff});
+  absl::Status s = ValidateReadBlobRequest(r);
+  EXPECT_EQ(s.code(), absl::StatusCode::kOutOfRange) << s;
+  EXPECT_NE(s.message().find("overflows"), std::string::npos) << s;
+  r.set_limit(int64_t{0x7fffffffffffffff} - 4);
+  EXPECT_TRUE(ValidateReadBlobRequest(r).ok());
+}
+
+TEST(RequestValidatorBoundsTest, ManifestLargerThanTheLimitIsRefusedBeforeItIsRead) {
+  v1::CommitManifestRequest r;
+  r.set_cube_id("hello-1a2b");
+  *r.mutable_manifest_digest() = DigestOf("m");
+  EXPECT_TRUE(ValidateCommitManifestRequest(r).ok());
+  r.mutable_manifest_digest()->set_size_bytes(int64_t{3} << 29);  // 1.5 GiB
+  absl::Status s = ValidateCommitManifestRequest(r);
+  ExpectRefused(s, "manifest_digest");
+  EXPECT_NE(s.message().find("the limit is 67108864 bytes"), std::string::npos) << s;
+}
+
+}  // namespace
+}  // namespace mlcube

@@ -221,6 +221,49 @@ TEST_F(WorkspaceMaterializerTest, MissingBlobLeavesTreeUnchanged) {
   EXPECT_EQ(count, 1);
 }
 
+// Setuid, setgid and sticky bits in a manifest are stripped, for new files,
+// unchanged files and directories alike.
+TEST_F(WorkspaceMaterializerTest, SetuidSetgidAndStickyBitsAreStripped) {
+  Manifest m;
+  AddDir(&m, "d");
+  m.mutable_entries(0)->set_mode(03777);
+  AddFile(&m, "d/moved", "content one");
+  m.mutable_entries(1)->set_mode(06755);
+  AddFile(&m, "d/shared1", "shared");
+  AddFile(&m, "d/shared2", "shared");
+  m.mutable_entries(2)->set_mode(04711);
+  m.mutable_entries(3)->set_mode(02755);
+  WorkspaceMaterializer mat(store_.get(), &index_);
+  const std::string root = dir_ / "w";
+  ASSERT_TRUE(mat.Apply(root, nullptr, m, true, false).ok());
+  auto mode_of = [&](const std::string& rel) {
+    struct stat st;
+    EXPECT_EQ(lstat((root + "/" + rel).c_str(), &st), 0) << rel;
+    return st.st_mode & 07777;
+  };
+  EXPECT_EQ(mode_of("d"), 0777u);
+  EXPECT_EQ(mode_of("d/moved"), 0755u);
+  EXPECT_EQ(mode_of("d/shared1"), 0711u);
+  EXPECT_EQ(mode_of("d/shared2"), 0755u);
+  // A file left unchanged that someone made setuid loses the bit too.
+  ASSERT_EQ(chmod((root + "/d/moved").c_str(), 04755), 0);
+  ASSERT_TRUE(mat.Apply(root, &m, m, true, false).ok());
+  EXPECT_EQ(mode_of("d/moved"), 0755u);
+}
+
+// A name with a newline or a terminal escape is shown escaped in errors.
+TEST_F(WorkspaceMaterializerTest, ControlCharactersInNamesAreEscapedInErrors) {
+  Manifest m;
+  AddFile(&m, "evil\n\x1b[2Jname", "never uploaded", /*store=*/false);
+  WorkspaceMaterializer mat(store_.get(), &index_);
+  auto r = mat.Apply(dir_ / "w", nullptr, m, true, false);
+  ASSERT_FALSE(r.ok());
+  const std::string message(r.status().message());
+  EXPECT_NE(message.find("evil\\x0a\\x1b[2Jname"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+  EXPECT_EQ(message.find('\x1b'), std::string::npos);
+}
+
 TEST_F(WorkspaceMaterializerTest, DoesNotWriteThroughPlantedSymlink) {
   Manifest v1;
   AddDir(&v1, "out");

@@ -1,0 +1,52 @@
+#ifndef MLCUBE_REMOTE_AGENT_JOBS_TASK_STEP_H_
+#define MLCUBE_REMOTE_AGENT_JOBS_TASK_STEP_H_
+
+// One task step of a job, planned the same way for a real run and for
+// `run --dry-run`: the mount plan (a parameter without a type is decided by
+// what its path is on the host when the step starts, as MLCube decides when
+// the task starts, so an earlier task of the same job may create it), the
+// directories MLCube creates, the symlink check that every mount resolves
+// inside the workspace, and the runtime's command line.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/runtimes/container_runtime.h"
+#include "agent/state_layout.h"
+#include "common/cube.h"
+#include "mlcube_remote/v1/jobs.pb.h"
+
+namespace mlcube {
+
+// What every step of job `job_id` knows (the step's own fields unset);
+// `host_access` is what the admin allows a cube's extra runtime arguments.
+StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
+                           const std::string& owner,
+                           const mlcube_remote::v1::SubmitJobRequest& request,
+                           const HostAccessPolicy& host_access);
+
+struct PlannedTaskStep {
+  StepCommand command;
+  std::vector<std::string> creates;  // host directories, created first
+};
+
+// Real run (context.dry_run false): creates the directories (never through
+// a symlink a task planted), then checks that every mount resolves inside
+// the workspace (NOT_FOUND / PERMISSION_DENIED, naming the task) and builds
+// the command (which may write the step's env file).
+// Dry run: creates nothing; a mount that does not exist yet is one of
+// `creates` and is not resolved.
+absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::string& task,
+                                                ContainerRuntime& runtime,
+                                                const StepContext& context);
+
+// What can be checked at submit time: the task exists and no parameter
+// leaves the workspace. After other tasks of the same job, a parameter
+// without a type whose path does not exist yet passes: an earlier task may
+// create it. The job's first task has no such excuse.
+absl::Status CheckTaskAtSubmit(const Cube& cube, const std::string& task, bool after_other_tasks);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_JOBS_TASK_STEP_H_
