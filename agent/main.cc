@@ -8,6 +8,8 @@
 
 #include <grp.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,8 +68,12 @@ absl::StatusOr<mlcube::AgentConfig> BuildConfig(const ServeFlags& flags) {
   return config;
 }
 
-// The agent binary itself: supervisors are started from it.
+// The agent binary itself: supervisors are started from it. In the
+// self-contained bundle (tools/package-agent.sh) /proc/self/exe is the
+// bundled loader, so the bundle's launcher names itself in MLCUBE_AGENT_SELF.
 std::string SelfExe() {
+  const char* launcher = getenv("MLCUBE_AGENT_SELF");
+  if (launcher != nullptr && launcher[0] == '/' && access(launcher, X_OK) == 0) return launcher;
   char path[4096];
   ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
   if (n <= 0) return "mlcube-agent";
@@ -192,6 +198,9 @@ int Serve(const ServeFlags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Started by the bundle's launcher, the process is the bundled loader
+  // ("ld-linux-x86-64"); name it after the agent for ps, top and pgrep.
+  if (getenv("MLCUBE_AGENT_SELF") != nullptr) prctl(PR_SET_NAME, "mlcube-agent", 0, 0, 0);
   // Internal: runs one job step detached (see agent/schedulers/task_supervisor.h).
   // Handled before CLI11 so the task's own arguments are passed untouched.
   if (argc >= 2 && std::string(argv[1]) == "supervise") {

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <string>
 
+#include "controller/commands/agent_command.h"
 #include "controller/commands/cube_options.h"
 #include "controller/commands/describe_command.h"
 #include "controller/commands/hosts_command.h"
@@ -76,6 +77,9 @@ int RunCli(int argc, char** argv) {
   SyncCommandOptions sync_options;
   CLI::App* sync = AddSyncCommand(&app, &sync_options);
 
+  AgentCommandOptions agent_options;
+  CLI::App* agent = AddAgentCommand(&app, &agent_options);
+
   RunCommandOptions run_options;
   CLI::App* run = app.add_subcommand(
       "run", "Sync the cube, run task(s) on a host, stream the output, bring the outputs back");
@@ -121,6 +125,8 @@ int RunCli(int argc, char** argv) {
   if (jobs->parsed()) return RunJobsCommand(job_options, console, std::cout);
   sync_options.hosts_path = hosts_path;
   if (sync->parsed()) return RunSyncCommand(sync_options, console, std::cout);
+  agent_options.hosts_path = hosts_path;
+  if (agent->parsed()) return RunAgentCommand(agent_options, console, std::cout);
   return kExitBadInput;
 }
 

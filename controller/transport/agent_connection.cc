@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "controller/transport/user_agent_socket.h"
 
 namespace mlcube {
 namespace {
@@ -50,6 +51,12 @@ absl::StatusOr<std::unique_ptr<AgentConnection>> AgentConnection::Open(const Hos
     SshTunnel::Options options;
     options.ssh = host.ssh;
     options.remote = host.agent_socket;
+    if (options.remote.empty()) {
+      // No agent_socket: the user's own agent, started if it is not running.
+      options.resolve_remote = [name = host.name](SshSession& session) {
+        return EnsureUserAgentSocket(session, name);
+      };
+    }
     // Replaces ~/.ssh (config, known_hosts, default keys): for tests and for
     // users who keep a separate SSH setup for their compute hosts.
     if (const char* dir = getenv("MLCUBE_REMOTE_SSH_DIR"); dir != nullptr) options.ssh_dir = dir;

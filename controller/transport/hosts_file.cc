@@ -179,8 +179,9 @@ absl::StatusOr<HostEntry> ReadHost(const HostsReader& reader, const std::string&
     return reader.Error(key_path, "choose one transport: tls or ssh, not both");
   }
   if (host.has_ssh) {
-    if (host.agent_socket.empty()) host.agent_socket = "/run/mlcube-agent/agent.sock";
-    if (!absl::StartsWith(host.agent_socket, "/") && !IsLoopbackHostPort(host.agent_socket)) {
+    // Without agent_socket: the user's own agent (see user_agent_socket.h).
+    if (!host.agent_socket.empty() && !absl::StartsWith(host.agent_socket, "/") &&
+        !IsLoopbackHostPort(host.agent_socket)) {
       return reader.Error(key_path + ".agent_socket",
                           "expected the agent's unix socket (an absolute path on the host) or "
                           "its loopback port there (127.0.0.1:PORT, localhost:PORT, [::1]:PORT)");
@@ -206,7 +207,8 @@ absl::StatusOr<HostsFile> ParseHostsFileUnguarded(const std::string& text,
     return reader.Error(
         "hosts", absl::StrCat("expected a mapping with hosts:, got ", DescribeNodeKind(*root)));
   }
-  absl::Status status = reader.CheckKeys(*root, "", {"default_host", "hosts", "exclude"});
+  absl::Status status =
+      reader.CheckKeys(*root, "", {"default_host", "hosts", "exclude", "agent_bundle_dir"});
   if (!status.ok()) return status;
   // Unlike in a cube, an unset variable here is empty rather than an error:
   // `http_proxy: ${oc.env:http_proxy}` must not break machines without a
@@ -248,6 +250,10 @@ absl::StatusOr<HostsFile> ParseHostsFileUnguarded(const std::string& text,
   if (file.default_host.empty() && file.hosts.size() == 1) {
     file.default_host = file.hosts.begin()->first;
   }
+  absl::StatusOr<std::string> bundle_dir =
+      reader.String(*root, "agent_bundle_dir", "agent_bundle_dir");
+  if (!bundle_dir.ok()) return bundle_dir.status();
+  if (!bundle_dir->empty()) file.agent_bundle_dir = reader.ExpandPath(*bundle_dir);
   const YAML::Node exclude = YamlChild(*root, "exclude");
   if (exclude.IsDefined() && !exclude.IsNull()) {
     if (!exclude.IsSequence()) {

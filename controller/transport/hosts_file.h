@@ -16,7 +16,11 @@
 //       tls: {ca: ca.pem, cert: me.pem, key: me.key}
 //       ssh: {host: gpu01, port: 22, user: me, identity_file: ~/.ssh/id_ed25519}
 //       agent_socket: /run/mlcube-agent/agent.sock   # or 127.0.0.1:7443 there
+//     hpc:
+//       ssh: {host: login.hpc.example.org}  # no agent_socket: your own agent,
+//                                           # see `mlcube-remote agent install`
 //   exclude: ["*.ckpt.tmp"]
+//   agent_bundle_dir: ~/mlcube-bundles   # where `agent install` finds bundles
 //
 // Found at --hosts=FILE, else $MLCUBE_REMOTE_HOSTS, else
 // $XDG_CONFIG_HOME/mlcube-remote/hosts.yaml (~/.config/...). Without any
@@ -59,7 +63,8 @@ struct HostEntry {
   TlsSettings tls;
   bool has_ssh = false;
   SshSettings ssh;
-  std::string agent_socket;  // remote socket reached through ssh
+  // The remote socket reached through ssh; empty: the user's own agent.
+  std::string agent_socket;
 };
 
 struct HostsFile {
@@ -67,6 +72,9 @@ struct HostsFile {
   std::string default_host;
   std::map<std::string, HostEntry> hosts;
   std::vector<std::string> exclude;
+  // Where `agent install` looks for mlcube-agent-VERSION-linux-ARCH.tar.gz
+  // (after the controller's own directory); empty when not set.
+  std::string agent_bundle_dir;
 
   // The named host, or the default one when `name` is empty. The error
   // lists the hosts that exist.

@@ -54,6 +54,11 @@ absl::StatusOr<std::unique_ptr<SshTunnel>> SshTunnel::Open(Options options) {
   auto session = SshSession::Connect(tunnel->options_.ssh, tunnel->options_.ssh_dir);
   if (!session.ok()) return session.status();
   tunnel->session_ = std::move(*session);
+  if (tunnel->options_.remote.empty() && tunnel->options_.resolve_remote) {
+    absl::StatusOr<std::string> resolved = tunnel->options_.resolve_remote(*tunnel->session_);
+    if (!resolved.ok()) return resolved.status();
+    tunnel->options_.remote = *resolved;
+  }
   const std::string& remote = tunnel->options_.remote;
   tunnel->description_ = absl::StrCat("ssh://", tunnel->session_->description(),
                                       absl::StartsWith(remote, "/") ? "" : " -> ", remote);

@@ -12,6 +12,7 @@
 // honouring the SSH window so a slow side never makes memory grow. A dropped
 // SSH connection is re-established when gRPC reconnects.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -32,6 +33,10 @@ class SshTunnel {
     std::string ssh_dir;
     // The agent's unix socket ("/path") or loopback TCP address ("HOST:PORT").
     std::string remote;
+    // When `remote` is empty: asked once, on the first connected session
+    // (blocking mode, before any channel), for the remote address (the
+    // user's own agent, whose socket lives under their home).
+    std::function<absl::StatusOr<std::string>(SshSession&)> resolve_remote;
   };
 
   // Connects, authenticates and checks that the agent's socket can be

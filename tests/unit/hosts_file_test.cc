@@ -56,10 +56,22 @@ TEST(HostsFileTest, ParsesTheDocumentedExample) {
   ASSERT_TRUE(hpc.ok());
   EXPECT_TRUE(hpc->has_ssh);
   EXPECT_EQ(hpc->ssh.port, 2222);
-  EXPECT_EQ(hpc->agent_socket, "/run/mlcube-agent/agent.sock");
+  // No agent_socket: the user's own agent, found when connecting.
+  EXPECT_EQ(hpc->agent_socket, "");
   absl::StatusOr<HostEntry> fallback = file->Find("");
   ASSERT_TRUE(fallback.ok());
   EXPECT_EQ(fallback->name, "local");
+}
+
+// Where `agent install` finds bundles: relative to the hosts file, ~ is HOME.
+TEST(HostsFileTest, AgentBundleDirIsAPath) {
+  absl::StatusOr<HostsFile> file =
+      ParseHostsFile("agent_bundle_dir: bundles\nhosts: {a: {ssh: {host: h}}}", "/etc/m/h.yaml");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->agent_bundle_dir, "/etc/m/bundles");
+  EXPECT_EQ(file->Find("a")->agent_socket, "");
+  EXPECT_THAT(ErrorOf("agent_bundle_dir: [a]\nhosts: {a: {ssh: {host: h}}}"),
+              HasSubstr("agent_bundle_dir"));
 }
 
 TEST(HostsFileTest, UnknownHostListsKnownOnes) {
