@@ -10,6 +10,7 @@
 #include "controller/commands/hosts_command.h"
 #include "controller/commands/job_commands.h"
 #include "controller/commands/run_command.h"
+#include "controller/commands/runs_command.h"
 #include "controller/commands/sync_command.h"
 #include "controller/terminal/console.h"
 #include "controller/terminal/exit_codes.h"
@@ -88,6 +89,10 @@ int RunCli(int argc, char** argv) {
   CLI::App* configure =
       app.add_subcommand("configure", "Sync the cube and build or pull its image on a host");
   AddRunOptions(configure, &configure_options, /*is_run=*/false);
+  RunsCommandOptions runs_options;
+  CLI::App* runs = AddRunsCommand(&app, &runs_options);
+  PlotCommandOptions plot_options;
+  CLI::App* plot = AddPlotCommand(&app, &plot_options);
 
   try {
     app.parse(argc, argv);
@@ -106,6 +111,9 @@ int RunCli(int argc, char** argv) {
   if (describe->parsed()) return RunDescribeCommand(describe_options, console, std::cout);
   if (show_config->parsed()) return RunShowConfigCommand(show_config_options, console, std::cout);
   if (hosts->parsed()) return RunHostsCommand(hosts_path, console, std::cout);
+  runs_options.hosts_path = hosts_path;
+  if (runs->parsed()) return RunRunsCommand(runs_options, console, std::cout);
+  if (plot->parsed()) return RunPlotCommand(plot_options, console, std::cout);
   job_options.hosts_path = hosts_path;
   run_options.hosts_path = hosts_path;
   configure_options.hosts_path = hosts_path;

@@ -13,9 +13,10 @@ FUZZ_SECONDS=${MLCUBE_FUZZ_SECONDS:-60}
 bash tools/setup.sh
 # What the integration tests use besides the build: sshd and ssh (SSH
 # transport), iproute2 (hosts in network namespaces), rsync (benchmarks),
-# binutils (objcopy: tools/package-agent.sh).
+# binutils (objcopy: tools/package-agent.sh), gnuplot-nox (`plot` draws its
+# curves with gnuplot).
 test_packages=()
-for package in openssh-server openssh-client iproute2 rsync binutils; do
+for package in openssh-server openssh-client iproute2 rsync binutils gnuplot-nox; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
     || test_packages+=("$package")
 done

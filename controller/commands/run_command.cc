@@ -10,6 +10,7 @@
 #include "common/slurm_settings.h"
 #include "common/yaml_reader.h"
 #include "controller/remote/remote_run.h"
+#include "controller/remote/remote_sweep.h"
 #include "controller/terminal/exit_codes.h"
 #include "controller/terminal/interrupt_monitor.h"
 #include "controller/transport/agent_connection.h"
@@ -82,6 +83,7 @@ void AddRunOptions(CLI::App* command, RunCommandOptions* options, bool is_run) {
     command->add_flag("--dry-run", options->dry_run,
                       "Print the commands the host would run (pushes the cube, starts nothing)");
     command->add_flag("--json", options->json, "With --dry-run: print one JSON object");
+    AddSweepOptions(command, &options->sweep);
   }
 }
 
@@ -146,6 +148,9 @@ absl::Status PrepareRequest(const RunCommandOptions& options, const HostEntry& h
   absl::StatusOr<std::map<std::string, std::string>> slurm = SlurmSettingsForRun(host, &load);
   if (!slurm.ok()) return slurm.status();
   if (absl::Status s = CheckStage(options, host); !s.ok()) return s;
+  for (const std::string& run_value : SweepLoadOverrides(options.sweep)) {
+    load.overrides.push_back(run_value);
+  }
   std::vector<std::string> tasks;
   if (!options.configure_only) {
     absl::StatusOr<std::vector<std::string>> names = ResolveTaskNames(options.task, &load);
@@ -205,6 +210,18 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
     return kExitBadInput;
   }
   for (const std::string& warning : cube->warnings) console.Warning(warning);
+  // A sweep is refused here, naming the axis, or its runs' inputs are
+  // written so the push takes them.
+  const std::vector<std::string> tasks(request.submit.tasks().begin(),
+                                       request.submit.tasks().end());
+  absl::StatusOr<std::optional<PreparedSweep>> sweep =
+      options.configure_only ? std::optional<PreparedSweep>()
+                             : PrepareSweep(options.sweep, *cube, tasks, console);
+  if (!sweep.ok() || (sweep->has_value() && options.dry_run)) {
+    console.Error(sweep.ok() ? "--dry-run plans one run; it does not take --sweep or --repeat"
+                             : sweep.status().message());
+    return kExitBadInput;
+  }
   absl::StatusOr<std::unique_ptr<AgentConnection>> connection = AgentConnection::Open(*host);
   if (!connection.ok()) {
     console.Error(connection.status().message());
@@ -218,6 +235,9 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
   request.no_pull = options.no_pull;
   request.json = options.json;
   if (options.dry_run) return PlanRemoteJob(**connection, request, interrupts, console);
+  if (sweep->has_value()) {
+    return RunRemoteSweep(**connection, request, &**sweep, interrupts, console);
+  }
   return RunRemoteJob(**connection, request, interrupts, console);
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "controller/commands/cube_options.h"
+#include "controller/commands/run_sweep.h"
 #include "controller/terminal/console.h"
 
 namespace CLI {
@@ -31,6 +32,7 @@ struct RunCommandOptions {
   bool configure_only = false;  // the `configure` command
   bool dry_run = false;         // print what the agent would run; start nothing
   bool json = false;            // with dry_run: one JSON object
+  SweepOptions sweep;
 };
 
 void AddRunOptions(CLI::App* command, RunCommandOptions* options, bool is_run);

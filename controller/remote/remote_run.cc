@@ -56,87 +56,6 @@ void ExitOnInterrupt(InterruptMonitor& interrupts) {
   });
 }
 
-// A job that asks for GPUs on a host without any fails before anything
-// moves; the message names what asked and how to run without.
-absl::Status CheckGpusOnHost(AgentConnection& agent, const RemoteRunRequest& request) {
-  const Cube& cube = *request.cube;
-  const std::string& gpus = request.submit.gpus();
-  const bool docker = request.submit.runtime() != mlcube_remote::v1::RUNTIME_SINGULARITY;
-  if (gpus.empty() && !(docker && cube.accelerator_count > 0)) return absl::OkStatus();
-  mlcube_remote::v1::AgentInfo info;
-  auto context = AgentConnection::Context(std::chrono::seconds(30));
-  grpc::Status status =
-      agent.agent().GetInfo(context.get(), mlcube_remote::v1::GetInfoRequest(), &info);
-  if (!status.ok() || info.gpus_size() > 0) return absl::OkStatus();  // the push reports it
-  if (!gpus.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--gpus ", gpus, " asks for GPUs and ", request.host_name, " has none"));
-  }
-  return absl::FailedPreconditionError(
-      absl::StrCat(cube.config_file, ": platform.accelerator_count: ", cube.accelerator_count,
-                   " asks for GPUs and ", request.host_name,
-                   " has none; run with -P platform.accelerator_count=0 to run without"));
-}
-
-// Pushes the cube and, when a build may need it, its outside build context;
-// fills in the ids of both trees.
-absl::Status PushForJob(AgentConnection& agent, RemoteRunRequest& request,
-                        InterruptMonitor& interrupts, const Console& console) {
-  const Cube& cube = *request.cube;
-  const std::string cube_id = SyncClient::DefaultCubeId(cube.root);
-  ScanCache cache = ScanCache::Load(ScanCache::DefaultFileFor(cube.root));
-  SyncClient sync(agent.channel(), &cache);
-  CubePushRequest push;
-  push.cube = &cube;
-  push.cube_id = cube_id;
-  push.exclude = request.exclude;
-  BuildContextPushRequest context;
-  context.cube = &cube;
-  context.docker_build = request.submit.runtime() != mlcube_remote::v1::RUNTIME_SINGULARITY;
-  context.exclude = request.exclude;
-  ExitOnInterrupt(interrupts);
-  // The context first: one that cannot be read here stops us before the cube moves.
-  absl::StatusOr<std::string> context_id = PushBuildContext(agent.channel(), context, console);
-  absl::StatusOr<PushStats> pushed = absl::CancelledError("not pushed");
-  if (context_id.ok()) pushed = PushCube(sync, push, console);
-  interrupts.SetCallback(nullptr);
-  if (!context_id.ok()) return context_id.status();
-  if (!pushed.ok()) {
-    return absl::Status(pushed.status().code(), absl::StrCat("push to ", agent.Describe(), ": ",
-                                                             pushed.status().message()));
-  }
-  console.Info(absl::StrFormat("synced %s to %s: %d files, %s sent, %s already there", cube.name,
-                               request.host_name, pushed->files_scanned,
-                               ProgressReporter::HumanBytes(pushed->bytes_sent),
-                               ProgressReporter::HumanBytes(pushed->bytes_deduplicated)));
-  request.submit.set_cube_id(cube_id);
-  request.submit.set_build_context_id(*context_id);
-  return absl::OkStatus();
-}
-
-absl::StatusOr<Job> SubmitWithRetry(AgentConnection& connection,
-                                    const mlcube_remote::v1::SubmitJobRequest& request,
-                                    const Console& console) {
-  std::chrono::milliseconds backoff(200);
-  for (int attempt = 0;; ++attempt) {
-    Job job;
-    auto context = AgentConnection::Context(std::chrono::seconds(30));
-    context->set_wait_for_ready(attempt > 0);
-    grpc::Status status = connection.jobs().SubmitJob(context.get(), request, &job);
-    if (status.ok()) return job;
-    // The same client_request_id makes a retry return the job a lost reply
-    // described instead of starting a second one.
-    if (!IsTransient(status) || attempt >= 5) {
-      return absl::Status(
-          static_cast<absl::StatusCode>(status.error_code()),
-          absl::StrCat("submitting to ", connection.Describe(), ": ", status.error_message()));
-    }
-    console.Verbose(absl::StrCat("submit failed (", status.error_message(), "), retrying"));
-    std::this_thread::sleep_for(backoff);
-    backoff *= 2;
-  }
-}
-
 // After Ctrl-C: detach (the job goes on) or cancel it.
 int DetachOrCancel(AgentConnection& agent, const RemoteRunRequest& request, const Job& job,
                    InterruptMonitor& interrupts, const Console& console) {
@@ -230,6 +149,87 @@ void PrintPlanText(const JobPlan& plan) {
 }
 
 }  // namespace
+
+// A job that asks for GPUs on a host without any fails before anything
+// moves; the message names what asked and how to run without.
+absl::Status CheckGpusOnHost(AgentConnection& agent, const RemoteRunRequest& request) {
+  const Cube& cube = *request.cube;
+  const std::string& gpus = request.submit.gpus();
+  const bool docker = request.submit.runtime() != mlcube_remote::v1::RUNTIME_SINGULARITY;
+  if (gpus.empty() && !(docker && cube.accelerator_count > 0)) return absl::OkStatus();
+  mlcube_remote::v1::AgentInfo info;
+  auto context = AgentConnection::Context(std::chrono::seconds(30));
+  grpc::Status status =
+      agent.agent().GetInfo(context.get(), mlcube_remote::v1::GetInfoRequest(), &info);
+  if (!status.ok() || info.gpus_size() > 0) return absl::OkStatus();  // the push reports it
+  if (!gpus.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--gpus ", gpus, " asks for GPUs and ", request.host_name, " has none"));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat(cube.config_file, ": platform.accelerator_count: ", cube.accelerator_count,
+                   " asks for GPUs and ", request.host_name,
+                   " has none; run with -P platform.accelerator_count=0 to run without"));
+}
+
+// Pushes the cube and, when a build may need it, its outside build context;
+// fills in the ids of both trees.
+absl::Status PushForJob(AgentConnection& agent, RemoteRunRequest& request,
+                        InterruptMonitor& interrupts, const Console& console) {
+  const Cube& cube = *request.cube;
+  const std::string cube_id = SyncClient::DefaultCubeId(cube.root);
+  ScanCache cache = ScanCache::Load(ScanCache::DefaultFileFor(cube.root));
+  SyncClient sync(agent.channel(), &cache);
+  CubePushRequest push;
+  push.cube = &cube;
+  push.cube_id = cube_id;
+  push.exclude = request.exclude;
+  BuildContextPushRequest context;
+  context.cube = &cube;
+  context.docker_build = request.submit.runtime() != mlcube_remote::v1::RUNTIME_SINGULARITY;
+  context.exclude = request.exclude;
+  ExitOnInterrupt(interrupts);
+  // The context first: one that cannot be read here stops us before the cube moves.
+  absl::StatusOr<std::string> context_id = PushBuildContext(agent.channel(), context, console);
+  absl::StatusOr<PushStats> pushed = absl::CancelledError("not pushed");
+  if (context_id.ok()) pushed = PushCube(sync, push, console);
+  interrupts.SetCallback(nullptr);
+  if (!context_id.ok()) return context_id.status();
+  if (!pushed.ok()) {
+    return absl::Status(pushed.status().code(), absl::StrCat("push to ", agent.Describe(), ": ",
+                                                             pushed.status().message()));
+  }
+  console.Info(absl::StrFormat("synced %s to %s: %d files, %s sent, %s already there", cube.name,
+                               request.host_name, pushed->files_scanned,
+                               ProgressReporter::HumanBytes(pushed->bytes_sent),
+                               ProgressReporter::HumanBytes(pushed->bytes_deduplicated)));
+  request.submit.set_cube_id(cube_id);
+  request.submit.set_build_context_id(*context_id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Job> SubmitWithRetry(AgentConnection& connection,
+                                    const mlcube_remote::v1::SubmitJobRequest& request,
+                                    const Console& console) {
+  std::chrono::milliseconds backoff(200);
+  for (int attempt = 0;; ++attempt) {
+    Job job;
+    auto context = AgentConnection::Context(std::chrono::seconds(30));
+    context->set_wait_for_ready(attempt > 0);
+    grpc::Status status = connection.jobs().SubmitJob(context.get(), request, &job);
+    if (status.ok()) return job;
+    // The same client_request_id makes a retry return the job a lost reply
+    // described instead of starting a second one.
+    if (!IsTransient(status) || attempt >= 5) {
+      return absl::Status(
+          static_cast<absl::StatusCode>(status.error_code()),
+          absl::StrCat("submitting to ", connection.Describe(), ": ", status.error_message()));
+    }
+    console.Verbose(absl::StrCat("submit failed (", status.error_message(), "), retrying"));
+    std::this_thread::sleep_for(backoff);
+    backoff *= 2;
+  }
+}
 
 std::string PlanToJson(const JobPlan& plan) {
   google::protobuf::Value root;

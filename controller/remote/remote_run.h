@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/cube.h"
 #include "controller/terminal/console.h"
 #include "controller/terminal/interrupt_monitor.h"
@@ -35,6 +37,20 @@ struct RemoteRunRequest {
 
 int RunRemoteJob(AgentConnection& agent, RemoteRunRequest request, InterruptMonitor& interrupts,
                  const Console& console);
+
+// The steps of RunRemoteJob that a sweep (remote_sweep.h) shares:
+// FAILED_PRECONDITION when the job asks for GPUs and the host has none.
+absl::Status CheckGpusOnHost(AgentConnection& agent, const RemoteRunRequest& request);
+// Pushes the cube (and its outside build context when a build may need it)
+// and fills in request.submit's cube_id and build_context_id. Ctrl-C during
+// the push exits at once.
+absl::Status PushForJob(AgentConnection& agent, RemoteRunRequest& request,
+                        InterruptMonitor& interrupts, const Console& console);
+// Submits with retries on transient errors (the client_request_id makes a
+// retry idempotent).
+absl::StatusOr<mlcube_remote::v1::Job> SubmitWithRetry(
+    AgentConnection& connection, const mlcube_remote::v1::SubmitJobRequest& request,
+    const Console& console);
 
 // Pushes the cube (nothing starts) and prints the agent's plan.
 int PlanRemoteJob(AgentConnection& agent, RemoteRunRequest request, InterruptMonitor& interrupts,

@@ -1,0 +1,114 @@
+#ifndef MLCUBE_REMOTE_CONTROLLER_SWEEPS_SWEEP_RUNNER_H_
+#define MLCUBE_REMOTE_CONTROLLER_SWEEPS_SWEEP_RUNNER_H_
+
+// Drives the runs of a sweep on one agent: submits each run as its own job,
+// at most `parallel` at a time (the rest wait here, in run order), follows
+// their states, pulls each run's outputs as it ends, reads its metrics and
+// keeps runs/SWEEP/sweep.yaml current after every change. It reaches the
+// agent only through the hooks, so the command decides transport, retries
+// and pulls.
+//
+// Output: one status line per run. On a terminal the block of lines is
+// redrawn in place, each running run with its last log line (control
+// characters escaped); otherwise a plain line is printed at each state
+// change.
+// An interrupt detaches: the runs not yet submitted are submitted, the
+// record is saved, the jobs go on; a second one within a few seconds
+// cancels every run instead.
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "controller/sweeps/run_inputs.h"
+#include "controller/sweeps/sweep_record.h"
+#include "controller/terminal/console.h"
+#include "mlcube_remote/v1/jobs.pb.h"
+
+namespace mlcube {
+
+struct SweepHooks {
+  // Submits one run whose plan is `plan`; the job as accepted.
+  std::function<absl::StatusOr<mlcube_remote::v1::Job>(const RunRecord& run, const RunPlan& plan)>
+      submit;
+  std::function<absl::StatusOr<mlcube_remote::v1::Job>(const std::string& job_id)> get;
+  // Brings a finished run's outputs back (may be empty: --no-pull).
+  std::function<absl::Status(const RunRecord& run, const RunPlan& plan)> pull;
+  // True once the user asked to detach (Ctrl-C).
+  std::function<bool()> interrupted;
+  // Optional: after an interrupt, true when the user confirms cancelling
+  // (a second Ctrl-C within a few seconds); then every run is cancelled.
+  std::function<bool()> confirm_cancel;
+  std::function<absl::StatusOr<mlcube_remote::v1::Job>(const std::string& job_id)> cancel;
+  // Optional, used on a terminal: the job's log from *offset to its current
+  // end (advancing *offset); returns the last non-empty line in it, or "".
+  std::function<absl::StatusOr<std::string>(const std::string& job_id, int64_t* offset)> tail;
+};
+
+struct SweepRunnerOptions {
+  int parallel = 1;
+  bool detach = false;       // submit everything and return
+  bool interactive = false;  // redraw status lines in place
+  std::string workspace;     // absolute, for the record and metrics files
+  std::chrono::milliseconds poll{300};
+};
+
+// kNotSubmitted: the agent refused a submission; later runs were not sent.
+enum class SweepEnd {
+  kAllSucceeded,
+  kSomeFailed,
+  kDetached,
+  kCancelled,
+  kAgentError,
+  kNotSubmitted
+};
+
+class SweepRunner {
+ public:
+  SweepRunner(SweepHooks hooks, SweepRunnerOptions options, const Console* console,
+              std::FILE* status_stream);
+
+  // `plans[i]` belongs to `record->runs[i]`. Returns how the sweep ended;
+  // the summary (failed runs named) has been printed.
+  SweepEnd Run(SweepRecord* record, const std::vector<RunPlan>& plans);
+
+  // "RUNNING" from JOB_STATE_RUNNING.
+  static std::string StateName(mlcube_remote::v1::JobState state);
+
+ private:
+  bool Submit(SweepRecord* record, size_t index, const RunPlan& plan);
+  // Tells the user how to cancel and waits for their answer.
+  bool ConfirmCancel();
+  // Asks for every active run's state once; false when the agent is lost.
+  bool Poll(SweepRecord* record, const std::vector<RunPlan>& plans, std::vector<size_t>* active);
+  // Cancels the runs in `active`; the runs from `next` on were never sent.
+  void CancelAll(SweepRecord* record, const std::vector<size_t>& active, size_t next);
+  void Finish(SweepRecord* record, size_t index, const RunPlan& plan);
+  void Update(RunRecord* run, const mlcube_remote::v1::Job& job);
+  void Save(const SweepRecord& record);
+  void Show(const SweepRecord& record, size_t changed);
+  std::string StatusLine(const RunRecord& run, size_t index) const;
+  void FollowTail(const RunRecord& run, size_t index);
+  SweepEnd Summarize(const SweepRecord& record);
+
+  SweepHooks hooks_;
+  SweepRunnerOptions options_;
+  const Console* console_;
+  std::FILE* status_stream_;
+  int lines_drawn_ = 0;
+  bool save_failed_ = false;
+  bool submit_refused_ = false;
+  int query_failures_ = 0;  // consecutive
+  struct Tail {
+    int64_t offset = 0;
+    std::string last_line;
+  };
+  std::map<size_t, Tail> tails_;  // by run index, on a terminal only
+};
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_CONTROLLER_SWEEPS_SWEEP_RUNNER_H_

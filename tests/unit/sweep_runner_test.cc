@@ -1,0 +1,197 @@
+#include "controller/sweeps/sweep_runner.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "common/file_util.h"
+#include "tests/support/temp_dir.h"
+
+namespace mlcube {
+namespace {
+
+using ::mlcube::testing::TempDir;
+using ::mlcube_remote::v1::Job;
+using ::testing::HasSubstr;
+
+// An in-process stand-in for one agent: a job runs for two polls, then
+// ends; run r001 fails with exit code 3. It counts how many jobs run at once.
+class FakeAgent {
+ public:
+  explicit FakeAgent(std::string workspace) : workspace_(std::move(workspace)) {}
+
+  SweepHooks Hooks() {
+    SweepHooks hooks;
+    hooks.submit = [this](const RunRecord& run, const RunPlan& plan) -> absl::StatusOr<Job> {
+      Job job;
+      job.set_id(absl::StrCat("job-", run.id));
+      job.set_state(mlcube_remote::v1::JOB_STATE_QUEUED);
+      jobs_[job.id()] = {job, 0, run.id == "r001"};
+      overrides_[run.id] = plan.overrides;
+      ++running_;
+      max_running_ = std::max(max_running_, running_);
+      return job;
+    };
+    hooks.get = [this](const std::string& id) -> absl::StatusOr<Job> {
+      Entry& entry = jobs_.at(id);
+      if (++entry.polls == 1) {
+        entry.job.set_state(mlcube_remote::v1::JOB_STATE_RUNNING);
+        entry.job.set_started_unix_ms(1000);
+      } else if (entry.polls == 2) {
+        entry.job.set_state(entry.fails ? mlcube_remote::v1::JOB_STATE_FAILED
+                                        : mlcube_remote::v1::JOB_STATE_SUCCEEDED);
+        entry.job.set_exit_code(entry.fails ? 3 : 0);
+        entry.job.set_finished_unix_ms(2500);
+        --running_;
+      }
+      return entry.job;
+    };
+    hooks.pull = [this](const RunRecord& run, const RunPlan&) {
+      pulled_.push_back(run.id);
+      const std::string dir = absl::StrCat(workspace_, "/", run.run_dir, "/out");
+      if (absl::Status made = MakeDirs(dir); !made.ok()) return made;
+      return WriteFileAtomically(dir + "/m.yaml", absl::StrCat("acc: 0.", run.index + 5, "\n"));
+    };
+    return hooks;
+  }
+
+  int max_running() const { return max_running_; }
+  const std::vector<std::string>& pulled() const { return pulled_; }
+
+ private:
+  struct Entry {
+    Job job;
+    int polls;
+    bool fails;
+  };
+  std::string workspace_;
+  std::map<std::string, Entry> jobs_;
+  std::map<std::string, std::vector<std::string>> overrides_;
+  int running_ = 0;
+  int max_running_ = 0;
+  std::vector<std::string> pulled_;
+};
+
+SweepRecord Record(int runs) {
+  SweepRecord record;
+  record.id = "s";
+  record.metrics_path = "out/m.yaml";
+  for (int i = 0; i < runs; ++i) {
+    RunRecord run;
+    run.id = absl::StrCat("r00", i);
+    run.index = i;
+    run.run_dir = "runs/s/" + run.id;
+    run.values = {{"p:lr", absl::StrCat(i)}};
+    record.runs.push_back(run);
+  }
+  return record;
+}
+
+TEST(SweepRunnerTest, QueuesUnderParallelFollowsStatesAndReadsMetrics) {
+  TempDir dir;
+  FakeAgent agent(dir.path());
+  std::FILE* sink = std::tmpfile();
+  Console console(sink, Verbosity::kNormal, false);
+  SweepRunnerOptions options;
+  options.parallel = 2;
+  options.workspace = dir.path();
+  options.poll = std::chrono::milliseconds(1);
+  SweepRecord record = Record(5);
+  SweepRunner runner(agent.Hooks(), options, &console, sink);
+  EXPECT_EQ(runner.Run(&record, std::vector<RunPlan>(5)), SweepEnd::kSomeFailed);
+  EXPECT_EQ(agent.max_running(), 2);
+  EXPECT_EQ(agent.pulled().size(), 5u);
+  EXPECT_EQ(record.runs[1].state, "FAILED");
+  EXPECT_EQ(record.runs[1].exit_code, 3);
+  EXPECT_EQ(record.runs[4].state, "SUCCEEDED");
+  EXPECT_EQ(record.runs[4].job_id, "job-r004");
+  EXPECT_EQ(record.runs[4].metrics.at("acc"), "0.9");
+  // What was saved is what the runner ended with.
+  absl::StatusOr<SweepRecord> saved = SweepRecord::Load(SweepRecord::PathFor(dir.path(), "s"));
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  EXPECT_EQ(saved->runs[3].state, "SUCCEEDED");
+  EXPECT_EQ(saved->runs[3].metrics.at("acc"), "0.8");
+  std::rewind(sink);
+  char buffer[8192] = {};
+  const size_t n = std::fread(buffer, 1, sizeof(buffer) - 1, sink);
+  const std::string printed(buffer, n);
+  std::fclose(sink);
+  EXPECT_THAT(printed, HasSubstr("run r001 FAILED"));
+  EXPECT_THAT(printed, HasSubstr("4 of 5 runs succeeded; failed: r001 (exit 3)"));
+}
+
+TEST(SweepRunnerTest, AnInterruptSubmitsTheRestAndDetaches) {
+  TempDir dir;
+  FakeAgent agent(dir.path());
+  SweepHooks hooks = agent.Hooks();
+  int polls = 0;
+  hooks.interrupted = [&] { return ++polls > 1; };
+  Console console(stderr, Verbosity::kQuiet, false);
+  SweepRunnerOptions options;
+  options.workspace = dir.path();
+  options.poll = std::chrono::milliseconds(1);
+  SweepRecord record = Record(3);
+  SweepRunner runner(hooks, options, &console, stderr);
+  EXPECT_EQ(runner.Run(&record, std::vector<RunPlan>(3)), SweepEnd::kDetached);
+  absl::StatusOr<SweepRecord> saved = SweepRecord::Load(SweepRecord::PathFor(dir.path(), "s"));
+  ASSERT_TRUE(saved.ok());
+  for (const RunRecord& run : saved->runs) EXPECT_EQ(run.job_id, "job-" + run.id);
+}
+
+TEST(SweepRunnerTest, ARefusedSubmissionStopsTheRestAndTheSubmittedGoOn) {
+  TempDir dir;
+  FakeAgent agent(dir.path());
+  SweepHooks hooks = agent.Hooks();
+  auto submit = hooks.submit;
+  hooks.submit = [submit](const RunRecord& run, const RunPlan& plan) -> absl::StatusOr<Job> {
+    if (run.id == "r001") return absl::InvalidArgumentError("overrides: bad key");
+    return submit(run, plan);
+  };
+  Console console(stderr, Verbosity::kQuiet, false);
+  SweepRunnerOptions options;
+  options.workspace = dir.path();
+  options.poll = std::chrono::milliseconds(1);
+  options.parallel = 2;
+  SweepRecord record = Record(3);
+  EXPECT_EQ(SweepRunner(hooks, options, &console, stderr).Run(&record, std::vector<RunPlan>(3)),
+            SweepEnd::kNotSubmitted);
+  EXPECT_EQ(record.runs[0].state, "SUCCEEDED");  // submitted before the refusal
+  EXPECT_EQ(record.runs[1].state, "FAILED");
+  EXPECT_THAT(record.runs[1].reason, HasSubstr("not submitted: overrides: bad key"));
+  EXPECT_EQ(record.runs[2].state, "PENDING");
+  EXPECT_EQ(record.runs[2].job_id, "");
+  EXPECT_EQ(SweepRunner::StateName(mlcube_remote::v1::JOB_STATE_RUNNING), "RUNNING");
+}
+
+// On a terminal each running run shows its last log line, with control
+// characters escaped (a task's output must not steer the terminal).
+TEST(SweepRunnerTest, OnATerminalRunsShowTheirLastLogLine) {
+  TempDir dir;
+  FakeAgent agent(dir.path());
+  SweepHooks hooks = agent.Hooks();
+  hooks.tail = [](const std::string& job_id, int64_t* offset) -> absl::StatusOr<std::string> {
+    *offset += 10;
+    return absl::StrCat(job_id, " at ", *offset, "\x1b[2J");
+  };
+  std::FILE* sink = std::tmpfile();
+  Console console(sink, Verbosity::kNormal, false);
+  SweepRunnerOptions options;
+  options.workspace = dir.path();
+  options.poll = std::chrono::milliseconds(1);
+  options.interactive = true;
+  SweepRecord record = Record(1);
+  EXPECT_EQ(SweepRunner(hooks, options, &console, sink).Run(&record, std::vector<RunPlan>(1)),
+            SweepEnd::kAllSucceeded);
+  std::rewind(sink);
+  char buffer[8192] = {};
+  const std::string printed(buffer, std::fread(buffer, 1, sizeof(buffer) - 1, sink));
+  std::fclose(sink);
+  EXPECT_THAT(printed, HasSubstr("r000 SUCCEEDED job-r000"));
+  EXPECT_THAT(printed, HasSubstr("| job-r000 at 20\\x1b[2J"));
+  EXPECT_THAT(printed, ::testing::Not(HasSubstr("\x1b[2J")));
+}
+
+}  // namespace
+}  // namespace mlcube
