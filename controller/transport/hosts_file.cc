@@ -110,6 +110,122 @@ absl::Status ReadScheduler(const HostsReader& reader, const YAML::Node& node,
   return absl::OkStatus();
 }
 
+// address, runtime and the per-runtime settings (platform defaults).
+absl::Status ReadAddressAndRuntime(const HostsReader& reader, const YAML::Node& node,
+                                   const std::string& key_path, HostEntry* host) {
+  absl::StatusOr<std::string> value = reader.String(node, "address", key_path + ".address");
+  if (!value.ok()) return value.status();
+  host->address = *value;
+  value = reader.String(node, "runtime", key_path + ".runtime");
+  if (!value.ok()) return value.status();
+  if (!value->empty()) host->runtime = *value;
+  if (host->runtime != "docker" && host->runtime != "podman" && host->runtime != "singularity") {
+    return reader.Error(key_path + ".runtime", absl::StrCat("expected docker, podman or "
+                                                            "singularity, got '",
+                                                            host->runtime, "'"));
+  }
+  host->platform_defaults = YAML::Node(YAML::NodeType::Map);
+  for (const char* section : {"docker", "singularity"}) {
+    const YAML::Node settings = YamlChild(node, section);
+    if (!settings.IsDefined() || settings.IsNull()) continue;
+    if (!settings.IsMap()) {
+      return reader.Error(absl::StrCat(key_path, ".", section),
+                          absl::StrCat("expected a mapping, got ", DescribeNodeKind(settings)));
+    }
+    host->platform_defaults[section] = YAML::Clone(settings);
+  }
+  // Podman takes Docker's settings (same CLI).
+  const YAML::Node podman = YamlChild(node, "podman");
+  if (podman.IsDefined() && !podman.IsNull()) {
+    if (!podman.IsMap()) {
+      return reader.Error(key_path + ".podman",
+                          absl::StrCat("expected a mapping, got ", DescribeNodeKind(podman)));
+    }
+    host->platform_defaults["docker"] = YAML::Clone(podman);
+  }
+  return absl::OkStatus();
+}
+
+// env: NAME: value passed to every task.
+absl::Status ReadEnv(const HostsReader& reader, const YAML::Node& node, const std::string& key_path,
+                     HostEntry* host) {
+  absl::StatusOr<std::string> value;
+  const YAML::Node env = YamlChild(node, "env");
+  if (env.IsDefined() && !env.IsNull()) {
+    if (!env.IsMap()) {
+      return reader.Error(key_path + ".env", absl::StrCat("expected a mapping NAME: value, got ",
+                                                          DescribeNodeKind(env)));
+    }
+    for (auto it = env.begin(); it != env.end(); ++it) {
+      const std::string env_name = it->first.Scalar();
+      value = reader.String(env, env_name, absl::StrCat(key_path, ".env.", env_name));
+      if (!value.ok()) return value.status();
+      if (!value->empty()) host->env[env_name] = *value;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// tls: {ca, cert, key} for mutual TLS.
+absl::Status ReadTls(const HostsReader& reader, const YAML::Node& node, const std::string& key_path,
+                     HostEntry* host) {
+  absl::StatusOr<std::string> value;
+  const YAML::Node tls = YamlChild(node, "tls");
+  if (tls.IsDefined() && !tls.IsNull()) {
+    if (!tls.IsMap()) {
+      return reader.Error(key_path + ".tls", "expected a mapping {ca, cert, key}");
+    }
+    absl::Status status = reader.CheckKeys(tls, key_path + ".tls", {"ca", "cert", "key"});
+    if (!status.ok()) return status;
+    host->has_tls = true;
+    for (const auto& [key, target] : {std::pair<const char*, std::string*>{"ca", &host->tls.ca},
+                                      {"cert", &host->tls.cert},
+                                      {"key", &host->tls.key}}) {
+      value = reader.String(tls, key, absl::StrCat(key_path, ".tls.", key));
+      if (!value.ok()) return value.status();
+      if (value->empty()) {
+        return reader.Error(absl::StrCat(key_path, ".tls.", key), "required key is missing");
+      }
+      *target = reader.ExpandPath(*value);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ssh: {host, port, user, identity_file}; the host defaults to the entry name.
+absl::Status ReadSsh(const HostsReader& reader, const YAML::Node& node, const std::string& key_path,
+                     HostEntry* host) {
+  absl::StatusOr<std::string> value;
+  const YAML::Node ssh = YamlChild(node, "ssh");
+  if (ssh.IsDefined() && !ssh.IsNull()) {
+    if (!ssh.IsMap()) {
+      return reader.Error(key_path + ".ssh",
+                          "expected a mapping {host, port, user, identity_file}");
+    }
+    absl::Status status =
+        reader.CheckKeys(ssh, key_path + ".ssh", {"host", "port", "user", "identity_file"});
+    if (!status.ok()) return status;
+    host->has_ssh = true;
+    value = reader.String(ssh, "host", key_path + ".ssh.host");
+    if (!value.ok()) return value.status();
+    host->ssh.host = value->empty() ? host->name : *value;
+    value = reader.String(ssh, "port", key_path + ".ssh.port");
+    if (!value.ok()) return value.status();
+    if (!value->empty() && (!absl::SimpleAtoi(*value, &host->ssh.port) || host->ssh.port <= 0 ||
+                            host->ssh.port > 65535)) {
+      return reader.Error(key_path + ".ssh.port",
+                          absl::StrCat("expected a port number, got '", *value, "'"));
+    }
+    value = reader.String(ssh, "user", key_path + ".ssh.user");
+    if (!value.ok()) return value.status();
+    host->ssh.user = *value;
+    value = reader.String(ssh, "identity_file", key_path + ".ssh.identity_file");
+    if (!value.ok()) return value.status();
+    host->ssh.identity_file = reader.ExpandPath(*value);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<HostEntry> ReadHost(const HostsReader& reader, const std::string& name,
                                    const YAML::Node& node) {
   const std::string key_path = absl::StrCat("hosts.", name);
@@ -126,95 +242,11 @@ absl::StatusOr<HostEntry> ReadHost(const HostsReader& reader, const std::string&
   host.name = name;
   status = ReadScheduler(reader, node, key_path, &host);
   if (!status.ok()) return status;
-  absl::StatusOr<std::string> value = reader.String(node, "address", key_path + ".address");
-  if (!value.ok()) return value.status();
-  host.address = *value;
-  value = reader.String(node, "runtime", key_path + ".runtime");
-  if (!value.ok()) return value.status();
-  if (!value->empty()) host.runtime = *value;
-  if (host.runtime != "docker" && host.runtime != "podman" && host.runtime != "singularity") {
-    return reader.Error(key_path + ".runtime", absl::StrCat("expected docker, podman or "
-                                                            "singularity, got '",
-                                                            host.runtime, "'"));
+  for (auto* read : {&ReadAddressAndRuntime, &ReadEnv, &ReadTls, &ReadSsh}) {
+    if (absl::Status s = (*read)(reader, node, key_path, &host); !s.ok()) return s;
   }
-  host.platform_defaults = YAML::Node(YAML::NodeType::Map);
-  for (const char* section : {"docker", "singularity"}) {
-    const YAML::Node settings = YamlChild(node, section);
-    if (!settings.IsDefined() || settings.IsNull()) continue;
-    if (!settings.IsMap()) {
-      return reader.Error(absl::StrCat(key_path, ".", section),
-                          absl::StrCat("expected a mapping, got ", DescribeNodeKind(settings)));
-    }
-    host.platform_defaults[section] = YAML::Clone(settings);
-  }
-  // Podman takes Docker's settings (same CLI).
-  const YAML::Node podman = YamlChild(node, "podman");
-  if (podman.IsDefined() && !podman.IsNull()) {
-    if (!podman.IsMap()) {
-      return reader.Error(key_path + ".podman",
-                          absl::StrCat("expected a mapping, got ", DescribeNodeKind(podman)));
-    }
-    host.platform_defaults["docker"] = YAML::Clone(podman);
-  }
-  const YAML::Node env = YamlChild(node, "env");
-  if (env.IsDefined() && !env.IsNull()) {
-    if (!env.IsMap()) {
-      return reader.Error(key_path + ".env", absl::StrCat("expected a mapping NAME: value, got ",
-                                                          DescribeNodeKind(env)));
-    }
-    for (auto it = env.begin(); it != env.end(); ++it) {
-      const std::string env_name = it->first.Scalar();
-      value = reader.String(env, env_name, absl::StrCat(key_path, ".env.", env_name));
-      if (!value.ok()) return value.status();
-      if (!value->empty()) host.env[env_name] = *value;
-    }
-  }
-  const YAML::Node tls = YamlChild(node, "tls");
-  if (tls.IsDefined() && !tls.IsNull()) {
-    if (!tls.IsMap()) {
-      return reader.Error(key_path + ".tls", "expected a mapping {ca, cert, key}");
-    }
-    status = reader.CheckKeys(tls, key_path + ".tls", {"ca", "cert", "key"});
-    if (!status.ok()) return status;
-    host.has_tls = true;
-    for (const auto& [key, target] : {std::pair<const char*, std::string*>{"ca", &host.tls.ca},
-                                      {"cert", &host.tls.cert},
-                                      {"key", &host.tls.key}}) {
-      value = reader.String(tls, key, absl::StrCat(key_path, ".tls.", key));
-      if (!value.ok()) return value.status();
-      if (value->empty()) {
-        return reader.Error(absl::StrCat(key_path, ".tls.", key), "required key is missing");
-      }
-      *target = reader.ExpandPath(*value);
-    }
-  }
-  const YAML::Node ssh = YamlChild(node, "ssh");
-  if (ssh.IsDefined() && !ssh.IsNull()) {
-    if (!ssh.IsMap()) {
-      return reader.Error(key_path + ".ssh",
-                          "expected a mapping {host, port, user, identity_file}");
-    }
-    status = reader.CheckKeys(ssh, key_path + ".ssh", {"host", "port", "user", "identity_file"});
-    if (!status.ok()) return status;
-    host.has_ssh = true;
-    value = reader.String(ssh, "host", key_path + ".ssh.host");
-    if (!value.ok()) return value.status();
-    host.ssh.host = value->empty() ? name : *value;
-    value = reader.String(ssh, "port", key_path + ".ssh.port");
-    if (!value.ok()) return value.status();
-    if (!value->empty() && (!absl::SimpleAtoi(*value, &host.ssh.port) || host.ssh.port <= 0 ||
-                            host.ssh.port > 65535)) {
-      return reader.Error(key_path + ".ssh.port",
-                          absl::StrCat("expected a port number, got '", *value, "'"));
-    }
-    value = reader.String(ssh, "user", key_path + ".ssh.user");
-    if (!value.ok()) return value.status();
-    host.ssh.user = *value;
-    value = reader.String(ssh, "identity_file", key_path + ".ssh.identity_file");
-    if (!value.ok()) return value.status();
-    host.ssh.identity_file = reader.ExpandPath(*value);
-  }
-  value = reader.String(node, "agent_socket", key_path + ".agent_socket");
+  absl::StatusOr<std::string> value =
+      reader.String(node, "agent_socket", key_path + ".agent_socket");
   if (!value.ok()) return value.status();
   host.agent_socket = *value;
   if (host.has_tls && host.has_ssh) {
