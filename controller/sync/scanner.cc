@@ -324,26 +324,23 @@ bool Scanner::LooksLikeImage(int fd) {
   return false;
 }
 
-absl::StatusOr<ScanResult> Scanner::Scan(const ScanOptions& options) {
-  ScanResult result;
-  cache_->BeginScan();
-  int root_fd = open(options.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (root_fd < 0) {
-    return absl::NotFoundError(
-        absl::StrCat("cube directory ", options.root, ": ", strerror(errno)));
-  }
-  // Walk on several threads: on a warm cache a scan is all fstatat calls.
+namespace {
+
+// Lists the tree on several threads (on a warm cache a scan is all
+// fstatat calls): cached files go into the manifest, the others into
+// `pending` for hashing.
+absl::Status WalkTree(const ScanOptions& options, ScanCache* cache, UniqueFd root,
+                      ScanResult& result, std::vector<PendingHash>& pending) {
   // Each thread fills its own partial result; the cache is only read (and
   // distinct records marked seen) meanwhile.
   const int walkers = std::max(1, options.hash_threads);
   std::vector<ScanResult> partial(static_cast<size_t>(walkers));
   std::vector<std::unique_ptr<Walk>> walks;
   WalkQueue queue;
-  UniqueFd root(root_fd);
   queue.Push("");
   for (int t = 0; t < walkers; ++t) {
     walks.push_back(std::make_unique<Walk>(
-        options, cache_, &partial[t],
+        options, cache, &partial[t],
         google::protobuf::Arena::CreateMessage<::mlcube_remote::v1::Manifest>(result.arena.get()),
         &queue));
   }
@@ -368,7 +365,6 @@ absl::StatusOr<ScanResult> Scanner::Scan(const ScanOptions& options) {
     for (std::thread& t : walk_threads) t.join();
   }
   if (absl::Status s = queue.status(); !s.ok()) return s;
-  std::vector<PendingHash> pending;
   for (int t = 0; t < walkers; ++t) {
     ScanResult& part = partial[t];
     // Same arena: entries move without a copy.
@@ -384,8 +380,12 @@ absl::StatusOr<ScanResult> Scanner::Scan(const ScanOptions& options) {
     std::move(p.begin(), p.end(), std::back_inserter(pending));
   }
 
-  // Hash what the cache did not know, biggest first so threads finish
-  // together.
+  return absl::OkStatus();
+}
+
+// Hashes what the cache did not know, biggest first so threads finish
+// together.
+std::vector<Hashed> HashPending(const ScanOptions& options, std::vector<PendingHash>& pending) {
   std::sort(pending.begin(), pending.end(),
             [](const PendingHash& a, const PendingHash& b) { return a.size > b.size; });
   std::vector<Hashed> hashed(pending.size());
@@ -403,13 +403,20 @@ absl::StatusOr<ScanResult> Scanner::Scan(const ScanOptions& options) {
   if (!pending.empty()) worker();
   for (std::thread& t : pool) t.join();
 
+  return hashed;
+}
+
+// Records the new hashes in the cache and the manifest (images are
+// skipped, files deleted meanwhile dropped).
+absl::Status AddHashed(const std::vector<PendingHash>& pending, std::vector<Hashed>& hashed,
+                       ScanCache* cache, ScanResult& result) {
   for (size_t i = 0; i < pending.size(); ++i) {
     Hashed& h = hashed[i];
     if (!h.ok) {
       if (h.error.find("No such file") != std::string::npos) continue;  // deleted meanwhile
       return absl::InternalError(h.error);
     }
-    cache_->Put(pending[i].path, h.record);
+    cache->Put(pending[i].path, h.record);
     if (h.image) {
       result.skipped_images.push_back(pending[i].path);
       continue;
@@ -424,8 +431,11 @@ absl::StatusOr<ScanResult> Scanner::Scan(const ScanOptions& options) {
     *entry->mutable_digest() = MakeDigest(HexOfRaw(h.record.sha256), h.record.size);
     SetChunkList(h.record, entry);
   }
-  cache_->DropUnseen();
+  return absl::OkStatus();
+}
 
+// Sorts the manifest and counts its files.
+void FinishResult(ScanResult& result) {
   auto* entries = result.manifest().mutable_entries();
   std::sort(entries->pointer_begin(), entries->pointer_end(),
             [](const ManifestEntry* a, const ManifestEntry* b) { return a->path() < b->path(); });
@@ -436,6 +446,26 @@ absl::StatusOr<ScanResult> Scanner::Scan(const ScanOptions& options) {
     }
   }
   std::sort(result.skipped_images.begin(), result.skipped_images.end());
+}
+
+}  // namespace
+
+absl::StatusOr<ScanResult> Scanner::Scan(const ScanOptions& options) {
+  ScanResult result;
+  cache_->BeginScan();
+  UniqueFd root(open(options.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) {
+    return absl::NotFoundError(
+        absl::StrCat("cube directory ", options.root, ": ", strerror(errno)));
+  }
+  std::vector<PendingHash> pending;
+  if (absl::Status s = WalkTree(options, cache_, std::move(root), result, pending); !s.ok()) {
+    return s;
+  }
+  std::vector<Hashed> hashed = HashPending(options, pending);
+  if (absl::Status s = AddHashed(pending, hashed, cache_, result); !s.ok()) return s;
+  cache_->DropUnseen();
+  FinishResult(result);
   return result;
 }
 
