@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "controller/commands/agent_command.h"
@@ -27,6 +28,52 @@ Verbosity ToVerbosity(const GlobalOptions& global) {
   if (global.quiet) return Verbosity::kQuiet;
   if (global.verbose) return Verbosity::kVerbose;
   return Verbosity::kNormal;
+}
+
+struct JobCommandApps {
+  CLI::App* status;
+  CLI::App* logs;
+  CLI::App* cancel;
+  CLI::App* jobs;
+};
+
+// status, logs, cancel and jobs: a job id (or --all) and --host.
+JobCommandApps AddJobCommands(CLI::App& app, JobCommandOptions* options) {
+  auto add_job_command = [&](const char* name, const char* help) {
+    CLI::App* command = app.add_subcommand(name, help);
+    command->add_option("--host", options->host,
+                        "Host from the hosts file (default: its default_host)");
+    return command;
+  };
+  JobCommandApps apps;
+  apps.status = add_job_command("status", "Show a job's state, tasks, times and exit code");
+  apps.status->add_option("JOB", options->job_id, "Job id")->required();
+  apps.logs = add_job_command("logs", "Print a job's output; -f follows it until it ends");
+  apps.logs->add_option("JOB", options->job_id, "Job id")->required();
+  apps.logs->add_flag("-f,--follow", options->follow, "Keep streaming until the job ends");
+  apps.cancel = add_job_command("cancel", "Cancel a job (kills its container)");
+  apps.cancel->add_option("JOB", options->job_id, "Job id")->required();
+  apps.jobs = add_job_command("jobs", "List your jobs on a host");
+  apps.jobs->add_flag("--all", options->all, "Include finished jobs");
+  return apps;
+}
+
+// The exit code when parsing ends the program (help, version, a bad
+// option); nothing when a command is to run.
+std::optional<int> Parse(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitBadInput;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -59,21 +106,7 @@ int RunCli(int argc, char** argv) {
       "hosts", "List hosts with reachability, agent version, runtimes, GPUs, free disk, RTT");
 
   JobCommandOptions job_options;
-  auto add_job_command = [&](const char* name, const char* help) {
-    CLI::App* command = app.add_subcommand(name, help);
-    command->add_option("--host", job_options.host,
-                        "Host from the hosts file (default: its default_host)");
-    return command;
-  };
-  CLI::App* status = add_job_command("status", "Show a job's state, tasks, times and exit code");
-  status->add_option("JOB", job_options.job_id, "Job id")->required();
-  CLI::App* logs = add_job_command("logs", "Print a job's output; -f follows it until it ends");
-  logs->add_option("JOB", job_options.job_id, "Job id")->required();
-  logs->add_flag("-f,--follow", job_options.follow, "Keep streaming until the job ends");
-  CLI::App* cancel = add_job_command("cancel", "Cancel a job (kills its container)");
-  cancel->add_option("JOB", job_options.job_id, "Job id")->required();
-  CLI::App* jobs = add_job_command("jobs", "List your jobs on a host");
-  jobs->add_flag("--all", job_options.all, "Include finished jobs");
+  const JobCommandApps job_apps = AddJobCommands(app, &job_options);
   SyncCommandOptions sync_options;
   CLI::App* sync = AddSyncCommand(&app, &sync_options);
 
@@ -94,18 +127,7 @@ int RunCli(int argc, char** argv) {
   PlotCommandOptions plot_options;
   CLI::App* plot = AddPlotCommand(&app, &plot_options);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return kExitBadInput;
-  }
+  if (std::optional<int> exit_code = Parse(app, argc, argv)) return *exit_code;
 
   const Console console = Console::ForStderr(ToVerbosity(global));
   if (describe->parsed()) return RunDescribeCommand(describe_options, console, std::cout);
@@ -119,10 +141,10 @@ int RunCli(int argc, char** argv) {
   configure_options.hosts_path = hosts_path;
   if (run->parsed()) return RunRunCommand(run_options, console);
   if (configure->parsed()) return RunRunCommand(configure_options, console);
-  if (status->parsed()) return RunStatusCommand(job_options, console, std::cout);
-  if (logs->parsed()) return RunLogsCommand(job_options, console);
-  if (cancel->parsed()) return RunCancelCommand(job_options, console, std::cout);
-  if (jobs->parsed()) return RunJobsCommand(job_options, console, std::cout);
+  if (job_apps.status->parsed()) return RunStatusCommand(job_options, console, std::cout);
+  if (job_apps.logs->parsed()) return RunLogsCommand(job_options, console);
+  if (job_apps.cancel->parsed()) return RunCancelCommand(job_options, console, std::cout);
+  if (job_apps.jobs->parsed()) return RunJobsCommand(job_options, console, std::cout);
   sync_options.hosts_path = hosts_path;
   if (sync->parsed()) return RunSyncCommand(sync_options, console, std::cout);
   agent_options.hosts_path = hosts_path;
