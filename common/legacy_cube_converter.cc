@@ -280,12 +280,12 @@ absl::StatusOr<std::pair<std::string, std::vector<std::string>>> RunFileAsOverri
   return std::make_pair(*task, overrides);
 }
 
-absl::StatusOr<YAML::Node> ConvertLegacyCubeUnguarded(const LegacyCubeFiles& files) {
+// name, description, author and version of mlcube.yaml.
+absl::Status ConvertHeader(const LegacyCubeFiles& files, YAML::Node& out) {
   const YAML::Node& root = files.root.content;
   if (!root.IsMap()) {
     return Invalid(files.root, "name", "expected a mapping at the top level");
   }
-  YAML::Node out(YAML::NodeType::Map);
   const YAML::Node name = YamlChild(root, "name");
   if (!name.IsDefined()) return Invalid(files.root, "name", "required key is missing");
   absl::StatusOr<std::string> name_value = ScalarAt(files.root, name, "name");
@@ -302,8 +302,13 @@ absl::StatusOr<YAML::Node> ConvertLegacyCubeUnguarded(const LegacyCubeFiles& fil
   if (YamlChild(root, "version").IsDefined())
     out["version"] = YAML::Clone(YamlChild(root, "version"));
 
-  // Run files bind parameter values; the first file naming a task wins,
-  // with run/TASK.yaml preferred.
+  return absl::OkStatus();
+}
+
+// Run files bind parameter values; the first file naming a task wins,
+// with run/TASK.yaml preferred.
+absl::StatusOr<std::map<std::string, const LegacyYamlFile*>> RunFilesByTask(
+    const LegacyCubeFiles& files) {
   std::map<std::string, const LegacyYamlFile*> run_for_task;
   for (const LegacyYamlFile& run : files.run_files) {
     absl::StatusOr<std::string> task = RunFileTaskName(run);
@@ -316,6 +321,13 @@ absl::StatusOr<YAML::Node> ConvertLegacyCubeUnguarded(const LegacyCubeFiles& fil
     }
   }
 
+  return run_for_task;
+}
+
+// The tasks of tasks/*.yaml with their run file's bindings.
+absl::StatusOr<YAML::Node> ConvertTasks(
+    const LegacyCubeFiles& files,
+    const std::map<std::string, const LegacyYamlFile*>& run_for_task) {
   YAML::Node tasks(YAML::NodeType::Map);
   for (const LegacyYamlFile& task_file : files.task_files) {
     const std::string task_name = Stem(task_file.display_name);
@@ -354,8 +366,12 @@ absl::StatusOr<YAML::Node> ConvertLegacyCubeUnguarded(const LegacyCubeFiles& fil
           absl::StrCat("task '", task_name, "' is not listed in ", files.root.display_name));
     }
   }
-  out["tasks"] = tasks;
 
+  return tasks;
+}
+
+// The platform files, and where the older runners built from.
+absl::Status ConvertPlatforms(const LegacyCubeFiles& files, YAML::Node& out) {
   for (const LegacyYamlFile& platform : files.platform_files) {
     absl::StatusOr<YAML::Node> fragment = ConvertPlatformFile(platform);
     if (!fragment.ok()) return fragment.status();
@@ -375,6 +391,18 @@ absl::StatusOr<YAML::Node> ConvertLegacyCubeUnguarded(const LegacyCubeFiles& fil
     out["singularity"]["build_context"] = "build";
     out["singularity"]["build_file"] = "Singularity.recipe";
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<YAML::Node> ConvertLegacyCubeUnguarded(const LegacyCubeFiles& files) {
+  YAML::Node out(YAML::NodeType::Map);
+  if (absl::Status s = ConvertHeader(files, out); !s.ok()) return s;
+  absl::StatusOr<std::map<std::string, const LegacyYamlFile*>> run_for_task = RunFilesByTask(files);
+  if (!run_for_task.ok()) return run_for_task.status();
+  absl::StatusOr<YAML::Node> tasks = ConvertTasks(files, *run_for_task);
+  if (!tasks.ok()) return tasks.status();
+  out["tasks"] = *tasks;
+  if (absl::Status s = ConvertPlatforms(files, out); !s.ok()) return s;
   return out;
 }
 
