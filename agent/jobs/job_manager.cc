@@ -367,8 +367,15 @@ absl::Status JobManager::CheckSubmittable(const std::string& owner,
   return absl::OkStatus();
 }
 
+absl::Mutex* JobManager::SubmitMutexOf(const std::string& owner) {
+  absl::MutexLock lock(&submit_mutexes_mu_);
+  std::unique_ptr<absl::Mutex>& mutex = submit_mutexes_[owner];
+  if (!mutex) mutex = std::make_unique<absl::Mutex>();
+  return mutex.get();
+}
+
 absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJobRequest& request) {
-  absl::MutexLock submit_lock(&submit_mu_);
+  absl::MutexLock submit_lock(SubmitMutexOf(owner));
   if (!request.client_request_id().empty()) {
     absl::MutexLock lock(&mu_);
     auto it = request_ids_.find(owner + "\n" + request.client_request_id());

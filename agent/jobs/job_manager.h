@@ -131,7 +131,12 @@ class JobManager : public CubeJobs {
   WorkspaceUseRecorder* workspaces_ = nullptr;
   std::atomic<bool> stopping_{false};
 
-  absl::Mutex submit_mu_;  // one Submit at a time: idempotency keys stay exact
+  // One Submit at a time per identity (its idempotency keys stay exact);
+  // one identity's slow submit never holds back another's.
+  absl::Mutex* SubmitMutexOf(const std::string& owner);
+  absl::Mutex submit_mutexes_mu_;
+  std::map<std::string, std::unique_ptr<absl::Mutex>> submit_mutexes_
+      ABSL_GUARDED_BY(submit_mutexes_mu_);
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Entry>> jobs_ ABSL_GUARDED_BY(mu_);
   // owner + "\n" + client_request_id -> job id
