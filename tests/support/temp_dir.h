@@ -15,6 +15,8 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::string& path() const { return path_; }
+  // path()/relative.
+  std::string operator/(const std::string& relative) const { return path_ + "/" + relative; }
   // Writes `content` to path()/relative, creating parent directories.
   void WriteFile(const std::string& relative, const std::string& content) const;
 
