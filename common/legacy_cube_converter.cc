@@ -131,9 +131,11 @@ absl::Status ConvertParameterList(const LegacyYamlFile& file, const char* key,
     for (const auto& [name, type] : declared) all.emplace_back(name, name);
     return all;
   }();
-  for (const auto& [name, value] : has_run_file ? bindings : unbound) {
+  for (const auto& binding : has_run_file ? bindings : unbound) {
+    const std::string& name = binding.first;
+    const auto& value = binding.second;
     auto type = std::find_if(declared.begin(), declared.end(),
-                             [&](const auto& d) { return d.first == name; });
+                             [&name](const auto& d) { return d.first == name; });
     if (type == declared.end()) continue;
     YAML::Node parameter(YAML::NodeType::Map);
     parameter["type"] = type->second;
