@@ -91,7 +91,9 @@ absl::Status RunInputs::WriteSweptFile(const Parameter& input, const std::vector
   }
   YAML::Node copy = YAML::Clone(*root);
   if (copy.IsNull()) copy = YAML::Node(YAML::NodeType::Map);
-  for (const auto& [target, value] : values) {
+  for (const auto& entry : values) {
+    const auto& target = entry.first;
+    const auto& value = entry.second;
     if (target.parameter != input.name) continue;
     absl::Status set = GuardYaml<absl::Status>(input.host_path, [&] {
       return ApplyOverride(copy, absl::StrCat(target.key_path, "=", value));

@@ -54,7 +54,9 @@ void TakeOption(const std::vector<std::string>& argv, size_t end, size_t* i, Run
                                                           "--env-file"};
   static const std::set<std::string> kMounts = {"--volume", "-v", "--bind", "-B"};
   static const std::set<std::string> kEnv = {"-e", "--env"};
-  auto [name, value] = SplitOption(argv[*i]);
+  const auto split = SplitOption(argv[*i]);
+  const auto& name = split.first;
+  const auto& value = split.second;
   const bool inline_value = !value.empty() || argv[*i].find('=') != std::string::npos;
   auto next_value = [&]() -> std::string {
     if (inline_value) return value;
