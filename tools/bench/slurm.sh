@@ -9,12 +9,16 @@
 #     the running states, then its output file read).
 # Needs tools/start-slurm.sh, tools/create-test-user.sh, tools/install-apptainer.sh,
 # tools/prepare-examples.sh, and `ninja -C build mlcube-agent mlcube-remote`.
-# Usage: tools/bench/slurm.sh [ROUNDS] [BUILD_DIR]   (defaults: 5, build)
+# Then BURST jobs at once (default 100, 0 skips): `run --detach` xBURST against `sbatch` xBURST,
+# total submit time each, and the agent's CPU while it follows the BURST jobs for 60 s (one
+# squeue per poll for all of them); every job left is cancelled after.
+# Usage: tools/bench/slurm.sh [ROUNDS] [BUILD_DIR] [BURST]   (defaults: 5, build, 100)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ROUNDS=${1:-5}
 BUILD=$(cd "${2:-$ROOT/build}" && pwd)
+BURST=${3:-100}
 AGENT=$BUILD/agent/mlcube-agent
 CLI=$BUILD/controller/mlcube-remote
 USER_NAME=mlcube
@@ -28,6 +32,7 @@ sinfo -h -o %t 2>/dev/null | grep -qE 'idle|mix' || die "no idle Slurm node: run
 WORK=$(mktemp -d /tmp/mlcube-slurm-bench-XXXXXX)
 AGENT_PID=
 cleanup() {
+  scancel -u "$USER_NAME" 2>/dev/null || true
   [[ -n $AGENT_PID ]] && kill "$AGENT_PID" 2>/dev/null
   rm -rf "$WORK"
 }
@@ -91,3 +96,33 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1
 printf '\n%-28s %12s %12s\n' "median of $ROUNDS (seconds)" "plain sbatch" "mlcube-agent"
 printf '%-28s %12s %12s\n' "submit-to-start" "$(median "${PS[@]}")" "$(median "${OS[@]}")"
 printf '%-28s %12s %12s\n' "end-to-end" "$(median "${PE[@]}")" "$(median "${OE[@]}")"
+
+((BURST > 0)) || exit 0
+# CPU seconds (user + system) the agent has used so far.
+agent_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$AGENT_PID/stat"
+}
+t0=$(now)
+for _ in $(seq 1 "$BURST"); do
+  "$CLI" --hosts="$WORK/hosts.yaml" run --detach --mlcube="$WORK/cube" --task=stamp \
+    >/dev/null 2>>"$WORK/burst.err" || die "run --detach failed: $(tail -3 "$WORK/burst.err")"
+done
+t1=$(now)
+ours_submit=$(echo "$t1 - $t0" | bc)
+c0=$(agent_cpu); sleep 60; c1=$(agent_cpu)
+followed=$(squeue -h -u "$USER_NAME" | wc -l)
+agent_cpu_s=$(echo "$c1 - $c0" | bc)
+agent_rss=$(awk '/VmRSS/ {print $2 / 1024 " MiB"}' "/proc/$AGENT_PID/status")
+scancel -u "$USER_NAME"; sleep 2
+t0=$(now)
+for _ in $(seq 1 "$BURST"); do
+  (cd "$WORK/plain" && runuser -u "$USER_NAME" -- sbatch --parsable --partition=debug --time=5 \
+    -o /dev/null --wrap "apptainer -q run --contain $SIF stamp") >/dev/null
+done
+t1=$(now)
+plain_submit=$(echo "$t1 - $t0" | bc)
+scancel -u "$USER_NAME"
+printf '\n%s jobs at once                  %12s %12s\n' "$BURST" "plain sbatch" "mlcube-agent"
+printf '%-35s %12s %12s\n' "total submit time (s)" "$plain_submit" "$ours_submit"
+printf 'agent CPU while following them for 60 s: %s s (%s jobs still queued or running at the end), RSS %s\n' \
+  "$agent_cpu_s" "$followed" "$agent_rss"
