@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/integration/agent_process.h"
+#include "tests/integration/hello_cube_fixture.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/temp_dir.h"
 
@@ -28,7 +29,6 @@ using ::mlcube::testing::CommandResult;
 using ::mlcube::testing::CountOccurrences;
 using ::mlcube::testing::ReadFileContent;
 using ::mlcube::testing::RunCommand;
-using ::mlcube::testing::TempDir;
 using ::mlcube_test::AgentProcess;
 using ::mlcube_test::AgentProcessOptions;
 using ::testing::HasSubstr;
@@ -37,45 +37,7 @@ using ::testing::Not;
 const std::string kBinary = MLCUBE_REMOTE_BINARY;
 const std::string kExamples = MLCUBE_EXAMPLES_DIR;
 
-// A copy of examples/hello (with its busybox) and a hosts file naming one
-// agent, so tests never write into the source tree.
-class RunEndToEndTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_EQ(::access((kExamples + "/hello/build/busybox").c_str(), X_OK), 0)
-        << "examples/hello/build/busybox is missing: run tools/prepare-examples.sh";
-    ASSERT_EQ(mlcube_test::Shell("cp -a " + kExamples + "/hello " + dir_.path() + "/hello"), 0);
-    ASSERT_EQ(mlcube_test::Shell("rm -rf " + dir_.path() + "/hello/workspace/greetings"), 0);
-    // The agent runs as the unprivileged service user, like in production.
-    AgentProcessOptions options;
-    options.user = "mlcube";
-    agent_ = std::make_unique<AgentProcess>(options);
-    ASSERT_TRUE(agent_->Start()) << agent_->Stderr();
-    WriteHosts("docker");
-  }
-
-  void WriteHosts(const std::string& runtime, const std::string& count_seconds = "4") {
-    dir_.WriteFile("hosts.yaml", "default_host: local\nhosts:\n  local:\n    address: unix://" +
-                                     agent_->socket_path() + "\n    runtime: " + runtime +
-                                     "\n    env: {GREET_DELAY: '0.05', COUNT_SECONDS: '" +
-                                     count_seconds + "'}\n");
-  }
-
-  std::vector<std::string> Argv(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = {kBinary, "--hosts=" + dir_.path() + "/hosts.yaml"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  }
-
-  CommandResult Cli(const std::vector<std::string>& args, int timeout = 120) {
-    return RunCommand(Argv(args), {"NO_COLOR=1", "HOME=" + dir_.path()}, timeout);
-  }
-
-  std::string Cube() const { return "--mlcube=" + dir_.path() + "/hello"; }
-
-  TempDir dir_;
-  std::unique_ptr<AgentProcess> agent_;
-};
+using RunEndToEndTest = ::mlcube_test::HelloCubeTest;
 
 TEST_F(RunEndToEndTest, DockerRunStreamsOutputAndBringsOutputsBack) {
   CommandResult result = Cli({"run", Cube(), "--task=greet"});

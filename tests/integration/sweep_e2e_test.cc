@@ -15,6 +15,7 @@
 
 #include "controller/sweeps/sweep_record.h"
 #include "tests/integration/agent_process.h"
+#include "tests/integration/hello_cube_fixture.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/temp_dir.h"
 
@@ -27,41 +28,24 @@ using ::mlcube::testing::ReadFileContent;
 using ::mlcube::testing::RunCommand;
 using ::mlcube::testing::TempDir;
 using ::mlcube_test::AgentProcess;
-using ::mlcube_test::AgentProcessOptions;
 using ::testing::HasSubstr;
 
 const std::string kBinary = MLCUBE_REMOTE_BINARY;
-const std::string kExamples = MLCUBE_EXAMPLES_DIR;
 
 // examples/hello reads its names line by line; a YAML file with one key
 // makes it greet "name: VALUE", so each run's value shows in its outputs.
-class SweepEndToEndTest : public ::testing::Test {
+class SweepEndToEndTest : public ::mlcube_test::HelloCubeTest {
  protected:
   void SetUp() override {
-    ASSERT_EQ(::access((kExamples + "/hello/build/busybox").c_str(), X_OK), 0)
-        << "examples/hello/build/busybox is missing: run tools/prepare-examples.sh";
-    ASSERT_EQ(mlcube_test::Shell("cp -a " + kExamples + "/hello " + dir_.path() + "/hello"), 0);
-    ASSERT_EQ(mlcube_test::Shell("rm -rf " + dir_.path() + "/hello/workspace/greetings " +
-                                 dir_.path() + "/hello/workspace/runs"),
-              0);
+    HelloCubeTest::SetUp();
+    if (HasFatalFailure()) return;
     dir_.WriteFile("hello/workspace/names.yaml", "name: World\n");
-    AgentProcessOptions options;
-    options.user = "mlcube";
-    agent_ = std::make_unique<AgentProcess>(options);
-    ASSERT_TRUE(agent_->Start()) << agent_->Stderr();
-    dir_.WriteFile("hosts.yaml", "default_host: local\nhosts:\n  local:\n    address: unix://" +
-                                     agent_->socket_path() +
-                                     "\n    runtime: docker\n    env: {GREET_DELAY: '0.05', "
-                                     "COUNT_SECONDS: '60'}\n");
+    WriteHosts("docker", "60");
   }
 
-  CommandResult Cli(std::vector<std::string> args, int timeout = 180) {
-    args.insert(args.begin(), {kBinary, "--hosts=" + dir_.path() + "/hosts.yaml"});
-    return RunCommand(args, {"NO_COLOR=1", "HOME=" + dir_.path()}, timeout);
+  ::mlcube::testing::CommandResult Cli(const std::vector<std::string>& args, int timeout = 180) {
+    return HelloCubeTest::Cli(args, timeout);
   }
-
-  std::string Cube() const { return "--mlcube=" + dir_.path() + "/hello"; }
-  std::string Workspace() const { return dir_.path() + "/hello/workspace"; }
 
   // The one sweep id under workspace/runs.
   std::string OnlySweep() {
@@ -96,9 +80,6 @@ class SweepEndToEndTest : public ::testing::Test {
     ADD_FAILURE() << "the first two runs never ran";
     return "";
   }
-
-  TempDir dir_;
-  std::unique_ptr<AgentProcess> agent_;
 };
 
 TEST_F(SweepEndToEndTest, ThreeRunsKeepTheirOutputsApartAndAreRecorded) {
