@@ -225,7 +225,10 @@ absl::StatusOr<StepCommand> ApptainerRuntime::TaskCommand(const Cube& cube,
     a.push_back("--bind");
     a.push_back(absl::StrCat(m.host_path, ":", m.container_path, m.read_only ? ":ro" : ""));
   }
-  if (!context.gpus.empty()) a.push_back("--nv");
+  // GPUs: asked with --gpus, or by the cube (platform.accelerator_count), as
+  // for Docker. MLCube's singularity runner passes --nv only when told
+  // (-P singularity.--nv); a cube that asks for accelerators means it here.
+  if (!context.gpus.empty() || cube.accelerator_count > 0) a.push_back("--nv");
   const std::vector<std::string> run_args = SplitArgs(cube.singularity.run_args);
   absl::Status allowed = CheckArgs(run_args, RuntimeStep::kRun, "singularity.run_args", context);
   if (!allowed.ok()) return allowed;

@@ -155,8 +155,7 @@ void PrintPlanText(const JobPlan& plan) {
 absl::Status CheckGpusOnHost(AgentConnection& agent, const RemoteRunRequest& request) {
   const Cube& cube = *request.cube;
   const std::string& gpus = request.submit.gpus();
-  const bool docker = request.submit.runtime() != mlcube_remote::v1::RUNTIME_SINGULARITY;
-  if (gpus.empty() && !(docker && cube.accelerator_count > 0)) return absl::OkStatus();
+  if (gpus.empty() && cube.accelerator_count == 0) return absl::OkStatus();
   mlcube_remote::v1::AgentInfo info;
   auto context = AgentConnection::Context(std::chrono::seconds(30));
   grpc::Status status =

@@ -228,6 +228,18 @@ TEST(ApptainerRuntimeTest, RunBindsMountsPassesEnvByPrefixAndChecksTheSif) {
   EXPECT_EQ(command->env.at("APPTAINERENV_A"), "b");
   EXPECT_EQ(command->cwd, cube.workspace);
 
+  // Without --gpus the cube's own accelerator_count asks for --nv.
+  StepContext cpu_only = context;
+  cpu_only.gpus.clear();
+  auto no_gpus = apptainer.TaskCommand(cube, GreetInvocation(), cpu_only);
+  ASSERT_TRUE(no_gpus.ok()) << no_gpus.status();
+  EXPECT_FALSE(Contains(no_gpus->argv, {"--nv"}));
+  Cube accelerated = cube;
+  accelerated.accelerator_count = 1;
+  auto with_count = apptainer.TaskCommand(accelerated, GreetInvocation(), cpu_only);
+  ASSERT_TRUE(with_count.ok()) << with_count.status();
+  EXPECT_TRUE(Contains(with_count->argv, {"--nv"}));
+
   Cube binding = cube;
   binding.singularity.run_args = "--nv --bind /:/host";
   EXPECT_EQ(apptainer.TaskCommand(binding, GreetInvocation(), context).status().code(),
