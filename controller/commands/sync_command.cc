@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/cube_loader.h"
+#include "common/grpc_status.h"
 #include "controller/remote/cube_push.h"
 #include "controller/sync/scan_cache.h"
 #include "controller/sync/sync_client.h"
@@ -89,6 +90,17 @@ absl::StatusOr<SyncTarget> OpenTarget(const SyncCommandOptions& options) {
   return target;
 }
 
+// Deletes one tree on the agent; the bytes it freed. Errors say "delete TREE: ...".
+absl::StatusOr<int64_t> DeleteTree(AgentConnection& connection, const std::string& tree_id) {
+  mlcube_remote::v1::DeleteCubeRequest request;
+  request.set_cube_id(tree_id);
+  mlcube_remote::v1::DeleteCubeResponse response;
+  auto context = AgentConnection::Context(std::chrono::seconds(600));
+  grpc::Status status = connection.workspaces().DeleteCube(context.get(), request, &response);
+  if (!status.ok()) return FromGrpcStatus(status, absl::StrCat("delete ", tree_id));
+  return response.bytes_freed();
+}
+
 int DeleteRemoteCube(const SyncCommandOptions& options, SyncTarget& target, const Console& console,
                      std::ostream& out) {
   const std::string what = absl::StrCat("cube ", target.cube_id, " on ", target.host.name, " (",
@@ -101,21 +113,27 @@ int DeleteRemoteCube(const SyncCommandOptions& options, SyncTarget& target, cons
                                       "pulled. Run again with --yes to go ahead")));
     return options.dry_run ? kExitOk : kExitBadInput;
   }
-  mlcube_remote::v1::DeleteCubeRequest request;
-  request.set_cube_id(target.cube_id);
-  mlcube_remote::v1::DeleteCubeResponse response;
-  auto context = AgentConnection::Context(std::chrono::seconds(600));
-  grpc::Status status =
-      target.connection->workspaces().DeleteCube(context.get(), request, &response);
-  if (!status.ok()) {
-    console.Error(absl::StrCat("sync delete of ", what, ": ", status.error_message()));
-    return status.error_code() == grpc::StatusCode::NOT_FOUND ||
-                   status.error_code() == grpc::StatusCode::FAILED_PRECONDITION
+  absl::StatusOr<int64_t> freed = DeleteTree(*target.connection, target.cube_id);
+  if (!freed.ok()) {
+    console.Error(absl::StrCat("sync delete of ", what, " failed: ", freed.status().message()));
+    return absl::IsNotFound(freed.status()) || absl::IsFailedPrecondition(freed.status())
                ? kExitBadInput
                : kExitAgentError;
   }
-  out << absl::StrFormat("deleted %s, %s freed\n", what,
-                         ProgressReporter::HumanBytes(response.bytes_freed()));
+  // The copy of a build context outside the cube that runs pushed goes too
+  // (the next build pushes it again); none there is fine.
+  const std::string context_id = OutsideBuildContextId(target.cube);
+  if (!context_id.empty() && options.cube_id.empty()) {
+    absl::StatusOr<int64_t> context_freed = DeleteTree(*target.connection, context_id);
+    if (context_freed.ok()) {
+      *freed += *context_freed;
+    } else if (!absl::IsNotFound(context_freed.status())) {
+      console.Warning(absl::StrCat("the copy of the build context ",
+                                   target.cube.docker.build_context, " stays on ", target.host.name,
+                                   ": ", context_freed.status().message()));
+    }
+  }
+  out << absl::StrFormat("deleted %s, %s freed\n", what, ProgressReporter::HumanBytes(*freed));
   return kExitOk;
 }
 

@@ -50,6 +50,12 @@ std::string BuildContextId(const std::string& context_dir) {
   return SyncClient::DefaultCubeId(NormalizePath(context_dir) + "#build-context");
 }
 
+std::string OutsideBuildContextId(const Cube& cube) {
+  const std::string context = NormalizePath(cube.docker.build_context);
+  if (context.empty() || IsWithin(context, NormalizePath(cube.root))) return "";
+  return BuildContextId(context);
+}
+
 absl::StatusOr<std::string> PushBuildContext(std::shared_ptr<grpc::Channel> channel,
                                              const BuildContextPushRequest& request,
                                              const Console& console) {

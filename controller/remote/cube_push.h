@@ -55,6 +55,10 @@ absl::StatusOr<std::string> PushBuildContext(std::shared_ptr<grpc::Channel> chan
 // The tree id a build context directory is synced under.
 std::string BuildContextId(const std::string& context_dir);
 
+// The tree id of the cube's docker build context when that lies outside the
+// cube (and so may have been pushed as a tree of its own), else "".
+std::string OutsideBuildContextId(const Cube& cube);
+
 }  // namespace mlcube
 
 #endif  // MLCUBE_REMOTE_CONTROLLER_REMOTE_CUBE_PUSH_H_

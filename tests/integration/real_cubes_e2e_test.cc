@@ -163,6 +163,13 @@ TEST_F(RealCubeRunTest, MedperfCubeBuildsFromItsBuildContextOutsideTheCube) {
             0);
   EXPECT_THAT(contexts, HasSubstr("/Dockerfile"));
   EXPECT_THAT(contexts, ::testing::Not(HasSubstr("data")));
+  // Deleting the cube from the host deletes that copy of its context too.
+  CommandResult deleted =
+      shared_.Cli({"sync", "delete", "--yes", "--mlcube=" + project + "/mlcube"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_NE(mlcube_test::Shell("cd " + shared_.agent().state_dir() + "/cubes/" + Owner() +
+                               " && ls -d project_build-context-* mlcube-* 2>/dev/null | grep -q ."),
+            0);
 }
 
 TEST_F(RealCubeRunTest, UnreadableBuildContextIsAnErrorOnlyWhenABuildIsAsked) {
