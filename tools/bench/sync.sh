@@ -48,19 +48,9 @@ export XDG_CACHE_HOME="$B/cache"
 PUSH=("$REMOTE_BIN" -q sync push "--agent=unix://$B/agent.sock")
 PULL=("$REMOTE_BIN" -q sync pull "--agent=unix://$B/agent.sock")
 
-now() { date +%s.%N; }
-# Runs a command, prints its wall time in seconds; page cache flushed first
-# (outside the timing) so one tool's dirty data does not slow the next.
-timeit() {
-  sync
-  local t0 t1
-  t0=$(now)
-  "$@" >"$B/last.out" 2>"$B/last.err" || { echo "FAILED: $*" >&2; cat "$B/last.err" >&2; exit 1; }
-  t1=$(now)
-  echo "$t1 - $t0" | bc -l | xargs printf '%.3f'
-}
-sent() { grep -o '[0-9]* bytes)' "$B/last.out" | tr -dc 0-9; }
-human() { numfmt --to=iec-i --suffix=B "$1"; }
+# shellcheck source=tools/bench/lib.sh
+source "$HERE/lib.sh"
+sent() { ours_sent; }
 
 declare -A T S
 # 1. initial push

@@ -125,24 +125,15 @@ cat "$B/hosts.out" >&2
 for _ in $(seq 300); do grep -q listening "$B/agent.log" 2>/dev/null && break; sleep 0.1; done
 grep -q listening "$B/agent.log" || { echo "the agent did not start ($B/agent.log)" >&2; exit 1; }
 
-now() { date +%s.%N; }
-timeit() {
-  sync
-  local t0 t1
-  t0=$(now)
-  "$@" >"$B/last.out" 2>"$B/last.err" || { echo "FAILED: $*" >&2; cat "$B/last.err" >&2; exit 1; }
-  t1=$(now)
-  echo "$t1 - $t0" | bc -l | xargs printf '%.2f'
-}
-ours_sent() { grep -o '[0-9]* bytes)' "$B/last.out" | tr -dc 0-9; }
+# shellcheck source=tools/bench/lib.sh
+source "$HERE/lib.sh"
 rsync_sent() { grep -o 'Total bytes sent: [0-9,.]*' "$B/last.out" | tr -dc 0-9; }
-human() { numfmt --to=iec-i --suffix=B "${1:-0}"; }
 
 declare -A T S
 run_all() {  # KEY
-  T[ours,$1]=$(timeit "${PUSH[@]}"); S[ours,$1]=$(ours_sent)
-  T[rsync,$1]=$(timeit rsync -a --stats -e "$SSH" "$B/cube/" "$RHOST:$B/dest-a/"); S[rsync,$1]=$(rsync_sent)
-  T[rsyncz,$1]=$(timeit rsync -az --stats -e "$SSH" "$B/cube/" "$RHOST:$B/dest-z/"); S[rsyncz,$1]=$(rsync_sent)
+  T[ours,$1]=$(timeit --digits=2 "${PUSH[@]}"); S[ours,$1]=$(ours_sent)
+  T[rsync,$1]=$(timeit --digits=2 rsync -a --stats -e "$SSH" "$B/cube/" "$RHOST:$B/dest-a/"); S[rsync,$1]=$(rsync_sent)
+  T[rsyncz,$1]=$(timeit --digits=2 rsync -az --stats -e "$SSH" "$B/cube/" "$RHOST:$B/dest-z/"); S[rsyncz,$1]=$(rsync_sent)
 }
 run_all initial
 run_all noop
