@@ -167,6 +167,7 @@ std::vector<SweepHost> PrepareHosts(std::vector<SweepHost> hosts, InterruptMonit
                                     const Console& console, int* exit_status) {
   const bool several = hosts.size() > 1;
   std::vector<SweepHost> ready;
+  bool only_gpu_problems = true;  // then the request is at fault, not the hosts
   for (SweepHost& host : hosts) {
     absl::Status status = CheckGpusOnHost(*host.agent, host.request);
     const bool gpu_problem = !status.ok();
@@ -178,6 +179,7 @@ std::vector<SweepHost> PrepareHosts(std::vector<SweepHost> hosts, InterruptMonit
     if (several && (gpu_problem || status.code() != absl::StatusCode::kInvalidArgument)) {
       console.Warning(
           absl::StrCat(host.request.host_name, " is left out of the sweep: ", status.message()));
+      only_gpu_problems = only_gpu_problems && gpu_problem;
       continue;
     }
     console.Error(status.message());
@@ -188,7 +190,7 @@ std::vector<SweepHost> PrepareHosts(std::vector<SweepHost> hosts, InterruptMonit
   }
   if (ready.empty()) {
     console.Error("no host of the sweep could take it (see the warnings above)");
-    *exit_status = kExitAgentError;
+    *exit_status = only_gpu_problems ? kExitBadInput : kExitAgentError;
   }
   return ready;
 }

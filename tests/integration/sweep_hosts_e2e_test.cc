@@ -124,6 +124,9 @@ class SweepHostsTest : public ::mlcube_test::HelloCubeTest {
 
 TEST_F(SweepHostsTest, AKilledHostsRunsAreLostAndTheRestFinishOnTheOther) {
   ASSERT_NO_FATAL_FAILURE(StartHosts());
+  CommandResult listing = Cli({"hosts"});
+  EXPECT_EQ(listing.exit_code, 0) << listing.out << listing.err;
+  EXPECT_THAT(listing.out, HasSubstr("group lab: gpu01, gpu02"));
   // One run goes to one host: a group is refused, naming its hosts.
   CommandResult single = Cli({"run", Cube(), "--task=greet", "--host=lab"});
   EXPECT_EQ(single.exit_code, 2);

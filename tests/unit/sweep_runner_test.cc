@@ -90,15 +90,31 @@ SweepRecord Record(int runs) {
   return record;
 }
 
+// Options for a test: polls every millisecond, records under `dir`.
+SweepRunnerOptions FastOptions(const TempDir& dir, int parallel = 1) {
+  SweepRunnerOptions options;
+  options.parallel = parallel;
+  options.workspace = dir.path();
+  options.poll = std::chrono::milliseconds(1);
+  return options;
+}
+
+// Everything written to `sink`; closes it.
+std::string ReadAndClose(std::FILE* sink) {
+  std::rewind(sink);
+  std::string printed;
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), sink)) > 0;) printed.append(buffer, n);
+  std::fclose(sink);
+  return printed;
+}
+
 TEST(SweepRunnerTest, QueuesUnderParallelFollowsStatesAndReadsMetrics) {
   TempDir dir;
   FakeAgent agent(dir.path());
   std::FILE* sink = std::tmpfile();
   Console console(sink, Verbosity::kNormal, false);
-  SweepRunnerOptions options;
-  options.parallel = 2;
-  options.workspace = dir.path();
-  options.poll = std::chrono::milliseconds(1);
+  SweepRunnerOptions options = FastOptions(dir, 2);
   SweepRecord record = Record(5);
   SweepRunner runner(agent.Hooks(), options, &console, sink);
   EXPECT_EQ(runner.Run(&record, std::vector<RunPlan>(5)), SweepEnd::kSomeFailed);
@@ -114,11 +130,7 @@ TEST(SweepRunnerTest, QueuesUnderParallelFollowsStatesAndReadsMetrics) {
   ASSERT_TRUE(saved.ok()) << saved.status();
   EXPECT_EQ(saved->runs[3].state, "SUCCEEDED");
   EXPECT_EQ(saved->runs[3].metrics.at("acc"), "0.8");
-  std::rewind(sink);
-  char buffer[8192] = {};
-  const size_t n = std::fread(buffer, 1, sizeof(buffer) - 1, sink);
-  const std::string printed(buffer, n);
-  std::fclose(sink);
+  const std::string printed = ReadAndClose(sink);
   EXPECT_THAT(printed, HasSubstr("run r001 FAILED"));
   EXPECT_THAT(printed, HasSubstr("4 of 5 runs succeeded; failed: r001 (exit 3)"));
 }
@@ -130,9 +142,7 @@ TEST(SweepRunnerTest, AnInterruptSubmitsTheRestAndDetaches) {
   int polls = 0;
   hooks.interrupted = [&] { return ++polls > 1; };
   Console console(stderr, Verbosity::kQuiet, false);
-  SweepRunnerOptions options;
-  options.workspace = dir.path();
-  options.poll = std::chrono::milliseconds(1);
+  SweepRunnerOptions options = FastOptions(dir);
   SweepRecord record = Record(3);
   SweepRunner runner(hooks, options, &console, stderr);
   EXPECT_EQ(runner.Run(&record, std::vector<RunPlan>(3)), SweepEnd::kDetached);
@@ -151,10 +161,7 @@ TEST(SweepRunnerTest, ARefusedSubmissionStopsTheRestAndTheSubmittedGoOn) {
     return submit(run, plan);
   };
   Console console(stderr, Verbosity::kQuiet, false);
-  SweepRunnerOptions options;
-  options.workspace = dir.path();
-  options.poll = std::chrono::milliseconds(1);
-  options.parallel = 2;
+  SweepRunnerOptions options = FastOptions(dir, 2);
   SweepRecord record = Record(3);
   EXPECT_EQ(SweepRunner(hooks, options, &console, stderr).Run(&record, std::vector<RunPlan>(3)),
             SweepEnd::kNotSubmitted);
@@ -178,17 +185,12 @@ TEST(SweepRunnerTest, OnATerminalRunsShowTheirLastLogLine) {
   };
   std::FILE* sink = std::tmpfile();
   Console console(sink, Verbosity::kNormal, false);
-  SweepRunnerOptions options;
-  options.workspace = dir.path();
-  options.poll = std::chrono::milliseconds(1);
+  SweepRunnerOptions options = FastOptions(dir);
   options.interactive = true;
   SweepRecord record = Record(1);
   EXPECT_EQ(SweepRunner(hooks, options, &console, sink).Run(&record, std::vector<RunPlan>(1)),
             SweepEnd::kAllSucceeded);
-  std::rewind(sink);
-  char buffer[8192] = {};
-  const std::string printed(buffer, std::fread(buffer, 1, sizeof(buffer) - 1, sink));
-  std::fclose(sink);
+  const std::string printed = ReadAndClose(sink);
   EXPECT_THAT(printed, HasSubstr("r000 SUCCEEDED job-r000"));
   EXPECT_THAT(printed, HasSubstr("| job-r000 at 20\\x1b[2J"));
   EXPECT_THAT(printed, ::testing::Not(HasSubstr("\x1b[2J")));
@@ -202,10 +204,7 @@ TEST(SweepRunnerTest, SeveralHostsTakeRunsAsTheyHaveRoomAndEachRunNamesItsHost) 
   FakeAgent a(dir.path()), b(dir.path());
   std::vector<SweepLane> lanes = {{"gpu01", a.Hooks(), 1}, {"gpu02", b.Hooks(), 1}};
   Console console(stderr, Verbosity::kQuiet, false);
-  SweepRunnerOptions options;
-  options.parallel = 4;
-  options.workspace = dir.path();
-  options.poll = std::chrono::milliseconds(1);
+  SweepRunnerOptions options = FastOptions(dir, 4);
   SweepRecord record = Record(6);
   EXPECT_EQ(SweepRunner(lanes, options, &console, stderr).Run(&record, std::vector<RunPlan>(6)),
             SweepEnd::kSomeFailed);  // r001 fails
@@ -245,18 +244,12 @@ TEST(SweepRunnerTest, AHostThatDropsOutLosesItsRunningRunAndTheRestGoToTheOther)
   std::vector<SweepLane> lanes = {{"gpu01", a.Hooks(), 1}, {"gpu02", b_hooks, 1}};
   std::FILE* sink = std::tmpfile();
   Console console(sink, Verbosity::kNormal, false);
-  SweepRunnerOptions options;
-  options.parallel = 2;
-  options.workspace = dir.path();
-  options.poll = std::chrono::milliseconds(1);
+  SweepRunnerOptions options = FastOptions(dir, 2);
   options.host_grace = std::chrono::milliseconds(20);
   SweepRecord record = Record(5);
   EXPECT_EQ(SweepRunner(lanes, options, &console, sink).Run(&record, std::vector<RunPlan>(5)),
             SweepEnd::kSomeFailed);
-  std::rewind(sink);
-  char buffer[16384] = {};
-  const std::string printed(buffer, std::fread(buffer, 1, sizeof(buffer) - 1, sink));
-  std::fclose(sink);
+  const std::string printed = ReadAndClose(sink);
   ASSERT_EQ(submitted_to_b, std::vector<std::string>{"r001"}) << printed;
   EXPECT_EQ(record.runs[1].state, "LOST");
   EXPECT_EQ(record.runs[1].host, "gpu02");
@@ -284,10 +277,7 @@ TEST(SweepRunnerTest, ASubmissionToAnUnreachableHostGoesElsewhereAndNoHostLeftEn
     return absl::UnavailableError("no route to host");
   };
   Console console(stderr, Verbosity::kQuiet, false);
-  SweepRunnerOptions options;
-  options.parallel = 2;
-  options.workspace = dir.path();
-  options.poll = std::chrono::milliseconds(1);
+  SweepRunnerOptions options = FastOptions(dir, 2);
   SweepRecord record = Record(3);
   std::vector<SweepLane> lanes = {{"dead", down, 0}, {"gpu01", a.Hooks(), 0}};
   EXPECT_EQ(SweepRunner(lanes, options, &console, stderr).Run(&record, std::vector<RunPlan>(3)),
@@ -302,6 +292,25 @@ TEST(SweepRunnerTest, ASubmissionToAnUnreachableHostGoesElsewhereAndNoHostLeftEn
             SweepEnd::kAgentError);
   EXPECT_EQ(none.runs[0].state, "PENDING");
   EXPECT_THAT(none.runs[0].reason, HasSubstr("every host was lost"));
+}
+
+// Detaching over several hosts sends every run now, spread by load.
+TEST(SweepRunnerTest, DetachingOverSeveralHostsSpreadsEveryRun) {
+  TempDir dir;
+  FakeAgent a(dir.path()), b(dir.path());
+  std::vector<SweepLane> lanes = {{"gpu01", a.Hooks(), 1}, {"gpu02", b.Hooks(), 2}};
+  Console console(stderr, Verbosity::kQuiet, false);
+  SweepRunnerOptions options = FastOptions(dir);
+  options.detach = true;
+  SweepRecord record = Record(6);
+  EXPECT_EQ(SweepRunner(lanes, options, &console, stderr).Run(&record, std::vector<RunPlan>(6)),
+            SweepEnd::kDetached);
+  int on_gpu02 = 0;
+  for (const RunRecord& run : record.runs) {
+    EXPECT_FALSE(run.job_id.empty()) << run.id;
+    on_gpu02 += run.host == "gpu02";
+  }
+  EXPECT_EQ(on_gpu02, 4) << "twice the slots, twice the runs";
 }
 
 }  // namespace
