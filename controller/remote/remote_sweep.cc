@@ -77,8 +77,9 @@ int ExitCodeFor(SweepEnd end, const SweepRecord& record, bool detach) {
 
 // The agent-side calls of SweepRunner: submit, state, cancel, log tail.
 // With `several` hosts, a submission that cannot reach its host returns
-// UNAVAILABLE at once (SweepRunner then sends the run elsewhere) instead of
-// waiting for the host to come back.
+// UNAVAILABLE at once (SweepRunner then sends the run elsewhere), and one
+// left unanswered for 10 s DEADLINE_EXCEEDED (the run is LOST with its
+// host), instead of waiting for the host to come back.
 void AddJobHooks(AgentConnection& agent, const RemoteRunRequest& request, bool several,
                  const Console& console, SweepHooks* hooks) {
   hooks->submit = [&agent, &request, &console, several](
@@ -94,8 +95,10 @@ void AddJobHooks(AgentConnection& agent, const RemoteRunRequest& request, bool s
       auto rpc = AgentConnection::Context(std::chrono::seconds(10));
       grpc::Status status = agent.jobs().SubmitJob(rpc.get(), submit, &job);
       if (status.ok()) return job;
-      if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-        return absl::UnavailableError(
+      if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+          status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+        return absl::Status(
+            static_cast<absl::StatusCode>(status.error_code()),
             absl::StrCat("submitting to ", agent.Describe(), ": ", status.error_message()));
       }
     }

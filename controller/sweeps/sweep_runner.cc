@@ -3,6 +3,7 @@
 #include <sys/ioctl.h>
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -113,17 +114,21 @@ void SweepRunner::Poll(SweepRecord* record, const std::vector<RunPlan>& plans,
                        std::vector<size_t>* active) {
   bool changed = false;
   std::map<int, std::string> lost;  // lane -> the last error
+  // One failed query per host and round: a host that does not answer at
+  // all costs one deadline per poll, not one per run it holds.
+  std::set<int> silent;
   for (auto it = active->begin(); it != active->end();) {
     const size_t index = *it;
     const int lane = lane_of_.at(index);
     RunRecord& run = record->runs[index];
-    if (lost.count(lane) != 0) {
+    if (silent.count(lane) != 0) {
       ++it;
       continue;
     }
     absl::StatusOr<Job> job = lanes_[lane].hooks.get(run.job_id);
     if (!job.ok()) {
       console_->Verbose(absl::StrCat("run ", run.id, ": ", job.status().message()));
+      silent.insert(lane);
       if (dispatcher_.QueryFailed(lane, HostDispatcher::Clock::now())) {
         lost[lane] = std::string(job.status().message());
       }
@@ -220,6 +225,15 @@ SweepRunner::Submission SweepRunner::Submit(SweepRecord* record, size_t index, c
     run.host.clear();
     LoseHost(record, lane, std::string(job.status().message()), active);
     return Submission::kHostLost;
+  }
+  if (!job.ok() && lanes_.size() > 1 && absl::IsDeadlineExceeded(job.status())) {
+    // No answer: the host may have taken it. It is that host's, LOST with
+    // it, so it can never run twice.
+    lane_of_[index] = lane;
+    dispatcher_.Submitted(lane, index);
+    active->push_back(index);
+    LoseHost(record, lane, std::string(job.status().message()), active);
+    return Submission::kLost;
   }
   if (!job.ok()) {
     // What the agent refuses for one run it refuses for the others: they

@@ -16,7 +16,8 @@
 // still be going there; `runs --refresh` asks again later), and the runs
 // not yet submitted go to the other hosts. A submission the host did not
 // take because it was unreachable (UNAVAILABLE) drops the host the same way
-// and the run goes elsewhere.
+// and the run goes elsewhere; one it never answered (DEADLINE_EXCEEDED)
+// drops it too, with that run LOST, since the host may have taken it.
 //
 // Output: one status line per run. On a terminal the block of lines is
 // redrawn in place, each running run with its last log line (control
@@ -105,7 +106,9 @@ class SweepRunner {
   static std::string StateName(mlcube_remote::v1::JobState state);
 
  private:
-  enum class Submission { kAccepted, kRefused, kHostLost };
+  // kHostLost: the host was unreachable and did not take the run (it goes
+  // elsewhere); kLost: the host never answered, the run is LOST with it.
+  enum class Submission { kAccepted, kRefused, kHostLost, kLost };
   // Submits pending runs while a lane has room (any live lane when
   // detaching); true when it tried at least one.
   bool SubmitPending(SweepRecord* record, const std::vector<RunPlan>& plans, bool detaching,

@@ -286,6 +286,22 @@ TEST(SweepRunnerTest, ASubmissionToAnUnreachableHostGoesElsewhereAndNoHostLeftEn
   for (const RunRecord& run : record.runs) EXPECT_EQ(run.host, "gpu01");
   EXPECT_EQ(record.runs[0].state, "SUCCEEDED");
 
+  // A host that never answers may have taken the run: LOST, never resent.
+  SweepHooks slow = a.Hooks();
+  slow.submit = [](const RunRecord&, const RunPlan&) -> absl::StatusOr<Job> {
+    return absl::DeadlineExceededError("deadline exceeded");
+  };
+  SweepRecord unanswered = Record(3);
+  std::vector<SweepLane> with_slow = {{"slow", slow, 0}, {"gpu01", a.Hooks(), 0}};
+  EXPECT_EQ(
+      SweepRunner(with_slow, options, &console, stderr).Run(&unanswered, std::vector<RunPlan>(3)),
+      SweepEnd::kSomeFailed);
+  EXPECT_EQ(unanswered.runs[0].state, "LOST");
+  EXPECT_EQ(unanswered.runs[0].host, "slow");
+  EXPECT_THAT(unanswered.runs[0].reason, HasSubstr("host slow unreachable: deadline exceeded"));
+  EXPECT_EQ(unanswered.runs[2].host, "gpu01");
+  EXPECT_EQ(unanswered.runs[2].state, "SUCCEEDED");
+
   SweepRecord none = Record(2);
   std::vector<SweepLane> dead = {{"x", down, 0}, {"y", down, 0}};
   EXPECT_EQ(SweepRunner(dead, options, &console, stderr).Run(&none, std::vector<RunPlan>(2)),
