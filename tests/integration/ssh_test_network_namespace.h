@@ -25,6 +25,8 @@ class SshTestNetworkNamespace {
   const std::string& name() const { return name_; }
   // The namespace's own address, reachable from here.
   const std::string& inside_address() const { return inside_; }
+  // The veth end inside the namespace (down: the host drops off the net).
+  std::string inside_veth() const { return host_veth_ + "i"; }
 
  private:
   std::string name_;

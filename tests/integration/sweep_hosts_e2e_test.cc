@@ -207,5 +207,39 @@ TEST_F(SweepHostsTest, AKilledHostsRunsAreLostAndTheRestFinishOnTheOther) {
   for (const std::string& job : lost_jobs) EXPECT_THAT(refreshed.out, HasSubstr(job));
 }
 
+// gpu02 drops off the network (its link goes down: no answer at all, not
+// even a refusal): once it has been silent for the grace period its runs
+// are LOST, the others finish on gpu01; back on the network it holds only
+// the two runs it had.
+TEST_F(SweepHostsTest, AHostCutOffTheNetworkLosesItsRunsAndTheOtherFinishes) {
+  ASSERT_NO_FATAL_FAILURE(StartHosts());
+  BackgroundCommand sweep_command(
+      Argv({"run", Cube(), "--task=greet", "--host=lab", "-P",
+            "tasks.greet.parameters.inputs.name_file.default=names.yaml",
+            "--sweep=name_file:name=A,B,C,D,E,F", "--parallel=4"}),
+      {"NO_COLOR=1", "HOME=" + dir_.path()});
+  const std::string sweep = WaitForTwoRunningOnGpu02();
+  ASSERT_FALSE(sweep.empty());
+  const std::string link = "ip -n " + hosts_[1]->name() + " link set " + hosts_[1]->inside_veth();
+  ASSERT_EQ(Shell(link + " down"), 0);
+  CommandResult result = sweep_command.Wait(240);
+  ASSERT_EQ(Shell(link + " up"), 0);
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("lost gpu02"));
+  EXPECT_THAT(result.err, HasSubstr("4 of 6 runs succeeded"));
+  absl::StatusOr<SweepRecord> record =
+      SweepRecord::Load(Workspace() + "/runs/" + sweep + "/sweep.yaml");
+  ASSERT_TRUE(record.ok()) << record.status();
+  std::map<std::string, int> states;
+  for (const RunRecord& run : record->runs) ++states[run.host + " " + run.state];
+  EXPECT_EQ(states["gpu01 SUCCEEDED"], 4);
+  EXPECT_EQ(states["gpu02 LOST"], 2);
+  for (int i = 0; i < 100 && Cli({"jobs", "--host=gpu02"}).exit_code != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CommandResult jobs = Cli({"jobs", "--all", "--host=gpu02"});
+  EXPECT_EQ(std::count(jobs.out.begin(), jobs.out.end(), '\n'), 3) << jobs.out << jobs.err;
+}
+
 }  // namespace
 }  // namespace mlcube
