@@ -191,6 +191,16 @@ TEST_F(SweepHostsTest, AKilledHostsRunsAreLostAndTheRestFinishOnTheOther) {
   const RunRecord& first = record->runs[0].host == "gpu01" ? record->runs[0] : record->runs[2];
   CommandResult logs = Cli({"logs", "--host=gpu01", first.job_id});
   EXPECT_THAT(logs.out, HasSubstr("Hello, name: " + kNames[first.index] + "!"));
+  // ... or named SWEEP/RUN: its host and job come from sweep.yaml.
+  CommandResult by_run = Cli({"logs", "-f", sweep + "/" + first.id, Cube()});
+  EXPECT_EQ(by_run.exit_code, 0) << by_run.err;
+  EXPECT_EQ(by_run.out, logs.out);
+  CommandResult no_run = Cli({"logs", sweep + "/r999", Cube()});
+  EXPECT_EQ(no_run.exit_code, 2);
+  EXPECT_THAT(no_run.err, HasSubstr("no run r999 in sweep " + sweep));
+  CommandResult wrong_host = Cli({"status", "--host=gpu02", sweep + "/" + first.id, Cube()});
+  EXPECT_EQ(wrong_host.exit_code, 2);
+  EXPECT_THAT(wrong_host.err, HasSubstr("ran on gpu01, not on gpu02"));
 
   // gpu02 comes back: it holds exactly the two lost jobs, nothing more, and
   // `runs --refresh` asks it about them again.
@@ -198,6 +208,13 @@ TEST_F(SweepHostsTest, AKilledHostsRunsAreLostAndTheRestFinishOnTheOther) {
   ASSERT_TRUE(back);
   CommandResult jobs = Cli({"jobs", "--all", "--host=gpu02"});
   EXPECT_EQ(std::count(jobs.out.begin(), jobs.out.end(), '\n'), 3) << jobs.out;
+  for (const RunRecord& run : record->runs) {
+    if (run.host != "gpu02") continue;
+    CommandResult status = Cli({"status", sweep + "/" + run.id, Cube()});
+    EXPECT_EQ(status.exit_code, 0) << status.err;
+    EXPECT_THAT(status.out, HasSubstr("host: gpu02"));
+    EXPECT_THAT(status.out, HasSubstr("job: " + run.job_id));
+  }
   for (const std::string& job : lost_jobs) {
     EXPECT_THAT(jobs.out, HasSubstr(job));
     EXPECT_EQ(Cli({"cancel", "--host=gpu02", job}).exit_code, 0);
