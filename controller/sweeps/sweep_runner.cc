@@ -309,7 +309,7 @@ std::string SweepRunner::StatusLine(const RunRecord& run, size_t index) const {
     const int64_t end = run.finished_unix_ms > 0 ? run.finished_unix_ms : NowUnixMs();
     elapsed = absl::StrFormat("%.1fs", std::max<int64_t>(0, end - run.started_unix_ms) / 1000.0);
   }
-  // With several hosts each line names its run's (logs -f --host=HOST JOB).
+  // With several hosts each line names the run's host.
   std::string line = lanes_.size() > 1
                          ? absl::StrFormat("%s %-9s %-10s %-8s %6s  %s", run.id, run.state,
                                            run.host, run.job_id, elapsed, Values(run))
