@@ -95,6 +95,9 @@ int RunHostsCommand(const std::string& hosts_path, const Console& console, std::
         ProgressReporter::HumanBytes(report.info.state_dir_free_bytes()),
         absl::StrFormat("%.1f ms", report.round_trip_ms), yours);
   }
+  for (const auto& [group, members] : hosts->groups) {
+    out << "group " << group << ": " << absl::StrJoin(members, ", ") << "\n";
+  }
   return all_reachable ? kExitOk : kExitAgentError;
 }
 

@@ -6,7 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/cube_loader.h"
+#include "controller/commands/cube_options.h"
 #include "controller/remote/job_watcher.h"
+#include "controller/sweeps/sweep_record.h"
 #include "controller/terminal/exit_codes.h"
 #include "controller/terminal/interrupt_monitor.h"
 #include "controller/transport/agent_connection.h"
@@ -17,10 +20,53 @@ namespace {
 
 using mlcube_remote::v1::Job;
 
-// Opens the connection to the selected host, reporting errors itself.
-std::unique_ptr<AgentConnection> Connect(const JobCommandOptions& options, const Console& console,
+// SWEEP/RUN -> the run's host and job id, from runs/SWEEP/sweep.yaml in the
+// workspace of the cube at options->mlcube. A plain job id is left alone.
+absl::Status ResolveRun(JobCommandOptions* options) {
+  const size_t slash = options->job_id.find('/');
+  if (slash == std::string::npos) return absl::OkStatus();
+  const std::string sweep = options->job_id.substr(0, slash);
+  const std::string run_id = options->job_id.substr(slash + 1);
+  if (sweep.empty() || sweep == "." || sweep == ".." || run_id.empty() ||
+      run_id.find('/') != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("'", options->job_id,
+                                                   "': expected a job id or SWEEP/RUN (e.g. ",
+                                                   "20261125-163200-3fa9/r003)"));
+  }
+  CubeOptions cube_options;
+  cube_options.mlcube = options->mlcube;
+  absl::StatusOr<Cube> cube = LoadCube(ToLoadOptions(cube_options));
+  if (!cube.ok()) return cube.status();
+  absl::StatusOr<SweepRecord> record =
+      SweepRecord::Load(SweepRecord::PathFor(cube->workspace, sweep));
+  if (!record.ok()) return record.status();
+  for (const RunRecord& run : record->runs) {
+    if (run.id != run_id) continue;
+    if (run.job_id.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("run ", run_id, " of sweep ", sweep,
+                                                        " was never submitted (", run.state, ")"));
+    }
+    if (!options->host.empty() && options->host != run.host) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "run ", run_id, " of sweep ", sweep, " ran on ", run.host, ", not on ", options->host));
+    }
+    options->host = run.host;
+    options->job_id = run.job_id;
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat("no run ", run_id, " in sweep ", sweep));
+}
+
+// Opens the connection to the selected host, reporting errors itself;
+// first turns SWEEP/RUN into the run's host and job id.
+std::unique_ptr<AgentConnection> Connect(JobCommandOptions* options, const Console& console,
                                          int* exit_status) {
-  absl::StatusOr<HostEntry> host = LoadHost(options.hosts_path, options.host);
+  if (absl::Status resolved = ResolveRun(options); !resolved.ok()) {
+    console.Error(resolved.message());
+    *exit_status = kExitBadInput;
+    return nullptr;
+  }
+  absl::StatusOr<HostEntry> host = LoadHost(options->hosts_path, options->host);
   if (!host.ok()) {
     console.Error(host.status().message());
     *exit_status = kExitBadInput;
@@ -60,9 +106,10 @@ std::string ActionName(const Job& job) {
 
 }  // namespace
 
-int RunStatusCommand(const JobCommandOptions& options, const Console& console, std::ostream& out) {
+int RunStatusCommand(const JobCommandOptions& given, const Console& console, std::ostream& out) {
+  JobCommandOptions options = given;
   int exit_status = kExitOk;
-  std::unique_ptr<AgentConnection> connection = Connect(options, console, &exit_status);
+  std::unique_ptr<AgentConnection> connection = Connect(&options, console, &exit_status);
   if (!connection) return exit_status;
   mlcube_remote::v1::GetJobRequest request;
   request.set_job_id(options.job_id);
@@ -97,10 +144,11 @@ int RunStatusCommand(const JobCommandOptions& options, const Console& console, s
   return kExitOk;
 }
 
-int RunLogsCommand(const JobCommandOptions& options, const Console& console) {
+int RunLogsCommand(const JobCommandOptions& given, const Console& console) {
   InterruptMonitor interrupts;
+  JobCommandOptions options = given;
   int exit_status = kExitOk;
-  std::unique_ptr<AgentConnection> connection = Connect(options, console, &exit_status);
+  std::unique_ptr<AgentConnection> connection = Connect(&options, console, &exit_status);
   if (!connection) return exit_status;
   JobWatcher watcher(connection.get(), &console, &interrupts);
   WatchOptions watch;
@@ -119,9 +167,10 @@ int RunLogsCommand(const JobCommandOptions& options, const Console& console) {
   return ExitStatusForJob(outcome->job);
 }
 
-int RunCancelCommand(const JobCommandOptions& options, const Console& console, std::ostream& out) {
+int RunCancelCommand(const JobCommandOptions& given, const Console& console, std::ostream& out) {
+  JobCommandOptions options = given;
   int exit_status = kExitOk;
-  std::unique_ptr<AgentConnection> connection = Connect(options, console, &exit_status);
+  std::unique_ptr<AgentConnection> connection = Connect(&options, console, &exit_status);
   if (!connection) return exit_status;
   mlcube_remote::v1::CancelJobRequest request;
   request.set_job_id(options.job_id);
@@ -135,9 +184,10 @@ int RunCancelCommand(const JobCommandOptions& options, const Console& console, s
   return kExitOk;
 }
 
-int RunJobsCommand(const JobCommandOptions& options, const Console& console, std::ostream& out) {
+int RunJobsCommand(const JobCommandOptions& given, const Console& console, std::ostream& out) {
+  JobCommandOptions options = given;
   int exit_status = kExitOk;
-  std::unique_ptr<AgentConnection> connection = Connect(options, console, &exit_status);
+  std::unique_ptr<AgentConnection> connection = Connect(&options, console, &exit_status);
   if (!connection) return exit_status;
   mlcube_remote::v1::ListJobsRequest request;
   request.set_all(options.all);

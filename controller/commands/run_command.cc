@@ -1,6 +1,9 @@
 #include "controller/commands/run_command.h"
 
 #include <CLI/CLI.hpp>
+#include <deque>
+#include <memory>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -65,7 +68,9 @@ absl::StatusOr<std::map<std::string, std::string>> AgentOverrides(const RunComma
 void AddRunOptions(CLI::App* command, RunCommandOptions* options, bool is_run) {
   AddCubeOptions(command, &options->cube);
   command->add_option("--host", options->host,
-                      "Host from the hosts file (default: its default_host)");
+                      is_run ? "Host from the hosts file (default: its default_host); a sweep "
+                               "also takes a comma list or a group: --host=gpu01,gpu02"
+                             : "Host from the hosts file (default: its default_host)");
   if (is_run) {
     command
         ->add_option("--task", options->task,
@@ -188,6 +193,82 @@ absl::Status PrepareRequest(const RunCommandOptions& options, const HostEntry& h
   return absl::OkStatus();
 }
 
+// The hosts --host names; several only for a sweep.
+absl::StatusOr<std::vector<HostEntry>> ResolveHosts(const RunCommandOptions& options,
+                                                    HostsFile* file) {
+  absl::StatusOr<HostsFile> loaded = LoadHostsFile(options.hosts_path);
+  if (!loaded.ok()) return loaded.status();
+  *file = *std::move(loaded);
+  absl::StatusOr<std::vector<HostEntry>> hosts = file->Resolve(options.host);
+  if (!hosts.ok() || hosts->size() == 1) return hosts;
+  std::vector<std::string> names;
+  for (const HostEntry& host : *hosts) names.push_back(host.name);
+  const bool sweep = !SweepLoadOverrides(options.sweep).empty();
+  if (!sweep || options.configure_only || options.dry_run) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--host=", options.host, " names ", names.size(), " hosts (", absl::StrJoin(names, ", "),
+        "): ",
+        options.configure_only ? "configure"
+        : options.dry_run      ? "--dry-run"
+                               : "a single run",
+        " goes to one host; name one, or spread a sweep (--sweep, --sweep-file, --repeat) over "
+        "them"));
+  }
+  return hosts;
+}
+
+// One request per host (its cube loaded with the host's defaults), all
+// checked before anything moves. `cubes` keeps the cubes the requests
+// point at.
+absl::Status PrepareRequests(const RunCommandOptions& options, const HostsFile& file,
+                             const std::vector<HostEntry>& hosts,
+                             std::deque<absl::StatusOr<Cube>>* cubes,
+                             std::vector<RemoteRunRequest>* requests) {
+  for (const HostEntry& host : hosts) {
+    cubes->emplace_back(absl::UnknownError("not loaded"));
+    RemoteRunRequest request;
+    if (absl::Status s = PrepareRequest(options, host, &cubes->back(), &request.submit); !s.ok()) {
+      return hosts.size() > 1 ? absl::Status(s.code(), absl::StrCat(host.name, ": ", s.message()))
+                              : s;
+    }
+    request.cube = &*cubes->back();
+    request.host_name = host.name;
+    request.exclude = file.exclude;
+    request.detach = options.detach;
+    request.cancel_on_interrupt = options.cancel_on_interrupt;
+    request.no_pull = options.no_pull;
+    request.json = options.json;
+    requests->push_back(std::move(request));
+  }
+  return absl::OkStatus();
+}
+
+// A sweep over several hosts: each host's connection (a host that cannot
+// be opened is left out with a warning).
+int RunSweepOnHosts(const std::vector<HostEntry>& hosts, std::vector<RemoteRunRequest> requests,
+                    PreparedSweep* sweep, InterruptMonitor& interrupts, const Console& console) {
+  std::vector<std::unique_ptr<AgentConnection>> connections;
+  std::vector<SweepHost> targets;
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    absl::StatusOr<std::unique_ptr<AgentConnection>> connection = AgentConnection::Open(hosts[i]);
+    if (!connection.ok()) {
+      console.Warning(absl::StrCat(hosts[i].name,
+                                   " is left out of the sweep: ", connection.status().message()));
+      continue;
+    }
+    connections.push_back(std::move(*connection));
+    SweepHost target;
+    target.agent = connections.back().get();
+    target.request = std::move(requests[i]);
+    targets.push_back(std::move(target));
+  }
+  if (targets.empty()) {
+    console.Error("no host of the sweep could be reached (see the warnings above)");
+    return kExitBadInput;
+  }
+  return RunRemoteSweep(std::move(targets), sweep, interrupts, console);
+}
+
 }  // namespace
 
 int RunRunCommand(const RunCommandOptions& options, const Console& console) {
@@ -197,43 +278,42 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
     console.Error("--json goes with --dry-run (a run streams the task's own output)");
     return kExitBadInput;
   }
-  HostsFile hosts;
-  absl::StatusOr<HostEntry> host = LoadHost(options.hosts_path, options.host, &hosts);
-  if (!host.ok()) {
-    console.Error(host.status().message());
+  HostsFile file;
+  absl::StatusOr<std::vector<HostEntry>> hosts = ResolveHosts(options, &file);
+  if (!hosts.ok()) {
+    console.Error(hosts.status().message());
     return kExitBadInput;
   }
-  RemoteRunRequest request;
-  absl::StatusOr<Cube> cube = absl::UnknownError("not loaded");
-  if (absl::Status s = PrepareRequest(options, *host, &cube, &request.submit); !s.ok()) {
+  std::deque<absl::StatusOr<Cube>> cubes;
+  std::vector<RemoteRunRequest> requests;
+  if (absl::Status s = PrepareRequests(options, file, *hosts, &cubes, &requests); !s.ok()) {
     console.Error(s.message());
     return kExitBadInput;
   }
-  for (const std::string& warning : cube->warnings) console.Warning(warning);
+  const Cube& cube = *requests.front().cube;
+  for (const std::string& warning : cube.warnings) console.Warning(warning);
   // A sweep is refused here, naming the axis, or its runs' inputs are
   // written so the push takes them.
-  const std::vector<std::string> tasks(request.submit.tasks().begin(),
-                                       request.submit.tasks().end());
+  const std::vector<std::string> tasks(requests.front().submit.tasks().begin(),
+                                       requests.front().submit.tasks().end());
   absl::StatusOr<std::optional<PreparedSweep>> sweep =
       options.configure_only ? std::optional<PreparedSweep>()
-                             : PrepareSweep(options.sweep, *cube, tasks, console);
+                             : PrepareSweep(options.sweep, cube, tasks, console);
   if (!sweep.ok() || (sweep->has_value() && options.dry_run)) {
     console.Error(sweep.ok() ? "--dry-run plans one run; it does not take --sweep or --repeat"
                              : sweep.status().message());
     return kExitBadInput;
   }
-  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = AgentConnection::Open(*host);
+  if (hosts->size() > 1) {
+    return RunSweepOnHosts(*hosts, std::move(requests), &**sweep, interrupts, console);
+  }
+  absl::StatusOr<std::unique_ptr<AgentConnection>> connection =
+      AgentConnection::Open(hosts->front());
   if (!connection.ok()) {
     console.Error(connection.status().message());
     return kExitBadInput;
   }
-  request.cube = &*cube;
-  request.host_name = host->name;
-  request.exclude = hosts.exclude;
-  request.detach = options.detach;
-  request.cancel_on_interrupt = options.cancel_on_interrupt;
-  request.no_pull = options.no_pull;
-  request.json = options.json;
+  RemoteRunRequest& request = requests.front();
   if (options.dry_run) return PlanRemoteJob(**connection, request, interrupts, console);
   if (sweep->has_value()) {
     return RunRemoteSweep(**connection, request, &**sweep, interrupts, console);

@@ -44,7 +44,8 @@ void AddSweepOptions(CLI::App* command, SweepOptions* options) {
   command->add_option("--sweep-file", options->sweep_file,
                       "YAML list of explicit points, {\"PARAM:key.path\": value, ...}");
   command->add_option("--repeat", options->repeat, "Run each point N times (${run.index})");
-  command->add_option("--parallel", options->parallel, "Runs at a time on the agent (default 1)")
+  command
+      ->add_option("--parallel", options->parallel, "Runs at a time, over every host (default 1)")
       ->check(CLI::Range(1, 1000));
   command->add_option("--metrics", options->metrics,
                       "Metrics file the task writes (workspace-relative; YAML/JSON or .jsonl)");

@@ -4,12 +4,17 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "controller/sweeps/host_dispatcher.h"
 #include "controller/sweeps/sweep_runner.h"
 #include "controller/sync/scan_cache.h"
 #include "controller/sync/sync_client.h"
@@ -71,16 +76,32 @@ int ExitCodeFor(SweepEnd end, const SweepRecord& record, bool detach) {
 }
 
 // The agent-side calls of SweepRunner: submit, state, cancel, log tail.
-void AddJobHooks(AgentConnection& agent, const RemoteRunRequest& request, const Console& console,
-                 SweepHooks* hooks) {
-  hooks->submit = [&agent, &request, &console](const RunRecord& run,
-                                               const RunPlan& plan) -> absl::StatusOr<Job> {
+// With `several` hosts, a submission that cannot reach its host returns
+// UNAVAILABLE at once (SweepRunner then sends the run elsewhere), and one
+// left unanswered for 10 s DEADLINE_EXCEEDED (the run is LOST with its
+// host), instead of waiting for the host to come back.
+void AddJobHooks(AgentConnection& agent, const RemoteRunRequest& request, bool several,
+                 const Console& console, SweepHooks* hooks) {
+  hooks->submit = [&agent, &request, &console, several](
+                      const RunRecord& run, const RunPlan& plan) -> absl::StatusOr<Job> {
     mlcube_remote::v1::SubmitJobRequest submit = request.submit;
     for (const std::string& assignment : plan.overrides) {
       const size_t eq = assignment.find('=');
       (*submit.mutable_overrides())[assignment.substr(0, eq)] = assignment.substr(eq + 1);
     }
     submit.set_client_request_id(absl::StrCat("sweep-", plan.run_dir));
+    if (several) {
+      Job job;
+      auto rpc = AgentConnection::Context(std::chrono::seconds(10));
+      grpc::Status status = agent.jobs().SubmitJob(rpc.get(), submit, &job);
+      if (status.ok()) return job;
+      if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+          status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+        return absl::Status(
+            static_cast<absl::StatusCode>(status.error_code()),
+            absl::StrCat("submitting to ", agent.Describe(), ": ", status.error_message()));
+      }
+    }
     return SubmitWithRetry(agent, submit, console);
   };
   hooks->get = [&agent](const std::string& job_id) -> absl::StatusOr<Job> {
@@ -106,54 +127,140 @@ void AddJobHooks(AgentConnection& agent, const RemoteRunRequest& request, const 
   };
 }
 
+// Brings a finished run's outputs from its host into its own place.
+std::function<absl::Status(const RunRecord&, const RunPlan&)> PullHook(
+    SyncClient& sync, const RemoteRunRequest& request) {
+  return [&sync, &request](const RunRecord& run, const RunPlan& plan) -> absl::Status {
+    if (plan.output_paths.empty()) return absl::OkStatus();
+    PullOptions pull;
+    pull.cube_root = request.cube->root;
+    pull.workspace = request.cube->workspace;
+    pull.cube_id = request.submit.cube_id();
+    pull.paths = plan.output_paths;
+    pull.job_id = run.job_id;
+    pull.skip_missing = true;  // a failed run may not have written them all
+    return sync.Pull(pull).status();
+  };
+}
+
+// How many runs the host takes at once (HostDispatcher::Capacity); 0 when
+// its agent does not say.
+int CapacityOf(const SweepHost& host) {
+  mlcube_remote::v1::AgentInfo info;
+  auto rpc = AgentConnection::Context(std::chrono::seconds(10));
+  if (!host.agent->agent().GetInfo(rpc.get(), mlcube_remote::v1::GetInfoRequest(), &info).ok()) {
+    return 0;
+  }
+  mlcube_remote::v1::ListJobsResponse jobs;
+  auto list = AgentConnection::Context(std::chrono::seconds(10));
+  const bool listed =
+      host.agent->jobs().ListJobs(list.get(), mlcube_remote::v1::ListJobsRequest(), &jobs).ok();
+  const RemoteRunRequest& request = host.request;
+  const bool docker = request.submit.runtime() != mlcube_remote::v1::RUNTIME_SINGULARITY;
+  const int per_run = HostDispatcher::GpusPerRun(request.submit.gpus(),
+                                                 docker ? request.cube->accelerator_count : 0);
+  return HostDispatcher::Capacity(info.gpus_size(), per_run, info.limit_running_jobs(),
+                                  listed ? jobs.jobs_size() : 0);
+}
+
+// The GPU check and the push on each host. One host: its failure ends the
+// sweep (*exit_status). Several: a host that fails is left out with a
+// warning, unless the cube itself is at fault (INVALID_ARGUMENT).
+std::vector<SweepHost> PrepareHosts(std::vector<SweepHost> hosts, InterruptMonitor& interrupts,
+                                    const Console& console, int* exit_status) {
+  const bool several = hosts.size() > 1;
+  std::vector<SweepHost> ready;
+  bool only_gpu_problems = true;  // then the request is at fault, not the hosts
+  for (SweepHost& host : hosts) {
+    absl::Status status = CheckGpusOnHost(*host.agent, host.request);
+    const bool gpu_problem = !status.ok();
+    if (status.ok()) status = PushForJob(*host.agent, host.request, interrupts, console);
+    if (status.ok()) {
+      ready.push_back(std::move(host));
+      continue;
+    }
+    if (several && (gpu_problem || status.code() != absl::StatusCode::kInvalidArgument)) {
+      console.Warning(
+          absl::StrCat(host.request.host_name, " is left out of the sweep: ", status.message()));
+      only_gpu_problems = only_gpu_problems && gpu_problem;
+      continue;
+    }
+    console.Error(status.message());
+    *exit_status = gpu_problem || status.code() == absl::StatusCode::kInvalidArgument
+                       ? kExitBadInput
+                       : kExitAgentError;
+    return {};
+  }
+  if (ready.empty()) {
+    console.Error("no host of the sweep could take it (see the warnings above)");
+    *exit_status = only_gpu_problems ? kExitBadInput : kExitAgentError;
+  }
+  return ready;
+}
+
+std::string Describe(const std::vector<SweepLane>& lanes) {
+  std::vector<std::string> parts;
+  for (const SweepLane& lane : lanes) {
+    parts.push_back(lane.capacity > 0 || lanes.size() > 1
+                        ? absl::StrCat(lane.host, " (",
+                                       lane.capacity > 0 ? absl::StrCat(lane.capacity) : "?", ")")
+                        : lane.host);
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
 }  // namespace
 
-int RunRemoteSweep(AgentConnection& agent, RemoteRunRequest request, PreparedSweep* sweep,
-                   InterruptMonitor& interrupts, const Console& console) {
-  if (absl::Status s = CheckGpusOnHost(agent, request); !s.ok()) {
-    console.Error(s.message());
-    return kExitBadInput;
-  }
-  if (absl::Status s = PushForJob(agent, request, interrupts, console); !s.ok()) {
-    console.Error(s.message());
-    return s.code() == absl::StatusCode::kInvalidArgument ? kExitBadInput : kExitAgentError;
-  }
-  for (RunRecord& run : sweep->record.runs) run.host = request.host_name;
-  SweepHooks hooks;
-  AddJobHooks(agent, request, console, &hooks);
-  const Cube& cube = *request.cube;
+int RunRemoteSweep(std::vector<SweepHost> hosts, PreparedSweep* sweep, InterruptMonitor& interrupts,
+                   const Console& console) {
+  const bool several = hosts.size() > 1;
+  int exit_status = kExitOk;
+  // Built before the lanes: their hooks hold references into it.
+  const std::vector<SweepHost> ready =
+      PrepareHosts(std::move(hosts), interrupts, console, &exit_status);
+  if (ready.empty()) return exit_status;
+  const RemoteRunRequest& first = ready.front().request;
+  const Cube& cube = *first.cube;
   ScanCache cache = ScanCache::Load(ScanCache::DefaultFileFor(cube.root));
-  SyncClient sync(agent.channel(), &cache);
-  if (!request.no_pull) {
-    hooks.pull = [&](const RunRecord& run, const RunPlan& plan) -> absl::Status {
-      if (plan.output_paths.empty()) return absl::OkStatus();
-      PullOptions pull;
-      pull.cube_root = cube.root;
-      pull.workspace = cube.workspace;
-      pull.cube_id = request.submit.cube_id();
-      pull.paths = plan.output_paths;
-      pull.job_id = run.job_id;
-      pull.skip_missing = true;  // a failed run may not have written them all
-      return sync.Pull(pull).status();
-    };
+  std::vector<std::unique_ptr<SyncClient>> syncs;
+  std::vector<SweepLane> lanes;
+  for (const SweepHost& host : ready) {
+    SweepLane lane;
+    lane.host = host.request.host_name;
+    lane.capacity = several ? CapacityOf(host) : 0;
+    AddJobHooks(*host.agent, host.request, several, console, &lane.hooks);
+    syncs.push_back(std::make_unique<SyncClient>(host.agent->channel(), &cache));
+    if (!first.no_pull) lane.hooks.pull = PullHook(*syncs.back(), host.request);
+    lanes.push_back(std::move(lane));
   }
-  hooks.interrupted = [&interrupts] { return interrupts.count() > 0; };
-  hooks.confirm_cancel = [&interrupts] {
+  if (!several) {
+    for (RunRecord& run : sweep->record.runs) run.host = first.host_name;
+  }
+  lanes.front().hooks.interrupted = [&interrupts] { return interrupts.count() > 0; };
+  lanes.front().hooks.confirm_cancel = [&interrupts] {
     return interrupts.WaitForMore(1, std::chrono::seconds(3));
   };
   SweepRunnerOptions options;
   options.parallel = sweep->parallel;
-  options.detach = request.detach;
+  options.detach = first.detach;
   options.interactive = ::isatty(STDERR_FILENO) == 1;
   options.workspace = cube.workspace;
   console.Info(absl::StrFormat("sweep %s: %d runs of %s on %s, %d at a time; record: %s",
                                sweep->record.id, sweep->record.runs.size(), sweep->record.cube,
-                               request.host_name, sweep->parallel,
+                               Describe(lanes), sweep->parallel,
                                SweepRecord::PathFor(cube.workspace, sweep->record.id)));
-  SweepRunner runner(std::move(hooks), options, &console, stderr);
+  SweepRunner runner(std::move(lanes), options, &console, stderr);
   const SweepEnd end = runner.Run(&sweep->record, sweep->plans);
-  if (request.detach) std::printf("%s\n", sweep->record.id.c_str());
-  return ExitCodeFor(end, sweep->record, request.detach);
+  if (first.detach) std::printf("%s\n", sweep->record.id.c_str());
+  return ExitCodeFor(end, sweep->record, first.detach);
+}
+
+int RunRemoteSweep(AgentConnection& agent, RemoteRunRequest request, PreparedSweep* sweep,
+                   InterruptMonitor& interrupts, const Console& console) {
+  std::vector<SweepHost> hosts(1);
+  hosts[0].agent = &agent;
+  hosts[0].request = std::move(request);
+  return RunRemoteSweep(std::move(hosts), sweep, interrupts, console);
 }
 
 }  // namespace mlcube

@@ -3,6 +3,7 @@
 #include <sys/ioctl.h>
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -18,9 +19,6 @@ namespace {
 
 using mlcube_remote::v1::Job;
 
-// Consecutive failed state queries after which the sweep gives up.
-constexpr int kMaxQueryFailures = 40;
-
 std::string Values(const RunRecord& run) {
   std::vector<std::string> parts;
   for (const auto& [label, value] : run.values) parts.push_back(absl::StrCat(label, "=", value));
@@ -31,10 +29,18 @@ std::string Values(const RunRecord& run) {
 
 SweepRunner::SweepRunner(SweepHooks hooks, SweepRunnerOptions options, const Console* console,
                          std::FILE* status_stream)
-    : hooks_(std::move(hooks)),
+    : SweepRunner(std::vector<SweepLane>{SweepLane{"", std::move(hooks), 0}}, std::move(options),
+                  console, status_stream) {}
+
+SweepRunner::SweepRunner(std::vector<SweepLane> lanes, SweepRunnerOptions options,
+                         const Console* console, std::FILE* status_stream)
+    : lanes_(std::move(lanes)),
       options_(std::move(options)),
+      dispatcher_(lanes_.size() > 1, options_.host_grace),
       console_(console),
-      status_stream_(status_stream) {}
+      status_stream_(status_stream) {
+  for (const SweepLane& lane : lanes_) dispatcher_.Add(lane.host, lane.capacity);
+}
 
 std::string SweepRunner::StateName(mlcube_remote::v1::JobState state) {
   std::string name = mlcube_remote::v1::JobState_Name(state);
@@ -45,102 +51,190 @@ SweepEnd SweepRunner::Run(SweepRecord* record, const std::vector<RunPlan>& plans
   const size_t total = std::min(record->runs.size(), plans.size());
   const size_t parallel =
       options_.detach ? total : static_cast<size_t>(std::max(1, options_.parallel));
+  const SweepHooks& control = lanes_.front().hooks;
   Save(*record);
-  size_t next = 0;
+  pending_.clear();
+  for (size_t index = 0; index < total; ++index) pending_.push_back(index);
   std::vector<size_t> active;
   for (;;) {
     bool detaching = options_.detach;
-    if (!detaching && hooks_.interrupted && hooks_.interrupted()) {
+    if (!detaching && control.interrupted && control.interrupted()) {
       if (ConfirmCancel()) {
-        CancelAll(record, active, next);
+        CancelAll(record, active);
         return SweepEnd::kCancelled;
       }
       detaching = true;
     }
     // One save per batch of submissions and per poll: a record of N runs is
     // rewritten O(N) times, not once per state change.
-    const size_t submitted_before = next;
-    while (!submit_refused_ && next < total && (detaching || active.size() < parallel)) {
-      if (Submit(record, next, plans[next])) active.push_back(next);
-      ++next;
-    }
-    if (next != submitted_before) Save(*record);
+    if (SubmitPending(record, plans, detaching, parallel, &active)) Save(*record);
+    if (!dispatcher_.AnyAlive()) return Abandon(record);
     if (detaching) {
       console_->Info(
           absl::StrFormat("detached: %d runs go on; see them with: mlcube-remote runs %s",
                           active.size(), record->id));
       return SweepEnd::kDetached;
     }
-    if (active.empty()) break;
+    if (active.empty() && (pending_.empty() || submit_refused_)) break;
     std::this_thread::sleep_for(options_.poll);
-    if (!Poll(record, plans, &active)) return SweepEnd::kAgentError;
+    Poll(record, plans, &active);
   }
   return Summarize(*record);
 }
 
+bool SweepRunner::SubmitPending(SweepRecord* record, const std::vector<RunPlan>& plans,
+                                bool detaching, size_t parallel, std::vector<size_t>* active) {
+  bool tried = false;
+  while (!submit_refused_ && !pending_.empty() && (detaching || active->size() < parallel)) {
+    const int lane = dispatcher_.Pick(detaching);
+    if (lane < 0) break;
+    const size_t index = pending_.front();
+    pending_.pop_front();
+    tried = true;
+    if (Submit(record, index, plans[index], lane, active) == Submission::kHostLost) {
+      pending_.push_front(index);  // never taken: it goes to another host
+    }
+  }
+  return tried;
+}
+
 bool SweepRunner::ConfirmCancel() {
-  if (!hooks_.confirm_cancel || !hooks_.cancel) return false;
+  const SweepHooks& control = lanes_.front().hooks;
+  if (!control.confirm_cancel) return false;
+  for (const SweepLane& lane : lanes_) {
+    if (!lane.hooks.cancel) return false;
+  }
   lines_drawn_ = 0;  // the status block is redrawn below the message
   console_->Info(
       "interrupted: press Ctrl-C again within 3 s to cancel every run, or wait to detach");
-  return hooks_.confirm_cancel();
+  return control.confirm_cancel();
 }
 
-bool SweepRunner::Poll(SweepRecord* record, const std::vector<RunPlan>& plans,
+void SweepRunner::Poll(SweepRecord* record, const std::vector<RunPlan>& plans,
                        std::vector<size_t>* active) {
   bool changed = false;
+  std::map<int, std::string> lost;  // lane -> the last error
+  // One failed query per host and round: a host that does not answer at
+  // all costs one deadline per poll, not one per run it holds.
+  std::set<int> silent;
   for (auto it = active->begin(); it != active->end();) {
-    RunRecord& run = record->runs[*it];
-    absl::StatusOr<Job> job = hooks_.get(run.job_id);
+    const size_t index = *it;
+    const int lane = lane_of_.at(index);
+    RunRecord& run = record->runs[index];
+    if (silent.count(lane) != 0) {
+      ++it;
+      continue;
+    }
+    absl::StatusOr<Job> job = lanes_[lane].hooks.get(run.job_id);
     if (!job.ok()) {
       console_->Verbose(absl::StrCat("run ", run.id, ": ", job.status().message()));
-      if (++query_failures_ >= kMaxQueryFailures) {
-        console_->Error(absl::StrCat("lost the agent: ", job.status().message()));
-        Save(*record);
-        return false;
+      silent.insert(lane);
+      if (dispatcher_.QueryFailed(lane, HostDispatcher::Clock::now())) {
+        lost[lane] = std::string(job.status().message());
       }
       ++it;
       continue;
     }
-    query_failures_ = 0;
+    dispatcher_.QueryAnswered(lane);
     const std::string before = run.state;
     Update(&run, *job);
-    if (options_.interactive && hooks_.tail && run.state != "QUEUED") FollowTail(run, *it);
-    if (run.finished()) Finish(record, *it, plans[*it]);
+    if (run.state != "QUEUED") dispatcher_.Started(lane, index);
+    if (options_.interactive && lanes_[lane].hooks.tail && run.state != "QUEUED") {
+      FollowTail(run, index);
+    }
+    if (run.finished()) {
+      Finish(record, index, plans[index]);
+      dispatcher_.Ended(lane, index);
+    }
     if (run.state != before) {
       changed = true;
-      Show(*record, *it);
+      Show(*record, index);
     }
     it = run.finished() ? active->erase(it) : it + 1;
   }
+  for (const auto& [lane, message] : lost) LoseHost(record, lane, message, active);
   if (changed) Save(*record);
   if (options_.interactive) Show(*record, record->runs.size());  // elapsed times move on
-  return true;
 }
 
-void SweepRunner::CancelAll(SweepRecord* record, const std::vector<size_t>& active, size_t next) {
+void SweepRunner::LoseHost(SweepRecord* record, int lane, const std::string& message,
+                           std::vector<size_t>* active) {
+  const std::string& host = lanes_[lane].host.empty() ? "the agent" : lanes_[lane].host;
+  std::vector<std::string> lost;
+  for (size_t index : dispatcher_.Drop(lane)) {
+    RunRecord& run = record->runs[index];
+    run.state = "LOST";
+    run.reason = absl::StrCat("host ", host, " unreachable: ", message);
+    lost.push_back(run.id);
+    active->erase(std::remove(active->begin(), active->end(), index), active->end());
+  }
+  lines_drawn_ = 0;
+  console_->Error(absl::StrCat(
+      "lost ", host, " (", message, ")",
+      lost.empty() ? ""
+                   : absl::StrCat("; its runs ", absl::StrJoin(lost, ", "),
+                                  " are LOST (not re-run: they may still be going there)"),
+      dispatcher_.AnyAlive() && !pending_.empty() ? "; the runs not yet started go to the others"
+                                                  : ""));
+  Save(*record);
+}
+
+SweepEnd SweepRunner::Abandon(SweepRecord* record) {
+  for (size_t index : pending_) {
+    record->runs[index].reason = "not submitted: every host was lost";
+  }
+  Save(*record);
+  std::vector<std::string> lost;
+  for (const RunRecord& run : record->runs) {
+    if (run.state == "LOST") lost.push_back(run.id);
+  }
+  console_->Error(absl::StrFormat(
+      "sweep %s: every host was lost; LOST: %s; not submitted: %d; table: mlcube-remote runs "
+      "%s --refresh",
+      record->id, lost.empty() ? "none" : absl::StrJoin(lost, ", "), pending_.size(), record->id));
+  return SweepEnd::kAgentError;
+}
+
+void SweepRunner::CancelAll(SweepRecord* record, const std::vector<size_t>& active) {
   for (size_t index : active) {
     RunRecord& run = record->runs[index];
-    absl::StatusOr<Job> job = hooks_.cancel(run.job_id);
+    absl::StatusOr<Job> job = HooksOf(index).cancel(run.job_id);
     if (job.ok()) {
       Update(&run, *job);
     } else {
       console_->Error(absl::StrCat("cancelling run ", run.id, ": ", job.status().message()));
     }
   }
-  for (size_t index = next; index < record->runs.size(); ++index) {
+  for (size_t index : pending_) {
     record->runs[index].state = "CANCELLED";
     record->runs[index].reason = "cancelled before it was submitted";
   }
   Save(*record);
   console_->Info(absl::StrFormat("cancelled sweep %s: %d runs were going, %d not yet submitted",
-                                 record->id, active.size(), record->runs.size() - next));
+                                 record->id, active.size(), pending_.size()));
 }
 
-bool SweepRunner::Submit(SweepRecord* record, size_t index, const RunPlan& plan) {
+SweepRunner::Submission SweepRunner::Submit(SweepRecord* record, size_t index, const RunPlan& plan,
+                                            int lane, std::vector<size_t>* active) {
   RunRecord& run = record->runs[index];
+  if (!lanes_[lane].host.empty()) run.host = lanes_[lane].host;
   run.submitted_unix_ms = NowUnixMs();
-  absl::StatusOr<Job> job = hooks_.submit(run, plan);
+  absl::StatusOr<Job> job = lanes_[lane].hooks.submit(run, plan);
+  if (!job.ok() && lanes_.size() > 1 && absl::IsUnavailable(job.status())) {
+    run.submitted_unix_ms = 0;
+    run.host.clear();
+    LoseHost(record, lane, std::string(job.status().message()), active);
+    return Submission::kHostLost;
+  }
+  if (!job.ok() && lanes_.size() > 1 && absl::IsDeadlineExceeded(job.status())) {
+    // No answer: the host may have taken it. It is that host's, LOST with
+    // it, so it can never run twice.
+    lane_of_[index] = lane;
+    dispatcher_.Submitted(lane, index);
+    active->push_back(index);
+    LoseHost(record, lane, std::string(job.status().message()), active);
+    return Submission::kLost;
+  }
   if (!job.ok()) {
     // What the agent refuses for one run it refuses for the others: they
     // stay PENDING, the runs already going are still followed.
@@ -149,16 +243,19 @@ bool SweepRunner::Submit(SweepRecord* record, size_t index, const RunPlan& plan)
     run.reason = absl::StrCat("not submitted: ", job.status().message());
     run.exit_code = 0;
     lines_drawn_ = 0;
-    console_->Error(absl::StrCat(
-        "run ", run.id, " ", run.reason,
-        index + 1 < record->runs.size() ? "; the runs after it are not submitted" : ""));
+    console_->Error(absl::StrCat("run ", run.id, " ", run.reason,
+                                 pending_.empty() ? "" : "; the runs after it are not submitted"));
     Save(*record);
-    return false;
+    return Submission::kRefused;
   }
   run.job_id = job->id();
+  lane_of_[index] = lane;
+  dispatcher_.Submitted(lane, index);
+  active->push_back(index);
   Update(&run, *job);
+  if (run.state != "QUEUED") dispatcher_.Started(lane, index);
   Show(*record, index);
-  return true;
+  return Submission::kAccepted;
 }
 
 void SweepRunner::Update(RunRecord* run, const Job& job) {
@@ -172,8 +269,9 @@ void SweepRunner::Update(RunRecord* run, const Job& job) {
 void SweepRunner::Finish(SweepRecord* record, size_t index, const RunPlan& plan) {
   RunRecord& run = record->runs[index];
   if (run.state == "CANCELLED") return;
-  if (hooks_.pull) {
-    if (absl::Status pulled = hooks_.pull(run, plan); !pulled.ok()) {
+  const SweepHooks& hooks = HooksOf(index);
+  if (hooks.pull) {
+    if (absl::Status pulled = hooks.pull(run, plan); !pulled.ok()) {
       lines_drawn_ = 0;  // a message ends the status block; the next one starts below
       console_->Warning(absl::StrCat("run ", run.id, ": pulling its outputs: ", pulled.message()));
     }
@@ -201,7 +299,7 @@ void SweepRunner::Save(const SweepRecord& record) {
 
 void SweepRunner::FollowTail(const RunRecord& run, size_t index) {
   Tail& tail = tails_[index];
-  absl::StatusOr<std::string> line = hooks_.tail(run.job_id, &tail.offset);
+  absl::StatusOr<std::string> line = HooksOf(index).tail(run.job_id, &tail.offset);
   if (line.ok() && !line->empty()) tail.last_line = PrintableExcerpt(*line, 200);
 }
 
@@ -211,11 +309,15 @@ std::string SweepRunner::StatusLine(const RunRecord& run, size_t index) const {
     const int64_t end = run.finished_unix_ms > 0 ? run.finished_unix_ms : NowUnixMs();
     elapsed = absl::StrFormat("%.1fs", std::max<int64_t>(0, end - run.started_unix_ms) / 1000.0);
   }
-  std::string line =
-      absl::StrFormat("%s %-9s %-8s %6s  %s", run.id, run.state, run.job_id, elapsed, Values(run));
+  // With several hosts each line names the run's host.
+  std::string line = lanes_.size() > 1
+                         ? absl::StrFormat("%s %-9s %-10s %-8s %6s  %s", run.id, run.state,
+                                           run.host, run.job_id, elapsed, Values(run))
+                         : absl::StrFormat("%s %-9s %-8s %6s  %s", run.id, run.state, run.job_id,
+                                           elapsed, Values(run));
   if (run.state == "FAILED" && run.exit_code != 0) {
     absl::StrAppend(&line, "  (exit ", run.exit_code, ")");
-  } else if (run.state == "FAILED" && !run.reason.empty()) {
+  } else if ((run.state == "FAILED" || run.state == "LOST") && !run.reason.empty()) {
     absl::StrAppend(&line, "  (", run.reason, ")");
   }
   auto tail = tails_.find(index);
@@ -253,6 +355,10 @@ SweepEnd SweepRunner::Summarize(const SweepRecord& record) {
   std::vector<std::string> failed;
   for (const RunRecord& run : record.runs) {
     if (run.state == "SUCCEEDED") continue;
+    if (run.state == "LOST") {
+      failed.push_back(absl::StrCat(run.id, " (LOST: host ", run.host, " unreachable)"));
+      continue;
+    }
     failed.push_back(run.state == "FAILED" && run.exit_code != 0
                          ? absl::StrCat(run.id, " (exit ", run.exit_code, ")")
                          : absl::StrCat(run.id, " (", run.state, ")"));

@@ -1,12 +1,23 @@
 #ifndef MLCUBE_REMOTE_CONTROLLER_SWEEPS_SWEEP_RUNNER_H_
 #define MLCUBE_REMOTE_CONTROLLER_SWEEPS_SWEEP_RUNNER_H_
 
-// Drives the runs of a sweep on one agent: submits each run as its own job,
-// at most `parallel` at a time (the rest wait here, in run order), follows
-// their states, pulls each run's outputs as it ends, reads its metrics and
-// keeps runs/SWEEP/sweep.yaml current after every change. It reaches the
-// agent only through the hooks, so the command decides transport, retries
-// and pulls.
+// Drives the runs of a sweep on one agent or several: submits each run as
+// its own job, at most `parallel` at a time (the rest wait here, in run
+// order), follows their states, pulls each run's outputs as it ends, reads
+// its metrics and keeps runs/SWEEP/sweep.yaml current after every change.
+// It reaches each agent only through its lane's hooks, so the command
+// decides transport, retries and pulls.
+//
+// Several hosts (lanes): a run goes to a host only when that host has room
+// (HostDispatcher: its capacity, and every run it was given has started),
+// so unstarted work waits here and flows to whichever host frees a slot. A
+// host whose queries keep failing for `host_grace` is dropped: its runs are
+// marked LOST ("host X unreachable: ..."), never re-run (their jobs may
+// still be going there; `runs --refresh` asks again later), and the runs
+// not yet submitted go to the other hosts. A submission the host did not
+// take because it was unreachable (UNAVAILABLE) drops the host the same way
+// and the run goes elsewhere; one it never answered (DEADLINE_EXCEEDED)
+// drops it too, with that run LOST, since the host may have taken it.
 //
 // Output: one status line per run. On a terminal the block of lines is
 // redrawn in place, each running run with its last log line (control
@@ -17,12 +28,14 @@
 // cancels every run instead.
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "controller/sweeps/host_dispatcher.h"
 #include "controller/sweeps/run_inputs.h"
 #include "controller/sweeps/sweep_record.h"
 #include "controller/terminal/console.h"
@@ -48,15 +61,27 @@ struct SweepHooks {
   std::function<absl::StatusOr<std::string>(const std::string& job_id, int64_t* offset)> tail;
 };
 
+// One host of a sweep. `host` goes into each run's record (empty: keep
+// what the record says); `capacity` is HostDispatcher's (0: no limit of its
+// own). The interrupt hooks are taken from the first lane.
+struct SweepLane {
+  std::string host;
+  SweepHooks hooks;
+  int capacity = 0;
+};
+
 struct SweepRunnerOptions {
   int parallel = 1;
   bool detach = false;       // submit everything and return
   bool interactive = false;  // redraw status lines in place
   std::string workspace;     // absolute, for the record and metrics files
   std::chrono::milliseconds poll{300};
+  // How long a host may fail every query before its runs are LOST.
+  std::chrono::milliseconds host_grace{10000};
 };
 
 // kNotSubmitted: the agent refused a submission; later runs were not sent.
+// kAgentError: every host was lost (their runs LOST, the rest not sent).
 enum class SweepEnd {
   kAllSucceeded,
   kSomeFailed,
@@ -70,6 +95,8 @@ class SweepRunner {
  public:
   SweepRunner(SweepHooks hooks, SweepRunnerOptions options, const Console* console,
               std::FILE* status_stream);
+  SweepRunner(std::vector<SweepLane> lanes, SweepRunnerOptions options, const Console* console,
+              std::FILE* status_stream);
 
   // `plans[i]` belongs to `record->runs[i]`. Returns how the sweep ended;
   // the summary (failed runs named) has been printed.
@@ -79,13 +106,26 @@ class SweepRunner {
   static std::string StateName(mlcube_remote::v1::JobState state);
 
  private:
-  bool Submit(SweepRecord* record, size_t index, const RunPlan& plan);
+  // kHostLost: the host was unreachable and did not take the run (it goes
+  // elsewhere); kLost: the host never answered, the run is LOST with it.
+  enum class Submission { kAccepted, kRefused, kHostLost, kLost };
+  // Submits pending runs while a lane has room (any live lane when
+  // detaching); true when it tried at least one.
+  bool SubmitPending(SweepRecord* record, const std::vector<RunPlan>& plans, bool detaching,
+                     size_t parallel, std::vector<size_t>* active);
+  Submission Submit(SweepRecord* record, size_t index, const RunPlan& plan, int lane,
+                    std::vector<size_t>* active);
   // Tells the user how to cancel and waits for their answer.
   bool ConfirmCancel();
-  // Asks for every active run's state once; false when the agent is lost.
-  bool Poll(SweepRecord* record, const std::vector<RunPlan>& plans, std::vector<size_t>* active);
-  // Cancels the runs in `active`; the runs from `next` on were never sent.
-  void CancelAll(SweepRecord* record, const std::vector<size_t>& active, size_t next);
+  // Asks for every active run's state once; drops hosts that stay silent.
+  void Poll(SweepRecord* record, const std::vector<RunPlan>& plans, std::vector<size_t>* active);
+  // Drops `lane`: its runs become LOST and leave `active`.
+  void LoseHost(SweepRecord* record, int lane, const std::string& message,
+                std::vector<size_t>* active);
+  // Every host is gone: the runs never sent stay PENDING, with a reason.
+  SweepEnd Abandon(SweepRecord* record);
+  // Cancels the runs in `active`; the pending ones were never sent.
+  void CancelAll(SweepRecord* record, const std::vector<size_t>& active);
   void Finish(SweepRecord* record, size_t index, const RunPlan& plan);
   void Update(RunRecord* run, const mlcube_remote::v1::Job& job);
   void Save(const SweepRecord& record);
@@ -94,14 +134,18 @@ class SweepRunner {
   void FollowTail(const RunRecord& run, size_t index);
   SweepEnd Summarize(const SweepRecord& record);
 
-  SweepHooks hooks_;
+  const SweepHooks& HooksOf(size_t run_index) const { return lanes_[lane_of_.at(run_index)].hooks; }
+
+  std::vector<SweepLane> lanes_;
   SweepRunnerOptions options_;
+  HostDispatcher dispatcher_;
+  std::map<size_t, int> lane_of_;  // run index -> lane, once submitted
+  std::deque<size_t> pending_;     // run indices not yet submitted, in order
   const Console* console_;
   std::FILE* status_stream_;
   int lines_drawn_ = 0;
   bool save_failed_ = false;
   bool submit_refused_ = false;
-  int query_failures_ = 0;  // consecutive
   struct Tail {
     int64_t offset = 0;
     std::string last_line;

@@ -2,14 +2,17 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/config_interpolator.h"
 #include "common/safe_path.h"
 #include "common/slurm_settings.h"
@@ -272,6 +275,52 @@ absl::StatusOr<HostEntry> ReadHost(const HostsReader& reader, const std::string&
   return host;
 }
 
+// groups: NAME: [host, ...]. Hosts only: a member that is a group is
+// refused (no nesting, so no cycles), as are unknown, repeated and no
+// members, and a group with a host's name.
+absl::Status ReadGroups(const HostsReader& reader, const YAML::Node& root, HostsFile* file) {
+  const YAML::Node groups = YamlChild(root, "groups");
+  if (!groups.IsDefined() || groups.IsNull()) return absl::OkStatus();
+  if (!groups.IsMap()) {
+    return reader.Error("groups", absl::StrCat("expected a mapping NAME: [host, ...], got ",
+                                               DescribeNodeKind(groups)));
+  }
+  for (auto it = groups.begin(); it != groups.end(); ++it) {
+    const std::string name = it->first.Scalar();
+    const std::string key = absl::StrCat("groups.", name);
+    if (name.empty() || name.find_first_of(" /\t,") != std::string::npos) {
+      return reader.Error(key, "group names have no spaces, ',' or '/'");
+    }
+    if (file->hosts.count(name) != 0) {
+      return reader.Error(key, "a host has this name: give the group another one");
+    }
+    const YAML::Node members = it->second;
+    if (!members.IsSequence() || members.size() == 0) {
+      return reader.Error(key, absl::StrCat("expected a non-empty list of host names, got ",
+                                            DescribeNodeKind(members)));
+    }
+    std::vector<std::string>& hosts = file->groups[name];
+    for (size_t i = 0; i < members.size(); ++i) {
+      const std::string member_key = absl::StrCat(key, ".", i);
+      const std::string member = members[i].IsScalar() ? members[i].Scalar() : "";
+      if (member.empty()) return reader.Error(member_key, "expected a host name");
+      if (YamlChild(groups, member).IsDefined()) {
+        return reader.Error(member_key, absl::StrCat("'", member,
+                                                     "' is a group; groups list "
+                                                     "hosts only (no nesting)"));
+      }
+      if (file->hosts.count(member) == 0) {
+        return reader.Error(member_key, absl::StrCat("no host named '", member, "' in hosts"));
+      }
+      if (std::find(hosts.begin(), hosts.end(), member) != hosts.end()) {
+        return reader.Error(member_key, absl::StrCat("'", member, "' is listed twice"));
+      }
+      hosts.push_back(member);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<HostsFile> ParseHostsFileUnguarded(const std::string& text,
                                                   const std::string& path) {
   HostsReader reader(path);
@@ -281,8 +330,8 @@ absl::StatusOr<HostsFile> ParseHostsFileUnguarded(const std::string& text,
     return reader.Error(
         "hosts", absl::StrCat("expected a mapping with hosts:, got ", DescribeNodeKind(*root)));
   }
-  absl::Status status =
-      reader.CheckKeys(*root, "", {"default_host", "hosts", "exclude", "agent_bundle_dir"});
+  absl::Status status = reader.CheckKeys(
+      *root, "", {"default_host", "hosts", "groups", "exclude", "agent_bundle_dir"});
   if (!status.ok()) return status;
   // Unlike in a cube, an unset variable here is empty rather than an error:
   // `http_proxy: ${oc.env:http_proxy}` must not break machines without a
@@ -307,13 +356,14 @@ absl::StatusOr<HostsFile> ParseHostsFileUnguarded(const std::string& text,
   }
   for (auto it = hosts.begin(); it != hosts.end(); ++it) {
     const std::string name = it->first.Scalar();
-    if (name.empty() || name.find_first_of(" /\t") != std::string::npos) {
-      return reader.Error(absl::StrCat("hosts.", name), "host names have no spaces or '/'");
+    if (name.empty() || name.find_first_of(" /\t,") != std::string::npos) {
+      return reader.Error(absl::StrCat("hosts.", name), "host names have no spaces, ',' or '/'");
     }
     absl::StatusOr<HostEntry> host = ReadHost(reader, name, it->second);
     if (!host.ok()) return host.status();
     file.hosts[name] = *host;
   }
+  if (absl::Status read = ReadGroups(reader, *root, &file); !read.ok()) return read;
   absl::StatusOr<std::string> default_host = reader.String(*root, "default_host", "default_host");
   if (!default_host.ok()) return default_host.status();
   file.default_host = *default_host;
@@ -361,12 +411,53 @@ absl::StatusOr<HostEntry> HostsFile::Find(const std::string& name) const {
         absl::StrCat("no --host given and ", where,
                      " has no default_host (hosts: ", absl::StrJoin(names, ", "), ")"));
   }
+  auto group = groups.find(wanted);
+  if (group != groups.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", wanted, "' is a group of hosts (", absl::StrJoin(group->second, ", "),
+                     "): this command talks to one host; name one of them"));
+  }
+  if (absl::StrContains(wanted, ',')) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--host=", wanted, " names several hosts: this command talks to one host"));
+  }
   auto found = hosts.find(wanted);
   if (found == hosts.end()) {
     return absl::NotFoundError(absl::StrCat("no host named '", wanted, "' in ", where,
                                             " (hosts: ", absl::StrJoin(names, ", "), ")"));
   }
   return found->second;
+}
+
+absl::StatusOr<std::vector<HostEntry>> HostsFile::Resolve(const std::string& spec) const {
+  std::vector<HostEntry> resolved;
+  auto add = [&resolved](const HostEntry& host) {
+    for (const HostEntry& seen : resolved) {
+      if (seen.name == host.name) return;
+    }
+    resolved.push_back(host);
+  };
+  if (spec.empty()) {
+    absl::StatusOr<HostEntry> host = Find("");
+    if (!host.ok()) return host.status();
+    return std::vector<HostEntry>{*host};
+  }
+  for (absl::string_view item : absl::StrSplit(spec, ',')) {
+    const std::string name(absl::StripAsciiWhitespace(item));
+    if (name.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--host=", spec, ": an empty host name in the list"));
+    }
+    auto group = groups.find(name);
+    if (group == groups.end()) {
+      absl::StatusOr<HostEntry> host = Find(name);
+      if (!host.ok()) return host.status();
+      add(*host);
+      continue;
+    }
+    for (const std::string& member : group->second) add(hosts.at(member));
+  }
+  return resolved;
 }
 
 absl::StatusOr<HostsFile> ParseHostsFile(const std::string& text, const std::string& path) {

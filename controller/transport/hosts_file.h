@@ -23,6 +23,8 @@
 //       runtime: singularity
 //       scheduler: slurm          # default: local
 //       slurm: {partition: gpu, account: proj42, time: "02:00:00", cpus_per_task: 8, mem: 32G}
+//   groups:                       # --host=lab runs a sweep over both
+//     lab: [gpu01, gpu02]
 //   exclude: ["*.ckpt.tmp"]
 //   agent_bundle_dir: ~/mlcube-bundles   # where `agent install` finds bundles
 //
@@ -79,6 +81,9 @@ struct HostsFile {
   std::string path;  // empty for the built-in default
   std::string default_host;
   std::map<std::string, HostEntry> hosts;
+  // Group name -> its hosts, in the file's order. Groups hold hosts only
+  // (no nesting); a group never has a host's name; none is empty.
+  std::map<std::string, std::vector<std::string>> groups;
   std::vector<std::string> exclude;
   // Where `agent install` looks for mlcube-agent-VERSION-linux-ARCH.tar.gz
   // (after the controller's own directory); empty when not set.
@@ -86,7 +91,14 @@ struct HostsFile {
 
   // The named host, or the default one when `name` is empty. The error
   // lists the hosts that exist.
+  // A group's name is refused here, naming its hosts: commands that talk
+  // to one host take one host.
   absl::StatusOr<HostEntry> Find(const std::string& name) const;
+
+  // The hosts `spec` names: one host, a group, or a comma list of both
+  // ("gpu01,gpu02", "lab,hpc"); empty: the default host. Each host once, in
+  // the order named. INVALID_ARGUMENT / NOT_FOUND naming the bad item.
+  absl::StatusOr<std::vector<HostEntry>> Resolve(const std::string& spec) const;
 };
 
 // Parses hosts-file text; `path` is used in messages and to resolve relative

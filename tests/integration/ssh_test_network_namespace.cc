@@ -7,12 +7,14 @@
 
 namespace mlcube_test {
 
-SshTestNetworkNamespace::SshTestNetworkNamespace() {
+SshTestNetworkNamespace::SshTestNetworkNamespace(const std::string& prefix, int index) {
   // Unique per process, so concurrent test runs do not collide.
   const int n = static_cast<int>(getpid() % 250) + 1;
-  name_ = "mlcube-ssh-" + std::to_string(getpid());
-  host_veth_ = "mlsh" + std::to_string(getpid());
-  inside_ = "10.231." + std::to_string(n) + ".2";
+  const std::string tag = index > 0 ? "-" + std::to_string(index) : "";
+  name_ = prefix + std::to_string(getpid()) + tag;
+  host_veth_ = "mlsh" + std::to_string(getpid()) +
+               (index > 0 ? std::string(1, static_cast<char>('a' + index % 26)) : "");
+  inside_ = "10." + std::to_string(231 + index % 20) + "." + std::to_string(n) + ".2";
 }
 
 SshTestNetworkNamespace::~SshTestNetworkNamespace() {

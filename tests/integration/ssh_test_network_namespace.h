@@ -3,8 +3,8 @@
 
 // A second "host" on this machine for the SSH tests: a network namespace
 // joined to this one by a veth pair on a private /24 that exists only
-// between the two (10.231.N.1 here, 10.231.N.2 inside). Deleted, with its
-// veth pair, when the object dies.
+// between the two (10.X.N.1 here, 10.X.N.2 inside; X is 231 + index).
+// Deleted, with its veth pair, when the object dies.
 
 #include <string>
 
@@ -12,7 +12,9 @@ namespace mlcube_test {
 
 class SshTestNetworkNamespace {
  public:
-  SshTestNetworkNamespace();
+  // Named PREFIX + pid, plus "-" + index for index > 0: several per
+  // process, each on its own /24.
+  explicit SshTestNetworkNamespace(const std::string& prefix = "mlcube-ssh-", int index = 0);
   ~SshTestNetworkNamespace();
   SshTestNetworkNamespace(const SshTestNetworkNamespace&) = delete;
   SshTestNetworkNamespace& operator=(const SshTestNetworkNamespace&) = delete;
@@ -23,6 +25,8 @@ class SshTestNetworkNamespace {
   const std::string& name() const { return name_; }
   // The namespace's own address, reachable from here.
   const std::string& inside_address() const { return inside_; }
+  // The veth end inside the namespace (down: the host drops off the net).
+  std::string inside_veth() const { return host_veth_ + "i"; }
 
  private:
   std::string name_;

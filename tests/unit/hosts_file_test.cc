@@ -166,5 +166,66 @@ TEST(HostsFileTest, LoadOrderAndBuiltInDefault) {
   ::unsetenv("MLCUBE_REMOTE_AGENT");
 }
 
+const char kGroups[] = R"(
+default_host: a
+hosts:
+  a: {address: 'a:1'}
+  b: {address: 'b:1'}
+  c: {address: 'c:1'}
+groups:
+  lab: [a, b]
+  all: [c, b, a]
+)";
+
+std::vector<std::string> Names(const absl::StatusOr<std::vector<HostEntry>>& hosts) {
+  std::vector<std::string> names;
+  if (hosts.ok()) {
+    for (const HostEntry& host : *hosts) names.push_back(host.name);
+  }
+  return names;
+}
+
+TEST(HostsFileTest, GroupsAndCommaListsResolveToHostsOnceInOrder) {
+  absl::StatusOr<HostsFile> file = ParseHostsFile(kGroups, "/etc/hosts.yaml");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_THAT(file->groups.at("all"), ::testing::ElementsAre("c", "b", "a"));
+  EXPECT_THAT(Names(file->Resolve("")), ::testing::ElementsAre("a"));
+  EXPECT_THAT(Names(file->Resolve("b")), ::testing::ElementsAre("b"));
+  EXPECT_THAT(Names(file->Resolve("lab")), ::testing::ElementsAre("a", "b"));
+  EXPECT_THAT(Names(file->Resolve("c,lab")), ::testing::ElementsAre("c", "a", "b"));
+  EXPECT_THAT(Names(file->Resolve("b, a,b")), ::testing::ElementsAre("b", "a"));
+  EXPECT_THAT(std::string(file->Resolve("a,,b").status().message()),
+              HasSubstr("--host=a,,b: an empty host name"));
+  EXPECT_THAT(std::string(file->Resolve("a,gpu9").status().message()),
+              HasSubstr("no host named 'gpu9'"));
+  // Commands that talk to one host say so for a group or a list.
+  EXPECT_THAT(std::string(file->Find("lab").status().message()),
+              HasSubstr("'lab' is a group of hosts (a, b): this command talks to one host"));
+  EXPECT_THAT(std::string(file->Find("a,b").status().message()), HasSubstr("names several hosts"));
+}
+
+TEST(HostsFileTest, BadGroupsAreRefusedNamingFileAndKey) {
+  const std::string hosts = "hosts: {a: {address: 'a:1'}, b: {address: 'b:1'}}\n";
+  EXPECT_THAT(ErrorOf(hosts + "groups: {lab: [a, gpu9]}\n"),
+              HasSubstr("/etc/hosts.yaml: groups.lab.1: no host named 'gpu9' in hosts"));
+  EXPECT_THAT(ErrorOf(hosts + "groups: {lab: []}\n"),
+              HasSubstr("groups.lab: expected a non-empty list of host names"));
+  EXPECT_THAT(ErrorOf(hosts + "groups: {lab: a}\n"),
+              HasSubstr("groups.lab: expected a non-empty list of host names"));
+  EXPECT_THAT(ErrorOf(hosts + "groups: {a: [b]}\n"), HasSubstr("groups.a: a host has this name"));
+  EXPECT_THAT(ErrorOf(hosts + "groups: {x: [a], y: [x, b]}\n"),
+              HasSubstr("groups.y.0: 'x' is a group; groups list hosts only (no nesting)"));
+  EXPECT_THAT(ErrorOf(hosts + "groups: {x: [x]}\n"), HasSubstr("groups.x.0: 'x' is a group"));
+  EXPECT_THAT(ErrorOf(hosts + "groups: {lab: [a, a]}\n"),
+              HasSubstr("groups.lab.1: 'a' is listed twice"));
+  EXPECT_THAT(ErrorOf(hosts + "groups: {lab: [[a]]}\n"),
+              HasSubstr("groups.lab.0: expected a host name"));
+  EXPECT_THAT(ErrorOf(hosts + "groups: [a]\n"), HasSubstr("groups: expected a mapping"));
+  EXPECT_THAT(ErrorOf(hosts + "groups: {'a,b': [a]}\n"),
+              HasSubstr("group names have no spaces, ',' or '/'"));
+  EXPECT_THAT(ErrorOf("hosts: {'a,b': {address: 'a:1'}}\n"),
+              HasSubstr("host names have no spaces, ',' or '/'"));
+}
+
 }  // namespace
 }  // namespace mlcube

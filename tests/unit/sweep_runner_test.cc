@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -89,15 +90,31 @@ SweepRecord Record(int runs) {
   return record;
 }
 
+// Options for a test: polls every millisecond, records under `dir`.
+SweepRunnerOptions FastOptions(const TempDir& dir, int parallel = 1) {
+  SweepRunnerOptions options;
+  options.parallel = parallel;
+  options.workspace = dir.path();
+  options.poll = std::chrono::milliseconds(1);
+  return options;
+}
+
+// Everything written to `sink`; closes it.
+std::string ReadAndClose(std::FILE* sink) {
+  std::rewind(sink);
+  std::string printed;
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), sink)) > 0;) printed.append(buffer, n);
+  std::fclose(sink);
+  return printed;
+}
+
 TEST(SweepRunnerTest, QueuesUnderParallelFollowsStatesAndReadsMetrics) {
   TempDir dir;
   FakeAgent agent(dir.path());
   std::FILE* sink = std::tmpfile();
   Console console(sink, Verbosity::kNormal, false);
-  SweepRunnerOptions options;
-  options.parallel = 2;
-  options.workspace = dir.path();
-  options.poll = std::chrono::milliseconds(1);
+  SweepRunnerOptions options = FastOptions(dir, 2);
   SweepRecord record = Record(5);
   SweepRunner runner(agent.Hooks(), options, &console, sink);
   EXPECT_EQ(runner.Run(&record, std::vector<RunPlan>(5)), SweepEnd::kSomeFailed);
@@ -113,11 +130,7 @@ TEST(SweepRunnerTest, QueuesUnderParallelFollowsStatesAndReadsMetrics) {
   ASSERT_TRUE(saved.ok()) << saved.status();
   EXPECT_EQ(saved->runs[3].state, "SUCCEEDED");
   EXPECT_EQ(saved->runs[3].metrics.at("acc"), "0.8");
-  std::rewind(sink);
-  char buffer[8192] = {};
-  const size_t n = std::fread(buffer, 1, sizeof(buffer) - 1, sink);
-  const std::string printed(buffer, n);
-  std::fclose(sink);
+  const std::string printed = ReadAndClose(sink);
   EXPECT_THAT(printed, HasSubstr("run r001 FAILED"));
   EXPECT_THAT(printed, HasSubstr("4 of 5 runs succeeded; failed: r001 (exit 3)"));
 }
@@ -129,9 +142,7 @@ TEST(SweepRunnerTest, AnInterruptSubmitsTheRestAndDetaches) {
   int polls = 0;
   hooks.interrupted = [&] { return ++polls > 1; };
   Console console(stderr, Verbosity::kQuiet, false);
-  SweepRunnerOptions options;
-  options.workspace = dir.path();
-  options.poll = std::chrono::milliseconds(1);
+  SweepRunnerOptions options = FastOptions(dir);
   SweepRecord record = Record(3);
   SweepRunner runner(hooks, options, &console, stderr);
   EXPECT_EQ(runner.Run(&record, std::vector<RunPlan>(3)), SweepEnd::kDetached);
@@ -150,10 +161,7 @@ TEST(SweepRunnerTest, ARefusedSubmissionStopsTheRestAndTheSubmittedGoOn) {
     return submit(run, plan);
   };
   Console console(stderr, Verbosity::kQuiet, false);
-  SweepRunnerOptions options;
-  options.workspace = dir.path();
-  options.poll = std::chrono::milliseconds(1);
-  options.parallel = 2;
+  SweepRunnerOptions options = FastOptions(dir, 2);
   SweepRecord record = Record(3);
   EXPECT_EQ(SweepRunner(hooks, options, &console, stderr).Run(&record, std::vector<RunPlan>(3)),
             SweepEnd::kNotSubmitted);
@@ -177,20 +185,148 @@ TEST(SweepRunnerTest, OnATerminalRunsShowTheirLastLogLine) {
   };
   std::FILE* sink = std::tmpfile();
   Console console(sink, Verbosity::kNormal, false);
-  SweepRunnerOptions options;
-  options.workspace = dir.path();
-  options.poll = std::chrono::milliseconds(1);
+  SweepRunnerOptions options = FastOptions(dir);
   options.interactive = true;
   SweepRecord record = Record(1);
   EXPECT_EQ(SweepRunner(hooks, options, &console, sink).Run(&record, std::vector<RunPlan>(1)),
             SweepEnd::kAllSucceeded);
-  std::rewind(sink);
-  char buffer[8192] = {};
-  const std::string printed(buffer, std::fread(buffer, 1, sizeof(buffer) - 1, sink));
-  std::fclose(sink);
+  const std::string printed = ReadAndClose(sink);
   EXPECT_THAT(printed, HasSubstr("r000 SUCCEEDED job-r000"));
   EXPECT_THAT(printed, HasSubstr("| job-r000 at 20\\x1b[2J"));
   EXPECT_THAT(printed, ::testing::Not(HasSubstr("\x1b[2J")));
+}
+
+// Two hosts: runs go only where a slot is free (capacity 1 each, and never
+// past a run that still waits there), each record names its host, and
+// every run is pulled from the host that ran it.
+TEST(SweepRunnerTest, SeveralHostsTakeRunsAsTheyHaveRoomAndEachRunNamesItsHost) {
+  TempDir dir;
+  FakeAgent a(dir.path()), b(dir.path());
+  std::vector<SweepLane> lanes = {{"gpu01", a.Hooks(), 1}, {"gpu02", b.Hooks(), 1}};
+  Console console(stderr, Verbosity::kQuiet, false);
+  SweepRunnerOptions options = FastOptions(dir, 4);
+  SweepRecord record = Record(6);
+  EXPECT_EQ(SweepRunner(lanes, options, &console, stderr).Run(&record, std::vector<RunPlan>(6)),
+            SweepEnd::kSomeFailed);  // r001 fails
+  EXPECT_EQ(a.max_running(), 1);
+  EXPECT_EQ(b.max_running(), 1);
+  EXPECT_EQ(a.pulled().size() + b.pulled().size(), 6u);
+  EXPECT_EQ(record.runs[0].host, "gpu01");
+  EXPECT_EQ(record.runs[1].host, "gpu02");
+  for (const RunRecord& run : record.runs) {
+    const std::vector<std::string>& pulled = run.host == "gpu01" ? a.pulled() : b.pulled();
+    EXPECT_NE(std::find(pulled.begin(), pulled.end(), run.id), pulled.end()) << run.id;
+    EXPECT_EQ(run.state, run.id == "r001" ? "FAILED" : "SUCCEEDED") << run.id;
+  }
+}
+
+// A host that stops answering: its running run is LOST (not re-run), the
+// runs not yet sent finish on the other host, and the summary names it.
+TEST(SweepRunnerTest, AHostThatDropsOutLosesItsRunningRunAndTheRestGoToTheOther) {
+  TempDir dir;
+  FakeAgent a(dir.path()), b(dir.path());
+  SweepHooks b_hooks = b.Hooks();
+  bool b_down = false;
+  std::vector<std::string> submitted_to_b;
+  auto b_submit = b_hooks.submit;
+  b_hooks.submit = [&](const RunRecord& run, const RunPlan& plan) -> absl::StatusOr<Job> {
+    if (b_down) return absl::UnavailableError("connection refused");
+    submitted_to_b.push_back(run.id);
+    return b_submit(run, plan);
+  };
+  auto b_get = b_hooks.get;
+  b_hooks.get = [&](const std::string& id) -> absl::StatusOr<Job> {
+    absl::StatusOr<Job> job = b_get(id);
+    if (job.ok() && job->state() == mlcube_remote::v1::JOB_STATE_RUNNING) b_down = true;
+    if (b_down) return absl::UnavailableError("connection refused");
+    return job;
+  };
+  std::vector<SweepLane> lanes = {{"gpu01", a.Hooks(), 1}, {"gpu02", b_hooks, 1}};
+  std::FILE* sink = std::tmpfile();
+  Console console(sink, Verbosity::kNormal, false);
+  SweepRunnerOptions options = FastOptions(dir, 2);
+  options.host_grace = std::chrono::milliseconds(20);
+  SweepRecord record = Record(5);
+  EXPECT_EQ(SweepRunner(lanes, options, &console, sink).Run(&record, std::vector<RunPlan>(5)),
+            SweepEnd::kSomeFailed);
+  const std::string printed = ReadAndClose(sink);
+  ASSERT_EQ(submitted_to_b, std::vector<std::string>{"r001"}) << printed;
+  EXPECT_EQ(record.runs[1].state, "LOST");
+  EXPECT_EQ(record.runs[1].host, "gpu02");
+  EXPECT_THAT(record.runs[1].reason, HasSubstr("host gpu02 unreachable: connection refused"));
+  for (size_t i : {0, 2, 3, 4}) {
+    EXPECT_EQ(record.runs[i].state, "SUCCEEDED") << i;
+    EXPECT_EQ(record.runs[i].host, "gpu01") << i;
+  }
+  EXPECT_THAT(printed, HasSubstr("lost gpu02"));
+  EXPECT_THAT(printed, HasSubstr("failed: r001 (LOST: host gpu02 unreachable)"));
+  absl::StatusOr<SweepRecord> saved = SweepRecord::Load(SweepRecord::PathFor(dir.path(), "s"));
+  ASSERT_TRUE(saved.ok());
+  EXPECT_EQ(saved->runs[1].state, "LOST");
+}
+
+// A host that is down when a run is sent to it: the run was never taken, so
+// it goes to the other host; when every host is gone, the sweep ends.
+TEST(SweepRunnerTest, ASubmissionToAnUnreachableHostGoesElsewhereAndNoHostLeftEnds) {
+  TempDir dir;
+  FakeAgent a(dir.path());
+  SweepHooks down = a.Hooks();
+  int tries = 0;
+  down.submit = [&tries](const RunRecord&, const RunPlan&) -> absl::StatusOr<Job> {
+    ++tries;
+    return absl::UnavailableError("no route to host");
+  };
+  Console console(stderr, Verbosity::kQuiet, false);
+  SweepRunnerOptions options = FastOptions(dir, 2);
+  SweepRecord record = Record(3);
+  std::vector<SweepLane> lanes = {{"dead", down, 0}, {"gpu01", a.Hooks(), 0}};
+  EXPECT_EQ(SweepRunner(lanes, options, &console, stderr).Run(&record, std::vector<RunPlan>(3)),
+            SweepEnd::kSomeFailed);
+  EXPECT_EQ(tries, 1);
+  for (const RunRecord& run : record.runs) EXPECT_EQ(run.host, "gpu01");
+  EXPECT_EQ(record.runs[0].state, "SUCCEEDED");
+
+  // A host that never answers may have taken the run: LOST, never resent.
+  SweepHooks slow = a.Hooks();
+  slow.submit = [](const RunRecord&, const RunPlan&) -> absl::StatusOr<Job> {
+    return absl::DeadlineExceededError("deadline exceeded");
+  };
+  SweepRecord unanswered = Record(3);
+  std::vector<SweepLane> with_slow = {{"slow", slow, 0}, {"gpu01", a.Hooks(), 0}};
+  EXPECT_EQ(
+      SweepRunner(with_slow, options, &console, stderr).Run(&unanswered, std::vector<RunPlan>(3)),
+      SweepEnd::kSomeFailed);
+  EXPECT_EQ(unanswered.runs[0].state, "LOST");
+  EXPECT_EQ(unanswered.runs[0].host, "slow");
+  EXPECT_THAT(unanswered.runs[0].reason, HasSubstr("host slow unreachable: deadline exceeded"));
+  EXPECT_EQ(unanswered.runs[2].host, "gpu01");
+  EXPECT_EQ(unanswered.runs[2].state, "SUCCEEDED");
+
+  SweepRecord none = Record(2);
+  std::vector<SweepLane> dead = {{"x", down, 0}, {"y", down, 0}};
+  EXPECT_EQ(SweepRunner(dead, options, &console, stderr).Run(&none, std::vector<RunPlan>(2)),
+            SweepEnd::kAgentError);
+  EXPECT_EQ(none.runs[0].state, "PENDING");
+  EXPECT_THAT(none.runs[0].reason, HasSubstr("every host was lost"));
+}
+
+// Detaching over several hosts sends every run now, spread by load.
+TEST(SweepRunnerTest, DetachingOverSeveralHostsSpreadsEveryRun) {
+  TempDir dir;
+  FakeAgent a(dir.path()), b(dir.path());
+  std::vector<SweepLane> lanes = {{"gpu01", a.Hooks(), 1}, {"gpu02", b.Hooks(), 2}};
+  Console console(stderr, Verbosity::kQuiet, false);
+  SweepRunnerOptions options = FastOptions(dir);
+  options.detach = true;
+  SweepRecord record = Record(6);
+  EXPECT_EQ(SweepRunner(lanes, options, &console, stderr).Run(&record, std::vector<RunPlan>(6)),
+            SweepEnd::kDetached);
+  int on_gpu02 = 0;
+  for (const RunRecord& run : record.runs) {
+    EXPECT_FALSE(run.job_id.empty()) << run.id;
+    on_gpu02 += run.host == "gpu02";
+  }
+  EXPECT_EQ(on_gpu02, 4) << "twice the slots, twice the runs";
 }
 
 }  // namespace
