@@ -71,17 +71,32 @@ int ExitCodeFor(SweepEnd end, const SweepRecord& record, bool detach) {
 }
 
 // The agent-side calls of SweepRunner: submit, state, cancel, log tail.
+// The request of one run: the sweep's request with the run's overrides.
+mlcube_remote::v1::SubmitJobRequest RunRequest(const RemoteRunRequest& request,
+                                               const RunPlan& plan) {
+  mlcube_remote::v1::SubmitJobRequest submit = request.submit;
+  for (const std::string& assignment : plan.overrides) {
+    const size_t eq = assignment.find('=');
+    (*submit.mutable_overrides())[assignment.substr(0, eq)] = assignment.substr(eq + 1);
+  }
+  submit.set_client_request_id(absl::StrCat("sweep-", plan.run_dir));
+  return submit;
+}
+
 void AddJobHooks(AgentConnection& agent, const RemoteRunRequest& request, const Console& console,
                  SweepHooks* hooks) {
   hooks->submit = [&agent, &request, &console](const RunRecord& run,
                                                const RunPlan& plan) -> absl::StatusOr<Job> {
-    mlcube_remote::v1::SubmitJobRequest submit = request.submit;
-    for (const std::string& assignment : plan.overrides) {
-      const size_t eq = assignment.find('=');
-      (*submit.mutable_overrides())[assignment.substr(0, eq)] = assignment.substr(eq + 1);
-    }
-    submit.set_client_request_id(absl::StrCat("sweep-", plan.run_dir));
-    return SubmitWithRetry(agent, submit, console);
+    return SubmitWithRetry(agent, RunRequest(request, plan), console);
+  };
+  // One call for the whole sweep (one Slurm job array on a Slurm host).
+  hooks->submit_all = [&agent, &request, &console](const std::vector<RunRecord>& runs,
+                                                   const std::vector<RunPlan>& plans,
+                                                   int parallel) {
+    mlcube_remote::v1::SubmitJobsRequest batch;
+    for (const RunPlan& plan : plans) *batch.add_runs() = RunRequest(request, plan);
+    batch.set_parallel(parallel);
+    return SubmitJobsWithRetry(agent, batch, console);
   };
   hooks->get = [&agent](const std::string& job_id) -> absl::StatusOr<Job> {
     mlcube_remote::v1::GetJobRequest get;

@@ -48,6 +48,7 @@ SweepEnd SweepRunner::Run(SweepRecord* record, const std::vector<RunPlan>& plans
   Save(*record);
   size_t next = 0;
   std::vector<size_t> active;
+  if (hooks_.submit_all && total > 0 && SubmitAll(record, plans, total, &active)) next = total;
   for (;;) {
     bool detaching = options_.detach;
     if (!detaching && hooks_.interrupted && hooks_.interrupted()) {
@@ -158,6 +159,38 @@ bool SweepRunner::Submit(SweepRecord* record, size_t index, const RunPlan& plan)
   run.job_id = job->id();
   Update(&run, *job);
   Show(*record, index);
+  return true;
+}
+
+bool SweepRunner::SubmitAll(SweepRecord* record, const std::vector<RunPlan>& plans, size_t total,
+                            std::vector<size_t>* active) {
+  const int64_t now = NowUnixMs();
+  std::vector<RunRecord> runs(record->runs.begin(), record->runs.begin() + total);
+  std::vector<RunPlan> batch(plans.begin(), plans.begin() + total);
+  absl::StatusOr<std::vector<Job>> jobs =
+      hooks_.submit_all(runs, batch, std::max(0, options_.parallel));
+  if (!jobs.ok() && absl::IsUnimplemented(jobs.status())) return false;
+  for (size_t i = 0; i < total; ++i) {
+    RunRecord& run = record->runs[i];
+    run.submitted_unix_ms = now;
+    if (!jobs.ok()) {
+      // All or nothing: the agent queued none of them.
+      run.state = "FAILED";
+      run.reason = absl::StrCat("not submitted: ", jobs.status().message());
+      continue;
+    }
+    run.job_id = (*jobs)[i].id();
+    Update(&run, (*jobs)[i]);
+    active->push_back(i);
+    Show(*record, i);
+  }
+  if (!jobs.ok()) {
+    submit_refused_ = true;
+    lines_drawn_ = 0;
+    console_->Error(absl::StrCat("sweep ", record->id,
+                                 " not submitted (no run was queued): ", jobs.status().message()));
+  }
+  Save(*record);
   return true;
 }
 
