@@ -843,6 +843,34 @@ absl::StatusOr<std::unique_ptr<SlurmStepScheduler>> JobManager::MakeSlurmSchedul
   return scheduler;
 }
 
+bool JobManager::WaitForBatchLeader(const std::shared_ptr<Entry>& entry) {
+  absl::MutexLock lock(&mu_);
+  if (entry->job.batch_id().empty() || entry->job.batch_index() == 0) return true;
+  std::shared_ptr<Entry> leader;
+  for (const auto& [unused, other] : jobs_) {
+    if (other->job.batch_id() == entry->job.batch_id() && other->job.batch_index() == 0 &&
+        other->job.owner() == entry->job.owner()) {
+      leader = other;
+    }
+  }
+  if (!leader) return true;
+  struct Args {
+    JobManager* manager;
+    Entry* leader;
+    Entry* self;
+  } args{this, leader.get(), entry.get()};
+  // Past its configure step (or over), or this run is cancelled, or the
+  // agent stops.
+  auto ready = +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    const JobState state = a->leader->job.state();
+    return state == mlcube_remote::v1::JOB_STATE_RUNNING || IsFinalState(state) ||
+           a->self->cancel_requested || a->manager->stopping_;
+  };
+  while (!mu_.AwaitWithTimeout(absl::Condition(ready, &args), absl::Milliseconds(200))) {
+  }
+  return !stopping_;
+}
+
 JobOutcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
   Job job;
   SubmitJobRequest request;
@@ -851,6 +879,7 @@ JobOutcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
     job = entry->job;
     request = entry->request;
   }
+  if (!WaitForBatchLeader(entry)) return JobOutcome{};  // the agent is stopping
   if (CancelRequested(entry)) return CancelledOutcome(layout_, job.id(), 0);
   auto cube = LoadJobCube(job.owner(), request);
   if (!cube.ok()) {

@@ -122,6 +122,10 @@ class JobManager : public CubeJobs {
   // unfinished runs.
   std::shared_ptr<SlurmArrayBatch> ArrayBatchOf(const std::shared_ptr<Entry>& entry);
   void WithdrawFromArray(const std::shared_ptr<Entry>& entry);
+  // The runs of a batch after the first wait until the first is past its
+  // configure step, so a missing image is built once, not once per run.
+  // False when the agent is stopping.
+  bool WaitForBatchLeader(const std::shared_ptr<Entry>& entry);
 
   void StartQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool MayStartLocked(const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

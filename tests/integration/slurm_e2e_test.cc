@@ -372,9 +372,6 @@ TEST_F(SlurmEndToEndTest, BadSlurmSettingsAreRefusedNamingTheKey) {
 // succeeding with its own outputs, and --parallel as the array's %P.
 TEST_F(SlurmEndToEndTest, SweepOfTwentyRunsIsOneJobArray) {
   dir_.WriteFile("hello/workspace/names.yaml", "name: World\n");
-  // The image first, so the 20 runs do not each build it.
-  CommandResult configured = Cli({"configure", Cube()}, 300);
-  ASSERT_EQ(configured.exit_code, 0) << configured.err << "\nagent:\n" << agent_->Stderr();
   std::string values;
   for (int i = 0; i < 20; ++i) values += (i ? "," : "") + std::string("n") + std::to_string(i);
   CommandResult result = Cli({"run", Cube(), "--task=greet", "-P",
@@ -396,6 +393,11 @@ TEST_F(SlurmEndToEndTest, SweepOfTwentyRunsIsOneJobArray) {
   std::string arrays;
   mlcube_test::Shell("ls " + agent_->state_dir() + "/jobs/*/array.sh | wc -l", &arrays);
   EXPECT_EQ(Trim(arrays), "1");
+  // The missing image was built once, by the first run; the others waited.
+  std::string configures;
+  mlcube_test::Shell("cat " + agent_->state_dir() + "/jobs/*/plan | grep -c configure",
+                     &configures);
+  EXPECT_EQ(Trim(configures), "1");
   // Slurm agrees: 20 elements of one job, all completed, never two at once.
   std::string listed;
   ASSERT_EQ(mlcube_test::Shell("squeue --states=all -h -r -j " + array + " -o '%i %T %S %e' | sort",
@@ -475,6 +477,49 @@ TEST_F(SlurmEndToEndTest, CancellingOneArrayRunLeavesTheOthers) {
   EXPECT_EQ(SlurmState(array + "_1"), "RUNNING");
   EXPECT_THAT(Cli({"status", record.runs[1].job_id}).out, HasSubstr("RUNNING"));
   for (int i : {1, 2}) Cli({"cancel", record.runs[i].job_id});
+}
+
+// The agent killed while an array's elements run (one still pending): the
+// restarted agent follows every run to its end, each line of each log once,
+// under the same element ids, and submits no second array.
+TEST_F(SlurmEndToEndTest, AgentKilledMidArrayFollowsEveryRunToItsEnd) {
+  WriteHosts("6", "");
+  CommandResult detached =
+      Cli({"run", Cube(), "--task=count", "--repeat=3", "--parallel=2", "--detach"}, 300);
+  ASSERT_EQ(detached.exit_code, 0) << detached.err << "\nagent:\n" << agent_->Stderr();
+  SweepRecord record = OnlySweepRecord();
+  ASSERT_EQ(record.runs.size(), 3u);
+  std::vector<std::string> before;
+  for (int i = 0; i < 600 && before.size() < 3; ++i) {
+    before = RecordedSlurmIds();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(before.size(), 3u) << agent_->Stderr();
+  std::sort(before.begin(), before.end());
+  const std::string array = before[0].substr(0, before[0].find('_'));
+  for (int i = 0; i < 100 && SlurmState(array + "_0") != "RUNNING"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const std::string state_dir = agent_->state_dir();
+  agent_->Kill(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // the elements go on without it
+  StartAgent(state_dir);
+  for (const RunRecord& run : record.runs) {
+    CommandResult logs = Cli({"logs", "-f", run.job_id}, 120);
+    EXPECT_EQ(logs.exit_code, 0) << run.id << ": " << logs.err << "\nagent:\n" << agent_->Stderr();
+    for (int tick = 1; tick <= 6; ++tick) {
+      EXPECT_EQ(CountOccurrences(logs.out, "tick " + std::to_string(tick) + "\n"), 1)
+          << run.id << " tick " << tick << " in:\n"
+          << logs.out;
+    }
+    EXPECT_THAT(Cli({"status", run.job_id}).out, HasSubstr("SUCCEEDED"));
+  }
+  std::vector<std::string> after = RecordedSlurmIds();
+  std::sort(after.begin(), after.end());
+  EXPECT_EQ(after, before);
+  std::string arrays;
+  mlcube_test::Shell("ls " + state_dir + "/jobs/*/array.sh | wc -l", &arrays);
+  EXPECT_EQ(Trim(arrays), "1");
 }
 
 // A sweep with one bad run is refused before anything is queued: no job on
