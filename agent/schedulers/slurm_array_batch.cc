@@ -68,6 +68,7 @@ void SlurmArrayBatch::MaybeSubmitLocked() {
   }
   array_id_ = *id;
   submitted_.insert(indices.begin(), indices.end());
+  joined_.clear();  // the steps are in Slurm's hands now
   absl::Status saved =
       WriteFileAtomically(record_file_, absl::StrCat(*id, " ", absl::StrJoin(indices, ","), "\n"));
   if (!saved.ok()) {
