@@ -185,6 +185,27 @@ absl::Status ValidateSubmitJobRequest(const v1::SubmitJobRequest& request) {
   if (request.client_request_id().size() > 128 || HasControlBytes(request.client_request_id())) {
     return Bad("client_request_id", "must be at most 128 printable characters");
   }
+  if (!request.batch_id().empty() || request.batch_parallel() != 0) {
+    return Bad("batch_id", "is set by the agent for the runs of SubmitJobs");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSubmitJobsRequest(const v1::SubmitJobsRequest& request) {
+  if (request.runs().empty()) return Bad("runs", "a batch needs at least one run");
+  if (request.runs_size() > RequestLimits::kMaxBatchRuns) {
+    return Bad("runs", absl::StrCat("more than ", RequestLimits::kMaxBatchRuns, " in one batch"));
+  }
+  if (request.parallel() < 0) return Bad("parallel", "must not be negative");
+  // Room for the "/INDEX" each run's key gets.
+  if (request.client_request_id().size() > 120 || HasControlBytes(request.client_request_id())) {
+    return Bad("client_request_id", "must be at most 120 printable characters");
+  }
+  for (int i = 0; i < request.runs_size(); ++i) {
+    if (absl::Status s = ValidateSubmitJobRequest(request.runs(i)); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("runs[", i, "]: ", s.message()));
+    }
+  }
   return absl::OkStatus();
 }
 

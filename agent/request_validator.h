@@ -30,6 +30,7 @@ struct RequestLimits {
   static constexpr size_t kMaxValueBytes = 64 << 10;
   static constexpr int kMaxSnapshotPaths = 10000;
   static constexpr size_t kMaxPathBytes = 4096;
+  static constexpr int kMaxBatchRuns = 1000;
 };
 
 // [A-Za-z0-9._-]{1,128}, not "." or "..": a cube id is a directory name.
@@ -38,6 +39,8 @@ absl::Status ValidateCubeId(const std::string& id);
 bool IsValidJobId(const std::string& id);
 
 absl::Status ValidateSubmitJobRequest(const ::mlcube_remote::v1::SubmitJobRequest& request);
+// Each run as ValidateSubmitJobRequest, errors prefixed "runs[I]: ".
+absl::Status ValidateSubmitJobsRequest(const ::mlcube_remote::v1::SubmitJobsRequest& request);
 absl::Status ValidateListJobsRequest(const ::mlcube_remote::v1::ListJobsRequest& request);
 absl::Status ValidateWatchJobRequest(const ::mlcube_remote::v1::WatchJobRequest& request);
 absl::Status ValidateFindMissingBlobsRequest(

@@ -62,6 +62,9 @@ std::string StateLayout::JobScratchDir(const std::string& job_id) const {
 std::string StateLayout::JobScratchStorageDir(const std::string& job_id) const {
   return JobDir(job_id) + "/scratch_storage";
 }
+std::string StateLayout::BatchArrayPrefix(const std::string& batch_id) const {
+  return JobDir(batch_id) + "/array";
+}
 
 std::string StateLayout::ImagesDir() const { return images_; }
 std::string StateLayout::OwnerImagesDir(const std::string& owner) const {

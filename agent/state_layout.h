@@ -61,6 +61,9 @@ class StateLayout {
   std::string JobScratchDir(const std::string& job_id) const;
   // A Slurm job's /scratch_storage: kept after the job, for its results.
   std::string JobScratchStorageDir(const std::string& job_id) const;
+  // The Slurm job array of a SubmitJobs batch (the batch id is its first
+  // job's id): PREFIX.sh, PREFIX.slurm and Slurm's own output of each element.
+  std::string BatchArrayPrefix(const std::string& batch_id) const;
   static constexpr char kStepPrefix[] = "step-";
   static constexpr char kEnvSuffix[] = ".env";
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <system_error>
 
 #include "absl/strings/ascii.h"
@@ -67,7 +68,9 @@ JobManager::~JobManager() {
   stopping_ = true;  // job threads stop waiting for their steps and return
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
-      +[](int* running) { return *running == 0; }, &running_));
+      +[](JobManager* m)
+           ABSL_NO_THREAD_SAFETY_ANALYSIS { return m->running_ == 0 && m->array_running_ == 0; },
+      this));
 }
 
 void JobManager::Start(WorkspaceUseRecorder* workspaces) {
@@ -382,24 +385,45 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
     if (it != request_ids_.end()) return Snapshot(*jobs_.at(it->second));
   }
   if (absl::Status s = CheckSubmittable(owner, request); !s.ok()) return s;
+  auto entry = RecordNewJob(owner, request, /*in_batch=*/false, "", 0);
+  if (!entry.ok()) return entry.status();
+  absl::MutexLock lock(&mu_);
+  jobs_[(*entry)->job.id()] = *entry;
+  if (!request.client_request_id().empty()) {
+    request_ids_[owner + "\n" + request.client_request_id()] = (*entry)->job.id();
+  }
+  queue_.push_back(*entry);
+  Job snapshot = Snapshot(**entry);
+  StartQueuedLocked();
+  return snapshot;
+}
 
+absl::StatusOr<std::shared_ptr<JobManager::Entry>> JobManager::RecordNewJob(
+    const std::string& owner, SubmitJobRequest request, bool in_batch, const std::string& batch_id,
+    int batch_index) {
   auto id = store_.CreateJobDir();
   if (!id.ok()) return id.status();
   auto entry = std::make_shared<Entry>();
-  entry->request = request;
   Job& job = entry->job;
+  if (in_batch) {
+    request.set_batch_id(batch_id.empty() ? *id : batch_id);
+    job.set_batch_id(request.batch_id());
+    job.set_batch_index(batch_index);
+  }
+  entry->request = std::move(request);
+  const SubmitJobRequest& stored = entry->request;
   job.set_id(*id);
   job.set_owner(owner);
-  job.set_cube_id(request.cube_id());
-  job.set_action(request.action());
-  for (const std::string& t : request.tasks()) job.add_tasks(t);
-  job.set_runtime(request.runtime() == mlcube_remote::v1::RUNTIME_UNSPECIFIED
+  job.set_cube_id(stored.cube_id());
+  job.set_action(stored.action());
+  for (const std::string& t : stored.tasks()) job.add_tasks(t);
+  job.set_runtime(stored.runtime() == mlcube_remote::v1::RUNTIME_UNSPECIFIED
                       ? mlcube_remote::v1::RUNTIME_DOCKER
-                      : request.runtime());
-  job.set_scheduler(request.scheduler().empty() ? "local" : request.scheduler());
+                      : stored.runtime());
+  job.set_scheduler(stored.scheduler().empty() ? "local" : stored.scheduler());
   job.set_state(mlcube_remote::v1::JOB_STATE_QUEUED);
   job.set_created_unix_ms(NowUnixMs());
-  absl::Status saved = store_.SaveRequest(*id, request);
+  absl::Status saved = store_.SaveRequest(*id, stored);
   if (saved.ok()) saved = store_.Save(job);
   if (saved.ok()) {
     auto log = JobLog::OpenForAppend(store_.LogPath(*id), config_.log_max_bytes);
@@ -417,15 +441,88 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
     (void)RemoveTree(store_.JobDir(*id));
     return absl::ResourceExhaustedError(absl::StrCat("cannot record the job: ", saved.message()));
   }
-  absl::MutexLock lock(&mu_);
-  jobs_[*id] = entry;
-  if (!request.client_request_id().empty()) {
-    request_ids_[owner + "\n" + request.client_request_id()] = *id;
+  return entry;
+}
+
+absl::Status JobManager::CheckBatchSchedulers(const std::vector<SubmitJobRequest>& runs) {
+  auto scheduler = [](const SubmitJobRequest& r) {
+    return r.scheduler().empty() ? std::string("local") : r.scheduler();
+  };
+  auto resources = [](const SubmitJobRequest& r) {
+    std::map<std::string, std::string> slurm(r.slurm().begin(), r.slurm().end());
+    return absl::StrCat(absl::StrJoin(slurm, "\n", absl::PairFormatter("=")), "\n", r.gpus(), "\n",
+                        absl::StrJoin(r.stage(), "\n"));
+  };
+  for (size_t i = 1; i < runs.size(); ++i) {
+    if (scheduler(runs[i]) != scheduler(runs[0])) {
+      return absl::InvalidArgumentError(absl::StrCat("runs[", i, "]: scheduler ",
+                                                     scheduler(runs[i]), " differs from runs[0]'s ",
+                                                     scheduler(runs[0])));
+    }
+    if (scheduler(runs[0]) == "slurm" && resources(runs[i]) != resources(runs[0])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "runs[", i,
+          "]: slurm settings, gpus or stage differ from runs[0]'s (the runs of one batch are one "
+          "Slurm job array, with one set of resources)"));
+    }
   }
-  queue_.push_back(entry);
-  Job snapshot = Snapshot(*entry);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Job>> JobManager::SubmitBatch(
+    const std::string& owner, const mlcube_remote::v1::SubmitJobsRequest& batch) {
+  absl::MutexLock submit_lock(SubmitMutexOf(owner));
+  std::vector<SubmitJobRequest> runs(batch.runs().begin(), batch.runs().end());
+  std::vector<Job> known;  // a retried batch
+  {
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < runs.size(); ++i) {
+      SubmitJobRequest& run = runs[i];
+      if (run.client_request_id().empty() && !batch.client_request_id().empty()) {
+        run.set_client_request_id(absl::StrCat(batch.client_request_id(), "/", i));
+      }
+      if (run.client_request_id().empty()) continue;
+      auto it = request_ids_.find(owner + "\n" + run.client_request_id());
+      if (it != request_ids_.end()) known.push_back(Snapshot(*jobs_.at(it->second)));
+    }
+  }
+  if (known.size() == runs.size()) return known;
+  if (!known.empty()) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        known.size(), " of the batch's runs were submitted before (client_request_id) and ",
+        runs.size() - known.size(), " were not: resubmit the batch as it was, or with new ids"));
+  }
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (absl::Status s = CheckSubmittable(owner, runs[i]); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("runs[", i, "]: ", s.message()));
+    }
+  }
+  if (absl::Status s = CheckBatchSchedulers(runs); !s.ok()) return s;
+  std::vector<std::shared_ptr<Entry>> entries;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    runs[i].set_batch_parallel(batch.parallel());
+    auto entry =
+        RecordNewJob(owner, runs[i], /*in_batch=*/true,
+                     entries.empty() ? "" : entries[0]->job.batch_id(), static_cast<int>(i));
+    if (!entry.ok()) {
+      for (const auto& made : entries) (void)RemoveTree(store_.JobDir(made->job.id()));
+      return absl::Status(entry.status().code(),
+                          absl::StrCat("runs[", i, "]: ", entry.status().message()));
+    }
+    entries.push_back(std::move(*entry));
+  }
+  std::vector<Job> accepted;
+  absl::MutexLock lock(&mu_);
+  for (const auto& entry : entries) {
+    jobs_[entry->job.id()] = entry;
+    if (!entry->request.client_request_id().empty()) {
+      request_ids_[owner + "\n" + entry->request.client_request_id()] = entry->job.id();
+    }
+    queue_.push_back(entry);
+    accepted.push_back(Snapshot(*entry));
+  }
   StartQueuedLocked();
-  return snapshot;
+  return accepted;
 }
 
 Job JobManager::Snapshot(const Entry& entry) const {
@@ -535,14 +632,28 @@ bool JobManager::CancelRequested(const std::shared_ptr<Entry>& entry) {
   return entry->cancel_requested;
 }
 
-void JobManager::StartQueuedLocked() {
-  // First come, first served, skipping identities at their own limit so one
-  // identity's long queue never holds back another's jobs.
+bool JobManager::IsArrayJob(const Entry& entry) {
+  const SubmitJobRequest& r = entry.request;
+  return !r.batch_id().empty() && r.scheduler() == "slurm" &&
+         r.action() == mlcube_remote::v1::JOB_ACTION_RUN && r.tasks_size() == 1;
+}
+
+bool JobManager::MayStartLocked(const Entry& entry) {
+  // Slurm runs an array's elements (its %P caps them); the agent only
+  // follows them, without taking a job slot.
+  if (IsArrayJob(entry)) return true;
+  if (running_ >= config_.max_concurrent_jobs) return false;
   const int per_identity = config_.limits.running_jobs;
-  for (auto it = queue_.begin();
-       it != queue_.end() && running_ < config_.max_concurrent_jobs && !stopping_;) {
-    const std::string& owner = (*it)->job.owner();
-    if (per_identity > 0 && running_by_owner_[owner] >= per_identity) {
+  if (per_identity > 0 && running_by_owner_[entry.job.owner()] >= per_identity) return false;
+  const int parallel = entry.request.batch_parallel();
+  return parallel <= 0 || running_by_batch_[entry.job.batch_id()] < parallel;
+}
+
+void JobManager::StartQueuedLocked() {
+  // First come, first served, skipping identities (and batches) at their own
+  // limit so one identity's long queue never holds back another's jobs.
+  for (auto it = queue_.begin(); it != queue_.end() && !stopping_;) {
+    if (!MayStartLocked(**it)) {
       ++it;
       continue;
     }
@@ -561,8 +672,13 @@ bool JobManager::SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) {
     fprintf(stderr, "mlcube-agent: cannot start a job thread: %s\n", e.what());
     return false;
   }
-  ++running_;
-  ++running_by_owner_[entry->job.owner()];
+  if (IsArrayJob(*entry)) {
+    ++array_running_;
+  } else {
+    ++running_;
+    ++running_by_owner_[entry->job.owner()];
+    if (!entry->job.batch_id().empty()) ++running_by_batch_[entry->job.batch_id()];
+  }
   return true;
 }
 
@@ -608,6 +724,50 @@ void JobManager::SetState(const std::shared_ptr<Entry>& entry, JobState state, i
   if (!saved.ok()) {
     fprintf(stderr, "mlcube-agent: job %s: %s\n", id.c_str(), std::string(saved.message()).c_str());
   }
+  // Its batch's array no longer waits for it (a no-op once it joined).
+  if (IsFinalState(state)) WithdrawFromArray(entry);
+}
+
+std::shared_ptr<SlurmArrayBatch> JobManager::ArrayBatchOf(const std::shared_ptr<Entry>& entry) {
+  absl::MutexLock lock(&mu_);
+  const std::string batch_id = entry->job.batch_id();
+  std::shared_ptr<SlurmArrayBatch>& batch = array_batches_[batch_id];
+  if (batch) return batch;
+  std::set<int> members;
+  for (const auto& [unused, other] : jobs_) {
+    if (other->job.batch_id() == batch_id && other->job.owner() == entry->job.owner() &&
+        IsArrayJob(*other) && !IsFinalState(other->job.state())) {
+      members.insert(other->job.batch_index());
+    }
+  }
+  // The identity's running_jobs limit caps its array elements as it caps
+  // its other jobs.
+  int parallel = entry->request.batch_parallel();
+  const int limit = config_.limits.running_jobs;
+  if (limit > 0) parallel = parallel > 0 ? std::min(parallel, limit) : limit;
+  const std::string prefix = layout_.BatchArrayPrefix(batch_id);
+  batch = std::make_shared<SlurmArrayBatch>(
+      prefix + ".slurm", std::move(members),
+      [this, prefix, parallel, batch_id](const std::vector<SlurmStep>& steps,
+                                         const std::vector<int>& indices) {
+        return slurm_scheduler_.SubmitArray(steps, indices, parallel, prefix,
+                                            absl::StrCat("mlcube-array-", batch_id));
+      });
+  return batch;
+}
+
+void JobManager::WithdrawFromArray(const std::shared_ptr<Entry>& entry) {
+  std::shared_ptr<SlurmArrayBatch> batch;
+  int index = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!IsArrayJob(*entry)) return;
+    auto it = array_batches_.find(entry->job.batch_id());
+    if (it == array_batches_.end()) return;
+    batch = it->second;
+    index = entry->job.batch_index();
+  }
+  batch->Withdraw(index);
 }
 
 void JobManager::RunJob(std::shared_ptr<Entry> entry) {
@@ -623,8 +783,14 @@ void JobManager::RunJob(std::shared_ptr<Entry> entry) {
     SetState(entry, outcome.state, outcome.exit_code, outcome.reason, "");
   }
   absl::MutexLock lock(&mu_);
-  --running_;
-  if (--running_by_owner_[entry->job.owner()] <= 0) running_by_owner_.erase(entry->job.owner());
+  if (IsArrayJob(*entry)) {
+    --array_running_;
+  } else {
+    --running_;
+    if (--running_by_owner_[entry->job.owner()] <= 0) running_by_owner_.erase(entry->job.owner());
+    const std::string& batch = entry->job.batch_id();
+    if (!batch.empty() && --running_by_batch_[batch] <= 0) running_by_batch_.erase(batch);
+  }
   StartQueuedLocked();
 }
 
@@ -663,13 +829,46 @@ absl::StatusOr<std::unique_ptr<SlurmStepScheduler>> JobManager::MakeSlurmSchedul
     absl::MutexLock lock(&mu_);
     entry->job.set_scratch_dir(conveniences.scratch_dir);
   }
-  return std::make_unique<SlurmStepScheduler>(
+  auto scheduler = std::make_unique<SlurmStepScheduler>(
       &slurm_scheduler_, &local_scheduler_, job_id, *options, settings->configure_as_job,
       conveniences, [this, entry](const std::string& slurm_id, const SlurmStepState& state) {
         SetSchedulerInfo(
             entry, slurm_id,
             state.phase == SlurmStepState::Phase::kPending ? state.pending_reason : "");
       });
+  if (IsArrayJob(*entry)) {
+    scheduler->JoinArray(ArrayBatchOf(entry), entry->job.batch_index(),
+                         [this, entry] { return stopping_ || CancelRequested(entry); });
+  }
+  return scheduler;
+}
+
+bool JobManager::WaitForBatchLeader(const std::shared_ptr<Entry>& entry) {
+  absl::MutexLock lock(&mu_);
+  if (entry->job.batch_id().empty() || entry->job.batch_index() == 0) return true;
+  std::shared_ptr<Entry> leader;
+  for (const auto& [unused, other] : jobs_) {
+    if (other->job.batch_id() == entry->job.batch_id() && other->job.batch_index() == 0 &&
+        other->job.owner() == entry->job.owner()) {
+      leader = other;
+    }
+  }
+  if (!leader) return true;
+  struct Args {
+    JobManager* manager;
+    Entry* leader;
+    Entry* self;
+  } args{this, leader.get(), entry.get()};
+  // Past its configure step (or over), or this run is cancelled, or the
+  // agent stops.
+  auto ready = +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    const JobState state = a->leader->job.state();
+    return state == mlcube_remote::v1::JOB_STATE_RUNNING || IsFinalState(state) ||
+           a->self->cancel_requested || a->manager->stopping_;
+  };
+  while (!mu_.AwaitWithTimeout(absl::Condition(ready, &args), absl::Milliseconds(200))) {
+  }
+  return !stopping_;
 }
 
 JobOutcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
@@ -680,6 +879,7 @@ JobOutcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
     job = entry->job;
     request = entry->request;
   }
+  if (!WaitForBatchLeader(entry)) return JobOutcome{};  // the agent is stopping
   if (CancelRequested(entry)) return CancelledOutcome(layout_, job.id(), 0);
   auto cube = LoadJobCube(job.owner(), request);
   if (!cube.ok()) {

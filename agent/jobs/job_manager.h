@@ -28,6 +28,7 @@
 #include "agent/runtimes/container_runtime.h"
 #include "agent/runtimes/runtime_inventory.h"
 #include "agent/schedulers/local_scheduler.h"
+#include "agent/schedulers/slurm_array_batch.h"
 #include "agent/schedulers/slurm_scheduler.h"
 #include "agent/schedulers/slurm_step_scheduler.h"
 #include "agent/state_layout.h"
@@ -61,6 +62,17 @@ class JobManager : public CubeJobs {
       const std::string& owner, const mlcube_remote::v1::SubmitJobRequest& request);
   absl::StatusOr<mlcube_remote::v1::Job> Submit(const std::string& owner,
                                                 const mlcube_remote::v1::SubmitJobRequest& request);
+  // The runs of a batch (a sweep), all or nothing: each is checked as Submit
+  // checks it and the first refusal, prefixed "runs[I]: ", refuses them all
+  // with nothing queued. Accepted runs are ordinary jobs (in request order)
+  // sharing a batch id; at most `parallel` of them run at once (0: no cap of
+  // the batch's own). On Slurm, single-task runs become one job array
+  // submitted when every run has reached its task (or ended before it):
+  // Slurm runs them, `parallel` is the array's %P (at most the identity's
+  // running_jobs limit), and the agent follows them without taking its job
+  // slots. A retried batch (same client_request_id) returns the same jobs.
+  absl::StatusOr<std::vector<mlcube_remote::v1::Job>> SubmitBatch(
+      const std::string& owner, const mlcube_remote::v1::SubmitJobsRequest& batch);
   absl::StatusOr<mlcube_remote::v1::Job> Get(const std::string& owner, const std::string& id);
   // CubeJobs.
   absl::StatusOr<Outputs> OutputsOf(const std::string& owner, const std::string& id) override;
@@ -93,7 +105,30 @@ class JobManager : public CubeJobs {
   absl::Status CheckSubmittable(const std::string& owner,
                                 const mlcube_remote::v1::SubmitJobRequest& request) const;
 
+  // Records a new QUEUED job (its directory, request, log) without queueing
+  // it; `batch_id` "" with `batch_index` 0 for the first run of a batch
+  // makes the job's own id the batch id. Nothing is left behind on failure.
+  absl::StatusOr<std::shared_ptr<Entry>> RecordNewJob(const std::string& owner,
+                                                      mlcube_remote::v1::SubmitJobRequest request,
+                                                      bool in_batch, const std::string& batch_id,
+                                                      int batch_index);
+  // The runs of a batch share one scheduler (and on Slurm one set of
+  // resources: they are one array).
+  static absl::Status CheckBatchSchedulers(
+      const std::vector<mlcube_remote::v1::SubmitJobRequest>& runs);
+  // A batch run whose task step is an element of the batch's job array.
+  static bool IsArrayJob(const Entry& entry);
+  // The job array of `entry`'s batch, made on first use from the batch's
+  // unfinished runs.
+  std::shared_ptr<SlurmArrayBatch> ArrayBatchOf(const std::shared_ptr<Entry>& entry);
+  void WithdrawFromArray(const std::shared_ptr<Entry>& entry);
+  // The runs of a batch after the first wait until the first is past its
+  // configure step, so a missing image is built once, not once per run.
+  // False when the agent is stopping.
+  bool WaitForBatchLeader(const std::shared_ptr<Entry>& entry);
+
   void StartQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool MayStartLocked(const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts RunJob in a new thread; false (and nothing changed) when the
   // system has no thread to give.
   bool SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -142,8 +177,11 @@ class JobManager : public CubeJobs {
   // owner + "\n" + client_request_id -> job id
   std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<Entry>> queue_ ABSL_GUARDED_BY(mu_);
-  int running_ ABSL_GUARDED_BY(mu_) = 0;  // job threads alive
+  int running_ ABSL_GUARDED_BY(mu_) = 0;        // job threads alive (array runs not counted)
+  int array_running_ ABSL_GUARDED_BY(mu_) = 0;  // threads following array elements
   std::map<std::string, int> running_by_owner_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> running_by_batch_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<SlurmArrayBatch>> array_batches_ ABSL_GUARDED_BY(mu_);
 };
 
 bool IsFinalState(mlcube_remote::v1::JobState state);

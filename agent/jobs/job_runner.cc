@@ -163,7 +163,13 @@ std::optional<JobOutcome> JobRunner::LaunchStep(bool configure, const std::strin
   supervised.step_prefix = context.step_prefix;
   supervised.configure = configure;
   absl::Status launched = scheduler_->Launch(supervised);
-  if (!launched.ok()) return Failed(0, std::string(launched.message()));
+  if (!launched.ok()) {
+    // A launch that waits (a batch's job array) ends early on a cancel or
+    // when the agent stops: neither is a failure of the job.
+    if (control_->CancelRequested()) return CancelledOutcome(layout_, job_.id(), 0);
+    if (control_->Stopping()) return JobOutcome{};
+    return Failed(0, std::string(launched.message()));
+  }
   return std::nullopt;
 }
 

@@ -14,7 +14,7 @@ namespace {
 
 constexpr absl::Duration kCommandTimeout = absl::Seconds(60);
 // Fields separated by '|' (a character no field of these contains).
-constexpr char kSqueueFormat[] = "JobID:|,State:|,Reason:|,exit_code:|,NodeList:|";
+constexpr char kSqueueFormat[] = "JobArrayID:|,State:|,Reason:|,exit_code:|,NodeList:|";
 
 std::string FirstLine(const std::string& text) {
   std::string line = std::string(absl::StripAsciiWhitespace(text));
@@ -23,7 +23,31 @@ std::string FirstLine(const std::string& text) {
   return line;
 }
 
+// "4-9%2" or "4,6-7" -> 4 5 6 7 8 9; empty when malformed (or absurdly long).
+std::vector<int> ExpandArrayIndices(absl::string_view spec) {
+  spec = spec.substr(0, spec.find('%'));
+  std::vector<int> indices;
+  for (absl::string_view part : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
+    std::vector<absl::string_view> ends = absl::StrSplit(part, absl::MaxSplits('-', 1));
+    int from = 0, to = 0;
+    if (!absl::SimpleAtoi(ends[0], &from) || from < 0) return {};
+    to = from;
+    if (ends.size() == 2 && (!absl::SimpleAtoi(ends[1], &to) || to < from)) return {};
+    if (to - from > 100000 || indices.size() > 100000) return {};
+    for (int i = from; i <= to; ++i) indices.push_back(i);
+  }
+  return indices;
+}
+
 }  // namespace
+
+bool SlurmClient::IsJobId(absl::string_view id) {
+  const size_t underscore = id.find('_');
+  uint64_t number = 0;
+  if (!absl::SimpleAtoi(id.substr(0, underscore), &number)) return false;
+  return underscore == absl::string_view::npos ||
+         absl::SimpleAtoi(id.substr(underscore + 1), &number);
+}
 
 SlurmClient::SlurmClient(std::string bin_dir) : bin_dir_(std::move(bin_dir)) {}
 
@@ -63,15 +87,27 @@ std::map<std::string, SlurmJobInfo> SlurmClient::ParseSqueueOutput(const std::st
     if (fields.size() < 4) continue;  // a warning line, not a job
     SlurmJobInfo info;
     info.id = std::string(absl::StripAsciiWhitespace(fields[0]));
-    uint64_t number = 0;
-    if (!absl::SimpleAtoi(info.id, &number)) continue;
+    std::vector<int> pending_elements;  // "12_[4-9%2]"
+    const size_t bracket = info.id.find("_[");
+    if (bracket != std::string::npos && absl::EndsWith(info.id, "]")) {
+      pending_elements = ExpandArrayIndices(
+          absl::string_view(info.id).substr(bracket + 2, info.id.size() - bracket - 3));
+      info.id.resize(bracket);
+      if (pending_elements.empty()) continue;
+    }
+    if (!IsJobId(info.id)) continue;
     info.state = std::string(absl::StripAsciiWhitespace(fields[1]));
     info.reason = std::string(absl::StripAsciiWhitespace(fields[2]));
     // "N" or "N:SIGNAL" depending on the version.
     std::string code = std::string(absl::StripAsciiWhitespace(fields[3]));
     (void)absl::SimpleAtoi(code.substr(0, code.find(':')), &info.exit_code);
     if (fields.size() > 4) info.nodes = std::string(absl::StripAsciiWhitespace(fields[4]));
-    jobs[info.id] = std::move(info);
+    for (int index : pending_elements) {
+      SlurmJobInfo element = info;
+      element.id = absl::StrCat(info.id, "_", index);
+      jobs[element.id] = std::move(element);
+    }
+    if (pending_elements.empty()) jobs[info.id] = std::move(info);
   }
   return jobs;
 }
@@ -98,7 +134,7 @@ absl::StatusOr<std::map<std::string, SlurmJobInfo>> SlurmClient::Query(
     const std::vector<std::string>& ids) const {
   if (ids.empty()) return std::map<std::string, SlurmJobInfo>();
   auto result =
-      RunCommand({Binary("squeue"), "--states=all", "--noheader",
+      RunCommand({Binary("squeue"), "--states=all", "--noheader", "--array",
                   "--jobs=" + absl::StrJoin(ids, ","), "--Format=" + std::string(kSqueueFormat)},
                  kCommandTimeout);
   if (!result.ok()) return result.status();
@@ -124,8 +160,9 @@ absl::StatusOr<std::vector<std::string>> SlurmClient::FindByName(
   std::vector<std::string> ids;
   for (absl::string_view line : absl::StrSplit(result->output, '\n', absl::SkipWhitespace())) {
     std::string id = std::string(absl::StripAsciiWhitespace(line));
-    uint64_t number = 0;
-    if (absl::SimpleAtoi(id, &number)) ids.push_back(id);
+    // An array's pending elements: "12_[4-9%2]" is job 12.
+    if (absl::EndsWith(id, "]") && id.find("_[") != std::string::npos) id.resize(id.find("_["));
+    if (IsJobId(id)) ids.push_back(id);
   }
   return ids;
 }

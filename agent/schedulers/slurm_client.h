@@ -17,7 +17,7 @@ namespace mlcube {
 
 // One job as squeue reports it.
 struct SlurmJobInfo {
-  std::string id;
+  std::string id;      // "12", or "12_3" for element 3 of job array 12
   std::string state;   // PENDING, RUNNING, COMPLETED, TIMEOUT, ...
   std::string reason;  // Priority, Resources, None, ...
   int exit_code = 0;
@@ -55,7 +55,12 @@ class SlurmClient {
 
   // Parsers, public for tests.
   static absl::StatusOr<std::string> ParseSbatchOutput(const std::string& output);
+  // Array elements come as "12_3"; a line for elements Slurm has not split
+  // off yet ("12_[4-9%2]", "12_[4,6-7]") stands for each of them.
   static std::map<std::string, SlurmJobInfo> ParseSqueueOutput(const std::string& output);
+
+  // "12" or "12_3" (a job or an element of a job array).
+  static bool IsJobId(absl::string_view id);
 
  private:
   std::string bin_dir_;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/job_log.h"
+#include "agent/schedulers/slurm_array_script.h"
 #include "agent/schedulers/task_supervisor.h"
 #include "common/file_util.h"
 
@@ -32,8 +33,7 @@ absl::StatusOr<SlurmStepRecord> SlurmScheduler::ReadRecord(const std::string& st
   if (!text.ok()) return text.status();
   std::vector<std::string> words = absl::StrSplit(*text, absl::ByAnyChar(" \n"), absl::SkipEmpty());
   SlurmStepRecord record;
-  uint64_t id = 0;
-  if (words.size() != 2 || !absl::SimpleAtoi(words[0], &id) ||
+  if (words.size() != 2 || !SlurmClient::IsJobId(words[0]) ||
       !absl::SimpleAtoi(words[1], &record.log_start) || record.log_start < 0) {
     return absl::DataLossError(absl::StrCat(step_prefix, ".slurm is malformed"));
   }
@@ -69,6 +69,58 @@ absl::StatusOr<SlurmStepRecord> SlurmScheduler::Submit(const SlurmStep& step) {
                            step.env, step.cwd);
   if (!id.ok()) return id.status();
   record.slurm_job_id = *id;
+  if (absl::Status s = WriteRecord(step.step_prefix, record); !s.ok()) return s;
+  return record;
+}
+
+absl::StatusOr<std::string> SlurmScheduler::SubmitArray(const std::vector<SlurmStep>& steps,
+                                                        const std::vector<int>& indices,
+                                                        int parallel, const std::string& prefix,
+                                                        const std::string& job_name) {
+  if (steps.empty() || steps.size() != indices.size()) {
+    return absl::InvalidArgumentError("a job array needs one step per index");
+  }
+  const std::string array_script = prefix + ".sh";
+  if (access(array_script.c_str(), F_OK) == 0) {
+    // An earlier agent wrote the script and may have submitted it.
+    auto found = client_.FindByName(job_name);
+    if (found.ok() && !found->empty()) return found->back().substr(0, found->back().find('_'));
+  }
+  if (absl::Status s = client_.CheckInstalled(); !s.ok()) return s;
+  std::vector<SlurmArrayElement> elements;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const SlurmStep& step = steps[i];
+    const SlurmStepFiles files(step.step_prefix);
+    SlurmArrayElement element{indices[i], step.step_prefix, !step.env.empty()};
+    // The step's own environment (values may be secrets: owner-only, and
+    // removed with the job's other env files when the job ends).
+    if (element.has_env) {
+      if (absl::Status s = WriteFileAtomically(SlurmArrayScript::EnvPath(step.step_prefix),
+                                               SlurmArrayScript::EnvFile(step.env), 0600);
+          !s.ok()) {
+        return s;
+      }
+    }
+    const std::string script =
+        SlurmBatchScript::Render(step.argv, step.cwd, files, step.conveniences);
+    if (absl::Status s = WriteFileAtomically(files.script, script, 0750); !s.ok()) return s;
+    elements.push_back(std::move(element));
+  }
+  if (absl::Status s = WriteFileAtomically(array_script, SlurmArrayScript::Render(elements), 0750);
+      !s.ok()) {
+    return s;
+  }
+  return client_.Submit(SlurmArrayScript::SbatchArgv(client_.Binary("sbatch"), job_name,
+                                                     SlurmArrayScript::ArraySpec(indices, parallel),
+                                                     steps[0].sbatch_options, prefix),
+                        {}, prefix.substr(0, prefix.rfind('/') + 1));
+}
+
+absl::StatusOr<SlurmStepRecord> SlurmScheduler::RecordElement(const SlurmStep& step,
+                                                              const std::string& element_id) {
+  SlurmStepRecord record;
+  record.slurm_job_id = element_id;
+  record.log_start = JobLog::Size(step.log_path);
   if (absl::Status s = WriteRecord(step.step_prefix, record); !s.ok()) return s;
   return record;
 }

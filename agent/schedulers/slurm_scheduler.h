@@ -83,6 +83,20 @@ class SlurmScheduler {
   // name first instead of submitting a second one.
   absl::StatusOr<SlurmStepRecord> Submit(const SlurmStep& step);
 
+  // Submits `steps` (the task steps of a batch's runs, `indices[i]` the
+  // array index of `steps[i]`) as one job array named `job_name`: writes each
+  // step's script (and PREFIX.env), the array script at `prefix`.sh, runs one
+  // sbatch --array with steps[0]'s resource options and `parallel` as %P.
+  // Returns the array's job id. When the array script exists (the agent died
+  // inside sbatch), looks for the array by name first.
+  absl::StatusOr<std::string> SubmitArray(const std::vector<SlurmStep>& steps,
+                                          const std::vector<int>& indices, int parallel,
+                                          const std::string& prefix, const std::string& job_name);
+
+  // Records `step` as running as `element_id` ("JOBID_INDEX") of an array.
+  absl::StatusOr<SlurmStepRecord> RecordElement(const SlurmStep& step,
+                                                const std::string& element_id);
+
   // Starts following a submitted step (after a restart too: the output
   // already in the log is not copied again).
   absl::StatusOr<std::unique_ptr<SlurmStepFollow>> StartFollow(const SlurmStep& step,

@@ -49,13 +49,27 @@ SlurmStep SlurmStepScheduler::MakeStep(const SupervisedCommand& command) const {
   return step;
 }
 
+void SlurmStepScheduler::JoinArray(std::shared_ptr<SlurmArrayBatch> batch, int index,
+                                   std::function<bool()> abort) {
+  array_ = std::move(batch);
+  array_index_ = index;
+  array_abort_ = std::move(abort);
+}
+
 absl::Status SlurmStepScheduler::Launch(const SupervisedCommand& command) {
   if (command.configure && !configure_as_job_) return local_->Launch(command);
   // Remembered for re-attaching: a restarted agent has no SupervisedCommand.
   log_path_ = command.log_path;
   log_max_bytes_ = command.log_max_bytes;
   SlurmStep step = MakeStep(command);
-  auto record = shared_->Submit(step);
+  absl::StatusOr<SlurmStepRecord> record;
+  if (array_ && !command.configure) {
+    auto element = array_->Join(array_index_, step, array_abort_);
+    if (!element.ok()) return element.status();
+    record = shared_->RecordElement(step, *element);
+  } else {
+    record = shared_->Submit(step);
+  }
   if (!record.ok()) return record.status();
   auto follow = shared_->StartFollow(step, *record);
   if (!follow.ok()) return follow.status();

@@ -15,6 +15,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/schedulers/slurm_array_batch.h"
 #include "agent/schedulers/slurm_scheduler.h"
 #include "agent/schedulers/step_scheduler.h"
 
@@ -31,6 +32,11 @@ class SlurmStepScheduler final : public StepScheduler {
   SlurmStepScheduler(SlurmScheduler* shared, StepScheduler* local, std::string job_id,
                      std::vector<std::string> sbatch_options, bool configure_as_job,
                      SlurmConveniences conveniences, ChangeCallback on_change);
+
+  // The job is run `index` of a batch whose task steps are one job array:
+  // its task step joins `batch` instead of being submitted alone. `abort`:
+  // true when the job is cancelled (or the agent stops) while it waits.
+  void JoinArray(std::shared_ptr<SlurmArrayBatch> batch, int index, std::function<bool()> abort);
 
   absl::Status Launch(const SupervisedCommand& command) override;
   bool Launched(const std::string& step_prefix) override;
@@ -63,6 +69,9 @@ class SlurmStepScheduler final : public StepScheduler {
   const bool configure_as_job_;
   const SlurmConveniences conveniences_;
   ChangeCallback on_change_;
+  std::shared_ptr<SlurmArrayBatch> array_;
+  int array_index_ = 0;
+  std::function<bool()> array_abort_;
   std::map<std::string, Step> steps_;
   std::string log_path_;
   int64_t log_max_bytes_ = 0;

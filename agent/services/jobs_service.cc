@@ -68,6 +68,18 @@ bool SendRecords(std::vector<JobLog::Record>& records, grpc::ServerWriter<JobEve
 
 }  // namespace
 
+grpc::Status JobsService::SubmitJobs(grpc::ServerContext* context,
+                                     const mlcube_remote::v1::SubmitJobsRequest* request,
+                                     mlcube_remote::v1::SubmitJobsResponse* response) {
+  auto owner = CallerIdentity(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  if (absl::Status s = ValidateSubmitJobsRequest(*request); !s.ok()) return ToGrpcStatus(s);
+  auto jobs = manager_->SubmitBatch(*owner, *request);
+  if (!jobs.ok()) return ToGrpcStatus(jobs.status());
+  for (mlcube_remote::v1::Job& job : *jobs) *response->add_jobs() = std::move(job);
+  return grpc::Status::OK;
+}
+
 grpc::Status JobsService::SubmitJob(grpc::ServerContext* context,
                                     const mlcube_remote::v1::SubmitJobRequest* request,
                                     mlcube_remote::v1::Job* response) {

@@ -24,6 +24,9 @@ class JobsService final : public mlcube_remote::v1::Jobs::Service {
   grpc::Status SubmitJob(grpc::ServerContext* context,
                          const mlcube_remote::v1::SubmitJobRequest* request,
                          mlcube_remote::v1::Job* response) override;
+  grpc::Status SubmitJobs(grpc::ServerContext* context,
+                          const mlcube_remote::v1::SubmitJobsRequest* request,
+                          mlcube_remote::v1::SubmitJobsResponse* response) override;
   grpc::Status GetJob(grpc::ServerContext* context, const mlcube_remote::v1::GetJobRequest* request,
                       mlcube_remote::v1::Job* response) override;
   grpc::Status ListJobs(grpc::ServerContext* context,

@@ -207,18 +207,19 @@ absl::Status PushForJob(AgentConnection& agent, RemoteRunRequest& request,
   return absl::OkStatus();
 }
 
-absl::StatusOr<Job> SubmitWithRetry(AgentConnection& connection,
-                                    const mlcube_remote::v1::SubmitJobRequest& request,
-                                    const Console& console) {
+namespace {
+
+// Calls `call(context)` until it succeeds, fails for good or 5 retries of
+// transient errors have passed. The client_request_id makes a retry return
+// what a lost reply described instead of submitting again.
+template <typename Call>
+absl::Status CallWithRetry(AgentConnection& connection, const Console& console, Call call) {
   std::chrono::milliseconds backoff(200);
   for (int attempt = 0;; ++attempt) {
-    Job job;
-    auto context = AgentConnection::Context(std::chrono::seconds(30));
+    auto context = AgentConnection::Context(std::chrono::seconds(60));
     context->set_wait_for_ready(attempt > 0);
-    grpc::Status status = connection.jobs().SubmitJob(context.get(), request, &job);
-    if (status.ok()) return job;
-    // The same client_request_id makes a retry return the job a lost reply
-    // described instead of starting a second one.
+    grpc::Status status = call(context.get());
+    if (status.ok()) return absl::OkStatus();
     if (!IsTransient(status) || attempt >= 5) {
       return absl::Status(
           static_cast<absl::StatusCode>(status.error_code()),
@@ -228,6 +229,34 @@ absl::StatusOr<Job> SubmitWithRetry(AgentConnection& connection,
     std::this_thread::sleep_for(backoff);
     backoff *= 2;
   }
+}
+
+}  // namespace
+
+absl::StatusOr<Job> SubmitWithRetry(AgentConnection& connection,
+                                    const mlcube_remote::v1::SubmitJobRequest& request,
+                                    const Console& console) {
+  Job job;
+  absl::Status status = CallWithRetry(connection, console, [&](grpc::ClientContext* context) {
+    return connection.jobs().SubmitJob(context, request, &job);
+  });
+  if (!status.ok()) return status;
+  return job;
+}
+
+absl::StatusOr<std::vector<Job>> SubmitJobsWithRetry(
+    AgentConnection& connection, const mlcube_remote::v1::SubmitJobsRequest& request,
+    const Console& console) {
+  mlcube_remote::v1::SubmitJobsResponse response;
+  absl::Status status = CallWithRetry(connection, console, [&](grpc::ClientContext* context) {
+    return connection.jobs().SubmitJobs(context, request, &response);
+  });
+  if (!status.ok()) return status;
+  if (response.jobs_size() != request.runs_size()) {
+    return absl::InternalError(absl::StrCat("the agent accepted ", response.jobs_size(), " of ",
+                                            request.runs_size(), " runs"));
+  }
+  return std::vector<Job>(response.jobs().begin(), response.jobs().end());
 }
 
 std::string PlanToJson(const JobPlan& plan) {

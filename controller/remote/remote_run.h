@@ -51,6 +51,11 @@ absl::Status PushForJob(AgentConnection& agent, RemoteRunRequest& request,
 absl::StatusOr<mlcube_remote::v1::Job> SubmitWithRetry(
     AgentConnection& connection, const mlcube_remote::v1::SubmitJobRequest& request,
     const Console& console);
+// The runs of a batch in one call (SubmitJobs), with the same retries; the
+// jobs in run order. UNIMPLEMENTED from an agent that predates SubmitJobs.
+absl::StatusOr<std::vector<mlcube_remote::v1::Job>> SubmitJobsWithRetry(
+    AgentConnection& connection, const mlcube_remote::v1::SubmitJobsRequest& request,
+    const Console& console);
 
 // Pushes the cube (nothing starts) and prints the agent's plan.
 int PlanRemoteJob(AgentConnection& agent, RemoteRunRequest request, InterruptMonitor& interrupts,

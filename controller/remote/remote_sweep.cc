@@ -76,33 +76,54 @@ int ExitCodeFor(SweepEnd end, const SweepRecord& record, bool detach) {
 }
 
 // The agent-side calls of SweepRunner: submit, state, cancel, log tail.
+// The request of one run: the sweep's request with the run's overrides.
+mlcube_remote::v1::SubmitJobRequest RunRequest(const RemoteRunRequest& request,
+                                               const RunPlan& plan) {
+  mlcube_remote::v1::SubmitJobRequest submit = request.submit;
+  for (const std::string& assignment : plan.overrides) {
+    const size_t eq = assignment.find('=');
+    (*submit.mutable_overrides())[assignment.substr(0, eq)] = assignment.substr(eq + 1);
+  }
+  submit.set_client_request_id(absl::StrCat("sweep-", plan.run_dir));
+  return submit;
+}
+
 // With `several` hosts, a submission that cannot reach its host returns
 // UNAVAILABLE at once (SweepRunner then sends the run elsewhere), and one
 // left unanswered for 10 s DEADLINE_EXCEEDED (the run is LOST with its
 // host), instead of waiting for the host to come back.
+absl::StatusOr<Job> SubmitToOneOfSeveral(AgentConnection& agent,
+                                         const mlcube_remote::v1::SubmitJobRequest& submit,
+                                         const Console& console) {
+  Job job;
+  auto rpc = AgentConnection::Context(std::chrono::seconds(10));
+  grpc::Status status = agent.jobs().SubmitJob(rpc.get(), submit, &job);
+  if (status.ok()) return job;
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return absl::Status(
+        static_cast<absl::StatusCode>(status.error_code()),
+        absl::StrCat("submitting to ", agent.Describe(), ": ", status.error_message()));
+  }
+  return SubmitWithRetry(agent, submit, console);
+}
+
 void AddJobHooks(AgentConnection& agent, const RemoteRunRequest& request, bool several,
                  const Console& console, SweepHooks* hooks) {
   hooks->submit = [&agent, &request, &console, several](
                       const RunRecord& run, const RunPlan& plan) -> absl::StatusOr<Job> {
-    mlcube_remote::v1::SubmitJobRequest submit = request.submit;
-    for (const std::string& assignment : plan.overrides) {
-      const size_t eq = assignment.find('=');
-      (*submit.mutable_overrides())[assignment.substr(0, eq)] = assignment.substr(eq + 1);
-    }
-    submit.set_client_request_id(absl::StrCat("sweep-", plan.run_dir));
-    if (several) {
-      Job job;
-      auto rpc = AgentConnection::Context(std::chrono::seconds(10));
-      grpc::Status status = agent.jobs().SubmitJob(rpc.get(), submit, &job);
-      if (status.ok()) return job;
-      if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-          status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-        return absl::Status(
-            static_cast<absl::StatusCode>(status.error_code()),
-            absl::StrCat("submitting to ", agent.Describe(), ": ", status.error_message()));
-      }
-    }
-    return SubmitWithRetry(agent, submit, console);
+    if (several) return SubmitToOneOfSeveral(agent, RunRequest(request, plan), console);
+    return SubmitWithRetry(agent, RunRequest(request, plan), console);
+  };
+  // One call for the whole sweep (one Slurm job array on a Slurm host); the
+  // runner uses it only when the sweep has one host.
+  hooks->submit_all = [&agent, &request, &console](const std::vector<RunRecord>& runs,
+                                                   const std::vector<RunPlan>& plans,
+                                                   int parallel) {
+    mlcube_remote::v1::SubmitJobsRequest batch;
+    for (const RunPlan& plan : plans) *batch.add_runs() = RunRequest(request, plan);
+    batch.set_parallel(parallel);
+    return SubmitJobsWithRetry(agent, batch, console);
   };
   hooks->get = [&agent](const std::string& job_id) -> absl::StatusOr<Job> {
     mlcube_remote::v1::GetJobRequest get;

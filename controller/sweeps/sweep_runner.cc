@@ -56,6 +56,12 @@ SweepEnd SweepRunner::Run(SweepRecord* record, const std::vector<RunPlan>& plans
   pending_.clear();
   for (size_t index = 0; index < total; ++index) pending_.push_back(index);
   std::vector<size_t> active;
+  // One host that takes batches: every run in one call, the agent holding
+  // back all but `parallel` (one job array on Slurm).
+  if (lanes_.size() == 1 && control.submit_all && total > 0 &&
+      SubmitAll(record, plans, total, &active)) {
+    pending_.clear();
+  }
   for (;;) {
     bool detaching = options_.detach;
     if (!detaching && control.interrupted && control.interrupted()) {
@@ -256,6 +262,42 @@ SweepRunner::Submission SweepRunner::Submit(SweepRecord* record, size_t index, c
   if (run.state != "QUEUED") dispatcher_.Started(lane, index);
   Show(*record, index);
   return Submission::kAccepted;
+}
+
+bool SweepRunner::SubmitAll(SweepRecord* record, const std::vector<RunPlan>& plans, size_t total,
+                            std::vector<size_t>* active) {
+  const int64_t now = NowUnixMs();
+  std::vector<RunRecord> runs(record->runs.begin(), record->runs.begin() + total);
+  std::vector<RunPlan> batch(plans.begin(), plans.begin() + total);
+  absl::StatusOr<std::vector<Job>> jobs =
+      lanes_.front().hooks.submit_all(runs, batch, std::max(0, options_.parallel));
+  if (!jobs.ok() && absl::IsUnimplemented(jobs.status())) return false;
+  for (size_t i = 0; i < total; ++i) {
+    RunRecord& run = record->runs[i];
+    run.submitted_unix_ms = now;
+    if (!jobs.ok()) {
+      // All or nothing: the agent queued none of them.
+      run.state = "FAILED";
+      run.reason = absl::StrCat("not submitted: ", jobs.status().message());
+      continue;
+    }
+    if (!lanes_.front().host.empty()) run.host = lanes_.front().host;
+    run.job_id = (*jobs)[i].id();
+    lane_of_[i] = 0;
+    dispatcher_.Submitted(0, i);
+    Update(&run, (*jobs)[i]);
+    if (run.state != "QUEUED") dispatcher_.Started(0, i);
+    active->push_back(i);
+    Show(*record, i);
+  }
+  if (!jobs.ok()) {
+    submit_refused_ = true;
+    lines_drawn_ = 0;
+    console_->Error(absl::StrCat("sweep ", record->id,
+                                 " not submitted (no run was queued): ", jobs.status().message()));
+  }
+  Save(*record);
+  return true;
 }
 
 void SweepRunner::Update(RunRecord* run, const Job& job) {

@@ -3,7 +3,8 @@
 
 // Drives the runs of a sweep on one agent or several: submits each run as
 // its own job, at most `parallel` at a time (the rest wait here, in run
-// order), follows their states, pulls each run's outputs as it ends, reads
+// order; on one host that takes batches, all in one call, the agent then
+// holding them back), follows their states, pulls each run's outputs as it ends, reads
 // its metrics and keeps runs/SWEEP/sweep.yaml current after every change.
 // It reaches each agent only through its lane's hooks, so the command
 // decides transport, retries and pulls.
@@ -47,6 +48,12 @@ struct SweepHooks {
   // Submits one run whose plan is `plan`; the job as accepted.
   std::function<absl::StatusOr<mlcube_remote::v1::Job>(const RunRecord& run, const RunPlan& plan)>
       submit;
+  // Optional: submits every run in one call, the agent running at most
+  // `parallel` of them at once (so a detached sweep keeps its cap); the jobs
+  // in run order. UNIMPLEMENTED (an older agent): `submit` one at a time.
+  std::function<absl::StatusOr<std::vector<mlcube_remote::v1::Job>>(
+      const std::vector<RunRecord>& runs, const std::vector<RunPlan>& plans, int parallel)>
+      submit_all;
   std::function<absl::StatusOr<mlcube_remote::v1::Job>(const std::string& job_id)> get;
   // Brings a finished run's outputs back (may be empty: --no-pull).
   std::function<absl::Status(const RunRecord& run, const RunPlan& plan)> pull;
@@ -115,6 +122,10 @@ class SweepRunner {
                      size_t parallel, std::vector<size_t>* active);
   Submission Submit(SweepRecord* record, size_t index, const RunPlan& plan, int lane,
                     std::vector<size_t>* active);
+  // Through the one lane's hooks.submit_all: false when the agent lacks it
+  // (nothing sent).
+  bool SubmitAll(SweepRecord* record, const std::vector<RunPlan>& plans, size_t total,
+                 std::vector<size_t>* active);
   // Tells the user how to cancel and waits for their answer.
   bool ConfirmCancel();
   // Asks for every active run's state once; drops hosts that stay silent.

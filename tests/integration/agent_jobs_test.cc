@@ -1,6 +1,7 @@
 // Jobs against a real agent (running as the unprivileged user `mlcube`) and
 // the real Docker engine, with the offline hello cube (busybox FROM scratch).
 
+#include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -285,6 +286,73 @@ TEST_F(AgentJobsTest, SameClientRequestIdReturnsTheSameJobAndJobsRunConcurrently
   mlcube_remote::v1::ListJobsResponse listed;
   ASSERT_TRUE(stub_->ListJobs(&ctx, list, &listed).ok());
   EXPECT_EQ(listed.jobs_size(), 2);
+}
+
+// SubmitJobs: all or nothing (the refusal names the run and the field, and
+// nothing is recorded), the accepted runs in order as ordinary jobs of one
+// batch, a retry returning the same jobs, and the batch's own parallel cap.
+TEST_F(AgentJobsTest, SubmitJobsIsAllOrNothingIdempotentAndCapsItsRuns) {
+  auto submit = [this](const mlcube_remote::v1::SubmitJobsRequest& batch,
+                       mlcube_remote::v1::SubmitJobsResponse* response) {
+    grpc::ClientContext ctx;
+    return stub_->SubmitJobs(&ctx, batch, response);
+  };
+  auto list_all = [this] {
+    grpc::ClientContext ctx;
+    mlcube_remote::v1::ListJobsRequest list;
+    list.set_all(true);
+    mlcube_remote::v1::ListJobsResponse listed;
+    EXPECT_TRUE(stub_->ListJobs(&ctx, list, &listed).ok());
+    return listed.jobs_size();
+  };
+  mlcube_remote::v1::SubmitJobsRequest batch;
+  for (int i = 0; i < 3; ++i) *batch.add_runs() = RunRequest("hello", "count");
+  batch.mutable_runs(2)->set_cube_id("nosuchcube");
+  mlcube_remote::v1::SubmitJobsResponse response;
+  grpc::Status refused = submit(batch, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(refused.error_message(),
+            "runs[2]: cube 'nosuchcube' is not on this agent (sync it first)");
+  batch.mutable_runs(2)->set_cube_id("hello");
+  batch.mutable_runs(1)->add_tasks("bad task");
+  refused = submit(batch, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), ::testing::StartsWith("runs[1]: tasks: task name"));
+  batch.mutable_runs(1)->clear_tasks();
+  batch.mutable_runs(1)->add_tasks("count");
+  batch.mutable_runs(0)->set_batch_id("mine");
+  refused = submit(batch, &response);
+  EXPECT_EQ(refused.error_message(),
+            "runs[0]: batch_id: is set by the agent for the runs of SubmitJobs");
+  batch.mutable_runs(0)->clear_batch_id();
+  EXPECT_EQ(list_all(), 0);  // nothing of the refused batches was recorded
+
+  batch.set_parallel(1);
+  batch.set_client_request_id("sweep-1");
+  ASSERT_TRUE(submit(batch, &response).ok());
+  ASSERT_EQ(response.jobs_size(), 3);
+  mlcube_remote::v1::SubmitJobsResponse again;
+  ASSERT_TRUE(submit(batch, &again).ok());
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(again.jobs(i).id(), response.jobs(i).id());
+    EXPECT_EQ(response.jobs(i).batch_id(), response.jobs(0).id());
+    EXPECT_EQ(response.jobs(i).batch_index(), i);
+  }
+  EXPECT_EQ(list_all(), 3);
+  // The agent could run two jobs at once; the batch's cap lets one run.
+  WatchResult first = WatchUntilOutput(*stub_, response.jobs(0).id(), "tick 1");
+  EXPECT_THAT(first.out, ::testing::HasSubstr("tick 1"));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(Get(response.jobs(1).id()).state(), mlcube_remote::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(Get(response.jobs(2).id()).state(), mlcube_remote::v1::JOB_STATE_QUEUED);
+  for (int i = 2; i >= 0; --i) {
+    grpc::ClientContext ctx;
+    mlcube_remote::v1::CancelJobRequest cancel;
+    cancel.set_job_id(response.jobs(i).id());
+    Job cancelled;
+    ASSERT_TRUE(stub_->CancelJob(&ctx, cancel, &cancelled).ok());
+    EXPECT_EQ(cancelled.state(), mlcube_remote::v1::JOB_STATE_CANCELLED);
+  }
 }
 
 TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {

@@ -8,12 +8,16 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "controller/sweeps/sweep_record.h"
 #include "tests/integration/agent_process.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/temp_dir.h"
@@ -30,6 +34,7 @@ using ::mlcube::testing::TempDir;
 using ::mlcube_test::AgentProcess;
 using ::mlcube_test::AgentProcessOptions;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const std::string kBinary = MLCUBE_REMOTE_BINARY;
 const std::string kExamples = MLCUBE_EXAMPLES_DIR;
@@ -63,8 +68,9 @@ class SlurmEndToEndTest : public ::testing::Test {
   void TearDown() override {
     // Slurm jobs a failing test left behind.
     if (agent_) {
-      mlcube_test::Shell("cat " + agent_->state_dir() +
-                         "/jobs/*/step-*.slurm 2>/dev/null | cut -d' ' -f1 | xargs -r scancel");
+      mlcube_test::Shell("cat " + agent_->state_dir() + "/jobs/*/step-*.slurm " +
+                         agent_->state_dir() +
+                         "/jobs/*/array.slurm 2>/dev/null | cut -d' ' -f1 | xargs -r scancel");
     }
   }
 
@@ -130,6 +136,33 @@ class SlurmEndToEndTest : public ::testing::Test {
     std::string out;
     mlcube_test::Shell("squeue --states=all -h -j " + slurm_id + " -o %T", &out);
     return Trim(out);
+  }
+
+  // The Slurm ids the agent recorded for its jobs' steps ("JOBID" or
+  // "JOBID_INDEX"), one per step.
+  std::vector<std::string> RecordedSlurmIds() {
+    std::string out;
+    mlcube_test::Shell("cat " + agent_->state_dir() + "/jobs/*/step-*.slurm 2>/dev/null", &out);
+    std::vector<std::string> ids;
+    for (size_t at = 0; at < out.size();) {
+      const size_t end = out.find('\n', at);
+      const std::string line = out.substr(at, end - at);
+      if (!line.empty()) ids.push_back(line.substr(0, line.find(' ')));
+      if (end == std::string::npos) break;
+      at = end + 1;
+    }
+    return ids;
+  }
+
+  // The one sweep's record under the workspace.
+  SweepRecord OnlySweepRecord() {
+    std::string sweep;
+    EXPECT_EQ(mlcube_test::Shell("ls " + dir_.path() + "/hello/workspace/runs", &sweep), 0);
+    sweep = Trim(sweep);
+    absl::StatusOr<SweepRecord> record =
+        SweepRecord::Load(dir_.path() + "/hello/workspace/runs/" + sweep + "/sweep.yaml");
+    EXPECT_TRUE(record.ok()) << record.status();
+    return record.ok() ? *record : SweepRecord();
   }
 
   TempDir dir_;
@@ -332,6 +365,181 @@ TEST_F(SlurmEndToEndTest, BadSlurmSettingsAreRefusedNamingTheKey) {
   CommandResult partition = Cli({"run", Cube(), "--task=greet", "-P", "slurm.partition=nope"}, 300);
   EXPECT_NE(partition.exit_code, 0);
   EXPECT_THAT(partition.err, HasSubstr("invalid partition specified: nope"));
+}
+
+// A sweep of 20 runs on a Slurm host is one job array: one sbatch, one
+// Slurm job id shared by every run (each its own element), every run
+// succeeding with its own outputs, and --parallel as the array's %P.
+TEST_F(SlurmEndToEndTest, SweepOfTwentyRunsIsOneJobArray) {
+  dir_.WriteFile("hello/workspace/names.yaml", "name: World\n");
+  std::string values;
+  for (int i = 0; i < 20; ++i) values += (i ? "," : "") + std::string("n") + std::to_string(i);
+  CommandResult result = Cli({"run", Cube(), "--task=greet", "-P",
+                              "tasks.greet.parameters.inputs.name_file.default=names.yaml",
+                              "--sweep=name_file:name=" + values, "--parallel=1"},
+                             300);
+  ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.err, HasSubstr("all 20 runs succeeded"));
+
+  // One array: every run's step ran as JOBID_INDEX of the same JOBID.
+  std::vector<std::string> ids = RecordedSlurmIds();
+  ASSERT_EQ(ids.size(), 20u) << ::testing::PrintToString(ids);
+  const std::string array = ids[0].substr(0, ids[0].find('_'));
+  std::set<std::string> elements(ids.begin(), ids.end());
+  EXPECT_EQ(elements.size(), 20u);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(elements.count(array + "_" + std::to_string(i)), 1u) << array << "_" << i;
+  }
+  std::string arrays;
+  mlcube_test::Shell("ls " + agent_->state_dir() + "/jobs/*/array.sh | wc -l", &arrays);
+  EXPECT_EQ(Trim(arrays), "1");
+  // The missing image was built once, by the first run; the others waited.
+  std::string configures;
+  mlcube_test::Shell("cat " + agent_->state_dir() + "/jobs/*/plan | grep -c configure",
+                     &configures);
+  EXPECT_EQ(Trim(configures), "1");
+  // Slurm agrees: 20 elements of one job, all completed, never two at once.
+  std::string listed;
+  ASSERT_EQ(mlcube_test::Shell("squeue --states=all -h -r -j " + array + " -o '%i %T %S %e' | sort",
+                               &listed),
+            0);
+  std::vector<std::pair<std::string, std::string>> spans;
+  int completed = 0;
+  std::istringstream lines(listed);
+  for (std::string id, state, start, end; lines >> id >> state >> start >> end;) {
+    EXPECT_EQ(id.substr(0, id.find('_')), array);
+    completed += state == "COMPLETED";
+    spans.emplace_back(start, end);
+  }
+  EXPECT_EQ(completed, 20) << listed;
+  std::sort(spans.begin(), spans.end());
+  for (size_t i = 1; i < spans.size(); ++i) {
+    // ISO times sort as strings: each element started once the one before ended.
+    EXPECT_GE(spans[i].first, spans[i - 1].second) << listed;
+  }
+  std::string script;
+  mlcube_test::Shell("cat " + agent_->state_dir() + "/jobs/*/array.sh", &script);
+  EXPECT_THAT(script, HasSubstr("19) cd "));
+
+  // Each run its own outputs, none overwritten by another.
+  SweepRecord record = OnlySweepRecord();
+  ASSERT_EQ(record.runs.size(), 20u);
+  for (int i = 0; i < 20; ++i) {
+    const RunRecord& run = record.runs[i];
+    EXPECT_EQ(run.state, "SUCCEEDED") << run.id << ": " << run.reason;
+    const std::string dir = dir_.path() + "/hello/workspace/" + run.run_dir;
+    const std::string name = "n" + std::to_string(i);
+    EXPECT_EQ(ReadFileContent(dir + "/greetings/name__" + name + ".txt"),
+              "Hello, name: " + name + "!\n");
+    std::string files;
+    mlcube_test::Shell("ls " + dir + "/greetings", &files);
+    EXPECT_EQ(Trim(files), "name__" + name + ".txt\nsummary.txt") << run.id;
+  }
+  CommandResult status = Cli({"status", record.runs[7].job_id});
+  EXPECT_THAT(status.out, HasSubstr("slurm job: " + array + "_7"));
+  EXPECT_THAT(Cli({"logs", record.runs[7].job_id}).out, HasSubstr("Hello, name: n7!"));
+}
+
+// Cancelling one run of an array cancels its element only.
+TEST_F(SlurmEndToEndTest, CancellingOneArrayRunLeavesTheOthers) {
+  CommandResult configured = Cli({"configure", Cube()}, 300);
+  ASSERT_EQ(configured.exit_code, 0) << configured.err << "\nagent:\n" << agent_->Stderr();
+  CommandResult detached =
+      Cli({"run", Cube(), "--task=count", "--repeat=3", "--parallel=2", "--detach"});
+  ASSERT_EQ(detached.exit_code, 0) << detached.err << "\nagent:\n" << agent_->Stderr();
+  SweepRecord record = OnlySweepRecord();
+  ASSERT_EQ(record.runs.size(), 3u);
+  std::string first, second, third;
+  for (int i = 0; i < 300 && (SlurmJobOf(first).empty() || SlurmJobOf(third).empty()); ++i) {
+    first = Cli({"status", record.runs[0].job_id}).out;
+    third = Cli({"status", record.runs[2].job_id}).out;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const std::string first_id = SlurmJobOf(first);
+  ASSERT_FALSE(first_id.empty()) << first << "\nagent:\n" << agent_->Stderr();
+  const std::string array = first_id.substr(0, first_id.find('_'));
+  EXPECT_EQ(SlurmJobOf(third), array + "_2");
+  for (int i = 0; i < 100 && SlurmState(array + "_0") != "RUNNING"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(SlurmState(array + "_0"), "RUNNING");
+  // %2: the third waits for one of the first two.
+  EXPECT_EQ(SlurmState(array + "_2"), "PENDING");
+  CommandResult cancel = Cli({"cancel", record.runs[0].job_id});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_THAT(Cli({"status", record.runs[0].job_id}).out, HasSubstr("CANCELLED"));
+  EXPECT_EQ(SlurmState(array + "_0"), "CANCELLED");
+  // The freed slot goes to the third; the second runs on.
+  for (int i = 0; i < 100 && SlurmState(array + "_2") != "RUNNING"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(SlurmState(array + "_2"), "RUNNING");
+  EXPECT_EQ(SlurmState(array + "_1"), "RUNNING");
+  EXPECT_THAT(Cli({"status", record.runs[1].job_id}).out, HasSubstr("RUNNING"));
+  for (int i : {1, 2}) Cli({"cancel", record.runs[i].job_id});
+}
+
+// The agent killed while an array's elements run (one still pending): the
+// restarted agent follows every run to its end, each line of each log once,
+// under the same element ids, and submits no second array.
+TEST_F(SlurmEndToEndTest, AgentKilledMidArrayFollowsEveryRunToItsEnd) {
+  WriteHosts("6", "");
+  CommandResult detached =
+      Cli({"run", Cube(), "--task=count", "--repeat=3", "--parallel=2", "--detach"}, 300);
+  ASSERT_EQ(detached.exit_code, 0) << detached.err << "\nagent:\n" << agent_->Stderr();
+  SweepRecord record = OnlySweepRecord();
+  ASSERT_EQ(record.runs.size(), 3u);
+  std::vector<std::string> before;
+  for (int i = 0; i < 600 && before.size() < 3; ++i) {
+    before = RecordedSlurmIds();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(before.size(), 3u) << agent_->Stderr();
+  std::sort(before.begin(), before.end());
+  const std::string array = before[0].substr(0, before[0].find('_'));
+  for (int i = 0; i < 100 && SlurmState(array + "_0") != "RUNNING"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const std::string state_dir = agent_->state_dir();
+  agent_->Kill(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // the elements go on without it
+  StartAgent(state_dir);
+  for (const RunRecord& run : record.runs) {
+    CommandResult logs = Cli({"logs", "-f", run.job_id}, 120);
+    EXPECT_EQ(logs.exit_code, 0) << run.id << ": " << logs.err << "\nagent:\n" << agent_->Stderr();
+    for (int tick = 1; tick <= 6; ++tick) {
+      EXPECT_EQ(CountOccurrences(logs.out, "tick " + std::to_string(tick) + "\n"), 1)
+          << run.id << " tick " << tick << " in:\n"
+          << logs.out;
+    }
+    EXPECT_THAT(Cli({"status", run.job_id}).out, HasSubstr("SUCCEEDED"));
+  }
+  std::vector<std::string> after = RecordedSlurmIds();
+  std::sort(after.begin(), after.end());
+  EXPECT_EQ(after, before);
+  std::string arrays;
+  mlcube_test::Shell("ls " + state_dir + "/jobs/*/array.sh | wc -l", &arrays);
+  EXPECT_EQ(Trim(arrays), "1");
+}
+
+// A sweep with one bad run is refused before anything is queued: no job on
+// the agent, no Slurm job, the error naming the run and the key.
+TEST_F(SlurmEndToEndTest, SweepWithOneBadRunQueuesNothing) {
+  std::string before;
+  mlcube_test::Shell("squeue --states=all -h -o %i | wc -l", &before);
+  CommandResult refused =
+      Cli({"run", Cube(), "--task=greet", "--sweep=-P:docker.image=mlcube/hello:0.1,bad image!"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.err, HasSubstr("runs[1]: "));
+  EXPECT_THAT(refused.err, HasSubstr("docker.image"));
+  EXPECT_THAT(refused.err, HasSubstr("no run was queued"));
+  EXPECT_THAT(Cli({"jobs", "--all"}).out, Not(HasSubstr("hello")));
+  std::string jobs;
+  mlcube_test::Shell("ls " + agent_->state_dir() + "/jobs 2>/dev/null | wc -l", &jobs);
+  EXPECT_EQ(Trim(jobs), "0");
+  std::string after;
+  mlcube_test::Shell("squeue --states=all -h -o %i | wc -l", &after);
+  EXPECT_EQ(after, before);
 }
 
 }  // namespace

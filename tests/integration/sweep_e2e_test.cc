@@ -215,8 +215,8 @@ TEST_F(SweepEndToEndTest, CtrlCDetachesAndSubmitsTheWaitingRuns) {
   EXPECT_THAT(jobs.out, HasSubstr(record->runs[2].job_id));
 }
 
-// A second Ctrl-C within 3 s cancels every run, and the waiting one is
-// never submitted.
+// A second Ctrl-C within 3 s cancels every run, the one the agent still
+// holds back (--parallel=2 of 3 runs, all submitted at once) included.
 TEST_F(SweepEndToEndTest, CtrlCTwiceCancelsEveryRun) {
   std::unique_ptr<BackgroundCommand> run;
   const std::string sweep = StartCountSweep(&run);
@@ -226,13 +226,13 @@ TEST_F(SweepEndToEndTest, CtrlCTwiceCancelsEveryRun) {
   ::kill(run->pid(), SIGINT);
   CommandResult result = run->Wait(30);
   EXPECT_EQ(result.exit_code, 130) << result.err;
-  EXPECT_THAT(result.err, HasSubstr("2 runs were going, 1 not yet submitted"));
+  EXPECT_THAT(result.err, HasSubstr("3 runs were going, 0 not yet submitted"));
   absl::StatusOr<SweepRecord> record =
       SweepRecord::Load(Workspace() + "/runs/" + sweep + "/sweep.yaml");
   ASSERT_TRUE(record.ok()) << record.status();
-  EXPECT_EQ(record->runs[2].job_id, "");
+  EXPECT_EQ(record->runs[2].job_id.size(), 8u);
   EXPECT_EQ(record->runs[2].state, "CANCELLED");
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < 3; ++i) {
     const std::string job = record->runs[i].job_id;
     std::string state;
     for (int tries = 0; tries < 100; ++tries) {
@@ -242,6 +242,38 @@ TEST_F(SweepEndToEndTest, CtrlCTwiceCancelsEveryRun) {
     }
     EXPECT_THAT(state, HasSubstr("state: CANCELLED")) << job;
   }
+}
+
+// A detached sweep keeps its --parallel without the laptop: the runs go to
+// the agent in one call and the agent runs one at a time, starting the next
+// when one ends.
+TEST_F(SweepEndToEndTest, ADetachedSweepKeepsItsParallelOnTheAgent) {
+  CommandResult result =
+      Cli({"run", Cube(), "--task=count", "--repeat=3", "--parallel=1", "--detach"});
+  ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  absl::StatusOr<SweepRecord> record =
+      SweepRecord::Load(Workspace() + "/runs/" + OnlySweep() + "/sweep.yaml");
+  ASSERT_TRUE(record.ok()) << record.status();
+  ASSERT_EQ(record->runs.size(), 3u);
+  auto state = [&](int run) { return Cli({"status", record->runs[run].job_id}).out; };
+  std::string first;
+  for (int i = 0; i < 300 && first.find("state: RUNNING") == std::string::npos; ++i) {
+    first = state(0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_THAT(first, HasSubstr("state: RUNNING")) << agent_->Stderr();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_THAT(state(1), HasSubstr("state: QUEUED"));
+  EXPECT_THAT(state(2), HasSubstr("state: QUEUED"));
+  ASSERT_EQ(Cli({"cancel", record->runs[0].job_id}).exit_code, 0);
+  std::string second;
+  for (int i = 0; i < 300 && second.find("state: RUNNING") == std::string::npos; ++i) {
+    second = state(1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(second, HasSubstr("state: RUNNING"));
+  EXPECT_THAT(state(2), HasSubstr("state: QUEUED"));
+  for (int i : {2, 1}) Cli({"cancel", record->runs[i].job_id});
 }
 
 // --detach submits every run and returns; `runs --refresh` asks the agent.

@@ -53,6 +53,25 @@ TEST(RequestValidatorTest, SubmitFieldsAreCheckedAndNamed) {
   ExpectRefused(ValidateSubmitJobRequest(r), "runtime");
 }
 
+TEST(RequestValidatorTest, BatchesNameTheRunAndItsField) {
+  v1::SubmitJobsRequest batch;
+  ExpectRefused(ValidateSubmitJobsRequest(batch), "runs: a batch needs at least one run");
+  for (int i = 0; i < 3; ++i) *batch.add_runs() = GoodSubmit();
+  batch.set_parallel(2);
+  EXPECT_TRUE(ValidateSubmitJobsRequest(batch).ok());
+  batch.mutable_runs(2)->set_gpus("all; rm -rf /");
+  ExpectRefused(ValidateSubmitJobsRequest(batch), "runs[2]: gpus");
+  *batch.mutable_runs(2) = GoodSubmit();
+  batch.mutable_runs(1)->set_batch_id("forged");  // only the agent sets it
+  ExpectRefused(ValidateSubmitJobsRequest(batch), "runs[1]: batch_id");
+  *batch.mutable_runs(1) = GoodSubmit();
+  batch.set_parallel(-1);
+  ExpectRefused(ValidateSubmitJobsRequest(batch), "parallel");
+  batch.set_parallel(0);
+  for (int i = 3; i <= RequestLimits::kMaxBatchRuns; ++i) *batch.add_runs() = GoodSubmit();
+  ExpectRefused(ValidateSubmitJobsRequest(batch), "runs: more than 1000");
+}
+
 TEST(RequestValidatorTest, RefusalsQuoteShortAndPrintable) {
   v1::SubmitJobRequest r = GoodSubmit();
   r.set_cube_id(std::string(5000, 'x') + "\x1b[31m");

@@ -331,3 +331,75 @@ TEST(SweepRunnerTest, DetachingOverSeveralHostsSpreadsEveryRun) {
 
 }  // namespace
 }  // namespace mlcube
+
+namespace mlcube {
+namespace {
+
+// An agent that takes a batch gets every run in one call with the sweep's
+// --parallel (it holds the rest back itself); an older agent (UNIMPLEMENTED)
+// gets them one by one; a refused batch leaves every run unsubmitted.
+TEST(SweepRunnerTest, ABatchAgentGetsEveryRunInOneCallWithTheParallelCap) {
+  TempDir dir;
+  FakeAgent agent(dir.path());
+  SweepHooks hooks = agent.Hooks();
+  int batch_calls = 0;
+  int batch_parallel = -1;
+  size_t batch_runs = 0;
+  auto submit = hooks.submit;
+  hooks.submit_all = [&](const std::vector<RunRecord>& runs, const std::vector<RunPlan>& plans,
+                         int parallel) -> absl::StatusOr<std::vector<Job>> {
+    ++batch_calls;
+    batch_parallel = parallel;
+    batch_runs = runs.size();
+    std::vector<Job> jobs;
+    for (size_t i = 0; i < runs.size(); ++i) jobs.push_back(*submit(runs[i], plans[i]));
+    return jobs;
+  };
+  int single_calls = 0;
+  hooks.submit = [&](const RunRecord& run, const RunPlan& plan) {
+    ++single_calls;
+    return submit(run, plan);
+  };
+  Console console(stderr, Verbosity::kQuiet, false);
+  SweepRunnerOptions options;
+  options.workspace = dir.path();
+  options.poll = std::chrono::milliseconds(1);
+  options.parallel = 2;
+  options.detach = true;
+  SweepRecord record = Record(4);
+  EXPECT_EQ(SweepRunner(hooks, options, &console, stderr).Run(&record, std::vector<RunPlan>(4)),
+            SweepEnd::kDetached);
+  EXPECT_EQ(batch_calls, 1);
+  EXPECT_EQ(batch_runs, 4u);
+  EXPECT_EQ(batch_parallel, 2);  // detached, the cap still holds: on the agent
+  EXPECT_EQ(single_calls, 0);
+  for (const RunRecord& run : record.runs) EXPECT_EQ(run.job_id, "job-" + run.id);
+
+  hooks.submit_all = [&](const std::vector<RunRecord>&, const std::vector<RunPlan>&,
+                         int) -> absl::StatusOr<std::vector<Job>> {
+    return absl::UnimplementedError("unknown method SubmitJobs");
+  };
+  options.detach = false;
+  SweepRecord older = Record(3);
+  EXPECT_EQ(SweepRunner(hooks, options, &console, stderr).Run(&older, std::vector<RunPlan>(3)),
+            SweepEnd::kSomeFailed);
+  EXPECT_EQ(single_calls, 3);
+  EXPECT_EQ(older.runs[2].state, "SUCCEEDED");
+
+  hooks.submit_all = [&](const std::vector<RunRecord>&, const std::vector<RunPlan>&,
+                         int) -> absl::StatusOr<std::vector<Job>> {
+    return absl::InvalidArgumentError("runs[1]: overrides: bad key");
+  };
+  SweepRecord refused = Record(3);
+  EXPECT_EQ(SweepRunner(hooks, options, &console, stderr).Run(&refused, std::vector<RunPlan>(3)),
+            SweepEnd::kNotSubmitted);
+  EXPECT_EQ(single_calls, 3);
+  for (const RunRecord& run : refused.runs) {
+    EXPECT_EQ(run.state, "FAILED");
+    EXPECT_EQ(run.job_id, "");
+    EXPECT_THAT(run.reason, HasSubstr("not submitted: runs[1]: overrides: bad key"));
+  }
+}
+
+}  // namespace
+}  // namespace mlcube

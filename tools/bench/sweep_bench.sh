@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Submitting a 100-run sweep on one agent (target: all 100 accepted in under
+# Submitting a 100-run sweep on one agent, in one SubmitJobs call (target: all 100 accepted in under
 # 2 s) against 100 sequential `run --detach` calls, with the agent as the
 # unprivileged user `mlcube` on a unix socket and the hello example cube
 # (task `fail`: the runs themselves do not matter, only their acceptance).
