@@ -47,12 +47,16 @@ JobCommandApps AddJobCommands(CLI::App& app, JobCommandOptions* options) {
   };
   JobCommandApps apps;
   apps.status = add_job_command("status", "Show a job's state, tasks, times and exit code");
-  apps.status->add_option("JOB", options->job_id, "Job id")->required();
   apps.logs = add_job_command("logs", "Print a job's output; -f follows it until it ends");
-  apps.logs->add_option("JOB", options->job_id, "Job id")->required();
   apps.logs->add_flag("-f,--follow", options->follow, "Keep streaming until the job ends");
   apps.cancel = add_job_command("cancel", "Cancel a job (kills its container)");
-  apps.cancel->add_option("JOB", options->job_id, "Job id")->required();
+  // A run of a sweep may stand for its job: its host and job id come from
+  // the sweep's record in the cube's workspace (--mlcube).
+  for (CLI::App* command : {apps.status, apps.logs, apps.cancel}) {
+    command->add_option("JOB", options->job_id, "Job id, or SWEEP/RUN (a run of a sweep)")
+        ->required();
+    AddCubeOptions(command, &options->cube);
+  }
   apps.jobs = add_job_command("jobs", "List your jobs on a host");
   apps.jobs->add_flag("--all", options->all, "Include finished jobs");
   return apps;

@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "agent/job_log.h"
 #include "agent/jobs/build_context_placement.h"
+#include "agent/jobs/job_metrics.h"
 #include "agent/jobs/task_step.h"
 #include "agent/request_validator.h"
 #include "agent/runtimes/apptainer_runtime.h"
@@ -364,7 +365,7 @@ absl::Status JobManager::CheckSubmittable(const std::string& owner,
       if (absl::Status s = CheckTaskAtSubmit(*cube, request.tasks(i), i > 0); !s.ok()) return s;
     }
   }
-  return absl::OkStatus();
+  return JobMetrics::CheckPath(*cube, request);
 }
 
 absl::Mutex* JobManager::SubmitMutexOf(const std::string& owner) {
@@ -397,6 +398,7 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
                       ? mlcube_remote::v1::RUNTIME_DOCKER
                       : request.runtime());
   job.set_scheduler(request.scheduler().empty() ? "local" : request.scheduler());
+  job.set_metrics_path(request.metrics_path());
   job.set_state(mlcube_remote::v1::JOB_STATE_QUEUED);
   job.set_created_unix_ms(NowUnixMs());
   absl::Status saved = store_.SaveRequest(*id, request);
@@ -437,12 +439,43 @@ Job JobManager::Snapshot(const Entry& entry) const {
 }
 
 absl::StatusOr<Job> JobManager::Get(const std::string& owner, const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  auto it = jobs_.find(id);
-  if (it == jobs_.end() || it->second->job.owner() != owner) {
-    return absl::NotFoundError(absl::StrCat("no job ", id));
+  std::shared_ptr<Entry> entry;
+  Job job;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second->job.owner() != owner) {
+      return absl::NotFoundError(absl::StrCat("no job ", id));
+    }
+    entry = it->second;
+    job = Snapshot(*entry);
   }
-  return Snapshot(*it->second);
+  AddMetrics(owner, entry, &job);
+  return job;
+}
+
+void JobManager::AddMetrics(const std::string& owner, const std::shared_ptr<Entry>& entry,
+                            Job* job) {
+  // The request never changes after submit; reading it unlocked is safe.
+  const SubmitJobRequest& request = entry->request;
+  if (request.metrics_path().empty()) return;
+  std::string workspace;
+  {
+    absl::MutexLock lock(&mu_);
+    workspace = entry->metrics_workspace;
+  }
+  if (workspace.empty()) {
+    absl::StatusOr<Cube> cube = LoadJobCube(owner, request);
+    absl::Status checked = cube.ok() ? JobMetrics::CheckPath(*cube, request) : cube.status();
+    if (!checked.ok()) {
+      job->mutable_metrics()->set_error(std::string(checked.message()));
+      return;
+    }
+    workspace = NormalizePath(cube->workspace);
+    absl::MutexLock lock(&mu_);
+    entry->metrics_workspace = workspace;
+  }
+  *job->mutable_metrics() = JobMetrics::Read(workspace, request.metrics_path());
 }
 
 absl::StatusOr<CubeJobs::Outputs> JobManager::OutputsOf(const std::string& owner,

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "controller/commands/run_reference.h"
 #include "controller/remote/job_watcher.h"
 #include "controller/terminal/exit_codes.h"
 #include "controller/terminal/interrupt_monitor.h"
@@ -17,9 +18,8 @@ namespace {
 
 using mlcube_remote::v1::Job;
 
-// Opens the connection to the selected host, reporting errors itself.
-std::unique_ptr<AgentConnection> Connect(const JobCommandOptions& options, const Console& console,
-                                         int* exit_status) {
+std::unique_ptr<AgentConnection> ConnectToHost(const JobCommandOptions& options,
+                                               const Console& console, int* exit_status) {
   absl::StatusOr<HostEntry> host = LoadHost(options.hosts_path, options.host);
   if (!host.ok()) {
     console.Error(host.status().message());
@@ -33,6 +33,35 @@ std::unique_ptr<AgentConnection> Connect(const JobCommandOptions& options, const
     return nullptr;
   }
   return std::move(*connection);
+}
+
+// `options` with a SWEEP/RUN job replaced by the run's host and job id.
+absl::StatusOr<JobCommandOptions> ResolveRun(const JobCommandOptions& options) {
+  if (!IsRunReference(options.job_id)) return options;
+  absl::StatusOr<RunReference> run = ResolveRunReference(options.job_id, options.cube);
+  if (!run.ok()) return run.status();
+  if (!options.host.empty() && options.host != run->host) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--host=", options.host, ": run ", options.job_id, " ran on ", run->host));
+  }
+  JobCommandOptions resolved = options;
+  resolved.host = run->host;
+  resolved.job_id = run->job_id;
+  return resolved;
+}
+
+// Opens the connection to the selected host, reporting errors itself. A
+// SWEEP/RUN job is resolved first (`options` then names its host and job).
+std::unique_ptr<AgentConnection> Connect(JobCommandOptions* options, const Console& console,
+                                         int* exit_status) {
+  absl::StatusOr<JobCommandOptions> resolved = ResolveRun(*options);
+  if (!resolved.ok()) {
+    console.Error(resolved.status().message());
+    *exit_status = kExitBadInput;
+    return nullptr;
+  }
+  *options = std::move(*resolved);
+  return ConnectToHost(*options, console, exit_status);
 }
 
 int ReportRpcError(const Console& console, const AgentConnection& connection,
@@ -60,9 +89,10 @@ std::string ActionName(const Job& job) {
 
 }  // namespace
 
-int RunStatusCommand(const JobCommandOptions& options, const Console& console, std::ostream& out) {
+int RunStatusCommand(const JobCommandOptions& given, const Console& console, std::ostream& out) {
+  JobCommandOptions options = given;
   int exit_status = kExitOk;
-  std::unique_ptr<AgentConnection> connection = Connect(options, console, &exit_status);
+  std::unique_ptr<AgentConnection> connection = Connect(&options, console, &exit_status);
   if (!connection) return exit_status;
   mlcube_remote::v1::GetJobRequest request;
   request.set_job_id(options.job_id);
@@ -97,10 +127,11 @@ int RunStatusCommand(const JobCommandOptions& options, const Console& console, s
   return kExitOk;
 }
 
-int RunLogsCommand(const JobCommandOptions& options, const Console& console) {
+int RunLogsCommand(const JobCommandOptions& given, const Console& console) {
+  JobCommandOptions options = given;
   InterruptMonitor interrupts;
   int exit_status = kExitOk;
-  std::unique_ptr<AgentConnection> connection = Connect(options, console, &exit_status);
+  std::unique_ptr<AgentConnection> connection = Connect(&options, console, &exit_status);
   if (!connection) return exit_status;
   JobWatcher watcher(connection.get(), &console, &interrupts);
   WatchOptions watch;
@@ -119,9 +150,10 @@ int RunLogsCommand(const JobCommandOptions& options, const Console& console) {
   return ExitStatusForJob(outcome->job);
 }
 
-int RunCancelCommand(const JobCommandOptions& options, const Console& console, std::ostream& out) {
+int RunCancelCommand(const JobCommandOptions& given, const Console& console, std::ostream& out) {
+  JobCommandOptions options = given;
   int exit_status = kExitOk;
-  std::unique_ptr<AgentConnection> connection = Connect(options, console, &exit_status);
+  std::unique_ptr<AgentConnection> connection = Connect(&options, console, &exit_status);
   if (!connection) return exit_status;
   mlcube_remote::v1::CancelJobRequest request;
   request.set_job_id(options.job_id);
@@ -137,7 +169,7 @@ int RunCancelCommand(const JobCommandOptions& options, const Console& console, s
 
 int RunJobsCommand(const JobCommandOptions& options, const Console& console, std::ostream& out) {
   int exit_status = kExitOk;
-  std::unique_ptr<AgentConnection> connection = Connect(options, console, &exit_status);
+  std::unique_ptr<AgentConnection> connection = ConnectToHost(options, console, &exit_status);
   if (!connection) return exit_status;
   mlcube_remote::v1::ListJobsRequest request;
   request.set_all(options.all);

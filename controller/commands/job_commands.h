@@ -7,6 +7,7 @@
 #include <ostream>
 #include <string>
 
+#include "controller/commands/cube_options.h"
 #include "controller/terminal/console.h"
 
 namespace mlcube {
@@ -14,7 +15,10 @@ namespace mlcube {
 struct JobCommandOptions {
   std::string hosts_path;  // --hosts
   std::string host;        // --host; empty = default host
+  // A job id, or SWEEP/RUN for status, logs and cancel: the run's host and
+  // job from runs/SWEEP/sweep.yaml in the workspace of `cube`.
   std::string job_id;
+  CubeOptions cube;
   bool follow = false;  // logs -f
   bool all = false;     // jobs --all
 };

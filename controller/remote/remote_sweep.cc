@@ -71,15 +71,19 @@ int ExitCodeFor(SweepEnd end, const SweepRecord& record, bool detach) {
 }
 
 // The agent-side calls of SweepRunner: submit, state, cancel, log tail.
-void AddJobHooks(AgentConnection& agent, const RemoteRunRequest& request, const Console& console,
-                 SweepHooks* hooks) {
-  hooks->submit = [&agent, &request, &console](const RunRecord& run,
-                                               const RunPlan& plan) -> absl::StatusOr<Job> {
+// `metrics_path` (the sweep's --metrics, inside a run's outputs) is sent
+// as each run's own file, so the agent can return its tail while it runs.
+void AddJobHooks(AgentConnection& agent, const RemoteRunRequest& request,
+                 const std::string& metrics_path, const Console& console, SweepHooks* hooks) {
+  hooks->submit = [&agent, &request, &console, metrics_path](
+                      const RunRecord& run, const RunPlan& plan) -> absl::StatusOr<Job> {
     mlcube_remote::v1::SubmitJobRequest submit = request.submit;
     for (const std::string& assignment : plan.overrides) {
       const size_t eq = assignment.find('=');
       (*submit.mutable_overrides())[assignment.substr(0, eq)] = assignment.substr(eq + 1);
     }
+    if (!metrics_path.empty())
+      submit.set_metrics_path(absl::StrCat(plan.run_dir, "/", metrics_path));
     submit.set_client_request_id(absl::StrCat("sweep-", plan.run_dir));
     return SubmitWithRetry(agent, submit, console);
   };
@@ -120,7 +124,7 @@ int RunRemoteSweep(AgentConnection& agent, RemoteRunRequest request, PreparedSwe
   }
   for (RunRecord& run : sweep->record.runs) run.host = request.host_name;
   SweepHooks hooks;
-  AddJobHooks(agent, request, console, &hooks);
+  AddJobHooks(agent, request, sweep->record.metrics_path, console, &hooks);
   const Cube& cube = *request.cube;
   ScanCache cache = ScanCache::Load(ScanCache::DefaultFileFor(cube.root));
   SyncClient sync(agent.channel(), &cache);

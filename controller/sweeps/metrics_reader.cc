@@ -90,8 +90,13 @@ absl::StatusOr<std::map<std::string, std::string>> MetricsReader::ReadLatest(
     const std::string& path) {
   absl::StatusOr<std::string> text = ReadBounded(path);
   if (!text.ok()) return text.status();
-  if (!IsJsonLines(path)) return FlattenText(*text, path);
-  absl::StatusOr<std::vector<std::map<std::string, std::string>>> steps = ParseLines(*text, path);
+  return ParseLatest(*text, path);
+}
+
+absl::StatusOr<std::map<std::string, std::string>> MetricsReader::ParseLatest(
+    const std::string& text, const std::string& path) {
+  if (!IsJsonLines(path)) return FlattenText(text, path);
+  absl::StatusOr<std::vector<std::map<std::string, std::string>>> steps = ParseLines(text, path);
   if (!steps.ok()) return steps.status();
   if (steps->empty()) return std::map<std::string, std::string>{};
   return steps->back();

@@ -32,6 +32,11 @@ class MetricsReader {
   // The latest scalar values, "dotted.key" -> value as written.
   static absl::StatusOr<std::map<std::string, std::string>> ReadLatest(const std::string& path);
 
+  // ReadLatest of `text`, the content (or the agent's tail) of the file
+  // `path`, which decides the format and is named in errors.
+  static absl::StatusOr<std::map<std::string, std::string>> ParseLatest(const std::string& text,
+                                                                        const std::string& path);
+
   // Every step of a JSON-lines file; a YAML/JSON file is one step.
   static absl::StatusOr<std::vector<MetricsStep>> ReadCurve(const std::string& path);
 };

@@ -111,6 +111,21 @@ absl::Status RunInputs::WriteSweptFile(const Parameter& input, const std::vector
   return WriteFileAtomically(destination, text, 0644);
 }
 
+std::vector<std::string> RunInputs::WorkspaceOutputs() const {
+  std::vector<std::string> outputs;
+  for (const std::string& task : tasks_) {
+    auto it = cube_->tasks.find(task);
+    if (it == cube_->tasks.end()) continue;
+    for (const Parameter& output : it->second.outputs) {
+      if (!IsWithin(output.host_path, cube_->workspace) || output.host_path == cube_->workspace) {
+        continue;
+      }
+      outputs.push_back(Relative(output.host_path, cube_->workspace));
+    }
+  }
+  return outputs;
+}
+
 void RunInputs::AddOutputs(const std::string& run_dir, RunPlan* plan) const {
   std::set<std::string> seen;
   for (const std::string& task : tasks_) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
 #include "common/safe_path.h"
+#include "controller/sweeps/live_metrics.h"
 #include "controller/sweeps/metrics_reader.h"
 
 namespace mlcube {
@@ -89,6 +90,7 @@ bool SweepRunner::ConfirmCancel() {
 bool SweepRunner::Poll(SweepRecord* record, const std::vector<RunPlan>& plans,
                        std::vector<size_t>* active) {
   bool changed = false;
+  bool metrics_changed = false;
   for (auto it = active->begin(); it != active->end();) {
     RunRecord& run = record->runs[*it];
     absl::StatusOr<Job> job = hooks_.get(run.job_id);
@@ -105,6 +107,8 @@ bool SweepRunner::Poll(SweepRecord* record, const std::vector<RunPlan>& plans,
     query_failures_ = 0;
     const std::string before = run.state;
     Update(&run, *job);
+    // Live values are worth a save, but do not redraw the status lines.
+    if (LiveMetrics::Apply(*job, &run)) metrics_changed = true;
     if (options_.interactive && hooks_.tail && run.state != "QUEUED") FollowTail(run, *it);
     if (run.finished()) Finish(record, *it, plans[*it]);
     if (run.state != before) {
@@ -113,7 +117,7 @@ bool SweepRunner::Poll(SweepRecord* record, const std::vector<RunPlan>& plans,
     }
     it = run.finished() ? active->erase(it) : it + 1;
   }
-  if (changed) Save(*record);
+  if (changed || metrics_changed) Save(*record);
   if (options_.interactive) Show(*record, record->runs.size());  // elapsed times move on
   return true;
 }
@@ -184,6 +188,7 @@ void SweepRunner::Finish(SweepRecord* record, size_t index, const RunPlan& plan)
   absl::StatusOr<std::map<std::string, std::string>> metrics = MetricsReader::ReadLatest(path);
   if (metrics.ok()) {
     run.metrics = std::move(*metrics);
+    run.metrics_live = false;
   } else if (run.state == "SUCCEEDED") {
     lines_drawn_ = 0;
     console_->Warning(absl::StrCat("run ", run.id, ": metrics: ", metrics.status().message()));
