@@ -1,5 +1,6 @@
 #include "controller/sweeps/metrics_reader.h"
 
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include "absl/strings/ascii.h"
@@ -33,6 +34,13 @@ void Flatten(const YAML::Node& node, const std::string& prefix,
 }
 
 absl::StatusOr<std::string> ReadBounded(const std::string& path) {
+  // A pulled output keeps the symlinks the task made: never follow one
+  // (metrics/results.yaml -> ~/.ssh/...).
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, S_ISLNK(st.st_mode) ? ": a symbolic link; not read" : ": not a regular file"));
+  }
   absl::StatusOr<std::string> text = ReadSmallFile(path);
   if (!text.ok()) return text.status();
   if (text->size() > MetricsReader::kMaxBytes) {

@@ -7,7 +7,8 @@
 //    items by position ("scores.0");
 //  - JSON lines (.jsonl / .ndjson): one step per line, {"step": 10,
 //    "loss": 0.31}, for curves; its latest values are the last step's.
-// The file is the task's output and hostile: bad content is one
+// The file is the task's output and hostile: a symlink or anything but a
+// regular file is refused unread; bad content is one
 // INVALID_ARGUMENT line naming the file (and line); a half-written last
 // line of a JSON-lines file (the task is still writing) is ignored.
 
