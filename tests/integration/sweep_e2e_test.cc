@@ -317,8 +317,12 @@ if [ "$task" = train ]; then
 fi
 )");
     dir_.WriteFile("hello/build/hello.sh", script);
-    ASSERT_EQ(
-        mlcube_test::Shell(std::string("docker rmi -f ") + kImage + " >/dev/null 2>&1 || true"), 0);
+    // The agent tags its build per identity (mlcube-local/OWNER:NAME-HASH)
+    // and builds only when that is missing: drop an earlier script's build.
+    ASSERT_EQ(mlcube_test::Shell("docker images -q --filter "
+                                 "'reference=mlcube-local/*:mlcube-metrics-e2e_hello_1-*' | "
+                                 "xargs -r docker rmi -f >/dev/null"),
+              0);
   }
 
   void WriteTrainHosts(const std::string& env) {
@@ -388,6 +392,40 @@ TEST_F(SweepLiveMetricsTest, RunsShowLiveValuesAndRunsAreNamedBySweepAndRun) {
     EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
     EXPECT_THAT(cancelled.out, HasSubstr("CANCELLED"));
   }
+}
+
+// A sweep followed in the foreground records the live values as they
+// come, so a plain `runs` (no --refresh) in another terminal shows them;
+// once the runs end and are pulled, the pulled values replace them.
+TEST_F(SweepLiveMetricsTest, AFollowedSweepRecordsLiveValuesThenPulledOnes) {
+  WriteTrainHosts("TRAIN_HOLD: '10'");
+  BackgroundCommand sweep_command(
+      Argv({"run", Cube(), "--task=train", "-P", std::string("docker.image=") + kImage,
+            "--repeat=2", "--parallel=2", "--metrics=metrics/log.jsonl"}),
+      {"NO_COLOR=1", "HOME=" + dir_.path()});
+  std::string row;
+  std::string sweep;
+  for (int i = 0; i < 120 && row.find(",live,") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    if (sweep.empty() &&
+        mlcube_test::Shell("ls " + Workspace() + "/runs 2>/dev/null", &sweep) == 0) {
+      sweep.erase(sweep.find_last_not_of('\n') + 1);
+    }
+    if (sweep.empty()) continue;
+    CommandResult listed = Cli({"runs", Cube(), sweep, "--csv"});
+    ASSERT_EQ(listed.exit_code, 0) << listed.err;
+    row = Line(listed.out, sweep + "/r001");
+  }
+  EXPECT_THAT(row, HasSubstr(",RUNNING,")) << row;
+  EXPECT_THAT(row, HasSubstr(",live,0.15,3")) << row;
+  CommandResult ended = sweep_command.Wait(120);
+  ASSERT_EQ(ended.exit_code, 0) << ended.err;
+  CommandResult listed = Cli({"runs", Cube(), sweep, "--csv"});
+  EXPECT_THAT(Line(listed.out, sweep + "/r001"), HasSubstr(",SUCCEEDED,")) << listed.out;
+  EXPECT_THAT(Line(listed.out, sweep + "/r001"), HasSubstr(",pulled,0.05,4")) << listed.out;
+  EXPECT_THAT(
+      ReadFileContent(Workspace() + "/runs/" + sweep + "/r001/metrics/log.jsonl"),
+      ::testing::EndsWith("{\"step\": 3, \"loss\": 0.15}\n{\"step\": 4, \"loss\": 0.05}\n"));
 }
 
 TEST_F(SweepLiveMetricsTest, AMetricsPathOutsideTheOutputsIsRefusedAtSubmit) {
