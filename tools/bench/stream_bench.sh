@@ -72,9 +72,13 @@ fi
 SCRIPT
 sed -i "/^shift$/r $DIR/stream.sh" "$DIR/hello/build/hello.sh"
 
+# One identity follows RUNS streams at once: above the default per-identity
+# limit of 64 open streams (limits.open_streams), so it is raised here.
+printf 'limits: {open_streams: %d}\n' $((RUNS + 16)) >"$DIR/agent.yaml"
+chmod 644 "$DIR/agent.yaml"
 setpriv --reuid="$(id -u mlcube)" --regid="$(id -g mlcube)" --init-groups --reset-env \
-  "$AGENT" serve --listen="unix://$DIR/state/agent.sock" --state-dir="$DIR/state" \
-  --max-concurrent-jobs="$RUNS" >"$DIR/agent.log" 2>&1 &
+  "$AGENT" serve --config="$DIR/agent.yaml" --listen="unix://$DIR/state/agent.sock" \
+  --state-dir="$DIR/state" --max-concurrent-jobs="$RUNS" >"$DIR/agent.log" 2>&1 &
 AGENT_PID=$!
 echo $AGENT_PID >"$DIR/agent.pid"
 for _ in $(seq 100); do [[ -S $DIR/state/agent.sock ]] && break; sleep 0.1; done
@@ -120,7 +124,9 @@ for i in $(seq 0 $((RUNS - 1))); do
   cli logs -f --mlcube="$DIR/hello" "$sweep/$run" >"$DIR/ours/$run.log" 2>&1 &
   followers+=($!)
 done
-for pid in "${followers[@]}"; do wait "$pid" || die "a follower of $sweep failed"; done
+for i in "${!followers[@]}"; do
+  wait "${followers[$i]}" || die "follower $i of $sweep failed: $(tail -2 "$DIR/ours/$(printf 'r%0*d' "$width" "$i").log")"
+done
 ours_ms=$(($(now_ms) - start))
 stop_sample ours
 
