@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "controller/commands/run_reference.h"
 #include "controller/remote/job_watcher.h"
+#include "controller/sweeps/live_metrics.h"
 #include "controller/terminal/exit_codes.h"
 #include "controller/terminal/interrupt_monitor.h"
 #include "controller/transport/agent_connection.h"
@@ -62,6 +63,25 @@ std::unique_ptr<AgentConnection> Connect(JobCommandOptions* options, const Conso
   }
   *options = std::move(*resolved);
   return ConnectToHost(*options, console, exit_status);
+}
+
+// The job's metrics file and its latest values as the agent read them now.
+void PrintMetrics(const Job& job, std::ostream& out) {
+  if (job.metrics_path().empty()) return;
+  out << "metrics file: " << job.metrics_path() << "\n";
+  if (!job.metrics().error().empty()) {
+    out << "metrics: " << job.metrics().error() << "\n";
+    return;
+  }
+  RunRecord run;
+  std::string error;
+  if (!LiveMetrics::Apply(job, &run, &error)) {
+    out << "metrics: " << (error.empty() ? "none yet" : error) << "\n";
+    return;
+  }
+  std::vector<std::string> values;
+  for (const auto& [key, value] : run.metrics) values.push_back(absl::StrCat(key, "=", value));
+  out << "metrics: " << absl::StrJoin(values, " ") << "\n";
 }
 
 int ReportRpcError(const Console& console, const AgentConnection& connection,
@@ -124,6 +144,7 @@ int RunStatusCommand(const JobCommandOptions& given, const Console& console, std
   if (!job.reason().empty()) out << "reason: " << job.reason() << "\n";
   out << "log bytes: " << job.log_end_offset() << (job.log_truncated() ? " (truncated)" : "")
       << "\n";
+  PrintMetrics(job, out);
   return kExitOk;
 }
 

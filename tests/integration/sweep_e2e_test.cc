@@ -377,6 +377,8 @@ TEST_F(SweepLiveMetricsTest, RunsShowLiveValuesAndRunsAreNamedBySweepAndRun) {
   CommandResult status = Cli({"status", Cube(), run});
   EXPECT_EQ(status.exit_code, 0) << status.err;
   EXPECT_THAT(status.out, HasSubstr("state: RUNNING"));
+  EXPECT_THAT(status.out, HasSubstr("metrics file: runs/" + run + "/metrics/log.jsonl\n"));
+  EXPECT_THAT(status.out, HasSubstr("metrics: loss=0.15 step=3\n"));
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"nosuch/r000", "nosuch/r000: no sweep nosuch"},
       {sweep + "/r999", sweep + "/r999: sweep " + sweep + " has no run 'r999' (runs: r000, r001)"},
