@@ -130,6 +130,15 @@ done
 ours_ms=$(($(now_ms) - start))
 stop_sample ours
 
+# The same runs with nobody following: what streaming to the followers
+# costs the agent, against what running the jobs costs it.
+sample unwatched
+start=$(now_ms)
+cli run "${CUBE[@]}" --task=stream --repeat="$RUNS" --parallel="$RUNS" --detach >/dev/null
+while [[ $(cli jobs | wc -l) -gt 1 ]]; do sleep 1; done
+unwatched_ms=$(($(now_ms) - start))
+stop_sample unwatched
+
 sample plain
 start=$(now_ms)
 followers=()
@@ -147,6 +156,8 @@ echo "$RUNS tasks printing a line every 10 ms for $SECONDS_ s, each followed liv
   "(load before: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "mlcube-agent (run --repeat=$RUNS --detach, $RUNS x logs -f SWEEP/RUN): $ours_ms ms"
 sed 's/^/  /' "$DIR/ours.sample"
+echo "mlcube-agent, nobody following (one ListJobs a second until all end): $unwatched_ms ms"
+sed 's/^/  /' "$DIR/unwatched.sample" | grep -v -E '^  followers '
 echo "plain docker ($RUNS x docker run -d, $RUNS x docker logs -f): $plain_ms ms"
 sed 's/^/  /' "$DIR/plain.sample" | grep -v -E '^  (agent|supervisors|run-clients) '
 check_lines ours
