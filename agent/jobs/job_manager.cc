@@ -491,18 +491,9 @@ absl::StatusOr<CubeJobs::Outputs> JobManager::OutputsOf(const std::string& owner
   }
   auto cube = LoadJobCube(owner, request);
   if (!cube.ok()) return cube.status();
-  const std::string workspace = NormalizePath(cube->workspace);
-  std::vector<std::string> paths;
-  for (const std::string& task_name : request.tasks()) {
-    auto task = cube->tasks.find(task_name);
-    if (task == cube->tasks.end()) continue;
-    for (const Parameter& output : task->second.outputs) {
-      const std::string norm = NormalizePath(output.host_path);
-      if (!IsWithin(norm, workspace) || norm == workspace) continue;
-      paths.push_back(norm.substr(workspace.size() + 1));
-    }
-  }
-  return Outputs{request.cube_id(), std::move(paths)};
+  return Outputs{request.cube_id(),
+                 WorkspaceOutputPaths(*cube, std::vector<std::string>(request.tasks().begin(),
+                                                                      request.tasks().end()))};
 }
 
 std::vector<std::string> JobManager::UnfinishedJobsOf(const std::string& owner,

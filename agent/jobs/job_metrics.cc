@@ -7,31 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/beneath_dir.h"
+#include "common/cube_loader.h"
 #include "common/file_tail.h"
 #include "common/file_util.h"
 #include "common/safe_path.h"
 
 namespace mlcube {
-namespace {
-
-// Workspace-relative paths of the outputs of the request's tasks.
-std::vector<std::string> OutputsInWorkspace(const Cube& cube,
-                                            const mlcube_remote::v1::SubmitJobRequest& request) {
-  const std::string workspace = NormalizePath(cube.workspace);
-  std::vector<std::string> outputs;
-  for (const std::string& task_name : request.tasks()) {
-    auto task = cube.tasks.find(task_name);
-    if (task == cube.tasks.end()) continue;
-    for (const Parameter& output : task->second.outputs) {
-      const std::string norm = NormalizePath(output.host_path);
-      if (!IsWithin(norm, workspace) || norm == workspace) continue;
-      outputs.push_back(norm.substr(workspace.size() + 1));
-    }
-  }
-  return outputs;
-}
-
-}  // namespace
 
 bool JobMetrics::IsJsonLines(const std::string& path) {
   const std::string lower = absl::AsciiStrToLower(path);
@@ -47,7 +28,8 @@ absl::Status JobMetrics::CheckPath(const Cube& cube,
     return absl::InvalidArgumentError(
         absl::StrCat(shown, ": expected a workspace-relative path without '..'"));
   }
-  const std::vector<std::string> outputs = OutputsInWorkspace(cube, request);
+  const std::vector<std::string> outputs = WorkspaceOutputPaths(
+      cube, std::vector<std::string>(request.tasks().begin(), request.tasks().end()));
   for (const std::string& output : outputs) {
     if (path == output || IsWithin(path, output)) return absl::OkStatus();
   }

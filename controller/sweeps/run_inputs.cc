@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/config_tree.h"
+#include "common/cube_loader.h"
 #include "common/file_util.h"
 #include "common/safe_path.h"
 #include "common/yaml_reader.h"
@@ -112,18 +113,7 @@ absl::Status RunInputs::WriteSweptFile(const Parameter& input, const std::vector
 }
 
 std::vector<std::string> RunInputs::WorkspaceOutputs() const {
-  std::vector<std::string> outputs;
-  for (const std::string& task : tasks_) {
-    auto it = cube_->tasks.find(task);
-    if (it == cube_->tasks.end()) continue;
-    for (const Parameter& output : it->second.outputs) {
-      if (!IsWithin(output.host_path, cube_->workspace) || output.host_path == cube_->workspace) {
-        continue;
-      }
-      outputs.push_back(Relative(output.host_path, cube_->workspace));
-    }
-  }
-  return outputs;
+  return WorkspaceOutputPaths(*cube_, tasks_);
 }
 
 void RunInputs::AddOutputs(const std::string& run_dir, RunPlan* plan) const {
