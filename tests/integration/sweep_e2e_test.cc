@@ -475,6 +475,9 @@ TEST_F(SweepLiveMetricsTest, APlantedSymlinkIsNotRead) {
   for (const RunRecord& one : record->runs) EXPECT_TRUE(one.metrics.empty()) << one.id;
   CommandResult logs = Cli({"logs", Cube(), sweep + "/r001"});
   EXPECT_THAT(logs.out, HasSubstr("train: planted a link"));
+  CommandResult status = Cli({"status", Cube(), sweep + "/r001"});
+  EXPECT_THAT(status.out, HasSubstr("is a symbolic link; refusing to follow it"));
+  EXPECT_EQ(status.out.find("4242"), std::string::npos) << status.out;
 }
 
 // `runs` and `plot` read the workspace only: a record and JSON-lines
