@@ -185,6 +185,14 @@ absl::Status ValidateSubmitJobRequest(const v1::SubmitJobRequest& request) {
   if (request.client_request_id().size() > 128 || HasControlBytes(request.client_request_id())) {
     return Bad("client_request_id", "must be at most 128 printable characters");
   }
+  if (!request.metrics_path().empty()) {
+    if (request.metrics_path().size() > RequestLimits::kMaxPathBytes) {
+      return Bad("metrics_path", "longer than 4096 bytes");
+    }
+    if (absl::Status s = ValidateRelativePath(request.metrics_path()); !s.ok()) {
+      return Bad("metrics_path", s.message());
+    }
+  }
   if (!request.batch_id().empty() || request.batch_parallel() != 0) {
     return Bad("batch_id", "is set by the agent for the runs of SubmitJobs");
   }

@@ -103,6 +103,39 @@ absl::StatusOr<UniqueFd> BeneathDir::WalkComponents(absl::string_view rel, bool 
   return cur;
 }
 
+absl::StatusOr<UniqueFd> BeneathDir::OpenRegularFile(absl::string_view rel) const {
+  if (absl::Status s = ValidateRelativePath(rel); !s.ok()) return s;
+  const size_t slash = rel.rfind('/');
+  const absl::string_view parent = slash == absl::string_view::npos ? "" : rel.substr(0, slash);
+  const std::string name(slash == absl::string_view::npos ? rel : rel.substr(slash + 1));
+  absl::StatusOr<UniqueFd> dir = OpenDir(parent, /*create=*/false);
+  if (!dir.ok()) return dir.status();
+  const std::string shown = absl::StrCat("'", PrintableExcerpt(rel), "' in ", root_path_);
+  UniqueFd fd(
+      openat(dir->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd) {
+    const int err = errno;
+    if (err == ENOENT) return absl::NotFoundError(absl::StrCat(shown, " does not exist"));
+    if (err == ELOOP) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(shown, " is a symbolic link; refusing to follow it"));
+    }
+    return absl::FailedPreconditionError(absl::StrCat("opening ", shown, ": ", strerror(err)));
+  }
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) {
+    return absl::InternalError(absl::StrCat("stat ", shown, ": ", strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(shown, " is not a regular file"));
+  }
+  if (st.st_nlink > 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(shown, " has ", st.st_nlink, " hard links; refusing to read it"));
+  }
+  return fd;
+}
+
 absl::StatusOr<UniqueFd> BeneathDir::OpenDirPath(const std::string& path, bool create,
                                                  mode_t mode) const {
   const std::string norm = NormalizePath(path);

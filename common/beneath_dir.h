@@ -44,6 +44,14 @@ class BeneathDir {
   // is missing and not `create`.
   absl::StatusOr<UniqueFd> OpenDir(absl::string_view rel, bool create, mode_t mode = 0755) const;
 
+  // The regular file `rel` below the root, opened read-only: its directory
+  // with OpenDir (no symlink anywhere), the file itself with O_NOFOLLOW and
+  // O_NONBLOCK (a FIFO a task planted never blocks the caller), then
+  // fstat'ed. FAILED_PRECONDITION, naming `rel`, for a symlink, anything
+  // but a regular file, or a file with more than one hard link (it may be
+  // another file's bytes a task linked in); NOT_FOUND when missing.
+  absl::StatusOr<UniqueFd> OpenRegularFile(absl::string_view rel) const;
+
   // Like OpenDir for an absolute path that must lie (lexically) below the
   // root; INVALID_ARGUMENT when it does not.
   absl::StatusOr<UniqueFd> OpenDirPath(const std::string& path, bool create,

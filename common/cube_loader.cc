@@ -317,4 +317,20 @@ absl::StatusOr<Cube> LoadCube(const CubeLoadOptions& options) {
   return GuardYaml<absl::StatusOr<Cube>>(options.path, [&] { return LoadCubeUnguarded(options); });
 }
 
+std::vector<std::string> WorkspaceOutputPaths(const Cube& cube,
+                                              const std::vector<std::string>& tasks) {
+  const std::string workspace = NormalizePath(cube.workspace);
+  std::vector<std::string> paths;
+  for (const std::string& task_name : tasks) {
+    auto task = cube.tasks.find(task_name);
+    if (task == cube.tasks.end()) continue;
+    for (const Parameter& output : task->second.outputs) {
+      const std::string norm = NormalizePath(output.host_path);
+      if (!IsWithin(norm, workspace) || norm == workspace) continue;
+      paths.push_back(norm.substr(workspace == "/" ? 1 : workspace.size() + 1));
+    }
+  }
+  return paths;
+}
+
 }  // namespace mlcube

@@ -39,6 +39,13 @@ struct CubeLoadOptions {
 // Never throws.
 absl::StatusOr<Cube> LoadCube(const CubeLoadOptions& options);
 
+// The workspace-relative paths of the outputs of `tasks` (names not in the
+// cube are skipped) that lie inside the cube's workspace (the workspace
+// itself excluded), in task and parameter order: what a job's pull brings
+// back and where its metrics file may lie.
+std::vector<std::string> WorkspaceOutputPaths(const Cube& cube,
+                                              const std::vector<std::string>& tasks);
+
 // Same as LoadCube for a cube whose files are in memory (fuzzing, tests):
 // `mlcube_yaml` is the text of mlcube.yaml of a single-file cube at `root`.
 absl::StatusOr<Cube> LoadCubeFromString(const std::string& mlcube_yaml, const std::string& root,

@@ -45,21 +45,18 @@ JobCommandApps AddJobCommands(CLI::App& app, JobCommandOptions* options) {
                         "Host from the hosts file (default: its default_host)");
     return command;
   };
-  // A job by id, or a sweep's run as SWEEP/RUN (its host and job from the
-  // record in the workspace of the cube at --mlcube).
-  auto add_job_argument = [options](CLI::App* command) {
-    command->add_option("JOB", options->job_id, "Job id, or SWEEP/RUN of a sweep")->required();
-    command->add_option("--mlcube", options->mlcube,
-                        "With SWEEP/RUN: the cube whose workspace holds the sweep (default .)");
-  };
   JobCommandApps apps;
   apps.status = add_job_command("status", "Show a job's state, tasks, times and exit code");
-  add_job_argument(apps.status);
   apps.logs = add_job_command("logs", "Print a job's output; -f follows it until it ends");
-  add_job_argument(apps.logs);
   apps.logs->add_flag("-f,--follow", options->follow, "Keep streaming until the job ends");
   apps.cancel = add_job_command("cancel", "Cancel a job (kills its container)");
-  add_job_argument(apps.cancel);
+  // A run of a sweep may stand for its job: its host and job id come from
+  // the sweep's record in the cube's workspace (--mlcube).
+  for (CLI::App* command : {apps.status, apps.logs, apps.cancel}) {
+    command->add_option("JOB", options->job_id, "Job id, or SWEEP/RUN (a run of a sweep)")
+        ->required();
+    AddCubeOptions(command, &options->cube);
+  }
   apps.jobs = add_job_command("jobs", "List your jobs on a host");
   apps.jobs->add_flag("--all", options->all, "Include finished jobs");
   return apps;

@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "agent/job_log.h"
 #include "agent/jobs/build_context_placement.h"
+#include "agent/jobs/job_metrics.h"
 #include "agent/jobs/task_step.h"
 #include "agent/request_validator.h"
 #include "agent/runtimes/apptainer_runtime.h"
@@ -367,7 +368,7 @@ absl::Status JobManager::CheckSubmittable(const std::string& owner,
       if (absl::Status s = CheckTaskAtSubmit(*cube, request.tasks(i), i > 0); !s.ok()) return s;
     }
   }
-  return absl::OkStatus();
+  return JobMetrics::CheckPath(*cube, request);
 }
 
 absl::Mutex* JobManager::SubmitMutexOf(const std::string& owner) {
@@ -421,6 +422,7 @@ absl::StatusOr<std::shared_ptr<JobManager::Entry>> JobManager::RecordNewJob(
                       ? mlcube_remote::v1::RUNTIME_DOCKER
                       : stored.runtime());
   job.set_scheduler(stored.scheduler().empty() ? "local" : stored.scheduler());
+  job.set_metrics_path(stored.metrics_path());
   job.set_state(mlcube_remote::v1::JOB_STATE_QUEUED);
   job.set_created_unix_ms(NowUnixMs());
   absl::Status saved = store_.SaveRequest(*id, stored);
@@ -534,12 +536,43 @@ Job JobManager::Snapshot(const Entry& entry) const {
 }
 
 absl::StatusOr<Job> JobManager::Get(const std::string& owner, const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  auto it = jobs_.find(id);
-  if (it == jobs_.end() || it->second->job.owner() != owner) {
-    return absl::NotFoundError(absl::StrCat("no job ", id));
+  std::shared_ptr<Entry> entry;
+  Job job;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second->job.owner() != owner) {
+      return absl::NotFoundError(absl::StrCat("no job ", id));
+    }
+    entry = it->second;
+    job = Snapshot(*entry);
   }
-  return Snapshot(*it->second);
+  AddMetrics(owner, entry, &job);
+  return job;
+}
+
+void JobManager::AddMetrics(const std::string& owner, const std::shared_ptr<Entry>& entry,
+                            Job* job) {
+  // The request never changes after submit; reading it unlocked is safe.
+  const SubmitJobRequest& request = entry->request;
+  if (request.metrics_path().empty()) return;
+  std::string workspace;
+  {
+    absl::MutexLock lock(&mu_);
+    workspace = entry->metrics_workspace;
+  }
+  if (workspace.empty()) {
+    absl::StatusOr<Cube> cube = LoadJobCube(owner, request);
+    absl::Status checked = cube.ok() ? JobMetrics::CheckPath(*cube, request) : cube.status();
+    if (!checked.ok()) {
+      job->mutable_metrics()->set_error(std::string(checked.message()));
+      return;
+    }
+    workspace = NormalizePath(cube->workspace);
+    absl::MutexLock lock(&mu_);
+    entry->metrics_workspace = workspace;
+  }
+  *job->mutable_metrics() = JobMetrics::Read(workspace, request.metrics_path());
 }
 
 absl::StatusOr<CubeJobs::Outputs> JobManager::OutputsOf(const std::string& owner,
@@ -555,18 +588,9 @@ absl::StatusOr<CubeJobs::Outputs> JobManager::OutputsOf(const std::string& owner
   }
   auto cube = LoadJobCube(owner, request);
   if (!cube.ok()) return cube.status();
-  const std::string workspace = NormalizePath(cube->workspace);
-  std::vector<std::string> paths;
-  for (const std::string& task_name : request.tasks()) {
-    auto task = cube->tasks.find(task_name);
-    if (task == cube->tasks.end()) continue;
-    for (const Parameter& output : task->second.outputs) {
-      const std::string norm = NormalizePath(output.host_path);
-      if (!IsWithin(norm, workspace) || norm == workspace) continue;
-      paths.push_back(norm.substr(workspace.size() + 1));
-    }
-  }
-  return Outputs{request.cube_id(), std::move(paths)};
+  return Outputs{request.cube_id(),
+                 WorkspaceOutputPaths(*cube, std::vector<std::string>(request.tasks().begin(),
+                                                                      request.tasks().end()))};
 }
 
 std::vector<std::string> JobManager::UnfinishedJobsOf(const std::string& owner,

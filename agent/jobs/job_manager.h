@@ -73,6 +73,7 @@ class JobManager : public CubeJobs {
   // slots. A retried batch (same client_request_id) returns the same jobs.
   absl::StatusOr<std::vector<mlcube_remote::v1::Job>> SubmitBatch(
       const std::string& owner, const mlcube_remote::v1::SubmitJobsRequest& batch);
+  // With the tail of the job's metrics file (Job.metrics), read now.
   absl::StatusOr<mlcube_remote::v1::Job> Get(const std::string& owner, const std::string& id);
   // CubeJobs.
   absl::StatusOr<Outputs> OutputsOf(const std::string& owner, const std::string& id) override;
@@ -93,7 +94,13 @@ class JobManager : public CubeJobs {
     mlcube_remote::v1::Job job;
     mlcube_remote::v1::SubmitJobRequest request;
     bool cancel_requested = false;
+    // The cube's workspace, for reading metrics_path; found on first use.
+    std::string metrics_workspace;
   };
+
+  // The job's metrics tail (Job.metrics) when it has a metrics_path.
+  void AddMetrics(const std::string& owner, const std::shared_ptr<Entry>& entry,
+                  mlcube_remote::v1::Job* job);
 
   absl::StatusOr<Cube> LoadJobCube(const std::string& owner,
                                    const mlcube_remote::v1::SubmitJobRequest& request) const;

@@ -6,10 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "common/cube_loader.h"
-#include "controller/commands/cube_options.h"
+#include "controller/commands/run_reference.h"
 #include "controller/remote/job_watcher.h"
-#include "controller/sweeps/sweep_record.h"
+#include "controller/sweeps/live_metrics.h"
 #include "controller/terminal/exit_codes.h"
 #include "controller/terminal/interrupt_monitor.h"
 #include "controller/transport/agent_connection.h"
@@ -20,53 +19,9 @@ namespace {
 
 using mlcube_remote::v1::Job;
 
-// SWEEP/RUN -> the run's host and job id, from runs/SWEEP/sweep.yaml in the
-// workspace of the cube at options->mlcube. A plain job id is left alone.
-absl::Status ResolveRun(JobCommandOptions* options) {
-  const size_t slash = options->job_id.find('/');
-  if (slash == std::string::npos) return absl::OkStatus();
-  const std::string sweep = options->job_id.substr(0, slash);
-  const std::string run_id = options->job_id.substr(slash + 1);
-  if (sweep.empty() || sweep == "." || sweep == ".." || run_id.empty() ||
-      run_id.find('/') != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("'", options->job_id,
-                                                   "': expected a job id or SWEEP/RUN (e.g. ",
-                                                   "20261125-163200-3fa9/r003)"));
-  }
-  CubeOptions cube_options;
-  cube_options.mlcube = options->mlcube;
-  absl::StatusOr<Cube> cube = LoadCube(ToLoadOptions(cube_options));
-  if (!cube.ok()) return cube.status();
-  absl::StatusOr<SweepRecord> record =
-      SweepRecord::Load(SweepRecord::PathFor(cube->workspace, sweep));
-  if (!record.ok()) return record.status();
-  for (const RunRecord& run : record->runs) {
-    if (run.id != run_id) continue;
-    if (run.job_id.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat("run ", run_id, " of sweep ", sweep,
-                                                        " was never submitted (", run.state, ")"));
-    }
-    if (!options->host.empty() && options->host != run.host) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "run ", run_id, " of sweep ", sweep, " ran on ", run.host, ", not on ", options->host));
-    }
-    options->host = run.host;
-    options->job_id = run.job_id;
-    return absl::OkStatus();
-  }
-  return absl::NotFoundError(absl::StrCat("no run ", run_id, " in sweep ", sweep));
-}
-
-// Opens the connection to the selected host, reporting errors itself;
-// first turns SWEEP/RUN into the run's host and job id.
-std::unique_ptr<AgentConnection> Connect(JobCommandOptions* options, const Console& console,
-                                         int* exit_status) {
-  if (absl::Status resolved = ResolveRun(options); !resolved.ok()) {
-    console.Error(resolved.message());
-    *exit_status = kExitBadInput;
-    return nullptr;
-  }
-  absl::StatusOr<HostEntry> host = LoadHost(options->hosts_path, options->host);
+std::unique_ptr<AgentConnection> ConnectToHost(const JobCommandOptions& options,
+                                               const Console& console, int* exit_status) {
+  absl::StatusOr<HostEntry> host = LoadHost(options.hosts_path, options.host);
   if (!host.ok()) {
     console.Error(host.status().message());
     *exit_status = kExitBadInput;
@@ -79,6 +34,54 @@ std::unique_ptr<AgentConnection> Connect(JobCommandOptions* options, const Conso
     return nullptr;
   }
   return std::move(*connection);
+}
+
+// `options` with a SWEEP/RUN job replaced by the run's host and job id.
+absl::StatusOr<JobCommandOptions> ResolveRun(const JobCommandOptions& options) {
+  if (!IsRunReference(options.job_id)) return options;
+  absl::StatusOr<RunReference> run = ResolveRunReference(options.job_id, options.cube);
+  if (!run.ok()) return run.status();
+  if (!options.host.empty() && options.host != run->host) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--host=", options.host, ": run ", options.job_id, " ran on ", run->host));
+  }
+  JobCommandOptions resolved = options;
+  resolved.host = run->host;
+  resolved.job_id = run->job_id;
+  return resolved;
+}
+
+// Opens the connection to the selected host, reporting errors itself. A
+// SWEEP/RUN job is resolved first (`options` then names its host and job).
+std::unique_ptr<AgentConnection> Connect(JobCommandOptions* options, const Console& console,
+                                         int* exit_status) {
+  absl::StatusOr<JobCommandOptions> resolved = ResolveRun(*options);
+  if (!resolved.ok()) {
+    console.Error(resolved.status().message());
+    *exit_status = kExitBadInput;
+    return nullptr;
+  }
+  *options = std::move(*resolved);
+  return ConnectToHost(*options, console, exit_status);
+}
+
+// The job's metrics file and its latest values as the agent read them now.
+void PrintMetrics(const Job& job, std::ostream& out) {
+  if (job.metrics_path().empty()) return;
+  out << "metrics file: " << job.metrics_path() << "\n";
+  if (!job.metrics().error().empty()) {
+    out << "metrics: " << job.metrics().error() << "\n";
+    return;
+  }
+  RunRecord run;
+  std::string error;
+  if (!LiveMetrics::Apply(job, &run, &error)) {
+    out << "metrics: " << (error.empty() ? "none yet" : error) << "\n";
+    return;
+  }
+  std::vector<std::string> values;
+  for (const auto& [key, value] : run.metrics) values.push_back(absl::StrCat(key, "=", value));
+  out << "metrics: " << absl::StrJoin(values, " ") << "\n";
 }
 
 int ReportRpcError(const Console& console, const AgentConnection& connection,
@@ -141,12 +144,13 @@ int RunStatusCommand(const JobCommandOptions& given, const Console& console, std
   if (!job.reason().empty()) out << "reason: " << job.reason() << "\n";
   out << "log bytes: " << job.log_end_offset() << (job.log_truncated() ? " (truncated)" : "")
       << "\n";
+  PrintMetrics(job, out);
   return kExitOk;
 }
 
 int RunLogsCommand(const JobCommandOptions& given, const Console& console) {
-  InterruptMonitor interrupts;
   JobCommandOptions options = given;
+  InterruptMonitor interrupts;
   int exit_status = kExitOk;
   std::unique_ptr<AgentConnection> connection = Connect(&options, console, &exit_status);
   if (!connection) return exit_status;
@@ -184,10 +188,9 @@ int RunCancelCommand(const JobCommandOptions& given, const Console& console, std
   return kExitOk;
 }
 
-int RunJobsCommand(const JobCommandOptions& given, const Console& console, std::ostream& out) {
-  JobCommandOptions options = given;
+int RunJobsCommand(const JobCommandOptions& options, const Console& console, std::ostream& out) {
   int exit_status = kExitOk;
-  std::unique_ptr<AgentConnection> connection = Connect(&options, console, &exit_status);
+  std::unique_ptr<AgentConnection> connection = ConnectToHost(options, console, &exit_status);
   if (!connection) return exit_status;
   mlcube_remote::v1::ListJobsRequest request;
   request.set_all(options.all);

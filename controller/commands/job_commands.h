@@ -2,12 +2,12 @@
 #define MLCUBE_REMOTE_CONTROLLER_COMMANDS_JOB_COMMANDS_H_
 
 // The commands that look after jobs already submitted: status, logs, cancel
-// and jobs. Each returns the process exit status. A run of a sweep can be
-// named SWEEP/RUN instead of by host and job id.
+// and jobs. Each returns the process exit status.
 
 #include <ostream>
 #include <string>
 
+#include "controller/commands/cube_options.h"
 #include "controller/terminal/console.h"
 
 namespace mlcube {
@@ -15,10 +15,10 @@ namespace mlcube {
 struct JobCommandOptions {
   std::string hosts_path;  // --hosts
   std::string host;        // --host; empty = default host
-  // A job id, or SWEEP/RUN (status, logs, cancel): the run's host and job
-  // come from the sweep's record in the workspace of the cube at `mlcube`.
+  // A job id, or SWEEP/RUN for status, logs and cancel: the run's host and
+  // job from runs/SWEEP/sweep.yaml in the workspace of `cube`.
   std::string job_id;
-  std::string mlcube = ".";
+  CubeOptions cube;
   bool follow = false;  // logs -f
   bool all = false;     // jobs --all
 };

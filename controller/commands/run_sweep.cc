@@ -6,8 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/file_util.h"
 #include "common/safe_path.h"
+#include "controller/sweeps/run_inputs.h"
 #include "controller/sweeps/sweep_spec.h"
 
 namespace mlcube {
@@ -24,13 +26,24 @@ std::string NewSweepId() {
   return absl::StrFormat("%s-%04x", stamp, device() & 0xffff);
 }
 
-absl::Status CheckMetricsPath(const std::string& path) {
+// --metrics names a file the task writes: it must lie inside one of the
+// outputs (in the workspace) of the tasks run, which every run gets its own
+// copy of; the agent checks the same again at submit.
+absl::Status CheckMetricsPath(const std::string& path, const RunInputs& inputs,
+                              const std::vector<std::string>& tasks) {
   if (path.empty()) return absl::OkStatus();
   if (!ValidateRelativePath(path).ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--metrics=", path, ": expected a workspace-relative path inside one of the outputs"));
   }
-  return absl::OkStatus();
+  const std::vector<std::string> outputs = inputs.WorkspaceOutputs();
+  for (const std::string& output : outputs) {
+    if (IsWithin(path, output)) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--metrics=", path, ": not inside an output of ", absl::StrJoin(tasks, ","),
+      outputs.empty() ? " (no output in the workspace)"
+                      : absl::StrCat(" (outputs: ", absl::StrJoin(outputs, ", "), ")")));
 }
 
 }  // namespace
@@ -72,7 +85,6 @@ absl::StatusOr<std::optional<PreparedSweep>> PrepareSweep(const SweepOptions& op
     return std::nullopt;
   }
   if (absl::Status valid = spec->Validate(cube, tasks); !valid.ok()) return valid;
-  if (absl::Status metrics = CheckMetricsPath(options.metrics); !metrics.ok()) return metrics;
   PreparedSweep sweep;
   sweep.parallel = options.parallel;
   SweepRecord& record = sweep.record;
@@ -83,6 +95,9 @@ absl::StatusOr<std::optional<PreparedSweep>> PrepareSweep(const SweepOptions& op
   record.created_unix_ms = NowUnixMs();
   record.metrics_path = options.metrics;
   RunInputs inputs(&cube, tasks, record.id);
+  if (absl::Status metrics = CheckMetricsPath(options.metrics, inputs, tasks); !metrics.ok()) {
+    return metrics;
+  }
   for (const SweepRunSpec& run : spec->Runs()) {
     absl::StatusOr<RunPlan> plan = inputs.Prepare(run);
     if (!plan.ok()) return plan.status();

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
 #include "controller/sweeps/curve_plot.h"
+#include "controller/sweeps/live_metrics.h"
 #include "controller/sweeps/metrics_reader.h"
 #include "controller/sweeps/runs_table.h"
 #include "controller/sweeps/sweep_record.h"
@@ -47,8 +48,9 @@ absl::StatusOr<std::vector<SweepRecord>> LoadSweeps(const std::string& workspace
   return records;
 }
 
-// Updates the unfinished runs of `sweeps` from their hosts' agents and saves
-// each record that changed. A host that cannot be reached is one warning.
+// Updates the unfinished runs of `sweeps` from their hosts' agents (state,
+// and the live tail of their metrics files) and saves each record that
+// changed. A host that cannot be reached is one warning.
 void Refresh(const std::string& hosts_path, const std::string& workspace,
              std::vector<SweepRecord>* sweeps, const Console& console) {
   std::map<std::string, std::unique_ptr<AgentConnection>> agents;
@@ -86,11 +88,30 @@ void Refresh(const std::string& hosts_path, const std::string& workspace,
       run.finished_unix_ms = job.finished_unix_ms();
       run.exit_code = job.exit_code();
       run.reason = job.reason();
+      std::string metrics_error;
+      LiveMetrics::Apply(job, &run, &metrics_error);
+      if (!metrics_error.empty()) {
+        console.Verbose(absl::StrCat("run ", sweep.id, "/", run.id, ": metrics: ", metrics_error));
+      }
       changed = true;
     }
     if (!changed) continue;
     if (absl::Status saved = sweep.Save(SweepRecord::PathFor(workspace, sweep.id)); !saved.ok()) {
       console.Warning(saved.message());
+    }
+  }
+}
+
+// Under the text table: what ~VALUE means, and how to read them again.
+void NoteLiveValues(const std::vector<SweepRecord>& sweeps, const RunsCommandOptions& options,
+                    const Console& console) {
+  for (const SweepRecord& sweep : sweeps) {
+    for (const RunRecord& run : sweep.runs) {
+      if (!run.metrics_live) continue;
+      console.Info(absl::StrCat(
+          "~VALUE: read from the agent while the run went on, not yet pulled",
+          options.refresh ? "" : "; --refresh reads the latest values of unfinished runs"));
+      return;
     }
   }
 }
@@ -205,6 +226,7 @@ int RunRunsCommand(const RunsCommandOptions& options, const Console& console, st
     console.Info(absl::StrCat("no runs in ", *workspace, "/runs"));
   } else {
     out << table->RenderText();
+    NoteLiveValues(*sweeps, options, console);
   }
   return kExitOk;
 }

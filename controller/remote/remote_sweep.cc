@@ -76,13 +76,19 @@ int ExitCodeFor(SweepEnd end, const SweepRecord& record, bool detach) {
 }
 
 // The agent-side calls of SweepRunner: submit, state, cancel, log tail.
-// The request of one run: the sweep's request with the run's overrides.
+// The request of one run: the sweep's request with the run's overrides and
+// its own metrics file (the sweep's --metrics inside the run's outputs), so
+// the agent can return that file's tail while the run goes on.
 mlcube_remote::v1::SubmitJobRequest RunRequest(const RemoteRunRequest& request,
+                                               const std::string& metrics_path,
                                                const RunPlan& plan) {
   mlcube_remote::v1::SubmitJobRequest submit = request.submit;
   for (const std::string& assignment : plan.overrides) {
     const size_t eq = assignment.find('=');
     (*submit.mutable_overrides())[assignment.substr(0, eq)] = assignment.substr(eq + 1);
+  }
+  if (!metrics_path.empty()) {
+    submit.set_metrics_path(absl::StrCat(plan.run_dir, "/", metrics_path));
   }
   submit.set_client_request_id(absl::StrCat("sweep-", plan.run_dir));
   return submit;
@@ -109,19 +115,20 @@ absl::StatusOr<Job> SubmitToOneOfSeveral(AgentConnection& agent,
 }
 
 void AddJobHooks(AgentConnection& agent, const RemoteRunRequest& request, bool several,
-                 const Console& console, SweepHooks* hooks) {
-  hooks->submit = [&agent, &request, &console, several](
+                 const std::string& metrics_path, const Console& console, SweepHooks* hooks) {
+  hooks->submit = [&agent, &request, &console, several, metrics_path](
                       const RunRecord& run, const RunPlan& plan) -> absl::StatusOr<Job> {
-    if (several) return SubmitToOneOfSeveral(agent, RunRequest(request, plan), console);
-    return SubmitWithRetry(agent, RunRequest(request, plan), console);
+    const mlcube_remote::v1::SubmitJobRequest submit = RunRequest(request, metrics_path, plan);
+    if (several) return SubmitToOneOfSeveral(agent, submit, console);
+    return SubmitWithRetry(agent, submit, console);
   };
   // One call for the whole sweep (one Slurm job array on a Slurm host); the
   // runner uses it only when the sweep has one host.
-  hooks->submit_all = [&agent, &request, &console](const std::vector<RunRecord>& runs,
-                                                   const std::vector<RunPlan>& plans,
-                                                   int parallel) {
+  hooks->submit_all = [&agent, &request, &console, metrics_path](const std::vector<RunRecord>& runs,
+                                                                 const std::vector<RunPlan>& plans,
+                                                                 int parallel) {
     mlcube_remote::v1::SubmitJobsRequest batch;
-    for (const RunPlan& plan : plans) *batch.add_runs() = RunRequest(request, plan);
+    for (const RunPlan& plan : plans) *batch.add_runs() = RunRequest(request, metrics_path, plan);
     batch.set_parallel(parallel);
     return SubmitJobsWithRetry(agent, batch, console);
   };
@@ -249,7 +256,8 @@ int RunRemoteSweep(std::vector<SweepHost> hosts, PreparedSweep* sweep, Interrupt
     SweepLane lane;
     lane.host = host.request.host_name;
     lane.capacity = several ? CapacityOf(host) : 0;
-    AddJobHooks(*host.agent, host.request, several, console, &lane.hooks);
+    AddJobHooks(*host.agent, host.request, several, sweep->record.metrics_path, console,
+                &lane.hooks);
     syncs.push_back(std::make_unique<SyncClient>(host.agent->channel(), &cache));
     if (!first.no_pull) lane.hooks.pull = PullHook(*syncs.back(), host.request);
     lanes.push_back(std::move(lane));

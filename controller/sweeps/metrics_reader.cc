@@ -1,5 +1,6 @@
 #include "controller/sweeps/metrics_reader.h"
 
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include "absl/strings/ascii.h"
@@ -33,6 +34,13 @@ void Flatten(const YAML::Node& node, const std::string& prefix,
 }
 
 absl::StatusOr<std::string> ReadBounded(const std::string& path) {
+  // A pulled output keeps the symlinks the task made: never follow one
+  // (metrics/results.yaml -> ~/.ssh/...).
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, S_ISLNK(st.st_mode) ? ": a symbolic link; not read" : ": not a regular file"));
+  }
   absl::StatusOr<std::string> text = ReadSmallFile(path);
   if (!text.ok()) return text.status();
   if (text->size() > MetricsReader::kMaxBytes) {
@@ -90,8 +98,13 @@ absl::StatusOr<std::map<std::string, std::string>> MetricsReader::ReadLatest(
     const std::string& path) {
   absl::StatusOr<std::string> text = ReadBounded(path);
   if (!text.ok()) return text.status();
-  if (!IsJsonLines(path)) return FlattenText(*text, path);
-  absl::StatusOr<std::vector<std::map<std::string, std::string>>> steps = ParseLines(*text, path);
+  return ParseLatest(*text, path);
+}
+
+absl::StatusOr<std::map<std::string, std::string>> MetricsReader::ParseLatest(
+    const std::string& text, const std::string& path) {
+  if (!IsJsonLines(path)) return FlattenText(text, path);
+  absl::StatusOr<std::vector<std::map<std::string, std::string>>> steps = ParseLines(text, path);
   if (!steps.ok()) return steps.status();
   if (steps->empty()) return std::map<std::string, std::string>{};
   return steps->back();

@@ -7,7 +7,8 @@
 //    items by position ("scores.0");
 //  - JSON lines (.jsonl / .ndjson): one step per line, {"step": 10,
 //    "loss": 0.31}, for curves; its latest values are the last step's.
-// The file is the task's output and hostile: bad content is one
+// The file is the task's output and hostile: a symlink or anything but a
+// regular file is refused unread; bad content is one
 // INVALID_ARGUMENT line naming the file (and line); a half-written last
 // line of a JSON-lines file (the task is still writing) is ignored.
 
@@ -31,6 +32,11 @@ class MetricsReader {
 
   // The latest scalar values, "dotted.key" -> value as written.
   static absl::StatusOr<std::map<std::string, std::string>> ReadLatest(const std::string& path);
+
+  // ReadLatest of `text`, the content (or the agent's tail) of the file
+  // `path`, which decides the format and is named in errors.
+  static absl::StatusOr<std::map<std::string, std::string>> ParseLatest(const std::string& text,
+                                                                        const std::string& path);
 
   // Every step of a JSON-lines file; a YAML/JSON file is one step.
   static absl::StatusOr<std::vector<MetricsStep>> ReadCurve(const std::string& path);

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/config_tree.h"
+#include "common/cube_loader.h"
 #include "common/file_util.h"
 #include "common/safe_path.h"
 #include "common/yaml_reader.h"
@@ -109,6 +110,10 @@ absl::Status RunInputs::WriteSweptFile(const Parameter& input, const std::vector
   const std::string directory = destination.substr(0, destination.find_last_of('/'));
   if (absl::Status made = MakeDirs(directory); !made.ok()) return made;
   return WriteFileAtomically(destination, text, 0644);
+}
+
+std::vector<std::string> RunInputs::WorkspaceOutputs() const {
+  return WorkspaceOutputPaths(*cube_, tasks_);
 }
 
 void RunInputs::AddOutputs(const std::string& run_dir, RunPlan* plan) const {

@@ -40,6 +40,10 @@ class RunInputs {
   // "runs/SWEEP/RUN", workspace-relative.
   static std::string RunDir(const std::string& sweep_id, const std::string& run_id);
 
+  // The workspace-relative paths of the tasks' outputs inside the workspace
+  // (what each run gets its own copy of), as the cube names them.
+  std::vector<std::string> WorkspaceOutputs() const;
+
   // Writes the run's file copies (atomically) and returns its plan. Errors
   // name the swept file and key.
   absl::StatusOr<RunPlan> Prepare(const SweepRunSpec& run) const;

@@ -16,6 +16,9 @@ namespace mlcube {
 namespace {
 
 const std::vector<std::string> kFixedColumns = {"host", "job", "state", "duration_s", "exit_code"};
+// "live" (read from the agent while the run went on) or "pulled"; only when
+// some run has metrics.
+const char kMetricsSourceColumn[] = "metrics";
 
 std::string Duration(const RunRecord& run, int64_t now_unix_ms) {
   if (run.started_unix_ms <= 0) return "";
@@ -35,6 +38,10 @@ std::vector<std::string> Row(const SweepRecord& sweep, const RunRecord& run,
   row[column_of.at("duration_s")] = Duration(run, now_unix_ms);
   row[column_of.at("exit_code")] = run.finished() ? absl::StrCat(run.exit_code) : "";
   for (const auto& [key, value] : run.metrics) row[column_of.at("metric:" + key)] = value;
+  auto source = column_of.find(kMetricsSourceColumn);
+  if (source != column_of.end() && !run.metrics.empty()) {
+    row[source->second] = run.metrics_live ? "live" : "pulled";
+  }
   return row;
 }
 
@@ -45,7 +52,8 @@ bool Keep(const RunRecord& run, const RunsTableOptions& options) {
 
 // Columns that are names even when they look like numbers (a job id).
 bool IsTextColumn(const std::string& name) {
-  return name == "id" || name == "host" || name == "job" || name == "state";
+  return name == "id" || name == "host" || name == "job" || name == "state" ||
+         name == kMetricsSourceColumn;
 }
 
 std::string CsvCell(const std::string& cell) {
@@ -77,6 +85,7 @@ absl::StatusOr<RunsTable> RunsTable::Build(const std::vector<SweepRecord>& sweep
     }
   }
   for (const std::string& column : kFixedColumns) add_column(column, column);
+  if (!metric_names.empty()) add_column(kMetricsSourceColumn, kMetricsSourceColumn);
   // A metric named like a fixed column or an axis still gets its own column.
   for (const std::string& metric : metric_names) {
     add_column("metric:" + metric,
@@ -116,11 +125,26 @@ absl::Status RunsTable::Sort(const std::string& key) {
   return absl::OkStatus();
 }
 
+std::vector<std::vector<std::string>> RunsTable::TextCells() const {
+  std::vector<std::vector<std::string>> rows = rows_;
+  auto source = std::find(columns_.begin(), columns_.end(), kMetricsSourceColumn);
+  if (source == columns_.end()) return rows;
+  const size_t source_column = static_cast<size_t>(source - columns_.begin());
+  for (auto& row : rows) {
+    if (row[source_column] != "live") continue;
+    for (size_t c = source_column + 1; c < row.size(); ++c) {
+      if (!row[c].empty()) row[c] = "~" + row[c];
+    }
+  }
+  return rows;
+}
+
 std::string RunsTable::RenderText() const {
+  const std::vector<std::vector<std::string>> rows = TextCells();
   std::vector<size_t> widths(columns_.size());
   for (size_t c = 0; c < columns_.size(); ++c) {
     widths[c] = columns_[c].size();
-    for (const auto& row : rows_) widths[c] = std::max(widths[c], row[c].size());
+    for (const auto& row : rows) widths[c] = std::max(widths[c], row[c].size());
   }
   std::string out;
   const auto line = [&](const std::vector<std::string>& cells) {
@@ -132,7 +156,7 @@ std::string RunsTable::RenderText() const {
     absl::StrAppend(&out, text, "\n");
   };
   line(columns_);
-  for (const auto& row : rows_) line(row);
+  for (const auto& row : rows) line(row);
   return out;
 }
 

@@ -3,7 +3,9 @@
 
 // The table `mlcube-remote runs` prints: one row per run of the given
 // sweeps with its id (SWEEP/RUN), swept values (one column per axis), host,
-// job, state, duration, exit code and one column per metric. Built from the
+// job, state, duration, exit code, where its metrics come from ("live":
+// the agent's read while the run went on; "pulled": the run's file after
+// the pull) and one column per metric. Built from the
 // sweep records only (no file per run is opened), so 1,000 runs stay well
 // under the 200 ms a user notices.
 
@@ -33,7 +35,8 @@ class RunsTable {
   const std::vector<std::string>& columns() const { return columns_; }
   const std::vector<std::vector<std::string>>& rows() const { return rows_; }
 
-  // Aligned columns with a header line.
+  // Aligned columns with a header line. Metrics read live from the agent
+  // (column metrics = live) are shown as ~VALUE.
   std::string RenderText() const;
   // An array of objects, one per row; numeric cells as JSON numbers.
   std::string RenderJson() const;
@@ -42,6 +45,8 @@ class RunsTable {
 
  private:
   absl::Status Sort(const std::string& key);
+  // rows_ with live metric values marked for the text table.
+  std::vector<std::vector<std::string>> TextCells() const;
 
   std::vector<std::string> columns_;
   std::vector<std::vector<std::string>> rows_;

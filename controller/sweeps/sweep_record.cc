@@ -36,6 +36,7 @@ YAML::Node RunToYaml(const RunRecord& run) {
     YAML::Node metrics(YAML::NodeType::Map);
     for (const auto& [key, value] : run.metrics) metrics[key] = value;
     node["metrics"] = metrics;
+    if (run.metrics_live) node["metrics_live"] = true;
   }
   return node;
 }
@@ -112,8 +113,15 @@ absl::StatusOr<RunRecord> RunFromYaml(const RecordReader& reader, const YAML::No
   if (status.ok()) status = reader.Text(node, "reason", path + ".reason", &run.reason);
   std::vector<std::pair<std::string, std::string>> metrics;
   if (status.ok()) status = reader.Pairs(node, "metrics", path + ".metrics", &metrics);
+  std::string live;
+  if (status.ok()) status = reader.Text(node, "metrics_live", path + ".metrics_live", &live);
   if (!status.ok()) return status;
   run.metrics.insert(metrics.begin(), metrics.end());
+  if (live == "true") {
+    run.metrics_live = true;
+  } else if (!live.empty() && live != "false") {
+    return reader.fields().Error(path + ".metrics_live", "expected true or false");
+  }
   if (run.id.empty()) return reader.fields().Error(path + ".id", "missing");
   // A record may come with a cube someone else wrote: its paths stay inside
   // the workspace.

@@ -37,6 +37,9 @@ struct RunRecord {
   std::string reason;
   // Latest scalar metrics, "dotted.key" -> value as written.
   std::map<std::string, std::string> metrics;
+  // The metrics were read from the agent while the run went on (the tail
+  // of its metrics file), not from the pulled file.
+  bool metrics_live = false;
 
   bool finished() const {
     return state == "SUCCEEDED" || state == "FAILED" || state == "CANCELLED";

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
 #include "common/safe_path.h"
+#include "controller/sweeps/live_metrics.h"
 #include "controller/sweeps/metrics_reader.h"
 
 namespace mlcube {
@@ -123,6 +124,7 @@ void SweepRunner::Poll(SweepRecord* record, const std::vector<RunPlan>& plans,
   // One failed query per host and round: a host that does not answer at
   // all costs one deadline per poll, not one per run it holds.
   std::set<int> silent;
+  bool metrics_changed = false;
   for (auto it = active->begin(); it != active->end();) {
     const size_t index = *it;
     const int lane = lane_of_.at(index);
@@ -144,6 +146,8 @@ void SweepRunner::Poll(SweepRecord* record, const std::vector<RunPlan>& plans,
     dispatcher_.QueryAnswered(lane);
     const std::string before = run.state;
     Update(&run, *job);
+    // Live values are worth a save, but do not redraw the status lines.
+    if (LiveMetrics::Apply(*job, &run)) metrics_changed = true;
     if (run.state != "QUEUED") dispatcher_.Started(lane, index);
     if (options_.interactive && lanes_[lane].hooks.tail && run.state != "QUEUED") {
       FollowTail(run, index);
@@ -159,7 +163,7 @@ void SweepRunner::Poll(SweepRecord* record, const std::vector<RunPlan>& plans,
     it = run.finished() ? active->erase(it) : it + 1;
   }
   for (const auto& [lane, message] : lost) LoseHost(record, lane, message, active);
-  if (changed) Save(*record);
+  if (changed || metrics_changed) Save(*record);
   if (options_.interactive) Show(*record, record->runs.size());  // elapsed times move on
 }
 
@@ -324,6 +328,7 @@ void SweepRunner::Finish(SweepRecord* record, size_t index, const RunPlan& plan)
   absl::StatusOr<std::map<std::string, std::string>> metrics = MetricsReader::ReadLatest(path);
   if (metrics.ok()) {
     run.metrics = std::move(*metrics);
+    run.metrics_live = false;
   } else if (run.state == "SUCCEEDED") {
     lines_drawn_ = 0;
     console_->Warning(absl::StrCat("run ", run.id, ": metrics: ", metrics.status().message()));

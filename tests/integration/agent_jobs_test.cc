@@ -237,6 +237,16 @@ TEST_F(AgentJobsTest, BadRequestsGetClearErrorsAndTheAgentKeepsWorking) {
   s = SubmitStatus(moved);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
 
+  // A metrics file must lie inside one of the tasks' outputs.
+  SubmitJobRequest metrics = RunRequest("hello", "greet");
+  metrics.set_metrics_path("names.txt");
+  s = SubmitStatus(metrics);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("metrics_path 'names.txt': not inside an output of task(s) "
+                                   "greet (outputs: greetings)"),
+            std::string::npos)
+      << s.error_message();
+
   SubmitJobRequest no_tasks;
   no_tasks.set_cube_id("hello");
   no_tasks.set_action(mlcube_remote::v1::JOB_ACTION_RUN);

@@ -308,6 +308,210 @@ TEST_F(SweepEndToEndTest, ADetachedSweepIsRefreshedFromTheAgent) {
   EXPECT_NE(::access((Workspace() + "/runs/" + sweep + "/r000/greetings").c_str(), F_OK), 0);
 }
 
+// The hello cube copy gets a `train` task that writes JSON-lines metrics
+// step by step into its output metrics/, under its own image name.
+class SweepLiveMetricsTest : public SweepEndToEndTest {
+ protected:
+  static constexpr const char* kImage = "mlcube-metrics-e2e/hello:1";
+
+  void SetUp() override {
+    SweepEndToEndTest::SetUp();
+    if (HasFatalFailure()) return;
+    const std::string cube = dir_.path() + "/hello";
+    std::string yaml = ReadFileContent(cube + "/mlcube.yaml");
+    yaml.replace(yaml.find("tasks:\n"), 7,
+                 "tasks:\n  train:\n    parameters: {inputs: {}, outputs: {metrics_dir: "
+                 "{type: directory, default: metrics/}}}\n");
+    dir_.WriteFile("hello/mlcube.yaml", yaml);
+    // Steps 1-3 (loss 0.35, 0.25, 0.15), half of step 4, a pause of
+    // TRAIN_HOLD seconds, then the rest of step 4 (loss 0.05). With
+    // PLANT_LINK it only plants metrics/log.jsonl -> PLANT_LINK.
+    std::string script = ReadFileContent(cube + "/build/hello.sh");
+    script.replace(script.find("shift\n"), 6, R"(shift
+if [ "$task" = train ]; then
+  out=""
+  for arg in "$@"; do case "$arg" in --metrics_dir=*) out=${arg#--metrics_dir=} ;; esac; done
+  mkdir -p "$out" || exit 2
+  if [ -n "$PLANT_LINK" ]; then
+    ln -s "$PLANT_LINK" "$out/log.jsonl" && echo "train: planted a link"
+    sleep "${TRAIN_HOLD:-30}"
+    exit 0
+  fi
+  for i in 1 2 3; do
+    echo "{\"step\": $i, \"loss\": 0.$((4 - i))5}" >> "$out/log.jsonl"
+    echo "train: step $i"
+  done
+  printf '{"step": 4, "lo' >> "$out/log.jsonl"
+  sleep "${TRAIN_HOLD:-30}"
+  echo 'ss": 0.05}' >> "$out/log.jsonl"
+  echo "train: done"
+  exit 0
+fi
+)");
+    dir_.WriteFile("hello/build/hello.sh", script);
+    // The agent tags its build per identity (mlcube-local/OWNER:NAME-HASH)
+    // and builds only when that is missing: drop an earlier script's build.
+    ASSERT_EQ(mlcube_test::Shell("docker images -q --filter "
+                                 "'reference=mlcube-local/*:mlcube-metrics-e2e_hello_1-*' | "
+                                 "xargs -r docker rmi -f >/dev/null"),
+              0);
+  }
+
+  void WriteTrainHosts(const std::string& env) {
+    dir_.WriteFile("hosts.yaml", "default_host: local\nhosts:\n  local:\n    address: unix://" +
+                                     agent_->socket_path() + "\n    runtime: docker\n    env: {" +
+                                     env + "}\n");
+  }
+
+  // Two detached runs of `train` with --metrics; the sweep id.
+  std::string StartDetached() {
+    CommandResult result =
+        Cli({"run", Cube(), "--task=train", "-P", std::string("docker.image=") + kImage,
+             "--repeat=2", "--parallel=2", "--metrics=metrics/log.jsonl", "--detach"});
+    EXPECT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+    return OnlySweep();
+  }
+
+  // The CSV line of run `run` in `csv`, or "".
+  static std::string Line(const std::string& csv, const std::string& run) {
+    const size_t at = csv.find(run + ",");
+    return at == std::string::npos ? "" : csv.substr(at, csv.find('\n', at) - at);
+  }
+};
+
+// While the task still runs (and before any pull), `runs` shows the value
+// it wrote last; logs, status and cancel find a run by SWEEP/RUN.
+TEST_F(SweepLiveMetricsTest, RunsShowLiveValuesAndRunsAreNamedBySweepAndRun) {
+  WriteTrainHosts("TRAIN_HOLD: '60'");
+  const std::string sweep = StartDetached();
+  ASSERT_FALSE(sweep.empty());
+  const std::string run = sweep + "/r000";
+  std::string row;
+  for (int i = 0; i < 240 && row.find(",live,") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    CommandResult refreshed = Cli({"runs", Cube(), sweep, "--refresh", "--csv"});
+    ASSERT_EQ(refreshed.exit_code, 0) << refreshed.err;
+    row = Line(refreshed.out, run);
+  }
+  // Step 3 is the last whole line the task wrote; its half-written step 4
+  // is left out. The task is still running and nothing was pulled.
+  EXPECT_THAT(row, HasSubstr(",RUNNING,")) << row;
+  EXPECT_THAT(row, HasSubstr(",live,0.15,3")) << row;
+  EXPECT_NE(::access((Workspace() + "/runs/" + run + "/metrics").c_str(), F_OK), 0);
+  CommandResult table = Cli({"runs", Cube(), sweep});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("~0.15"));
+  EXPECT_THAT(table.err, HasSubstr("~VALUE: read from the agent while the run went on"));
+
+  CommandResult logs = Cli({"logs", Cube(), run});
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_THAT(logs.out, HasSubstr("train: step 3"));
+  CommandResult status = Cli({"status", Cube(), run});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out, HasSubstr("state: RUNNING"));
+  EXPECT_THAT(status.out, HasSubstr("metrics file: runs/" + run + "/metrics/log.jsonl\n"));
+  EXPECT_THAT(status.out, HasSubstr("metrics: loss=0.15 step=3\n"));
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"nosuch/r000", "nosuch/r000: no sweep nosuch"},
+      {sweep + "/r999", sweep + "/r999: sweep " + sweep + " has no run 'r999' (runs: r000, r001)"},
+      {"a/b/c", "'a/b/c': expected a job id or SWEEP/RUN"},
+      {"../r000", "'../r000': expected a job id or SWEEP/RUN"}};
+  for (const auto& [reference, message] : bad) {
+    CommandResult refused = Cli({"logs", Cube(), reference});
+    EXPECT_EQ(refused.exit_code, 2) << reference;
+    EXPECT_THAT(refused.err, HasSubstr(message)) << reference;
+  }
+  for (const char* id : {"/r000", "/r001"}) {
+    CommandResult cancelled = Cli({"cancel", Cube(), sweep + id});
+    EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
+    EXPECT_THAT(cancelled.out, HasSubstr("CANCELLED"));
+  }
+}
+
+// A sweep followed in the foreground records the live values as they
+// come, so a plain `runs` (no --refresh) in another terminal shows them;
+// once the runs end and are pulled, the pulled values replace them.
+TEST_F(SweepLiveMetricsTest, AFollowedSweepRecordsLiveValuesThenPulledOnes) {
+  WriteTrainHosts("TRAIN_HOLD: '10'");
+  BackgroundCommand sweep_command(
+      Argv({"run", Cube(), "--task=train", "-P", std::string("docker.image=") + kImage,
+            "--repeat=2", "--parallel=2", "--metrics=metrics/log.jsonl"}),
+      {"NO_COLOR=1", "HOME=" + dir_.path()});
+  std::string row;
+  std::string sweep;
+  for (int i = 0; i < 120 && row.find(",live,") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    if (sweep.empty() &&
+        mlcube_test::Shell("ls " + Workspace() + "/runs 2>/dev/null", &sweep) == 0) {
+      sweep.erase(sweep.find_last_not_of('\n') + 1);
+    }
+    if (sweep.empty()) continue;
+    CommandResult listed = Cli({"runs", Cube(), sweep, "--csv"});
+    ASSERT_EQ(listed.exit_code, 0) << listed.err;
+    row = Line(listed.out, sweep + "/r001");
+  }
+  EXPECT_THAT(row, HasSubstr(",RUNNING,")) << row;
+  EXPECT_THAT(row, HasSubstr(",live,0.15,3")) << row;
+  CommandResult ended = sweep_command.Wait(120);
+  ASSERT_EQ(ended.exit_code, 0) << ended.err;
+  CommandResult listed = Cli({"runs", Cube(), sweep, "--csv"});
+  EXPECT_THAT(Line(listed.out, sweep + "/r001"), HasSubstr(",SUCCEEDED,")) << listed.out;
+  EXPECT_THAT(Line(listed.out, sweep + "/r001"), HasSubstr(",pulled,0.05,4")) << listed.out;
+  EXPECT_THAT(
+      ReadFileContent(Workspace() + "/runs/" + sweep + "/r001/metrics/log.jsonl"),
+      ::testing::EndsWith("{\"step\": 3, \"loss\": 0.15}\n{\"step\": 4, \"loss\": 0.05}\n"));
+}
+
+TEST_F(SweepLiveMetricsTest, AMetricsPathOutsideTheOutputsIsRefusedAtSubmit) {
+  CommandResult result =
+      Cli({"run", Cube(), "--task=train", "--repeat=2", "--metrics=names/log.jsonl"});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_THAT(
+      result.err,
+      HasSubstr("--metrics=names/log.jsonl: not inside an output of train (outputs: metrics)"));
+}
+
+// A task that plants metrics/log.jsonl -> a file outside its outputs (one
+// the agent's user can read) never gets that file's content shown.
+TEST_F(SweepLiveMetricsTest, APlantedSymlinkIsNotRead) {
+  TempDir secret_dir;
+  const std::string secret = secret_dir.path() + "/secret.jsonl";
+  secret_dir.WriteFile("secret.jsonl", "{\"step\": 1, \"secret\": 4242}\n");
+  ASSERT_EQ(mlcube_test::Shell("chmod 755 " + secret_dir.path() + " && chmod 644 " + secret), 0);
+  std::string readable;
+  ASSERT_EQ(mlcube_test::Shell("su mlcube -s /bin/sh -c 'cat " + secret + "'", &readable), 0);
+  ASSERT_THAT(readable, HasSubstr("4242")) << "the agent's user must be able to read the secret";
+  WriteTrainHosts("TRAIN_HOLD: '4', PLANT_LINK: '" + secret + "'");
+  const std::string sweep = StartDetached();
+  ASSERT_FALSE(sweep.empty());
+  bool refused_seen = false;
+  std::string csv;
+  for (int i = 0; i < 240; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    CommandResult refreshed = Cli({"-v", "runs", Cube(), sweep, "--refresh", "--csv"});
+    ASSERT_EQ(refreshed.exit_code, 0) << refreshed.err;
+    EXPECT_EQ(refreshed.out.find("4242"), std::string::npos) << refreshed.out;
+    EXPECT_EQ(refreshed.err.find("4242"), std::string::npos) << refreshed.err;
+    if (refreshed.err.find("is a symbolic link; refusing to follow it") != std::string::npos) {
+      refused_seen = true;
+    }
+    csv = refreshed.out;
+    if (::mlcube::testing::CountOccurrences(csv, ",SUCCEEDED,") == 2) break;
+  }
+  EXPECT_TRUE(refused_seen) << "the agent never reported the planted link";
+  EXPECT_EQ(::mlcube::testing::CountOccurrences(csv, ",SUCCEEDED,"), 2) << csv;
+  EXPECT_EQ(csv.find("secret"), std::string::npos) << csv;
+  absl::StatusOr<SweepRecord> record =
+      SweepRecord::Load(Workspace() + "/runs/" + sweep + "/sweep.yaml");
+  ASSERT_TRUE(record.ok()) << record.status();
+  for (const RunRecord& one : record->runs) EXPECT_TRUE(one.metrics.empty()) << one.id;
+  CommandResult logs = Cli({"logs", Cube(), sweep + "/r001"});
+  EXPECT_THAT(logs.out, HasSubstr("train: planted a link"));
+  CommandResult status = Cli({"status", Cube(), sweep + "/r001"});
+  EXPECT_THAT(status.out, HasSubstr("is a symbolic link; refusing to follow it"));
+  EXPECT_EQ(status.out.find("4242"), std::string::npos) << status.out;
+}
+
 // `runs` and `plot` read the workspace only: a record and JSON-lines
 // metrics written here stand for a finished sweep.
 TEST(SweepTableAndPlotTest, RunsSortsByAMetricAndPlotDrawsEveryRun) {

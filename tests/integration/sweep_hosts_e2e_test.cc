@@ -197,10 +197,11 @@ TEST_F(SweepHostsTest, AKilledHostsRunsAreLostAndTheRestFinishOnTheOther) {
   EXPECT_EQ(by_run.out, logs.out);
   CommandResult no_run = Cli({"logs", sweep + "/r999", Cube()});
   EXPECT_EQ(no_run.exit_code, 2);
-  EXPECT_THAT(no_run.err, HasSubstr("no run r999 in sweep " + sweep));
+  EXPECT_THAT(no_run.err, HasSubstr("sweep " + sweep + " has no run 'r999'"));
   CommandResult wrong_host = Cli({"status", "--host=gpu02", sweep + "/" + first.id, Cube()});
   EXPECT_EQ(wrong_host.exit_code, 2);
-  EXPECT_THAT(wrong_host.err, HasSubstr("ran on gpu01, not on gpu02"));
+  EXPECT_THAT(wrong_host.err,
+              HasSubstr("--host=gpu02: run " + sweep + "/" + first.id + " ran on gpu01"));
 
   // gpu02 comes back: it holds exactly the two lost jobs, nothing more, and
   // `runs --refresh` asks it about them again.

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "tests/support/temp_dir.h"
 
@@ -81,6 +82,13 @@ TEST(MetricsReaderTest, HostileFilesAreOneLineErrors) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(MetricsReader::ReadLatest(dir.path() + "/none.yaml").status().code(),
             absl::StatusCode::kNotFound);
+  // A pulled output keeps the task's symlinks; they are never followed.
+  dir.WriteFile("secret.yaml", "secret: 4242\n");
+  ASSERT_EQ(symlink((dir.path() + "/secret.yaml").c_str(), (dir.path() + "/link.yaml").c_str()), 0);
+  absl::StatusOr<std::map<std::string, std::string>> linked =
+      MetricsReader::ReadLatest(dir.path() + "/link.yaml");
+  EXPECT_THAT(linked.status().message(), HasSubstr("link.yaml: a symbolic link; not read"));
+  EXPECT_FALSE(MetricsReader::ReadCurve(dir.path() + "/link.yaml").ok());
 }
 
 }  // namespace

@@ -51,6 +51,11 @@ TEST(RequestValidatorTest, SubmitFieldsAreCheckedAndNamed) {
   r = GoodSubmit();
   r.set_runtime(static_cast<v1::Runtime>(99));
   ExpectRefused(ValidateSubmitJobRequest(r), "runtime");
+  for (const char* bad : {"/etc/passwd", "out/../../x.yaml", "out//x"}) {
+    r = GoodSubmit();
+    r.set_metrics_path(bad);
+    ExpectRefused(ValidateSubmitJobRequest(r), "metrics_path");
+  }
 }
 
 TEST(RequestValidatorTest, BatchesNameTheRunAndItsField) {

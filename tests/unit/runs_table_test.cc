@@ -51,7 +51,7 @@ TEST(RunsTableTest, OneRowPerRunWithValuesStateAndMetrics) {
   absl::StatusOr<RunsTable> table = RunsTable::Build({Sweep()}, {}, 6000);
   ASSERT_TRUE(table.ok()) << table.status();
   EXPECT_THAT(table->columns(), ElementsAre("id", "p:lr", "host", "job", "state", "duration_s",
-                                            "exit_code", "accuracy"));
+                                            "exit_code", "metrics", "accuracy"));
   EXPECT_THAT(Column(*table, "id"), ElementsAre("s1/r000", "s1/r001", "s1/r002", "s1/r003"));
   EXPECT_THAT(Column(*table, "duration_s"), ElementsAre("2.5", "2.5", "2.5", "5.0"));
   // A run still going has no exit code yet.
@@ -89,12 +89,28 @@ TEST(RunsTableTest, JsonAndCsvForScripts) {
   ASSERT_TRUE(table.ok());
   EXPECT_EQ(table->RenderJson(),
             "[\n  {\"id\": \"s1/r000\", \"p:lr\": 0.1, \"host\": \"a\", \"job\": \"00000012\", "
-            "\"state\": \"SUCCEEDED\", \"duration_s\": 2.5, \"exit_code\": 0, \"accuracy\": 0.8},"
+            "\"state\": \"SUCCEEDED\", \"duration_s\": 2.5, \"exit_code\": 0, \"metrics\": "
+            "\"pulled\", \"accuracy\": 0.8},"
             "\n  {\"id\": \"s1/r001\", \"p:lr\": \"a,\\\"b\\\"\", \"host\": \"b\", \"job\": "
             "\"00000012\", \"state\": \"FAILED\", \"duration_s\": 2.5, \"exit_code\": 7}\n]\n");
   EXPECT_THAT(table->RenderCsv(),
-              HasSubstr("s1/r001,\"a,\"\"b\"\"\",b,00000012,FAILED,2.5,7,\r\n"));
+              HasSubstr("s1/r001,\"a,\"\"b\"\"\",b,00000012,FAILED,2.5,7,,\r\n"));
   EXPECT_EQ(RunsTable::Build({}, {}, 0)->RenderJson(), "[]\n");
+}
+
+TEST(RunsTableTest, LiveMetricsAreMarkedInTextAndNamedInTheMetricsColumn) {
+  SweepRecord sweep = Sweep();
+  sweep.runs[3].metrics = {{"accuracy", "0.31"}};
+  sweep.runs[3].metrics_live = true;
+  absl::StatusOr<RunsTable> table = RunsTable::Build({sweep}, {}, 6000);
+  ASSERT_TRUE(table.ok());
+  EXPECT_THAT(Column(*table, "metrics"), ElementsAre("pulled", "", "pulled", "live"));
+  // The cell itself stays a number: it sorts and exports as one.
+  EXPECT_THAT(Column(*table, "accuracy"), ElementsAre("0.8", "", "0.95", "0.31"));
+  const std::string text = table->RenderText();
+  EXPECT_THAT(text, HasSubstr("live     ~0.31"));
+  EXPECT_THAT(text, HasSubstr("pulled   0.8"));
+  EXPECT_THAT(table->RenderJson(), HasSubstr("\"metrics\": \"live\", \"accuracy\": 0.31}"));
 }
 
 // A sanity bound only; tools/bench/runs_table_bench.sh measures the command.

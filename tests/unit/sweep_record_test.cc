@@ -66,6 +66,20 @@ TEST(SweepRecordTest, SaveThenLoadKeepsEveryField) {
   EXPECT_EQ(run.metrics, record.runs[0].metrics);
   EXPECT_TRUE(run.finished());
   EXPECT_FALSE(loaded->runs[1].finished());
+  EXPECT_FALSE(run.metrics_live);
+}
+
+TEST(SweepRecordTest, LiveMetricsKeepTheirMark) {
+  TempDir dir;
+  SweepRecord record = Sample();
+  record.runs[1].metrics = {{"loss", "0.31"}};
+  record.runs[1].metrics_live = true;
+  const std::string path = SweepRecord::PathFor(dir.path(), record.id);
+  ASSERT_TRUE(record.Save(path).ok());
+  absl::StatusOr<SweepRecord> loaded = SweepRecord::Load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE(loaded->runs[1].metrics_live);
+  EXPECT_EQ(loaded->runs[1].metrics.at("loss"), "0.31");
 }
 
 TEST(SweepRecordTest, HostileRecordsAreOneLineErrorsNamingFileAndKey) {
