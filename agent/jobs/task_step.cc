@@ -1,11 +1,16 @@
 #include "agent/jobs/task_step.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/tree_acl.h"
 #include "common/beneath_dir.h"
 #include "common/file_util.h"
 #include "common/mount_planner.h"
@@ -44,16 +49,45 @@ absl::Status CheckMountsResolveInside(const Cube& cube, const std::string& task,
   return absl::OkStatus();
 }
 
+// The task uid gets the group (ACL mask) permissions of the agent's files:
+// what the task writes (every writable mount) gets group write (and search,
+// for directories), as MLCube's task, the files' owner, could write them.
+// Opened below the workspace without following links; entries the agent
+// does not own are the task's own already.
+absl::Status LetTaskWrite(const Cube& cube, const TaskInvocation& invocation) {
+  auto workspace = BeneathDir::Open(cube.workspace);
+  if (!workspace.ok()) return workspace.status();
+  for (const Mount& m : invocation.mounts) {
+    if (m.read_only || m.host_path == cube.workspace) continue;
+    const size_t slash = m.host_path.rfind('/');
+    if (slash == std::string::npos) continue;
+    auto dir = workspace->OpenDirPath(m.host_path.substr(0, slash), false);
+    if (!dir.ok()) continue;  // the mount check below names it
+    const std::string name = m.host_path.substr(slash + 1);
+    struct stat st;
+    if (fstatat(dir->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (st.st_uid != geteuid() || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) continue;
+    const mode_t wanted = st.st_mode | (S_ISDIR(st.st_mode) ? 0070 : 0060);
+    if ((st.st_mode & 07777) == (wanted & 07777)) continue;
+    if (fchmodat(dir->get(), name.c_str(), wanted & 07777, 0) != 0) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot let the task write ", m.host_path, ": ", strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
                            const std::string& owner,
                            const mlcube_remote::v1::SubmitJobRequest& request,
-                           const HostAccessPolicy& host_access) {
+                           const HostAccessPolicy& host_access, const TaskUser& user) {
   StepContext context;
   context.job_id = job_id;
-  context.uid = getuid();
-  context.gid = getgid();
+  context.uid = user.uid;
+  context.gid = user.gid;
+  context.agent_uid = geteuid();
   context.env.insert(request.env().begin(), request.env().end());
   context.gpus = request.gpus();
   context.job_dir = layout.JobDir(job_id);
@@ -76,7 +110,14 @@ absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::str
   PlannedTaskStep step;
   step.creates = invocation->directories_to_create;
   if (!context.dry_run) {
-    if (absl::Status s = MakeDirsBeneath(cube.workspace, step.creates); !s.ok()) {
+    if (absl::Status s = TreeAcl(context.agent_uid, context.uid).ApplyToTree(cube.root); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("task ", task, ": ", s.message()));
+    }
+    // 0770: with the tree's default ACL the task uid may write in them.
+    if (absl::Status s = MakeDirsBeneath(cube.workspace, step.creates, 0770); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("task ", task, ": ", s.message()));
+    }
+    if (absl::Status s = LetTaskWrite(cube, *invocation); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("task ", task, ": ", s.message()));
     }
   }

@@ -27,8 +27,12 @@ struct StepContext {
   // The identity that submitted the job ("uid-1000", "cn-alice").
   std::string owner;
   int step = 0;
-  uid_t uid = 0;  // the agent's user: tasks run as it, outputs are its files
+  // The uid and gid tasks run as (TaskUserResolver): the agent's own for its
+  // owner, the identity's task uid for everyone else on a shared agent.
+  uid_t uid = 0;
   gid_t gid = 0;
+  // The agent's euid (it keeps access to the task's files through ACLs).
+  uid_t agent_uid = 0;
   // The task environment from the request (also build args for builds).
   std::map<std::string, std::string> env;
   // "" none, "all", a count or "device=0,1".
