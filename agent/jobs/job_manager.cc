@@ -352,10 +352,10 @@ absl::Status JobManager::CheckSubmittable(const std::string& owner,
   if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN && request.tasks().empty()) {
     return absl::InvalidArgumentError("run needs at least one task");
   }
+  if (absl::Status s = TaskUserFor(owner, request).status(); !s.ok()) return s;
   auto runtime = MakeRuntime(request.runtime());
   if (!runtime.ok()) return runtime.status();
   if (absl::Status s = CheckSchedulerRequest(request); !s.ok()) return s;
-  if (absl::Status s = TaskUserFor(owner, request).status(); !s.ok()) return s;
   auto cube = LoadJobCube(owner, request);
   if (!cube.ok()) return cube.status();
   if (!request.build_context_id().empty() &&

@@ -110,11 +110,12 @@ absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::str
   PlannedTaskStep step;
   step.creates = invocation->directories_to_create;
   if (!context.dry_run) {
-    if (absl::Status s = TreeAcl(context.agent_uid, context.uid).ApplyToTree(cube.root); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("task ", task, ": ", s.message()));
-    }
     // 0770: with the tree's default ACL the task uid may write in them.
     if (absl::Status s = MakeDirsBeneath(cube.workspace, step.creates, 0770); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("task ", task, ": ", s.message()));
+    }
+    if (absl::Status s = TreeAcl(context.agent_uid, context.uid).ApplyToTree(cube.workspace);
+        !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("task ", task, ": ", s.message()));
     }
     if (absl::Status s = LetTaskWrite(cube, *invocation); !s.ok()) {

@@ -33,10 +33,10 @@ struct PlannedTaskStep {
   std::vector<std::string> creates;  // host directories, created first
 };
 
-// Real run (context.dry_run false): gives the cube's tree the access list of
-// the task user (TreeAcl), creates the directories (never through a symlink
-// a task planted; writable by the task uid) and makes the directories and
-// files the task writes writable by it, then checks that every mount resolves inside
+// Real run (context.dry_run false): creates the directories (never through
+// a symlink a task planted), gives the cube's workspace the access list of
+// the task user (TreeAcl) and makes the directories and files the task
+// writes writable by it, then checks that every mount resolves inside
 // the workspace (NOT_FOUND / PERMISSION_DENIED, naming the task) and builds
 // the command (which may write the step's env file).
 // Dry run: creates nothing; a mount that does not exist yet is one of

@@ -15,6 +15,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/tree_acl.h"
@@ -34,10 +35,19 @@ using ::mlcube_remote::v1::ENTRY_TYPE_SYMLINK;
 using ::mlcube_remote::v1::Manifest;
 using ::mlcube_remote::v1::ManifestEntry;
 
-// What a manifest's mode becomes on disk: no setuid/setgid/sticky, no
-// other bits (TreeAcl: the group bits are what the task uid gets).
+constexpr char kWorkspaceDir[] = "workspace";
+constexpr char kWorkspacePrefix[] = "workspace/";
+
+// What a manifest's mode becomes on disk: no setuid/setgid/sticky; in the
+// workspace (what tasks mount) no other bits either (TreeAcl: the group bits
+// are what the task uid gets). The cube's other files (mlcube.yaml, recipes,
+// build contexts) keep the laptop's mode: a build copies them into the image
+// with it.
 mode_t DiskMode(const ManifestEntry& entry) {
-  return TreeAcl::DiskMode(ManifestValidator::SafeMode(entry.mode()));
+  const mode_t mode = ManifestValidator::SafeMode(entry.mode());
+  const std::string& path = entry.path();
+  const bool in_workspace = path == kWorkspaceDir || absl::StartsWith(path, kWorkspacePrefix);
+  return in_workspace ? TreeAcl::DiskMode(mode) : mode;
 }
 
 std::pair<absl::string_view, absl::string_view> SplitParent(absl::string_view path) {
