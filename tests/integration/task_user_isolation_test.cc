@@ -295,6 +295,14 @@ TEST_F(TaskUserIsolationTest, FilesATaskHidFromTheAgentFailThePullNamingThem) {
   EXPECT_THAT(hide.err, HasSubstr("not readable by the agent"));
   CommandResult b = Run("bob", bob, "whoami");
   EXPECT_EQ(b.exit_code, 0) << b.out << b.err << agents_->agent().Stderr();
+  // Deleting the cube cannot remove them either: it says which, and the
+  // agent goes on serving (a fresh push and run of the cube work).
+  CommandResult del = agents_->As("bob", {"sync", "delete", "--mlcube=" + bob, "--yes"});
+  EXPECT_NE(del.exit_code, 0) << del.out;
+  EXPECT_THAT(del.err, HasSubstr("/hidden"));
+  EXPECT_THAT(del.err, HasSubstr("not readable by the agent"));
+  CommandResult fresh = Run("bob", bob, "whoami");
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.out << fresh.err << agents_->agent().Stderr();
 }
 
 }  // namespace
