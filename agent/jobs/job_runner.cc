@@ -199,6 +199,15 @@ std::optional<JobOutcome> JobRunner::AfterStep(bool configure, const std::string
                                   ": its supervisor died without recording an exit status"));
   }
   last_exit_ = exit->ShellCode();
+  if (!configure) {
+    absl::Status repaired = RepairTaskFiles(cube_, task, *runtime_, context);
+    if (!repaired.ok()) {
+      AgentLog(
+          absl::StrCat("mlcube-agent: task ", task,
+                       ": files it made unreadable to the agent stay so (they will not pull): ",
+                       repaired.message(), "\n"));
+    }
+  }
   if (configure) {
     if (last_exit_ != 0) {
       runtime_->AbandonConfigure(cube_, context);

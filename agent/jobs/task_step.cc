@@ -15,6 +15,8 @@
 #include "common/file_util.h"
 #include "common/mount_planner.h"
 #include "common/safe_path.h"
+#include "common/tree_walker.h"
+#include "common/unique_fd.h"
 
 namespace mlcube {
 namespace {
@@ -77,6 +79,42 @@ absl::Status LetTaskWrite(const Cube& cube, const TaskInvocation& invocation) {
   return absl::OkStatus();
 }
 
+// The topmost entries below `host_path` (a task's writable mount, below the
+// workspace) that the agent does not own: the task's. Walked as the agent,
+// never following a link, never into the task's own directories.
+absl::StatusOr<std::vector<std::string>> TaskOwnedEntries(const Cube& cube,
+                                                          const std::string& host_path,
+                                                          uid_t agent_uid) {
+  constexpr size_t kMaxEntries = 4096;  // more: the rest stay as they are
+  std::vector<std::string> rels;
+  auto workspace = BeneathDir::Open(cube.workspace);
+  if (!workspace.ok()) return workspace.status();
+  const size_t slash = host_path.rfind('/');
+  if (host_path == cube.workspace || slash == std::string::npos) return rels;
+  auto parent = workspace->OpenDirPath(host_path.substr(0, slash), false);
+  if (!parent.ok()) return rels;  // gone: nothing to repair
+  const std::string name = host_path.substr(slash + 1);
+  struct stat st;
+  if (fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISLNK(st.st_mode)) {
+    return rels;
+  }
+  if (st.st_uid != agent_uid) return std::vector<std::string>{""};
+  if (!S_ISDIR(st.st_mode)) return rels;
+  UniqueFd dir(
+      openat(parent->get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir) return rels;
+  TreeWalker walker(TreeLimits{});
+  absl::Status walked = walker.Walk(
+      dir.get(), host_path,
+      [&rels, agent_uid](const TreeWalker::Entry& e) -> absl::StatusOr<TreeWalker::Next> {
+        if (e.st.st_uid == agent_uid) return TreeWalker::Next::kDescend;
+        if (!S_ISLNK(e.st.st_mode) && rels.size() < kMaxEntries) rels.push_back(e.rel);
+        return TreeWalker::Next::kSkip;
+      });
+  if (!walked.ok()) return walked;
+  return rels;
+}
+
 }  // namespace
 
 StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
@@ -131,6 +169,25 @@ absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::str
   if (!command.ok()) return command.status();
   step.command = std::move(*command);
   return step;
+}
+
+absl::Status RepairTaskFiles(const Cube& cube, const std::string& task, ContainerRuntime& runtime,
+                             const StepContext& context) {
+  if (context.uid == context.agent_uid) return absl::OkStatus();
+  absl::StatusOr<const Task*> found = FindTask(cube, task);
+  if (!found.ok()) return found.status();
+  MountPlanOptions plan_options;
+  plan_options.confine_to = cube.workspace;
+  absl::StatusOr<TaskInvocation> invocation = PlanTaskInvocation(**found, plan_options);
+  if (!invocation.ok()) return invocation.status();
+  std::vector<TaskOwnedPaths> owned;
+  for (const Mount& m : invocation->mounts) {
+    if (m.read_only) continue;
+    auto paths = TaskOwnedEntries(cube, m.host_path, context.agent_uid);
+    if (!paths.ok()) return paths.status();
+    owned.push_back(TaskOwnedPaths{m.host_path, std::move(*paths)});
+  }
+  return runtime.RepairTaskFiles(cube, owned, context);
 }
 
 absl::Status CheckTaskAtSubmit(const Cube& cube, const std::string& task, bool after_other_tasks) {

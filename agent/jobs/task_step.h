@@ -45,6 +45,11 @@ absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::str
                                                 ContainerRuntime& runtime,
                                                 const StepContext& context);
 
+// After a task step ended: ContainerRuntime::RepairTaskFiles for its
+// mounts (nothing for the agent's own uid).
+absl::Status RepairTaskFiles(const Cube& cube, const std::string& task, ContainerRuntime& runtime,
+                             const StepContext& context);
+
 // What can be checked at submit time: the task exists and no parameter
 // leaves the workspace. After other tasks of the same job, a parameter
 // without a type whose path does not exist yet passes: an earlier task may

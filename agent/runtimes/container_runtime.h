@@ -51,6 +51,14 @@ struct StepContext {
   bool dry_run = false;
 };
 
+// Entries of one writable mount of a task that the task's uid owns (the
+// topmost ones: nothing below them is listed): paths relative to the mount,
+// "" for the mount itself.
+struct TaskOwnedPaths {
+  std::string host_path;
+  std::vector<std::string> rels;
+};
+
 struct StepCommand {
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;  // for the runtime binary itself
@@ -93,6 +101,17 @@ class ContainerRuntime {
   virtual absl::StatusOr<StepCommand> TaskCommand(const Cube& cube,
                                                   const TaskInvocation& invocation,
                                                   const StepContext& context) = 0;
+
+  // After a task step of a task uid other than the agent's: lets the agent
+  // read and remove what the task wrote in its writable mounts (files it
+  // made 0600, or chmodded away), by running a short container as the task
+  // uid over `owned`: the topmost entries of each mount that the task uid
+  // owns. An error says why it could not (the caller notes it in the job
+  // log).
+  virtual absl::Status RepairTaskFiles(const Cube& cube, const std::vector<TaskOwnedPaths>& owned,
+                                       const StepContext& context) {
+    return absl::OkStatus();
+  }
 
   // Stops a step's container (best effort; the caller also kills the
   // step's process group).

@@ -40,7 +40,9 @@ constexpr uid_t kPoolLast = 3100899;
 
 // The probe cube's entry point (busybox sh): `whoami` writes the task's
 // uid, gid and a result file into its output; `hide` writes a directory
-// and takes every permission away from it.
+// and a file the agent could not read (0600 in a directory it then makes
+// 000). Commands go through busybox by name: the bare image has no applet
+// links, so no `chmod` of its own.
 constexpr char kProbeScript[] = R"SH(#!/bin/sh
 task=$1
 shift
@@ -55,13 +57,14 @@ case "$task" in
     echo "task uid $(id -u)"
     ;;
   hide)
-    mkdir -p "$out/hidden" && echo x > "$out/hidden/f" && chmod 000 "$out/hidden"
+    /bin/busybox mkdir -p "$out/hidden" && echo x > "$out/hidden/f" &&
+      /bin/busybox chmod 600 "$out/hidden/f" && /bin/busybox chmod 000 "$out/hidden"
     ;;
 esac
 )SH";
 
 constexpr char kProbeCube[] = R"(name: probe
-docker: {image: mlcube/probe:0.1, build_context: build, build_file: Dockerfile, build_strategy: auto}
+docker: {image: IMAGE, build_context: build, build_file: Dockerfile, build_strategy: auto}
 tasks:
   whoami: {parameters: {outputs: {out: {type: directory, default: out/}}}}
   hide: {parameters: {outputs: {out: {type: directory, default: hideout/}}}}
@@ -92,10 +95,18 @@ class TaskUserIsolationTest : public ::testing::Test {
 
   // A probe cube of `user`'s on the laptop, with a secret and files of
   // modes 0644 and 0755.
-  std::string ProbeCube(const std::string& user) {
-    const std::string cube = agents_->root() + "/" + user + "-probe";
+  // `bare`: an image with busybox alone, no `chmod` on its PATH.
+  std::string ProbeCube(const std::string& user, bool bare = false) {
+    const std::string cube = agents_->root() + "/" + user + (bare ? "-bare" : "-probe");
     EXPECT_EQ(Shell("cp -r " MLCUBE_SOURCE_DIR "/examples/hello " + cube), 0);
-    std::ofstream(cube + "/mlcube.yaml", std::ios::trunc) << kProbeCube;
+    std::string yaml = kProbeCube;
+    yaml.replace(yaml.find("IMAGE"), 5, bare ? "mlcube/probe-bare:0.1" : "mlcube/probe:0.1");
+    std::ofstream(cube + "/mlcube.yaml", std::ios::trunc) << yaml;
+    if (bare) {
+      std::ofstream(cube + "/build/Dockerfile", std::ios::trunc)
+          << "FROM scratch\nCOPY busybox /bin/busybox\nCOPY hello.sh /hello.sh\n"
+             "ENTRYPOINT [\"/bin/busybox\", \"sh\", \"/hello.sh\"]\n";
+    }
     std::ofstream(cube + "/build/hello.sh", std::ios::trunc) << kProbeScript;
     std::ofstream(cube + "/workspace/secret.txt") << Secret(user) << "\n";
     std::ofstream(cube + "/workspace/data.txt") << "data\n";
@@ -283,26 +294,35 @@ TEST_F(TaskUserIsolationTest, ApptainerAndSlurmAreRefusedForAnotherIdentity) {
   }
 }
 
-// A task may take its own files' permissions away from the agent: the
-// pull of them fails naming the path, and the agent goes on serving.
-TEST_F(TaskUserIsolationTest, FilesATaskHidFromTheAgentFailThePullNamingThem) {
+// A task may make its files unreadable to the agent (0600, a directory
+// 000): after the task the agent repairs them as the task's uid (chmod in
+// its image), so they pull.
+TEST_F(TaskUserIsolationTest, FilesATaskHidFromTheAgentAreRepairedAsItsUid) {
   ASSERT_NO_FATAL_FAILURE(StartAgent(Pool()));
   const std::string bob = ProbeCube("bob");
+  CommandResult hide = Run("bob", bob, "hide");
+  EXPECT_EQ(hide.exit_code, 0) << hide.out << hide.err << agents_->agent().Stderr();
+  EXPECT_EQ(ReadFileContent(bob + "/workspace/hideout/hidden/f"), "x\n");
+}
+
+// Without `chmod` in the image they cannot be repaired: the pull fails
+// naming them, so does deleting the cube, and the agent goes on serving.
+TEST_F(TaskUserIsolationTest, FilesThatCannotBeRepairedFailThePullNamingThem) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent(Pool()));
+  const std::string bob = ProbeCube("bob", /*bare=*/true);
   CommandResult hide = Run("bob", bob, "hide");
   EXPECT_NE(hide.exit_code, 0) << hide.out;
   EXPECT_THAT(hide.err, HasSubstr("hideout"));
   EXPECT_THAT(hide.err, HasSubstr("/hidden"));
   EXPECT_THAT(hide.err, HasSubstr("not readable by the agent"));
-  CommandResult b = Run("bob", bob, "whoami");
-  EXPECT_EQ(b.exit_code, 0) << b.out << b.err << agents_->agent().Stderr();
-  // Deleting the cube cannot remove them either: it says which, and the
-  // agent goes on serving (a fresh push and run of the cube work).
+  EXPECT_THAT(hide.err, HasSubstr("files it made unreadable to the agent stay so"));
   CommandResult del = agents_->As("bob", {"sync", "delete", "--mlcube=" + bob, "--yes"});
   EXPECT_NE(del.exit_code, 0) << del.out;
   EXPECT_THAT(del.err, HasSubstr("/hidden"));
   EXPECT_THAT(del.err, HasSubstr("not readable by the agent"));
-  CommandResult fresh = Run("bob", bob, "whoami");
-  EXPECT_EQ(fresh.exit_code, 0) << fresh.out << fresh.err << agents_->agent().Stderr();
+  const std::string other = ProbeCube("bob");
+  CommandResult b = Run("bob", other, "whoami");
+  EXPECT_EQ(b.exit_code, 0) << b.out << b.err << agents_->agent().Stderr();
 }
 
 }  // namespace
