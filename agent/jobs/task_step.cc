@@ -30,6 +30,15 @@ absl::StatusOr<const Task*> FindTask(const Cube& cube, const std::string& task) 
       absl::StrCat("unknown task '", task, "' (the cube has: ", absl::StrJoin(names, ", "), ")"));
 }
 
+// The task's mounts, confined to the workspace.
+absl::StatusOr<TaskInvocation> PlanTask(const Cube& cube, const std::string& task) {
+  absl::StatusOr<const Task*> found = FindTask(cube, task);
+  if (!found.ok()) return found.status();
+  MountPlanOptions plan_options;
+  plan_options.confine_to = cube.workspace;
+  return PlanTaskInvocation(**found, plan_options);
+}
+
 // The planner checks paths lexically; symlinks are checked here.
 absl::Status CheckMountsResolveInside(const Cube& cube, const std::string& task,
                                       const TaskInvocation& invocation, bool dry_run,
@@ -139,11 +148,7 @@ StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
 absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::string& task,
                                                 ContainerRuntime& runtime,
                                                 const StepContext& context) {
-  absl::StatusOr<const Task*> found = FindTask(cube, task);
-  if (!found.ok()) return found.status();
-  MountPlanOptions plan_options;
-  plan_options.confine_to = cube.workspace;
-  absl::StatusOr<TaskInvocation> invocation = PlanTaskInvocation(**found, plan_options);
+  absl::StatusOr<TaskInvocation> invocation = PlanTask(cube, task);
   if (!invocation.ok()) return invocation.status();
   PlannedTaskStep step;
   step.creates = invocation->directories_to_create;
@@ -174,11 +179,7 @@ absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::str
 absl::Status RepairTaskFiles(const Cube& cube, const std::string& task, ContainerRuntime& runtime,
                              const StepContext& context) {
   if (context.uid == context.agent_uid) return absl::OkStatus();
-  absl::StatusOr<const Task*> found = FindTask(cube, task);
-  if (!found.ok()) return found.status();
-  MountPlanOptions plan_options;
-  plan_options.confine_to = cube.workspace;
-  absl::StatusOr<TaskInvocation> invocation = PlanTaskInvocation(**found, plan_options);
+  absl::StatusOr<TaskInvocation> invocation = PlanTask(cube, task);
   if (!invocation.ok()) return invocation.status();
   std::vector<TaskOwnedPaths> owned;
   for (const Mount& m : invocation->mounts) {
