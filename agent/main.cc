@@ -32,6 +32,7 @@
 #include "agent/services/jobs_service.h"
 #include "agent/services/sync_services.h"
 #include "agent/state_layout.h"
+#include "agent/workspace_access.h"
 #include "common/file_util.h"
 
 namespace {
@@ -196,6 +197,11 @@ int Serve(const ServeFlags& flags) {
   if (absl::Status access = ConfigureAccess(*config, &server); !access.ok()) return Fail(access, 1);
   if (absl::Status started = server.Start(); !started.ok()) return Fail(started, 1);
   PrintListening(*config, server, inventory);
+  // Trees from before access lists: private from now on, not only from
+  // their next job. (Serve no longer returns, so what it uses outlives it.)
+  std::thread([&layout, resolver = task_users->get()] {
+    mlcube::SecureExistingWorkspaces(layout, resolver);
+  }).detach();
 
   std::thread signal_waiter([&] {
     int sig = 0;

@@ -4,9 +4,12 @@
 // identity's tree is unreadable by another's task uid even when it is
 // bind-mounted straight into that task (what a raced mount would do).
 
+#include <acl/libacl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
+#include <signal.h>
+#include <sys/acl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -292,6 +295,36 @@ TEST_F(TaskUserIsolationTest, ApptainerAndSlurmAreRefusedForAnotherIdentity) {
     EXPECT_THAT(status.error_message(), HasSubstr("mlcube-remote agent install --host=H"));
     EXPECT_THAT(status.error_message(), HasSubstr("agent's own user"));
   }
+}
+
+// A workspace made before workspaces had access lists (other bits on
+// disk, no default list) is made private when the agent starts, before any
+// job of its own runs.
+TEST_F(TaskUserIsolationTest, OlderTreesArePrivateOnceTheAgentRestarts) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent(Pool()));
+  const std::string bob = ProbeCube("bob");
+  CommandResult b = Run("bob", bob, "whoami");
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  const std::string workspace = CubeRoot("bob", bob) + "/workspace";
+  const std::string secret = workspace + "/secret.txt";
+  agents_->agent().Kill(SIGTERM);
+  // As an older agent left it.
+  ASSERT_EQ(acl_delete_def_file(workspace.c_str()), 0);
+  ASSERT_EQ(Shell("chmod o+rx '" + workspace + "' && chmod o+r '" + secret + "'"), 0);
+  struct stat st;
+  ASSERT_EQ(stat(secret.c_str(), &st), 0);
+  ASSERT_NE(st.st_mode & 04, 0u);
+  ASSERT_TRUE(agents_->agent().Start());
+  bool private_again = false;
+  for (int i = 0; i < 100 && !private_again; ++i) {
+    private_again = stat(secret.c_str(), &st) == 0 && (st.st_mode & 07) == 0;
+    if (!private_again) usleep(50 * 1000);
+  }
+  EXPECT_TRUE(private_again) << agents_->agent().Stderr();
+  acl_t dflt = acl_get_file(workspace.c_str(), ACL_TYPE_DEFAULT);
+  ASSERT_NE(dflt, nullptr);
+  EXPECT_GT(acl_entries(dflt), 3);  // the agent's and bob's task uid named
+  acl_free(dflt);
 }
 
 // A task may make its files unreadable to the agent (0600, a directory
