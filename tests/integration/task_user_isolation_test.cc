@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,7 +51,10 @@ constexpr char kProbeScript[] = R"SH(#!/bin/sh
 task=$1
 shift
 for arg in "$@"; do
-  case "$arg" in --out=*) out=${arg#--out=} ;; esac
+  case "$arg" in
+    --out=*) out=${arg#--out=} ;;
+    --victim=*) victim=${arg#--victim=} ;;
+  esac
 done
 case "$task" in
   whoami)
@@ -58,6 +62,21 @@ case "$task" in
     id -g > "$out/gid.txt"
     echo "result of $(id -u)" > "$out/result.txt"
     echo "task uid $(id -u)"
+    ;;
+  flip)
+    # Swaps $out/flip between a directory of its own and a link to
+    # $FLIP_TARGET, as fast as it can, for $FLIP_SECONDS.
+    end=$(( $(date +%s) + FLIP_SECONDS ))
+    echo flipping
+    while [ "$(date +%s)" -lt "$end" ]; do
+      rm -rf "$out/flip"; ln -s "$FLIP_TARGET" "$out/flip"
+      rm -f "$out/flip"; mkdir "$out/flip"
+    done
+    ;;
+  peek)
+    # Who owns what is mounted at --victim, and what of it can be read.
+    { stat -c %u "$victim"; cat "$victim/secret.txt" 2>&1; ls "$victim" 2>&1; } \
+      > "$out/$(hostname).txt"
     ;;
   hide)
     /bin/busybox mkdir -p "$out/hidden" && echo x > "$out/hidden/f" &&
@@ -71,6 +90,11 @@ docker: {image: IMAGE, build_context: build, build_file: Dockerfile, build_strat
 tasks:
   whoami: {parameters: {outputs: {out: {type: directory, default: out/}}}}
   hide: {parameters: {outputs: {out: {type: directory, default: hideout/}}}}
+  flip: {parameters: {outputs: {out: {type: directory, default: flipper/}}}}
+  peek:
+    parameters:
+      inputs: {victim: {type: directory, default: flipper/flip/, opts: ro}}
+      outputs: {out: {type: directory, default: peeks/}}
 )";
 
 class TaskUserIsolationTest : public ::testing::Test {
@@ -295,6 +319,76 @@ TEST_F(TaskUserIsolationTest, ApptainerAndSlurmAreRefusedForAnotherIdentity) {
     EXPECT_THAT(status.error_message(), HasSubstr("mlcube-remote agent install --host=H"));
     EXPECT_THAT(status.error_message(), HasSubstr("agent's own user"));
   }
+}
+
+// The race itself, as the attack did it: alice's task swaps a directory of
+// its workspace for a link to bob's while 24 jobs of hers mount that
+// directory (the agent's checks and Docker's mount see different things in
+// some of them). Whatever got mounted, nothing of bob's is read.
+TEST_F(TaskUserIsolationTest, AMountRacedOntoAnotherIdentitysWorkspaceReadsNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent(Pool() + "max_concurrent_jobs: 32\n"));
+  const std::string bob = ProbeCube("bob");
+  CommandResult b = Run("bob", bob, "whoami");
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  const std::string alice = ProbeCube("alice");
+  CommandResult a = Run("alice", alice, "whoami");  // builds her image
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  const std::string alice_id = ::mlcube::SyncClient::DefaultCubeId(alice);
+  auto jobs = v1::Jobs::NewStub(agents_->Channel("alice"));
+  v1::SubmitJobRequest flip = RunRequest(alice_id, "flip");
+  (*flip.mutable_env())["FLIP_TARGET"] = CubeRoot("bob", bob) + "/workspace";
+  (*flip.mutable_env())["FLIP_SECONDS"] = "40";
+  v1::Job flipper;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(jobs->SubmitJob(&ctx, flip, &flipper).ok());
+  }
+  ASSERT_THAT(WatchUntilOutput(*jobs, flipper.id(), "flipping").out, HasSubstr("flipping"));
+  std::vector<std::string> peeks;
+  for (int i = 0; i < 24; ++i) {
+    grpc::ClientContext ctx;
+    v1::Job job;
+    ASSERT_TRUE(jobs->SubmitJob(&ctx, RunRequest(alice_id, "peek"), &job).ok());
+    peeks.push_back(job.id());
+  }
+  int ended = 0;
+  for (int wait = 0; wait < 600 && ended < 24; ++wait) {
+    ended = 0;
+    for (const std::string& id : peeks) {
+      grpc::ClientContext ctx;
+      v1::GetJobRequest get;
+      get.set_job_id(id);
+      v1::Job job;
+      if (jobs->GetJob(&ctx, get, &job).ok() &&
+          (job.state() == v1::JOB_STATE_SUCCEEDED || job.state() == v1::JOB_STATE_FAILED)) {
+        ++ended;
+      }
+    }
+    if (ended < 24) usleep(200 * 1000);
+  }
+  EXPECT_EQ(ended, 24);
+  {
+    grpc::ClientContext ctx;
+    v1::CancelJobRequest cancel;
+    cancel.set_job_id(flipper.id());
+    v1::Job job;
+    jobs->CancelJob(&ctx, cancel, &job);
+  }
+  std::string seen;
+  Shell("cat '" + CubeRoot("alice", alice) + "/workspace/peeks/'*.txt", &seen);
+  EXPECT_THAT(seen, Not(HasSubstr(Secret("bob"))));
+  EXPECT_THAT(seen, Not(HasSubstr("result of")));  // bob's task's output
+  // How many mounts the race won (bob's workspace is the agent's directory):
+  // for the record; the assertion above holds either way.
+  int won = 0;
+  for (size_t at = 0;
+       (at = seen.find(std::to_string(agents_->agent().uid()) + "\n", at)) != std::string::npos;
+       ++at) {
+    ++won;
+  }
+  std::cout << "raced mounts of bob's workspace: " << won << " of " << peeks.size()
+            << "; what the peeks saw:\n"
+            << seen;
 }
 
 // A workspace made before workspaces had access lists (other bits on
