@@ -232,6 +232,62 @@ absl::StatusOr<HostBindRoot> ParseBindRoot(const YAML::Node& node, const std::st
   return root;
 }
 
+// A task uid: 1 .. 2^31-1 (0 is root; the top half is not a uid everywhere).
+absl::StatusOr<uint32_t> TaskUid(const std::string& text, const std::string& file,
+                                 const std::string& key) {
+  uint32_t uid = 0;
+  if (!absl::SimpleAtoi(text, &uid) || uid == 0 || uid > 0x7fffffffu) {
+    return Bad(file, key, "expected a uid from 1 to 2147483647 (never 0: tasks never run as root)");
+  }
+  return uid;
+}
+
+absl::Status ParseTaskUsersPool(const YAML::Node& node, const std::string& file,
+                                TaskUsersConfig& users) {
+  const std::string key = "task_users.pool";
+  auto text = ScalarString(node, file, key);
+  if (!text.ok()) return text.status();
+  const size_t dash = text->find('-');
+  if (dash == std::string::npos) return Bad(file, key, "expected FIRST-LAST, e.g. 200000-200999");
+  auto first = TaskUid(text->substr(0, dash), file, key);
+  if (!first.ok()) return first.status();
+  auto last = TaskUid(text->substr(dash + 1), file, key);
+  if (!last.ok()) return last.status();
+  if (*last < *first) return Bad(file, key, "LAST is below FIRST");
+  users.pool_first = *first;
+  users.pool_last = *last;
+  return absl::OkStatus();
+}
+
+absl::Status ParseTaskUsers(const YAML::Node& node, const std::string& file,
+                            TaskUsersConfig& users) {
+  if (!node.IsMap()) return Bad(file, "task_users", "expected a mapping {map, pool}");
+  for (const auto& entry : node) {
+    const std::string name = entry.first.as<std::string>();
+    if (name == "pool") {
+      if (absl::Status s = ParseTaskUsersPool(entry.second, file, users); !s.ok()) return s;
+      continue;
+    }
+    if (name != "map") return Bad(file, "task_users." + name, "unknown key (expected map or pool)");
+    if (!entry.second.IsMap()) return Bad(file, "task_users.map", "expected {cn-NAME: UID, ...}");
+    for (const auto& item : entry.second) {
+      const std::string identity = item.first.as<std::string>();
+      const std::string key = "task_users.map." + identity;
+      if (!absl::StartsWith(identity, "cn-") || identity.size() < 4) {
+        return Bad(file, key,
+                   "expected a certificate identity cn-NAME (unix-socket and SSH callers run as "
+                   "their own uid)");
+      }
+      auto text = ScalarString(item.second, file, key);
+      if (!text.ok()) return text.status();
+      auto uid = TaskUid(*text, file, key);
+      if (!uid.ok()) return uid.status();
+      users.map[identity] = *uid;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseAllow(const YAML::Node& node, const std::string& file, HostAccessPolicy& allow) {
   if (!node.IsMap()) return Bad(file, "allow", "expected a mapping");
   for (const auto& field : node) {
@@ -315,13 +371,16 @@ absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentCon
     } else if (key == "allow") {
       absl::Status s = ParseAllow(value, file, config.allow);
       if (!s.ok()) return s;
+    } else if (key == "task_users") {
+      absl::Status s = ParseTaskUsers(value, file, config.task_users);
+      if (!s.ok()) return s;
     } else if (key == "slurm") {
       absl::Status s = ParseSlurm(value, file, config);
       if (!s.ok()) return s;
     } else {
       return Bad(file, key,
                  "unknown key (expected listen, state_dir, image_dir, max_concurrent_jobs, "
-                 "log_max_bytes, runtimes, unix_socket, tls, limits, allow or slurm)");
+                 "log_max_bytes, runtimes, unix_socket, tls, limits, allow, task_users or slurm)");
     }
   }
   return absl::OkStatus();

@@ -29,6 +29,9 @@
 //     host_pid: false           # docker --pid=host
 //     published_ports: false    # docker -p / -P
 //     bind_roots: [{path: /datasets, writable: false}]  # extra binds below these
+//   task_users:                                # uids that certificate identities' tasks run as
+//     map: {cn-alice: 2001}     # fixed uids
+//     pool: "200000-200999"     # others get one on first use (kept in STATE)
 
 #include <cstdint>
 #include <map>
@@ -61,6 +64,18 @@ struct IdentityLimits {
   int open_streams = 64;
 };
 
+// The uids tasks of certificate (cn-) identities run as on a shared agent
+// (see TaskUserResolver). Unix-socket and SSH identities run as their own uid.
+struct TaskUsersConfig {
+  // "cn-NAME" -> uid (never 0).
+  std::map<std::string, uint32_t> map;
+  // An inclusive range of uids for identities the map does not name; 0/0 =
+  // no pool.
+  uint32_t pool_first = 0;
+  uint32_t pool_last = 0;
+  bool has_pool() const { return pool_first != 0; }
+};
+
 struct AgentConfig {
   std::vector<std::string> listen = {"unix:///run/mlcube-agent/agent.sock"};
   std::string state_dir = "/var/lib/mlcube-agent";
@@ -80,6 +95,7 @@ struct AgentConfig {
   // What a cube's extra runtime arguments may ask of the host (none by
   // default).
   HostAccessPolicy allow;
+  TaskUsersConfig task_users;
 
   AgentTlsConfig tls;
   // Mode (octal) and group (empty: the agent's) of unix listen sockets.

@@ -32,6 +32,7 @@
 #include "agent/services/jobs_service.h"
 #include "agent/services/sync_services.h"
 #include "agent/state_layout.h"
+#include "agent/workspace_access.h"
 #include "common/file_util.h"
 
 namespace {
@@ -93,7 +94,7 @@ absl::Status PrepareDirectories(const mlcube::AgentConfig& config,
                                 const mlcube::StateLayout& layout) {
   for (const std::string& dir :
        {layout.root(), layout.JobsDir(), layout.CubesDir(), layout.ImagesDir()}) {
-    if (absl::Status made = mlcube::MakeDirs(dir); !made.ok()) return made;
+    if (absl::Status made = mlcube::MakeDirs(dir, 0700); !made.ok()) return made;
   }
   for (const std::string& address : config.listen) {
     if (address.rfind("unix://", 0) == 0) {
@@ -163,6 +164,11 @@ int Serve(const ServeFlags& flags) {
   if (!config.ok()) return Fail(config.status(), 2);
   const mlcube::StateLayout layout(config->state_dir, config->EffectiveImageDir());
   if (absl::Status made = PrepareDirectories(*config, layout); !made.ok()) return Fail(made, 1);
+  // Nothing the agent makes from here on is for other users: workspaces
+  // carry their own access lists (TreeAcl), everything else is the agent's
+  // alone, even when a task gets it bind-mounted (a raced mount ignores the
+  // parent directories' permissions).
+  umask(077);
   if (!config->slurm_shared_dir.empty()) {
     std::string note;
     absl::Status shared = mlcube::CheckSlurmSharedDir(*config, &note);
@@ -171,7 +177,10 @@ int Serve(const ServeFlags& flags) {
   }
 
   const mlcube::RuntimeInventory inventory = mlcube::RuntimeInventory::Detect(*config);
-  mlcube::JobManager jobs(*config, layout, inventory, SelfExe());
+  auto task_users = mlcube::TaskUserResolver::Create(config->task_users, layout.TaskUsersFile(),
+                                                     geteuid(), getegid());
+  if (!task_users.ok()) return Fail(task_users.status(), 1);
+  mlcube::JobManager jobs(*config, layout, inventory, task_users->get(), SelfExe());
   mlcube::StreamLimiter streams(config->limits.open_streams);
   auto sync = mlcube::SyncServices::Create(&layout, config->limits.stored_bytes, &streams, &jobs,
                                            mlcube::CallerIdentity);
@@ -188,6 +197,11 @@ int Serve(const ServeFlags& flags) {
   if (absl::Status access = ConfigureAccess(*config, &server); !access.ok()) return Fail(access, 1);
   if (absl::Status started = server.Start(); !started.ok()) return Fail(started, 1);
   PrintListening(*config, server, inventory);
+  // Trees from before access lists: private from now on, not only from
+  // their next job. (Serve no longer returns, so what it uses outlives it.)
+  std::thread([&layout, resolver = task_users->get()] {
+    mlcube::SecureExistingWorkspaces(layout, resolver);
+  }).detach();
 
   std::thread signal_waiter([&] {
     int sig = 0;

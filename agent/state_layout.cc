@@ -13,6 +13,8 @@ std::string StateLayout::BlobsDir() const { return absl::StrCat(root_, "/blobs")
 std::string StateLayout::UploadsDir() const { return absl::StrCat(root_, "/uploads"); }
 std::string StateLayout::GrantsDir() const { return absl::StrCat(root_, "/grants"); }
 
+std::string StateLayout::TaskUsersFile() const { return absl::StrCat(root_, "/task_users.list"); }
+
 std::string StateLayout::CubesDir() const { return absl::StrCat(root_, "/cubes"); }
 std::string StateLayout::OwnerCubesDir(const std::string& owner) const {
   return absl::StrCat(CubesDir(), "/", owner);

@@ -6,6 +6,7 @@
 //   STATE/blobs/                      content store (BlobStore)
 //   STATE/uploads/OWNER/              partial uploads per identity
 //   STATE/grants/OWNER.list           blobs each identity uploaded
+//   STATE/task_users.list             pool uids given to identities ("cn-x 200000")
 //   STATE/cubes/OWNER/CUBE/           a cube's tree (workspace included)
 //   STATE/cubes/OWNER/.deleting-*     a cube being deleted
 //   STATE/commits/OWNER/CUBE.commit   the last commit of a cube
@@ -34,6 +35,8 @@ class StateLayout {
   std::string BlobsDir() const;
   std::string UploadsDir() const;
   std::string GrantsDir() const;
+  // Pool uids assigned to certificate identities (TaskUserResolver).
+  std::string TaskUsersFile() const;
 
   std::string CubesDir() const;
   std::string OwnerCubesDir(const std::string& owner) const;

@@ -149,12 +149,13 @@ absl::StatusOr<UniqueFd> BeneathDir::OpenDirPath(const std::string& path, bool c
   return OpenDir(absl::string_view(norm).substr(skip), create, mode);
 }
 
-absl::Status MakeDirsBeneath(const std::string& root, const std::vector<std::string>& paths) {
-  if (absl::Status made = MakeDirs(root); !made.ok()) return made;
+absl::Status MakeDirsBeneath(const std::string& root, const std::vector<std::string>& paths,
+                             mode_t mode) {
+  if (absl::Status made = MakeDirs(root, mode); !made.ok()) return made;
   absl::StatusOr<BeneathDir> dir = BeneathDir::Open(root);
   if (!dir.ok()) return dir.status();
   for (const std::string& path : paths) {
-    absl::StatusOr<UniqueFd> fd = dir->OpenDirPath(path, /*create=*/true);
+    absl::StatusOr<UniqueFd> fd = dir->OpenDirPath(path, /*create=*/true, mode);
     if (!fd.ok()) return fd.status();
   }
   return absl::OkStatus();

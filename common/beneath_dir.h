@@ -71,8 +71,9 @@ class BeneathDir {
 };
 
 // Makes each of `paths` (absolute, each below `root`) with BeneathDir: the
-// directories a task's parameters need before it runs.
-absl::Status MakeDirsBeneath(const std::string& root, const std::vector<std::string>& paths);
+// directories a task's parameters need before it runs; new ones get `mode`.
+absl::Status MakeDirsBeneath(const std::string& root, const std::vector<std::string>& paths,
+                             mode_t mode = 0755);
 
 }  // namespace mlcube
 

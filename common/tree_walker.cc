@@ -32,7 +32,15 @@ std::string ChildRel(const std::string& rel, const std::string& name) {
 }
 
 absl::Status ErrnoStatus(int err, const std::string& what, const std::string& rel) {
-  return absl::InternalError(absl::StrCat(what, rel.empty() ? "" : "/", rel, ": ", strerror(err)));
+  const std::string path = absl::StrCat(what, rel.empty() ? "" : "/", rel);
+  if (err == EACCES || err == EPERM) {
+    // Another user's entry (a task's) whose owner took the agent's access away.
+    return absl::PermissionDeniedError(absl::StrCat(path, " is not readable by the agent (",
+                                                    strerror(err),
+                                                    "; its owner changed its "
+                                                    "permissions)"));
+  }
+  return absl::InternalError(absl::StrCat(path, ": ", strerror(err)));
 }
 
 // One walk: the directory it is in (`cur`), the way down to it and its

@@ -90,7 +90,7 @@ absl::Status BlobStore::Put(const v1Digest& digest, absl::string_view data) {
   // An unnamed file linked in under its final name once complete: one
   // directory operation per blob instead of create + rename.
   const std::string dir = absl::StrCat(root_, "/", digest.hash().substr(0, 2));
-  UniqueFd unnamed(open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0444));
+  UniqueFd unnamed(open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0400));
   if (unnamed) {
     absl::Status s = WriteAll(unnamed.get(), data, "a new blob");
     if (!s.ok()) return s;
@@ -110,7 +110,7 @@ absl::Status BlobStore::Put(const v1Digest& digest, absl::string_view data) {
   UniqueFd fd(mkstemp(temp.data()));
   if (!fd) return WriteErrorStatus(errno, "creating a temp blob");
   // Read-only: nothing should ever write to a blob in place.
-  fchmod(fd.get(), 0444);
+  fchmod(fd.get(), 0400);
   absl::Status s = WriteAll(fd.get(), data, temp);
   if (s.ok()) s = Adopt(digest, temp);
   if (!s.ok()) unlink(temp.c_str());
@@ -128,7 +128,7 @@ absl::StatusOr<v1Digest> BlobStore::ImportFile(int fd) {
   std::string temp = root_ + "/tmp/import.XXXXXX";
   UniqueFd out(mkstemp(temp.data()));
   if (!out) return WriteErrorStatus(errno, "creating a temp blob");
-  fchmod(out.get(), 0444);
+  fchmod(out.get(), 0400);
   Sha256 sha;
   std::vector<char> buffer(1 << 20);
   off_t offset = 0;

@@ -99,7 +99,7 @@ absl::Status ChunkSplicer::Splice(const std::string& owner, const v1::ManifestEn
   if (!out) return WriteErrorStatus(errno, absl::StrCat("splicing ", entry.path()));
   absl::Status s = CopyChunks(owner, *list, entry, out.get());
   if (s.ok()) {
-    fchmod(out.get(), 0444);
+    fchmod(out.get(), 0400);
     out.Reset();
     s = store_->Adopt(entry.digest(), temp);
   }

@@ -159,7 +159,7 @@ absl::Status UploadSession::Finish() {
                                                       digest_.size_bytes(), " bytes"));
   }
   v1Digest actual = sha_.Finish();
-  fchmod(fd_.get(), 0444);
+  fchmod(fd_.get(), 0400);
   // Start writing the data out now, while more arrives: the commit's syncfs
   // then finds little left to flush.
   sync_file_range(fd_.get(), 0, 0, SYNC_FILE_RANGE_WRITE);

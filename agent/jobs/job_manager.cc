@@ -56,10 +56,12 @@ bool IsFinalState(JobState state) {
 }
 
 JobManager::JobManager(const AgentConfig& config, const StateLayout& layout,
-                       const RuntimeInventory& inventory, std::string self_exe)
+                       const RuntimeInventory& inventory, TaskUserResolver* task_users,
+                       std::string self_exe)
     : config_(config),
       layout_(layout),
       inventory_(inventory),
+      task_users_(task_users),
       self_exe_(std::move(self_exe)),
       store_(&layout),
       local_scheduler_(self_exe_),
@@ -177,6 +179,22 @@ absl::StatusOr<std::unique_ptr<ContainerRuntime>> JobManager::MakeRuntime(
   }
 }
 
+absl::StatusOr<TaskUser> JobManager::TaskUserFor(const std::string& owner,
+                                                 const SubmitJobRequest& request) const {
+  auto user = task_users_->Resolve(owner);
+  if (!user.ok() || user->agent_owner) return user;
+  // Apptainer and Slurm run everything as the agent's user: neither can
+  // switch to another uid without root.
+  const bool apptainer = request.runtime() == mlcube_remote::v1::RUNTIME_SINGULARITY;
+  if (apptainer || request.scheduler() == "slurm") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        apptainer ? "Apptainer/Singularity" : "the Slurm scheduler",
+        " runs tasks as the agent's own user, so this shared agent runs them only for its owner; "
+        "run your own agent on the host (mlcube-remote agent install --host=H) and use it"));
+  }
+  return user;
+}
+
 absl::Status JobManager::CheckSchedulerRequest(const SubmitJobRequest& request) const {
   if (request.scheduler().empty() || request.scheduler() == "local") {
     if (!request.stage().empty()) {
@@ -281,7 +299,9 @@ absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& o
   plan.set_cube_root(NormalizePath(layout_.CubeDir(owner, request.cube_id())));
   for (const std::string& warning : cube->warnings) plan.add_warnings(warning);
   const std::string id = "dry-run";
-  StepContext context = JobStepContext(layout_, id, owner, request, config_.allow);
+  auto user = TaskUserFor(owner, request);
+  if (!user.ok()) return user.status();
+  StepContext context = JobStepContext(layout_, id, owner, request, config_.allow, *user);
   context.dry_run = true;
   std::vector<std::string> steps;
   if (request.action() == mlcube_remote::v1::JOB_ACTION_CONFIGURE ||
@@ -336,6 +356,7 @@ absl::Status JobManager::CheckSubmittable(const std::string& owner,
   if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN && request.tasks().empty()) {
     return absl::InvalidArgumentError("run needs at least one task");
   }
+  if (absl::Status s = TaskUserFor(owner, request).status(); !s.ok()) return s;
   auto runtime = MakeRuntime(request.runtime());
   if (!runtime.ok()) return runtime.status();
   if (absl::Status s = CheckSchedulerRequest(request); !s.ok()) return s;
@@ -915,6 +936,10 @@ JobOutcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
     return JobOutcome{mlcube_remote::v1::JOB_STATE_FAILED, 0,
                       std::string(runtime.status().message())};
   }
+  auto user = TaskUserFor(job.owner(), request);
+  if (!user.ok()) {
+    return JobOutcome{mlcube_remote::v1::JOB_STATE_FAILED, 0, std::string(user.status().message())};
+  }
   EntryControl control(this, entry);
   StepScheduler* scheduler = &local_scheduler_;
   std::unique_ptr<SlurmStepScheduler> slurm;
@@ -928,7 +953,7 @@ JobOutcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
     scheduler = slurm.get();
   }
   JobRunner runner(config_, layout_, scheduler, &control, std::move(job), std::move(request),
-                   std::move(*cube), std::move(*runtime));
+                   std::move(*cube), std::move(*runtime), *user);
   return runner.Run();
 }
 

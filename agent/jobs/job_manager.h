@@ -32,6 +32,7 @@
 #include "agent/schedulers/slurm_scheduler.h"
 #include "agent/schedulers/slurm_step_scheduler.h"
 #include "agent/state_layout.h"
+#include "agent/task_user_resolver.h"
 #include "common/cube.h"
 #include "mlcube_remote/v1/jobs.pb.h"
 
@@ -40,9 +41,10 @@ namespace mlcube {
 class JobManager : public CubeJobs {
  public:
   // `self_exe` is the mlcube-agent binary (runs `supervise`). Config,
-  // layout and inventory must outlive the manager.
+  // layout, inventory and task_users must outlive the manager; task_users
+  // says which uid each identity's tasks run as.
   JobManager(const AgentConfig& config, const StateLayout& layout,
-             const RuntimeInventory& inventory, std::string self_exe);
+             const RuntimeInventory& inventory, TaskUserResolver* task_users, std::string self_exe);
   ~JobManager();  // stops waiting for steps; the tasks themselves keep running
   JobManager(const JobManager&) = delete;
   JobManager& operator=(const JobManager&) = delete;
@@ -146,6 +148,11 @@ class JobManager : public CubeJobs {
   void SetState(const std::shared_ptr<Entry>& entry, mlcube_remote::v1::JobState state,
                 int exit_code, const std::string& reason, const std::string& current_task);
   mlcube_remote::v1::Job Snapshot(const Entry& entry) const;
+  // Who `owner`'s tasks run as; FAILED_PRECONDITION when the identity has
+  // no task uid, or asks a runtime or scheduler that cannot switch users
+  // (Apptainer, Slurm) and is not the agent's owner.
+  absl::StatusOr<TaskUser> TaskUserFor(const std::string& owner,
+                                       const mlcube_remote::v1::SubmitJobRequest& request) const;
   // scheduler / slurm fields of a request: known scheduler, valid settings,
   // Slurm's commands present.
   absl::Status CheckSchedulerRequest(const mlcube_remote::v1::SubmitJobRequest& request) const;
@@ -165,6 +172,7 @@ class JobManager : public CubeJobs {
   const AgentConfig& config_;
   const StateLayout& layout_;
   const RuntimeInventory& inventory_;
+  TaskUserResolver* task_users_;
   const std::string self_exe_;
   JobStore store_;
   LocalScheduler local_scheduler_;

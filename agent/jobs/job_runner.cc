@@ -54,9 +54,10 @@ JobOutcome CancelledOutcome(const StateLayout& layout, const std::string& job_id
 
 JobRunner::JobRunner(const AgentConfig& config, const StateLayout& layout, StepScheduler* scheduler,
                      JobControl* control, Job job, SubmitJobRequest request, Cube cube,
-                     std::unique_ptr<ContainerRuntime> runtime)
+                     std::unique_ptr<ContainerRuntime> runtime, TaskUser user)
     : config_(config),
       layout_(layout),
+      user_(user),
       scheduler_(scheduler),
       control_(control),
       job_(std::move(job)),
@@ -87,7 +88,8 @@ JobOutcome JobRunner::Run() {
 }
 
 absl::StatusOr<StepContext> JobRunner::BaseContext() const {
-  StepContext context = JobStepContext(layout_, job_.id(), job_.owner(), request_, config_.allow);
+  StepContext context =
+      JobStepContext(layout_, job_.id(), job_.owner(), request_, config_.allow, user_);
   if (absl::Status s = MakeDirs(context.image_dir); !s.ok()) return s;
   return context;
 }
@@ -203,6 +205,15 @@ std::optional<JobOutcome> JobRunner::AfterStep(bool configure, const std::string
                                   ": its supervisor died without recording an exit status"));
   }
   last_exit_ = exit->ShellCode();
+  if (!configure) {
+    absl::Status repaired = RepairTaskFiles(cube_, task, *runtime_, context);
+    if (!repaired.ok()) {
+      AgentLog(
+          absl::StrCat("mlcube-agent: task ", task,
+                       ": files it made unreadable to the agent stay so (they will not pull): ",
+                       repaired.message(), "\n"));
+    }
+  }
   if (configure) {
     if (last_exit_ != 0) {
       runtime_->AbandonConfigure(cube_, context);

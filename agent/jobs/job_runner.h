@@ -17,6 +17,7 @@
 #include "agent/runtimes/container_runtime.h"
 #include "agent/schedulers/step_scheduler.h"
 #include "agent/state_layout.h"
+#include "agent/task_user_resolver.h"
 #include "common/cube.h"
 #include "mlcube_remote/v1/jobs.pb.h"
 
@@ -49,7 +50,7 @@ class JobRunner {
   JobRunner(const AgentConfig& config, const StateLayout& layout, StepScheduler* scheduler,
             JobControl* control, mlcube_remote::v1::Job job,
             mlcube_remote::v1::SubmitJobRequest request, Cube cube,
-            std::unique_ptr<ContainerRuntime> runtime);
+            std::unique_ptr<ContainerRuntime> runtime, TaskUser user);
 
   JobOutcome Run();
 
@@ -75,6 +76,7 @@ class JobRunner {
 
   const AgentConfig& config_;
   const StateLayout& layout_;
+  const TaskUser user_;
   StepScheduler* scheduler_;
   JobControl* control_;
   const mlcube_remote::v1::Job job_;

@@ -1,15 +1,22 @@
 #include "agent/jobs/task_step.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/tree_acl.h"
 #include "common/beneath_dir.h"
 #include "common/file_util.h"
 #include "common/mount_planner.h"
 #include "common/safe_path.h"
+#include "common/tree_walker.h"
+#include "common/unique_fd.h"
 
 namespace mlcube {
 namespace {
@@ -21,6 +28,15 @@ absl::StatusOr<const Task*> FindTask(const Cube& cube, const std::string& task) 
   for (const auto& [name, t] : cube.tasks) names.push_back(name);
   return absl::InvalidArgumentError(
       absl::StrCat("unknown task '", task, "' (the cube has: ", absl::StrJoin(names, ", "), ")"));
+}
+
+// The task's mounts, confined to the workspace.
+absl::StatusOr<TaskInvocation> PlanTask(const Cube& cube, const std::string& task) {
+  absl::StatusOr<const Task*> found = FindTask(cube, task);
+  if (!found.ok()) return found.status();
+  MountPlanOptions plan_options;
+  plan_options.confine_to = cube.workspace;
+  return PlanTaskInvocation(**found, plan_options);
 }
 
 // The planner checks paths lexically; symlinks are checked here.
@@ -44,16 +60,81 @@ absl::Status CheckMountsResolveInside(const Cube& cube, const std::string& task,
   return absl::OkStatus();
 }
 
+// The task uid gets the group (ACL mask) permissions of the agent's files:
+// what the task writes (every writable mount) gets group write (and search,
+// for directories), as MLCube's task, the files' owner, could write them.
+// Opened below the workspace without following links; entries the agent
+// does not own are the task's own already.
+absl::Status LetTaskWrite(const Cube& cube, const TaskInvocation& invocation) {
+  auto workspace = BeneathDir::Open(cube.workspace);
+  if (!workspace.ok()) return workspace.status();
+  for (const Mount& m : invocation.mounts) {
+    if (m.read_only || m.host_path == cube.workspace) continue;
+    const size_t slash = m.host_path.rfind('/');
+    if (slash == std::string::npos) continue;
+    auto dir = workspace->OpenDirPath(m.host_path.substr(0, slash), false);
+    if (!dir.ok()) continue;  // the mount check below names it
+    const std::string name = m.host_path.substr(slash + 1);
+    struct stat st;
+    if (fstatat(dir->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (st.st_uid != geteuid() || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) continue;
+    const mode_t wanted = st.st_mode | (S_ISDIR(st.st_mode) ? 0070 : 0060);
+    if ((st.st_mode & 07777) == (wanted & 07777)) continue;
+    if (fchmodat(dir->get(), name.c_str(), wanted & 07777, 0) != 0) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot let the task write ", m.host_path, ": ", strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The topmost entries below `host_path` (a task's writable mount, below the
+// workspace) that the agent does not own: the task's. Walked as the agent,
+// never following a link, never into the task's own directories.
+absl::StatusOr<std::vector<std::string>> TaskOwnedEntries(const Cube& cube,
+                                                          const std::string& host_path,
+                                                          uid_t agent_uid) {
+  constexpr size_t kMaxEntries = 4096;  // more: the rest stay as they are
+  std::vector<std::string> rels;
+  auto workspace = BeneathDir::Open(cube.workspace);
+  if (!workspace.ok()) return workspace.status();
+  const size_t slash = host_path.rfind('/');
+  if (host_path == cube.workspace || slash == std::string::npos) return rels;
+  auto parent = workspace->OpenDirPath(host_path.substr(0, slash), false);
+  if (!parent.ok()) return rels;  // gone: nothing to repair
+  const std::string name = host_path.substr(slash + 1);
+  struct stat st;
+  if (fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISLNK(st.st_mode)) {
+    return rels;
+  }
+  if (st.st_uid != agent_uid) return std::vector<std::string>{""};
+  if (!S_ISDIR(st.st_mode)) return rels;
+  UniqueFd dir(
+      openat(parent->get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir) return rels;
+  TreeWalker walker(TreeLimits{});
+  absl::Status walked = walker.Walk(
+      dir.get(), host_path,
+      [&rels, agent_uid](const TreeWalker::Entry& e) -> absl::StatusOr<TreeWalker::Next> {
+        if (e.st.st_uid == agent_uid) return TreeWalker::Next::kDescend;
+        if (!S_ISLNK(e.st.st_mode) && rels.size() < kMaxEntries) rels.push_back(e.rel);
+        return TreeWalker::Next::kSkip;
+      });
+  if (!walked.ok()) return walked;
+  return rels;
+}
+
 }  // namespace
 
 StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
                            const std::string& owner,
                            const mlcube_remote::v1::SubmitJobRequest& request,
-                           const HostAccessPolicy& host_access) {
+                           const HostAccessPolicy& host_access, const TaskUser& user) {
   StepContext context;
   context.job_id = job_id;
-  context.uid = getuid();
-  context.gid = getgid();
+  context.uid = user.uid;
+  context.gid = user.gid;
+  context.agent_uid = geteuid();
   context.env.insert(request.env().begin(), request.env().end());
   context.gpus = request.gpus();
   context.job_dir = layout.JobDir(job_id);
@@ -67,16 +148,20 @@ StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
 absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::string& task,
                                                 ContainerRuntime& runtime,
                                                 const StepContext& context) {
-  absl::StatusOr<const Task*> found = FindTask(cube, task);
-  if (!found.ok()) return found.status();
-  MountPlanOptions plan_options;
-  plan_options.confine_to = cube.workspace;
-  absl::StatusOr<TaskInvocation> invocation = PlanTaskInvocation(**found, plan_options);
+  absl::StatusOr<TaskInvocation> invocation = PlanTask(cube, task);
   if (!invocation.ok()) return invocation.status();
   PlannedTaskStep step;
   step.creates = invocation->directories_to_create;
   if (!context.dry_run) {
-    if (absl::Status s = MakeDirsBeneath(cube.workspace, step.creates); !s.ok()) {
+    // 0770: with the tree's default ACL the task uid may write in them.
+    if (absl::Status s = MakeDirsBeneath(cube.workspace, step.creates, 0770); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("task ", task, ": ", s.message()));
+    }
+    if (absl::Status s = TreeAcl(context.agent_uid, context.uid).ApplyToTree(cube.workspace);
+        !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("task ", task, ": ", s.message()));
+    }
+    if (absl::Status s = LetTaskWrite(cube, *invocation); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("task ", task, ": ", s.message()));
     }
   }
@@ -89,6 +174,21 @@ absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::str
   if (!command.ok()) return command.status();
   step.command = std::move(*command);
   return step;
+}
+
+absl::Status RepairTaskFiles(const Cube& cube, const std::string& task, ContainerRuntime& runtime,
+                             const StepContext& context) {
+  if (context.uid == context.agent_uid) return absl::OkStatus();
+  absl::StatusOr<TaskInvocation> invocation = PlanTask(cube, task);
+  if (!invocation.ok()) return invocation.status();
+  std::vector<TaskOwnedPaths> owned;
+  for (const Mount& m : invocation->mounts) {
+    if (m.read_only) continue;
+    auto paths = TaskOwnedEntries(cube, m.host_path, context.agent_uid);
+    if (!paths.ok()) return paths.status();
+    owned.push_back(TaskOwnedPaths{m.host_path, std::move(*paths)});
+  }
+  return runtime.RepairTaskFiles(cube, owned, context);
 }
 
 absl::Status CheckTaskAtSubmit(const Cube& cube, const std::string& task, bool after_other_tasks) {

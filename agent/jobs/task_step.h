@@ -14,17 +14,19 @@
 #include "absl/status/statusor.h"
 #include "agent/runtimes/container_runtime.h"
 #include "agent/state_layout.h"
+#include "agent/task_user_resolver.h"
 #include "common/cube.h"
 #include "mlcube_remote/v1/jobs.pb.h"
 
 namespace mlcube {
 
 // What every step of job `job_id` knows (the step's own fields unset);
-// `host_access` is what the admin allows a cube's extra runtime arguments.
+// `host_access` is what the admin allows a cube's extra runtime arguments;
+// `user` who the tasks run as.
 StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
                            const std::string& owner,
                            const mlcube_remote::v1::SubmitJobRequest& request,
-                           const HostAccessPolicy& host_access);
+                           const HostAccessPolicy& host_access, const TaskUser& user);
 
 struct PlannedTaskStep {
   StepCommand command;
@@ -32,7 +34,9 @@ struct PlannedTaskStep {
 };
 
 // Real run (context.dry_run false): creates the directories (never through
-// a symlink a task planted), then checks that every mount resolves inside
+// a symlink a task planted), gives the cube's workspace the access list of
+// the task user (TreeAcl) and makes the directories and files the task
+// writes writable by it, then checks that every mount resolves inside
 // the workspace (NOT_FOUND / PERMISSION_DENIED, naming the task) and builds
 // the command (which may write the step's env file).
 // Dry run: creates nothing; a mount that does not exist yet is one of
@@ -40,6 +44,11 @@ struct PlannedTaskStep {
 absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::string& task,
                                                 ContainerRuntime& runtime,
                                                 const StepContext& context);
+
+// After a task step ended: ContainerRuntime::RepairTaskFiles for its
+// mounts (nothing for the agent's own uid).
+absl::Status RepairTaskFiles(const Cube& cube, const std::string& task, ContainerRuntime& runtime,
+                             const StepContext& context);
 
 // What can be checked at submit time: the task exists and no parameter
 // leaves the workspace. After other tasks of the same job, a parameter

@@ -27,8 +27,12 @@ struct StepContext {
   // The identity that submitted the job ("uid-1000", "cn-alice").
   std::string owner;
   int step = 0;
-  uid_t uid = 0;  // the agent's user: tasks run as it, outputs are its files
+  // The uid and gid tasks run as (TaskUserResolver): the agent's own for its
+  // owner, the identity's task uid for everyone else on a shared agent.
+  uid_t uid = 0;
   gid_t gid = 0;
+  // The agent's euid (it keeps access to the task's files through ACLs).
+  uid_t agent_uid = 0;
   // The task environment from the request (also build args for builds).
   std::map<std::string, std::string> env;
   // "" none, "all", a count or "device=0,1".
@@ -45,6 +49,14 @@ struct StepContext {
   // Only the command lines are wanted (run --dry-run): nothing is written,
   // and the image need not exist yet.
   bool dry_run = false;
+};
+
+// Entries of one writable mount of a task that the task's uid owns (the
+// topmost ones: nothing below them is listed): paths relative to the mount,
+// "" for the mount itself.
+struct TaskOwnedPaths {
+  std::string host_path;
+  std::vector<std::string> rels;
 };
 
 struct StepCommand {
@@ -89,6 +101,17 @@ class ContainerRuntime {
   virtual absl::StatusOr<StepCommand> TaskCommand(const Cube& cube,
                                                   const TaskInvocation& invocation,
                                                   const StepContext& context) = 0;
+
+  // After a task step of a task uid other than the agent's: lets the agent
+  // read and remove what the task wrote in its writable mounts (files it
+  // made 0600, or chmodded away), by running a short container as the task
+  // uid over `owned`: the topmost entries of each mount that the task uid
+  // owns. An error says why it could not (the caller notes it in the job
+  // log).
+  virtual absl::Status RepairTaskFiles(const Cube& cube, const std::vector<TaskOwnedPaths>& owned,
+                                       const StepContext& context) {
+    return absl::OkStatus();
+  }
 
   // Stops a step's container (best effort; the caller also kills the
   // step's process group).

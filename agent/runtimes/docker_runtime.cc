@@ -261,6 +261,47 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
   return command;
 }
 
+absl::Status DockerRuntime::RepairTaskFiles(const Cube& cube,
+                                            const std::vector<TaskOwnedPaths>& owned,
+                                            const StepContext& context) {
+  if (context.uid == context.agent_uid) return absl::OkStatus();
+  std::vector<std::string> argv = {binary_,
+                                   "run",
+                                   "--rm",
+                                   "--label",
+                                   absl::StrCat("mlcube-agent.job=", context.job_id),
+                                   "--user",
+                                   absl::StrCat(context.uid, ":", context.gid),
+                                   "--network",
+                                   "none",
+                                   "--entrypoint",
+                                   "chmod"};
+  std::vector<std::string> targets;
+  int mounted = 0;
+  for (const TaskOwnedPaths& paths : owned) {
+    if (paths.rels.empty()) continue;
+    const std::string inside = absl::StrCat("/mlcube-agent-repair/", mounted++);
+    argv.push_back("--volume");
+    argv.push_back(absl::StrCat(paths.host_path, ":", inside));
+    for (const std::string& rel : paths.rels) {
+      targets.push_back(rel.empty() ? inside : absl::StrCat(inside, "/", rel));
+    }
+  }
+  if (targets.empty()) return absl::OkStatus();
+  argv.push_back(ImageFor(cube, context));
+  argv.push_back("-R");
+  argv.push_back("u+rwX,g+rwX");
+  argv.insert(argv.end(), targets.begin(), targets.end());
+  auto result = RunCommand(argv, absl::Seconds(120));
+  if (!result.ok()) return result.status();
+  if (result->status.ShellCode() != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("`chmod -R u+rwX,g+rwX` in the task's image as its uid exited with code ",
+                     result->status.ShellCode(), ": ", PrintableExcerpt(result->output, 300)));
+  }
+  return absl::OkStatus();
+}
+
 void DockerRuntime::StopContainer(const std::string& container_name) {
   (void)RunCommand({binary_, "kill", container_name}, absl::Seconds(20));
 }

@@ -30,6 +30,12 @@ class DockerRuntime final : public ContainerRuntime {
                                                std::string* notes) override;
   absl::StatusOr<StepCommand> TaskCommand(const Cube& cube, const TaskInvocation& invocation,
                                           const StepContext& context) override;
+  // `chmod -R u+rwX,g+rwX` of the task's own entries in its writable mounts, in
+  // its own image, as its uid, without network: the task uid can change
+  // nothing but its own files; group bits are the ACL mask, i.e. what the
+  // agent gets.
+  absl::Status RepairTaskFiles(const Cube& cube, const std::vector<TaskOwnedPaths>& owned,
+                               const StepContext& context) override;
   void StopContainer(const std::string& container_name) override;
 
   // `docker image inspect IMAGE` succeeds.

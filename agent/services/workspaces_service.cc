@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/request_validator.h"
+#include "agent/tree_acl.h"
 #include "common/content_chunker.h"
 #include "common/directory_tree.h"
 #include "common/file_util.h"
@@ -89,10 +90,7 @@ class SnapshotWalker {
     if (absl::Status s = AddEntry(parent_fd, name, rel, st); !s.ok()) return s;
     if (!S_ISDIR(st.st_mode)) return absl::OkStatus();
     UniqueFd fd(openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) {
-      return absl::InternalError(
-          absl::StrCat("open '", PrintableExcerpt(rel), "': ", strerror(errno)));
-    }
+    if (!fd) return Unreadable(rel);
     TreeLimits limits;
     // A deeper path could not be a manifest path (ValidateRelativePath).
     limits.max_depth = kMaxPathBytes / 2 - Depth(rel);
@@ -110,6 +108,19 @@ class SnapshotWalker {
   }
 
  private:
+  // An entry the agent cannot open: a task may have taken its own files'
+  // permissions away from the agent.
+  static absl::Status Unreadable(const std::string& rel) {
+    const int error = errno;
+    if (error == EACCES || error == EPERM) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "workspace path '", PrintableExcerpt(rel.empty() ? "." : rel),
+          "' is not readable by the agent (a task changed its permissions): ", strerror(error)));
+    }
+    return absl::InternalError(
+        absl::StrCat("open '", PrintableExcerpt(rel), "': ", strerror(error)));
+  }
+
   static int64_t Depth(const std::string& rel) {
     return rel.empty() ? 0 : 1 + std::count(rel.begin(), rel.end(), '/');
   }
@@ -121,10 +132,7 @@ class SnapshotWalker {
     entry.set_path(rel);
     if (S_ISREG(st.st_mode)) {
       UniqueFd fd(openat(parent_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-      if (!fd) {
-        return absl::InternalError(
-            absl::StrCat("open '", PrintableExcerpt(rel), "': ", strerror(errno)));
-      }
+      if (!fd) return Unreadable(rel);
       // Hashed in place, not copied: reads are served from the file while
       // it keeps this size and mtime (and the client verifies the digest).
       struct stat before;
@@ -133,7 +141,7 @@ class SnapshotWalker {
       if (!digest.ok()) return digest.status();
       entry.set_type(v1::ENTRY_TYPE_FILE);
       *entry.mutable_digest() = *digest;
-      entry.set_mode(ManifestValidator::SafeMode(before.st_mode));
+      entry.set_mode(ManifestValidator::SafeMode(TreeAcl::ReportedMode(before.st_mode)));
       entry.set_mtime_ns(static_cast<int64_t>(before.st_mtim.tv_sec) * 1000000000 +
                          before.st_mtim.tv_nsec);
       index_->Add(*digest, absl::StrCat(root_, "/", rel), entry.mtime_ns());
@@ -149,7 +157,7 @@ class SnapshotWalker {
     } else if (S_ISDIR(st.st_mode)) {
       if (rel.empty()) return absl::OkStatus();
       entry.set_type(v1::ENTRY_TYPE_DIRECTORY);
-      entry.set_mode(ManifestValidator::SafeMode(st.st_mode));
+      entry.set_mode(ManifestValidator::SafeMode(TreeAcl::ReportedMode(st.st_mode)));
     } else {
       return absl::OkStatus();  // sockets, FIFOs, devices are not outputs
     }
@@ -341,6 +349,16 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
     if (fd && summary.ParseFromFileDescriptor(fd.get())) {
       absl::StatusOr<v1::Manifest> old = LoadManifest(*store_, summary.committed_manifest());
       if (old.ok()) previous = std::make_unique<v1::Manifest>(std::move(*old));
+    }
+  }
+  // New cube trees inherit the owner directory's access list (TreeAcl):
+  // nobody but the agent until a job adds the identity's task uid.
+  if (!request->dry_run()) {
+    const uid_t agent = geteuid();
+    if (absl::Status s =
+            TreeAcl(agent, agent).ApplyToDirectory(options_.layout->OwnerCubesDir(*owner));
+        !s.ok()) {
+      return ToGrpcStatus(s);
     }
   }
   absl::StatusOr<WorkspaceMaterializer::Result> result = materializer_.Apply(

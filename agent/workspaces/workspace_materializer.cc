@@ -15,8 +15,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/tree_acl.h"
 #include "common/directory_tree.h"
 #include "common/file_util.h"
 #include "common/manifest_validator.h"
@@ -32,6 +34,21 @@ using ::mlcube_remote::v1::ENTRY_TYPE_FILE;
 using ::mlcube_remote::v1::ENTRY_TYPE_SYMLINK;
 using ::mlcube_remote::v1::Manifest;
 using ::mlcube_remote::v1::ManifestEntry;
+
+constexpr char kWorkspaceDir[] = "workspace";
+constexpr char kWorkspacePrefix[] = "workspace/";
+
+// What a manifest's mode becomes on disk: no setuid/setgid/sticky; in the
+// workspace (what tasks mount) no other bits either (TreeAcl: the group bits
+// are what the task uid gets). The cube's other files (mlcube.yaml, recipes,
+// build contexts) keep the laptop's mode: a build copies them into the image
+// with it.
+mode_t DiskMode(const ManifestEntry& entry) {
+  const mode_t mode = ManifestValidator::SafeMode(entry.mode());
+  const std::string& path = entry.path();
+  const bool in_workspace = path == kWorkspaceDir || absl::StartsWith(path, kWorkspacePrefix);
+  return in_workspace ? TreeAcl::DiskMode(mode) : mode;
+}
 
 std::pair<absl::string_view, absl::string_view> SplitParent(absl::string_view path) {
   size_t slash = path.rfind('/');
@@ -181,7 +198,8 @@ absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
   if (may_move && store.Has(entry.digest()) &&
       renameat(AT_FDCWD, blob_path.c_str(), dfd, moved_name.c_str()) == 0) {
     staged->push_back({&entry, moved_name, true, !target_exists});
-    fchmodat(dfd, moved_name.c_str(), ManifestValidator::SafeMode(entry.mode()), 0);
+    // A moved blob did not inherit the directory's access list.
+    (void)TreeAcl::InheritFromParent(dfd, moved_name, DiskMode(entry));
     SetMtime(dfd, moved_name, -1, entry.mtime_ns());
     return absl::OkStatus();
   }
@@ -209,7 +227,7 @@ absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
                                                       "' is not in the store"));
   }
   if (!s.ok()) return s;
-  fchmod(out.get(), ManifestValidator::SafeMode(entry.mode()));
+  fchmod(out.get(), DiskMode(entry));
   SetMtime(dfd, staging_name, out.get(), entry.mtime_ns());
   return absl::OkStatus();
 }
@@ -299,7 +317,7 @@ void MaterializeRun::Rollback() {
     if (!dfd.ok() || *dfd < 0) continue;
     if (s.moved_from_store) {
       renameat(*dfd, s.temp_name.c_str(), AT_FDCWD, store_->PathOf(s.entry->digest()).c_str());
-      fchmodat(AT_FDCWD, store_->PathOf(s.entry->digest()).c_str(), 0444, 0);
+      fchmodat(AT_FDCWD, store_->PathOf(s.entry->digest()).c_str(), 0400, 0);
     } else {
       unlinkat(*dfd, s.temp_name.c_str(), 0);
     }
@@ -383,7 +401,7 @@ absl::Status MaterializeRun::PlanFile(const ManifestEntry& entry, int index, int
       SameDigest(old->digest(), entry.digest()) &&
       static_cast<int64_t>(existing->st_mtim.tv_sec) * 1000000000 + existing->st_mtim.tv_nsec ==
           entry.mtime_ns()) {
-    const mode_t mode = ManifestValidator::SafeMode(entry.mode());
+    const mode_t mode = DiskMode(entry);
     if (!dry_run_ && (existing->st_mode & 07777) != mode) {
       fchmodat(dfd, name.c_str(), mode, 0);
     }
@@ -509,7 +527,7 @@ void MaterializeRun::ApplyDirectoryModes() {
     if (entry.type() != ENTRY_TYPE_DIRECTORY || entry.mode() == 0) continue;
     absl::StatusOr<int> dfd = walker.Open(entry.path(), false, nullptr);
     struct stat st;
-    const mode_t mode = ManifestValidator::SafeMode(entry.mode());
+    const mode_t mode = DiskMode(entry);
     if (dfd.ok() && *dfd >= 0 && fstat(*dfd, &st) == 0 && (st.st_mode & 07777) != mode) {
       fchmod(*dfd, mode);
     }

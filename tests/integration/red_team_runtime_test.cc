@@ -32,6 +32,14 @@ using ::mlcube::testing::ReadFileContent;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+// task_users mapping cn-alice to the `mlcube` user's uid, a pool for bob.
+std::string AliceOwnsTheAgentConfig() {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  LookupUser("mlcube", &uid, &gid);
+  return absl::StrCat("task_users: {map: {cn-alice: ", uid, "}, pool: \"3100100-3100199\"}\n");
+}
+
 class RedTeamRuntimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -147,7 +155,10 @@ class RedTeamRuntimeTest : public ::testing::Test {
     return out;
   }
 
-  TwoIdentityAgent agents_{"", "mlcube"};
+  // alice is the agent's owner here (her tasks run as the agent's user, as
+  // Apptainer's must): these attacks are on what the agent itself does.
+  // bob's tasks run as a uid of his own.
+  TwoIdentityAgent agents_{AliceOwnsTheAgentConfig(), "mlcube"};
   std::string secret_, bob_cube_, bob_root_, bob_before_, alice_cube_;
 };
 

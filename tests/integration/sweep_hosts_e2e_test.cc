@@ -67,7 +67,9 @@ class SweepHostsTest : public ::mlcube_test::HelloCubeTest {
     ASSERT_EQ(Shell("chown -R mlcube " + certs_ + " && chmod 755 " + dir_.path()), 0);
     dir_.WriteFile("agent.yaml", "tls: {ca: " + certs_ + "/ca.pem, cert: " + certs_ +
                                      "/server.pem, key: " + certs_ +
-                                     "/server.key}\nlimits: {running_jobs: 2}\n");
+                                     "/server.key}\nlimits: {running_jobs: 2}\n"
+                                     // the client certificate's tasks run as a uid of its own.
+                                     "task_users: {pool: \"3300000-3300099\"}\n");
     for (int i = 0; i < 2; ++i) agents_.push_back(StartAgent(i, ""));
     ASSERT_TRUE(agents_[0] && agents_[1]);
     const std::string tls = "    tls: {ca: " + certs_ + "/ca.pem, cert: " + certs_ +

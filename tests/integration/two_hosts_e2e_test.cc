@@ -87,7 +87,9 @@ TEST(TwoHostsTest, OneHostsFileTwoCubesTwoAgentsOverMutualTls) {
   // The agents run as the service user and must read their config and key.
   ASSERT_EQ(Shell("chown -R mlcube " + certs + " && chmod 755 " + dir.path()), 0);
   dir.WriteFile("agent.yaml", "tls: {ca: " + certs + "/ca.pem, cert: " + certs +
-                                  "/server.pem, key: " + certs + "/server.key}\n");
+                                  "/server.pem, key: " + certs + "/server.key}\n" +
+                                  // alice's tasks run as a uid of her own.
+                                  "task_users: {pool: \"3200000-3200099\"}\n");
 
   std::vector<std::unique_ptr<AgentProcess>> agents;
   for (const TestHost* host : {&gpu01, &gpu02}) {

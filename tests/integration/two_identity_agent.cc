@@ -34,7 +34,11 @@ bool TwoIdentityAgent::Start() {
   }
   root_.WriteFile("agent.yaml", "tls: {ca: " + certs_ + "/ca.pem, cert: " + certs_ +
                                     "/server.pem, key: " + certs_ + "/server.key}\n" +
-                                    config_extra_);
+                                    config_extra_ +
+                                    // Certificate identities need a task uid on a shared agent.
+                                    (config_extra_.find("task_users") == std::string::npos
+                                         ? "task_users: {pool: \"3100000-3100099\"}\n"
+                                         : ""));
   AgentProcessOptions options;
   options.extra_args = {"--config=" + root_.path() + "/agent.yaml", "--listen=127.0.0.1:0"};
   if (!agent_user_.empty()) {

@@ -21,7 +21,8 @@ namespace mlcube_test {
 
 class TwoIdentityAgent {
  public:
-  // `config_extra` is appended to the agent's YAML config (e.g. limits).
+  // `config_extra` is appended to the agent's YAML config (e.g. limits);
+  // without task_users in it, a pool (3100000-3100099) is added.
   // `agent_user` (e.g. "mlcube"; empty: the current user) runs the agent,
   // as production does and as Apptainer needs (it refuses root here).
   explicit TwoIdentityAgent(std::string config_extra = "", std::string agent_user = "")

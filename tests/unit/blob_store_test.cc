@@ -22,7 +22,7 @@ TEST(BlobStoreTest, PutVerifiesAndStores) {
   // Stored read-only so nothing writes through it by accident.
   struct stat st;
   ASSERT_EQ(stat(store->PathOf(d).c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0444u);
+  EXPECT_EQ(st.st_mode & 0777, 0400u);
 }
 
 TEST(BlobStoreTest, RefusesMismatchedData) {

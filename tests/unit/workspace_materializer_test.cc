@@ -127,6 +127,32 @@ TEST_F(WorkspaceMaterializerTest, WritesTreeAndSkipsUnchanged) {
   EXPECT_EQ(again->files_unchanged, 3);
 }
 
+// Tasks mount the workspace: its files and directories get no other bits
+// on disk (TreeAcl); the cube's other files keep the laptop's modes (builds
+// copy them into images). Moved and copied files alike.
+TEST_F(WorkspaceMaterializerTest, WorkspaceEntriesLoseOtherBitsAndTheRestKeepThem) {
+  Manifest m;
+  AddFile(&m, "build/run.sh", "#!/bin/sh");
+  AddDir(&m, "workspace");
+  AddFile(&m, "workspace/copied.txt", "copied");
+  AddFile(&m, "workspace/moved.txt", "moved");
+  for (auto& e : *m.mutable_entries()) {
+    if (e.type() == ENTRY_TYPE_FILE) e.set_mode(e.path() == "build/run.sh" ? 0755 : 0644);
+  }
+  WorkspaceMaterializer mat(store_.get(), &index_);
+  const std::string root = dir_ / "cubes/uid-1/c1";
+  auto r = mat.Apply(root, nullptr, m, true, false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto mode = [](const std::string& path) {
+    struct stat st;
+    return lstat(path.c_str(), &st) == 0 ? st.st_mode & 07777 : 07777;
+  };
+  EXPECT_EQ(mode(root + "/build/run.sh"), 0755u);
+  EXPECT_EQ(mode(root + "/workspace"), 0750u);
+  EXPECT_EQ(mode(root + "/workspace/copied.txt"), 0640u);
+  EXPECT_EQ(mode(root + "/workspace/moved.txt"), 0640u);
+}
+
 TEST_F(WorkspaceMaterializerTest, BlobIsMovedNotCopiedAndTaskWritesCannotCorruptIt) {
   Manifest m;
   AddFile(&m, "in", "original");

@@ -1,0 +1,21 @@
+#ifndef MLCUBE_REMOTE_AGENT_WORKSPACE_ACCESS_H_
+#define MLCUBE_REMOTE_AGENT_WORKSPACE_ACCESS_H_
+
+// At start-up: gives every cube workspace already under STATE/cubes the
+// access list of its identity's task uid (TreeAcl), so trees made before
+// workspaces had access lists (other bits set on disk) are private from the
+// start, not only from their next job. Identities without a task uid get
+// the agent alone. Fast for trees that already have theirs.
+
+#include "agent/state_layout.h"
+#include "agent/task_user_resolver.h"
+
+namespace mlcube {
+
+// Errors are printed (one line per workspace) and skipped: a hostile tree
+// never stops the rest or the agent. Meant for a thread of its own.
+void SecureExistingWorkspaces(const StateLayout& layout, TaskUserResolver* task_users);
+
+}  // namespace mlcube
+
+#endif  // MLCUBE_REMOTE_AGENT_WORKSPACE_ACCESS_H_
