@@ -306,6 +306,48 @@ absl::Mutex* WorkspacesService::CubeMutex(const std::string& key) {
   return m.get();
 }
 
+absl::StatusOr<v1::Manifest> WorkspacesService::ReadRequestedManifest(
+    const std::string& owner, const v1::CommitManifestRequest& request) {
+  // Only a manifest the caller uploaded (or snapshotted) itself.
+  absl::StatusOr<std::string> bytes = access_->ReadSmall(owner, request.manifest_digest());
+  if (!bytes.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "manifest blob ", DigestKey(request.manifest_digest()), " is not in the content store"));
+  }
+  v1::Manifest parsed;
+  if (!parsed.ParseFromString(*bytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "manifest blob ", DigestKey(request.manifest_digest()), " does not parse as a Manifest"));
+  }
+  if (absl::Status s = ManifestValidator::Validate(parsed); !s.ok()) return s;
+  return parsed;
+}
+
+std::unique_ptr<v1::Manifest> WorkspacesService::PreviousCommit(const std::string& commit_file) {
+  UniqueFd fd(open(commit_file.c_str(), O_RDONLY | O_CLOEXEC));
+  v1::CubeSummary summary;
+  if (!fd || !summary.ParseFromFileDescriptor(fd.get())) return nullptr;
+  absl::StatusOr<v1::Manifest> old = LoadManifest(*store_, summary.committed_manifest());
+  if (!old.ok()) return nullptr;
+  return std::make_unique<v1::Manifest>(std::move(*old));
+}
+
+absl::Status WorkspacesService::RecordCommit(const std::string& owner,
+                                             const v1::CommitManifestRequest& request) {
+  v1::CubeSummary summary;
+  summary.set_cube_id(request.cube_id());
+  *summary.mutable_committed_manifest() = request.manifest_digest();
+  summary.set_committed_unix_ms(NowUnixMs());
+  if (absl::Status s = MakeDirs(options_.layout->OwnerCommitsDir(owner)); !s.ok()) return s;
+  if (absl::Status s = WriteFileAtomically(CommitFile(owner, request.cube_id()),
+                                           summary.SerializeAsString(), 0644);
+      !s.ok()) {
+    return s;
+  }
+  store_->Touch(request.manifest_digest());
+  return absl::OkStatus();
+}
+
 grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
                                                const v1::CommitManifestRequest* request,
                                                v1::CommitManifestResponse* response) {
@@ -313,21 +355,8 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
   if (!owner.ok()) return ToGrpcStatus(owner.status());
   // Also bounds the manifest's size (kMaxManifestBytes) before it is read.
   if (absl::Status s = ValidateCommitManifestRequest(*request); !s.ok()) return ToGrpcStatus(s);
-  // Only a manifest the caller uploaded (or snapshotted) itself.
-  absl::StatusOr<std::string> bytes = access_->ReadSmall(*owner, request->manifest_digest());
-  if (!bytes.ok()) {
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        absl::StrCat("manifest blob ", DigestKey(request->manifest_digest()),
-                                     " is not in the content store"));
-  }
-  v1::Manifest parsed;
-  if (!parsed.ParseFromString(*bytes)) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("manifest blob ", DigestKey(request->manifest_digest()),
-                                     " does not parse as a Manifest"));
-  }
-  absl::StatusOr<v1::Manifest> next = std::move(parsed);
-  if (absl::Status s = ManifestValidator::Validate(*next); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::Manifest> next = ReadRequestedManifest(*owner, *request);
+  if (!next.ok()) return ToGrpcStatus(next.status());
   if (!request->dry_run()) {
     int64_t cube_bytes = 0;
     for (const v1::ManifestEntry& e : next->entries()) {
@@ -342,15 +371,7 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
   absl::MutexLock cube_lock(CubeMutex(absl::StrCat(*owner, "/", request->cube_id())));
   // The previous commit, when its manifest is still readable.
   const std::string commit_file = CommitFile(*owner, request->cube_id());
-  std::unique_ptr<v1::Manifest> previous;
-  {
-    UniqueFd fd(open(commit_file.c_str(), O_RDONLY | O_CLOEXEC));
-    v1::CubeSummary summary;
-    if (fd && summary.ParseFromFileDescriptor(fd.get())) {
-      absl::StatusOr<v1::Manifest> old = LoadManifest(*store_, summary.committed_manifest());
-      if (old.ok()) previous = std::make_unique<v1::Manifest>(std::move(*old));
-    }
-  }
+  std::unique_ptr<v1::Manifest> previous = PreviousCommit(commit_file);
   // New cube trees inherit the owner directory's access list (TreeAcl):
   // nobody but the agent until a job adds the identity's task uid.
   if (!request->dry_run()) {
@@ -372,18 +393,7 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
   response->set_files_unchanged(result->files_unchanged);
   if (request->dry_run()) return grpc::Status::OK;
 
-  v1::CubeSummary summary;
-  summary.set_cube_id(request->cube_id());
-  *summary.mutable_committed_manifest() = request->manifest_digest();
-  summary.set_committed_unix_ms(NowUnixMs());
-  if (absl::Status s = MakeDirs(options_.layout->OwnerCommitsDir(*owner)); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  if (absl::Status s = WriteFileAtomically(commit_file, summary.SerializeAsString(), 0644);
-      !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  store_->Touch(request->manifest_digest());
+  if (absl::Status s = RecordCommit(*owner, *request); !s.ok()) return ToGrpcStatus(s);
   fprintf(stderr,
           "mlcube-agent: commit %s/%s: %lld written (%lld bytes), %lld unchanged, %lld removed; "
           "stage %.3fs sync %.3fs place %.3fs\n",
@@ -397,32 +407,57 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+absl::StatusOr<std::vector<std::string>> WorkspacesService::SnapshotPaths(
+    const std::string& owner, const v1::SnapshotRequest& request) {
+  std::vector<std::string> paths(request.paths().begin(), request.paths().end());
+  if (request.job_id().empty()) return paths;
+  // The outputs of the job's tasks, as the cube declares them.
+  if (jobs_ == nullptr) return absl::UnimplementedError("this agent runs no jobs");
+  absl::StatusOr<CubeJobs::Outputs> outputs = jobs_->OutputsOf(owner, request.job_id());
+  if (!outputs.ok()) return outputs.status();
+  if (outputs->cube_id != request.cube_id()) {
+    return absl::InvalidArgumentError(absl::StrCat("job ", request.job_id(), " ran cube '",
+                                                   outputs->cube_id, "', not '", request.cube_id(),
+                                                   "'"));
+  }
+  paths.insert(paths.end(), outputs->paths.begin(), outputs->paths.end());
+  if (paths.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("job ", request.job_id(), " has no outputs in the workspace"));
+  }
+  return paths;
+}
+
+absl::Status WorkspacesService::StoreSnapshot(const std::string& owner,
+                                              std::map<std::string, v1::ManifestEntry>* entries,
+                                              v1::SnapshotResponse* response) {
+  v1::Manifest manifest;
+  int64_t files = 0, bytes = 0;
+  for (auto& [path, entry] : *entries) {
+    if (entry.type() == v1::ENTRY_TYPE_FILE) {
+      ++files;
+      bytes += entry.digest().size_bytes();
+    }
+    *manifest.add_entries() = std::move(entry);
+  }
+  const std::string serialized = manifest.SerializeAsString();
+  const v1Digest digest = DigestOf(serialized);
+  if (absl::Status s = store_->Put(digest, serialized); !s.ok()) return s;
+  access_->Grant(owner, digest);  // the caller reads it next
+  *response->mutable_manifest_digest() = digest;
+  response->set_file_count(files);
+  response->set_total_bytes(bytes);
+  return absl::OkStatus();
+}
+
 grpc::Status WorkspacesService::Snapshot(grpc::ServerContext* context,
                                          const v1::SnapshotRequest* request,
                                          v1::SnapshotResponse* response) {
   absl::StatusOr<std::string> owner = identity_(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
   if (absl::Status s = ValidateSnapshotRequest(*request); !s.ok()) return ToGrpcStatus(s);
-  std::vector<std::string> paths(request->paths().begin(), request->paths().end());
-  if (!request->job_id().empty()) {
-    // The outputs of the job's tasks, as the cube declares them.
-    if (jobs_ == nullptr) {
-      return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this agent runs no jobs");
-    }
-    absl::StatusOr<CubeJobs::Outputs> outputs = jobs_->OutputsOf(*owner, request->job_id());
-    if (!outputs.ok()) return ToGrpcStatus(outputs.status());
-    if (outputs->cube_id != request->cube_id()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("job ", request->job_id(), " ran cube '", outputs->cube_id,
-                                       "', not '", request->cube_id(), "'"));
-    }
-    paths.insert(paths.end(), outputs->paths.begin(), outputs->paths.end());
-    if (paths.empty()) {
-      return grpc::Status(
-          grpc::StatusCode::NOT_FOUND,
-          absl::StrCat("job ", request->job_id(), " has no outputs in the workspace"));
-    }
-  }
+  absl::StatusOr<std::vector<std::string>> paths = SnapshotPaths(*owner, *request);
+  if (!paths.ok()) return ToGrpcStatus(paths.status());
   const std::string workspace = CubeDir(*owner, request->cube_id()) + "/workspace";
   UniqueFd root(open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root) {
@@ -433,8 +468,8 @@ grpc::Status WorkspacesService::Snapshot(grpc::ServerContext* context,
   std::map<std::string, v1::ManifestEntry> entries;
   SnapshotWalker walker(index_, workspace, &entries,
                         request->chunk_big_files() ? &splicer_ : nullptr, *owner);
-  if (paths.empty()) paths.push_back("");
-  for (const std::string& path : paths) {
+  if (paths->empty()) paths->push_back("");
+  for (const std::string& path : *paths) {
     if (!path.empty()) {
       if (absl::Status s = ValidateRelativePath(path); !s.ok()) return ToGrpcStatus(s);
     }
@@ -464,23 +499,7 @@ grpc::Status WorkspacesService::Snapshot(grpc::ServerContext* context,
     if (s.code() == absl::StatusCode::kNotFound && tolerate_missing) continue;
     if (!s.ok()) return ToGrpcStatus(s);
   }
-  v1::Manifest manifest;
-  int64_t files = 0, bytes = 0;
-  for (auto& [path, entry] : entries) {
-    if (entry.type() == v1::ENTRY_TYPE_FILE) {
-      ++files;
-      bytes += entry.digest().size_bytes();
-    }
-    *manifest.add_entries() = std::move(entry);
-  }
-  const std::string serialized = manifest.SerializeAsString();
-  const v1Digest digest = DigestOf(serialized);
-  if (absl::Status s = store_->Put(digest, serialized); !s.ok()) return ToGrpcStatus(s);
-  access_->Grant(*owner, digest);  // the caller reads it next
-  *response->mutable_manifest_digest() = digest;
-  response->set_file_count(files);
-  response->set_total_bytes(bytes);
-  return grpc::Status::OK;
+  return ToGrpcStatus(StoreSnapshot(*owner, &entries, response));
 }
 
 grpc::Status WorkspacesService::ListCubes(grpc::ServerContext* context,

@@ -95,6 +95,22 @@ class WorkspacesService final : public ::mlcube_remote::v1::Workspaces::Service,
           visit) const;
   absl::Mutex* CubeMutex(const std::string& key);
   void MaybeCollectGarbage();
+  // CommitManifest's parts: the manifest the request names, read (only one
+  // `owner` may read) and validated; the cube's committed manifest, or null
+  // when there is none or it is unreadable; the record of a new commit.
+  absl::StatusOr<::mlcube_remote::v1::Manifest> ReadRequestedManifest(
+      const std::string& owner, const ::mlcube_remote::v1::CommitManifestRequest& request);
+  std::unique_ptr<::mlcube_remote::v1::Manifest> PreviousCommit(const std::string& commit_file);
+  absl::Status RecordCommit(const std::string& owner,
+                            const ::mlcube_remote::v1::CommitManifestRequest& request);
+  // Snapshot's parts: the workspace paths a request asks for (a job's
+  // outputs included); and a manifest of the walked entries, stored and
+  // granted to `owner`.
+  absl::StatusOr<std::vector<std::string>> SnapshotPaths(
+      const std::string& owner, const ::mlcube_remote::v1::SnapshotRequest& request);
+  absl::Status StoreSnapshot(const std::string& owner,
+                             std::map<std::string, ::mlcube_remote::v1::ManifestEntry>* entries,
+                             ::mlcube_remote::v1::SnapshotResponse* response);
 
   Options options_;
   BlobStore* store_;

@@ -22,3 +22,29 @@ ours_sent() { grep -o '[0-9]* bytes)' "$B/last.out" | tr -dc 0-9; }
 
 # 1048576 -> 1.0MiB; empty -> 0B.
 human() { numfmt --to=iec-i --suffix=B "${1:-0}"; }
+
+# start_agent USER SOCKET LOG AGENT_COMMAND...: runs the agent command (e.g. `mlcube-agent serve
+# --state-dir=...`) as USER, with USER's groups and a clean environment, listening on
+# unix://SOCKET, its output in LOG. Sets AGENT_PID; stops the benchmark when the socket does not
+# appear within 10 s.
+start_agent() {
+  local user=$1 socket=$2 log=$3
+  shift 3
+  setpriv --reuid="$(id -u "$user")" --regid="$(id -g "$user")" --init-groups --reset-env \
+    "$@" --listen="unix://$socket" >"$log" 2>&1 &
+  AGENT_PID=$!
+  for _ in $(seq 100); do [[ -S $socket ]] && return 0; sleep 0.1; done
+  echo "the agent did not start: $(cat "$log")" >&2
+  exit 1
+}
+
+# remove_job_containers STATE_DIR: the Docker containers of the jobs of the agent whose state
+# directory is STATE_DIR (named mlcube-JOBID-...).
+remove_job_containers() {
+  local job id
+  for job in "$1"/jobs/*/; do
+    id=$(basename "$job")
+    echo "$id" | grep -qxE '[0-9a-f]{8}' || continue
+    docker ps -aq --filter "name=^mlcube-$id-" | xargs -r docker rm -f >/dev/null
+  done
+}

@@ -27,6 +27,8 @@ id "$USER_NAME" >/dev/null 2>&1 || die "no user $USER_NAME: run tools/create-tes
 sinfo -h -o %t 2>/dev/null | grep -qE 'idle|mix|alloc' || die "no Slurm node up: run tools/start-slurm.sh"
 "$ROOT/tools/prepare-examples.sh"
 
+# shellcheck source=tools/bench/lib.sh
+source "$ROOT/tools/bench/lib.sh"
 WORK=$(mktemp -d /tmp/mlcube-slurm-sweep-bench-XXXXXX)
 AGENT_PID=
 # The Slurm jobs the agent submitted (plain ids and array ids).
@@ -46,12 +48,8 @@ cp -a "$ROOT/examples/hello" "$WORK/cube"
 mkdir "$WORK/state" "$WORK/plain"
 chown "$USER_NAME:" "$WORK/state" "$WORK/plain"
 printf 'slurm: {shared_dir: %s}\n' "$WORK" >"$WORK/agent.yaml"
-setpriv --reuid="$USER_NAME" --regid="$USER_NAME" --init-groups \
-  "$AGENT" serve --listen="unix://$WORK/state/agent.sock" --state-dir="$WORK/state" \
-  --config="$WORK/agent.yaml" >"$WORK/agent.log" 2>&1 &
-AGENT_PID=$!
-for _ in $(seq 1 100); do [[ -S $WORK/state/agent.sock ]] && break; sleep 0.1; done
-[[ -S $WORK/state/agent.sock ]] || die "the agent did not start: $(cat "$WORK/agent.log")"
+start_agent "$USER_NAME" "$WORK/state/agent.sock" "$WORK/agent.log" "$AGENT" serve \
+  --state-dir="$WORK/state" --config="$WORK/agent.yaml"
 cat >"$WORK/hosts.yaml" <<EOF2
 default_host: hpc
 hosts:

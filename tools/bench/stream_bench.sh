@@ -33,6 +33,8 @@ docker info >/dev/null 2>&1 || die "Docker is not running: run tools/start-docke
 command -v python3 >/dev/null || die "python3 is missing: apt-get install python3"
 "$ROOT/tools/prepare-examples.sh"
 
+# shellcheck source=tools/bench/lib.sh
+source "$ROOT/tools/bench/lib.sh"
 DIR=$(mktemp -d /tmp/mlcube-stream-bench-XXXXXX)
 PLAIN=stream-bench-$(basename "$DIR" | tr -dc 'A-Za-z0-9')
 chmod 755 "$DIR"
@@ -40,12 +42,8 @@ mkdir "$DIR/state" "$DIR/ours" "$DIR/plain"
 chown mlcube "$DIR/state"
 cleanup() {
   jobs -p | xargs -r kill 2>/dev/null || true
-  [[ -f $DIR/agent.pid ]] && kill "$(cat "$DIR/agent.pid")" 2>/dev/null || true
-  for job in "$DIR"/state/jobs/*/; do
-    id=$(basename "$job")
-    echo "$id" | grep -qxE '[0-9a-f]{8}' || continue
-    docker ps -aq --filter "name=^mlcube-$id-" | xargs -r docker rm -f >/dev/null
-  done
+  [[ -n ${AGENT_PID:-} ]] && kill "$AGENT_PID" 2>/dev/null || true
+  remove_job_containers "$DIR/state"
   docker ps -aq --filter "name=^$PLAIN-" | xargs -r docker rm -f >/dev/null
   docker rmi -f "$IMAGE" >/dev/null 2>&1 || true
   rm -rf "$DIR"
@@ -76,12 +74,8 @@ sed -i "/^shift$/r $DIR/stream.sh" "$DIR/hello/build/hello.sh"
 # limit of 64 open streams (limits.open_streams), so it is raised here.
 printf 'limits: {open_streams: %d}\n' $((RUNS + 16)) >"$DIR/agent.yaml"
 chmod 644 "$DIR/agent.yaml"
-setpriv --reuid="$(id -u mlcube)" --regid="$(id -g mlcube)" --init-groups --reset-env \
-  "$AGENT" serve --config="$DIR/agent.yaml" --listen="unix://$DIR/state/agent.sock" \
-  --state-dir="$DIR/state" --max-concurrent-jobs="$RUNS" >"$DIR/agent.log" 2>&1 &
-AGENT_PID=$!
-echo $AGENT_PID >"$DIR/agent.pid"
-for _ in $(seq 100); do [[ -S $DIR/state/agent.sock ]] && break; sleep 0.1; done
+start_agent mlcube "$DIR/state/agent.sock" "$DIR/agent.log" "$AGENT" serve \
+  --config="$DIR/agent.yaml" --state-dir="$DIR/state" --max-concurrent-jobs="$RUNS"
 printf 'default_host: local\nhosts:\n  local:\n    address: unix://%s\n    runtime: docker\n    env: {STREAM_SECONDS: "%s"}\n' \
   "$DIR/state/agent.sock" "$SECONDS_" >"$DIR/hosts.yaml"
 cli() { "$CLI" -q --hosts="$DIR/hosts.yaml" "$@"; }

@@ -19,26 +19,20 @@ id mlcube >/dev/null 2>&1 || die "no user mlcube: run tools/create-test-user.sh"
 docker info >/dev/null 2>&1 || die "Docker is not running: run tools/start-docker.sh"
 "$ROOT/tools/prepare-examples.sh"
 
+# shellcheck source=tools/bench/lib.sh
+source "$ROOT/tools/bench/lib.sh"
 DIR=$(mktemp -d /tmp/mlcube-sweep-bench-XXXXXX)
 chmod 755 "$DIR"
 mkdir "$DIR/state"
 chown mlcube "$DIR/state"
 cleanup() {
-  [[ -f $DIR/agent.pid ]] && kill "$(cat "$DIR/agent.pid")" 2>/dev/null || true
-  for job in "$DIR"/state/jobs/*/; do
-    id=$(basename "$job")
-    echo "$id" | grep -qxE '[0-9a-f]{8}' || continue
-    docker ps -aq --filter "name=^mlcube-$id-" | xargs -r docker rm -f >/dev/null
-  done
+  [[ -n ${AGENT_PID:-} ]] && kill "$AGENT_PID" 2>/dev/null || true
+  remove_job_containers "$DIR/state"
   rm -rf "$DIR"
 }
 trap cleanup EXIT
 cp -a "$ROOT/examples/hello" "$DIR/hello"
-setpriv --reuid="$(id -u mlcube)" --regid="$(id -g mlcube)" --init-groups --reset-env \
-  "$AGENT" serve --listen="unix://$DIR/state/agent.sock" --state-dir="$DIR/state" \
-  >"$DIR/agent.log" 2>&1 &
-echo $! >"$DIR/agent.pid"
-for _ in $(seq 100); do [[ -S $DIR/state/agent.sock ]] && break; sleep 0.1; done
+start_agent mlcube "$DIR/state/agent.sock" "$DIR/agent.log" "$AGENT" serve --state-dir="$DIR/state"
 printf 'default_host: local\nhosts:\n  local:\n    address: unix://%s\n    runtime: docker\n' \
   "$DIR/state/agent.sock" >"$DIR/hosts.yaml"
 cli() { "$CLI" -q --hosts="$DIR/hosts.yaml" "$@"; }
