@@ -11,13 +11,16 @@
 
 namespace mlcube {
 
+int64_t FileTail::ModifiedUnixMs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
 absl::StatusOr<FileTail> FileTail::Read(int fd, size_t max_bytes, bool whole_lines) {
   struct stat st;
   if (fstat(fd, &st) != 0) return absl::InternalError(absl::StrCat("fstat: ", strerror(errno)));
   FileTail tail;
   tail.file_size = st.st_size;
-  tail.modified_unix_ms =
-      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+  tail.modified_unix_ms = ModifiedUnixMs(st);
   const int64_t want = std::min<int64_t>(st.st_size, static_cast<int64_t>(max_bytes));
   const int64_t start = st.st_size - want;
   tail.data.resize(static_cast<size_t>(want));

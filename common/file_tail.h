@@ -8,6 +8,8 @@
 // the start and an unterminated line at the end (still being written) are
 // dropped, so every line handed on parses on its own.
 
+#include <sys/stat.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -25,6 +27,10 @@ struct FileTail {
   // Reads the tail of `fd` (a regular file; the offset is not used or
   // moved). INTERNAL on an I/O error.
   static absl::StatusOr<FileTail> Read(int fd, size_t max_bytes, bool whole_lines);
+
+  // A stat's modification time in milliseconds since the epoch, as
+  // `modified_unix_ms` reports it.
+  static int64_t ModifiedUnixMs(const struct stat& st);
 };
 
 }  // namespace mlcube

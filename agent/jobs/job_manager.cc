@@ -556,7 +556,8 @@ Job JobManager::Snapshot(const Entry& entry) const {
   return job;
 }
 
-absl::StatusOr<Job> JobManager::Get(const std::string& owner, const std::string& id) {
+absl::StatusOr<Job> JobManager::Get(const std::string& owner, const std::string& id,
+                                    const MetricsSeen& seen) {
   std::shared_ptr<Entry> entry;
   Job job;
   {
@@ -568,12 +569,12 @@ absl::StatusOr<Job> JobManager::Get(const std::string& owner, const std::string&
     entry = it->second;
     job = Snapshot(*entry);
   }
-  AddMetrics(owner, entry, &job);
+  AddMetrics(owner, entry, seen, &job);
   return job;
 }
 
 void JobManager::AddMetrics(const std::string& owner, const std::shared_ptr<Entry>& entry,
-                            Job* job) {
+                            const MetricsSeen& seen, Job* job) {
   // The request never changes after submit; reading it unlocked is safe.
   const SubmitJobRequest& request = entry->request;
   if (request.metrics_path().empty()) return;
@@ -593,7 +594,7 @@ void JobManager::AddMetrics(const std::string& owner, const std::shared_ptr<Entr
     absl::MutexLock lock(&mu_);
     entry->metrics_workspace = workspace;
   }
-  *job->mutable_metrics() = JobMetrics::Read(workspace, request.metrics_path());
+  *job->mutable_metrics() = JobMetrics::Read(workspace, request.metrics_path(), seen);
 }
 
 absl::StatusOr<CubeJobs::Outputs> JobManager::OutputsOf(const std::string& owner,

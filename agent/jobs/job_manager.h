@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/agent_config.h"
 #include "agent/jobs/cube_jobs.h"
+#include "agent/jobs/job_metrics.h"
 #include "agent/jobs/job_runner.h"
 #include "agent/jobs/job_store.h"
 #include "agent/runtimes/container_runtime.h"
@@ -76,7 +77,9 @@ class JobManager : public CubeJobs {
   absl::StatusOr<std::vector<mlcube_remote::v1::Job>> SubmitBatch(
       const std::string& owner, const mlcube_remote::v1::SubmitJobsRequest& batch);
   // With the tail of the job's metrics file (Job.metrics), read now.
-  absl::StatusOr<mlcube_remote::v1::Job> Get(const std::string& owner, const std::string& id);
+  // `seen`: the metrics tail the caller already has (JobMetrics::Read).
+  absl::StatusOr<mlcube_remote::v1::Job> Get(const std::string& owner, const std::string& id,
+                                             const MetricsSeen& seen = {});
   // CubeJobs.
   absl::StatusOr<Outputs> OutputsOf(const std::string& owner, const std::string& id) override;
   std::vector<std::string> UnfinishedJobsOf(const std::string& owner,
@@ -102,7 +105,7 @@ class JobManager : public CubeJobs {
 
   // The job's metrics tail (Job.metrics) when it has a metrics_path.
   void AddMetrics(const std::string& owner, const std::shared_ptr<Entry>& entry,
-                  mlcube_remote::v1::Job* job);
+                  const MetricsSeen& seen, mlcube_remote::v1::Job* job);
 
   absl::StatusOr<Cube> LoadJobCube(const std::string& owner,
                                    const mlcube_remote::v1::SubmitJobRequest& request) const;

@@ -1,5 +1,7 @@
 #include "agent/jobs/job_metrics.h"
 
+#include <sys/stat.h>
+
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -40,13 +42,22 @@ absl::Status JobMetrics::CheckPath(const Cube& cube,
 }
 
 mlcube_remote::v1::MetricsTail JobMetrics::Read(const std::string& workspace,
-                                                const std::string& metrics_path) {
+                                                const std::string& metrics_path,
+                                                const MetricsSeen& seen) {
   mlcube_remote::v1::MetricsTail out;
   absl::StatusOr<BeneathDir> root = BeneathDir::Open(workspace);
   absl::StatusOr<UniqueFd> fd =
       root.ok() ? root->OpenRegularFile(metrics_path) : absl::StatusOr<UniqueFd>(root.status());
   if (!fd.ok()) {
     out.set_error(std::string(fd.status().message()));
+    return out;
+  }
+  struct stat st;
+  if (seen.size > 0 && fstat(fd->get(), &st) == 0 && st.st_size == seen.size &&
+      FileTail::ModifiedUnixMs(st) == seen.modified_unix_ms) {
+    out.set_file_size(st.st_size);
+    out.set_modified_unix_ms(seen.modified_unix_ms);
+    out.set_unchanged(true);
     return out;
   }
   const bool lines = IsJsonLines(metrics_path);

@@ -14,6 +14,7 @@
 // link, and at most kMaxBytes of it are read. The agent only returns bytes;
 // the controller parses them.
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -21,6 +22,12 @@
 #include "mlcube_remote/v1/jobs.pb.h"
 
 namespace mlcube {
+
+// The metrics tail a caller already has: its file's size and mtime.
+struct MetricsSeen {
+  int64_t size = 0;
+  int64_t modified_unix_ms = 0;
+};
 
 class JobMetrics {
  public:
@@ -33,9 +40,12 @@ class JobMetrics {
                                 const mlcube_remote::v1::SubmitJobRequest& request);
 
   // The tail of `metrics_path` below `workspace` now. Never fails: what
-  // went wrong is MetricsTail.error (one line), the data then empty.
+  // went wrong is MetricsTail.error (one line), the data then empty. When
+  // the file still has the size and mtime of `seen` (size > 0), nothing is
+  // read: `unchanged` is set with the size and mtime, no data.
   static mlcube_remote::v1::MetricsTail Read(const std::string& workspace,
-                                             const std::string& metrics_path);
+                                             const std::string& metrics_path,
+                                             const MetricsSeen& seen = {});
 
   // .jsonl / .ndjson: one step per line, so only whole lines are returned.
   static bool IsJsonLines(const std::string& path);

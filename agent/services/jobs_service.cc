@@ -109,7 +109,10 @@ grpc::Status JobsService::GetJob(grpc::ServerContext* context,
                                  mlcube_remote::v1::Job* response) {
   auto owner = CallerIdentity(*context);
   if (!owner.ok()) return ToGrpcStatus(owner.status());
-  auto job = manager_->Get(*owner, request->job_id());
+  MetricsSeen seen;
+  seen.size = request->metrics_seen_size();
+  seen.modified_unix_ms = request->metrics_seen_modified_unix_ms();
+  auto job = manager_->Get(*owner, request->job_id(), seen);
   if (!job.ok()) return ToGrpcStatus(job.status());
   *response = *job;
   return grpc::Status::OK;

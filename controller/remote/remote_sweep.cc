@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -132,13 +134,25 @@ void AddJobHooks(AgentConnection& agent, const RemoteRunRequest& request, bool s
     batch.set_parallel(parallel);
     return SubmitJobsWithRetry(agent, batch, console);
   };
-  hooks->get = [&agent](const std::string& job_id) -> absl::StatusOr<Job> {
+  // The metrics tail each job last sent: the agent then sends it again only
+  // when the file changed.
+  // job id -> {file_size, modified_unix_ms}
+  auto seen = std::make_shared<std::map<std::string, std::pair<int64_t, int64_t>>>();
+  hooks->get = [&agent, seen](const std::string& job_id) -> absl::StatusOr<Job> {
     mlcube_remote::v1::GetJobRequest get;
     get.set_job_id(job_id);
+    auto known = seen->find(job_id);
+    if (known != seen->end()) {
+      get.set_metrics_seen_size(known->second.first);
+      get.set_metrics_seen_modified_unix_ms(known->second.second);
+    }
     Job job;
     auto rpc = AgentConnection::Context(std::chrono::seconds(10));
     grpc::Status status = agent.jobs().GetJob(rpc.get(), get, &job);
     if (!status.ok()) return Unavailable(job_id, status);
+    if (job.has_metrics() && !job.metrics().data().empty()) {
+      (*seen)[job_id] = {job.metrics().file_size(), job.metrics().modified_unix_ms()};
+    }
     return job;
   };
   hooks->cancel = [&agent](const std::string& job_id) -> absl::StatusOr<Job> {

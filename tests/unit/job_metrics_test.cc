@@ -66,6 +66,28 @@ TEST(JobMetricsTest, ReadsTheTailOfARegularFile) {
   EXPECT_THAT(tail.data(), ::testing::EndsWith("{\"step\": 4999, \"loss\": 0.5}\n"));
 }
 
+TEST(JobMetricsTest, AnUnchangedFileIsNotSentAgain) {
+  testing::TempDir workspace;
+  const std::string file = workspace.path() + "/m.jsonl";
+  ASSERT_TRUE(WriteFileAtomically(file, "{\"step\": 1, \"loss\": 0.5}\n", 0644).ok());
+  MetricsTail first = JobMetrics::Read(workspace.path(), "m.jsonl");
+  ASSERT_EQ(first.error(), "");
+  ASSERT_FALSE(first.data().empty());
+  EXPECT_FALSE(first.unchanged());
+  MetricsSeen seen{first.file_size(), first.modified_unix_ms()};
+  MetricsTail again = JobMetrics::Read(workspace.path(), "m.jsonl", seen);
+  EXPECT_TRUE(again.unchanged());
+  EXPECT_EQ(again.data(), "");
+  EXPECT_EQ(again.file_size(), first.file_size());
+  // The task writes a step more: the tail comes again.
+  ASSERT_TRUE(WriteFileAtomically(
+                  file, "{\"step\": 1, \"loss\": 0.5}\n{\"step\": 2, \"loss\": 0.4}\n", 0644)
+                  .ok());
+  MetricsTail changed = JobMetrics::Read(workspace.path(), "m.jsonl", seen);
+  EXPECT_FALSE(changed.unchanged());
+  EXPECT_THAT(changed.data(), ::testing::EndsWith("{\"step\": 2, \"loss\": 0.4}\n"));
+}
+
 TEST(JobMetricsTest, ABigYamlFileIsAnErrorNotACutDocument) {
   testing::TempDir workspace;
   ASSERT_TRUE(
