@@ -26,6 +26,21 @@ std::string Values(const RunRecord& run) {
   return absl::StrJoin(parts, " ");
 }
 
+// The run's latest metrics, at most three ("acc~0.91" while live, read from
+// the agent; "acc=0.93" once pulled), "" when it has none.
+std::string MetricsSummary(const RunRecord& run) {
+  constexpr size_t kShown = 3;
+  std::vector<std::string> parts;
+  for (const auto& [key, value] : run.metrics) {
+    if (parts.size() == kShown) {
+      parts.push_back("...");
+      break;
+    }
+    parts.push_back(absl::StrCat(key, run.metrics_live ? "~" : "=", value));
+  }
+  return absl::StrJoin(parts, " ");
+}
+
 }  // namespace
 
 SweepRunner::SweepRunner(SweepHooks hooks, SweepRunnerOptions options, const Console* console,
@@ -362,6 +377,9 @@ std::string SweepRunner::StatusLine(const RunRecord& run, size_t index) const {
                                            run.host, run.job_id, elapsed, Values(run))
                          : absl::StrFormat("%s %-9s %-8s %6s  %s", run.id, run.state, run.job_id,
                                            elapsed, Values(run));
+  if (const std::string metrics = MetricsSummary(run); !metrics.empty()) {
+    absl::StrAppend(&line, "  ", metrics);
+  }
   if (run.state == "FAILED" && run.exit_code != 0) {
     absl::StrAppend(&line, "  (exit ", run.exit_code, ")");
   } else if ((run.state == "FAILED" || run.state == "LOST") && !run.reason.empty()) {

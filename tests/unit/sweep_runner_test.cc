@@ -133,6 +133,8 @@ TEST(SweepRunnerTest, QueuesUnderParallelFollowsStatesAndReadsMetrics) {
   const std::string printed = ReadAndClose(sink);
   EXPECT_THAT(printed, HasSubstr("run r001 FAILED"));
   EXPECT_THAT(printed, HasSubstr("4 of 5 runs succeeded; failed: r001 (exit 3)"));
+  // A finished run's line shows its pulled metrics.
+  EXPECT_THAT(printed, ::testing::ContainsRegex("r004 SUCCEEDED .* acc=0\\.9"));
 }
 
 TEST(SweepRunnerTest, AnInterruptSubmitsTheRestAndDetaches) {
