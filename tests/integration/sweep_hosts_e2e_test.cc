@@ -100,6 +100,12 @@ class SweepHostsTest : public ::mlcube_test::HelloCubeTest {
   }
 
   // Waits until sweep.yaml shows two runs running on gpu02.
+  std::vector<std::string> CheckRunsAfterTheKill(const SweepRecord& record, const std::string& runs,
+                                                 int64_t killed_ms);
+  void CheckRunReferences(const std::string& sweep, const SweepRecord& record);
+  void CheckTheLostHostComesBack(const std::string& sweep, const SweepRecord& record,
+                                 const std::vector<std::string>& lost_jobs);
+
   std::string WaitForTwoRunningOnGpu02() {
     for (int i = 0; i < 1200; ++i) {
       std::string sweep;
@@ -123,6 +129,87 @@ class SweepHostsTest : public ::mlcube_test::HelloCubeTest {
   std::vector<std::unique_ptr<AgentProcess>> agents_;
   std::string certs_;
 };
+
+// After the sweep whose gpu02 was killed at `killed_ms`: four runs succeeded
+// on gpu01, each with only its own outputs under `runs`; two were lost with
+// gpu02, and nothing was sent there after. Returns the lost runs' job ids.
+std::vector<std::string> SweepHostsTest::CheckRunsAfterTheKill(const SweepRecord& record,
+                                                               const std::string& runs,
+                                                               int64_t killed_ms) {
+  std::vector<std::string> lost_jobs;
+  bool sent_after_kill = false;
+  for (size_t i = 0; i < 6; ++i) {
+    const RunRecord& run = record.runs[i];
+    EXPECT_EQ(run.job_id.size(), 8u) << run.id;
+    if (run.host == "gpu02") {
+      EXPECT_EQ(run.state, "LOST") << run.id;
+      EXPECT_THAT(run.reason, HasSubstr("host gpu02 unreachable")) << run.id;
+      EXPECT_LT(run.submitted_unix_ms, killed_ms) << run.id;
+      lost_jobs.push_back(run.job_id);
+      continue;
+    }
+    EXPECT_EQ(run.host, "gpu01") << run.id;
+    EXPECT_EQ(run.state, "SUCCEEDED") << run.id << " " << run.reason;
+    sent_after_kill = sent_after_kill || run.submitted_unix_ms > killed_ms;
+    const std::string dir = runs + "/" + run.id + "/greetings/";
+    EXPECT_EQ(ReadFileContent(dir + "name__" + kNames[i] + ".txt"),
+              "Hello, name: " + kNames[i] + "!\n");
+    for (size_t j = 0; j < 6; ++j) {
+      if (j == i) continue;
+      EXPECT_NE(::access((dir + "name__" + kNames[j] + ".txt").c_str(), F_OK), 0);
+    }
+  }
+  EXPECT_EQ(lost_jobs.size(), 2u);
+  EXPECT_TRUE(sent_after_kill) << "no run went to gpu01 after gpu02 was killed";
+  EXPECT_NE(::access((Workspace() + "/greetings").c_str(), F_OK), 0);
+  return lost_jobs;
+}
+
+// `runs` shows each run's host; `logs` of a run on its host works, also
+// named SWEEP/RUN (host and job from sweep.yaml); bad references are refused.
+void SweepHostsTest::CheckRunReferences(const std::string& sweep, const SweepRecord& record) {
+  CommandResult table = Cli({"runs", Cube(), sweep, "--host=gpu02", "--csv"});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_EQ(std::count(table.out.begin(), table.out.end(), '\n'), 3) << table.out;
+  EXPECT_THAT(table.out, HasSubstr(",gpu02,"));
+  const RunRecord& first = record.runs[0].host == "gpu01" ? record.runs[0] : record.runs[2];
+  CommandResult logs = Cli({"logs", "--host=gpu01", first.job_id});
+  EXPECT_THAT(logs.out, HasSubstr("Hello, name: " + kNames[first.index] + "!"));
+  CommandResult by_run = Cli({"logs", "-f", sweep + "/" + first.id, Cube()});
+  EXPECT_EQ(by_run.exit_code, 0) << by_run.err;
+  EXPECT_EQ(by_run.out, logs.out);
+  CommandResult no_run = Cli({"logs", sweep + "/r999", Cube()});
+  EXPECT_EQ(no_run.exit_code, 2);
+  EXPECT_THAT(no_run.err, HasSubstr("sweep " + sweep + " has no run 'r999'"));
+  CommandResult wrong_host = Cli({"status", "--host=gpu02", sweep + "/" + first.id, Cube()});
+  EXPECT_EQ(wrong_host.exit_code, 2);
+  EXPECT_THAT(wrong_host.err,
+              HasSubstr("--host=gpu02: run " + sweep + "/" + first.id + " ran on gpu01"));
+}
+
+// gpu02 comes back: it holds exactly the two lost jobs, nothing more, and
+// `runs --refresh` asks it about them again.
+void SweepHostsTest::CheckTheLostHostComesBack(const std::string& sweep, const SweepRecord& record,
+                                               const std::vector<std::string>& lost_jobs) {
+  std::unique_ptr<AgentProcess> back = StartAgent(1, agents_[1]->state_dir());
+  ASSERT_TRUE(back);
+  CommandResult jobs = Cli({"jobs", "--all", "--host=gpu02"});
+  EXPECT_EQ(std::count(jobs.out.begin(), jobs.out.end(), '\n'), 3) << jobs.out;
+  for (const RunRecord& run : record.runs) {
+    if (run.host != "gpu02") continue;
+    CommandResult status = Cli({"status", sweep + "/" + run.id, Cube()});
+    EXPECT_EQ(status.exit_code, 0) << status.err;
+    EXPECT_THAT(status.out, HasSubstr("host: gpu02"));
+    EXPECT_THAT(status.out, HasSubstr("job: " + run.job_id));
+  }
+  for (const std::string& job : lost_jobs) {
+    EXPECT_THAT(jobs.out, HasSubstr(job));
+    EXPECT_EQ(Cli({"cancel", "--host=gpu02", job}).exit_code, 0);
+  }
+  CommandResult refreshed = Cli({"runs", Cube(), sweep, "--refresh", "--state=cancelled"});
+  EXPECT_EQ(refreshed.exit_code, 0) << refreshed.err;
+  for (const std::string& job : lost_jobs) EXPECT_THAT(refreshed.out, HasSubstr(job));
+}
 
 TEST_F(SweepHostsTest, AKilledHostsRunsAreLostAndTheRestFinishOnTheOther) {
   ASSERT_NO_FATAL_FAILURE(StartHosts());
@@ -158,73 +245,9 @@ TEST_F(SweepHostsTest, AKilledHostsRunsAreLostAndTheRestFinishOnTheOther) {
   absl::StatusOr<SweepRecord> record = SweepRecord::Load(runs + "/sweep.yaml");
   ASSERT_TRUE(record.ok()) << record.status();
   ASSERT_EQ(record->runs.size(), 6u);
-  std::vector<std::string> lost_jobs;
-  bool sent_after_kill = false;
-  for (size_t i = 0; i < 6; ++i) {
-    const RunRecord& run = record->runs[i];
-    EXPECT_EQ(run.job_id.size(), 8u) << run.id;
-    if (run.host == "gpu02") {
-      EXPECT_EQ(run.state, "LOST") << run.id;
-      EXPECT_THAT(run.reason, HasSubstr("host gpu02 unreachable")) << run.id;
-      EXPECT_LT(run.submitted_unix_ms, killed_ms) << run.id;
-      lost_jobs.push_back(run.job_id);
-      continue;
-    }
-    EXPECT_EQ(run.host, "gpu01") << run.id;
-    EXPECT_EQ(run.state, "SUCCEEDED") << run.id << " " << run.reason;
-    sent_after_kill = sent_after_kill || run.submitted_unix_ms > killed_ms;
-    const std::string dir = runs + "/" + run.id + "/greetings/";
-    EXPECT_EQ(ReadFileContent(dir + "name__" + kNames[i] + ".txt"),
-              "Hello, name: " + kNames[i] + "!\n");
-    for (size_t j = 0; j < 6; ++j) {
-      if (j == i) continue;
-      EXPECT_NE(::access((dir + "name__" + kNames[j] + ".txt").c_str(), F_OK), 0);
-    }
-  }
-  EXPECT_EQ(lost_jobs.size(), 2u);
-  EXPECT_TRUE(sent_after_kill) << "no run went to gpu01 after gpu02 was killed";
-  EXPECT_NE(::access((Workspace() + "/greetings").c_str(), F_OK), 0);
-
-  // `runs` shows each run's host; `logs` of a run on its host works.
-  CommandResult table = Cli({"runs", Cube(), sweep, "--host=gpu02", "--csv"});
-  EXPECT_EQ(table.exit_code, 0) << table.err;
-  EXPECT_EQ(std::count(table.out.begin(), table.out.end(), '\n'), 3) << table.out;
-  EXPECT_THAT(table.out, HasSubstr(",gpu02,"));
-  const RunRecord& first = record->runs[0].host == "gpu01" ? record->runs[0] : record->runs[2];
-  CommandResult logs = Cli({"logs", "--host=gpu01", first.job_id});
-  EXPECT_THAT(logs.out, HasSubstr("Hello, name: " + kNames[first.index] + "!"));
-  // ... or named SWEEP/RUN: its host and job come from sweep.yaml.
-  CommandResult by_run = Cli({"logs", "-f", sweep + "/" + first.id, Cube()});
-  EXPECT_EQ(by_run.exit_code, 0) << by_run.err;
-  EXPECT_EQ(by_run.out, logs.out);
-  CommandResult no_run = Cli({"logs", sweep + "/r999", Cube()});
-  EXPECT_EQ(no_run.exit_code, 2);
-  EXPECT_THAT(no_run.err, HasSubstr("sweep " + sweep + " has no run 'r999'"));
-  CommandResult wrong_host = Cli({"status", "--host=gpu02", sweep + "/" + first.id, Cube()});
-  EXPECT_EQ(wrong_host.exit_code, 2);
-  EXPECT_THAT(wrong_host.err,
-              HasSubstr("--host=gpu02: run " + sweep + "/" + first.id + " ran on gpu01"));
-
-  // gpu02 comes back: it holds exactly the two lost jobs, nothing more, and
-  // `runs --refresh` asks it about them again.
-  std::unique_ptr<AgentProcess> back = StartAgent(1, agents_[1]->state_dir());
-  ASSERT_TRUE(back);
-  CommandResult jobs = Cli({"jobs", "--all", "--host=gpu02"});
-  EXPECT_EQ(std::count(jobs.out.begin(), jobs.out.end(), '\n'), 3) << jobs.out;
-  for (const RunRecord& run : record->runs) {
-    if (run.host != "gpu02") continue;
-    CommandResult status = Cli({"status", sweep + "/" + run.id, Cube()});
-    EXPECT_EQ(status.exit_code, 0) << status.err;
-    EXPECT_THAT(status.out, HasSubstr("host: gpu02"));
-    EXPECT_THAT(status.out, HasSubstr("job: " + run.job_id));
-  }
-  for (const std::string& job : lost_jobs) {
-    EXPECT_THAT(jobs.out, HasSubstr(job));
-    EXPECT_EQ(Cli({"cancel", "--host=gpu02", job}).exit_code, 0);
-  }
-  CommandResult refreshed = Cli({"runs", Cube(), sweep, "--refresh", "--state=cancelled"});
-  EXPECT_EQ(refreshed.exit_code, 0) << refreshed.err;
-  for (const std::string& job : lost_jobs) EXPECT_THAT(refreshed.out, HasSubstr(job));
+  const std::vector<std::string> lost_jobs = CheckRunsAfterTheKill(*record, runs, killed_ms);
+  CheckRunReferences(sweep, *record);
+  ASSERT_NO_FATAL_FAILURE(CheckTheLostHostComesBack(sweep, *record, lost_jobs));
 }
 
 // gpu02 drops off the network (its link goes down: no answer at all, not
