@@ -60,11 +60,12 @@ absl::StatusOr<std::string> PushBuildContext(std::shared_ptr<grpc::Channel> chan
                                              const BuildContextPushRequest& request,
                                              const Console& console) {
   const Cube& cube = *request.cube;
-  const std::string context = NormalizePath(cube.docker.build_context);
-  if (!request.docker_build || context.empty() || IsWithin(context, NormalizePath(cube.root)) ||
+  const std::string context_id = OutsideBuildContextId(cube);
+  if (!request.docker_build || context_id.empty() ||
       cube.docker.build_strategy == BuildStrategy::kPull) {
     return std::string();
   }
+  const std::string context = NormalizePath(cube.docker.build_context);
   if (!IsReadableDirectory(context)) {
     const std::string what = absl::StrCat(cube.config_file, ": docker.build_context: ", context,
                                           " is not a readable directory here");
@@ -81,7 +82,7 @@ absl::StatusOr<std::string> PushBuildContext(std::shared_ptr<grpc::Channel> chan
   SyncClient client(std::move(channel), &cache);
   PushOptions push;
   push.cube_root = context;
-  push.cube_id = BuildContextId(context);
+  push.cube_id = context_id;
   push.rules = *rules;
   for (const std::string& pattern : request.exclude) push.rules.AddPattern(pattern);
   push.exclude_dirs = {cube.workspace, cube.workspace + "/.image"};
