@@ -198,9 +198,10 @@ int CapacityOf(const SweepHost& host) {
   const bool listed =
       host.agent->jobs().ListJobs(list.get(), mlcube_remote::v1::ListJobsRequest(), &jobs).ok();
   const RemoteRunRequest& request = host.request;
-  const bool docker = request.submit.runtime() != mlcube_remote::v1::RUNTIME_SINGULARITY;
-  const int per_run = HostDispatcher::GpusPerRun(request.submit.gpus(),
-                                                 docker ? request.cube->accelerator_count : 0);
+  // As CheckGpusOnHost: the cube's accelerator_count asks for GPUs on every
+  // runtime (Apptainer gets --nv for it).
+  const int per_run =
+      HostDispatcher::GpusPerRun(request.submit.gpus(), request.cube->accelerator_count);
   return HostDispatcher::Capacity(info.gpus_size(), per_run, info.limit_running_jobs(),
                                   listed ? jobs.jobs_size() : 0);
 }
