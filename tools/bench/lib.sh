@@ -48,3 +48,11 @@ remove_job_containers() {
     docker ps -aq --filter "name=^mlcube-$id-" | xargs -r docker rm -f >/dev/null
   done
 }
+
+# require_root_build_and_user USER: stops the benchmark (through the caller's `die`) unless it
+# runs as root, $AGENT and $CLI are built and USER (who runs the agent) exists.
+require_root_build_and_user() {
+  [[ $(id -u) -eq 0 ]] || die "run as root (the agent is started as user $1)"
+  [[ -x $AGENT && -x $CLI ]] || die "build first: ninja -C $BUILD mlcube-agent mlcube-remote"
+  id "$1" >/dev/null 2>&1 || die "no user $1: run tools/create-test-user.sh"
+}

@@ -21,14 +21,12 @@ AGENT=$BUILD/agent/mlcube-agent
 CLI=$BUILD/controller/mlcube-remote
 USER_NAME=mlcube
 die() { echo "slurm-sweep-bench: $*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "run as root (the agent and the plain jobs run as $USER_NAME)"
-[[ -x $AGENT && -x $CLI ]] || die "build first: ninja -C $BUILD mlcube-agent mlcube-remote"
-id "$USER_NAME" >/dev/null 2>&1 || die "no user $USER_NAME: run tools/create-test-user.sh"
+# shellcheck source=tools/bench/lib.sh
+source "$ROOT/tools/bench/lib.sh"
+require_root_build_and_user "$USER_NAME"
 sinfo -h -o %t 2>/dev/null | grep -qE 'idle|mix|alloc' || die "no Slurm node up: run tools/start-slurm.sh"
 "$ROOT/tools/prepare-examples.sh"
 
-# shellcheck source=tools/bench/lib.sh
-source "$ROOT/tools/bench/lib.sh"
 WORK=$(mktemp -d /tmp/mlcube-slurm-sweep-bench-XXXXXX)
 AGENT_PID=
 # The Slurm jobs the agent submitted (plain ids and array ids).

@@ -26,15 +26,13 @@ CLI=$BUILD/controller/mlcube-remote
 SAMPLER=$ROOT/tools/bench/proc_sampler.py
 IMAGE=mlcube-stream-bench/hello:1
 die() { echo "stream_bench: $*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "run as root (the agent is started as user mlcube)"
-[[ -x $AGENT && -x $CLI ]] || die "build first: ninja -C $BUILD mlcube-agent mlcube-remote"
-id mlcube >/dev/null 2>&1 || die "no user mlcube: run tools/create-test-user.sh"
+# shellcheck source=tools/bench/lib.sh
+source "$ROOT/tools/bench/lib.sh"
+require_root_build_and_user mlcube
 docker info >/dev/null 2>&1 || die "Docker is not running: run tools/start-docker.sh"
 command -v python3 >/dev/null || die "python3 is missing: apt-get install python3"
 "$ROOT/tools/prepare-examples.sh"
 
-# shellcheck source=tools/bench/lib.sh
-source "$ROOT/tools/bench/lib.sh"
 DIR=$(mktemp -d /tmp/mlcube-stream-bench-XXXXXX)
 PLAIN=stream-bench-$(basename "$DIR" | tr -dc 'A-Za-z0-9')
 chmod 755 "$DIR"

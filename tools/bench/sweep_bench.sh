@@ -13,14 +13,12 @@ RUNS=${2:-100}
 AGENT=$BUILD/agent/mlcube-agent
 CLI=$BUILD/controller/mlcube-remote
 die() { echo "sweep_bench: $*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "run as root (the agent is started as user mlcube)"
-[[ -x $AGENT && -x $CLI ]] || die "build first: ninja -C $BUILD mlcube-agent mlcube-remote"
-id mlcube >/dev/null 2>&1 || die "no user mlcube: run tools/create-test-user.sh"
+# shellcheck source=tools/bench/lib.sh
+source "$ROOT/tools/bench/lib.sh"
+require_root_build_and_user mlcube
 docker info >/dev/null 2>&1 || die "Docker is not running: run tools/start-docker.sh"
 "$ROOT/tools/prepare-examples.sh"
 
-# shellcheck source=tools/bench/lib.sh
-source "$ROOT/tools/bench/lib.sh"
 DIR=$(mktemp -d /tmp/mlcube-sweep-bench-XXXXXX)
 chmod 755 "$DIR"
 mkdir "$DIR/state"
