@@ -21,17 +21,15 @@ die() { log "ERROR: $*"; exit 1; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 copy_with_libraries() {  # BINARY DEST_DIR: DEST/bin/NAME.real, DEST/lib/*, DEST/bin/NAME wrapper
-  local binary=$1 dest=$2 name
+  local binary=$1 dest=$2 name loader
   name=$(basename "$binary")
-  mkdir -p "$dest/bin" "$dest/lib"
+  mkdir -p "$dest/bin"
   objcopy --strip-debug "$binary" "$dest/bin/$name.real"
-  ldd "$binary" | awk '/=> \//{print $3} /^\t\/.*ld-linux/{print $1}' | while read -r lib; do
-    objcopy --strip-debug "$lib" "$dest/lib/$(basename "$lib")"
-  done
+  loader=$(bash "$ROOT/tools/bundle-libraries.sh" "$binary" "$dest/lib")
   cat >"$dest/bin/$name" <<EOF
 #!/bin/sh
 here=\$(cd "\$(dirname "\$0")/.." && pwd)
-exec "\$here/lib/ld-linux-x86-64.so.2" --library-path "\$here/lib" "\$here/bin/$name.real" "\$@"
+exec "\$here/lib/$loader" --library-path "\$here/lib" "\$here/bin/$name.real" "\$@"
 EOF
   chmod 0755 "$dest/bin/$name"
 }

@@ -48,19 +48,7 @@ chmod 0755 "$ROOT/bin/mlcube-agent.real"
 
 # Every library the loader would map, under the name the binary asks for
 # (its soname), plus the loader itself.
-LOADER=
-while read -r line; do
-  if [[ $line =~ ^([^[:space:]]+)\ =\>\ (/[^[:space:]]+)\  ]]; then
-    cp -L "${BASH_REMATCH[2]}" "$ROOT/lib/${BASH_REMATCH[1]}"
-  elif [[ $line =~ ^(/[^[:space:]]*ld-linux[^[:space:]]*)\  ]]; then
-    LOADER=$(basename "${BASH_REMATCH[1]}")
-    cp -L "${BASH_REMATCH[1]}" "$ROOT/lib/$LOADER"
-  elif [[ $line =~ "not found" ]]; then
-    die "ldd: $line"
-  fi
-done < <(ldd "$AGENT")
-[[ -n $LOADER ]] || die "ldd named no dynamic loader for $AGENT (a static binary needs no bundle)"
-chmod 0755 "$ROOT"/lib/*
+LOADER=$(bash "$(dirname "$0")/bundle-libraries.sh" "$AGENT" "$ROOT/lib")
 
 cat >"$ROOT/bin/mlcube-agent" <<WRAPPER
 #!/bin/sh
