@@ -43,6 +43,20 @@ class TreeAcl {
   // come back 0644 and 0755.
   static uint32_t ReportedMode(mode_t st_mode) { return (st_mode & 0770) | ((st_mode >> 3) & 05); }
 
+  // What an entry of the agent's with `st_mode` gets in a task's writable
+  // mount: group (the task uid's) read and write, and search for a
+  // directory, as the task would have them on entries it made itself.
+  static mode_t TaskWritableMode(mode_t st_mode) {
+    return (st_mode | (S_ISDIR(st_mode) ? 0070 : 0060)) & 07777;
+  }
+  // The mode a push gives an unchanged workspace entry whose manifest mode
+  // makes `disk_mode` and whose mode on disk is `existing`: `disk_mode`
+  // plus the group bits a task was given (TaskWritableMode) where the owner
+  // has them too, so a push never takes from a running task what it writes.
+  static mode_t KeepingTaskGrant(mode_t disk_mode, mode_t existing) {
+    return (disk_mode | (existing & ((disk_mode & 0700) >> 3))) & 07777;
+  }
+
   // The ACL text for an entry of mode `mode` ("u::rw-,u:1000:rwx,...").
   std::string AccessText(mode_t mode) const;
   std::string DefaultText() const;

@@ -60,11 +60,36 @@ absl::Status CheckMountsResolveInside(const Cube& cube, const std::string& task,
   return absl::OkStatus();
 }
 
+// Gives the entry `name` of `dir_fd` (the agent's, not a link: `st` is its
+// lstat) TreeAcl::TaskWritableMode. Opened without following links, so an entry
+// swapped for a link since `st` was taken is never changed; one that cannot
+// be opened (no owner read bit) is left as it is.
+absl::Status GrantTaskWrite(int dir_fd, const std::string& name, const struct stat& st,
+                            const std::string& shown) {
+  const mode_t wanted = TreeAcl::TaskWritableMode(st.st_mode);
+  if ((st.st_mode & 07777) == wanted) return absl::OkStatus();
+  const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+                    (S_ISDIR(st.st_mode) ? O_DIRECTORY : O_NOCTTY);
+  UniqueFd fd(openat(dir_fd, name.c_str(), flags));
+  if (!fd) return absl::OkStatus();
+  struct stat opened;
+  if (fstat(fd.get(), &opened) != 0 || opened.st_ino != st.st_ino || opened.st_dev != st.st_dev) {
+    return absl::OkStatus();
+  }
+  if (fchmod(fd.get(), wanted) != 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot let the task write ", shown, ": ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 // The task uid gets the group (ACL mask) permissions of the agent's files:
-// what the task writes (every writable mount) gets group write (and search,
-// for directories), as MLCube's task, the files' owner, could write them.
-// Opened below the workspace without following links; entries the agent
-// does not own are the task's own already.
+// every entry of the agent's in a writable mount (the mount's directory
+// and what was pushed or made below it) gets TreeAcl::TaskWritableMode, so a task
+// may overwrite outputs that an earlier run left and the laptop pushed
+// back, as it may overwrite its own. Walked below the workspace without
+// following links; entries the agent does not own are the task's already
+// (and their directories are not entered).
 absl::Status LetTaskWrite(const Cube& cube, const TaskInvocation& invocation) {
   auto workspace = BeneathDir::Open(cube.workspace);
   if (!workspace.ok()) return workspace.status();
@@ -72,18 +97,33 @@ absl::Status LetTaskWrite(const Cube& cube, const TaskInvocation& invocation) {
     if (m.read_only || m.host_path == cube.workspace) continue;
     const size_t slash = m.host_path.rfind('/');
     if (slash == std::string::npos) continue;
-    auto dir = workspace->OpenDirPath(m.host_path.substr(0, slash), false);
-    if (!dir.ok()) continue;  // the mount check below names it
+    auto parent = workspace->OpenDirPath(m.host_path.substr(0, slash), false);
+    if (!parent.ok()) continue;  // the mount check below names it
     const std::string name = m.host_path.substr(slash + 1);
     struct stat st;
-    if (fstatat(dir->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (st.st_uid != geteuid() || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) continue;
-    const mode_t wanted = st.st_mode | (S_ISDIR(st.st_mode) ? 0070 : 0060);
-    if ((st.st_mode & 07777) == (wanted & 07777)) continue;
-    if (fchmodat(dir->get(), name.c_str(), wanted & 07777, 0) != 0) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("cannot let the task write ", m.host_path, ": ", strerror(errno)));
-    }
+    if (absl::Status s = GrantTaskWrite(parent->get(), name, st, m.host_path); !s.ok()) return s;
+    if (!S_ISDIR(st.st_mode)) continue;
+    UniqueFd dir(
+        openat(parent->get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir) continue;
+    const uid_t agent_uid = geteuid();
+    TreeWalker walker(TreeLimits{});
+    absl::Status walked = walker.Walk(
+        dir.get(), m.host_path,
+        [&m, agent_uid](const TreeWalker::Entry& e) -> absl::StatusOr<TreeWalker::Next> {
+          if (e.st.st_uid != agent_uid || !(S_ISDIR(e.st.st_mode) || S_ISREG(e.st.st_mode))) {
+            return TreeWalker::Next::kSkip;
+          }
+          if (absl::Status s =
+                  GrantTaskWrite(e.dir_fd, e.name, e.st, absl::StrCat(m.host_path, "/", e.rel));
+              !s.ok()) {
+            return s;
+          }
+          return TreeWalker::Next::kDescend;
+        });
+    if (!walked.ok()) return walked;
   }
   return absl::OkStatus();
 }

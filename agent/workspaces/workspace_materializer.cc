@@ -43,11 +43,22 @@ constexpr char kWorkspacePrefix[] = "workspace/";
 // are what the task uid gets). The cube's other files (mlcube.yaml, recipes,
 // build contexts) keep the laptop's mode: a build copies them into the image
 // with it.
+bool InWorkspace(const ManifestEntry& entry) {
+  return entry.path() == kWorkspaceDir || absl::StartsWith(entry.path(), kWorkspacePrefix);
+}
+
 mode_t DiskMode(const ManifestEntry& entry) {
   const mode_t mode = ManifestValidator::SafeMode(entry.mode());
-  const std::string& path = entry.path();
-  const bool in_workspace = path == kWorkspaceDir || absl::StartsWith(path, kWorkspacePrefix);
-  return in_workspace ? TreeAcl::DiskMode(mode) : mode;
+  return InWorkspace(entry) ? TreeAcl::DiskMode(mode) : mode;
+}
+
+// The mode a push leaves on an entry already on disk with `existing`:
+// DiskMode, keeping in the workspace what a task was let write
+// (TreeAcl::KeepingTaskGrant), so a push never changes what a running job
+// of the cube may write.
+mode_t ModeKeepingTaskGrant(const ManifestEntry& entry, mode_t existing) {
+  return InWorkspace(entry) ? TreeAcl::KeepingTaskGrant(DiskMode(entry), existing)
+                            : DiskMode(entry);
 }
 
 std::pair<absl::string_view, absl::string_view> SplitParent(absl::string_view path) {
@@ -401,7 +412,7 @@ absl::Status MaterializeRun::PlanFile(const ManifestEntry& entry, int index, int
       SameDigest(old->digest(), entry.digest()) &&
       static_cast<int64_t>(existing->st_mtim.tv_sec) * 1000000000 + existing->st_mtim.tv_nsec ==
           entry.mtime_ns()) {
-    const mode_t mode = DiskMode(entry);
+    const mode_t mode = ModeKeepingTaskGrant(entry, existing->st_mode);
     if (!dry_run_ && (existing->st_mode & 07777) != mode) {
       fchmodat(dfd, name.c_str(), mode, 0);
     }
@@ -527,10 +538,9 @@ void MaterializeRun::ApplyDirectoryModes() {
     if (entry.type() != ENTRY_TYPE_DIRECTORY || entry.mode() == 0) continue;
     absl::StatusOr<int> dfd = walker.Open(entry.path(), false, nullptr);
     struct stat st;
-    const mode_t mode = DiskMode(entry);
-    if (dfd.ok() && *dfd >= 0 && fstat(*dfd, &st) == 0 && (st.st_mode & 07777) != mode) {
-      fchmod(*dfd, mode);
-    }
+    if (!dfd.ok() || *dfd < 0 || fstat(*dfd, &st) != 0) continue;
+    const mode_t mode = ModeKeepingTaskGrant(entry, st.st_mode);
+    if ((st.st_mode & 07777) != mode) fchmod(*dfd, mode);
   }
 }
 

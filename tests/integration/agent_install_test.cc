@@ -16,6 +16,7 @@
 #include "tests/integration/agent_process.h"
 #include "tests/integration/ssh_test_server.h"
 #include "tests/support/command_runner.h"
+#include "tests/support/hello_cube.h"
 #include "tests/support/temp_dir.h"
 
 namespace mlcube_test {
@@ -157,7 +158,7 @@ TEST_F(AgentInstallTest, JobRunsThroughTheInstalledAgent) {
   ASSERT_EQ(Shell("docker info >/dev/null"), 0) << "start Docker: tools/start-docker.sh";
   ASSERT_EQ(Install().exit_code, 0);
   const std::string cube = root_.path() + "/hello";
-  ASSERT_EQ(Shell("cp -r " MLCUBE_SOURCE_DIR "/examples/hello " + cube), 0);
+  ASSERT_TRUE(::mlcube::testing::CopyHelloCube(cube));
   CommandResult run = Cli({"run", "--mlcube=" + cube, "--task=greet"}, 300);
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   EXPECT_THAT(run.out + run.err, HasSubstr("Hello, Alice!"));
@@ -190,7 +191,7 @@ TEST_F(AgentInstallTest, UninstallLeavesNoProcessAndRunSaysHowToInstall) {
   EXPECT_NE(access((home_ + "/.config/mlcube-agent").c_str(), F_OK), 0);
 
   const std::string cube = root_.path() + "/hello";
-  ASSERT_EQ(Shell("cp -r " MLCUBE_SOURCE_DIR "/examples/hello " + cube), 0);
+  ASSERT_TRUE(::mlcube::testing::CopyHelloCube(cube));
   CommandResult run = Cli({"run", "--mlcube=" + cube, "--task=greet"});
   EXPECT_NE(run.exit_code, 0);
   EXPECT_THAT(run.err, HasSubstr("install it with `mlcube-remote agent install --host=gpu`"));
@@ -209,7 +210,7 @@ TEST_F(AgentInstallTest, UpgradeWhileAJobRunsKeepsTheJobAndEveryLine) {
   root_.WriteFile("hosts.yaml", mlcube::testing::ReadFileContent(root_.path() + "/hosts.yaml") +
                                     "    env: {COUNT_SECONDS: \"8\"}\n");
   const std::string cube = root_.path() + "/hello";
-  ASSERT_EQ(Shell("cp -r " MLCUBE_SOURCE_DIR "/examples/hello " + cube), 0);
+  ASSERT_TRUE(::mlcube::testing::CopyHelloCube(cube));
   CommandResult submit = Cli({"run", "--detach", "--mlcube=" + cube, "--task=count"}, 300);
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
   const std::string job = submit.out.substr(0, submit.out.find('\n'));

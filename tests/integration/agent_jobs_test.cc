@@ -33,7 +33,12 @@ class AgentJobsTest : public HelloCubeAgentTest {
     std::string out;
     ASSERT_EQ(Shell("docker info", &out), 0)
         << "the Docker engine is not running; start it as root with tools/start-docker.sh";
-    StartAgentWithHelloCube();
+    // Podman configured at a path where it is not, whatever this machine
+    // has installed: the missing-runtime answer is tested on it.
+    ASSERT_EQ(chmod(config_dir_.path().c_str(), 0755), 0);
+    config_dir_.WriteFile("agent.yaml", "runtimes:\n  podman: {enabled: true, binary: " +
+                                            config_dir_.path() + "/no-such-podman}\n");
+    StartAgentWithHelloCube({"--config=" + config_dir_.path() + "/agent.yaml"});
   }
 
   grpc::Status SubmitStatus(const SubmitJobRequest& request) {
@@ -41,6 +46,8 @@ class AgentJobsTest : public HelloCubeAgentTest {
     Job job;
     return stub_->SubmitJob(&ctx, request, &job);
   }
+
+  ::mlcube::testing::TempDir config_dir_;
 };
 
 TEST_F(AgentJobsTest, RunWithoutImageConfiguresFirstStreamsOutputAndWritesWorkspace) {

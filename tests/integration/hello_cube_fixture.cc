@@ -2,14 +2,15 @@
 
 #include <unistd.h>
 
+#include "tests/support/hello_cube.h"
+
 namespace mlcube_test {
 
 void HelloCubeTest::SetUp() {
   const std::string examples = MLCUBE_EXAMPLES_DIR;
   ASSERT_EQ(::access((examples + "/hello/build/busybox").c_str(), X_OK), 0)
       << "examples/hello/build/busybox is missing: run tools/prepare-examples.sh";
-  ASSERT_EQ(Shell("cp -a " + examples + "/hello " + dir_.path() + "/hello"), 0);
-  ASSERT_EQ(Shell("rm -rf " + Workspace() + "/greetings " + Workspace() + "/runs"), 0);
+  ASSERT_TRUE(::mlcube::testing::CopyHelloCube(dir_.path() + "/hello"));
   // The agent runs as the unprivileged service user, like in production.
   AgentProcessOptions options;
   options.user = "mlcube";

@@ -20,6 +20,7 @@
 #include "mlcube_remote/v1/workspace.grpc.pb.h"
 #include "tests/integration/two_identity_agent.h"
 #include "tests/support/command_runner.h"
+#include "tests/support/hello_cube.h"
 
 namespace mlcube_test {
 namespace {
@@ -88,7 +89,7 @@ class IdentityLimitsTest : public ::testing::Test {
 
   std::string CopyOfHello(const std::string& name) {
     const std::string cube = agents_.root() + "/" + name;
-    EXPECT_EQ(Shell("cp -r " MLCUBE_SOURCE_DIR "/examples/hello " + cube), 0);
+    EXPECT_TRUE(::mlcube::testing::CopyHelloCube(cube));
     return cube;
   }
 
@@ -349,6 +350,34 @@ TEST_F(DockerIdentityTest, ACubeWithAnUnfinishedJobIsNotDeleted) {
   ASSERT_EQ(agents_.As("alice", {"cancel", job}).exit_code, 0);
   CommandResult deleted = agents_.As("alice", {"sync", "delete", "--yes", "--mlcube=" + cube});
   EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+}
+
+// A workspace that holds an earlier run's outputs (pulled from another
+// host, shipped with the cube, or left by the quick start) is pushed with
+// them; each identity's task (alice: a mapped uid, bob: one of the pool)
+// then overwrites those files and writes beside them, twice in a row, as a
+// task may overwrite what it made itself.
+TEST_F(DockerIdentityTest, OutputsAnEarlierRunLeftAreOverwrittenByEachIdentitysTask) {
+  for (const std::string user : {"alice", "bob"}) {
+    const std::string cube = CopyOfHello(user + "-rerun");
+    const std::string greetings = cube + "/workspace/greetings";
+    ASSERT_EQ(Shell("mkdir -m 0755 " + greetings + " && echo stale > " + greetings +
+                    "/Alice.txt && echo stale > " + greetings + "/summary.txt && chmod 0644 " +
+                    greetings + "/*.txt"),
+              0);
+    for (int round = 1; round <= 2; ++round) {
+      CommandResult run = agents_.As(user, {"run", "--mlcube=" + cube, "--task=greet"});
+      ASSERT_EQ(run.exit_code, 0) << user << " round " << round << ": " << run.out << run.err
+                                  << agents_.agent().Stderr();
+      EXPECT_THAT(run.out + run.err, testing::Not(HasSubstr("Permission denied")));
+      EXPECT_EQ(mlcube::testing::ReadFileContent(greetings + "/Alice.txt"), "Hello, Alice!\n")
+          << user;
+      EXPECT_EQ(mlcube::testing::ReadFileContent(greetings + "/summary.txt"), "greeted 3 names\n")
+          << user;
+      EXPECT_EQ(mlcube::testing::ReadFileContent(greetings + "/Charlie.txt"), "Hello, Charlie!\n")
+          << user;
+    }
+  }
 }
 
 // Docker tags are global on a host: if builds used the cube's image name, a

@@ -97,9 +97,10 @@ mlcube_remote::v1::SubmitJobRequest RunRequest(const std::string& cube_id, const
   return request;
 }
 
-void HelloCubeAgentTest::StartAgentWithHelloCube() {
+void HelloCubeAgentTest::StartAgentWithHelloCube(const std::vector<std::string>& extra_args) {
   AgentProcessOptions options;
   options.user = "mlcube";
+  options.extra_args = extra_args;
   agent_ = std::make_unique<AgentProcess>(options);
   ASSERT_TRUE(agent_->Start());
   ASSERT_TRUE(PlaceHelloCube(*agent_, owner_, "hello"));

@@ -56,7 +56,8 @@ class HelloCubeAgentTest : public ::testing::Test {
  protected:
   // Starts the agent and places the cube; call from SetUp after checking
   // the runtime the test needs.
-  void StartAgentWithHelloCube();
+  // `extra_args` go to `mlcube-agent serve`.
+  void StartAgentWithHelloCube(const std::vector<std::string>& extra_args = {});
 
   mlcube_remote::v1::Job Submit(const mlcube_remote::v1::SubmitJobRequest& request);
   mlcube_remote::v1::Job Get(const std::string& id);

@@ -167,9 +167,10 @@ TEST_F(RealCubeRunTest, MedperfCubeBuildsFromItsBuildContextOutsideTheCube) {
   CommandResult deleted =
       shared_.Cli({"sync", "delete", "--yes", "--mlcube=" + project + "/mlcube"});
   ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
-  EXPECT_NE(mlcube_test::Shell("cd " + shared_.agent().state_dir() + "/cubes/" + Owner() +
-                               " && ls -d project_build-context-* mlcube-* 2>/dev/null | grep -q ."),
-            0);
+  EXPECT_NE(
+      mlcube_test::Shell("cd " + shared_.agent().state_dir() + "/cubes/" + Owner() +
+                         " && ls -d project_build-context-* mlcube-* 2>/dev/null | grep -q ."),
+      0);
 }
 
 TEST_F(RealCubeRunTest, UnreadableBuildContextIsAnErrorOnlyWhenABuildIsAsked) {

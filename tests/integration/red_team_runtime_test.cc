@@ -21,6 +21,7 @@
 #include "tests/integration/jobs_client.h"
 #include "tests/integration/two_identity_agent.h"
 #include "tests/support/command_runner.h"
+#include "tests/support/hello_cube.h"
 #include "tests/support/temp_dir.h"
 
 namespace mlcube_test {
@@ -76,7 +77,7 @@ class RedTeamRuntimeTest : public ::testing::Test {
 
   std::string CopyOfHello(const std::string& name) {
     const std::string cube = agents_.root() + "/" + name;
-    EXPECT_EQ(Shell("cp -r " MLCUBE_SOURCE_DIR "/examples/hello " + cube), 0);
+    EXPECT_TRUE(::mlcube::testing::CopyHelloCube(cube));
     return cube;
   }
 

@@ -20,6 +20,7 @@
 #include "controller/sweeps/sweep_record.h"
 #include "tests/integration/agent_process.h"
 #include "tests/support/command_runner.h"
+#include "tests/support/hello_cube.h"
 #include "tests/support/temp_dir.h"
 
 namespace mlcube {
@@ -54,8 +55,7 @@ class SlurmEndToEndTest : public ::testing::Test {
         << "the Slurm node is not up (" << state << "): run tools/start-slurm.sh";
     ASSERT_EQ(::access((kExamples + "/hello/build/busybox").c_str(), X_OK), 0)
         << "examples/hello/build/busybox is missing: run tools/prepare-examples.sh";
-    ASSERT_EQ(mlcube_test::Shell("cp -a " + kExamples + "/hello " + dir_.path() + "/hello"), 0);
-    ASSERT_EQ(mlcube_test::Shell("rm -rf " + dir_.path() + "/hello/workspace/greetings"), 0);
+    ASSERT_TRUE(::mlcube::testing::CopyHelloCube(dir_.path() + "/hello"));
     // The one-node cluster's shared filesystem is this machine's /tmp.
     dir_.WriteFile("agent.yaml", "slurm: {shared_dir: /tmp}\n");
     ASSERT_EQ(mlcube_test::Shell("chmod 0755 " + dir_.path() + " && chmod 0644 " + dir_.path() +

@@ -26,6 +26,7 @@
 #include "tests/integration/ssh_test_network_namespace.h"
 #include "tests/integration/ssh_test_server.h"
 #include "tests/support/command_runner.h"
+#include "tests/support/hello_cube.h"
 #include "tests/support/temp_dir.h"
 
 namespace mlcube_test {
@@ -165,7 +166,7 @@ TEST_F(SshTransportTest, SyncAndRunThroughSsh) {
       << "run tools/prepare-examples.sh first (copies busybox into examples/hello/build)";
   ASSERT_EQ(Shell("docker info >/dev/null"), 0) << "start Docker: tools/start-docker.sh";
   const std::string cube = root_.path() + "/hello";
-  ASSERT_EQ(Shell("cp -r " MLCUBE_SOURCE_DIR "/examples/hello " + cube), 0);
+  ASSERT_TRUE(::mlcube::testing::CopyHelloCube(cube));
   const std::string hosts = HostsFile(KeyBlock("good_key"));
   const std::vector<std::string> env = {"MLCUBE_REMOTE_SSH_DIR=" + client_dir_, "NO_COLOR=1"};
 

@@ -27,6 +27,7 @@
 #include "tests/integration/jobs_client.h"
 #include "tests/integration/two_identity_agent.h"
 #include "tests/support/command_runner.h"
+#include "tests/support/hello_cube.h"
 
 namespace mlcube_test {
 namespace {
@@ -125,7 +126,7 @@ class TaskUserIsolationTest : public ::testing::Test {
   // `bare`: an image with busybox alone, no `chmod` on its PATH.
   std::string ProbeCube(const std::string& user, bool bare = false) {
     const std::string cube = agents_->root() + "/" + user + (bare ? "-bare" : "-probe");
-    EXPECT_EQ(Shell("cp -r " MLCUBE_SOURCE_DIR "/examples/hello " + cube), 0);
+    EXPECT_TRUE(::mlcube::testing::CopyHelloCube(cube));
     std::string yaml = kProbeCube;
     yaml.replace(yaml.find("IMAGE"), 5, bare ? "mlcube/probe-bare:0.1" : "mlcube/probe:0.1");
     std::ofstream(cube + "/mlcube.yaml", std::ios::trunc) << yaml;

@@ -9,6 +9,7 @@
 
 #include "tests/integration/two_identity_agent.h"
 #include "tests/support/command_runner.h"
+#include "tests/support/hello_cube.h"
 
 namespace mlcube_test {
 namespace {
@@ -26,7 +27,7 @@ class TlsIsolationTest : public ::testing::Test {
     ASSERT_TRUE(agents_.Start());
     agent_ = &agents_.agent();
     cube_ = agents_.root() + "/hello";
-    ASSERT_EQ(Shell("cp -r " MLCUBE_SOURCE_DIR "/examples/hello " + cube_), 0);
+    ASSERT_TRUE(::mlcube::testing::CopyHelloCube(cube_));
   }
 
   CommandResult As(const std::string& user, std::vector<std::string> args) {

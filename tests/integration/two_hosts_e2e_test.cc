@@ -14,6 +14,7 @@
 
 #include "tests/integration/agent_process.h"
 #include "tests/support/command_runner.h"
+#include "tests/support/hello_cube.h"
 #include "tests/support/temp_dir.h"
 
 namespace mlcube {
@@ -118,9 +119,8 @@ TEST(TwoHostsTest, OneHostsFileTwoCubesTwoAgentsOverMutualTls) {
   EXPECT_THAT(listing.out, HasSubstr("gpu02 "));
 
   // Two different cubes (a renamed copy), one per host.
-  ASSERT_EQ(Shell("cp -a " + kExamples + "/hello " + dir.path() + "/cube-a"), 0);
-  ASSERT_EQ(Shell("cp -a " + kExamples + "/hello " + dir.path() + "/cube-b"), 0);
-  ASSERT_EQ(Shell("rm -rf " + dir.path() + "/cube-*/workspace/greetings"), 0);
+  ASSERT_TRUE(::mlcube::testing::CopyHelloCube(dir.path() + "/cube-a"));
+  ASSERT_TRUE(::mlcube::testing::CopyHelloCube(dir.path() + "/cube-b"));
   dir.WriteFile("cube-b/workspace/names.txt", "Dora\nEve\n");
   ASSERT_EQ(Shell("sed -i 's/^name: hello/name: hello-b/' " + dir.path() + "/cube-b/mlcube.yaml"),
             0);

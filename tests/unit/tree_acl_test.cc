@@ -45,6 +45,19 @@ TEST(TreeAclTest, DiskAndReportedModesRoundTripTheLaptopsModes) {
   EXPECT_EQ(TreeAcl::ReportedMode(TreeAcl::DiskMode(0640)), 0644u);
 }
 
+TEST(TreeAclTest, TaskWritableModeGivesTheGroupReadWriteAndSearchOnDirectories) {
+  EXPECT_EQ(TreeAcl::TaskWritableMode(S_IFREG | 0640), 0660u);
+  EXPECT_EQ(TreeAcl::TaskWritableMode(S_IFREG | 0700), 0760u);
+  EXPECT_EQ(TreeAcl::TaskWritableMode(S_IFDIR | 0750), 0770u);
+}
+
+TEST(TreeAclTest, APushKeepsTheTaskGrantOnlyWhereTheOwnerHasIt) {
+  EXPECT_EQ(TreeAcl::KeepingTaskGrant(0640, 0660), 0660u);
+  EXPECT_EQ(TreeAcl::KeepingTaskGrant(0750, 0770), 0770u);
+  EXPECT_EQ(TreeAcl::KeepingTaskGrant(0440, 0660), 0440u);  // made read-only on the laptop
+  EXPECT_EQ(TreeAcl::KeepingTaskGrant(0640, 0600), 0640u);  // a grant is never invented
+}
+
 TEST(TreeAclTest, GivesTheTreeTheAgentAndTaskUidsAndNobodyElse) {
   TempDir dir;
   const std::string root = dir / "ws";

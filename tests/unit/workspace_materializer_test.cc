@@ -153,6 +153,41 @@ TEST_F(WorkspaceMaterializerTest, WorkspaceEntriesLoseOtherBitsAndTheRestKeepThe
   EXPECT_EQ(mode(root + "/workspace/moved.txt"), 0640u);
 }
 
+// A task was let write its output directory and the files an earlier run
+// left there (group bits: the task uid's). Pushing the same tree again, as
+// `run` does while a job of the cube still runs, must not take that away;
+// what the laptop changed (a file made read-only) still wins.
+TEST_F(WorkspaceMaterializerTest, PushOfUnchangedTreeKeepsWhatATaskWasLetWrite) {
+  Manifest m;
+  AddDir(&m, "workspace");
+  AddDir(&m, "workspace/out");
+  AddFile(&m, "workspace/out/old.txt", "old result");
+  AddFile(&m, "workspace/out/frozen.txt", "frozen");
+  WorkspaceMaterializer mat(store_.get(), &index_);
+  const std::string root = dir_ / "cubes/uid-1/c1";
+  ASSERT_TRUE(mat.Apply(root, nullptr, m, false, false).ok());
+  auto mode = [](const std::string& path) {
+    struct stat st;
+    return lstat(path.c_str(), &st) == 0 ? st.st_mode & 07777 : 07777;
+  };
+  ASSERT_EQ(mode(root + "/workspace/out"), 0750u);
+  ASSERT_EQ(mode(root + "/workspace/out/old.txt"), 0640u);
+  // What the agent does when the task starts.
+  ASSERT_EQ(chmod((root + "/workspace/out").c_str(), 0770), 0);
+  ASSERT_EQ(chmod((root + "/workspace/out/old.txt").c_str(), 0660), 0);
+  ASSERT_EQ(chmod((root + "/workspace/out/frozen.txt").c_str(), 0660), 0);
+  Manifest next = m;
+  for (auto& e : *next.mutable_entries()) {
+    if (e.path() == "workspace/out/frozen.txt") e.set_mode(0440);
+  }
+  auto again = mat.Apply(root, &m, next, false, false);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->files_written, 0);
+  EXPECT_EQ(mode(root + "/workspace/out"), 0770u);
+  EXPECT_EQ(mode(root + "/workspace/out/old.txt"), 0660u);
+  EXPECT_EQ(mode(root + "/workspace/out/frozen.txt"), 0440u);
+}
+
 TEST_F(WorkspaceMaterializerTest, BlobIsMovedNotCopiedAndTaskWritesCannotCorruptIt) {
   Manifest m;
   AddFile(&m, "in", "original");
