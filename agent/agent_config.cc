@@ -5,6 +5,7 @@
 #include <sys/vfs.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -319,6 +320,38 @@ absl::Status ParseAllow(const YAML::Node& node, const std::string& file, HostAcc
   return absl::OkStatus();
 }
 
+absl::Status ParseGpus(const YAML::Node& node, const std::string& file, GpuConfig& gpus) {
+  if (!node.IsMap()) return Bad(file, "gpus", "expected a mapping {devices, nvidia_smi}");
+  for (const auto& field : node) {
+    const std::string name = field.first.as<std::string>();
+    const std::string key = absl::StrCat("gpus.", name);
+    if (name == "nvidia_smi") {
+      auto s = ScalarString(field.second, file, key);
+      if (!s.ok()) return s.status();
+      gpus.nvidia_smi = *s;
+    } else if (name == "devices") {
+      if (!field.second.IsSequence()) return Bad(file, key, "expected a list of GPU indices");
+      std::vector<int> devices;
+      for (size_t i = 0; i < field.second.size(); ++i) {
+        const std::string item = absl::StrCat(key, "[", i, "]");
+        int index = -1;
+        if (!field.second[i].IsScalar() || !absl::SimpleAtoi(field.second[i].Scalar(), &index) ||
+            index < 0 || index > 1023) {
+          return Bad(file, item, "expected a GPU index from 0 to 1023");
+        }
+        if (std::find(devices.begin(), devices.end(), index) != devices.end()) {
+          return Bad(file, item, absl::StrCat("GPU ", index, " is listed twice"));
+        }
+        devices.push_back(index);
+      }
+      gpus.devices = std::move(devices);
+    } else {
+      return Bad(file, key, "unknown key (expected devices or nvidia_smi)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentConfig& config) {
   if (root.IsNull()) return absl::OkStatus();
   if (!root.IsMap()) return Bad(file, "(top level)", "expected a mapping");
@@ -377,10 +410,14 @@ absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentCon
     } else if (key == "slurm") {
       absl::Status s = ParseSlurm(value, file, config);
       if (!s.ok()) return s;
+    } else if (key == "gpus") {
+      absl::Status s = ParseGpus(value, file, config.gpus);
+      if (!s.ok()) return s;
     } else {
       return Bad(file, key,
                  "unknown key (expected listen, state_dir, image_dir, max_concurrent_jobs, "
-                 "log_max_bytes, runtimes, unix_socket, tls, limits, allow, task_users or slurm)");
+                 "log_max_bytes, runtimes, unix_socket, tls, limits, allow, task_users, slurm or "
+                 "gpus)");
     }
   }
   return absl::OkStatus();

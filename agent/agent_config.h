@@ -29,12 +29,16 @@
 //     host_pid: false           # docker --pid=host
 //     published_ports: false    # docker -p / -P
 //     bind_roots: [{path: /datasets, writable: false}]  # extra binds below these
+//   gpus:                                      # the GPUs jobs are given
+//     devices: [0, 1]           # nvidia-smi indices; [] = none; absent = all listed
+//     nvidia_smi: nvidia-smi    # a name looked up in PATH, or a path
 //   task_users:                                # uids that certificate identities' tasks run as
 //     map: {cn-alice: 2001}     # fixed uids
 //     pool: "200000-200999"     # others get one on first use (kept in STATE)
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,6 +80,14 @@ struct TaskUsersConfig {
   bool has_pool() const { return pool_first != 0; }
 };
 
+// The GPUs the agent hands out (see agent/gpus/gpu_inventory.h).
+struct GpuConfig {
+  std::string nvidia_smi = "nvidia-smi";
+  // Unset: every GPU nvidia-smi lists; set: only these indices (none when
+  // empty).
+  std::optional<std::vector<int>> devices;
+};
+
 struct AgentConfig {
   std::vector<std::string> listen = {"unix:///run/mlcube-agent/agent.sock"};
   std::string state_dir = "/var/lib/mlcube-agent";
@@ -96,6 +108,7 @@ struct AgentConfig {
   // default).
   HostAccessPolicy allow;
   TaskUsersConfig task_users;
+  GpuConfig gpus;
 
   AgentTlsConfig tls;
   // Mode (octal) and group (empty: the agent's) of unix listen sockets.

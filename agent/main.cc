@@ -176,7 +176,9 @@ int Serve(const ServeFlags& flags) {
     if (!note.empty()) std::cerr << "mlcube-agent: note: " << note << "\n";
   }
 
-  const mlcube::RuntimeInventory inventory = mlcube::RuntimeInventory::Detect(*config);
+  absl::StatusOr<mlcube::RuntimeInventory> detected = mlcube::RuntimeInventory::Detect(*config);
+  if (!detected.ok()) return Fail(detected.status(), 2);
+  const mlcube::RuntimeInventory& inventory = *detected;
   auto task_users = mlcube::TaskUserResolver::Create(config->task_users, layout.TaskUsersFile(),
                                                      geteuid(), getegid());
   if (!task_users.ok()) return Fail(task_users.status(), 1);
@@ -185,7 +187,7 @@ int Serve(const ServeFlags& flags) {
   auto sync = mlcube::SyncServices::Create(&layout, config->limits.stored_bytes, &streams, &jobs,
                                            mlcube::CallerIdentity);
   if (!sync.ok()) return Fail(sync.status(), 1);
-  mlcube::AgentInfoService agent_info(*config, inventory, (*sync)->quota());
+  mlcube::AgentInfoService agent_info(*config, inventory, (*sync)->quota(), &jobs);
   mlcube::JobsService jobs_service(&jobs, &streams);
   // A job's tasks may write into the cube's inputs: the next push re-checks.
   jobs.Start((*sync)->workspaces());

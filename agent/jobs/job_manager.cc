@@ -65,7 +65,8 @@ JobManager::JobManager(const AgentConfig& config, const StateLayout& layout,
       self_exe_(std::move(self_exe)),
       store_(&layout),
       local_scheduler_(self_exe_),
-      slurm_scheduler_(SlurmClient()) {}
+      slurm_scheduler_(SlurmClient()),
+      gpus_(inventory.gpus()) {}
 
 JobManager::~JobManager() {
   stopping_ = true;  // job threads stop waiting for their steps and return
@@ -94,6 +95,7 @@ void JobManager::Start(WorkspaceUseRecorder* workspaces) {
       request_ids_[entry->job.owner() + "\n" + entry->request.client_request_id()] = id;
     }
     const JobState state = entry->job.state();
+    if (!IsFinalState(state)) RestoreGpusLocked(*entry);
     if (state == mlcube_remote::v1::JOB_STATE_QUEUED) {
       queue_.push_back(entry);
     } else if (!IsFinalState(state)) {
@@ -303,6 +305,7 @@ absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& o
   if (!user.ok()) return user.status();
   StepContext context = JobStepContext(layout_, id, owner, request, config_.allow, *user);
   context.dry_run = true;
+  if (absl::Status s = PlanGpus(owner, *cube, request, &context, &plan); !s.ok()) return s;
   std::vector<std::string> steps;
   if (request.action() == mlcube_remote::v1::JOB_ACTION_CONFIGURE ||
       (*runtime)->NeedsConfigure(*cube, context)) {
@@ -347,8 +350,17 @@ absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& o
   return plan;
 }
 
-absl::Status JobManager::CheckSubmittable(const std::string& owner,
-                                          const SubmitJobRequest& request) const {
+absl::StatusOr<GpuRequest> JobManager::GpuRequestOf(const Cube& cube,
+                                                    const SubmitJobRequest& request) const {
+  if (request.scheduler() == "slurm" || inventory_.gpus().empty()) return GpuRequest{};
+  absl::StatusOr<GpuRequest> asked = ParseGpuRequest(request.gpus(), cube.accelerator_count);
+  if (!asked.ok()) return asked.status();
+  if (absl::Status s = GpuAllocator(inventory_.gpus()).CheckFits(*asked); !s.ok()) return s;
+  return asked;
+}
+
+absl::StatusOr<GpuRequest> JobManager::CheckSubmittable(const std::string& owner,
+                                                        const SubmitJobRequest& request) const {
   if (request.action() != mlcube_remote::v1::JOB_ACTION_CONFIGURE &&
       request.action() != mlcube_remote::v1::JOB_ACTION_RUN) {
     return absl::InvalidArgumentError("action must be configure or run");
@@ -389,7 +401,8 @@ absl::Status JobManager::CheckSubmittable(const std::string& owner,
       if (absl::Status s = CheckTaskAtSubmit(*cube, request.tasks(i), i > 0); !s.ok()) return s;
     }
   }
-  return JobMetrics::CheckPath(*cube, request);
+  if (absl::Status s = JobMetrics::CheckPath(*cube, request); !s.ok()) return s;
+  return GpuRequestOf(*cube, request);
 }
 
 absl::Mutex* JobManager::SubmitMutexOf(const std::string& owner) {
@@ -406,9 +419,11 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
     auto it = request_ids_.find(owner + "\n" + request.client_request_id());
     if (it != request_ids_.end()) return Snapshot(*jobs_.at(it->second));
   }
-  if (absl::Status s = CheckSubmittable(owner, request); !s.ok()) return s;
+  absl::StatusOr<GpuRequest> gpus = CheckSubmittable(owner, request);
+  if (!gpus.ok()) return gpus.status();
   auto entry = RecordNewJob(owner, request, /*in_batch=*/false, "", 0);
   if (!entry.ok()) return entry.status();
+  (*entry)->gpu_request = std::move(*gpus);
   absl::MutexLock lock(&mu_);
   jobs_[(*entry)->job.id()] = *entry;
   if (!request.client_request_id().empty()) {
@@ -515,10 +530,14 @@ absl::StatusOr<std::vector<Job>> JobManager::SubmitBatch(
         known.size(), " of the batch's runs were submitted before (client_request_id) and ",
         runs.size() - known.size(), " were not: resubmit the batch as it was, or with new ids"));
   }
+  std::vector<GpuRequest> run_gpus;
   for (size_t i = 0; i < runs.size(); ++i) {
-    if (absl::Status s = CheckSubmittable(owner, runs[i]); !s.ok()) {
+    absl::StatusOr<GpuRequest> gpus = CheckSubmittable(owner, runs[i]);
+    if (!gpus.ok()) {
+      const absl::Status& s = gpus.status();
       return absl::Status(s.code(), absl::StrCat("runs[", i, "]: ", s.message()));
     }
+    run_gpus.push_back(std::move(*gpus));
   }
   if (absl::Status s = CheckBatchSchedulers(runs); !s.ok()) return s;
   std::vector<std::shared_ptr<Entry>> entries;
@@ -532,6 +551,7 @@ absl::StatusOr<std::vector<Job>> JobManager::SubmitBatch(
       return absl::Status(entry.status().code(),
                           absl::StrCat("runs[", i, "]: ", entry.status().message()));
     }
+    (*entry)->gpu_request = run_gpus[i];
     entries.push_back(std::move(*entry));
   }
   std::vector<Job> accepted;
@@ -657,6 +677,7 @@ absl::StatusOr<Job> JobManager::Cancel(const std::string& owner, const std::stri
     auto q = std::find(queue_.begin(), queue_.end(), entry);
     if (q != queue_.end()) {
       queue_.erase(q);
+      gpus_.Release(id);  // a re-attached job may hold some while queued
       queued = true;
     }
   }
@@ -699,13 +720,86 @@ void JobManager::StartQueuedLocked() {
   // First come, first served, skipping identities (and batches) at their own
   // limit so one identity's long queue never holds back another's jobs.
   for (auto it = queue_.begin(); it != queue_.end() && !stopping_;) {
-    if (!MayStartLocked(**it)) {
+    if (WaitsForGpusLocked(**it) || !MayStartLocked(**it)) {
       ++it;
       continue;
     }
     if (!SpawnJobThreadLocked(*it)) return;  // retried when another job ends
     it = queue_.erase(it);
   }
+  StartGpuJobsLocked();
+}
+
+bool JobManager::WaitsForGpusLocked(const Entry& entry) const {
+  return !entry.gpu_request.empty() && entry.job.gpus().empty();
+}
+
+void JobManager::StartGpuJobsLocked() {
+  while (!stopping_) {
+    std::vector<std::deque<std::shared_ptr<Entry>>::iterator> waiting;
+    std::vector<std::string> owners;
+    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+      if (!WaitsForGpusLocked(**it) || !MayStartLocked(**it)) continue;
+      waiting.push_back(it);
+      owners.push_back((*it)->job.owner());
+    }
+    const int chosen = NextJobForGpus(owners, gpus_);
+    if (chosen < 0) break;
+    const auto next = waiting[chosen];
+    Entry& entry = **next;
+    std::optional<std::vector<GpuDevice>> devices =
+        gpus_.Allocate(entry.job.id(), entry.job.owner(), entry.gpu_request);
+    if (!devices.has_value()) break;
+    for (const GpuDevice& device : *devices) {
+      mlcube_remote::v1::AllocatedGpu* held = entry.job.add_gpus();
+      held->set_index(device.index);
+      held->set_uuid(device.uuid);
+      held->set_name(device.name);
+    }
+    entry.job.clear_reason();
+    if (!SpawnJobThreadLocked(*next)) {
+      gpus_.Release(entry.job.id());
+      entry.job.clear_gpus();
+      break;
+    }
+    queue_.erase(next);
+  }
+  for (const auto& queued : queue_) {
+    if (WaitsForGpusLocked(*queued)) {
+      queued->job.set_reason(gpus_.WaitReason(queued->job.owner(), queued->gpu_request));
+    }
+  }
+}
+
+void JobManager::RestoreGpusLocked(Entry& entry) {
+  auto cube = LoadJobCube(entry.job.owner(), entry.request);
+  if (cube.ok()) entry.gpu_request = GpuRequestOf(*cube, entry.request).value_or(GpuRequest{});
+  if (entry.job.gpus().empty()) return;
+  std::vector<int> indices;
+  for (const auto& held : entry.job.gpus()) indices.push_back(held.index());
+  gpus_.Restore(entry.job.id(), entry.job.owner(), indices);
+}
+
+absl::Status JobManager::PlanGpus(const std::string& owner, const Cube& cube,
+                                  const SubmitJobRequest& request, StepContext* context,
+                                  mlcube_remote::v1::JobPlan* plan) {
+  absl::StatusOr<GpuRequest> asked = GpuRequestOf(cube, request);
+  if (!asked.ok()) return asked.status();
+  if (asked->empty()) return absl::OkStatus();
+  absl::MutexLock lock(&mu_);
+  std::optional<std::vector<GpuDevice>> now = gpus_.Peek(*asked);
+  if (!now.has_value()) {
+    plan->add_notes(
+        absl::StrCat("the job would wait in the queue: ", gpus_.WaitReason(owner, *asked)));
+    return absl::OkStatus();
+  }
+  GiveGpus(*now, context);
+  return absl::OkStatus();
+}
+
+int JobManager::FreeGpus() {
+  absl::MutexLock lock(&mu_);
+  return gpus_.free_count();
 }
 
 bool JobManager::SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) {
@@ -829,6 +923,7 @@ void JobManager::RunJob(std::shared_ptr<Entry> entry) {
     SetState(entry, outcome.state, outcome.exit_code, outcome.reason, "");
   }
   absl::MutexLock lock(&mu_);
+  gpus_.Release(entry->job.id());
   if (IsArrayJob(*entry)) {
     --array_running_;
   } else {

@@ -2,7 +2,9 @@
 #define MLCUBE_REMOTE_AGENT_JOBS_JOB_MANAGER_H_
 
 // Runs jobs: a queue, at most max_concurrent_jobs running (and at most
-// limits.running_jobs of one identity), one thread per
+// limits.running_jobs of one identity), jobs that ask for GPUs given
+// specific free devices of the host (GpuAllocator) or kept queued until
+// they are free, one thread per
 // running job that walks the job's plan (configure?, task, task...). Each
 // step runs under a TaskSupervisor, detached from the agent, so tasks
 // outlive an agent restart; Start() finds unfinished jobs on disk and
@@ -22,6 +24,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/agent_config.h"
+#include "agent/gpus/gpu_allocator.h"
+#include "agent/gpus/gpu_fair_share.h"
+#include "agent/gpus/gpu_request.h"
 #include "agent/jobs/cube_jobs.h"
 #include "agent/jobs/job_metrics.h"
 #include "agent/jobs/job_runner.h"
@@ -94,6 +99,9 @@ class JobManager : public CubeJobs {
 
   bool IsFinal(const std::string& id);
 
+  // Of the host's GPUs (the inventory), how many no job holds now.
+  int FreeGpus();
+
  private:
   struct Entry {
     mlcube_remote::v1::Job job;
@@ -101,6 +109,9 @@ class JobManager : public CubeJobs {
     bool cancel_requested = false;
     // The cube's workspace, for reading metrics_path; found on first use.
     std::string metrics_workspace;
+    // The devices it needs of the host's GPUs (none on Slurm, or on a host
+    // without GPUs: there --gpus goes to the runtime as it was asked).
+    GpuRequest gpu_request;
   };
 
   // The job's metrics tail (Job.metrics) when it has a metrics_path.
@@ -114,8 +125,14 @@ class JobManager : public CubeJobs {
   // Everything Submit checks before it records a job: action and tasks,
   // runtime, the cube and its synced build context, image names, each
   // task's parameters as far as they can be known before the job runs.
-  absl::Status CheckSubmittable(const std::string& owner,
-                                const mlcube_remote::v1::SubmitJobRequest& request) const;
+  // Returns what the job needs of the host's GPUs.
+  absl::StatusOr<GpuRequest> CheckSubmittable(
+      const std::string& owner, const mlcube_remote::v1::SubmitJobRequest& request) const;
+  // What a job of `cube` asks of this host's GPUs (GpuRequest): nothing on
+  // Slurm or on a host without GPUs; INVALID_ARGUMENT when it can never be
+  // met here (more GPUs than the host has, a device it lacks).
+  absl::StatusOr<GpuRequest> GpuRequestOf(const Cube& cube,
+                                          const mlcube_remote::v1::SubmitJobRequest& request) const;
 
   // Records a new QUEUED job (its directory, request, log) without queueing
   // it; `batch_id` "" with `batch_index` 0 for the first run of a batch
@@ -140,6 +157,20 @@ class JobManager : public CubeJobs {
   bool WaitForBatchLeader(const std::shared_ptr<Entry>& entry);
 
   void StartQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Jobs that still have to get GPUs: the identity holding the fewest goes
+  // first (its oldest job); when that job's devices are not free, no later
+  // GPU job takes them, so a job asking for many is never starved by jobs
+  // asking for few. Those left queued say what they wait for (reason).
+  void StartGpuJobsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool WaitsForGpusLocked(const Entry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A job found on disk: its GpuRequest, and the devices its record says it
+  // holds (a job re-attached after a restart keeps them).
+  void RestoreGpusLocked(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // --dry-run: the devices the job would get now, or a note saying what it
+  // would wait for.
+  absl::Status PlanGpus(const std::string& owner, const Cube& cube,
+                        const mlcube_remote::v1::SubmitJobRequest& request, StepContext* context,
+                        mlcube_remote::v1::JobPlan* plan);
   bool MayStartLocked(const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts RunJob in a new thread; false (and nothing changed) when the
   // system has no thread to give.
@@ -199,6 +230,7 @@ class JobManager : public CubeJobs {
   int array_running_ ABSL_GUARDED_BY(mu_) = 0;  // threads following array elements
   std::map<std::string, int> running_by_owner_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> running_by_batch_ ABSL_GUARDED_BY(mu_);
+  GpuAllocator gpus_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<SlurmArrayBatch>> array_batches_ ABSL_GUARDED_BY(mu_);
 };
 

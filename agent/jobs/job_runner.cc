@@ -90,6 +90,7 @@ JobOutcome JobRunner::Run() {
 absl::StatusOr<StepContext> JobRunner::BaseContext() const {
   StepContext context =
       JobStepContext(layout_, job_.id(), job_.owner(), request_, config_.allow, user_);
+  GiveGpus(AllocatedDevices(job_), &context);
   if (absl::Status s = MakeDirs(context.image_dir); !s.ok()) return s;
   return context;
 }

@@ -185,6 +185,28 @@ StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
   return context;
 }
 
+void GiveGpus(const std::vector<GpuDevice>& devices, StepContext* context) {
+  if (devices.empty()) return;
+  std::vector<std::string> ids;
+  for (const GpuDevice& device : devices) {
+    ids.push_back(device.uuid.empty() ? std::to_string(device.index) : device.uuid);
+  }
+  context->gpus = absl::StrCat("device=", absl::StrJoin(ids, ","));
+  context->gpu_devices = devices;
+}
+
+std::vector<GpuDevice> AllocatedDevices(const mlcube_remote::v1::Job& job) {
+  std::vector<GpuDevice> devices;
+  for (const auto& held : job.gpus()) {
+    GpuDevice device;
+    device.index = held.index();
+    device.uuid = held.uuid();
+    device.name = held.name();
+    devices.push_back(std::move(device));
+  }
+  return devices;
+}
+
 absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::string& task,
                                                 ContainerRuntime& runtime,
                                                 const StepContext& context) {

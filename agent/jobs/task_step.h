@@ -28,6 +28,13 @@ StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
                            const mlcube_remote::v1::SubmitJobRequest& request,
                            const HostAccessPolicy& host_access, const TaskUser& user);
 
+// Gives the steps of a job the GPUs the agent allocated to it: the runtimes
+// get these devices (`device=UUID,...`, and StepContext::gpu_devices), not
+// the count the request asked for. Nothing changes when `devices` is empty.
+void GiveGpus(const std::vector<GpuDevice>& devices, StepContext* context);
+// The devices a job's record says it holds.
+std::vector<GpuDevice> AllocatedDevices(const mlcube_remote::v1::Job& job);
+
 struct PlannedTaskStep {
   StepCommand command;
   std::vector<std::string> creates;  // host directories, created first

@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "agent/runtimes/apptainer_recipe_check.h"
 #include "agent/runtimes/build_context.h"
 #include "agent/subprocess.h"
@@ -241,7 +242,17 @@ absl::StatusOr<StepCommand> ApptainerRuntime::TaskCommand(const Cube& cube,
   const std::string prefix = absl::StrCat(absl::AsciiStrToUpper(flavour_), "ENV_");
   std::map<std::string, std::string> env = ProxyEnvironment();
   for (const auto& [k, v] : context.env) env[k] = v;
-  if (absl::StartsWith(context.gpus, "device=")) {
+  if (!context.gpu_devices.empty()) {
+    // The devices the agent gave the job, by nvidia-smi's index: CUDA
+    // numbers them the same way only in PCI bus order.
+    std::vector<std::string> indices;
+    for (const GpuDevice& device : context.gpu_devices) {
+      indices.push_back(std::to_string(device.index));
+    }
+    env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";
+    env["CUDA_VISIBLE_DEVICES"] = absl::StrJoin(indices, ",");
+    env["NVIDIA_VISIBLE_DEVICES"] = env["CUDA_VISIBLE_DEVICES"];
+  } else if (absl::StartsWith(context.gpus, "device=")) {
     env["CUDA_VISIBLE_DEVICES"] = context.gpus.substr(7);
   }
   for (const auto& [k, v] : env) command.env[prefix + k] = v;

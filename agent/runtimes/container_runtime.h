@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/gpus/gpu_inventory.h"
 #include "agent/runtimes/run_argument_policy.h"
 #include "common/cube.h"
 #include "common/mount_planner.h"
@@ -37,6 +38,9 @@ struct StepContext {
   std::map<std::string, std::string> env;
   // "" none, "all", a count or "device=0,1".
   std::string gpus;
+  // The devices the agent allocated to the job (then `gpus` names exactly
+  // these); empty where it allocates none (Slurm, a host without GPUs).
+  std::vector<GpuDevice> gpu_devices;
   // Where SIF images go (the agent's image dir, per owner).
   std::string image_dir;
   // The job's own directory; its runtime scratch space (removed when the

@@ -28,7 +28,7 @@ bool ParseRuntimeVersion(const std::string& output, std::string* name, std::stri
   return true;
 }
 
-RuntimeInventory RuntimeInventory::Detect(const AgentConfig& config) {
+absl::StatusOr<RuntimeInventory> RuntimeInventory::Detect(const AgentConfig& config) {
   std::vector<DetectedRuntime> found;
   for (const char* key : {"docker", "podman", "apptainer", "singularity"}) {
     auto it = config.runtimes.find(key);
@@ -44,16 +44,9 @@ RuntimeInventory RuntimeInventory::Detect(const AgentConfig& config) {
     for (const auto& r : found) duplicate |= r.name == runtime.name;
     if (!duplicate) found.push_back(runtime);
   }
-  std::vector<std::string> gpus;
-  if (FindInPath("nvidia-smi").ok()) {
-    auto result = RunCommand({"nvidia-smi", "-L"}, absl::Seconds(10));
-    if (result.ok() && result->status.ShellCode() == 0) {
-      for (absl::string_view line : absl::StrSplit(result->output, '\n', absl::SkipEmpty())) {
-        if (absl::StartsWith(line, "GPU ")) gpus.emplace_back(line);
-      }
-    }
-  }
-  return RuntimeInventory(std::move(found), std::move(gpus));
+  absl::StatusOr<std::vector<GpuDevice>> gpus = ReadGpuInventory(config.gpus);
+  if (!gpus.ok()) return gpus.status();
+  return RuntimeInventory(std::move(found), std::move(*gpus));
 }
 
 const DetectedRuntime* RuntimeInventory::Find(absl::string_view name) const {

@@ -3,13 +3,16 @@
 
 // What this host can run: the container runtimes found (with versions) and
 // the GPUs. Detected once at start-up by running `BINARY --version` and
-// `nvidia-smi -L`; a runtime that is not installed is simply absent.
+// nvidia-smi (ReadGpuInventory); a runtime that is not installed is simply
+// absent.
 
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "agent/agent_config.h"
+#include "agent/gpus/gpu_inventory.h"
 
 namespace mlcube {
 
@@ -23,14 +26,15 @@ struct DetectedRuntime {
 
 class RuntimeInventory {
  public:
-  static RuntimeInventory Detect(const AgentConfig& config);
+  // An error only when the config's GPU list does not match the host.
+  static absl::StatusOr<RuntimeInventory> Detect(const AgentConfig& config);
 
   // For tests and callers that know what they have.
-  RuntimeInventory(std::vector<DetectedRuntime> runtimes, std::vector<std::string> gpus)
+  RuntimeInventory(std::vector<DetectedRuntime> runtimes, std::vector<GpuDevice> gpus)
       : runtimes_(std::move(runtimes)), gpus_(std::move(gpus)) {}
 
   const std::vector<DetectedRuntime>& runtimes() const { return runtimes_; }
-  const std::vector<std::string>& gpus() const { return gpus_; }
+  const std::vector<GpuDevice>& gpus() const { return gpus_; }
 
   // The runtime of that name, or nullptr.
   const DetectedRuntime* Find(absl::string_view name) const;
@@ -39,7 +43,7 @@ class RuntimeInventory {
 
  private:
   std::vector<DetectedRuntime> runtimes_;
-  std::vector<std::string> gpus_;
+  std::vector<GpuDevice> gpus_;
 };
 
 // Parses `--version` output: "Docker version 20.10.24+dfsg1, build 297e128",

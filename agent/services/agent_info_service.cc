@@ -24,7 +24,9 @@ grpc::Status AgentInfoService::GetInfo(grpc::ServerContext* context,
     r->set_version(runtime.version);
     r->set_binary(runtime.binary);
   }
-  for (const auto& gpu : inventory_.gpus()) response->add_gpus(gpu);
+  for (const GpuDevice& gpu : inventory_.gpus()) response->add_gpus(gpu.ListLine());
+  response->set_gpus_allocated(true);
+  response->set_gpus_free(jobs_->FreeGpus());
   struct statvfs vfs {};
   if (statvfs(config_.state_dir.c_str(), &vfs) == 0) {
     response->set_state_dir_free_bytes(static_cast<int64_t>(vfs.f_bavail) * vfs.f_frsize);

@@ -9,6 +9,7 @@
 
 #include "agent/agent_config.h"
 #include "agent/cas/storage_quota.h"
+#include "agent/jobs/job_manager.h"
 #include "agent/runtimes/runtime_inventory.h"
 #include "mlcube_remote/v1/agent.grpc.pb.h"
 
@@ -20,10 +21,11 @@ inline constexpr int64_t kMaxPayloadBytes = 1 << 20;
 
 class AgentInfoService final : public mlcube_remote::v1::Agent::Service {
  public:
-  // All must outlive the service; `quota` says what each identity stores.
+  // All must outlive the service; `quota` says what each identity stores,
+  // `jobs` which GPUs are free.
   AgentInfoService(const AgentConfig& config, const RuntimeInventory& inventory,
-                   StorageQuota* quota)
-      : config_(config), inventory_(inventory), quota_(quota) {}
+                   StorageQuota* quota, JobManager* jobs)
+      : config_(config), inventory_(inventory), quota_(quota), jobs_(jobs) {}
 
   grpc::Status GetInfo(grpc::ServerContext* context,
                        const mlcube_remote::v1::GetInfoRequest* request,
@@ -33,6 +35,7 @@ class AgentInfoService final : public mlcube_remote::v1::Agent::Service {
   const AgentConfig& config_;
   const RuntimeInventory& inventory_;
   StorageQuota* quota_;
+  JobManager* jobs_;
 };
 
 }  // namespace mlcube

@@ -89,11 +89,16 @@ int RunHostsCommand(const std::string& hosts_path, const Console& console, std::
       absl::StrAppend(&yours, " of ",
                       ProgressReporter::HumanBytes(report.info.limit_stored_bytes()));
     }
-    out << absl::StrFormat(
-        "%-12s %-8s %-10s %-38s %-6d %-10s %-9s %s\n", name, "up", report.info.agent_version(),
-        runtimes.empty() ? "-" : absl::StrJoin(runtimes, ", "), report.info.gpus_size(),
-        ProgressReporter::HumanBytes(report.info.state_dir_free_bytes()),
-        absl::StrFormat("%.1f ms", report.round_trip_ms), yours);
+    // GPUs: free of total where the agent hands them out.
+    const std::string gpus =
+        report.info.gpus_allocated() && report.info.gpus_size() > 0
+            ? absl::StrCat(report.info.gpus_free(), "/", report.info.gpus_size())
+            : std::to_string(report.info.gpus_size());
+    out << absl::StrFormat("%-12s %-8s %-10s %-38s %-6s %-10s %-9s %s\n", name, "up",
+                           report.info.agent_version(),
+                           runtimes.empty() ? "-" : absl::StrJoin(runtimes, ", "), gpus,
+                           ProgressReporter::HumanBytes(report.info.state_dir_free_bytes()),
+                           absl::StrFormat("%.1f ms", report.round_trip_ms), yours);
   }
   for (const auto& [group, members] : hosts->groups) {
     out << "group " << group << ": " << absl::StrJoin(members, ", ") << "\n";

@@ -134,6 +134,14 @@ int RunStatusCommand(const JobCommandOptions& given, const Console& console, std
   if (!job.scheduler_job_id().empty()) out << "slurm job: " << job.scheduler_job_id() << "\n";
   if (!job.pending_reason().empty()) out << "pending: " << job.pending_reason() << "\n";
   if (!job.scratch_dir().empty()) out << "scratch: " << job.scratch_dir() << "\n";
+  if (!job.gpus().empty()) {
+    std::vector<std::string> held;
+    for (const auto& gpu : job.gpus()) {
+      held.push_back(gpu.uuid().empty() ? std::to_string(gpu.index())
+                                        : absl::StrCat(gpu.index(), " (", gpu.uuid(), ")"));
+    }
+    out << "gpus: " << absl::StrJoin(held, ", ") << "\n";
+  }
   out << "created: " << FormatTime(job.created_unix_ms()) << "\n"
       << "started: " << FormatTime(job.started_unix_ms()) << "\n"
       << "finished: " << FormatTime(job.finished_unix_ms()) << "\n";
@@ -208,6 +216,12 @@ int RunJobsCommand(const JobCommandOptions& options, const Console& console, std
       slurm = absl::StrCat("  slurm ", job.scheduler_job_id());
       if (!job.pending_reason().empty())
         absl::StrAppend(&slurm, " pending (", job.pending_reason(), ")");
+    }
+    if (!job.gpus().empty()) {
+      absl::StrAppend(&slurm, "  gpus ",
+                      absl::StrJoin(job.gpus(), ",", [](std::string* out, const auto& gpu) {
+                        absl::StrAppend(out, gpu.index());
+                      }));
     }
     out << absl::StrFormat(
         "%-10s %-10s %-9s %-20s %-24s %-19s %s%s\n", job.id(), JobStateName(job.state()),

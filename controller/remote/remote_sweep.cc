@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -202,7 +203,13 @@ int CapacityOf(const SweepHost& host) {
   // runtime (Apptainer gets --nv for it).
   const int per_run =
       HostDispatcher::GpusPerRun(request.submit.gpus(), request.cube->accelerator_count);
-  return HostDispatcher::Capacity(info.gpus_size(), per_run, info.limit_running_jobs(),
+  // An agent that hands out GPUs says how many no job holds: other jobs'
+  // devices are not this sweep's to count on (at least one run's worth: the
+  // agent queues it until they free up).
+  const int gpus = info.gpus_allocated() && info.gpus_size() > 0
+                       ? std::max(info.gpus_free(), std::max(1, per_run))
+                       : info.gpus_size();
+  return HostDispatcher::Capacity(gpus, per_run, info.limit_running_jobs(),
                                   listed ? jobs.jobs_size() : 0);
 }
 
