@@ -321,7 +321,9 @@ absl::Status ParseAllow(const YAML::Node& node, const std::string& file, HostAcc
 }
 
 absl::Status ParseGpus(const YAML::Node& node, const std::string& file, GpuConfig& gpus) {
-  if (!node.IsMap()) return Bad(file, "gpus", "expected a mapping {devices, nvidia_smi}");
+  if (!node.IsMap()) {
+    return Bad(file, "gpus", "expected a mapping {devices, nvidia_smi, sample_seconds}");
+  }
   for (const auto& field : node) {
     const std::string name = field.first.as<std::string>();
     const std::string key = absl::StrCat("gpus.", name);
@@ -345,8 +347,13 @@ absl::Status ParseGpus(const YAML::Node& node, const std::string& file, GpuConfi
         devices.push_back(index);
       }
       gpus.devices = std::move(devices);
+    } else if (name == "sample_seconds") {
+      auto n = PositiveInt(field.second, file, key);
+      if (!n.ok()) return n.status();
+      if (*n > 3600) return Bad(file, key, "at most 3600");
+      gpus.sample_seconds = static_cast<int>(*n);
     } else {
-      return Bad(file, key, "unknown key (expected devices or nvidia_smi)");
+      return Bad(file, key, "unknown key (expected devices, nvidia_smi or sample_seconds)");
     }
   }
   return absl::OkStatus();

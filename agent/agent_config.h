@@ -32,6 +32,7 @@
 //   gpus:                                      # the GPUs jobs are given
 //     devices: [0, 1]           # nvidia-smi indices; [] = none; absent = all listed
 //     nvidia_smi: nvidia-smi    # a name looked up in PATH, or a path
+//     sample_seconds: 5         # how often the GPUs jobs hold are sampled
 //   task_users:                                # uids that certificate identities' tasks run as
 //     map: {cn-alice: 2001}     # fixed uids
 //     pool: "200000-200999"     # others get one on first use (kept in STATE)
@@ -86,6 +87,8 @@ struct GpuConfig {
   // Unset: every GPU nvidia-smi lists; set: only these indices (none when
   // empty).
   std::optional<std::vector<int>> devices;
+  // How often the devices jobs hold are sampled (utilisation, memory).
+  int sample_seconds = 5;
 };
 
 struct AgentConfig {

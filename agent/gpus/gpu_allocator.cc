@@ -124,6 +124,12 @@ int GpuAllocator::HeldBy(const std::string& owner) const {
   return count;
 }
 
+std::string GpuAllocator::HolderOf(int index) const {
+  const int at = Find(std::to_string(index));
+  auto it = held_.find(at);
+  return it == held_.end() ? "" : it->second.job_id;
+}
+
 std::string GpuAllocator::WaitReason(const std::string& owner, const GpuRequest& request) const {
   std::set<std::string> yours;
   std::set<std::string> others;

@@ -47,6 +47,8 @@ class GpuAllocator {
 
   // Devices held by `owner`'s jobs.
   int HeldBy(const std::string& owner) const;
+  // The job holding the device with nvidia-smi index `index`; "" if none.
+  std::string HolderOf(int index) const;
   // Why `request` of `owner` waits, naming the caller's own jobs and only
   // counting other identities' ("waiting for 2 GPUs: 1 free, held by your
   // job 8d6317c3 and 1 job of another user").

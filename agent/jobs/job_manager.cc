@@ -79,6 +79,7 @@ JobManager::~JobManager() {
 
 void JobManager::Start(WorkspaceUseRecorder* workspaces) {
   workspaces_ = workspaces;
+  StartGpuSampler();
   std::vector<StoredJob> stored = store_.LoadAll();
   std::sort(stored.begin(), stored.end(), [](const StoredJob& a, const StoredJob& b) {
     return a.job.created_unix_ms() < b.job.created_unix_ms();
@@ -104,6 +105,40 @@ void JobManager::Start(WorkspaceUseRecorder* workspaces) {
     }
   }
   StartQueuedLocked();
+}
+
+void JobManager::StartGpuSampler() {
+  if (inventory_.gpus().empty()) return;
+  absl::StatusOr<std::string> nvidia_smi = FindInPath(config_.gpus.nvidia_smi);
+  if (!nvidia_smi.ok()) return;
+  const int total = static_cast<int>(inventory_.gpus().size());
+  try {
+    gpu_sampler_ = std::make_unique<GpuUsageSampler>(
+        *nvidia_smi, absl::Seconds(config_.gpus.sample_seconds),
+        [this, total] {
+          absl::MutexLock lock(&mu_);
+          return gpus_.free_count() < total;
+        },
+        [this](const std::vector<GpuSample>& samples) { RecordGpuUsage(samples); });
+  } catch (const std::system_error& e) {
+    fprintf(stderr, "mlcube-agent: GPU usage is not sampled: %s\n", e.what());
+  }
+}
+
+void JobManager::RecordGpuUsage(const std::vector<GpuSample>& samples) {
+  absl::MutexLock lock(&mu_);
+  for (const GpuSample& sample : samples) {
+    auto it = jobs_.find(gpus_.HolderOf(sample.index));
+    if (it == jobs_.end()) continue;
+    mlcube_remote::v1::GpuUsage* usage = it->second->job.mutable_gpu_usage();
+    usage->set_samples(usage->samples() + 1);
+    usage->set_utilization_percent_sum(usage->utilization_percent_sum() +
+                                       sample.utilization_percent);
+    usage->set_peak_utilization_percent(
+        std::max(usage->peak_utilization_percent(), sample.utilization_percent));
+    usage->set_peak_memory_used_mib(
+        std::max(usage->peak_memory_used_mib(), sample.memory_used_mib));
+  }
 }
 
 absl::StatusOr<Cube> JobManager::LoadJobCube(const std::string& owner,

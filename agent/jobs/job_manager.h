@@ -27,6 +27,7 @@
 #include "agent/gpus/gpu_allocator.h"
 #include "agent/gpus/gpu_fair_share.h"
 #include "agent/gpus/gpu_request.h"
+#include "agent/gpus/gpu_usage_sampler.h"
 #include "agent/jobs/cube_jobs.h"
 #include "agent/jobs/job_metrics.h"
 #include "agent/jobs/job_runner.h"
@@ -101,6 +102,8 @@ class JobManager : public CubeJobs {
 
   // Of the host's GPUs (the inventory), how many no job holds now.
   int FreeGpus();
+  // Adds a sampling round to the usage of the jobs holding the devices.
+  void RecordGpuUsage(const std::vector<GpuSample>& samples);
 
  private:
   struct Entry {
@@ -166,6 +169,7 @@ class JobManager : public CubeJobs {
   // A job found on disk: its GpuRequest, and the devices its record says it
   // holds (a job re-attached after a restart keeps them).
   void RestoreGpusLocked(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartGpuSampler();
   // --dry-run: the devices the job would get now, or a note saying what it
   // would wait for.
   absl::Status PlanGpus(const std::string& owner, const Cube& cube,
@@ -232,6 +236,9 @@ class JobManager : public CubeJobs {
   std::map<std::string, int> running_by_batch_ ABSL_GUARDED_BY(mu_);
   GpuAllocator gpus_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<SlurmArrayBatch>> array_batches_ ABSL_GUARDED_BY(mu_);
+  // Samples the devices jobs hold (made by Start on a host with GPUs).
+  // Last member: its thread stops before anything it calls is destroyed.
+  std::unique_ptr<GpuUsageSampler> gpu_sampler_;
 };
 
 bool IsFinalState(mlcube_remote::v1::JobState state);

@@ -142,6 +142,12 @@ int RunStatusCommand(const JobCommandOptions& given, const Console& console, std
     }
     out << "gpus: " << absl::StrJoin(held, ", ") << "\n";
   }
+  if (const auto& usage = job.gpu_usage(); usage.samples() > 0) {
+    out << absl::StrFormat("gpu use: peak %d%%, mean %.0f%%, peak memory %d MiB (%d samples)\n",
+                           usage.peak_utilization_percent(),
+                           static_cast<double>(usage.utilization_percent_sum()) / usage.samples(),
+                           usage.peak_memory_used_mib(), usage.samples());
+  }
   out << "created: " << FormatTime(job.created_unix_ms()) << "\n"
       << "started: " << FormatTime(job.started_unix_ms()) << "\n"
       << "finished: " << FormatTime(job.finished_unix_ms()) << "\n";

@@ -37,6 +37,8 @@ constexpr auto kSucceeded = mlcube_remote::v1::JOB_STATE_SUCCEEDED;
 constexpr char kStandInNvidiaSmi[] =
     "#!/bin/sh\n"
     "case \"$1\" in\n"
+    "  --query-gpu=index,utilization.gpu,memory.used)\n"
+    "    for i in 0 1 2 3; do echo \"$i, $((10 * i + 10)), $((1000 * i + 1000))\"; done ;;\n"
     "  --query-gpu=*) for i in 0 1 2 3; do echo \"$i, GPU-0000000$i, Stand-in GPU, 16384, 0, 0\";"
     " done ;;\n"
     "  -L) for i in 0 1 2 3; do echo \"GPU $i: Stand-in GPU (UUID: GPU-0000000$i)\"; done ;;\n"
@@ -60,8 +62,9 @@ class AgentGpuTest : public HelloCubeAgentTest {
     ASSERT_EQ(chmod(tools_.path().c_str(), 0755), 0);
     tools_.WriteFile("nvidia-smi", kStandInNvidiaSmi);
     ASSERT_EQ(chmod((tools_.path() + "/nvidia-smi").c_str(), 0755), 0);
-    tools_.WriteFile("agent.yaml", "max_concurrent_jobs: 8\ngpus: {nvidia_smi: " + tools_.path() +
-                                       "/nvidia-smi}\n");
+    tools_.WriteFile("agent.yaml",
+                     "max_concurrent_jobs: 8\ngpus: {sample_seconds: 1, nvidia_smi: " +
+                         tools_.path() + "/nvidia-smi}\n");
     StartAgentWithHelloCube(AgentArgs());
     std::ofstream(agent_->state_dir() + "/cubes/" + owner_ + "/hello/build/hello.sh",
                   std::ios::trunc)
@@ -153,6 +156,20 @@ TEST_F(AgentGpuTest, OneGpuJobsGetDistinctDevicesAndTheRestWaitForThem) {
     EXPECT_EQ(seen.out, "visible=" + std::to_string(device_of[id]) + " order=PCI_BUS_ID\n");
   }
   EXPECT_EQ(devices, (std::set<int>{0, 1, 2, 3}));
+  // The agent samples the devices they hold: device N is at 10(N+1)% and
+  // 1000(N+1) MiB in the stand-in.
+  ASSERT_TRUE(WaitFor(ids, [&](const std::map<std::string, Job>& jobs) {
+    for (const auto& [id, device] : device_of) {
+      if (jobs.at(id).gpu_usage().samples() < 2) return false;
+    }
+    return true;
+  })) << "no GPU samples";
+  for (const auto& [id, device] : device_of) {
+    const mlcube_remote::v1::GpuUsage usage = Get(id).gpu_usage();
+    EXPECT_EQ(usage.peak_utilization_percent(), 10 * device + 10) << id;
+    EXPECT_EQ(usage.utilization_percent_sum(), usage.samples() * (10 * device + 10)) << id;
+    EXPECT_EQ(usage.peak_memory_used_mib(), 1000 * device + 1000) << id;
+  }
 
   // The agent dies; the tasks go on and the restarted agent gives nobody
   // their devices.

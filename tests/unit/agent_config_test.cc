@@ -208,3 +208,34 @@ TEST(RuntimeInventoryTest, ParsesVersionLines) {
 
 }  // namespace
 }  // namespace mlcube
+
+namespace mlcube {
+namespace {
+
+TEST(AgentConfigGpusTest, DevicesBinaryAndSamplingAreReadAndBadValuesNamed) {
+  auto config = ParseAgentConfig(
+      "gpus: {devices: [1, 0], nvidia_smi: /opt/nv/nvidia-smi, "
+      "sample_seconds: 2}\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->gpus.devices.has_value());
+  EXPECT_EQ(*config->gpus.devices, (std::vector<int>{1, 0}));
+  EXPECT_EQ(config->gpus.nvidia_smi, "/opt/nv/nvidia-smi");
+  EXPECT_EQ(config->gpus.sample_seconds, 2);
+  auto none = ParseAgentConfig("gpus: {devices: []}\n");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->gpus.devices->empty());
+  EXPECT_FALSE(ParseAgentConfig("").value().gpus.devices.has_value());
+  for (const auto& [yaml, named] : std::vector<std::pair<std::string, std::string>>{
+           {"gpus: {devices: [0, 0]}", "gpus.devices[1]: GPU 0 is listed twice"},
+           {"gpus: {devices: [-1]}", "gpus.devices[0]"},
+           {"gpus: {devices: 0}", "gpus.devices"},
+           {"gpus: {sample_seconds: 0}", "gpus.sample_seconds"},
+           {"gpus: {count: 2}", "gpus.count: unknown key"}}) {
+    auto bad = ParseAgentConfig(yaml);
+    ASSERT_FALSE(bad.ok()) << yaml;
+    EXPECT_NE(bad.status().message().find(named), std::string::npos) << bad.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace mlcube
