@@ -80,6 +80,11 @@ JobManager::~JobManager() {
 void JobManager::Start(WorkspaceUseRecorder* workspaces) {
   workspaces_ = workspaces;
   StartGpuSampler();
+  // Containers frozen while a step started stay frozen if the agent died
+  // meanwhile (ContainerRuntime::FreezeTasksOf).
+  for (auto runtime : {mlcube_remote::v1::RUNTIME_DOCKER, mlcube_remote::v1::RUNTIME_PODMAN}) {
+    if (auto made = MakeRuntime(runtime); made.ok()) (*made)->ThawLeftFrozen();
+  }
   std::vector<StoredJob> stored = store_.LoadAll();
   std::sort(stored.begin(), stored.end(), [](const StoredJob& a, const StoredJob& b) {
     return a.job.created_unix_ms() < b.job.created_unix_ms();
@@ -440,15 +445,8 @@ absl::StatusOr<GpuRequest> JobManager::CheckSubmittable(const std::string& owner
   return GpuRequestOf(*cube, request);
 }
 
-absl::Mutex* JobManager::SubmitMutexOf(const std::string& owner) {
-  absl::MutexLock lock(&submit_mutexes_mu_);
-  std::unique_ptr<absl::Mutex>& mutex = submit_mutexes_[owner];
-  if (!mutex) mutex = std::make_unique<absl::Mutex>();
-  return mutex.get();
-}
-
 absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJobRequest& request) {
-  absl::MutexLock submit_lock(SubmitMutexOf(owner));
+  absl::MutexLock submit_lock(submit_mutexes_.Of(owner));
   if (!request.client_request_id().empty()) {
     absl::MutexLock lock(&mu_);
     auto it = request_ids_.find(owner + "\n" + request.client_request_id());
@@ -544,7 +542,7 @@ absl::Status JobManager::CheckBatchSchedulers(const std::vector<SubmitJobRequest
 
 absl::StatusOr<std::vector<Job>> JobManager::SubmitBatch(
     const std::string& owner, const mlcube_remote::v1::SubmitJobsRequest& batch) {
-  absl::MutexLock submit_lock(SubmitMutexOf(owner));
+  absl::MutexLock submit_lock(submit_mutexes_.Of(owner));
   std::vector<SubmitJobRequest> runs(batch.runs().begin(), batch.runs().end());
   std::vector<Job> known;  // a retried batch
   {
@@ -981,6 +979,9 @@ class JobManager::EntryControl final : public JobControl {
   }
   bool CancelRequested() override { return manager_->CancelRequested(entry_); }
   bool Stopping() override { return manager_->stopping_; }
+  absl::Mutex* StepStartMutex() override {
+    return manager_->step_start_mutexes_.Of(entry_->job.owner());
+  }
 
  private:
   JobManager* manager_;

@@ -29,6 +29,7 @@
 #include "agent/gpus/gpu_request.h"
 #include "agent/gpus/gpu_usage_sampler.h"
 #include "agent/jobs/cube_jobs.h"
+#include "agent/jobs/identity_mutexes.h"
 #include "agent/jobs/job_metrics.h"
 #include "agent/jobs/job_runner.h"
 #include "agent/jobs/job_store.h"
@@ -221,10 +222,10 @@ class JobManager : public CubeJobs {
 
   // One Submit at a time per identity (its idempotency keys stay exact);
   // one identity's slow submit never holds back another's.
-  absl::Mutex* SubmitMutexOf(const std::string& owner);
-  absl::Mutex submit_mutexes_mu_;
-  std::map<std::string, std::unique_ptr<absl::Mutex>> submit_mutexes_
-      ABSL_GUARDED_BY(submit_mutexes_mu_);
+  IdentityMutexes submit_mutexes_;
+  // One step of an identity at a time is checked and started while its
+  // other containers are frozen (ContainerRuntime::FreezeTasksOf).
+  IdentityMutexes step_start_mutexes_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Entry>> jobs_ ABSL_GUARDED_BY(mu_);
   // owner + "\n" + client_request_id -> job id

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -139,6 +140,15 @@ std::optional<JobOutcome> JobRunner::RunStep(size_t index, const std::string& st
 std::optional<JobOutcome> JobRunner::LaunchStep(bool configure, const std::string& task,
                                                 const StepContext& context,
                                                 std::string* container_name) {
+  // A task of a uid other than the agent's is checked and started while the
+  // identity's other containers are frozen, so none of its tasks can swap a
+  // checked mount source before the runtime mounts it.
+  std::optional<absl::MutexLock> start_lock;
+  std::unique_ptr<FrozenTasks> frozen;
+  if (!configure && context.uid != context.agent_uid) {
+    start_lock.emplace(control_->StepStartMutex());
+    frozen = runtime_->FreezeTasksOf(job_.owner());
+  }
   control_->SetState(
       configure ? mlcube_remote::v1::JOB_STATE_PREPARING : mlcube_remote::v1::JOB_STATE_RUNNING, 0,
       "", task);
@@ -173,7 +183,21 @@ std::optional<JobOutcome> JobRunner::LaunchStep(bool configure, const std::strin
     if (control_->Stopping()) return JobOutcome{};
     return Failed(0, std::string(launched.message()));
   }
+  if (frozen != nullptr &&
+      !runtime_->WaitUntilStarted(*container_name, absl::Minutes(2), [this, &context] {
+        return !scheduler_->Running(context.step_prefix);
+      })) {
+    runtime_->StopContainer(*container_name);
+    return Failed(0, absl::StrCat("task ", task, ": its container did not start in 2 minutes"));
+  }
   return std::nullopt;
+}
+
+absl::Status JobRunner::RepairWithTasksFrozen(const std::string& task, const StepContext& context) {
+  if (context.uid == context.agent_uid) return absl::OkStatus();
+  absl::MutexLock start_lock(control_->StepStartMutex());
+  std::unique_ptr<FrozenTasks> frozen = runtime_->FreezeTasksOf(job_.owner());
+  return RepairTaskFiles(cube_, task, *runtime_, context);
 }
 
 absl::StatusOr<StepCommand> JobRunner::TaskCommand(const std::string& task,
@@ -207,7 +231,8 @@ std::optional<JobOutcome> JobRunner::AfterStep(bool configure, const std::string
   }
   last_exit_ = exit->ShellCode();
   if (!configure) {
-    absl::Status repaired = RepairTaskFiles(cube_, task, *runtime_, context);
+    // Its container mounts the task's paths as well: started like a task.
+    absl::Status repaired = RepairWithTasksFrozen(task, context);
     if (!repaired.ok()) {
       AgentLog(
           absl::StrCat("mlcube-agent: task ", task,

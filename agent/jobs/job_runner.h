@@ -39,6 +39,9 @@ class JobControl {
   virtual bool CancelRequested() = 0;
   // The agent is shutting down: stop waiting (the steps keep running).
   virtual bool Stopping() = 0;
+  // Held while a step of the job's identity is checked and started with
+  // the identity's other containers frozen: one such start at a time.
+  virtual absl::Mutex* StepStartMutex() = 0;
 };
 
 // The CANCELLED outcome, naming who cancelled (from the job's cancel file).
@@ -56,6 +59,9 @@ class JobRunner {
 
  private:
   absl::StatusOr<StepContext> BaseContext() const;
+  // RepairTaskFiles with the identity's other containers frozen, as a task
+  // step is started (ContainerRuntime::FreezeTasksOf).
+  absl::Status RepairWithTasksFrozen(const std::string& task, const StepContext& context);
   // The job's plan: read back after a restart, else decided and recorded.
   absl::StatusOr<std::vector<std::string>> Plan(const StepContext& context);
   // Runs (or re-attaches to) step `index`; an outcome when the job ends there.

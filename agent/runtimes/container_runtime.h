@@ -9,12 +9,15 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "agent/gpus/gpu_inventory.h"
 #include "agent/runtimes/run_argument_policy.h"
 #include "common/cube.h"
@@ -61,6 +64,13 @@ struct StepContext {
 struct TaskOwnedPaths {
   std::string host_path;
   std::vector<std::string> rels;
+};
+
+// Containers frozen by ContainerRuntime::FreezeTasksOf; destroying it
+// thaws them.
+class FrozenTasks {
+ public:
+  virtual ~FrozenTasks() = default;
 };
 
 struct StepCommand {
@@ -120,6 +130,25 @@ class ContainerRuntime {
   // Stops a step's container (best effort; the caller also kills the
   // step's process group).
   virtual void StopContainer(const std::string& container_name) {}
+
+  // A mount source is checked by the agent, then resolved again by name
+  // when the runtime mounts it: a task that can write a parent of a source
+  // could swap it for a link in between. So while a step of a task uid
+  // other than the agent's is checked and started, every other running
+  // container of `owner` is frozen (none of its tasks runs) and the
+  // returned object thaws them when destroyed. Only tasks in containers
+  // can reach a workspace (the state directory is the agent's alone).
+  // nullptr: nothing to freeze (the tasks run as the agent's uid).
+  virtual std::unique_ptr<FrozenTasks> FreezeTasksOf(const std::string& owner) { return nullptr; }
+  // Waits until the step's container `container_name` runs (its mounts are
+  // in place) or `ended()` says the step is over; false after `timeout`.
+  virtual bool WaitUntilStarted(const std::string& container_name, absl::Duration timeout,
+                                const std::function<bool()>& ended) {
+    return true;
+  }
+  // At start-up: thaws containers a previous agent froze and could not
+  // thaw (it died while a step started).
+  virtual void ThawLeftFrozen() {}
 };
 
 // Proxy variables of the agent's environment (http_proxy, HTTPS_PROXY ...),

@@ -9,7 +9,10 @@
 #include <cstring>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "agent/runtimes/build_context.h"
 #include "agent/runtimes/dockerfile_check.h"
 #include "agent/subprocess.h"
@@ -19,6 +22,10 @@
 namespace mlcube {
 
 namespace {
+
+// Every container of a task (and of its repair step) says whose it is, so
+// FreezeTasksOf finds an identity's running containers.
+constexpr char kOwnerLabel[] = "mlcube-agent.owner";
 
 // Asks the Docker engine directly (GET /images/NAME/json on its socket):
 // about 1 ms, where running the docker CLI costs tens of milliseconds on
@@ -206,6 +213,8 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
        command.container_name,
        "--label",
        absl::StrCat("mlcube-agent.job=", context.job_id),
+       "--label",
+       absl::StrCat(kOwnerLabel, "=", context.owner),
        "--user",
        absl::StrCat(context.uid, ":", context.gid)};
   for (const Mount& m : invocation.mounts) {
@@ -270,6 +279,8 @@ absl::Status DockerRuntime::RepairTaskFiles(const Cube& cube,
                                    "--rm",
                                    "--label",
                                    absl::StrCat("mlcube-agent.job=", context.job_id),
+                                   "--label",
+                                   absl::StrCat(kOwnerLabel, "=", context.owner),
                                    "--user",
                                    absl::StrCat(context.uid, ":", context.gid),
                                    "--network",
@@ -300,6 +311,74 @@ absl::Status DockerRuntime::RepairTaskFiles(const Cube& cube,
                      result->status.ShellCode(), ": ", PrintableExcerpt(result->output, 300)));
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// Thaws the containers it names when destroyed.
+class PausedContainers final : public FrozenTasks {
+ public:
+  PausedContainers(std::string binary, std::vector<std::string> ids)
+      : binary_(std::move(binary)), ids_(std::move(ids)) {}
+  ~PausedContainers() override {
+    if (ids_.empty()) return;
+    std::vector<std::string> argv = {binary_, "unpause"};
+    argv.insert(argv.end(), ids_.begin(), ids_.end());
+    (void)RunCommand(argv, absl::Seconds(60));
+  }
+
+ private:
+  std::string binary_;
+  std::vector<std::string> ids_;
+};
+
+// The ids `docker ps -q` lists for `filters` ("label=...", "status=...").
+std::vector<std::string> ListContainers(const std::string& binary,
+                                        const std::vector<std::string>& filters) {
+  std::vector<std::string> argv = {binary, "ps", "-q", "--no-trunc"};
+  for (const std::string& filter : filters) {
+    argv.push_back("--filter");
+    argv.push_back(filter);
+  }
+  auto listed = RunCommand(argv, absl::Seconds(30));
+  if (!listed.ok() || listed->status.ShellCode() != 0) return {};
+  return absl::StrSplit(listed->output, '\n', absl::SkipWhitespace());
+}
+
+}  // namespace
+
+std::unique_ptr<FrozenTasks> DockerRuntime::FreezeTasksOf(const std::string& owner) {
+  std::vector<std::string> ids =
+      ListContainers(binary_, {absl::StrCat("label=", kOwnerLabel, "=", owner), "status=running"});
+  if (!ids.empty()) {
+    std::vector<std::string> argv = {binary_, "pause"};
+    argv.insert(argv.end(), ids.begin(), ids.end());
+    // A container that ended meanwhile fails to pause; the others are.
+    (void)RunCommand(argv, absl::Seconds(60));
+  }
+  return std::make_unique<PausedContainers>(binary_, std::move(ids));
+}
+
+bool DockerRuntime::WaitUntilStarted(const std::string& container_name, absl::Duration timeout,
+                                     const std::function<bool()>& ended) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    auto state = RunCommand({binary_, "inspect", "-f", "{{.State.Status}}", container_name},
+                            absl::Seconds(30));
+    if (state.ok() && state->status.ShellCode() == 0 &&
+        !absl::StartsWith(state->output, "created")) {
+      return true;  // running, paused, exited: mounted
+    }
+    if (ended()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+void DockerRuntime::ThawLeftFrozen() {
+  std::vector<std::string> ids =
+      ListContainers(binary_, {absl::StrCat("label=", kOwnerLabel), "status=paused"});
+  PausedContainers thawed(binary_, std::move(ids));
 }
 
 void DockerRuntime::StopContainer(const std::string& container_name) {

@@ -37,6 +37,10 @@ class DockerRuntime final : public ContainerRuntime {
   absl::Status RepairTaskFiles(const Cube& cube, const std::vector<TaskOwnedPaths>& owned,
                                const StepContext& context) override;
   void StopContainer(const std::string& container_name) override;
+  std::unique_ptr<FrozenTasks> FreezeTasksOf(const std::string& owner) override;
+  bool WaitUntilStarted(const std::string& container_name, absl::Duration timeout,
+                        const std::function<bool()>& ended) override;
+  void ThawLeftFrozen() override;
 
   // `docker image inspect IMAGE` succeeds.
   bool ImageExists(const std::string& image) const;
