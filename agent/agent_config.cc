@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/safe_path.h"
+#include "common/yaml_reader.h"
 
 namespace mlcube {
 namespace {
@@ -470,9 +471,10 @@ std::string AgentConfig::EffectiveImageDir() const {
 absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text,
                                              const std::string& file_name) {
   AgentConfig config;
+  absl::StatusOr<YAML::Node> root = ParseYaml(yaml_text, file_name);
+  if (!root.ok()) return root.status();
   try {
-    YAML::Node root = YAML::Load(yaml_text);
-    absl::Status s = ParseInto(root, file_name, config);
+    absl::Status s = ParseInto(*root, file_name, config);
     if (!s.ok()) return s;
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(file_name, ": ", e.what()));

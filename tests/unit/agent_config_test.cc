@@ -130,7 +130,7 @@ TEST(AgentConfigTest, UnknownKeysAndBadValuesAreNamed) {
       {"state_dir: relative/dir", "state_dir: 'relative/dir': expected an absolute path"},
       {"listen: [unix://relative]", "listen: 'unix://relative'"},
       {"listen: [nohostport]", "listen: 'nohostport'"},
-      {"listen: [': bad", "agent.yaml: "},
+      {"listen: [': bad", "agent.yaml:1:16: invalid YAML"},
       {"limits: {stored_bytes: 5X}", "agent.yaml: limits.stored_bytes: expected a byte count"},
       {"limits: {stored_bytes: -1}", "agent.yaml: limits.stored_bytes: expected a byte count"},
       {"limits: {stored_bytes: 99999999999T}", "limits.stored_bytes: expected a byte count"},
