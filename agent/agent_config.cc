@@ -165,22 +165,24 @@ absl::StatusOr<int64_t> NonNegativeInt(const YAML::Node& node, const std::string
 }
 
 absl::Status ParseLimits(const YAML::Node& node, const std::string& file, IdentityLimits& limits) {
-  if (!node.IsMap()) {
-    return Bad(file, "limits", "expected a mapping {running_jobs, stored_bytes, open_streams}");
-  }
+  constexpr char kKeys[] = "running_jobs, queued_jobs, stored_bytes, open_streams";
+  if (!node.IsMap()) return Bad(file, "limits", absl::StrCat("expected a mapping {", kKeys, "}"));
+  const std::map<std::string, int*> counts = {{"running_jobs", &limits.running_jobs},
+                                              {"queued_jobs", &limits.queued_jobs},
+                                              {"open_streams", &limits.open_streams}};
   for (const auto& field : node) {
     const std::string name = field.first.as<std::string>();
     const std::string key = absl::StrCat("limits.", name);
-    if (name == "running_jobs" || name == "open_streams") {
+    if (auto count = counts.find(name); count != counts.end()) {
       auto n = NonNegativeInt(field.second, file, key, 100000);
       if (!n.ok()) return n.status();
-      (name == "running_jobs" ? limits.running_jobs : limits.open_streams) = static_cast<int>(*n);
+      *count->second = static_cast<int>(*n);
     } else if (name == "stored_bytes") {
       auto n = ByteSize(field.second, file, key);
       if (!n.ok()) return n.status();
       limits.stored_bytes = *n;
     } else {
-      return Bad(file, key, "unknown key (expected running_jobs, stored_bytes or open_streams)");
+      return Bad(file, key, absl::StrCat("unknown key (expected ", kKeys, ")"));
     }
   }
   return absl::OkStatus();

@@ -21,6 +21,7 @@
 //         key: /etc/mlcube-agent/server.key}   # mutual TLS on every TCP address
 //   limits:                                    # per identity; 0 = no limit
 //     running_jobs: 1           # more of one identity's jobs wait in the queue
+//     queued_jobs: 1000         # jobs waiting; more are refused at submit
 //     stored_bytes: 50G         # its workspaces, uploads and uploaded blobs
 //     open_streams: 64          # streaming calls at once (watch, upload, read)
 //   allow:                                     # host access cubes may ask for
@@ -60,6 +61,9 @@ struct AgentTlsConfig {
 // What one identity may use at once on a shared host (0: no limit).
 struct IdentityLimits {
   int running_jobs = 0;
+  // Jobs waiting to start (QUEUED); a submit (a whole batch) that would pass
+  // it is refused.
+  int queued_jobs = 1000;
   int64_t stored_bytes = 0;
   int open_streams = 64;
 };

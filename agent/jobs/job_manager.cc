@@ -399,6 +399,28 @@ absl::Mutex* JobManager::SubmitMutexOf(const std::string& owner) {
   return mutex.get();
 }
 
+absl::Status JobManager::CheckQueueRoom(const std::string& owner, size_t jobs) {
+  const int limit = config_.limits.queued_jobs;
+  if (limit <= 0) return absl::OkStatus();
+  size_t queued = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, entry] : jobs_) {
+      if (entry->job.owner() == owner &&
+          entry->job.state() == mlcube_remote::v1::JOB_STATE_QUEUED) {
+        ++queued;
+      }
+    }
+  }
+  if (queued + jobs <= static_cast<size_t>(limit)) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      owner, " has ", queued, " jobs queued on this agent; ",
+      jobs == 1 ? std::string("one more") : absl::StrCat("these ", jobs, " runs"),
+      " would pass the limit of ", limit,
+      " queued jobs per identity (limits.queued_jobs in the agent config, set by the agent's "
+      "admin): wait for queued jobs to start or cancel some"));
+}
+
 absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJobRequest& request) {
   absl::MutexLock submit_lock(SubmitMutexOf(owner));
   if (!request.client_request_id().empty()) {
@@ -406,6 +428,7 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
     auto it = request_ids_.find(owner + "\n" + request.client_request_id());
     if (it != request_ids_.end()) return Snapshot(*jobs_.at(it->second));
   }
+  if (absl::Status s = CheckQueueRoom(owner, 1); !s.ok()) return s;
   if (absl::Status s = CheckSubmittable(owner, request); !s.ok()) return s;
   auto entry = RecordNewJob(owner, request, /*in_batch=*/false, "", 0);
   if (!entry.ok()) return entry.status();
@@ -515,6 +538,7 @@ absl::StatusOr<std::vector<Job>> JobManager::SubmitBatch(
         known.size(), " of the batch's runs were submitted before (client_request_id) and ",
         runs.size() - known.size(), " were not: resubmit the batch as it was, or with new ids"));
   }
+  if (absl::Status s = CheckQueueRoom(owner, runs.size()); !s.ok()) return s;
   for (size_t i = 0; i < runs.size(); ++i) {
     if (absl::Status s = CheckSubmittable(owner, runs[i]); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("runs[", i, "]: ", s.message()));

@@ -124,6 +124,11 @@ class JobManager : public CubeJobs {
                                                       mlcube_remote::v1::SubmitJobRequest request,
                                                       bool in_batch, const std::string& batch_id,
                                                       int batch_index);
+  // RESOURCE_EXHAUSTED, naming limits.queued_jobs and how many of
+  // `owner`'s jobs are queued, when `jobs` more would pass that limit. Called
+  // under the owner's submit mutex, so the count cannot grow before the jobs
+  // are recorded.
+  absl::Status CheckQueueRoom(const std::string& owner, size_t jobs);
   // The runs of a batch share one scheduler (and on Slurm one set of
   // resources: they are one array).
   static absl::Status CheckBatchSchedulers(

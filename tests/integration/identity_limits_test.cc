@@ -1,7 +1,7 @@
 // Per-identity visibility of blobs and per-identity limits on one real agent
 // shared by alice and bob over mutual TLS: what one uploads the other can
 // neither discover nor read nor commit; each has its own quota of stored
-// bytes, open streams and running jobs.
+// bytes, open streams, running and queued jobs.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -31,7 +31,7 @@ using ::testing::HasSubstr;
 
 constexpr char kLimits[] =
     "max_concurrent_jobs: 4\n"
-    "limits: {running_jobs: 1, stored_bytes: 6M, open_streams: 2}\n";
+    "limits: {running_jobs: 1, queued_jobs: 2, stored_bytes: 6M, open_streams: 2}\n";
 
 class IdentityLimitsTest : public ::testing::Test {
  protected:
@@ -337,6 +337,36 @@ TEST_F(DockerIdentityTest, AnIdentitysJobsWaitForItsOwnLimitNotForOthers) {
   EXPECT_TRUE(WaitFor("alice", second, "RUNNING")) << agents_.agent().Stderr();
   agents_.As("alice", {"cancel", second});
   agents_.As("bob", {"cancel", bobs});
+}
+
+TEST_F(DockerIdentityTest, QueuedJobsAreCappedPerIdentityAndBatchesRefusedWhole) {
+  const std::string cube = CopyOfHello("queued");
+  const std::string running = StartCount("alice", cube);
+  ASSERT_TRUE(WaitFor("alice", running, "RUNNING")) << agents_.agent().Stderr();
+  // Three runs of one sweep would pass alice's two queued jobs: none is
+  // accepted.
+  CommandResult sweep =
+      agents_.As("alice", {"run", "-d", "--mlcube=" + cube, "--task=count", "--repeat=3"});
+  EXPECT_NE(sweep.exit_code, 0) << sweep.out << "\n---\n" << sweep.err;
+  EXPECT_THAT(sweep.err, HasSubstr("cn-alice has 0 jobs queued on this agent; these 3 runs would "
+                                   "pass the limit of 2 queued jobs per identity "
+                                   "(limits.queued_jobs"));
+  CommandResult listed = agents_.As("alice", {"jobs"});
+  EXPECT_THAT(listed.out, testing::Not(HasSubstr("QUEUED"))) << listed.out;
+  // Two single jobs fit; the third is refused, saying how many wait.
+  StartCount("alice", cube);
+  StartCount("alice", cube);
+  CommandResult third = agents_.As("alice", {"run", "-d", "--mlcube=" + cube, "--task=count"});
+  EXPECT_NE(third.exit_code, 0) << third.out;
+  EXPECT_THAT(third.err, HasSubstr("cn-alice has 2 jobs queued on this agent; one more would pass "
+                                   "the limit of 2 queued jobs per identity (limits.queued_jobs"));
+  // bob's jobs are his own: his first is accepted.
+  const std::string bobs = StartCount("bob", CopyOfHello("bob-queued"));
+  EXPECT_TRUE(WaitFor("bob", bobs, "RUNNING")) << agents_.agent().Stderr();
+  // A queued job cancelled makes room again.
+  ASSERT_EQ(agents_.As("alice", {"cancel", jobs_[1]}).exit_code, 0);
+  StartCount("alice", cube);
+  for (const std::string& job : jobs_) agents_.As(job == bobs ? "bob" : "alice", {"cancel", job});
 }
 
 TEST_F(DockerIdentityTest, ACubeWithAnUnfinishedJobIsNotDeleted) {

@@ -43,9 +43,12 @@ TEST(AgentConfigTest, PerIdentityLimits) {
   EXPECT_EQ(defaults->limits.running_jobs, 0);
   EXPECT_EQ(defaults->limits.stored_bytes, 0);
   EXPECT_EQ(defaults->limits.open_streams, 64);
-  auto config = ParseAgentConfig("limits: {running_jobs: 2, stored_bytes: 50G, open_streams: 0}");
+  EXPECT_EQ(defaults->limits.queued_jobs, 1000);
+  auto config = ParseAgentConfig(
+      "limits: {running_jobs: 2, queued_jobs: 5, stored_bytes: 50G, open_streams: 0}");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->limits.running_jobs, 2);
+  EXPECT_EQ(config->limits.queued_jobs, 5);
   EXPECT_EQ(config->limits.stored_bytes, int64_t{50} << 30);
   EXPECT_EQ(config->limits.open_streams, 0);
   EXPECT_EQ(ParseAgentConfig("limits: {stored_bytes: 1048576}")->limits.stored_bytes, 1 << 20);
@@ -136,6 +139,7 @@ TEST(AgentConfigTest, UnknownKeysAndBadValuesAreNamed) {
       {"limits: {stored_bytes: 99999999999T}", "limits.stored_bytes: expected a byte count"},
       {"limits: {running_jobs: two}", "agent.yaml: limits.running_jobs: expected an integer"},
       {"limits: {open_streams: -3}", "agent.yaml: limits.open_streams: expected an integer"},
+      {"limits: {queued_jobs: x}", "agent.yaml: limits.queued_jobs: expected an integer"},
       {"limits: {jobs: 1}", "agent.yaml: limits.jobs: unknown key"},
       {"limits: 5", "agent.yaml: limits: expected a mapping"},
       {"slurm: {shared: /x}",
