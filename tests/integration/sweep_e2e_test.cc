@@ -605,16 +605,16 @@ TEST(SweepTableAndPlotTest, AliasBombsFailPlotAndRunsFastInOneLine) {
   CommandResult plot = RunCommand({kBinary, "plot", "s1", cube, "--y=x"}, env, 30);
   EXPECT_EQ(plot.exit_code, 2) << plot.out << plot.err;
   EXPECT_THAT(plot.err, HasSubstr("run r000: " + workspace +
-                                  "/runs/s1/r000/out/results.yaml:5:8: YAML aliases expand to "
+                                  "/runs/s1/r000/out/results.yaml:5:10: YAML aliases expand to "
                                   "more than 10000 nodes (limit)\n"));
   CommandResult one = RunCommand({kBinary, "runs", cube, "s2"}, env, 30);
   EXPECT_EQ(one.exit_code, 2) << one.out << one.err;
-  EXPECT_THAT(one.err, HasSubstr(workspace + "/runs/s2/sweep.yaml:5:8: YAML aliases expand"));
+  EXPECT_THAT(one.err, HasSubstr(workspace + "/runs/s2/sweep.yaml:5:10: YAML aliases expand"));
   EXPECT_EQ(::mlcube::testing::CountOccurrences(one.err, "\n"), 1) << one.err;
   CommandResult all = RunCommand({kBinary, "runs", cube}, env, 30);
   EXPECT_EQ(all.exit_code, 0) << all.err;
   EXPECT_THAT(all.out, HasSubstr("s1/r000"));
-  EXPECT_THAT(all.err, HasSubstr("runs/s2/sweep.yaml:5:8: YAML aliases expand"));
+  EXPECT_THAT(all.err, HasSubstr("runs/s2/sweep.yaml:5:10: YAML aliases expand"));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
