@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/safe_path.h"
 
 namespace mlcube {
 namespace {
@@ -26,9 +27,11 @@ struct LimitExceeded {
   absl::Status status;
 };
 
+// Messages stay one line whatever the file name or the text holds.
 std::string Where(absl::string_view file_name, const YAML::Mark& mark) {
-  if (mark.line < 0) return std::string(file_name);
-  return absl::StrCat(file_name, ":", mark.line + 1, ":", mark.column + 1);
+  const std::string file = PrintableExcerpt(file_name, 4096);
+  if (mark.line < 0) return file;
+  return absl::StrCat(file, ":", mark.line + 1, ":", mark.column + 1);
 }
 
 // Counts the document as the parser reports it, refusing (by throwing
@@ -148,9 +151,9 @@ void BudgetHandler::Close() {
 absl::Status CheckYamlLimits(const std::string& text, absl::string_view file_name,
                              const YamlLimits& limits) {
   if (text.size() > limits.max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(file_name, ": YAML text of ", text.size(),
-                                                   " bytes is over the limit of ", limits.max_bytes,
-                                                   " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(PrintableExcerpt(file_name, 4096), ": YAML text of ", text.size(),
+                     " bytes is over the limit of ", limits.max_bytes, " bytes"));
   }
   try {
     std::istringstream in(text);
@@ -161,9 +164,10 @@ absl::Status CheckYamlLimits(const std::string& text, absl::string_view file_nam
     return e.status;
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
-        absl::StrCat(Where(file_name, e.mark), ": invalid YAML: ", e.msg));
+        absl::StrCat(Where(file_name, e.mark), ": invalid YAML: ", PrintableExcerpt(e.msg)));
   } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(file_name, ": invalid YAML: ", e.what()));
+    return absl::InvalidArgumentError(absl::StrCat(PrintableExcerpt(file_name, 4096),
+                                                   ": invalid YAML: ", PrintableExcerpt(e.what())));
   }
   return absl::OkStatus();
 }

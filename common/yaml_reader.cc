@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/safe_path.h"
 
 namespace mlcube {
 
@@ -15,11 +16,13 @@ absl::StatusOr<YAML::Node> ParseYaml(const std::string& text, absl::string_view 
     YAML::Node node = YAML::Load(text);
     return node;
   } catch (const YAML::Exception& e) {
-    // Marks are zero-based.
-    return absl::InvalidArgumentError(absl::StrCat(file_name, ":", e.mark.line + 1, ":",
-                                                   e.mark.column + 1, ": invalid YAML: ", e.msg));
+    // Marks are zero-based. The message may quote the text: kept one line.
+    return absl::InvalidArgumentError(absl::StrCat(PrintableExcerpt(file_name, 4096), ":",
+                                                   e.mark.line + 1, ":", e.mark.column + 1,
+                                                   ": invalid YAML: ", PrintableExcerpt(e.msg)));
   } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(file_name, ": invalid YAML: ", e.what()));
+    return absl::InvalidArgumentError(absl::StrCat(PrintableExcerpt(file_name, 4096),
+                                                   ": invalid YAML: ", PrintableExcerpt(e.what())));
   }
 }
 

@@ -124,6 +124,10 @@ TEST(YamlLimitsTest, OrdinaryAnchorsAndDocumentsStillParse) {
 TEST(YamlLimitsTest, SyntaxErrorsStayOneLineWithPosition) {
   ExpectOneLineRefusal(ParseYaml("a: [1, 2\nb: }", "bad.yaml").status(),
                        "bad.yaml:", "invalid YAML");
+  // yaml-cpp quotes the offending character, a control byte here (its
+  // end-of-stream marker; the fuzzer found a newline).
+  ExpectOneLineRefusal(ParseYaml("q: \"\\", "esc.yaml").status(),
+                       "esc.yaml:1:7:", "unknown escape character: \\x04");
 }
 
 TEST(YamlLimitsTest, MetricsFileBombFailsFast) {
