@@ -164,8 +164,17 @@ absl::StatusOr<int64_t> NonNegativeInt(const YAML::Node& node, const std::string
   return value;
 }
 
+// A job log's cap: a byte count ("256M") of at least 4096.
+absl::StatusOr<int64_t> JobLogBytes(const YAML::Node& node, const std::string& file,
+                                    const std::string& key) {
+  auto n = ByteSize(node, file, key);
+  if (!n.ok()) return n.status();
+  if (*n < 4096) return Bad(file, key, "at least 4096");
+  return *n;
+}
+
 absl::Status ParseLimits(const YAML::Node& node, const std::string& file, IdentityLimits& limits) {
-  constexpr char kKeys[] = "running_jobs, queued_jobs, stored_bytes, open_streams";
+  constexpr char kKeys[] = "running_jobs, queued_jobs, stored_bytes, open_streams, job_log_bytes";
   if (!node.IsMap()) return Bad(file, "limits", absl::StrCat("expected a mapping {", kKeys, "}"));
   const std::map<std::string, int*> counts = {{"running_jobs", &limits.running_jobs},
                                               {"queued_jobs", &limits.queued_jobs},
@@ -181,6 +190,10 @@ absl::Status ParseLimits(const YAML::Node& node, const std::string& file, Identi
       auto n = ByteSize(field.second, file, key);
       if (!n.ok()) return n.status();
       limits.stored_bytes = *n;
+    } else if (name == "job_log_bytes") {
+      auto n = JobLogBytes(field.second, file, key);
+      if (!n.ok()) return n.status();
+      limits.job_log_bytes = *n;
     } else {
       return Bad(file, key, absl::StrCat("unknown key (expected ", kKeys, ")"));
     }
@@ -354,11 +367,10 @@ absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentCon
       if (!n.ok()) return n.status();
       if (*n > 1024) return Bad(file, key, "at most 1024");
       config.max_concurrent_jobs = static_cast<int>(*n);
-    } else if (key == "log_max_bytes") {
-      auto n = PositiveInt(value, file, key);
+    } else if (key == "log_max_bytes") {  // the older spelling of limits.job_log_bytes
+      auto n = JobLogBytes(value, file, key);
       if (!n.ok()) return n.status();
-      if (*n < 4096) return Bad(file, key, "at least 4096");
-      config.log_max_bytes = *n;
+      config.limits.job_log_bytes = *n;
     } else if (key == "runtimes") {
       absl::Status s = ParseRuntimes(value, file, config);
       if (!s.ok()) return s;

@@ -10,7 +10,6 @@
 //   state_dir: /var/lib/mlcube-agent
 //   image_dir: /var/lib/mlcube-agent/images    # SIF files, outside workspaces
 //   max_concurrent_jobs: 2
-//   log_max_bytes: 67108864                    # per job
 //   runtimes:
 //     docker: {enabled: true, binary: docker}
 //     podman: {enabled: true, binary: podman}
@@ -24,6 +23,7 @@
 //     queued_jobs: 1000         # jobs waiting; more are refused at submit
 //     stored_bytes: 50G         # its workspaces, uploads and uploaded blobs
 //     open_streams: 64          # streaming calls at once (watch, upload, read)
+//     job_log_bytes: 256M       # one job's log keeps its latest output up to this
 //   allow:                                     # host access cubes may ask for
 //     host_network: false       # docker --network=host
 //     host_ipc: false           # docker --ipc=host
@@ -66,6 +66,8 @@ struct IdentityLimits {
   int queued_jobs = 1000;
   int64_t stored_bytes = 0;
   int open_streams = 64;
+  // One job's log: past it the oldest output is cut (JobLog).
+  int64_t job_log_bytes = int64_t{256} << 20;
 };
 
 // The uids tasks of certificate (cn-) identities run as on a shared agent
@@ -86,7 +88,6 @@ struct AgentConfig {
   // Empty: STATE/images.
   std::string image_dir;
   int max_concurrent_jobs = 2;
-  int64_t log_max_bytes = 64LL << 20;
   // Keyed by "docker", "podman", "apptainer", "singularity".
   std::map<std::string, RuntimeConfig> runtimes = {
       {"docker", {true, "docker"}},

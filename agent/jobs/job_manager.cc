@@ -285,7 +285,7 @@ void JobManager::SetSchedulerInfo(const std::shared_ptr<Entry>& entry,
                     pending_reason, ")\n");
   }
   if (text.empty()) return;
-  auto log = JobLog::OpenForAppend(store_.LogPath(copy.id()), config_.log_max_bytes);
+  auto log = JobLog::OpenForAppend(store_.LogPath(copy.id()), config_.limits.job_log_bytes);
   if (log.ok()) (void)log->Append(JobLog::RecordType::kAgent, text);
 }
 
@@ -472,7 +472,7 @@ absl::StatusOr<std::shared_ptr<JobManager::Entry>> JobManager::RecordNewJob(
   absl::Status saved = store_.SaveRequest(*id, stored);
   if (saved.ok()) saved = store_.Save(job);
   if (saved.ok()) {
-    auto log = JobLog::OpenForAppend(store_.LogPath(*id), config_.log_max_bytes);
+    auto log = JobLog::OpenForAppend(store_.LogPath(*id), config_.limits.job_log_bytes);
     if (!log.ok()) {
       saved = log.status();
     } else {
@@ -773,7 +773,7 @@ void JobManager::SetState(const std::shared_ptr<Entry>& entry, JobState state, i
   change.set_reason(reason);
   change.set_current_task(current_task);
   change.set_unix_ms(now);
-  auto log = JobLog::OpenForAppend(store_.LogPath(id), config_.log_max_bytes);
+  auto log = JobLog::OpenForAppend(store_.LogPath(id), config_.limits.job_log_bytes);
   if (log.ok()) (void)log->Append(JobLog::RecordType::kState, change.SerializeAsString());
   Job copy;
   {

@@ -24,7 +24,7 @@ runtimes:
   EXPECT_EQ(config->state_dir, "/srv/agent");
   EXPECT_EQ(config->EffectiveImageDir(), "/srv/images");
   EXPECT_EQ(config->max_concurrent_jobs, 4);
-  EXPECT_EQ(config->log_max_bytes, 1048576);
+  EXPECT_EQ(config->limits.job_log_bytes, 1048576);
   EXPECT_FALSE(config->runtimes.at("podman").enabled);
   EXPECT_EQ(config->runtimes.at("apptainer").binary, "/opt/apptainer/bin/apptainer");
   EXPECT_EQ(config->runtimes.at("docker").binary, "docker");
@@ -49,6 +49,8 @@ TEST(AgentConfigTest, PerIdentityLimits) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->limits.running_jobs, 2);
   EXPECT_EQ(config->limits.queued_jobs, 5);
+  EXPECT_EQ(defaults->limits.job_log_bytes, int64_t{256} << 20);
+  EXPECT_EQ(ParseAgentConfig("limits: {job_log_bytes: 1G}")->limits.job_log_bytes, 1 << 30);
   EXPECT_EQ(config->limits.stored_bytes, int64_t{50} << 30);
   EXPECT_EQ(config->limits.open_streams, 0);
   EXPECT_EQ(ParseAgentConfig("limits: {stored_bytes: 1048576}")->limits.stored_bytes, 1 << 20);
@@ -125,7 +127,8 @@ TEST(AgentConfigTest, UnknownKeysAndBadValuesAreNamed) {
   } cases[] = {
       {"max_concurent_jobs: 3", "agent.yaml: max_concurent_jobs: unknown key"},
       {"max_concurrent_jobs: -1", "agent.yaml: max_concurrent_jobs: expected a positive integer"},
-      {"log_max_bytes: lots", "agent.yaml: log_max_bytes: expected a positive integer"},
+      {"log_max_bytes: lots", "agent.yaml: log_max_bytes: expected a byte count"},
+      {"limits: {job_log_bytes: 1K}", "agent.yaml: limits.job_log_bytes: at least 4096"},
       {"runtimes: {rkt: {}}", "agent.yaml: runtimes.rkt: unknown runtime"},
       {"runtimes: {docker: {enabled: maybe}}",
        "agent.yaml: runtimes.docker.enabled: expected true or false"},
