@@ -646,6 +646,19 @@ std::vector<std::string> JobManager::UnfinishedJobsOf(const std::string& owner,
   return ids;
 }
 
+int64_t JobManager::JobBytesOf(const std::string& owner) {
+  std::vector<std::string> ids;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, entry] : jobs_) {
+      if (entry->job.owner() == owner) ids.push_back(id);
+    }
+  }
+  int64_t total = 0;
+  for (const std::string& id : ids) total += store_.DiskBytes(id);
+  return total;
+}
+
 std::vector<Job> JobManager::List(const std::string& owner, bool all, const std::string& cube_id) {
   std::vector<Job> jobs;
   absl::MutexLock lock(&mu_);

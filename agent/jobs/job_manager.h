@@ -84,6 +84,7 @@ class JobManager : public CubeJobs {
   absl::StatusOr<Outputs> OutputsOf(const std::string& owner, const std::string& id) override;
   std::vector<std::string> UnfinishedJobsOf(const std::string& owner,
                                             const std::string& cube_id) override;
+  int64_t JobBytesOf(const std::string& owner) override;
   std::vector<mlcube_remote::v1::Job> List(const std::string& owner, bool all,
                                            const std::string& cube_id);
   // Kills the job's container and waits (a few seconds at most) until the

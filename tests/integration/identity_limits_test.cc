@@ -369,6 +369,28 @@ TEST_F(DockerIdentityTest, QueuedJobsAreCappedPerIdentityAndBatchesRefusedWhole)
   for (const std::string& job : jobs_) agents_.As(job == bobs ? "bob" : "alice", {"cancel", job});
 }
 
+TEST_F(DockerIdentityTest, JobLogsCountInTheIdentitysStoredBytes) {
+  // A task that prints 5 MB without a newline, in an image of this test.
+  const std::string image = "mlcube/hello-log-quota-test:" + std::to_string(getpid());
+  built_images_ = {::mlcube::OwnerImageTag("cn-alice", image)};
+  const std::string cube = CopyOfHello("chatty");
+  ASSERT_EQ(Shell("sed -i 's#^  fail)$#  fail) head -c 5000000 /dev/zero | tr \"\\\\000\" x#' " +
+                  cube + "/build/hello.sh"),
+            0);
+  CommandResult run = agents_.As(
+      "alice", {"-q", "run", "--mlcube=" + cube, "--task=fail", "-P", "docker.image=" + image});
+  ASSERT_EQ(run.exit_code, 7) << run.err << agents_.agent().Stderr();
+  ASSERT_GE(run.out.size(), 5000000u);
+  // 1.9 MiB of cube and 5 MB of log pass alice's 6 MiB: her next push is
+  // refused, naming the limit.
+  CommandResult push = agents_.As("alice", {"sync", "push", "--mlcube=" + cube});
+  EXPECT_NE(push.exit_code, 0) << push.out << push.err;
+  EXPECT_THAT(push.err, HasSubstr("limits.stored_bytes"));
+  // bob's quota is his own.
+  CommandResult bob = agents_.As("bob", {"sync", "push", "--mlcube=" + CopyOfHello("bob-quiet")});
+  EXPECT_EQ(bob.exit_code, 0) << bob.err;
+}
+
 TEST_F(DockerIdentityTest, ACubeWithAnUnfinishedJobIsNotDeleted) {
   const std::string cube = CopyOfHello("busy");
   const std::string job = StartCount("alice", cube);
