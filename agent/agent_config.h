@@ -24,6 +24,8 @@
 //     stored_bytes: 50G         # its workspaces, uploads and uploaded blobs
 //     open_streams: 64          # streaming calls at once (watch, upload, read)
 //     job_log_bytes: 256M       # one job's log keeps its latest output up to this
+//     finished_jobs_kept_days: 30   # finished jobs' records and logs are removed after
+//     finished_jobs_kept: 1000      # ... and beyond the newest this many
 //   allow:                                     # host access cubes may ask for
 //     host_network: false       # docker --network=host
 //     host_ipc: false           # docker --ipc=host
@@ -68,6 +70,10 @@ struct IdentityLimits {
   int open_streams = 64;
   // One job's log: past it the oldest output is cut (JobLog).
   int64_t job_log_bytes = int64_t{256} << 20;
+  // Finished jobs (records and logs) are removed after this many days, and
+  // beyond this many per identity; 0: kept.
+  int finished_jobs_kept_days = 30;
+  int finished_jobs_kept = 1000;
 };
 
 // The uids tasks of certificate (cn-) identities run as on a shared agent

@@ -82,6 +82,13 @@ void JobManager::Start(WorkspaceUseRecorder* workspaces) {
   std::sort(stored.begin(), stored.end(), [](const StoredJob& a, const StoredJob& b) {
     return a.job.created_unix_ms() < b.job.created_unix_ms();
   });
+  std::set<std::string> owners;
+  for (const StoredJob& s : stored) owners.insert(s.job.owner());
+  LoadStored(std::move(stored));
+  for (const std::string& owner : owners) PruneFinished(owner);
+}
+
+void JobManager::LoadStored(std::vector<StoredJob> stored) {
   absl::MutexLock lock(&mu_);
   for (StoredJob& s : stored) {
     auto entry = std::make_shared<Entry>();
@@ -428,6 +435,7 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
     auto it = request_ids_.find(owner + "\n" + request.client_request_id());
     if (it != request_ids_.end()) return Snapshot(*jobs_.at(it->second));
   }
+  PruneFinished(owner);
   if (absl::Status s = CheckQueueRoom(owner, 1); !s.ok()) return s;
   if (absl::Status s = CheckSubmittable(owner, request); !s.ok()) return s;
   auto entry = RecordNewJob(owner, request, /*in_batch=*/false, "", 0);
@@ -538,6 +546,7 @@ absl::StatusOr<std::vector<Job>> JobManager::SubmitBatch(
         known.size(), " of the batch's runs were submitted before (client_request_id) and ",
         runs.size() - known.size(), " were not: resubmit the batch as it was, or with new ids"));
   }
+  PruneFinished(owner);
   if (absl::Status s = CheckQueueRoom(owner, runs.size()); !s.ok()) return s;
   for (size_t i = 0; i < runs.size(); ++i) {
     if (absl::Status s = CheckSubmittable(owner, runs[i]); !s.ok()) {
@@ -646,6 +655,43 @@ std::vector<std::string> JobManager::UnfinishedJobsOf(const std::string& owner,
   return ids;
 }
 
+void JobManager::PruneFinished(const std::string& owner) {
+  const JobRetention retention{config_.limits.finished_jobs_kept_days,
+                               config_.limits.finished_jobs_kept};
+  if (retention.kept_days <= 0 && retention.kept <= 0) return;
+  std::vector<std::string> expired;
+  {
+    absl::MutexLock lock(&mu_);
+    std::vector<Job> finished;
+    for (const auto& [id, entry] : jobs_) {
+      if (entry->job.owner() == owner && IsFinalState(entry->job.state())) {
+        finished.push_back(entry->job);
+      }
+    }
+    expired = retention.Expired(finished, NowUnixMs());
+    if (expired.empty()) return;
+    for (const std::string& id : expired) jobs_.erase(id);
+    for (auto it = request_ids_.begin(); it != request_ids_.end();) {
+      it = jobs_.count(it->second) == 0 ? request_ids_.erase(it) : std::next(it);
+    }
+    pruned_by_owner_[owner] += static_cast<int64_t>(expired.size());
+  }
+  for (const std::string& id : expired) {
+    if (absl::Status removed = RemoveTree(store_.JobDir(id)); !removed.ok()) {
+      fprintf(stderr, "mlcube-agent: removing finished job %s: %s\n", id.c_str(),
+              std::string(removed.message()).c_str());
+    }
+  }
+}
+
+std::pair<int64_t, std::string> JobManager::PrunedOf(const std::string& owner) {
+  const JobRetention retention{config_.limits.finished_jobs_kept_days,
+                               config_.limits.finished_jobs_kept};
+  absl::MutexLock lock(&mu_);
+  auto it = pruned_by_owner_.find(owner);
+  return {it == pruned_by_owner_.end() ? 0 : it->second, retention.Describe()};
+}
+
 int64_t JobManager::JobBytesOf(const std::string& owner) {
   std::vector<std::string> ids;
   {
@@ -660,6 +706,7 @@ int64_t JobManager::JobBytesOf(const std::string& owner) {
 }
 
 std::vector<Job> JobManager::List(const std::string& owner, bool all, const std::string& cube_id) {
+  if (all) PruneFinished(owner);
   std::vector<Job> jobs;
   absl::MutexLock lock(&mu_);
   for (const auto& [id, entry] : jobs_) {

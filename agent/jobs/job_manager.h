@@ -24,6 +24,7 @@
 #include "agent/agent_config.h"
 #include "agent/jobs/cube_jobs.h"
 #include "agent/jobs/job_metrics.h"
+#include "agent/jobs/job_retention.h"
 #include "agent/jobs/job_runner.h"
 #include "agent/jobs/job_store.h"
 #include "agent/runtimes/container_runtime.h"
@@ -87,6 +88,13 @@ class JobManager : public CubeJobs {
   int64_t JobBytesOf(const std::string& owner) override;
   std::vector<mlcube_remote::v1::Job> List(const std::string& owner, bool all,
                                            const std::string& cube_id);
+  // Removes the owner's finished jobs past the retention limits
+  // (limits.finished_jobs_kept_days, limits.finished_jobs_kept): records,
+  // logs, directories. Done at start-up, on submit and on listing.
+  void PruneFinished(const std::string& owner);
+  // How many of the owner's finished jobs were removed since the agent
+  // started, and the retention rule in words.
+  std::pair<int64_t, std::string> PrunedOf(const std::string& owner);
   // Kills the job's container and waits (a few seconds at most) until the
   // job is CANCELLED. Cancelling a finished job changes nothing.
   absl::StatusOr<mlcube_remote::v1::Job> Cancel(const std::string& owner, const std::string& id);
@@ -107,6 +115,9 @@ class JobManager : public CubeJobs {
   // The job's metrics tail (Job.metrics) when it has a metrics_path.
   void AddMetrics(const std::string& owner, const std::shared_ptr<Entry>& entry,
                   const MetricsSeen& seen, mlcube_remote::v1::Job* job);
+
+  // Start(): the jobs read from disk into memory, the unfinished resumed.
+  void LoadStored(std::vector<StoredJob> stored);
 
   absl::StatusOr<Cube> LoadJobCube(const std::string& owner,
                                    const mlcube_remote::v1::SubmitJobRequest& request) const;
@@ -205,6 +216,7 @@ class JobManager : public CubeJobs {
   int array_running_ ABSL_GUARDED_BY(mu_) = 0;  // threads following array elements
   std::map<std::string, int> running_by_owner_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> running_by_batch_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> pruned_by_owner_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<SlurmArrayBatch>> array_batches_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -31,7 +31,8 @@ using ::testing::HasSubstr;
 
 constexpr char kLimits[] =
     "max_concurrent_jobs: 4\n"
-    "limits: {running_jobs: 1, queued_jobs: 2, stored_bytes: 6M, open_streams: 2}\n";
+    "limits: {running_jobs: 1, queued_jobs: 2, stored_bytes: 6M, open_streams: 2,\n"
+    "         finished_jobs_kept: 3}\n";
 
 class IdentityLimitsTest : public ::testing::Test {
  protected:
@@ -389,6 +390,32 @@ TEST_F(DockerIdentityTest, JobLogsCountInTheIdentitysStoredBytes) {
   // bob's quota is his own.
   CommandResult bob = agents_.As("bob", {"sync", "push", "--mlcube=" + CopyOfHello("bob-quiet")});
   EXPECT_EQ(bob.exit_code, 0) << bob.err;
+}
+
+TEST_F(DockerIdentityTest, FinishedJobsBeyondTheRetentionLimitAreRemovedAndListedAsSo) {
+  const std::string cube = CopyOfHello("short");
+  std::vector<std::string> finished;
+  for (int i = 0; i < 4; ++i) {
+    CommandResult run = agents_.As("alice", {"run", "-d", "--mlcube=" + cube, "--task=fail"});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    finished.push_back(JobIdIn(run));
+    ASSERT_TRUE(WaitFor("alice", finished.back(), "FAILED")) << agents_.agent().Stderr();
+  }
+  // Three finished jobs are kept: the oldest is gone, records and log.
+  CommandResult listed = agents_.As("alice", {"jobs", "--all"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, testing::Not(HasSubstr(finished[0])));
+  for (int i = 1; i < 4; ++i) EXPECT_THAT(listed.out, HasSubstr(finished[i]));
+  EXPECT_THAT(listed.out, HasSubstr("1 finished job was removed by the agent since it started; "
+                                    "finished jobs are kept 30 days and at most 3 per identity "
+                                    "(limits.finished_jobs_kept_days, limits.finished_jobs_kept)"));
+  struct stat st;
+  EXPECT_NE(stat((agents_.agent().state_dir() + "/jobs/" + finished[0]).c_str(), &st), 0);
+  EXPECT_EQ(stat((agents_.agent().state_dir() + "/jobs/" + finished[1]).c_str(), &st), 0);
+  CommandResult status = agents_.As("alice", {"status", finished[0]});
+  EXPECT_NE(status.exit_code, 0);
+  // bob's list is his own.
+  EXPECT_THAT(agents_.As("bob", {"jobs", "--all"}).out, HasSubstr("0 finished jobs were removed"));
 }
 
 TEST_F(DockerIdentityTest, ACubeWithAnUnfinishedJobIsNotDeleted) {

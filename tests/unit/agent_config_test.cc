@@ -49,6 +49,12 @@ TEST(AgentConfigTest, PerIdentityLimits) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->limits.running_jobs, 2);
   EXPECT_EQ(config->limits.queued_jobs, 5);
+  EXPECT_EQ(defaults->limits.finished_jobs_kept_days, 30);
+  EXPECT_EQ(defaults->limits.finished_jobs_kept, 1000);
+  auto kept = ParseAgentConfig("limits: {finished_jobs_kept_days: 7, finished_jobs_kept: 0}");
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->limits.finished_jobs_kept_days, 7);
+  EXPECT_EQ(kept->limits.finished_jobs_kept, 0);
   EXPECT_EQ(defaults->limits.job_log_bytes, int64_t{256} << 20);
   EXPECT_EQ(ParseAgentConfig("limits: {job_log_bytes: 1G}")->limits.job_log_bytes, 1 << 30);
   EXPECT_EQ(config->limits.stored_bytes, int64_t{50} << 30);
