@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/safe_path.h"
+#include "common/yaml_reader.h"
 
 namespace mlcube {
 namespace {
@@ -164,23 +165,43 @@ absl::StatusOr<int64_t> NonNegativeInt(const YAML::Node& node, const std::string
   return value;
 }
 
+// A job log's cap: a byte count ("256M") of at least 4096.
+absl::StatusOr<int64_t> JobLogBytes(const YAML::Node& node, const std::string& file,
+                                    const std::string& key) {
+  auto n = ByteSize(node, file, key);
+  if (!n.ok()) return n.status();
+  if (*n < 4096) return Bad(file, key, "at least 4096");
+  return *n;
+}
+
 absl::Status ParseLimits(const YAML::Node& node, const std::string& file, IdentityLimits& limits) {
-  if (!node.IsMap()) {
-    return Bad(file, "limits", "expected a mapping {running_jobs, stored_bytes, open_streams}");
-  }
+  constexpr char kKeys[] =
+      "running_jobs, queued_jobs, stored_bytes, open_streams, job_log_bytes, "
+      "finished_jobs_kept_days, finished_jobs_kept";
+  if (!node.IsMap()) return Bad(file, "limits", absl::StrCat("expected a mapping {", kKeys, "}"));
+  const std::map<std::string, int*> counts = {
+      {"running_jobs", &limits.running_jobs},
+      {"queued_jobs", &limits.queued_jobs},
+      {"open_streams", &limits.open_streams},
+      {"finished_jobs_kept_days", &limits.finished_jobs_kept_days},
+      {"finished_jobs_kept", &limits.finished_jobs_kept}};
   for (const auto& field : node) {
     const std::string name = field.first.as<std::string>();
     const std::string key = absl::StrCat("limits.", name);
-    if (name == "running_jobs" || name == "open_streams") {
+    if (auto count = counts.find(name); count != counts.end()) {
       auto n = NonNegativeInt(field.second, file, key, 100000);
       if (!n.ok()) return n.status();
-      (name == "running_jobs" ? limits.running_jobs : limits.open_streams) = static_cast<int>(*n);
+      *count->second = static_cast<int>(*n);
     } else if (name == "stored_bytes") {
       auto n = ByteSize(field.second, file, key);
       if (!n.ok()) return n.status();
       limits.stored_bytes = *n;
+    } else if (name == "job_log_bytes") {
+      auto n = JobLogBytes(field.second, file, key);
+      if (!n.ok()) return n.status();
+      limits.job_log_bytes = *n;
     } else {
-      return Bad(file, key, "unknown key (expected running_jobs, stored_bytes or open_streams)");
+      return Bad(file, key, absl::StrCat("unknown key (expected ", kKeys, ")"));
     }
   }
   return absl::OkStatus();
@@ -391,11 +412,10 @@ absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentCon
       if (!n.ok()) return n.status();
       if (*n > 1024) return Bad(file, key, "at most 1024");
       config.max_concurrent_jobs = static_cast<int>(*n);
-    } else if (key == "log_max_bytes") {
-      auto n = PositiveInt(value, file, key);
+    } else if (key == "log_max_bytes") {  // the older spelling of limits.job_log_bytes
+      auto n = JobLogBytes(value, file, key);
       if (!n.ok()) return n.status();
-      if (*n < 4096) return Bad(file, key, "at least 4096");
-      config.log_max_bytes = *n;
+      config.limits.job_log_bytes = *n;
     } else if (key == "runtimes") {
       absl::Status s = ParseRuntimes(value, file, config);
       if (!s.ok()) return s;
@@ -514,9 +534,10 @@ std::string AgentConfig::EffectiveImageDir() const {
 absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text,
                                              const std::string& file_name) {
   AgentConfig config;
+  absl::StatusOr<YAML::Node> root = ParseYaml(yaml_text, file_name);
+  if (!root.ok()) return root.status();
   try {
-    YAML::Node root = YAML::Load(yaml_text);
-    absl::Status s = ParseInto(root, file_name, config);
+    absl::Status s = ParseInto(*root, file_name, config);
     if (!s.ok()) return s;
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(file_name, ": ", e.what()));

@@ -10,7 +10,6 @@
 //   state_dir: /var/lib/mlcube-agent
 //   image_dir: /var/lib/mlcube-agent/images    # SIF files, outside workspaces
 //   max_concurrent_jobs: 2
-//   log_max_bytes: 67108864                    # per job
 //   runtimes:
 //     docker: {enabled: true, binary: docker}
 //     podman: {enabled: true, binary: podman}
@@ -21,8 +20,12 @@
 //         key: /etc/mlcube-agent/server.key}   # mutual TLS on every TCP address
 //   limits:                                    # per identity; 0 = no limit
 //     running_jobs: 1           # more of one identity's jobs wait in the queue
+//     queued_jobs: 1000         # jobs waiting; more are refused at submit
 //     stored_bytes: 50G         # its workspaces, uploads and uploaded blobs
 //     open_streams: 64          # streaming calls at once (watch, upload, read)
+//     job_log_bytes: 256M       # one job's log keeps its latest output up to this
+//     finished_jobs_kept_days: 30   # finished jobs' records and logs are removed after
+//     finished_jobs_kept: 1000      # ... and beyond the newest this many
 //   allow:                                     # host access cubes may ask for
 //     host_network: false       # docker --network=host
 //     host_ipc: false           # docker --ipc=host
@@ -65,8 +68,17 @@ struct AgentTlsConfig {
 // What one identity may use at once on a shared host (0: no limit).
 struct IdentityLimits {
   int running_jobs = 0;
+  // Jobs waiting to start (QUEUED); a submit (a whole batch) that would pass
+  // it is refused.
+  int queued_jobs = 1000;
   int64_t stored_bytes = 0;
   int open_streams = 64;
+  // One job's log: past it the oldest output is cut (JobLog).
+  int64_t job_log_bytes = int64_t{256} << 20;
+  // Finished jobs (records and logs) are removed after this many days, and
+  // beyond this many per identity; 0: kept.
+  int finished_jobs_kept_days = 30;
+  int finished_jobs_kept = 1000;
 };
 
 // The uids tasks of certificate (cn-) identities run as on a shared agent
@@ -97,7 +109,6 @@ struct AgentConfig {
   // Empty: STATE/images.
   std::string image_dir;
   int max_concurrent_jobs = 2;
-  int64_t log_max_bytes = 64LL << 20;
   // Keyed by "docker", "podman", "apptainer", "singularity".
   std::map<std::string, RuntimeConfig> runtimes = {
       {"docker", {true, "docker"}},

@@ -48,6 +48,8 @@ StorageQuota::Measure StorageQuota::MeasureOf(const std::string& owner) {
     closedir(dir);
   }
   m.total += uploads_->PartialBytes(owner);
+  m.jobs = job_bytes_ ? job_bytes_(owner) : 0;
+  m.total += m.jobs;
   const absl::flat_hash_set<std::string> covered =
       covered_ ? covered_(owner) : absl::flat_hash_set<std::string>();
   for (const auto& [hash, size] : grants_->GrantsOf(owner)) {
@@ -93,8 +95,8 @@ absl::Status StorageQuota::CheckRoom(const std::string& owner, int64_t more) {
 absl::Status StorageQuota::CheckCommit(const std::string& owner, const std::string& cube_id,
                                        int64_t cube_bytes) {
   if (limit_ <= 0) return absl::OkStatus();
-  int64_t others = 0;
   const Measure m = MeasureOf(owner);
+  int64_t others = m.jobs;
   for (const auto& [cube, bytes] : m.by_cube) {
     if (cube != cube_id) others += bytes;
   }

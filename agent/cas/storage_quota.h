@@ -3,8 +3,9 @@
 
 // Bytes one identity stores on the agent, against limits.stored_bytes: the
 // files of its cube trees (STATE/cubes/OWNER, task outputs included), its
-// partial uploads, and the uploaded blobs granted to it that still sit in
-// the blob store (not yet moved into a workspace). Checked before data
+// partial uploads, the uploaded blobs granted to it that still sit in the
+// blob store (not yet moved into a workspace), and its jobs' records and
+// logs (what `set_job_bytes` reports). Checked before data
 // arrives (FindMissingBlobs, uploads) and before a commit grows a cube, so a
 // push over the limit fails at once with a message instead of filling the
 // disk. Tasks writing outputs are not stopped mid-run; the next push is.
@@ -64,10 +65,15 @@ class StorageQuota {
   using CoveredFn = std::function<absl::flat_hash_set<std::string>(const std::string& owner)>;
   void set_covered(CoveredFn covered) { covered_ = std::move(covered); }
 
+  // What an identity's job records and logs occupy on disk.
+  using JobBytesFn = std::function<int64_t(const std::string& owner)>;
+  void set_job_bytes(JobBytesFn job_bytes) { job_bytes_ = std::move(job_bytes); }
+
  private:
   struct Measure {
     int64_t total = 0;
     std::map<std::string, int64_t> by_cube;
+    int64_t jobs = 0;        // records and logs
     std::string unmeasured;  // why a cube could not be measured, if one could not
     std::chrono::steady_clock::time_point at;
   };
@@ -81,6 +87,7 @@ class StorageQuota {
   BlobStore* store_;
   BlobGrants* grants_;
   CoveredFn covered_;
+  JobBytesFn job_bytes_;
   UploadManager* uploads_;
   absl::Mutex mu_;
   std::map<std::string, Measure> cache_;

@@ -5,6 +5,7 @@
 // tell the workspaces: the whole coupling between the two halves of the
 // agent, wired once in main.cc.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ class CubeJobs {
   // The owner's unfinished jobs of a cube (DeleteCube refuses while any).
   virtual std::vector<std::string> UnfinishedJobsOf(const std::string& owner,
                                                     const std::string& cube_id) = 0;
+
+  // What the owner's job records and logs occupy on disk (part of its
+  // stored bytes).
+  virtual int64_t JobBytesOf(const std::string& owner) = 0;
 };
 
 // Told by the job manager, implemented by the workspaces service.

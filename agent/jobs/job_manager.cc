@@ -89,6 +89,13 @@ void JobManager::Start(WorkspaceUseRecorder* workspaces) {
   std::sort(stored.begin(), stored.end(), [](const StoredJob& a, const StoredJob& b) {
     return a.job.created_unix_ms() < b.job.created_unix_ms();
   });
+  std::set<std::string> owners;
+  for (const StoredJob& s : stored) owners.insert(s.job.owner());
+  LoadStored(std::move(stored));
+  for (const std::string& owner : owners) PruneFinished(owner);
+}
+
+void JobManager::LoadStored(std::vector<StoredJob> stored) {
   absl::MutexLock lock(&mu_);
   for (StoredJob& s : stored) {
     auto entry = std::make_shared<Entry>();
@@ -327,7 +334,7 @@ void JobManager::SetSchedulerInfo(const std::shared_ptr<Entry>& entry,
                     pending_reason, ")\n");
   }
   if (text.empty()) return;
-  auto log = JobLog::OpenForAppend(store_.LogPath(copy.id()), config_.log_max_bytes);
+  auto log = JobLog::OpenForAppend(store_.LogPath(copy.id()), config_.limits.job_log_bytes);
   if (log.ok()) (void)log->Append(JobLog::RecordType::kAgent, text);
 }
 
@@ -445,6 +452,28 @@ absl::StatusOr<GpuRequest> JobManager::CheckSubmittable(const std::string& owner
   return GpuRequestOf(*cube, request);
 }
 
+absl::Status JobManager::CheckQueueRoom(const std::string& owner, size_t jobs) {
+  const int limit = config_.limits.queued_jobs;
+  if (limit <= 0) return absl::OkStatus();
+  size_t queued = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, entry] : jobs_) {
+      if (entry->job.owner() == owner &&
+          entry->job.state() == mlcube_remote::v1::JOB_STATE_QUEUED) {
+        ++queued;
+      }
+    }
+  }
+  if (queued + jobs <= static_cast<size_t>(limit)) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      owner, " has ", queued, " jobs queued on this agent; ",
+      jobs == 1 ? std::string("one more") : absl::StrCat("these ", jobs, " runs"),
+      " would pass the limit of ", limit,
+      " queued jobs per identity (limits.queued_jobs in the agent config, set by the agent's "
+      "admin): wait for queued jobs to start or cancel some"));
+}
+
 absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJobRequest& request) {
   absl::MutexLock submit_lock(submit_mutexes_.Of(owner));
   if (!request.client_request_id().empty()) {
@@ -452,6 +481,8 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
     auto it = request_ids_.find(owner + "\n" + request.client_request_id());
     if (it != request_ids_.end()) return Snapshot(*jobs_.at(it->second));
   }
+  PruneFinished(owner);
+  if (absl::Status s = CheckQueueRoom(owner, 1); !s.ok()) return s;
   absl::StatusOr<GpuRequest> gpus = CheckSubmittable(owner, request);
   if (!gpus.ok()) return gpus.status();
   auto entry = RecordNewJob(owner, request, /*in_batch=*/false, "", 0);
@@ -497,7 +528,7 @@ absl::StatusOr<std::shared_ptr<JobManager::Entry>> JobManager::RecordNewJob(
   absl::Status saved = store_.SaveRequest(*id, stored);
   if (saved.ok()) saved = store_.Save(job);
   if (saved.ok()) {
-    auto log = JobLog::OpenForAppend(store_.LogPath(*id), config_.log_max_bytes);
+    auto log = JobLog::OpenForAppend(store_.LogPath(*id), config_.limits.job_log_bytes);
     if (!log.ok()) {
       saved = log.status();
     } else {
@@ -563,6 +594,8 @@ absl::StatusOr<std::vector<Job>> JobManager::SubmitBatch(
         known.size(), " of the batch's runs were submitted before (client_request_id) and ",
         runs.size() - known.size(), " were not: resubmit the batch as it was, or with new ids"));
   }
+  PruneFinished(owner);
+  if (absl::Status s = CheckQueueRoom(owner, runs.size()); !s.ok()) return s;
   std::vector<GpuRequest> run_gpus;
   for (size_t i = 0; i < runs.size(); ++i) {
     absl::StatusOr<GpuRequest> gpus = CheckSubmittable(owner, runs[i]);
@@ -675,7 +708,58 @@ std::vector<std::string> JobManager::UnfinishedJobsOf(const std::string& owner,
   return ids;
 }
 
+void JobManager::PruneFinished(const std::string& owner) {
+  const JobRetention retention{config_.limits.finished_jobs_kept_days,
+                               config_.limits.finished_jobs_kept};
+  if (retention.kept_days <= 0 && retention.kept <= 0) return;
+  std::vector<std::string> expired;
+  {
+    absl::MutexLock lock(&mu_);
+    std::vector<Job> finished;
+    for (const auto& [id, entry] : jobs_) {
+      if (entry->job.owner() == owner && IsFinalState(entry->job.state())) {
+        finished.push_back(entry->job);
+      }
+    }
+    expired = retention.Expired(finished, NowUnixMs());
+    if (expired.empty()) return;
+    for (const std::string& id : expired) jobs_.erase(id);
+    for (auto it = request_ids_.begin(); it != request_ids_.end();) {
+      it = jobs_.count(it->second) == 0 ? request_ids_.erase(it) : std::next(it);
+    }
+    pruned_by_owner_[owner] += static_cast<int64_t>(expired.size());
+  }
+  for (const std::string& id : expired) {
+    if (absl::Status removed = RemoveTree(store_.JobDir(id)); !removed.ok()) {
+      fprintf(stderr, "mlcube-agent: removing finished job %s: %s\n", id.c_str(),
+              std::string(removed.message()).c_str());
+    }
+  }
+}
+
+std::pair<int64_t, std::string> JobManager::PrunedOf(const std::string& owner) {
+  const JobRetention retention{config_.limits.finished_jobs_kept_days,
+                               config_.limits.finished_jobs_kept};
+  absl::MutexLock lock(&mu_);
+  auto it = pruned_by_owner_.find(owner);
+  return {it == pruned_by_owner_.end() ? 0 : it->second, retention.Describe()};
+}
+
+int64_t JobManager::JobBytesOf(const std::string& owner) {
+  std::vector<std::string> ids;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, entry] : jobs_) {
+      if (entry->job.owner() == owner) ids.push_back(id);
+    }
+  }
+  int64_t total = 0;
+  for (const std::string& id : ids) total += store_.DiskBytes(id);
+  return total;
+}
+
 std::vector<Job> JobManager::List(const std::string& owner, bool all, const std::string& cube_id) {
+  if (all) PruneFinished(owner);
   std::vector<Job> jobs;
   absl::MutexLock lock(&mu_);
   for (const auto& [id, entry] : jobs_) {
@@ -876,7 +960,7 @@ void JobManager::SetState(const std::shared_ptr<Entry>& entry, JobState state, i
   change.set_reason(reason);
   change.set_current_task(current_task);
   change.set_unix_ms(now);
-  auto log = JobLog::OpenForAppend(store_.LogPath(id), config_.log_max_bytes);
+  auto log = JobLog::OpenForAppend(store_.LogPath(id), config_.limits.job_log_bytes);
   if (log.ok()) (void)log->Append(JobLog::RecordType::kState, change.SerializeAsString());
   Job copy;
   {

@@ -31,6 +31,7 @@
 #include "agent/jobs/cube_jobs.h"
 #include "agent/jobs/identity_mutexes.h"
 #include "agent/jobs/job_metrics.h"
+#include "agent/jobs/job_retention.h"
 #include "agent/jobs/job_runner.h"
 #include "agent/jobs/job_store.h"
 #include "agent/runtimes/container_runtime.h"
@@ -91,8 +92,16 @@ class JobManager : public CubeJobs {
   absl::StatusOr<Outputs> OutputsOf(const std::string& owner, const std::string& id) override;
   std::vector<std::string> UnfinishedJobsOf(const std::string& owner,
                                             const std::string& cube_id) override;
+  int64_t JobBytesOf(const std::string& owner) override;
   std::vector<mlcube_remote::v1::Job> List(const std::string& owner, bool all,
                                            const std::string& cube_id);
+  // Removes the owner's finished jobs past the retention limits
+  // (limits.finished_jobs_kept_days, limits.finished_jobs_kept): records,
+  // logs, directories. Done at start-up, on submit and on listing.
+  void PruneFinished(const std::string& owner);
+  // How many of the owner's finished jobs were removed since the agent
+  // started, and the retention rule in words.
+  std::pair<int64_t, std::string> PrunedOf(const std::string& owner);
   // Kills the job's container and waits (a few seconds at most) until the
   // job is CANCELLED. Cancelling a finished job changes nothing.
   absl::StatusOr<mlcube_remote::v1::Job> Cancel(const std::string& owner, const std::string& id);
@@ -122,6 +131,9 @@ class JobManager : public CubeJobs {
   void AddMetrics(const std::string& owner, const std::shared_ptr<Entry>& entry,
                   const MetricsSeen& seen, mlcube_remote::v1::Job* job);
 
+  // Start(): the jobs read from disk into memory, the unfinished resumed.
+  void LoadStored(std::vector<StoredJob> stored);
+
   absl::StatusOr<Cube> LoadJobCube(const std::string& owner,
                                    const mlcube_remote::v1::SubmitJobRequest& request) const;
   absl::StatusOr<std::unique_ptr<ContainerRuntime>> MakeRuntime(
@@ -145,6 +157,11 @@ class JobManager : public CubeJobs {
                                                       mlcube_remote::v1::SubmitJobRequest request,
                                                       bool in_batch, const std::string& batch_id,
                                                       int batch_index);
+  // RESOURCE_EXHAUSTED, naming limits.queued_jobs and how many of
+  // `owner`'s jobs are queued, when `jobs` more would pass that limit. Called
+  // under the owner's submit mutex, so the count cannot grow before the jobs
+  // are recorded.
+  absl::Status CheckQueueRoom(const std::string& owner, size_t jobs);
   // The runs of a batch share one scheduler (and on Slurm one set of
   // resources: they are one array).
   static absl::Status CheckBatchSchedulers(
@@ -236,6 +253,7 @@ class JobManager : public CubeJobs {
   std::map<std::string, int> running_by_owner_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> running_by_batch_ ABSL_GUARDED_BY(mu_);
   GpuAllocator gpus_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> pruned_by_owner_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<SlurmArrayBatch>> array_batches_ ABSL_GUARDED_BY(mu_);
   // Samples the devices jobs hold (made by Start on a host with GPUs).
   // Last member: its thread stops before anything it calls is destroyed.

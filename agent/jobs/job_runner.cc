@@ -71,7 +71,7 @@ JobOutcome JobRunner::Failed(int exit_code, std::string reason) const {
 }
 
 void JobRunner::AgentLog(const std::string& text) const {
-  auto log = JobLog::OpenForAppend(layout_.JobLogFile(job_.id()), config_.log_max_bytes);
+  auto log = JobLog::OpenForAppend(layout_.JobLogFile(job_.id()), config_.limits.job_log_bytes);
   if (log.ok()) (void)log->Append(JobLog::RecordType::kAgent, text);
 }
 
@@ -172,7 +172,7 @@ std::optional<JobOutcome> JobRunner::LaunchStep(bool configure, const std::strin
   supervised.env = command->env;
   supervised.cwd = command->cwd;
   supervised.log_path = layout_.JobLogFile(job_.id());
-  supervised.log_max_bytes = config_.log_max_bytes;
+  supervised.log_max_bytes = config_.limits.job_log_bytes;
   supervised.step_prefix = context.step_prefix;
   supervised.configure = configure;
   absl::Status launched = scheduler_->Launch(supervised);

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/directory_tree.h"
 #include "common/file_util.h"
 
 namespace mlcube {
@@ -33,6 +34,28 @@ absl::Status JobStore::Save(const mlcube_remote::v1::Job& job) {
 absl::Status JobStore::SaveRequest(const std::string& id,
                                    const mlcube_remote::v1::SubmitJobRequest& request) {
   return WriteFileAtomically(layout_->JobRequestFile(id), request.SerializeAsString());
+}
+
+int64_t JobStore::DiskBytes(const std::string& id) const {
+  const std::string dir_path = JobDir(id);
+  DIR* dir = opendir(dir_path.c_str());
+  if (!dir) return 0;
+  int64_t total = 0;
+  while (dirent* entry = readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string path = absl::StrCat(dir_path, "/", name);
+    struct stat st {};
+    if (lstat(path.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      absl::StatusOr<int64_t> tree = TreeBytes(path);
+      total += tree.ok() ? *tree : 0;
+    } else {
+      total += static_cast<int64_t>(st.st_blocks) * 512;
+    }
+  }
+  closedir(dir);
+  return total;
 }
 
 std::vector<StoredJob> JobStore::LoadAll() const {

@@ -39,6 +39,11 @@ class JobStore {
   // Every job with a readable record; unreadable directories are skipped.
   std::vector<StoredJob> LoadAll() const;
 
+  // What the job's directory occupies on disk: allocated blocks of its
+  // files (a log's cut head is free), the apparent size of what lies in its
+  // subdirectories (Slurm's scratch_storage).
+  int64_t DiskBytes(const std::string& id) const;
+
   std::string JobDir(const std::string& id) const { return layout_->JobDir(id); }
   std::string LogPath(const std::string& id) const { return layout_->JobLogFile(id); }
 

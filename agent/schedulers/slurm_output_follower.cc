@@ -38,7 +38,9 @@ absl::StatusOr<int64_t> SlurmOutputFollower::PumpFile(const std::string& path, b
     if (errno == ENOENT) return 0;  // the job has not started yet
     return absl::InternalError(absl::StrCat("cannot read ", path, ": ", strerror(errno)));
   }
-  auto log = JobLog::OpenForAppend(log_path_, log_max_bytes_);
+  // Slurm keeps the whole output in the step files; the job log keeps its
+  // head, so Resume can count what was copied.
+  auto log = JobLog::OpenForAppend(log_path_, log_max_bytes_, JobLog::CapPolicy::kKeepHead);
   if (!log.ok()) return log.status();
   std::string buffer(JobLog::kMaxPayload, '\0');
   int64_t copied = 0;

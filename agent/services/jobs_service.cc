@@ -127,6 +127,9 @@ grpc::Status JobsService::ListJobs(grpc::ServerContext* context,
   for (auto& job : manager_->List(*owner, request->all(), request->cube_id())) {
     *response->add_jobs() = std::move(job);
   }
+  auto [pruned, retention] = manager_->PrunedOf(*owner);
+  response->set_pruned_jobs(pruned);
+  response->set_retention(retention);
   return grpc::Status::OK;
 }
 

@@ -33,6 +33,9 @@ absl::StatusOr<std::unique_ptr<SyncServices>> SyncServices::Create(const StateLa
   WorkspacesService* workspaces = s->workspaces_.get();
   s->quota_->set_covered(
       [workspaces](const std::string& owner) { return workspaces->ChunksOfCommits(owner); });
+  if (jobs != nullptr) {
+    s->quota_->set_job_bytes([jobs](const std::string& owner) { return jobs->JobBytesOf(owner); });
+  }
   s->workspaces_->IndexCommittedWorkspaces();
   return s;
 }

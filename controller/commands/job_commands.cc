@@ -234,6 +234,11 @@ int RunJobsCommand(const JobCommandOptions& options, const Console& console, std
         ActionName(job), absl::StrJoin(job.tasks(), ","), job.cube_id(),
         FormatTime(job.created_unix_ms()), ended ? std::to_string(job.exit_code()) : "-", slurm);
   }
+  if (options.all && !response.retention().empty()) {
+    out << absl::StrFormat("%d finished job%s removed by the agent since it started; %s\n",
+                           response.pruned_jobs(), response.pruned_jobs() == 1 ? " was" : "s were",
+                           response.retention());
+  }
   return kExitOk;
 }
 

@@ -33,20 +33,26 @@ void Flatten(const YAML::Node& node, const std::string& prefix,
   }
 }
 
+absl::Status OverLimit(const std::string& path) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ": metrics file over ", MetricsReader::kMaxBytes >> 20, " MiB"));
+}
+
 absl::StatusOr<std::string> ReadBounded(const std::string& path) {
   // A pulled output keeps the symlinks the task made: never follow one
   // (metrics/results.yaml -> ~/.ssh/...).
   struct stat st;
-  if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, S_ISLNK(st.st_mode) ? ": a symbolic link; not read" : ": not a regular file"));
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, S_ISLNK(st.st_mode) ? ": a symbolic link; not read" : ": not a regular file"));
+    }
+    // Refused before reading when it can be; checked again after.
+    if (static_cast<uint64_t>(st.st_size) > MetricsReader::kMaxBytes) return OverLimit(path);
   }
   absl::StatusOr<std::string> text = ReadSmallFile(path);
   if (!text.ok()) return text.status();
-  if (text->size() > MetricsReader::kMaxBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": metrics file over ", MetricsReader::kMaxBytes >> 20, " MiB"));
-  }
+  if (text->size() > MetricsReader::kMaxBytes) return OverLimit(path);
   return text;
 }
 
@@ -67,10 +73,15 @@ absl::StatusOr<std::map<std::string, std::string>> FlattenText(const std::string
   return values;
 }
 
+// Each line is bounded by the YAML reader; the lines together by this, so a
+// file of many small lines cannot grow into gigabytes of parsed steps.
+constexpr size_t kMaxCurveValues = 1000000;
+
 // The steps of a JSON-lines text, each flattened.
 absl::StatusOr<std::vector<std::map<std::string, std::string>>> ParseLines(
     const std::string& text, const std::string& path) {
   std::vector<std::map<std::string, std::string>> steps;
+  size_t values = 0;
   const std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
   for (size_t i = 0; i < lines.size(); ++i) {
     const absl::string_view line = absl::StripAsciiWhitespace(lines[i]);
@@ -81,6 +92,11 @@ absl::StatusOr<std::vector<std::map<std::string, std::string>>> ParseLines(
     if (!step.ok()) {
       if (last_unterminated) break;  // still being written
       return step.status();
+    }
+    values += step->size();
+    if (values > kMaxCurveValues) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", i + 1, ": more than ",
+                                                     kMaxCurveValues, " values in all (limit)"));
     }
     steps.push_back(std::move(*step));
   }

@@ -91,6 +91,8 @@ SweepEnd SweepRunner::Run(SweepRecord* record, const std::vector<RunPlan>& plans
     // rewritten O(N) times, not once per state change.
     if (SubmitPending(record, plans, detaching, parallel, &active)) Save(*record);
     if (!dispatcher_.AnyAlive()) return Abandon(record);
+    // Refused with nothing going on: a failure to report, not a detach.
+    if (detaching && submit_refused_ && active.empty()) return Summarize(*record);
     if (detaching) {
       console_->Info(
           absl::StrFormat("detached: %d runs go on; see them with: mlcube-remote runs %s",

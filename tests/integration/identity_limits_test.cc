@@ -1,7 +1,7 @@
 // Per-identity visibility of blobs and per-identity limits on one real agent
 // shared by alice and bob over mutual TLS: what one uploads the other can
 // neither discover nor read nor commit; each has its own quota of stored
-// bytes, open streams and running jobs.
+// bytes, open streams, running and queued jobs.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -32,7 +32,8 @@ using ::testing::HasSubstr;
 
 constexpr char kLimits[] =
     "max_concurrent_jobs: 4\n"
-    "limits: {running_jobs: 1, stored_bytes: 6M, open_streams: 2}\n";
+    "limits: {running_jobs: 1, queued_jobs: 2, stored_bytes: 6M, open_streams: 2,\n"
+    "         finished_jobs_kept: 3}\n";
 
 class IdentityLimitsTest : public ::testing::Test {
  protected:
@@ -338,6 +339,84 @@ TEST_F(DockerIdentityTest, AnIdentitysJobsWaitForItsOwnLimitNotForOthers) {
   EXPECT_TRUE(WaitFor("alice", second, "RUNNING")) << agents_.agent().Stderr();
   agents_.As("alice", {"cancel", second});
   agents_.As("bob", {"cancel", bobs});
+}
+
+TEST_F(DockerIdentityTest, QueuedJobsAreCappedPerIdentityAndBatchesRefusedWhole) {
+  const std::string cube = CopyOfHello("queued");
+  const std::string running = StartCount("alice", cube);
+  ASSERT_TRUE(WaitFor("alice", running, "RUNNING")) << agents_.agent().Stderr();
+  // Three runs of one sweep would pass alice's two queued jobs: none is
+  // accepted.
+  CommandResult sweep =
+      agents_.As("alice", {"run", "-d", "--mlcube=" + cube, "--task=count", "--repeat=3"});
+  EXPECT_NE(sweep.exit_code, 0) << sweep.out << "\n---\n" << sweep.err;
+  EXPECT_THAT(sweep.err, HasSubstr("cn-alice has 0 jobs queued on this agent; these 3 runs would "
+                                   "pass the limit of 2 queued jobs per identity "
+                                   "(limits.queued_jobs"));
+  CommandResult listed = agents_.As("alice", {"jobs"});
+  EXPECT_THAT(listed.out, testing::Not(HasSubstr("QUEUED"))) << listed.out;
+  // Two single jobs fit; the third is refused, saying how many wait.
+  StartCount("alice", cube);
+  StartCount("alice", cube);
+  CommandResult third = agents_.As("alice", {"run", "-d", "--mlcube=" + cube, "--task=count"});
+  EXPECT_NE(third.exit_code, 0) << third.out;
+  EXPECT_THAT(third.err, HasSubstr("cn-alice has 2 jobs queued on this agent; one more would pass "
+                                   "the limit of 2 queued jobs per identity (limits.queued_jobs"));
+  // bob's jobs are his own: his first is accepted.
+  const std::string bobs = StartCount("bob", CopyOfHello("bob-queued"));
+  EXPECT_TRUE(WaitFor("bob", bobs, "RUNNING")) << agents_.agent().Stderr();
+  // A queued job cancelled makes room again.
+  ASSERT_EQ(agents_.As("alice", {"cancel", jobs_[1]}).exit_code, 0);
+  StartCount("alice", cube);
+  for (const std::string& job : jobs_) agents_.As(job == bobs ? "bob" : "alice", {"cancel", job});
+}
+
+TEST_F(DockerIdentityTest, JobLogsCountInTheIdentitysStoredBytes) {
+  // A task that prints 5 MB without a newline, in an image of this test.
+  const std::string image = "mlcube/hello-log-quota-test:" + std::to_string(getpid());
+  built_images_ = {::mlcube::OwnerImageTag("cn-alice", image)};
+  const std::string cube = CopyOfHello("chatty");
+  ASSERT_EQ(Shell("sed -i 's#^  fail)$#  fail) head -c 5000000 /dev/zero | tr \"\\\\000\" x#' " +
+                  cube + "/build/hello.sh"),
+            0);
+  CommandResult run = agents_.As(
+      "alice", {"-q", "run", "--mlcube=" + cube, "--task=fail", "-P", "docker.image=" + image});
+  ASSERT_EQ(run.exit_code, 7) << run.err << agents_.agent().Stderr();
+  ASSERT_GE(run.out.size(), 5000000u);
+  // 1.9 MiB of cube and 5 MB of log pass alice's 6 MiB: her next push is
+  // refused, naming the limit.
+  CommandResult push = agents_.As("alice", {"sync", "push", "--mlcube=" + cube});
+  EXPECT_NE(push.exit_code, 0) << push.out << push.err;
+  EXPECT_THAT(push.err, HasSubstr("limits.stored_bytes"));
+  // bob's quota is his own.
+  CommandResult bob = agents_.As("bob", {"sync", "push", "--mlcube=" + CopyOfHello("bob-quiet")});
+  EXPECT_EQ(bob.exit_code, 0) << bob.err;
+}
+
+TEST_F(DockerIdentityTest, FinishedJobsBeyondTheRetentionLimitAreRemovedAndListedAsSo) {
+  const std::string cube = CopyOfHello("short");
+  std::vector<std::string> finished;
+  for (int i = 0; i < 4; ++i) {
+    CommandResult run = agents_.As("alice", {"run", "-d", "--mlcube=" + cube, "--task=fail"});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    finished.push_back(JobIdIn(run));
+    ASSERT_TRUE(WaitFor("alice", finished.back(), "FAILED")) << agents_.agent().Stderr();
+  }
+  // Three finished jobs are kept: the oldest is gone, records and log.
+  CommandResult listed = agents_.As("alice", {"jobs", "--all"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, testing::Not(HasSubstr(finished[0])));
+  for (int i = 1; i < 4; ++i) EXPECT_THAT(listed.out, HasSubstr(finished[i]));
+  EXPECT_THAT(listed.out, HasSubstr("1 finished job was removed by the agent since it started; "
+                                    "finished jobs are kept 30 days and at most 3 per identity "
+                                    "(limits.finished_jobs_kept_days, limits.finished_jobs_kept)"));
+  struct stat st;
+  EXPECT_NE(stat((agents_.agent().state_dir() + "/jobs/" + finished[0]).c_str(), &st), 0);
+  EXPECT_EQ(stat((agents_.agent().state_dir() + "/jobs/" + finished[1]).c_str(), &st), 0);
+  CommandResult status = agents_.As("alice", {"status", finished[0]});
+  EXPECT_NE(status.exit_code, 0);
+  // bob's list is his own.
+  EXPECT_THAT(agents_.As("bob", {"jobs", "--all"}).out, HasSubstr("0 finished jobs were removed"));
 }
 
 TEST_F(DockerIdentityTest, ACubeWithAnUnfinishedJobIsNotDeleted) {

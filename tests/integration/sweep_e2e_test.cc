@@ -570,5 +570,53 @@ TEST(SweepTableAndPlotTest, RunsSortsByAMetricAndPlotDrawsEveryRun) {
   EXPECT_THAT(nothing.err, HasSubstr("no points to plot"));
 }
 
+// A task's metrics file and a sweep record are hostile YAML: an alias bomb
+// of a few hundred bytes fails `plot` and `runs` at once, in one line naming
+// the file and line, instead of expanding to millions of nodes.
+TEST(SweepTableAndPlotTest, AliasBombsFailPlotAndRunsFastInOneLine) {
+  std::string bomb = "l0: &l0 [x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 7; ++i) {
+    const std::string a = "*l" + std::to_string(i - 1);
+    bomb += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [" + a;
+    for (int j = 1; j < 9; ++j) bomb += ", " + a;
+    bomb += "]\n";
+  }
+  TempDir dir;
+  dir.WriteFile("cube/mlcube.yaml", "name: demo\ndocker: {image: x}\ntasks: {train: {}}\n");
+  SweepRecord record;
+  record.id = "s1";
+  record.cube = "demo";
+  record.axes = {"p:lr"};
+  record.metrics_path = "out/results.yaml";
+  RunRecord run;
+  run.id = "r000";
+  run.values = {{"p:lr", "0.1"}};
+  run.run_dir = "runs/s1/r000";
+  run.state = "SUCCEEDED";
+  record.runs.push_back(run);
+  const std::string workspace = dir.path() + "/cube/workspace";
+  ASSERT_TRUE(record.Save(SweepRecord::PathFor(workspace, "s1")).ok());
+  dir.WriteFile("cube/workspace/runs/s1/r000/out/results.yaml", bomb);
+  dir.WriteFile("cube/workspace/runs/s2/sweep.yaml", bomb);
+  const std::string cube = "--mlcube=" + dir.path() + "/cube";
+  const std::vector<std::string> env = {"NO_COLOR=1", "HOME=" + dir.path()};
+
+  const auto start = std::chrono::steady_clock::now();
+  CommandResult plot = RunCommand({kBinary, "plot", "s1", cube, "--y=x"}, env, 30);
+  EXPECT_EQ(plot.exit_code, 2) << plot.out << plot.err;
+  EXPECT_THAT(plot.err, HasSubstr("run r000: " + workspace +
+                                  "/runs/s1/r000/out/results.yaml:5:10: YAML aliases expand to "
+                                  "more than 10000 nodes (limit)\n"));
+  CommandResult one = RunCommand({kBinary, "runs", cube, "s2"}, env, 30);
+  EXPECT_EQ(one.exit_code, 2) << one.out << one.err;
+  EXPECT_THAT(one.err, HasSubstr(workspace + "/runs/s2/sweep.yaml:5:10: YAML aliases expand"));
+  EXPECT_EQ(::mlcube::testing::CountOccurrences(one.err, "\n"), 1) << one.err;
+  CommandResult all = RunCommand({kBinary, "runs", cube}, env, 30);
+  EXPECT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_THAT(all.out, HasSubstr("s1/r000"));
+  EXPECT_THAT(all.err, HasSubstr("runs/s2/sweep.yaml:5:10: YAML aliases expand"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
 }  // namespace
 }  // namespace mlcube

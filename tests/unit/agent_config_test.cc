@@ -24,7 +24,7 @@ runtimes:
   EXPECT_EQ(config->state_dir, "/srv/agent");
   EXPECT_EQ(config->EffectiveImageDir(), "/srv/images");
   EXPECT_EQ(config->max_concurrent_jobs, 4);
-  EXPECT_EQ(config->log_max_bytes, 1048576);
+  EXPECT_EQ(config->limits.job_log_bytes, 1048576);
   EXPECT_FALSE(config->runtimes.at("podman").enabled);
   EXPECT_EQ(config->runtimes.at("apptainer").binary, "/opt/apptainer/bin/apptainer");
   EXPECT_EQ(config->runtimes.at("docker").binary, "docker");
@@ -43,9 +43,20 @@ TEST(AgentConfigTest, PerIdentityLimits) {
   EXPECT_EQ(defaults->limits.running_jobs, 0);
   EXPECT_EQ(defaults->limits.stored_bytes, 0);
   EXPECT_EQ(defaults->limits.open_streams, 64);
-  auto config = ParseAgentConfig("limits: {running_jobs: 2, stored_bytes: 50G, open_streams: 0}");
+  EXPECT_EQ(defaults->limits.queued_jobs, 1000);
+  auto config = ParseAgentConfig(
+      "limits: {running_jobs: 2, queued_jobs: 5, stored_bytes: 50G, open_streams: 0}");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->limits.running_jobs, 2);
+  EXPECT_EQ(config->limits.queued_jobs, 5);
+  EXPECT_EQ(defaults->limits.finished_jobs_kept_days, 30);
+  EXPECT_EQ(defaults->limits.finished_jobs_kept, 1000);
+  auto kept = ParseAgentConfig("limits: {finished_jobs_kept_days: 7, finished_jobs_kept: 0}");
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->limits.finished_jobs_kept_days, 7);
+  EXPECT_EQ(kept->limits.finished_jobs_kept, 0);
+  EXPECT_EQ(defaults->limits.job_log_bytes, int64_t{256} << 20);
+  EXPECT_EQ(ParseAgentConfig("limits: {job_log_bytes: 1G}")->limits.job_log_bytes, 1 << 30);
   EXPECT_EQ(config->limits.stored_bytes, int64_t{50} << 30);
   EXPECT_EQ(config->limits.open_streams, 0);
   EXPECT_EQ(ParseAgentConfig("limits: {stored_bytes: 1048576}")->limits.stored_bytes, 1 << 20);
@@ -122,7 +133,8 @@ TEST(AgentConfigTest, UnknownKeysAndBadValuesAreNamed) {
   } cases[] = {
       {"max_concurent_jobs: 3", "agent.yaml: max_concurent_jobs: unknown key"},
       {"max_concurrent_jobs: -1", "agent.yaml: max_concurrent_jobs: expected a positive integer"},
-      {"log_max_bytes: lots", "agent.yaml: log_max_bytes: expected a positive integer"},
+      {"log_max_bytes: lots", "agent.yaml: log_max_bytes: expected a byte count"},
+      {"limits: {job_log_bytes: 1K}", "agent.yaml: limits.job_log_bytes: at least 4096"},
       {"runtimes: {rkt: {}}", "agent.yaml: runtimes.rkt: unknown runtime"},
       {"runtimes: {docker: {enabled: maybe}}",
        "agent.yaml: runtimes.docker.enabled: expected true or false"},
@@ -130,12 +142,13 @@ TEST(AgentConfigTest, UnknownKeysAndBadValuesAreNamed) {
       {"state_dir: relative/dir", "state_dir: 'relative/dir': expected an absolute path"},
       {"listen: [unix://relative]", "listen: 'unix://relative'"},
       {"listen: [nohostport]", "listen: 'nohostport'"},
-      {"listen: [': bad", "agent.yaml: "},
+      {"listen: [': bad", "agent.yaml:1:16: invalid YAML"},
       {"limits: {stored_bytes: 5X}", "agent.yaml: limits.stored_bytes: expected a byte count"},
       {"limits: {stored_bytes: -1}", "agent.yaml: limits.stored_bytes: expected a byte count"},
       {"limits: {stored_bytes: 99999999999T}", "limits.stored_bytes: expected a byte count"},
       {"limits: {running_jobs: two}", "agent.yaml: limits.running_jobs: expected an integer"},
       {"limits: {open_streams: -3}", "agent.yaml: limits.open_streams: expected an integer"},
+      {"limits: {queued_jobs: x}", "agent.yaml: limits.queued_jobs: expected an integer"},
       {"limits: {jobs: 1}", "agent.yaml: limits.jobs: unknown key"},
       {"limits: 5", "agent.yaml: limits: expected a mapping"},
       {"slurm: {shared: /x}",

@@ -45,6 +45,26 @@ class RunInputsTest : public ::testing::Test {
   Cube cube_;
 };
 
+// A few hundred bytes of nested aliases would expand into megabytes in
+// every run's copy: refused, naming the file and line, nothing written.
+TEST_F(RunInputsTest, AnAliasBombInASweptFileIsRefusedBeforeAnyCopy) {
+  std::string bomb = "lr: 0.1\nl0: &l0 [x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 6; ++i) {
+    const std::string a = "*l" + std::to_string(i - 1);
+    bomb += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [" + a;
+    for (int j = 1; j < 9; ++j) bomb += ", " + a;
+    bomb += "]\n";
+  }
+  ASSERT_LT(bomb.size(), 400u);
+  dir_.WriteFile("cube/workspace/params.yaml", bomb);
+  RunInputs inputs(&cube_, {"train"}, "s1");
+  absl::StatusOr<RunPlan> plan = inputs.Prepare(Run({"parameters_file:lr=0.01"}));
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(plan.status().message()),
+              ::testing::HasSubstr("params.yaml:6:10: YAML aliases expand to more than 10000"));
+  EXPECT_EQ(ReadFileContent(cube_.workspace + "/runs/s1/r000/params.yaml"), "");
+}
+
 TEST_F(RunInputsTest, EachRunGetsItsOwnFileCopyAndOutputPlaces) {
   RunInputs inputs(&cube_, {"train"}, "s1");
   absl::StatusOr<RunPlan> plan = inputs.Prepare(

@@ -401,6 +401,13 @@ TEST(SweepRunnerTest, ABatchAgentGetsEveryRunInOneCallWithTheParallelCap) {
     EXPECT_EQ(run.job_id, "");
     EXPECT_THAT(run.reason, HasSubstr("not submitted: runs[1]: overrides: bad key"));
   }
+  // Detached, a refused batch leaves nothing going on: a failure, not a
+  // detach.
+  options.detach = true;
+  SweepRecord refused_detached = Record(3);
+  EXPECT_EQ(
+      SweepRunner(hooks, options, &console, stderr).Run(&refused_detached, std::vector<RunPlan>(3)),
+      SweepEnd::kNotSubmitted);
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ esac
 SH
 mkfifo -m 0666 "$CUBE/workspace/fifo"
 cat >"$STATE/agent.yaml" <<YAML
-log_max_bytes: 268435456
+limits: {job_log_bytes: 268435456}
 max_concurrent_jobs: 2
 YAML
 chown -R $USER_NAME: "$STATE"
