@@ -21,6 +21,7 @@
 #include "common/digest.h"
 #include "common/unique_fd.h"
 #include "common/zstd_codec.h"
+#include "controller/sync/sync_client.h"
 #include "mlcube_remote/v1/content_store.grpc.pb.h"
 #include "mlcube_remote/v1/manifest.pb.h"
 #include "mlcube_remote/v1/workspace.grpc.pb.h"
@@ -119,9 +120,8 @@ class SyncTest : public ::testing::Test {
   }
   PushResult Push() { return Sync({"push"}); }
 
-  std::string CubeId(const std::string& dir) const {
-    return std::filesystem::path(dir).filename().string() + "-" + DigestOf(dir).hash().substr(0, 8);
-  }
+  // The id `sync push` gives a cube by default.
+  static std::string CubeId(const std::string& dir) { return SyncClient::DefaultCubeId(dir); }
   std::string Remote(const std::string& rel, const std::string& cube = "") const {
     return agent_.state_dir() + "/cubes/uid-" + std::to_string(getuid()) + "/" +
            CubeId(cube.empty() ? cube_ : cube) + "/" + rel;
