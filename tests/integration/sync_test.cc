@@ -168,6 +168,7 @@ TEST_F(SyncTest, ChangedFileIsTheOnlyThingSent) {
 
 TEST_F(SyncTest, DeletedFileIsPrunedButTaskOutputsStay) {
   ASSERT_EQ(Push().exit_code, 0);
+  ASSERT_TRUE(std::filesystem::exists(Remote("workspace/data/small.txt")));
   WriteFile(Remote("workspace/out/result.txt"), "task output");
   std::filesystem::remove(cube_ + "/workspace/data/small.txt");
   std::filesystem::remove(cube_ + "/workspace/link");
@@ -209,6 +210,9 @@ TEST_F(SyncTest, DryRunChangesNothing) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("would be sent"));
   EXPECT_FALSE(std::filesystem::exists(Remote("mlcube.yaml")));
+  // Where a real push puts it.
+  ASSERT_EQ(Push().exit_code, 0);
+  EXPECT_TRUE(std::filesystem::exists(Remote("mlcube.yaml")));
 }
 
 TEST_F(SyncTest, SymlinkLeavingTheCubeIsRefusedByName) {
