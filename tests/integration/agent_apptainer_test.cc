@@ -14,6 +14,7 @@
 #include "mlcube_remote/v1/jobs.grpc.pb.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/jobs_client.h"
+#include "tests/support/hello_cube.h"
 #include "tests/support/temp_dir.h"
 
 namespace mlcube_test {
@@ -127,7 +128,7 @@ TEST_F(AgentApptainerTest, BuildsFromALocallyBuiltDockerImage) {
 
 TEST_F(AgentApptainerTest, KillNineOfTheAgentDoesNotLoseTheTask) {
   const std::string workspace = Workspace();
-  ASSERT_TRUE(AddGreetGates(workspace + "/.."));
+  ASSERT_TRUE(::mlcube::testing::AddGreetGates(workspace + "/.."));
   SubmitJobRequest configure;
   configure.set_cube_id("hello");
   configure.set_action(mlcube_remote::v1::JOB_ACTION_CONFIGURE);
@@ -146,8 +147,8 @@ TEST_F(AgentApptainerTest, KillNineOfTheAgentDoesNotLoseTheTask) {
   const std::string state_dir = agent_->state_dir();
   agent_->Kill(SIGKILL);
   // Bob is printed (and his file written) while no agent runs.
-  OpenGate(workspace + "/go1");
-  ASSERT_TRUE(WaitForFile(workspace + "/greetings/Bob.txt"));
+  ::mlcube::testing::OpenGate(workspace + "/go1");
+  ASSERT_TRUE(::mlcube::testing::WaitForFile(workspace + "/greetings/Bob.txt"));
   AgentProcessOptions again;
   again.user = "mlcube";
   again.state_dir = state_dir;
@@ -156,8 +157,8 @@ TEST_F(AgentApptainerTest, KillNineOfTheAgentDoesNotLoseTheTask) {
   stub_ = Jobs::NewStub(restarted.Channel());
   Job now = Get(job.id());
   EXPECT_EQ(now.state(), mlcube_remote::v1::JOB_STATE_RUNNING) << now.reason();
-  OpenGate(workspace + "/go2");
-  OpenGate(workspace + "/go3");
+  ::mlcube::testing::OpenGate(workspace + "/go2");
+  ::mlcube::testing::OpenGate(workspace + "/go3");
   WatchResult after = Watch(*stub_, job.id(), before.next_offset, true);
   EXPECT_EQ(before.out + after.out,
             "Hello, Alice!\nHello, Bob!\nHello, Charlie!\ngreet: wrote 3 greetings to "

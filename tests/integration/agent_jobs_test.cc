@@ -14,6 +14,7 @@
 #include "mlcube_remote/v1/jobs.grpc.pb.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/jobs_client.h"
+#include "tests/support/hello_cube.h"
 #include "tests/support/temp_dir.h"
 
 namespace mlcube_test {
@@ -404,7 +405,7 @@ TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {
   ASSERT_TRUE(agent->Start());
   ASSERT_TRUE(PlaceHelloCube(*agent, kOwner, "hello"));
   const std::string workspace = agent->state_dir() + "/cubes/" + kOwner + "/hello/workspace";
-  ASSERT_TRUE(AddGreetGates(workspace + "/.."));
+  ASSERT_TRUE(::mlcube::testing::AddGreetGates(workspace + "/.."));
   auto stub = Jobs::NewStub(agent->Channel());
   SubmitJobRequest configure;
   configure.set_cube_id("hello");
@@ -427,8 +428,8 @@ TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {
   agent->Kill(SIGKILL);
   stub.reset();
   // Bob is printed (and his file written) while no agent runs.
-  OpenGate(workspace + "/go1");
-  ASSERT_TRUE(WaitForFile(workspace + "/greetings/Bob.txt"));
+  ::mlcube::testing::OpenGate(workspace + "/go1");
+  ASSERT_TRUE(::mlcube::testing::WaitForFile(workspace + "/greetings/Bob.txt"));
   AgentProcessOptions again = options;
   again.state_dir = state_dir;
   AgentProcess restarted(again);
@@ -442,8 +443,8 @@ TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {
     ASSERT_TRUE(stub->GetJob(&ctx, get, &now).ok());
     EXPECT_EQ(now.state(), mlcube_remote::v1::JOB_STATE_RUNNING) << now.reason();
   }
-  OpenGate(workspace + "/go2");
-  OpenGate(workspace + "/go3");
+  ::mlcube::testing::OpenGate(workspace + "/go2");
+  ::mlcube::testing::OpenGate(workspace + "/go3");
   WatchResult after = Watch(*stub, job.id(), before.next_offset, true);
   ASSERT_TRUE(after.status.ok()) << after.status.error_message();
   EXPECT_EQ(after.out, "Hello, Bob!\nHello, Charlie!\ngreet: wrote 3 greetings to /mlcube_io1\n");

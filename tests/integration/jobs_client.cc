@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 namespace mlcube_test {
@@ -76,39 +74,6 @@ bool PlaceHelloCube(const AgentProcess& agent, const std::string& owner,
   if (Shell(cmd, &out) != 0) {
     ADD_FAILURE() << cmd << ": " << out;
     return false;
-  }
-  return true;
-}
-
-bool AddGreetGates(const std::string& cube_dir) {
-  const std::string script = cube_dir + "/build/hello.sh";
-  std::ifstream in(script);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string body = text.str();
-  const std::string pace = "    sleep \"$delay\"\n";
-  const size_t at = body.find(pace);
-  if (at == std::string::npos) {
-    ADD_FAILURE() << script << " has no line `" << pace << "` to gate";
-    return false;
-  }
-  body.insert(at + pace.size(),
-              "    [ -z \"$GREET_GATE\" ] || until [ -e \"$GREET_GATE$count\" ]; do sleep 0.1; "
-              "done\n");
-  std::ofstream(script, std::ios::trunc) << body;
-  return true;
-}
-
-void OpenGate(const std::string& path) {
-  std::ofstream gate(path);
-  EXPECT_TRUE(gate.good()) << "cannot create " << path;
-}
-
-bool WaitForFile(const std::string& path, int timeout_s) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  while (access(path.c_str(), F_OK) != 0) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return true;
 }

@@ -42,19 +42,6 @@ WatchResult WatchUntilOutput(mlcube_remote::v1::Jobs::Stub& stub, const std::str
 bool PlaceHelloCube(const AgentProcess& agent, const std::string& owner,
                     const std::string& cube_id);
 
-// Makes the `greet` task of the hello cube at `cube_dir` (placed, not yet
-// built) wait after its Nth name (N = 1, 2, ...) until the file
-// "${GREET_GATE}N" exists, when GREET_GATE is set (e.g. "/mlcube_io0/go":
-// the names file's directory, the workspace, is mounted there, so the test
-// releases a name by creating WORKSPACE/goN). Unset, greet is unchanged.
-bool AddGreetGates(const std::string& cube_dir);
-
-// Creates `path` (a gate of AddGreetGates); adds a failure when it cannot.
-void OpenGate(const std::string& path);
-
-// Polls until `path` exists; false after `timeout_s`.
-bool WaitForFile(const std::string& path, int timeout_s = 60);
-
 // True once no container of the job exists (`--rm` removal is
 // asynchronous: waits up to 10 s). `ps` gets the last listing.
 bool ContainersGone(const std::string& job_id, std::string* ps);
