@@ -403,10 +403,12 @@ void TallyPeekOutputs(const std::string& dir, ino_t bob_inode, const std::string
 //
 // DISABLED: the race is won today. The agent checks the mount source
 // (`flipper/flip` is a directory of alice's) and Docker resolves the path
-// again by name when it mounts, after the flip made it a link: in two runs
-// here one peek of 24 mounted bob's workspace (its inode, owner the agent's
-// uid) and read nothing of it (`Permission denied`: the tree is private to
-// bob's task uid). Enable this test once the agent hands Docker a source
+// again by name when it mounts, after the flip made it a link: in three
+// runs here one peek (of 24, 24 and 48) mounted bob's workspace (its inode,
+// owner the agent's uid) and read nothing of it (`Permission denied`: the
+// tree is private to bob's task uid); most other peeks failed (the agent saw
+// the link or no directory, or the container did not start) and 2-8 mounted
+// a directory of alice's. Enable this test once the agent hands Docker a source
 // that cannot be swapped after its check; until then it fails, as it should.
 // Run it with --gtest_also_run_disabled_tests.
 TEST_F(TaskUserIsolationTest, DISABLED_AMountRacedOntoAnotherIdentitysWorkspaceReadsNothing) {
@@ -451,7 +453,7 @@ TEST_F(TaskUserIsolationTest, DISABLED_AMountRacedOntoAnotherIdentitysWorkspaceR
   TallyPeekOutputs(CubeRoot("alice", alice) + "/workspace/peeks", bob_stat.st_ino, Secret("bob"),
                    &tally);
   std::cout << "mount race: " << tally.ended << " of " << peeks.size() << " peeks ended; "
-            << tally.failed << " failed, " << tally.mounted_own << " read alice's own, "
+            << tally.failed << " failed, " << tally.mounted_own << " mounted one not bob's, "
             << tally.won << " won (bob's workspace)\n";
   for (const auto& [reason, count] : tally.reasons) {
     std::cout << "  failed " << count << "x: " << reason << "\n";
