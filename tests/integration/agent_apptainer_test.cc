@@ -7,15 +7,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "agent/runtimes/container_runtime.h"
 #include "mlcube_remote/v1/jobs.grpc.pb.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/jobs_client.h"
+#include "tests/support/hello_cube.h"
 #include "tests/support/temp_dir.h"
 
 namespace mlcube_test {
@@ -128,6 +127,8 @@ TEST_F(AgentApptainerTest, BuildsFromALocallyBuiltDockerImage) {
 }
 
 TEST_F(AgentApptainerTest, KillNineOfTheAgentDoesNotLoseTheTask) {
+  const std::string workspace = Workspace();
+  ASSERT_TRUE(::mlcube::testing::AddGreetGates(workspace + "/.."));
   SubmitJobRequest configure;
   configure.set_cube_id("hello");
   configure.set_action(mlcube_remote::v1::JOB_ACTION_CONFIGURE);
@@ -136,14 +137,18 @@ TEST_F(AgentApptainerTest, KillNineOfTheAgentDoesNotLoseTheTask) {
   Watch(*stub_, built.id(), 0, true);
   ASSERT_EQ(Get(built.id()).state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED);
 
+  // Each name waits for its gate: the task is where the test says it is.
   SubmitJobRequest request = RunRequest("hello", "greet", kSingularity);
-  (*request.mutable_env())["GREET_DELAY"] = "1";
+  (*request.mutable_env())["GREET_DELAY"] = "0";
+  (*request.mutable_env())["GREET_GATE"] = "/mlcube_io0/go";
   Job job = Submit(request);
   WatchResult before = WatchUntilOutput(*stub_, job.id(), "Hello, Alice!\n");
   ASSERT_NE(before.out.find("Hello, Alice!\n"), std::string::npos);
   const std::string state_dir = agent_->state_dir();
   agent_->Kill(SIGKILL);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  // Bob is printed (and his file written) while no agent runs.
+  ::mlcube::testing::OpenGate(workspace + "/go1");
+  ASSERT_TRUE(::mlcube::testing::WaitForFile(workspace + "/greetings/Bob.txt"));
   AgentProcessOptions again;
   again.user = "mlcube";
   again.state_dir = state_dir;
@@ -152,6 +157,8 @@ TEST_F(AgentApptainerTest, KillNineOfTheAgentDoesNotLoseTheTask) {
   stub_ = Jobs::NewStub(restarted.Channel());
   Job now = Get(job.id());
   EXPECT_EQ(now.state(), mlcube_remote::v1::JOB_STATE_RUNNING) << now.reason();
+  ::mlcube::testing::OpenGate(workspace + "/go2");
+  ::mlcube::testing::OpenGate(workspace + "/go3");
   WatchResult after = Watch(*stub_, job.id(), before.next_offset, true);
   EXPECT_EQ(before.out + after.out,
             "Hello, Alice!\nHello, Bob!\nHello, Charlie!\ngreet: wrote 3 greetings to "

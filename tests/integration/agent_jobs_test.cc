@@ -7,15 +7,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <fstream>
-#include <thread>
 
 #include "agent/runtimes/container_runtime.h"
 #include "mlcube_remote/v1/agent.grpc.pb.h"
 #include "mlcube_remote/v1/jobs.grpc.pb.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/jobs_client.h"
+#include "tests/support/hello_cube.h"
 #include "tests/support/temp_dir.h"
 
 namespace mlcube_test {
@@ -283,9 +282,12 @@ TEST_F(AgentJobsTest, FailingImageBuildFailsTheJobWithTheBuildLog) {
       << watch.out << watch.err;
 }
 
+// Two jobs overlap when the second prints while the first is still running:
+// `count` runs until it is cancelled, so a first job still RUNNING after the
+// second printed "tick 1" was running all along. One job at a time would
+// leave the second queued behind the first and never let it print.
 TEST_F(AgentJobsTest, SameClientRequestIdReturnsTheSameJobAndJobsRunConcurrently) {
-  SubmitJobRequest request = RunRequest("hello", "greet");
-  (*request.mutable_env())["GREET_DELAY"] = "0.2";
+  SubmitJobRequest request = RunRequest("hello", "count");
   request.set_client_request_id("req-1");
   Job a = Submit(request);
   Job b = Submit(request);
@@ -293,16 +295,26 @@ TEST_F(AgentJobsTest, SameClientRequestIdReturnsTheSameJobAndJobsRunConcurrently
   request.set_client_request_id("req-2");
   Job c = Submit(request);
   EXPECT_NE(a.id(), c.id());
-  WatchResult wa = Watch(*stub_, a.id(), 0, true);
-  WatchResult wc = Watch(*stub_, c.id(), 0, true);
-  EXPECT_EQ(Get(a.id()).state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED);
-  EXPECT_EQ(Get(c.id()).state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED);
-  grpc::ClientContext ctx;
-  mlcube_remote::v1::ListJobsRequest list;
-  list.set_all(true);
-  mlcube_remote::v1::ListJobsResponse listed;
-  ASSERT_TRUE(stub_->ListJobs(&ctx, list, &listed).ok());
-  EXPECT_EQ(listed.jobs_size(), 2);
+  EXPECT_THAT(WatchUntilOutput(*stub_, a.id(), "tick 1").out, ::testing::HasSubstr("tick 1"));
+  EXPECT_THAT(WatchUntilOutput(*stub_, c.id(), "tick 1").out, ::testing::HasSubstr("tick 1"));
+  EXPECT_EQ(Get(a.id()).state(), mlcube_remote::v1::JOB_STATE_RUNNING) << Get(a.id()).reason();
+  EXPECT_EQ(Get(c.id()).state(), mlcube_remote::v1::JOB_STATE_RUNNING) << Get(c.id()).reason();
+  {
+    grpc::ClientContext ctx;
+    mlcube_remote::v1::ListJobsRequest list;
+    list.set_all(true);
+    mlcube_remote::v1::ListJobsResponse listed;
+    ASSERT_TRUE(stub_->ListJobs(&ctx, list, &listed).ok());
+    EXPECT_EQ(listed.jobs_size(), 2);
+  }
+  for (const Job& job : {a, c}) {
+    grpc::ClientContext ctx;
+    mlcube_remote::v1::CancelJobRequest cancel;
+    cancel.set_job_id(job.id());
+    Job cancelled;
+    ASSERT_TRUE(stub_->CancelJob(&ctx, cancel, &cancelled).ok());
+    EXPECT_EQ(cancelled.state(), mlcube_remote::v1::JOB_STATE_CANCELLED);
+  }
 }
 
 // SubmitJobs: all or nothing (the refusal names the run and the field, and
@@ -356,12 +368,24 @@ TEST_F(AgentJobsTest, SubmitJobsIsAllOrNothingIdempotentAndCapsItsRuns) {
     EXPECT_EQ(response.jobs(i).batch_index(), i);
   }
   EXPECT_EQ(list_all(), 3);
-  // The agent could run two jobs at once; the batch's cap lets one run.
+  // The agent could run two jobs at once; the batch's cap lets one run. A
+  // job outside the batch, submitted after it, takes the free place while
+  // the batch's second and third stay queued (without the cap the second
+  // would have taken it, and this one would wait).
   WatchResult first = WatchUntilOutput(*stub_, response.jobs(0).id(), "tick 1");
   EXPECT_THAT(first.out, ::testing::HasSubstr("tick 1"));
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  Job outside = Submit(RunRequest("hello", "count"));
+  WatchResult beside = WatchUntilOutput(*stub_, outside.id(), "tick 1");
+  EXPECT_THAT(beside.out, ::testing::HasSubstr("tick 1"));
   EXPECT_EQ(Get(response.jobs(1).id()).state(), mlcube_remote::v1::JOB_STATE_QUEUED);
   EXPECT_EQ(Get(response.jobs(2).id()).state(), mlcube_remote::v1::JOB_STATE_QUEUED);
+  {
+    grpc::ClientContext ctx;
+    mlcube_remote::v1::CancelJobRequest cancel;
+    cancel.set_job_id(outside.id());
+    Job cancelled;
+    ASSERT_TRUE(stub_->CancelJob(&ctx, cancel, &cancelled).ok());
+  }
   for (int i = 2; i >= 0; --i) {
     grpc::ClientContext ctx;
     mlcube_remote::v1::CancelJobRequest cancel;
@@ -380,6 +404,8 @@ TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {
   auto agent = std::make_unique<AgentProcess>(options);
   ASSERT_TRUE(agent->Start());
   ASSERT_TRUE(PlaceHelloCube(*agent, kOwner, "hello"));
+  const std::string workspace = agent->state_dir() + "/cubes/" + kOwner + "/hello/workspace";
+  ASSERT_TRUE(::mlcube::testing::AddGreetGates(workspace + "/.."));
   auto stub = Jobs::NewStub(agent->Channel());
   SubmitJobRequest configure;
   configure.set_cube_id("hello");
@@ -389,8 +415,10 @@ TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {
   ASSERT_TRUE(stub->SubmitJob(&c1, configure, &job).ok());
   Watch(*stub, job.id(), 0, true);
 
+  // Each name waits for its gate: the task is where the test says it is.
   SubmitJobRequest request = RunRequest("hello", "greet");
-  (*request.mutable_env())["GREET_DELAY"] = "1";
+  (*request.mutable_env())["GREET_DELAY"] = "0";
+  (*request.mutable_env())["GREET_GATE"] = "/mlcube_io0/go";
   grpc::ClientContext c2;
   ASSERT_TRUE(stub->SubmitJob(&c2, request, &job).ok());
   WatchResult before = WatchUntilOutput(*stub, job.id(), "Hello, Alice!\n");
@@ -399,7 +427,9 @@ TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {
   const std::string state_dir = agent->state_dir();
   agent->Kill(SIGKILL);
   stub.reset();
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // Bob is printed meanwhile
+  // Bob is printed (and his file written) while no agent runs.
+  ::mlcube::testing::OpenGate(workspace + "/go1");
+  ASSERT_TRUE(::mlcube::testing::WaitForFile(workspace + "/greetings/Bob.txt"));
   AgentProcessOptions again = options;
   again.state_dir = state_dir;
   AgentProcess restarted(again);
@@ -413,6 +443,8 @@ TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {
     ASSERT_TRUE(stub->GetJob(&ctx, get, &now).ok());
     EXPECT_EQ(now.state(), mlcube_remote::v1::JOB_STATE_RUNNING) << now.reason();
   }
+  ::mlcube::testing::OpenGate(workspace + "/go2");
+  ::mlcube::testing::OpenGate(workspace + "/go3");
   WatchResult after = Watch(*stub, job.id(), before.next_offset, true);
   ASSERT_TRUE(after.status.ok()) << after.status.error_message();
   EXPECT_EQ(after.out, "Hello, Bob!\nHello, Charlie!\ngreet: wrote 3 greetings to /mlcube_io1\n");

@@ -92,6 +92,7 @@ bool AgentProcess::Start() {
   std::vector<std::string> args;
   if (!options_.netns.empty()) args = {"/usr/bin/ip", "netns", "exec", options_.netns};
   if (!options_.user.empty()) {
+    // --reset-env: only the user's HOME, SHELL, USER and a default PATH.
     for (const std::string& arg :
          {std::string("/usr/bin/setpriv"), "--reuid=" + std::to_string(uid_),
           "--regid=" + std::to_string(gid_), std::string("--init-groups"),
@@ -111,9 +112,6 @@ bool AgentProcess::Start() {
     if (fd >= 0) {
       dup2(fd, 2);
       dup2(fd, 1);
-    }
-    if (!options_.user.empty()) {
-      // setpriv --reset-env drops PATH to a default; keep ours.
     }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

@@ -203,8 +203,8 @@ TEST_F(SlurmEndToEndTest, ExitCodeIsPassedThrough) {
 TEST_F(SlurmEndToEndTest, StatusShowsTheSlurmJobAndCancelEndsIt) {
   WriteHosts("300", "");
   const std::string job = Detach();
-  std::string status = WaitForStatus(job, "tick", 1);
-  status = WaitForStatus(job, "state: RUNNING", 60);
+  const std::string status = WaitForStatus(job, "state: RUNNING", 60);
+  EXPECT_THAT(status, HasSubstr("state: RUNNING"));
   const std::string slurm_id = SlurmJobOf(WaitForStatus(job, "slurm job: ", 60));
   ASSERT_FALSE(slurm_id.empty()) << status;
   for (int i = 0; i < 100 && SlurmState(slurm_id) != "RUNNING"; ++i) {
@@ -226,10 +226,13 @@ TEST_F(SlurmEndToEndTest, OverItsTimeLimitIsReportedAsTimeout) {
 }
 
 TEST_F(SlurmEndToEndTest, PendingJobShowsItsReasonThenRuns) {
-  // A job of the same user holds the whole node for a few seconds.
+  // A job of the same user holds the whole node until the test releases it
+  // (its time limit, 2 minutes, bounds a test that fails first).
+  const std::string release = dir_.path() + "/release-blocker";
   std::string blocker;
   ASSERT_EQ(mlcube_test::Shell("cd /tmp && runuser -u mlcube -- sbatch --parsable --exclusive "
-                               "--time=2 -o /dev/null --wrap 'sleep 6'",
+                               "--time=2 -o /dev/null --wrap 'until [ -e " +
+                                   release + " ]; do sleep 0.2; done'",
                                &blocker),
             0)
       << blocker;
@@ -245,6 +248,7 @@ TEST_F(SlurmEndToEndTest, PendingJobShowsItsReasonThenRuns) {
               ::testing::AnyOf(HasSubstr("pending: Resources"), HasSubstr("pending: Priority")))
       << status;
   EXPECT_THAT(Cli({"jobs"}).out, HasSubstr("pending ("));
+  dir_.WriteFile("release-blocker", "");
   CommandResult logs = Cli({"logs", "-f", job}, 120);
   EXPECT_EQ(logs.exit_code, 0) << logs.err;
   EXPECT_EQ(CountOccurrences(logs.out, "tick 2\n"), 1) << logs.out;
@@ -440,8 +444,11 @@ TEST_F(SlurmEndToEndTest, SweepOfTwentyRunsIsOneJobArray) {
   EXPECT_THAT(Cli({"logs", record.runs[7].job_id}).out, HasSubstr("Hello, name: n7!"));
 }
 
-// Cancelling one run of an array cancels its element only.
+// Cancelling one run of an array cancels its element only. The runs count
+// for 300 s, so every one still running at the end was left running by the
+// cancel, not by luck (the test cancels them).
 TEST_F(SlurmEndToEndTest, CancellingOneArrayRunLeavesTheOthers) {
+  WriteHosts("300", "");
   CommandResult configured = Cli({"configure", Cube()}, 300);
   ASSERT_EQ(configured.exit_code, 0) << configured.err << "\nagent:\n" << agent_->Stderr();
   CommandResult detached =
@@ -501,8 +508,19 @@ TEST_F(SlurmEndToEndTest, AgentKilledMidArrayFollowsEveryRunToItsEnd) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   const std::string state_dir = agent_->state_dir();
+  // Ticks the elements wrote to their steps' output files so far.
+  auto ticks = [&state_dir] {
+    std::string out;
+    mlcube_test::Shell("cat " + state_dir + "/jobs/*/step-*.out 2>/dev/null", &out);
+    return CountOccurrences(out, "tick ");
+  };
   agent_->Kill(SIGKILL);
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // the elements go on without it
+  // The elements go on without it (the third has not even started).
+  const int at_kill = ticks();
+  for (int i = 0; i < 600 && ticks() <= at_kill; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GT(ticks(), at_kill) << "no element printed while the agent was down";
   StartAgent(state_dir);
   for (const RunRecord& run : record.runs) {
     CommandResult logs = Cli({"logs", "-f", run.job_id}, 120);

@@ -4,8 +4,11 @@
 // user's uid, and every way SSH must refuse (wrong key, unknown host key,
 // changed host key) does refuse, with a message that says what to do.
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -15,9 +18,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "controller/transport/agent_connection.h"
 #include "controller/transport/hosts_file.h"
@@ -38,6 +44,112 @@ using ::mlcube::testing::TempDir;
 using ::testing::HasSubstr;
 
 constexpr char kUser[] = "mlcube";
+
+// A TCP proxy on loopback in front of `upstream_port` that holds every
+// connection it accepts, forwarding nothing, until `parties` of them are open
+// at the same time; then it forwards them all. A client that opens its
+// connections one after another never gets there: each is let through after
+// `hold` instead, and Met() stays false.
+class BarrierProxy {
+ public:
+  BarrierProxy(int upstream_port, int parties, std::chrono::seconds hold)
+      : upstream_port_(upstream_port), parties_(parties), hold_(hold) {}
+  ~BarrierProxy() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+      for (int fd : clients_) shutdown(fd, SHUT_RDWR);
+    }
+    released_.notify_all();
+    if (listener_ >= 0) shutdown(listener_, SHUT_RDWR);
+    if (acceptor_.joinable()) acceptor_.join();
+    for (std::thread& t : connections_) t.join();
+    if (listener_ >= 0) close(listener_);
+  }
+
+  // Listens on a free loopback port.
+  bool Start() {
+    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof(address);
+    if (bind(listener_, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
+        listen(listener_, 16) != 0 ||
+        getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+      return false;
+    }
+    port_ = ntohs(address.sin_port);
+    acceptor_ = std::thread([this] {
+      for (int fd; (fd = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        clients_.push_back(fd);
+        connections_.emplace_back([this, fd] { Serve(fd); });
+      }
+    });
+    return true;
+  }
+
+  int port() const { return port_; }
+  // Whether `parties` connections were open at once.
+  bool Met() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return met_;
+  }
+
+ private:
+  void Serve(int client) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (++open_ >= parties_) met_ = true;
+      released_.notify_all();
+      released_.wait_for(lock, hold_, [this] { return met_ || stopping_; });
+    }
+    int upstream = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(upstream_port_);
+    if (connect(upstream, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+      Pump(client, upstream);
+    }
+    close(upstream);
+    std::lock_guard<std::mutex> lock(mutex_);
+    --open_;
+  }
+
+  // Copies both ways until either side closes.
+  static void Pump(int a, int b) {
+    pollfd fds[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+    char buffer[65536];
+    while (poll(fds, 2, -1) > 0) {
+      for (int i = 0; i < 2; ++i) {
+        if (fds[i].revents == 0) continue;
+        const ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
+        if (n <= 0) return;
+        for (ssize_t off = 0; off < n;) {
+          const ssize_t w = write(fds[1 - i].fd, buffer + off, n - off);
+          if (w <= 0) return;
+          off += w;
+        }
+      }
+    }
+  }
+
+  const int upstream_port_;
+  const int parties_;
+  const std::chrono::seconds hold_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::mutex mutex_;
+  std::condition_variable released_;
+  int open_ = 0;
+  bool met_ = false;
+  bool stopping_ = false;
+  std::vector<int> clients_;
+  std::thread acceptor_;
+  std::vector<std::thread> connections_;
+};
 
 // One sshd, one agent (as `mlcube`) and a client-side ssh dir per test.
 class SshTransportTest : public ::testing::Test {
@@ -93,17 +205,30 @@ TEST_F(SshTransportTest, HostsCommandReachesTheAgentThroughSsh) {
   EXPECT_THAT(result.out, ::testing::ContainsRegex("gpu\\* +up +" MLCUBE_REMOTE_VERSION));
 }
 
-// `hosts` probes every host at once, each over its own SSH session.
+// `hosts` probes every host at once, each over its own SSH session: the four
+// hosts are reached through a proxy that lets no connection through until all
+// four are open at the same time, which probes made one after another never
+// are (each would wait out the proxy's 30 s hold, and Met() stays false).
 TEST_F(SshTransportTest, SeveralSshHostsAreProbedInParallel) {
+  constexpr int kHosts = 4;
+  BarrierProxy proxy(sshd_->port(), kHosts, std::chrono::seconds(30));
+  ASSERT_TRUE(proxy.Start());
+  std::string known = sshd_->KnownHostsLine();
+  const std::string sshd_port = "]:" + std::to_string(sshd_->port()) + " ";
+  known.replace(known.find(sshd_port), sshd_port.size(), "]:" + std::to_string(proxy.port()) + " ");
+  root_.WriteFile("client/known_hosts", known);
   std::string text = "default_host: gpu0\nhosts:\n";
-  for (int i = 0; i < 4; ++i) {
-    text += "  gpu" + std::to_string(i) + ":\n    ssh: " + KeyBlock("good_key") +
-            "\n    agent_socket: " + agent_->socket_path() + "\n";
+  for (int i = 0; i < kHosts; ++i) {
+    text += "  gpu" + std::to_string(i) +
+            ":\n    ssh: {host: 127.0.0.1, port: " + std::to_string(proxy.port()) +
+            ", user: " + kUser + ", identity_file: " + client_dir_ +
+            "/good_key}\n    agent_socket: " + agent_->socket_path() + "\n";
   }
   root_.WriteFile("many.yaml", text);
   CommandResult result = Hosts(root_.path() + "/many.yaml");
+  EXPECT_TRUE(proxy.Met()) << "the " << kHosts << " SSH connections were never open at once";
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < kHosts; ++i) {
     EXPECT_THAT(result.out, ::testing::ContainsRegex("gpu" + std::to_string(i) + "\\*? +up "));
   }
 }

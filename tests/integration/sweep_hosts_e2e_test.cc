@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "tests/integration/hello_cube_fixture.h"
 #include "tests/integration/ssh_test_network_namespace.h"
 #include "tests/support/command_runner.h"
+#include "tests/support/hello_cube.h"
 
 namespace mlcube {
 namespace {
@@ -52,9 +54,11 @@ class SweepHostsTest : public ::mlcube_test::HelloCubeTest {
   // gpu01 and gpu02: agents as the service user in namespaces hosts-PID-1
   // and -2, mutual TLS on port 7443, at most 2 running jobs per caller
   // (which their GetInfo reports, so each host takes 2 runs). A greeting
-  // takes 3 s on gpu01 and 300 s on gpu02 (its runs are still going when
-  // it is killed).
+  // on gpu01 waits until the test opens its run's gate (so gpu01 has no
+  // free place before the test says so); one on gpu02 takes 300 s (its
+  // runs are still going when it is lost).
   void StartHosts() {
+    ASSERT_TRUE(::mlcube::testing::AddGreetGates(dir_.path() + "/hello"));
     for (int i = 1; i <= 2; ++i) {
       hosts_.push_back(std::make_unique<SshTestNetworkNamespace>("hosts-", i));
       ASSERT_TRUE(hosts_.back()->Create());
@@ -75,11 +79,11 @@ class SweepHostsTest : public ::mlcube_test::HelloCubeTest {
     const std::string tls = "    tls: {ca: " + certs_ + "/ca.pem, cert: " + certs_ +
                             "/client.pem, key: " + certs_ + "/client.key}\n";
     std::string hosts = "default_host: gpu01\nhosts:\n";
-    const std::vector<std::string> delays = {"3", "300"};
+    const std::vector<std::string> env = {"{GREET_DELAY: '0', GREET_GATE: /mlcube_io0/go}",
+                                          "{GREET_DELAY: '300'}"};
     for (int i = 0; i < 2; ++i) {
       hosts += "  gpu0" + std::to_string(i + 1) + ":\n    address: " + hosts_[i]->inside_address() +
-               ":7443\n    runtime: docker\n" + tls + "    env: {GREET_DELAY: '" + delays[i] +
-               "'}\n";
+               ":7443\n    runtime: docker\n" + tls + "    env: " + env[i] + "\n";
     }
     dir_.WriteFile("hosts.yaml", hosts + "groups:\n  lab: [gpu01, gpu02]\n");
   }
@@ -123,6 +127,32 @@ class SweepHostsTest : public ::mlcube_test::HelloCubeTest {
     }
     ADD_FAILURE() << "gpu02 never ran two runs";
     return "";
+  }
+
+  // Opens the gate of each run the sweep sends to gpu01 (the run's
+  // directory in gpu01's workspace, mounted at /mlcube_io0), until four
+  // have been opened; false when they were not within 4 minutes.
+  bool ReleaseGpu01Runs(const std::string& sweep) {
+    std::set<std::string> released;
+    for (int i = 0; i < 2400 && released.size() < 4; ++i) {
+      std::string workspace;
+      Shell("ls -d " + agents_[0]->state_dir() + "/cubes/*/*/workspace 2>/dev/null | head -1",
+            &workspace);
+      workspace.erase(workspace.find_last_not_of('\n') + 1);
+      absl::StatusOr<SweepRecord> record =
+          SweepRecord::Load(Workspace() + "/runs/" + sweep + "/sweep.yaml");
+      for (const RunRecord& run : record.ok() ? record->runs : std::vector<RunRecord>()) {
+        const std::string dir = workspace + "/" + run.run_dir;
+        if (run.host != "gpu01" || released.count(run.id) || workspace.empty() ||
+            ::access(dir.c_str(), F_OK) != 0) {
+          continue;
+        }
+        ::mlcube::testing::OpenGate(dir + "/go1");
+        released.insert(run.id);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return released.size() == 4;
   }
 
   std::vector<std::unique_ptr<SshTestNetworkNamespace>> hosts_;
@@ -232,6 +262,7 @@ TEST_F(SweepHostsTest, AKilledHostsRunsAreLostAndTheRestFinishOnTheOther) {
   ASSERT_FALSE(sweep.empty());
   const int64_t killed_ms = NowUnixMs();
   agents_[1]->Kill(SIGKILL);
+  EXPECT_TRUE(ReleaseGpu01Runs(sweep));
   CommandResult result = sweep_command.Wait(240);
   EXPECT_EQ(result.exit_code, 1) << result.err;
   EXPECT_THAT(result.err, HasSubstr("on gpu01 (2), gpu02 (2), 4 at a time"));
@@ -265,6 +296,7 @@ TEST_F(SweepHostsTest, AHostCutOffTheNetworkLosesItsRunsAndTheOtherFinishes) {
   ASSERT_FALSE(sweep.empty());
   const std::string link = "ip -n " + hosts_[1]->name() + " link set " + hosts_[1]->inside_veth();
   ASSERT_EQ(Shell(link + " down"), 0);
+  EXPECT_TRUE(ReleaseGpu01Runs(sweep));
   CommandResult result = sweep_command.Wait(240);
   ASSERT_EQ(Shell(link + " up"), 0);
   EXPECT_EQ(result.exit_code, 1) << result.err;

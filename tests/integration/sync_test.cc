@@ -21,6 +21,7 @@
 #include "common/digest.h"
 #include "common/unique_fd.h"
 #include "common/zstd_codec.h"
+#include "controller/sync/sync_client.h"
 #include "mlcube_remote/v1/content_store.grpc.pb.h"
 #include "mlcube_remote/v1/manifest.pb.h"
 #include "mlcube_remote/v1/workspace.grpc.pb.h"
@@ -119,9 +120,8 @@ class SyncTest : public ::testing::Test {
   }
   PushResult Push() { return Sync({"push"}); }
 
-  std::string CubeId(const std::string& dir) const {
-    return std::filesystem::path(dir).filename().string() + "-" + DigestOf(dir).hash().substr(0, 8);
-  }
+  // The id `sync push` gives a cube by default.
+  static std::string CubeId(const std::string& dir) { return SyncClient::DefaultCubeId(dir); }
   std::string Remote(const std::string& rel, const std::string& cube = "") const {
     return agent_.state_dir() + "/cubes/uid-" + std::to_string(getuid()) + "/" +
            CubeId(cube.empty() ? cube_ : cube) + "/" + rel;
@@ -168,6 +168,7 @@ TEST_F(SyncTest, ChangedFileIsTheOnlyThingSent) {
 
 TEST_F(SyncTest, DeletedFileIsPrunedButTaskOutputsStay) {
   ASSERT_EQ(Push().exit_code, 0);
+  ASSERT_TRUE(std::filesystem::exists(Remote("workspace/data/small.txt")));
   WriteFile(Remote("workspace/out/result.txt"), "task output");
   std::filesystem::remove(cube_ + "/workspace/data/small.txt");
   std::filesystem::remove(cube_ + "/workspace/link");
@@ -209,6 +210,9 @@ TEST_F(SyncTest, DryRunChangesNothing) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("would be sent"));
   EXPECT_FALSE(std::filesystem::exists(Remote("mlcube.yaml")));
+  // Where a real push puts it.
+  ASSERT_EQ(Push().exit_code, 0);
+  EXPECT_TRUE(std::filesystem::exists(Remote("mlcube.yaml")));
 }
 
 TEST_F(SyncTest, SymlinkLeavingTheCubeIsRefusedByName) {

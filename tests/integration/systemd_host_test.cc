@@ -6,8 +6,9 @@
 // agent as an enabled unit that comes back after `systemctl restart` and
 // after a reboot, and uninstall leaving no unit and no process.
 //
-// Not in the default suite (label systemd-host): the first run debootstraps
-// the image (a few minutes, needs the Debian mirror). Run it with
+// Part of the whole suite: tools/run-tests.sh builds the image first (the
+// first time it debootstraps, a few minutes, needing the Debian mirror).
+// Alone, after `tools/systemd-test-host.sh image`:
 //   ctest --test-dir build -L systemd-host
 
 #include <gmock/gmock.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -95,14 +97,22 @@ class SystemdHostTest : public ::testing::Test {
                hosts.out);
   }
 
-  // Waits (30 s) until systemd in the host says it is up again.
-  static bool WaitForBoot() {
-    for (int i = 0; i < 150; ++i) {
-      const std::string state = Exec("systemctl is-system-running");
-      if (state == "running\n" || state == "degraded\n") return true;
+  // Polls `done` every 200 ms until it holds; false after `seconds`.
+  static bool WaitUntil(const std::function<bool()>& done, int seconds = 60) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    return false;
+    return true;
+  }
+
+  // Waits until systemd in the host says it is up again.
+  static bool WaitForBoot() {
+    return WaitUntil([] {
+      const std::string state = Exec("systemctl is-system-running");
+      return state == "running\n" || state == "degraded\n";
+    });
   }
 
   static TempDir* root_;
@@ -122,8 +132,13 @@ TEST_F(SystemdHostTest, PerUserWithoutLingeringRunsDetachedAndOutlivesTheSession
   EXPECT_THAT(install.err, HasSubstr("user systemd: yes, lingering: no"));
   EXPECT_THAT(install.err, HasSubstr("lingering is off for bob"));
   EXPECT_THAT(install.err, HasSubstr("runs as a detached process"));
-  // logind stops bob's user manager 10 s after his last session ends.
-  std::this_thread::sleep_for(std::chrono::seconds(12));
+  // Every SSH session of bob's has ended once logind has none of his left
+  // active or online: the agent, still running, kept its session "closing".
+  EXPECT_TRUE(WaitUntil([] {
+    return Exec("loginctl show-user bob -p State --value") == "closing\n";
+  })) << "bob's sessions never all ended:\n"
+      << Exec("loginctl show-user bob; loginctl list-sessions --no-legend")
+      << Exec("ps -eo pid,ppid,user,args");
   EXPECT_THAT(Exec("ps -u bob -o args"), HasSubstr("mlcube-agent.real serve"));
   EXPECT_THAT(Cli({"hosts"}).err, Not(HasSubstr("bob: your agent was not running")));
   EXPECT_TRUE(HostUp("bob"));
@@ -148,8 +163,9 @@ TEST_F(SystemdHostTest, PerUserWithLingeringIsAUserServiceThatSurvivesAReboot) {
 
   ASSERT_EQ(Shell(std::string("docker restart -t 5 ") + kContainer + " >/dev/null"), 0);
   ASSERT_TRUE(WaitForBoot());
+  // Her user manager starts the service at boot; it answers once it listens.
+  EXPECT_TRUE(WaitUntil([] { return HostUp("alice"); })) << Exec("ps -u alice -o args");
   EXPECT_THAT(Exec("ps -u alice -o args"), HasSubstr("mlcube-agent.real serve"));
-  EXPECT_TRUE(HostUp("alice"));
 
   CommandResult uninstall = Cli({"agent", "uninstall", "--host=alice"});
   EXPECT_EQ(uninstall.exit_code, 0) << uninstall.err;
@@ -177,11 +193,16 @@ TEST_F(SystemdHostTest, SystemAgentIsAnEnabledServiceThatComesBack) {
   EXPECT_THAT(again.err, HasSubstr("systemd unit unchanged"));
   EXPECT_THAT(again.err, HasSubstr("already running"));
 
+  // A restart starts a new process, which answers once it listens.
+  const std::string before = Exec("systemctl show -p MainPID --value mlcube-agent");
   Exec("systemctl restart mlcube-agent");
-  EXPECT_TRUE(HostUp("system"));
+  EXPECT_NE(Exec("systemctl show -p MainPID --value mlcube-agent"), before);
+  EXPECT_TRUE(WaitUntil([] { return HostUp("system"); }))
+      << Exec("journalctl -u mlcube-agent -n 20");
   ASSERT_EQ(Shell(std::string("docker restart -t 5 ") + kContainer + " >/dev/null"), 0);
   ASSERT_TRUE(WaitForBoot());
-  EXPECT_TRUE(HostUp("system")) << Exec("journalctl -u mlcube-agent -n 20");
+  EXPECT_TRUE(WaitUntil([] { return HostUp("system"); }))
+      << Exec("journalctl -u mlcube-agent -n 20");
 
   CommandResult uninstall = Cli({"agent", "uninstall", "--host=system", "--system"});
   EXPECT_EQ(uninstall.exit_code, 0) << uninstall.err;

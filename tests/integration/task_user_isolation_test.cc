@@ -13,8 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,7 +78,7 @@ case "$task" in
     ;;
   peek)
     # Who owns what is mounted at --victim, and what of it can be read.
-    { stat -c %u "$victim"; cat "$victim/secret.txt" 2>&1; ls "$victim" 2>&1; } \
+    { stat -c '%u %i' "$victim"; cat "$victim/secret.txt" 2>&1; ls "$victim" 2>&1; } \
       > "$out/$(hostname).txt"
     ;;
   hide)
@@ -322,10 +324,85 @@ TEST_F(TaskUserIsolationTest, ApptainerAndSlurmAreRefusedForAnotherIdentity) {
   }
 }
 
+// What the peeks of the race below did, told apart by what each saw.
+struct PeekTally {
+  int ended = 0;
+  int failed = 0;       // the agent refused the mount, or the container did not start
+  int mounted_own = 0;  // mounted and read a directory that is not bob's
+  int won = 0;          // mounted bob's workspace (its inode) or read his data
+  std::map<std::string, int> reasons;  // why the failed peeks failed
+  std::string seen;                    // every peek's output
+};
+
+// Peeks raced against the flipper, and how many must have mounted and read
+// for the race to count as run (about one in eight does, here).
+constexpr int kRacePeeks = 48;
+constexpr int kRaceMinimumMounted = 2;
+
+v1::JobState GetState(v1::Jobs::Stub& jobs, const std::string& id) {
+  grpc::ClientContext ctx;
+  v1::GetJobRequest get;
+  get.set_job_id(id);
+  v1::Job job;
+  return jobs.GetJob(&ctx, get, &job).ok() ? job.state() : v1::JOB_STATE_UNSPECIFIED;
+}
+
+// Waits (up to 5 minutes) until every peek has ended; counts the ended and
+// the failed ones, by reason.
+PeekTally WaitForPeeks(v1::Jobs::Stub& jobs, const std::vector<std::string>& peeks) {
+  PeekTally tally;
+  for (int wait = 0; wait < 1500; ++wait) {
+    tally = PeekTally();
+    for (const std::string& id : peeks) {
+      grpc::ClientContext ctx;
+      v1::GetJobRequest get;
+      get.set_job_id(id);
+      v1::Job job;
+      if (!jobs.GetJob(&ctx, get, &job).ok()) continue;
+      if (job.state() == v1::JOB_STATE_FAILED) {
+        ++tally.failed;
+        ++tally.reasons[job.reason()];
+      }
+      tally.ended += job.state() == v1::JOB_STATE_SUCCEEDED || job.state() == v1::JOB_STATE_FAILED;
+    }
+    if (tally.ended == static_cast<int>(peeks.size())) break;
+    usleep(200 * 1000);
+  }
+  return tally;
+}
+
+// Reads each peek's output ("UID INODE" of what was mounted, then what it
+// could read) and counts the mounts of bob's workspace (`bob_inode`) or of
+// anything that showed his data (`bob_secret`, his task's output) as won.
+void TallyPeekOutputs(const std::string& dir, ino_t bob_inode, const std::string& bob_secret,
+                      PeekTally* tally) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string seen = ReadFileContent(entry.path().string());
+    tally->seen += entry.path().filename().string() + ": " + seen;
+    const size_t space = seen.find(' ');
+    const size_t end = seen.find('\n');
+    if (space == std::string::npos || end == std::string::npos || space > end) continue;
+    uint64_t inode = 0;
+    if (!absl::SimpleAtoi(seen.substr(space + 1, end - space - 1), &inode)) continue;
+    if (inode == bob_inode || seen.find(bob_secret) != std::string::npos ||
+        seen.find("result of") != std::string::npos) {
+      ++tally->won;
+    } else {
+      ++tally->mounted_own;
+    }
+  }
+}
+
 // The race itself, as the attack did it: alice's task swaps a directory of
-// its workspace for a link to bob's while 24 jobs of hers mount that
-// directory (the agent's checks and Docker's mount see different things in
-// some of them). Whatever got mounted, nothing of bob's is read.
+// its workspace for a link to bob's workspace, without pause, while 48 jobs
+// of hers mount that directory. A peek that mounted what the agent checked
+// sees a directory of alice's; a peek that sees bob's workspace (its inode
+// number) won the race. The flipper must outlast every peek and some peeks
+// must have mounted and read, or the race was not run.
+//
+// Before the agent froze an identity's other containers while it checked
+// and started a step, 12 of 48 peeks here mounted bob's workspace.
 TEST_F(TaskUserIsolationTest, AMountRacedOntoAnotherIdentitysWorkspaceReadsNothing) {
   ASSERT_NO_FATAL_FAILURE(StartAgent(Pool() + "max_concurrent_jobs: 32\n"));
   const std::string bob = ProbeCube("bob");
@@ -334,11 +411,14 @@ TEST_F(TaskUserIsolationTest, AMountRacedOntoAnotherIdentitysWorkspaceReadsNothi
   const std::string alice = ProbeCube("alice");
   CommandResult a = Run("alice", alice, "whoami");  // builds her image
   ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  const std::string bob_workspace = CubeRoot("bob", bob) + "/workspace";
+  struct stat bob_stat;
+  ASSERT_EQ(stat(bob_workspace.c_str(), &bob_stat), 0);
   const std::string alice_id = ::mlcube::SyncClient::DefaultCubeId(alice);
   auto jobs = v1::Jobs::NewStub(agents_->Channel("alice"));
   v1::SubmitJobRequest flip = RunRequest(alice_id, "flip");
-  (*flip.mutable_env())["FLIP_TARGET"] = CubeRoot("bob", bob) + "/workspace";
-  (*flip.mutable_env())["FLIP_SECONDS"] = "40";
+  (*flip.mutable_env())["FLIP_TARGET"] = bob_workspace;
+  (*flip.mutable_env())["FLIP_SECONDS"] = "600";  // a bound: it is cancelled below
   v1::Job flipper;
   {
     grpc::ClientContext ctx;
@@ -346,28 +426,15 @@ TEST_F(TaskUserIsolationTest, AMountRacedOntoAnotherIdentitysWorkspaceReadsNothi
   }
   ASSERT_THAT(WatchUntilOutput(*jobs, flipper.id(), "flipping").out, HasSubstr("flipping"));
   std::vector<std::string> peeks;
-  for (int i = 0; i < 24; ++i) {
+  for (int i = 0; i < kRacePeeks; ++i) {
     grpc::ClientContext ctx;
     v1::Job job;
     ASSERT_TRUE(jobs->SubmitJob(&ctx, RunRequest(alice_id, "peek"), &job).ok());
     peeks.push_back(job.id());
   }
-  int ended = 0;
-  for (int wait = 0; wait < 600 && ended < 24; ++wait) {
-    ended = 0;
-    for (const std::string& id : peeks) {
-      grpc::ClientContext ctx;
-      v1::GetJobRequest get;
-      get.set_job_id(id);
-      v1::Job job;
-      if (jobs->GetJob(&ctx, get, &job).ok() &&
-          (job.state() == v1::JOB_STATE_SUCCEEDED || job.state() == v1::JOB_STATE_FAILED)) {
-        ++ended;
-      }
-    }
-    if (ended < 24) usleep(200 * 1000);
-  }
-  EXPECT_EQ(ended, 24);
+  PeekTally tally = WaitForPeeks(*jobs, peeks);
+  // Still flipping after the last peek ended: every peek ran during the race.
+  EXPECT_EQ(GetState(*jobs, flipper.id()), v1::JOB_STATE_RUNNING);
   {
     grpc::ClientContext ctx;
     v1::CancelJobRequest cancel;
@@ -375,21 +442,21 @@ TEST_F(TaskUserIsolationTest, AMountRacedOntoAnotherIdentitysWorkspaceReadsNothi
     v1::Job job;
     jobs->CancelJob(&ctx, cancel, &job);
   }
-  std::string seen;
-  Shell("cat '" + CubeRoot("alice", alice) + "/workspace/peeks/'*.txt", &seen);
-  EXPECT_THAT(seen, Not(HasSubstr(Secret("bob"))));
-  EXPECT_THAT(seen, Not(HasSubstr("result of")));  // bob's task's output
-  // How many mounts the race won (bob's workspace is the agent's directory):
-  // for the record; the assertion above holds either way.
-  int won = 0;
-  for (size_t at = 0;
-       (at = seen.find(std::to_string(agents_->agent().uid()) + "\n", at)) != std::string::npos;
-       ++at) {
-    ++won;
+  TallyPeekOutputs(CubeRoot("alice", alice) + "/workspace/peeks", bob_stat.st_ino, Secret("bob"),
+                   &tally);
+  std::cout << "mount race: " << tally.ended << " of " << peeks.size() << " peeks ended; "
+            << tally.failed << " failed, " << tally.mounted_own << " mounted one not bob's, "
+            << tally.won << " won (bob's workspace)\n";
+  for (const auto& [reason, count] : tally.reasons) {
+    std::cout << "  failed " << count << "x: " << reason << "\n";
   }
-  std::cout << "raced mounts of bob's workspace: " << won << " of " << peeks.size()
-            << "; what the peeks saw:\n"
-            << seen;
+  std::cout << "what the peeks saw:\n" << tally.seen;
+  EXPECT_EQ(tally.ended, kRacePeeks);
+  EXPECT_GE(tally.mounted_own + tally.won, kRaceMinimumMounted)
+      << "too few peeks mounted and read: the race was not run";
+  EXPECT_EQ(tally.won, 0) << "a peek mounted bob's workspace";
+  EXPECT_THAT(tally.seen, Not(HasSubstr(Secret("bob"))));
+  EXPECT_THAT(tally.seen, Not(HasSubstr("result of")));  // bob's task's output
 }
 
 // A workspace made before workspaces had access lists (other bits on

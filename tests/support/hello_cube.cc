@@ -1,8 +1,15 @@
 #include "tests/support/hello_cube.h"
 
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <system_error>
+#include <thread>
 
 namespace mlcube::testing {
 
@@ -21,6 +28,53 @@ bool CopyHelloCube(const std::string& dest) {
       std::cerr << "remove " << dest << output << ": " << ec.message() << "\n";
       return false;
     }
+  }
+  return true;
+}
+
+bool AddGreetGates(const std::string& cube_dir) {
+  const std::string script = cube_dir + "/build/hello.sh";
+  std::ifstream in(script);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string body = text.str();
+  const std::string pace = "    sleep \"$delay\"\n";
+  const size_t at = body.find(pace);
+  if (at == std::string::npos) {
+    ADD_FAILURE() << script << " has no line `" << pace << "` to gate";
+    return false;
+  }
+  body.insert(at + pace.size(),
+              "    [ -z \"$GREET_GATE\" ] || until [ -e \"$GREET_GATE$count\" ]; do sleep 0.1; "
+              "done\n");
+  std::ofstream(script, std::ios::trunc) << body;
+  // An image of its own: a hello image some other test built is not gated.
+  const std::string yaml_path = cube_dir + "/mlcube.yaml";
+  std::ifstream yaml_in(yaml_path);
+  std::stringstream yaml_text;
+  yaml_text << yaml_in.rdbuf();
+  std::string yaml = yaml_text.str();
+  const std::string image = "image: mlcube/hello:0.1";
+  const size_t image_at = yaml.find(image);
+  if (image_at == std::string::npos) {
+    ADD_FAILURE() << yaml_path << " has no `" << image << "`";
+    return false;
+  }
+  yaml.replace(image_at, image.size(), "image: mlcube/hello-gated:0.1");
+  std::ofstream(yaml_path, std::ios::trunc) << yaml;
+  return true;
+}
+
+void OpenGate(const std::string& path) {
+  std::ofstream gate(path);
+  EXPECT_TRUE(gate.good()) << "cannot create " << path;
+}
+
+bool WaitForFile(const std::string& path, int timeout_s) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (access(path.c_str(), F_OK) != 0) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return true;
 }

@@ -153,7 +153,11 @@ TEST(MountPlannerTest, RelativeHostPathIsAnError) {
   Task task;
   task.name = "t";
   task.inputs = {Param("a", kDir, "relative/dir")};
-  EXPECT_FALSE(PlanTaskInvocation(task).ok());
+  auto plan = PlanTaskInvocation(task);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("relative/dir"));
+  task.inputs = {Param("a", kDir, "/absolute/dir")};
+  EXPECT_TRUE(PlanTaskInvocation(task).ok());  // the same task, absolute
 }
 
 }  // namespace

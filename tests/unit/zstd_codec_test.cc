@@ -39,6 +39,11 @@ TEST(ZstdCodecTest, LeavesRandomAndTinyDataAlone) {
   std::string frame;
   EXPECT_FALSE(ZstdCodec::CompressIfWorthwhile(RandomBytes(256 << 10), 1, &frame));
   EXPECT_FALSE(ZstdCodec::CompressIfWorthwhile("tiny tiny tiny tiny", 1, &frame));
+  // The same call does compress what is worth it.
+  std::string text;
+  while (text.size() < (256 << 10)) text += "tiny tiny tiny tiny ";
+  EXPECT_TRUE(ZstdCodec::CompressIfWorthwhile(text, 1, &frame));
+  EXPECT_LT(frame.size(), text.size() / 10);
 }
 
 TEST(ZstdCodecTest, RefusesFramesOfAnotherSizeOrGarbage) {
