@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/cube_loader.h"
 #include "controller/remote/cube_push.h"
 #include "controller/remote/job_watcher.h"
 #include "controller/sync/scan_cache.h"
@@ -96,6 +97,10 @@ absl::Status PullOutputs(AgentConnection& agent, const RemoteRunRequest& request
   pull.workspace = cube.workspace;
   pull.cube_id = request.submit.cube_id();
   pull.job_id = job.id();
+  // Where the job may write here: the outputs of the tasks this controller
+  // submitted, as its own copy of the cube names them.
+  pull.outputs = WorkspaceOutputPaths(
+      cube, std::vector<std::string>(request.submit.tasks().begin(), request.submit.tasks().end()));
   pull.skip_missing = true;  // a failed task may not have written them all
   pull.show_progress = console.verbosity() != Verbosity::kQuiet;
   pull.interactive = ::isatty(STDERR_FILENO) == 1;
@@ -111,6 +116,7 @@ absl::Status PullOutputs(AgentConnection& agent, const RemoteRunRequest& request
         pulled.status().code(),
         absl::StrCat("pulling outputs from ", agent.Describe(), ": ", pulled.status().message()));
   }
+  for (const std::string& warning : pulled->warnings) console.Warning(warning);
   for (const std::string& conflict : pulled->conflicts) {
     console.Warning(absl::StrCat("kept your ", conflict,
                                  ": it changed since the last sync; the host's version is in ",
