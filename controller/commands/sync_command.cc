@@ -17,6 +17,7 @@
 #include "common/grpc_status.h"
 #include "controller/remote/cube_push.h"
 #include "controller/sweeps/sweep_record.h"
+#include "controller/sync/job_outputs_record.h"
 #include "controller/sync/scan_cache.h"
 #include "controller/sync/sync_client.h"
 #include "controller/terminal/exit_codes.h"
@@ -165,9 +166,14 @@ int PushCubeTo(const SyncCommandOptions& options, SyncTarget& target, SyncClient
   return kExitOk;
 }
 
-// Where `sync pull --job` may write: the outputs of the job's tasks as this
-// cube names them and, for a run of a sweep recorded here, the run's own.
+// Where `sync pull --job` may write: what `run` recorded when it submitted
+// the job; else the outputs of the job's tasks as this cube (with this
+// command's -P) names them and, for a run of a sweep recorded here, the
+// run's own.
 absl::StatusOr<std::vector<std::string>> JobOutputs(SyncTarget& target, const std::string& job_id) {
+  absl::StatusOr<std::vector<std::string>> recorded =
+      JobOutputsRecord(JobOutputsRecord::DefaultDir()).Load(target.cube_id, job_id);
+  if (recorded.ok()) return recorded;
   mlcube_remote::v1::GetJobRequest get;
   get.set_job_id(job_id);
   mlcube_remote::v1::Job job;

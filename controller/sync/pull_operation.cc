@@ -231,8 +231,9 @@ absl::Status PullOperation::PlanEntry(const v1::ManifestEntry& e, const std::str
   // A dry run into a directory not made yet: all of it is new.
   const BeneathDir::Parent missing{UniqueFd(), SplitPath(e.path()).second};
   const bool file = e.type() == v1::ENTRY_TYPE_FILE;
-  if (!workspace_dir_.has_value())
+  if (!workspace_dir_.has_value()) {
     return file ? PlanFile(e, missing, nullptr, key, index) : absl::OkStatus();
+  }
   // A file output's directory may be new here (the task made it).
   absl::StatusOr<BeneathDir::Parent> parent =
       workspace_dir_->OpenParent(e.path(), /*create=*/!options_.dry_run);
