@@ -103,16 +103,35 @@ absl::StatusOr<UniqueFd> BeneathDir::WalkComponents(absl::string_view rel, bool 
   return cur;
 }
 
-absl::StatusOr<UniqueFd> BeneathDir::OpenRegularFile(absl::string_view rel) const {
+absl::StatusOr<BeneathDir::Parent> BeneathDir::OpenParent(absl::string_view rel, bool create,
+                                                          mode_t mode) const {
   if (absl::Status s = ValidateRelativePath(rel); !s.ok()) return s;
   const size_t slash = rel.rfind('/');
   const absl::string_view parent = slash == absl::string_view::npos ? "" : rel.substr(0, slash);
-  const std::string name(slash == absl::string_view::npos ? rel : rel.substr(slash + 1));
-  absl::StatusOr<UniqueFd> dir = OpenDir(parent, /*create=*/false);
+  absl::StatusOr<UniqueFd> dir = OpenDir(parent, create, mode);
   if (!dir.ok()) return dir.status();
+  return Parent{*std::move(dir),
+                std::string(slash == absl::string_view::npos ? rel : rel.substr(slash + 1))};
+}
+
+absl::StatusOr<UniqueFd> BeneathDir::OpenRegularFile(absl::string_view rel) const {
+  absl::StatusOr<Parent> parent = OpenParent(rel, /*create=*/false);
+  if (!parent.ok()) return parent.status();
   const std::string shown = absl::StrCat("'", PrintableExcerpt(rel), "' in ", root_path_);
+  struct stat st;
+  absl::StatusOr<UniqueFd> fd = OpenRegularAt(parent->dir.get(), parent->name, shown, &st);
+  if (!fd.ok()) return fd.status();
+  if (st.st_nlink > 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(shown, " has ", st.st_nlink, " hard links; refusing to read it"));
+  }
+  return fd;
+}
+
+absl::StatusOr<UniqueFd> OpenRegularAt(int dir_fd, const std::string& name, absl::string_view shown,
+                                       struct stat* st) {
   UniqueFd fd(
-      openat(dir->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+      openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd) {
     const int err = errno;
     if (err == ENOENT) return absl::NotFoundError(absl::StrCat(shown, " does not exist"));
@@ -122,18 +141,40 @@ absl::StatusOr<UniqueFd> BeneathDir::OpenRegularFile(absl::string_view rel) cons
     }
     return absl::FailedPreconditionError(absl::StrCat("opening ", shown, ": ", strerror(err)));
   }
-  struct stat st;
-  if (fstat(fd.get(), &st) != 0) {
+  struct stat own;
+  if (st == nullptr) st = &own;
+  if (fstat(fd.get(), st) != 0) {
     return absl::InternalError(absl::StrCat("stat ", shown, ": ", strerror(errno)));
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (!S_ISREG(st->st_mode)) {
     return absl::FailedPreconditionError(absl::StrCat(shown, " is not a regular file"));
   }
-  if (st.st_nlink > 1) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(shown, " has ", st.st_nlink, " hard links; refusing to read it"));
-  }
   return fd;
+}
+
+absl::StatusOr<UniqueFd> CreateFileAt(int dir_fd, const std::string& name, absl::string_view shown,
+                                      mode_t mode) {
+  constexpr int kFlags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC;
+  UniqueFd fd(openat(dir_fd, name.c_str(), kFlags, mode));
+  if (!fd && errno == EEXIST && unlinkat(dir_fd, name.c_str(), 0) == 0) {
+    fd.Reset(openat(dir_fd, name.c_str(), kFlags, mode));
+  }
+  if (!fd) return WriteErrorStatus(errno, absl::StrCat("creating ", shown));
+  return fd;
+}
+
+absl::Status ReplaceWithSymlinkAt(int dir_fd, const std::string& name, const std::string& target,
+                                  const std::string& temp_name, absl::string_view shown) {
+  unlinkat(dir_fd, temp_name.c_str(), 0);
+  if (symlinkat(target.c_str(), dir_fd, temp_name.c_str()) != 0) {
+    return WriteErrorStatus(errno, absl::StrCat("creating the symbolic link ", shown));
+  }
+  if (renameat(dir_fd, temp_name.c_str(), dir_fd, name.c_str()) != 0) {
+    const int err = errno;
+    unlinkat(dir_fd, temp_name.c_str(), 0);
+    return WriteErrorStatus(err, absl::StrCat("placing the symbolic link ", shown));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<UniqueFd> BeneathDir::OpenDirPath(const std::string& path, bool create,

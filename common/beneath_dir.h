@@ -14,6 +14,7 @@
 // a directory for a link afterwards; a later path-based use (a container
 // runtime mounting a host path by name) sees the swap.
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -52,6 +53,15 @@ class BeneathDir {
   // another file's bytes a task linked in); NOT_FOUND when missing.
   absl::StatusOr<UniqueFd> OpenRegularFile(absl::string_view rel) const;
 
+  // The directory holding `rel` (OpenDir of its parent, made when
+  // `create`) and `rel`'s last component, for *at calls on the name that
+  // never follow a link anywhere in the path. Same errors as OpenDir.
+  struct Parent {
+    UniqueFd dir;
+    std::string name;
+  };
+  absl::StatusOr<Parent> OpenParent(absl::string_view rel, bool create, mode_t mode = 0755) const;
+
   // Like OpenDir for an absolute path that must lie (lexically) below the
   // root; INVALID_ARGUMENT when it does not.
   absl::StatusOr<UniqueFd> OpenDirPath(const std::string& path, bool create,
@@ -69,6 +79,28 @@ class BeneathDir {
   UniqueFd root_;
   std::string root_path_;
 };
+
+// The regular file `name` in the directory `dir_fd`, opened read-only with
+// O_NOFOLLOW and O_NONBLOCK (a FIFO never blocks the caller) and fstat'ed
+// into `st` when not null. NOT_FOUND when missing; FAILED_PRECONDITION,
+// naming `shown`, for a symlink or anything but a regular file. Hard links
+// are not checked (OpenRegularFile does).
+absl::StatusOr<UniqueFd> OpenRegularAt(int dir_fd, const std::string& name, absl::string_view shown,
+                                       struct stat* st = nullptr);
+
+// Creates the file `name` in `dir_fd` for writing, with O_CREAT | O_EXCL |
+// O_NOFOLLOW and `mode`: whatever lies at the name (a leftover file, a
+// planted link or FIFO) is never opened. A non-directory already there is
+// unlinked first (the name is the caller's own temp name); a directory
+// there is an error naming `shown`.
+absl::StatusOr<UniqueFd> CreateFileAt(int dir_fd, const std::string& name, absl::string_view shown,
+                                      mode_t mode = 0600);
+
+// Makes `name` in `dir_fd` a symlink to `target`, atomically replacing a
+// non-directory there: symlinkat to `temp_name`, then renameat in the same
+// directory. The link is created, never followed.
+absl::Status ReplaceWithSymlinkAt(int dir_fd, const std::string& name, const std::string& target,
+                                  const std::string& temp_name, absl::string_view shown);
 
 // Makes each of `paths` (absolute, each below `root`) with BeneathDir: the
 // directories a task's parameters need before it runs; new ones get `mode`.

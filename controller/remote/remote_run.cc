@@ -13,8 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/cube_loader.h"
 #include "controller/remote/cube_push.h"
 #include "controller/remote/job_watcher.h"
+#include "controller/sync/job_outputs_record.h"
 #include "controller/sync/scan_cache.h"
 #include "controller/sync/sync_client.h"
 #include "controller/terminal/exit_codes.h"
@@ -84,8 +86,16 @@ int DetachOrCancel(AgentConnection& agent, const RemoteRunRequest& request, cons
   return kExitCancelled;
 }
 
-// The job's outputs, as the agent lists them for the job; also after a
-// failure (logs are outputs too).
+// Where the job may write here: the outputs of the tasks this controller
+// submits, as its own copy of the cube (loaded with the run's -P) names them.
+std::vector<std::string> ExpectedOutputs(const RemoteRunRequest& request) {
+  return WorkspaceOutputPaths(
+      *request.cube,
+      std::vector<std::string>(request.submit.tasks().begin(), request.submit.tasks().end()));
+}
+
+// The job's outputs, as the agent lists them for the job, placed only where
+// ExpectedOutputs says; also after a failure (logs are outputs too).
 absl::Status PullOutputs(AgentConnection& agent, const RemoteRunRequest& request, const Job& job,
                          InterruptMonitor& interrupts, const Console& console) {
   const Cube& cube = *request.cube;
@@ -96,6 +106,7 @@ absl::Status PullOutputs(AgentConnection& agent, const RemoteRunRequest& request
   pull.workspace = cube.workspace;
   pull.cube_id = request.submit.cube_id();
   pull.job_id = job.id();
+  pull.outputs = ExpectedOutputs(request);
   pull.skip_missing = true;  // a failed task may not have written them all
   pull.show_progress = console.verbosity() != Verbosity::kQuiet;
   pull.interactive = ::isatty(STDERR_FILENO) == 1;
@@ -111,6 +122,7 @@ absl::Status PullOutputs(AgentConnection& agent, const RemoteRunRequest& request
         pulled.status().code(),
         absl::StrCat("pulling outputs from ", agent.Describe(), ": ", pulled.status().message()));
   }
+  for (const std::string& warning : pulled->warnings) console.Warning(warning);
   for (const std::string& conflict : pulled->conflicts) {
     console.Warning(absl::StrCat("kept your ", conflict,
                                  ": it changed since the last sync; the host's version is in ",
@@ -319,6 +331,13 @@ int RunRemoteJob(AgentConnection& agent, RemoteRunRequest request, InterruptMoni
   request.submit.set_client_request_id(RandomRequestId());
   absl::StatusOr<Job> job = SubmitWithRetry(agent, request.submit, console);
   if (!job.ok()) return Fail(console, job.status());
+  // For a later `sync pull --job`, which may not know this run's -P.
+  absl::Status recorded = JobOutputsRecord(JobOutputsRecord::DefaultDir())
+                              .Save(request.submit.cube_id(), job->id(), ExpectedOutputs(request));
+  if (!recorded.ok()) {
+    console.Warning(absl::StrCat("sync pull --job=", job->id(),
+                                 " will need this run's -P again: ", recorded.message()));
+  }
   const bool configure = request.submit.action() == mlcube_remote::v1::JOB_ACTION_CONFIGURE;
   console.Info(absl::StrCat("job ", job->id(), " on ", request.host_name, ": ",
                             configure ? "configure" : absl::StrJoin(request.submit.tasks(), ","),

@@ -172,8 +172,8 @@ void AddJobHooks(AgentConnection& agent, const RemoteRunRequest& request, bool s
 
 // Brings a finished run's outputs from its host into its own place.
 std::function<absl::Status(const RunRecord&, const RunPlan&)> PullHook(
-    SyncClient& sync, const RemoteRunRequest& request) {
-  return [&sync, &request](const RunRecord& run, const RunPlan& plan) -> absl::Status {
+    SyncClient& sync, const RemoteRunRequest& request, const Console& console) {
+  return [&sync, &request, &console](const RunRecord& run, const RunPlan& plan) -> absl::Status {
     if (plan.output_paths.empty()) return absl::OkStatus();
     PullOptions pull;
     pull.cube_root = request.cube->root;
@@ -182,7 +182,12 @@ std::function<absl::Status(const RunRecord&, const RunPlan&)> PullHook(
     pull.paths = plan.output_paths;
     pull.job_id = run.job_id;
     pull.skip_missing = true;  // a failed run may not have written them all
-    return sync.Pull(pull).status();
+    absl::StatusOr<PullStats> pulled = sync.Pull(pull);
+    if (!pulled.ok()) return pulled.status();
+    for (const std::string& warning : pulled->warnings) {
+      console.Warning(absl::StrCat("run ", run.id, ": ", warning));
+    }
+    return absl::OkStatus();
   };
 }
 
@@ -281,7 +286,7 @@ int RunRemoteSweep(std::vector<SweepHost> hosts, PreparedSweep* sweep, Interrupt
     AddJobHooks(*host.agent, host.request, several, sweep->record.metrics_path, console,
                 &lane.hooks);
     syncs.push_back(std::make_unique<SyncClient>(host.agent->channel(), &cache));
-    if (!first.no_pull) lane.hooks.pull = PullHook(*syncs.back(), host.request);
+    if (!first.no_pull) lane.hooks.pull = PullHook(*syncs.back(), host.request, console);
     lanes.push_back(std::move(lane));
   }
   if (!several) {

@@ -30,6 +30,12 @@ absl::Status Corrupted(const v1Digest& digest) {
 }  // namespace
 
 absl::StatusOr<std::string> BlobDownloader::ReadSmall(const v1Digest& digest) {
+  if (absl::Status valid = ValidateDigest(digest); !valid.ok()) return valid;
+  if (digest.size_bytes() > kMaxSmallBlobBytes) {
+    return absl::FailedPreconditionError(absl::StrCat("blob ", DigestKey(digest), " has ",
+                                                      digest.size_bytes(), " bytes, more than ",
+                                                      kMaxSmallBlobBytes, " to hold in memory"));
+  }
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 300);
   v1::ReadBlobRequest request;
@@ -38,8 +44,15 @@ absl::StatusOr<std::string> BlobDownloader::ReadSmall(const v1Digest& digest) {
   std::string data;
   data.reserve(static_cast<size_t>(digest.size_bytes()));
   v1::ReadBlobChunk chunk;
-  while (reader->Read(&chunk)) data.append(chunk.data());
+  bool too_long = false;
+  while (!too_long && reader->Read(&chunk)) {
+    // Never more than the digest says (a hostile agent may stream forever).
+    too_long = chunk.data().size() > static_cast<size_t>(digest.size_bytes()) - data.size();
+    if (!too_long) data.append(chunk.data());
+  }
+  if (too_long) ctx.TryCancel();
   grpc::Status s = reader->Finish();
+  if (too_long) return Corrupted(digest);
   if (!s.ok()) return FromGrpcStatus(s, "ReadBlob");
   if (!SameDigest(DigestOf(data), digest)) return Corrupted(digest);
   return data;

@@ -5,6 +5,7 @@
 // digest: small ones in batches of at most 1 MiB, large ones streamed
 // straight into a file so no big blob is ever held in memory.
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -19,7 +20,12 @@ class BlobDownloader {
  public:
   explicit BlobDownloader(::mlcube_remote::v1::ContentStore::Stub* cas) : cas_(cas) {}
 
-  // A whole blob in memory (manifests); DATA_LOSS when it does not match.
+  // Largest blob ReadSmall holds in memory (a manifest or chunk list).
+  static constexpr int64_t kMaxSmallBlobBytes = int64_t{64} << 20;
+
+  // A whole blob in memory (manifests); DATA_LOSS when it does not match,
+  // FAILED_PRECONDITION (before reading) when its digest says more than
+  // kMaxSmallBlobBytes.
   absl::StatusOr<std::string> ReadSmall(const v1Digest& digest);
 
   // Streams a blob into `fd` from its offset 0; DATA_LOSS when it does not

@@ -9,17 +9,22 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/beneath_dir.h"
 #include "common/file_util.h"
 #include "common/grpc_status.h"
 #include "common/manifest_validator.h"
+#include "common/safe_path.h"
 #include "common/unique_fd.h"
 #include "controller/sync/blob_uploader.h"
 #include "controller/sync/delta_fetcher.h"
 #include "controller/sync/parallel_runner.h"
+#include "controller/sync/pull_scope.h"
 #include "controller/terminal/progress_reporter.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace mlcube {
 
@@ -46,7 +51,8 @@ ScanCache::Record RecordOf(const struct stat& st, absl::string_view hash) {
 
 // Sets mode and mtime of a freshly written temp file from its entry.
 void FinishTemp(int fd, const v1::ManifestEntry& entry) {
-  fchmod(fd, entry.mode() != 0 ? entry.mode() : 0644);
+  const mode_t mode = ManifestValidator::SafeMode(entry.mode());
+  fchmod(fd, mode != 0 ? mode : 0644);
   struct timespec times[2];
   times[0].tv_nsec = UTIME_OMIT;
   times[0].tv_sec = 0;
@@ -55,18 +61,28 @@ void FinishTemp(int fd, const v1::ManifestEntry& entry) {
   futimens(fd, times);
 }
 
-absl::StatusOr<UniqueFd> CreateTemp(const PullOperation::Target& t) {
-  UniqueFd fd(open(t.temp_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!fd) return absl::InternalError(absl::StrCat("create ", t.temp_path, ": ", strerror(errno)));
-  return fd;
+// The entry's directory (workspace-relative) and name.
+std::pair<std::string, std::string> SplitPath(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {"", path};
+  return {path.substr(0, slash), path.substr(slash + 1)};
 }
 
-absl::Status WriteTemp(const PullOperation::Target& t, const std::string& data) {
-  absl::StatusOr<UniqueFd> fd = CreateTemp(t);
-  if (!fd.ok()) return fd.status();
-  if (absl::Status s = WriteAllAt(fd->get(), data, 0, t.temp_path); !s.ok()) return s;
-  FinishTemp(fd->get(), *t.entry);
-  return absl::OkStatus();
+std::string JoinRel(const std::string& dir, const std::string& name) {
+  return dir.empty() ? name : absl::StrCat(dir, "/", name);
+}
+
+// How many entries a serialized Manifest holds (field 1), without parsing
+// them; -1 when it is not a well-formed message.
+int64_t CountEntries(const std::string& bytes) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  int64_t count = 0;
+  for (uint32_t tag = in.ReadTag(); tag != 0; tag = in.ReadTag()) {
+    if (google::protobuf::internal::WireFormatLite::GetTagFieldNumber(tag) == 1) ++count;
+    if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) return -1;
+  }
+  return in.ConsumedEntireMessage() ? count : -1;
 }
 
 // Blobs grouped into jobs: one per large blob, batches of small ones.
@@ -97,6 +113,21 @@ void SetDeadline(grpc::ClientContext* ctx, int seconds) {
 
 }  // namespace
 
+absl::StatusOr<v1::Manifest> PullOperation::ParseManifest(const std::string& bytes) {
+  const int64_t count = CountEntries(bytes);
+  if (count < 0) return absl::DataLossError("the host's snapshot manifest is corrupt");
+  if (count > kMaxEntries) {
+    return absl::FailedPreconditionError(absl::StrCat("the host's snapshot lists ", count,
+                                                      " entries, more than a pull takes (",
+                                                      kMaxEntries, "); pull fewer paths"));
+  }
+  v1::Manifest manifest;
+  if (!manifest.ParseFromString(bytes)) {
+    return absl::DataLossError("the host's snapshot manifest is corrupt");
+  }
+  return manifest;
+}
+
 absl::Status PullOperation::LoadSnapshot() {
   v1::SnapshotRequest request;
   request.set_cube_id(options_.cube_id);
@@ -111,79 +142,112 @@ absl::Status PullOperation::LoadSnapshot() {
   if (!s.ok()) return FromGrpcStatus(s, "Snapshot");
   absl::StatusOr<std::string> bytes = downloader_.ReadSmall(snapshot.manifest_digest());
   if (!bytes.ok()) return bytes.status();
-  if (!manifest_.ParseFromString(*bytes)) {
-    return absl::DataLossError("snapshot manifest is corrupt");
-  }
+  absl::StatusOr<v1::Manifest> listed = ParseManifest(*bytes);
+  if (!listed.ok()) return listed.status();
+  bytes->clear();
+  PullScope::Dropped dropped;
+  manifest_ = PullScope::For(options_).Filter(&*listed, &dropped);
+  const std::string warning = dropped.Warning("left out what the host listed beyond this pull:");
+  if (!warning.empty()) stats_.warnings.push_back(warning);
+  // Sorted, unique, nothing below a listed file or symlink.
   return ManifestValidator::Validate(manifest_);
 }
 
-absl::Status PullOperation::PlanDirectory(const std::string& local, bool exists, bool is_dir) {
-  if (options_.dry_run || (exists && is_dir)) return absl::OkStatus();
-  std::error_code ec;
-  std::filesystem::create_directories(local, ec);
-  if (ec) return absl::InternalError(absl::StrCat("mkdir ", local, ": ", ec.message()));
+absl::Status PullOperation::Refuse(const std::string& path, const absl::Status& why) {
+  if (why.code() != absl::StatusCode::kFailedPrecondition &&
+      why.code() != absl::StatusCode::kInvalidArgument) {
+    return why;
+  }
+  refused_.Note(path, why.message());
   return absl::OkStatus();
 }
 
-absl::Status PullOperation::PlanSymlink(const v1::ManifestEntry& e, const std::string& local,
-                                        bool exists, bool is_link) {
+absl::Status PullOperation::PlanDirectory(const v1::ManifestEntry& e) {
   if (options_.dry_run) return absl::OkStatus();
-  if (exists && !is_link) {
-    stats_.conflicts.push_back(local);
+  absl::StatusOr<UniqueFd> dir = workspace_dir_->OpenDir(e.path(), /*create=*/true);
+  return dir.ok() ? absl::OkStatus() : Refuse(e.path(), dir.status());
+}
+
+absl::Status PullOperation::PlanSymlink(const v1::ManifestEntry& e,
+                                        const BeneathDir::Parent& parent, const struct stat* local,
+                                        int index) {
+  if (options_.dry_run) return absl::OkStatus();
+  if (local != nullptr && !S_ISLNK(local->st_mode)) {
+    stats_.conflicts.push_back(absl::StrCat(options_.workspace, "/", e.path()));
     return absl::OkStatus();
   }
-  const std::string temp = local + ".mlcube-pull.tmp";
-  unlink(temp.c_str());
-  if (symlink(e.symlink_target().c_str(), temp.c_str()) != 0 ||
-      rename(temp.c_str(), local.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("symlink ", local, ": ", strerror(errno)));
+  absl::Status placed = ReplaceWithSymlinkAt(
+      parent.dir.get(), parent.name, e.symlink_target(),
+      absl::StrCat(PullScope::kTempPrefix, index, ".tmp"),
+      absl::StrCat("'", PrintableExcerpt(e.path()), "' in ", options_.workspace));
+  return placed.ok() ? absl::OkStatus() : Refuse(e.path(), placed);
+}
+
+absl::StatusOr<std::string> PullOperation::LocalHash(int dir_fd, const std::string& name,
+                                                     const std::string& path, const struct stat& st,
+                                                     const std::string& key, bool* synced) {
+  const ScanCache::Record* rec =
+      key.empty() ? nullptr
+                  : cache_->Find(key, st.st_size, Nanos(st.st_mtim), Nanos(st.st_ctim), st.st_ino);
+  *synced = rec != nullptr && rec->synced;
+  if (rec != nullptr) return HexOfRaw(rec->sha256);
+  absl::StatusOr<UniqueFd> fd = OpenRegularAt(dir_fd, name, absl::StrCat("'", path, "'"));
+  if (!fd.ok()) return fd.status();
+  absl::StatusOr<v1Digest> d = DigestOfFd(fd->get());
+  if (!d.ok()) return d.status();
+  return d->hash();
+}
+
+absl::Status PullOperation::PlanFile(const v1::ManifestEntry& e, const BeneathDir::Parent& parent,
+                                     const struct stat* local, const std::string& key, int index) {
+  ++stats_.files_listed;
+  std::string name = parent.name;
+  const bool regular = local != nullptr && S_ISREG(local->st_mode);
+  const std::string local_path = absl::StrCat(options_.workspace, "/", e.path());
+  if (regular) {
+    bool synced = false;
+    absl::StatusOr<std::string> local_hash =
+        LocalHash(parent.dir.get(), parent.name, e.path(), *local, key, &synced);
+    if (!local_hash.ok()) return Refuse(e.path(), local_hash.status());
+    if (*local_hash == e.digest().hash() && local->st_size == e.digest().size_bytes()) {
+      ++stats_.files_unchanged;
+      if (!key.empty() && !synced) cache_->Put(key, RecordOf(*local, *local_hash));
+      return absl::OkStatus();
+    }
+    if (!synced) name += ".remote";
+  } else if (local != nullptr) {
+    name += ".remote";
   }
+  if (name != parent.name) stats_.conflicts.push_back(local_path);
+  const std::string dir = SplitPath(e.path()).first;
+  targets_.push_back({&e, dir, name, absl::StrCat(PullScope::kTempPrefix, index, ".tmp"),
+                      name == parent.name ? key : "", regular ? parent.name : std::string()});
   return absl::OkStatus();
 }
 
-absl::Status PullOperation::PlanFile(const v1::ManifestEntry& e, const std::string& local,
-                                     const std::string& key, int index) {
-  ++stats_.files_listed;
-  std::string dest = local;
+absl::Status PullOperation::PlanEntry(const v1::ManifestEntry& e, const std::string& key,
+                                      int index) {
+  if (e.type() == v1::ENTRY_TYPE_DIRECTORY) return PlanDirectory(e);
+  // A dry run into a directory not made yet: all of it is new.
+  const BeneathDir::Parent missing{UniqueFd(), SplitPath(e.path()).second};
+  const bool file = e.type() == v1::ENTRY_TYPE_FILE;
+  if (!workspace_dir_.has_value()) {
+    return file ? PlanFile(e, missing, nullptr, key, index) : absl::OkStatus();
+  }
+  // A file output's directory may be new here (the task made it).
+  absl::StatusOr<BeneathDir::Parent> parent =
+      workspace_dir_->OpenParent(e.path(), /*create=*/!options_.dry_run);
+  if (!parent.ok() && options_.dry_run && absl::IsNotFound(parent.status())) {
+    return file ? PlanFile(e, missing, nullptr, key, index) : absl::OkStatus();
+  }
+  if (!parent.ok()) return Refuse(e.path(), parent.status());
   struct stat st;
-  const bool exists = lstat(local.c_str(), &st) == 0;
-  if (exists && S_ISREG(st.st_mode)) {
-    const ScanCache::Record* rec = key.empty() ? nullptr
-                                               : cache_->Find(key, st.st_size, Nanos(st.st_mtim),
-                                                              Nanos(st.st_ctim), st.st_ino);
-    std::string local_hash;
-    if (rec != nullptr) {
-      local_hash = HexOfRaw(rec->sha256);
-    } else {
-      absl::StatusOr<v1Digest> d = DigestOfFile(local);
-      if (!d.ok()) return d.status();
-      local_hash = d->hash();
-    }
-    if (local_hash == e.digest().hash() && st.st_size == e.digest().size_bytes()) {
-      ++stats_.files_unchanged;
-      if (!key.empty() && (rec == nullptr || !rec->synced))
-        cache_->Put(key, RecordOf(st, local_hash));
-      return absl::OkStatus();
-    }
-    if (rec == nullptr || !rec->synced) {
-      dest = local + ".remote";
-      stats_.conflicts.push_back(local);
-    }
-  } else if (exists) {
-    dest = local + ".remote";
-    stats_.conflicts.push_back(local);
+  const bool exists =
+      fstatat(parent->dir.get(), parent->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (e.type() == v1::ENTRY_TYPE_SYMLINK) {
+    return PlanSymlink(e, *parent, exists ? &st : nullptr, index);
   }
-  const std::string dir = std::filesystem::path(dest).parent_path().string();
-  if (!options_.dry_run) {
-    // A file output's directory may be new here (the task made it).
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return absl::InternalError(absl::StrCat("mkdir ", dir, ": ", ec.message()));
-  }
-  targets_.push_back({&e, dest, absl::StrCat(dir, "/.mlcube-pull-", index, ".tmp"),
-                      dest == local ? key : "",
-                      exists && S_ISREG(st.st_mode) ? local : std::string()});
-  return absl::OkStatus();
+  return PlanFile(e, *parent, exists ? &st : nullptr, key, index);
 }
 
 absl::Status PullOperation::Plan() {
@@ -191,22 +255,39 @@ absl::Status PullOperation::Plan() {
   if (options_.workspace.rfind(options_.cube_root + "/", 0) == 0) {
     key_prefix = options_.workspace.substr(options_.cube_root.size() + 1) + "/";
   }
+  if (!options_.dry_run) {
+    if (absl::Status made = MakeDirs(options_.workspace); !made.ok()) return made;
+  }
+  absl::StatusOr<BeneathDir> workspace = BeneathDir::Open(options_.workspace);
+  if (workspace.ok()) {
+    workspace_dir_.emplace(*std::move(workspace));
+  } else if (!options_.dry_run) {
+    return workspace.status();
+  }
   int index = 0;
   for (const v1::ManifestEntry& e : manifest_.entries()) {
     ++index;
-    const std::string local = absl::StrCat(options_.workspace, "/", e.path());
-    struct stat st;
-    const bool exists = lstat(local.c_str(), &st) == 0;
-    absl::Status s;
-    if (e.type() == v1::ENTRY_TYPE_DIRECTORY) {
-      s = PlanDirectory(local, exists, exists && S_ISDIR(st.st_mode));
-    } else if (e.type() == v1::ENTRY_TYPE_SYMLINK) {
-      s = PlanSymlink(e, local, exists, exists && S_ISLNK(st.st_mode));
-    } else {
-      s = PlanFile(e, local, key_prefix.empty() ? "" : key_prefix + e.path(), index);
-    }
-    if (!s.ok()) return s;
+    const std::string key = key_prefix.empty() ? "" : key_prefix + e.path();
+    if (absl::Status s = PlanEntry(e, key, index); !s.ok()) return s;
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<UniqueFd> PullOperation::CreateTemp(const Target& t) const {
+  absl::StatusOr<UniqueFd> dir = workspace_dir_->OpenDir(t.dir, /*create=*/false);
+  if (!dir.ok()) return dir.status();
+  return CreateFileAt(dir->get(), t.temp_name,
+                      absl::StrCat("'", PrintableExcerpt(JoinRel(t.dir, t.temp_name)), "' in ",
+                                   options_.workspace));
+}
+
+absl::Status PullOperation::WriteTemp(const Target& t, const std::string& data) const {
+  absl::StatusOr<UniqueFd> fd = CreateTemp(t);
+  if (!fd.ok()) return fd.status();
+  if (absl::Status s = WriteAllAt(fd->get(), data, 0, JoinRel(t.dir, t.temp_name)); !s.ok()) {
+    return s;
+  }
+  FinishTemp(fd->get(), *t.entry);
   return absl::OkStatus();
 }
 
@@ -220,10 +301,12 @@ absl::Status PullOperation::WriteTargets(const v1Digest& digest, const std::stri
 absl::Status PullOperation::FetchInto(const Target& target, int fd,
                                       std::atomic<int64_t>* received) {
   const v1::ManifestEntry& entry = *target.entry;
-  if (entry.has_chunk_list() && !target.basis.empty()) {
-    UniqueFd basis(open(target.basis.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (basis) {
-      absl::StatusOr<int64_t> fetched = DeltaFetcher(&downloader_).Fetch(entry, basis.get(), fd);
+  if (entry.has_chunk_list() && !target.basis_name.empty()) {
+    absl::StatusOr<UniqueFd> dir = workspace_dir_->OpenDir(target.dir, /*create=*/false);
+    absl::StatusOr<UniqueFd> basis =
+        dir.ok() ? OpenRegularAt(dir->get(), target.basis_name, entry.path()) : dir.status();
+    if (basis.ok()) {
+      absl::StatusOr<int64_t> fetched = DeltaFetcher(&downloader_).Fetch(entry, basis->get(), fd);
       if (!fetched.ok()) return fetched.status();
       *received += *fetched;
       return absl::OkStatus();
@@ -239,7 +322,7 @@ absl::Status PullOperation::FetchLarge(const v1Digest& digest, std::atomic<int64
   // copied from there to the rest.
   std::vector<const Target*> wanted = by_digest_[digest.hash()];
   std::stable_partition(wanted.begin(), wanted.end(),
-                        [](const Target* t) { return !t->basis.empty(); });
+                        [](const Target* t) { return !t->basis_name.empty(); });
   absl::StatusOr<UniqueFd> first = CreateTemp(*wanted[0]);
   if (!first.ok()) return first.status();
   if (absl::Status s = FetchInto(*wanted[0], first->get(), received); !s.ok()) return s;
@@ -247,8 +330,8 @@ absl::Status PullOperation::FetchLarge(const v1Digest& digest, std::atomic<int64
   for (size_t i = 1; i < wanted.size(); ++i) {
     absl::StatusOr<UniqueFd> copy = CreateTemp(*wanted[i]);
     if (!copy.ok()) return copy.status();
-    absl::Status s =
-        CopyFileRange(first->get(), 0, copy->get(), 0, digest.size_bytes(), wanted[i]->temp_path);
+    absl::Status s = CopyFileRange(first->get(), 0, copy->get(), 0, digest.size_bytes(),
+                                   JoinRel(wanted[i]->dir, wanted[i]->temp_name));
     if (!s.ok()) return s;
     FinishTemp(copy->get(), *wanted[i]->entry);
   }
@@ -295,38 +378,59 @@ absl::Status PullOperation::Fetch() {
   return status;
 }
 
+void PullOperation::DiscardTemps() const {
+  for (const Target& t : targets_) {
+    absl::StatusOr<UniqueFd> dir = workspace_dir_->OpenDir(t.dir, /*create=*/false);
+    if (dir.ok()) unlinkat(dir->get(), t.temp_name.c_str(), 0);
+  }
+}
+
+absl::Status PullOperation::PlaceTarget(const Target& t) {
+  const std::string path = JoinRel(t.dir, t.name);
+  absl::StatusOr<UniqueFd> dir = workspace_dir_->OpenDir(t.dir, /*create=*/false);
+  if (!dir.ok()) return Refuse(path, dir.status());
+  // Replaces a file or symlink at the name (never writes through it).
+  if (renameat(dir->get(), t.temp_name.c_str(), dir->get(), t.name.c_str()) != 0) {
+    const int err = errno;
+    unlinkat(dir->get(), t.temp_name.c_str(), 0);
+    return Refuse(path, absl::FailedPreconditionError(absl::StrCat(
+                            "placing it in ", options_.workspace, ": ", strerror(err))));
+  }
+  ++stats_.files_written;
+  struct stat st;
+  if (!t.cache_key.empty() && fstatat(dir->get(), t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    cache_->Put(t.cache_key, RecordOf(st, t.entry->digest().hash()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status PullOperation::Place() {
   // Data durable before the renames make it visible.
-  {
-    UniqueFd ws(open(options_.workspace.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (ws && !targets_.empty()) syncfs(ws.get());
-  }
+  if (!targets_.empty()) syncfs(workspace_dir_->fd());
   for (const Target& t : targets_) {
-    if (rename(t.temp_path.c_str(), t.final_path.c_str()) != 0) {
-      return absl::InternalError(absl::StrCat("rename into ", t.final_path, ": ", strerror(errno)));
-    }
-    ++stats_.files_written;
-    if (t.cache_key.empty()) continue;
-    struct stat st;
-    if (lstat(t.final_path.c_str(), &st) != 0) continue;
-    cache_->Put(t.cache_key, RecordOf(st, t.entry->digest().hash()));
+    if (absl::Status s = PlaceTarget(t); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<PullStats> PullOperation::Run() {
   if (absl::Status s = LoadSnapshot(); !s.ok()) return s;
-  if (absl::Status s = Plan(); !s.ok()) return s;
+  absl::Status planned = Plan();
+  if (planned.ok() && !options_.dry_run) {
+    if (absl::Status s = Fetch(); !s.ok()) {
+      DiscardTemps();
+      return s;
+    }
+    planned = Place();
+  }
+  const std::string refused = refused_.Warning("did not place, leaving what is here as it is:");
+  if (!refused.empty()) stats_.warnings.push_back(refused);
+  if (!planned.ok()) return planned;
   if (options_.dry_run) {
     stats_.files_written = static_cast<int64_t>(targets_.size());
     for (const Target& t : targets_) stats_.bytes_received += t.entry->digest().size_bytes();
     return stats_;
   }
-  if (absl::Status s = Fetch(); !s.ok()) {
-    for (const Target& t : targets_) unlink(t.temp_path.c_str());
-    return s;
-  }
-  if (absl::Status s = Place(); !s.ok()) return s;
   cache_->Save().IgnoreError();
   return stats_;
 }

@@ -50,7 +50,7 @@ bool LoadChunks(absl::string_view* in, std::vector<ScanCache::ChunkRef>* chunks)
 
 }  // namespace
 
-std::string ScanCache::DefaultFileFor(absl::string_view cube_root) {
+std::string ControllerCacheDir() {
   std::string base;
   if (const char* xdg = getenv("XDG_CACHE_HOME"); xdg != nullptr && xdg[0] == '/') {
     base = xdg;
@@ -59,7 +59,11 @@ std::string ScanCache::DefaultFileFor(absl::string_view cube_root) {
   } else {
     base = "/tmp";
   }
-  return absl::StrCat(base, "/mlcube-remote/scan/", DigestOf(cube_root).hash().substr(0, 32),
+  return base + "/mlcube-remote";
+}
+
+std::string ScanCache::DefaultFileFor(absl::string_view cube_root) {
+  return absl::StrCat(ControllerCacheDir(), "/scan/", DigestOf(cube_root).hash().substr(0, 32),
                       ".bin");
 }
 

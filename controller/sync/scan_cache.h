@@ -26,6 +26,10 @@
 
 namespace mlcube {
 
+// The controller's own state directory: $XDG_CACHE_HOME/mlcube-remote, else
+// ~/.cache/mlcube-remote, else /tmp/mlcube-remote.
+std::string ControllerCacheDir();
+
 class ScanCache {
  public:
   struct ChunkRef {

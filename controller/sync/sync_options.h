@@ -42,6 +42,12 @@ struct PullOptions {
   std::string cube_id;
   std::vector<std::string> paths;  // workspace-relative; empty: all
   std::string job_id;
+  // With job_id: the workspace-relative outputs the controller expects of
+  // the job (its tasks' outputs, as the cube it submitted names them). A
+  // pull places only entries at or below `paths` and these; without either
+  // (and without job_id), anywhere in the workspace. The agent's listing is
+  // never what decides where a pull may write.
+  std::vector<std::string> outputs;
   // Paths that are not on the host are left out (outputs of a failed task).
   bool skip_missing = false;
   bool dry_run = false;
@@ -55,6 +61,10 @@ struct PullStats {
   int64_t bytes_received = 0;
   int64_t files_unchanged = 0;
   std::vector<std::string> conflicts;  // local paths kept, agent's copy beside them
+  // One line each, printable: the entries left out (outside the pull's
+  // paths, unusable names) and those that could not be placed (a local
+  // symlink or file where the agent has a directory).
+  std::vector<std::string> warnings;
 };
 
 }  // namespace mlcube
