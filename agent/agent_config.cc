@@ -177,7 +177,7 @@ absl::StatusOr<int64_t> JobLogBytes(const YAML::Node& node, const std::string& f
 absl::Status ParseLimits(const YAML::Node& node, const std::string& file, IdentityLimits& limits) {
   constexpr char kKeys[] =
       "running_jobs, queued_jobs, stored_bytes, open_streams, job_log_bytes, "
-      "finished_jobs_kept_days, finished_jobs_kept";
+      "finished_jobs_kept_days, finished_jobs_kept, task_memory, task_pids";
   if (!node.IsMap()) return Bad(file, "limits", absl::StrCat("expected a mapping {", kKeys, "}"));
   const std::map<std::string, int*> counts = {
       {"running_jobs", &limits.running_jobs},
@@ -196,6 +196,17 @@ absl::Status ParseLimits(const YAML::Node& node, const std::string& file, Identi
       auto n = ByteSize(field.second, file, key);
       if (!n.ok()) return n.status();
       limits.stored_bytes = *n;
+    } else if (name == "task_memory") {
+      auto n = ByteSize(field.second, file, key);
+      if (!n.ok()) return n.status();
+      if (*n != 0 && *n < (int64_t{6} << 20)) return Bad(file, key, "at least 6M (or 0: none)");
+      limits.task_memory = *n;
+      limits.task_limits_set = true;
+    } else if (name == "task_pids") {
+      auto n = NonNegativeInt(field.second, file, key, 4194304);
+      if (!n.ok()) return n.status();
+      limits.task_pids = static_cast<int>(*n);
+      limits.task_limits_set = true;
     } else if (name == "job_log_bytes") {
       auto n = JobLogBytes(field.second, file, key);
       if (!n.ok()) return n.status();

@@ -79,6 +79,13 @@ struct IdentityLimits {
   // beyond this many per identity; 0: kept.
   int finished_jobs_kept_days = 30;
   int finished_jobs_kept = 1000;
+  // Every task's container: memory in bytes and processes (threads count)
+  // it may use; 0 = no limit. Docker and Podman always get them; Apptainer
+  // only when the config file sets them (unprivileged Apptainer applies them
+  // only with cgroups v2 and systemd, and fails the task without).
+  int64_t task_memory = 0;
+  int task_pids = 16384;
+  bool task_limits_set = false;
 };
 
 // The uids tasks of certificate (cn-) identities run as on a shared agent

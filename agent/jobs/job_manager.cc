@@ -350,7 +350,7 @@ absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& o
   const std::string id = "dry-run";
   auto user = TaskUserFor(owner, request);
   if (!user.ok()) return user.status();
-  StepContext context = JobStepContext(layout_, id, owner, request, config_.allow, *user);
+  StepContext context = JobStepContext(layout_, id, owner, request, config_, *user);
   context.dry_run = true;
   if (absl::Status s = PlanGpus(owner, *cube, request, &context, &plan); !s.ok()) return s;
   std::vector<std::string> steps;

@@ -89,8 +89,7 @@ JobOutcome JobRunner::Run() {
 }
 
 absl::StatusOr<StepContext> JobRunner::BaseContext() const {
-  StepContext context =
-      JobStepContext(layout_, job_.id(), job_.owner(), request_, config_.allow, user_);
+  StepContext context = JobStepContext(layout_, job_.id(), job_.owner(), request_, config_, user_);
   GiveGpus(AllocatedDevices(job_), &context);
   if (absl::Status s = MakeDirs(context.image_dir); !s.ok()) return s;
   return context;

@@ -169,7 +169,7 @@ absl::StatusOr<std::vector<std::string>> TaskOwnedEntries(const Cube& cube,
 StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
                            const std::string& owner,
                            const mlcube_remote::v1::SubmitJobRequest& request,
-                           const HostAccessPolicy& host_access, const TaskUser& user) {
+                           const AgentConfig& config, const TaskUser& user) {
   StepContext context;
   context.job_id = job_id;
   context.uid = user.uid;
@@ -181,7 +181,10 @@ StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
   context.scratch_dir = layout.JobScratchDir(job_id);
   context.owner = owner;
   context.image_dir = layout.OwnerImagesDir(owner);
-  context.host_access = host_access;
+  context.host_access = config.allow;
+  context.limits.memory_bytes = config.limits.task_memory;
+  context.limits.pids = config.limits.task_pids;
+  context.limits.apptainer = config.limits.task_limits_set;
   return context;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/agent_config.h"
 #include "agent/runtimes/container_runtime.h"
 #include "agent/state_layout.h"
 #include "agent/task_user_resolver.h"
@@ -21,12 +22,12 @@
 namespace mlcube {
 
 // What every step of job `job_id` knows (the step's own fields unset);
-// `host_access` is what the admin allows a cube's extra runtime arguments;
-// `user` who the tasks run as.
+// from `config`: what the admin allows a cube's extra runtime arguments and
+// what a task may use; `user` who the tasks run as.
 StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
                            const std::string& owner,
                            const mlcube_remote::v1::SubmitJobRequest& request,
-                           const HostAccessPolicy& host_access, const TaskUser& user);
+                           const AgentConfig& config, const TaskUser& user);
 
 // Gives the steps of a job the GPUs the agent allocated to it: the runtimes
 // get these devices (`device=UUID,...`, and StepContext::gpu_devices), not

@@ -234,6 +234,17 @@ absl::StatusOr<StepCommand> ApptainerRuntime::TaskCommand(const Cube& cube,
   absl::Status allowed = CheckArgs(run_args, RuntimeStep::kRun, "singularity.run_args", context);
   if (!allowed.ok()) return allowed;
   for (const std::string& arg : run_args) a.push_back(arg);
+  // The admin's limits after the cube's arguments: the last wins.
+  if (context.limits.apptainer) {
+    if (context.limits.memory_bytes > 0) {
+      a.push_back("--memory");
+      a.push_back(std::to_string(context.limits.memory_bytes));
+    }
+    if (context.limits.pids > 0) {
+      a.push_back("--pids-limit");
+      a.push_back(std::to_string(context.limits.pids));
+    }
+  }
   a.push_back(sif);
   for (const std::string& e : entry) a.push_back(e);
   for (const std::string& arg : invocation.args) a.push_back(arg);

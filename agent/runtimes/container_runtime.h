@@ -53,6 +53,14 @@ struct StepContext {
   std::string step_prefix;
   // Host access the admin lets a cube's extra runtime arguments ask for.
   HostAccessPolicy host_access;
+  // What each task container may use (IdentityLimits::task_*): memory in
+  // bytes and processes, 0 = no limit; `apptainer` when Apptainer gets them
+  // too.
+  struct TaskLimits {
+    int64_t memory_bytes = 0;
+    int pids = 0;
+    bool apptainer = false;
+  } limits;
   // Only the command lines are wanted (run --dry-run): nothing is written,
   // and the image need not exist yet.
   bool dry_run = false;

@@ -199,6 +199,16 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
   return command;
 }
 
+void AppendTaskLimits(const StepContext::TaskLimits& limits, std::vector<std::string>* argv) {
+  if (limits.memory_bytes > 0) {
+    // Swap included: the limit is what the task may hold, not what it may
+    // push out to disk.
+    argv->push_back(absl::StrCat("--memory=", limits.memory_bytes));
+    argv->push_back(absl::StrCat("--memory-swap=", limits.memory_bytes));
+  }
+  if (limits.pids > 0) argv->push_back(absl::StrCat("--pids-limit=", limits.pids));
+}
+
 absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
                                                        const TaskInvocation& invocation,
                                                        const StepContext& context) {
@@ -252,6 +262,8 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
   auto extra = CheckedExtraArgs(cube, context);
   if (!extra.ok()) return extra.status();
   for (const std::string& arg : extra->run) a.push_back(arg);
+  // The admin's limits come after the cube's arguments: the last wins.
+  AppendTaskLimits(context.limits, &a);
   const std::string gpus = DockerGpuSpec(cube.accelerator_count, context.gpus);
   if (!gpus.empty()) {
     a.push_back("--gpus");

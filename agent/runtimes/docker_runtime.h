@@ -17,6 +17,9 @@ namespace mlcube {
 // given, else platform.accelerator_count when above 0, else none ("").
 std::string DockerGpuSpec(int accelerator_count, const std::string& gpus);
 
+// `--memory=`/`--memory-swap=` and `--pids-limit=` for `limits` (none for 0).
+void AppendTaskLimits(const StepContext::TaskLimits& limits, std::vector<std::string>* argv);
+
 class DockerRuntime final : public ContainerRuntime {
  public:
   // `flavour` is "docker" or "podman"; `binary` its absolute path.

@@ -26,6 +26,8 @@ grpc::Status AgentInfoService::GetInfo(grpc::ServerContext* context,
   }
   for (const GpuDevice& gpu : inventory_.gpus()) response->add_gpus(gpu.ListLine());
   response->set_gpus_allocated(true);
+  response->set_limit_task_memory_bytes(config_.limits.task_memory);
+  response->set_limit_task_pids(config_.limits.task_pids);
   response->set_gpus_free(jobs_->FreeGpus());
   struct statvfs vfs {};
   if (statvfs(config_.state_dir.c_str(), &vfs) == 0) {

@@ -99,6 +99,18 @@ int RunHostsCommand(const std::string& hosts_path, const Console& console, std::
                            runtimes.empty() ? "-" : absl::StrJoin(runtimes, ", "), gpus,
                            ProgressReporter::HumanBytes(report.info.state_dir_free_bytes()),
                            absl::StrFormat("%.1f ms", report.round_trip_ms), yours);
+    // What one task may use there, when the agent says.
+    std::vector<std::string> task_limits;
+    if (report.info.limit_task_memory_bytes() > 0) {
+      task_limits.push_back(absl::StrCat(
+          ProgressReporter::HumanBytes(report.info.limit_task_memory_bytes()), " memory"));
+    }
+    if (report.info.limit_task_pids() > 0) {
+      task_limits.push_back(absl::StrCat(report.info.limit_task_pids(), " processes"));
+    }
+    if (!task_limits.empty()) {
+      out << "  " << report.name << ": a task may use " << absl::StrJoin(task_limits, ", ") << "\n";
+    }
   }
   for (const auto& [group, members] : hosts->groups) {
     out << "group " << group << ": " << absl::StrJoin(members, ", ") << "\n";

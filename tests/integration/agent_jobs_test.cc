@@ -720,3 +720,48 @@ TEST(AgentMissingRecipeTest, NoDockerfileAndNoReachableRegistryFailsTheJobWithTh
 
 }  // namespace
 }  // namespace mlcube_test
+
+namespace mlcube_test {
+namespace {
+
+// The admin's task limits reach the task's container: it reads them from
+// its own cgroup.
+class AgentTaskLimitsTest : public HelloCubeAgentTest {
+ protected:
+  void SetUp() override {
+    std::string out;
+    ASSERT_EQ(Shell("docker info", &out), 0)
+        << "the Docker engine is not running; start it as root with tools/start-docker.sh";
+    ASSERT_EQ(chmod(config_dir_.path().c_str(), 0755), 0);
+    config_dir_.WriteFile("agent.yaml", "limits: {task_pids: 64, task_memory: 64M}\n");
+    StartAgentWithHelloCube({"--config=" + config_dir_.path() + "/agent.yaml"});
+    std::ofstream(agent_->state_dir() + "/cubes/" + owner_ + "/hello/build/hello.sh",
+                  std::ios::trunc)
+        << "#!/bin/sh\n"
+           "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes "
+           "2>/dev/null || cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/memory.max\n";
+  }
+  void TearDown() override { Shell("docker rmi -f " + tag_ + " >/dev/null 2>&1"); }
+
+  ::mlcube::testing::TempDir config_dir_;
+  const std::string image_ = "mlcube/limits-test:" + std::to_string(getpid());
+  const std::string tag_ = ::mlcube::OwnerImageTag("uid-" + std::to_string(getuid()), image_);
+};
+
+TEST_F(AgentTaskLimitsTest, TheTasksContainerHasTheAdminsMemoryAndProcessLimits) {
+  SubmitJobRequest request = RunRequest("hello", "greet");
+  (*request.mutable_overrides())["docker.image"] = image_;
+  Job job = Submit(request);
+  WatchResult watch = Watch(*stub_, job.id(), 0, true, nullptr, 300);
+  ASSERT_TRUE(watch.status.ok()) << watch.status.error_message();
+  ASSERT_EQ(Get(job.id()).state(), mlcube_remote::v1::JOB_STATE_SUCCEEDED)
+      << watch.agent << watch.out << watch.err;
+  // After the image build's output, what the task read.
+  const std::string limits = "\n64\n67108864\n";
+  ASSERT_GE(watch.out.size(), limits.size());
+  EXPECT_EQ(watch.out.substr(watch.out.size() - limits.size()), limits) << watch.out;
+  EXPECT_NE(watch.agent.find("--pids-limit=64"), std::string::npos) << watch.agent;
+}
+
+}  // namespace
+}  // namespace mlcube_test

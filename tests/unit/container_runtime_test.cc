@@ -13,6 +13,7 @@
 
 #include "agent/runtimes/apptainer_runtime.h"
 #include "agent/runtimes/docker_runtime.h"
+#include "tests/support/temp_dir.h"
 
 namespace mlcube {
 namespace {
@@ -367,6 +368,48 @@ TEST(ContainerRuntimeCheckCubeTest, ExtraArgumentsAreCheckedAtSubmit) {
   EXPECT_NE(
       std::string(apptainer.CheckCube(singular, plain).message()).find("singularity.build_args: "),
       std::string::npos);
+}
+
+}  // namespace
+}  // namespace mlcube
+
+namespace mlcube {
+namespace {
+
+// The admin's task limits come after the cube's own arguments (the runtime
+// takes the last), so a cube cannot raise them; Apptainer gets them only
+// when the admin set them.
+TEST(TaskLimitsTest, TheAdminsLimitsComeAfterTheCubesArguments) {
+  ::mlcube::testing::TempDir dir;
+  StepContext context;
+  context.job_id = "0badcafe";
+  context.job_dir = dir.path();
+  context.step_prefix = dir.path() + "/step-1";
+  context.image_dir = dir.path();
+  context.scratch_dir = dir.path() + "/tmp";
+  context.limits = {64 << 20, 64, false};
+  Cube cube = HelloCube();
+  cube.docker.cpu_args = "--memory=64g --pids-limit=-1";
+  cube.singularity.run_args = "--pids-limit 100000";
+  DockerRuntime docker("docker", "/usr/bin/docker");
+  auto run = docker.TaskCommand(cube, GreetInvocation(), context);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const auto& a = run->argv;
+  auto at = [&a](const std::string& arg) { return std::find(a.begin(), a.end(), arg) - a.begin(); };
+  EXPECT_LT(at("--memory=64g"), at("--memory=67108864"));
+  EXPECT_LT(at("--pids-limit=-1"), at("--pids-limit=64"));
+  EXPECT_LT(at("--memory-swap=67108864"), static_cast<long>(a.size()));
+  std::string header(32, '\0');
+  std::ofstream(dir.path() + "/hello-0.1.sif") << header << "SIF_MAGIC" << std::string(32, '\0');
+  ApptainerRuntime apptainer("apptainer", "/usr/bin/apptainer", "");
+  auto unset = apptainer.TaskCommand(cube, GreetInvocation(), context);
+  ASSERT_TRUE(unset.ok()) << unset.status();
+  EXPECT_FALSE(Contains(unset->argv, {"--pids-limit", "64"}));
+  context.limits.apptainer = true;
+  auto set = apptainer.TaskCommand(cube, GreetInvocation(), context);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_TRUE(Contains(set->argv,
+                       {"--pids-limit", "100000", "--memory", "67108864", "--pids-limit", "64"}));
 }
 
 }  // namespace
