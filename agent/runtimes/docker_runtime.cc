@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "agent/mount_spec.h"
 #include "agent/runtimes/build_context.h"
 #include "agent/runtimes/dockerfile_check.h"
 #include "agent/subprocess.h"
@@ -209,8 +210,11 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
        "--user",
        absl::StrCat(context.uid, ":", context.gid)};
   for (const Mount& m : invocation.mounts) {
+    auto volume =
+        MountSpec::Render(MountGrammar::kDockerVolume, m.host_path, m.container_path, m.read_only);
+    if (!volume.ok()) return volume.status();
     a.push_back("--volume");
-    a.push_back(absl::StrCat(m.host_path, ":", m.container_path, m.read_only ? ":ro" : ""));
+    a.push_back(std::move(*volume));
   }
   // The task's environment goes through a 0600 file in the job dir: values
   // may be secrets and argv is readable by every user. (Not through the
@@ -281,8 +285,10 @@ absl::Status DockerRuntime::RepairTaskFiles(const Cube& cube,
   for (const TaskOwnedPaths& paths : owned) {
     if (paths.rels.empty()) continue;
     const std::string inside = absl::StrCat("/mlcube-agent-repair/", mounted++);
+    auto volume = MountSpec::Render(MountGrammar::kDockerVolume, paths.host_path, inside, false);
+    if (!volume.ok()) return volume.status();
     argv.push_back("--volume");
-    argv.push_back(absl::StrCat(paths.host_path, ":", inside));
+    argv.push_back(std::move(*volume));
     for (const std::string& rel : paths.rels) {
       targets.push_back(rel.empty() ? inside : absl::StrCat(inside, "/", rel));
     }

@@ -134,6 +134,27 @@ TEST(SlurmBatchScriptTest, ConveniencesGoThroughApptainersEnvironment) {
   EXPECT_EQ(left->output, "0\n");  // the node-local directory went with the job
 }
 
+// Staged data is bound through APPTAINER_BIND, a bind list: a node
+// directory with one of its separators ends the step instead of binding
+// something else.
+TEST(SlurmBatchScriptTest, ANodeDirectoryThatABindListWouldSplitEndsTheStep) {
+  TempDir dir;
+  const SlurmStepFiles files(dir.path() + "/step-0");
+  SlurmConveniences conveniences;
+  conveniences.stage = {{dir.path() + "/data", "/data"}};
+  ASSERT_EQ(mlcube_test_mkdir(dir.path() + "/data"), 0);
+  std::ofstream(files.script) << SlurmBatchScript::Render(
+      {"/bin/sh", "-c", "echo \"$APPTAINER_BIND\""}, "", files, conveniences);
+  for (const std::string node : {"/node", "/node,x", "/node:x", "/node^x"}) {
+    ASSERT_EQ(mlcube_test_mkdir(dir.path() + node), 0);
+    SubprocessOptions options;
+    options.env = {{"SLURM_TMPDIR", dir.path() + node}};
+    auto result = RunCommand({"/bin/sh", files.script}, absl::Seconds(30), options);
+    ASSERT_TRUE(result.ok());
+    EXPECT_EQ(result->status.ShellCode(), node == "/node" ? 0 : 75) << node << result->output;
+  }
+}
+
 TEST(SlurmBatchScriptTest, MissingWorkingDirectoryIsRecordedAs126) {
   TempDir dir;
   const SlurmStepFiles files(dir.path() + "/step-1");
