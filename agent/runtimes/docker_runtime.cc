@@ -9,6 +9,7 @@
 #include <cstring>
 #include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "agent/mount_spec.h"
 #include "agent/runtimes/build_context.h"
@@ -124,6 +125,24 @@ absl::StatusOr<ExtraArgs> CheckedExtraArgs(const Cube& cube, const StepContext& 
   return extra;
 }
 
+// `--build-arg NAME=VALUE` is split at the first '=': a cube's name holding
+// one would set another argument (the job's own, given after it, included).
+absl::Status CheckBuildArgNames(const Cube& cube) {
+  for (const auto& [name, unused] : cube.docker.build_args) {
+    bool plain = !name.empty();
+    for (const char c : name) {
+      plain = plain && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                        c == '-' || c == '.');
+    }
+    if (!plain) {
+      return absl::InvalidArgumentError(absl::StrCat("docker.build_args.", PrintableExcerpt(name),
+                                                     ": a build argument name is letters, digits, "
+                                                     "'_', '-' and '.'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string DockerGpuSpec(int accelerator_count, const std::string& gpus) {
@@ -140,6 +159,7 @@ std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context
 
 absl::Status DockerRuntime::CheckCube(const Cube& cube, const StepContext& context) {
   if (absl::Status s = CheckCubeImageName(cube.docker.image, "docker.image"); !s.ok()) return s;
+  if (absl::Status s = CheckBuildArgNames(cube); !s.ok()) return s;
   if (absl::Status s = BuildsFromRecipe(cube).status(); !s.ok()) return s;
   return CheckedExtraArgs(cube, context).status();
 }
@@ -171,6 +191,7 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
     return command;
   }
   if (!recipe.ok()) return recipe.status();
+  if (absl::Status s = CheckBuildArgNames(cube); !s.ok()) return s;
   // The build reads the copy that was checked, so a recipe swapped for a
   // symlink after the check is never read.
   const std::string recipe_copy = context.step_prefix + ".Dockerfile";

@@ -139,5 +139,18 @@ TEST(MountSpecTest, RuntimesRefuseToWriteASplittableMount) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// Not a mount, the same kind of grammar: `--build-arg NAME=VALUE` splits at
+// the first '='.
+TEST(DockerBuildArgsTest, ANameHoldingAnEqualsSignIsRefused) {
+  Cube cube = CubeAt("/nonexistent-cube");
+  cube.docker.build_args = {{"TOKEN=mine", "x"}};
+  DockerRuntime docker("docker", "/usr/bin/docker");
+  auto checked = docker.CheckCube(cube, StepContext{});
+  EXPECT_EQ(checked.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(checked.message()), HasSubstr("docker.build_args.TOKEN=mine"));
+  cube.docker.build_args = {{"PIP_INDEX_URL", "https://x/?a=b"}};
+  EXPECT_TRUE(docker.CheckCube(cube, StepContext{}).ok());
+}
+
 }  // namespace
 }  // namespace mlcube
