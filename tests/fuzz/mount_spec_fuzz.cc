@@ -194,7 +194,8 @@ std::optional<ReadMount> NewBindPath(const std::string& bind) {
     size_t begin = 0;
     while (true) {
       const size_t comma = parts[2].find(',', begin);
-      std::string option = parts[2].substr(begin, comma == std::string::npos ? comma : comma - begin);
+      std::string option =
+          parts[2].substr(begin, comma == std::string::npos ? comma : comma - begin);
       if (!IsBindOption(option)) return std::nullopt;
       m.options.push_back(option);
       if (comma == std::string::npos) break;
@@ -332,8 +333,8 @@ void Check(const mlcube::TaskInvocation& invocation) {
   std::string bind_list;
   for (const mlcube::Mount& m : invocation.mounts) {
     if (!mlcube::IsWithin(m.host_path, "/ws")) __builtin_trap();
-    auto bind = MountSpec::Render(MountGrammar::kApptainerBind, m.host_path, m.container_path,
-                                  m.read_only);
+    auto bind =
+        MountSpec::Render(MountGrammar::kApptainerBind, m.host_path, m.container_path, m.read_only);
     auto volume =
         MountSpec::Render(MountGrammar::kDockerVolume, m.host_path, m.container_path, m.read_only);
     if (!bind.ok() || !volume.ok()) __builtin_trap();  // planned, then refused by the runtime
@@ -361,8 +362,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string value(reinterpret_cast<const char*>(data + 1), size - 1);
   mlcube::Task task;
   task.name = "t";
-  task.mount_naming =
-      flags & 4 ? mlcube::MountNaming::kOlderRunners : mlcube::MountNaming::kMlcube;
+  task.mount_naming = flags & 4 ? mlcube::MountNaming::kOlderRunners : mlcube::MountNaming::kMlcube;
   mlcube::Parameter out;
   out.name = "out";
   out.type = flags & 1 ? mlcube::ParameterType::kFile : mlcube::ParameterType::kDirectory;
