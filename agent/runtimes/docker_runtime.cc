@@ -241,12 +241,13 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
   // may be secrets and argv is readable by every user. (Not through the
   // docker client's own environment: DOCKER_HOST or LD_PRELOAD there would
   // steer the client itself.) A value with a newline cannot be written to
-  // an env file and goes on the command line.
+  // an env file, nor one with a carriage return (the env file's reader drops
+  // it at a line end): those go on the command line.
   std::map<std::string, std::string> env = ProxyEnvironment();
   for (const auto& [k, v] : context.env) env[k] = v;
   std::string env_file_text;
   for (const auto& [k, v] : env) {
-    if (v.find('\n') == std::string::npos && k.find('\n') == std::string::npos) {
+    if (v.find_first_of("\r\n") == std::string::npos && k.find('\n') == std::string::npos) {
       absl::StrAppend(&env_file_text, k, "=", v, "\n");
     } else {
       a.push_back("--env");
