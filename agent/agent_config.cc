@@ -292,6 +292,20 @@ absl::Status ParseTaskUsersPool(const YAML::Node& node, const std::string& file,
   return absl::OkStatus();
 }
 
+absl::Status ParseTaskOwners(const YAML::Node& node, const std::string& file,
+                             TaskUsersConfig& users) {
+  if (!node.IsSequence()) return Bad(file, "task_users.owners", "expected [cn-NAME, ...]");
+  for (const auto& item : node) {
+    auto identity = ScalarString(item, file, "task_users.owners");
+    if (!identity.ok()) return identity.status();
+    if (!absl::StartsWith(*identity, "cn-") || identity->size() < 4) {
+      return Bad(file, "task_users.owners", "expected certificate identities cn-NAME");
+    }
+    users.owners.push_back(*identity);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseTaskUsers(const YAML::Node& node, const std::string& file,
                             TaskUsersConfig& users) {
   if (!node.IsMap()) return Bad(file, "task_users", "expected a mapping {map, pool}");
@@ -301,7 +315,13 @@ absl::Status ParseTaskUsers(const YAML::Node& node, const std::string& file,
       if (absl::Status s = ParseTaskUsersPool(entry.second, file, users); !s.ok()) return s;
       continue;
     }
-    if (name != "map") return Bad(file, "task_users." + name, "unknown key (expected map or pool)");
+    if (name == "owners") {
+      if (absl::Status s = ParseTaskOwners(entry.second, file, users); !s.ok()) return s;
+      continue;
+    }
+    if (name != "map") {
+      return Bad(file, "task_users." + name, "unknown key (expected map, owners or pool)");
+    }
     if (!entry.second.IsMap()) return Bad(file, "task_users.map", "expected {cn-NAME: UID, ...}");
     for (const auto& item : entry.second) {
       const std::string identity = item.first.as<std::string>();

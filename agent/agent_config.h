@@ -38,6 +38,7 @@
 //     sample_seconds: 5         # how often the GPUs jobs hold are sampled
 //   task_users:                                # uids that certificate identities' tasks run as
 //     map: {cn-alice: 2001}     # fixed uids
+//     owners: [cn-admin]        # run as the agent itself (Apptainer, Slurm)
 //     pool: "200000-200999"     # others get one on first use (kept in STATE)
 
 #include <cstdint>
@@ -93,6 +94,10 @@ struct IdentityLimits {
 struct TaskUsersConfig {
   // "cn-NAME" -> uid (never 0).
   std::map<std::string, uint32_t> map;
+  // "cn-NAME"s that are the agent's owner: their tasks run as the agent's
+  // own uid, with its access to every identity's data. Said here, never by
+  // mapping an identity to the agent's uid (refused: too easy a slip).
+  std::vector<std::string> owners;
   // An inclusive range of uids for identities the map does not name; 0/0 =
   // no pool.
   uint32_t pool_first = 0;

@@ -2,6 +2,7 @@
 
 #include <pwd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -44,12 +45,65 @@ absl::StatusOr<std::map<std::string, uid_t>> ParsePoolFile(const std::string& pa
   return assigned;
 }
 
+// A login shell: a person (or a service) that signs in with this uid.
+bool HasLoginShell(const struct passwd& entry) {
+  const absl::string_view shell = entry.pw_shell == nullptr ? "" : entry.pw_shell;
+  return !shell.empty() && !absl::EndsWith(shell, "/nologin") && !absl::EndsWith(shell, "/false");
+}
+
+// Uids below this are the system's own accounts, which own host files.
+constexpr uid_t kFirstPersonUid = 1000;
+
+// Why `uid` (of map entry `key`) may not be an identity's task uid, or "".
+std::string WhyNotATaskUid(uid_t uid, uid_t agent_uid) {
+  if (uid == agent_uid) {
+    return absl::StrCat("uid ", uid,
+                        " is the agent's own: the identity's tasks would have the agent's access "
+                        "to every identity's data (if that is meant, list the identity in "
+                        "task_users.owners instead)");
+  }
+  struct passwd entry;
+  struct passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
+    return "";
+  }
+  if (uid >= kFirstPersonUid && !HasLoginShell(entry)) return "";  // made for this
+  return absl::StrCat("uid ", uid, " is the account '", entry.pw_name, "' (",
+                      uid < kFirstPersonUid ? "a system account" : "it has a login shell",
+                      "): the identity's tasks could read and change its files; give the "
+                      "identity a uid of its own (no passwd entry, or an account made for it "
+                      "with a nologin shell)");
+}
+
 }  // namespace
+
+absl::Status TaskUserResolver::CheckMap(const TaskUsersConfig& config, uid_t agent_uid) {
+  for (const std::string& owner : config.owners) {
+    if (config.map.count(owner) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("task_users.map.", owner, ": also in task_users.owners (one or the other)"));
+    }
+  }
+  std::map<uid_t, std::string> seen;
+  for (const auto& [identity, uid] : config.map) {
+    const std::string key = absl::StrCat("task_users.map.", identity);
+    std::string why = WhyNotATaskUid(uid, agent_uid);
+    auto [other, inserted] = seen.emplace(uid, identity);
+    if (why.empty() && !inserted) {
+      why = absl::StrCat("uid ", uid, " is also ", other->second,
+                         "'s: the two identities would share their files");
+    }
+    if (!why.empty()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", why));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<TaskUserResolver>> TaskUserResolver::Create(TaskUsersConfig config,
                                                                            std::string pool_file,
                                                                            uid_t agent_uid,
                                                                            gid_t agent_gid) {
+  if (absl::Status s = CheckMap(config, agent_uid); !s.ok()) return s;
   std::unique_ptr<TaskUserResolver> resolver(
       new TaskUserResolver(std::move(config), std::move(pool_file), agent_uid, agent_gid));
   auto text = ReadSmallFile(resolver->pool_file_);
@@ -85,6 +139,9 @@ absl::StatusOr<TaskUser> TaskUserResolver::Resolve(const std::string& identity) 
       return absl::InvalidArgumentError(absl::StrCat("identity ", identity, " is not a uid"));
     }
     return ForUid(uid, true);
+  }
+  if (std::find(config_.owners.begin(), config_.owners.end(), identity) != config_.owners.end()) {
+    return TaskUser{agent_uid_, agent_gid_, true};
   }
   auto mapped = config_.map.find(identity);
   if (mapped != config_.map.end()) return ForUid(mapped->second, false);

@@ -6,12 +6,14 @@
 //
 // - "uid-N" (unix socket, SSH): uid N; gid the primary gid of N's passwd
 //   entry, else N.
-// - "cn-NAME" (mutual TLS): task_users.map in the agent config, else a uid
+// - "cn-NAME" (mutual TLS): task_users.map in the agent config (never the
+//   agent's uid, another entry's or a real account's: see CheckMap), else a uid
 //   from task_users.pool given on first use and kept in
 //   STATE/task_users.list (written atomically), so it survives restarts.
 //   A pool uid is never one a passwd entry (a real account) has, never one
 //   the map names, never the agent's. gid = uid.
-// - The agent's owner: an identity whose uid is the agent's own euid (a
+// - The agent's owner: a cn- identity listed in task_users.owners, or an
+//   identity whose uid is the agent's own euid (a
 //   per-user agent called by its user, root calling a root agent), or root
 //   calling an unprivileged agent (root can be the agent's user anyway).
 //   Its tasks run as the agent's uid, as before.
@@ -40,8 +42,9 @@ struct TaskUser {
 
 class TaskUserResolver {
  public:
-  // `agent_uid`/`agent_gid`: the agent's euid and egid. Reads `pool_file`
-  // (missing = empty); a line it cannot parse is an error naming the file.
+  // `agent_uid`/`agent_gid`: the agent's euid and egid. Checks the map
+  // (CheckMap), then reads `pool_file` (missing = empty); a line it cannot
+  // parse is an error naming the file.
   static absl::StatusOr<std::unique_ptr<TaskUserResolver>> Create(TaskUsersConfig config,
                                                                   std::string pool_file,
                                                                   uid_t agent_uid, gid_t agent_gid);
@@ -51,6 +54,12 @@ class TaskUserResolver {
   absl::StatusOr<TaskUser> Resolve(const std::string& identity);
 
   uid_t agent_uid() const { return agent_uid_; }
+
+  // INVALID_ARGUMENT naming the first task_users.map entry whose uid is
+  // the agent's own, another entry's, or a real account's: one with a
+  // passwd entry that is a system account (below 1000) or has a login shell
+  // (accounts made for task identities have a nologin or false shell).
+  static absl::Status CheckMap(const TaskUsersConfig& config, uid_t agent_uid);
 
  private:
   TaskUserResolver(TaskUsersConfig config, std::string pool_file, uid_t agent_uid, gid_t agent_gid)

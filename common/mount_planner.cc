@@ -39,6 +39,7 @@ class InvocationBuilder {
  private:
   absl::StatusOr<bool> IsFile(const Parameter& parameter, const std::string& host_path,
                               const std::string& key_path) const;
+  absl::Status CheckMount(const Mount& mount, const std::string& key_path) const;
   void Create(const std::string& dir) {
     if (created_.insert(dir).second) invocation_.directories_to_create.push_back(dir);
   }
@@ -66,6 +67,15 @@ absl::StatusOr<bool> InvocationBuilder::IsFile(const Parameter& parameter,
   return kind == PathKind::kFile;
 }
 
+absl::Status InvocationBuilder::CheckMount(const Mount& mount, const std::string& key_path) const {
+  if (!options_.check_mount_path) return absl::OkStatus();
+  for (const std::string* path : {&mount.host_path, &mount.container_path}) {
+    absl::Status s = options_.check_mount_path(*path);
+    if (!s.ok()) return absl::Status(s.code(), absl::StrCat(key_path, ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status InvocationBuilder::Add(const Parameter& parameter, bool is_output) {
   const std::string key_path = absl::StrCat("tasks.", task_.name, ".parameters.",
                                             is_output ? "outputs." : "inputs.", parameter.name);
@@ -85,6 +95,11 @@ absl::Status InvocationBuilder::Add(const Parameter& parameter, bool is_output) 
     return absl::InvalidArgumentError(absl::StrCat(key_path, ": a file parameter cannot be '/'"));
   }
   const std::string host_dir = *is_file ? ParentOf(host_path) : host_path;
+  // A file parameter naming the workspace itself would mount its parent.
+  if (!options_.confine_to.empty() && !IsWithin(host_dir, options_.confine_to)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        key_path, ": a file parameter cannot be the workspace itself (its directory is mounted)"));
+  }
   const bool read_only = parameter.access == AccessMode::kReadOnly;
   const bool older = task_.mount_naming == MountNaming::kOlderRunners;
   auto found = mount_index_.find(host_dir);
@@ -97,6 +112,7 @@ absl::Status InvocationBuilder::Add(const Parameter& parameter, bool is_output) 
     if (older)
       absl::StrAppend(&mount.container_path, "/", *is_file ? host_dir : BaseName(host_dir));
     mount.read_only = read_only;
+    if (absl::Status s = CheckMount(mount, key_path); !s.ok()) return s;
     found = mount_index_.emplace(host_dir, invocation_.mounts.size()).first;
     mode_owner_[host_dir] = parameter.name;
     invocation_.mounts.push_back(mount);

@@ -15,7 +15,8 @@
 //   parameter is listed to be created before the run, as MLCube does;
 // - a parameter without a type (kUnknown) is a directory or a file by what
 //   its path is on the host; a missing path is an error naming it.
-// It reads the file system only through MountPlanOptions::probe.
+// It reads the file system only through MountPlanOptions::probe, and knows
+// no runtime's syntax: MountPlanOptions::check_mount_path brings it.
 
 #include <functional>
 #include <string>
@@ -50,6 +51,12 @@ struct MountPlanOptions {
   std::string confine_to;
   // What a host path is; the default stats it.
   std::function<PathKind(const std::string&)> probe;
+  // When set, called with the host and the container path of every mount;
+  // an error refuses the parameter that makes the mount, its message
+  // prefixed with the parameter's key. The agent passes the runtimes' mount
+  // grammar here, so a path the runtime would split into other mounts is
+  // refused at submit.
+  std::function<absl::Status(const std::string&)> check_mount_path;
 };
 
 // stat(2) of `path` (following links).

@@ -1,6 +1,7 @@
 #include "common/slurm_settings.h"
 
 #include <functional>
+#include <iterator>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -8,40 +9,144 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/getopt_long_grammar.h"
 
 namespace mlcube {
 namespace {
 
+// sbatch's options (slurm-wlm 22.05): every long name, its one-letter form
+// and whether it takes a value, as sbatch's getopt_long table has them
+// (each name probed with glibc's own messages: "ambiguous; possibilities",
+// "requires an argument", "doesn't allow an argument"). A name missing here
+// is refused as unknown, so newer options fail closed.
+constexpr GetoptArgument kNone = GetoptArgument::kNone;
+constexpr GetoptArgument kRequired = GetoptArgument::kRequired;
+constexpr GetoptArgument kOptional = GetoptArgument::kOptional;
+constexpr GetoptOption kSbatchOptions[] = {
+    {"account", 'A', kRequired},
+    {"acctg-freq", 0, kRequired},
+    {"array", 'a', kRequired},
+    {"batch", 0, kRequired},
+    {"bb", 0, kRequired},
+    {"bbf", 0, kRequired},
+    {"begin", 'b', kRequired},
+    {"chdir", 'D', kRequired},
+    {"cluster", 0, kRequired},
+    {"cluster-constraint", 0, kRequired},
+    {"clusters", 'M', kRequired},
+    {"comment", 0, kRequired},
+    {"constraint", 'C', kRequired},
+    {"container", 0, kRequired},
+    {"context", 0, kRequired},
+    {"contiguous", 0, kNone},
+    {"core-spec", 'S', kRequired},
+    {"cores-per-socket", 0, kRequired},
+    {"cpu-freq", 0, kRequired},
+    {"cpus-per-gpu", 0, kRequired},
+    {"cpus-per-task", 'c', kRequired},
+    {"deadline", 0, kRequired},
+    {"delay-boot", 0, kRequired},
+    {"dependency", 'd', kRequired},
+    {"distribution", 'm', kRequired},
+    {"error", 'e', kRequired},
+    {"exclude", 'x', kRequired},
+    {"exclusive", 0, kOptional},
+    {"export", 0, kRequired},
+    {"export-file", 0, kRequired},
+    {"extra-node-info", 'B', kRequired},
+    {"get-user-env", 0, kOptional},
+    {"gid", 0, kRequired},
+    {"gpu-bind", 0, kRequired},
+    {"gpu-freq", 0, kRequired},
+    {"gpus", 'G', kRequired},
+    {"gpus-per-node", 0, kRequired},
+    {"gpus-per-socket", 0, kRequired},
+    {"gpus-per-task", 0, kRequired},
+    {"gres", 0, kRequired},
+    {"gres-flags", 0, kRequired},
+    {"help", 'h', kNone},
+    {"hint", 0, kRequired},
+    {"hold", 'H', kNone},
+    {"ignore-pbs", 0, kNone},
+    {"input", 'i', kRequired},
+    {"job-name", 'J', kRequired},
+    {"kill-on-invalid-dep", 0, kRequired},
+    {"licenses", 'L', kRequired},
+    {"mail-type", 0, kRequired},
+    {"mail-user", 0, kRequired},
+    {"mcs-label", 0, kRequired},
+    {"mem", 0, kRequired},
+    {"mem-bind", 0, kRequired},
+    {"mem-per-cpu", 0, kRequired},
+    {"mem-per-gpu", 0, kRequired},
+    {"mincpus", 0, kRequired},
+    {"network", 0, kRequired},
+    {"nice", 0, kOptional},
+    {"no-kill", 'k', kOptional},
+    {"no-requeue", 0, kNone},
+    {"nodefile", 'F', kRequired},
+    {"nodelist", 'w', kRequired},
+    {"nodes", 'N', kRequired},
+    {"ntasks", 'n', kRequired},
+    {"ntasks-per-core", 0, kRequired},
+    {"ntasks-per-gpu", 0, kRequired},
+    {"ntasks-per-node", 0, kRequired},
+    {"ntasks-per-socket", 0, kRequired},
+    {"ntasks-per-tres", 0, kRequired},
+    {"open-mode", 0, kRequired},
+    {"output", 'o', kRequired},
+    {"overcommit", 'O', kNone},
+    {"oversubscribe", 's', kNone},
+    {"parsable", 0, kNone},
+    {"partition", 'p', kRequired},
+    {"power", 0, kRequired},
+    {"prefer", 0, kRequired},
+    {"priority", 0, kRequired},
+    {"profile", 0, kRequired},
+    {"propagate", 0, kOptional},
+    {"qos", 'q', kRequired},
+    {"quiet", 'Q', kNone},
+    {"reboot", 0, kNone},
+    {"requeue", 0, kNone},
+    {"reservation", 0, kRequired},
+    {"signal", 0, kRequired},
+    {"sockets-per-node", 0, kRequired},
+    {"spread-job", 0, kNone},
+    {"switches", 0, kRequired},
+    {"tasks-per-node", 0, kRequired},
+    {"test-only", 0, kNone},
+    {"thread-spec", 0, kRequired},
+    {"threads-per-core", 0, kRequired},
+    {"time", 't', kRequired},
+    {"time-min", 0, kRequired},
+    {"tmp", 0, kRequired},
+    {"uid", 0, kRequired},
+    {"usage", 0, kNone},
+    {"use-min-nodes", 0, kNone},
+    {"verbose", 'v', kNone},
+    {"version", 'V', kNone},
+    {"wait", 'W', kNone},
+    {"wait-all-nodes", 0, kRequired},
+    {"wckey", 0, kRequired},
+    {"wrap", 0, kRequired},
+};
+
+const std::vector<GetoptOption>& SbatchOptions() {
+  static const auto* options =
+      new std::vector<GetoptOption>(std::begin(kSbatchOptions), std::end(kSbatchOptions));
+  return *options;
+}
+
 // sbatch options the agent sets itself (output files, name, environment,
-// the script) or that would make a job the agent cannot follow.
-constexpr const char* kRefusedOptions[] = {"-o",
-                                           "--output",
-                                           "-e",
-                                           "--error",
-                                           "-i",
-                                           "--input",
-                                           "-J",
-                                           "--job-name",
-                                           "-D",
-                                           "--chdir",
-                                           "--wrap",
-                                           "--export",
-                                           "--export-file",
-                                           "--parsable",
-                                           "--open-mode",
-                                           "-W",
-                                           "--wait",
-                                           "-a",
-                                           "--array",
-                                           "--uid",
-                                           "--gid",
-                                           "--get-user-env",
-                                           "-H",
-                                           "--hold",
-                                           "--test-only",
-                                           "--batch",
-                                           "-M",
-                                           "--clusters"};
+// the script) or that would make a job the agent cannot follow (another
+// cluster, another user, no job at all). Refused in every spelling: sbatch
+// takes any unique prefix of a long name and clustered short options, so
+// they are found by parsing, never by comparing words.
+constexpr const char* kRefusedOptions[] = {
+    "output",   "error",       "input",        "job-name",  "chdir",     "wrap",
+    "export",   "export-file", "parsable",     "open-mode", "wait",      "array",
+    "uid",      "gid",         "get-user-env", "hold",      "test-only", "batch",
+    "clusters", "cluster",     "help",         "usage",     "version"};
 
 bool AllOf(const std::string& value, const std::function<bool(char)>& ok) {
   if (value.empty()) return false;
@@ -76,22 +181,30 @@ bool ValidMem(const std::string& value) {
   return unit.empty() || unit == "K" || unit == "M" || unit == "G" || unit == "T";
 }
 
-absl::Status CheckExtraArg(const std::string& arg, const std::string& key) {
-  if (!absl::StartsWith(arg, "-")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        key, ": '", arg, "' is not an option (write --name=value, one word per option)"));
-  }
-  const std::string name = arg.substr(0, arg.find('='));
-  for (const char* refused : kRefusedOptions) {
-    if (name == refused || (name.size() > 2 && name[1] != '-' && absl::StartsWith(arg, refused) &&
-                            std::string(refused).size() == 2)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(key, ": ", name, " is set by mlcube-agent and cannot be given"));
+// extra_args: parsed as sbatch parses them (GetoptLongGrammar), so an
+// abbreviation (--outp=, --wra=) or a clustered short option (-vo/path) is
+// the option it stands for.
+absl::Status CheckExtraArgs(const std::vector<std::string>& args, const std::string& key) {
+  for (const std::string& arg : args) {
+    for (char c : arg) {
+      if (absl::ascii_iscntrl(static_cast<unsigned char>(c))) {
+        return absl::InvalidArgumentError(absl::StrCat(key, ": control character in '", arg, "'"));
+      }
     }
   }
-  for (char c : arg) {
-    if (absl::ascii_iscntrl(static_cast<unsigned char>(c))) {
-      return absl::InvalidArgumentError(absl::StrCat(key, ": control character in '", arg, "'"));
+  auto parsed = GetoptLongGrammar(&SbatchOptions()).Parse(args);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(key, ": ", parsed.status().message(),
+                                                   " (sbatch options only, as --name=value)"));
+  }
+  for (const GetoptOccurrence& occurrence : *parsed) {
+    for (const char* refused : kRefusedOptions) {
+      if (occurrence.option->long_name == std::string_view(refused)) {
+        return absl::InvalidArgumentError(absl::StrCat(key, ": '", occurrence.spelling, "' is --",
+                                                       refused,
+                                                       ", which mlcube-agent sets or does not "
+                                                       "allow"));
+      }
     }
   }
   return absl::OkStatus();
@@ -134,9 +247,7 @@ absl::Status SetValue(SlurmSettings* s, const std::string& key, const std::strin
     (key == "scratch" ? s->scratch : s->node_tmp) = value == "true";
   } else if (key == "extra_args") {
     s->extra_args = absl::StrSplit(value, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    for (const std::string& arg : s->extra_args) {
-      if (absl::Status st = CheckExtraArg(arg, path); !st.ok()) return st;
-    }
+    if (absl::Status st = CheckExtraArgs(s->extra_args, path); !st.ok()) return st;
   } else {
     return absl::InvalidArgumentError(absl::StrCat(path, ": unknown key (expected ",
                                                    absl::StrJoin(SlurmSettingKeys(), ", "), ")"));

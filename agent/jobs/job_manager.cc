@@ -22,6 +22,7 @@
 #include "agent/jobs/build_context_placement.h"
 #include "agent/jobs/job_metrics.h"
 #include "agent/jobs/task_step.h"
+#include "agent/mount_spec.h"
 #include "agent/request_validator.h"
 #include "agent/runtimes/apptainer_runtime.h"
 #include "agent/runtimes/docker_runtime.h"
@@ -1081,7 +1082,15 @@ absl::StatusOr<std::unique_ptr<SlurmStepScheduler>> JobManager::MakeSlurmSchedul
   auto options = SbatchResourceOptions(*settings, request.gpus());
   if (!options.ok()) return options.status();
   SlurmConveniences conveniences;
-  if (settings->scratch) conveniences.scratch_dir = layout_.JobScratchStorageDir(job_id);
+  if (settings->scratch) {
+    conveniences.scratch_dir = layout_.JobScratchStorageDir(job_id);
+    // Bound through APPTAINER_BIND, a bind list like --bind's.
+    if (absl::Status s =
+            MountSpec::CheckPath(MountGrammar::kApptainerBind, conveniences.scratch_dir);
+        !s.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("slurm.scratch: ", s.message()));
+    }
+  }
   conveniences.node_tmp = settings->node_tmp;
   auto stage = ResolveStage(request);
   if (!stage.ok()) return stage.status();

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/mount_spec.h"
 #include "agent/tree_acl.h"
 #include "common/beneath_dir.h"
 #include "common/file_util.h"
@@ -30,13 +31,22 @@ absl::StatusOr<const Task*> FindTask(const Cube& cube, const std::string& task) 
       absl::StrCat("unknown task '", task, "' (the cube has: ", absl::StrJoin(names, ", "), ")"));
 }
 
+// Mounts confined to the workspace, each one a runtime can carry as one
+// mount (see MountSpec).
+MountPlanOptions AgentPlanOptions(const Cube& cube) {
+  MountPlanOptions options;
+  options.confine_to = cube.workspace;
+  options.check_mount_path = [](const std::string& path) {
+    return MountSpec::CheckPathForEveryRuntime(path);
+  };
+  return options;
+}
+
 // The task's mounts, confined to the workspace.
 absl::StatusOr<TaskInvocation> PlanTask(const Cube& cube, const std::string& task) {
   absl::StatusOr<const Task*> found = FindTask(cube, task);
   if (!found.ok()) return found.status();
-  MountPlanOptions plan_options;
-  plan_options.confine_to = cube.workspace;
-  return PlanTaskInvocation(**found, plan_options);
+  return PlanTaskInvocation(**found, AgentPlanOptions(cube));
 }
 
 // The planner checks paths lexically; symlinks are checked here.
@@ -259,8 +269,7 @@ absl::Status RepairTaskFiles(const Cube& cube, const std::string& task, Containe
 absl::Status CheckTaskAtSubmit(const Cube& cube, const std::string& task, bool after_other_tasks) {
   absl::StatusOr<const Task*> found = FindTask(cube, task);
   if (!found.ok()) return found.status();
-  MountPlanOptions plan_options;
-  plan_options.confine_to = cube.workspace;
+  MountPlanOptions plan_options = AgentPlanOptions(cube);
   if (after_other_tasks) {
     plan_options.probe = [](const std::string& path) {
       const PathKind kind = ProbeHostPath(path);

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/mount_spec.h"
 #include "agent/runtimes/apptainer_recipe_check.h"
 #include "agent/runtimes/build_context.h"
 #include "agent/subprocess.h"
@@ -223,8 +224,11 @@ absl::StatusOr<StepCommand> ApptainerRuntime::TaskCommand(const Cube& cube,
   // process group, the kernel kills the whole namespace.
   a = {binary_, "-q", entry.empty() ? "run" : "exec", "--contain", "--cleanenv", "--pid"};
   for (const Mount& m : invocation.mounts) {
+    auto bind =
+        MountSpec::Render(MountGrammar::kApptainerBind, m.host_path, m.container_path, m.read_only);
+    if (!bind.ok()) return bind.status();
     a.push_back("--bind");
-    a.push_back(absl::StrCat(m.host_path, ":", m.container_path, m.read_only ? ":ro" : ""));
+    a.push_back(std::move(*bind));
   }
   // GPUs: asked with --gpus, or by the cube (platform.accelerator_count), as
   // for Docker. MLCube's singularity runner passes --nv only when told

@@ -9,10 +9,12 @@
 #include <cstring>
 #include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "agent/mount_spec.h"
 #include "agent/runtimes/build_context.h"
 #include "agent/runtimes/dockerfile_check.h"
 #include "agent/subprocess.h"
@@ -130,6 +132,24 @@ absl::StatusOr<ExtraArgs> CheckedExtraArgs(const Cube& cube, const StepContext& 
   return extra;
 }
 
+// `--build-arg NAME=VALUE` is split at the first '=': a cube's name holding
+// one would set another argument (the job's own, given after it, included).
+absl::Status CheckBuildArgNames(const Cube& cube) {
+  for (const auto& [name, unused] : cube.docker.build_args) {
+    bool plain = !name.empty();
+    for (const char c : name) {
+      plain = plain && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                        c == '-' || c == '.');
+    }
+    if (!plain) {
+      return absl::InvalidArgumentError(absl::StrCat("docker.build_args.", PrintableExcerpt(name),
+                                                     ": a build argument name is letters, digits, "
+                                                     "'_', '-' and '.'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string DockerGpuSpec(int accelerator_count, const std::string& gpus) {
@@ -146,6 +166,7 @@ std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context
 
 absl::Status DockerRuntime::CheckCube(const Cube& cube, const StepContext& context) {
   if (absl::Status s = CheckCubeImageName(cube.docker.image, "docker.image"); !s.ok()) return s;
+  if (absl::Status s = CheckBuildArgNames(cube); !s.ok()) return s;
   if (absl::Status s = BuildsFromRecipe(cube).status(); !s.ok()) return s;
   return CheckedExtraArgs(cube, context).status();
 }
@@ -177,6 +198,7 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
     return command;
   }
   if (!recipe.ok()) return recipe.status();
+  if (absl::Status s = CheckBuildArgNames(cube); !s.ok()) return s;
   // The build reads the copy that was checked, so a recipe swapped for a
   // symlink after the check is never read.
   const std::string recipe_copy = context.step_prefix + ".Dockerfile";
@@ -228,19 +250,23 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
        "--user",
        absl::StrCat(context.uid, ":", context.gid)};
   for (const Mount& m : invocation.mounts) {
+    auto volume =
+        MountSpec::Render(MountGrammar::kDockerVolume, m.host_path, m.container_path, m.read_only);
+    if (!volume.ok()) return volume.status();
     a.push_back("--volume");
-    a.push_back(absl::StrCat(m.host_path, ":", m.container_path, m.read_only ? ":ro" : ""));
+    a.push_back(std::move(*volume));
   }
   // The task's environment goes through a 0600 file in the job dir: values
   // may be secrets and argv is readable by every user. (Not through the
   // docker client's own environment: DOCKER_HOST or LD_PRELOAD there would
   // steer the client itself.) A value with a newline cannot be written to
-  // an env file and goes on the command line.
+  // an env file, nor one with a carriage return (the env file's reader drops
+  // it at a line end): those go on the command line.
   std::map<std::string, std::string> env = ProxyEnvironment();
   for (const auto& [k, v] : context.env) env[k] = v;
   std::string env_file_text;
   for (const auto& [k, v] : env) {
-    if (v.find('\n') == std::string::npos && k.find('\n') == std::string::npos) {
+    if (v.find_first_of("\r\n") == std::string::npos && k.find('\n') == std::string::npos) {
       absl::StrAppend(&env_file_text, k, "=", v, "\n");
     } else {
       a.push_back("--env");
@@ -304,8 +330,10 @@ absl::Status DockerRuntime::RepairTaskFiles(const Cube& cube,
   for (const TaskOwnedPaths& paths : owned) {
     if (paths.rels.empty()) continue;
     const std::string inside = absl::StrCat("/mlcube-agent-repair/", mounted++);
+    auto volume = MountSpec::Render(MountGrammar::kDockerVolume, paths.host_path, inside, false);
+    if (!volume.ok()) return volume.status();
     argv.push_back("--volume");
-    argv.push_back(absl::StrCat(paths.host_path, ":", inside));
+    argv.push_back(std::move(*volume));
     for (const std::string& rel : paths.rels) {
       targets.push_back(rel.empty() ? inside : absl::StrCat(inside, "/", rel));
     }

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/mount_spec.h"
 
 namespace mlcube {
 namespace {
@@ -355,6 +356,16 @@ absl::Status RunArgumentPolicy::CheckBind(const std::string& spec, bool docker_s
     const std::vector<std::string> parts = absl::StrSplit(bind, ':');
     if (parts.size() > 3 || (docker_syntax && parts.size() < 2)) {
       return Refused("is not a bind the agent understands (SOURCE:TARGET[:ro])");
+    }
+    // What the split above cannot see: Apptainer also splits binds on '^',
+    // honours '\' escapes and CSV quotes and trims white space, and both
+    // runtimes rewrite bytes that are not UTF-8 (see MountSpec).
+    for (size_t i = 0; i < parts.size() && i < 2; ++i) {
+      const MountGrammar grammar =
+          docker_syntax ? MountGrammar::kDockerVolume : MountGrammar::kApptainerBind;
+      if (!MountSpec::CheckPath(grammar, parts[i]).ok()) {
+        return Refused("holds a character the runtime's bind syntax splits or rewrites");
+      }
     }
     const std::string options = parts.size() == 3 ? parts[2] : "";
     if (!options.empty() && options != "ro" && options != "rw") {

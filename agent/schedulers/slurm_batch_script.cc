@@ -27,6 +27,13 @@ std::string ConvenienceLines(const SlurmConveniences& c) {
   absl::StrAppend(&lines,
                   "node_dir=$(mktemp -d \"${SLURM_TMPDIR:-${TMPDIR:-/tmp}}/mlcube-job.XXXXXX\") "
                   "&& trap 'rm -rf \"$node_dir\"' EXIT || { record 75; exit 75; }\n");
+  if (!c.stage.empty()) {
+    // Staged copies are bound through APPTAINER_BIND, a bind list: a node
+    // directory holding one of its separators would bind something else.
+    absl::StrAppend(&lines, R"sh(case "$node_dir" in *[,:^\\\"]*|*[[:cntrl:]]*) )sh",
+                    R"sh(echo "mlcube-agent: cannot bind staged data from $node_dir on )sh",
+                    R"sh($(hostname)" >&2; record 75; exit 75;; esac)sh", "\n");
+  }
   if (c.node_tmp) {
     absl::StrAppend(&lines,
                     "mkdir \"$node_dir/work\" && export APPTAINER_WORKDIR=\"$node_dir/work\" "

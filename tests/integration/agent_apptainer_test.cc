@@ -210,5 +210,39 @@ TEST_F(AgentApptainerTest, KillNineDuringTheImageBuildStillInstallsTheSifAndRuns
   EXPECT_EQ(sif.substr(32, 9), "SIF_MAGIC");
 }
 
+// `.,DIR/` is a directory inside the workspace, but `--bind WS/.,DIR:/mlcube_io1`
+// is two binds to Apptainer: the cube's output would be DIR, outside the
+// workspace, read-write. The cube is refused at submit, naming the
+// parameter, and nothing reaches DIR.
+TEST_F(AgentApptainerTest, AnOutputPathWithABindListSeparatorIsRefusedAndMountsNothing) {
+  ::mlcube::testing::TempDir outside;
+  const std::string canary = outside.path() + "/home";
+  ASSERT_EQ(Shell("mkdir '" + canary + "' && echo keep > '" + canary + "/mine.txt' && chown -R " +
+                  std::to_string(agent_->uid()) + " '" + outside.path() + "'"),
+            0);
+  const std::string yaml = Workspace() + "/../mlcube.yaml";
+  ASSERT_EQ(Shell("sed -i 's|default: greetings/|default: \".," + canary + "/\"|' '" + yaml +
+                  "' && grep -qF '.,/' '" + yaml + "'"),
+            0)
+      << ::mlcube::testing::ReadFileContent(yaml);
+  SubmitJobRequest request = RunRequest("hello", "greet", kSingularity);
+  (*request.mutable_env())["GREET_DELAY"] = "0";
+  grpc::ClientContext ctx;
+  Job job;
+  const grpc::Status s = stub_->SubmitJob(&ctx, request, &job);
+  if (s.ok()) {  // what an agent without the check did: run it
+    Watch(*stub_, job.id(), 0, true);
+    ADD_FAILURE() << "submitted as job " << job.id() << ", state " << Get(job.id()).state();
+  }
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("tasks.greet.parameters.outputs.output_dir: "),
+            std::string::npos)
+      << s.error_message();
+  EXPECT_EQ(s.error_message().find('\n'), std::string::npos) << s.error_message();
+  std::string listing;
+  Shell("ls -A '" + canary + "'", &listing);
+  EXPECT_EQ(listing, "mine.txt\n") << "the task wrote outside its workspace";
+}
+
 }  // namespace
 }  // namespace mlcube_test

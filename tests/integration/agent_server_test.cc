@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "mlcube_remote/v1/agent.grpc.pb.h"
 #include "tests/integration/agent_process.h"
@@ -110,6 +113,27 @@ TEST(AgentServerTest, UnknownConfigKeyStopsStartUp) {
              &out);
   EXPECT_NE(rc, 0);
   EXPECT_NE(out.find("max_concurrent_jobs: expected a positive integer"), std::string::npos) << out;
+  Shell("rm -rf " + dir);
+}
+
+TEST(AgentServerTest, TaskUsersMapEntriesThatShareOrBorrowAUidStopStartUp) {
+  char tmpl[] = "/tmp/mlcube-agent-cfg-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  for (const auto& [yaml, said] : std::vector<std::pair<std::string, std::string>>{
+           {"task_users: {map: {cn-alice: 3100777, cn-bob: 3100777}}\n",
+            "task_users.map.cn-bob: uid 3100777 is also cn-alice's"},
+           {"task_users: {map: {cn-alice: 2}}\n",
+            "task_users.map.cn-alice: uid 2 is the account"}}) {
+    std::ofstream(dir + "/agent.yaml") << yaml;
+    std::string out;
+    const int rc =
+        Shell(std::string(MLCUBE_AGENT_BIN) + " serve --config=" + dir +
+                  "/agent.yaml --state-dir=" + dir + "/state --listen=unix://" + dir + "/s",
+              &out);
+    EXPECT_NE(rc, 0) << yaml;
+    EXPECT_NE(out.find(said), std::string::npos) << out;
+  }
   Shell("rm -rf " + dir);
 }
 

@@ -33,12 +33,10 @@ using ::mlcube::testing::ReadFileContent;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// task_users mapping cn-alice to the `mlcube` user's uid, a pool for bob.
+// task_users making cn-alice the agent's owner (her tasks run as the agent's
+// uid, as Apptainer needs), a pool for bob.
 std::string AliceOwnsTheAgentConfig() {
-  uid_t uid = 0;
-  gid_t gid = 0;
-  LookupUser("mlcube", &uid, &gid);
-  return absl::StrCat("task_users: {map: {cn-alice: ", uid, "}, pool: \"3100100-3100199\"}\n");
+  return "task_users: {owners: [cn-alice], pool: \"3100100-3100199\"}\n";
 }
 
 class RedTeamRuntimeTest : public ::testing::Test {

@@ -371,6 +371,22 @@ TEST_F(SlurmEndToEndTest, BadSlurmSettingsAreRefusedNamingTheKey) {
   EXPECT_THAT(partition.err, HasSubstr("invalid partition specified: nope"));
 }
 
+// Through Slurm the task's binds reach Apptainer the same way: an output
+// path with a bind-list separator is refused at submit and nothing is
+// submitted, so the directory it names stays untouched.
+TEST_F(SlurmEndToEndTest, AnOutputPathWithABindListSeparatorIsRefused) {
+  const std::string outside = dir_.path() + "/outside";
+  dir_.WriteFile("outside/mine.txt", "keep\n");
+  ASSERT_EQ(::mlcube_test::Shell("chmod 777 '" + outside + "'"), 0);  // the task could write here
+  CommandResult run = Cli({"run", Cube(), "--task=greet", "-P",
+                           "tasks.greet.parameters.outputs.output_dir.default=.," + outside + "/"});
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("tasks.greet.parameters.outputs.output_dir: "));
+  std::string listing;
+  ::mlcube_test::Shell("ls -A '" + outside + "'", &listing);
+  EXPECT_EQ(listing, "mine.txt\n");
+}
+
 // A sweep of 20 runs on a Slurm host is one job array: one sbatch, one
 // Slurm job id shared by every run (each its own element), every run
 // succeeding with its own outputs, and --parallel as the array's %P.

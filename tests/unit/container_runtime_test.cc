@@ -49,7 +49,7 @@ TEST(DockerRuntimeTest, RunIsANamedContainerAsTheAgentUserWithMountsEnvAndGpus) 
   context.step = 1;
   context.uid = 1001;
   context.gid = 1002;
-  context.env = {{"A", "b c"}};
+  context.env = {{"A", "b c"}, {"CR", "ends in\r"}};
   context.gpus = "device=0,1";
   char tmpl[] = "/tmp/docker-runtime-test-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -69,6 +69,9 @@ TEST(DockerRuntimeTest, RunIsANamedContainerAsTheAgentUserWithMountsEnvAndGpus) 
   std::stringstream env_text;
   env_text << env_file.rdbuf();
   EXPECT_NE(env_text.str().find("A=b c\n"), std::string::npos) << env_text.str();
+  // The env file's reader drops a carriage return before a line end.
+  EXPECT_EQ(env_text.str().find("CR="), std::string::npos) << env_text.str();
+  EXPECT_TRUE(Contains(a, {"--env", "CR=ends in\r"}));
   for (const std::string& arg : a) EXPECT_EQ(arg.find("b c"), std::string::npos) << arg;
   (void)!system(("rm -rf " + context.job_dir).c_str());
   EXPECT_TRUE(Contains(a, {"--gpus", "\"device=0,1\""}));

@@ -187,6 +187,13 @@ TEST(RunArgumentPolicyTest, AdminGrantsHostModesAndBindRoots) {
   EXPECT_TRUE(ApptainerRun("-B /datasets/a:/a:ro,/scratch/b", admin).ok());
   EXPECT_FALSE(ApptainerRun("-B /datasets/a:/a:ro,/etc", admin).ok());
   EXPECT_FALSE(ApptainerRun("-B /datasets/a", admin).ok());  // rw by default
+  // Apptainer reads '^' as a bind separator too: this would bind /etc, and
+  // /datasets/a read-write; '\' escapes, quotes and bytes Go rewrites.
+  EXPECT_FALSE(ApptainerRun("-B /datasets/a^/etc:/x:ro", admin).ok());
+  EXPECT_FALSE(ApptainerRun("-B /datasets/a\\:/x:ro", admin).ok());
+  EXPECT_FALSE(ApptainerRun("-B /datasets/\"a\":/x:ro", admin).ok());
+  EXPECT_FALSE(ApptainerRun("-B /datasets/a\xff:/x:ro", admin).ok());
+  EXPECT_FALSE(DockerRun("-v /datasets/a\xff:/d:ro", admin).ok());
 }
 
 TEST(RunArgumentPolicyTest, ApptainerRunGrammar) {

@@ -93,6 +93,67 @@ TEST(SlurmSettingsTest, BadValuesAreRefusedNamingTheKey) {
   }
 }
 
+// sbatch parses its options with getopt_long: any unique prefix of a long
+// name is that option, "--opt value" takes the next word, short options
+// cluster and the first that takes a value takes the rest. Each spelling
+// below was checked against sbatch 22.05's own `-v` listing of what it set.
+TEST(SlurmSettingsTest, ExtraArgsAreRefusedInEverySbatchSpelling) {
+  for (const char* spelling : {
+           "--outp=/tmp/x",      // --output, abbreviated
+           "--ou /tmp/x",        // ... with its value in the next word
+           "--wra=id",           // --wrap
+           "--chd=/",            // --chdir
+           "-vo/tmp/x",          // -v, then -o with an attached value
+           "-v -o /tmp/x",       //
+           "-Qvo/tmp/x",         //
+           "-Jname",             // --job-name
+           "--job=x",            //
+           "-a1-3",              // --array
+           "--arr=1",            //
+           "-H",                 // --hold
+           "--hol",              //
+           "--pars",             // --parsable
+           "--export-f=/tmp/e",  // --export-file
+           "--open=truncate",    // --open-mode
+           "--err=/tmp/e",       // --error
+           "-e/tmp/e",           //
+           "--inp=/dev/zero",    // --input
+           "-W",                 // --wait
+           "--test",             // --test-only
+           "--ui=0",             // --uid
+           "--gi=0",             // --gid
+           "--get",              // --get-user-env
+           "-Mother",            // --clusters
+           "--vers",             // --version
+           "--comment x -vD/",   // a value taken, then -v -D /
+       }) {
+    auto settings = ParseSlurmSettings({{"extra_args", spelling}});
+    ASSERT_EQ(settings.status().code(), absl::StatusCode::kInvalidArgument) << spelling;
+    EXPECT_THAT(std::string(settings.status().message()),
+                ::testing::HasSubstr("slurm.extra_args: "))
+        << spelling;
+  }
+  // Unknown and ambiguous names, words sbatch would take as the script, and
+  // a value given to an option that takes none.
+  for (const char* spelling :
+       {"--par=x", "--exp=ALL", "--o=x", "--frobnicate", "--nice 5", "--exclusive foo", "--",
+        "-- /tmp/other.sh", "-", "-z", "--hold=1", "--qos"}) {
+    EXPECT_EQ(ParseSlurmSettings({{"extra_args", spelling}}).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << spelling;
+  }
+}
+
+TEST(SlurmSettingsTest, ExtraArgsTakeEveryGetoptLongSpellingOfAllowedOptions) {
+  for (const char* spelling :
+       {"--exclusive --nice=10", "--contig", "--mail-type=END --mail-u a@b",
+        "--comment --output=/x", "--qos normal", "-q normal", "-vvQ", "-k", "-kfoo", "-c4 -n 2",
+        "--reservation=r1", "--res r1", "--gres=gpu:1 --nodes=1"}) {
+    auto settings = ParseSlurmSettings({{"extra_args", spelling}});
+    EXPECT_TRUE(settings.ok()) << spelling << ": " << settings.status();
+  }
+}
+
 TEST(SlurmBatchScriptTest, RunsTheCommandWordForWordAndRecordsItsExit) {
   TempDir dir;
   const SlurmStepFiles files(dir.path() + "/step-0");
@@ -132,6 +193,27 @@ TEST(SlurmBatchScriptTest, ConveniencesGoThroughApptainersEnvironment) {
   EXPECT_EQ(access((dir.path() + "/scratch storage").c_str(), F_OK), 0);  // kept
   auto left = RunCommand({"/bin/sh", "-c", "ls " + dir.path() + "/node | wc -l"});
   EXPECT_EQ(left->output, "0\n");  // the node-local directory went with the job
+}
+
+// Staged data is bound through APPTAINER_BIND, a bind list: a node
+// directory with one of its separators ends the step instead of binding
+// something else.
+TEST(SlurmBatchScriptTest, ANodeDirectoryThatABindListWouldSplitEndsTheStep) {
+  TempDir dir;
+  const SlurmStepFiles files(dir.path() + "/step-0");
+  SlurmConveniences conveniences;
+  conveniences.stage = {{dir.path() + "/data", "/data"}};
+  ASSERT_EQ(mlcube_test_mkdir(dir.path() + "/data"), 0);
+  std::ofstream(files.script) << SlurmBatchScript::Render(
+      {"/bin/sh", "-c", "echo \"$APPTAINER_BIND\""}, "", files, conveniences);
+  for (const std::string node : {"/node", "/node,x", "/node:x", "/node^x"}) {
+    ASSERT_EQ(mlcube_test_mkdir(dir.path() + node), 0);
+    SubprocessOptions options;
+    options.env = {{"SLURM_TMPDIR", dir.path() + node}};
+    auto result = RunCommand({"/bin/sh", files.script}, absl::Seconds(30), options);
+    ASSERT_TRUE(result.ok());
+    EXPECT_EQ(result->status.ShellCode(), node == "/node" ? 0 : 75) << node << result->output;
+  }
 }
 
 TEST(SlurmBatchScriptTest, MissingWorkingDirectoryIsRecordedAs126) {

@@ -114,6 +114,69 @@ TEST(TaskUserResolverTest, ABrokenPoolFileIsAnErrorNamingIt) {
   EXPECT_THAT(made.status().message(), HasSubstr("task_users.list:2"));
 }
 
+// A map entry that would hand an identity the agent's power, another
+// identity's files or a real account's is refused at start-up, naming it.
+TEST(TaskUserResolverTest, MapEntriesOfTheAgentOthersOrRealAccountsAreRefused) {
+  TempDir dir;
+  const struct passwd* root = getpwuid(0);
+  ASSERT_NE(root, nullptr);
+  const struct passwd* nobody = getpwnam("nobody");  // no login shell: a dedicated account
+  ASSERT_NE(nobody, nullptr);
+  // An account with a login shell, other than root (map uids are never 0).
+  uid_t person = 0;
+  std::string person_name;
+  setpwent();
+  for (const struct passwd* p = getpwent(); p != nullptr; p = getpwent()) {
+    const std::string shell = p->pw_shell == nullptr ? "" : p->pw_shell;
+    if (p->pw_uid >= 1000 && p->pw_uid != nobody->pw_uid && !shell.empty() &&
+        shell.find("nologin") == std::string::npos && shell.find("false") == std::string::npos) {
+      person = p->pw_uid;
+      person_name = p->pw_name;
+      break;
+    }
+  }
+  endpwent();
+  struct Case {
+    std::map<std::string, uint32_t> map;
+    std::string said;
+  };
+  std::vector<Case> cases = {
+      {{{"cn-alice", kAgent}}, "task_users.map.cn-alice: uid 4100 is the agent's own"},
+      {{{"cn-alice", 3100777}, {"cn-bob", 3100777}},
+       "task_users.map.cn-bob: uid 3100777 is also "
+       "cn-alice's"},
+      {{{"cn-alice", 2}}, "task_users.map.cn-alice: uid 2 is the account"},  // a system account
+  };
+  if (person != 0) {
+    cases.push_back({{{"cn-carol", person}},
+                     "task_users.map.cn-carol: uid " + std::to_string(person) +
+                         " is the account '" + person_name + "' (it has a login shell)"});
+  }
+  for (const Case& c : cases) {
+    TaskUsersConfig config;
+    config.map = c.map;
+    auto made = TaskUserResolver::Create(config, dir / "task_users.list", kAgent, kAgentGid);
+    ASSERT_FALSE(made.ok()) << c.said;
+    EXPECT_EQ(made.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(made.status().message(), HasSubstr(c.said));
+    EXPECT_EQ(made.status().message().find('\n'), std::string::npos);
+  }
+  // Accounts made for task identities (no login shell) and uids without an
+  // account pass; so does naming an identity the agent's owner outright.
+  TaskUsersConfig config;
+  config.map = {{"cn-alice", nobody->pw_uid}, {"cn-bob", 3100777}};
+  config.owners = {"cn-admin"};
+  auto resolver = Make(config, dir / "task_users.list");
+  ASSERT_NE(resolver, nullptr);
+  auto admin = resolver->Resolve("cn-admin");
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  EXPECT_TRUE(admin->agent_owner);
+  EXPECT_EQ(admin->uid, kAgent);
+  EXPECT_FALSE(resolver->Resolve("cn-bob")->agent_owner);
+  config.owners = {"cn-bob"};  // both an owner and mapped
+  EXPECT_FALSE(TaskUserResolver::Create(config, dir / "task_users.list", kAgent, kAgentGid).ok());
+}
+
 TEST(TaskUsersConfigTest, ParsesMapAndPool) {
   auto config = ParseAgentConfig(
       "task_users: {map: {cn-alice: 2001, cn-bob: 2002}, pool: \"200000-200999\"}\n");
@@ -132,6 +195,8 @@ TEST(TaskUsersConfigTest, RefusesRootUidsBadRangesAndNonCertificateIdentities) {
       {"task_users: {pool: \"300-200\"}", "task_users.pool"},
       {"task_users: {pool: \"200\"}", "task_users.pool"},
       {"task_users: {pools: \"1-2\"}", "task_users.pools"},
+      {"task_users: {owners: cn-alice}", "task_users.owners"},
+      {"task_users: {owners: [uid-1000]}", "task_users.owners"},
   };
   for (const auto& [yaml, key] : cases) {
     auto config = ParseAgentConfig(yaml + "\n");
