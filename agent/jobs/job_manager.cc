@@ -890,6 +890,7 @@ void JobManager::StartGpuJobsLocked() {
 }
 
 void JobManager::RestoreGpusLocked(Entry& entry) {
+  if (inventory_.gpus().empty()) return;  // nothing is allocated here
   auto cube = LoadJobCube(entry.job.owner(), entry.request);
   if (cube.ok()) entry.gpu_request = GpuRequestOf(*cube, entry.request).value_or(GpuRequest{});
   if (entry.job.gpus().empty()) return;
