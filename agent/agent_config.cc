@@ -176,13 +176,16 @@ absl::StatusOr<int64_t> JobLogBytes(const YAML::Node& node, const std::string& f
 
 absl::Status ParseLimits(const YAML::Node& node, const std::string& file, IdentityLimits& limits) {
   constexpr char kKeys[] =
-      "running_jobs, queued_jobs, stored_bytes, open_streams, job_log_bytes, "
-      "finished_jobs_kept_days, finished_jobs_kept, task_memory, task_pids";
+      "running_jobs, queued_jobs, stored_bytes, open_streams, connections, "
+      "idle_connection_seconds, job_log_bytes, finished_jobs_kept_days, finished_jobs_kept, "
+      "task_memory, task_pids";
   if (!node.IsMap()) return Bad(file, "limits", absl::StrCat("expected a mapping {", kKeys, "}"));
   const std::map<std::string, int*> counts = {
       {"running_jobs", &limits.running_jobs},
       {"queued_jobs", &limits.queued_jobs},
       {"open_streams", &limits.open_streams},
+      {"connections", &limits.connections},
+      {"idle_connection_seconds", &limits.idle_connection_seconds},
       {"finished_jobs_kept_days", &limits.finished_jobs_kept_days},
       {"finished_jobs_kept", &limits.finished_jobs_kept}};
   for (const auto& field : node) {

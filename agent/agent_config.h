@@ -23,6 +23,8 @@
 //     queued_jobs: 1000         # jobs waiting; more are refused at submit
 //     stored_bytes: 50G         # its workspaces, uploads and uploaded blobs
 //     open_streams: 64          # streaming calls at once (watch, upload, read)
+//     connections: 256          # unix-socket connections open at once (per uid)
+//     idle_connection_seconds: 300  # a connection without calls is closed after
 //     job_log_bytes: 256M       # one job's log keeps its latest output up to this
 //     finished_jobs_kept_days: 30   # finished jobs' records and logs are removed after
 //     finished_jobs_kept: 1000      # ... and beyond the newest this many
@@ -74,6 +76,10 @@ struct IdentityLimits {
   int queued_jobs = 1000;
   int64_t stored_bytes = 0;
   int open_streams = 64;
+  // Unix-socket connections one uid holds open at once; more are refused.
+  int connections = 256;
+  // A connection with no call for this long is closed (all identities).
+  int idle_connection_seconds = 300;
   // One job's log: past it the oldest output is cut (JobLog).
   int64_t job_log_bytes = int64_t{256} << 20;
   // Finished jobs (records and logs) are removed after this many days, and

@@ -197,6 +197,7 @@ int Serve(const ServeFlags& flags) {
   server.RegisterService(&jobs_service);
   for (grpc::Service* service : (*sync)->services()) server.RegisterService(service);
   if (absl::Status access = ConfigureAccess(*config, &server); !access.ok()) return Fail(access, 1);
+  server.SetConnectionLimits(config->limits.connections, config->limits.idle_connection_seconds);
   if (absl::Status started = server.Start(); !started.ok()) return Fail(started, 1);
   PrintListening(*config, server, inventory);
   // Trees from before access lists: private from now on, not only from

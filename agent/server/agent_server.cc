@@ -42,15 +42,24 @@ void AgentServer::SetUnixSocketAccess(mode_t mode, gid_t group) {
   unix_group_ = group;
 }
 
+void AgentServer::SetConnectionLimits(int per_uid, int idle_seconds) {
+  connections_per_uid_ = per_uid;
+  idle_seconds_ = idle_seconds;
+}
+
 absl::Status AgentServer::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  if (idle_seconds_ > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, idle_seconds_ * 1000);
+  }
+  const ConnectionBudget budget = BudgetForDescriptors(connections_per_uid_, RaiseOpenFileLimit());
   std::vector<std::unique_ptr<int>> ports;
   for (const std::string& address : addresses_) {
     if (absl::StartsWith(address, "unix://")) {
       auto listener =
-          std::make_unique<UnixSocketListener>(address.substr(7), unix_mode_, unix_group_);
+          std::make_unique<UnixSocketListener>(address.substr(7), unix_mode_, unix_group_, budget);
       absl::Status s = listener->Bind();
       if (!s.ok()) return s;
       unix_listeners_.push_back(std::move(listener));
@@ -86,7 +95,9 @@ absl::Status AgentServer::Start() {
     }
     tcp_ports_.push_back(*ports[i]);
   }
-  for (auto& listener : unix_listeners_) listener->Start(server_.get());
+  for (auto& listener : unix_listeners_) {
+    if (absl::Status started = listener->Start(server_.get()); !started.ok()) return started;
+  }
   return absl::OkStatus();
 }
 

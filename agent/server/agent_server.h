@@ -35,7 +35,13 @@ class AgentServer {
   // Mode and group of the unix sockets (see UnixSocketListener).
   void SetUnixSocketAccess(mode_t mode, gid_t group);
 
-  // Binds every address and starts serving; refuses TCP addresses as
+  // Live connections per uid on the unix sockets (0: no cap; see
+  // ConnectionLimiter) and how long a connection without calls stays open
+  // (0: forever). Call before Start.
+  void SetConnectionLimits(int per_uid, int idle_seconds);
+
+  // Raises the soft RLIMIT_NOFILE to the hard limit, keeps a share of it
+  // out of reach of connections, binds every address and starts serving; refuses TCP addresses as
   // SetTcpSecurity says.
   absl::Status Start();
 
@@ -55,6 +61,8 @@ class AgentServer {
   bool allow_insecure_loopback_ = false;
   mode_t unix_mode_ = 0666;
   gid_t unix_group_ = static_cast<gid_t>(-1);
+  int connections_per_uid_ = 256;
+  int idle_seconds_ = 300;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
 };

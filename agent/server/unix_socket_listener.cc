@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grpcpp/server_posix.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -11,8 +12,12 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <system_error>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/unique_fd.h"
 
 namespace mlcube {
 namespace {
@@ -29,10 +34,56 @@ bool SomeoneListens(const sockaddr_un& addr) {
   return live;
 }
 
+// A connection ended this many times since the last sweep is a wave worth
+// giving memory back after.
+constexpr int kTrimAfterEnded = 32;
+
+void AppendFrameHeader(std::string& out, size_t length, uint8_t type) {
+  out.push_back(static_cast<char>((length >> 16) & 0xff));
+  out.push_back(static_cast<char>((length >> 8) & 0xff));
+  out.push_back(static_cast<char>(length & 0xff));
+  out.push_back(static_cast<char>(type));
+  out.append(5, '\0');  // flags, stream 0
+}
+
+// An HTTP/2 server preface (empty SETTINGS) and a GOAWAY with error code
+// ENHANCE_YOUR_CALM whose debug text is `why`: what a gRPC client reports.
+std::string GoawayBytes(absl::string_view why) {
+  std::string out;
+  AppendFrameHeader(out, 0, 0x4);
+  AppendFrameHeader(out, 8 + why.size(), 0x7);
+  out.append(3, '\0');
+  out.push_back('\0');  // last stream id 0: no stream was processed
+  out.append(3, '\0');
+  out.push_back('\x0b');  // ENHANCE_YOUR_CALM
+  out.append(why.data(), why.size());
+  return out;
+}
+
+// Tells the peer why and closes. Never blocks: the socket is non-blocking;
+// what the peer sent is read first so that closing does not reset the
+// connection before the peer has read the GOAWAY.
+void Refuse(UniqueFd fd, const absl::Status& why) {
+  char buf[4096];
+  while (read(fd.get(), buf, sizeof(buf)) > 0) {
+  }
+  const std::string bytes = GoawayBytes(why.message());
+  (void)!write(fd.get(), bytes.data(), bytes.size());
+  shutdown(fd.get(), SHUT_WR);
+}
+
+absl::StatusOr<uid_t> PeerUid(int fd) {
+  struct ucred cred {};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return Errno("SO_PEERCRED");
+  return cred.uid;
+}
+
 }  // namespace
 
-UnixSocketListener::UnixSocketListener(std::string path, mode_t mode, gid_t group)
-    : path_(std::move(path)), mode_(mode), group_(group) {}
+UnixSocketListener::UnixSocketListener(std::string path, mode_t mode, gid_t group,
+                                       ConnectionBudget budget)
+    : path_(std::move(path)), mode_(mode), group_(group), limiter_(budget) {}
 
 UnixSocketListener::~UnixSocketListener() { Stop(); }
 
@@ -71,31 +122,63 @@ absl::Status UnixSocketListener::Bind() {
   return absl::OkStatus();
 }
 
-void UnixSocketListener::Start(grpc::Server* server) {
+absl::Status UnixSocketListener::Start(grpc::Server* server) {
   server_ = server;
-  thread_ = std::thread([this] { AcceptLoop(); });
+  try {
+    thread_ = std::thread([this] { AcceptLoop(); });
+  } catch (const std::system_error& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot start the accept thread of ", path_, ": ", e.what()));
+  }
+  return absl::OkStatus();
 }
 
 void UnixSocketListener::AcceptLoop() {
   for (;;) {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) {
+    // While connections are remembered, wake every second to forget the
+    // ended ones (and give memory back after a wave of them).
+    const int timeout_ms = limiter_.total() > 0 || trim_pending_ ? 1000 : -1;
+    const int ready = poll(fds, 2, timeout_ms);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       return;
     }
     if (fds[1].revents) return;
-    if (!(fds[0].revents & POLLIN)) continue;
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) {
-      // Out of descriptors (EMFILE) keeps the socket readable: do not spin.
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        usleep(50 * 1000);
-      }
+    if (ready == 0) {
+      Housekeep();
       continue;
     }
-    // gRPC owns the fd from here on and closes it with the connection.
-    grpc::AddInsecureChannelFromFd(server_, fd);
+    if (fds[0].revents & POLLIN) AcceptOne();
   }
+}
+
+void UnixSocketListener::AcceptOne() {
+  UniqueFd fd(accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+  if (!fd) {
+    // Out of descriptors (EMFILE) keeps the socket readable: do not spin.
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      Housekeep();
+      usleep(50 * 1000);
+    }
+    return;
+  }
+  absl::StatusOr<uid_t> uid = PeerUid(fd.get());
+  absl::Status admitted = uid.ok() ? limiter_.Admit(*uid, fd.get()) : uid.status();
+  if (!admitted.ok()) {
+    Refuse(std::move(fd), admitted);
+    return;
+  }
+  // gRPC owns the fd from here on and closes it with the connection.
+  grpc::AddInsecureChannelFromFd(server_, fd.Release());
+}
+
+void UnixSocketListener::Housekeep() {
+  const int ended = limiter_.Sweep();
+  // gRPC frees a connection's buffers a little after closing its fd: trim
+  // once more on the sweep after a wave.
+  if (ended >= kTrimAfterEnded || trim_pending_) malloc_trim(0);
+  trim_pending_ = ended >= kTrimAfterEnded;
 }
 
 void UnixSocketListener::Stop() {

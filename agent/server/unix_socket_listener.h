@@ -5,6 +5,13 @@
 // grpc::Server with AddInsecureChannelFromFd. We accept ourselves (instead of
 // letting gRPC listen on unix:) so each connection is a socket fd we know:
 // gRPC names such a peer "fd:N", and CallerIdentity reads SO_PEERCRED from it.
+//
+// Each connection is admitted by a ConnectionLimiter for its peer's uid
+// (limits.connections). One over the limit is answered at once with an
+// HTTP/2 GOAWAY whose text says why (the caller sees UNAVAILABLE) and
+// closed, so one uid cannot take the descriptors every other caller needs.
+// After many connections have ended the listener returns freed heap to the
+// system (malloc_trim), so a flood does not leave the agent large.
 
 #include <grpcpp/server.h>
 #include <sys/types.h>
@@ -14,6 +21,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "agent/server/connection_limiter.h"
 
 namespace mlcube {
 
@@ -23,7 +31,8 @@ class UnixSocketListener {
   // may connect at all; they are set before listen(), so there is no moment
   // where the socket is more open than configured.
   explicit UnixSocketListener(std::string path, mode_t mode = 0666,
-                              gid_t group = static_cast<gid_t>(-1));
+                              gid_t group = static_cast<gid_t>(-1),
+                              ConnectionBudget budget = ConnectionBudget{});
   ~UnixSocketListener();  // stops accepting and removes the socket file
   UnixSocketListener(const UnixSocketListener&) = delete;
   UnixSocketListener& operator=(const UnixSocketListener&) = delete;
@@ -34,7 +43,7 @@ class UnixSocketListener {
   absl::Status Bind();
 
   // Starts the accept thread; `server` must be started and outlive Stop().
-  void Start(grpc::Server* server);
+  absl::Status Start(grpc::Server* server);
 
   void Stop();
 
@@ -42,6 +51,9 @@ class UnixSocketListener {
 
  private:
   void AcceptLoop();
+  void AcceptOne();
+  // Forgets ended connections; trims the heap after a wave of them ended.
+  void Housekeep();
 
   std::string path_;
   mode_t mode_;
@@ -49,6 +61,8 @@ class UnixSocketListener {
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd that ends AcceptLoop
   grpc::Server* server_ = nullptr;
+  ConnectionLimiter limiter_;  // used by the accept thread only
+  bool trim_pending_ = false;
   std::thread thread_;
 };
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -112,6 +113,11 @@ bool AgentProcess::Start() {
     if (fd >= 0) {
       dup2(fd, 2);
       dup2(fd, 1);
+    }
+    if (options_.max_open_files > 0) {
+      const rlim_t n = static_cast<rlim_t>(options_.max_open_files);
+      const struct rlimit limit = {n, n};
+      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
     }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

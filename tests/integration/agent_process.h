@@ -22,6 +22,8 @@ struct AgentProcessOptions {
   std::string state_dir;
   // Run inside this network namespace (`ip netns exec`): a separate host.
   std::string netns;
+  // Soft and hard RLIMIT_NOFILE of the agent; 0: inherited.
+  int max_open_files = 0;
 };
 
 class AgentProcess {
@@ -43,6 +45,7 @@ class AgentProcess {
   // -1, with a test failure, when it said none.
   int TcpPort() const;
   uid_t uid() const { return uid_; }
+  pid_t pid() const { return pid_; }
   gid_t gid() const { return gid_; }
 
  private:

@@ -1,0 +1,95 @@
+#include "agent/server/connection_limiter.h"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace mlcube {
+
+ConnectionBudget BudgetForDescriptors(int per_uid, long max_fds) {
+  const long reserve = std::max<long>(64, max_fds / 8);
+  ConnectionBudget budget;
+  budget.per_uid = per_uid;
+  budget.total = static_cast<int>(std::clamp<long>(max_fds - reserve, 1, 1 << 30));
+  budget.hard_total = static_cast<int>(std::clamp<long>(max_fds - reserve / 2, 1, 1 << 30));
+  return budget;
+}
+
+long RaiseOpenFileLimit() {
+  struct rlimit limit {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    struct rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return limit.rlim_cur == RLIM_INFINITY ? (1L << 20) : static_cast<long>(limit.rlim_cur);
+}
+
+bool ConnectionLimiter::Ended(int fd, const Entry& entry) const {
+  struct stat st {};
+  return fstat(fd, &st) != 0 || st.st_dev != entry.dev || st.st_ino != entry.ino;
+}
+
+void ConnectionLimiter::Forget(int fd) {
+  auto it = by_fd_.find(fd);
+  if (it == by_fd_.end()) return;
+  auto uid_it = fds_of_uid_.find(it->second.uid);
+  uid_it->second.erase(fd);
+  if (uid_it->second.empty()) fds_of_uid_.erase(uid_it);
+  by_fd_.erase(it);
+}
+
+int ConnectionLimiter::SweepUid(uid_t uid) {
+  auto it = fds_of_uid_.find(uid);
+  if (it == fds_of_uid_.end()) return 0;
+  std::vector<int> ended;
+  for (int fd : it->second) {
+    if (Ended(fd, by_fd_.at(fd))) ended.push_back(fd);
+  }
+  for (int fd : ended) Forget(fd);
+  return static_cast<int>(ended.size());
+}
+
+int ConnectionLimiter::Sweep() {
+  std::vector<int> ended;
+  for (const auto& [fd, entry] : by_fd_) {
+    if (Ended(fd, entry)) ended.push_back(fd);
+  }
+  for (int fd : ended) Forget(fd);
+  return static_cast<int>(ended.size());
+}
+
+int ConnectionLimiter::live(uid_t uid) const {
+  auto it = fds_of_uid_.find(uid);
+  return it == fds_of_uid_.end() ? 0 : static_cast<int>(it->second.size());
+}
+
+absl::Status ConnectionLimiter::Admit(uid_t uid, int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return absl::InvalidArgumentError("not an open descriptor");
+  // The number is ours now, so whatever was remembered under it has ended.
+  Forget(fd);
+  if (budget_.per_uid > 0 && live(uid) >= budget_.per_uid && SweepUid(uid) == 0) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("uid ", uid, " already has ", live(uid), " connections open to this agent (",
+                     "limits.connections in the agent config); close some, e.g. finished clients"));
+  }
+  if (budget_.total > 0 && total() >= budget_.total && Sweep() == 0) {
+    const bool reserve_open = live(uid) < budget_.reserve_per_uid && total() < budget_.hard_total;
+    if (!reserve_open) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the agent has ", total(),
+                       " connections open, all it keeps descriptors for; try again later"));
+    }
+  }
+  by_fd_[fd] = Entry{uid, st.st_dev, st.st_ino};
+  fds_of_uid_[uid].insert(fd);
+  return absl::OkStatus();
+}
+
+}  // namespace mlcube

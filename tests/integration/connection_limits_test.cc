@@ -1,0 +1,200 @@
+// One uid's idle connections must not deny the agent to other callers
+// (limits.connections): a real agent running as `mlcube`, a flooder running
+// as `mlcube-install` that holds thousands of unix-socket connections, and
+// root's GetInfo on fresh connections meanwhile, like `mlcube-remote hosts`.
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "mlcube_remote/v1/agent.grpc.pb.h"
+#include "tests/integration/agent_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace mlcube_test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kCap = 256;
+constexpr int kFlood = 3000;
+// The agent gets as few descriptors as a default systemd service has, so
+// that without a cap the flood exhausts them.
+constexpr int kAgentFds = 1024;
+
+// The flooder, run as another uid; it holds its connections until Release().
+class Flooder {
+ public:
+  ~Flooder() {
+    Release();
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  bool Start(uid_t uid, gid_t gid, const std::string& socket, int count) {
+    int out[2], hold[2];
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(hold, O_CLOEXEC) != 0) return false;
+    out_.Reset(out[0]);
+    hold_.Reset(hold[1]);
+    std::vector<std::string> args = {
+        "/usr/bin/setpriv",   "--reuid=" + std::to_string(uid), "--regid=" + std::to_string(gid),
+        "--clear-groups",     CONNECTION_FLOODER_BIN,           socket,
+        std::to_string(count)};
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(hold[0], 0);
+      dup2(out[1], 1);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(out[1]);
+    close(hold[0]);
+    return pid_ > 0;
+  }
+
+  // The flooder's report (two lines), once it has every verdict; "" when it
+  // gives none within `timeout`.
+  std::string Report(std::chrono::seconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    std::string text;
+    while (std::count(text.begin(), text.end(), '\n') < 2) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      pollfd p = {out_.get(), POLLIN, 0};
+      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return "";
+      char buf[512];
+      const ssize_t n = read(out_.get(), buf, sizeof(buf));
+      if (n <= 0) return "";
+      text.append(buf, static_cast<size_t>(n));
+    }
+    return text;
+  }
+
+  // Closes its stdin: it closes its connections and exits.
+  void Release() {
+    hold_.Reset();
+    if (pid_ > 0) {
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+  mlcube::UniqueFd out_;
+  mlcube::UniqueFd hold_;
+};
+
+int OpenFds(pid_t pid) {
+  DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+  if (dir == nullptr) return -1;
+  int n = 0;
+  while (readdir(dir) != nullptr) ++n;
+  closedir(dir);
+  return n - 2;
+}
+
+long RssKb(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// GetInfo on a fresh channel (a new connection), as `mlcube-remote hosts`
+// does; the median of `n` calls, or a huge value when one fails.
+std::chrono::microseconds MedianGetInfo(const AgentProcess& agent, int n) {
+  std::vector<std::chrono::microseconds> times;
+  for (int i = 0; i < n; ++i) {
+    mlcube_remote::v1::Agent::Stub stub(agent.Channel());
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    mlcube_remote::v1::GetInfoRequest req;
+    mlcube_remote::v1::AgentInfo info;
+    const auto start = Clock::now();
+    const grpc::Status s = stub.GetInfo(&ctx, req, &info);
+    if (!s.ok()) {
+      ADD_FAILURE() << "GetInfo during the flood: " << s.error_message();
+      return std::chrono::seconds(1000);
+    }
+    times.push_back(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start));
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+TEST(ConnectionLimitsTest, OneUidsFloodLeavesOthersServedQuickly) {
+  uid_t flood_uid;
+  gid_t flood_gid;
+  ASSERT_TRUE(LookupUser("mlcube-install", &flood_uid, &flood_gid));
+  mlcube::testing::TempDir dir;
+  dir.WriteFile("agent.yaml", "limits: {connections: " + std::to_string(kCap) + "}\n");
+  ASSERT_EQ(Shell("chmod 755 '" + dir.path() + "' && chmod 644 '" + dir.path() + "/agent.yaml'"),
+            0);
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  options.max_open_files = kAgentFds;
+  options.extra_args = {"--config=" + dir.path() + "/agent.yaml"};
+  AgentProcess agent(options);
+  ASSERT_TRUE(agent.Start());
+
+  const auto idle = MedianGetInfo(agent, 15);
+  const int fds_before = OpenFds(agent.pid());
+  const long rss_before = RssKb(agent.pid());
+
+  Flooder flooder;
+  ASSERT_TRUE(flooder.Start(flood_uid, flood_gid, agent.socket_path(), kFlood));
+  const std::string report = flooder.Report(std::chrono::seconds(20));
+  ASSERT_FALSE(report.empty()) << "the flooder gave no report";
+  EXPECT_EQ(report.substr(0, report.find('\n')), "accepted " + std::to_string(kCap) + " refused " +
+                                                     std::to_string(kFlood - kCap) +
+                                                     " unanswered 0");
+  EXPECT_NE(report.find("limits.connections"), std::string::npos) << report;
+
+  const auto during = MedianGetInfo(agent, 15);
+  const int fds_during = OpenFds(agent.pid());
+  const long rss_during = RssKb(agent.pid());
+  EXPECT_LE(fds_during, fds_before + kCap + 16);
+  EXPECT_LE(during.count(), 2 * idle.count())
+      << "GetInfo took " << during.count() << " us during the flood, " << idle.count()
+      << " us before";
+
+  flooder.Release();
+  // The agent forgets the ended connections within its next sweeps.
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (OpenFds(agent.pid()) > fds_before + 16 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_LE(OpenFds(agent.pid()), fds_before + 16);
+  const long rss_after = RssKb(agent.pid());
+  RecordProperty("getinfo_idle_us", static_cast<int>(idle.count()));
+  RecordProperty("getinfo_during_flood_us", static_cast<int>(during.count()));
+  RecordProperty("rss_kb_before", static_cast<int>(rss_before));
+  RecordProperty("rss_kb_during", static_cast<int>(rss_during));
+  RecordProperty("rss_kb_after", static_cast<int>(rss_after));
+  std::cout << "GetInfo median: idle " << idle.count() << " us, flood " << during.count()
+            << " us; agent fds " << fds_before << " -> " << fds_during << "; RSS KB " << rss_before
+            << " -> " << rss_during << " -> " << rss_after << "\n";
+}
+
+}  // namespace
+}  // namespace mlcube_test
