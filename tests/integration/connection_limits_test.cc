@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,7 +39,6 @@ constexpr int kAgentFds = 1024;
 class Flooder {
  public:
   ~Flooder() {
-    Release();
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
@@ -142,32 +142,52 @@ std::chrono::microseconds MedianGetInfo(const AgentProcess& agent, int n) {
   return times[times.size() / 2];
 }
 
-TEST(ConnectionLimitsTest, OneUidsFloodLeavesOthersServedQuickly) {
-  uid_t flood_uid;
-  gid_t flood_gid;
-  ASSERT_TRUE(LookupUser("mlcube-install", &flood_uid, &flood_gid));
-  mlcube::testing::TempDir dir;
-  dir.WriteFile("agent.yaml", "limits: {connections: " + std::to_string(kCap) + "}\n");
-  ASSERT_EQ(Shell("chmod 755 '" + dir.path() + "' && chmod 644 '" + dir.path() + "/agent.yaml'"),
-            0);
-  AgentProcessOptions options;
-  options.user = "mlcube";
-  options.max_open_files = kAgentFds;
-  options.extra_args = {"--config=" + dir.path() + "/agent.yaml"};
-  AgentProcess agent(options);
-  ASSERT_TRUE(agent.Start());
+class ConnectionLimitsTest : public ::testing::Test {
+ protected:
+  // Starts an agent as `mlcube` with `config` and kAgentFds descriptors.
+  void StartAgent(const std::string& config) {
+    ASSERT_TRUE(LookupUser("mlcube-install", &flood_uid_, &flood_gid_));
+    dir_.WriteFile("agent.yaml", config);
+    ASSERT_EQ(
+        Shell("chmod 755 '" + dir_.path() + "' && chmod 644 '" + dir_.path() + "/agent.yaml'"), 0);
+    AgentProcessOptions options;
+    options.user = "mlcube";
+    options.max_open_files = kAgentFds;
+    options.extra_args = {"--config=" + dir_.path() + "/agent.yaml"};
+    agent_ = std::make_unique<AgentProcess>(options);
+    ASSERT_TRUE(agent_->Start());
+  }
 
+  // Waits (10 s at most) until the agent has at most `fds` descriptors open.
+  bool AgentFdsDropTo(int fds) {
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (OpenFds(agent_->pid()) > fds) {
+      if (Clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return true;
+  }
+
+  mlcube::testing::TempDir dir_;
+  std::unique_ptr<AgentProcess> agent_;
+  uid_t flood_uid_ = 0;
+  gid_t flood_gid_ = 0;
+};
+
+TEST_F(ConnectionLimitsTest, OneUidsFloodLeavesOthersServedQuickly) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent("limits: {connections: " + std::to_string(kCap) + "}\n"));
+  const AgentProcess& agent = *agent_;
   const auto idle = MedianGetInfo(agent, 15);
   const int fds_before = OpenFds(agent.pid());
   const long rss_before = RssKb(agent.pid());
 
   Flooder flooder;
-  ASSERT_TRUE(flooder.Start(flood_uid, flood_gid, agent.socket_path(), kFlood));
-  const std::string report = flooder.Report(std::chrono::seconds(20));
+  ASSERT_TRUE(flooder.Start(flood_uid_, flood_gid_, agent.socket_path(), kFlood));
+  const std::string report = flooder.Report(std::chrono::seconds(15));
   ASSERT_FALSE(report.empty()) << "the flooder gave no report";
-  EXPECT_EQ(report.substr(0, report.find('\n')), "accepted " + std::to_string(kCap) + " refused " +
-                                                     std::to_string(kFlood - kCap) +
-                                                     " unanswered 0");
+  EXPECT_EQ(report.substr(0, report.find('\n')),
+            "accepted " + std::to_string(kCap) + " refused " + std::to_string(kFlood - kCap) +
+                " unanswered 0 connected " + std::to_string(kFlood));
   EXPECT_NE(report.find("limits.connections"), std::string::npos) << report;
 
   const auto during = MedianGetInfo(agent, 15);
@@ -179,12 +199,7 @@ TEST(ConnectionLimitsTest, OneUidsFloodLeavesOthersServedQuickly) {
       << " us before";
 
   flooder.Release();
-  // The agent forgets the ended connections within its next sweeps.
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (OpenFds(agent.pid()) > fds_before + 16 && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_LE(OpenFds(agent.pid()), fds_before + 16);
+  EXPECT_TRUE(AgentFdsDropTo(fds_before + 16));
   const long rss_after = RssKb(agent.pid());
   RecordProperty("getinfo_idle_us", static_cast<int>(idle.count()));
   RecordProperty("getinfo_during_flood_us", static_cast<int>(during.count()));
@@ -194,6 +209,33 @@ TEST(ConnectionLimitsTest, OneUidsFloodLeavesOthersServedQuickly) {
   std::cout << "GetInfo median: idle " << idle.count() << " us, flood " << during.count()
             << " us; agent fds " << fds_before << " -> " << fds_during << "; RSS KB " << rss_before
             << " -> " << rss_during << " -> " << rss_after << "\n";
+}
+
+// Without a per-uid cap the descriptors kept from connections still let a
+// new identity in.
+TEST_F(ConnectionLimitsTest, ReserveAdmitsOthersWithoutPerUidCap) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent("limits: {connections: 0}\n"));
+  Flooder flooder;
+  ASSERT_TRUE(flooder.Start(flood_uid_, flood_gid_, agent_->socket_path(), kFlood));
+  const std::string report = flooder.Report(std::chrono::seconds(15));
+  ASSERT_FALSE(report.empty()) << "the flooder gave no report";
+  EXPECT_NE(report.find(" unanswered 0 connected " + std::to_string(kFlood)), std::string::npos)
+      << report;
+  EXPECT_NE(report.find("connections open, all it keeps descriptors for"), std::string::npos)
+      << report;
+  EXPECT_LE(OpenFds(agent_->pid()), kAgentFds - 32);
+  MedianGetInfo(*agent_, 3);  // fails the test when a call fails
+}
+
+// Connections that make no call are closed after
+// limits.idle_connection_seconds, even while the client holds them.
+TEST_F(ConnectionLimitsTest, IdleConnectionsAreClosed) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent("limits: {idle_connection_seconds: 1}\n"));
+  const int fds_before = OpenFds(agent_->pid());
+  Flooder flooder;
+  ASSERT_TRUE(flooder.Start(flood_uid_, flood_gid_, agent_->socket_path(), 50));
+  ASSERT_FALSE(flooder.Report(std::chrono::seconds(15)).empty());
+  EXPECT_TRUE(AgentFdsDropTo(fds_before + 2)) << OpenFds(agent_->pid()) << " fds open";
 }
 
 }  // namespace
