@@ -13,10 +13,10 @@
 
 #include <cstring>
 #include <system_error>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
 #include "common/unique_fd.h"
 
 namespace mlcube {
@@ -37,40 +37,6 @@ bool SomeoneListens(const sockaddr_un& addr) {
 // A connection ended this many times since the last sweep is a wave worth
 // giving memory back after.
 constexpr int kTrimAfterEnded = 32;
-
-void AppendFrameHeader(std::string& out, size_t length, uint8_t type) {
-  out.push_back(static_cast<char>((length >> 16) & 0xff));
-  out.push_back(static_cast<char>((length >> 8) & 0xff));
-  out.push_back(static_cast<char>(length & 0xff));
-  out.push_back(static_cast<char>(type));
-  out.append(5, '\0');  // flags, stream 0
-}
-
-// An HTTP/2 server preface (empty SETTINGS) and a GOAWAY with error code
-// ENHANCE_YOUR_CALM whose debug text is `why`: what a gRPC client reports.
-std::string GoawayBytes(absl::string_view why) {
-  std::string out;
-  AppendFrameHeader(out, 0, 0x4);
-  AppendFrameHeader(out, 8 + why.size(), 0x7);
-  out.append(3, '\0');
-  out.push_back('\0');  // last stream id 0: no stream was processed
-  out.append(3, '\0');
-  out.push_back('\x0b');  // ENHANCE_YOUR_CALM
-  out.append(why.data(), why.size());
-  return out;
-}
-
-// Tells the peer why and closes. Never blocks: the socket is non-blocking;
-// what the peer sent is read first so that closing does not reset the
-// connection before the peer has read the GOAWAY.
-void Refuse(UniqueFd fd, const absl::Status& why) {
-  char buf[4096];
-  while (read(fd.get(), buf, sizeof(buf)) > 0) {
-  }
-  const std::string bytes = GoawayBytes(why.message());
-  (void)!write(fd.get(), bytes.data(), bytes.size());
-  shutdown(fd.get(), SHUT_WR);
-}
 
 absl::StatusOr<uid_t> PeerUid(int fd) {
   struct ucred cred {};
@@ -135,11 +101,12 @@ absl::Status UnixSocketListener::Start(grpc::Server* server) {
 
 void UnixSocketListener::AcceptLoop() {
   for (;;) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    std::vector<pollfd> fds = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    refused_.AppendPollFds(fds);
     // While connections are remembered, wake every second to forget the
     // ended ones (and give memory back after a wave of them).
-    const int timeout_ms = limiter_.total() > 0 || trim_pending_ ? 1000 : -1;
-    const int ready = poll(fds, 2, timeout_ms);
+    const int timeout_ms = limiter_.total() > 0 || trim_pending_ || !refused_.empty() ? 1000 : -1;
+    const int ready = poll(fds.data(), fds.size(), timeout_ms);
     if (ready < 0) {
       if (errno == EINTR) continue;
       return;
@@ -149,6 +116,7 @@ void UnixSocketListener::AcceptLoop() {
       Housekeep();
       continue;
     }
+    refused_.Service(fds.data() + 2, fds.size() - 2);
     if (fds[0].revents & POLLIN) AcceptOne();
   }
 }
@@ -166,7 +134,7 @@ void UnixSocketListener::AcceptOne() {
   absl::StatusOr<uid_t> uid = PeerUid(fd.get());
   absl::Status admitted = uid.ok() ? limiter_.Admit(*uid, fd.get()) : uid.status();
   if (!admitted.ok()) {
-    Refuse(std::move(fd), admitted);
+    refused_.Refuse(std::move(fd), admitted);
     return;
   }
   // gRPC owns the fd from here on and closes it with the connection.
@@ -174,6 +142,7 @@ void UnixSocketListener::AcceptOne() {
 }
 
 void UnixSocketListener::Housekeep() {
+  refused_.Service(nullptr, 0);
   const int ended = limiter_.Sweep();
   // gRPC frees a connection's buffers a little after closing its fd: trim
   // once more on the sweep after a wave.

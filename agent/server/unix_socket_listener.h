@@ -9,7 +9,8 @@
 // Each connection is admitted by a ConnectionLimiter for its peer's uid
 // (limits.connections). One over the limit is answered at once with an
 // HTTP/2 GOAWAY whose text says why (the caller sees UNAVAILABLE) and
-// closed, so one uid cannot take the descriptors every other caller needs.
+// closed within a second (RefusedConnections), so one uid cannot take the
+// descriptors every other caller needs.
 // After many connections have ended the listener returns freed heap to the
 // system (malloc_trim), so a flood does not leave the agent large.
 
@@ -22,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "agent/server/connection_limiter.h"
+#include "agent/server/refused_connections.h"
 
 namespace mlcube {
 
@@ -61,7 +63,8 @@ class UnixSocketListener {
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd that ends AcceptLoop
   grpc::Server* server_ = nullptr;
-  ConnectionLimiter limiter_;  // used by the accept thread only
+  ConnectionLimiter limiter_;   // used by the accept thread only
+  RefusedConnections refused_;  // likewise
   bool trim_pending_ = false;
   std::thread thread_;
 };

@@ -3,10 +3,12 @@
 //   connection_flooder SOCKET COUNT
 // Connecting stops when the agent accepts none for 3 s (it is out of
 // descriptors), so the report also says how many connections were made.
-// Each connection sends an HTTP/2 client preface and waits for the agent's
-// first bytes: a GOAWAY (or an immediate close) means refused, anything else
-// accepted. Prints "accepted A refused R" and the first refusal's text on a
-// second line, then holds every connection until stdin reaches EOF.
+// Each connection sends an HTTP/2 client preface, makes no call, and waits
+// for the agent: the gRPC server's SETTINGS (never empty) means accepted; an
+// empty SETTINGS (the agent's refusal, see RefusedConnections), a GOAWAY or
+// a close means refused. Prints "accepted A
+// refused R unanswered U connected C" and the text of the first GOAWAY (if
+// any) on a second line, then holds every connection until stdin reaches EOF.
 
 #include <poll.h>
 #include <sys/resource.h>
@@ -43,13 +45,14 @@ mlcube::UniqueFd Connect(const std::string& path) {
   return fd;
 }
 
-// The debug text of a GOAWAY frame among `bytes`; nullptr-like empty
-// optional via `found`.
-bool FindGoaway(const std::string& bytes, std::string* text) {
+// True when `bytes` begin with an empty SETTINGS frame or hold a GOAWAY
+// (whose debug text goes to `text`).
+bool Refusal(const std::string& bytes, std::string* text) {
   size_t at = 0;
   while (at + 9 <= bytes.size()) {
     const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + at);
     const size_t length = (size_t{p[0]} << 16) | (size_t{p[1]} << 8) | p[2];
+    if (at == 0 && p[3] == 0x4 && p[4] == 0 && length == 0) return true;
     if (p[3] == 0x7) {
       if (at + 9 + length <= bytes.size() && length >= 8) {
         *text = bytes.substr(at + 9 + 8, length - 8);
@@ -75,7 +78,7 @@ int Classify(int fd, std::string* why) {
     break;
   }
   if (bytes.empty()) return -1;
-  return FindGoaway(bytes, why) ? 1 : 0;
+  return Refusal(bytes, why) ? 1 : 0;
 }
 
 }  // namespace
