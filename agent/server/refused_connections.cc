@@ -83,7 +83,6 @@ std::string RefusalBytes(uint32_t stream_id, absl::string_view why) {
   AppendHpackString(block, "grpc-message");
   AppendHpackString(block, PercentEncode(why));
   std::string out;
-  AppendFrameHeader(out, 0, kSettings, 0, 0);                      // the server's preface
   AppendFrameHeader(out, 0, kSettings, 0x1, 0);                    // ack the client's settings
   AppendFrameHeader(out, block.size(), kHeaders, 0x5, stream_id);  // END_STREAM|END_HEADERS
   out += block;

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <system_error>
 #include <vector>
@@ -112,12 +113,14 @@ void UnixSocketListener::AcceptLoop() {
       return;
     }
     if (fds[1].revents) return;
-    if (ready == 0) {
-      Housekeep();
-      continue;
-    }
     refused_.Service(fds.data() + 2, fds.size() - 2);
     if (fds[0].revents & POLLIN) AcceptOne();
+    // Once a second, busy or not.
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_housekeeping_ >= std::chrono::seconds(1)) {
+      last_housekeeping_ = now;
+      Housekeep();
+    }
   }
 }
 
@@ -126,7 +129,7 @@ void UnixSocketListener::AcceptOne() {
   if (!fd) {
     // Out of descriptors (EMFILE) keeps the socket readable: do not spin.
     if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-      Housekeep();
+      limiter_.Sweep();
       usleep(50 * 1000);
     }
     return;
@@ -142,7 +145,6 @@ void UnixSocketListener::AcceptOne() {
 }
 
 void UnixSocketListener::Housekeep() {
-  refused_.Service(nullptr, 0);
   const int ended = limiter_.Sweep();
   // gRPC frees a connection's buffers a little after closing its fd: trim
   // once more on the sweep after a wave.

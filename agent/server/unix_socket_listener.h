@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 
@@ -66,6 +67,7 @@ class UnixSocketListener {
   ConnectionLimiter limiter_;   // used by the accept thread only
   RefusedConnections refused_;  // likewise
   bool trim_pending_ = false;
+  std::chrono::steady_clock::time_point last_housekeeping_;
   std::thread thread_;
 };
 

@@ -44,6 +44,12 @@ TEST(AgentConfigTest, PerIdentityLimits) {
   EXPECT_EQ(defaults->limits.stored_bytes, 0);
   EXPECT_EQ(defaults->limits.open_streams, 64);
   EXPECT_EQ(defaults->limits.queued_jobs, 1000);
+  EXPECT_EQ(defaults->limits.connections, 256);
+  EXPECT_EQ(defaults->limits.idle_connection_seconds, 300);
+  auto connections = ParseAgentConfig("limits: {connections: 0, idle_connection_seconds: 60}");
+  ASSERT_TRUE(connections.ok()) << connections.status();
+  EXPECT_EQ(connections->limits.connections, 0);
+  EXPECT_EQ(connections->limits.idle_connection_seconds, 60);
   auto config = ParseAgentConfig(
       "limits: {running_jobs: 2, queued_jobs: 5, stored_bytes: 50G, open_streams: 0}");
   ASSERT_TRUE(config.ok()) << config.status();
