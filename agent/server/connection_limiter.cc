@@ -64,6 +64,13 @@ int ConnectionLimiter::Sweep() {
   return static_cast<int>(ended.size());
 }
 
+int ConnectionLimiter::SweepAtMostEvery100Ms() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_full_sweep_ < std::chrono::milliseconds(100)) return 0;
+  last_full_sweep_ = now;
+  return Sweep();
+}
+
 int ConnectionLimiter::live(uid_t uid) const {
   auto it = fds_of_uid_.find(uid);
   return it == fds_of_uid_.end() ? 0 : static_cast<int>(it->second.size());
@@ -79,7 +86,7 @@ absl::Status ConnectionLimiter::Admit(uid_t uid, int fd) {
         absl::StrCat("uid ", uid, " already has ", live(uid), " connections open to this agent (",
                      "limits.connections in the agent config); close some, e.g. finished clients"));
   }
-  if (budget_.total > 0 && total() >= budget_.total && Sweep() == 0) {
+  if (budget_.total > 0 && total() >= budget_.total && SweepAtMostEvery100Ms() == 0) {
     const bool reserve_open = live(uid) < budget_.reserve_per_uid && total() < budget_.hard_total;
     if (!reserve_open) {
       return absl::ResourceExhaustedError(

@@ -8,13 +8,16 @@
 // closes one. The limiter remembers each admitted fd with the inode of its
 // socket; an fd that no longer refers to that socket (closed, or its number
 // reused) is a connection that ended. It re-checks a uid's fds when the uid
-// reaches its cap, and all of them in Sweep(). One fstat per remembered fd:
+// reaches its cap, all of them when the total budget is reached (at most
+// every 100 ms, so a flood past the budget costs no full sweep per
+// connection), and all of them in Sweep(). One fstat per remembered fd:
 // about a microsecond each.
 //
 // Not thread-safe: one thread (the accept loop) calls every method.
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <map>
 #include <set>
 
@@ -65,8 +68,10 @@ class ConnectionLimiter {
   bool Ended(int fd, const Entry& entry) const;
   void Forget(int fd);
   int SweepUid(uid_t uid);
+  int SweepAtMostEvery100Ms();
 
   ConnectionBudget budget_;
+  std::chrono::steady_clock::time_point last_full_sweep_;
   std::map<int, Entry> by_fd_;
   std::map<uid_t, std::set<int>> fds_of_uid_;
 };
