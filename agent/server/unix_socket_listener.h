@@ -7,10 +7,10 @@
 // gRPC names such a peer "fd:N", and CallerIdentity reads SO_PEERCRED from it.
 //
 // Each connection is admitted by a ConnectionLimiter for its peer's uid
-// (limits.connections). One over the limit is answered at once with an
-// HTTP/2 GOAWAY whose text says why (the caller sees UNAVAILABLE) and
-// closed within a second (RefusedConnections), so one uid cannot take the
-// descriptors every other caller needs.
+// (limits.connections). One over the limit is refused at once: its first
+// call fails with UNAVAILABLE saying why, and the socket is closed within a
+// second (RefusedConnections), so one uid cannot take the descriptors every
+// other caller needs.
 // After many connections have ended the listener returns freed heap to the
 // system (malloc_trim), so a flood does not leave the agent large.
 
