@@ -13,6 +13,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -51,6 +52,11 @@ class SharedAgent {
   SharedAgent() {
     AgentProcessOptions options;
     options.user = "mlcube";
+    // Without the admin's task limits (--pids-limit and --memory are the
+    // agent's additions): the plans are compared with MLCube's as they are.
+    EXPECT_EQ(chmod(dir_.path().c_str(), 0755), 0);
+    dir_.WriteFile("agent.yaml", "limits: {task_pids: 0, task_memory: 0}\n");
+    options.extra_args = {"--config=" + dir_.path() + "/agent.yaml"};
     agent_ = std::make_unique<AgentProcess>(options);
   }
   bool Start() {
