@@ -336,7 +336,7 @@ struct PeekTally {
 
 // Peeks raced against the flipper, and how many must have mounted and read
 // for the race to count as run (about one in eight does, here).
-constexpr int kRacePeeks = 48;
+constexpr int kRacePeeks = 100;
 constexpr int kRaceMinimumMounted = 2;
 
 v1::JobState GetState(v1::Jobs::Stub& jobs, const std::string& id) {
@@ -395,7 +395,7 @@ void TallyPeekOutputs(const std::string& dir, ino_t bob_inode, const std::string
 }
 
 // The race itself, as the attack did it: alice's task swaps a directory of
-// its workspace for a link to bob's workspace, without pause, while 48 jobs
+// its workspace for a link to bob's workspace, without pause, while 100 jobs
 // of hers mount that directory. A peek that mounted what the agent checked
 // sees a directory of alice's; a peek that sees bob's workspace (its inode
 // number) won the race. The flipper must outlast every peek and some peeks
