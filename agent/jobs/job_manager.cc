@@ -709,9 +709,12 @@ std::vector<std::string> JobManager::UnfinishedJobsOf(const std::string& owner,
   return ids;
 }
 
+JobRetention JobManager::Retention() const {
+  return JobRetention{config_.limits.finished_jobs_kept_days, config_.limits.finished_jobs_kept};
+}
+
 void JobManager::PruneFinished(const std::string& owner) {
-  const JobRetention retention{config_.limits.finished_jobs_kept_days,
-                               config_.limits.finished_jobs_kept};
+  const JobRetention retention = Retention();
   if (retention.kept_days <= 0 && retention.kept <= 0) return;
   std::vector<std::string> expired;
   {
@@ -739,8 +742,7 @@ void JobManager::PruneFinished(const std::string& owner) {
 }
 
 std::pair<int64_t, std::string> JobManager::PrunedOf(const std::string& owner) {
-  const JobRetention retention{config_.limits.finished_jobs_kept_days,
-                               config_.limits.finished_jobs_kept};
+  const JobRetention retention = Retention();
   absl::MutexLock lock(&mu_);
   auto it = pruned_by_owner_.find(owner);
   return {it == pruned_by_owner_.end() ? 0 : it->second, retention.Describe()};
@@ -868,12 +870,7 @@ void JobManager::StartGpuJobsLocked() {
     std::optional<std::vector<GpuDevice>> devices =
         gpus_.Allocate(entry.job.id(), entry.job.owner(), entry.gpu_request);
     if (!devices.has_value()) break;
-    for (const GpuDevice& device : *devices) {
-      mlcube_remote::v1::AllocatedGpu* held = entry.job.add_gpus();
-      held->set_index(device.index);
-      held->set_uuid(device.uuid);
-      held->set_name(device.name);
-    }
+    RecordAllocatedDevices(*devices, &entry.job);
     entry.job.clear_reason();
     if (!SpawnJobThreadLocked(*next)) {
       gpus_.Release(entry.job.id());

@@ -99,6 +99,8 @@ class JobManager : public CubeJobs {
   // (limits.finished_jobs_kept_days, limits.finished_jobs_kept): records,
   // logs, directories. Done at start-up, on submit and on listing.
   void PruneFinished(const std::string& owner);
+  // The retention rule of the config's limits.
+  JobRetention Retention() const;
   // How many of the owner's finished jobs were removed since the agent
   // started, and the retention rule in words.
   std::pair<int64_t, std::string> PrunedOf(const std::string& owner);

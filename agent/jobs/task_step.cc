@@ -208,6 +208,15 @@ void GiveGpus(const std::vector<GpuDevice>& devices, StepContext* context) {
   context->gpu_devices = devices;
 }
 
+void RecordAllocatedDevices(const std::vector<GpuDevice>& devices, mlcube_remote::v1::Job* job) {
+  for (const GpuDevice& device : devices) {
+    mlcube_remote::v1::AllocatedGpu* held = job->add_gpus();
+    held->set_index(device.index);
+    held->set_uuid(device.uuid);
+    held->set_name(device.name);
+  }
+}
+
 std::vector<GpuDevice> AllocatedDevices(const mlcube_remote::v1::Job& job) {
   std::vector<GpuDevice> devices;
   for (const auto& held : job.gpus()) {

@@ -33,8 +33,9 @@ StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
 // get these devices (`device=UUID,...`, and StepContext::gpu_devices), not
 // the count the request asked for. Nothing changes when `devices` is empty.
 void GiveGpus(const std::vector<GpuDevice>& devices, StepContext* context);
-// The devices a job's record says it holds.
+// The devices a job's record says it holds, and how they are recorded.
 std::vector<GpuDevice> AllocatedDevices(const mlcube_remote::v1::Job& job);
+void RecordAllocatedDevices(const std::vector<GpuDevice>& devices, mlcube_remote::v1::Job* job);
 
 struct PlannedTaskStep {
   StepCommand command;
