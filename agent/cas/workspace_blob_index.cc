@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,7 +29,48 @@ bool LooksLive(const std::string& path, int64_t size, int64_t mtime_ns) {
          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec == mtime_ns;
 }
 
+int64_t StatNs(const struct timespec& t) {
+  return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
+
+bool CarriesSeal(const struct stat& st, const WorkspaceBlobIndex::Seal& seal) {
+  return st.st_dev == seal.dev && st.st_ino == seal.ino && StatNs(st.st_ctim) == seal.ctime_ns;
+}
+
+// Reads all of `in` (`size` bytes) into `out`, hashing what it copies.
+absl::Status CopyHashing(int in, int out, int64_t size, std::vector<char>& buffer, Sha256& sha) {
+  int64_t offset = 0;
+  while (offset < size) {
+    ssize_t n = pread(in, buffer.data(), buffer.size(), offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    sha.Update(buffer.data(), static_cast<size_t>(n));
+    absl::Status s = WriteAllAt(out, absl::string_view(buffer.data(), static_cast<size_t>(n)),
+                                offset, "a staged file");
+    if (!s.ok()) return s;
+    offset += n;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+int64_t WorkspaceBlobIndex::CoarseClockNs() {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME_COARSE, &now);
+  return StatNs(now);
+}
+
+std::optional<WorkspaceBlobIndex::Seal> WorkspaceBlobIndex::SealOf(int dfd, const std::string& name,
+                                                                   int64_t clock_before_ns) {
+  struct stat st;
+  if (fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+    return std::nullopt;
+  }
+  if (StatNs(st.st_ctim) >= clock_before_ns) return std::nullopt;
+  return Seal{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+              StatNs(st.st_ctim)};
+}
 
 void WorkspaceBlobIndex::AddManifest(const std::string& root,
                                      const ::mlcube_remote::v1::Manifest& manifest) {
@@ -39,16 +81,25 @@ void WorkspaceBlobIndex::AddManifest(const std::string& root,
 }
 
 void WorkspaceBlobIndex::Add(const v1Digest& digest, std::string path, int64_t mtime_ns) {
+  AddLocation(digest, {std::move(path), mtime_ns, std::nullopt});
+}
+
+void WorkspaceBlobIndex::AddSealed(const v1Digest& digest, std::string path, int64_t mtime_ns,
+                                   const Seal& seal) {
+  AddLocation(digest, {std::move(path), mtime_ns, seal});
+}
+
+void WorkspaceBlobIndex::AddLocation(const v1Digest& digest, Location location) {
   absl::MutexLock lock(&mu_);
   std::vector<Location>& list = locations_[digest.hash()];
   for (Location& l : list) {
-    if (l.path == path) {
-      l.mtime_ns = mtime_ns;
+    if (l.path == location.path) {
+      l = std::move(location);
       return;
     }
   }
   if (list.size() >= kMaxLocationsPerBlob) list.erase(list.begin());
-  list.push_back({std::move(path), mtime_ns});
+  list.push_back(std::move(location));
 }
 
 std::vector<WorkspaceBlobIndex::Location> WorkspaceBlobIndex::Candidates(
@@ -89,29 +140,26 @@ absl::StatusOr<UniqueFd> WorkspaceBlobIndex::OpenLive(const v1Digest& digest,
   return absl::NotFoundError(absl::StrCat("blob ", DigestKey(digest), " missing"));
 }
 
-absl::Status WorkspaceBlobIndex::CopyVerified(const v1Digest& digest, int out_fd) {
-  std::vector<char> buffer(1 << 20);
+absl::Status WorkspaceBlobIndex::CopyVerified(const v1Digest& digest, int out_fd,
+                                              absl::string_view sealed_under) {
+  std::vector<char> buffer;
   for (const Location& l : Candidates(digest)) {
-    if (!LooksLive(l.path, digest.size_bytes(), l.mtime_ns)) continue;
     UniqueFd in(open(l.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!in) continue;
+    struct stat st;
+    if (!in || fstat(in.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_size != digest.size_bytes() || StatNs(st.st_mtim) != l.mtime_ns) {
+      continue;
+    }
     if (ftruncate(out_fd, 0) != 0) return WriteErrorStatus(errno, "truncating a staged file");
+    // The seal is checked on the open file: what is read is that inode.
+    if (l.seal.has_value() && !sealed_under.empty() && absl::StartsWith(l.path, sealed_under) &&
+        CarriesSeal(st, *l.seal)) {
+      return CopyFileRange(in.get(), 0, out_fd, 0, digest.size_bytes(), "a staged file");
+    }
+    buffer.resize(1 << 20);
     Sha256 sha;
-    off_t offset = 0;
-    absl::Status status;
-    for (;;) {
-      ssize_t n = pread(in.get(), buffer.data(), buffer.size(), offset);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      sha.Update(buffer.data(), static_cast<size_t>(n));
-      for (ssize_t done = 0; done < n;) {
-        ssize_t w =
-            pwrite(out_fd, buffer.data() + done, static_cast<size_t>(n - done), offset + done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return WriteErrorStatus(errno, "writing a staged file");
-        done += w;
-      }
-      offset += n;
+    if (absl::Status s = CopyHashing(in.get(), out_fd, digest.size_bytes(), buffer, sha); !s.ok()) {
+      return s;
     }
     if (SameDigest(sha.Finish(), digest)) return absl::OkStatus();
     Forget(digest, l.path);  // rewritten in place by someone: never trust it again

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -119,39 +120,6 @@ class DirWalker {
   std::vector<std::pair<std::string, UniqueFd>> stack_;
 };
 
-absl::Status CopyBlob(int in, int out, int64_t size, const std::string& what) {
-  int64_t done = 0;
-  bool fallback = false;
-  while (done < size && !fallback) {
-    ssize_t n = copy_file_range(in, nullptr, out, nullptr, static_cast<size_t>(size - done), 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP) {
-        fallback = true;
-        break;
-      }
-      return WriteErrorStatus(errno, absl::StrCat("writing ", what));
-    }
-    if (n == 0) return absl::DataLossError(absl::StrCat("blob for ", what, " is short"));
-    done += n;
-  }
-  std::vector<char> buffer;
-  while (done < size) {
-    buffer.resize(1 << 20);
-    ssize_t n = pread(in, buffer.data(), buffer.size(), done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return absl::DataLossError(absl::StrCat("blob for ", what, " is short"));
-    for (ssize_t off = 0; off < n;) {
-      ssize_t w = pwrite(out, buffer.data() + off, static_cast<size_t>(n - off), done + off);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return WriteErrorStatus(errno, absl::StrCat("writing ", what));
-      off += w;
-    }
-    done += n;
-  }
-  return absl::OkStatus();
-}
-
 struct Staged {
   const ManifestEntry* entry;
   std::string temp_name;
@@ -184,11 +152,12 @@ void SetMtime(int dfd, const std::string& name, int fd, int64_t mtime_ns) {
 
 // Stages one file of a commit under a temp name in its directory (or its
 // final name when nothing is there yet): moved out of the store when
-// `may_move`, else copied (verified when it comes from a workspace file).
+// `may_move`, else copied (verified when it comes from a workspace file
+// that is not sealed under `sealed_under`).
 // What it creates is recorded in `staged` for placing or rolling back.
 absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
-                        const ManifestEntry& entry, int entry_index, bool may_move,
-                        DirWalker* stager, std::vector<Staged>* staged) {
+                        absl::string_view sealed_under, const ManifestEntry& entry, int entry_index,
+                        bool may_move, DirWalker* stager, std::vector<Staged>* staged) {
   auto [parent, name_view] = SplitParent(entry.path());
   absl::StatusOr<int> opened = stager->Open(parent, false, nullptr);
   if (!opened.ok() || *opened < 0) {
@@ -225,9 +194,10 @@ absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
   absl::Status s;
   UniqueFd in(open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (in) {
-    s = CopyBlob(in.get(), out.get(), entry.digest().size_bytes(), PrintableExcerpt(entry.path()));
+    s = CopyFileRange(in.get(), 0, out.get(), 0, entry.digest().size_bytes(),
+                      PrintableExcerpt(entry.path()));
   } else if (index != nullptr) {
-    s = index->CopyVerified(entry.digest(), out.get());
+    s = index->CopyVerified(entry.digest(), out.get(), sealed_under);
   } else {
     s = absl::FailedPreconditionError(
         absl::StrCat("blob for '", PrintableExcerpt(entry.path()), "' vanished"));
@@ -275,6 +245,8 @@ class MaterializeRun {
   void Rollback();
   // Phase 3: staged entries renamed into place; the index learns them.
   absl::Status Place();
+  // After Place: the written files, sealed, into the blob index.
+  void IndexWritten();
   // Files the previous manifest listed and `next_` does not, removed
   // deepest first (a directory that still holds task outputs stays).
   void Prune(std::vector<const ManifestEntry*> removals);
@@ -458,13 +430,15 @@ absl::Status MaterializeRun::StageOnThreads(size_t threads) {
     const std::string& hash = writes_[i].entry->digest().hash();
     return last_write.at(hash) == i && halves_using.at(hash) != 3;
   };
+  // The committing identity's own cubes (root_ is OWNER_DIR/CUBE_ID).
+  const absl::string_view sealed_under = absl::string_view(root_).substr(0, root_.rfind('/') + 1);
   std::vector<std::vector<Staged>> staged_by(threads);
   std::vector<absl::Status> status_by(threads);
   auto stage_range = [&](size_t t, size_t begin, size_t end) {
     DirWalker stager(root_fd_.get());
     for (size_t i = begin; i < end && status_by[t].ok(); ++i) {
-      status_by[t] = StageWrite(*store_, index_, *writes_[i].entry, writes_[i].index, may_move(i),
-                                &stager, &staged_by[t]);
+      status_by[t] = StageWrite(*store_, index_, sealed_under, *writes_[i].entry, writes_[i].index,
+                                may_move(i), &stager, &staged_by[t]);
     }
   };
   if (threads == 2) {
@@ -503,16 +477,38 @@ absl::Status MaterializeRun::Place() {
                               absl::StrCat("renaming into ", PrintableExcerpt(s.entry->path())));
     }
   }
+  if (index_ != nullptr) IndexWritten();
+  return absl::OkStatus();
+}
+
+void MaterializeRun::IndexWritten() {
   // The index learns where the written files now hold their blobs (files
-  // left unchanged are already in it).
-  if (index_ != nullptr) {
-    for (const Staged& s : staged_) {
-      if (s.entry->type() != ENTRY_TYPE_FILE) continue;
-      index_->Add(s.entry->digest(), absl::StrCat(root_, "/", s.entry->path()),
-                  s.entry->mtime_ns());
+  // left unchanged are already in it), sealed: their content was verified
+  // before it was staged. A seal needs the clock past the tick of the last
+  // rename (at most a few milliseconds, once per commit).
+  int64_t clock = WorkspaceBlobIndex::CoarseClockNs();
+  const int64_t renamed_by = clock;
+  while (clock <= renamed_by) {
+    struct timespec tick = {0, 1000000};
+    nanosleep(&tick, nullptr);
+    clock = WorkspaceBlobIndex::CoarseClockNs();
+  }
+  DirWalker walker(root_fd_.get());
+  for (const Staged& s : staged_) {
+    if (s.entry->type() != ENTRY_TYPE_FILE) continue;
+    std::string path = absl::StrCat(root_, "/", s.entry->path());
+    auto [parent, name] = SplitParent(s.entry->path());
+    absl::StatusOr<int> dfd = walker.Open(parent, false, nullptr);
+    std::optional<WorkspaceBlobIndex::Seal> seal;
+    if (dfd.ok() && *dfd >= 0) {
+      seal = WorkspaceBlobIndex::SealOf(*dfd, std::string(name.data(), name.size()), clock);
+    }
+    if (seal.has_value()) {
+      index_->AddSealed(s.entry->digest(), std::move(path), s.entry->mtime_ns(), *seal);
+    } else {
+      index_->Add(s.entry->digest(), std::move(path), s.entry->mtime_ns());
     }
   }
-  return absl::OkStatus();
 }
 
 void MaterializeRun::Prune(std::vector<const ManifestEntry*> removals) {

@@ -44,6 +44,8 @@ CLI::App* AddSyncCommand(CLI::App* app, SyncCommandOptions* options) {
   common(push);
   push->add_flag("--no-prune", options->no_prune,
                  "Keep files on the agent that were deleted locally since the last push");
+  push->add_flag("--timings", options->timings,
+                 "Also print the wall time of each phase (scan, transfer, agent commit)");
   push->callback([options] { options->push = true; });
   CLI::App* pull = sync->add_subcommand("pull", "Fetch workspace files (outputs) from the agent");
   common(pull);
@@ -163,6 +165,10 @@ int PushCubeTo(const SyncCommandOptions& options, SyncTarget& target, SyncClient
       ProgressReporter::HumanBytes(stats->bytes_sent), options.dry_run ? "would be sent" : "sent",
       stats->bytes_sent, ProgressReporter::HumanBytes(stats->bytes_deduplicated),
       stats->up_to_date ? ", already up to date" : "", seconds());
+  if (options.timings) {
+    out << absl::StrFormat("  scan %.3f s, transfer %.3f s, commit %.3f s\n", stats->scan_seconds,
+                           stats->transfer_seconds, stats->commit_seconds);
+  }
   return kExitOk;
 }
 

@@ -27,6 +27,7 @@ struct SyncCommandOptions {
   std::string cube_id;  // default: SyncClient::DefaultCubeId
   bool dry_run = false;
   bool no_prune = false;
+  bool timings = false;            // push: print each phase's wall time
   std::vector<std::string> paths;  // pull: workspace-relative paths
   std::string job_id;              // pull: the outputs of this job
   bool yes = false;                // delete: confirmed

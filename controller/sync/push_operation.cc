@@ -20,9 +20,14 @@ void SetDeadline(grpc::ClientContext* ctx, int seconds) {
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
 }
 
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace
 
 absl::Status PushOperation::ScanWhileListingCubes() {
+  const auto start = std::chrono::steady_clock::now();
   // Ask for the agent's committed manifests while scanning: on a no-op sync
   // the connection set-up and this call overlap the walk.
   grpc::Status cubes_status;
@@ -38,6 +43,7 @@ absl::Status PushOperation::ScanWhileListingCubes() {
   scan_options.exclude_dirs = options_.exclude_dirs;
   absl::StatusOr<ScanResult> scan = scanner.Scan(scan_options);
   list_cubes.join();
+  stats_.scan_seconds = SecondsSince(start);
   if (!scan.ok()) return scan.status();
   scan_ = std::move(*scan);
   stats_.files_scanned = scan_.files;
@@ -245,7 +251,9 @@ absl::StatusOr<int64_t> PushOperation::UploadEagerAndMissing(int attempt) {
 }
 
 absl::Status PushOperation::UploadAndCommit(int attempt, bool* retry) {
+  const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<int64_t> sent = UploadEagerAndMissing(attempt);
+  stats_.transfer_seconds += SecondsSince(start);
   if (options_.dry_run) {
     if (sent.ok()) stats_.bytes_sent = *sent;
     return sent.status();
@@ -254,7 +262,10 @@ absl::Status PushOperation::UploadAndCommit(int attempt, bool* retry) {
   cache_->Save().IgnoreError();
   if (!sent.ok()) return sent.status();
   stats_.bytes_sent += *sent;
-  return Commit(retry, attempt);
+  const auto commit_start = std::chrono::steady_clock::now();
+  absl::Status committed = Commit(retry, attempt);
+  stats_.commit_seconds += SecondsSince(commit_start);
+  return committed;
 }
 
 absl::Status PushOperation::Commit(bool* retry, int attempt) {

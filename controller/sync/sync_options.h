@@ -32,6 +32,11 @@ struct PushStats {
   bool up_to_date = false;         // the agent already had this exact manifest
   int64_t files_written = 0;
   int64_t files_removed = 0;
+  // Wall time of each phase: walking and hashing the tree (overlapping the
+  // agent's listing), asking and uploading, the agent's commit.
+  double scan_seconds = 0;
+  double transfer_seconds = 0;
+  double commit_seconds = 0;
   std::vector<std::string> warnings;
   std::vector<std::string> skipped_images;
 };

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/unique_fd.h"
 #include "tests/unit/sync_test_util.h"
 
 namespace mlcube {
@@ -238,6 +239,73 @@ TEST_F(WorkspaceMaterializerTest, IndexRefusesContentRewrittenWithSameSizeAndMti
   auto r = mat.Apply(dir_ / "twin", nullptr, m, true, false);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_FALSE(index_.Has(DigestOf("original"), ""));  // forgotten after the failed check
+}
+
+// A sealed location is trusted without hashing, but only for the committing
+// identity's own cubes, and only while the file keeps its inode and change
+// time. The seal here vouches for content the file does not hold, which is
+// the one way to see that no hash was taken.
+TEST_F(WorkspaceMaterializerTest, SealedFilesAreCopiedUnhashedOnlyWithinTheirOwnersCubes) {
+  Manifest m;
+  AddFile(&m, "in", "original", /*store=*/false);
+  const std::string owner = dir_ / "alice";
+  ASSERT_EQ(mkdir(owner.c_str(), 0700), 0);
+  const std::string source = owner + "/source";
+  WriteFile(source, "ORIGINAL");  // same size, other content
+  struct timespec times[2] = {
+      {0, UTIME_OMIT},
+      {m.entries(0).mtime_ns() / 1000000000, m.entries(0).mtime_ns() % 1000000000}};
+  ASSERT_EQ(utimensat(AT_FDCWD, source.c_str(), times, 0), 0);
+  struct stat st;
+  ASSERT_EQ(stat(source.c_str(), &st), 0);
+  const int64_t ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+  WorkspaceBlobIndex::Seal seal{st.st_dev, st.st_ino, ctime_ns};
+  index_.AddSealed(DigestOf("original"), source, m.entries(0).mtime_ns(), seal);
+
+  WorkspaceMaterializer mat(store_.get(), &index_);
+  auto own = mat.Apply(owner + "/twin", nullptr, m, true, false);
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(ReadFile(owner + "/twin/in"), "ORIGINAL");  // trusted, not hashed
+
+  // Another identity's cube hashes what it copies: the lie is caught.
+  const std::string other = dir_ / "bob";
+  ASSERT_EQ(mkdir(other.c_str(), 0700), 0);
+  index_.AddSealed(DigestOf("original"), source, m.entries(0).mtime_ns(), seal);
+  EXPECT_EQ(mat.Apply(other + "/twin", nullptr, m, true, false).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  // Any change to the file (here only its mtime, set back) moves its change
+  // time: the seal no longer holds, and the owner's own copy is hashed too.
+  index_.AddSealed(DigestOf("original"), source, m.entries(0).mtime_ns(), seal);
+  ASSERT_EQ(utimensat(AT_FDCWD, source.c_str(), times, 0), 0);
+  ASSERT_EQ(stat(source.c_str(), &st), 0);
+  ASSERT_NE(st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec, ctime_ns)
+      << "the change time did not move (a filesystem without change times?)";
+  EXPECT_EQ(mat.Apply(owner + "/third", nullptr, m, true, false).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+// A seal is taken only once the clock has left the tick of the file's last
+// change: a change within the same tick would not move the change time.
+TEST_F(WorkspaceMaterializerTest, FilesChangedInTheCurrentClockTickGetNoSeal) {
+  const std::string dir = dir_ / "d";
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  UniqueFd dfd(open(dir.c_str(), O_RDONLY | O_DIRECTORY));
+  ASSERT_TRUE(dfd);
+  const int64_t before_write = WorkspaceBlobIndex::CoarseClockNs();
+  WriteFile(dir + "/f", "data");
+  EXPECT_FALSE(WorkspaceBlobIndex::SealOf(dfd.get(), "f", before_write).has_value());
+  struct stat st;
+  ASSERT_EQ(stat((dir + "/f").c_str(), &st), 0);
+  const int64_t changed = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+  const int64_t deadline = changed + 5'000'000'000LL;
+  int64_t now = WorkspaceBlobIndex::CoarseClockNs();
+  while (now <= changed && now < deadline) now = WorkspaceBlobIndex::CoarseClockNs();
+  ASSERT_GT(now, changed);
+  std::optional<WorkspaceBlobIndex::Seal> seal = WorkspaceBlobIndex::SealOf(dfd.get(), "f", now);
+  ASSERT_TRUE(seal.has_value());
+  EXPECT_EQ(seal->ino, st.st_ino);
+  EXPECT_EQ(seal->ctime_ns, changed);
 }
 
 TEST_F(WorkspaceMaterializerTest, PrunesOnlyPreviouslyListedFiles) {
