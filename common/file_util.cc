@@ -110,6 +110,18 @@ absl::Status WriteAllAt(int fd, absl::string_view data, int64_t offset, absl::st
   return absl::OkStatus();
 }
 
+absl::Status ReadExactlyAt(int fd, int64_t offset, int64_t size, std::string* out) {
+  out->resize(static_cast<size_t>(size));
+  size_t got = 0;
+  while (got < out->size()) {
+    ssize_t n = pread(fd, out->data() + got, out->size() - got, offset + static_cast<int64_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return absl::DataLossError(absl::StrCat("file ends before byte ", offset + size));
+    got += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CopyFileRange(int in, int64_t in_offset, int out, int64_t out_offset, int64_t size,
                            absl::string_view what) {
   int64_t done = 0;

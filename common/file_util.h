@@ -40,6 +40,11 @@ std::string ResolvedPath(const std::string& path);
 // short writes); `what` names the file in errors.
 absl::Status WriteAllAt(int fd, absl::string_view data, int64_t offset, absl::string_view what);
 
+// Reads exactly `size` bytes of `fd` at `offset` into `out` (pread, retried
+// on EINTR and short reads; the fd's position does not move). DATA_LOSS when
+// the file ends first.
+absl::Status ReadExactlyAt(int fd, int64_t offset, int64_t size, std::string* out);
+
 // Copies `size` bytes of `in` from `in_offset` to `out` at `out_offset`
 // (copy_file_range where the filesystem allows, else pread/pwrite; neither
 // fd's position moves). DATA_LOSS when `in` ends early; `what` names the

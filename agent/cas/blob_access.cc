@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 
 namespace mlcube {
 
@@ -40,19 +41,40 @@ absl::StatusOr<UniqueFd> BlobAccess::Open(const std::string& owner, const v1Dige
   return NotHere(digest);
 }
 
+bool BlobAccess::ChunkVisible(const std::string& owner, const v1Digest& chunk) const {
+  if (Visible(owner, chunk)) return true;
+  if (chunks_ == nullptr) return false;
+  for (const ChunkLocations::Location& at : chunks_->Find(chunk)) {
+    if (Visible(owner, at.whole)) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<std::string> BlobAccess::ReadChunk(const std::string& owner,
+                                                  const v1Digest& chunk) const {
+  if (chunks_ == nullptr) return NotHere(chunk);
+  std::string data;
+  for (const ChunkLocations::Location& at : chunks_->Find(chunk)) {
+    absl::StatusOr<UniqueFd> whole = Open(owner, at.whole);
+    if (!whole.ok()) continue;
+    if (absl::Status read = ReadExactlyAt(whole->get(), at.offset, chunk.size_bytes(), &data);
+        read.ok() && SameDigest(DigestOf(data), chunk)) {
+      return data;
+    }
+    chunks_->Forget(chunk, at.whole);
+  }
+  return NotHere(chunk);
+}
+
 absl::StatusOr<std::string> BlobAccess::ReadSmall(const std::string& owner,
                                                   const v1Digest& digest) const {
   absl::StatusOr<UniqueFd> fd = Open(owner, digest);
   if (!fd.ok()) return fd.status();
-  std::string data(static_cast<size_t>(digest.size_bytes()), '\0');
-  size_t got = 0;
-  while (got < data.size()) {
-    ssize_t n = pread(fd->get(), data.data() + got, data.size() - got, static_cast<off_t>(got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return NotHere(digest);
-    got += static_cast<size_t>(n);
+  std::string data;
+  if (!ReadExactlyAt(fd->get(), 0, digest.size_bytes(), &data).ok() ||
+      !SameDigest(DigestOf(data), digest)) {
+    return NotHere(digest);
   }
-  if (!SameDigest(DigestOf(data), digest)) return NotHere(digest);
   return data;
 }
 

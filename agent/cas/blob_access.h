@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "agent/cas/blob_grants.h"
 #include "agent/cas/blob_store.h"
+#include "agent/cas/chunk_locations.h"
 #include "agent/cas/workspace_blob_index.h"
 #include "common/digest.h"
 #include "common/unique_fd.h"
@@ -23,12 +24,32 @@ namespace mlcube {
 
 class BlobAccess {
  public:
-  // None owned. `cubes_root` is STATE/cubes.
+  // None owned. `cubes_root` is STATE/cubes. `chunks` may be null (no chunk
+  // is then known inside whole files).
   BlobAccess(BlobStore* store, WorkspaceBlobIndex* index, BlobGrants* grants,
-             std::string cubes_root)
-      : store_(store), index_(index), grants_(grants), cubes_root_(std::move(cubes_root)) {}
+             std::string cubes_root, ChunkLocations* chunks = nullptr)
+      : store_(store),
+        index_(index),
+        grants_(grants),
+        cubes_root_(std::move(cubes_root)),
+        chunks_(chunks) {}
 
   bool Visible(const std::string& owner, const v1Digest& digest) const;
+
+  // True when `owner` need not send `chunk`: it is Visible, or it sits inside
+  // a whole file `owner` may see (ChunkLocations). Such a chunk is not a blob
+  // (Open does not find it): read it with ReadChunk.
+  bool ChunkVisible(const std::string& owner, const v1Digest& chunk) const;
+
+  // A chunk's bytes from inside a whole file `owner` may see, verified
+  // against `chunk`; locations that do not verify are forgotten. NOT_FOUND
+  // when no location holds it.
+  absl::StatusOr<std::string> ReadChunk(const std::string& owner, const v1Digest& chunk) const;
+
+  // Records where the chunks of `whole` sit (see ChunkLocations).
+  void AddChunkList(const v1Digest& whole, const ::mlcube_remote::v1::ChunkList& list) {
+    if (chunks_ != nullptr) chunks_->AddList(whole, list);
+  }
 
   // Opens the content for reading; NOT_FOUND when not visible. Readers
   // verify what they read (the client checks the digest).
@@ -50,6 +71,7 @@ class BlobAccess {
   WorkspaceBlobIndex* index_;
   BlobGrants* grants_;
   std::string cubes_root_;
+  ChunkLocations* chunks_;
 };
 
 }  // namespace mlcube

@@ -32,11 +32,32 @@ absl::Status Unavailable(const v1::ManifestEntry& entry, const v1Digest& digest)
 absl::Status ChunkSplicer::SpliceMissing(const std::string& owner,
                                          const v1::Manifest& manifest) const {
   for (const v1::ManifestEntry& entry : manifest.entries()) {
-    if (entry.type() != v1::ENTRY_TYPE_FILE || !entry.has_chunk_list()) continue;
-    if (access_->Visible(owner, entry.digest())) continue;
-    if (absl::Status s = Splice(owner, entry); !s.ok()) return s;
+    if (entry.type() != v1::ENTRY_TYPE_FILE || access_->Visible(owner, entry.digest())) continue;
+    absl::Status s =
+        entry.has_chunk_list() ? Splice(owner, entry) : StoreLocatedChunk(owner, entry);
+    if (!s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+absl::Status ChunkSplicer::StoreLocatedChunk(const std::string& owner,
+                                             const v1::ManifestEntry& entry) const {
+  // A small file whose content is a chunk of a big one: FindMissingBlobs
+  // said the agent has it, and it does, inside the big file.
+  absl::StatusOr<std::string> data = access_->ReadChunk(owner, entry.digest());
+  if (!data.ok()) return absl::OkStatus();  // the materializer names what is missing
+  if (absl::Status s = store_->Put(entry.digest(), *data); !s.ok()) return s;
+  access_->Grant(owner, entry.digest());
+  return absl::OkStatus();
+}
+
+void ChunkSplicer::RecordChunkLocations(const std::string& owner,
+                                        const v1::Manifest& manifest) const {
+  for (const v1::ManifestEntry& entry : manifest.entries()) {
+    if (entry.type() != v1::ENTRY_TYPE_FILE || !entry.has_chunk_list()) continue;
+    absl::StatusOr<v1::ChunkList> list = LoadList(owner, entry);
+    if (list.ok()) access_->AddChunkList(entry.digest(), *list);
+  }
 }
 
 absl::StatusOr<v1::ChunkList> ChunkSplicer::LoadList(const std::string& owner,
@@ -70,7 +91,17 @@ absl::Status ChunkSplicer::CopyChunks(const std::string& owner, const v1::ChunkL
   int64_t written = 0;
   for (const v1Digest& chunk : list.chunks()) {
     absl::StatusOr<UniqueFd> in = access_->Open(owner, chunk);
-    if (!in.ok()) return Unavailable(entry, chunk);
+    if (!in.ok()) {
+      // Inside a whole file sent earlier (read and verified, so a chunk
+      // that does not verify fails this commit and is asked for again).
+      absl::StatusOr<std::string> data = access_->ReadChunk(owner, chunk);
+      if (!data.ok()) return Unavailable(entry, chunk);
+      sha.Update(*data);
+      absl::Status s = WriteAllAt(out, *data, written, absl::StrCat("spliced ", entry.path()));
+      if (!s.ok()) return s;
+      written += chunk.size_bytes();
+      continue;
+    }
     for (int64_t done = 0; done < chunk.size_bytes();) {
       const size_t want =
           static_cast<size_t>(std::min<int64_t>(buffer.size(), chunk.size_bytes() - done));
@@ -121,14 +152,8 @@ absl::StatusOr<ChunkSplicer::Split> ChunkSplicer::SplitFile(const std::string& o
   for (const ContentChunker::Chunk& chunk : chunks->chunks) {
     v1Digest digest = MakeDigest(HexOfRaw(chunk.sha256), chunk.size);
     if (!store_->Has(digest)) {
-      data.resize(static_cast<size_t>(chunk.size));
-      size_t got = 0;
-      while (got < data.size()) {
-        ssize_t n = pread(fd, data.data() + got, data.size() - got,
-                          chunk.offset + static_cast<int64_t>(got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return absl::AbortedError("file shrank while its chunks were stored");
-        got += static_cast<size_t>(n);
+      if (!ReadExactlyAt(fd, chunk.offset, chunk.size, &data).ok()) {
+        return absl::AbortedError("file shrank while its chunks were stored");
       }
       // Put verifies: a file rewritten meanwhile fails here.
       if (absl::Status s = store_->Put(digest, data); !s.ok()) return s;

@@ -4,7 +4,8 @@
 // Splits big files into chunks and builds them back (the Remote Execution
 // API's SplitBlob and SpliceBlob).
 //
-// Splice: builds a big file's blob from its chunks. A client sends a changed big file as a
+// Splice: builds a big file's blob from its chunks (blobs of their own, or
+// parts of an earlier whole file: ChunkLocations). A client sends a changed big file as a
 // ChunkList blob plus the chunks the agent lacks; at commit, the splicer concatenates the chunks
 // the committing identity may see into a temp file in the store, verifies the whole file's digest
 // over what it wrote, and moves the result into the BlobStore under that digest (granted to the
@@ -41,6 +42,12 @@ class ChunkSplicer {
   absl::Status Splice(const std::string& owner,
                       const ::mlcube_remote::v1::ManifestEntry& entry) const;
 
+  // After a commit (and at start-up, for every committed manifest): where
+  // the chunks of the manifest's big files sit inside them, so a later
+  // version sent as chunks reuses them (see ChunkLocations).
+  void RecordChunkLocations(const std::string& owner,
+                            const ::mlcube_remote::v1::Manifest& manifest) const;
+
   struct Split {
     v1Digest digest;      // of the whole file
     v1Digest chunk_list;  // the ChunkList blob
@@ -52,6 +59,8 @@ class ChunkSplicer {
  private:
   absl::StatusOr<::mlcube_remote::v1::ChunkList> LoadList(
       const std::string& owner, const ::mlcube_remote::v1::ManifestEntry& entry) const;
+  absl::Status StoreLocatedChunk(const std::string& owner,
+                                 const ::mlcube_remote::v1::ManifestEntry& entry) const;
   absl::Status CopyChunks(const std::string& owner, const ::mlcube_remote::v1::ChunkList& list,
                           const ::mlcube_remote::v1::ManifestEntry& entry, int out) const;
 

@@ -62,7 +62,7 @@ grpc::Status ContentStoreService::FindMissingBlobs(grpc::ServerContext* context,
   }
   int64_t missing_bytes = 0;
   for (const v1Digest& d : request->digests()) {
-    if (!access_->Visible(*owner, d)) {
+    if (!access_->ChunkVisible(*owner, d)) {
       *response->add_missing() = d;
       missing_bytes += d.size_bytes();
     }

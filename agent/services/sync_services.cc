@@ -20,8 +20,9 @@ absl::StatusOr<std::unique_ptr<SyncServices>> SyncServices::Create(const StateLa
   s->grants_ = std::move(*grants);
   s->index_ = std::make_unique<WorkspaceBlobIndex>();
   const std::string cubes_root = layout->CubesDir();
-  s->access_ =
-      std::make_unique<BlobAccess>(s->store_.get(), s->index_.get(), s->grants_.get(), cubes_root);
+  s->chunks_ = std::make_unique<ChunkLocations>();
+  s->access_ = std::make_unique<BlobAccess>(s->store_.get(), s->index_.get(), s->grants_.get(),
+                                            cubes_root, s->chunks_.get());
   s->quota_ = std::make_unique<StorageQuota>(stored_bytes_limit, cubes_root, s->store_.get(),
                                              s->grants_.get(), s->uploads_.get());
   s->content_store_ = std::make_unique<ContentStoreService>(

@@ -43,6 +43,7 @@ class SyncServices {
   SyncServices() = default;
   std::unique_ptr<BlobStore> store_;
   std::unique_ptr<WorkspaceBlobIndex> index_;
+  std::unique_ptr<ChunkLocations> chunks_;  // before access_, which points at it
   std::unique_ptr<UploadManager> uploads_;
   std::unique_ptr<BlobGrants> grants_;
   std::unique_ptr<BlobAccess> access_;

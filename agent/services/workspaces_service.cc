@@ -238,7 +238,9 @@ void WorkspacesService::IndexCommittedWorkspaces() {
   }
   ForEachCommit([this](const std::string& owner, const v1::CubeSummary& summary) {
     absl::StatusOr<v1::Manifest> m = LoadManifest(*store_, summary.committed_manifest());
-    if (m.ok()) index_->AddManifest(CubeDir(owner, summary.cube_id()), *m);
+    if (!m.ok()) return;
+    index_->AddManifest(CubeDir(owner, summary.cube_id()), *m);
+    splicer_.RecordChunkLocations(owner, *m);
   });
 }
 
@@ -403,6 +405,7 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
           static_cast<long long>(result->files_removed), result->stage_seconds,
           result->sync_seconds, result->place_seconds);
   *response->mutable_committed_manifest() = request->manifest_digest();
+  splicer_.RecordChunkLocations(*owner, *next);
   MaybeCollectGarbage();
   return grpc::Status::OK;
 }

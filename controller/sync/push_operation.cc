@@ -95,6 +95,8 @@ void PushOperation::AddChunked(const v1::ManifestEntry& e, const ScanCache::Reco
   file->list.memory = &file->list_bytes;
   file->list.file = absl::StrCat(path, " (chunk list)");
   file->list.counts_as_file = false;
+  file->whole_item.digest = e.digest();
+  file->whole_item.file = path;
   int64_t offset = 0;
   file->chunks.reserve(record.chunks.size());
   for (const ScanCache::ChunkRef& chunk : record.chunks) {
@@ -143,6 +145,14 @@ void PushOperation::CollectItems() {
   synced_.push_back(false);
 }
 
+bool PushOperation::NoneOfItsChunksOnTheAgent(const ChunkedFile& file,
+                                              const absl::flat_hash_set<std::string>& missing) {
+  for (const UploadItem& chunk : file.chunks) {
+    if (!missing.contains(chunk.digest.hash())) return false;
+  }
+  return true;
+}
+
 absl::StatusOr<PushOperation::Missing> PushOperation::MissingItems(int attempt) {
   std::vector<v1Digest> ask;
   absl::flat_hash_set<std::string> asked;
@@ -179,6 +189,13 @@ absl::StatusOr<PushOperation::Missing> PushOperation::MissingItems(int attempt) 
     if (missing->contains(file->list.digest.hash()) &&
         queued.insert(file->list.digest.hash()).second) {
       out.items.push_back(&file->list);
+    }
+    if (NoneOfItsChunksOnTheAgent(*file, *missing)) {
+      if (queued.insert(file->whole.hash()).second) {
+        out.items.push_back(&file->whole_item);
+        out.file_bytes += file->whole.size_bytes();
+      }
+      continue;
     }
     for (const UploadItem& chunk : file->chunks) {
       if (!missing->contains(chunk.digest.hash()) || !queued.insert(chunk.digest.hash()).second) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "controller/sync/blob_uploader.h"
 #include "controller/sync/compression_policy.h"
@@ -82,13 +83,19 @@ class PushOperation {
   std::vector<bool> eager_;  // per item: in the eager batch
   // A big file the agent lacks is sent as its chunk list and the chunks it
   // lacks; the agent splices them (the whole-file blob is never sent).
+  // A big file, sent as the chunks the agent lacks, or whole (with its list)
+  // when the agent holds none of its chunks: no delta can pay, and a whole
+  // file is written once on the agent where chunks are written twice.
   struct ChunkedFile {
     v1Digest whole;
+    UploadItem whole_item;
     std::string list_bytes;
     UploadItem list;
     std::vector<UploadItem> chunks;
     bool synced = false;
   };
+  static bool NoneOfItsChunksOnTheAgent(const ChunkedFile& file,
+                                        const absl::flat_hash_set<std::string>& missing);
   std::vector<std::unique_ptr<ChunkedFile>> chunked_;
   ::mlcube_remote::v1::CommitManifestResponse committed_;
 };

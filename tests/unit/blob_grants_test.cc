@@ -67,6 +67,45 @@ TEST(BlobAccessTest, AnIdentitySeesWhatItUploadedOrHoldsInItsOwnWorkspaces) {
   EXPECT_FALSE(access.Visible("uid-", output));
 }
 
+// Chunks known only as parts of a whole file: seen by identities that see
+// the whole, read from inside it and verified; a location that lies is
+// forgotten, never served.
+TEST(BlobAccessTest, ChunksInsideWholeFilesAreVerifiedAndLyingLocationsForgotten) {
+  sync_testing::TempDir dir;
+  BlobStore store = *BlobStore::Open(dir / "blobs");
+  auto grants = *BlobGrants::Open(dir / "grants");
+  WorkspaceBlobIndex index;
+  ChunkLocations chunks;
+  BlobAccess access(&store, &index, grants.get(), dir / "cubes", &chunks);
+  const std::string whole_data = "AAAABBBBBBCC";
+  const v1Digest whole = DigestOf(whole_data);
+  ASSERT_TRUE(store.Put(whole, whole_data).ok());
+  access.Grant("uid-1", whole);
+  ::mlcube_remote::v1::ChunkList list;
+  *list.add_chunks() = DigestOf("AAAA");
+  *list.add_chunks() = DigestOf("BBBBBB");
+  *list.add_chunks() = DigestOf("XY");  // a lie: the last two bytes are "CC"
+  access.AddChunkList(whole, list);
+
+  EXPECT_TRUE(access.ChunkVisible("uid-1", DigestOf("BBBBBB")));
+  EXPECT_FALSE(access.Visible("uid-1", DigestOf("BBBBBB")));       // not a blob of its own
+  EXPECT_FALSE(access.ChunkVisible("uid-2", DigestOf("BBBBBB")));  // uid-2 cannot see the whole
+  EXPECT_EQ(*access.ReadChunk("uid-1", DigestOf("BBBBBB")), "BBBBBB");
+  EXPECT_EQ(access.ReadChunk("uid-2", DigestOf("BBBBBB")).status().code(),
+            absl::StatusCode::kNotFound);
+
+  EXPECT_TRUE(access.ChunkVisible("uid-1", DigestOf("XY")));
+  EXPECT_EQ(access.ReadChunk("uid-1", DigestOf("XY")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(access.ChunkVisible("uid-1", DigestOf("XY")));  // forgotten
+
+  // A list whose chunks do not add up to the whole's size is ignored.
+  ChunkLocations other;
+  ::mlcube_remote::v1::ChunkList short_list;
+  *short_list.add_chunks() = DigestOf("AAAA");
+  other.AddList(whole, short_list);
+  EXPECT_EQ(other.size(), 0u);
+}
+
 TEST(StorageQuotaTest, CountsTreesPartialUploadsAndUncommittedBlobs) {
   sync_testing::TempDir dir;
   BlobStore store = *BlobStore::Open(dir / "blobs");
