@@ -19,6 +19,8 @@ namespace mlcube {
 
 namespace {
 
+constexpr size_t kEarlyWriteOutMin = 1 << 20;
+
 absl::Status MakeDir(const std::string& path) {
   if (mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return absl::OkStatus();
   return WriteErrorStatus(errno, absl::StrCat("creating ", path));
@@ -94,8 +96,11 @@ absl::Status BlobStore::Put(const v1Digest& digest, absl::string_view data) {
   if (unnamed) {
     absl::Status s = WriteAll(unnamed.get(), data, "a new blob");
     if (!s.ok()) return s;
-    // Start the write-out now; the commit's syncfs then has less to wait for.
-    sync_file_range(unnamed.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+    // Start the write-out of a big blob now, so the commit's syncfs has less
+    // to wait for; small ones are left to that one syncfs (an I/O request
+    // per small file costs more than it saves).
+    if (data.size() >= kEarlyWriteOutMin)
+      sync_file_range(unnamed.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
     const std::string self = absl::StrCat("/proc/self/fd/", unnamed.get());
     if (linkat(AT_FDCWD, self.c_str(), AT_FDCWD, PathOf(digest).c_str(), AT_SYMLINK_FOLLOW) == 0 ||
         errno == EEXIST) {

@@ -147,27 +147,18 @@ absl::StatusOr<ChunkSplicer::Split> ChunkSplicer::SplitFile(const std::string& o
   absl::StatusOr<ContentChunker::FileChunks> chunks = ContentChunker::ChunkFd(fd);
   if (!chunks.ok()) return chunks.status();
   v1::ChunkList list;
-  std::vector<v1Digest> granted;
-  std::string data;
   for (const ContentChunker::Chunk& chunk : chunks->chunks) {
-    v1Digest digest = MakeDigest(HexOfRaw(chunk.sha256), chunk.size);
-    if (!store_->Has(digest)) {
-      if (!ReadExactlyAt(fd, chunk.offset, chunk.size, &data).ok()) {
-        return absl::AbortedError("file shrank while its chunks were stored");
-      }
-      // Put verifies: a file rewritten meanwhile fails here.
-      if (absl::Status s = store_->Put(digest, data); !s.ok()) return s;
-    }
-    granted.push_back(digest);
-    *list.add_chunks() = std::move(digest);
+    *list.add_chunks() = MakeDigest(HexOfRaw(chunk.sha256), chunk.size);
   }
   const std::string list_bytes = list.SerializeAsString();
   Split out;
   out.digest = chunks->digest;
   out.chunk_list = DigestOf(list_bytes);
   if (absl::Status s = store_->Put(out.chunk_list, list_bytes); !s.ok()) return s;
-  granted.push_back(out.chunk_list);
-  access_->GrantAll(owner, granted);
+  access_->Grant(owner, out.chunk_list);
+  // The chunks stay inside the file: read from there (and verified) when a
+  // client asks for them.
+  access_->AddChunkList(out.digest, list);
   return out;
 }
 

@@ -13,8 +13,8 @@
 // memory but the chunk list, which is bounded.
 //
 // Split: for a snapshot of a big agent-side file (an output), stores its
-// content-defined chunks and their ChunkList as blobs the identity may read,
-// so a client holding an older version fetches only the chunks it lacks.
+// ChunkList and records its content-defined chunks as parts of the file, so
+// a client holding an older version fetches only the chunks it lacks.
 
 #include <string>
 
@@ -53,7 +53,9 @@ class ChunkSplicer {
     v1Digest chunk_list;  // the ChunkList blob
   };
   // Chunks the file open as `fd` (read with pread, a few chunks at a time):
-  // stores the chunks the store lacks and the list, all granted to `owner`.
+  // stores the list, granted to `owner`, and records where the chunks sit
+  // in the file (ChunkLocations) instead of storing copies of them. The
+  // caller indexes the file itself (WorkspaceBlobIndex).
   absl::StatusOr<Split> SplitFile(const std::string& owner, int fd) const;
 
  private:

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/request_validator.h"
+#include "common/file_util.h"
 #include "common/grpc_status.h"
 #include "common/unique_fd.h"
 #include "common/zstd_codec.h"
@@ -163,6 +164,36 @@ grpc::Status ContentStoreService::GetUploadStatus(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+absl::Status ContentStoreService::ReadForClient(const std::string& owner, const v1Digest& digest,
+                                                std::string* data) const {
+  absl::StatusOr<UniqueFd> fd = access_->Open(owner, digest);
+  if (fd.ok()) return ReadExactlyAt(fd->get(), 0, digest.size_bytes(), data);
+  absl::StatusOr<std::string> chunk = access_->ReadChunk(owner, digest);
+  if (!chunk.ok()) return chunk.status();
+  *data = std::move(*chunk);
+  return absl::OkStatus();
+}
+
+grpc::Status ContentStoreService::ReadChunkInOne(const std::string& owner,
+                                                 const v1::ReadBlobRequest& request,
+                                                 grpc::ServerWriter<v1::ReadBlobChunk>* writer) {
+  // A chunk known only inside a whole file: small, read and verified whole.
+  const v1Digest& d = request.digest();
+  absl::StatusOr<std::string> data = access_->ReadChunk(owner, d);
+  if (!data.ok()) return ToGrpcStatus(data.status());
+  const int64_t offset = request.offset();
+  const int64_t end = request.limit() == 0 || request.limit() > d.size_bytes() - offset
+                          ? d.size_bytes()
+                          : offset + request.limit();
+  v1::ReadBlobChunk chunk;
+  chunk.set_offset(offset);
+  chunk.set_data(data->substr(static_cast<size_t>(offset), static_cast<size_t>(end - offset)));
+  chunk.set_compressor(
+      MaybeCompress(AcceptsZstd(request.acceptable_compressors()), chunk.mutable_data()));
+  if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+  return grpc::Status::OK;
+}
+
 grpc::Status ContentStoreService::BatchReadBlobs(grpc::ServerContext* context,
                                                  const v1::BatchReadBlobsRequest* request,
                                                  v1::BatchReadBlobsResponse* response) {
@@ -173,17 +204,8 @@ grpc::Status ContentStoreService::BatchReadBlobs(grpc::ServerContext* context,
   for (const v1Digest& d : request->digests()) {
     v1::BatchReadBlobsResponse::Result* result = response->add_results();
     *result->mutable_digest() = d;
-    absl::StatusOr<UniqueFd> fd = access_->Open(*owner, d);
     std::string* data = result->mutable_data();
-    data->resize(static_cast<size_t>(d.size_bytes()));
-    size_t got = 0;
-    while (fd.ok() && got < data->size()) {
-      ssize_t n = pread(fd->get(), data->data() + got, data->size() - got, static_cast<off_t>(got));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      got += static_cast<size_t>(n);
-    }
-    if (!fd.ok() || got < data->size()) {
+    if (!ReadForClient(*owner, d, data).ok()) {
       result->clear_data();
       result->mutable_status()->set_code(static_cast<int32_t>(absl::StatusCode::kNotFound));
       result->mutable_status()->set_message(absl::StrCat("blob ", DigestKey(d), " missing"));
@@ -204,7 +226,7 @@ grpc::Status ContentStoreService::ReadBlob(grpc::ServerContext* context,
   const v1Digest& d = request->digest();
   if (absl::Status s = ValidateReadBlobRequest(*request); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<UniqueFd> opened = access_->Open(*owner, d);
-  if (!opened.ok()) return ToGrpcStatus(opened.status());
+  if (!opened.ok()) return ReadChunkInOne(*owner, *request, writer);
   UniqueFd fd = std::move(*opened);
   const bool zstd = AcceptsZstd(request->acceptable_compressors());
   int64_t offset = request->offset();

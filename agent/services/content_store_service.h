@@ -62,6 +62,13 @@ class ContentStoreService final : public ::mlcube_remote::v1::ContentStore::Serv
                         grpc::ServerWriter<::mlcube_remote::v1::ReadBlobChunk>* writer) override;
 
  private:
+  // A blob's bytes, or a chunk's from inside a whole file (ChunkLocations).
+  absl::Status ReadForClient(const std::string& owner, const v1Digest& digest,
+                             std::string* data) const;
+  // ReadBlob of a chunk known only inside a whole file: one message.
+  grpc::Status ReadChunkInOne(const std::string& owner,
+                              const ::mlcube_remote::v1::ReadBlobRequest& request,
+                              grpc::ServerWriter<::mlcube_remote::v1::ReadBlobChunk>* writer);
   BlobStore* store_;
   UploadManager* uploads_;
   BlobAccess* access_;
