@@ -52,12 +52,22 @@ bool BlobAccess::ChunkVisible(const std::string& owner, const v1Digest& chunk) c
 
 absl::StatusOr<std::string> BlobAccess::ReadChunk(const std::string& owner,
                                                   const v1Digest& chunk) const {
+  OpenWhole open;
+  return ReadChunk(owner, chunk, &open);
+}
+
+absl::StatusOr<std::string> BlobAccess::ReadChunk(const std::string& owner, const v1Digest& chunk,
+                                                  OpenWhole* open) const {
   if (chunks_ == nullptr) return NotHere(chunk);
   std::string data;
   for (const ChunkLocations::Location& at : chunks_->Find(chunk)) {
-    absl::StatusOr<UniqueFd> whole = Open(owner, at.whole);
-    if (!whole.ok()) continue;
-    if (absl::Status read = ReadExactlyAt(whole->get(), at.offset, chunk.size_bytes(), &data);
+    if (open->hash != at.whole.hash() || !open->fd) {
+      absl::StatusOr<UniqueFd> whole = Open(owner, at.whole);
+      if (!whole.ok()) continue;
+      open->hash = at.whole.hash();
+      open->fd = std::move(*whole);
+    }
+    if (absl::Status read = ReadExactlyAt(open->fd.get(), at.offset, chunk.size_bytes(), &data);
         read.ok() && SameDigest(DigestOf(data), chunk)) {
       return data;
     }

@@ -46,6 +46,21 @@ class BlobAccess {
   // when no location holds it.
   absl::StatusOr<std::string> ReadChunk(const std::string& owner, const v1Digest& chunk) const;
 
+  // The last whole file ReadChunk opened, kept between the calls of one
+  // splice: consecutive chunks mostly sit in the same file.
+  struct OpenWhole {
+    std::string hash;
+    UniqueFd fd;
+  };
+  absl::StatusOr<std::string> ReadChunk(const std::string& owner, const v1Digest& chunk,
+                                        OpenWhole* open) const;
+
+  // Whether `digest` is known as a chunk inside some whole file (in memory
+  // only; says nothing about who may see it).
+  bool KnownAsChunk(const v1Digest& digest) const {
+    return chunks_ != nullptr && !chunks_->Find(digest).empty();
+  }
+
   // Records where the chunks of `whole` sit (see ChunkLocations).
   void AddChunkList(const v1Digest& whole, const ::mlcube_remote::v1::ChunkList& list) {
     if (chunks_ != nullptr) chunks_->AddList(whole, list);

@@ -32,7 +32,13 @@ absl::Status Unavailable(const v1::ManifestEntry& entry, const v1Digest& digest)
 absl::Status ChunkSplicer::SpliceMissing(const std::string& owner,
                                          const v1::Manifest& manifest) const {
   for (const v1::ManifestEntry& entry : manifest.entries()) {
-    if (entry.type() != v1::ENTRY_TYPE_FILE || access_->Visible(owner, entry.digest())) continue;
+    // Only big files and content known as a chunk need a look (the check in
+    // memory first: a visibility check stats the store).
+    if (entry.type() != v1::ENTRY_TYPE_FILE ||
+        (!entry.has_chunk_list() && !access_->KnownAsChunk(entry.digest())) ||
+        access_->Visible(owner, entry.digest())) {
+      continue;
+    }
     absl::Status s =
         entry.has_chunk_list() ? Splice(owner, entry) : StoreLocatedChunk(owner, entry);
     if (!s.ok()) return s;
@@ -89,12 +95,13 @@ absl::Status ChunkSplicer::CopyChunks(const std::string& owner, const v1::ChunkL
   Sha256 sha;
   std::vector<char> buffer(1 << 20);
   int64_t written = 0;
+  BlobAccess::OpenWhole whole;
   for (const v1Digest& chunk : list.chunks()) {
     absl::StatusOr<UniqueFd> in = access_->Open(owner, chunk);
     if (!in.ok()) {
       // Inside a whole file sent earlier (read and verified, so a chunk
       // that does not verify fails this commit and is asked for again).
-      absl::StatusOr<std::string> data = access_->ReadChunk(owner, chunk);
+      absl::StatusOr<std::string> data = access_->ReadChunk(owner, chunk, &whole);
       if (!data.ok()) return Unavailable(entry, chunk);
       sha.Update(*data);
       absl::Status s = WriteAllAt(out, *data, written, absl::StrCat("spliced ", entry.path()));

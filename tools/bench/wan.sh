@@ -9,18 +9,27 @@
 # checkpoint with 1 MiB appended, 100 bytes changed in the middle of a CSV.
 #
 #   tools/bench/wan.sh [BUILD_DIR]                      (default: ./build)
-# Env: WAN_RATE (tbf rate, default 100mbit), WAN_RTT_MS (default 40),
+# Without WAN_RATE it runs twice: a WAN (100 Mbit/s, 40 ms RTT) and a LAN
+# (1 Gbit/s, 0.2 ms RTT).
+# Env: WAN_RATE (tbf rate, e.g. 100mbit), WAN_RTT_MS (default 40),
+#      WAN_BURST (tbf burst, default 32kbit; 1mbit at 1gbit),
 #      BENCH_DIR (scratch, default /tmp/mlcube-wan-bench).
 # Needs root (ip netns, tc), openssh-server, rsync, python3. Run by hand, not
 # in CI. Everything it creates (namespace, veth, processes) is removed on exit.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+if [ -z "${WAN_RATE:-}" ]; then
+  WAN_RATE=100mbit WAN_RTT_MS=40 "$0" "$@"
+  WAN_RATE=1gbit WAN_RTT_MS=0.2 WAN_BURST=1mbit "$0" "$@"
+  exit 0
+fi
 BUILD=$(cd "${1:-$HERE/../../build}" && pwd)
 REMOTE_BIN=$BUILD/controller/mlcube-remote
 AGENT_BIN=$BUILD/agent/mlcube-agent
 B=${BENCH_DIR:-/tmp/mlcube-wan-bench}
-RATE=${WAN_RATE:-100mbit}
+RATE=$WAN_RATE
+BURST=${WAN_BURST:-32kbit}
 RTT_MS=${WAN_RTT_MS:-40}
 NS=wan-bench-$$
 VETH_HOST=wanbh$$
@@ -62,8 +71,8 @@ ip -n "$NS" link set lo up
 # Offloads would hand tbf 64 KiB super-packets; shape real packets.
 ethtool -K "$VETH_HOST" tso off gso off gro off >/dev/null 2>&1 || true
 ip netns exec "$NS" ethtool -K "$VETH_NS" tso off gso off gro off >/dev/null 2>&1 || true
-tc qdisc add dev "$VETH_HOST" root tbf rate "$RATE" burst 32kbit latency 400ms
-ip netns exec "$NS" tc qdisc add dev "$VETH_NS" root tbf rate "$RATE" burst 32kbit latency 400ms
+tc qdisc add dev "$VETH_HOST" root tbf rate "$RATE" burst "$BURST" latency 400ms
+ip netns exec "$NS" tc qdisc add dev "$VETH_NS" root tbf rate "$RATE" burst "$BURST" latency 400ms
 
 rm -rf "$B"; mkdir -p "$B"
 echo "building the ML project in $B/cube ..." >&2
