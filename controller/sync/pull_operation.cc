@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/beneath_dir.h"
+#include "common/content_chunker.h"
 #include "common/file_util.h"
 #include "common/grpc_status.h"
 #include "common/manifest_validator.h"
@@ -51,6 +52,11 @@ ScanCache::Record RecordOf(const struct stat& st, absl::string_view hash) {
 
 // Sets mode and mtime of a freshly written temp file from its entry.
 void FinishTemp(int fd, const v1::ManifestEntry& entry) {
+  // Start writing a big file out now, while the rest arrives: the syncfs
+  // before the renames then has less to wait for.
+  if (entry.digest().size_bytes() >= ContentChunker::kChunkedFileMin) {
+    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  }
   const mode_t mode = ManifestValidator::SafeMode(entry.mode());
   fchmod(fd, mode != 0 ? mode : 0644);
   struct timespec times[2];
@@ -128,13 +134,27 @@ absl::StatusOr<v1::Manifest> PullOperation::ParseManifest(const std::string& byt
   return manifest;
 }
 
+bool PullOperation::MayHaveLocalBasis() const {
+  // Chunk lists only pay where an older local version may be rebuilt from:
+  // a pull into paths that are not here at all asks for whole files, and
+  // the agent skips chunking its big outputs.
+  if (options_.paths.empty() && options_.outputs.empty()) return true;
+  struct stat st;
+  for (const std::vector<std::string>* list : {&options_.paths, &options_.outputs}) {
+    for (const std::string& rel : *list) {
+      if (lstat(absl::StrCat(options_.workspace, "/", rel).c_str(), &st) == 0) return true;
+    }
+  }
+  return false;
+}
+
 absl::Status PullOperation::LoadSnapshot() {
   v1::SnapshotRequest request;
   request.set_cube_id(options_.cube_id);
   for (const std::string& p : options_.paths) request.add_paths(p);
   request.set_job_id(options_.job_id);
   request.set_skip_missing(options_.skip_missing);
-  request.set_chunk_big_files(true);
+  request.set_chunk_big_files(MayHaveLocalBasis());
   v1::SnapshotResponse snapshot;
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 3600);

@@ -63,6 +63,7 @@ class PullOperation {
   };
 
  private:
+  bool MayHaveLocalBasis() const;
   absl::Status LoadSnapshot();
   absl::StatusOr<::mlcube_remote::v1::Manifest> ParseManifest(const std::string& bytes);
   // Decides per entry: unchanged, overwrite, or conflict (NAME.remote).
