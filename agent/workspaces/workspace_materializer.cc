@@ -150,6 +150,63 @@ void SetMtime(int dfd, const std::string& name, int fd, int64_t mtime_ns) {
   }
 }
 
+// Copies the entry's content into `out`: from its blob in the store, else
+// from a workspace file that holds it (WorkspaceBlobIndex).
+absl::Status CopyContent(const BlobStore& store, WorkspaceBlobIndex* index,
+                         absl::string_view sealed_under, const ManifestEntry& entry, int out) {
+  absl::Status s;
+  UniqueFd in(open(store.PathOf(entry.digest()).c_str(), O_RDONLY | O_CLOEXEC));
+  if (in) {
+    s = CopyFileRange(in.get(), 0, out, 0, entry.digest().size_bytes(),
+                      PrintableExcerpt(entry.path()));
+  } else if (index != nullptr) {
+    s = index->CopyVerified(entry.digest(), out, sealed_under);
+  } else {
+    s = absl::FailedPreconditionError(
+        absl::StrCat("blob for '", PrintableExcerpt(entry.path()), "' vanished"));
+  }
+  if (s.code() == absl::StatusCode::kNotFound) {
+    return absl::FailedPreconditionError(absl::StrCat("blob ", DigestKey(entry.digest()), " for '",
+                                                      PrintableExcerpt(entry.path()),
+                                                      "' is not in the store"));
+  }
+  return s;
+}
+
+// Writes a copy of the entry's content as `name` in `dfd`. A new path
+// (`in_place`) gets an unnamed file linked in under its final name once it
+// is complete: one directory operation, and nobody ever sees it partial. A
+// staging name is created (replacing a stale one from a crash) and renamed
+// later. Recorded in `staged` before anything can fail.
+absl::Status StageCopy(const BlobStore& store, WorkspaceBlobIndex* index,
+                       absl::string_view sealed_under, const ManifestEntry& entry, int dfd,
+                       const std::string& name, bool in_place, std::vector<Staged>* staged) {
+  UniqueFd out;
+  if (in_place) out.Reset(openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+  const bool unnamed = static_cast<bool>(out);
+  if (!unnamed) {
+    in_place = false;
+    unlinkat(dfd, name.c_str(), 0);
+    out.Reset(
+        openat(dfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!out) {
+      return WriteErrorStatus(
+          errno, absl::StrCat("creating a temp file for ", PrintableExcerpt(entry.path())));
+    }
+    staged->push_back({&entry, name, false, false});
+  }
+  if (absl::Status s = CopyContent(store, index, sealed_under, entry, out.get()); !s.ok()) return s;
+  fchmod(out.get(), DiskMode(entry));
+  SetMtime(dfd, name, out.get(), entry.mtime_ns());
+  if (!unnamed) return absl::OkStatus();
+  const std::string self = absl::StrCat("/proc/self/fd/", out.get());
+  if (linkat(AT_FDCWD, self.c_str(), dfd, name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    return WriteErrorStatus(errno, absl::StrCat("placing ", PrintableExcerpt(entry.path())));
+  }
+  staged->push_back({&entry, name, false, true});
+  return absl::OkStatus();
+}
+
 // Stages one file of a commit under a temp name in its directory (or its
 // final name when nothing is there yet): moved out of the store when
 // `may_move`, else copied (verified when it comes from a workspace file
@@ -183,34 +240,8 @@ absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
     SetMtime(dfd, moved_name, -1, entry.mtime_ns());
     return absl::OkStatus();
   }
-  unlinkat(dfd, staging_name.c_str(), 0);
-  UniqueFd out(openat(dfd, staging_name.c_str(),
-                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!out) {
-    return WriteErrorStatus(
-        errno, absl::StrCat("creating a temp file for ", PrintableExcerpt(entry.path())));
-  }
-  staged->push_back({&entry, staging_name, false, false});
-  absl::Status s;
-  UniqueFd in(open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in) {
-    s = CopyFileRange(in.get(), 0, out.get(), 0, entry.digest().size_bytes(),
-                      PrintableExcerpt(entry.path()));
-  } else if (index != nullptr) {
-    s = index->CopyVerified(entry.digest(), out.get(), sealed_under);
-  } else {
-    s = absl::FailedPreconditionError(
-        absl::StrCat("blob for '", PrintableExcerpt(entry.path()), "' vanished"));
-  }
-  if (s.code() == absl::StatusCode::kNotFound) {
-    return absl::FailedPreconditionError(absl::StrCat("blob ", DigestKey(entry.digest()), " for '",
-                                                      PrintableExcerpt(entry.path()),
-                                                      "' is not in the store"));
-  }
-  if (!s.ok()) return s;
-  fchmod(out.get(), DiskMode(entry));
-  SetMtime(dfd, staging_name, out.get(), entry.mtime_ns());
-  return absl::OkStatus();
+  return StageCopy(store, index, sealed_under, entry, dfd, target_exists ? staging_name : name,
+                   !target_exists, staged);
 }
 
 using Clock = std::chrono::steady_clock;
