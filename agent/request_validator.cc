@@ -67,21 +67,22 @@ absl::Status ValidateKeyPathMap(const google::protobuf::Map<std::string, std::st
   return absl::OkStatus();
 }
 
-absl::Status ValidateEnv(const google::protobuf::Map<std::string, std::string>& env) {
+absl::Status ValidateEnv(const google::protobuf::Map<std::string, std::string>& env,
+                         const std::string& field) {
   if (env.size() > static_cast<size_t>(RequestLimits::kMaxMapEntries)) {
-    return Bad("env", absl::StrCat("more than ", RequestLimits::kMaxMapEntries, " variables"));
+    return Bad(field, absl::StrCat("more than ", RequestLimits::kMaxMapEntries, " variables"));
   }
   for (const auto& [key, value] : env) {
     bool ok = !key.empty() && key.size() <= RequestLimits::kMaxKeyBytes &&
               !isdigit(static_cast<unsigned char>(key[0]));
     for (char c : key) ok = ok && (isalnum(static_cast<unsigned char>(c)) || c == '_');
     if (!ok) {
-      return Bad("env", absl::StrCat("variable name ", Quote(key),
+      return Bad(field, absl::StrCat("variable name ", Quote(key),
                                      " must be letters, digits and '_', not starting with a "
                                      "digit"));
     }
     if (value.size() > RequestLimits::kMaxValueBytes || value.find('\0') != std::string::npos) {
-      return Bad(absl::StrCat("env.", key), "value is over 64 KiB or contains a NUL byte");
+      return Bad(absl::StrCat(field, ".", key), "value is over 64 KiB or contains a NUL byte");
     }
   }
   return absl::OkStatus();
@@ -180,7 +181,11 @@ absl::Status ValidateSubmitJobRequest(const v1::SubmitJobRequest& request) {
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ValidateEnv(request.env()); !s.ok()) return s;
+  if (absl::Status s = ValidateEnv(request.env(), "env"); !s.ok()) return s;
+  if (absl::Status s = ValidateEnv(request.caller_env(), "caller_env"); !s.ok()) return s;
+  if (!request.caller_env_withheld().empty()) {
+    return Bad("caller_env_withheld", "is set by the agent on the requests it stores");
+  }
   if (absl::Status s = ValidateGpus(request.gpus()); !s.ok()) return s;
   if (request.client_request_id().size() > 128 || HasControlBytes(request.client_request_id())) {
     return Bad("client_request_id", "must be at most 128 printable characters");

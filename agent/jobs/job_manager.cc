@@ -393,6 +393,7 @@ absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& o
       continue;
     }
     for (const std::string& arg : command->argv) step->add_argv(arg);
+    for (const std::string& shown : command->shown_env) step->add_env(shown);
     step->set_cwd(command->cwd);
   }
   return plan;
@@ -526,7 +527,7 @@ absl::StatusOr<std::shared_ptr<JobManager::Entry>> JobManager::RecordNewJob(
   job.set_metrics_path(stored.metrics_path());
   job.set_state(mlcube_remote::v1::JOB_STATE_QUEUED);
   job.set_created_unix_ms(NowUnixMs());
-  absl::Status saved = store_.SaveRequest(*id, stored);
+  absl::Status saved = store_.SaveRequest(*id, WithCallerValuesWithheld(stored));
   if (saved.ok()) saved = store_.Save(job);
   if (saved.ok()) {
     auto log = JobLog::OpenForAppend(store_.LogPath(*id), config_.limits.job_log_bytes);

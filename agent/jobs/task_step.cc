@@ -186,6 +186,9 @@ StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
   context.gid = user.gid;
   context.agent_uid = geteuid();
   context.env.insert(request.env().begin(), request.env().end());
+  context.caller_env.insert(request.caller_env().begin(), request.caller_env().end());
+  context.caller_env_withheld.insert(request.caller_env_withheld().begin(),
+                                     request.caller_env_withheld().end());
   context.gpus = request.gpus();
   context.job_dir = layout.JobDir(job_id);
   context.scratch_dir = layout.JobScratchDir(job_id);
@@ -196,6 +199,16 @@ StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
   context.limits.pids = config.limits.task_pids;
   context.limits.apptainer = config.limits.task_limits_set;
   return context;
+}
+
+mlcube_remote::v1::SubmitJobRequest WithCallerValuesWithheld(
+    const mlcube_remote::v1::SubmitJobRequest& request) {
+  mlcube_remote::v1::SubmitJobRequest stored = request;
+  for (const auto& [name, unused] : request.caller_env()) stored.add_caller_env_withheld(name);
+  std::sort(stored.mutable_caller_env_withheld()->begin(),
+            stored.mutable_caller_env_withheld()->end());
+  stored.clear_caller_env();
+  return stored;
 }
 
 void GiveGpus(const std::vector<GpuDevice>& devices, StepContext* context) {

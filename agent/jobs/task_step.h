@@ -29,6 +29,12 @@ StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
                            const mlcube_remote::v1::SubmitJobRequest& request,
                            const AgentConfig& config, const TaskUser& user);
 
+// The copy of `request` the agent writes to disk: the values of the
+// variables copied from the caller (caller_env) are left out, their names
+// kept in caller_env_withheld; the agent keeps the values in memory only.
+mlcube_remote::v1::SubmitJobRequest WithCallerValuesWithheld(
+    const mlcube_remote::v1::SubmitJobRequest& request);
+
 // Gives the steps of a job the GPUs the agent allocated to it: the runtimes
 // get these devices (`device=UUID,...`, and StepContext::gpu_devices), not
 // the count the request asked for. Nothing changes when `devices` is empty.

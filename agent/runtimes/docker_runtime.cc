@@ -115,21 +115,55 @@ absl::StatusOr<bool> BuildsFromRecipe(const Cube& cube) {
 // As MLCube: cpu_args without GPUs, gpu_args when the request or the cube's
 // platform.accelerator_count asks for GPUs; only the arguments that are
 // used are checked (and passed).
+// Variables `-e NAME` copies from the caller are taken out of the
+// arguments (the docker client would read the agent's environment) and
+// given through the task's env file (TaskCommand).
 struct ExtraArgs {
   std::vector<std::string> run, env;
+  std::string run_key;
+  std::vector<std::string> copied_run, copied_env;
 };
 
 absl::StatusOr<ExtraArgs> CheckedExtraArgs(const Cube& cube, const StepContext& context) {
   const bool gpus = !DockerGpuSpec(cube.accelerator_count, context.gpus).empty();
-  ExtraArgs extra{SplitArgs(gpus ? cube.docker.gpu_args : cube.docker.cpu_args),
-                  SplitArgs(cube.docker.env_args)};
+  ExtraArgs extra;
+  extra.run_key = gpus ? "docker.gpu_args" : "docker.cpu_args";
   const RunArgumentPolicy policy(RuntimeFamily::kDocker, RuntimeStep::kRun, context.host_access);
-  if (absl::Status s = policy.Check(extra.run, gpus ? "docker.gpu_args" : "docker.cpu_args");
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = policy.Check(extra.env, "docker.env_args"); !s.ok()) return s;
+  const std::vector<std::string> run =
+      SplitArgs(gpus ? cube.docker.gpu_args : cube.docker.cpu_args);
+  const std::vector<std::string> env = SplitArgs(cube.docker.env_args);
+  if (absl::Status s = policy.Check(run, extra.run_key); !s.ok()) return s;
+  if (absl::Status s = policy.Check(env, "docker.env_args"); !s.ok()) return s;
+  auto run_split = policy.TakeCopiedVariables(run, extra.run_key);
+  if (!run_split.ok()) return run_split.status();
+  auto env_split = policy.TakeCopiedVariables(env, "docker.env_args");
+  if (!env_split.ok()) return env_split.status();
+  extra.run = std::move(run_split->args);
+  extra.copied_run = std::move(run_split->names);
+  extra.env = std::move(env_split->args);
+  extra.copied_env = std::move(env_split->names);
   return extra;
+}
+
+// The caller's values of the variables the cube copies, for the env file
+// only: a value with a line break cannot be written there, and argv is
+// readable by every user, so it is refused.
+absl::StatusOr<std::map<std::string, std::string>> CopiedEnvForFile(
+    const ExtraArgs& extra, const StepContext& context, std::vector<std::string>* shown) {
+  auto copied = CopiedCallerEnv(extra.copied_run, extra.run_key, context, shown);
+  if (!copied.ok()) return copied.status();
+  auto from_env_args = CopiedCallerEnv(extra.copied_env, "docker.env_args", context, shown);
+  if (!from_env_args.ok()) return from_env_args.status();
+  copied->insert(from_env_args->begin(), from_env_args->end());
+  for (const auto& [name, value] : *copied) {
+    if (value.find_first_of("\r\n") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name,
+                       " (copied from your environment): a value with a line break cannot "
+                       "be passed to a docker task without showing it on its command line"));
+    }
+  }
+  return copied;
 }
 
 // `--build-arg NAME=VALUE` is split at the first '=': a cube's name holding
@@ -262,8 +296,13 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
   // steer the client itself.) A value with a newline cannot be written to
   // an env file, nor one with a carriage return (the env file's reader drops
   // it at a line end): those go on the command line.
+  auto extra = CheckedExtraArgs(cube, context);
+  if (!extra.ok()) return extra.status();
+  auto copied = CopiedEnvForFile(*extra, context, &command.shown_env);
+  if (!copied.ok()) return copied.status();
   std::map<std::string, std::string> env = ProxyEnvironment();
   for (const auto& [k, v] : context.env) env[k] = v;
+  for (const auto& [k, v] : *copied) env[k] = v;
   std::string env_file_text;
   for (const auto& [k, v] : env) {
     if (v.find_first_of("\r\n") == std::string::npos && k.find('\n') == std::string::npos) {
@@ -285,8 +324,6 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
   // As MLCube's docker runner: `docker run RUN_ARGS --gpus=SPEC ENV_ARGS ...`
   // where RUN_ARGS is gpu_args (GPUs asked for) or cpu_args; duplicates
   // are kept.
-  auto extra = CheckedExtraArgs(cube, context);
-  if (!extra.ok()) return extra.status();
   for (const std::string& arg : extra->run) a.push_back(arg);
   // The admin's limits come after the cube's arguments: the last wins.
   AppendTaskLimits(context.limits, &a);

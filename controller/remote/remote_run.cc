@@ -157,6 +157,7 @@ void PrintPlanText(const JobPlan& plan) {
     if (!step.error().empty()) std::printf("  (not planned yet: %s)\n", step.error().c_str());
     if (!step.cwd().empty()) std::printf("  cd %s\n", step.cwd().c_str());
     if (step.argv_size() > 0) std::printf("  %s\n", absl::StrJoin(step.argv(), " ").c_str());
+    for (const std::string& env : step.env()) std::printf("  environment: %s\n", env.c_str());
   }
 }
 
@@ -288,6 +289,10 @@ std::string PlanToJson(const JobPlan& plan) {
     for (const std::string& arg : step.argv()) argv->add_values()->set_string_value(arg);
     auto* creates = out["creates"].mutable_list_value();
     for (const std::string& dir : step.creates()) creates->add_values()->set_string_value(dir);
+    if (step.env_size() > 0) {
+      auto* env = out["env"].mutable_list_value();
+      for (const std::string& entry : step.env()) env->add_values()->set_string_value(entry);
+    }
     if (!step.error().empty()) out["error"].set_string_value(step.error());
     if (!step.cwd().empty()) out["cwd"].set_string_value(step.cwd());
   }
