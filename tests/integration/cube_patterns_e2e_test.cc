@@ -1,0 +1,131 @@
+// Patterns of newer real cubes, end to end through `mlcube-remote` and a
+// real agent (as the unprivileged `mlcube` user) with real Docker: what
+// the task sees, and what the host shows of it.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "tests/integration/agent_process.h"
+#include "tests/integration/hello_cube_fixture.h"
+#include "tests/support/command_runner.h"
+#include "tests/support/hello_cube.h"
+#include "tests/support/temp_dir.h"
+
+namespace mlcube {
+namespace {
+
+using ::mlcube::testing::BackgroundCommand;
+using ::mlcube::testing::CommandResult;
+using ::mlcube::testing::ReadFileContent;
+using ::mlcube_test::Shell;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+using CubePatternsTest = ::mlcube_test::HelloCubeTest;
+
+// Replaces the first `from` in the file at `path` by `to`; fails the test
+// when `from` is not there.
+void Edit(const std::string& path, const std::string& from, const std::string& to) {
+  std::string text = ReadFileContent(path);
+  const size_t at = text.find(from);
+  ASSERT_NE(at, std::string::npos) << path << " has no `" << from << "`";
+  text.replace(at, from.size(), to);
+  std::ofstream(path, std::ios::trunc) << text;
+}
+
+// Waits until `done()` or `timeout_s` passes.
+template <typename Done>
+bool WaitFor(Done done, int timeout_s = 120) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+// A Hugging Face cube's `-e HF_TOKEN`: MLCube hands the caller's token to
+// the task. The task prints it; while it runs, no process's command line on
+// the host holds it, and neither do the job's records nor its log.
+TEST_F(CubePatternsTest, AVariableCopiedFromTheCallerReachesTheTaskAndNothingElse) {
+  const std::string cube = dir_.path() + "/hello";
+  ASSERT_TRUE(::mlcube::testing::AddGreetGates(cube));
+  Edit(cube + "/mlcube.yaml", "image: mlcube/hello-gated:0.1",
+       "image: mlcube/hello-copyenv:0.1\n  cpu_args: -e HF_TOKEN");
+  // Rebuilt whatever an earlier run of this test left under that name.
+  Edit(cube + "/mlcube.yaml", "build_strategy: auto", "build_strategy: always");
+  Edit(cube + "/build/hello.sh", "  delay=${GREET_DELAY:-0.3}\n",
+       "  delay=${GREET_DELAY:-0.3}\n  echo \"token=$(echo \"${HF_TOKEN:-unset}\" | tr a-z "
+       "A-Z)\"\n");
+  dir_.WriteFile("hosts.yaml", "default_host: local\nhosts:\n  local:\n    address: unix://" +
+                                   agent_->socket_path() +
+                                   "\n    runtime: docker\n    env: {GREET_DELAY: '0', "
+                                   "GREET_GATE: /mlcube_io0/go}\n");
+  // The task prints it in upper case: the log is the task's own output.
+  const std::string secret = "hf_cubes2_" + std::to_string(getpid()) + "_secret";
+  std::string shown = secret;
+  for (char& c : shown) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+
+  // --dry-run shows where the value comes from, never the value.
+  CommandResult plan = ::mlcube::testing::RunCommand(
+      Argv({"run", Cube(), "--task=greet", "--dry-run", "--json"}),
+      {"NO_COLOR=1", "HOME=" + dir_.path(), "HF_TOKEN=" + secret}, 120);
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_THAT(plan.out, HasSubstr("\"HF_TOKEN=\\u003cfrom your environment\\u003e\""));
+  EXPECT_THAT(plan.out + plan.err, Not(HasSubstr(secret)));
+
+  BackgroundCommand run(Argv({"run", Cube(), "--task=greet"}),
+                        {"NO_COLOR=1", "HOME=" + dir_.path(), "HF_TOKEN=" + secret});
+  ASSERT_TRUE(WaitFor([&] { return run.OutputSoFar().find("Hello, Alice!") != std::string::npos; }))
+      << run.OutputSoFar() << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(run.OutputSoFar(), HasSubstr("token=" + shown + "\n"));
+  // The task is running: every command line on the host, the agent's job
+  // directories (records, log, plan) and its stderr.
+  std::string processes;
+  ASSERT_EQ(Shell("ps -eo args", &processes), 0);
+  EXPECT_THAT(processes, HasSubstr("hello-copyenv"));  // the task's docker run is listed
+  EXPECT_THAT(processes, Not(HasSubstr(secret)));
+  const std::string jobs = agent_->state_dir() + "/jobs";
+  EXPECT_NE(Shell("grep -r -l -a -F " + secret + " " + jobs + " --exclude='*.env'"), 0)
+      << "the value is written in a job file";
+  // The cube's copy on the agent (its id is the name and a hash of the path).
+  std::string workspace;
+  ASSERT_EQ(Shell("ls -d " + agent_->state_dir() + "/cubes/uid-" + std::to_string(getuid()) +
+                      "/hello-*/workspace",
+                  &workspace),
+            0);
+  workspace = workspace.substr(0, workspace.find('\n'));
+  for (const char* gate : {"/go1", "/go2", "/go3"}) ::mlcube::testing::OpenGate(workspace + gate);
+  CommandResult done = run.Wait(120);
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_THAT(done.err, Not(HasSubstr(secret)));
+  // Once the job is over, nothing of it holds the value (env files too).
+  EXPECT_NE(Shell("grep -r -l -a -F " + secret + " " + jobs), 0);
+  EXPECT_THAT(agent_->Stderr(), Not(HasSubstr(secret)));
+  std::string ids;
+  ASSERT_EQ(Shell("ls " + jobs, &ids), 0);
+  const std::string id = ids.substr(0, ids.find('\n'));
+  CommandResult log = Cli({"logs", "--host=local", id});
+  EXPECT_THAT(log.err, HasSubstr("HF_TOKEN=<from your environment>"));
+  EXPECT_THAT(log.out + log.err, Not(HasSubstr(secret)));
+  CommandResult status = Cli({"status", "--host=local", id});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out + status.err, Not(HasSubstr(secret)));
+
+  // Not set on the laptop: a warning naming it, and the task starts without.
+  WriteHosts("docker", "1");
+  CommandResult unset = Cli({"run", Cube(), "--task=greet"});
+  ASSERT_EQ(unset.exit_code, 0) << unset.err;
+  EXPECT_THAT(unset.err, HasSubstr("copies HF_TOKEN from your environment"));
+  EXPECT_THAT(unset.out, HasSubstr("token=UNSET\n"));
+}
+
+}  // namespace
+}  // namespace mlcube
