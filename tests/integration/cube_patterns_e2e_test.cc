@@ -84,7 +84,8 @@ TEST_F(CubePatternsTest, AVariableCopiedFromTheCallerReachesTheTaskAndNothingEls
   BackgroundCommand run(Argv({"run", Cube(), "--task=greet"}),
                         {"NO_COLOR=1", "HOME=" + dir_.path(), "HF_TOKEN=" + secret});
   ASSERT_TRUE(WaitFor([&] { return run.OutputSoFar().find("Hello, Alice!") != std::string::npos; }))
-      << run.OutputSoFar() << "\nagent:\n" << agent_->Stderr();
+      << run.OutputSoFar() << "\nagent:\n"
+      << agent_->Stderr();
   EXPECT_THAT(run.OutputSoFar(), HasSubstr("token=" + shown + "\n"));
   // The task is running: every command line on the host, the agent's job
   // directories (records, log, plan) and its stderr.
