@@ -443,6 +443,7 @@ absl::StatusOr<GpuRequest> JobManager::CheckSubmittable(const std::string& owner
   StepContext checks;
   checks.owner = owner;
   checks.gpus = request.gpus();
+  checks.env.insert(request.env().begin(), request.env().end());
   checks.host_access = config_.allow;
   if (absl::Status s = (*runtime)->CheckCube(*cube, checks); !s.ok()) return s;
   if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN) {

@@ -88,23 +88,34 @@ std::string BuildFileName(const Cube& cube) {
   return cube.docker.build_file.empty() ? "Dockerfile" : cube.docker.build_file;
 }
 
+// The --build-arg values of the cube's build: its docker.build_args (with
+// -P overrides), the proxies, then the job's environment.
+std::map<std::string, std::string> BuildArgs(const Cube& cube, const StepContext& context) {
+  std::map<std::string, std::string> build_args = cube.docker.build_args;
+  for (const auto& [k, v] : ProxyEnvironment()) build_args.emplace(k, v);
+  for (const auto& [k, v] : context.env) build_args[k] = v;
+  return build_args;
+}
+
 // The cube's Dockerfile, read beneath its build context: NOT_FOUND when it
 // has none, INVALID_ARGUMENT naming docker.build_file when the name leads
-// outside (another identity's files, the agent's key).
-absl::StatusOr<std::string> ReadRecipe(const Cube& cube) {
+// outside (another identity's files, the agent's key) or an image it
+// builds on is refused (with the build's arguments, DockerfileCheck).
+absl::StatusOr<std::string> ReadRecipe(const Cube& cube, const StepContext& step) {
   auto context = BuildContext::OpenForCube(cube, cube.docker.build_context, "docker.build_context");
   if (!context.ok()) return context.status();
   auto recipe = context->ReadFile(BuildFileName(cube), "docker.build_file", kMaxRecipeBytes);
   if (!recipe.ok()) return recipe;
-  DockerfileCheck check(absl::StrCat("docker.build_file: ", PrintableExcerpt(BuildFileName(cube))));
+  DockerfileCheck check(absl::StrCat("docker.build_file: ", PrintableExcerpt(BuildFileName(cube))),
+                        BuildArgs(cube, step));
   if (absl::Status s = check.Check(*recipe); !s.ok()) return s;
   return recipe;
 }
 
 // True: build from the recipe; false: pull; an error: the recipe is refused.
-absl::StatusOr<bool> BuildsFromRecipe(const Cube& cube) {
+absl::StatusOr<bool> BuildsFromRecipe(const Cube& cube, const StepContext& context) {
   if (cube.docker.build_strategy == BuildStrategy::kPull) return false;
-  auto recipe = ReadRecipe(cube);
+  auto recipe = ReadRecipe(cube, context);
   if (absl::IsNotFound(recipe.status())) return false;
   if (!recipe.ok()) return recipe.status();
   return true;
@@ -193,7 +204,7 @@ std::string DockerGpuSpec(int accelerator_count, const std::string& gpus) {
 
 std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context) const {
   // (A refused recipe never gets this far: submit and configure refuse it.)
-  auto builds = BuildsFromRecipe(cube);
+  auto builds = BuildsFromRecipe(cube, context);
   return builds.ok() && *builds ? OwnerImageTag(context.owner, cube.docker.image)
                                 : cube.docker.image;
 }
@@ -201,7 +212,7 @@ std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context
 absl::Status DockerRuntime::CheckCube(const Cube& cube, const StepContext& context) {
   if (absl::Status s = CheckCubeImageName(cube.docker.image, "docker.image"); !s.ok()) return s;
   if (absl::Status s = CheckBuildArgNames(cube); !s.ok()) return s;
-  if (absl::Status s = BuildsFromRecipe(cube).status(); !s.ok()) return s;
+  if (absl::Status s = BuildsFromRecipe(cube, context).status(); !s.ok()) return s;
   return CheckedExtraArgs(cube, context).status();
 }
 
@@ -222,7 +233,7 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
   StepCommand command;
   auto recipe = cube.docker.build_strategy == BuildStrategy::kPull
                     ? absl::StatusOr<std::string>(absl::NotFoundError("pull"))
-                    : ReadRecipe(cube);
+                    : ReadRecipe(cube, context);
   if (absl::IsNotFound(recipe.status())) {
     if (cube.docker.build_strategy != BuildStrategy::kPull) {
       absl::StrAppend(notes, "mlcube-agent: no recipe at ", cube.docker.build_context, "/",
@@ -244,10 +255,7 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
   absl::StrAppend(notes, "mlcube-agent: building ", cube.docker.image, " as ", tag,
                   " (builds are private to each identity)\n");
   command.argv = {binary_, "build", "--force-rm", "-t", tag, "-f", recipe_copy};
-  std::map<std::string, std::string> build_args = cube.docker.build_args;
-  for (const auto& [k, v] : ProxyEnvironment()) build_args.emplace(k, v);
-  for (const auto& [k, v] : context.env) build_args[k] = v;
-  for (const auto& [k, v] : build_args) {
+  for (const auto& [k, v] : BuildArgs(cube, context)) {
     command.argv.push_back("--build-arg");
     command.argv.push_back(absl::StrCat(k, "=", v));
   }

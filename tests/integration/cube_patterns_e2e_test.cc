@@ -128,5 +128,40 @@ TEST_F(CubePatternsTest, AVariableCopiedFromTheCallerReachesTheTaskAndNothingEls
   EXPECT_THAT(unset.out, HasSubstr("token=UNSET\n"));
 }
 
+// `FROM ${BASE}` with `ARG BASE=...`, as newer cubes name their base
+// image: the agent checks the image the build really uses and builds it;
+// the same Dockerfile with BASE pointing at another identity's build (by
+// -P docker.build_args.BASE) is refused before anything moves.
+TEST_F(CubePatternsTest, AnImageNamedByABuildArgumentIsResolvedCheckedAndBuilt) {
+  const std::string cube = dir_.path() + "/hello";
+  const std::string build = cube + "/build";
+  // The base image, on the host under a registry-style name.
+  dir_.WriteFile("base/Dockerfile",
+                 "FROM scratch\nCOPY busybox /bin/busybox\n"
+                 "RUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n"
+                 "RUN mkdir -p /tmp /etc && chmod 1777 /tmp\n");
+  ASSERT_EQ(Shell("cp " + build + "/busybox " + dir_.path() + "/base/ && docker build -q -t " +
+                  "cubes2-busybox:1 " + dir_.path() + "/base >/dev/null"),
+            0);
+  std::ofstream(build + "/Dockerfile", std::ios::trunc)
+      << "ARG REGISTRY_PREFIX\nARG BASE=${REGISTRY_PREFIX}cubes2-busybox:1\nFROM ${BASE}\n"
+         "COPY hello.sh /hello.sh\nENTRYPOINT [\"/bin/sh\", \"/hello.sh\"]\n";
+  Edit(cube + "/mlcube.yaml", "image: mlcube/hello:0.1", "image: mlcube/hello-fromarg:0.1");
+  Edit(cube + "/mlcube.yaml", "build_strategy: auto", "build_strategy: always");
+
+  CommandResult result = Cli({"run", Cube(), "--task=greet"});
+  ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.out, HasSubstr("Hello, Charlie!"));
+  EXPECT_EQ(ReadFileContent(cube + "/workspace/greetings/Bob.txt"), "Hello, Bob!\n");
+
+  // Another identity's build, by its agent tag: refused, naming the line.
+  CommandResult refused =
+      Cli({"run", Cube(), "--task=greet", "-P", "docker.build_args.BASE=mlcube-local/cn-bob:x-1"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.err, HasSubstr("docker.build_file: Dockerfile line 3: FROM '${BASE}' = "
+                                     "mlcube-local/cn-bob:x-1"));
+  EXPECT_THAT(refused.err, HasSubstr("mlcube-local/ namespace"));
+}
+
 }  // namespace
 }  // namespace mlcube
