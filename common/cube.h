@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/singularity_source.h"
+
 namespace mlcube {
 
 // kUnknown: no `type` and no trailing '/'; as MLCube does, the planner
@@ -87,9 +89,10 @@ struct Cube {
   // The configuration as the cube's files (and platform file, host settings
   // and -P) wrote it, interpolated, before any runner default.
   YAML::Node written_config;
-  // True when the cube has no singularity: section and its settings were
-  // derived from docker: as MLCube derives them.
-  bool singularity_derived = false;
+  // Where its SIF comes from, as MLCube's singularity runner decides
+  // (ChooseSingularitySource): the section as written, a recipe or docker
+  // image it names, or the cube's docker image.
+  SingularitySource singularity_source = SingularitySource::kAsWritten;
   // One line each, "FILE: KEY: what" (unknown keys MLCube ignores).
   std::vector<std::string> warnings;
 };
