@@ -79,6 +79,13 @@ absl::Status InvocationBuilder::CheckMount(const Mount& mount, const std::string
 absl::Status InvocationBuilder::Add(const Parameter& parameter, bool is_output) {
   const std::string key_path = absl::StrCat("tasks.", task_.name, ".parameters.",
                                             is_output ? "outputs." : "inputs.", parameter.name);
+  if (is_output && parameter.type == ParameterType::kUnknown) {
+    // MLCube refuses the task whatever the path is on the host.
+    return absl::InvalidArgumentError(absl::StrCat(
+        key_path, ": output parameter '", parameter.name,
+        "' has no type; MLCube refuses the task (\"Type cannot be unknown for output "
+        "parameters\"): give it `type: file` or `type: directory` (or end a directory with '/')"));
+  }
   const std::string host_path = NormalizePath(parameter.host_path);
   if (host_path.empty() || host_path[0] != '/') {
     return absl::InvalidArgumentError(absl::StrCat(

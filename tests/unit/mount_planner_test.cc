@@ -81,6 +81,23 @@ TEST(MountPlannerTest, UntypedParametersAreDecidedByTheHostPath) {
   EXPECT_THAT(std::string(plan.status().message()), ::testing::HasSubstr("parameter 'd'"));
 }
 
+// MLCube decides an untyped input by its path, but refuses an untyped
+// output outright, even one that exists.
+TEST(MountPlannerTest, AnUntypedOutputIsRefusedAsMlcubeRefusesIt) {
+  Task task;
+  task.name = "t";
+  Parameter out = Param("model", kDir, "/ws/model");
+  out.type = ParameterType::kUnknown;
+  task.outputs = {out};
+  MountPlanOptions options;
+  options.probe = [](const std::string&) { return PathKind::kDirectory; };
+  absl::StatusOr<TaskInvocation> plan = PlanTaskInvocation(task, options);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(std::string(plan.status().message()),
+              ::testing::HasSubstr("tasks.t.parameters.outputs.model: output parameter 'model' "
+                                   "has no type; MLCube refuses the task"));
+}
+
 TEST(MountPlannerTest, PathsWithSpacesStayOneArgument) {
   Task task;
   task.name = "t";
