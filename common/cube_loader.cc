@@ -190,6 +190,9 @@ YAML::Node WrittenConfig(const YAML::Node& merged, const CubeSchemaContext& cont
 absl::StatusOr<Cube> Assemble(YAML::Node cube_layer, const CubeSchemaContext& base_context,
                               const CubeLoadOptions& options) {
   CubeSchemaContext context = base_context;
+  if (context.layout == CubeLayout::kLegacy) {
+    if (absl::Status s = CheckBindingsDeclared(cube_layer, options.overrides); !s.ok()) return s;
+  }
   YAML::Node merged(YAML::NodeType::Map);
   if (options.host_defaults.IsDefined() && options.host_defaults.IsMap()) {
     MergeInto(merged, options.host_defaults);

@@ -175,6 +175,11 @@ absl::StatusOr<StepCommand> ApptainerRuntime::ConfigureCommand(const Cube& cube,
       command.cwd = cube.singularity.build_context;
     } else if (!absl::IsNotFound(text.status())) {
       return text.status();
+    } else if (cube.layout == CubeLayout::kLegacy) {
+      // That layout's runner builds only from its recipe (as MLCube does).
+      return absl::FailedPreconditionError(absl::StrCat(
+          "Singularity recipe not found: ", recipe,
+          " (MLCube refuses the task: its runner for this layout builds only from that recipe)"));
     } else if (!cube.docker.image.empty()) {
       std::string image = cube.docker.image;
       if (image.find(':', image.rfind('/') == std::string::npos ? 0 : image.rfind('/')) ==
