@@ -91,7 +91,9 @@ absl::Status InvocationBuilder::Add(const Parameter& parameter, bool is_output) 
     return absl::InvalidArgumentError(absl::StrCat(
         key_path, ": host path '", PrintableExcerpt(parameter.host_path), "' is not absolute"));
   }
-  if (!options_.confine_to.empty() && !IsWithin(host_path, options_.confine_to)) {
+  const bool read_only = parameter.access == AccessMode::kReadOnly;
+  const bool outside = !options_.confine_to.empty() && !IsWithin(host_path, options_.confine_to);
+  if (outside && !options_.allow_outside) {
     return absl::InvalidArgumentError(absl::StrCat(key_path, ": path '",
                                                    PrintableExcerpt(parameter.default_value),
                                                    "' is outside the workspace"));
@@ -103,11 +105,16 @@ absl::Status InvocationBuilder::Add(const Parameter& parameter, bool is_output) 
   }
   const std::string host_dir = *is_file ? ParentOf(host_path) : host_path;
   // A file parameter naming the workspace itself would mount its parent.
-  if (!options_.confine_to.empty() && !IsWithin(host_dir, options_.confine_to)) {
+  if (!outside && !options_.confine_to.empty() && !IsWithin(host_dir, options_.confine_to)) {
     return absl::InvalidArgumentError(absl::StrCat(
         key_path, ": a file parameter cannot be the workspace itself (its directory is mounted)"));
   }
-  const bool read_only = parameter.access == AccessMode::kReadOnly;
+  if (outside) {
+    absl::Status allowed = options_.allow_outside(host_dir, read_only);
+    if (!allowed.ok()) {
+      return absl::Status(allowed.code(), absl::StrCat(key_path, ": ", allowed.message()));
+    }
+  }
   const bool older = task_.mount_naming == MountNaming::kOlderRunners;
   auto found = mount_index_.find(host_dir);
   if (found == mount_index_.end()) {

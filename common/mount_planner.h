@@ -49,6 +49,12 @@ struct MountPlanOptions {
   // MLCube creates the workspace before every task: it is listed first in
   // directories_to_create.
   std::string confine_to;
+  // When set, asked about a parameter whose host path lies outside
+  // `confine_to` (MLCube mounts `~/.cache/...` or `/data/x` as written):
+  // OK mounts it (read-only when `read_only`), an error refuses the
+  // parameter, its message prefixed with the parameter's key. Unset: every
+  // such parameter is refused as outside the workspace.
+  std::function<absl::Status(const std::string& host_dir, bool read_only)> allow_outside;
   // What a host path is; the default stats it.
   std::function<PathKind(const std::string&)> probe;
   // When set, called with the host and the container path of every mount;

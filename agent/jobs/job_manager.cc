@@ -417,7 +417,8 @@ absl::StatusOr<GpuRequest> JobManager::CheckSubmittable(const std::string& owner
   if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN && request.tasks().empty()) {
     return absl::InvalidArgumentError("run needs at least one task");
   }
-  if (absl::Status s = TaskUserFor(owner, request).status(); !s.ok()) return s;
+  absl::StatusOr<TaskUser> user = TaskUserFor(owner, request);
+  if (!user.ok()) return user.status();
   auto runtime = MakeRuntime(request.runtime());
   if (!runtime.ok()) return runtime.status();
   if (absl::Status s = CheckSchedulerRequest(request); !s.ok()) return s;
@@ -448,7 +449,10 @@ absl::StatusOr<GpuRequest> JobManager::CheckSubmittable(const std::string& owner
   if (absl::Status s = (*runtime)->CheckCube(*cube, checks); !s.ok()) return s;
   if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN) {
     for (int i = 0; i < request.tasks_size(); ++i) {
-      if (absl::Status s = CheckTaskAtSubmit(*cube, request.tasks(i), i > 0); !s.ok()) return s;
+      const HostPathAccess access(user->uid == geteuid(), config_.allow.bind_roots);
+      if (absl::Status s = CheckTaskAtSubmit(*cube, request.tasks(i), i > 0, access); !s.ok()) {
+        return s;
+      }
     }
   }
   if (absl::Status s = JobMetrics::CheckPath(*cube, request); !s.ok()) return s;

@@ -14,6 +14,7 @@
 
 #include "tests/integration/agent_process.h"
 #include "tests/integration/hello_cube_fixture.h"
+#include "tests/integration/two_identity_agent.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/hello_cube.h"
 #include "tests/support/temp_dir.h"
@@ -161,6 +162,61 @@ TEST_F(CubePatternsTest, AnImageNamedByABuildArgumentIsResolvedCheckedAndBuilt) 
   EXPECT_THAT(refused.err, HasSubstr("docker.build_file: Dockerfile line 3: FROM '${BASE}' = "
                                      "mlcube-local/cn-bob:x-1"));
   EXPECT_THAT(refused.err, HasSubstr("mlcube-local/ namespace"));
+}
+
+// A Hugging Face cache as an output (`~/.cache/huggingface/hub`): MLCube
+// mounts that host path. The agent's owner (here root calling the agent of
+// the unprivileged `mlcube` user: its tasks run as the agent's uid) gets
+// it mounted from the agent user's home, created as MLCube creates it;
+// nothing of it is pulled into the laptop's workspace.
+TEST_F(CubePatternsTest, AHomeCacheOutputIsMountedForTheAgentsOwner) {
+  const std::string cube = dir_.path() + "/hello";
+  const std::string cache = ".cache/cubes2-hub-" + std::to_string(getpid());
+  Edit(cube + "/mlcube.yaml", "output_dir: {type: directory, default: greetings/}",
+       "output_dir: {type: directory, default: \"~/" + cache + "\"}");
+  const std::string host_dir = "/home/mlcube/" + cache;  // the agent user's home
+  CommandResult plan = Cli({"run", Cube(), "--task=greet", "--dry-run"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_THAT(plan.out, HasSubstr("--volume " + host_dir + ":/mlcube_io1"));
+  EXPECT_THAT(plan.out, HasSubstr("mkdir -p " + host_dir));
+
+  CommandResult run = Cli({"run", Cube(), "--task=greet"});
+  EXPECT_EQ(run.exit_code, 0) << run.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_EQ(ReadFileContent(host_dir + "/Alice.txt"), "Hello, Alice!\n");
+  EXPECT_NE(::access((cube + "/workspace/greetings").c_str(), F_OK), 0);
+  Shell("rm -rf " + host_dir);
+}
+
+// The same cube on a shared agent, by an identity other than its owner
+// (alice over mutual TLS, her tasks run as a pool uid): refused at submit,
+// naming the parameter and the admin's setting; below an admin's bind root
+// the same kind of path is mounted.
+TEST(CubePatternsSharedAgentTest, AHomeCacheOutputIsRefusedForOtherIdentities) {
+  ASSERT_EQ(::access(MLCUBE_SOURCE_DIR "/examples/hello/build/busybox", X_OK), 0)
+      << "run tools/prepare-examples.sh first (copies busybox into examples/hello/build)";
+  ASSERT_EQ(Shell("docker info >/dev/null"), 0) << "start Docker: tools/start-docker.sh";
+  ::mlcube::testing::TempDir datasets;
+  datasets.WriteFile("names/names.txt", "Ada\n");
+  ASSERT_EQ(Shell("chmod -R a+rX " + datasets.path()), 0);
+  ::mlcube_test::TwoIdentityAgent agents("allow: {bind_roots: [{path: " + datasets.path() + "}]}\n",
+                                         "mlcube");
+  ASSERT_TRUE(agents.Start());
+  const std::string cube = agents.root() + "/hello";
+  ASSERT_TRUE(::mlcube::testing::CopyHelloCube(cube));
+  Edit(cube + "/mlcube.yaml", "output_dir: {type: directory, default: greetings/}",
+       "output_dir: {type: directory, default: \"~/.cache/huggingface/hub\"}");
+  CommandResult refused = agents.As("alice", {"run", "--mlcube=" + cube, "--task=greet"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.err, HasSubstr("tasks.greet.parameters.outputs.output_dir: host path '"));
+  EXPECT_THAT(refused.err, HasSubstr("only its owner's tasks mount host paths"));
+  EXPECT_THAT(refused.err, HasSubstr("`allow.bind_roots`"));
+  // An input below the admin's (read-only) bind root is mounted read-only.
+  Edit(cube + "/mlcube.yaml", "default: \"~/.cache/huggingface/hub\"", "default: greetings/");
+  Edit(cube + "/mlcube.yaml", "name_file: {type: file, default: names.txt, opts: ro}",
+       "name_file: {type: file, default: " + datasets.path() + "/names/names.txt, opts: ro}");
+  CommandResult plan = agents.As("alice", {"run", "--mlcube=" + cube, "--task=greet", "--dry-run"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_THAT(plan.out, HasSubstr("--volume " + datasets.path() + "/names:/mlcube_io0:ro"));
 }
 
 }  // namespace
