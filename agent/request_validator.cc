@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/digest.h"
 #include "common/manifest_validator.h"
 #include "common/safe_path.h"
@@ -88,6 +89,26 @@ absl::Status ValidateEnv(const google::protobuf::Map<std::string, std::string>& 
   return absl::OkStatus();
 }
 
+// input_trees: "../DIR/..." (normalised, leaving the cube's root) -> a
+// cube id.
+absl::Status ValidateInputTrees(const mlcube_remote::v1::SubmitJobRequest& request) {
+  if (request.input_trees().size() > static_cast<size_t>(RequestLimits::kMaxMapEntries)) {
+    return Bad("input_trees", "too many entries");
+  }
+  for (const auto& [dir, id] : request.input_trees()) {
+    absl::string_view rest = dir;
+    bool up = false;
+    while (absl::ConsumePrefix(&rest, "../")) up = true;
+    if (!up || rest.empty() || dir.size() > RequestLimits::kMaxPathBytes ||
+        !ValidateRelativePath(rest).ok() || NormalizePath(dir) != dir) {
+      return Bad("input_trees",
+                 absl::StrCat(Quote(dir), " must be ../ components then a relative path"));
+    }
+    if (!IsName(id, 128)) return Bad(absl::StrCat("input_trees.", Quote(dir)), "is not a cube id");
+  }
+  return absl::OkStatus();
+}
+
 // "", "all", a count, or "device=ID[,ID...]".
 absl::Status ValidateGpus(const std::string& gpus) {
   if (gpus.empty() || gpus == "all") return absl::OkStatus();
@@ -146,6 +167,7 @@ bool IsValidJobId(const std::string& id) {
 
 absl::Status ValidateSubmitJobRequest(const v1::SubmitJobRequest& request) {
   if (absl::Status s = ValidateCubeId(request.cube_id()); !s.ok()) return s;
+  if (absl::Status s = ValidateInputTrees(request); !s.ok()) return s;
   if (!request.build_context_id().empty() && !IsName(request.build_context_id(), 128)) {
     return Bad("build_context_id", absl::StrCat(Quote(request.build_context_id()),
                                                 " must match [A-Za-z0-9._-]{1,128}"));

@@ -76,6 +76,10 @@ struct Cube {
   // context outside the cube (docker.build_context: ../project), or empty.
   // A build may read beneath the cube's root or beneath this tree.
   std::string synced_build_context;
+  // Agent side only: the trees an input written relative to the workspace
+  // may lie in when outside it (PlaceRepositoryInputs): the cube's own
+  // root and the repository trees the controller synced for it.
+  std::vector<std::string> input_trees;
   std::string name;
   std::string description;
   std::vector<std::string> authors;

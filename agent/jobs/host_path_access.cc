@@ -6,8 +6,13 @@
 namespace mlcube {
 
 absl::Status HostPathAccess::Check(const std::string& host_dir, bool read_only) const {
-  if (owner_) return absl::OkStatus();
   const std::string path = NormalizePath(host_dir);
+  if (!state_dir_.empty() && IsWithin(path, NormalizePath(state_dir_))) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("host path '", PrintableExcerpt(path),
+                     "' is in the agent's state directory, which no task mounts"));
+  }
+  if (owner_) return absl::OkStatus();
   for (const HostBindRoot& root : roots_) {
     if (IsWithin(path, root.host_dir) && (read_only || root.writable)) return absl::OkStatus();
   }

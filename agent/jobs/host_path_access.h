@@ -22,9 +22,11 @@ namespace mlcube {
 
 class HostPathAccess {
  public:
-  // `owner`: the tasks run as the agent's own uid.
-  HostPathAccess(bool owner, std::vector<HostBindRoot> roots)
-      : owner_(owner), roots_(std::move(roots)) {}
+  // `owner`: the tasks run as the agent's own uid. Nothing below
+  // `state_dir` (the agent's own files, every identity's cubes) is ever a
+  // host path a task may mount.
+  HostPathAccess(bool owner, std::vector<HostBindRoot> roots, std::string state_dir)
+      : owner_(owner), roots_(std::move(roots)), state_dir_(std::move(state_dir)) {}
 
   // OK when the task may mount `host_dir` (absolute, normalised; a path
   // resolved through its links when that matters), read-only when
@@ -34,6 +36,7 @@ class HostPathAccess {
  private:
   bool owner_;
   std::vector<HostBindRoot> roots_;
+  std::string state_dir_;
 };
 
 }  // namespace mlcube

@@ -32,6 +32,7 @@
 #include "common/directory_tree.h"
 #include "common/file_util.h"
 #include "common/mount_planner.h"
+#include "common/repository_inputs.h"
 #include "common/safe_path.h"
 #include "common/slurm_settings.h"
 
@@ -194,6 +195,11 @@ absl::StatusOr<Cube> JobManager::LoadJobCube(const std::string& owner,
   const std::string context_dir =
       request.build_context_id().empty() ? "" : layout_.CubeDir(owner, request.build_context_id());
   if (absl::Status s = PlaceBuildContexts(root, context_dir, &*cube); !s.ok()) return s;
+  // Inputs from the cube's repository, outside the cube: the trees the
+  // caller synced for them.
+  std::map<std::string, std::string> trees;
+  for (const auto& [dir, id] : request.input_trees()) trees[dir] = layout_.CubeDir(owner, id);
+  PlaceRepositoryInputs(trees, &*cube);
   return cube;
 }
 
@@ -429,6 +435,12 @@ absl::StatusOr<GpuRequest> JobManager::CheckSubmittable(const std::string& owner
     return absl::NotFoundError(absl::StrCat("build context '", request.build_context_id(),
                                             "' is not on this agent (push it first)"));
   }
+  for (const auto& [dir, id] : request.input_trees()) {
+    if (!IsDirectory(layout_.CubeDir(owner, id))) {
+      return absl::NotFoundError(
+          absl::StrCat("input tree '", id, "' (", dir, ") is not on this agent (push it first)"));
+    }
+  }
   if (absl::Status s = CheckCubeImageName(cube->docker.image, "docker.image"); !s.ok()) return s;
   for (const char* scheme : {"docker-daemon:", "docker://"}) {
     const std::string& source = cube->singularity.build_file;
@@ -449,7 +461,7 @@ absl::StatusOr<GpuRequest> JobManager::CheckSubmittable(const std::string& owner
   if (absl::Status s = (*runtime)->CheckCube(*cube, checks); !s.ok()) return s;
   if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN) {
     for (int i = 0; i < request.tasks_size(); ++i) {
-      const HostPathAccess access(user->uid == geteuid(), config_.allow.bind_roots);
+      const HostPathAccess access(user->uid == geteuid(), config_.allow.bind_roots, layout_.root());
       if (absl::Status s = CheckTaskAtSubmit(*cube, request.tasks(i), i > 0, access); !s.ok()) {
         return s;
       }

@@ -33,7 +33,8 @@ absl::StatusOr<const Task*> FindTask(const Cube& cube, const std::string& task) 
 
 // Who may mount host paths outside the workspace (HostPathAccess).
 HostPathAccess AccessOf(const StepContext& context) {
-  return HostPathAccess(context.uid == context.agent_uid, context.host_access.bind_roots);
+  return HostPathAccess(context.uid == context.agent_uid, context.host_access.bind_roots,
+                        context.state_dir);
 }
 
 // Mounts confined to the workspace but for the host paths `access`
@@ -41,6 +42,7 @@ HostPathAccess AccessOf(const StepContext& context) {
 MountPlanOptions AgentPlanOptions(const Cube& cube, const HostPathAccess& access) {
   MountPlanOptions options;
   options.confine_to = cube.workspace;
+  options.also_within = cube.input_trees;
   options.allow_outside = [access](const std::string& host_dir, bool read_only) {
     return access.Check(host_dir, read_only);
   };
@@ -62,6 +64,14 @@ bool InWorkspace(const Cube& cube, const std::string& host_path) {
   return IsWithin(NormalizePath(host_path), NormalizePath(cube.workspace));
 }
 
+// The tree of Cube::input_trees holding `host_path`, else "".
+std::string TreeHolding(const Cube& cube, const std::string& host_path) {
+  for (const std::string& tree : cube.input_trees) {
+    if (IsWithin(NormalizePath(host_path), NormalizePath(tree))) return tree;
+  }
+  return "";
+}
+
 // The planner checks paths lexically; symlinks are checked here: a mount
 // in the workspace must resolve inside it, one outside it (a host path the
 // task may mount) must resolve where `access` allows.
@@ -79,6 +89,14 @@ absl::Status CheckMountsResolveInside(const Cube& cube, const std::string& task,
       return absl::NotFoundError(absl::StrCat("task ", task, ": ", m.host_path, " does not exist"));
     }
     if (!InWorkspace(cube, m.host_path)) {
+      if (const std::string tree = TreeHolding(cube, m.host_path); !tree.empty()) {
+        const std::string real_tree = ResolvedPath(tree);
+        if (real_tree.empty() || !IsWithin(real, real_tree)) {
+          return absl::PermissionDeniedError(
+              absl::StrCat("task ", task, ": ", m.host_path, " resolves outside ", tree));
+        }
+        continue;
+      }
       if (absl::Status s = access.Check(real, m.read_only); !s.ok()) {
         return absl::PermissionDeniedError(
             absl::StrCat("task ", task, ": ", m.host_path, " resolves to ", s.message()));
@@ -233,6 +251,7 @@ StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
   context.scratch_dir = layout.JobScratchDir(job_id);
   context.owner = owner;
   context.image_dir = layout.OwnerImagesDir(owner);
+  context.state_dir = layout.root();
   context.host_access = config.allow;
   context.limits.memory_bytes = config.limits.task_memory;
   context.limits.pids = config.limits.task_pids;

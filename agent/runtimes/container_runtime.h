@@ -53,6 +53,8 @@ struct StepContext {
   std::vector<GpuDevice> gpu_devices;
   // Where SIF images go (the agent's image dir, per owner).
   std::string image_dir;
+  // The agent's state directory: never a host path a task mounts.
+  std::string state_dir;
   // The job's own directory; its runtime scratch space (removed when the
   // job ends); the prefix of this step's files (PREFIX.env, ...).
   std::string job_dir;

@@ -219,5 +219,46 @@ TEST(CubePatternsSharedAgentTest, AHomeCacheOutputIsRefusedForOtherIdentities) {
   EXPECT_THAT(plan.out, HasSubstr("--volume " + datasets.path() + "/names:/mlcube_io0:ro"));
 }
 
+// An input outside the workspace and the cube but inside the cube's
+// repository (`../../configs/names.txt`): MLCube mounts it from the
+// checkout; here its directory is synced with the cube and the task reads
+// the copy. One that leaves the repository is refused before anything
+// moves, naming the parameter.
+TEST_F(CubePatternsTest, AnInputFromTheCubesRepositoryIsSyncedAndRead) {
+  const std::string repo = dir_.path() + "/repo";
+  dir_.WriteFile("repo/.git/HEAD", "ref: refs/heads/main\n");
+  ASSERT_TRUE(::mlcube::testing::CopyHelloCube(repo + "/cube"));
+  dir_.WriteFile("repo/configs/names.txt", "Grace\nLinus\n");
+  dir_.WriteFile("repo/configs/.mlcubeignore", "secret.txt\n");
+  dir_.WriteFile("repo/configs/secret.txt", "never synced\n");
+  const std::string cube = repo + "/cube";
+  Edit(cube + "/mlcube.yaml", "name_file: {type: file, default: names.txt, opts: ro}",
+       "name_file: {type: file, default: ../../configs/names.txt, opts: ro}");
+
+  CommandResult plan = Cli({"run", "--mlcube=" + cube, "--task=greet", "--dry-run"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(plan.out, HasSubstr(":/mlcube_io0:ro"));
+  EXPECT_THAT(plan.out, HasSubstr("--name_file=/mlcube_io0/names.txt"));
+
+  CommandResult run = Cli({"run", "--mlcube=" + cube, "--task=greet"});
+  ASSERT_EQ(run.exit_code, 0) << run.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(run.out, HasSubstr("Hello, Grace!\nHello, Linus!\n"));
+  EXPECT_EQ(ReadFileContent(cube + "/workspace/greetings/Linus.txt"), "Hello, Linus!\n");
+  // The repository tree on the agent holds the inputs, not what its ignore
+  // file leaves out.
+  std::string found;
+  Shell("find " + agent_->state_dir() + "/cubes -name secret.txt", &found);
+  EXPECT_EQ(found, "");
+
+  Edit(cube + "/mlcube.yaml", "default: ../../configs/names.txt",
+       "default: ../../../elsewhere/names.txt");
+  CommandResult refused = Cli({"run", "--mlcube=" + cube, "--task=greet"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.err,
+              HasSubstr("tasks.greet.parameters.inputs.name_file: "
+                        "'../../../elsewhere/names.txt' leaves the cube's repository (" +
+                        repo + ")"));
+}
+
 }  // namespace
 }  // namespace mlcube

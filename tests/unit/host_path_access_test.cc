@@ -37,9 +37,11 @@ TEST(HostPathAccessTest, OwnerMountsAnyPathOthersOnlyBelowBindRoots) {
       {false, "/home/alice/.cache/huggingface/hub", false, "not below one of"},
       {false, "/datasets/../etc", true, "not below one of"},
       {false, "/datasetsX", true, "not below one of"},
+      {true, "/var/lib/mlcube-agent/cubes/cn-bob/x", true, "the agent's state directory"},
   };
   for (const Case& c : cases) {
-    absl::Status s = HostPathAccess(c.owner, roots).Check(c.dir, c.read_only);
+    absl::Status s =
+        HostPathAccess(c.owner, roots, "/var/lib/mlcube-agent").Check(c.dir, c.read_only);
     if (*c.refused == '\0') {
       EXPECT_TRUE(s.ok()) << c.dir << ": " << s;
     } else {
@@ -47,7 +49,7 @@ TEST(HostPathAccessTest, OwnerMountsAnyPathOthersOnlyBelowBindRoots) {
       EXPECT_THAT(std::string(s.message()), HasSubstr(c.refused)) << c.dir;
     }
   }
-  EXPECT_THAT(std::string(HostPathAccess(false, {}).Check("/x", true).message()),
+  EXPECT_THAT(std::string(HostPathAccess(false, {}, "").Check("/x", true).message()),
               HasSubstr("only its owner's tasks mount host paths (MLCube mounts it as written); "
                         "the agent's admin may allow paths below a directory with "
                         "`allow.bind_roots`"));

@@ -168,7 +168,7 @@ TEST(BuildContextIgnoreTest, DockerignoreIsAnchoredAtTheContextRoot) {
 }
 
 // A shared agent's view of an identity other than its owner, no bind roots.
-const HostPathAccess kSharedAgent(/*owner=*/false, {});
+const HostPathAccess kSharedAgent(/*owner=*/false, {}, "/state");
 
 TEST(TaskStepTest, UntypedParameterMissingAtSubmitIsDecidedWhenTheTaskStarts) {
   char tmpl[] = "/tmp/task-step-test-XXXXXX";
