@@ -44,8 +44,10 @@ SingularityChoice ChooseSingularitySource(const YAML::Node& written, const YAML:
   choice.build_file = ScalarAt(section, "build_file");
   const std::string recipe =
       Has(written, "build_file") ? choice.build_file : std::string("Singularity.recipe");
-  const bool from_image =
-      absl::StartsWith(recipe, "docker://") || absl::StartsWith(recipe, "docker-archive:");
+  // `docker-daemon:` (a local Docker image) is ours; MLCube knows the other two.
+  const bool from_image = absl::StartsWith(recipe, "docker://") ||
+                          absl::StartsWith(recipe, "docker-archive:") ||
+                          absl::StartsWith(recipe, "docker-daemon:");
   // MLCube reads the recipe beneath the cube's root; a cube that names a
   // singularity.build_context (ours: MLCube's runner has none) means there.
   std::string base = root;

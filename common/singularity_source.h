@@ -5,7 +5,8 @@
 // singularity runner decides it (Config.merge, mlcommons/mlcube@6b32fa3),
 // from the cube's `singularity:` section as written (s_cfg: absent, null
 // and {} alike) and its resolved configuration:
-//   1. a build file that is a docker image (`docker://`, `docker-archive:`)
+//   1. a build file that is a docker image (`docker://`, `docker-archive:`;
+//      and `docker-daemon:`, which only we know)
 //      or a file beneath the cube's root (s_cfg.build_file, else
 //      "Singularity.recipe"; relative to the root, or to the section's
 //      build_context when it names one: MLCube's runner has no such key,
