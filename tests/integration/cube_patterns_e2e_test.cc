@@ -129,6 +129,30 @@ TEST_F(CubePatternsTest, AVariableCopiedFromTheCallerReachesTheTaskAndNothingEls
   EXPECT_THAT(unset.out, HasSubstr("token=UNSET\n"));
 }
 
+// The same with Apptainer: `--env HF_TOKEN` in singularity.run_args. The
+// value reaches the task through the runtime's own environment
+// (APPTAINERENV_HF_TOKEN), never its command line.
+TEST_F(CubePatternsTest, AVariableCopiedFromTheCallerReachesAnApptainerTask) {
+  const std::string cube = dir_.path() + "/hello";
+  Edit(cube + "/mlcube.yaml", "  build_file: Singularity.recipe",
+       "  build_file: Singularity.recipe\n  run_args: --env HF_TOKEN");
+  Edit(cube + "/build/hello.sh", "  delay=${GREET_DELAY:-0.3}\n",
+       "  delay=${GREET_DELAY:-0.3}\n  echo \"token=$(echo \"${HF_TOKEN:-unset}\" | tr a-z "
+       "A-Z)\"\n");
+  WriteHosts("singularity");
+  const std::string secret = "hf_cubes2_apptainer_" + std::to_string(getpid());
+  std::string shown = secret;
+  for (char& c : shown) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  CommandResult run = ::mlcube::testing::RunCommand(
+      Argv({"run", Cube(), "--task=greet"}),
+      {"NO_COLOR=1", "HOME=" + dir_.path(), "HF_TOKEN=" + secret}, 300);
+  ASSERT_EQ(run.exit_code, 0) << run.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(run.out, HasSubstr("token=" + shown + "\n"));
+  EXPECT_THAT(run.err, HasSubstr("HF_TOKEN=<from your environment>"));
+  EXPECT_THAT(run.out + run.err, Not(HasSubstr(secret)));
+  EXPECT_NE(Shell("grep -r -l -a -F " + secret + " " + agent_->state_dir() + "/jobs"), 0);
+}
+
 // `FROM ${BASE}` with `ARG BASE=...`, as newer cubes name their base
 // image: the agent checks the image the build really uses and builds it;
 // the same Dockerfile with BASE pointing at another identity's build (by
