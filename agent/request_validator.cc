@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/digest.h"
 #include "common/manifest_validator.h"
 #include "common/safe_path.h"
@@ -67,22 +68,43 @@ absl::Status ValidateKeyPathMap(const google::protobuf::Map<std::string, std::st
   return absl::OkStatus();
 }
 
-absl::Status ValidateEnv(const google::protobuf::Map<std::string, std::string>& env) {
+absl::Status ValidateEnv(const google::protobuf::Map<std::string, std::string>& env,
+                         const std::string& field) {
   if (env.size() > static_cast<size_t>(RequestLimits::kMaxMapEntries)) {
-    return Bad("env", absl::StrCat("more than ", RequestLimits::kMaxMapEntries, " variables"));
+    return Bad(field, absl::StrCat("more than ", RequestLimits::kMaxMapEntries, " variables"));
   }
   for (const auto& [key, value] : env) {
     bool ok = !key.empty() && key.size() <= RequestLimits::kMaxKeyBytes &&
               !isdigit(static_cast<unsigned char>(key[0]));
     for (char c : key) ok = ok && (isalnum(static_cast<unsigned char>(c)) || c == '_');
     if (!ok) {
-      return Bad("env", absl::StrCat("variable name ", Quote(key),
+      return Bad(field, absl::StrCat("variable name ", Quote(key),
                                      " must be letters, digits and '_', not starting with a "
                                      "digit"));
     }
     if (value.size() > RequestLimits::kMaxValueBytes || value.find('\0') != std::string::npos) {
-      return Bad(absl::StrCat("env.", key), "value is over 64 KiB or contains a NUL byte");
+      return Bad(absl::StrCat(field, ".", key), "value is over 64 KiB or contains a NUL byte");
     }
+  }
+  return absl::OkStatus();
+}
+
+// input_trees: "../DIR/..." (normalised, leaving the cube's root) -> a
+// cube id.
+absl::Status ValidateInputTrees(const mlcube_remote::v1::SubmitJobRequest& request) {
+  if (request.input_trees().size() > static_cast<size_t>(RequestLimits::kMaxMapEntries)) {
+    return Bad("input_trees", "too many entries");
+  }
+  for (const auto& [dir, id] : request.input_trees()) {
+    absl::string_view rest = dir;
+    bool up = false;
+    while (absl::ConsumePrefix(&rest, "../")) up = true;
+    if (!up || rest.empty() || dir.size() > RequestLimits::kMaxPathBytes ||
+        !ValidateRelativePath(rest).ok() || NormalizePath(dir) != dir) {
+      return Bad("input_trees",
+                 absl::StrCat(Quote(dir), " must be ../ components then a relative path"));
+    }
+    if (!IsName(id, 128)) return Bad(absl::StrCat("input_trees.", Quote(dir)), "is not a cube id");
   }
   return absl::OkStatus();
 }
@@ -145,6 +167,7 @@ bool IsValidJobId(const std::string& id) {
 
 absl::Status ValidateSubmitJobRequest(const v1::SubmitJobRequest& request) {
   if (absl::Status s = ValidateCubeId(request.cube_id()); !s.ok()) return s;
+  if (absl::Status s = ValidateInputTrees(request); !s.ok()) return s;
   if (!request.build_context_id().empty() && !IsName(request.build_context_id(), 128)) {
     return Bad("build_context_id", absl::StrCat(Quote(request.build_context_id()),
                                                 " must match [A-Za-z0-9._-]{1,128}"));
@@ -180,7 +203,11 @@ absl::Status ValidateSubmitJobRequest(const v1::SubmitJobRequest& request) {
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ValidateEnv(request.env()); !s.ok()) return s;
+  if (absl::Status s = ValidateEnv(request.env(), "env"); !s.ok()) return s;
+  if (absl::Status s = ValidateEnv(request.caller_env(), "caller_env"); !s.ok()) return s;
+  if (!request.caller_env_withheld().empty()) {
+    return Bad("caller_env_withheld", "is set by the agent on the requests it stores");
+  }
   if (absl::Status s = ValidateGpus(request.gpus()); !s.ok()) return s;
   if (request.client_request_id().size() > 128 || HasControlBytes(request.client_request_id())) {
     return Bad("client_request_id", "must be at most 128 printable characters");

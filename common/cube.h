@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/singularity_source.h"
+
 namespace mlcube {
 
 // kUnknown: no `type` and no trailing '/'; as MLCube does, the planner
@@ -74,6 +76,10 @@ struct Cube {
   // context outside the cube (docker.build_context: ../project), or empty.
   // A build may read beneath the cube's root or beneath this tree.
   std::string synced_build_context;
+  // Agent side only: the trees an input written relative to the workspace
+  // may lie in when outside it (PlaceRepositoryInputs): the cube's own
+  // root and the repository trees the controller synced for it.
+  std::vector<std::string> input_trees;
   std::string name;
   std::string description;
   std::vector<std::string> authors;
@@ -87,9 +93,10 @@ struct Cube {
   // The configuration as the cube's files (and platform file, host settings
   // and -P) wrote it, interpolated, before any runner default.
   YAML::Node written_config;
-  // True when the cube has no singularity: section and its settings were
-  // derived from docker: as MLCube derives them.
-  bool singularity_derived = false;
+  // Where its SIF comes from, as MLCube's singularity runner decides
+  // (ChooseSingularitySource): the section as written, a recipe or docker
+  // image it names, or the cube's docker image.
+  SingularitySource singularity_source = SingularitySource::kAsWritten;
   // One line each, "FILE: KEY: what" (unknown keys MLCube ignores).
   std::vector<std::string> warnings;
 };

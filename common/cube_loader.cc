@@ -16,6 +16,7 @@
 #include "common/cube_schema.h"
 #include "common/legacy_cube_converter.h"
 #include "common/safe_path.h"
+#include "common/singularity_source.h"
 #include "common/yaml_reader.h"
 
 namespace mlcube {
@@ -78,6 +79,8 @@ YAML::Node RunnerDefaults(const YAML::Node& merged) {
   const YAML::Node docker_section = const_merged["docker"];
   const YAML::Node image =
       docker_section.IsDefined() && docker_section.IsMap() ? docker_section["image"] : YAML::Node();
+  // The image and build file are MLCube's singularity runner's choice
+  // (ChooseSingularitySource, once the configuration is resolved).
   const bool derive =
       !const_merged["singularity"].IsDefined() && image.IsDefined() && image.IsScalar();
   if (const_merged["singularity"].IsDefined() || derive) {
@@ -87,15 +90,6 @@ YAML::Node RunnerDefaults(const YAML::Node& merged) {
     singularity["build_file"] = "Singularity.recipe";
     singularity["build_args"] = "--fakeroot";
     singularity["run_args"] = "";
-    if (derive) {
-      // MLCube's singularity runner, for a cube with only a docker: section.
-      std::string name;
-      for (char c : image.Scalar()) {
-        if (absl::ascii_isalnum(static_cast<unsigned char>(c))) name.push_back(c);
-      }
-      singularity["image"] = name + ".sif";
-      singularity["build_file"] = absl::StrCat("docker://", image.Scalar());
-    }
   }
   return defaults;
 }
@@ -196,6 +190,9 @@ YAML::Node WrittenConfig(const YAML::Node& merged, const CubeSchemaContext& cont
 absl::StatusOr<Cube> Assemble(YAML::Node cube_layer, const CubeSchemaContext& base_context,
                               const CubeLoadOptions& options) {
   CubeSchemaContext context = base_context;
+  if (context.layout == CubeLayout::kLegacy) {
+    if (absl::Status s = CheckBindingsDeclared(cube_layer, options.overrides); !s.ok()) return s;
+  }
   YAML::Node merged(YAML::NodeType::Map);
   if (options.host_defaults.IsDefined() && options.host_defaults.IsMap()) {
     MergeInto(merged, options.host_defaults);
@@ -209,8 +206,6 @@ absl::StatusOr<Cube> Assemble(YAML::Node cube_layer, const CubeSchemaContext& ba
     if (!fragment.ok()) return fragment.status();
     MergeInto(merged, *fragment);
   }
-  const bool singularity_derived =
-      !static_cast<const YAML::Node&>(merged)["singularity"].IsDefined();
   YAML::Node written = WrittenConfig(merged, context, options);
   YAML::Node effective = merged;
   MergeUnder(effective, RunnerDefaults(merged));
@@ -230,10 +225,19 @@ absl::StatusOr<Cube> Assemble(YAML::Node cube_layer, const CubeSchemaContext& ba
   ConfigInterpolator interpolator(context.file_name, EnvironmentOf(options));
   absl::Status status = interpolator.ResolveAll(effective);
   if (!status.ok()) return status;
+  SingularityChoice singularity;
+  if (context.layout == CubeLayout::kSingleFile && const_effective["singularity"].IsDefined()) {
+    const YAML::Node& const_written = written;
+    singularity = ChooseSingularitySource(const_written["singularity"], effective, context.root);
+    if (!singularity.image.empty()) effective["singularity"]["image"] = singularity.image;
+    if (!singularity.build_file.empty()) {
+      effective["singularity"]["build_file"] = singularity.build_file;
+    }
+  }
   absl::StatusOr<Cube> cube = BuildCubeFromConfig(effective, context);
   if (!cube.ok()) return cube;
   cube->written_config = written;
-  cube->singularity_derived = singularity_derived;
+  cube->singularity_source = singularity.source;
   return cube;
 }
 

@@ -72,6 +72,24 @@ YAML::Node EffectiveConfig::DockerRunner() const {
   return runner;
 }
 
+YAML::Node EffectiveConfig::SingularitySection() const {
+  const YAML::Node& written = cube_.written_config;
+  const YAML::Node section = written["singularity"];
+  if (!section.IsDefined() || !section.IsMap() || section.size() == 0) return YAML::Node();
+  // MLCube's runner updates the cube's own section in place with what it
+  // chose (ChooseSingularitySource).
+  YAML::Node out = YAML::Clone(section);
+  if (cube_.singularity_source == SingularitySource::kRecipe) {
+    out["image"] = cube_.singularity.image;
+  } else if (cube_.singularity_source == SingularitySource::kDockerImage) {
+    out["image"] = cube_.singularity.image;
+    out["build_file"] = cube_.singularity.build_file;
+    if (!out["build_args"].IsDefined()) out["build_args"] = "--fakeroot";
+    if (!out["singularity"].IsDefined()) out["singularity"] = "singularity";
+  }
+  return out;
+}
+
 YAML::Node EffectiveConfig::SingularityRunner() const {
   YAML::Node runner(YAML::NodeType::Map);
   for (const char* key : {"--network", "--nv", "--security", "--vm-cpu", "--vm-ram"}) {
@@ -84,9 +102,8 @@ YAML::Node EffectiveConfig::SingularityRunner() const {
   runner["image_dir"] = cube_.singularity.image_dir;
   runner["run_args"] = "";
   runner["singularity"] = "singularity";
-  const YAML::Node& written = cube_.written_config;
-  const YAML::Node singularity = written["singularity"];
-  if (singularity.IsDefined() && singularity.IsMap()) MergeInto(runner, singularity);
+  const YAML::Node singularity = SingularitySection();
+  if (singularity.IsMap()) MergeInto(runner, singularity);
   runner["image_dir"] = cube_.singularity.image_dir;
   runner["runner"] = "singularity";
   return runner;
@@ -97,6 +114,9 @@ YAML::Node EffectiveConfig::ForRunner(const std::string& runner) const {
   const YAML::Node& written = cube_.written_config;
   for (const char* key : {"name", "description", "authors", "platform", "docker", "singularity"}) {
     CopyWritten(written, key, out);
+  }
+  if (runner == "singularity" && SingularitySection().IsMap()) {
+    out["singularity"] = SingularitySection();
   }
   if (runner == "singularity" && !out["singularity"].IsDefined()) {
     out["singularity"] = YAML::Node(YAML::NodeType::Map);

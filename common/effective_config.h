@@ -28,6 +28,9 @@ class EffectiveConfig {
   YAML::Node Tasks() const;
   YAML::Node DockerRunner() const;
   YAML::Node SingularityRunner() const;
+  // The cube's singularity: section as MLCube's runner leaves it; not a map
+  // when the cube has none (or an empty one).
+  YAML::Node SingularitySection() const;
 
   const Cube& cube_;
 };

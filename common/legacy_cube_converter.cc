@@ -4,10 +4,12 @@
 #include <cstdlib>
 #include <map>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "common/yaml_reader.h"
 
 namespace mlcube {
@@ -219,8 +221,13 @@ absl::StatusOr<YAML::Node> ConvertMlcubePlatform(const LegacyYamlFile& file) {
   out["docker"]["image"] = *value;
   std::vector<std::string> run_args;
   const YAML::Node runtime = YamlChild(container, "runtime");
-  if (runtime.IsDefined() && runtime.IsScalar() && !runtime.Scalar().empty()) {
-    run_args.push_back(absl::StrCat("--runtime=", runtime.Scalar()));
+  if (runtime.IsDefined() && runtime.IsScalar() &&
+      !absl::StripAsciiWhitespace(runtime.Scalar()).empty()) {
+    // MLCube's docker runner of that layout stops every task here.
+    return Invalid(file, "container.runtime",
+                   absl::StrCat("MLCube refuses to run tasks with it (\"The 'runtime' parameter is "
+                                "deprecated. Please, use: 'run_args: --runtime=",
+                                absl::StripAsciiWhitespace(runtime.Scalar()), "'\")"));
   }
   const YAML::Node extra = YamlChild(container, "run_args");
   if (extra.IsDefined() && extra.IsScalar() && !extra.Scalar().empty())
@@ -265,10 +272,32 @@ absl::StatusOr<YAML::Node> ConvertPlatformFileUnguarded(const LegacyYamlFile& fi
   return SingularityImage(ExpandHomeVariable(*image));
 }
 
+// MLCube's runners of that layout read both bindings of the run file a task
+// runs with (`metadata['input_binding'].items()`): a missing or empty key
+// stops the task.
+absl::Status CheckRunFileBindings(const LegacyYamlFile& run_file) {
+  const YAML::Node& content = run_file.content;
+  for (const char* key : {"input_binding", "output_binding"}) {
+    const YAML::Node node = YamlChild(content, key);
+    if (!node.IsDefined()) {
+      return Invalid(run_file, key,
+                     "required key is missing; MLCube refuses a run file without it (write `{}` "
+                     "for no parameters)");
+    }
+    if (node.IsNull()) {
+      return Invalid(run_file, key,
+                     "is empty; MLCube refuses a run file whose bindings are not a mapping (write "
+                     "`{}` for no parameters)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::pair<std::string, std::vector<std::string>>> RunFileAsOverridesUnguarded(
     const LegacyYamlFile& run_file) {
   absl::StatusOr<std::string> task = RunFileTaskName(run_file);
   if (!task.ok()) return task.status();
+  if (absl::Status s = CheckRunFileBindings(run_file); !s.ok()) return s;
   std::vector<std::string> overrides;
   for (const auto& [key, kind] : {std::pair<const char*, const char*>{"input_binding", "inputs"},
                                   {"output_binding", "outputs"}}) {
@@ -431,6 +460,29 @@ absl::StatusOr<std::pair<std::string, std::vector<std::string>>> RunFileAsOverri
 absl::StatusOr<YAML::Node> ConvertLegacyCube(const LegacyCubeFiles& files) {
   return GuardYaml<absl::StatusOr<YAML::Node>>(files.root.display_name,
                                                [&] { return ConvertLegacyCubeUnguarded(files); });
+}
+
+absl::Status CheckBindingsDeclared(const YAML::Node& converted,
+                                   const std::vector<std::string>& overrides) {
+  const YAML::Node& tasks = YamlChild(converted, "tasks");
+  for (const std::string& assignment : overrides) {
+    const std::string key = assignment.substr(0, assignment.find('='));
+    const std::vector<std::string> parts = absl::StrSplit(key, '.');
+    if (parts.size() < 5 || parts[0] != "tasks" || parts[2] != "parameters" ||
+        (parts[3] != "inputs" && parts[3] != "outputs")) {
+      continue;
+    }
+    const YAML::Node task = YamlChild(tasks, parts[1]);
+    if (!task.IsDefined()) continue;  // the loader names an unknown task
+    const YAML::Node group =
+        YamlChild(YamlChild(YamlChild(task, "parameters"), parts[3]), parts[4]);
+    if (group.IsDefined()) continue;
+    return absl::InvalidArgumentError(
+        absl::StrCat("tasks.", parts[1], ".parameters.", parts[3], ".", parts[4], ": tasks/",
+                     parts[1], ".yaml declares no ", parts[3] == "inputs" ? "input" : "output",
+                     " '", parts[4], "'; MLCube refuses a run file that binds it"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace mlcube

@@ -57,6 +57,13 @@ absl::StatusOr<YAML::Node> ConvertPlatformFile(const LegacyYamlFile& file);
 absl::StatusOr<std::pair<std::string, std::vector<std::string>>> RunFileAsOverrides(
     const LegacyYamlFile& run_file);
 
+// The older runners refuse a run file binding a parameter its task's file
+// does not declare (a KeyError in MLCube): INVALID_ARGUMENT naming the key
+// when one of `overrides` ("tasks.T.parameters.inputs.NAME.default=V")
+// names a parameter that `converted` (ConvertLegacyCube's tree) lacks.
+absl::Status CheckBindingsDeclared(const YAML::Node& converted,
+                                   const std::vector<std::string>& overrides);
+
 }  // namespace mlcube
 
 #endif  // MLCUBE_REMOTE_COMMON_LEGACY_CUBE_CONVERTER_H_

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/safe_path.h"
 
@@ -37,6 +38,8 @@ class InvocationBuilder {
   TaskInvocation Take() { return std::move(invocation_); }
 
  private:
+  // Below one of MountPlanOptions::also_within.
+  bool InAnotherTree(const std::string& host_path) const;
   absl::StatusOr<bool> IsFile(const Parameter& parameter, const std::string& host_path,
                               const std::string& key_path) const;
   absl::Status CheckMount(const Mount& mount, const std::string& key_path) const;
@@ -51,6 +54,13 @@ class InvocationBuilder {
   std::map<std::string, std::string> mode_owner_;  // host directory -> parameter
   std::set<std::string> created_;
 };
+
+bool InvocationBuilder::InAnotherTree(const std::string& host_path) const {
+  for (const std::string& tree : options_.also_within) {
+    if (IsWithin(host_path, NormalizePath(tree))) return true;
+  }
+  return false;
+}
 
 absl::StatusOr<bool> InvocationBuilder::IsFile(const Parameter& parameter,
                                                const std::string& host_path,
@@ -79,15 +89,34 @@ absl::Status InvocationBuilder::CheckMount(const Mount& mount, const std::string
 absl::Status InvocationBuilder::Add(const Parameter& parameter, bool is_output) {
   const std::string key_path = absl::StrCat("tasks.", task_.name, ".parameters.",
                                             is_output ? "outputs." : "inputs.", parameter.name);
+  if (is_output && parameter.type == ParameterType::kUnknown) {
+    // MLCube refuses the task whatever the path is on the host.
+    return absl::InvalidArgumentError(absl::StrCat(
+        key_path, ": output parameter '", parameter.name,
+        "' has no type; MLCube refuses the task (\"Type cannot be unknown for output "
+        "parameters\"): give it `type: file` or `type: directory` (or end a directory with '/')"));
+  }
   const std::string host_path = NormalizePath(parameter.host_path);
   if (host_path.empty() || host_path[0] != '/') {
     return absl::InvalidArgumentError(absl::StrCat(
         key_path, ": host path '", PrintableExcerpt(parameter.host_path), "' is not absolute"));
   }
-  if (!options_.confine_to.empty() && !IsWithin(host_path, options_.confine_to)) {
-    return absl::InvalidArgumentError(absl::StrCat(key_path, ": path '",
-                                                   PrintableExcerpt(parameter.default_value),
-                                                   "' is outside the workspace"));
+  const bool read_only = parameter.access == AccessMode::kReadOnly;
+  const bool outside = !options_.confine_to.empty() && !IsWithin(host_path, options_.confine_to);
+  const bool host_path_written = absl::StartsWith(parameter.default_value, "/") ||
+                                 absl::StartsWith(parameter.default_value, "~");
+  // An input in a tree synced with the cube is mounted like the workspace;
+  // anything else outside it only as a host path the options allow.
+  const bool in_tree = outside && !is_output && InAnotherTree(host_path);
+  const bool as_host_path = outside && !in_tree && host_path_written && options_.allow_outside;
+  if (outside && !in_tree && !as_host_path) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        key_path, ": path '", PrintableExcerpt(parameter.default_value),
+        "' is outside the workspace",
+        host_path_written ? ""
+        : is_output       ? " (outputs stay in the workspace: they are pulled back from there)"
+                          : " and was not synced with the cube (only paths inside the cube's "
+                            "repository are)"));
   }
   absl::StatusOr<bool> is_file = IsFile(parameter, host_path, key_path);
   if (!is_file.ok()) return is_file.status();
@@ -96,11 +125,16 @@ absl::Status InvocationBuilder::Add(const Parameter& parameter, bool is_output) 
   }
   const std::string host_dir = *is_file ? ParentOf(host_path) : host_path;
   // A file parameter naming the workspace itself would mount its parent.
-  if (!options_.confine_to.empty() && !IsWithin(host_dir, options_.confine_to)) {
+  if (!outside && !options_.confine_to.empty() && !IsWithin(host_dir, options_.confine_to)) {
     return absl::InvalidArgumentError(absl::StrCat(
         key_path, ": a file parameter cannot be the workspace itself (its directory is mounted)"));
   }
-  const bool read_only = parameter.access == AccessMode::kReadOnly;
+  if (as_host_path) {
+    absl::Status allowed = options_.allow_outside(host_dir, read_only);
+    if (!allowed.ok()) {
+      return absl::Status(allowed.code(), absl::StrCat(key_path, ": ", allowed.message()));
+    }
+  }
   const bool older = task_.mount_naming == MountNaming::kOlderRunners;
   auto found = mount_index_.find(host_dir);
   if (found == mount_index_.end()) {

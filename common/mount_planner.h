@@ -49,6 +49,18 @@ struct MountPlanOptions {
   // MLCube creates the workspace before every task: it is listed first in
   // directories_to_create.
   std::string confine_to;
+  // Trees beside the workspace that an *input* written as a relative path
+  // may lie in (`../../configs/x.yaml`: the cube's own tree, a tree of its
+  // repository synced for it): mounted like the workspace. An output
+  // outside `confine_to` written as a relative path is refused (outputs are
+  // pulled back from the workspace).
+  std::vector<std::string> also_within;
+  // When set, asked about a parameter written as a host path (absolute or
+  // `~/...`) that lies outside `confine_to` (MLCube mounts `~/.cache/...`
+  // or `/data/x` as written): OK mounts it (read-only when `read_only`), an
+  // error refuses the parameter, its message prefixed with the parameter's
+  // key. Unset: every such parameter is refused as outside the workspace.
+  std::function<absl::Status(const std::string& host_dir, bool read_only)> allow_outside;
   // What a host path is; the default stats it.
   std::function<PathKind(const std::string&)> probe;
   // When set, called with the host and the container path of every mount;

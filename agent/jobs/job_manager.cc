@@ -32,6 +32,7 @@
 #include "common/directory_tree.h"
 #include "common/file_util.h"
 #include "common/mount_planner.h"
+#include "common/repository_inputs.h"
 #include "common/safe_path.h"
 #include "common/slurm_settings.h"
 
@@ -194,6 +195,11 @@ absl::StatusOr<Cube> JobManager::LoadJobCube(const std::string& owner,
   const std::string context_dir =
       request.build_context_id().empty() ? "" : layout_.CubeDir(owner, request.build_context_id());
   if (absl::Status s = PlaceBuildContexts(root, context_dir, &*cube); !s.ok()) return s;
+  // Inputs from the cube's repository, outside the cube: the trees the
+  // caller synced for them.
+  std::map<std::string, std::string> trees;
+  for (const auto& [dir, id] : request.input_trees()) trees[dir] = layout_.CubeDir(owner, id);
+  PlaceRepositoryInputs(trees, &*cube);
   return cube;
 }
 
@@ -393,6 +399,7 @@ absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& o
       continue;
     }
     for (const std::string& arg : command->argv) step->add_argv(arg);
+    for (const std::string& shown : command->shown_env) step->add_env(shown);
     step->set_cwd(command->cwd);
   }
   return plan;
@@ -416,7 +423,8 @@ absl::StatusOr<GpuRequest> JobManager::CheckSubmittable(const std::string& owner
   if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN && request.tasks().empty()) {
     return absl::InvalidArgumentError("run needs at least one task");
   }
-  if (absl::Status s = TaskUserFor(owner, request).status(); !s.ok()) return s;
+  absl::StatusOr<TaskUser> user = TaskUserFor(owner, request);
+  if (!user.ok()) return user.status();
   auto runtime = MakeRuntime(request.runtime());
   if (!runtime.ok()) return runtime.status();
   if (absl::Status s = CheckSchedulerRequest(request); !s.ok()) return s;
@@ -426,6 +434,12 @@ absl::StatusOr<GpuRequest> JobManager::CheckSubmittable(const std::string& owner
       !IsDirectory(layout_.CubeDir(owner, request.build_context_id()))) {
     return absl::NotFoundError(absl::StrCat("build context '", request.build_context_id(),
                                             "' is not on this agent (push it first)"));
+  }
+  for (const auto& [dir, id] : request.input_trees()) {
+    if (!IsDirectory(layout_.CubeDir(owner, id))) {
+      return absl::NotFoundError(
+          absl::StrCat("input tree '", id, "' (", dir, ") is not on this agent (push it first)"));
+    }
   }
   if (absl::Status s = CheckCubeImageName(cube->docker.image, "docker.image"); !s.ok()) return s;
   for (const char* scheme : {"docker-daemon:", "docker://"}) {
@@ -442,11 +456,15 @@ absl::StatusOr<GpuRequest> JobManager::CheckSubmittable(const std::string& owner
   StepContext checks;
   checks.owner = owner;
   checks.gpus = request.gpus();
+  checks.env.insert(request.env().begin(), request.env().end());
   checks.host_access = config_.allow;
   if (absl::Status s = (*runtime)->CheckCube(*cube, checks); !s.ok()) return s;
   if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN) {
     for (int i = 0; i < request.tasks_size(); ++i) {
-      if (absl::Status s = CheckTaskAtSubmit(*cube, request.tasks(i), i > 0); !s.ok()) return s;
+      const HostPathAccess access(user->uid == geteuid(), config_.allow.bind_roots, layout_.root());
+      if (absl::Status s = CheckTaskAtSubmit(*cube, request.tasks(i), i > 0, access); !s.ok()) {
+        return s;
+      }
     }
   }
   if (absl::Status s = JobMetrics::CheckPath(*cube, request); !s.ok()) return s;
@@ -526,7 +544,7 @@ absl::StatusOr<std::shared_ptr<JobManager::Entry>> JobManager::RecordNewJob(
   job.set_metrics_path(stored.metrics_path());
   job.set_state(mlcube_remote::v1::JOB_STATE_QUEUED);
   job.set_created_unix_ms(NowUnixMs());
-  absl::Status saved = store_.SaveRequest(*id, stored);
+  absl::Status saved = store_.SaveRequest(*id, WithCallerValuesWithheld(stored));
   if (saved.ok()) saved = store_.Save(job);
   if (saved.ok()) {
     auto log = JobLog::OpenForAppend(store_.LogPath(*id), config_.limits.job_log_bytes);

@@ -166,6 +166,10 @@ std::optional<JobOutcome> JobRunner::LaunchStep(bool configure, const std::strin
   *container_name = command->container_name;
   AgentLog(absl::StrCat("mlcube-agent: ", configure ? "configure" : "task " + task, ": ",
                         ShellQuoteForLog(command->argv), "\n"));
+  if (!command->shown_env.empty()) {
+    AgentLog(absl::StrCat("mlcube-agent: task ", task, ": environment copied from the caller: ",
+                          ShellQuoteForLog(command->shown_env), "\n"));
+  }
   SupervisedCommand supervised;
   supervised.argv = command->argv;
   supervised.env = command->env;

@@ -31,28 +31,54 @@ absl::StatusOr<const Task*> FindTask(const Cube& cube, const std::string& task) 
       absl::StrCat("unknown task '", task, "' (the cube has: ", absl::StrJoin(names, ", "), ")"));
 }
 
-// Mounts confined to the workspace, each one a runtime can carry as one
-// mount (see MountSpec).
-MountPlanOptions AgentPlanOptions(const Cube& cube) {
+// Who may mount host paths outside the workspace (HostPathAccess).
+HostPathAccess AccessOf(const StepContext& context) {
+  return HostPathAccess(context.uid == context.agent_uid, context.host_access.bind_roots,
+                        context.state_dir);
+}
+
+// Mounts confined to the workspace but for the host paths `access`
+// allows, each one a runtime can carry as one mount (see MountSpec).
+MountPlanOptions AgentPlanOptions(const Cube& cube, const HostPathAccess& access) {
   MountPlanOptions options;
   options.confine_to = cube.workspace;
+  options.also_within = cube.input_trees;
+  options.allow_outside = [access](const std::string& host_dir, bool read_only) {
+    return access.Check(host_dir, read_only);
+  };
   options.check_mount_path = [](const std::string& path) {
     return MountSpec::CheckPathForEveryRuntime(path);
   };
   return options;
 }
 
-// The task's mounts, confined to the workspace.
-absl::StatusOr<TaskInvocation> PlanTask(const Cube& cube, const std::string& task) {
+// The task's mounts, confined to the workspace but for what `access` allows.
+absl::StatusOr<TaskInvocation> PlanTask(const Cube& cube, const std::string& task,
+                                        const HostPathAccess& access) {
   absl::StatusOr<const Task*> found = FindTask(cube, task);
   if (!found.ok()) return found.status();
-  return PlanTaskInvocation(**found, AgentPlanOptions(cube));
+  return PlanTaskInvocation(**found, AgentPlanOptions(cube, access));
 }
 
-// The planner checks paths lexically; symlinks are checked here.
+bool InWorkspace(const Cube& cube, const std::string& host_path) {
+  return IsWithin(NormalizePath(host_path), NormalizePath(cube.workspace));
+}
+
+// The tree of Cube::input_trees holding `host_path`, else "".
+std::string TreeHolding(const Cube& cube, const std::string& host_path) {
+  for (const std::string& tree : cube.input_trees) {
+    if (IsWithin(NormalizePath(host_path), NormalizePath(tree))) return tree;
+  }
+  return "";
+}
+
+// The planner checks paths lexically; symlinks are checked here: a mount
+// in the workspace must resolve inside it, one outside it (a host path the
+// task may mount) must resolve where `access` allows.
 absl::Status CheckMountsResolveInside(const Cube& cube, const std::string& task,
                                       const TaskInvocation& invocation, bool dry_run,
-                                      const std::vector<std::string>& creates) {
+                                      const std::vector<std::string>& creates,
+                                      const HostPathAccess& access) {
   const std::string real_workspace = ResolvedPath(cube.workspace);
   for (const Mount& m : invocation.mounts) {
     const std::string real = ResolvedPath(m.host_path);
@@ -62,12 +88,43 @@ absl::Status CheckMountsResolveInside(const Cube& cube, const std::string& task,
       }
       return absl::NotFoundError(absl::StrCat("task ", task, ": ", m.host_path, " does not exist"));
     }
+    if (!InWorkspace(cube, m.host_path)) {
+      if (const std::string tree = TreeHolding(cube, m.host_path); !tree.empty()) {
+        const std::string real_tree = ResolvedPath(tree);
+        if (real_tree.empty() || !IsWithin(real, real_tree)) {
+          return absl::PermissionDeniedError(
+              absl::StrCat("task ", task, ": ", m.host_path, " resolves outside ", tree));
+        }
+        continue;
+      }
+      if (absl::Status s = access.Check(real, m.read_only); !s.ok()) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("task ", task, ": ", m.host_path, " resolves to ", s.message()));
+      }
+      continue;
+    }
     if (real_workspace.empty() || !IsWithin(real, real_workspace)) {
       return absl::PermissionDeniedError(
           absl::StrCat("task ", task, ": ", m.host_path, " resolves outside the workspace"));
     }
   }
   return absl::OkStatus();
+}
+
+// Creates the directories a task needs, as MLCube does: below the
+// workspace without following any link (0770: with the tree's default ACL
+// the task uid may write in them); outside it (host paths the task may
+// mount, HostPathAccess) as the agent's user, like `mkdir -p`.
+absl::Status MakeTaskDirs(const Cube& cube, const std::vector<std::string>& creates) {
+  std::vector<std::string> inside;
+  for (const std::string& dir : creates) {
+    if (InWorkspace(cube, dir)) {
+      inside.push_back(dir);
+    } else if (absl::Status s = MakeDirs(dir); !s.ok()) {
+      return s;
+    }
+  }
+  return MakeDirsBeneath(cube.workspace, inside, 0770);
 }
 
 // Gives the entry `name` of `dir_fd` (the agent's, not a link: `st` is its
@@ -186,16 +243,30 @@ StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
   context.gid = user.gid;
   context.agent_uid = geteuid();
   context.env.insert(request.env().begin(), request.env().end());
+  context.caller_env.insert(request.caller_env().begin(), request.caller_env().end());
+  context.caller_env_withheld.insert(request.caller_env_withheld().begin(),
+                                     request.caller_env_withheld().end());
   context.gpus = request.gpus();
   context.job_dir = layout.JobDir(job_id);
   context.scratch_dir = layout.JobScratchDir(job_id);
   context.owner = owner;
   context.image_dir = layout.OwnerImagesDir(owner);
+  context.state_dir = layout.root();
   context.host_access = config.allow;
   context.limits.memory_bytes = config.limits.task_memory;
   context.limits.pids = config.limits.task_pids;
   context.limits.apptainer = config.limits.task_limits_set;
   return context;
+}
+
+mlcube_remote::v1::SubmitJobRequest WithCallerValuesWithheld(
+    const mlcube_remote::v1::SubmitJobRequest& request) {
+  mlcube_remote::v1::SubmitJobRequest stored = request;
+  for (const auto& [name, unused] : request.caller_env()) stored.add_caller_env_withheld(name);
+  std::sort(stored.mutable_caller_env_withheld()->begin(),
+            stored.mutable_caller_env_withheld()->end());
+  stored.clear_caller_env();
+  return stored;
 }
 
 void GiveGpus(const std::vector<GpuDevice>& devices, StepContext* context) {
@@ -232,13 +303,13 @@ std::vector<GpuDevice> AllocatedDevices(const mlcube_remote::v1::Job& job) {
 absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::string& task,
                                                 ContainerRuntime& runtime,
                                                 const StepContext& context) {
-  absl::StatusOr<TaskInvocation> invocation = PlanTask(cube, task);
+  const HostPathAccess access = AccessOf(context);
+  absl::StatusOr<TaskInvocation> invocation = PlanTask(cube, task, access);
   if (!invocation.ok()) return invocation.status();
   PlannedTaskStep step;
   step.creates = invocation->directories_to_create;
   if (!context.dry_run) {
-    // 0770: with the tree's default ACL the task uid may write in them.
-    if (absl::Status s = MakeDirsBeneath(cube.workspace, step.creates, 0770); !s.ok()) {
+    if (absl::Status s = MakeTaskDirs(cube, step.creates); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("task ", task, ": ", s.message()));
     }
     if (absl::Status s = TreeAcl(context.agent_uid, context.uid).ApplyToTree(cube.workspace);
@@ -250,7 +321,7 @@ absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::str
     }
   }
   if (absl::Status s =
-          CheckMountsResolveInside(cube, task, *invocation, context.dry_run, step.creates);
+          CheckMountsResolveInside(cube, task, *invocation, context.dry_run, step.creates, access);
       !s.ok()) {
     return s;
   }
@@ -263,11 +334,12 @@ absl::StatusOr<PlannedTaskStep> PrepareTaskStep(const Cube& cube, const std::str
 absl::Status RepairTaskFiles(const Cube& cube, const std::string& task, ContainerRuntime& runtime,
                              const StepContext& context) {
   if (context.uid == context.agent_uid) return absl::OkStatus();
-  absl::StatusOr<TaskInvocation> invocation = PlanTask(cube, task);
+  absl::StatusOr<TaskInvocation> invocation = PlanTask(cube, task, AccessOf(context));
   if (!invocation.ok()) return invocation.status();
   std::vector<TaskOwnedPaths> owned;
   for (const Mount& m : invocation->mounts) {
-    if (m.read_only) continue;
+    // Only the workspace is the agent's to repair (not an admin's bind root).
+    if (m.read_only || !InWorkspace(cube, m.host_path)) continue;
     auto paths = TaskOwnedEntries(cube, m.host_path, context.agent_uid);
     if (!paths.ok()) return paths.status();
     owned.push_back(TaskOwnedPaths{m.host_path, std::move(*paths)});
@@ -275,10 +347,11 @@ absl::Status RepairTaskFiles(const Cube& cube, const std::string& task, Containe
   return runtime.RepairTaskFiles(cube, owned, context);
 }
 
-absl::Status CheckTaskAtSubmit(const Cube& cube, const std::string& task, bool after_other_tasks) {
+absl::Status CheckTaskAtSubmit(const Cube& cube, const std::string& task, bool after_other_tasks,
+                               const HostPathAccess& access) {
   absl::StatusOr<const Task*> found = FindTask(cube, task);
   if (!found.ok()) return found.status();
-  MountPlanOptions plan_options = AgentPlanOptions(cube);
+  MountPlanOptions plan_options = AgentPlanOptions(cube, access);
   if (after_other_tasks) {
     plan_options.probe = [](const std::string& path) {
       const PathKind kind = ProbeHostPath(path);

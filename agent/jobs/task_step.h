@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/agent_config.h"
+#include "agent/jobs/host_path_access.h"
 #include "agent/runtimes/container_runtime.h"
 #include "agent/state_layout.h"
 #include "agent/task_user_resolver.h"
@@ -28,6 +29,12 @@ StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
                            const std::string& owner,
                            const mlcube_remote::v1::SubmitJobRequest& request,
                            const AgentConfig& config, const TaskUser& user);
+
+// The copy of `request` the agent writes to disk: the values of the
+// variables copied from the caller (caller_env) are left out, their names
+// kept in caller_env_withheld; the agent keeps the values in memory only.
+mlcube_remote::v1::SubmitJobRequest WithCallerValuesWithheld(
+    const mlcube_remote::v1::SubmitJobRequest& request);
 
 // Gives the steps of a job the GPUs the agent allocated to it: the runtimes
 // get these devices (`device=UUID,...`, and StepContext::gpu_devices), not
@@ -60,10 +67,12 @@ absl::Status RepairTaskFiles(const Cube& cube, const std::string& task, Containe
                              const StepContext& context);
 
 // What can be checked at submit time: the task exists and no parameter
-// leaves the workspace. After other tasks of the same job, a parameter
-// without a type whose path does not exist yet passes: an earlier task may
-// create it. The job's first task has no such excuse.
-absl::Status CheckTaskAtSubmit(const Cube& cube, const std::string& task, bool after_other_tasks);
+// leaves the workspace but for the host paths `access` allows. After other
+// tasks of the same job, a parameter without a type whose path does not
+// exist yet passes: an earlier task may create it. The job's first task
+// has no such excuse.
+absl::Status CheckTaskAtSubmit(const Cube& cube, const std::string& task, bool after_other_tasks,
+                               const HostPathAccess& access);
 
 }  // namespace mlcube
 

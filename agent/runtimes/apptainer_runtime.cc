@@ -45,6 +45,43 @@ absl::Status CheckArgs(const std::vector<std::string>& args, RuntimeStep step, c
 
 constexpr int64_t kMaxRecipeBytes = 1 << 20;
 
+// The cube's run arguments, checked, without the variables they copy from
+// the caller (RunArgumentPolicy::TakeCopiedVariables): the agent passes
+// those itself.
+absl::StatusOr<RunArgumentPolicy::CopiedVariables> CheckedRunArgs(const Cube& cube,
+                                                                  const StepContext& context) {
+  const RunArgumentPolicy policy(RuntimeFamily::kApptainer, RuntimeStep::kRun, context.host_access);
+  const std::vector<std::string> args = SplitArgs(cube.singularity.run_args);
+  if (absl::Status s = policy.Check(args, "singularity.run_args"); !s.ok()) return s;
+  return policy.TakeCopiedVariables(args, "singularity.run_args");
+}
+
+// The task container's environment: proxies, the job's env, the variables
+// copied from the caller, and the job's GPUs.
+absl::StatusOr<std::map<std::string, std::string>> TaskEnvironment(
+    const std::vector<std::string>& copied, const StepContext& context,
+    std::vector<std::string>* shown_env) {
+  auto from_caller = CopiedCallerEnv(copied, "singularity.run_args", context, shown_env);
+  if (!from_caller.ok()) return from_caller.status();
+  std::map<std::string, std::string> env = ProxyEnvironment();
+  for (const auto& [k, v] : context.env) env[k] = v;
+  for (const auto& [k, v] : *from_caller) env[k] = v;
+  if (!context.gpu_devices.empty()) {
+    // The devices the agent gave the job, by nvidia-smi's index: CUDA
+    // numbers them the same way only in PCI bus order.
+    std::vector<std::string> indices;
+    for (const GpuDevice& device : context.gpu_devices) {
+      indices.push_back(std::to_string(device.index));
+    }
+    env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";
+    env["CUDA_VISIBLE_DEVICES"] = absl::StrJoin(indices, ",");
+    env["NVIDIA_VISIBLE_DEVICES"] = env["CUDA_VISIBLE_DEVICES"];
+  } else if (absl::StartsWith(context.gpus, "device=")) {
+    env["CUDA_VISIBLE_DEVICES"] = context.gpus.substr(7);
+  }
+  return env;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ApptainerRuntime::ReadCheckedRecipe(const Cube& cube) {
@@ -66,11 +103,7 @@ absl::Status ApptainerRuntime::CheckCube(const Cube& cube, const StepContext& co
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckArgs(SplitArgs(cube.singularity.run_args), RuntimeStep::kRun,
-                                 "singularity.run_args", context);
-      !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = CheckedRunArgs(cube, context).status(); !s.ok()) return s;
   const std::string& build_file = cube.singularity.build_file;
   if (build_file.empty() || absl::StartsWith(build_file, "docker://") ||
       absl::StartsWith(build_file, "docker-daemon:")) {
@@ -142,6 +175,11 @@ absl::StatusOr<StepCommand> ApptainerRuntime::ConfigureCommand(const Cube& cube,
       command.cwd = cube.singularity.build_context;
     } else if (!absl::IsNotFound(text.status())) {
       return text.status();
+    } else if (cube.layout == CubeLayout::kLegacy) {
+      // That layout's runner builds only from its recipe (as MLCube does).
+      return absl::FailedPreconditionError(absl::StrCat(
+          "Singularity recipe not found: ", recipe,
+          " (MLCube refuses the task: its runner for this layout builds only from that recipe)"));
     } else if (!cube.docker.image.empty()) {
       std::string image = cube.docker.image;
       if (image.find(':', image.rfind('/') == std::string::npos ? 0 : image.rfind('/')) ==
@@ -234,10 +272,9 @@ absl::StatusOr<StepCommand> ApptainerRuntime::TaskCommand(const Cube& cube,
   // for Docker. MLCube's singularity runner passes --nv only when told
   // (-P singularity.--nv); a cube that asks for accelerators means it here.
   if (!context.gpus.empty() || cube.accelerator_count > 0) a.push_back("--nv");
-  const std::vector<std::string> run_args = SplitArgs(cube.singularity.run_args);
-  absl::Status allowed = CheckArgs(run_args, RuntimeStep::kRun, "singularity.run_args", context);
-  if (!allowed.ok()) return allowed;
-  for (const std::string& arg : run_args) a.push_back(arg);
+  auto run_args = CheckedRunArgs(cube, context);
+  if (!run_args.ok()) return run_args.status();
+  for (const std::string& arg : run_args->args) a.push_back(arg);
   // The admin's limits after the cube's arguments: the last wins.
   if (context.limits.apptainer) {
     if (context.limits.memory_bytes > 0) {
@@ -255,22 +292,9 @@ absl::StatusOr<StepCommand> ApptainerRuntime::TaskCommand(const Cube& cube,
 
   // Variables reach the container through PREFIXENV_NAME of the runtime.
   const std::string prefix = absl::StrCat(absl::AsciiStrToUpper(flavour_), "ENV_");
-  std::map<std::string, std::string> env = ProxyEnvironment();
-  for (const auto& [k, v] : context.env) env[k] = v;
-  if (!context.gpu_devices.empty()) {
-    // The devices the agent gave the job, by nvidia-smi's index: CUDA
-    // numbers them the same way only in PCI bus order.
-    std::vector<std::string> indices;
-    for (const GpuDevice& device : context.gpu_devices) {
-      indices.push_back(std::to_string(device.index));
-    }
-    env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";
-    env["CUDA_VISIBLE_DEVICES"] = absl::StrJoin(indices, ",");
-    env["NVIDIA_VISIBLE_DEVICES"] = env["CUDA_VISIBLE_DEVICES"];
-  } else if (absl::StartsWith(context.gpus, "device=")) {
-    env["CUDA_VISIBLE_DEVICES"] = context.gpus.substr(7);
-  }
-  for (const auto& [k, v] : env) command.env[prefix + k] = v;
+  auto env = TaskEnvironment(run_args->names, context, &command.shown_env);
+  if (!env.ok()) return env.status();
+  for (const auto& [k, v] : *env) command.env[prefix + k] = v;
   // Without squashfuse every run unpacks the SIF into a temporary sandbox;
   // keep it in the job's directory (removed with the job's scratch) rather
   // than leaking it in /tmp when a cancel kills the runtime. The working

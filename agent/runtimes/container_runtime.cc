@@ -20,6 +20,28 @@ std::map<std::string, std::string> ProxyEnvironment() {
   return env;
 }
 
+absl::StatusOr<std::map<std::string, std::string>> CopiedCallerEnv(
+    const std::vector<std::string>& copied, const std::string& key, const StepContext& context,
+    std::vector<std::string>* shown_env) {
+  std::map<std::string, std::string> env;
+  for (const std::string& name : copied) {
+    if (env.count(name) > 0) continue;
+    auto value = context.caller_env.find(name);
+    if (value != context.caller_env.end()) {
+      env[name] = value->second;
+      shown_env->push_back(absl::StrCat(name, "=<from your environment>"));
+    } else if (context.caller_env_withheld.count(name) > 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          key, " copies ", name,
+          " from your environment: the agent keeps such values in memory only and restarted "
+          "before this task started; run the job again"));
+    } else {
+      shown_env->push_back(absl::StrCat(name, " (not set in your environment: left out)"));
+    }
+  }
+  return env;
+}
+
 std::vector<std::string> SplitArgs(const std::string& text) {
   return absl::StrSplit(text, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
 }

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,12 @@ struct StepContext {
   uid_t agent_uid = 0;
   // The task environment from the request (also build args for builds).
   std::map<std::string, std::string> env;
+  // Variables the cube copies from the caller's environment (-e NAME), with
+  // the caller's values: only the task's container gets them, never argv.
+  std::map<std::string, std::string> caller_env;
+  // Names whose copied values the agent no longer has: it keeps them in
+  // memory only and restarted since the submit. A task copying one fails.
+  std::set<std::string> caller_env_withheld;
   // "" none, "all", a count or "device=0,1".
   std::string gpus;
   // The devices the agent allocated to the job (then `gpus` names exactly
@@ -46,6 +53,8 @@ struct StepContext {
   std::vector<GpuDevice> gpu_devices;
   // Where SIF images go (the agent's image dir, per owner).
   std::string image_dir;
+  // The agent's state directory: never a host path a task mounts.
+  std::string state_dir;
   // The job's own directory; its runtime scratch space (removed when the
   // job ends); the prefix of this step's files (PREFIX.env, ...).
   std::string job_dir;
@@ -87,6 +96,10 @@ struct StepCommand {
   std::string cwd;
   // Name of the container the step creates (to stop it on cancel), if any.
   std::string container_name;
+  // What the container's environment gets that argv does not show, as it
+  // may be shown (job log, --dry-run): "NAME=<from your environment>" for
+  // each variable copied from the caller.
+  std::vector<std::string> shown_env;
 };
 
 class ContainerRuntime {
@@ -162,6 +175,17 @@ class ContainerRuntime {
 // Proxy variables of the agent's environment (http_proxy, HTTPS_PROXY ...),
 // passed to builds and tasks so they work behind the same proxy.
 std::map<std::string, std::string> ProxyEnvironment();
+
+// The variables a task copies from the caller (`copied`, from
+// RunArgumentPolicy::TakeCopiedVariables, `key` the cube key they came
+// from): NAME -> the caller's value, for the container's environment only.
+// Adds each to `shown_env` as "NAME=<from your environment>", or "NAME (not
+// set in your environment: left out)" when the caller has none (the task
+// starts without it, as docker does). FAILED_PRECONDITION naming the
+// variable when its value was lost in an agent restart.
+absl::StatusOr<std::map<std::string, std::string>> CopiedCallerEnv(
+    const std::vector<std::string>& copied, const std::string& key, const StepContext& context,
+    std::vector<std::string>* shown_env);
 
 // Splits extra arguments written in a cube ("--shm-size=1g -e A=B") on
 // whitespace.

@@ -88,23 +88,34 @@ std::string BuildFileName(const Cube& cube) {
   return cube.docker.build_file.empty() ? "Dockerfile" : cube.docker.build_file;
 }
 
+// The --build-arg values of the cube's build: its docker.build_args (with
+// -P overrides), the proxies, then the job's environment.
+std::map<std::string, std::string> BuildArgs(const Cube& cube, const StepContext& context) {
+  std::map<std::string, std::string> build_args = cube.docker.build_args;
+  for (const auto& [k, v] : ProxyEnvironment()) build_args.emplace(k, v);
+  for (const auto& [k, v] : context.env) build_args[k] = v;
+  return build_args;
+}
+
 // The cube's Dockerfile, read beneath its build context: NOT_FOUND when it
 // has none, INVALID_ARGUMENT naming docker.build_file when the name leads
-// outside (another identity's files, the agent's key).
-absl::StatusOr<std::string> ReadRecipe(const Cube& cube) {
+// outside (another identity's files, the agent's key) or an image it
+// builds on is refused (with the build's arguments, DockerfileCheck).
+absl::StatusOr<std::string> ReadRecipe(const Cube& cube, const StepContext& step) {
   auto context = BuildContext::OpenForCube(cube, cube.docker.build_context, "docker.build_context");
   if (!context.ok()) return context.status();
   auto recipe = context->ReadFile(BuildFileName(cube), "docker.build_file", kMaxRecipeBytes);
   if (!recipe.ok()) return recipe;
-  DockerfileCheck check(absl::StrCat("docker.build_file: ", PrintableExcerpt(BuildFileName(cube))));
+  DockerfileCheck check(absl::StrCat("docker.build_file: ", PrintableExcerpt(BuildFileName(cube))),
+                        BuildArgs(cube, step));
   if (absl::Status s = check.Check(*recipe); !s.ok()) return s;
   return recipe;
 }
 
 // True: build from the recipe; false: pull; an error: the recipe is refused.
-absl::StatusOr<bool> BuildsFromRecipe(const Cube& cube) {
+absl::StatusOr<bool> BuildsFromRecipe(const Cube& cube, const StepContext& context) {
   if (cube.docker.build_strategy == BuildStrategy::kPull) return false;
-  auto recipe = ReadRecipe(cube);
+  auto recipe = ReadRecipe(cube, context);
   if (absl::IsNotFound(recipe.status())) return false;
   if (!recipe.ok()) return recipe.status();
   return true;
@@ -115,21 +126,55 @@ absl::StatusOr<bool> BuildsFromRecipe(const Cube& cube) {
 // As MLCube: cpu_args without GPUs, gpu_args when the request or the cube's
 // platform.accelerator_count asks for GPUs; only the arguments that are
 // used are checked (and passed).
+// Variables `-e NAME` copies from the caller are taken out of the
+// arguments (the docker client would read the agent's environment) and
+// given through the task's env file (TaskCommand).
 struct ExtraArgs {
   std::vector<std::string> run, env;
+  std::string run_key;
+  std::vector<std::string> copied_run, copied_env;
 };
 
 absl::StatusOr<ExtraArgs> CheckedExtraArgs(const Cube& cube, const StepContext& context) {
   const bool gpus = !DockerGpuSpec(cube.accelerator_count, context.gpus).empty();
-  ExtraArgs extra{SplitArgs(gpus ? cube.docker.gpu_args : cube.docker.cpu_args),
-                  SplitArgs(cube.docker.env_args)};
+  ExtraArgs extra;
+  extra.run_key = gpus ? "docker.gpu_args" : "docker.cpu_args";
   const RunArgumentPolicy policy(RuntimeFamily::kDocker, RuntimeStep::kRun, context.host_access);
-  if (absl::Status s = policy.Check(extra.run, gpus ? "docker.gpu_args" : "docker.cpu_args");
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = policy.Check(extra.env, "docker.env_args"); !s.ok()) return s;
+  const std::vector<std::string> run =
+      SplitArgs(gpus ? cube.docker.gpu_args : cube.docker.cpu_args);
+  const std::vector<std::string> env = SplitArgs(cube.docker.env_args);
+  if (absl::Status s = policy.Check(run, extra.run_key); !s.ok()) return s;
+  if (absl::Status s = policy.Check(env, "docker.env_args"); !s.ok()) return s;
+  auto run_split = policy.TakeCopiedVariables(run, extra.run_key);
+  if (!run_split.ok()) return run_split.status();
+  auto env_split = policy.TakeCopiedVariables(env, "docker.env_args");
+  if (!env_split.ok()) return env_split.status();
+  extra.run = std::move(run_split->args);
+  extra.copied_run = std::move(run_split->names);
+  extra.env = std::move(env_split->args);
+  extra.copied_env = std::move(env_split->names);
   return extra;
+}
+
+// The caller's values of the variables the cube copies, for the env file
+// only: a value with a line break cannot be written there, and argv is
+// readable by every user, so it is refused.
+absl::StatusOr<std::map<std::string, std::string>> CopiedEnvForFile(
+    const ExtraArgs& extra, const StepContext& context, std::vector<std::string>* shown) {
+  auto copied = CopiedCallerEnv(extra.copied_run, extra.run_key, context, shown);
+  if (!copied.ok()) return copied.status();
+  auto from_env_args = CopiedCallerEnv(extra.copied_env, "docker.env_args", context, shown);
+  if (!from_env_args.ok()) return from_env_args.status();
+  copied->insert(from_env_args->begin(), from_env_args->end());
+  for (const auto& [name, value] : *copied) {
+    if (value.find_first_of("\r\n") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name,
+                       " (copied from your environment): a value with a line break cannot "
+                       "be passed to a docker task without showing it on its command line"));
+    }
+  }
+  return copied;
 }
 
 // `--build-arg NAME=VALUE` is split at the first '=': a cube's name holding
@@ -159,7 +204,7 @@ std::string DockerGpuSpec(int accelerator_count, const std::string& gpus) {
 
 std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context) const {
   // (A refused recipe never gets this far: submit and configure refuse it.)
-  auto builds = BuildsFromRecipe(cube);
+  auto builds = BuildsFromRecipe(cube, context);
   return builds.ok() && *builds ? OwnerImageTag(context.owner, cube.docker.image)
                                 : cube.docker.image;
 }
@@ -167,7 +212,7 @@ std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context
 absl::Status DockerRuntime::CheckCube(const Cube& cube, const StepContext& context) {
   if (absl::Status s = CheckCubeImageName(cube.docker.image, "docker.image"); !s.ok()) return s;
   if (absl::Status s = CheckBuildArgNames(cube); !s.ok()) return s;
-  if (absl::Status s = BuildsFromRecipe(cube).status(); !s.ok()) return s;
+  if (absl::Status s = BuildsFromRecipe(cube, context).status(); !s.ok()) return s;
   return CheckedExtraArgs(cube, context).status();
 }
 
@@ -188,7 +233,7 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
   StepCommand command;
   auto recipe = cube.docker.build_strategy == BuildStrategy::kPull
                     ? absl::StatusOr<std::string>(absl::NotFoundError("pull"))
-                    : ReadRecipe(cube);
+                    : ReadRecipe(cube, context);
   if (absl::IsNotFound(recipe.status())) {
     if (cube.docker.build_strategy != BuildStrategy::kPull) {
       absl::StrAppend(notes, "mlcube-agent: no recipe at ", cube.docker.build_context, "/",
@@ -210,10 +255,7 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
   absl::StrAppend(notes, "mlcube-agent: building ", cube.docker.image, " as ", tag,
                   " (builds are private to each identity)\n");
   command.argv = {binary_, "build", "--force-rm", "-t", tag, "-f", recipe_copy};
-  std::map<std::string, std::string> build_args = cube.docker.build_args;
-  for (const auto& [k, v] : ProxyEnvironment()) build_args.emplace(k, v);
-  for (const auto& [k, v] : context.env) build_args[k] = v;
-  for (const auto& [k, v] : build_args) {
+  for (const auto& [k, v] : BuildArgs(cube, context)) {
     command.argv.push_back("--build-arg");
     command.argv.push_back(absl::StrCat(k, "=", v));
   }
@@ -262,8 +304,13 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
   // steer the client itself.) A value with a newline cannot be written to
   // an env file, nor one with a carriage return (the env file's reader drops
   // it at a line end): those go on the command line.
+  auto extra = CheckedExtraArgs(cube, context);
+  if (!extra.ok()) return extra.status();
+  auto copied = CopiedEnvForFile(*extra, context, &command.shown_env);
+  if (!copied.ok()) return copied.status();
   std::map<std::string, std::string> env = ProxyEnvironment();
   for (const auto& [k, v] : context.env) env[k] = v;
+  for (const auto& [k, v] : *copied) env[k] = v;
   std::string env_file_text;
   for (const auto& [k, v] : env) {
     if (v.find_first_of("\r\n") == std::string::npos && k.find('\n') == std::string::npos) {
@@ -285,8 +332,6 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
   // As MLCube's docker runner: `docker run RUN_ARGS --gpus=SPEC ENV_ARGS ...`
   // where RUN_ARGS is gpu_args (GPUs asked for) or cpu_args; duplicates
   // are kept.
-  auto extra = CheckedExtraArgs(cube, context);
-  if (!extra.ok()) return extra.status();
   for (const std::string& arg : extra->run) a.push_back(arg);
   // The admin's limits come after the cube's arguments: the last wins.
   AppendTaskLimits(context.limits, &a);

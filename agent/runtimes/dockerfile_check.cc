@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/runtimes/container_runtime.h"
+#include "agent/runtimes/dockerfile_args.h"
 #include "common/safe_path.h"
 
 namespace mlcube {
@@ -57,13 +58,36 @@ std::string MountFrom(absl::string_view flag) {
 
 }  // namespace
 
+absl::Status DockerfileCheck::CheckImage(const std::string& where, const std::string& image,
+                                         const absl::StatusOr<std::string>& resolved) const {
+  if (image.find('$') == std::string::npos) return CheckCubeImageName(image, where.c_str());
+  const std::string written = PrintableExcerpt(image);
+  if (!resolved.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " '", written,
+                                                   "': an image named by build arguments the "
+                                                   "agent cannot resolve (",
+                                                   resolved.status().message(), ")"));
+  }
+  if (resolved->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, " '", written,
+        "': an image named by build arguments that have no value (give each an `ARG NAME=...` "
+        "default before the first FROM, or set it in docker.build_args)"));
+  }
+  return CheckCubeImageName(
+      *resolved, absl::StrCat(where, " '", written, "' = ", PrintableExcerpt(*resolved)).c_str());
+}
+
 absl::Status DockerfileCheck::Check(absl::string_view dockerfile) const {
   std::set<std::string> stages;
+  DockerfileArgs args(build_args_);
   for (const Instruction& in : Instructions(dockerfile)) {
     if (in.words.empty()) continue;
     const std::string op = absl::AsciiStrToUpper(in.words[0]);
     std::vector<std::string> images;
-    if (op == "FROM") {
+    if (op == "ARG") {
+      args.Declare(std::vector<std::string>(in.words.begin() + 1, in.words.end()));
+    } else if (op == "FROM") {
       size_t i = 1;
       while (i < in.words.size() && absl::StartsWith(in.words[i], "--")) ++i;
       if (i < in.words.size()) images.push_back(in.words[i]);
@@ -80,20 +104,17 @@ absl::Status DockerfileCheck::Check(absl::string_view dockerfile) const {
       }
     }
     for (const std::string& image : images) {
+      const absl::StatusOr<std::string> resolved = args.Expand(image, op == "FROM");
+      const std::string name = resolved.ok() ? *resolved : image;
       int index = 0;
-      if (stages.count(absl::AsciiStrToLower(image)) > 0 || image == "scratch" ||
-          (op != "FROM" && absl::SimpleAtoi(image, &index))) {
+      if (stages.count(absl::AsciiStrToLower(name)) > 0 || name == "scratch" ||
+          (op != "FROM" && absl::SimpleAtoi(name, &index))) {
         continue;
       }
       const std::string where = absl::StrCat(name_, " line ", in.line, ": ", op);
-      if (image.find('$') != std::string::npos) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, " '", PrintableExcerpt(image),
-                         "': an image named by build arguments is refused (the agent checks "
-                         "the name as written)"));
-      }
-      if (absl::Status s = CheckCubeImageName(image, where.c_str()); !s.ok()) return s;
+      if (absl::Status s = CheckImage(where, image, resolved); !s.ok()) return s;
     }
+    if (op == "FROM") args.StartStage();
   }
   return absl::OkStatus();
 }

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -14,7 +15,7 @@ namespace {
 enum Rule {
   kAllow,             // any value
   kRefuse,            // always refused, for `why`
-  kEnv,               // NAME=VALUE (NAME alone copies the agent's variable)
+  kEnv,               // NAME=VALUE; NAME alone copies the caller's (runs only)
   kIpc,               // private, shareable, none; host if the admin allows
   kDockerNetwork,     // none, bridge, default; host if the admin allows
   kPid,               // host if the admin allows
@@ -248,6 +249,21 @@ const PolicyOption& EntryOf(const Table& table, const OptionSpec* spec) {
 
 absl::Status Refused(absl::string_view why) { return absl::InvalidArgumentError(why); }
 
+// Letters, digits and '_', not starting with a digit.
+bool IsVariableName(absl::string_view name) {
+  if (name.empty() || absl::ascii_isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (const char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+// An occurrence of an env option with a name and no value.
+bool CopiesVariable(const Table& table, const ParsedOption& option) {
+  return option.spec != nullptr && EntryOf(table, option.spec).rule == kEnv &&
+         option.value.find('=') == std::string::npos;
+}
+
 // `path` absolute, without "." or ".." components, equal to or below `root`.
 bool IsBelow(const std::string& path, const std::string& root) {
   if (path.empty() || path[0] != '/' || root.empty() || root[0] != '/') return false;
@@ -287,6 +303,38 @@ absl::Status RunArgumentPolicy::Check(const std::vector<std::string>& args,
   return absl::OkStatus();
 }
 
+absl::StatusOr<RunArgumentPolicy::CopiedVariables> RunArgumentPolicy::TakeCopiedVariables(
+    const std::vector<std::string>& args, absl::string_view key) const {
+  CopiedVariables out;
+  if (step_ != RuntimeStep::kRun) {
+    out.args = args;
+    return out;
+  }
+  const Table& table = TableFor(family_, step_);
+  absl::StatusOr<std::vector<ParsedOption>> parsed = table.grammar.Parse(args);
+  if (!parsed.ok()) return parsed.status();
+  std::vector<bool> dropped(args.size(), false);
+  for (size_t i = 0; i < parsed->size(); ++i) {
+    const ParsedOption& option = (*parsed)[i];
+    if (!CopiesVariable(table, option)) continue;
+    const bool grouped = (i > 0 && (*parsed)[i - 1].index == option.index) ||
+                         (i + 1 < parsed->size() && (*parsed)[i + 1].index == option.index);
+    if (grouped) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key, ": ", QuoteArgument(option.spelling),
+                       " copies a variable inside a group of options; write it on its own "
+                       "(-e NAME)"));
+    }
+    out.names.push_back(option.value);
+    dropped[option.index] = true;
+    if (option.spelling.find(' ') != std::string::npos) dropped[option.index + 1] = true;
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!dropped[i]) out.args.push_back(args[i]);
+  }
+  return out;
+}
+
 absl::Status RunArgumentPolicy::CheckOption(const ParsedOption& option) const {
   if (option.spec == nullptr) {
     return Refused(option.spelling == "--"
@@ -305,7 +353,12 @@ absl::Status RunArgumentPolicy::CheckValue(int rule, const ParsedOption& option)
   switch (rule) {
     case kEnv: {
       const size_t eq = v.find('=');
-      if (eq == std::string::npos) return Refused("copies a variable of the agent's environment");
+      if (eq == std::string::npos && step_ == RuntimeStep::kBuild) {
+        return Refused("copies a variable of the agent's environment");
+      }
+      if (eq == std::string::npos && !IsVariableName(v)) {
+        return Refused("copies a variable whose name is not letters, digits and '_'");
+      }
       if (eq == 0) return Refused("sets a variable without a name");
       return absl::OkStatus();
     }

@@ -7,7 +7,8 @@
 // the host), so they are an allow-list: every argument is parsed with the
 // runtime's own option grammar (OptionGrammar), and each option must be one
 // this policy knows to give the container nothing of the host: resources
-// (--shm-size, --memory, --cpus, --ulimit, --gpus), environment (-e NAME=V),
+// (--shm-size, --memory, --cpus, --ulimit, --gpus), environment (-e NAME=V,
+// and -e NAME, which copies the caller's variable: see TakeCopiedVariables),
 // the entrypoint and working directory inside the container, and the
 // namespace modes that stay private. Binds, devices, capabilities,
 // privileged mode, users, host namespaces, files read or written on the
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "agent/host_access_policy.h"
 #include "agent/runtimes/option_grammar.h"
@@ -41,6 +43,22 @@ class RunArgumentPolicy {
   //   docker.cpu_args: "-v/:/host" mounts a host path into the container;
   //   the agent does not allow extra binds
   absl::Status Check(const std::vector<std::string>& args, absl::string_view key) const;
+
+  // `-e NAME`, `--env NAME`, `--env=NAME` (no value) copy NAME from the
+  // runtime's own environment, i.e. the agent's; in a cube they mean the
+  // caller's (MLCube runs on the caller's machine). So the agent takes them
+  // out of the arguments and gives the container the caller's value itself
+  // (never in argv). Returns `args` without those occurrences and the names
+  // they copy, in order. Only for the run step (builds never copy); for
+  // arguments Check accepted. INVALID_ARGUMENT naming `key` for a copy
+  // inside a group of short options ("-te NAME"), which cannot be taken out
+  // alone.
+  struct CopiedVariables {
+    std::vector<std::string> args;
+    std::vector<std::string> names;
+  };
+  absl::StatusOr<CopiedVariables> TakeCopiedVariables(const std::vector<std::string>& args,
+                                                      absl::string_view key) const;
 
  private:
   // OK, or why `option` (parsed with this policy's grammar) is refused.

@@ -1,5 +1,7 @@
 #include "controller/commands/run_command.h"
 
+#include <stdlib.h>
+
 #include <CLI/CLI.hpp>
 #include <deque>
 #include <memory>
@@ -9,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/config_tree.h"
+#include "common/copied_variables.h"
 #include "common/legacy_cube_converter.h"
 #include "common/slurm_settings.h"
 #include "common/yaml_reader.h"
@@ -184,6 +187,10 @@ absl::Status PrepareRequest(const RunCommandOptions& options, const HostEntry& h
     (*request->mutable_platform_defaults())[key] = value;
   }
   for (const auto& [key, value] : host.env) (*request->mutable_env())[key] = value;
+  // As MLCube: `-e NAME` in the cube's run arguments copies *your* NAME.
+  for (const std::string& name : CopiedVariableNames(**cube)) {
+    if (const char* value = getenv(name.c_str())) (*request->mutable_caller_env())[name] = value;
+  }
   request->set_gpus(options.gpus);
   for (const std::string& stage : options.stage) request->add_stage(stage);
   if (host.scheduler == "slurm") {
@@ -292,6 +299,11 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
   }
   const Cube& cube = *requests.front().cube;
   for (const std::string& warning : cube.warnings) console.Warning(warning);
+  for (const std::string& name : CopiedVariableNames(cube)) {
+    if (getenv(name.c_str()) != nullptr) continue;
+    console.Warning(absl::StrCat("the cube copies ", name, " from your environment (-e ", name,
+                                 "), but it is not set here: the task starts without it"));
+  }
   // A sweep is refused here, naming the axis, or its runs' inputs are
   // written so the push takes them.
   const std::vector<std::string> tasks(requests.front().submit.tasks().begin(),

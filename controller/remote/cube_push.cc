@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/repository_inputs.h"
 #include "common/safe_path.h"
 #include "controller/sync/ignore_rules.h"
 #include "controller/sync/scan_cache.h"
@@ -44,6 +45,34 @@ bool IsReadableDirectory(const std::string& path) {
          access(path.c_str(), R_OK | X_OK) == 0;
 }
 
+// Pushes `dir` (outside the cube) as the tree `id`: its .dockerignore and
+// .mlcubeignore, the hosts file's `exclude`, never the cube's workspace or
+// an image. Returns `id`.
+absl::StatusOr<std::string> PushSecondTree(std::shared_ptr<grpc::Channel> channel, const Cube& cube,
+                                           const std::string& dir, const std::string& id,
+                                           const std::vector<std::string>& exclude, bool dry_run,
+                                           const Console& console) {
+  absl::StatusOr<IgnoreRules> rules = IgnoreRules::ForBuildContext(dir);
+  if (!rules.ok()) return rules.status();
+  ScanCache cache = ScanCache::Load(ScanCache::DefaultFileFor(dir));
+  SyncClient client(std::move(channel), &cache);
+  PushOptions push;
+  push.cube_root = dir;
+  push.cube_id = id;
+  push.rules = *rules;
+  for (const std::string& pattern : exclude) push.rules.AddPattern(pattern);
+  push.exclude_dirs = {cube.workspace, cube.workspace + "/.image"};
+  if (!cube.singularity.image_dir.empty()) push.exclude_dirs.push_back(cube.singularity.image_dir);
+  push.dry_run = dry_run;
+  push.show_progress = console.verbosity() != Verbosity::kQuiet;
+  push.interactive = ::isatty(STDERR_FILENO) == 1;
+  absl::StatusOr<PushStats> stats = client.Push(push);
+  if (!stats.ok()) return stats.status();
+  for (const std::string& warning : stats->warnings) console.Warning(warning);
+  console.Verbose(absl::StrFormat("synced %s: %d files", dir, stats->files_scanned));
+  return id;
+}
+
 }  // namespace
 
 std::string BuildContextId(const std::string& context_dir) {
@@ -76,29 +105,41 @@ absl::StatusOr<std::string> PushBuildContext(std::shared_ptr<grpc::Channel> chan
     console.Warning(absl::StrCat(what, "; the host pulls the image unless it has it"));
     return std::string();
   }
-  absl::StatusOr<IgnoreRules> rules = IgnoreRules::ForBuildContext(context);
-  if (!rules.ok()) return rules.status();
-  ScanCache cache = ScanCache::Load(ScanCache::DefaultFileFor(context));
-  SyncClient client(std::move(channel), &cache);
-  PushOptions push;
-  push.cube_root = context;
-  push.cube_id = context_id;
-  push.rules = *rules;
-  for (const std::string& pattern : request.exclude) push.rules.AddPattern(pattern);
-  push.exclude_dirs = {cube.workspace, cube.workspace + "/.image"};
-  if (!cube.singularity.image_dir.empty()) push.exclude_dirs.push_back(cube.singularity.image_dir);
-  push.dry_run = request.dry_run;
-  push.show_progress = console.verbosity() != Verbosity::kQuiet;
-  push.interactive = ::isatty(STDERR_FILENO) == 1;
-  absl::StatusOr<PushStats> stats = client.Push(push);
-  if (!stats.ok()) {
-    return absl::Status(stats.status().code(), absl::StrCat("pushing the build context ", context,
-                                                            ": ", stats.status().message()));
+  absl::StatusOr<std::string> pushed =
+      PushSecondTree(channel, cube, context, context_id, request.exclude, request.dry_run, console);
+  if (!pushed.ok()) {
+    return absl::Status(pushed.status().code(), absl::StrCat("pushing the build context ", context,
+                                                             ": ", pushed.status().message()));
   }
-  for (const std::string& warning : stats->warnings) console.Warning(warning);
-  console.Verbose(
-      absl::StrFormat("synced build context %s: %d files", context, stats->files_scanned));
-  return push.cube_id;
+  return pushed;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> PushInputTrees(
+    std::shared_ptr<grpc::Channel> channel, const InputTreesPushRequest& request,
+    const Console& console) {
+  const Cube& cube = *request.cube;
+  absl::StatusOr<std::map<std::string, std::string>> dirs =
+      RepositoryInputDirs(cube, request.tasks);
+  if (!dirs.ok()) return dirs.status();
+  std::map<std::string, std::string> trees;
+  for (const auto& [relative, dir] : *dirs) {
+    if (!IsReadableDirectory(dir)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(cube.config_file, ": ", dir, " (", relative,
+                       " from the cube, holding inputs of its tasks) is not a readable directory"));
+    }
+    absl::StatusOr<std::string> id =
+        PushSecondTree(channel, cube, dir, SyncClient::DefaultCubeId(dir + "#input-tree"),
+                       request.exclude, request.dry_run, console);
+    if (!id.ok()) {
+      return absl::Status(id.status().code(), absl::StrCat("pushing ", dir,
+                                                           " (inputs from the "
+                                                           "cube's repository): ",
+                                                           id.status().message()));
+    }
+    trees[relative] = *id;
+  }
+  return trees;
 }
 
 }  // namespace mlcube

@@ -6,6 +6,7 @@
 // the built-in image rules decide what moves, and container images (the
 // Singularity image dir, WORKSPACE/.image, *.sif, *.simg) never do.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,22 @@ struct BuildContextPushRequest {
 absl::StatusOr<std::string> PushBuildContext(std::shared_ptr<grpc::Channel> channel,
                                              const BuildContextPushRequest& request,
                                              const Console& console);
+
+// Inputs of `tasks` outside the workspace and the cube but inside its
+// repository (`../../configs/x.yaml`, see RepositoryInputDirs): each
+// directory they need is synced as a tree of its own, as an outside build
+// context is (its ignore files, the hosts file's `exclude`, never the
+// workspace or an image). Returns SubmitJobRequest.input_trees; an input
+// that leaves the repository is INVALID_ARGUMENT naming the parameter.
+struct InputTreesPushRequest {
+  const Cube* cube = nullptr;
+  std::vector<std::string> tasks;
+  std::vector<std::string> exclude;
+  bool dry_run = false;
+};
+absl::StatusOr<std::map<std::string, std::string>> PushInputTrees(
+    std::shared_ptr<grpc::Channel> channel, const InputTreesPushRequest& request,
+    const Console& console);
 
 // The tree id a build context directory is synced under.
 std::string BuildContextId(const std::string& context_dir);

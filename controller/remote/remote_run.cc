@@ -157,6 +157,7 @@ void PrintPlanText(const JobPlan& plan) {
     if (!step.error().empty()) std::printf("  (not planned yet: %s)\n", step.error().c_str());
     if (!step.cwd().empty()) std::printf("  cd %s\n", step.cwd().c_str());
     if (step.argv_size() > 0) std::printf("  %s\n", absl::StrJoin(step.argv(), " ").c_str());
+    for (const std::string& env : step.env()) std::printf("  environment: %s\n", env.c_str());
   }
 }
 
@@ -199,13 +200,21 @@ absl::Status PushForJob(AgentConnection& agent, RemoteRunRequest& request,
   context.cube = &cube;
   context.docker_build = request.submit.runtime() != mlcube_remote::v1::RUNTIME_SINGULARITY;
   context.exclude = request.exclude;
+  InputTreesPushRequest inputs;
+  inputs.cube = &cube;
+  inputs.tasks.assign(request.submit.tasks().begin(), request.submit.tasks().end());
+  inputs.exclude = request.exclude;
   ExitOnInterrupt(interrupts);
-  // The context first: one that cannot be read here stops us before the cube moves.
+  // The context and the repository's inputs first: one that cannot be read
+  // here stops us before the cube moves.
   absl::StatusOr<std::string> context_id = PushBuildContext(agent.channel(), context, console);
+  absl::StatusOr<std::map<std::string, std::string>> trees = absl::CancelledError("not pushed");
+  if (context_id.ok()) trees = PushInputTrees(agent.channel(), inputs, console);
   absl::StatusOr<PushStats> pushed = absl::CancelledError("not pushed");
-  if (context_id.ok()) pushed = PushCube(sync, push, console);
+  if (context_id.ok() && trees.ok()) pushed = PushCube(sync, push, console);
   interrupts.SetCallback(nullptr);
   if (!context_id.ok()) return context_id.status();
+  if (!trees.ok()) return trees.status();
   if (!pushed.ok()) {
     return absl::Status(pushed.status().code(), absl::StrCat("push to ", agent.Describe(), ": ",
                                                              pushed.status().message()));
@@ -216,6 +225,8 @@ absl::Status PushForJob(AgentConnection& agent, RemoteRunRequest& request,
                                ProgressReporter::HumanBytes(pushed->bytes_deduplicated)));
   request.submit.set_cube_id(cube_id);
   request.submit.set_build_context_id(*context_id);
+  request.submit.mutable_input_trees()->clear();
+  for (const auto& [dir, id] : *trees) (*request.submit.mutable_input_trees())[dir] = id;
   return absl::OkStatus();
 }
 
@@ -288,6 +299,10 @@ std::string PlanToJson(const JobPlan& plan) {
     for (const std::string& arg : step.argv()) argv->add_values()->set_string_value(arg);
     auto* creates = out["creates"].mutable_list_value();
     for (const std::string& dir : step.creates()) creates->add_values()->set_string_value(dir);
+    if (step.env_size() > 0) {
+      auto* env = out["env"].mutable_list_value();
+      for (const std::string& entry : step.env()) env->add_values()->set_string_value(entry);
+    }
     if (!step.error().empty()) out["error"].set_string_value(step.error());
     if (!step.cwd().empty()) out["cwd"].set_string_value(step.cwd());
   }

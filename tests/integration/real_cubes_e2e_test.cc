@@ -306,6 +306,7 @@ TEST_P(RealCubeDryRunTest, MatchesMlcube) {
       ParseRunLine(commands[commands.size() - 1].as<std::vector<std::string>>(), runner, image);
   RunLine ours = ParseRunLine(normalizer.Normalize(task["argv"].as<std::vector<std::string>>()),
                               runner, our_image);
+  if (task["env"].IsDefined()) AddShownEnv(task["env"].as<std::vector<std::string>>(), &ours);
   if (ours.image == our_image) ours.image = image;  // the agent's own build
   ExpectSameRunLine(theirs, ours);
 

@@ -2,6 +2,7 @@
 // integration tests run them for real).
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -11,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "agent/runtimes/apptainer_runtime.h"
 #include "agent/runtimes/docker_runtime.h"
 #include "tests/support/temp_dir.h"
@@ -89,6 +92,98 @@ TEST(DockerRuntimeTest, ExtraRunArgumentsThatExposeTheHostAreRefused) {
   EXPECT_FALSE(docker.TaskCommand(cube, GreetInvocation(), StepContext{}).ok());
   cube.docker.env_args = "--shm-size=1g";
   EXPECT_TRUE(docker.TaskCommand(cube, GreetInvocation(), StepContext{}).ok());
+}
+
+// MLCube runs on the caller's machine, so `-e NAME` in a cube copies the
+// caller's NAME: the agent passes the value the caller sent through the env
+// file (never argv), and never lets docker read the agent's own NAME.
+TEST(DockerRuntimeTest, VariablesCopiedFromTheCallerGoToTheEnvFileOnly) {
+  struct Case {
+    const char* cpu_args;
+    const char* env_args;
+    std::map<std::string, std::string> caller_env;
+    const char* file_has;           // a line the env file must hold ("" none)
+    const char* shown;              // StepCommand::shown_env, joined
+    std::vector<std::string> kept;  // what stays of the cube's arguments
+  };
+  const Case cases[] = {
+      {"-e HF_TOKEN",
+       "",
+       {{"HF_TOKEN", "hf_secret"}},
+       "HF_TOKEN=hf_secret\n",
+       "HF_TOKEN=<from your environment>",
+       {}},
+      {"--shm-size=1g",
+       "--env=WANDB_KEY",
+       {{"WANDB_KEY", "w s"}},
+       "WANDB_KEY=w s\n",
+       "WANDB_KEY=<from your environment>",
+       {"--shm-size=1g"}},
+      {"--env HF_TOKEN --ipc=private",
+       "",
+       {},
+       "",
+       "HF_TOKEN (not set in your environment: left out)",
+       {"--ipc=private"}},
+      {"-e A=1", "", {{"A", "caller"}}, "", "", {"-e", "A=1"}},
+  };
+  for (const Case& c : cases) {
+    ::mlcube::testing::TempDir dir;
+    DockerRuntime docker("docker", "/usr/bin/docker");
+    Cube cube = HelloCube();
+    cube.docker.cpu_args = c.cpu_args;
+    cube.docker.env_args = c.env_args;
+    StepContext context;
+    context.job_id = "0badcafe";
+    context.job_dir = dir.path();
+    context.step_prefix = dir.path() + "/step-0";
+    context.caller_env = c.caller_env;
+    auto command = docker.TaskCommand(cube, GreetInvocation(), context);
+    ASSERT_TRUE(command.ok()) << c.cpu_args << ": " << command.status();
+    const auto& a = command->argv;
+    for (const auto& [name, value] : c.caller_env) {
+      for (const std::string& arg : a) EXPECT_EQ(arg.find(value), std::string::npos) << arg;
+    }
+    // Docker never gets a bare name, which it would look up in the
+    // agent's environment.
+    for (size_t i = 0; i + 1 < a.size(); ++i) {
+      if (a[i] == "-e" || a[i] == "--env") {
+        EXPECT_NE(a[i + 1].find('='), std::string::npos) << c.cpu_args;
+      }
+      EXPECT_FALSE(absl::StartsWith(a[i], "--env=") && a[i].find('=', 6) == std::string::npos);
+    }
+    for (const std::string& kept : c.kept) EXPECT_TRUE(Contains(a, {kept})) << kept;
+    std::ifstream env_file(context.step_prefix + ".env");
+    std::stringstream env_text;
+    env_text << env_file.rdbuf();
+    if (*c.file_has != '\0') {
+      EXPECT_NE(env_text.str().find(c.file_has), std::string::npos) << env_text.str();
+    }
+    EXPECT_EQ(absl::StrJoin(command->shown_env, " "), c.shown) << c.cpu_args;
+  }
+}
+
+TEST(DockerRuntimeTest, CopiedVariablesLostInARestartOrWithLineBreaksFailTheTask) {
+  ::mlcube::testing::TempDir dir;
+  DockerRuntime docker("docker", "/usr/bin/docker");
+  Cube cube = HelloCube();
+  cube.docker.cpu_args = "-e HF_TOKEN";
+  StepContext context;
+  context.job_dir = dir.path();
+  context.step_prefix = dir.path() + "/step-0";
+  context.caller_env_withheld = {"HF_TOKEN"};
+  auto lost = docker.TaskCommand(cube, GreetInvocation(), context);
+  EXPECT_EQ(lost.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(lost.status().message()),
+              ::testing::HasSubstr("docker.cpu_args copies HF_TOKEN from your environment"));
+  context.caller_env_withheld.clear();
+  context.caller_env = {{"HF_TOKEN", "two\nlines"}};
+  auto multiline = docker.TaskCommand(cube, GreetInvocation(), context);
+  EXPECT_EQ(multiline.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(multiline.status().message().find("two"), std::string::npos);
+  // A copy inside a group of short options is refused at submit.
+  cube.docker.cpu_args = "-te HF_TOKEN";
+  EXPECT_EQ(docker.CheckCube(cube, StepContext{}).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(OwnerImageTagTest, EachIdentityHasItsOwnValidTag) {
@@ -257,6 +352,19 @@ TEST(ApptainerRuntimeTest, RunBindsMountsPassesEnvByPrefixAndChecksTheSif) {
   EXPECT_TRUE(Contains(exec->argv, {"exec"}));
   EXPECT_TRUE(Contains(exec->argv, {sif, "/bin/sh", "/hello.sh", "greet"}));
   EXPECT_EQ(exec->env.at("SINGULARITYENV_A"), "b");
+
+  // `--env NAME` copies the caller's NAME: by the runtime's environment,
+  // never argv, and never the agent's own (--cleanenv).
+  Cube copying = cube;
+  copying.singularity.run_args = "--env HF_TOKEN";
+  StepContext with_caller = context;
+  with_caller.caller_env = {{"HF_TOKEN", "hf_secret"}};
+  auto copied = apptainer.TaskCommand(copying, GreetInvocation(), with_caller);
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  EXPECT_EQ(copied->env.at("APPTAINERENV_HF_TOKEN"), "hf_secret");
+  EXPECT_FALSE(Contains(copied->argv, {"--env"}));
+  for (const std::string& arg : copied->argv) EXPECT_EQ(arg.find("HF_TOKEN"), std::string::npos);
+  EXPECT_EQ(copied->shown_env, std::vector<std::string>{"HF_TOKEN=<from your environment>"});
   (void)!system((std::string("rm -rf ") + tmpl).c_str());
 }
 

@@ -81,6 +81,63 @@ TEST(MountPlannerTest, UntypedParametersAreDecidedByTheHostPath) {
   EXPECT_THAT(std::string(plan.status().message()), ::testing::HasSubstr("parameter 'd'"));
 }
 
+// MLCube decides an untyped input by its path, but refuses an untyped
+// output outright, even one that exists.
+TEST(MountPlannerTest, AnUntypedOutputIsRefusedAsMlcubeRefusesIt) {
+  Task task;
+  task.name = "t";
+  Parameter out = Param("model", kDir, "/ws/model");
+  out.type = ParameterType::kUnknown;
+  task.outputs = {out};
+  MountPlanOptions options;
+  options.probe = [](const std::string&) { return PathKind::kDirectory; };
+  absl::StatusOr<TaskInvocation> plan = PlanTaskInvocation(task, options);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(std::string(plan.status().message()),
+              ::testing::HasSubstr("tasks.t.parameters.outputs.model: output parameter 'model' "
+                                   "has no type; MLCube refuses the task"));
+}
+
+// Outside the workspace: an input written relative to it only in a tree
+// synced with the cube; a host path (absolute, ~) only as the options
+// allow; a relative output never.
+TEST(MountPlannerTest, PathsOutsideTheWorkspace) {
+  struct Case {
+    const char* default_value;
+    const char* host_path;
+    bool output;
+    bool allowed;
+    const char* refused;
+  };
+  const Case cases[] = {
+      {"../../configs/c.yaml", "/trees/configs/c.yaml", false, true, ""},
+      {"../../other/c.yaml", "/state/other/c.yaml", false, true, "was not synced with the cube"},
+      {"../results", "/trees/results", true, true, "outputs stay in the workspace"},
+      {"~/.cache/hub", "/home/u/.cache/hub", true, true, ""},
+      {"/data/x.csv", "/data/x.csv", false, false, "denied here"},
+  };
+  for (const Case& c : cases) {
+    Task task;
+    task.name = "t";
+    Parameter p = Param("p", c.output ? kDir : kFile, c.host_path);
+    p.default_value = c.default_value;
+    (c.output ? task.outputs : task.inputs).push_back(p);
+    MountPlanOptions options;
+    options.confine_to = "/ws";
+    options.also_within = {"/trees/configs"};
+    options.allow_outside = [&c](const std::string&, bool) {
+      return c.allowed ? absl::OkStatus() : absl::PermissionDeniedError("denied here");
+    };
+    absl::StatusOr<TaskInvocation> plan = PlanTaskInvocation(task, options);
+    if (*c.refused == '\0') {
+      EXPECT_TRUE(plan.ok()) << c.default_value << ": " << plan.status();
+    } else {
+      ASSERT_FALSE(plan.ok()) << c.default_value;
+      EXPECT_THAT(std::string(plan.status().message()), ::testing::HasSubstr(c.refused));
+    }
+  }
+}
+
 TEST(MountPlannerTest, PathsWithSpacesStayOneArgument) {
   Task task;
   task.name = "t";

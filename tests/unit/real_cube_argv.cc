@@ -113,6 +113,13 @@ RunLine ParseRunLine(const std::vector<std::string>& argv, const std::string& ru
   return line;
 }
 
+void AddShownEnv(const std::vector<std::string>& shown_env, RunLine* line) {
+  for (const std::string& entry : shown_env) {
+    line->env.push_back(entry.substr(0, entry.find_first_of("= ")));
+  }
+  std::sort(line->env.begin(), line->env.end());
+}
+
 void ExpectSameRunLine(const RunLine& expected, const RunLine& ours) {
   auto mounts = [](const std::vector<MountEntry>& m) {
     std::vector<std::string> out;

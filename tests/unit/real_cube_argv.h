@@ -43,6 +43,10 @@ struct RunLine {
 RunLine ParseRunLine(const std::vector<std::string>& argv, const std::string& runner,
                      const std::string& image);
 void ExpectSameRunLine(const RunLine& expected, const RunLine& ours);
+// Our plan's environment that argv does not show (StepCommand::shown_env,
+// the dry-run's "env"): a variable copied from the caller is MLCube's
+// `-e NAME`, so it is added to `line` as NAME.
+void AddShownEnv(const std::vector<std::string>& shown_env, RunLine* line);
 
 struct ConfigureLine {
   std::string kind;  // pull | build

@@ -167,6 +167,9 @@ TEST(BuildContextIgnoreTest, DockerignoreIsAnchoredAtTheContextRoot) {
   (void)!system(("rm -rf " + root).c_str());
 }
 
+// A shared agent's view of an identity other than its owner, no bind roots.
+const HostPathAccess kSharedAgent(/*owner=*/false, {}, "/state");
+
 TEST(TaskStepTest, UntypedParameterMissingAtSubmitIsDecidedWhenTheTaskStarts) {
   char tmpl[] = "/tmp/task-step-test-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -184,8 +187,8 @@ TEST(TaskStepTest, UntypedParameterMissingAtSubmitIsDecidedWhenTheTaskStarts) {
   cube.tasks["infer"] = task;
   // An earlier task of the same job may make it: submit accepts it there,
   // and refuses it as the job's first task, naming it.
-  EXPECT_TRUE(CheckTaskAtSubmit(cube, "infer", /*after_other_tasks=*/true).ok());
-  absl::Status first = CheckTaskAtSubmit(cube, "infer", /*after_other_tasks=*/false);
+  EXPECT_TRUE(CheckTaskAtSubmit(cube, "infer", /*after_other_tasks=*/true, kSharedAgent).ok());
+  absl::Status first = CheckTaskAtSubmit(cube, "infer", /*after_other_tasks=*/false, kSharedAgent);
   EXPECT_NE(first.message().find("predictions"), std::string::npos) << first;
   DockerRuntime docker("docker", "/usr/bin/docker");
   StepContext context = DryRun("");

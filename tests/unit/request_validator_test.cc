@@ -40,6 +40,27 @@ TEST(RequestValidatorTest, SubmitFieldsAreCheckedAndNamed) {
   (*r.mutable_env())["OK"] = std::string("a\0b", 3);
   ExpectRefused(ValidateSubmitJobRequest(r), "env.OK");
   r = GoodSubmit();
+  (*r.mutable_caller_env())["HF_TOKEN"] = "hf_x";
+  EXPECT_TRUE(ValidateSubmitJobRequest(r).ok());
+  (*r.mutable_caller_env())["LD_PRELOAD=/x"] = "y";
+  ExpectRefused(ValidateSubmitJobRequest(r), "caller_env");
+  r = GoodSubmit();
+  r.add_caller_env_withheld("HF_TOKEN");  // the agent's own mark
+  ExpectRefused(ValidateSubmitJobRequest(r), "caller_env_withheld");
+  for (const char* dir : {"../configs", "../../a/b"}) {
+    r = GoodSubmit();
+    (*r.mutable_input_trees())[dir] = "configs-1234";
+    EXPECT_TRUE(ValidateSubmitJobRequest(r).ok()) << dir;
+  }
+  for (const char* dir : {"configs", "/etc", "../", "../a/../../b", "../a/./b", "..//a"}) {
+    r = GoodSubmit();
+    (*r.mutable_input_trees())[dir] = "configs-1234";
+    ExpectRefused(ValidateSubmitJobRequest(r), "input_trees");
+  }
+  r = GoodSubmit();
+  (*r.mutable_input_trees())["../configs"] = "../x";
+  ExpectRefused(ValidateSubmitJobRequest(r), "input_trees");
+  r = GoodSubmit();
   r.set_gpus("all; rm -rf /");
   ExpectRefused(ValidateSubmitJobRequest(r), "gpus");
   r = GoodSubmit();

@@ -123,9 +123,9 @@ TEST(RunArgumentPolicyTest, RefusesHostAccessInEverySpelling) {
                            "--label mlcube-agent.job=other",
                            "-d",
                            "--sysctl a=b",
-                           "-e HOME",
-                           "-eHOME",
-                           "--env=PATH"}) {
+                           "-e 1ABC",
+                           "--env=A-B",
+                           "-e="}) {
     absl::Status status = DockerRun(args);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << args;
   }
@@ -159,7 +159,7 @@ TEST(RunArgumentPolicyTest, MessageNamesKeyArgumentAndReason) {
               HasSubstr("\"--network host\" shares the host's network"));
   EXPECT_THAT(DockerRun("--frobnicate").message(),
               HasSubstr("docker.cpu_args: \"--frobnicate\" is an unknown option"));
-  EXPECT_THAT(DockerRun("-e HOME").message(), HasSubstr("agent's environment"));
+  EXPECT_THAT(DockerRun("-e 1A").message(), HasSubstr("\"-e 1A\" copies a variable whose name"));
   const std::string escaped = std::string(DockerRun("--x\n\x1b[2J").message());
   EXPECT_EQ(escaped.find('\n'), std::string::npos);
   EXPECT_EQ(escaped.find('\x1b'), std::string::npos);
@@ -241,7 +241,7 @@ TEST(RunArgumentPolicyTest, ApptainerRunGrammar) {
                            "--network bridge",
                            "--network-args portmap=80:80/tcp",
                            "--env-file /x",
-                           "--env HOME",
+                           "--env 1HOME",
                            "-w",
                            "--writable",
                            "--fakeroot",
@@ -278,6 +278,48 @@ TEST(RunArgumentPolicyTest, DockerBuildArguments) {
                            "--build-context x=/etc", "--network host", "--iidfile /x"}) {
     EXPECT_FALSE(build.Check(Words(args), "docker.build_args").ok()) << args;
   }
+}
+
+// `-e NAME` (no value) copies the caller's NAME (MLCube runs on the
+// caller's machine): allowed for runs, never for builds, and taken out of
+// the arguments so the runtime never reads the agent's own environment.
+TEST(RunArgumentPolicyTest, TakesOutVariablesCopiedFromTheCaller) {
+  struct Case {
+    RuntimeFamily family;
+    const char* args;
+    const char* kept;
+    const char* names;
+  };
+  const Case cases[] = {
+      {RuntimeFamily::kDocker, "-e HF_TOKEN", "", "HF_TOKEN"},
+      {RuntimeFamily::kDocker, "--env HF_TOKEN --shm-size=1g", "--shm-size=1g", "HF_TOKEN"},
+      {RuntimeFamily::kDocker, "--env=HF_TOKEN -e A=1", "-e A=1", "HF_TOKEN"},
+      {RuntimeFamily::kDocker, "-eX_1 -it -e Y", "-it", "X_1 Y"},
+      {RuntimeFamily::kDocker, "--gpus all -e A=1 --ipc=private", "--gpus all -e A=1 --ipc=private",
+       ""},
+      // The value of --shm-size is never read as an option.
+      {RuntimeFamily::kDocker, "--shm-size -e -e B", "--shm-size -e", "B"},
+      {RuntimeFamily::kApptainer, "--nv --env HF_TOKEN", "--nv", "HF_TOKEN"},
+      {RuntimeFamily::kApptainer, "--env=A=1,B=2 --env=C", "--env=A=1,B=2", "C"},
+      // Apptainer's -e is --cleanenv, not --env.
+      {RuntimeFamily::kApptainer, "-e --nv", "-e --nv", ""},
+  };
+  for (const Case& c : cases) {
+    const RunArgumentPolicy policy(c.family, RuntimeStep::kRun, {});
+    ASSERT_TRUE(policy.Check(Words(c.args), "k").ok()) << c.args;
+    auto split = policy.TakeCopiedVariables(Words(c.args), "k");
+    ASSERT_TRUE(split.ok()) << c.args << ": " << split.status();
+    EXPECT_EQ(split->args, Words(c.kept)) << c.args;
+    EXPECT_EQ(split->names, Words(c.names)) << c.args;
+  }
+  const RunArgumentPolicy docker(RuntimeFamily::kDocker, RuntimeStep::kRun, {});
+  EXPECT_THAT(docker.TakeCopiedVariables(Words("-te HOME"), "docker.cpu_args").status().message(),
+              HasSubstr("docker.cpu_args: \"-te HOME\" copies a variable inside a group"));
+  // Builds never copy: a build argument without a value would read the
+  // agent's own environment.
+  const RunArgumentPolicy build(RuntimeFamily::kDocker, RuntimeStep::kBuild, {});
+  EXPECT_THAT(build.Check(Words("--build-arg HOME"), "k").message(),
+              HasSubstr("agent's environment"));
 }
 
 TEST(RunArgumentPolicyTest, RuntimeFamilies) {
