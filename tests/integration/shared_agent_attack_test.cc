@@ -8,7 +8,8 @@
 //  - job logs: alice's tasks print without newlines, forever, on an agent
 //    whose state directory is a 64 MiB filesystem (limits.job_log_bytes);
 //  - the queue: alice fills her queue and keeps submitting 1000-run
-//    sweeps (limits.queued_jobs);
+//    sweeps, on an agent whose state directory is a 32 MiB filesystem
+//    (limits.queued_jobs);
 //  - YAML: alice keeps planning and submitting with an alias bomb as
 //    platform file, which the agent reads (the bounded YAML reader,
 //    common/yaml_limits.h).
@@ -17,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -115,8 +117,8 @@ class SharedAgentAttackTest : public ::testing::Test {
 
   CommandResult Run(const std::string& user, const std::string& cube, const std::string& task,
                     std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {
-        "-q", "run", "--mlcube=" + cube, "--task=" + task, "-P", "docker.image=" + Image()};
+    std::vector<std::string> args = {"run", "--mlcube=" + cube, "--task=" + task, "-P",
+                                     "docker.image=" + Image()};
     args.insert(args.end(), extra.begin(), extra.end());
     return agents_->As(user, args);
   }
@@ -138,6 +140,7 @@ class SharedAgentAttackTest : public ::testing::Test {
     const CommandResult run = Run("alice", cube, task, {"-d"});
     EXPECT_EQ(run.exit_code, 0) << run.out << run.err << agents_->agent().Stderr();
     alice_jobs_.push_back(JobIdIn(run));
+    EXPECT_EQ(alice_jobs_.back().size(), 8u) << run.out << run.err;
     return alice_jobs_.back();
   }
 
@@ -178,29 +181,36 @@ TEST_F(SharedAgentAttackTest, JobLogFloodLeavesOthersRunsQuick) {
   Shell("cp '" + scratch_.path() + "/hello.sh' '" + alices + "/build/hello.sh'");
   const std::vector<std::string> jobs = {StartAlices(alices, "fail"), StartAlices(alices, "fail")};
 
-  // Until her logs have passed what the agent's filesystem holds.
+  // Until her logs have passed what the agent's filesystem holds, or stop
+  // growing (the filesystem is full).
   auto stub = v1::Jobs::NewStub(agents_->Channel("alice"));
   const auto deadline = Clock::now() + std::chrono::seconds(120);
   int64_t printed = 0;
-  while (printed < (80 << 20) && Clock::now() < deadline) {
-    printed = 0;
+  auto grew = Clock::now();
+  while (printed < (80 << 20) && Clock::now() < deadline &&
+         Clock::now() - grew < std::chrono::seconds(5)) {
+    int64_t now_printed = 0;
     for (const std::string& id : jobs) {
       grpc::ClientContext ctx;
       v1::GetJobRequest request;
       request.set_job_id(id);
       v1::Job job;
-      if (stub->GetJob(&ctx, request, &job).ok()) printed += job.log_end_offset();
+      if (stub->GetJob(&ctx, request, &job).ok()) now_printed += job.log_end_offset();
     }
+    if (now_printed > printed) grew = Clock::now();
+    printed = std::max(printed, now_printed);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  ASSERT_GE(printed, 80 << 20) << agents_->agent().Stderr();
+  EXPECT_GE(printed, 80 << 20) << "alice's logs stopped growing" << agents_->agent().Stderr();
 
   const auto attacked = BobsMedianRun(bobs);
   ExpectWithinTwiceIdle("alice's log flood", idle, attacked);
-  std::string used;
-  Shell("df --output=used -B1M '" + small_fs_ + "' | tail -1", &used);
-  std::cout << "alice's jobs printed " << (printed >> 20) << " MiB; the agent's 64 MiB holds "
-            << used << " MiB used\n";
+  std::string df;
+  Shell("df --output=used -B1M '" + small_fs_ + "' | tail -1", &df);
+  const int used_mib = std::stoi(df);
+  std::cout << "alice's jobs printed " << (printed >> 20) << " MiB; the agent's 64 MiB has "
+            << used_mib << " MiB used\n";
+  EXPECT_LT(used_mib, 32);
   for (const std::string& id : jobs) agents_->As("alice", {"cancel", id});
 }
 
@@ -232,7 +242,8 @@ class Attacker {
 
 TEST_F(SharedAgentAttackTest, QueueFloodLeavesOthersRunsQuick) {
   ASSERT_NO_FATAL_FAILURE(
-      StartAgent("max_concurrent_jobs: 4\nlimits: {running_jobs: 1, queued_jobs: 50}\n"));
+      StartAgent("max_concurrent_jobs: 4\nlimits: {running_jobs: 1, queued_jobs: 50}\n",
+                 SmallFilesystem("32m")));
   const std::string bobs = CopyOfHello("bob", "bob-hello");
   ASSERT_EQ(Run("bob", bobs, "greet").exit_code, 0) << agents_->agent().Stderr();
   const auto idle = BobsMedianRun(bobs);
@@ -249,6 +260,11 @@ TEST_F(SharedAgentAttackTest, QueueFloodLeavesOthersRunsQuick) {
     Attacker attacker(2, [&](int) {
       if (Run("alice", alices, "count", {"-d", "--repeat=1000"}).exit_code == 0) ++accepted;
     });
+    // Six sweeps' worth of job records would not fit the agent's 32 MiB.
+    const auto deadline = Clock::now() + std::chrono::seconds(180);
+    while (attacker.rounds() < 6 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     attacked = BobsMedianRun(bobs);
     std::cout << "alice submitted " << attacker.rounds() << " sweeps of 1000 runs, " << accepted
               << " accepted\n";
