@@ -93,6 +93,15 @@ class SharedAgentAttackTest : public ::testing::Test {
     ASSERT_TRUE(agents_->Start());
   }
 
+  // Starts the agent, builds bob's hello (his first run) and times his runs
+  // idle: bobs_, idle_.
+  void StartAgentAndTimeBobIdle(const std::string& config, const std::string& state_dir = "") {
+    ASSERT_NO_FATAL_FAILURE(StartAgent(config, state_dir));
+    bobs_ = CopyOfHello("bob", "bob-hello");
+    ASSERT_EQ(Run("bob", bobs_, "greet").exit_code, 0) << agents_->agent().Stderr();
+    idle_ = BobsMedianRun(bobs_);
+  }
+
   // A tmpfs of `size` for the agent's state directory.
   std::string SmallFilesystem(const std::string& size) {
     small_fs_ = scratch_.path() + "/state";
@@ -158,17 +167,16 @@ class SharedAgentAttackTest : public ::testing::Test {
   ::mlcube::testing::TempDir scratch_;
   std::string small_fs_;
   std::unique_ptr<TwoIdentityAgent> agents_;
+  std::string bobs_;
+  std::chrono::microseconds idle_{0};
   std::vector<std::string> alice_jobs_;
   std::vector<std::string> images_;
 };
 
 TEST_F(SharedAgentAttackTest, JobLogFloodLeavesOthersRunsQuick) {
-  ASSERT_NO_FATAL_FAILURE(
-      StartAgent("max_concurrent_jobs: 4\nlimits: {running_jobs: 2, job_log_bytes: 1M}\n",
-                 SmallFilesystem("64m")));
-  const std::string bobs = CopyOfHello("bob", "bob-hello");
-  ASSERT_EQ(Run("bob", bobs, "greet").exit_code, 0) << agents_->agent().Stderr();
-  const auto idle = BobsMedianRun(bobs);
+  ASSERT_NO_FATAL_FAILURE(StartAgentAndTimeBobIdle(
+      "max_concurrent_jobs: 4\nlimits: {running_jobs: 2, job_log_bytes: 1M}\n",
+      SmallFilesystem("64m")));
 
   // alice's `fail` prints 5 MB a second without a newline until cancelled.
   const std::string alices = CopyOfHello("alice", "alice-chatty");
@@ -203,8 +211,8 @@ TEST_F(SharedAgentAttackTest, JobLogFloodLeavesOthersRunsQuick) {
   }
   EXPECT_GE(printed, 80 << 20) << "alice's logs stopped growing" << agents_->agent().Stderr();
 
-  const auto attacked = BobsMedianRun(bobs);
-  ExpectWithinTwiceIdle("alice's log flood", idle, attacked);
+  const auto attacked = BobsMedianRun(bobs_);
+  ExpectWithinTwiceIdle("alice's log flood", idle_, attacked);
   std::string df;
   Shell("df --output=used -B1M '" + small_fs_ + "' | tail -1", &df);
   const int used_mib = std::stoi(df);
@@ -241,12 +249,9 @@ class Attacker {
 };
 
 TEST_F(SharedAgentAttackTest, QueueFloodLeavesOthersRunsQuick) {
-  ASSERT_NO_FATAL_FAILURE(
-      StartAgent("max_concurrent_jobs: 4\nlimits: {running_jobs: 1, queued_jobs: 50}\n",
-                 SmallFilesystem("32m")));
-  const std::string bobs = CopyOfHello("bob", "bob-hello");
-  ASSERT_EQ(Run("bob", bobs, "greet").exit_code, 0) << agents_->agent().Stderr();
-  const auto idle = BobsMedianRun(bobs);
+  ASSERT_NO_FATAL_FAILURE(StartAgentAndTimeBobIdle(
+      "max_concurrent_jobs: 4\nlimits: {running_jobs: 1, queued_jobs: 50}\n",
+      SmallFilesystem("32m")));
 
   // alice runs one job, so the rest of hers wait; she fills her queue...
   const std::string alices = CopyOfHello("alice", "alice-queue");
@@ -265,19 +270,16 @@ TEST_F(SharedAgentAttackTest, QueueFloodLeavesOthersRunsQuick) {
     while (attacker.rounds() < 6 && Clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    attacked = BobsMedianRun(bobs);
+    attacked = BobsMedianRun(bobs_);
     std::cout << "alice submitted " << attacker.rounds() << " sweeps of 1000 runs, " << accepted
               << " accepted\n";
   }
-  ExpectWithinTwiceIdle("alice's queue flood", idle, attacked);
+  ExpectWithinTwiceIdle("alice's queue flood", idle_, attacked);
   EXPECT_EQ(accepted, 0);
 }
 
 TEST_F(SharedAgentAttackTest, YamlAliasBombsLeaveOthersRunsQuick) {
-  ASSERT_NO_FATAL_FAILURE(StartAgent("max_concurrent_jobs: 4\n"));
-  const std::string bobs = CopyOfHello("bob", "bob-hello");
-  ASSERT_EQ(Run("bob", bobs, "greet").exit_code, 0) << agents_->agent().Stderr();
-  const auto idle = BobsMedianRun(bobs);
+  ASSERT_NO_FATAL_FAILURE(StartAgentAndTimeBobIdle("max_concurrent_jobs: 4\n"));
 
   // alice pushes a cube carrying a bomb; her controller never reads it, the
   // agent does when she names it as her platform file.
@@ -315,12 +317,12 @@ TEST_F(SharedAgentAttackTest, YamlAliasBombsLeaveOthersRunsQuick) {
       // are not rate-limited per request).
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     });
-    attacked = BobsMedianRun(bobs);
+    attacked = BobsMedianRun(bobs_);
     rounds = attacker.rounds();
     std::cout << "alice planned or submitted " << rounds << " times with a bomb, " << refused
               << " refused naming the aliases\n";
   }
-  ExpectWithinTwiceIdle("alice's YAML alias bombs", idle, attacked);
+  ExpectWithinTwiceIdle("alice's YAML alias bombs", idle_, attacked);
   // Each bomb is refused at once, naming the aliases: hundreds while bob
   // ran five times (unbounded, one takes a core for seconds).
   EXPECT_GE(refused, 50);
