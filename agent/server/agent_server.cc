@@ -77,11 +77,10 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> AgentServer::TcpCredent
   return grpc::InsecureServerCredentials();
 }
 
-absl::Status AgentServer::AddTcpListener(const std::string& address, const ConnectionBudget& budget,
-                                         grpc::ServerBuilder& builder) {
+absl::Status AgentServer::AddTcpListener(const std::string& address, grpc::ServerBuilder& builder) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = TcpCredentials(address);
   if (!credentials.ok()) return credentials.status();
-  auto listener = std::make_unique<TcpListener>(address, budget, kFirstCallDeadline);
+  auto listener = std::make_unique<TcpListener>(address, limiter_.get(), kFirstCallDeadline);
   if (absl::Status bound = listener->Bind(); !bound.ok()) return bound;
   tcp_acceptors_.push_back(builder.experimental().AddExternalConnectionAcceptor(
       grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, *credentials));
@@ -110,17 +109,18 @@ absl::Status AgentServer::Start() {
       GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
       static_cast<int>(
           std::chrono::duration_cast<std::chrono::milliseconds>(kFirstCallDeadline).count()));
-  const ConnectionBudget budget = BudgetForDescriptors(connections_per_uid_, RaiseOpenFileLimit());
+  limiter_ = std::make_unique<ConnectionLimiter>(
+      BudgetForDescriptors(connections_per_uid_, RaiseOpenFileLimit()));
   for (const std::string& address : addresses_) {
     if (absl::StartsWith(address, "unix://")) {
-      auto listener =
-          std::make_unique<UnixSocketListener>(address.substr(7), unix_mode_, unix_group_, budget);
+      auto listener = std::make_unique<UnixSocketListener>(address.substr(7), unix_mode_,
+                                                           unix_group_, limiter_.get());
       absl::Status s = listener->Bind();
       if (!s.ok()) return s;
       unix_listeners_.push_back(std::move(listener));
       continue;
     }
-    if (absl::Status added = AddTcpListener(address, budget, builder); !added.ok()) return added;
+    if (absl::Status added = AddTcpListener(address, builder); !added.ok()) return added;
   }
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
   observers.push_back(std::make_unique<CallObserverInterceptorFactory>(

@@ -64,11 +64,13 @@ class AgentServer {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TcpCredentials(
       const std::string& address) const;
   // Binds a TcpListener for `address`; its acceptor joins `builder`.
-  absl::Status AddTcpListener(const std::string& address, const ConnectionBudget& budget,
-                              grpc::ServerBuilder& builder);
+  absl::Status AddTcpListener(const std::string& address, grpc::ServerBuilder& builder);
   // Tells the TCP listeners about a call (who holds which connection).
   void ObserveCall(const grpc::ServerContextBase& context);
 
+  // Every listener's connections, against one descriptor budget; outlives
+  // the listeners.
+  std::unique_ptr<ConnectionLimiter> limiter_;
   std::vector<std::unique_ptr<UnixSocketListener>> unix_listeners_;
   std::vector<std::unique_ptr<TcpListener>> tcp_listeners_;
   std::vector<std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor>> tcp_acceptors_;

@@ -32,18 +32,23 @@ long RaiseOpenFileLimit() {
 
 std::string ConnectionLimiter::UidPrincipal(uid_t uid) { return absl::StrCat("uid ", uid); }
 
-bool ConnectionLimiter::Ended(int fd, const Entry& entry) const {
+bool ConnectionLimiter::Ended(int fd, const Entry& entry) {
   struct stat st {};
   return fstat(fd, &st) != 0 || st.st_dev != entry.dev || st.st_ino != entry.ino;
 }
 
-void ConnectionLimiter::Forget(int fd) {
+void ConnectionLimiter::ForgetLocked(int fd) {
   auto it = by_fd_.find(fd);
   if (it == by_fd_.end()) return;
   auto of = fds_of_.find(it->second.principal);
   of->second.erase(fd);
   if (of->second.empty()) fds_of_.erase(of);
   by_fd_.erase(it);
+}
+
+void ConnectionLimiter::Forget(int fd) {
+  absl::MutexLock lock(&mu_);
+  ForgetLocked(fd);
 }
 
 int ConnectionLimiter::SweepPrincipal(const std::string& principal) {
@@ -53,43 +58,65 @@ int ConnectionLimiter::SweepPrincipal(const std::string& principal) {
   for (int fd : it->second) {
     if (Ended(fd, by_fd_.at(fd))) ended.push_back(fd);
   }
-  for (int fd : ended) Forget(fd);
+  for (int fd : ended) ForgetLocked(fd);
   return static_cast<int>(ended.size());
 }
 
-int ConnectionLimiter::Sweep() {
+int ConnectionLimiter::SweepLocked() {
   std::vector<int> ended;
   for (const auto& [fd, entry] : by_fd_) {
     if (Ended(fd, entry)) ended.push_back(fd);
   }
-  for (int fd : ended) Forget(fd);
+  for (int fd : ended) ForgetLocked(fd);
   return static_cast<int>(ended.size());
+}
+
+int ConnectionLimiter::Sweep() {
+  absl::MutexLock lock(&mu_);
+  return SweepLocked();
 }
 
 int ConnectionLimiter::SweepAtMostEvery100Ms() {
   const auto now = std::chrono::steady_clock::now();
   if (now - last_full_sweep_ < std::chrono::milliseconds(100)) return 0;
   last_full_sweep_ = now;
-  return Sweep();
+  return SweepLocked();
 }
 
-int ConnectionLimiter::live(const std::string& principal) const {
+int ConnectionLimiter::LiveLocked(const std::string& principal) const {
   auto it = fds_of_.find(principal);
   return it == fds_of_.end() ? 0 : static_cast<int>(it->second.size());
 }
 
+int ConnectionLimiter::live(const std::string& principal) const {
+  absl::MutexLock lock(&mu_);
+  return LiveLocked(principal);
+}
+
+int ConnectionLimiter::total() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(by_fd_.size());
+}
+
+bool ConnectionLimiter::Remembers(int fd) const {
+  absl::MutexLock lock(&mu_);
+  return by_fd_.count(fd) > 0;
+}
+
 absl::Status ConnectionLimiter::Fits(const std::string& principal) {
-  if (budget_.per_uid > 0 && live(principal) >= budget_.per_uid && SweepPrincipal(principal) == 0) {
+  if (budget_.per_uid > 0 && LiveLocked(principal) >= budget_.per_uid &&
+      SweepPrincipal(principal) == 0) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        principal, " already has ", live(principal), " connections open to this agent (",
+        principal, " already has ", LiveLocked(principal), " connections open to this agent (",
         "limits.connections in the agent config); close some, e.g. finished clients"));
   }
-  if (budget_.total > 0 && total() >= budget_.total && SweepAtMostEvery100Ms() == 0) {
+  const int total = static_cast<int>(by_fd_.size());
+  if (budget_.total > 0 && total >= budget_.total && SweepAtMostEvery100Ms() == 0) {
     const bool reserve_open =
-        live(principal) < budget_.reserve_per_uid && total() < budget_.hard_total;
+        LiveLocked(principal) < budget_.reserve_per_uid && total < budget_.hard_total;
     if (!reserve_open) {
       return absl::ResourceExhaustedError(
-          absl::StrCat("the agent has ", total(),
+          absl::StrCat("the agent has ", total,
                        " connections open, all it keeps descriptors for; try again later"));
     }
   }
@@ -99,8 +126,9 @@ absl::Status ConnectionLimiter::Fits(const std::string& principal) {
 absl::Status ConnectionLimiter::Admit(const std::string& principal, int fd) {
   struct stat st {};
   if (fstat(fd, &st) != 0) return absl::InvalidArgumentError("not an open descriptor");
+  absl::MutexLock lock(&mu_);
   // The number is ours now, so whatever was remembered under it has ended.
-  Forget(fd);
+  ForgetLocked(fd);
   if (absl::Status fits = Fits(principal); !fits.ok()) return fits;
   by_fd_[fd] = Entry{principal, st.st_dev, st.st_ino};
   fds_of_[principal].insert(fd);
@@ -108,15 +136,16 @@ absl::Status ConnectionLimiter::Admit(const std::string& principal, int fd) {
 }
 
 absl::Status ConnectionLimiter::Reassign(int fd, const std::string& principal) {
+  absl::MutexLock lock(&mu_);
   auto it = by_fd_.find(fd);
   if (it == by_fd_.end() || Ended(fd, it->second)) {
-    Forget(fd);
+    ForgetLocked(fd);
     return absl::NotFoundError(absl::StrCat("no connection on descriptor ", fd));
   }
   if (it->second.principal == principal) return absl::OkStatus();
   const Entry entry = it->second;
   // Not counted twice while checked: the connection leaves its old charge.
-  Forget(fd);
+  ForgetLocked(fd);
   if (absl::Status fits = Fits(principal); !fits.ok()) return fits;
   by_fd_[fd] = Entry{principal, entry.dev, entry.ino};
   fds_of_[principal].insert(fd);

@@ -16,7 +16,8 @@
 // connection), and all of them in Sweep(). One fstat per remembered fd:
 // about a microsecond each.
 //
-// Not thread-safe: the owner serialises every call.
+// Thread-safe: one limiter is shared by every listener of the agent (unix
+// sockets and TCP), so that together they keep the descriptor reserve.
 
 #include <sys/types.h>
 
@@ -25,7 +26,9 @@
 #include <set>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 
 namespace mlcube {
 
@@ -72,11 +75,11 @@ class ConnectionLimiter {
   int Sweep();
 
   // True while `fd` is remembered (admitted, not forgotten or swept).
-  bool Remembers(int fd) const { return by_fd_.count(fd) > 0; }
+  bool Remembers(int fd) const;
 
   int live(const std::string& principal) const;
   int live(uid_t uid) const { return live(UidPrincipal(uid)); }
-  int total() const { return static_cast<int>(by_fd_.size()); }
+  int total() const;
 
  private:
   struct Entry {
@@ -85,16 +88,20 @@ class ConnectionLimiter {
     ino_t ino;
   };
   static std::string UidPrincipal(uid_t uid);
-  bool Ended(int fd, const Entry& entry) const;
-  int SweepPrincipal(const std::string& principal);
-  int SweepAtMostEvery100Ms();
+  static bool Ended(int fd, const Entry& entry);
+  void ForgetLocked(int fd) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int SweepLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int SweepPrincipal(const std::string& principal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int SweepAtMostEvery100Ms() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int LiveLocked(const std::string& principal) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // OK when one more connection of `principal` fits its cap and the total.
-  absl::Status Fits(const std::string& principal);
+  absl::Status Fits(const std::string& principal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  ConnectionBudget budget_;
-  std::chrono::steady_clock::time_point last_full_sweep_;
-  std::map<int, Entry> by_fd_;
-  std::map<std::string, std::set<int>> fds_of_;
+  const ConnectionBudget budget_;
+  mutable absl::Mutex mu_;
+  std::chrono::steady_clock::time_point last_full_sweep_ ABSL_GUARDED_BY(mu_);
+  std::map<int, Entry> by_fd_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::set<int>> fds_of_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace mlcube

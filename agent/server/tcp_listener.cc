@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -40,6 +41,12 @@ std::string AddressText(const sockaddr_storage& addr) {
     inet_ntop(AF_INET6, &a6, text, sizeof(text));
   }
   return text;
+}
+
+// 0 when `fd` is not open.
+ino_t InodeOf(int fd) {
+  struct stat st {};
+  return fstat(fd, &st) == 0 ? st.st_ino : 0;
 }
 
 int PortOf(const sockaddr_storage& addr) {
@@ -108,9 +115,9 @@ std::string TcpPeerKey(const std::string& peer) {
   return absl::StrCat(AddressText(addr), " ", port);
 }
 
-TcpListener::TcpListener(std::string address, ConnectionBudget budget,
+TcpListener::TcpListener(std::string address, ConnectionLimiter* limiter,
                          Clock::duration first_call_deadline)
-    : address_(std::move(address)), first_call_deadline_(first_call_deadline), limiter_(budget) {}
+    : address_(std::move(address)), first_call_deadline_(first_call_deadline), limiter_(limiter) {}
 
 TcpListener::~TcpListener() { Stop(); }
 
@@ -215,10 +222,10 @@ void TcpListener::AcceptOne(int listen_fd) {
     absl::MutexLock lock(&mu_);
     // Refused: closed here (a TLS client cannot be told why before its
     // handshake).
-    if (!limiter_.Admit(absl::StrCat("address ", address), fd.get()).ok()) return;
+    if (!limiter_->Admit(absl::StrCat("address ", address), fd.get()).ok()) return;
     ForgetLocked(fd.get());  // an earlier connection with this number ended
     const std::string key = absl::StrCat(address, " ", PortOf(peer));
-    connections_[fd.get()] = Connection{key, Clock::now(), false};
+    connections_[fd.get()] = Connection{key, InodeOf(fd.get()), Clock::now(), false};
     fd_of_peer_[key] = fd.get();
   }
   // gRPC owns the fd from here on and closes it with the connection.
@@ -245,7 +252,11 @@ void TcpListener::OnCall(const std::string& peer,
   if (it == fd_of_peer_.end()) return;
   const int fd = it->second;
   if (connections_.at(fd).identified) return;
-  if (!limiter_.Reassign(fd, *identity).ok()) {
+  if (InodeOf(fd) != connections_.at(fd).ino) {
+    ForgetLocked(fd);  // it ended; the number is another's now
+    return;
+  }
+  if (!limiter_->Reassign(fd, *identity).ok()) {
     EndLocked(fd);
     return;
   }
@@ -262,18 +273,18 @@ void TcpListener::ForgetLocked(int fd) {
 
 void TcpListener::EndLocked(int fd) {
   ForgetLocked(fd);
-  limiter_.Forget(fd);
+  limiter_->Forget(fd);
   // gRPC sees the connection end and closes the descriptor itself.
   shutdown(fd, SHUT_RDWR);
 }
 
 void TcpListener::Housekeep() {
   absl::MutexLock lock(&mu_);
-  limiter_.Sweep();
+  limiter_->Sweep();
   const Clock::time_point now = Clock::now();
   std::vector<int> ended, late;
   for (const auto& [fd, connection] : connections_) {
-    if (!limiter_.Remembers(fd)) {
+    if (!limiter_->Remembers(fd) || InodeOf(fd) != connection.ino) {
       ended.push_back(fd);
     } else if (!connection.identified && now - connection.admitted > first_call_deadline_) {
       late.push_back(fd);

@@ -25,9 +25,12 @@
 // only principals holding next to no connections get in.
 //
 // Thread-safe: the accept thread and gRPC's threads (OnCall) share the
-// tables under one mutex.
+// tables under one mutex. The limiter is shared with the other listeners, so
+// a descriptor number in the tables is checked to still be the socket it
+// was (its inode) before the listener acts on it.
 
 #include <grpcpp/server_builder.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <functional>
@@ -53,7 +56,9 @@ class TcpListener {
  public:
   using Clock = std::chrono::steady_clock;
 
-  TcpListener(std::string address, ConnectionBudget budget, Clock::duration first_call_deadline);
+  // `limiter` is shared with the agent's other listeners and must outlive
+  // this listener.
+  TcpListener(std::string address, ConnectionLimiter* limiter, Clock::duration first_call_deadline);
   ~TcpListener();  // stops accepting
   TcpListener(const TcpListener&) = delete;
   TcpListener& operator=(const TcpListener&) = delete;
@@ -79,6 +84,7 @@ class TcpListener {
  private:
   struct Connection {
     std::string peer_key;
+    ino_t ino = 0;  // of the socket: the number may be another's later
     Clock::time_point admitted;
     bool identified = false;
   };
@@ -98,8 +104,8 @@ class TcpListener {
   grpc::experimental::ExternalConnectionAcceptor* acceptor_ = nullptr;
   std::thread thread_;
 
+  ConnectionLimiter* const limiter_;
   absl::Mutex mu_;
-  ConnectionLimiter limiter_ ABSL_GUARDED_BY(mu_);
   std::map<int, Connection> connections_ ABSL_GUARDED_BY(mu_);  // by fd
   std::map<std::string, int> fd_of_peer_ ABSL_GUARDED_BY(mu_);
 };

@@ -14,9 +14,12 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <chrono>
+#include <cstring>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,7 +44,10 @@ constexpr std::chrono::microseconds kFloor = std::chrono::milliseconds(3);
 
 class TcpConnectionLimitsTest : public ::testing::Test {
  protected:
-  TcpConnectionLimitsTest() : agents_("limits: {connections: " + std::to_string(kCap) + "}\n") {}
+  // The agent's config; a test fixture of its own may change it.
+  virtual std::string Config() const {
+    return "limits: {connections: " + std::to_string(kCap) + "}\n";
+  }
 
   void SetUp() override {
     // This process holds the flood's client ends.
@@ -50,13 +56,14 @@ class TcpConnectionLimitsTest : public ::testing::Test {
     ASSERT_GE(limit.rlim_max, static_cast<rlim_t>(kFlood + 512)) << "ulimit -Hn is too low";
     limit.rlim_cur = limit.rlim_max;
     ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &limit), 0);
-    agents_.set_max_open_files(kAgentFds);
-    ASSERT_TRUE(agents_.Start());
+    agents_ = std::make_unique<TwoIdentityAgent>(Config());
+    agents_->set_max_open_files(kAgentFds);
+    ASSERT_TRUE(agents_->Start());
   }
 
   // GetInfo as `user` on a connection of its own; the status.
   grpc::Status GetInfo(const std::string& user) {
-    auto stub = v1::Agent::NewStub(agents_.Channel(user, /*own_connection=*/true));
+    auto stub = v1::Agent::NewStub(agents_->Channel(user, /*own_connection=*/true));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     v1::AgentInfo info;
@@ -74,26 +81,26 @@ class TcpConnectionLimitsTest : public ::testing::Test {
   // Waits (`timeout` at most) until the agent holds at most `fds`.
   bool AgentFdsDropTo(int fds, std::chrono::seconds timeout) {
     const auto deadline = Clock::now() + timeout;
-    while (OpenFds(agents_.agent().pid()) > fds) {
+    while (OpenFds(agents_->agent().pid()) > fds) {
       if (Clock::now() > deadline) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return true;
   }
 
-  TwoIdentityAgent agents_;
+  std::unique_ptr<TwoIdentityAgent> agents_;
 };
 
 TEST_F(TcpConnectionLimitsTest, OneIdentitysIdleTlsConnectionsLeaveOthersServedQuickly) {
   const auto idle = BobsMedianGetInfo();
-  const int fds_before = OpenFds(agents_.agent().pid());
+  const int fds_before = OpenFds(agents_->agent().pid());
 
   // alice: one call on each of her connections, then she holds them all.
   // She stops when the agent answers no more (out of descriptors).
   std::vector<std::shared_ptr<grpc::Channel>> held;
   int answered = 0, unanswered = 0;
   for (int i = 0; i < kFlood && unanswered < 3; ++i) {
-    held.push_back(agents_.Channel("alice", /*own_connection=*/true));
+    held.push_back(agents_->Channel("alice", /*own_connection=*/true));
     auto stub = v1::Agent::NewStub(held.back());
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
@@ -105,7 +112,7 @@ TEST_F(TcpConnectionLimitsTest, OneIdentitysIdleTlsConnectionsLeaveOthersServedQ
   EXPECT_GE(answered, kCap);
   // Her connections past the cap are closed as soon as they are hers.
   EXPECT_TRUE(AgentFdsDropTo(fds_before + kCap + 16, std::chrono::seconds(10)))
-      << OpenFds(agents_.agent().pid()) << " fds open, " << fds_before << " before";
+      << OpenFds(agents_->agent().pid()) << " fds open, " << fds_before << " before";
   const grpc::Status alices = GetInfo("alice");
   EXPECT_EQ(alices.error_code(), grpc::StatusCode::UNAVAILABLE) << alices.error_message();
 
@@ -146,12 +153,12 @@ std::vector<mlcube::UniqueFd> SilentConnections(int port, int count) {
 
 TEST_F(TcpConnectionLimitsTest, ConnectionsWithoutAHandshakeAreCappedPerAddressAndClosed) {
   const auto idle = BobsMedianGetInfo();
-  const int fds_before = OpenFds(agents_.agent().pid());
-  std::vector<mlcube::UniqueFd> silent = SilentConnections(agents_.agent().TcpPort(), kFlood);
+  const int fds_before = OpenFds(agents_->agent().pid());
+  std::vector<mlcube::UniqueFd> silent = SilentConnections(agents_->agent().TcpPort(), kFlood);
   ASSERT_EQ(silent.size(), static_cast<size_t>(kFlood));
   // Past the cap of their address they are closed at accept.
   EXPECT_TRUE(AgentFdsDropTo(fds_before + kCap + 16, std::chrono::seconds(10)))
-      << OpenFds(agents_.agent().pid()) << " fds open, " << fds_before << " before";
+      << OpenFds(agents_->agent().pid()) << " fds open, " << fds_before << " before";
   const auto during = BobsMedianGetInfo();
   EXPECT_TRUE(WithinTwiceIdle(idle, during, kFloor))
       << "bob's GetInfo took " << during.count() << " us during the flood, " << idle.count()
@@ -160,7 +167,46 @@ TEST_F(TcpConnectionLimitsTest, ConnectionsWithoutAHandshakeAreCappedPerAddressA
             << during.count() << " us\n";
   // The rest are closed once they have had 10 s for a first call.
   EXPECT_TRUE(AgentFdsDropTo(fds_before + 16, std::chrono::seconds(30)))
-      << OpenFds(agents_.agent().pid()) << " fds open, " << fds_before << " before";
+      << OpenFds(agents_->agent().pid()) << " fds open, " << fds_before << " before";
+}
+
+// Unix-socket connections of this process (uid 0), kept open.
+std::vector<mlcube::UniqueFd> UnixConnections(const std::string& path, int count) {
+  std::vector<mlcube::UniqueFd> fds;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  for (int i = 0; i < count; ++i) {
+    mlcube::UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd || connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ADD_FAILURE() << "connect " << i << ": " << strerror(errno);
+      break;
+    }
+    fds.push_back(std::move(fd));
+  }
+  return fds;
+}
+
+// Without per-caller caps only the shared descriptor budget stands between
+// two floods at once (a uid on the unix socket, an address on TCP) and the
+// agent's last descriptor: both listeners count against one budget, so bob,
+// holding none, still gets in.
+class NoPerCallerCapTest : public TcpConnectionLimitsTest {
+ protected:
+  std::string Config() const override { return "limits: {connections: 0}\n"; }
+};
+
+TEST_F(NoPerCallerCapTest, FloodsOnTwoListenersShareOneDescriptorBudget) {
+  const auto idle = BobsMedianGetInfo();
+  std::vector<mlcube::UniqueFd> unix_flood = UnixConnections(agents_->agent().socket_path(), 1100);
+  std::vector<mlcube::UniqueFd> tcp_flood = SilentConnections(agents_->agent().TcpPort(), kFlood);
+  const auto during = BobsMedianGetInfo();
+  EXPECT_TRUE(WithinTwiceIdle(idle, during, kFloor))
+      << "bob's GetInfo took " << during.count() << " us during the floods, " << idle.count()
+      << " us idle";
+  EXPECT_LE(OpenFds(agents_->agent().pid()), kAgentFds - 32);
+  std::cout << "bob's GetInfo median: idle " << idle.count() << " us, both floods "
+            << during.count() << " us; agent fds " << OpenFds(agents_->agent().pid()) << "\n";
 }
 
 }  // namespace
