@@ -23,7 +23,7 @@
 //     queued_jobs: 1000         # jobs waiting; more are refused at submit
 //     stored_bytes: 50G         # its workspaces, uploads and uploaded blobs
 //     open_streams: 64          # streaming calls at once (watch, upload, read)
-//     connections: 256          # unix-socket connections open at once (per uid)
+//     connections: 256          # connections open at once (per uid or certificate)
 //     idle_connection_seconds: 300  # a connection without calls is closed after
 //     job_log_bytes: 256M       # one job's log keeps its latest output up to this
 //     finished_jobs_kept_days: 30   # finished jobs' records and logs are removed after
@@ -76,7 +76,9 @@ struct IdentityLimits {
   int queued_jobs = 1000;
   int64_t stored_bytes = 0;
   int open_streams = 64;
-  // Unix-socket connections one uid holds open at once; more are refused.
+  // Connections one caller holds open at once; more are refused: per uid on
+  // unix sockets, per certificate identity on TCP (per source address until
+  // a connection's first call).
   int connections = 256;
   // A connection with no call for this long is closed (all identities).
   int idle_connection_seconds = 300;

@@ -2,8 +2,11 @@
 #define MLCUBE_REMOTE_AGENT_SERVER_AGENT_SERVER_H_
 
 // The agent's gRPC server: listens on unix sockets ("unix:///path") and
-// loopback TCP ("127.0.0.1:PORT"), with server reflection and the standard
-// health service on, so generic gRPC tools work against it.
+// TCP ("HOST:PORT": mutual TLS, or plain on loopback for tests), with server
+// reflection and the standard health service on, so generic gRPC tools work
+// against it. Both kinds of listener accept connections themselves and
+// charge each to its caller (limits.connections: UnixSocketListener by uid,
+// TcpListener by source address until the first call, then by identity).
 
 #include <grpcpp/grpcpp.h>
 
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "agent/server/tcp_listener.h"
 #include "agent/server/unix_socket_listener.h"
 
 namespace mlcube {
@@ -35,10 +39,11 @@ class AgentServer {
   // Mode and group of the unix sockets (see UnixSocketListener).
   void SetUnixSocketAccess(mode_t mode, gid_t group);
 
-  // Live connections per uid on the unix sockets (0: no cap; see
-  // ConnectionLimiter) and how long a connection without calls stays open
-  // (0: forever). Call before Start.
-  void SetConnectionLimits(int per_uid, int idle_seconds);
+  // Live connections per caller (uid on the unix sockets; certificate
+  // identity, or source address before the first call, on TCP; 0: no cap;
+  // see ConnectionLimiter) and how long a connection without calls stays
+  // open (0: forever). Call before Start.
+  void SetConnectionLimits(int per_caller, int idle_seconds);
 
   // Raises the soft RLIMIT_NOFILE to the hard limit, keeps a share of it
   // out of reach of connections, binds every address and starts serving; refuses TCP addresses as
@@ -55,7 +60,20 @@ class AgentServer {
  private:
   std::vector<std::string> addresses_;
   std::vector<grpc::Service*> services_;
+  // The credentials TCP `address` is served with, or why it may not be.
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TcpCredentials(
+      const std::string& address) const;
+  // Binds a TcpListener for `address`; its acceptor joins `builder`.
+  absl::Status AddTcpListener(const std::string& address, grpc::ServerBuilder& builder);
+  // Tells the TCP listeners about a call (who holds which connection).
+  void ObserveCall(const grpc::ServerContextBase& context);
+
+  // Every listener's connections, against one descriptor budget; outlives
+  // the listeners.
+  std::unique_ptr<ConnectionLimiter> limiter_;
   std::vector<std::unique_ptr<UnixSocketListener>> unix_listeners_;
+  std::vector<std::unique_ptr<TcpListener>> tcp_listeners_;
+  std::vector<std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor>> tcp_acceptors_;
   std::vector<int> tcp_ports_;
   std::shared_ptr<grpc::ServerCredentials> tls_;
   bool allow_insecure_loopback_ = false;

@@ -131,7 +131,7 @@ absl::StatusOr<std::string> CallerIdentityFromCommonName(const std::string& comm
   return absl::StrCat("cn-", common_name);
 }
 
-absl::StatusOr<std::string> CallerIdentity(const grpc::ServerContext& context) {
+absl::StatusOr<std::string> CallerIdentity(const grpc::ServerContextBase& context) {
   // A TLS connection is identified by its verified client certificate, never
   // by its address.
   const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();

@@ -26,7 +26,7 @@
 namespace mlcube {
 
 // UNAUTHENTICATED when the caller cannot be identified.
-absl::StatusOr<std::string> CallerIdentity(const grpc::ServerContext& context);
+absl::StatusOr<std::string> CallerIdentity(const grpc::ServerContextBase& context);
 
 // The same from a gRPC peer string ("fd:7", "ipv4:127.0.0.1:5000",
 // "ipv6:[::1]:5000"); exposed for tests.

@@ -49,8 +49,8 @@ absl::StatusOr<uid_t> PeerUid(int fd) {
 }  // namespace
 
 UnixSocketListener::UnixSocketListener(std::string path, mode_t mode, gid_t group,
-                                       ConnectionBudget budget)
-    : path_(std::move(path)), mode_(mode), group_(group), limiter_(budget) {}
+                                       ConnectionLimiter* limiter)
+    : path_(std::move(path)), mode_(mode), group_(group), limiter_(limiter) {}
 
 UnixSocketListener::~UnixSocketListener() { Stop(); }
 
@@ -106,7 +106,7 @@ void UnixSocketListener::AcceptLoop() {
     refused_.AppendPollFds(fds);
     // While connections are remembered, wake every second to forget the
     // ended ones (and give memory back after a wave of them).
-    const int timeout_ms = limiter_.total() > 0 || trim_pending_ || !refused_.empty() ? 1000 : -1;
+    const int timeout_ms = limiter_->total() > 0 || trim_pending_ || !refused_.empty() ? 1000 : -1;
     const int ready = poll(fds.data(), fds.size(), timeout_ms);
     if (ready < 0) {
       if (errno == EINTR) continue;
@@ -129,13 +129,13 @@ void UnixSocketListener::AcceptOne() {
   if (!fd) {
     // Out of descriptors (EMFILE) keeps the socket readable: do not spin.
     if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-      limiter_.Sweep();
+      limiter_->Sweep();
       usleep(50 * 1000);
     }
     return;
   }
   absl::StatusOr<uid_t> uid = PeerUid(fd.get());
-  absl::Status admitted = uid.ok() ? limiter_.Admit(*uid, fd.get()) : uid.status();
+  absl::Status admitted = uid.ok() ? limiter_->Admit(*uid, fd.get()) : uid.status();
   if (!admitted.ok()) {
     refused_.Refuse(std::move(fd), admitted);
     return;
@@ -145,7 +145,7 @@ void UnixSocketListener::AcceptOne() {
 }
 
 void UnixSocketListener::Housekeep() {
-  const int ended = limiter_.Sweep();
+  const int ended = limiter_->Sweep();
   // gRPC frees a connection's buffers a little after closing its fd: trim
   // once more on the sweep after a wave.
   if (ended >= kTrimAfterEnded || trim_pending_) malloc_trim(0);

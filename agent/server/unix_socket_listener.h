@@ -6,7 +6,8 @@
 // letting gRPC listen on unix:) so each connection is a socket fd we know:
 // gRPC names such a peer "fd:N", and CallerIdentity reads SO_PEERCRED from it.
 //
-// Each connection is admitted by a ConnectionLimiter for its peer's uid
+// Each connection is admitted by a ConnectionLimiter (shared by every
+// listener; not owned, it must outlive this) for its peer's uid
 // (limits.connections). One over the limit is refused at once: its first
 // call fails with UNAVAILABLE saying why, and the socket is closed within a
 // second (RefusedConnections), so one uid cannot take the descriptors every
@@ -35,7 +36,7 @@ class UnixSocketListener {
   // where the socket is more open than configured.
   explicit UnixSocketListener(std::string path, mode_t mode = 0666,
                               gid_t group = static_cast<gid_t>(-1),
-                              ConnectionBudget budget = ConnectionBudget{});
+                              ConnectionLimiter* limiter = nullptr);
   ~UnixSocketListener();  // stops accepting and removes the socket file
   UnixSocketListener(const UnixSocketListener&) = delete;
   UnixSocketListener& operator=(const UnixSocketListener&) = delete;
@@ -64,8 +65,8 @@ class UnixSocketListener {
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd that ends AcceptLoop
   grpc::Server* server_ = nullptr;
-  ConnectionLimiter limiter_;   // used by the accept thread only
-  RefusedConnections refused_;  // likewise
+  ConnectionLimiter* limiter_;  // shared with the agent's other listeners
+  RefusedConnections refused_;  // used by the accept thread only
   bool trim_pending_ = false;
   std::chrono::steady_clock::time_point last_housekeeping_;
   std::thread thread_;

@@ -3,7 +3,6 @@
 // as `mlcube-install` that holds thousands of unix-socket connections, and
 // root's GetInfo on fresh connections meanwhile, like `mlcube-remote hosts`.
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -22,6 +21,7 @@
 #include "common/unique_fd.h"
 #include "mlcube_remote/v1/agent.grpc.pb.h"
 #include "tests/integration/agent_process.h"
+#include "tests/integration/latency_check.h"
 #include "tests/support/temp_dir.h"
 
 namespace mlcube_test {
@@ -101,15 +101,6 @@ class Flooder {
   mlcube::UniqueFd out_;
   mlcube::UniqueFd hold_;
 };
-
-int OpenFds(pid_t pid) {
-  DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
-  if (dir == nullptr) return -1;
-  int n = 0;
-  while (readdir(dir) != nullptr) ++n;
-  closedir(dir);
-  return n - 2;
-}
 
 long RssKb(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");

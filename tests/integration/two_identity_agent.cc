@@ -41,6 +41,8 @@ bool TwoIdentityAgent::Start() {
                                          : ""));
   AgentProcessOptions options;
   options.extra_args = {"--config=" + root_.path() + "/agent.yaml", "--listen=127.0.0.1:0"};
+  options.max_open_files = max_open_files_;
+  options.state_dir = state_dir_;
   if (!agent_user_.empty()) {
     // The agent's own files become the agent user's; the clients run as
     // the test (root) and read theirs regardless.
@@ -75,12 +77,15 @@ CommandResult TwoIdentityAgent::As(const std::string& user,
   return RunCommand(argv, {"NO_COLOR=1", "XDG_CACHE_HOME=" + root_.path() + "/cache-" + user}, 120);
 }
 
-std::shared_ptr<grpc::Channel> TwoIdentityAgent::Channel(const std::string& user) const {
+std::shared_ptr<grpc::Channel> TwoIdentityAgent::Channel(const std::string& user,
+                                                         bool own_connection) const {
   grpc::SslCredentialsOptions tls;
   tls.pem_root_certs = ReadFileContent(certs_ + "/ca.pem");
   tls.pem_private_key = ReadFileContent(certs_ + "/" + CertStem(user) + ".key");
   tls.pem_cert_chain = ReadFileContent(certs_ + "/" + CertStem(user) + ".pem");
-  return grpc::CreateChannel("localhost:" + port_, grpc::SslCredentials(tls));
+  grpc::ChannelArguments args;
+  if (own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel("localhost:" + port_, grpc::SslCredentials(tls), args);
 }
 
 }  // namespace mlcube_test

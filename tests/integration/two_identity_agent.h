@@ -28,6 +28,11 @@ class TwoIdentityAgent {
   explicit TwoIdentityAgent(std::string config_extra = "", std::string agent_user = "")
       : config_extra_(std::move(config_extra)), agent_user_(std::move(agent_user)) {}
 
+  // Before Start: the agent's RLIMIT_NOFILE (0: inherited) and its state
+  // directory (empty: a new temporary one; e.g. a small filesystem).
+  void set_max_open_files(int n) { max_open_files_ = n; }
+  void set_state_dir(std::string dir) { state_dir_ = std::move(dir); }
+
   // Makes the certificates, starts the agent, writes the hosts files.
   // Adds a test failure and returns false when something is missing.
   bool Start();
@@ -36,8 +41,11 @@ class TwoIdentityAgent {
   ::mlcube::testing::CommandResult As(const std::string& user,
                                       const std::vector<std::string>& args) const;
 
-  // A TLS channel to the agent authenticated as `user`.
-  std::shared_ptr<grpc::Channel> Channel(const std::string& user) const;
+  // A TLS channel to the agent authenticated as `user`. With
+  // `own_connection` it never shares its connection with another channel
+  // (gRPC otherwise reuses one between channels of equal settings).
+  std::shared_ptr<grpc::Channel> Channel(const std::string& user,
+                                         bool own_connection = false) const;
 
   AgentProcess& agent() { return *agent_; }
   const std::string& root() const { return root_.path(); }
@@ -47,6 +55,8 @@ class TwoIdentityAgent {
 
   std::string config_extra_;
   std::string agent_user_;
+  int max_open_files_ = 0;
+  std::string state_dir_;
   ::mlcube::testing::TempDir root_;
   std::string certs_;
   std::string port_;

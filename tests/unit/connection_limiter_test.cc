@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "agent/server/refused_connections.h"
+#include "agent/server/tcp_listener.h"
 #include "common/unique_fd.h"
 
 namespace mlcube {
@@ -64,6 +65,39 @@ TEST(ConnectionLimiterTest, ReserveAdmitsOnlyUidsHoldingAlmostNone) {
   EXPECT_FALSE(limiter.Admit(1000, mine[2].get()).ok());  // past the budget
   EXPECT_TRUE(limiter.Admit(2000, mine[2].get()).ok());   // the reserve
   EXPECT_FALSE(limiter.Admit(3000, mine[3].get()).ok());  // the reserve is used up
+}
+
+// A TCP connection is charged to its address until its identity is known.
+TEST(ConnectionLimiterTest, ReassignMovesAConnectionWithinTheNewPrincipalsCap) {
+  ConnectionLimiter limiter(ConnectionBudget{2, 100, 100, 4});
+  std::vector<UniqueFd> peers;
+  UniqueFd a(Socket(peers)), b(Socket(peers)), c(Socket(peers));
+  ASSERT_TRUE(limiter.Admit("address 10.0.0.1", a.get()).ok());
+  ASSERT_TRUE(limiter.Admit("address 10.0.0.1", b.get()).ok());
+  ASSERT_TRUE(limiter.Admit("address 10.0.0.2", c.get()).ok());
+  EXPECT_TRUE(limiter.Reassign(a.get(), "cn-alice").ok());
+  EXPECT_TRUE(limiter.Reassign(b.get(), "cn-alice").ok());
+  EXPECT_EQ(limiter.live("address 10.0.0.1"), 0);
+  EXPECT_EQ(limiter.live("cn-alice"), 2);
+  const absl::Status over = limiter.Reassign(c.get(), "cn-alice");
+  EXPECT_EQ(over.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(over.message().find("cn-alice already has 2 connections"), std::string::npos) << over;
+  EXPECT_FALSE(limiter.Remembers(c.get()));  // the caller ends it
+  EXPECT_EQ(limiter.live("address 10.0.0.2"), 0);
+  a.Reset();
+  EXPECT_EQ(limiter.Reassign(a.get(), "cn-bob").code(), absl::StatusCode::kNotFound);
+}
+
+TEST(TcpPeerKeyTest, GrpcPeerStringsAndAcceptedAddressesAgree) {
+  EXPECT_EQ(TcpPeerKey("ipv4:127.0.0.1:5000"), "127.0.0.1 5000");
+  EXPECT_EQ(TcpPeerKey("ipv6:[::1]:5000"), "::1 5000");
+  EXPECT_EQ(TcpPeerKey("ipv6:%5B::1%5D:5000"), "::1 5000");
+  // An IPv4 client of a dual-stack socket, as either spelling.
+  EXPECT_EQ(TcpPeerKey("ipv6:[::ffff:192.0.2.7]:443"), "192.0.2.7 443");
+  EXPECT_EQ(TcpPeerKey("ipv6:[fe80::1%25eth0]:22"), "fe80::1 22");
+  EXPECT_EQ(TcpPeerKey("fd:7"), "");
+  EXPECT_EQ(TcpPeerKey("unix:/run/x.sock"), "");
+  EXPECT_EQ(TcpPeerKey("ipv4:not-an-address:1"), "");
 }
 
 TEST(ConnectionLimiterTest, BudgetKeepsAnEighthOfTheDescriptors) {
