@@ -29,6 +29,7 @@
 #include "agent/subprocess.h"
 #include "common/config_tree.h"
 #include "common/cube_loader.h"
+#include "common/digest.h"
 #include "common/directory_tree.h"
 #include "common/file_util.h"
 #include "common/mount_planner.h"
@@ -203,6 +204,10 @@ absl::StatusOr<Cube> JobManager::LoadJobCube(const std::string& owner,
   return cube;
 }
 
+std::string JobManager::AgentInstance() const {
+  return DigestOf(layout_.root()).hash().substr(0, 16);
+}
+
 absl::StatusOr<std::unique_ptr<ContainerRuntime>> JobManager::MakeRuntime(
     mlcube_remote::v1::Runtime runtime) const {
   switch (runtime) {
@@ -217,7 +222,8 @@ absl::StatusOr<std::unique_ptr<ContainerRuntime>> JobManager::MakeRuntime(
                          " is not installed on this agent (or disabled in its "
                          "config)"));
       }
-      return std::unique_ptr<ContainerRuntime>(new DockerRuntime(found->name, found->binary));
+      return std::unique_ptr<ContainerRuntime>(
+          new DockerRuntime(found->name, found->binary, AgentInstance()));
     }
     case mlcube_remote::v1::RUNTIME_SINGULARITY: {
       const DetectedRuntime* found = inventory_.FindSingularity();

@@ -228,6 +228,9 @@ class JobManager : public CubeJobs {
   bool CancelRequested(const std::shared_ptr<Entry>& entry);
 
   const AgentConfig& config_;
+  // Names this agent among others sharing a container engine: a hash of its
+  // state directory (stable across restarts).
+  std::string AgentInstance() const;
   const StateLayout& layout_;
   const RuntimeInventory& inventory_;
   TaskUserResolver* task_users_;

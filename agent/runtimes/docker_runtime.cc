@@ -28,6 +28,7 @@ namespace {
 // Every container of a task (and of its repair step) says whose it is, so
 // FreezeTasksOf finds an identity's running containers.
 constexpr char kOwnerLabel[] = "mlcube-agent.owner";
+constexpr char kInstanceLabel[] = "mlcube-agent.instance";
 
 // Asks the Docker engine directly (GET /images/NAME/json on its socket):
 // about 1 ms, where running the docker CLI costs tens of milliseconds on
@@ -285,12 +286,10 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
        "--rm",
        "--name",
        command.container_name,
-       "--label",
-       absl::StrCat("mlcube-agent.job=", context.job_id),
-       "--label",
-       absl::StrCat(kOwnerLabel, "=", context.owner),
        "--user",
        absl::StrCat(context.uid, ":", context.gid)};
+  const std::vector<std::string> labels = AgentLabels(context);
+  a.insert(a.end() - 2, labels.begin(), labels.end());
   for (const Mount& m : invocation.mounts) {
     auto volume =
         MountSpec::Render(MountGrammar::kDockerVolume, m.host_path, m.container_path, m.read_only);
@@ -357,19 +356,11 @@ absl::Status DockerRuntime::RepairTaskFiles(const Cube& cube,
                                             const std::vector<TaskOwnedPaths>& owned,
                                             const StepContext& context) {
   if (context.uid == context.agent_uid) return absl::OkStatus();
-  std::vector<std::string> argv = {binary_,
-                                   "run",
-                                   "--rm",
-                                   "--label",
-                                   absl::StrCat("mlcube-agent.job=", context.job_id),
-                                   "--label",
-                                   absl::StrCat(kOwnerLabel, "=", context.owner),
-                                   "--user",
-                                   absl::StrCat(context.uid, ":", context.gid),
-                                   "--network",
-                                   "none",
-                                   "--entrypoint",
-                                   "chmod"};
+  std::vector<std::string> argv = {
+      binary_,     "run",  "--rm",         "--user", absl::StrCat(context.uid, ":", context.gid),
+      "--network", "none", "--entrypoint", "chmod"};
+  const std::vector<std::string> labels = AgentLabels(context);
+  argv.insert(argv.begin() + 3, labels.begin(), labels.end());
   std::vector<std::string> targets;
   int mounted = 0;
   for (const TaskOwnedPaths& paths : owned) {
@@ -432,9 +423,21 @@ std::vector<std::string> ListContainers(const std::string& binary,
 
 }  // namespace
 
+std::vector<std::string> DockerRuntime::AgentLabels(const StepContext& context) const {
+  std::vector<std::string> labels = {"--label", absl::StrCat("mlcube-agent.job=", context.job_id),
+                                     "--label", absl::StrCat(kOwnerLabel, "=", context.owner)};
+  if (!instance_.empty()) {
+    labels.push_back("--label");
+    labels.push_back(absl::StrCat(kInstanceLabel, "=", instance_));
+  }
+  return labels;
+}
+
 std::unique_ptr<FrozenTasks> DockerRuntime::FreezeTasksOf(const std::string& owner) {
-  std::vector<std::string> ids =
-      ListContainers(binary_, {absl::StrCat("label=", kOwnerLabel, "=", owner), "status=running"});
+  std::vector<std::string> filters = {absl::StrCat("label=", kOwnerLabel, "=", owner),
+                                      "status=running"};
+  if (!instance_.empty()) filters.push_back(absl::StrCat("label=", kInstanceLabel, "=", instance_));
+  std::vector<std::string> ids = ListContainers(binary_, filters);
   if (!ids.empty()) {
     std::vector<std::string> argv = {binary_, "pause"};
     argv.insert(argv.end(), ids.begin(), ids.end());
@@ -461,8 +464,11 @@ bool DockerRuntime::WaitUntilStarted(const std::string& container_name, absl::Du
 }
 
 void DockerRuntime::ThawLeftFrozen() {
+  // Only this agent's: another agent's freeze is its own to undo.
+  const std::string mine =
+      instance_.empty() ? std::string(kOwnerLabel) : absl::StrCat(kInstanceLabel, "=", instance_);
   std::vector<std::string> ids =
-      ListContainers(binary_, {absl::StrCat("label=", kOwnerLabel), "status=paused"});
+      ListContainers(binary_, {absl::StrCat("label=", mine), "status=paused"});
   PausedContainers thawed(binary_, std::move(ids));
 }
 

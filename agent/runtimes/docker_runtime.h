@@ -23,8 +23,12 @@ void AppendTaskLimits(const StepContext::TaskLimits& limits, std::vector<std::st
 class DockerRuntime final : public ContainerRuntime {
  public:
   // `flavour` is "docker" or "podman"; `binary` its absolute path.
-  DockerRuntime(std::string flavour, std::string binary)
-      : flavour_(std::move(flavour)), binary_(std::move(binary)) {}
+  // `instance` names this agent among others sharing the container engine
+  // (a hash of its state directory): its containers carry it, and it
+  // freezes and thaws only its own, so agents never undo each other's
+  // freezes (ContainerRuntime::FreezeTasksOf).
+  DockerRuntime(std::string flavour, std::string binary, std::string instance = "")
+      : flavour_(std::move(flavour)), binary_(std::move(binary)), instance_(std::move(instance)) {}
 
   std::string name() const override { return flavour_; }
   absl::Status CheckCube(const Cube& cube, const StepContext& context) override;
@@ -53,8 +57,12 @@ class DockerRuntime final : public ContainerRuntime {
   std::string ImageFor(const Cube& cube, const StepContext& context) const;
 
  private:
+  // The labels every container of this agent carries, as `--label` pairs.
+  std::vector<std::string> AgentLabels(const StepContext& context) const;
+
   std::string flavour_;
   std::string binary_;
+  std::string instance_;
 };
 
 }  // namespace mlcube

@@ -21,9 +21,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/digest.h"
 #include "controller/sync/sync_client.h"
 #include "mlcube_remote/v1/jobs.grpc.pb.h"
 #include "tests/integration/jobs_client.h"
@@ -462,6 +464,45 @@ TEST_F(TaskUserIsolationTest, AMountRacedOntoAnotherIdentitysWorkspaceReadsNothi
 // A workspace made before workspaces had access lists (other bits on
 // disk, no default list) is made private when the agent starts, before any
 // job of its own runs.
+// Another agent on the same Docker engine froze its tasks while it starts
+// one: an agent starting up thaws only containers it froze itself, so no
+// agent reopens another's race window (each labels its containers with a
+// hash of its state directory).
+TEST_F(TaskUserIsolationTest, StartUpThawsOnlyThisAgentsFrozenContainers) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent(Pool()));
+  const std::string mine = ::mlcube::DigestOf(agents_->agent().state_dir()).hash().substr(0, 16);
+  ASSERT_EQ(
+      Shell("printf 'FROM scratch\\nCOPY busybox /bin/busybox\\n' | docker build -q -t "
+            "mlcube-freeze-test:1 -f - " MLCUBE_SOURCE_DIR "/examples/hello/build >/dev/null"),
+      0)
+      << "run tools/prepare-examples.sh first (copies busybox into examples/hello/build)";
+  auto start_paused = [&](const std::string& name, const std::string& instance) {
+    return Shell("docker rm -f " + name + " >/dev/null 2>&1; docker run -d --name " + name +
+                 " --label mlcube-agent.owner=cn-alice --label mlcube-agent.instance=" + instance +
+                 " mlcube-freeze-test:1 /bin/busybox sleep 600 >/dev/null && docker pause " + name +
+                 " >/dev/null");
+  };
+  const std::string ours = "mlcube-freeze-test-ours-" + std::to_string(getpid());
+  const std::string theirs = "mlcube-freeze-test-theirs-" + std::to_string(getpid());
+  struct Remover {
+    std::string names;
+    ~Remover() { Shell("docker rm -f " + names + " >/dev/null 2>&1"); }
+  } remover{ours + " " + theirs};
+  ASSERT_EQ(start_paused(ours, mine), 0);
+  ASSERT_EQ(start_paused(theirs, "another-agent"), 0);
+  agents_->agent().Kill(SIGTERM);
+  ASSERT_TRUE(agents_->agent().Start());
+  auto is = [&](const std::string& name, const std::string& state) {
+    return Shell("test \"$(docker inspect -f '{{.State.Status}}' " + name + ")\" = " + state) == 0;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!is(ours, "running") && std::chrono::steady_clock::now() < deadline) {
+    usleep(100 * 1000);
+  }
+  EXPECT_TRUE(is(ours, "running")) << agents_->agent().Stderr();
+  EXPECT_TRUE(is(theirs, "paused"));
+}
+
 TEST_F(TaskUserIsolationTest, OlderTreesArePrivateOnceTheAgentRestarts) {
   ASSERT_NO_FATAL_FAILURE(StartAgent(Pool()));
   const std::string bob = ProbeCube("bob");
