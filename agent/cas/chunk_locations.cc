@@ -40,7 +40,8 @@ void ChunkLocations::AddList(const v1Digest& whole, const ::mlcube_remote::v1::C
 }
 
 void ChunkLocations::DropOldestLocked() {
-  const auto& [whole_key, keys] = lists_.front();
+  const Key& whole_key = lists_.front().first;
+  const std::vector<Key>& keys = lists_.front().second;
   for (const Key& key : keys) {
     auto it = by_chunk_.find(key);
     if (it == by_chunk_.end()) continue;
