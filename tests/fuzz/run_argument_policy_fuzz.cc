@@ -245,7 +245,18 @@ const Reference& ApptainerReference() {
 
 // Whether a value makes an option refused on an agent that grants nothing.
 bool RefusedValue(const std::string& name, const std::string& value, bool docker) {
-  if (name == "--env" || (docker && name == "-e")) return value.find('=') == std::string::npos;
+  if (name == "--env" || (docker && name == "-e")) {
+    // NAME=VALUE, or NAME alone: a variable copied from the caller.
+    if (value.empty() || value[0] == '=') return true;
+    if (value.find('=') != std::string::npos) return false;
+    if (value[0] >= '0' && value[0] <= '9') return true;
+    for (char c : value) {
+      const bool word =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+      if (!word) return true;
+    }
+    return false;
+  }
   if (!docker) return name == "--network" && value != "none";
   if (name == "--network" || name == "--net") {
     return value != "none" && value != "bridge" && value != "default";
