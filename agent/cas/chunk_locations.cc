@@ -42,15 +42,7 @@ void ChunkLocations::AddList(const v1Digest& whole, const ::mlcube_remote::v1::C
 void ChunkLocations::DropOldestLocked() {
   const Key& whole_key = lists_.front().first;
   const std::vector<Key>& keys = lists_.front().second;
-  for (const Key& key : keys) {
-    auto it = by_chunk_.find(key);
-    if (it == by_chunk_.end()) continue;
-    std::vector<Entry>& entries = it->second;
-    entries.erase(std::remove_if(entries.begin(), entries.end(),
-                                 [&](const Entry& e) { return e.whole == whole_key; }),
-                  entries.end());
-    if (entries.empty()) by_chunk_.erase(it);
-  }
+  for (const Key& key : keys) RemoveLocked(key, whole_key);
   chunks_ -= keys.size();
   lists_.pop_front();
 }
@@ -73,11 +65,15 @@ void ChunkLocations::Forget(const v1Digest& chunk, const v1Digest& whole) {
   Key key, whole_key;
   if (!KeyOf(chunk, &key) || !KeyOf(whole, &whole_key)) return;
   absl::MutexLock lock(&mu_);
-  auto it = by_chunk_.find(key);
+  RemoveLocked(key, whole_key);
+}
+
+void ChunkLocations::RemoveLocked(const Key& chunk, const Key& whole) {
+  auto it = by_chunk_.find(chunk);
   if (it == by_chunk_.end()) return;
   std::vector<Entry>& entries = it->second;
   entries.erase(std::remove_if(entries.begin(), entries.end(),
-                               [&](const Entry& e) { return e.whole == whole_key; }),
+                               [&](const Entry& e) { return e.whole == whole; }),
                 entries.end());
   if (entries.empty()) by_chunk_.erase(it);
 }

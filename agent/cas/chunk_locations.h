@@ -59,6 +59,8 @@ class ChunkLocations {
   };
   static bool KeyOf(const v1Digest& digest, Key* key);
   void DropOldestLocked();
+  // Drops `chunk`'s location inside `whole`, if any. REQUIRES mu_.
+  void RemoveLocked(const Key& chunk, const Key& whole);
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<Key, std::vector<Entry>> by_chunk_;

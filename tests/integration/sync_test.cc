@@ -120,6 +120,18 @@ class SyncTest : public ::testing::Test {
   }
   PushResult Push() { return Sync({"push"}); }
 
+  // Writes `big` (an earlier version of workspace/data/ckpt.bin with 1 MiB
+  // appended) and pushes: the new MiB travels, at most with the old last
+  // chunk, the chunk list and the manifest.
+  void PushExpectingOnlyTheAppendedMiB(const std::string& big) {
+    WriteFile(cube_ + "/workspace/data/ckpt.bin", big);
+    PushResult append = Push();
+    ASSERT_EQ(append.exit_code, 0) << append.err;
+    EXPECT_GE(append.bytes_sent, 1 << 20);
+    EXPECT_LE(append.bytes_sent, (1 << 20) + (256 << 10) + (64 << 10));
+    EXPECT_EQ(ReadFile(Remote("workspace/data/ckpt.bin")), big);
+  }
+
   // The id `sync push` gives a cube by default.
   static std::string CubeId(const std::string& dir) { return SyncClient::DefaultCubeId(dir); }
   std::string Remote(const std::string& rel, const std::string& cube = "") const {
@@ -637,12 +649,7 @@ TEST_F(SyncTest, ChangedBigFileSendsOnlyTheChunksAroundTheChange) {
 
   // 1 MiB appended: the new MiB and at most the old last chunk.
   big += RandomBytes(1 << 20, 22);
-  WriteFile(cube_ + "/workspace/data/ckpt.bin", big);
-  PushResult append = Push();
-  ASSERT_EQ(append.exit_code, 0) << append.err;
-  EXPECT_GE(append.bytes_sent, 1 << 20);
-  EXPECT_LE(append.bytes_sent, (1 << 20) + (256 << 10) + (64 << 10));
-  EXPECT_EQ(ReadFile(Remote("workspace/data/ckpt.bin")), big);
+  ASSERT_NO_FATAL_FAILURE(PushExpectingOnlyTheAppendedMiB(big));
 
   // 100 bytes changed in the middle: one or two chunks.
   for (int i = 0; i < 100; ++i) big[(8 << 20) + i] ^= 0x33;
@@ -681,12 +688,7 @@ TEST_F(SyncTest, NewBigFileTravelsWholeAndItsChunksAreStillKnownAfterARestart) {
   agent_.Kill(SIGKILL);
   ASSERT_TRUE(agent_.Start());
   big += RandomBytes(1 << 20, 32);
-  WriteFile(cube_ + "/workspace/data/ckpt.bin", big);
-  PushResult append = Push();
-  ASSERT_EQ(append.exit_code, 0) << append.err;
-  EXPECT_GE(append.bytes_sent, 1 << 20);
-  EXPECT_LE(append.bytes_sent, (1 << 20) + (256 << 10) + (64 << 10));
-  EXPECT_EQ(ReadFile(Remote("workspace/data/ckpt.bin")), big);
+  ASSERT_NO_FATAL_FAILURE(PushExpectingOnlyTheAppendedMiB(big));
 }
 
 // What a client that uses neither chunks nor compression does (as with an
