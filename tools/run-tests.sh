@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: prepares the real components the tests use (Docker
-# engine, unprivileged Apptainer, test user `mlcube`, a one-node Slurm cluster,
+# engine, Podman rootful and rootless, unprivileged Apptainer, test user `mlcube`, a one-node Slurm cluster,
 # example images), builds,
 # runs the fuzz targets for MLCUBE_FUZZ_SECONDS (default 60) each, then the
 # whole ctest suite. Run as root on a Debian 12 machine after tools/setup.sh.
@@ -28,6 +28,7 @@ if ((${#test_packages[@]})); then
     "${test_packages[@]}" >/dev/null
 fi
 bash tools/start-docker.sh
+bash tools/start-podman.sh
 bash tools/install-apptainer.sh
 bash tools/create-test-user.sh
 # `agent install` tests install into a home of their own.

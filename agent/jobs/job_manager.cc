@@ -222,8 +222,8 @@ absl::StatusOr<std::unique_ptr<ContainerRuntime>> JobManager::MakeRuntime(
                          " is not installed on this agent (or disabled in its "
                          "config)"));
       }
-      return std::unique_ptr<ContainerRuntime>(
-          new DockerRuntime(found->name, found->binary, AgentInstance()));
+      return std::unique_ptr<ContainerRuntime>(new DockerRuntime(
+          found->name, found->binary, AgentInstance(), DetectEngineHost(found->name)));
     }
     case mlcube_remote::v1::RUNTIME_SINGULARITY: {
       const DetectedRuntime* found = inventory_.FindSingularity();
@@ -406,6 +406,11 @@ absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& o
     }
     for (const std::string& arg : command->argv) step->add_argv(arg);
     for (const std::string& shown : command->shown_env) step->add_env(shown);
+    for (const std::string& note : command->notes) {
+      if (std::find(plan.notes().begin(), plan.notes().end(), note) == plan.notes().end()) {
+        plan.add_notes(note);
+      }
+    }
     step->set_cwd(command->cwd);
   }
   return plan;

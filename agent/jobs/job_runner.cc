@@ -166,6 +166,8 @@ std::optional<JobOutcome> JobRunner::LaunchStep(bool configure, const std::strin
   *container_name = command->container_name;
   AgentLog(absl::StrCat("mlcube-agent: ", configure ? "configure" : "task " + task, ": ",
                         ShellQuoteForLog(command->argv), "\n"));
+  for (const std::string& note : command->notes)
+    AgentLog(absl::StrCat("mlcube-agent: ", note, "\n"));
   if (!command->shown_env.empty()) {
     AgentLog(absl::StrCat("mlcube-agent: task ", task, ": environment copied from the caller: ",
                           ShellQuoteForLog(command->shown_env), "\n"));

@@ -100,6 +100,10 @@ struct StepCommand {
   // may be shown (job log, --dry-run): "NAME=<from your environment>" for
   // each variable copied from the caller.
   std::vector<std::string> shown_env;
+  // What the user should know about how this host runs the step (one
+  // line each, no "mlcube-agent: " prefix): the job's log and the dry-run
+  // plan show them.
+  std::vector<std::string> notes;
 };
 
 class ContainerRuntime {

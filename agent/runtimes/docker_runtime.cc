@@ -11,12 +11,15 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/mount_spec.h"
 #include "agent/runtimes/build_context.h"
 #include "agent/runtimes/dockerfile_check.h"
+#include "agent/runtimes/image_reference.h"
 #include "agent/subprocess.h"
 #include "common/file_util.h"
 #include "common/safe_path.h"
@@ -207,7 +210,40 @@ std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context
   // (A refused recipe never gets this far: submit and configure refuse it.)
   auto builds = BuildsFromRecipe(cube, context);
   return builds.ok() && *builds ? OwnerImageTag(context.owner, cube.docker.image)
-                                : cube.docker.image;
+                                : RegistryImage(cube);
+}
+
+std::string DockerRuntime::RegistryImage(const Cube& cube) const {
+  return flavour_ == "podman" ? DockerHubQualified(cube.docker.image) : cube.docker.image;
+}
+
+EngineHost DetectEngineHost(const std::string& flavour) {
+  EngineHost host;
+  host.rootless = flavour == "podman" && geteuid() != 0;
+  host.network = !host.rootless || access("/dev/net/tun", R_OK | W_OK) == 0;
+  return host;
+}
+
+std::vector<std::string> PodmanCdiDevices(const std::string& spec,
+                                          const std::vector<GpuDevice>& devices) {
+  constexpr char kKind[] = "nvidia.com/gpu=";
+  std::vector<std::string> names;
+  if (spec.empty()) return names;
+  if (!devices.empty()) {
+    for (const GpuDevice& device : devices) names.push_back(absl::StrCat(kKind, device.index));
+    return names;
+  }
+  if (spec == "all") return {absl::StrCat(kKind, "all")};
+  int count = 0;
+  if (absl::SimpleAtoi(spec, &count)) {
+    for (int i = 0; i < count; ++i) names.push_back(absl::StrCat(kKind, i));
+    return names;
+  }
+  const absl::string_view list = absl::StripPrefix(absl::StripPrefix(spec, "\""), "device=");
+  for (absl::string_view id : absl::StrSplit(list, ',', absl::SkipWhitespace())) {
+    names.push_back(absl::StrCat(kKind, absl::StripSuffix(id, "\"")));
+  }
+  return names;
 }
 
 absl::Status DockerRuntime::CheckCube(const Cube& cube, const StepContext& context) {
@@ -240,7 +276,7 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
       absl::StrAppend(notes, "mlcube-agent: no recipe at ", cube.docker.build_context, "/",
                       BuildFileName(cube), "; pulling ", cube.docker.image, "\n");
     }
-    command.argv = {binary_, "pull", cube.docker.image};
+    command.argv = {binary_, "pull", RegistryImage(cube)};
     return command;
   }
   if (!recipe.ok()) return recipe.status();
@@ -256,6 +292,7 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
   absl::StrAppend(notes, "mlcube-agent: building ", cube.docker.image, " as ", tag,
                   " (builds are private to each identity)\n");
   command.argv = {binary_, "build", "--force-rm", "-t", tag, "-f", recipe_copy};
+  if (!host_.network) command.argv.push_back("--network=none");
   for (const auto& [k, v] : BuildArgs(cube, context)) {
     command.argv.push_back("--build-arg");
     command.argv.push_back(absl::StrCat(k, "=", v));
@@ -290,6 +327,7 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
        absl::StrCat(context.uid, ":", context.gid)};
   const std::vector<std::string> labels = AgentLabels(context);
   a.insert(a.end() - 2, labels.begin(), labels.end());
+  AppendEngineHostArgs(&a, &command.notes);
   for (const Mount& m : invocation.mounts) {
     auto volume =
         MountSpec::Render(MountGrammar::kDockerVolume, m.host_path, m.container_path, m.read_only);
@@ -334,12 +372,7 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
   for (const std::string& arg : extra->run) a.push_back(arg);
   // The admin's limits come after the cube's arguments: the last wins.
   AppendTaskLimits(context.limits, &a);
-  const std::string gpus = DockerGpuSpec(cube.accelerator_count, context.gpus);
-  if (!gpus.empty()) {
-    a.push_back("--gpus");
-    // Docker parses --gpus as CSV: a device list must be quoted inside.
-    a.push_back(gpus.find(',') != std::string::npos ? absl::StrCat("\"", gpus, "\"") : gpus);
-  }
+  AppendGpuArgs(context, DockerGpuSpec(cube.accelerator_count, context.gpus), &a);
   for (const std::string& arg : extra->env) a.push_back(arg);
   std::vector<std::string> entry = SplitArgs(invocation.entrypoint);
   if (!entry.empty()) {
@@ -350,6 +383,35 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
   for (size_t i = 1; i < entry.size(); ++i) a.push_back(entry[i]);
   for (const std::string& arg : invocation.args) a.push_back(arg);
   return command;
+}
+
+void DockerRuntime::AppendEngineHostArgs(std::vector<std::string>* argv,
+                                         std::vector<std::string>* notes) const {
+  if (host_.rootless) argv->push_back("--userns=keep-id");
+  if (!host_.network) {
+    // Before the cube's own arguments: a --network the admin allows wins.
+    argv->push_back("--network=none");
+    notes->push_back(
+        "rootless podman has no network on this host: slirp4netns needs /dev/net/tun "
+        "read-write for the agent's user (an admin can `chmod 0666 /dev/net/tun`, Debian's "
+        "default); the task runs with --network=none");
+  }
+}
+
+void DockerRuntime::AppendGpuArgs(const StepContext& context, const std::string& spec,
+                                  std::vector<std::string>* argv) const {
+  if (spec.empty()) return;
+  if (flavour_ == "podman") {
+    // Podman takes GPUs as CDI devices (nvidia-ctk cdi generate).
+    for (const std::string& device : PodmanCdiDevices(spec, context.gpu_devices)) {
+      argv->push_back("--device");
+      argv->push_back(device);
+    }
+    return;
+  }
+  argv->push_back("--gpus");
+  // Docker parses --gpus as CSV: a device list must be quoted inside.
+  argv->push_back(spec.find(',') != std::string::npos ? absl::StrCat("\"", spec, "\"") : spec);
 }
 
 absl::Status DockerRuntime::RepairTaskFiles(const Cube& cube,

@@ -20,6 +20,34 @@ std::string DockerGpuSpec(int accelerator_count, const std::string& gpus);
 // `--memory=`/`--memory-swap=` and `--pids-limit=` for `limits` (none for 0).
 void AppendTaskLimits(const StepContext::TaskLimits& limits, std::vector<std::string>* argv);
 
+// The CDI device names Podman takes for a Docker `--gpus` value (`spec` as
+// DockerGpuSpec gives it; `devices` the agent allocated, if any), in the
+// names `nvidia-ctk cdi generate` gives by default: "nvidia.com/gpu=all",
+// "nvidia.com/gpu=INDEX". The allocated devices go by index; a
+// "device=A,B" list names its entries as given (an index or a UUID); a
+// count N the first N devices, as Docker's `--gpus N`. Empty for "".
+std::vector<std::string> PodmanCdiDevices(const std::string& spec,
+                                          const std::vector<GpuDevice>& devices);
+
+// How the container engine runs on this host, where that changes the
+// command line.
+struct EngineHost {
+  // Podman run by a user other than root: containers live in that user's
+  // user namespace, where the agent's uid is root and other uids are
+  // subordinate ones. `--userns=keep-id` maps the agent's uid to itself
+  // inside, so a task run as `--user UID:GID` owns its mounts as on the
+  // host (its outputs arrive owned by the user, not by a subordinate uid).
+  bool rootless = false;
+  // Rootless Podman reaches the network through slirp4netns, which needs
+  // /dev/net/tun read-write. Without it, builds and tasks run with
+  // `--network=none` and the job's log says so and why.
+  bool network = true;
+};
+
+// What this process finds for `flavour` ("docker" or "podman"): rootless
+// when Podman runs as a uid other than 0; the network as above.
+EngineHost DetectEngineHost(const std::string& flavour);
+
 class DockerRuntime final : public ContainerRuntime {
  public:
   // `flavour` is "docker" or "podman"; `binary` its absolute path.
@@ -27,8 +55,12 @@ class DockerRuntime final : public ContainerRuntime {
   // (a hash of its state directory): its containers carry it, and it
   // freezes and thaws only its own, so agents never undo each other's
   // freezes (ContainerRuntime::FreezeTasksOf).
-  DockerRuntime(std::string flavour, std::string binary, std::string instance = "")
-      : flavour_(std::move(flavour)), binary_(std::move(binary)), instance_(std::move(instance)) {}
+  DockerRuntime(std::string flavour, std::string binary, std::string instance = "",
+                EngineHost host = {})
+      : flavour_(std::move(flavour)),
+        binary_(std::move(binary)),
+        instance_(std::move(instance)),
+        host_(host) {}
 
   std::string name() const override { return flavour_; }
   absl::Status CheckCube(const Cube& cube, const StepContext& context) override;
@@ -59,10 +91,20 @@ class DockerRuntime final : public ContainerRuntime {
  private:
   // The labels every container of this agent carries, as `--label` pairs.
   std::vector<std::string> AgentLabels(const StepContext& context) const;
+  // What the engine's host needs on a `run` before the cube's arguments
+  // (EngineHost), with a note for the job's log where it changes what the
+  // task gets.
+  void AppendEngineHostArgs(std::vector<std::string>* argv, std::vector<std::string>* notes) const;
+  // `--gpus` for Docker, CDI `--device`s for Podman.
+  void AppendGpuArgs(const StepContext& context, const std::string& spec,
+                     std::vector<std::string>* argv) const;
+  // The registry image's name as this engine pulls and runs it.
+  std::string RegistryImage(const Cube& cube) const;
 
   std::string flavour_;
   std::string binary_;
   std::string instance_;
+  EngineHost host_;
 };
 
 }  // namespace mlcube

@@ -127,4 +127,14 @@ absl::Status CheckImageReference(absl::string_view image, absl::string_view key)
   return absl::OkStatus();
 }
 
+std::string DockerHubQualified(absl::string_view image) {
+  const size_t slash = image.find('/');
+  if (slash != image.npos) {
+    const absl::string_view first = image.substr(0, slash);
+    if (first == "localhost" || first.find_first_of(".:") != first.npos) return std::string(image);
+    return absl::StrCat("docker.io/", image);
+  }
+  return absl::StrCat("docker.io/library/", image);
+}
+
 }  // namespace mlcube

@@ -22,6 +22,16 @@ namespace mlcube {
 // local image ID; else INVALID_ARGUMENT, one line naming `key`.
 absl::Status CheckImageReference(absl::string_view image, absl::string_view key);
 
+// `image` with Docker's default registry written out, as the Docker engine
+// reads a name without a domain: "busybox" -> "docker.io/library/busybox",
+// "mlcommons/mnist:0.1" -> "docker.io/mlcommons/mnist:0.1". A first
+// component with a '.' or ':', or "localhost", is a registry and the name is
+// returned unchanged. Podman resolves short names through the host's
+// registries.conf, which may define no search registries (Debian's) or
+// several (RHEL's, then it refuses to guess without a terminal): a cube's
+// image names Docker Hub's image, so Podman is given the full name.
+std::string DockerHubQualified(absl::string_view image);
+
 }  // namespace mlcube
 
 #endif  // MLCUBE_REMOTE_AGENT_RUNTIMES_IMAGE_REFERENCE_H_

@@ -63,7 +63,8 @@ bool TwoIdentityAgent::Start() {
     root_.WriteFile(std::string(user) + ".yaml",
                     "default_host: gpu\nhosts:\n  gpu:\n    address: localhost:" + port_ +
                         "\n    tls: {ca: " + certs_ + "/ca.pem, cert: " + certs_ + "/" + stem +
-                        ".pem, key: " + certs_ + "/" + stem + ".key}\n");
+                        ".pem, key: " + certs_ + "/" + stem + ".key}\n" +
+                        (host_runtime_.empty() ? "" : "    runtime: " + host_runtime_ + "\n"));
   }
   return true;
 }

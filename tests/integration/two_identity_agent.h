@@ -32,6 +32,8 @@ class TwoIdentityAgent {
   // directory (empty: a new temporary one; e.g. a small filesystem).
   void set_max_open_files(int n) { max_open_files_ = n; }
   void set_state_dir(std::string dir) { state_dir_ = std::move(dir); }
+  // Before Start: the hosts files' `runtime:` (empty: the default, docker).
+  void set_host_runtime(std::string runtime) { host_runtime_ = std::move(runtime); }
 
   // Makes the certificates, starts the agent, writes the hosts files.
   // Adds a test failure and returns false when something is missing.
@@ -57,6 +59,7 @@ class TwoIdentityAgent {
   std::string agent_user_;
   int max_open_files_ = 0;
   std::string state_dir_;
+  std::string host_runtime_;
   ::mlcube::testing::TempDir root_;
   std::string certs_;
   std::string port_;

@@ -258,6 +258,60 @@ TEST(DockerRuntimeTest, ConfigurePullsWhenThereIsNoRecipeAndBuildsOtherwise) {
   (void)!system((std::string("rm -rf ") + tmpl).c_str());
 }
 
+// Rootless Podman: the agent's uid is mapped to itself (keep-id), GPUs are
+// CDI devices, registry images are named in full; without a usable
+// /dev/net/tun the task and the build run without network, and say so.
+TEST(PodmanRuntimeTest, RootlessRunKeepsTheAgentsUidAndNamesGpusAsCdiDevices) {
+  DockerRuntime podman("podman", "/usr/bin/podman", "", EngineHost{true, false});
+  StepContext context;
+  context.job_id = "0badcafe";
+  context.uid = 1001;
+  context.gid = 1001;
+  context.gpus = "device=GPU-aa,GPU-bb";
+  context.dry_run = true;
+  context.step_prefix = "/nonexistent/step-0";
+  Cube cube = HelloCube();
+  cube.docker.build_strategy = BuildStrategy::kPull;
+  auto run = podman.TaskCommand(cube, GreetInvocation(), context);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const auto& a = run->argv;
+  EXPECT_TRUE(Contains(a, {"--user", "1001:1001", "--userns=keep-id", "--network=none"}));
+  EXPECT_TRUE(
+      Contains(a, {"--device", "nvidia.com/gpu=GPU-aa", "--device", "nvidia.com/gpu=GPU-bb"}));
+  EXPECT_TRUE(std::find(a.begin(), a.end(), "--gpus") == a.end());
+  EXPECT_TRUE(Contains(a, {"docker.io/mlcube/hello:0.1", "greet"}));
+  ASSERT_EQ(run->notes.size(), 1u);
+  EXPECT_THAT(run->notes[0], ::testing::HasSubstr("/dev/net/tun"));
+  std::string notes;
+  auto pull = podman.ConfigureCommand(cube, context, &notes);
+  ASSERT_TRUE(pull.ok());
+  EXPECT_EQ(pull->argv,
+            (std::vector<std::string>{"/usr/bin/podman", "pull", "docker.io/mlcube/hello:0.1"}));
+
+  // Rootful with a network: nothing of the above but the devices.
+  DockerRuntime rootful("podman", "/usr/bin/podman", "", EngineHost{false, true});
+  auto plain = rootful.TaskCommand(cube, GreetInvocation(), context);
+  ASSERT_TRUE(plain.ok());
+  for (const std::string& arg : plain->argv) {
+    EXPECT_NE(arg, "--userns=keep-id");
+    EXPECT_NE(arg, "--network=none");
+  }
+  EXPECT_TRUE(plain->notes.empty());
+}
+
+TEST(PodmanRuntimeTest, CdiDevicesFollowDockersGpusValues) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(PodmanCdiDevices("", {}), V{});
+  EXPECT_EQ(PodmanCdiDevices("all", {}), V{"nvidia.com/gpu=all"});
+  EXPECT_EQ(PodmanCdiDevices("2", {}), (V{"nvidia.com/gpu=0", "nvidia.com/gpu=1"}));
+  EXPECT_EQ(PodmanCdiDevices("\"device=1,3\"", {}), (V{"nvidia.com/gpu=1", "nvidia.com/gpu=3"}));
+  // Devices the agent allocated go by index, whatever the spec says.
+  GpuDevice second;
+  second.index = 2;
+  second.uuid = "GPU-2";
+  EXPECT_EQ(PodmanCdiDevices("device=GPU-2", {second}), V{"nvidia.com/gpu=2"});
+}
+
 // docker.build_file=../../../cn-bob/... printed bob's Dockerfile into the
 // attacker's build log: the recipe must lie beneath the build context.
 TEST(DockerRuntimeTest, ABuildFileOutsideTheBuildContextIsRefused) {

@@ -143,5 +143,15 @@ TEST(ApptainerRecipeImageTest, DockerDaemonSourcesMustNotNameAnotherIdentitysBui
   rmdir(tmpl);
 }
 
+TEST(DockerHubQualifiedTest, NamesWithoutARegistryAreDockerHubs) {
+  EXPECT_EQ(DockerHubQualified("busybox"), "docker.io/library/busybox");
+  EXPECT_EQ(DockerHubQualified("busybox:1.36"), "docker.io/library/busybox:1.36");
+  EXPECT_EQ(DockerHubQualified("mlcommons/mnist:0.0.1"), "docker.io/mlcommons/mnist:0.0.1");
+  EXPECT_EQ(DockerHubQualified("quay.io/org/img:1"), "quay.io/org/img:1");
+  EXPECT_EQ(DockerHubQualified("registry:5000/img"), "registry:5000/img");
+  EXPECT_EQ(DockerHubQualified("localhost/img"), "localhost/img");
+  EXPECT_EQ(DockerHubQualified("docker.io/library/busybox"), "docker.io/library/busybox");
+}
+
 }  // namespace
 }  // namespace mlcube
