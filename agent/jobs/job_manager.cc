@@ -216,14 +216,20 @@ absl::StatusOr<std::unique_ptr<ContainerRuntime>> JobManager::MakeRuntime(
     case mlcube_remote::v1::RUNTIME_PODMAN: {
       const std::string name = runtime == mlcube_remote::v1::RUNTIME_PODMAN ? "podman" : "docker";
       const DetectedRuntime* found = inventory_.Find(name);
+      bool stands_in = false;
+      if (!found && name == "docker" && (found = inventory_.Find("podman")) != nullptr) {
+        stands_in = true;  // a Podman-only host (RHEL, Rocky): same command line
+      }
       if (!found) {
         return absl::FailedPreconditionError(
             absl::StrCat("runtime ", name,
                          " is not installed on this agent (or disabled in its "
                          "config)"));
       }
-      return std::unique_ptr<ContainerRuntime>(new DockerRuntime(
-          found->name, found->binary, AgentInstance(), DetectEngineHost(found->name)));
+      EngineHost host = DetectEngineHost(found->name);
+      host.stands_in_for_docker = stands_in;
+      return std::unique_ptr<ContainerRuntime>(
+          new DockerRuntime(found->name, found->binary, AgentInstance(), host));
     }
     case mlcube_remote::v1::RUNTIME_SINGULARITY: {
       const DetectedRuntime* found = inventory_.FindSingularity();

@@ -33,6 +33,9 @@ namespace {
 constexpr char kOwnerLabel[] = "mlcube-agent.owner";
 constexpr char kInstanceLabel[] = "mlcube-agent.instance";
 
+constexpr char kStandsInForDocker[] =
+    "docker is not installed on this agent; podman runs the cube's docker settings";
+
 // Asks the Docker engine directly (GET /images/NAME/json on its socket):
 // about 1 ms, where running the docker CLI costs tens of milliseconds on
 // every task launch. Returns nullopt when the socket cannot be used.
@@ -268,6 +271,8 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
   }
   if (absl::Status s = CheckCubeImageName(cube.docker.image, "docker.image"); !s.ok()) return s;
   StepCommand command;
+  if (host_.stands_in_for_docker)
+    absl::StrAppend(notes, "mlcube-agent: ", kStandsInForDocker, "\n");
   auto recipe = cube.docker.build_strategy == BuildStrategy::kPull
                     ? absl::StatusOr<std::string>(absl::NotFoundError("pull"))
                     : ReadRecipe(cube, context);
@@ -387,6 +392,7 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
 
 void DockerRuntime::AppendEngineHostArgs(std::vector<std::string>* argv,
                                          std::vector<std::string>* notes) const {
+  if (host_.stands_in_for_docker) notes->push_back(kStandsInForDocker);
   if (host_.rootless) argv->push_back("--userns=keep-id");
   if (!host_.network) {
     // Before the cube's own arguments: a --network the admin allows wins.

@@ -42,6 +42,9 @@ struct EngineHost {
   // /dev/net/tun read-write. Without it, builds and tasks run with
   // `--network=none` and the job's log says so and why.
   bool network = true;
+  // Podman runs a request for Docker because the host has no Docker (RHEL
+  // and Rocky ship Podman alone): the job's log says so.
+  bool stands_in_for_docker = false;
 };
 
 // What this process finds for `flavour` ("docker" or "podman"): rootless

@@ -2,8 +2,11 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -63,6 +66,22 @@ void AgentInstaller::Say(const AgentHostReport& report) const {
   for (const std::string& line : report.said) console_.Info(absl::StrCat(host_.name, ": ", line));
 }
 
+void AgentInstaller::SayEngines(const AgentHostReport& probe) const {
+  const std::string engines = probe.Get("engines");
+  console_.Info(absl::StrCat(
+      host_.name, ": container engines: ", engines.empty() ? "none found on PATH" : engines));
+  const std::vector<std::string> found = absl::StrSplit(engines, ' ', absl::SkipEmpty());
+  auto has = [&found](const char* engine) {
+    return std::find(found.begin(), found.end(), engine) != found.end();
+  };
+  if (!has("docker") && has("podman")) {
+    console_.Info(absl::StrCat(host_.name,
+                               ": no docker there: the agent runs cubes' docker settings with "
+                               "podman (or set `runtime: podman` for ",
+                               host_.name, " in the hosts file)"));
+  }
+}
+
 absl::Status AgentInstaller::CheckHost(const AgentHostReport& probe, bool* use_sudo) {
   if (probe.Get("os") != "Linux") {
     return absl::FailedPreconditionError(absl::StrCat(host_.name, " runs ", probe.Get("os"),
@@ -74,6 +93,7 @@ absl::Status AgentInstaller::CheckHost(const AgentHostReport& probe, bool* use_s
       ", systemd: ", probe.Get("systemd"),
       scope_ == AgentScope::kUser ? ", user systemd: " + probe.Get("user_systemd") : "",
       scope_ == AgentScope::kUser ? ", lingering: " + probe.Get("linger") : ""));
+  SayEngines(probe);
   *use_sudo = false;
   if (scope_ == AgentScope::kUser) return absl::OkStatus();
   if (probe.Get("sudo") == "no") {

@@ -45,6 +45,9 @@ class AgentInstaller {
  private:
   class Session;
   absl::Status CheckHost(const AgentHostReport& probe, bool* use_sudo);
+  // Tells which container engines the host has; where Podman stands in for
+  // a missing Docker, says so.
+  void SayEngines(const AgentHostReport& probe) const;
   absl::StatusOr<std::string> Upload(Session& session, const std::string& arch,
                                      const AgentHostReport& probe, std::string* sha256);
   absl::Status CheckAgentAnswers();

@@ -134,6 +134,12 @@ do_probe() {
   if [ -d /run/systemd/system ]; then kv systemd yes; else kv systemd no; fi
   if has_user_systemd; then kv user_systemd yes; else kv user_systemd no; fi
   if [ -e "/var/lib/systemd/linger/$(id -un)" ]; then kv linger yes; else kv linger no; fi
+  # The container engines on the agent user's PATH (the agent finds them the same way).
+  engines=
+  for engine in docker podman apptainer singularity; do
+    command -v "$engine" >/dev/null 2>&1 && engines="$engines${engines:+ }$engine"
+  done
+  kv engines "$engines"
   # The installed bundle of the version the controller brings, if any.
   if [ $# -ge 1 ] && [ -f "$LIB/$1/.bundle-sha256" ]; then
     kv wanted_sha256 "$(cat "$LIB/$1/.bundle-sha256")"

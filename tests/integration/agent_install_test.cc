@@ -103,6 +103,14 @@ TEST_F(AgentInstallTest, InstallStartsTheUsersOwnAgentAndHostsShowsItUp) {
   EXPECT_THAT(install.err, HasSubstr("uploaded mlcube-agent-" MLCUBE_REMOTE_VERSION "-linux-"));
   EXPECT_THAT(install.err, HasSubstr("installed the agent bundle " MLCUBE_REMOTE_VERSION));
   EXPECT_THAT(install.err, HasSubstr("runs as a detached process"));
+  // The engines it found on the host, as the user finds them.
+  std::string engines;
+  Shell(std::string("su -l ") + kUser +
+            " -c 'for e in docker podman apptainer singularity; do command -v $e >/dev/null "
+            "&& printf \"%s \" $e; done'",
+        &engines);
+  EXPECT_THAT(install.err, HasSubstr("container engines: " + engines.substr(0, engines.size() - 1)))
+      << engines;
   EXPECT_THAT(install.err, HasSubstr("answers as uid-" + std::to_string(uid_)));
 
   // Running as the user, from the versioned directory, socket 0600.

@@ -26,6 +26,7 @@
 #include "tests/integration/two_identity_agent.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/hello_cube.h"
+#include "tests/support/temp_dir.h"
 
 namespace mlcube_test {
 namespace {
@@ -167,6 +168,28 @@ TEST_F(PodmanRootlessTest, ASweepRunsEveryPointInItsOwnDirectory) {
   Shell("cat " + Workspace() + "/runs/*/r00*/greetings/name__*.txt", &greetings);
   EXPECT_THAT(greetings, HasSubstr("Hello, name: Ann!"));
   EXPECT_THAT(greetings, HasSubstr("Hello, name: Bob!"));
+}
+
+// RHEL and Rocky hosts ship Podman alone: a cube's docker settings run with
+// Podman there, and the job's log says so.
+TEST_F(PodmanRootlessTest, ADockerRequestRunsWithPodmanWhereDockerIsAbsent) {
+  agent_.reset();
+  ::mlcube::testing::TempDir config;
+  config.WriteFile("agent.yaml", "runtimes:\n  docker: {enabled: false}\n");
+  ASSERT_EQ(
+      Shell("chmod 755 '" + config.path() + "' && chmod 644 '" + config.path() + "/agent.yaml'"),
+      0);
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  options.extra_args = {"--config=" + config.path() + "/agent.yaml"};
+  agent_ = std::make_unique<AgentProcess>(options);
+  ASSERT_TRUE(agent_->Start()) << agent_->Stderr();
+  WriteHosts("docker");
+  CommandResult result = Cli({"run", Cube(), "--task=greet"});
+  ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.err, HasSubstr("docker is not installed on this agent; podman runs"));
+  EXPECT_THAT(result.err, HasSubstr("podman run --rm"));
+  EXPECT_EQ(ReadFileContent(Workspace() + "/greetings/Alice.txt"), "Hello, Alice!\n");
 }
 
 // A shared agent (root) with rootful Podman: per-identity task uids from
