@@ -19,7 +19,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "agent/agent_config.h"
+#include "agent/access/workspace_access.h"
+#include "agent/config/agent_config.h"
 #include "agent/jobs/job_manager.h"
 #include "agent/runtimes/runtime_inventory.h"
 #include "agent/schedulers/task_supervisor.h"
@@ -31,8 +32,7 @@
 #include "agent/services/agent_info_service.h"
 #include "agent/services/jobs_service.h"
 #include "agent/services/sync_services.h"
-#include "agent/state_layout.h"
-#include "agent/workspace_access.h"
+#include "agent/state/state_layout.h"
 #include "common/file_util.h"
 
 namespace {

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "agent/agent_config.h"
+#include "agent/config/agent_config.h"
 
 namespace mlcube {
 

@@ -4,7 +4,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "agent/subprocess.h"
+#include "agent/subprocess/subprocess.h"
 #include "common/safe_path.h"
 
 namespace mlcube {

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "agent/host_access_policy.h"
+#include "agent/config/host_access_policy.h"
 
 namespace mlcube {
 

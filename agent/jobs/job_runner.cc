@@ -12,7 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "agent/job_log.h"
+#include "agent/job_log/job_log.h"
 #include "agent/jobs/task_step.h"
 #include "common/beneath_dir.h"
 #include "common/file_util.h"

@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "agent/agent_config.h"
+#include "agent/access/task_user_resolver.h"
+#include "agent/config/agent_config.h"
 #include "agent/runtimes/container_runtime.h"
 #include "agent/schedulers/step_scheduler.h"
-#include "agent/state_layout.h"
-#include "agent/task_user_resolver.h"
+#include "agent/state/state_layout.h"
 #include "common/cube.h"
 #include "mlcube_remote/v1/jobs.pb.h"
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "agent/request_validator.h"  // IsValidJobId
-#include "agent/state_layout.h"
+#include "agent/state/state_layout.h"
+#include "agent/validation/request_validator.h"  // IsValidJobId
 #include "mlcube_remote/v1/jobs.pb.h"
 
 namespace mlcube {

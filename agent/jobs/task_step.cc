@@ -10,8 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/mount_spec.h"
-#include "agent/tree_acl.h"
+#include "agent/access/tree_acl.h"
+#include "agent/runtimes/mount_spec.h"
 #include "common/beneath_dir.h"
 #include "common/file_util.h"
 #include "common/mount_planner.h"

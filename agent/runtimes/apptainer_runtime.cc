@@ -11,10 +11,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/mount_spec.h"
 #include "agent/runtimes/apptainer_recipe_check.h"
 #include "agent/runtimes/build_context.h"
-#include "agent/subprocess.h"
+#include "agent/runtimes/mount_spec.h"
+#include "agent/subprocess/subprocess.h"
 #include "common/file_util.h"
 #include "common/safe_path.h"
 

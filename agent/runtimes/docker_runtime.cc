@@ -16,11 +16,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "agent/mount_spec.h"
 #include "agent/runtimes/build_context.h"
 #include "agent/runtimes/dockerfile_check.h"
 #include "agent/runtimes/image_reference.h"
-#include "agent/subprocess.h"
+#include "agent/runtimes/mount_spec.h"
+#include "agent/subprocess/subprocess.h"
 #include "common/file_util.h"
 #include "common/safe_path.h"
 

@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "agent/mount_spec.h"
+#include "agent/runtimes/mount_spec.h"
 
 namespace mlcube {
 namespace {

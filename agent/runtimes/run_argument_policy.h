@@ -22,7 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "agent/host_access_policy.h"
+#include "agent/config/host_access_policy.h"
 #include "agent/runtimes/option_grammar.h"
 
 namespace mlcube {

@@ -4,7 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "agent/subprocess.h"
+#include "agent/subprocess/subprocess.h"
 
 namespace mlcube {
 

@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "agent/agent_config.h"
+#include "agent/config/agent_config.h"
 #include "agent/gpus/gpu_inventory.h"
 
 namespace mlcube {

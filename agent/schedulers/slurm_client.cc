@@ -7,7 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "agent/subprocess.h"
+#include "agent/subprocess/subprocess.h"
 
 namespace mlcube {
 namespace {

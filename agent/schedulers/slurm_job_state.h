@@ -10,7 +10,7 @@
 
 #include "absl/types/optional.h"
 #include "agent/schedulers/slurm_client.h"
-#include "agent/subprocess.h"
+#include "agent/subprocess/subprocess.h"
 
 namespace mlcube {
 

@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "agent/job_log.h"
+#include "agent/job_log/job_log.h"
 #include "common/unique_fd.h"
 
 namespace mlcube {

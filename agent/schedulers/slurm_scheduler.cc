@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "agent/job_log.h"
+#include "agent/job_log/job_log.h"
 #include "agent/schedulers/slurm_array_script.h"
 #include "agent/schedulers/task_supervisor.h"
 #include "common/file_util.h"

@@ -12,7 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "agent/schedulers/task_supervisor.h"
-#include "agent/subprocess.h"
+#include "agent/subprocess/subprocess.h"
 
 namespace mlcube {
 

@@ -19,7 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "agent/job_log.h"
+#include "agent/job_log/job_log.h"
 #include "common/file_util.h"
 
 namespace mlcube {

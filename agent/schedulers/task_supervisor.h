@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "agent/subprocess.h"
+#include "agent/subprocess/subprocess.h"
 
 namespace mlcube {
 

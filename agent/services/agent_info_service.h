@@ -7,8 +7,8 @@
 #include <functional>
 #include <string>
 
-#include "agent/agent_config.h"
 #include "agent/cas/storage_quota.h"
+#include "agent/config/agent_config.h"
 #include "agent/jobs/job_manager.h"
 #include "agent/runtimes/runtime_inventory.h"
 #include "mlcube_remote/v1/agent.grpc.pb.h"

@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "agent/request_validator.h"
+#include "agent/validation/request_validator.h"
 #include "common/file_util.h"
 #include "common/grpc_status.h"
 #include "common/unique_fd.h"

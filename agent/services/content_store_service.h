@@ -18,8 +18,8 @@
 #include "agent/cas/blob_store.h"
 #include "agent/cas/storage_quota.h"
 #include "agent/cas/upload_manager.h"
-#include "agent/request_validator.h"
 #include "agent/server/stream_limiter.h"
+#include "agent/validation/request_validator.h"
 #include "mlcube_remote/v1/content_store.grpc.pb.h"
 
 namespace mlcube {

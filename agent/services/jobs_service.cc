@@ -5,10 +5,10 @@
 #include <unistd.h>
 
 #include "absl/time/clock.h"
-#include "agent/job_log.h"
+#include "agent/job_log/job_log.h"
 #include "agent/jobs/job_store.h"
-#include "agent/request_validator.h"
 #include "agent/server/caller_identity.h"
+#include "agent/validation/request_validator.h"
 #include "common/grpc_status.h"
 
 namespace mlcube {

@@ -21,7 +21,7 @@
 #include "agent/server/stream_limiter.h"
 #include "agent/services/content_store_service.h"
 #include "agent/services/workspaces_service.h"
-#include "agent/state_layout.h"
+#include "agent/state/state_layout.h"
 
 namespace mlcube {
 

@@ -24,7 +24,7 @@
 #include "agent/cas/workspace_blob_index.h"
 #include "agent/jobs/cube_jobs.h"
 #include "agent/services/content_store_service.h"
-#include "agent/state_layout.h"
+#include "agent/state/state_layout.h"
 #include "agent/workspaces/workspace_materializer.h"
 #include "mlcube_remote/v1/jobs.pb.h"
 #include "mlcube_remote/v1/manifest.pb.h"

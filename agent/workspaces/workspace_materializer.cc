@@ -19,7 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "agent/tree_acl.h"
+#include "agent/access/tree_acl.h"
 #include "common/directory_tree.h"
 #include "common/file_util.h"
 #include "common/manifest_validator.h"

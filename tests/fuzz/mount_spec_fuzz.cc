@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/mount_spec.h"
+#include "agent/runtimes/mount_spec.h"
 #include "common/mount_planner.h"
 #include "common/safe_path.h"
 

@@ -14,7 +14,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "agent/request_validator.h"
+#include "agent/validation/request_validator.h"
 #include "common/safe_path.h"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "agent/job_log.h"
+#include "agent/job_log/job_log.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

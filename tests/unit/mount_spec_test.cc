@@ -2,7 +2,7 @@
 // task is planned (at submit, naming the parameter) and again when a
 // runtime writes its command line.
 
-#include "agent/mount_spec.h"
+#include "agent/runtimes/mount_spec.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

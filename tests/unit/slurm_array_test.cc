@@ -14,7 +14,7 @@
 #include "agent/schedulers/slurm_batch_script.h"
 #include "agent/schedulers/slurm_client.h"
 #include "agent/schedulers/task_supervisor.h"
-#include "agent/subprocess.h"
+#include "agent/subprocess/subprocess.h"
 #include "common/file_util.h"
 #include "tests/support/temp_dir.h"
 

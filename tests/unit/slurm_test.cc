@@ -9,13 +9,13 @@
 
 #include <fstream>
 
-#include "agent/job_log.h"
+#include "agent/job_log/job_log.h"
 #include "agent/schedulers/slurm_batch_script.h"
 #include "agent/schedulers/slurm_client.h"
 #include "agent/schedulers/slurm_job_state.h"
 #include "agent/schedulers/slurm_output_follower.h"
 #include "agent/schedulers/task_supervisor.h"
-#include "agent/subprocess.h"
+#include "agent/subprocess/subprocess.h"
 #include "common/slurm_settings.h"
 #include "tests/support/temp_dir.h"
 

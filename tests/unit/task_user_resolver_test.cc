@@ -1,11 +1,11 @@
-#include "agent/task_user_resolver.h"
+#include "agent/access/task_user_resolver.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <unistd.h>
 
-#include "agent/agent_config.h"
+#include "agent/config/agent_config.h"
 #include "tests/support/temp_dir.h"
 
 namespace mlcube {

@@ -12,7 +12,7 @@
 
 #include <memory>
 
-#include "agent/agent_config.h"
+#include "agent/config/agent_config.h"
 #include "agent/server/caller_identity.h"
 
 namespace mlcube {

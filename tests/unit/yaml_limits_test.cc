@@ -11,7 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "agent/agent_config.h"
+#include "agent/config/agent_config.h"
 #include "common/file_util.h"
 #include "common/yaml_reader.h"
 #include "controller/sweeps/metrics_reader.h"

@@ -1,5 +1,5 @@
-#ifndef MLCUBE_REMOTE_AGENT_TASK_USER_RESOLVER_H_
-#define MLCUBE_REMOTE_AGENT_TASK_USER_RESOLVER_H_
+#ifndef MLCUBE_REMOTE_AGENT_ACCESS_TASK_USER_RESOLVER_H_
+#define MLCUBE_REMOTE_AGENT_ACCESS_TASK_USER_RESOLVER_H_
 
 // Which uid an identity's tasks run as, so that a task never has the
 // agent's own power (the agent can read every identity's workspace):
@@ -29,7 +29,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "agent/agent_config.h"
+#include "agent/config/agent_config.h"
 
 namespace mlcube {
 
@@ -83,4 +83,4 @@ class TaskUserResolver {
 
 }  // namespace mlcube
 
-#endif  // MLCUBE_REMOTE_AGENT_TASK_USER_RESOLVER_H_
+#endif  // MLCUBE_REMOTE_AGENT_ACCESS_TASK_USER_RESOLVER_H_

@@ -1,5 +1,5 @@
-#ifndef MLCUBE_REMOTE_AGENT_AGENT_CONFIG_H_
-#define MLCUBE_REMOTE_AGENT_AGENT_CONFIG_H_
+#ifndef MLCUBE_REMOTE_AGENT_CONFIG_AGENT_CONFIG_H_
+#define MLCUBE_REMOTE_AGENT_CONFIG_AGENT_CONFIG_H_
 
 // The agent's configuration: a YAML file (/etc/mlcube-agent/agent.yaml) whose
 // values command-line flags override. Every key is known: an unknown key or a
@@ -50,7 +50,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "agent/host_access_policy.h"
+#include "agent/config/host_access_policy.h"
 
 namespace mlcube {
 
@@ -183,4 +183,4 @@ absl::Status ValidateAgentConfig(const AgentConfig& config);
 
 }  // namespace mlcube
 
-#endif  // MLCUBE_REMOTE_AGENT_AGENT_CONFIG_H_
+#endif  // MLCUBE_REMOTE_AGENT_CONFIG_AGENT_CONFIG_H_

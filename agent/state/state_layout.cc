@@ -1,4 +1,4 @@
-#include "agent/state_layout.h"
+#include "agent/state/state_layout.h"
 
 #include <utility>
 

@@ -1,4 +1,4 @@
-#include "agent/tree_acl.h"
+#include "agent/access/tree_acl.h"
 
 #include <acl/libacl.h>
 #include <fcntl.h>

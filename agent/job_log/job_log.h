@@ -1,5 +1,5 @@
-#ifndef MLCUBE_REMOTE_AGENT_JOB_LOG_H_
-#define MLCUBE_REMOTE_AGENT_JOB_LOG_H_
+#ifndef MLCUBE_REMOTE_AGENT_JOB_LOG_JOB_LOG_H_
+#define MLCUBE_REMOTE_AGENT_JOB_LOG_JOB_LOG_H_
 
 // A job's log: an append-only file of framed records (stdout, stderr, agent
 // messages, state changes) in the order they happened. A record is
@@ -104,4 +104,4 @@ class JobLog {
 
 }  // namespace mlcube
 
-#endif  // MLCUBE_REMOTE_AGENT_JOB_LOG_H_
+#endif  // MLCUBE_REMOTE_AGENT_JOB_LOG_JOB_LOG_H_

@@ -1,5 +1,5 @@
-#ifndef MLCUBE_REMOTE_AGENT_REQUEST_VALIDATOR_H_
-#define MLCUBE_REMOTE_AGENT_REQUEST_VALIDATOR_H_
+#ifndef MLCUBE_REMOTE_AGENT_VALIDATION_REQUEST_VALIDATOR_H_
+#define MLCUBE_REMOTE_AGENT_VALIDATION_REQUEST_VALIDATOR_H_
 
 // The checks every incoming request passes before the agent acts on it:
 // names, ids, digests, paths, sizes and counts, field by field, with no
@@ -59,4 +59,4 @@ absl::Status ValidateDeleteCubeRequest(const ::mlcube_remote::v1::DeleteCubeRequ
 
 }  // namespace mlcube
 
-#endif  // MLCUBE_REMOTE_AGENT_REQUEST_VALIDATOR_H_
+#endif  // MLCUBE_REMOTE_AGENT_VALIDATION_REQUEST_VALIDATOR_H_

@@ -1,4 +1,4 @@
-#include "agent/workspace_access.h"
+#include "agent/access/workspace_access.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "agent/tree_acl.h"
+#include "agent/access/tree_acl.h"
 
 namespace mlcube {
 namespace {

@@ -1,4 +1,4 @@
-#include "agent/mount_spec.h"
+#include "agent/runtimes/mount_spec.h"
 
 #include <cstdint>
 

@@ -1,4 +1,4 @@
-#include "agent/job_log.h"
+#include "agent/job_log/job_log.h"
 
 #include <errno.h>
 #include <fcntl.h>

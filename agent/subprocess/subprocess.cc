@@ -1,4 +1,4 @@
-#include "agent/subprocess.h"
+#include "agent/subprocess/subprocess.h"
 
 #include <errno.h>
 #include <fcntl.h>

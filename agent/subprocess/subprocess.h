@@ -1,5 +1,5 @@
-#ifndef MLCUBE_REMOTE_AGENT_SUBPROCESS_H_
-#define MLCUBE_REMOTE_AGENT_SUBPROCESS_H_
+#ifndef MLCUBE_REMOTE_AGENT_SUBPROCESS_SUBPROCESS_H_
+#define MLCUBE_REMOTE_AGENT_SUBPROCESS_SUBPROCESS_H_
 
 // A child process started with posix_spawn (safe in a multi-threaded
 // process, unlike fork + arbitrary code). The object owns the process: the
@@ -74,4 +74,4 @@ absl::StatusOr<std::string> FindInPath(const std::string& name);
 
 }  // namespace mlcube
 
-#endif  // MLCUBE_REMOTE_AGENT_SUBPROCESS_H_
+#endif  // MLCUBE_REMOTE_AGENT_SUBPROCESS_SUBPROCESS_H_

@@ -1,4 +1,4 @@
-#include "agent/request_validator.h"
+#include "agent/validation/request_validator.h"
 
 #include <algorithm>
 #include <cctype>

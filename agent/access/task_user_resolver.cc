@@ -1,4 +1,4 @@
-#include "agent/task_user_resolver.h"
+#include "agent/access/task_user_resolver.h"
 
 #include <pwd.h>
 

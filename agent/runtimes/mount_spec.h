@@ -1,5 +1,5 @@
-#ifndef MLCUBE_REMOTE_AGENT_MOUNT_SPEC_H_
-#define MLCUBE_REMOTE_AGENT_MOUNT_SPEC_H_
+#ifndef MLCUBE_REMOTE_AGENT_RUNTIMES_MOUNT_SPEC_H_
+#define MLCUBE_REMOTE_AGENT_RUNTIMES_MOUNT_SPEC_H_
 
 // How one mount is written for a container runtime, and which paths cannot
 // be written there at all. A mount travels as one string, "HOST:DEST[:ro]",
@@ -59,4 +59,4 @@ bool IsValidUtf8(absl::string_view text);
 
 }  // namespace mlcube
 
-#endif  // MLCUBE_REMOTE_AGENT_MOUNT_SPEC_H_
+#endif  // MLCUBE_REMOTE_AGENT_RUNTIMES_MOUNT_SPEC_H_

@@ -1,5 +1,5 @@
-#ifndef MLCUBE_REMOTE_AGENT_STATE_LAYOUT_H_
-#define MLCUBE_REMOTE_AGENT_STATE_LAYOUT_H_
+#ifndef MLCUBE_REMOTE_AGENT_STATE_STATE_LAYOUT_H_
+#define MLCUBE_REMOTE_AGENT_STATE_STATE_LAYOUT_H_
 
 // Every path under the agent's state directory, in one place:
 //
@@ -80,4 +80,4 @@ class StateLayout {
 
 }  // namespace mlcube
 
-#endif  // MLCUBE_REMOTE_AGENT_STATE_LAYOUT_H_
+#endif  // MLCUBE_REMOTE_AGENT_STATE_STATE_LAYOUT_H_

@@ -1,5 +1,5 @@
-#ifndef MLCUBE_REMOTE_AGENT_TREE_ACL_H_
-#define MLCUBE_REMOTE_AGENT_TREE_ACL_H_
+#ifndef MLCUBE_REMOTE_AGENT_ACCESS_TREE_ACL_H_
+#define MLCUBE_REMOTE_AGENT_ACCESS_TREE_ACL_H_
 
 // POSIX ACLs on an identity's cube trees, so that a tree is readable by the
 // agent and by that identity's task uid and by no one else, even when it is
@@ -88,4 +88,4 @@ class TreeAcl {
 
 }  // namespace mlcube
 
-#endif  // MLCUBE_REMOTE_AGENT_TREE_ACL_H_
+#endif  // MLCUBE_REMOTE_AGENT_ACCESS_TREE_ACL_H_

@@ -1,5 +1,5 @@
-#ifndef MLCUBE_REMOTE_AGENT_HOST_ACCESS_POLICY_H_
-#define MLCUBE_REMOTE_AGENT_HOST_ACCESS_POLICY_H_
+#ifndef MLCUBE_REMOTE_AGENT_CONFIG_HOST_ACCESS_POLICY_H_
+#define MLCUBE_REMOTE_AGENT_CONFIG_HOST_ACCESS_POLICY_H_
 
 // Host access the agent's admin grants every cube on this agent (the
 // `allow:` section of agent.yaml). The defaults grant none: that is what a
@@ -29,4 +29,4 @@ struct HostAccessPolicy {
 
 }  // namespace mlcube
 
-#endif  // MLCUBE_REMOTE_AGENT_HOST_ACCESS_POLICY_H_
+#endif  // MLCUBE_REMOTE_AGENT_CONFIG_HOST_ACCESS_POLICY_H_

@@ -1,5 +1,5 @@
-#ifndef MLCUBE_REMOTE_AGENT_WORKSPACE_ACCESS_H_
-#define MLCUBE_REMOTE_AGENT_WORKSPACE_ACCESS_H_
+#ifndef MLCUBE_REMOTE_AGENT_ACCESS_WORKSPACE_ACCESS_H_
+#define MLCUBE_REMOTE_AGENT_ACCESS_WORKSPACE_ACCESS_H_
 
 // At start-up: gives every cube workspace already under STATE/cubes the
 // access list of its identity's task uid (TreeAcl), so trees made before
@@ -7,8 +7,8 @@
 // start, not only from their next job. Identities without a task uid get
 // the agent alone. Fast for trees that already have theirs.
 
-#include "agent/state_layout.h"
-#include "agent/task_user_resolver.h"
+#include "agent/access/task_user_resolver.h"
+#include "agent/state/state_layout.h"
 
 namespace mlcube {
 
@@ -18,4 +18,4 @@ void SecureExistingWorkspaces(const StateLayout& layout, TaskUserResolver* task_
 
 }  // namespace mlcube
 
-#endif  // MLCUBE_REMOTE_AGENT_WORKSPACE_ACCESS_H_
+#endif  // MLCUBE_REMOTE_AGENT_ACCESS_WORKSPACE_ACCESS_H_
