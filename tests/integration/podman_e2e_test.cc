@@ -170,6 +170,47 @@ TEST_F(PodmanRootlessTest, ASweepRunsEveryPointInItsOwnDirectory) {
   EXPECT_THAT(greetings, HasSubstr("Hello, name: Bob!"));
 }
 
+// Rootless tasks reach the network as Docker's do: through slirp4netns, a
+// task fetches a page from a server on an address of this host (one the
+// test adds to the loopback device, so it depends on no other).
+TEST_F(PodmanRootlessTest, TasksReachTheNetworkThroughSlirp4netns) {
+  const std::string address = absl::StrCat("198.18.", getpid() % 200 + 20, ".1");
+  ASSERT_EQ(Shell("ip addr add " + address + "/32 dev lo"), 0)
+      << "needs iproute2 and root (apt-get install iproute2)";
+  struct AddressRemover {
+    std::string address;
+    ~AddressRemover() { Shell("ip addr del " + address + "/32 dev lo 2>/dev/null"); }
+  } remover{address};
+  dir_.WriteFile("www/page.txt", absl::StrCat("page for ", getpid(), "\n"));
+  const std::string port = absl::StrCat(20000 + getpid() % 20000);
+  BackgroundCommand server({dir_.path() + "/hello/build/busybox", "httpd", "-f", "-p",
+                            address + ":" + port, "-h", dir_.path() + "/www"});
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Shell("bash -c 'exec 3<>/dev/tcp/" + address + "/" + port + "' 2>/dev/null") == 0;
+      },
+      10))
+      << "busybox httpd did not start on " << address << ":" << port;
+  // A `fetch` task: wget of $FETCH_URL into its output.
+  dir_.WriteFile("hello/build/hello.sh",
+                 "#!/bin/sh\nfor a in \"$@\"; do case $a in --out=*) out=${a#--out=};; esac; done\n"
+                 "wget -q -O \"$out/page.txt\" \"$FETCH_URL\"\n");
+  dir_.WriteFile("hello/mlcube.yaml",
+                 "name: fetch\ndocker: {image: mlcube/fetch:0.1, build_context: build, "
+                 "build_file: Dockerfile, build_strategy: auto}\ntasks:\n  fetch: {parameters: "
+                 "{outputs: {out: "
+                 "{type: directory, default: fetched/}}}}\n");
+  dir_.WriteFile("hosts.yaml", "default_host: local\nhosts:\n  local:\n    address: unix://" +
+                                   agent_->socket_path() +
+                                   "\n    runtime: podman\n    env: {FETCH_URL: 'http://" +
+                                   address + ":" + port + "/page.txt'}\n");
+  CommandResult result = Cli({"run", Cube(), "--task=fetch"});
+  ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.err, Not(HasSubstr("--network=none")));
+  EXPECT_EQ(ReadFileContent(Workspace() + "/fetched/page.txt"),
+            absl::StrCat("page for ", getpid(), "\n"));
+}
+
 // RHEL and Rocky hosts ship Podman alone: a cube's docker settings run with
 // Podman there, and the job's log says so.
 TEST_F(PodmanRootlessTest, ADockerRequestRunsWithPodmanWhereDockerIsAbsent) {
