@@ -213,10 +213,12 @@ std::string DockerRuntime::ImageFor(const Cube& cube, const StepContext& context
   // (A refused recipe never gets this far: submit and configure refuse it.)
   auto builds = BuildsFromRecipe(cube, context);
   return builds.ok() && *builds ? OwnerImageTag(context.owner, cube.docker.image)
-                                : RegistryImage(cube);
+                                : cube.docker.image;
 }
 
-std::string DockerRuntime::RegistryImage(const Cube& cube) const {
+std::string DockerRuntime::PulledImage(const Cube& cube) const {
+  // Podman finds a local image by its short name whatever its registry
+  // (as Docker does), so runs and checks use the cube's name as given.
   return flavour_ == "podman" ? DockerHubQualified(cube.docker.image) : cube.docker.image;
 }
 
@@ -281,7 +283,7 @@ absl::StatusOr<StepCommand> DockerRuntime::ConfigureCommand(const Cube& cube,
       absl::StrAppend(notes, "mlcube-agent: no recipe at ", cube.docker.build_context, "/",
                       BuildFileName(cube), "; pulling ", cube.docker.image, "\n");
     }
-    command.argv = {binary_, "pull", RegistryImage(cube)};
+    command.argv = {binary_, "pull", PulledImage(cube)};
     return command;
   }
   if (!recipe.ok()) return recipe.status();

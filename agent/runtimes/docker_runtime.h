@@ -101,8 +101,8 @@ class DockerRuntime final : public ContainerRuntime {
   // `--gpus` for Docker, CDI `--device`s for Podman.
   void AppendGpuArgs(const StepContext& context, const std::string& spec,
                      std::vector<std::string>* argv) const;
-  // The registry image's name as this engine pulls and runs it.
-  std::string RegistryImage(const Cube& cube) const;
+  // The registry image's name as this engine pulls it.
+  std::string PulledImage(const Cube& cube) const;
 
   std::string flavour_;
   std::string binary_;
