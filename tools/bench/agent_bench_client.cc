@@ -34,8 +34,10 @@ bool IsFinal(v1::JobState s) {
   return s == v1::JOB_STATE_SUCCEEDED || s == v1::JOB_STATE_FAILED || s == v1::JOB_STATE_CANCELLED;
 }
 
-std::string Submit(v1::Jobs::Stub& stub, const std::string& cube, const std::string& mode) {
+std::string Submit(v1::Jobs::Stub& stub, const std::string& cube, const std::string& mode,
+                   v1::Runtime runtime = v1::RUNTIME_DOCKER) {
   v1::SubmitJobRequest request;
+  request.set_runtime(runtime);
   request.set_cube_id(cube);
   request.set_action(v1::JOB_ACTION_RUN);
   request.add_tasks("bench");
@@ -165,11 +167,11 @@ int FloodUnwatched(v1::Jobs::Stub& stub, const std::string& cube) {
   return 0;
 }
 
-int Noop(v1::Jobs::Stub& stub, const std::string& cube, int n) {
+int Noop(v1::Jobs::Stub& stub, const std::string& cube, int n, v1::Runtime runtime) {
   std::vector<double> ms;
   for (int i = 0; i < n; ++i) {
     const auto start = Clock::now();
-    const std::string id = Submit(stub, cube, "noop");
+    const std::string id = Submit(stub, cube, "noop", runtime);
     v1::StateChange last = Follow(stub, id, [](const std::string&) {});
     if (last.state() != v1::JOB_STATE_SUCCEEDED) {
       std::cerr << "noop job ended " << v1::JobState_Name(last.state()) << "\n";
@@ -186,8 +188,8 @@ int Noop(v1::Jobs::Stub& stub, const std::string& cube, int n) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::cerr
-        << "usage: agent_bench_client SOCKET latency CUBE FIFO N | flood CUBE | noop CUBE N\n";
+    std::cerr << "usage: agent_bench_client SOCKET latency CUBE FIFO N | flood CUBE | noop CUBE N "
+                 "[docker|podman]\n";
     return 2;
   }
   auto channel =
@@ -197,7 +199,11 @@ int main(int argc, char** argv) {
   if (mode == "latency" && argc == 6) return Latency(*stub, argv[3], argv[4], std::atoi(argv[5]));
   if (mode == "flood") return Flood(*stub, argv[3]);
   if (mode == "flood-unwatched") return FloodUnwatched(*stub, argv[3]);
-  if (mode == "noop" && argc == 5) return Noop(*stub, argv[3], std::atoi(argv[4]));
+  if (mode == "noop" && (argc == 5 || argc == 6)) {
+    const bool podman = argc == 6 && std::string(argv[5]) == "podman";
+    return Noop(*stub, argv[3], std::atoi(argv[4]),
+                podman ? v1::RUNTIME_PODMAN : v1::RUNTIME_DOCKER);
+  }
   std::cerr << "bad arguments\n";
   return 2;
 }
