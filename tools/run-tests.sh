@@ -15,10 +15,11 @@ bash tools/setup.sh
 # transport), iproute2 (hosts in network namespaces), rsync (benchmarks),
 # binutils (objcopy: tools/package-agent.sh), gnuplot-nox (`plot` draws its
 # curves with gnuplot), debootstrap and dpkg-dev (the systemd host image and
-# the Debian package the systemd-host tests install).
+# the Debian package the systemd-host tests install), shellcheck (every shell script of the
+# project, the agent's host-side installer included, is checked before anything runs).
 test_packages=()
 for package in openssh-server openssh-client iproute2 rsync binutils gnuplot-nox debootstrap \
-  dpkg-dev; do
+  dpkg-dev shellcheck; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
     || test_packages+=("$package")
 done
@@ -27,6 +28,8 @@ if ((${#test_packages[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${test_packages[@]}" >/dev/null
 fi
+mapfile -t scripts < <(git ls-files '*.sh')
+shellcheck -x -S warning "${scripts[@]}"
 bash tools/start-docker.sh
 bash tools/start-podman.sh
 bash tools/install-apptainer.sh

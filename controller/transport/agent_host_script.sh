@@ -296,38 +296,29 @@ WantedBy=default.target
 EOF
 }
 
+# The unit the Debian package installs (tools/mlcube-agent.service), placed
+# here by the build: one unit file, hardening and all, for both ways in.
+system_unit_template() {
+  cat <<'UNIT'
+@MLCUBE_AGENT_SYSTEM_UNIT@
+UNIT
+}
+
+# The package's unit with this install's paths: the bundle's binary and
+# config, the service user, docker's group only where the host has one.
 write_system_unit() {
-  groups=
-  getent group docker >/dev/null 2>&1 && groups="SupplementaryGroups=docker"
+  groups=SupplementaryGroups=docker
+  getent group docker >/dev/null 2>&1 || groups=
+  unit=$(system_unit_template | sed -e '1,/^\[Unit\]$/{/^\[Unit\]$/!d;}' \
+    -e "s|^ExecStart=.*|ExecStart=$LIB/current/bin/mlcube-agent serve --config=$CONFIG|" \
+    -e "s|^User=.*|User=$SERVICE_USER|" -e "s|^Group=.*|Group=$SERVICE_USER|" \
+    -e "s|^SupplementaryGroups=docker\$|$groups|" \
+    -e "s|^Environment=HOME=.*|Environment=HOME=$STATE|") || fail "cannot write the systemd unit"
+  # (Not a pipeline: write_if_changed must run in this shell, so that its
+  # fail ends the script.)
   write_if_changed "$UNIT" "systemd unit" <<EOF
-# Written by \`mlcube-remote agent install --system\`.
-[Unit]
-Description=mlcube-agent: runs MLCube tasks for mlcube-remote controllers
-After=network-online.target docker.service
-Wants=network-online.target
-
-[Service]
-Type=simple
-User=$SERVICE_USER
-Group=$SERVICE_USER
-$groups
-ExecStart=$LIB/current/bin/mlcube-agent serve --config=$CONFIG
-StateDirectory=mlcube-agent
-StateDirectoryMode=0750
-RuntimeDirectory=mlcube-agent
-RuntimeDirectoryMode=0755
-RuntimeDirectoryPreserve=restart
-Environment=HOME=$STATE
-UMask=0027
-# Tasks run detached under \`mlcube-agent supervise\`: stopping or restarting
-# the agent must not kill them; the restarted agent re-attaches.
-KillMode=process
-Restart=on-failure
-RestartSec=2s
-LimitNOFILE=65536
-
-[Install]
-WantedBy=multi-user.target
+# Written by \`mlcube-remote agent install --system\` from the unit of the Debian package.
+$unit
 EOF
 }
 

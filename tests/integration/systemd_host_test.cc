@@ -187,6 +187,14 @@ TEST_F(SystemdHostTest, SystemAgentIsAnEnabledServiceThatComesBack) {
   EXPECT_EQ(Exec("systemctl is-enabled mlcube-agent"), "enabled\n");
   EXPECT_THAT(Exec("grep KillMode /etc/systemd/system/mlcube-agent.service"),
               HasSubstr("KillMode=process"));
+  // The Debian package's unit, hardening included, with this install's paths.
+  const std::string unit = Exec("cat /etc/systemd/system/mlcube-agent.service");
+  for (const char* line : {"ProtectSystem=full\n", "PrivateTmp=yes\n", "ProtectKernelModules=yes\n",
+                           "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK\n",
+                           "ExecStart=/usr/local/lib/mlcube-remote/current/bin/mlcube-agent "
+                           "serve --config=/etc/mlcube-agent/agent.yaml\n"}) {
+    EXPECT_THAT(unit, HasSubstr(line));
+  }
   EXPECT_THAT(Exec("ps -u mlcube-agent -o args"), HasSubstr("mlcube-agent.real serve"));
   EXPECT_TRUE(HostUp("system"));
   CommandResult again = Cli({"agent", "install", "--host=system", "--system"});

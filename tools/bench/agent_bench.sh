@@ -91,11 +91,11 @@ for _ in 1 2 3; do
   t0=$(date +%s.%N)
   docker run --rm --user $UID_N:$GID_N --entrypoint /bin/sh $IMAGE -c "yes $LINE | head -c 104857600" >/dev/null
   t1=$(date +%s.%N)
-  D+=($(echo "$t1 - $t0" | bc))
+  D+=("$(echo "$t1 - $t0" | bc)")
   FLOOD=$("$CLIENT" "$SOCK" flood bench)
-  W+=($(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$FLOOD"))
+  W+=("$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$FLOOD")")
   UNWATCHED=$("$CLIENT" "$SOCK" flood-unwatched bench)
-  U+=($(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$UNWATCHED"))
+  U+=("$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$UNWATCHED")")
 done
 DOCKER_FLOOD=$(printf '%s\n' "${D[@]}" | median)
 AGENT_FLOOD=$(printf '%s\n' "${W[@]}" | median)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the benchmarks (sourced, not run). The caller sets B, its scratch directory:
 # a timed command's stdout and stderr land in $B/last.out and $B/last.err.
 
@@ -32,6 +33,7 @@ start_agent() {
   shift 3
   setpriv --reuid="$(id -u "$user")" --regid="$(id -g "$user")" --init-groups --reset-env \
     "$@" --listen="unix://$socket" >"$log" 2>&1 &
+  # shellcheck disable=SC2034  # for the caller, which kills it
   AGENT_PID=$!
   for _ in $(seq 100); do [[ -S $socket ]] && return 0; sleep 0.1; done
   echo "the agent did not start: $(cat "$log")" >&2

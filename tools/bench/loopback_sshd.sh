@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the benchmarks: an sshd on 127.0.0.1 with throwaway keys, the
 # way a user reaches a compute host, so "ssh host ..." baselines run side by
 # side with ours.
@@ -20,6 +21,7 @@ PasswordAuthentication no
 PermitRootLogin prohibit-password
 CONF
   /usr/sbin/sshd -D -f "$dir/sshd_config" -E "$dir/sshd.log" &
+  # shellcheck disable=SC2034  # for the caller, which kills it
   SSHD_PID=$!
   SSH="ssh -p $port -i $dir/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
   RHOST="$(id -un)@127.0.0.1"

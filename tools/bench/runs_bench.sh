@@ -47,8 +47,8 @@ measure() {
     cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%d", (u + s) * 1000 }')")
   done
   local w c
-  w=($(printf '%s\n' "${walls[@]}" | sort -n))
-  c=($(printf '%s\n' "${cpus[@]}" | sort -n))
+  mapfile -t w < <(printf '%s\n' "${walls[@]}" | sort -n)
+  mapfile -t c < <(printf '%s\n' "${cpus[@]}" | sort -n)
   printf '%-26s wall median %4d ms (worst %4d)   cpu median %4d ms\n' "$name" "${w[5]}" "${w[10]}" "${c[5]}"
 }
 echo "mlcube-remote runs over 1,000 finished runs (target < 200 ms); load: $(cut -d" " -f1-3 /proc/loadavg)"

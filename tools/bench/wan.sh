@@ -126,7 +126,7 @@ $SSH "$RHOST" true || { echo "sshd behind the proxy did not come up ($B/sshd/ssh
 export XDG_CACHE_HOME="$B/cache"
 PUSH=("$REMOTE_BIN" -q "--hosts=$B/hosts.yaml" sync push --host=wan "--mlcube=$B/cube")
 # The agent answers through the shaped link (this also shows the RTT).
-for i in $(seq 10); do
+for _ in $(seq 10); do
   "$REMOTE_BIN" "--hosts=$B/hosts.yaml" hosts >"$B/hosts.out" 2>&1 && grep -q '^wan\*\? *up ' "$B/hosts.out" && break
   sleep 1
 done
