@@ -6,6 +6,7 @@
 //   mlcube-agent supervise ...   (internal: runs one task detached, see
 //                                 agent/schedulers/task_supervisor.h)
 
+#include <dirent.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 #include "agent/access/workspace_access.h"
 #include "agent/config/agent_config.h"
 #include "agent/jobs/job_manager.h"
+#include "agent/metrics/agent_metrics.h"
+#include "agent/metrics/metrics_server.h"
 #include "agent/runtimes/runtime_inventory.h"
 #include "agent/schedulers/task_supervisor.h"
 #include "agent/server/agent_server.h"
@@ -151,6 +154,43 @@ int Fail(const absl::Status& status, int code) {
 
 // The composition root: builds every module, wires them, serves until
 // SIGTERM/SIGINT.
+// What the metrics endpoint reads: the job manager, the runtimes, the state
+// directory and, where the admin enables it, each identity's stored bytes.
+std::unique_ptr<mlcube::AgentMetrics> MakeMetrics(const mlcube::AgentConfig& config,
+                                                  const mlcube::StateLayout& layout,
+                                                  const mlcube::RuntimeInventory& inventory,
+                                                  mlcube::JobManager* jobs,
+                                                  mlcube::StorageQuota* quota) {
+  mlcube::AgentMetricSources sources;
+  sources.jobs_by_state = [jobs] { return jobs->CountByState(); };
+  sources.gpus_total = [jobs] { return jobs->TotalGpus(); };
+  sources.gpus_free = [jobs] { return jobs->FreeGpus(); };
+  sources.runtimes_up = [&config, &inventory] {
+    std::map<std::string, bool> up;
+    for (const auto& [name, runtime] : config.runtimes) {
+      if (runtime.enabled) up[name] = inventory.Find(name) != nullptr;
+    }
+    return up;
+  };
+  sources.state_dir = layout.root();
+  if (config.metrics.identity_labels) {
+    sources.stored_bytes_by_identity = [&layout, quota] {
+      std::map<std::string, int64_t> bytes;
+      DIR* dir = opendir(layout.CubesDir().c_str());
+      if (dir == nullptr) return bytes;
+      while (dirent* entry = readdir(dir)) {
+        const std::string owner = entry->d_name;
+        if (owner != "." && owner != "..") bytes[owner] = quota->RecentBytesOf(owner);
+      }
+      closedir(dir);
+      return bytes;
+    };
+  }
+  auto metrics = std::make_unique<mlcube::AgentMetrics>(std::move(sources));
+  jobs->set_statistics(&metrics->job_statistics());
+  return metrics;
+}
+
 int Serve(const ServeFlags& flags) {
   // Block the stop signals in every thread; one thread waits for them.
   sigset_t stop_signals;
@@ -188,6 +228,10 @@ int Serve(const ServeFlags& flags) {
                                            mlcube::CallerIdentity);
   if (!sync.ok()) return Fail(sync.status(), 1);
   mlcube::AgentInfoService agent_info(*config, inventory, (*sync)->quota(), &jobs);
+  std::unique_ptr<mlcube::AgentMetrics> metrics;
+  if (!config->metrics.listen.empty()) {
+    metrics = MakeMetrics(*config, layout, inventory, &jobs, (*sync)->quota());
+  }
   mlcube::JobsService jobs_service(&jobs, &streams);
   // A job's tasks may write into the cube's inputs: the next push re-checks.
   jobs.Start((*sync)->workspaces());
@@ -198,8 +242,19 @@ int Serve(const ServeFlags& flags) {
   for (grpc::Service* service : (*sync)->services()) server.RegisterService(service);
   if (absl::Status access = ConfigureAccess(*config, &server); !access.ok()) return Fail(access, 1);
   server.SetConnectionLimits(config->limits.connections, config->limits.idle_connection_seconds);
+  if (metrics != nullptr) server.AddInterceptor(metrics->rpc().InterceptorFactory());
   if (absl::Status started = server.Start(); !started.ok()) return Fail(started, 1);
   PrintListening(*config, server, inventory);
+  std::unique_ptr<mlcube::MetricsServer> metrics_server;
+  if (metrics != nullptr) {
+    auto serving = mlcube::MetricsServer::Start(config->metrics.listen,
+                                                [&metrics] { return metrics->Collect(); });
+    if (!serving.ok()) return Fail(serving.status(), 1);
+    metrics_server = std::move(*serving);
+    std::cerr << "mlcube-agent: Prometheus metrics at http://"
+              << config->metrics.listen.substr(0, config->metrics.listen.rfind(':')) << ":"
+              << metrics_server->port() << "/metrics" << std::endl;
+  }
   // Trees from before access lists: private from now on, not only from
   // their next job. (Serve no longer returns, so what it uses outlives it.)
   std::thread([&layout, resolver = task_users->get()] {

@@ -16,10 +16,11 @@ bash tools/setup.sh
 # binutils (objcopy: tools/package-agent.sh), gnuplot-nox (`plot` draws its
 # curves with gnuplot), debootstrap and dpkg-dev (the systemd host image and
 # the Debian package the systemd-host tests install), shellcheck (every shell script of the
-# project, the agent's host-side installer included, is checked before anything runs).
+# project, the agent's host-side installer included, is checked before anything runs),
+# prometheus and curl (a real Prometheus server scrapes the agent's metrics).
 test_packages=()
 for package in openssh-server openssh-client iproute2 rsync binutils gnuplot-nox debootstrap \
-  dpkg-dev shellcheck; do
+  dpkg-dev shellcheck prometheus curl; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
     || test_packages+=("$package")
 done

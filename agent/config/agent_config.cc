@@ -414,6 +414,25 @@ absl::Status ParseGpus(const YAML::Node& node, const std::string& file, GpuConfi
   return absl::OkStatus();
 }
 
+absl::Status ParseMetrics(const YAML::Node& node, const std::string& file, MetricsConfig& metrics) {
+  if (!node.IsMap()) return Bad(file, "metrics", "expected a mapping {listen, identity_labels}");
+  for (const auto& entry : node) {
+    const std::string key = entry.first.as<std::string>();
+    if (key == "listen") {
+      auto s = ScalarString(entry.second, file, "metrics.listen");
+      if (!s.ok()) return s.status();
+      metrics.listen = *s;
+    } else if (key == "identity_labels") {
+      auto b = Bool(entry.second, file, "metrics.identity_labels");
+      if (!b.ok()) return b.status();
+      metrics.identity_labels = *b;
+    } else {
+      return Bad(file, "metrics." + key, "unknown key (expected listen or identity_labels)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentConfig& config) {
   if (root.IsNull()) return absl::OkStatus();
   if (!root.IsMap()) return Bad(file, "(top level)", "expected a mapping");
@@ -474,11 +493,14 @@ absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentCon
     } else if (key == "gpus") {
       absl::Status s = ParseGpus(value, file, config.gpus);
       if (!s.ok()) return s;
+    } else if (key == "metrics") {
+      absl::Status s = ParseMetrics(value, file, config.metrics);
+      if (!s.ok()) return s;
     } else {
       return Bad(file, key,
                  "unknown key (expected listen, state_dir, image_dir, max_concurrent_jobs, "
-                 "log_max_bytes, runtimes, unix_socket, tls, limits, allow, task_users, slurm or "
-                 "gpus)");
+                 "log_max_bytes, runtimes, unix_socket, tls, limits, allow, task_users, slurm, "
+                 "gpus or metrics)");
     }
   }
   return absl::OkStatus();

@@ -123,6 +123,15 @@ struct GpuConfig {
   int sample_seconds = 5;
 };
 
+// The Prometheus endpoint (agent/metrics/): off unless `listen` is set.
+struct MetricsConfig {
+  // "HOST:PORT" of `GET /metrics`; empty: none.
+  std::string listen;
+  // Stored bytes per identity, labelled with the identity's name: off by
+  // default (names of people, and a measure of every identity's files).
+  bool identity_labels = false;
+};
+
 struct AgentConfig {
   std::vector<std::string> listen = {"unix:///run/mlcube-agent/agent.sock"};
   std::string state_dir = "/var/lib/mlcube-agent";
@@ -143,6 +152,7 @@ struct AgentConfig {
   HostAccessPolicy allow;
   TaskUsersConfig task_users;
   GpuConfig gpus;
+  MetricsConfig metrics;
 
   AgentTlsConfig tls;
   // Mode (octal) and group (empty: the agent's) of unix listen sockets.

@@ -953,6 +953,45 @@ int JobManager::FreeGpus() {
   return gpus_.free_count();
 }
 
+namespace {
+
+// "running" for JOB_STATE_RUNNING: a metric label.
+std::string StateLabel(JobState state) {
+  return absl::AsciiStrToLower(
+      absl::StripPrefix(mlcube_remote::v1::JobState_Name(state), "JOB_STATE_"));
+}
+
+}  // namespace
+
+std::map<std::string, int> JobManager::CountByState() {
+  absl::MutexLock lock(&mu_);
+  std::map<std::string, int> counts;
+  for (const auto& [unused, entry] : jobs_) ++counts[StateLabel(entry->job.state())];
+  return counts;
+}
+
+void JobManager::RecordFinished(const Job& job, const SubmitJobRequest& request) const {
+  if (statistics_ == nullptr) return;
+  FinishedJob finished;
+  finished.outcome = StateLabel(job.state());
+  switch (request.runtime()) {
+    case mlcube_remote::v1::RUNTIME_PODMAN:
+      finished.runtime = "podman";
+      break;
+    case mlcube_remote::v1::RUNTIME_SINGULARITY:
+      finished.runtime = "singularity";
+      break;
+    default:
+      finished.runtime = "docker";
+  }
+  finished.scheduler = request.scheduler().empty() ? "local" : request.scheduler();
+  if (job.started_unix_ms() > 0) {
+    finished.run_seconds = (job.finished_unix_ms() - job.started_unix_ms()) / 1000.0;
+    finished.queue_wait_seconds = (job.started_unix_ms() - job.created_unix_ms()) / 1000.0;
+  }
+  statistics_->RecordFinished(finished);
+}
+
 bool JobManager::SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) {
   try {
     // Detached: a finished job's thread must not linger until shutdown;
@@ -1011,6 +1050,7 @@ void JobManager::SetState(const std::shared_ptr<Entry>& entry, JobState state, i
     if (IsFinalState(state)) job.set_finished_unix_ms(now);
     copy = job;
   }
+  if (IsFinalState(state)) RecordFinished(copy, entry->request);
   absl::Status saved = store_.Save(copy);
   if (!saved.ok()) {
     fprintf(stderr, "mlcube-agent: job %s: %s\n", id.c_str(), std::string(saved.message()).c_str());

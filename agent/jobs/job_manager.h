@@ -35,6 +35,7 @@
 #include "agent/jobs/job_retention.h"
 #include "agent/jobs/job_runner.h"
 #include "agent/jobs/job_store.h"
+#include "agent/metrics/job_statistics.h"
 #include "agent/runtimes/container_runtime.h"
 #include "agent/runtimes/runtime_inventory.h"
 #include "agent/schedulers/local_scheduler.h"
@@ -114,6 +115,14 @@ class JobManager : public CubeJobs {
 
   // Of the host's GPUs (the inventory), how many no job holds now.
   int FreeGpus();
+  // How many GPUs the host has (the inventory).
+  int TotalGpus() const { return static_cast<int>(inventory_.gpus().size()); }
+  // The jobs the agent knows now (kept records included), by state
+  // ("queued", "running", "succeeded", ...).
+  std::map<std::string, int> CountByState();
+  // Before Start: where each job's end is recorded (not owned; outlives
+  // the manager). Null: nowhere.
+  void set_statistics(JobStatistics* statistics) { statistics_ = statistics; }
   // Adds a sampling round to the usage of the jobs holding the devices.
   void RecordGpuUsage(const std::vector<GpuSample>& samples);
 
@@ -226,6 +235,9 @@ class JobManager : public CubeJobs {
   void SetSchedulerInfo(const std::shared_ptr<Entry>& entry, const std::string& scheduler_job_id,
                         const std::string& pending_reason);
   bool CancelRequested(const std::shared_ptr<Entry>& entry);
+  // Tells statistics_ (if any) how a job ended.
+  void RecordFinished(const mlcube_remote::v1::Job& job,
+                      const mlcube_remote::v1::SubmitJobRequest& request) const;
 
   const AgentConfig& config_;
   // Names this agent among others sharing a container engine: a hash of its
@@ -249,6 +261,7 @@ class JobManager : public CubeJobs {
   // other containers are frozen (ContainerRuntime::FreezeTasksOf).
   IdentityMutexes step_start_mutexes_;
   absl::Mutex mu_;
+  JobStatistics* statistics_ = nullptr;
   std::map<std::string, std::shared_ptr<Entry>> jobs_ ABSL_GUARDED_BY(mu_);
   // owner + "\n" + client_request_id -> job id
   std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);

@@ -89,6 +89,11 @@ absl::Status AgentServer::AddTcpListener(const std::string& address, grpc::Serve
   return absl::OkStatus();
 }
 
+void AgentServer::AddInterceptor(
+    std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> factory) {
+  interceptors_.push_back(std::move(factory));
+}
+
 void AgentServer::ObserveCall(const grpc::ServerContextBase& context) {
   if (tcp_listeners_.empty()) return;
   const std::string peer = context.peer();
@@ -125,6 +130,8 @@ absl::Status AgentServer::Start() {
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
   observers.push_back(std::make_unique<CallObserverInterceptorFactory>(
       [this](const grpc::ServerContextBase& context) { ObserveCall(context); }));
+  for (auto& interceptor : interceptors_) observers.push_back(std::move(interceptor));
+  interceptors_.clear();
   builder.experimental().SetInterceptorCreators(std::move(observers));
   for (grpc::Service* service : services_) builder.RegisterService(service);
   server_ = builder.BuildAndStart();

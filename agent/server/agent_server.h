@@ -45,6 +45,11 @@ class AgentServer {
   // open (0: forever). Call before Start.
   void SetConnectionLimits(int per_caller, int idle_seconds);
 
+  // An interceptor every call also goes through (after the agent's own
+  // call observer), e.g. metrics. Call before Start.
+  void AddInterceptor(
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> factory);
+
   // Raises the soft RLIMIT_NOFILE to the hard limit, keeps a share of it
   // out of reach of connections, binds every address and starts serving; refuses TCP addresses as
   // SetTcpSecurity says.
@@ -81,6 +86,7 @@ class AgentServer {
   gid_t unix_group_ = static_cast<gid_t>(-1);
   int connections_per_uid_ = 256;
   int idle_seconds_ = 300;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors_;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
 };
