@@ -16,12 +16,16 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
+#include <system_error>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "agent/access/workspace_access.h"
 #include "agent/config/agent_config.h"
 #include "agent/jobs/job_manager.h"
+#include "agent/log/log.h"
 #include "agent/runtimes/runtime_inventory.h"
 #include "agent/schedulers/task_supervisor.h"
 #include "agent/server/agent_server.h"
@@ -38,6 +42,8 @@
 namespace {
 
 constexpr char kDefaultConfig[] = "/etc/mlcube-agent/agent.yaml";
+// How long a stopping agent waits for its job threads to notice.
+constexpr absl::Duration kJobThreadsGrace = absl::Seconds(2);
 
 struct ServeFlags {
   std::string config_file;
@@ -99,6 +105,8 @@ absl::Status PrepareDirectories(const mlcube::AgentConfig& config,
   for (const std::string& address : config.listen) {
     if (address.rfind("unix://", 0) == 0) {
       const std::string path = address.substr(7);
+      // Discarded on purpose: when the directory cannot be made, binding
+      // the socket fails next, with an error naming the path.
       (void)mlcube::MakeDirs(path.substr(0, path.rfind('/')));
     }
   }
@@ -129,23 +137,38 @@ absl::Status ConfigureAccess(const mlcube::AgentConfig& config, mlcube::AgentSer
 
 void PrintListening(const mlcube::AgentConfig& config, const mlcube::AgentServer& server,
                     const mlcube::RuntimeInventory& inventory) {
-  std::cerr << "mlcube-agent " << MLCUBE_REMOTE_VERSION << " listening on";
+  std::string line = absl::StrCat("mlcube-agent ", MLCUBE_REMOTE_VERSION, " listening on");
   size_t tcp_index = 0;
   for (const std::string& address : config.listen) {
     if (address.rfind("unix://", 0) == 0) {
-      std::cerr << " " << address;
+      absl::StrAppend(&line, " ", address);
     } else {
-      std::cerr << " " << address.substr(0, address.rfind(':') + 1)
-                << server.tcp_ports()[tcp_index++];
+      absl::StrAppend(&line, " ", address.substr(0, address.rfind(':') + 1),
+                      server.tcp_ports()[tcp_index++]);
     }
   }
-  std::cerr << "; state dir " << config.state_dir << "; runtimes:";
-  for (const auto& r : inventory.runtimes()) std::cerr << " " << r.name << " " << r.version;
-  std::cerr << std::endl;
+  absl::StrAppend(&line, "; state dir ", config.state_dir, "; runtimes:");
+  for (const auto& r : inventory.runtimes()) absl::StrAppend(&line, " ", r.name, " ", r.version);
+  mlcube::LogLine(line);
+}
+
+// Starts SecureExistingWorkspaces on a thread of its own; none (logged)
+// when the system has no thread to give: the trees then wait for the next
+// start or their next job.
+std::thread StartSecuringWorkspaces(const mlcube::StateLayout& layout,
+                                    mlcube::TaskUserResolver* resolver,
+                                    const absl::Notification& stop) {
+  try {
+    return std::thread(
+        [&layout, resolver, &stop] { mlcube::SecureExistingWorkspaces(layout, resolver, stop); });
+  } catch (const std::system_error& e) {
+    mlcube::Log(absl::StrCat("workspace access lists are not checked: ", e.what()));
+    return std::thread();
+  }
 }
 
 int Fail(const absl::Status& status, int code) {
-  std::cerr << "mlcube-agent: " << status.message() << "\n";
+  mlcube::Log(status.message());
   return code;
 }
 
@@ -173,7 +196,7 @@ int Serve(const ServeFlags& flags) {
     std::string note;
     absl::Status shared = mlcube::CheckSlurmSharedDir(*config, &note);
     if (!shared.ok()) return Fail(shared, 2);
-    if (!note.empty()) std::cerr << "mlcube-agent: note: " << note << "\n";
+    if (!note.empty()) mlcube::Log(absl::StrCat("note: ", note));
   }
 
   absl::StatusOr<mlcube::RuntimeInventory> detected = mlcube::RuntimeInventory::Detect(*config);
@@ -201,21 +224,28 @@ int Serve(const ServeFlags& flags) {
   if (absl::Status started = server.Start(); !started.ok()) return Fail(started, 1);
   PrintListening(*config, server, inventory);
   // Trees from before access lists: private from now on, not only from
-  // their next job. (Serve no longer returns, so what it uses outlives it.)
-  std::thread([&layout, resolver = task_users->get()] {
-    mlcube::SecureExistingWorkspaces(layout, resolver);
-  }).detach();
+  // their next job.
+  absl::Notification stop;
+  std::thread secure = StartSecuringWorkspaces(layout, task_users->get(), stop);
 
-  std::thread signal_waiter([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    server.Shutdown();
-  });
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  server.Shutdown();  // open calls get 2 s
   server.Wait();
+  stop.Notify();
+  if (secure.joinable()) secure.join();
   // Tasks keep running (they are supervised outside this process); a
   // restarted agent re-attaches to them.
-  std::cerr << "mlcube-agent: stopped" << std::endl;
-  _exit(0);
+  if (!jobs.Stop(kJobThreadsGrace)) {
+    // A job thread inside a slow query (a container that has not started
+    // yet): destroying what it uses is not safe, and a restart picks its
+    // job up anyway, so the process ends without destructors.
+    mlcube::Log("job threads still busy; not waiting for them");
+    mlcube::Log("stopped");
+    _exit(0);
+  }
+  mlcube::Log("stopped");
+  return 0;
 }
 
 }  // namespace
@@ -271,12 +301,12 @@ int main(int argc, char** argv) {
   if (serve->parsed()) return Serve(flags);
   if (certs_init->parsed()) {
     absl::Status done = mlcube::CertsInit(certs_options, std::cout);
-    if (!done.ok()) std::cerr << "mlcube-agent: " << done.message() << "\n";
+    if (!done.ok()) mlcube::Log(done.message());
     return done.ok() ? 0 : 1;
   }
   if (certs_client->parsed()) {
     absl::Status done = mlcube::CertsIssueClient(client_dir, client_name, std::cout);
-    if (!done.ok()) std::cerr << "mlcube-agent: " << done.message() << "\n";
+    if (!done.ok()) mlcube::Log(done.message());
     return done.ok() ? 0 : 1;
   }
   return 0;

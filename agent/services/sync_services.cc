@@ -1,7 +1,5 @@
 #include "agent/services/sync_services.h"
 
-#include "agent/workspaces/workspace_recovery.h"
-
 namespace mlcube {
 
 absl::StatusOr<std::unique_ptr<SyncServices>> SyncServices::Create(const StateLayout* layout,
@@ -33,7 +31,7 @@ absl::StatusOr<std::unique_ptr<SyncServices>> SyncServices::Create(const StateLa
   if (jobs != nullptr) {
     s->quota_->set_job_bytes([jobs](const std::string& owner) { return jobs->JobBytesOf(owner); });
   }
-  RecoverWorkspaces(*layout);
+  s->recovery_ = std::make_unique<WorkspaceRecovery>(*layout);
   s->IndexCommittedWorkspaces(*layout);
   return s;
 }

@@ -4,8 +4,9 @@
 // Owns everything behind workspace sync (STATE/blobs, STATE/uploads,
 // STATE/cubes, STATE/commits) and its two gRPC services, so the daemon's
 // main only creates one object and registers what services() returns.
-// Creating it recovers what a crash left in STATE/cubes (RecoverWorkspaces)
-// and indexes the files of every committed manifest.
+// Creating it recovers what a crash left in STATE/cubes (WorkspaceRecovery,
+// whose removals stop when this object is destroyed) and indexes the files
+// of every committed manifest.
 
 #include <grpcpp/grpcpp.h>
 
@@ -31,6 +32,7 @@
 #include "agent/workspaces/cube_committer.h"
 #include "agent/workspaces/cube_locks.h"
 #include "agent/workspaces/cube_remover.h"
+#include "agent/workspaces/workspace_recovery.h"
 #include "agent/workspaces/workspace_snapshotter.h"
 
 namespace mlcube {
@@ -71,6 +73,7 @@ class SyncServices {
   std::unique_ptr<CubeCommitter> committer_;
   std::unique_ptr<WorkspaceSnapshotter> snapshotter_;
   std::unique_ptr<CubeRemover> remover_;
+  std::unique_ptr<WorkspaceRecovery> recovery_;
   std::unique_ptr<ContentStoreService> content_store_;
   std::unique_ptr<WorkspacesService> workspaces_;
 };

@@ -1,6 +1,7 @@
 #include "agent/services/workspaces_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "agent/log/log.h"
 #include "agent/validation/request_validator.h"
 #include "common/grpc_status.h"
 #include "common/protocol_features.h"
@@ -12,7 +13,8 @@ namespace v1 = ::mlcube_remote::v1;
 void WorkspacesService::MarkWorkspaceUsed(const std::string& owner, const std::string& cube_id) {
   if (!ValidateCubeId(cube_id).ok()) return;
   absl::MutexLock cube_lock(parts_.locks->For(owner, cube_id));
-  parts_.records->MarkWorkspaceUsed(owner, cube_id).IgnoreError();
+  LogIfError(absl::StrCat("cube ", owner, "/", cube_id, ": marking its workspace used"),
+             parts_.records->MarkWorkspaceUsed(owner, cube_id));
 }
 
 grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
@@ -30,7 +32,7 @@ grpc::Status WorkspacesService::CommitManifest(grpc::ServerContext* context,
   response->set_files_unchanged(result->files_unchanged);
   if (request->dry_run()) return grpc::Status::OK;
   *response->mutable_committed_manifest() = request->manifest_digest();
-  parts_.collector->MaybeCollect().IgnoreError();
+  LogIfError("collecting unused blobs", parts_.collector->MaybeCollect());
   return grpc::Status::OK;
 }
 

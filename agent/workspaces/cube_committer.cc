@@ -2,11 +2,12 @@
 
 #include <unistd.h>
 
-#include <cstdio>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "agent/access/tree_acl.h"
+#include "agent/log/log.h"
 #include "common/manifest_validator.h"
 
 namespace mlcube {
@@ -72,14 +73,11 @@ absl::StatusOr<WorkspaceMaterializer::Result> CubeCommitter::Commit(
     return s;
   }
   parts_.store->Touch(request.manifest_digest());
-  fprintf(stderr,
-          "mlcube-agent: commit %s/%s: %lld written (%lld bytes), %lld unchanged, %lld removed; "
-          "stage %.3fs sync %.3fs place %.3fs\n",
-          owner.c_str(), cube_id.c_str(), static_cast<long long>(result->files_written),
-          static_cast<long long>(result->bytes_written),
-          static_cast<long long>(result->files_unchanged),
-          static_cast<long long>(result->files_removed), result->stage_seconds,
-          result->sync_seconds, result->place_seconds);
+  Log(absl::StrFormat(
+      "commit %s/%s: %d written (%d bytes), %d unchanged, %d removed; "
+      "stage %.3fs sync %.3fs place %.3fs",
+      owner, cube_id, result->files_written, result->bytes_written, result->files_unchanged,
+      result->files_removed, result->stage_seconds, result->sync_seconds, result->place_seconds));
   parts_.splicer->RecordChunkLocations(owner, *next);
   return result;
 }

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "agent/log/log.h"
 #include "common/directory_tree.h"
 #include "common/file_util.h"
 
@@ -26,8 +27,8 @@ absl::StatusOr<int64_t> CubeRemover::Remove(const std::string& owner, const std:
   absl::StatusOr<int64_t> measured = TreeBytes(aside);
   const int64_t bytes = measured.ok() ? *measured : 0;
   absl::Status removed = RemoveTree(aside);
-  fprintf(stderr, "mlcube-agent: deleted %s/%s (%lld bytes)%s\n", owner.c_str(), cube_id.c_str(),
-          static_cast<long long>(bytes), removed.ok() ? "" : ", not all removed");
+  Log(absl::StrCat("deleted ", owner, "/", cube_id, " (", bytes, " bytes)",
+                   removed.ok() ? "" : ", not all removed"));
   if (!removed.ok()) return removed;
   return bytes;
 }

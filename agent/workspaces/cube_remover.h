@@ -4,7 +4,7 @@
 // Removes a cube: forgets its commit first, then moves its tree aside
 // (STATE/cubes/OWNER/.deleting-*) and removes it, so a crash midway leaves
 // no commit record naming files that are gone (the next push sends
-// everything again) and the tree out of the cube's way; RecoverWorkspaces
+// everything again) and the tree out of the cube's way; WorkspaceRecovery
 // finishes such removals at start-up. Holds the cube's lock (CubeLocks)
 // throughout. Thread-safe.
 

@@ -1,18 +1,16 @@
 #include "agent/workspaces/workspace_recovery.h"
 
-#include <cstdio>
-#include <string>
-#include <thread>
-#include <vector>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "agent/log/log.h"
 #include "common/directory_tree.h"
 #include "common/file_util.h"
 #include "common/safe_path.h"
 
 namespace mlcube {
 
-void RecoverWorkspaces(const StateLayout& layout) {
+WorkspaceRecovery::WorkspaceRecovery(const StateLayout& layout) {
   std::vector<std::string> aside;
   for (const std::string& owner : ListNames(layout.CubesDir(), "")) {
     const std::string owner_dir = layout.OwnerCubesDir(owner);
@@ -24,15 +22,27 @@ void RecoverWorkspaces(const StateLayout& layout) {
     }
   }
   if (aside.empty()) return;
-  std::thread([aside = std::move(aside)] {
-    for (const std::string& path : aside) {
-      absl::Status removed = RemoveTree(path);
-      if (!removed.ok()) {
-        fprintf(stderr, "mlcube-agent: left %s in place: %s\n", PrintableExcerpt(path).c_str(),
-                PrintableExcerpt(removed.message()).c_str());
-      }
+  try {
+    thread_ = std::thread([this, aside = std::move(aside)] { RemoveAside(aside); });
+  } catch (const std::system_error& e) {
+    Log(absl::StrCat("cubes being deleted stay until the next start: ", e.what()));
+  }
+}
+
+WorkspaceRecovery::~WorkspaceRecovery() {
+  stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+void WorkspaceRecovery::RemoveAside(const std::vector<std::string>& aside) {
+  for (const std::string& path : aside) {
+    if (stop_.HasBeenNotified()) return;
+    absl::Status removed = RemoveTree(path, &stop_);
+    if (!removed.ok() && !stop_.HasBeenNotified()) {
+      Log(absl::StrCat("left ", PrintableExcerpt(path),
+                       " in place: ", PrintableExcerpt(removed.message())));
     }
-  }).detach();
+  }
 }
 
 }  // namespace mlcube

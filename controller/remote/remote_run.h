@@ -64,8 +64,9 @@ int PlanRemoteJob(AgentConnection& agent, RemoteRunRequest request, InterruptMon
 // The plan as `run --dry-run --json` prints it: {"cube_root": ..., "steps":
 // [{"kind", "task" (null for configure), "argv", "creates"}]} plus
 // "warnings", "cwd" where a step has its own working directory and, on a
-// step that cannot be planned yet, "error".
-std::string PlanToJson(const mlcube_remote::v1::JobPlan& plan);
+// step that cannot be planned yet, "error". INTERNAL when it does not
+// convert (a string that is not UTF-8).
+absl::StatusOr<std::string> PlanToJson(const mlcube_remote::v1::JobPlan& plan);
 
 }  // namespace mlcube
 
