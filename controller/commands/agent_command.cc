@@ -1,8 +1,8 @@
 #include "controller/commands/agent_command.h"
 
+#include "controller/hosts/hosts_file.h"
 #include "controller/install/agent_installer.h"
 #include "controller/terminal/exit_codes.h"
-#include "controller/transport/hosts_file.h"
 
 namespace mlcube {
 

@@ -7,10 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "controller/hosts/hosts_file.h"
 #include "controller/terminal/exit_codes.h"
 #include "controller/terminal/progress_reporter.h"
 #include "controller/transport/agent_connection.h"
-#include "controller/transport/hosts_file.h"
 
 namespace mlcube {
 namespace {

@@ -15,12 +15,12 @@
 #include "common/legacy_cube_converter.h"
 #include "common/slurm_settings.h"
 #include "common/yaml_reader.h"
+#include "controller/hosts/hosts_file.h"
 #include "controller/remote/remote_run.h"
 #include "controller/remote/remote_sweep.h"
 #include "controller/terminal/exit_codes.h"
 #include "controller/terminal/interrupt_monitor.h"
 #include "controller/transport/agent_connection.h"
-#include "controller/transport/hosts_file.h"
 
 namespace mlcube {
 namespace {

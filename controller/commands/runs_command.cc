@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
+#include "controller/hosts/hosts_file.h"
 #include "controller/sweeps/curve_plot.h"
 #include "controller/sweeps/live_metrics.h"
 #include "controller/sweeps/metrics_reader.h"
@@ -20,7 +21,6 @@
 #include "controller/sweeps/sweep_runner.h"
 #include "controller/terminal/exit_codes.h"
 #include "controller/transport/agent_connection.h"
-#include "controller/transport/hosts_file.h"
 
 namespace mlcube {
 namespace {

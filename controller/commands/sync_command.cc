@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "common/cube_loader.h"
 #include "common/grpc_status.h"
+#include "controller/hosts/hosts_file.h"
 #include "controller/remote/cube_push.h"
 #include "controller/sweeps/sweep_record.h"
 #include "controller/sync/job_outputs_record.h"
@@ -23,7 +24,6 @@
 #include "controller/terminal/exit_codes.h"
 #include "controller/terminal/progress_reporter.h"
 #include "controller/transport/agent_connection.h"
-#include "controller/transport/hosts_file.h"
 
 namespace mlcube {
 

@@ -21,9 +21,9 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "controller/hosts/hosts_file.h"
 #include "controller/terminal/console.h"
 #include "controller/transport/agent_host_script.h"
-#include "controller/transport/hosts_file.h"
 
 namespace mlcube {
 

@@ -38,7 +38,7 @@ grpc::ChannelArguments DefaultChannelArguments() {
 
 }  // namespace
 
-AgentConnection::AgentConnection(HostEntry host, std::shared_ptr<grpc::Channel> channel,
+AgentConnection::AgentConnection(HostAddress host, std::shared_ptr<grpc::Channel> channel,
                                  std::unique_ptr<SshTunnel> tunnel)
     : host_(std::move(host)),
       tunnel_(std::move(tunnel)),
@@ -48,7 +48,7 @@ AgentConnection::AgentConnection(HostEntry host, std::shared_ptr<grpc::Channel> 
       workspaces_(mlcube_remote::v1::Workspaces::NewStub(channel_)),
       jobs_(mlcube_remote::v1::Jobs::NewStub(channel_)) {}
 
-absl::StatusOr<std::unique_ptr<AgentConnection>> AgentConnection::Open(const HostEntry& host) {
+absl::StatusOr<std::unique_ptr<AgentConnection>> AgentConnection::Open(const HostAddress& host) {
   if (host.has_ssh) {
     SshTunnel::Options options;
     options.ssh = host.ssh;

@@ -25,8 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "controller/hosts/hosts_file.h"
 #include "controller/transport/agent_connection.h"
-#include "controller/transport/hosts_file.h"
 #include "controller/transport/ssh_tunnel.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/ssh_test_network_namespace.h"

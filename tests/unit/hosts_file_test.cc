@@ -1,4 +1,4 @@
-#include "controller/transport/hosts_file.h"
+#include "controller/hosts/hosts_file.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

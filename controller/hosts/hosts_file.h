@@ -1,5 +1,5 @@
-#ifndef MLCUBE_REMOTE_CONTROLLER_TRANSPORT_HOSTS_FILE_H_
-#define MLCUBE_REMOTE_CONTROLLER_TRANSPORT_HOSTS_FILE_H_
+#ifndef MLCUBE_REMOTE_CONTROLLER_HOSTS_HOSTS_FILE_H_
+#define MLCUBE_REMOTE_CONTROLLER_HOSTS_HOSTS_FILE_H_
 
 // The one file of hosts and platform settings that every cube reuses:
 //
@@ -39,38 +39,19 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "controller/transport/host_address.h"
 
 namespace mlcube {
 
-struct TlsSettings {
-  std::string ca;  // absolute paths
-  std::string cert;
-  std::string key;
-};
-
-struct SshSettings {
-  std::string host;  // may be a ~/.ssh/config alias
-  int port = 0;      // 0: from ssh config, else 22
-  std::string user;
-  std::string identity_file;
-};
-
-struct HostEntry {
-  std::string name;
-  // unix:///path or HOST:PORT.
-  std::string address;
+// One host: how to reach its agent (HostAddress: name, address, tls, ssh,
+// agent_socket) and how runs on it are configured.
+struct HostEntry : HostAddress {
   // "docker", "podman" or "singularity".
   std::string runtime = "docker";
   // Merged under each cube's own settings (see CubeLoadOptions::host_defaults):
   // {docker: {...}, singularity: {...}}.
   YAML::Node platform_defaults;
   std::map<std::string, std::string> env;
-  bool has_tls = false;
-  TlsSettings tls;
-  bool has_ssh = false;
-  SshSettings ssh;
-  // The remote socket reached through ssh; empty: the user's own agent.
-  std::string agent_socket;
   // "local" (the agent's machine) or "slurm" (Slurm batch jobs from the
   // agent's host), and the slurm: settings as KEY -> VALUE (validated).
   std::string scheduler = "local";
@@ -119,4 +100,4 @@ HostsFile BuiltInHostsFile();
 
 }  // namespace mlcube
 
-#endif  // MLCUBE_REMOTE_CONTROLLER_TRANSPORT_HOSTS_FILE_H_
+#endif  // MLCUBE_REMOTE_CONTROLLER_HOSTS_HOSTS_FILE_H_
