@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -44,6 +45,22 @@ namespace {
 constexpr char kDefaultConfig[] = "/etc/mlcube-agent/agent.yaml";
 // How long a stopping agent waits for its job threads to notice.
 constexpr absl::Duration kJobThreadsGrace = absl::Seconds(2);
+
+// The environment variables the agent reads, read once by main. Besides
+// these the agent reads PATH (the binaries it runs, FindInPath) and copies
+// the proxy variables into image builds (ContainerRuntime); README.md lists
+// every variable.
+struct AgentEnvironment {
+  // MLCUBE_AGENT_SELF: the bundle's launcher, which runs the agent through
+  // the bundled loader (tools/package-agent.sh); unset outside the bundle.
+  std::optional<std::string> self_launcher;
+};
+
+AgentEnvironment ReadAgentEnvironment() {
+  AgentEnvironment env;
+  if (const char* self = getenv("MLCUBE_AGENT_SELF")) env.self_launcher = self;
+  return env;
+}
 
 struct ServeFlags {
   std::string config_file;
@@ -78,9 +95,11 @@ absl::StatusOr<mlcube::AgentConfig> BuildConfig(const ServeFlags& flags) {
 // The agent binary itself: supervisors are started from it. In the
 // self-contained bundle (tools/package-agent.sh) /proc/self/exe is the
 // bundled loader, so the bundle's launcher names itself in MLCUBE_AGENT_SELF.
-std::string SelfExe() {
-  const char* launcher = getenv("MLCUBE_AGENT_SELF");
-  if (launcher != nullptr && launcher[0] == '/' && access(launcher, X_OK) == 0) return launcher;
+std::string SelfExe(const AgentEnvironment& env) {
+  const std::string launcher = env.self_launcher.value_or("");
+  if (!launcher.empty() && launcher[0] == '/' && access(launcher.c_str(), X_OK) == 0) {
+    return launcher;
+  }
   char path[4096];
   ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
   if (n <= 0) return "mlcube-agent";
@@ -174,7 +193,7 @@ int Fail(const absl::Status& status, int code) {
 
 // The composition root: builds every module, wires them, serves until
 // SIGTERM/SIGINT.
-int Serve(const ServeFlags& flags) {
+int Serve(const ServeFlags& flags, const AgentEnvironment& env) {
   // Block the stop signals in every thread; one thread waits for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -205,7 +224,7 @@ int Serve(const ServeFlags& flags) {
   auto task_users = mlcube::TaskUserResolver::Create(config->task_users, layout.TaskUsersFile(),
                                                      geteuid(), getegid());
   if (!task_users.ok()) return Fail(task_users.status(), 1);
-  mlcube::JobManager jobs(*config, layout, inventory, task_users->get(), SelfExe());
+  mlcube::JobManager jobs(*config, layout, inventory, task_users->get(), SelfExe(env));
   mlcube::StreamLimiter streams(config->limits.open_streams);
   auto sync = mlcube::SyncServices::Create(&layout, config->limits.stored_bytes, &streams, &jobs,
                                            mlcube::CallerIdentity);
@@ -253,7 +272,8 @@ int Serve(const ServeFlags& flags) {
 int main(int argc, char** argv) {
   // Started by the bundle's launcher, the process is the bundled loader
   // ("ld-linux-x86-64"); name it after the agent for ps, top and pgrep.
-  if (getenv("MLCUBE_AGENT_SELF") != nullptr) prctl(PR_SET_NAME, "mlcube-agent", 0, 0, 0);
+  const AgentEnvironment env = ReadAgentEnvironment();
+  if (env.self_launcher.has_value()) prctl(PR_SET_NAME, "mlcube-agent", 0, 0, 0);
   // Internal: runs one job step detached (see agent/schedulers/task_supervisor.h).
   // Handled before CLI11 so the task's own arguments are passed untouched.
   if (argc >= 2 && std::string(argv[1]) == "supervise") {
@@ -298,7 +318,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (serve->parsed()) return Serve(flags);
+  if (serve->parsed()) return Serve(flags, env);
   if (certs_init->parsed()) {
     absl::Status done = mlcube::CertsInit(certs_options, std::cout);
     if (!done.ok()) mlcube::Log(done.message());

@@ -54,8 +54,8 @@ HostReport Probe(const HostEntry& host) {
 
 }  // namespace
 
-int RunHostsCommand(const std::string& hosts_path, const Console& console, std::ostream& out) {
-  absl::StatusOr<HostsFile> hosts = LoadHostsFile(hosts_path);
+int RunHostsCommand(const HostsLookup& hosts_lookup, const Console& console, std::ostream& out) {
+  absl::StatusOr<HostsFile> hosts = LoadHostsFile(hosts_lookup);
   if (!hosts.ok()) {
     console.Error(hosts.status().message());
     return kExitBadInput;

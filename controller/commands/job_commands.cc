@@ -21,7 +21,7 @@ using mlcube_remote::v1::Job;
 
 std::unique_ptr<AgentConnection> ConnectToHost(const JobCommandOptions& options,
                                                const Console& console, int* exit_status) {
-  absl::StatusOr<HostEntry> host = LoadHost(options.hosts_path, options.host);
+  absl::StatusOr<HostEntry> host = LoadHost(options.hosts_lookup, options.host);
   if (!host.ok()) {
     console.Error(host.status().message());
     *exit_status = kExitBadInput;

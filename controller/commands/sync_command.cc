@@ -79,7 +79,7 @@ absl::StatusOr<SyncTarget> OpenTarget(const SyncCommandOptions& options) {
     target.host.address = options.agent;
     target.host.platform_defaults = YAML::Node(YAML::NodeType::Map);
   } else {
-    absl::StatusOr<HostEntry> found = LoadHost(options.hosts_path, options.host, &target.hosts);
+    absl::StatusOr<HostEntry> found = LoadHost(options.hosts_lookup, options.host, &target.hosts);
     if (!found.ok()) return found.status();
     target.host = *found;
   }
@@ -151,6 +151,7 @@ int PushCubeTo(const SyncCommandOptions& options, SyncTarget& target, SyncClient
   push.exclude = target.hosts.exclude;
   push.dry_run = options.dry_run;
   push.prune = !options.no_prune;
+  push.sync_features = options.sync_features;
   absl::StatusOr<PushStats> stats = PushCube(client, push, console);
   if (!stats.ok()) {
     console.Error(absl::StrCat("sync push to ", target.connection->Describe(), ": ",

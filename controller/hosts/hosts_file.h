@@ -30,7 +30,11 @@
 //
 // Found at --hosts=FILE, else $MLCUBE_REMOTE_HOSTS, else
 // $XDG_CONFIG_HOME/mlcube-remote/hosts.yaml (~/.config/...). Without any
-// file, one built-in host `local` talks to the agent socket on this machine.
+// file, one built-in host `local` talks to the agent socket on this machine
+// ($MLCUBE_REMOTE_AGENT, else /run/mlcube-agent/agent.sock). Those
+// variables are read once, at the entry point, into a HostsLookup. Reading
+// a file still takes $HOME for `~/` in paths and the variables it names in
+// `${oc.env:NAME}` (unset: empty).
 
 #include <yaml-cpp/yaml.h>
 
@@ -86,17 +90,28 @@ struct HostsFile {
 // TLS paths.
 absl::StatusOr<HostsFile> ParseHostsFile(const std::string& text, const std::string& path);
 
-// Finds and loads the hosts file as described above; `explicit_path` is the
-// --hosts flag (may be empty).
-absl::StatusOr<HostsFile> LoadHostsFile(const std::string& explicit_path);
+// Where the hosts file is looked for, and what the environment adds to it.
+struct HostsLookup {
+  std::string explicit_path;  // --hosts (may be empty)
+  std::string env_path;       // $MLCUBE_REMOTE_HOSTS
+  std::string config_home;    // $XDG_CONFIG_HOME
+  std::string home;           // $HOME
+  std::string local_agent;    // $MLCUBE_REMOTE_AGENT: the built-in host's address
+  std::string ssh_dir;        // $MLCUBE_REMOTE_SSH_DIR: every ssh: host's SshSettings::config_dir
+};
+
+// Finds and loads the hosts file as described above. NOT_FOUND when a file
+// named by --hosts or $MLCUBE_REMOTE_HOSTS is missing.
+absl::StatusOr<HostsFile> LoadHostsFile(const HostsLookup& lookup);
 
 // LoadHostsFile, then Find(`name`): the host a command talks to. When
 // `hosts` is given it receives the whole file (its `exclude` list...).
-absl::StatusOr<HostEntry> LoadHost(const std::string& explicit_path, const std::string& name,
+absl::StatusOr<HostEntry> LoadHost(const HostsLookup& lookup, const std::string& name,
                                    HostsFile* hosts = nullptr);
 
-// The built-in configuration used when there is no hosts file.
-HostsFile BuiltInHostsFile();
+// The built-in configuration used when there is no hosts file: `local` at
+// `local_agent` (empty: /run/mlcube-agent/agent.sock).
+HostsFile BuiltInHostsFile(const std::string& local_agent);
 
 }  // namespace mlcube
 

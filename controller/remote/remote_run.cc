@@ -198,14 +198,17 @@ absl::Status PushForJob(AgentConnection& agent, RemoteRunRequest& request,
   push.cube = &cube;
   push.cube_id = cube_id;
   push.exclude = request.exclude;
+  push.sync_features = request.sync_features;
   BuildContextPushRequest context;
   context.cube = &cube;
   context.docker_build = request.submit.runtime() != mlcube_remote::v1::RUNTIME_SINGULARITY;
   context.exclude = request.exclude;
+  context.sync_features = request.sync_features;
   InputTreesPushRequest inputs;
   inputs.cube = &cube;
   inputs.tasks.assign(request.submit.tasks().begin(), request.submit.tasks().end());
   inputs.exclude = request.exclude;
+  inputs.sync_features = request.sync_features;
   ExitOnInterrupt(interrupts);
   // The context and the repository's inputs first: one that cannot be read
   // here stops us before the cube moves.

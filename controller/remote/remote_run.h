@@ -8,6 +8,7 @@
 // Every function reports through the Console and returns the process exit
 // status (controller/terminal/exit_codes.h).
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,8 @@ struct RemoteRunRequest {
   bool detach = false;
   bool cancel_on_interrupt = false;
   bool no_pull = false;
-  bool json = false;  // dry run: one JSON object on stdout
+  bool json = false;                         // dry run: one JSON object on stdout
+  std::optional<std::string> sync_features;  // as CubePushRequest's
 };
 
 int RunRemoteJob(AgentConnection& agent, RemoteRunRequest request, InterruptMonitor& interrupts,

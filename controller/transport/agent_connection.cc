@@ -59,9 +59,7 @@ absl::StatusOr<std::unique_ptr<AgentConnection>> AgentConnection::Open(const Hos
         return EnsureUserAgentSocket(session, name);
       };
     }
-    // Replaces ~/.ssh (config, known_hosts, default keys): for tests and for
-    // users who keep a separate SSH setup for their compute hosts.
-    if (const char* dir = getenv("MLCUBE_REMOTE_SSH_DIR"); dir != nullptr) options.ssh_dir = dir;
+    options.ssh_dir = host.ssh.config_dir;
     absl::StatusOr<std::unique_ptr<SshTunnel>> tunnel = SshTunnel::Open(std::move(options));
     if (!tunnel.ok()) {
       return absl::Status(tunnel.status().code(),

@@ -20,6 +20,9 @@ struct SshSettings {
   int port = 0;      // 0: from ssh config, else 22
   std::string user;
   std::string identity_file;
+  // Replaces ~/.ssh (config, known_hosts, default keys) when set: for tests
+  // and for users who keep a separate SSH setup for their compute hosts.
+  std::string config_dir;
 };
 
 struct HostAddress {
