@@ -17,12 +17,17 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <system_error>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "agent/access/workspace_access.h"
 #include "agent/config/agent_config.h"
 #include "agent/jobs/job_manager.h"
+#include "agent/log/log.h"
 #include "agent/metrics/agent_metrics.h"
 #include "agent/metrics/metrics_server.h"
 #include "agent/runtimes/runtime_inventory.h"
@@ -41,6 +46,24 @@
 namespace {
 
 constexpr char kDefaultConfig[] = "/etc/mlcube-agent/agent.yaml";
+// How long a stopping agent waits for its job threads to notice.
+constexpr absl::Duration kJobThreadsGrace = absl::Seconds(2);
+
+// The environment variables the agent reads, read once by main. Besides
+// these the agent reads PATH (the binaries it runs, FindInPath) and copies
+// the proxy variables into image builds (ContainerRuntime); README.md lists
+// every variable.
+struct AgentEnvironment {
+  // MLCUBE_AGENT_SELF: the bundle's launcher, which runs the agent through
+  // the bundled loader (tools/package-agent.sh); unset outside the bundle.
+  std::optional<std::string> self_launcher;
+};
+
+AgentEnvironment ReadAgentEnvironment() {
+  AgentEnvironment env;
+  if (const char* self = getenv("MLCUBE_AGENT_SELF")) env.self_launcher = self;
+  return env;
+}
 
 struct ServeFlags {
   std::string config_file;
@@ -75,9 +98,11 @@ absl::StatusOr<mlcube::AgentConfig> BuildConfig(const ServeFlags& flags) {
 // The agent binary itself: supervisors are started from it. In the
 // self-contained bundle (tools/package-agent.sh) /proc/self/exe is the
 // bundled loader, so the bundle's launcher names itself in MLCUBE_AGENT_SELF.
-std::string SelfExe() {
-  const char* launcher = getenv("MLCUBE_AGENT_SELF");
-  if (launcher != nullptr && launcher[0] == '/' && access(launcher, X_OK) == 0) return launcher;
+std::string SelfExe(const AgentEnvironment& env) {
+  const std::string launcher = env.self_launcher.value_or("");
+  if (!launcher.empty() && launcher[0] == '/' && access(launcher.c_str(), X_OK) == 0) {
+    return launcher;
+  }
   char path[4096];
   ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
   if (n <= 0) return "mlcube-agent";
@@ -102,6 +127,8 @@ absl::Status PrepareDirectories(const mlcube::AgentConfig& config,
   for (const std::string& address : config.listen) {
     if (address.rfind("unix://", 0) == 0) {
       const std::string path = address.substr(7);
+      // Discarded on purpose: when the directory cannot be made, binding
+      // the socket fails next, with an error naming the path.
       (void)mlcube::MakeDirs(path.substr(0, path.rfind('/')));
     }
   }
@@ -132,28 +159,41 @@ absl::Status ConfigureAccess(const mlcube::AgentConfig& config, mlcube::AgentSer
 
 void PrintListening(const mlcube::AgentConfig& config, const mlcube::AgentServer& server,
                     const mlcube::RuntimeInventory& inventory) {
-  std::cerr << "mlcube-agent " << MLCUBE_REMOTE_VERSION << " listening on";
+  std::string line = absl::StrCat("mlcube-agent ", MLCUBE_REMOTE_VERSION, " listening on");
   size_t tcp_index = 0;
   for (const std::string& address : config.listen) {
     if (address.rfind("unix://", 0) == 0) {
-      std::cerr << " " << address;
+      absl::StrAppend(&line, " ", address);
     } else {
-      std::cerr << " " << address.substr(0, address.rfind(':') + 1)
-                << server.tcp_ports()[tcp_index++];
+      absl::StrAppend(&line, " ", address.substr(0, address.rfind(':') + 1),
+                      server.tcp_ports()[tcp_index++]);
     }
   }
-  std::cerr << "; state dir " << config.state_dir << "; runtimes:";
-  for (const auto& r : inventory.runtimes()) std::cerr << " " << r.name << " " << r.version;
-  std::cerr << std::endl;
+  absl::StrAppend(&line, "; state dir ", config.state_dir, "; runtimes:");
+  for (const auto& r : inventory.runtimes()) absl::StrAppend(&line, " ", r.name, " ", r.version);
+  mlcube::LogLine(line);
+}
+
+// Starts SecureExistingWorkspaces on a thread of its own; none (logged)
+// when the system has no thread to give: the trees then wait for the next
+// start or their next job.
+std::thread StartSecuringWorkspaces(const mlcube::StateLayout& layout,
+                                    mlcube::TaskUserResolver* resolver,
+                                    const absl::Notification& stop) {
+  try {
+    return std::thread(
+        [&layout, resolver, &stop] { mlcube::SecureExistingWorkspaces(layout, resolver, stop); });
+  } catch (const std::system_error& e) {
+    mlcube::Log(absl::StrCat("workspace access lists are not checked: ", e.what()));
+    return std::thread();
+  }
 }
 
 int Fail(const absl::Status& status, int code) {
-  std::cerr << "mlcube-agent: " << status.message() << "\n";
+  mlcube::Log(status.message());
   return code;
 }
 
-// The composition root: builds every module, wires them, serves until
-// SIGTERM/SIGINT.
 // What the metrics endpoint reads: the job manager, the runtimes, the state
 // directory and, where the admin enables it, each identity's stored bytes.
 std::unique_ptr<mlcube::AgentMetrics> MakeMetrics(const mlcube::AgentConfig& config,
@@ -191,7 +231,10 @@ std::unique_ptr<mlcube::AgentMetrics> MakeMetrics(const mlcube::AgentConfig& con
   return metrics;
 }
 
-int Serve(const ServeFlags& flags) {
+// The composition root: builds every module, wires them, serves until
+// SIGTERM/SIGINT.
+
+int Serve(const ServeFlags& flags, const AgentEnvironment& env) {
   // Block the stop signals in every thread; one thread waits for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -213,7 +256,7 @@ int Serve(const ServeFlags& flags) {
     std::string note;
     absl::Status shared = mlcube::CheckSlurmSharedDir(*config, &note);
     if (!shared.ok()) return Fail(shared, 2);
-    if (!note.empty()) std::cerr << "mlcube-agent: note: " << note << "\n";
+    if (!note.empty()) mlcube::Log(absl::StrCat("note: ", note));
   }
 
   absl::StatusOr<mlcube::RuntimeInventory> detected = mlcube::RuntimeInventory::Detect(*config);
@@ -222,7 +265,7 @@ int Serve(const ServeFlags& flags) {
   auto task_users = mlcube::TaskUserResolver::Create(config->task_users, layout.TaskUsersFile(),
                                                      geteuid(), getegid());
   if (!task_users.ok()) return Fail(task_users.status(), 1);
-  mlcube::JobManager jobs(*config, layout, inventory, task_users->get(), SelfExe());
+  mlcube::JobManager jobs(*config, layout, inventory, task_users->get(), SelfExe(env));
   mlcube::StreamLimiter streams(config->limits.open_streams);
   auto sync = mlcube::SyncServices::Create(&layout, config->limits.stored_bytes, &streams, &jobs,
                                            mlcube::CallerIdentity);
@@ -251,26 +294,34 @@ int Serve(const ServeFlags& flags) {
                                                 [&metrics] { return metrics->Collect(); });
     if (!serving.ok()) return Fail(serving.status(), 1);
     metrics_server = std::move(*serving);
-    std::cerr << "mlcube-agent: Prometheus metrics at http://"
-              << config->metrics.listen.substr(0, config->metrics.listen.rfind(':')) << ":"
-              << metrics_server->port() << "/metrics" << std::endl;
+    mlcube::Log(absl::StrCat("Prometheus metrics at http://",
+                             config->metrics.listen.substr(0, config->metrics.listen.rfind(':')),
+                             ":", metrics_server->port(), "/metrics"));
   }
   // Trees from before access lists: private from now on, not only from
-  // their next job. (Serve no longer returns, so what it uses outlives it.)
-  std::thread([&layout, resolver = task_users->get()] {
-    mlcube::SecureExistingWorkspaces(layout, resolver);
-  }).detach();
+  // their next job.
+  absl::Notification stop;
+  std::thread secure = StartSecuringWorkspaces(layout, task_users->get(), stop);
 
-  std::thread signal_waiter([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    server.Shutdown();
-  });
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  server.Shutdown();  // open calls get 2 s
   server.Wait();
+  stop.Notify();
+  if (secure.joinable()) secure.join();
   // Tasks keep running (they are supervised outside this process); a
   // restarted agent re-attaches to them.
-  std::cerr << "mlcube-agent: stopped" << std::endl;
-  _exit(0);
+  if (!jobs.Stop(kJobThreadsGrace)) {
+    // A job thread inside a slow query (a container that has not started
+    // yet): destroying what it uses is not safe, and a restart picks its
+    // job up anyway, so the process ends without destructors.
+    mlcube::Log("job threads still busy; not waiting for them");
+    mlcube::Log("stopped");
+    _exit(0);
+  }
+  jobs.set_statistics(nullptr);  // destroyed before the job manager
+  mlcube::Log("stopped");
+  return 0;
 }
 
 }  // namespace
@@ -278,7 +329,8 @@ int Serve(const ServeFlags& flags) {
 int main(int argc, char** argv) {
   // Started by the bundle's launcher, the process is the bundled loader
   // ("ld-linux-x86-64"); name it after the agent for ps, top and pgrep.
-  if (getenv("MLCUBE_AGENT_SELF") != nullptr) prctl(PR_SET_NAME, "mlcube-agent", 0, 0, 0);
+  const AgentEnvironment env = ReadAgentEnvironment();
+  if (env.self_launcher.has_value()) prctl(PR_SET_NAME, "mlcube-agent", 0, 0, 0);
   // Internal: runs one job step detached (see agent/schedulers/task_supervisor.h).
   // Handled before CLI11 so the task's own arguments are passed untouched.
   if (argc >= 2 && std::string(argv[1]) == "supervise") {
@@ -323,15 +375,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (serve->parsed()) return Serve(flags);
+  if (serve->parsed()) return Serve(flags, env);
   if (certs_init->parsed()) {
     absl::Status done = mlcube::CertsInit(certs_options, std::cout);
-    if (!done.ok()) std::cerr << "mlcube-agent: " << done.message() << "\n";
+    if (!done.ok()) mlcube::Log(done.message());
     return done.ok() ? 0 : 1;
   }
   if (certs_client->parsed()) {
     absl::Status done = mlcube::CertsIssueClient(client_dir, client_name, std::cout);
-    if (!done.ok()) std::cerr << "mlcube-agent: " << done.message() << "\n";
+    if (!done.ok()) mlcube::Log(done.message());
     return done.ok() ? 0 : 1;
   }
   return 0;

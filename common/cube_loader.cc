@@ -176,6 +176,8 @@ YAML::Node WrittenConfig(const YAML::Node& merged, const CubeSchemaContext& cont
                          const CubeLoadOptions& options) {
   YAML::Node written = YAML::Clone(merged);
   for (const std::string& assignment : options.overrides) {
+    // Discarded on purpose: the effective configuration applies the same
+    // overrides and reports the ones that fail.
     (void)ApplyOverride(written, assignment);
   }
   written["runtime"]["root"] = context.root;

@@ -25,13 +25,17 @@ absl::Status RemoveError(const std::string& shown, int err) {
       absl::StrCat("removing ", PrintableExcerpt(shown), ": ", strerror(err)));
 }
 
-// Empties the directory `dir_fd` (shown as `shown`).
-absl::Status EmptyDirectory(int dir_fd, const std::string& shown) {
+// Empties the directory `dir_fd` (shown as `shown`), unless `stop` is
+// notified first.
+absl::Status EmptyDirectory(int dir_fd, const std::string& shown, const absl::Notification* stop) {
   TreeLimits limits;
   limits.max_depth = kMaxRemovableDepth;
   limits.max_entries = INT64_MAX;
   TreeWalker walker(limits);
   auto visit = [&](const TreeWalker::Entry& e) -> absl::StatusOr<Next> {
+    if (stop != nullptr && stop->HasBeenNotified()) {
+      return absl::CancelledError(absl::StrCat("removing ", PrintableExcerpt(shown), ": stopped"));
+    }
     if (!S_ISDIR(e.st.st_mode)) {
       if (unlinkat(e.dir_fd, e.name.c_str(), 0) == 0 || errno == ENOENT) return Next::kSkip;
       return RemoveError(absl::StrCat(shown, "/", e.rel), errno);
@@ -87,7 +91,7 @@ absl::StatusOr<int64_t> TreeBytes(const std::string& path, TreeLimits limits) {
   return total;
 }
 
-absl::Status RemoveTreeAt(int dir_fd, const std::string& name) {
+absl::Status RemoveTreeAt(int dir_fd, const std::string& name, const absl::Notification* stop) {
   UniqueFd fd(openat(dir_fd, name.c_str(), kDirFlags));
   if (!fd) {
     if (errno == ENOENT) return absl::OkStatus();
@@ -96,13 +100,15 @@ absl::Status RemoveTreeAt(int dir_fd, const std::string& name) {
     }
     return RemoveError(name, errno);
   }
-  if (absl::Status s = EmptyDirectory(fd.get(), name); !s.ok()) return s;
+  if (absl::Status s = EmptyDirectory(fd.get(), name, stop); !s.ok()) return s;
   if (unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
     return RemoveError(name, errno);
   }
   return absl::OkStatus();
 }
 
-absl::Status RemoveTree(const std::string& path) { return RemoveTreeAt(AT_FDCWD, path); }
+absl::Status RemoveTree(const std::string& path, const absl::Notification* stop) {
+  return RemoveTreeAt(AT_FDCWD, path, stop);
+}
 
 }  // namespace mlcube

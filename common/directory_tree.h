@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "common/tree_walker.h"
 
 namespace mlcube {
@@ -24,11 +25,14 @@ inline constexpr int64_t kMaxRemovableDepth = 250'000;
 // exist; FAILED_PRECONDITION when the tree passes `limits`.
 absl::StatusOr<int64_t> TreeBytes(const std::string& path, TreeLimits limits = TreeLimits());
 
-// Removes `path` and everything below it (OK when it does not exist).
-absl::Status RemoveTree(const std::string& path);
+// Removes `path` and everything below it (OK when it does not exist). Once
+// `stop` (if given) is notified it stops between entries: CANCELLED, and
+// what is left stays.
+absl::Status RemoveTree(const std::string& path, const absl::Notification* stop = nullptr);
 
 // Removes the entry `name` of the directory `dir_fd`, a tree or not.
-absl::Status RemoveTreeAt(int dir_fd, const std::string& name);
+absl::Status RemoveTreeAt(int dir_fd, const std::string& name,
+                          const absl::Notification* stop = nullptr);
 
 // Unlinks every file or link below `path` whose name starts with `prefix`
 // and ends with `suffix` (temp files a crash left behind, a finished job's

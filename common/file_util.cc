@@ -1,5 +1,6 @@
 #include "common/file_util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/unique_fd.h"
 
@@ -149,6 +151,20 @@ absl::Status CopyFileRange(int in, int64_t in_offset, int out, int64_t out_offse
     done += n;
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> ListNames(const std::string& dir, absl::string_view prefix) {
+  std::vector<std::string> names;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (dirent* e = readdir(d)) {
+    const absl::string_view name(e->d_name);
+    if (prefix.empty() ? name[0] != '.' : absl::StartsWith(name, prefix)) {
+      names.emplace_back(e->d_name);
+    }
+  }
+  closedir(d);
+  return names;
 }
 
 }  // namespace mlcube

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -51,6 +52,11 @@ absl::Status ReadExactlyAt(int fd, int64_t offset, int64_t size, std::string* ou
 // destination in errors.
 absl::Status CopyFileRange(int in, int64_t in_offset, int out, int64_t out_offset, int64_t size,
                            absl::string_view what);
+
+// The names in directory `dir` that start with `prefix`, or with anything
+// but a dot when `prefix` is empty; in directory order; none when `dir`
+// cannot be read.
+std::vector<std::string> ListNames(const std::string& dir, absl::string_view prefix);
 
 // Milliseconds since the Unix epoch, for timestamps in records.
 int64_t NowUnixMs();

@@ -82,7 +82,7 @@ std::optional<int> Parse(CLI::App& app, int argc, char** argv) {
 
 }  // namespace
 
-int RunCli(int argc, char** argv) {
+int RunCli(int argc, char** argv, const ControllerEnvironment& env) {
   CLI::App app{"mlcube-remote: run MLCube tasks on remote mlcube-agent hosts"};
   app.set_version_flag("--version", std::string("mlcube-remote ") + MLCUBE_REMOTE_VERSION);
   app.require_subcommand(1);
@@ -133,25 +133,31 @@ int RunCli(int argc, char** argv) {
 
   if (std::optional<int> exit_code = Parse(app, argc, argv)) return *exit_code;
 
-  const Console console = Console::ForStderr(ToVerbosity(global));
+  const Console console = Console::ForStderr(ToVerbosity(global), env.no_color);
   if (describe->parsed()) return RunDescribeCommand(describe_options, console, std::cout);
   if (show_config->parsed()) return RunShowConfigCommand(show_config_options, console, std::cout);
-  if (hosts->parsed()) return RunHostsCommand(hosts_path, console, std::cout);
-  runs_options.hosts_path = hosts_path;
+  HostsLookup hosts_lookup = env.hosts;
+  hosts_lookup.explicit_path = hosts_path;
+  if (hosts->parsed()) return RunHostsCommand(hosts_lookup, console, std::cout);
+  runs_options.hosts_lookup = hosts_lookup;
   if (runs->parsed()) return RunRunsCommand(runs_options, console, std::cout);
   if (plot->parsed()) return RunPlotCommand(plot_options, console, std::cout);
-  job_options.hosts_path = hosts_path;
-  run_options.hosts_path = hosts_path;
-  configure_options.hosts_path = hosts_path;
+  job_options.hosts_lookup = hosts_lookup;
+  for (RunCommandOptions* options : {&run_options, &configure_options}) {
+    options->hosts_lookup = hosts_lookup;
+    options->sync_features = env.sync_features;
+  }
   if (run->parsed()) return RunRunCommand(run_options, console);
   if (configure->parsed()) return RunRunCommand(configure_options, console);
   if (job_apps.status->parsed()) return RunStatusCommand(job_options, console, std::cout);
   if (job_apps.logs->parsed()) return RunLogsCommand(job_options, console);
   if (job_apps.cancel->parsed()) return RunCancelCommand(job_options, console, std::cout);
   if (job_apps.jobs->parsed()) return RunJobsCommand(job_options, console, std::cout);
-  sync_options.hosts_path = hosts_path;
+  sync_options.hosts_lookup = hosts_lookup;
+  sync_options.sync_features = env.sync_features;
   if (sync->parsed()) return RunSyncCommand(sync_options, console, std::cout);
-  agent_options.hosts_path = hosts_path;
+  agent_options.hosts_lookup = hosts_lookup;
+  agent_options.env_bundle_dir = env.bundle_dir;
   if (agent->parsed()) return RunAgentCommand(agent_options, console, std::cout);
   return kExitBadInput;
 }

@@ -2,4 +2,8 @@
 
 #include "controller/cli.h"
 
-int main(int argc, char** argv) { return mlcube::RunCli(argc, argv); }
+// The environment is read here, once (ReadControllerEnvironment), and
+// passed down.
+int main(int argc, char** argv) {
+  return mlcube::RunCli(argc, argv, mlcube::ReadControllerEnvironment());
+}

@@ -7,14 +7,17 @@
 // start, not only from their next job. Identities without a task uid get
 // the agent alone. Fast for trees that already have theirs.
 
+#include "absl/synchronization/notification.h"
 #include "agent/access/task_user_resolver.h"
 #include "agent/state/state_layout.h"
 
 namespace mlcube {
 
-// Errors are printed (one line per workspace) and skipped: a hostile tree
-// never stops the rest or the agent. Meant for a thread of its own.
-void SecureExistingWorkspaces(const StateLayout& layout, TaskUserResolver* task_users);
+// Errors are logged (one line per workspace) and skipped: a hostile tree
+// never stops the rest or the agent. Meant for a thread of its own: returns
+// early, between two workspaces, once `stop` is notified.
+void SecureExistingWorkspaces(const StateLayout& layout, TaskUserResolver* task_users,
+                              const absl::Notification& stop);
 
 }  // namespace mlcube
 

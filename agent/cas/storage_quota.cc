@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "agent/log/log.h"
 #include "common/directory_tree.h"
 
 namespace mlcube {
@@ -38,8 +38,7 @@ StorageQuota::Measure StorageQuota::MeasureOf(const std::string& owner) {
       // hiding bytes below the walk's limits must not bypass the quota.
       if (!measured.ok()) {
         m.unmeasured = std::string(measured.status().message());
-        fprintf(stderr, "mlcube-agent: quota of %s: %s; counted as the whole limit\n",
-                owner.c_str(), m.unmeasured.c_str());
+        Log(absl::StrCat("quota of ", owner, ": ", m.unmeasured, "; counted as the whole limit"));
       }
       const int64_t bytes = measured.ok() ? *measured : std::max<int64_t>(limit_, 0);
       m.by_cube[e->d_name] = bytes;

@@ -22,6 +22,7 @@
 #include "agent/jobs/build_context_placement.h"
 #include "agent/jobs/job_metrics.h"
 #include "agent/jobs/task_step.h"
+#include "agent/log/log.h"
 #include "agent/runtimes/apptainer_runtime.h"
 #include "agent/runtimes/docker_runtime.h"
 #include "agent/runtimes/mount_spec.h"
@@ -71,13 +72,18 @@ JobManager::JobManager(const AgentConfig& config, const StateLayout& layout,
       slurm_scheduler_(SlurmClient()),
       gpus_(inventory.gpus()) {}
 
-JobManager::~JobManager() {
-  stopping_ = true;  // job threads stop waiting for their steps and return
+JobManager::~JobManager() { Stop(absl::InfiniteDuration()); }
+
+bool JobManager::Stop(absl::Duration grace) {
   absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](JobManager* m)
-           ABSL_NO_THREAD_SAFETY_ANALYSIS { return m->running_ == 0 && m->array_running_ == 0; },
-      this));
+  // Set under mu_, so threads waiting on a condition of mu_ re-check it.
+  stopping_ = true;  // job threads stop waiting for their steps and return
+  return mu_.AwaitWithTimeout(absl::Condition(
+                                  +[](JobManager* m) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                    return m->running_ == 0 && m->array_running_ == 0;
+                                  },
+                                  this),
+                              grace);
 }
 
 void JobManager::Start(WorkspaceUseRecorder* workspaces) {
@@ -136,7 +142,7 @@ void JobManager::StartGpuSampler() {
         },
         [this](const std::vector<GpuSample>& samples) { RecordGpuUsage(samples); });
   } catch (const std::system_error& e) {
-    fprintf(stderr, "mlcube-agent: GPU usage is not sampled: %s\n", e.what());
+    Log(absl::StrCat("GPU usage is not sampled: ", e.what()));
   }
 }
 
@@ -342,7 +348,7 @@ void JobManager::SetSchedulerInfo(const std::shared_ptr<Entry>& entry,
     entry->job.set_pending_reason(pending_reason);
     copy = entry->job;
   }
-  (void)store_.Save(copy);
+  LogIfError(absl::StrCat("job ", copy.id()), store_.Save(copy));
   std::string text;
   if (scheduler_job_id != previous_id) {
     text = absl::StrCat("mlcube-agent: Slurm job ", scheduler_job_id, "\n");
@@ -354,7 +360,8 @@ void JobManager::SetSchedulerInfo(const std::shared_ptr<Entry>& entry,
   }
   if (text.empty()) return;
   auto log = JobLog::OpenForAppend(store_.LogPath(copy.id()), config_.limits.job_log_bytes);
-  if (log.ok()) (void)log->Append(JobLog::RecordType::kAgent, text);
+  LogIfError(absl::StrCat("job ", copy.id(), ": writing its log"),
+             log.ok() ? log->Append(JobLog::RecordType::kAgent, text) : log.status());
 }
 
 absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& owner,
@@ -576,7 +583,7 @@ absl::StatusOr<std::shared_ptr<JobManager::Entry>> JobManager::RecordNewJob(
   }
   if (!saved.ok()) {
     // Leave nothing half-made behind (a full disk is the usual cause).
-    (void)RemoveTree(store_.JobDir(*id));
+    LogIfError(absl::StrCat("removing half-made job ", *id), RemoveTree(store_.JobDir(*id)));
     return absl::ResourceExhaustedError(absl::StrCat("cannot record the job: ", saved.message()));
   }
   return entry;
@@ -649,7 +656,10 @@ absl::StatusOr<std::vector<Job>> JobManager::SubmitBatch(
         RecordNewJob(owner, runs[i], /*in_batch=*/true,
                      entries.empty() ? "" : entries[0]->job.batch_id(), static_cast<int>(i));
     if (!entry.ok()) {
-      for (const auto& made : entries) (void)RemoveTree(store_.JobDir(made->job.id()));
+      for (const auto& made : entries) {
+        LogIfError(absl::StrCat("removing half-made job ", made->job.id()),
+                   RemoveTree(store_.JobDir(made->job.id())));
+      }
       return absl::Status(entry.status().code(),
                           absl::StrCat("runs[", i, "]: ", entry.status().message()));
     }
@@ -770,8 +780,7 @@ void JobManager::PruneFinished(const std::string& owner) {
   }
   for (const std::string& id : expired) {
     if (absl::Status removed = RemoveTree(store_.JobDir(id)); !removed.ok()) {
-      fprintf(stderr, "mlcube-agent: removing finished job %s: %s\n", id.c_str(),
-              std::string(removed.message()).c_str());
+      Log(absl::StrCat("removing finished job ", id, ": ", removed.message()));
     }
   }
 }
@@ -836,8 +845,10 @@ absl::StatusOr<Job> JobManager::Cancel(const std::string& owner, const std::stri
       queued = true;
     }
   }
-  // Persisted so that a restarted agent still cancels.
-  (void)WriteFileAtomically(layout_.JobCancelFile(id), owner + "\n");
+  // Persisted so that a restarted agent still cancels (this agent cancels
+  // either way).
+  LogIfError(absl::StrCat("job ", id, ": recording the cancel"),
+             WriteFileAtomically(layout_.JobCancelFile(id), owner + "\n"));
   if (queued) {
     SetState(entry, mlcube_remote::v1::JOB_STATE_CANCELLED, 0,
              absl::StrCat("cancelled by ", owner, " while queued"), "");
@@ -999,7 +1010,7 @@ bool JobManager::SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) {
     std::thread([this, entry] { RunJob(entry); }).detach();
   } catch (const std::system_error& e) {
     // Out of threads: the job waits in the queue; the agent goes on.
-    fprintf(stderr, "mlcube-agent: cannot start a job thread: %s\n", e.what());
+    Log(absl::StrCat("cannot start a job thread: ", e.what()));
     return false;
   }
   if (IsArrayJob(*entry)) {
@@ -1034,7 +1045,9 @@ void JobManager::SetState(const std::shared_ptr<Entry>& entry, JobState state, i
   change.set_current_task(current_task);
   change.set_unix_ms(now);
   auto log = JobLog::OpenForAppend(store_.LogPath(id), config_.limits.job_log_bytes);
-  if (log.ok()) (void)log->Append(JobLog::RecordType::kState, change.SerializeAsString());
+  LogIfError(absl::StrCat("job ", id, ": writing its state to its log"),
+             log.ok() ? log->Append(JobLog::RecordType::kState, change.SerializeAsString())
+                      : log.status());
   Job copy;
   {
     absl::MutexLock lock(&mu_);
@@ -1053,7 +1066,7 @@ void JobManager::SetState(const std::shared_ptr<Entry>& entry, JobState state, i
   if (IsFinalState(state)) RecordFinished(copy, entry->request);
   absl::Status saved = store_.Save(copy);
   if (!saved.ok()) {
-    fprintf(stderr, "mlcube-agent: job %s: %s\n", id.c_str(), std::string(saved.message()).c_str());
+    Log(absl::StrCat("job ", id, ": ", saved.message()));
   }
   // Its batch's array no longer waits for it (a no-op once it joined).
   if (IsFinalState(state)) WithdrawFromArray(entry);
@@ -1107,7 +1120,8 @@ void JobManager::RunJob(std::shared_ptr<Entry> entry) {
   JobOutcome outcome = Execute(entry);
   if (outcome.state != mlcube_remote::v1::JOB_STATE_UNSPECIFIED) {
     // Runtime scratch (Apptainer's unpacked sandboxes) goes with the job.
-    (void)RemoveTree(layout_.JobScratchDir(entry->job.id()));
+    LogIfError(absl::StrCat("job ", entry->job.id(), ": removing its scratch space"),
+               RemoveTree(layout_.JobScratchDir(entry->job.id())));
     // Env files may hold secrets; they are not needed once the job is over.
     RemoveNamedBelow(layout_.JobDir(entry->job.id()), StateLayout::kStepPrefix,
                      StateLayout::kEnvSuffix);

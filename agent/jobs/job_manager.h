@@ -23,6 +23,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "agent/access/task_user_resolver.h"
 #include "agent/config/agent_config.h"
 #include "agent/gpus/gpu_allocator.h"
@@ -55,9 +56,17 @@ class JobManager : public CubeJobs {
   // says which uid each identity's tasks run as.
   JobManager(const AgentConfig& config, const StateLayout& layout,
              const RuntimeInventory& inventory, TaskUserResolver* task_users, std::string self_exe);
-  ~JobManager();  // stops waiting for steps; the tasks themselves keep running
+  ~JobManager();  // Stop() without a time limit
+
   JobManager(const JobManager&) = delete;
   JobManager& operator=(const JobManager&) = delete;
+
+  // Stops waiting for steps: each job thread returns at its next check (its
+  // task keeps running; a restarted agent re-attaches), no queued job
+  // starts. Waits at most `grace` for the job threads; false when some are
+  // still busy then (the process should exit without destroying the
+  // manager). Idempotent.
+  bool Stop(absl::Duration grace);
 
   // Loads the jobs on disk and resumes the unfinished ones. `workspaces`
   // (not owned, outlives the manager) hears when a job starts working in a

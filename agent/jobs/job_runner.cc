@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "agent/job_log/job_log.h"
 #include "agent/jobs/task_step.h"
+#include "agent/log/log.h"
 #include "common/beneath_dir.h"
 #include "common/file_util.h"
 #include "common/mount_planner.h"
@@ -72,7 +73,8 @@ JobOutcome JobRunner::Failed(int exit_code, std::string reason) const {
 
 void JobRunner::AgentLog(const std::string& text) const {
   auto log = JobLog::OpenForAppend(layout_.JobLogFile(job_.id()), config_.limits.job_log_bytes);
-  if (log.ok()) (void)log->Append(JobLog::RecordType::kAgent, text);
+  LogIfError(absl::StrCat("job ", job_.id(), ": writing its log"),
+             log.ok() ? log->Append(JobLog::RecordType::kAgent, text) : log.status());
 }
 
 JobOutcome JobRunner::Run() {

@@ -470,6 +470,9 @@ class PausedContainers final : public FrozenTasks {
     if (ids_.empty()) return;
     std::vector<std::string> argv = {binary_, "unpause"};
     argv.insert(argv.end(), ids_.begin(), ids_.end());
+    // Discarded on purpose: a container left paused is thawed by the next
+    // step start or agent start (ThawLeftFrozen), which is all that could
+    // be done here.
     (void)RunCommand(argv, absl::Seconds(60));
   }
 
@@ -511,7 +514,8 @@ std::unique_ptr<FrozenTasks> DockerRuntime::FreezeTasksOf(const std::string& own
   if (!ids.empty()) {
     std::vector<std::string> argv = {binary_, "pause"};
     argv.insert(argv.end(), ids.begin(), ids.end());
-    // A container that ended meanwhile fails to pause; the others are.
+    // Discarded on purpose: a container that ended meanwhile fails to
+    // pause; the others are.
     (void)RunCommand(argv, absl::Seconds(60));
   }
   return std::make_unique<PausedContainers>(binary_, std::move(ids));
@@ -543,6 +547,8 @@ void DockerRuntime::ThawLeftFrozen() {
 }
 
 void DockerRuntime::StopContainer(const std::string& container_name) {
+  // Discarded on purpose: a container already gone cannot be killed, and
+  // the step's process group is signalled after this either way.
   (void)RunCommand({binary_, "kill", container_name}, absl::Seconds(20));
 }
 

@@ -100,6 +100,8 @@ std::map<std::string, SlurmJobInfo> SlurmClient::ParseSqueueOutput(const std::st
     info.reason = std::string(absl::StripAsciiWhitespace(fields[2]));
     // "N" or "N:SIGNAL" depending on the version.
     std::string code = std::string(absl::StripAsciiWhitespace(fields[3]));
+    // Discarded on purpose: a code that is not a number leaves exit_code at
+    // its default, which the follower reads as "not known".
     (void)absl::SimpleAtoi(code.substr(0, code.find(':')), &info.exit_code);
     if (fields.size() > 4) info.nodes = std::string(absl::StripAsciiWhitespace(fields[4]));
     for (int index : pending_elements) {

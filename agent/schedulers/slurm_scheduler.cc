@@ -153,6 +153,8 @@ SlurmStepState SlurmStepFollow::Tick(bool cancelling) {
   (void)follower_.Pump();  // a read error now is retried on the next tick
   if (cancelling && absl::Now() - last_cancel_ > kCancelRetry) {
     last_cancel_ = absl::Now();
+    // Discarded on purpose: a refused scancel is retried after kCancelRetry
+    // for as long as the job is followed.
     (void)client_->Cancel(id);
     poller_->Kick();
   }

@@ -210,7 +210,8 @@ void RelayOutput(int out_fd, int err_fd, JobLog* log) {
         --open_pipes;
         continue;
       }
-      // A full disk loses output but must not stop the task.
+      // Discarded on purpose: a full disk loses output but must not stop the
+      // task, and the supervisor has no one else to tell (no stderr).
       (void)log->Append(types[k], absl::string_view(buffer.data(), n));
     }
   }
@@ -234,6 +235,10 @@ int TaskSupervisor::Main(const std::vector<std::string>& raw_args) {
   auto log = JobLog::OpenForAppend(args->log_path, args->log_max);
   if (!log.ok()) _exit(1);
   int out[2], err[2];
+  // The supervisor reports only through the job log and the exit record:
+  // when writing those fails there is no one left to tell (it has no
+  // stderr), so their statuses are discarded below; the agent reads a
+  // missing exit record as a lost step.
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
     (void)log->Append(JobLog::RecordType::kAgent, "mlcube-agent: cannot create pipes\n");
     (void)WriteFileAtomically(step + ".exit", "exit 125\n");

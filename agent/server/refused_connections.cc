@@ -100,6 +100,8 @@ void RefusedConnections::Refuse(UniqueFd fd, const absl::Status& why) {
   // SETTINGS frame (gRPC's own servers always send some settings).
   std::string preface;
   AppendFrameHeader(preface, 0, kSettings, 0, 0);
+  // Best effort, discarded on purpose: a peer that cannot take the preface
+  // is closed when its time is up.
   (void)!send(fd.get(), preface.data(), preface.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   if (kept_.size() >= max_kept_) kept_.pop_front();
   kept_.push_back(
@@ -120,6 +122,7 @@ bool RefusedConnections::Read(Kept& kept) {
     kept.received.append(buf, static_cast<size_t>(n));
     if (const uint32_t stream = FirstCall(kept.received); stream != 0) {
       const std::string bytes = RefusalBytes(stream, kept.why);
+      // Best effort, discarded on purpose: the connection closes next.
       (void)!send(kept.fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       return true;
     }

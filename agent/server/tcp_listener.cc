@@ -297,6 +297,7 @@ void TcpListener::Housekeep() {
 void TcpListener::Stop() {
   if (thread_.joinable()) {
     uint64_t one = 1;
+    // Discarded on purpose: a full eventfd has woken the thread already.
     (void)!write(wake_fd_, &one, sizeof(one));
     thread_.join();
   }

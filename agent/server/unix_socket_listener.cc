@@ -155,6 +155,7 @@ void UnixSocketListener::Housekeep() {
 void UnixSocketListener::Stop() {
   if (thread_.joinable()) {
     uint64_t one = 1;
+    // Discarded on purpose: a full eventfd has woken the thread already.
     (void)!write(wake_fd_, &one, sizeof(one));
     thread_.join();
   }

@@ -1,11 +1,10 @@
 #include "agent/services/jobs_service.h"
 
-#include <poll.h>
-#include <sys/inotify.h>
-#include <unistd.h>
+#include <optional>
 
 #include "absl/time/clock.h"
 #include "agent/job_log/job_log.h"
+#include "agent/job_log/log_growth_waiter.h"
 #include "agent/jobs/job_store.h"
 #include "agent/server/caller_identity.h"
 #include "agent/validation/request_validator.h"
@@ -157,18 +156,10 @@ grpc::Status JobsService::WatchJob(grpc::ServerContext* context,
   if (!slot.ok()) return ToGrpcStatus(slot.status());
   const std::string path = manager_->LogPath(id);
 
-  // inotify wakes a follower as soon as the supervisor appends.
-  int inotify_fd = -1;
-  if (request->follow()) {
-    inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-    if (inotify_fd >= 0) inotify_add_watch(inotify_fd, path.c_str(), IN_MODIFY);
-  }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() {
-      if (fd >= 0) close(fd);
-    }
-  } closer{inotify_fd};
+  // Only a follower waits for more (inotify wakes it as soon as the
+  // supervisor appends).
+  std::optional<LogGrowthWaiter> waiter;
+  if (request->follow()) waiter.emplace(path);
 
   int64_t offset = request->from_offset();
   bool saw_final = false;
@@ -192,20 +183,7 @@ grpc::Status JobsService::WatchJob(grpc::ServerContext* context,
       checked_final = true;
       continue;
     }
-    if (inotify_fd >= 0) {
-      pollfd pfd{inotify_fd, POLLIN, 0};
-      if (poll(&pfd, 1, 250) > 0) {
-        // A flood of output (we sent moments ago and there is more): let a
-        // little accumulate so events are large; a few big messages cost
-        // far less than many small ones. An isolated line is not delayed.
-        if (absl::Now() - last_send < absl::Milliseconds(2)) usleep(5000);
-        char buf[4096];
-        while (read(inotify_fd, buf, sizeof(buf)) > 0) {
-        }
-      }
-    } else {
-      usleep(5000);
-    }
+    waiter->Wait(last_send);
   }
 }
 

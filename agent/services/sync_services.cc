@@ -27,18 +27,56 @@ absl::StatusOr<std::unique_ptr<SyncServices>> SyncServices::Create(const StateLa
                                              s->grants_.get(), s->uploads_.get());
   s->content_store_ = std::make_unique<ContentStoreService>(
       s->store_.get(), s->uploads_.get(), s->access_.get(), s->quota_.get(), streams, identity);
-  WorkspacesService::Options options;
-  options.layout = layout;
-  s->workspaces_ = std::make_unique<WorkspacesService>(
-      options, s->store_.get(), s->index_.get(), s->access_.get(), s->quota_.get(), jobs, identity);
-  WorkspacesService* workspaces = s->workspaces_.get();
-  s->quota_->set_covered(
-      [workspaces](const std::string& owner) { return workspaces->ChunksOfCommits(owner); });
+  s->CreateWorkspaces(layout, jobs, std::move(identity));
   if (jobs != nullptr) {
     s->quota_->set_job_bytes([jobs](const std::string& owner) { return jobs->JobBytesOf(owner); });
   }
-  s->workspaces_->IndexCommittedWorkspaces();
+  s->recovery_ = std::make_unique<WorkspaceRecovery>(*layout);
+  s->IndexCommittedWorkspaces(*layout);
   return s;
+}
+
+void SyncServices::CreateWorkspaces(const StateLayout* layout, CubeJobs* jobs,
+                                    IdentityFn identity) {
+  splicer_ = std::make_unique<ChunkSplicer>(store_.get(), access_.get());
+  records_ = std::make_unique<CommitRecords>(layout);
+  manifests_ = std::make_unique<CommittedManifests>(records_.get(), store_.get());
+  const CommittedManifests* manifests = manifests_.get();
+  collector_ = std::make_unique<BlobCollector>(
+      BlobCollector::Options(), store_.get(), [manifests] { return manifests->ReferencedBlobs(); });
+  quota_->set_covered([manifests](const std::string& owner) { return manifests->ChunksOf(owner); });
+  CubeCommitter::Parts commit;
+  commit.layout = layout;
+  commit.store = store_.get();
+  commit.index = index_.get();
+  commit.access = access_.get();
+  commit.quota = quota_.get();
+  commit.splicer = splicer_.get();
+  commit.records = records_.get();
+  commit.manifests = manifests;
+  commit.locks = &locks_;
+  committer_ = std::make_unique<CubeCommitter>(commit);
+  snapshotter_ = std::make_unique<WorkspaceSnapshotter>(layout, store_.get(), index_.get(),
+                                                        access_.get(), splicer_.get());
+  remover_ = std::make_unique<CubeRemover>(layout, records_.get(), &locks_);
+  WorkspacesService::Parts parts;
+  parts.committer = committer_.get();
+  parts.snapshotter = snapshotter_.get();
+  parts.remover = remover_.get();
+  parts.records = records_.get();
+  parts.locks = &locks_;
+  parts.quota = quota_.get();
+  parts.collector = collector_.get();
+  parts.jobs = jobs;
+  workspaces_ = std::make_unique<WorkspacesService>(parts, std::move(identity));
+}
+
+void SyncServices::IndexCommittedWorkspaces(const StateLayout& layout) {
+  manifests_->ForEach([&](const std::string& owner, const std::string& cube_id,
+                          const ::mlcube_remote::v1::Manifest& manifest) {
+    index_->AddManifest(layout.CubeDir(owner, cube_id), manifest);
+    splicer_->RecordChunkLocations(owner, manifest);
+  });
 }
 
 }  // namespace mlcube

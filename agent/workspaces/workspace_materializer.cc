@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/access/tree_acl.h"
+#include "agent/log/log.h"
 #include "common/directory_tree.h"
 #include "common/file_util.h"
 #include "common/manifest_validator.h"
@@ -236,7 +238,8 @@ absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
       renameat(AT_FDCWD, blob_path.c_str(), dfd, moved_name.c_str()) == 0) {
     staged->push_back({&entry, moved_name, true, !target_exists});
     // A moved blob did not inherit the directory's access list.
-    (void)TreeAcl::InheritFromParent(dfd, moved_name, DiskMode(entry));
+    LogIfError(absl::StrCat("access list of ", PrintableExcerpt(entry.path())),
+               TreeAcl::InheritFromParent(dfd, moved_name, DiskMode(entry)));
     SetMtime(dfd, moved_name, -1, entry.mtime_ns());
     return absl::OkStatus();
   }
@@ -473,9 +476,19 @@ absl::Status MaterializeRun::StageOnThreads(size_t threads) {
     }
   };
   if (threads == 2) {
-    std::thread second(stage_range, 1, half, writes_.size());
+    std::thread second;
+    try {
+      second = std::thread(stage_range, 1, half, writes_.size());
+    } catch (const std::system_error&) {
+      // Out of threads (this runs inside a gRPC handler): this thread
+      // stages the second half too, after the first.
+    }
     stage_range(0, 0, half);
-    second.join();
+    if (second.joinable()) {
+      second.join();
+    } else {
+      stage_range(1, half, writes_.size());
+    }
   } else {
     stage_range(0, 0, writes_.size());
   }

@@ -1,8 +1,8 @@
 #include "controller/commands/agent_command.h"
 
+#include "controller/hosts/hosts_file.h"
 #include "controller/install/agent_installer.h"
 #include "controller/terminal/exit_codes.h"
-#include "controller/transport/hosts_file.h"
 
 namespace mlcube {
 
@@ -33,13 +33,13 @@ CLI::App* AddAgentCommand(CLI::App* app, AgentCommandOptions* options) {
 
 int RunAgentCommand(const AgentCommandOptions& options, const Console& console, std::ostream& out) {
   HostsFile hosts;
-  absl::StatusOr<HostEntry> host = LoadHost(options.hosts_path, options.host, &hosts);
+  absl::StatusOr<HostEntry> host = LoadHost(options.hosts_lookup, options.host, &hosts);
   if (!host.ok()) {
     console.Error(host.status().message());
     return kExitBadInput;
   }
   AgentInstaller installer(*host, options.system ? AgentScope::kSystem : AgentScope::kUser,
-                           hosts.agent_bundle_dir, console);
+                           {options.env_bundle_dir, hosts.agent_bundle_dir}, console);
   absl::Status done;
   if (options.action == "install" || options.action == "upgrade") {
     done = installer.Install(options.action == "upgrade");

@@ -9,13 +9,15 @@
 #include <ostream>
 #include <string>
 
+#include "controller/hosts/hosts_file.h"
 #include "controller/terminal/console.h"
 
 namespace mlcube {
 
 struct AgentCommandOptions {
-  std::string hosts_path;
-  std::string action;  // install, upgrade, status, stop, uninstall
+  HostsLookup hosts_lookup;    // --hosts and the environment
+  std::string env_bundle_dir;  // $MLCUBE_REMOTE_BUNDLE_DIR
+  std::string action;          // install, upgrade, status, stop, uninstall
   std::string host;
   bool system = false;
 };

@@ -7,10 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "controller/hosts/hosts_file.h"
 #include "controller/terminal/exit_codes.h"
 #include "controller/terminal/progress_reporter.h"
 #include "controller/transport/agent_connection.h"
-#include "controller/transport/hosts_file.h"
 
 namespace mlcube {
 namespace {
@@ -54,8 +54,8 @@ HostReport Probe(const HostEntry& host) {
 
 }  // namespace
 
-int RunHostsCommand(const std::string& hosts_path, const Console& console, std::ostream& out) {
-  absl::StatusOr<HostsFile> hosts = LoadHostsFile(hosts_path);
+int RunHostsCommand(const HostsLookup& hosts_lookup, const Console& console, std::ostream& out) {
+  absl::StatusOr<HostsFile> hosts = LoadHostsFile(hosts_lookup);
   if (!hosts.ok()) {
     console.Error(hosts.status().message());
     return kExitBadInput;

@@ -4,6 +4,7 @@
 #include <ostream>
 #include <string>
 
+#include "controller/hosts/hosts_file.h"
 #include "controller/terminal/console.h"
 
 namespace mlcube {
@@ -12,7 +13,7 @@ namespace mlcube {
 // agent version, runtimes, GPUs, free disk and round-trip time. Hosts are
 // asked in parallel so one dead host costs one timeout, not one each.
 // Exit status 0 when every host answered, kExitAgentError otherwise.
-int RunHostsCommand(const std::string& hosts_path, const Console& console, std::ostream& out);
+int RunHostsCommand(const HostsLookup& hosts_lookup, const Console& console, std::ostream& out);
 
 }  // namespace mlcube
 

@@ -7,12 +7,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "controller/commands/run_reference.h"
+#include "controller/hosts/hosts_file.h"
 #include "controller/remote/job_watcher.h"
 #include "controller/sweeps/live_metrics.h"
 #include "controller/terminal/exit_codes.h"
 #include "controller/terminal/interrupt_monitor.h"
 #include "controller/transport/agent_connection.h"
-#include "controller/transport/hosts_file.h"
 
 namespace mlcube {
 namespace {
@@ -21,7 +21,7 @@ using mlcube_remote::v1::Job;
 
 std::unique_ptr<AgentConnection> ConnectToHost(const JobCommandOptions& options,
                                                const Console& console, int* exit_status) {
-  absl::StatusOr<HostEntry> host = LoadHost(options.hosts_path, options.host);
+  absl::StatusOr<HostEntry> host = LoadHost(options.hosts_lookup, options.host);
   if (!host.ok()) {
     console.Error(host.status().message());
     *exit_status = kExitBadInput;

@@ -8,13 +8,14 @@
 #include <string>
 
 #include "controller/commands/cube_options.h"
+#include "controller/hosts/hosts_file.h"
 #include "controller/terminal/console.h"
 
 namespace mlcube {
 
 struct JobCommandOptions {
-  std::string hosts_path;  // --hosts
-  std::string host;        // --host; empty = default host
+  HostsLookup hosts_lookup;  // --hosts and the environment
+  std::string host;          // --host; empty = default host
   // A job id, or SWEEP/RUN for status, logs and cancel: the run's host and
   // job from runs/SWEEP/sweep.yaml in the workspace of `cube`.
   std::string job_id;

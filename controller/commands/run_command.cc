@@ -15,12 +15,12 @@
 #include "common/legacy_cube_converter.h"
 #include "common/slurm_settings.h"
 #include "common/yaml_reader.h"
+#include "controller/hosts/hosts_file.h"
 #include "controller/remote/remote_run.h"
 #include "controller/remote/remote_sweep.h"
 #include "controller/terminal/exit_codes.h"
 #include "controller/terminal/interrupt_monitor.h"
 #include "controller/transport/agent_connection.h"
-#include "controller/transport/hosts_file.h"
 
 namespace mlcube {
 namespace {
@@ -203,7 +203,7 @@ absl::Status PrepareRequest(const RunCommandOptions& options, const HostEntry& h
 // The hosts --host names; several only for a sweep.
 absl::StatusOr<std::vector<HostEntry>> ResolveHosts(const RunCommandOptions& options,
                                                     HostsFile* file) {
-  absl::StatusOr<HostsFile> loaded = LoadHostsFile(options.hosts_path);
+  absl::StatusOr<HostsFile> loaded = LoadHostsFile(options.hosts_lookup);
   if (!loaded.ok()) return loaded.status();
   *file = *std::move(loaded);
   absl::StatusOr<std::vector<HostEntry>> hosts = file->Resolve(options.host);
@@ -241,6 +241,7 @@ absl::Status PrepareRequests(const RunCommandOptions& options, const HostsFile& 
     request.cube = &*cubes->back();
     request.host_name = host.name;
     request.exclude = file.exclude;
+    request.sync_features = options.sync_features;
     request.detach = options.detach;
     request.cancel_on_interrupt = options.cancel_on_interrupt;
     request.no_pull = options.no_pull;

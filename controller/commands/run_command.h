@@ -5,11 +5,13 @@
 // its output live, pull the outputs back. `run` exits with the task's exit
 // code.
 
+#include <optional>
 #include <ostream>
 #include <string>
 
 #include "controller/commands/cube_options.h"
 #include "controller/commands/run_sweep.h"
+#include "controller/hosts/hosts_file.h"
 #include "controller/terminal/console.h"
 
 namespace CLI {
@@ -20,7 +22,8 @@ namespace mlcube {
 
 struct RunCommandOptions {
   CubeOptions cube;
-  std::string hosts_path;
+  HostsLookup hosts_lookup;                  // --hosts and the environment
+  std::optional<std::string> sync_features;  // $MLCUBE_REMOTE_SYNC_FEATURES
   std::string host;
   std::string task;  // "a,b" or an older layout's run/TASK.yaml
   std::string gpus;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
+#include "controller/hosts/hosts_file.h"
 #include "controller/sweeps/curve_plot.h"
 #include "controller/sweeps/live_metrics.h"
 #include "controller/sweeps/metrics_reader.h"
@@ -20,7 +21,6 @@
 #include "controller/sweeps/sweep_runner.h"
 #include "controller/terminal/exit_codes.h"
 #include "controller/transport/agent_connection.h"
-#include "controller/transport/hosts_file.h"
 
 namespace mlcube {
 namespace {
@@ -51,7 +51,7 @@ absl::StatusOr<std::vector<SweepRecord>> LoadSweeps(const std::string& workspace
 // Updates the unfinished runs of `sweeps` from their hosts' agents (state,
 // and the live tail of their metrics files) and saves each record that
 // changed. A host that cannot be reached is one warning.
-void Refresh(const std::string& hosts_path, const std::string& workspace,
+void Refresh(const HostsLookup& hosts_lookup, const std::string& workspace,
              std::vector<SweepRecord>* sweeps, const Console& console) {
   std::map<std::string, std::unique_ptr<AgentConnection>> agents;
   std::set<std::string> unreachable;
@@ -62,7 +62,7 @@ void Refresh(const std::string& hosts_path, const std::string& workspace,
       std::unique_ptr<AgentConnection>& agent = agents[run.host];
       if (!agent) {
         HostsFile hosts;
-        absl::StatusOr<HostEntry> host = LoadHost(hosts_path, run.host, &hosts);
+        absl::StatusOr<HostEntry> host = LoadHost(hosts_lookup, run.host, &hosts);
         absl::StatusOr<std::unique_ptr<AgentConnection>> opened =
             host.ok() ? AgentConnection::Open(*host)
                       : absl::StatusOr<std::unique_ptr<AgentConnection>>(host.status());
@@ -208,7 +208,7 @@ int RunRunsCommand(const RunsCommandOptions& options, const Console& console, st
     console.Error(sweeps.status().message());
     return kExitBadInput;
   }
-  if (options.refresh) Refresh(options.hosts_path, *workspace, &*sweeps, console);
+  if (options.refresh) Refresh(options.hosts_lookup, *workspace, &*sweeps, console);
   RunsTableOptions table_options;
   table_options.host = options.host;
   table_options.state = options.state;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "controller/commands/cube_options.h"
+#include "controller/hosts/hosts_file.h"
 #include "controller/terminal/console.h"
 
 namespace CLI {
@@ -20,7 +21,7 @@ namespace mlcube {
 
 struct RunsCommandOptions {
   CubeOptions cube;
-  std::string hosts_path;  // --hosts
+  HostsLookup hosts_lookup;  // --hosts and the environment
   // Ask each unfinished run's host for its job's state (runs left by
   // --detach or Ctrl-C) and save what changed.
   bool refresh = false;

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "common/cube_loader.h"
 #include "common/grpc_status.h"
+#include "controller/hosts/hosts_file.h"
 #include "controller/remote/cube_push.h"
 #include "controller/sweeps/sweep_record.h"
 #include "controller/sync/job_outputs_record.h"
@@ -23,7 +24,6 @@
 #include "controller/terminal/exit_codes.h"
 #include "controller/terminal/progress_reporter.h"
 #include "controller/transport/agent_connection.h"
-#include "controller/transport/hosts_file.h"
 
 namespace mlcube {
 
@@ -79,7 +79,7 @@ absl::StatusOr<SyncTarget> OpenTarget(const SyncCommandOptions& options) {
     target.host.address = options.agent;
     target.host.platform_defaults = YAML::Node(YAML::NodeType::Map);
   } else {
-    absl::StatusOr<HostEntry> found = LoadHost(options.hosts_path, options.host, &target.hosts);
+    absl::StatusOr<HostEntry> found = LoadHost(options.hosts_lookup, options.host, &target.hosts);
     if (!found.ok()) return found.status();
     target.host = *found;
   }
@@ -151,6 +151,7 @@ int PushCubeTo(const SyncCommandOptions& options, SyncTarget& target, SyncClient
   push.exclude = target.hosts.exclude;
   push.dry_run = options.dry_run;
   push.prune = !options.no_prune;
+  push.sync_features = options.sync_features;
   absl::StatusOr<PushStats> stats = PushCube(client, push, console);
   if (!stats.ok()) {
     console.Error(absl::StrCat("sync push to ", target.connection->Describe(), ": ",

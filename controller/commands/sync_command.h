@@ -6,11 +6,13 @@
 // default_host); without a hosts file, the built-in host `local` talks to
 // $MLCUBE_REMOTE_AGENT or /run/mlcube-agent/agent.sock.
 
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "controller/commands/cube_options.h"
+#include "controller/hosts/hosts_file.h"
 #include "controller/terminal/console.h"
 
 namespace CLI {
@@ -21,7 +23,8 @@ namespace mlcube {
 
 struct SyncCommandOptions {
   CubeOptions cube;
-  std::string hosts_path;  // --hosts
+  HostsLookup hosts_lookup;                  // --hosts and the environment
+  std::optional<std::string> sync_features;  // $MLCUBE_REMOTE_SYNC_FEATURES
   std::string host;
   std::string agent;    // --agent=ADDR: this address instead of a hosts-file host
   std::string cube_id;  // default: SyncClient::DefaultCubeId

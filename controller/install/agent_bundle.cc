@@ -25,14 +25,12 @@ std::string AgentBundleFileName(const std::string& arch) {
 }
 
 absl::StatusOr<AgentBundle> FindAgentBundle(const std::string& arch,
-                                            const std::string& configured_dir) {
+                                            const AgentBundlePlaces& where) {
   const std::string name = AgentBundleFileName(arch);
   std::vector<std::string> places;
   if (std::string own = OwnDirectory(); !own.empty()) places.push_back(own);
-  if (const char* env = getenv("MLCUBE_REMOTE_BUNDLE_DIR"); env != nullptr && *env != '\0') {
-    places.push_back(env);
-  }
-  if (!configured_dir.empty()) places.push_back(configured_dir);
+  if (!where.env_dir.empty()) places.push_back(where.env_dir);
+  if (!where.configured_dir.empty()) places.push_back(where.configured_dir);
   for (const std::string& dir : places) {
     const std::string path = absl::StrCat(dir, "/", name);
     if (access(path.c_str(), R_OK) != 0) continue;

@@ -21,12 +21,19 @@ struct AgentBundle {
   int64_t size = 0;
 };
 
+// Where to look for bundles besides the controller's own directory; either
+// may be empty.
+struct AgentBundlePlaces {
+  std::string env_dir;         // $MLCUBE_REMOTE_BUNDLE_DIR
+  std::string configured_dir;  // the hosts file's agent_bundle_dir
+};
+
 // Looks for the bundle of `arch` (`uname -m` of the host: x86_64, aarch64)
-// in order: the directory of this controller's binary, $MLCUBE_REMOTE_BUNDLE_DIR,
-// then `configured_dir` (the hosts file's agent_bundle_dir; may be empty).
-// NOT_FOUND names every place it looked and how to make the bundle.
+// in order: the directory of this controller's binary, `places.env_dir`,
+// then `places.configured_dir`. NOT_FOUND names every place it looked and
+// how to make the bundle.
 absl::StatusOr<AgentBundle> FindAgentBundle(const std::string& arch,
-                                            const std::string& configured_dir);
+                                            const AgentBundlePlaces& places);
 
 // "mlcube-agent-VERSION-linux-ARCH.tar.gz" for this controller's version.
 std::string AgentBundleFileName(const std::string& arch);

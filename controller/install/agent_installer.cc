@@ -40,8 +40,7 @@ class AgentInstaller::Session {
       return absl::InvalidArgumentError(absl::StrCat(
           "host '", host.name, "' has no ssh: block; `agent` commands reach hosts over SSH"));
     }
-    const char* dir = getenv("MLCUBE_REMOTE_SSH_DIR");
-    auto ssh = SshSession::Connect(host.ssh, dir != nullptr ? dir : "");
+    auto ssh = SshSession::Connect(host.ssh, host.ssh.config_dir);
     if (!ssh.ok()) {
       return absl::Status(ssh.status().code(),
                           absl::StrCat("host '", host.name, "': ", ssh.status().message()));
@@ -55,12 +54,9 @@ class AgentInstaller::Session {
   std::unique_ptr<SshSession> ssh_;
 };
 
-AgentInstaller::AgentInstaller(HostEntry host, AgentScope scope, std::string bundle_dir,
+AgentInstaller::AgentInstaller(HostEntry host, AgentScope scope, AgentBundlePlaces bundles,
                                const Console& console)
-    : host_(std::move(host)),
-      scope_(scope),
-      bundle_dir_(std::move(bundle_dir)),
-      console_(console) {}
+    : host_(std::move(host)), scope_(scope), bundles_(std::move(bundles)), console_(console) {}
 
 void AgentInstaller::Say(const AgentHostReport& report) const {
   for (const std::string& line : report.said) console_.Info(absl::StrCat(host_.name, ": ", line));
@@ -116,7 +112,7 @@ absl::Status AgentInstaller::CheckHost(const AgentHostReport& probe, bool* use_s
 absl::StatusOr<std::string> AgentInstaller::Upload(Session& session, const std::string& arch,
                                                    const AgentHostReport& probe,
                                                    std::string* sha256) {
-  absl::StatusOr<AgentBundle> bundle = FindAgentBundle(arch, bundle_dir_);
+  absl::StatusOr<AgentBundle> bundle = FindAgentBundle(arch, bundles_);
   if (!bundle.ok()) return bundle.status();
   *sha256 = bundle->sha256;
   if (probe.Get("wanted_sha256") == bundle->sha256) return std::string("-");

@@ -21,16 +21,18 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "controller/hosts/hosts_file.h"
+#include "controller/install/agent_bundle.h"
 #include "controller/terminal/console.h"
 #include "controller/transport/agent_host_script.h"
-#include "controller/transport/hosts_file.h"
 
 namespace mlcube {
 
 class AgentInstaller {
  public:
-  // `bundle_dir`: the hosts file's agent_bundle_dir (may be empty).
-  AgentInstaller(HostEntry host, AgentScope scope, std::string bundle_dir, const Console& console);
+  // `bundles`: where to look for the agent bundle (see FindAgentBundle).
+  AgentInstaller(HostEntry host, AgentScope scope, AgentBundlePlaces bundles,
+                 const Console& console);
 
   // Installs this controller's agent version and starts it. `upgrade`:
   // something must be installed already; a running older agent is restarted
@@ -57,7 +59,7 @@ class AgentInstaller {
 
   HostEntry host_;
   AgentScope scope_;
-  std::string bundle_dir_;
+  AgentBundlePlaces bundles_;
   const Console& console_;
 };
 

@@ -28,6 +28,7 @@ absl::StatusOr<PushStats> PushCube(SyncClient& client, const CubePushRequest& re
   push.prune = request.prune;
   push.show_progress = console.verbosity() != Verbosity::kQuiet;
   push.interactive = ::isatty(STDERR_FILENO) == 1;
+  push.sync_features = request.sync_features;
   absl::StatusOr<PushStats> stats = client.Push(push);
   if (!stats.ok()) return stats.status();
   for (const std::string& warning : stats->warnings) console.Warning(warning);
@@ -51,6 +52,7 @@ bool IsReadableDirectory(const std::string& path) {
 absl::StatusOr<std::string> PushSecondTree(std::shared_ptr<grpc::Channel> channel, const Cube& cube,
                                            const std::string& dir, const std::string& id,
                                            const std::vector<std::string>& exclude, bool dry_run,
+                                           const std::optional<std::string>& sync_features,
                                            const Console& console) {
   absl::StatusOr<IgnoreRules> rules = IgnoreRules::ForBuildContext(dir);
   if (!rules.ok()) return rules.status();
@@ -66,6 +68,7 @@ absl::StatusOr<std::string> PushSecondTree(std::shared_ptr<grpc::Channel> channe
   push.dry_run = dry_run;
   push.show_progress = console.verbosity() != Verbosity::kQuiet;
   push.interactive = ::isatty(STDERR_FILENO) == 1;
+  push.sync_features = sync_features;
   absl::StatusOr<PushStats> stats = client.Push(push);
   if (!stats.ok()) return stats.status();
   for (const std::string& warning : stats->warnings) console.Warning(warning);
@@ -106,7 +109,8 @@ absl::StatusOr<std::string> PushBuildContext(std::shared_ptr<grpc::Channel> chan
     return std::string();
   }
   absl::StatusOr<std::string> pushed =
-      PushSecondTree(channel, cube, context, context_id, request.exclude, request.dry_run, console);
+      PushSecondTree(channel, cube, context, context_id, request.exclude, request.dry_run,
+                     request.sync_features, console);
   if (!pushed.ok()) {
     return absl::Status(pushed.status().code(), absl::StrCat("pushing the build context ", context,
                                                              ": ", pushed.status().message()));
@@ -130,7 +134,7 @@ absl::StatusOr<std::map<std::string, std::string>> PushInputTrees(
     }
     absl::StatusOr<std::string> id =
         PushSecondTree(channel, cube, dir, SyncClient::DefaultCubeId(dir + "#input-tree"),
-                       request.exclude, request.dry_run, console);
+                       request.exclude, request.dry_run, request.sync_features, console);
     if (!id.ok()) {
       return absl::Status(id.status().code(), absl::StrCat("pushing ", dir,
                                                            " (inputs from the "

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ struct CubePushRequest {
   std::vector<std::string> exclude;
   bool dry_run = false;
   bool prune = true;
+  // When set, the only protocol features the push uses (comma-separated;
+  // "" for none): $MLCUBE_REMOTE_SYNC_FEATURES, to compare with the plain
+  // protocol.
+  std::optional<std::string> sync_features;
 };
 
 // Pushes and reports warnings through `console`; progress is shown unless
@@ -43,6 +48,7 @@ struct BuildContextPushRequest {
   bool docker_build = true;  // false for Singularity (it never builds it)
   std::vector<std::string> exclude;
   bool dry_run = false;
+  std::optional<std::string> sync_features;  // as CubePushRequest's
 };
 
 // The id to put in SubmitJobRequest.build_context_id; "" when nothing needs
@@ -64,6 +70,7 @@ struct InputTreesPushRequest {
   std::vector<std::string> tasks;
   std::vector<std::string> exclude;
   bool dry_run = false;
+  std::optional<std::string> sync_features;  // as CubePushRequest's
 };
 absl::StatusOr<std::map<std::string, std::string>> PushInputTrees(
     std::shared_ptr<grpc::Channel> channel, const InputTreesPushRequest& request,

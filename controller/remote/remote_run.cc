@@ -53,6 +53,8 @@ void ExitOnInterrupt(InterruptMonitor& interrupts) {
   interrupts.SetCallback([](int) {
     static const char kMessage[] =
         "\nmlcube-remote: interrupted while syncing; no job was started by this step\n";
+    // Discarded on purpose: a signal handler about to exit can do nothing
+    // about a failed write.
     (void)!::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
     ::_exit(kExitCancelled);
   });
@@ -196,14 +198,17 @@ absl::Status PushForJob(AgentConnection& agent, RemoteRunRequest& request,
   push.cube = &cube;
   push.cube_id = cube_id;
   push.exclude = request.exclude;
+  push.sync_features = request.sync_features;
   BuildContextPushRequest context;
   context.cube = &cube;
   context.docker_build = request.submit.runtime() != mlcube_remote::v1::RUNTIME_SINGULARITY;
   context.exclude = request.exclude;
+  context.sync_features = request.sync_features;
   InputTreesPushRequest inputs;
   inputs.cube = &cube;
   inputs.tasks.assign(request.submit.tasks().begin(), request.submit.tasks().end());
   inputs.exclude = request.exclude;
+  inputs.sync_features = request.sync_features;
   ExitOnInterrupt(interrupts);
   // The context and the repository's inputs first: one that cannot be read
   // here stops us before the cube moves.
@@ -282,7 +287,7 @@ absl::StatusOr<std::vector<Job>> SubmitJobsWithRetry(
   return std::vector<Job>(response.jobs().begin(), response.jobs().end());
 }
 
-std::string PlanToJson(const JobPlan& plan) {
+absl::StatusOr<std::string> PlanToJson(const JobPlan& plan) {
   google::protobuf::Value root;
   auto& fields = *root.mutable_struct_value()->mutable_fields();
   fields["cube_root"].set_string_value(plan.cube_root());
@@ -309,7 +314,12 @@ std::string PlanToJson(const JobPlan& plan) {
   auto* warnings = fields["warnings"].mutable_list_value();
   for (const std::string& w : plan.warnings()) warnings->add_values()->set_string_value(w);
   std::string json;
-  (void)google::protobuf::util::MessageToJsonString(root, &json);
+  const auto converted = google::protobuf::util::MessageToJsonString(root, &json);
+  if (!converted.ok()) {
+    return absl::InternalError(
+        absl::StrCat("the plan does not convert to JSON: ",
+                     std::string(converted.message().data(), converted.message().size())));
+  }
   return json;
 }
 
@@ -329,7 +339,9 @@ int PlanRemoteJob(AgentConnection& agent, RemoteRunRequest request, InterruptMon
   }
   for (const std::string& note : plan.notes()) console.Info(note);
   if (request.json) {
-    std::printf("%s\n", PlanToJson(plan).c_str());
+    absl::StatusOr<std::string> json = PlanToJson(plan);
+    if (!json.ok()) return Fail(console, json.status());
+    std::printf("%s\n", json->c_str());
   } else {
     PrintPlanText(plan);
   }

@@ -8,6 +8,7 @@
 // Every function reports through the Console and returns the process exit
 // status (controller/terminal/exit_codes.h).
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,8 @@ struct RemoteRunRequest {
   bool detach = false;
   bool cancel_on_interrupt = false;
   bool no_pull = false;
-  bool json = false;  // dry run: one JSON object on stdout
+  bool json = false;                         // dry run: one JSON object on stdout
+  std::optional<std::string> sync_features;  // as CubePushRequest's
 };
 
 int RunRemoteJob(AgentConnection& agent, RemoteRunRequest request, InterruptMonitor& interrupts,
@@ -64,8 +66,9 @@ int PlanRemoteJob(AgentConnection& agent, RemoteRunRequest request, InterruptMon
 // The plan as `run --dry-run --json` prints it: {"cube_root": ..., "steps":
 // [{"kind", "task" (null for configure), "argv", "creates"}]} plus
 // "warnings", "cwd" where a step has its own working directory and, on a
-// step that cannot be planned yet, "error".
-std::string PlanToJson(const mlcube_remote::v1::JobPlan& plan);
+// step that cannot be planned yet, "error". INTERNAL when it does not
+// convert (a string that is not UTF-8).
+absl::StatusOr<std::string> PlanToJson(const mlcube_remote::v1::JobPlan& plan);
 
 }  // namespace mlcube
 

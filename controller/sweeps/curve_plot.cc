@@ -31,6 +31,8 @@ class ScratchDir {
     if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
   }
   ~ScratchDir() {
+    // Discarded on purpose: a destructor has no one to tell; what is left
+    // is a temporary directory.
     if (!path_.empty()) (void)RemoveTree(path_);
   }
   ScratchDir(const ScratchDir&) = delete;

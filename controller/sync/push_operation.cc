@@ -59,12 +59,12 @@ absl::Status PushOperation::ScanWhileListingCubes() {
 }
 
 void PushOperation::UseFeatures() {
-  // MLCUBE_REMOTE_SYNC_FEATURES (a comma-separated list, "" for none)
-  // limits what is used, to compare with the plain protocol.
-  const char* allowed = getenv("MLCUBE_REMOTE_SYNC_FEATURES");
+  // options_.sync_features (a comma-separated list, "" for none) limits
+  // what is used, to compare with the plain protocol.
+  const std::optional<std::string>& allowed = options_.sync_features;
   for (const std::string& feature : cubes_.features()) {
-    if (allowed != nullptr &&
-        !absl::StrContains(absl::StrCat(",", allowed, ","), absl::StrCat(",", feature, ","))) {
+    if (allowed.has_value() &&
+        !absl::StrContains(absl::StrCat(",", *allowed, ","), absl::StrCat(",", feature, ","))) {
       continue;
     }
     if (feature == kFeatureChunkedFiles) agent_splices_ = true;

@@ -4,6 +4,7 @@
 // What a push or pull is asked to do, and what it did.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ struct PushOptions {
   bool prune = true;
   bool show_progress = false;
   bool interactive = false;  // progress as a redrawn bar
+  // When set, the only protocol features the push uses (comma-separated;
+  // "" for none): $MLCUBE_REMOTE_SYNC_FEATURES, to compare with the plain
+  // protocol.
+  std::optional<std::string> sync_features;
 };
 
 struct PushStats {

@@ -2,8 +2,6 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
-
 #include "absl/strings/str_cat.h"
 
 namespace mlcube {
@@ -11,9 +9,8 @@ namespace mlcube {
 Console::Console(std::FILE* stream, Verbosity verbosity, bool color)
     : stream_(stream), verbosity_(verbosity), color_(color) {}
 
-Console Console::ForStderr(Verbosity verbosity) {
-  const char* no_color = std::getenv("NO_COLOR");
-  const bool color = ::isatty(STDERR_FILENO) == 1 && (no_color == nullptr || *no_color == '\0');
+Console Console::ForStderr(Verbosity verbosity, bool no_color) {
+  const bool color = ::isatty(STDERR_FILENO) == 1 && !no_color;
   return Console(stderr, verbosity, color);
 }
 

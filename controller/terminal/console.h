@@ -18,8 +18,9 @@ class Console {
  public:
   Console(std::FILE* stream, Verbosity verbosity, bool color);
 
-  // Colour when `stream` is a terminal and NO_COLOR is unset or empty.
-  static Console ForStderr(Verbosity verbosity);
+  // Colour when stderr is a terminal and not `no_color` (NO_COLOR set and
+  // not empty, read by the entry point).
+  static Console ForStderr(Verbosity verbosity, bool no_color);
 
   void Error(absl::string_view message) const;
   void Warning(absl::string_view message) const;

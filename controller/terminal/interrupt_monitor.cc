@@ -34,6 +34,7 @@ InterruptMonitor::InterruptMonitor() {
 
 InterruptMonitor::~InterruptMonitor() {
   const uint64_t one = 1;
+  // Discarded on purpose: a full eventfd has woken the thread already.
   if (stop_fd_ >= 0) (void)!::write(stop_fd_, &one, sizeof(one));
   if (thread_.joinable()) thread_.join();
   if (signal_fd_ >= 0) ::close(signal_fd_);

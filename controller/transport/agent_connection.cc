@@ -38,7 +38,7 @@ grpc::ChannelArguments DefaultChannelArguments() {
 
 }  // namespace
 
-AgentConnection::AgentConnection(HostEntry host, std::shared_ptr<grpc::Channel> channel,
+AgentConnection::AgentConnection(HostAddress host, std::shared_ptr<grpc::Channel> channel,
                                  std::unique_ptr<SshTunnel> tunnel)
     : host_(std::move(host)),
       tunnel_(std::move(tunnel)),
@@ -48,7 +48,7 @@ AgentConnection::AgentConnection(HostEntry host, std::shared_ptr<grpc::Channel> 
       workspaces_(mlcube_remote::v1::Workspaces::NewStub(channel_)),
       jobs_(mlcube_remote::v1::Jobs::NewStub(channel_)) {}
 
-absl::StatusOr<std::unique_ptr<AgentConnection>> AgentConnection::Open(const HostEntry& host) {
+absl::StatusOr<std::unique_ptr<AgentConnection>> AgentConnection::Open(const HostAddress& host) {
   if (host.has_ssh) {
     SshTunnel::Options options;
     options.ssh = host.ssh;
@@ -59,9 +59,7 @@ absl::StatusOr<std::unique_ptr<AgentConnection>> AgentConnection::Open(const Hos
         return EnsureUserAgentSocket(session, name);
       };
     }
-    // Replaces ~/.ssh (config, known_hosts, default keys): for tests and for
-    // users who keep a separate SSH setup for their compute hosts.
-    if (const char* dir = getenv("MLCUBE_REMOTE_SSH_DIR"); dir != nullptr) options.ssh_dir = dir;
+    options.ssh_dir = host.ssh.config_dir;
     absl::StatusOr<std::unique_ptr<SshTunnel>> tunnel = SshTunnel::Open(std::move(options));
     if (!tunnel.ok()) {
       return absl::Status(tunnel.status().code(),

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "controller/transport/hosts_file.h"
+#include "controller/transport/host_address.h"
 #include "controller/transport/ssh_tunnel.h"
 #include "mlcube_remote/v1/agent.grpc.pb.h"
 #include "mlcube_remote/v1/content_store.grpc.pb.h"
@@ -26,9 +26,9 @@ class AgentConnection {
   // Fails (INVALID_ARGUMENT / NOT_FOUND, naming the file) when TLS files
   // cannot be read; does not contact the agent, except through SSH: there the
   // tunnel connects and authenticates now (see SshTunnel::Open).
-  static absl::StatusOr<std::unique_ptr<AgentConnection>> Open(const HostEntry& host);
+  static absl::StatusOr<std::unique_ptr<AgentConnection>> Open(const HostAddress& host);
 
-  const HostEntry& host() const { return host_; }
+  const HostAddress& host() const { return host_; }
   // What the user sees in messages: "gpu01 (unix:///run/...)".
   std::string Describe() const;
 
@@ -42,10 +42,10 @@ class AgentConnection {
   static std::unique_ptr<grpc::ClientContext> Context(std::chrono::milliseconds timeout);
 
  private:
-  AgentConnection(HostEntry host, std::shared_ptr<grpc::Channel> channel,
+  AgentConnection(HostAddress host, std::shared_ptr<grpc::Channel> channel,
                   std::unique_ptr<SshTunnel> tunnel);
 
-  HostEntry host_;
+  HostAddress host_;
   // Set for `ssh:` hosts; the channel connects to its local socket, so it
   // must live as long as the channel is used.
   std::unique_ptr<SshTunnel> tunnel_;

@@ -81,6 +81,7 @@ absl::StatusOr<std::unique_ptr<SshTunnel>> SshTunnel::Open(Options options) {
 SshTunnel::~SshTunnel() {
   if (pump_.joinable()) {
     const uint64_t one = 1;
+    // Discarded on purpose: a full eventfd has woken the thread already.
     (void)!write(wake_fd_, &one, sizeof(one));
     pump_.join();
   }

@@ -20,7 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "controller/transport/hosts_file.h"
+#include "controller/transport/host_address.h"
 #include "controller/transport/ssh_session.h"
 
 namespace mlcube {

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <fstream>
 
 #include "agent/runtimes/container_runtime.h"
@@ -396,7 +398,11 @@ TEST_F(AgentJobsTest, SubmitJobsIsAllOrNothingIdempotentAndCapsItsRuns) {
   }
 }
 
-TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {
+// The agent is killed (SIGKILL) or stopped (SIGTERM: it ends at once, not
+// waiting for the task) while a task runs; the restarted agent re-attaches.
+class AgentRestartTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(AgentRestartTest, WhileATaskRunsLosesNoOutputAndRecordsTheExit) {
   std::string out;
   ASSERT_EQ(Shell("docker info", &out), 0) << "start Docker with tools/start-docker.sh";
   AgentProcessOptions options;
@@ -425,7 +431,12 @@ TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {
   ASSERT_EQ(before.out, "Hello, Alice!\n");
 
   const std::string state_dir = agent->state_dir();
-  agent->Kill(SIGKILL);
+  const auto stopping = std::chrono::steady_clock::now();
+  agent->Kill(GetParam());
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, std::chrono::seconds(3));
+  if (GetParam() == SIGTERM) {
+    EXPECT_NE(agent->Stderr().find("mlcube-agent: stopped"), std::string::npos) << agent->Stderr();
+  }
   stub.reset();
   // Bob is printed (and his file written) while no agent runs.
   ::mlcube::testing::OpenGate(workspace + "/go1");
@@ -455,6 +466,12 @@ TEST(AgentRestartTest, KillNineWhileATaskRunsLosesNoOutputAndRecordsTheExit) {
   // The first agent's files are cleaned up by the second's destructor.
   agent.reset();
 }
+
+INSTANTIATE_TEST_SUITE_P(Signals, AgentRestartTest, ::testing::Values(SIGKILL, SIGTERM),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return info.param == SIGKILL ? std::string("KillNine")
+                                                        : std::string("Sigterm");
+                         });
 
 }  // namespace
 }  // namespace mlcube_test

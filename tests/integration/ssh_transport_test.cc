@@ -25,8 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "controller/hosts/hosts_file.h"
 #include "controller/transport/agent_connection.h"
-#include "controller/transport/hosts_file.h"
 #include "controller/transport/ssh_tunnel.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/ssh_test_network_namespace.h"
@@ -37,6 +37,15 @@
 
 namespace mlcube_test {
 namespace {
+
+// The hosts file at `path`, its ssh: hosts using the SSH setup in `ssh_dir`
+// (as $MLCUBE_REMOTE_SSH_DIR makes the CLI do).
+mlcube::HostsLookup Lookup(const std::string& path, const std::string& ssh_dir) {
+  mlcube::HostsLookup lookup;
+  lookup.explicit_path = path;
+  lookup.ssh_dir = ssh_dir;
+  return lookup;
+}
 
 using ::mlcube::testing::CommandResult;
 using ::mlcube::testing::RunCommand;
@@ -234,13 +243,11 @@ TEST_F(SshTransportTest, SeveralSshHostsAreProbedInParallel) {
 }
 
 TEST_F(SshTransportTest, AgentSeesTheSshUsersUid) {
-  setenv("MLCUBE_REMOTE_SSH_DIR", client_dir_.c_str(), 1);
-  auto hosts = mlcube::LoadHostsFile(HostsFile(KeyBlock("good_key")));
+  auto hosts = mlcube::LoadHostsFile(Lookup(HostsFile(KeyBlock("good_key")), client_dir_));
   ASSERT_TRUE(hosts.ok()) << hosts.status();
   auto host = hosts->Find("gpu");
   ASSERT_TRUE(host.ok());
   auto connection = mlcube::AgentConnection::Open(*host);
-  unsetenv("MLCUBE_REMOTE_SSH_DIR");
   ASSERT_TRUE(connection.ok()) << connection.status() << sshd_->Log();
   EXPECT_THAT((*connection)->Describe(), HasSubstr("ssh://mlcube@127.0.0.1:"));
   // Several calls: each gRPC connection is one channel; the session is shared.
@@ -269,11 +276,10 @@ TEST_F(SshTransportTest, AgentOnALoopbackPortIsReachedThroughDirectTcpip) {
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err << sshd_->Log();
   EXPECT_THAT(result.out, ::testing::ContainsRegex("gpu\\* +up +" MLCUBE_REMOTE_VERSION));
 
-  setenv("MLCUBE_REMOTE_SSH_DIR", client_dir_.c_str(), 1);
-  auto host = mlcube::LoadHost(HostsFile(KeyBlock("good_key"), address), "gpu");
+  auto host =
+      mlcube::LoadHost(Lookup(HostsFile(KeyBlock("good_key"), address), client_dir_), "gpu");
   ASSERT_TRUE(host.ok()) << host.status();
   auto connection = mlcube::AgentConnection::Open(*host);
-  unsetenv("MLCUBE_REMOTE_SSH_DIR");
   ASSERT_TRUE(connection.ok()) << connection.status();
   auto context = mlcube::AgentConnection::Context(std::chrono::seconds(10));
   mlcube_remote::v1::AgentInfo info;
@@ -338,11 +344,9 @@ TEST_F(SshTransportTest, HostInANetworkNamespace) {
 // A dropped SSH connection (laptop asleep, network changed) is made again
 // when gRPC reconnects, without the caller doing anything.
 TEST_F(SshTransportTest, TunnelReconnectsAfterTheSshConnectionDrops) {
-  setenv("MLCUBE_REMOTE_SSH_DIR", client_dir_.c_str(), 1);
-  auto hosts = mlcube::LoadHostsFile(HostsFile(KeyBlock("good_key")));
+  auto hosts = mlcube::LoadHostsFile(Lookup(HostsFile(KeyBlock("good_key")), client_dir_));
   ASSERT_TRUE(hosts.ok()) << hosts.status();
   auto connection = mlcube::AgentConnection::Open(*hosts->Find("gpu"));
-  unsetenv("MLCUBE_REMOTE_SSH_DIR");
   ASSERT_TRUE(connection.ok()) << connection.status();
   auto get_info = [&](bool wait_for_ready) {
     auto context = mlcube::AgentConnection::Context(std::chrono::seconds(3));

@@ -1,4 +1,4 @@
-#include "controller/transport/hosts_file.h"
+#include "controller/hosts/hosts_file.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -140,30 +140,49 @@ TEST(HostsFileTest, ErrorsNameFileAndKey) {
 
 TEST(HostsFileTest, LoadOrderAndBuiltInDefault) {
   TempDir dir;
-  ::setenv("XDG_CONFIG_HOME", dir.path().c_str(), 1);
-  ::unsetenv("MLCUBE_REMOTE_HOSTS");
-  ::setenv("MLCUBE_REMOTE_AGENT", "unix:///tmp/test-agent.sock", 1);
-  absl::StatusOr<HostsFile> builtin = LoadHostsFile("");
+  HostsLookup lookup;
+  lookup.config_home = dir.path();
+  lookup.home = "/nonexistent-home";
+  lookup.local_agent = "unix:///tmp/test-agent.sock";
+  absl::StatusOr<HostsFile> builtin = LoadHostsFile(lookup);
   ASSERT_TRUE(builtin.ok()) << builtin.status();
   EXPECT_EQ(builtin->path, "");
   EXPECT_EQ(builtin->Find("")->address, "unix:///tmp/test-agent.sock");
 
   dir.WriteFile("mlcube-remote/hosts.yaml", "hosts: {only: {address: 'h:1'}}\n");
-  absl::StatusOr<HostsFile> user = LoadHostsFile("");
+  absl::StatusOr<HostsFile> user = LoadHostsFile(lookup);
   ASSERT_TRUE(user.ok()) << user.status();
   EXPECT_EQ(user->Find("")->name, "only");  // a single host is the default
 
   dir.WriteFile("other.yaml", "hosts: {other: {address: 'o:2'}}\n");
-  ::setenv("MLCUBE_REMOTE_HOSTS", (dir.path() + "/other.yaml").c_str(), 1);
-  EXPECT_EQ(LoadHostsFile("")->Find("")->name, "other");
-  ::unsetenv("MLCUBE_REMOTE_HOSTS");
+  HostsLookup from_env = lookup;
+  from_env.env_path = dir.path() + "/other.yaml";
+  EXPECT_EQ(LoadHostsFile(from_env)->Find("")->name, "other");
 
-  absl::StatusOr<HostsFile> missing = LoadHostsFile(dir.path() + "/none.yaml");
+  HostsLookup named = from_env;
+  named.explicit_path = dir.path() + "/none.yaml";
+  absl::StatusOr<HostsFile> missing = LoadHostsFile(named);
   ASSERT_FALSE(missing.ok());
   EXPECT_THAT(std::string(missing.status().message()),
               HasSubstr("none.yaml: hosts file not found"));
-  ::unsetenv("XDG_CONFIG_HOME");
-  ::unsetenv("MLCUBE_REMOTE_AGENT");
+
+  HostsLookup home_only;
+  home_only.home = dir.path() + "/home";
+  dir.WriteFile("home/.config/mlcube-remote/hosts.yaml", "hosts: {mine: {address: 'm:3'}}\n");
+  EXPECT_EQ(LoadHostsFile(home_only)->Find("")->name, "mine");
+}
+
+TEST(HostsFileTest, SshHostsTakeTheSshDirectoryOfTheLookup) {
+  TempDir dir;
+  dir.WriteFile("hosts.yaml",
+                "hosts: {a: {ssh: {host: h}, agent_socket: /run/a.sock}, b: {address: 'b:1'}}\n");
+  HostsLookup lookup;
+  lookup.explicit_path = dir.path() + "/hosts.yaml";
+  lookup.ssh_dir = "/custom/ssh";
+  absl::StatusOr<HostsFile> file = LoadHostsFile(lookup);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->Find("a")->ssh.config_dir, "/custom/ssh");
+  EXPECT_EQ(file->Find("b")->ssh.config_dir, "");
 }
 
 const char kGroups[] = R"(

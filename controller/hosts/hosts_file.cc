@@ -1,4 +1,4 @@
-#include "controller/transport/hosts_file.h"
+#include "controller/hosts/hosts_file.h"
 
 #include <sys/stat.h>
 
@@ -465,55 +465,50 @@ absl::StatusOr<HostsFile> ParseHostsFile(const std::string& text, const std::str
                                               [&] { return ParseHostsFileUnguarded(text, path); });
 }
 
-absl::StatusOr<HostEntry> LoadHost(const std::string& explicit_path, const std::string& name,
+absl::StatusOr<HostEntry> LoadHost(const HostsLookup& lookup, const std::string& name,
                                    HostsFile* hosts) {
-  absl::StatusOr<HostsFile> file = LoadHostsFile(explicit_path);
+  absl::StatusOr<HostsFile> file = LoadHostsFile(lookup);
   if (!file.ok()) return file.status();
   absl::StatusOr<HostEntry> host = file->Find(name);
   if (host.ok() && hosts != nullptr) *hosts = *std::move(file);
   return host;
 }
 
-HostsFile BuiltInHostsFile() {
+HostsFile BuiltInHostsFile(const std::string& local_agent) {
   HostsFile file;
   HostEntry local;
   local.name = "local";
-  const char* agent = std::getenv("MLCUBE_REMOTE_AGENT");
-  local.address = agent != nullptr && *agent ? agent : kDefaultSocket;
+  local.address = !local_agent.empty() ? local_agent : kDefaultSocket;
   local.platform_defaults = YAML::Node(YAML::NodeType::Map);
   file.default_host = "local";
   file.hosts["local"] = local;
   return file;
 }
 
-absl::StatusOr<HostsFile> LoadHostsFile(const std::string& explicit_path) {
-  std::string path = explicit_path;
-  bool required = !path.empty();
+absl::StatusOr<HostsFile> LoadHostsFile(const HostsLookup& lookup) {
+  std::string path = !lookup.explicit_path.empty() ? lookup.explicit_path : lookup.env_path;
+  const bool required = !path.empty();
   if (path.empty()) {
-    const char* from_env = std::getenv("MLCUBE_REMOTE_HOSTS");
-    if (from_env != nullptr && *from_env) {
-      path = from_env;
-      required = true;
-    }
-  }
-  if (path.empty()) {
-    const char* xdg = std::getenv("XDG_CONFIG_HOME");
-    const char* home = std::getenv("HOME");
-    if (xdg != nullptr && *xdg) {
-      path = absl::StrCat(xdg, "/mlcube-remote/hosts.yaml");
-    } else if (home != nullptr && *home) {
-      path = absl::StrCat(home, "/.config/mlcube-remote/hosts.yaml");
+    if (!lookup.config_home.empty()) {
+      path = absl::StrCat(lookup.config_home, "/mlcube-remote/hosts.yaml");
+    } else if (!lookup.home.empty()) {
+      path = absl::StrCat(lookup.home, "/.config/mlcube-remote/hosts.yaml");
     }
   }
   if (path.empty() || !FileExists(path)) {
     if (required) return absl::NotFoundError(absl::StrCat(path, ": hosts file not found"));
-    return BuiltInHostsFile();
+    return BuiltInHostsFile(lookup.local_agent);
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot read hosts file"));
   std::ostringstream text;
   text << in.rdbuf();
-  return ParseHostsFile(text.str(), path);
+  absl::StatusOr<HostsFile> file = ParseHostsFile(text.str(), path);
+  if (!file.ok()) return file;
+  for (auto& [name, host] : file->hosts) {
+    if (host.has_ssh) host.ssh.config_dir = lookup.ssh_dir;
+  }
+  return file;
 }
 
 }  // namespace mlcube

@@ -1,5 +1,5 @@
-#ifndef MLCUBE_REMOTE_CONTROLLER_TRANSPORT_HOSTS_FILE_H_
-#define MLCUBE_REMOTE_CONTROLLER_TRANSPORT_HOSTS_FILE_H_
+#ifndef MLCUBE_REMOTE_CONTROLLER_HOSTS_HOSTS_FILE_H_
+#define MLCUBE_REMOTE_CONTROLLER_HOSTS_HOSTS_FILE_H_
 
 // The one file of hosts and platform settings that every cube reuses:
 //
@@ -30,7 +30,11 @@
 //
 // Found at --hosts=FILE, else $MLCUBE_REMOTE_HOSTS, else
 // $XDG_CONFIG_HOME/mlcube-remote/hosts.yaml (~/.config/...). Without any
-// file, one built-in host `local` talks to the agent socket on this machine.
+// file, one built-in host `local` talks to the agent socket on this machine
+// ($MLCUBE_REMOTE_AGENT, else /run/mlcube-agent/agent.sock). Those
+// variables are read once, at the entry point, into a HostsLookup. Reading
+// a file still takes $HOME for `~/` in paths and the variables it names in
+// `${oc.env:NAME}` (unset: empty).
 
 #include <yaml-cpp/yaml.h>
 
@@ -39,38 +43,19 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "controller/transport/host_address.h"
 
 namespace mlcube {
 
-struct TlsSettings {
-  std::string ca;  // absolute paths
-  std::string cert;
-  std::string key;
-};
-
-struct SshSettings {
-  std::string host;  // may be a ~/.ssh/config alias
-  int port = 0;      // 0: from ssh config, else 22
-  std::string user;
-  std::string identity_file;
-};
-
-struct HostEntry {
-  std::string name;
-  // unix:///path or HOST:PORT.
-  std::string address;
+// One host: how to reach its agent (HostAddress: name, address, tls, ssh,
+// agent_socket) and how runs on it are configured.
+struct HostEntry : HostAddress {
   // "docker", "podman" or "singularity".
   std::string runtime = "docker";
   // Merged under each cube's own settings (see CubeLoadOptions::host_defaults):
   // {docker: {...}, singularity: {...}}.
   YAML::Node platform_defaults;
   std::map<std::string, std::string> env;
-  bool has_tls = false;
-  TlsSettings tls;
-  bool has_ssh = false;
-  SshSettings ssh;
-  // The remote socket reached through ssh; empty: the user's own agent.
-  std::string agent_socket;
   // "local" (the agent's machine) or "slurm" (Slurm batch jobs from the
   // agent's host), and the slurm: settings as KEY -> VALUE (validated).
   std::string scheduler = "local";
@@ -105,18 +90,29 @@ struct HostsFile {
 // TLS paths.
 absl::StatusOr<HostsFile> ParseHostsFile(const std::string& text, const std::string& path);
 
-// Finds and loads the hosts file as described above; `explicit_path` is the
-// --hosts flag (may be empty).
-absl::StatusOr<HostsFile> LoadHostsFile(const std::string& explicit_path);
+// Where the hosts file is looked for, and what the environment adds to it.
+struct HostsLookup {
+  std::string explicit_path;  // --hosts (may be empty)
+  std::string env_path;       // $MLCUBE_REMOTE_HOSTS
+  std::string config_home;    // $XDG_CONFIG_HOME
+  std::string home;           // $HOME
+  std::string local_agent;    // $MLCUBE_REMOTE_AGENT: the built-in host's address
+  std::string ssh_dir;        // $MLCUBE_REMOTE_SSH_DIR: every ssh: host's SshSettings::config_dir
+};
+
+// Finds and loads the hosts file as described above. NOT_FOUND when a file
+// named by --hosts or $MLCUBE_REMOTE_HOSTS is missing.
+absl::StatusOr<HostsFile> LoadHostsFile(const HostsLookup& lookup);
 
 // LoadHostsFile, then Find(`name`): the host a command talks to. When
 // `hosts` is given it receives the whole file (its `exclude` list...).
-absl::StatusOr<HostEntry> LoadHost(const std::string& explicit_path, const std::string& name,
+absl::StatusOr<HostEntry> LoadHost(const HostsLookup& lookup, const std::string& name,
                                    HostsFile* hosts = nullptr);
 
-// The built-in configuration used when there is no hosts file.
-HostsFile BuiltInHostsFile();
+// The built-in configuration used when there is no hosts file: `local` at
+// `local_agent` (empty: /run/mlcube-agent/agent.sock).
+HostsFile BuiltInHostsFile(const std::string& local_agent);
 
 }  // namespace mlcube
 
-#endif  // MLCUBE_REMOTE_CONTROLLER_TRANSPORT_HOSTS_FILE_H_
+#endif  // MLCUBE_REMOTE_CONTROLLER_HOSTS_HOSTS_FILE_H_

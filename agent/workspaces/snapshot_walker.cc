@@ -1,0 +1,122 @@
+#include "agent/workspaces/snapshot_walker.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/access/tree_acl.h"
+#include "common/content_chunker.h"
+#include "common/manifest_validator.h"
+#include "common/safe_path.h"
+#include "common/tree_walker.h"
+#include "common/unique_fd.h"
+
+namespace mlcube {
+
+namespace v1 = ::mlcube_remote::v1;
+
+namespace {
+
+absl::Status Unreadable(const std::string& rel) {
+  const int error = errno;
+  if (error == EACCES || error == EPERM) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "workspace path '", PrintableExcerpt(rel.empty() ? "." : rel),
+        "' is not readable by the agent (a task changed its permissions): ", strerror(error)));
+  }
+  return absl::InternalError(absl::StrCat("open '", PrintableExcerpt(rel), "': ", strerror(error)));
+}
+
+int64_t Depth(const std::string& rel) {
+  return rel.empty() ? 0 : 1 + std::count(rel.begin(), rel.end(), '/');
+}
+
+}  // namespace
+
+absl::Status SnapshotWalker::AddPath(int parent_fd, const std::string& name,
+                                     const std::string& rel) {
+  struct stat st;
+  if (fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat("workspace path '", PrintableExcerpt(rel), "': ", strerror(errno)));
+  }
+  if (absl::Status s = AddEntry(parent_fd, name, rel, st); !s.ok()) return s;
+  if (!S_ISDIR(st.st_mode)) return absl::OkStatus();
+  UniqueFd fd(openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return Unreadable(rel);
+  TreeLimits limits;
+  // A deeper path could not be a manifest path (ValidateRelativePath).
+  limits.max_depth = kMaxPathBytes / 2 - Depth(rel);
+  limits.max_entries = ManifestValidator::kMaxEntries;
+  TreeWalker walker(limits);
+  return walker.Walk(
+      fd.get(), absl::StrCat("workspace path '", PrintableExcerpt(rel.empty() ? "." : rel), "'"),
+      [&](const TreeWalker::Entry& e) -> absl::StatusOr<TreeWalker::Next> {
+        if (absl::StartsWith(e.name, ".mlcube-sync-")) return TreeWalker::Next::kSkip;
+        absl::Status added =
+            AddEntry(e.dir_fd, e.name, rel.empty() ? e.rel : absl::StrCat(rel, "/", e.rel), e.st);
+        if (!added.ok()) return added;
+        return TreeWalker::Next::kDescend;
+      });
+}
+
+absl::Status SnapshotWalker::AddEntry(int parent_fd, const std::string& name,
+                                      const std::string& rel, const struct stat& st) {
+  v1::ManifestEntry entry;
+  entry.set_path(rel);
+  if (S_ISREG(st.st_mode)) {
+    UniqueFd fd(openat(parent_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) return Unreadable(rel);
+    // Hashed in place, not copied: reads are served from the file while
+    // it keeps this size and mtime (and the client verifies the digest).
+    struct stat before;
+    if (fstat(fd.get(), &before) != 0) return absl::InternalError("fstat");
+    absl::StatusOr<v1Digest> digest = HashFile(fd.get(), before.st_size, &entry);
+    if (!digest.ok()) return digest.status();
+    entry.set_type(v1::ENTRY_TYPE_FILE);
+    *entry.mutable_digest() = *digest;
+    entry.set_mode(ManifestValidator::SafeMode(TreeAcl::ReportedMode(before.st_mode)));
+    entry.set_mtime_ns(static_cast<int64_t>(before.st_mtim.tv_sec) * 1000000000 +
+                       before.st_mtim.tv_nsec);
+    index_->Add(*digest, absl::StrCat(root_, "/", rel), entry.mtime_ns());
+  } else if (S_ISLNK(st.st_mode)) {
+    std::string target(4096, '\0');
+    ssize_t n = readlinkat(parent_fd, name.c_str(), target.data(), target.size());
+    if (n < 0) return absl::OkStatus();
+    target.resize(static_cast<size_t>(n));
+    entry.set_type(v1::ENTRY_TYPE_SYMLINK);
+    entry.set_symlink_target(target);
+    // Links leaving the snapshot's tree are not part of it.
+    if (!ManifestValidator::ValidateEntry(entry).ok()) return absl::OkStatus();
+  } else if (S_ISDIR(st.st_mode)) {
+    if (rel.empty()) return absl::OkStatus();
+    entry.set_type(v1::ENTRY_TYPE_DIRECTORY);
+    entry.set_mode(ManifestValidator::SafeMode(TreeAcl::ReportedMode(st.st_mode)));
+  } else {
+    return absl::OkStatus();  // sockets, FIFOs, devices are not outputs
+  }
+  // Bounded like a manifest the agent accepts (the response names one).
+  bytes_ += static_cast<int64_t>(entry.ByteSizeLong()) + 8;
+  if (bytes_ > ManifestValidator::kMaxManifestBytes) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the snapshot would exceed ", ManifestValidator::kMaxManifestBytes,
+        " bytes of manifest (at '", PrintableExcerpt(rel), "'); snapshot fewer paths"));
+  }
+  (*out_)[rel] = std::move(entry);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1Digest> SnapshotWalker::HashFile(int fd, int64_t size, v1::ManifestEntry* entry) {
+  if (splitter_ == nullptr || size < ContentChunker::kChunkedFileMin) return DigestOfFd(fd);
+  absl::StatusOr<ChunkSplicer::Split> split = splitter_->SplitFile(owner_, fd);
+  if (!split.ok()) return split.status();
+  *entry->mutable_chunk_list() = split->chunk_list;
+  return split->digest;
+}
+
+}  // namespace mlcube
