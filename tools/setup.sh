@@ -9,7 +9,7 @@ BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssh-dev libyaml-cpp-dev libgtest-dev libgmock-dev libcli11-dev libssl-dev
-  libzstd-dev libacl1-dev libcpp-httplib-dev binutils
+  libzstd-dev libacl1-dev binutils
 )
 
 SUDO=()

@@ -187,6 +187,16 @@ TEST_F(MetricsTest, OnlyMetricsIsServed) {
   Shell("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" + metrics_port_ + "/jobs",
         &code);
   EXPECT_EQ(code, "404");
+  Shell("curl -s -X POST -o /dev/null -w '%{http_code}' http://127.0.0.1:" + metrics_port_ +
+            "/metrics",
+        &code);
+  EXPECT_EQ(code, "405");
+  // A client that connects and says nothing holds the endpoint 5 s at most.
+  BackgroundCommand silent(
+      {"/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/" + metrics_port_ + " && sleep 30"});
+  std::string answer;
+  Shell("curl -s --max-time 15 http://127.0.0.1:" + metrics_port_ + "/metrics", &answer);
+  EXPECT_THAT(answer, HasSubstr("mlcube_agent_build_info"));
 }
 
 }  // namespace
