@@ -6,7 +6,6 @@
 //   mlcube-agent supervise ...   (internal: runs one task detached, see
 //                                 agent/schedulers/task_supervisor.h)
 
-#include <dirent.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -216,13 +215,9 @@ std::unique_ptr<mlcube::AgentMetrics> MakeMetrics(const mlcube::AgentConfig& con
   if (config.metrics.identity_labels) {
     sources.stored_bytes_by_identity = [&layout, quota] {
       std::map<std::string, int64_t> bytes;
-      DIR* dir = opendir(layout.CubesDir().c_str());
-      if (dir == nullptr) return bytes;
-      while (dirent* entry = readdir(dir)) {
-        const std::string owner = entry->d_name;
-        if (owner != "." && owner != "..") bytes[owner] = quota->RecentBytesOf(owner);
+      for (const std::string& owner : mlcube::ListNames(layout.CubesDir(), "")) {
+        bytes[owner] = quota->RecentBytesOf(owner);
       }
-      closedir(dir);
       return bytes;
     };
   }

@@ -18,6 +18,7 @@
 #include "tests/support/command_runner.h"
 #include "tests/support/hello_cube.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace mlcube {
 namespace {
@@ -39,17 +40,6 @@ void Edit(const std::string& path, const std::string& from, const std::string& t
   ASSERT_NE(at, std::string::npos) << path << " has no `" << from << "`";
   text.replace(at, from.size(), to);
   std::ofstream(path, std::ios::trunc) << text;
-}
-
-// Waits until `done()` or `timeout_s` passes.
-template <typename Done>
-bool WaitFor(Done done, int timeout_s = 120) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
 }
 
 // A Hugging Face cube's `-e HF_TOKEN`: MLCube hands the caller's token to
@@ -84,7 +74,8 @@ TEST_F(CubePatternsTest, AVariableCopiedFromTheCallerReachesTheTaskAndNothingEls
 
   BackgroundCommand run(Argv({"run", Cube(), "--task=greet"}),
                         {"NO_COLOR=1", "HOME=" + dir_.path(), "HF_TOKEN=" + secret});
-  ASSERT_TRUE(WaitFor([&] { return run.OutputSoFar().find("Hello, Alice!") != std::string::npos; }))
+  ASSERT_TRUE(::mlcube::testing::WaitUntil(
+      [&] { return run.OutputSoFar().find("Hello, Alice!") != std::string::npos; }, 120))
       << run.OutputSoFar() << "\nagent:\n"
       << agent_->Stderr();
   EXPECT_THAT(run.OutputSoFar(), HasSubstr("token=" + shown + "\n"));

@@ -23,6 +23,7 @@
 #include "tests/support/command_runner.h"
 #include "tests/support/hello_cube.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace mlcube_test {
 namespace {
@@ -30,18 +31,10 @@ namespace {
 using ::mlcube::testing::BackgroundCommand;
 using ::mlcube::testing::CommandResult;
 using ::mlcube::testing::RunCommand;
+using ::mlcube::testing::WaitUntil;
 using ::testing::HasSubstr;
 
 const std::string kAlerts = MLCUBE_SOURCE_DIR "/docs/mlcube-agent-alerts.yml";
-
-bool WaitFor(const std::function<bool()>& done, int seconds) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return done();
-}
 
 // A loopback port nobody listens on now.
 int FreePort() {
@@ -147,9 +140,9 @@ TEST_F(MetricsTest, PrometheusScrapesJobsRuntimesAndCallsFromARealAgent) {
   StartPrometheus();
 
   // Prometheus scraped the agent: the target is up and its series are there.
-  EXPECT_TRUE(WaitFor(
+  EXPECT_TRUE(WaitUntil(
       [&] { return Query("up{job=\"mlcube-agent\"} == 1").find("\"value\"") != std::string::npos; },
-      60))
+      60, 200))
       << Query("up") << prometheus_->OutputSoFar();
   EXPECT_THAT(Query("mlcube_agent_jobs_finished_total{outcome=\"succeeded\",runtime=\"docker\","
                     "scheduler=\"local\"}"),

@@ -19,7 +19,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/hello_cube_fixture.h"
@@ -27,6 +26,7 @@
 #include "tests/support/command_runner.h"
 #include "tests/support/hello_cube.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace mlcube_test {
 namespace {
@@ -35,18 +35,9 @@ using ::mlcube::testing::BackgroundCommand;
 using ::mlcube::testing::CommandResult;
 using ::mlcube::testing::CountOccurrences;
 using ::mlcube::testing::ReadFileContent;
+using ::mlcube::testing::WaitUntil;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// Polls `done` every 50 ms until it holds or `seconds` pass.
-bool WaitFor(const std::function<bool()>& done, int seconds) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
-}
 
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
@@ -114,17 +105,17 @@ TEST_F(PodmanRootlessTest, ExitCodesDryRunAndCancelAsWithDocker) {
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
   const std::string job = FirstLine(submitted.out);
   BackgroundCommand logs(Argv({"logs", "-f", job}), {"NO_COLOR=1", "HOME=" + dir_.path()});
-  ASSERT_TRUE(WaitFor([&] { return logs.OutputSoFar().find("tick 1") != std::string::npos; }, 60))
+  ASSERT_TRUE(WaitUntil([&] { return logs.OutputSoFar().find("tick 1") != std::string::npos; }, 60))
       << agent_->Stderr();
   CommandResult cancel = Cli({"cancel", job});
   EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
-  EXPECT_TRUE(WaitFor(
+  EXPECT_TRUE(WaitUntil(
       [&] {
         return Cli({"status", job}).out.find("state: CANCELLED") != std::string::npos;
       },
       60));
   // The container is gone from the user's podman.
-  EXPECT_TRUE(WaitFor(
+  EXPECT_TRUE(WaitUntil(
       [&] { return PodmanAs("mlcube", "ps -a -q --filter name=mlcube-" + job).empty(); }, 30))
       << PodmanAs("mlcube", "ps -a");
 }
@@ -135,7 +126,7 @@ TEST_F(PodmanRootlessTest, FollowingSurvivesAKill9OfTheAgentWithEveryLineOnce) {
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
   const std::string job = FirstLine(submitted.out);
   BackgroundCommand logs(Argv({"logs", "-f", job}), {"NO_COLOR=1", "HOME=" + dir_.path()});
-  ASSERT_TRUE(WaitFor([&] { return logs.OutputSoFar().find("tick 2") != std::string::npos; }, 60))
+  ASSERT_TRUE(WaitUntil([&] { return logs.OutputSoFar().find("tick 2") != std::string::npos; }, 60))
       << agent_->Stderr();
   agent_->Kill(SIGKILL);
   AgentProcessOptions options;
@@ -185,7 +176,7 @@ TEST_F(PodmanRootlessTest, TasksReachTheNetworkThroughSlirp4netns) {
   const std::string port = absl::StrCat(20000 + getpid() % 20000);
   BackgroundCommand server({dir_.path() + "/hello/build/busybox", "httpd", "-f", "-p",
                             address + ":" + port, "-h", dir_.path() + "/www"});
-  ASSERT_TRUE(WaitFor(
+  ASSERT_TRUE(WaitUntil(
       [&] {
         return Shell("bash -c 'exec 3<>/dev/tcp/" + address + "/" + port + "' 2>/dev/null") == 0;
       },
@@ -247,17 +238,6 @@ class PodmanRootfulSharedTest : public ::testing::Test {
     ASSERT_TRUE(agents_->Start());
   }
 
-  // The task uid the agent gave `identity` (0 when none).
-  uid_t PoolUid(const std::string& identity) {
-    const std::string list = ReadFileContent(agents_->agent().state_dir() + "/task_users.list");
-    const size_t at = list.find(identity + " ");
-    uint32_t uid = 0;
-    if (at == std::string::npos) return 0;
-    const size_t start = at + identity.size() + 1;
-    EXPECT_TRUE(absl::SimpleAtoi(list.substr(start, list.find('\n', start) - start), &uid));
-    return uid;
-  }
-
   std::unique_ptr<TwoIdentityAgent> agents_;
 };
 
@@ -271,7 +251,7 @@ TEST_F(PodmanRootfulSharedTest, EachIdentitysTasksRunAsItsOwnUidWithPrivateOutpu
     EXPECT_THAT(run.err, HasSubstr("podman run --rm"));
     EXPECT_THAT(run.err, Not(HasSubstr("--userns=keep-id")));
     EXPECT_EQ(ReadFileContent(cube + "/workspace/greetings/Bob.txt"), "Hello, Bob!\n");
-    const uid_t uid = PoolUid("cn-" + user);
+    const uid_t uid = agents_->TaskUid("cn-" + user);
     ASSERT_GE(uid, 3100900u) << user;
     ASSERT_LE(uid, 3100949u) << user;
     uids.push_back(uid);

@@ -24,6 +24,7 @@
 #include "tests/integration/ssh_test_server.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace mlcube_test {
 namespace {
@@ -99,12 +100,7 @@ class SystemdHostTest : public ::testing::Test {
 
   // Polls `done` every 200 ms until it holds; false after `seconds`.
   static bool WaitUntil(const std::function<bool()>& done, int seconds = 60) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return true;
+    return ::mlcube::testing::WaitUntil(done, seconds, 200);
   }
 
   // Waits until systemd in the host says it is up again.

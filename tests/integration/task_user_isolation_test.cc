@@ -162,17 +162,6 @@ class TaskUserIsolationTest : public ::testing::Test {
            ::mlcube::SyncClient::DefaultCubeId(cube);
   }
 
-  // The pool uid the agent recorded for `identity` (0 when none).
-  uid_t PoolUid(const std::string& identity) {
-    const std::string list = ReadFileContent(agents_->agent().state_dir() + "/task_users.list");
-    const size_t at = list.find(identity + " ");
-    uint32_t uid = 0;
-    if (at == std::string::npos) return 0;
-    const size_t start = at + identity.size() + 1;
-    EXPECT_TRUE(absl::SimpleAtoi(list.substr(start, list.find('\n', start) - start), &uid)) << list;
-    return uid;
-  }
-
   // bob's built image (any busybox image would do for the mounts).
   std::string BobImage() {
     std::string image;
@@ -207,7 +196,7 @@ TEST_F(TaskUserIsolationTest, TasksRunAsTheirIdentitysUid) {
 
   CommandResult b = Run("bob", bob, "whoami");
   ASSERT_EQ(b.exit_code, 0) << b.out << b.err << agents_->agent().Stderr();
-  const uid_t bob_uid = PoolUid("cn-bob");
+  const uid_t bob_uid = agents_->TaskUid("cn-bob");
   EXPECT_GE(bob_uid, kPoolFirst);
   EXPECT_LE(bob_uid, kPoolLast);
   EXPECT_NE(bob_uid, agents_->agent().uid());
@@ -234,7 +223,7 @@ TEST_F(TaskUserIsolationTest, AnotherIdentitysTreeIsUnreadableEvenMountedIntoATa
   const std::string bob = ProbeCube("bob");
   CommandResult b = Run("bob", bob, "whoami");
   ASSERT_EQ(b.exit_code, 0) << b.out << b.err << agents_->agent().Stderr();
-  const uid_t bob_uid = PoolUid("cn-bob");
+  const uid_t bob_uid = agents_->TaskUid("cn-bob");
   ASSERT_NE(bob_uid, 0u);
   const std::string image = BobImage();
   ASSERT_FALSE(image.empty());

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/numbers.h"
 #include "agent/server/certs_init.h"
 #include "agent/server/tls_certificate_factory.h"
 
@@ -87,6 +88,16 @@ std::shared_ptr<grpc::Channel> TwoIdentityAgent::Channel(const std::string& user
   grpc::ChannelArguments args;
   if (own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return grpc::CreateCustomChannel("localhost:" + port_, grpc::SslCredentials(tls), args);
+}
+
+uid_t TwoIdentityAgent::TaskUid(const std::string& identity) const {
+  const std::string list = ReadFileContent(agent_->state_dir() + "/task_users.list");
+  const size_t at = list.find(identity + " ");
+  uint32_t uid = 0;
+  if (at == std::string::npos) return 0;
+  const size_t start = at + identity.size() + 1;
+  EXPECT_TRUE(absl::SimpleAtoi(list.substr(start, list.find('\n', start) - start), &uid)) << list;
+  return uid;
 }
 
 }  // namespace mlcube_test

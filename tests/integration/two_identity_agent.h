@@ -49,6 +49,9 @@ class TwoIdentityAgent {
   std::shared_ptr<grpc::Channel> Channel(const std::string& user,
                                          bool own_connection = false) const;
 
+  // The task uid the agent recorded for `identity` ("cn-bob"; 0 when none).
+  uid_t TaskUid(const std::string& identity) const;
+
   AgentProcess& agent() { return *agent_; }
   const std::string& root() const { return root_.path(); }
 

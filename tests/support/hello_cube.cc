@@ -11,6 +11,8 @@
 #include <system_error>
 #include <thread>
 
+#include "tests/support/wait_until.h"
+
 namespace mlcube::testing {
 
 bool CopyHelloCube(const std::string& dest) {
@@ -71,12 +73,7 @@ void OpenGate(const std::string& path) {
 }
 
 bool WaitForFile(const std::string& path, int timeout_s) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  while (access(path.c_str(), F_OK) != 0) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
+  return WaitUntil([&path] { return access(path.c_str(), F_OK) == 0; }, timeout_s);
 }
 
 }  // namespace mlcube::testing
