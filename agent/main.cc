@@ -71,6 +71,8 @@ struct ServeFlags {
   std::string image_dir;
   int max_concurrent_jobs = 0;
   bool insecure = false;
+  // Empty: agent.yaml's log_format.
+  std::string log_format;
 };
 
 absl::StatusOr<mlcube::AgentConfig> BuildConfig(const ServeFlags& flags) {
@@ -183,13 +185,13 @@ std::thread StartSecuringWorkspaces(const mlcube::StateLayout& layout,
     return std::thread(
         [&layout, resolver, &stop] { mlcube::SecureExistingWorkspaces(layout, resolver, stop); });
   } catch (const std::system_error& e) {
-    mlcube::Log(absl::StrCat("workspace access lists are not checked: ", e.what()));
+    mlcube::LogWarning(absl::StrCat("workspace access lists are not checked: ", e.what()));
     return std::thread();
   }
 }
 
 int Fail(const absl::Status& status, int code) {
-  mlcube::Log(status.message());
+  mlcube::LogWith(mlcube::LogFields{}, mlcube::LogLevel::kError, status.message());
   return code;
 }
 
@@ -240,6 +242,10 @@ int Serve(const ServeFlags& flags, const AgentEnvironment& env) {
 
   auto config = BuildConfig(flags);
   if (!config.ok()) return Fail(config.status(), 2);
+  // Before any thread starts (the log's contract).
+  absl::Status logging =
+      mlcube::ConfigureAgentLog(flags.log_format.empty() ? config->log_format : flags.log_format);
+  if (!logging.ok()) return Fail(logging, 2);
   const mlcube::StateLayout layout(config->state_dir, config->EffectiveImageDir());
   if (absl::Status made = PrepareDirectories(*config, layout); !made.ok()) return Fail(made, 1);
   // Nothing the agent makes from here on is for other users: workspaces
@@ -344,6 +350,9 @@ int main(int argc, char** argv) {
   serve->add_option("--state-dir", flags.state_dir, "State directory (jobs, blobs, cubes)");
   serve->add_option("--image-dir", flags.image_dir, "Directory for SIF images");
   serve->add_option("--max-concurrent-jobs", flags.max_concurrent_jobs, "Jobs run at once");
+  serve->add_option("--log-format", flags.log_format,
+                    "The agent's own log: auto (the journal under systemd, else text), text, "
+                    "json (one object per line) or journal");
   serve->add_flag("--insecure", flags.insecure,
                   "Allow plain TCP without TLS on loopback addresses (tests only)");
   mlcube::CertsInitOptions certs_options;

@@ -22,7 +22,7 @@ void SecureExistingWorkspaces(const StateLayout& layout, TaskUserResolver* task_
     const TreeAcl acl(agent, user.ok() ? user->uid : agent);
     if (absl::Status s = TreeAcl(agent, agent).ApplyToDirectory(layout.OwnerCubesDir(owner));
         !s.ok()) {
-      Log(absl::StrCat("access list of ", owner, ": ", s.message()));
+      LogWarning(absl::StrCat("access list of ", owner, ": ", s.message()));
     }
     for (const std::string& cube : ListNames(layout.OwnerCubesDir(owner), "")) {
       if (stop.HasBeenNotified()) return;
@@ -30,7 +30,7 @@ void SecureExistingWorkspaces(const StateLayout& layout, TaskUserResolver* task_
       struct stat st;
       if (lstat(workspace.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
       if (absl::Status s = acl.ApplyToTree(workspace); !s.ok()) {
-        Log(absl::StrCat("access list of ", owner, "/", cube, ": ", s.message()));
+        LogWarning(absl::StrCat("access list of ", owner, "/", cube, ": ", s.message()));
       }
     }
   }

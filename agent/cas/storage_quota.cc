@@ -38,7 +38,8 @@ StorageQuota::Measure StorageQuota::MeasureOf(const std::string& owner) {
       // hiding bytes below the walk's limits must not bypass the quota.
       if (!measured.ok()) {
         m.unmeasured = std::string(measured.status().message());
-        Log(absl::StrCat("quota of ", owner, ": ", m.unmeasured, "; counted as the whole limit"));
+        LogWarning(
+            absl::StrCat("quota of ", owner, ": ", m.unmeasured, "; counted as the whole limit"));
       }
       const int64_t bytes = measured.ok() ? *measured : std::max<int64_t>(limit_, 0);
       m.by_cube[e->d_name] = bytes;

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "agent/log/log_format.h"
 #include "common/safe_path.h"
 #include "common/yaml_reader.h"
 
@@ -465,6 +466,13 @@ absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentCon
       if (!n.ok()) return n.status();
       if (*n > 1024) return Bad(file, key, "at most 1024");
       config.max_concurrent_jobs = static_cast<int>(*n);
+    } else if (key == "log_format") {
+      auto s = ScalarString(value, file, key);
+      if (!s.ok()) return s.status();
+      if (*s != "auto" && !ParseLogFormat(*s).ok()) {
+        return Bad(file, key, "expected auto, text, json or journal");
+      }
+      config.log_format = *s;
     } else if (key == "log_max_bytes") {  // the older spelling of limits.job_log_bytes
       auto n = JobLogBytes(value, file, key);
       if (!n.ok()) return n.status();
@@ -499,7 +507,8 @@ absl::Status ParseInto(const YAML::Node& root, const std::string& file, AgentCon
     } else {
       return Bad(file, key,
                  "unknown key (expected listen, state_dir, image_dir, max_concurrent_jobs, "
-                 "log_max_bytes, runtimes, unix_socket, tls, limits, allow, task_users, slurm, "
+                 "log_format, log_max_bytes, runtimes, unix_socket, tls, limits, allow, "
+                 "task_users, slurm, "
                  "gpus or metrics)");
     }
   }

@@ -138,6 +138,8 @@ struct AgentConfig {
   // Empty: STATE/images.
   std::string image_dir;
   int max_concurrent_jobs = 2;
+  // The agent's own log: auto, text, json or journal (agent/log/).
+  std::string log_format = "auto";
   // Keyed by "docker", "podman", "apptainer", "singularity".
   std::map<std::string, RuntimeConfig> runtimes = {
       {"docker", {true, "docker"}},

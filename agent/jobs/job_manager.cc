@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -33,6 +34,7 @@
 #include "common/digest.h"
 #include "common/directory_tree.h"
 #include "common/file_util.h"
+#include "common/job_state_name.h"
 #include "common/mount_planner.h"
 #include "common/repository_inputs.h"
 #include "common/safe_path.h"
@@ -142,7 +144,7 @@ void JobManager::StartGpuSampler() {
         },
         [this](const std::vector<GpuSample>& samples) { RecordGpuUsage(samples); });
   } catch (const std::system_error& e) {
-    Log(absl::StrCat("GPU usage is not sampled: ", e.what()));
+    LogWarning(absl::StrCat("GPU usage is not sampled: ", e.what()));
   }
 }
 
@@ -586,6 +588,15 @@ absl::StatusOr<std::shared_ptr<JobManager::Entry>> JobManager::RecordNewJob(
     LogIfError(absl::StrCat("removing half-made job ", *id), RemoveTree(store_.JobDir(*id)));
     return absl::ResourceExhaustedError(absl::StrCat("cannot record the job: ", saved.message()));
   }
+  LogFields fields;
+  fields.job_id = *id;
+  fields.identity = owner;
+  LogWith(fields, LogLevel::kInfo,
+          absl::StrCat("queued: cube ", stored.cube_id(), ", ",
+                       stored.action() == mlcube_remote::v1::JOB_ACTION_CONFIGURE
+                           ? "configure"
+                           : absl::StrCat("tasks ", absl::StrJoin(stored.tasks(), ",")),
+                       ", scheduler ", job.scheduler()));
   return entry;
 }
 
@@ -780,7 +791,7 @@ void JobManager::PruneFinished(const std::string& owner) {
   }
   for (const std::string& id : expired) {
     if (absl::Status removed = RemoveTree(store_.JobDir(id)); !removed.ok()) {
-      Log(absl::StrCat("removing finished job ", id, ": ", removed.message()));
+      LogWarning(absl::StrCat("removing finished job ", id, ": ", removed.message()));
     }
   }
 }
@@ -1010,7 +1021,7 @@ bool JobManager::SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) {
     std::thread([this, entry] { RunJob(entry); }).detach();
   } catch (const std::system_error& e) {
     // Out of threads: the job waits in the queue; the agent goes on.
-    Log(absl::StrCat("cannot start a job thread: ", e.what()));
+    LogWarning(absl::StrCat("cannot start a job thread: ", e.what()));
     return false;
   }
   if (IsArrayJob(*entry)) {
@@ -1027,6 +1038,7 @@ void JobManager::SetState(const std::shared_ptr<Entry>& entry, JobState state, i
                           const std::string& reason, const std::string& current_task) {
   const int64_t now = NowUnixMs();
   std::string id;
+  Job before;
   {
     absl::MutexLock lock(&mu_);
     const Job& job = entry->job;
@@ -1034,6 +1046,7 @@ void JobManager::SetState(const std::shared_ptr<Entry>& entry, JobState state, i
       return;  // re-attaching after a restart: nothing changed
     }
     id = job.id();
+    before = job;
   }
   // The record goes to the log before the state changes in memory: a
   // watcher that sees a final state and then reads to the end of the log
@@ -1064,9 +1077,10 @@ void JobManager::SetState(const std::shared_ptr<Entry>& entry, JobState state, i
     copy = job;
   }
   if (IsFinalState(state)) RecordFinished(copy, entry->request);
+  LogTransition(before, copy);
   absl::Status saved = store_.Save(copy);
   if (!saved.ok()) {
-    Log(absl::StrCat("job ", id, ": ", saved.message()));
+    LogWarning(absl::StrCat("job ", id, ": ", saved.message()));
   }
   // Its batch's array no longer waits for it (a no-op once it joined).
   if (IsFinalState(state)) WithdrawFromArray(entry);
@@ -1114,7 +1128,34 @@ void JobManager::WithdrawFromArray(const std::shared_ptr<Entry>& entry) {
   batch->Withdraw(index);
 }
 
+void JobManager::LogTransition(const Job& before, const Job& after) {
+  LogFields fields;
+  fields.job_id = after.id();
+  fields.identity = after.owner();
+  if (IsFinalState(after.state())) {
+    std::string line = JobStateName(after.state());
+    if (after.exit_code() != 0) absl::StrAppend(&line, " (exit code ", after.exit_code(), ")");
+    if (after.started_unix_ms() > 0) {
+      absl::StrAppend(
+          &line, absl::StrFormat(" after %.1f s",
+                                 (after.finished_unix_ms() - after.started_unix_ms()) / 1000.0));
+    }
+    if (!after.reason().empty()) absl::StrAppend(&line, ": ", after.reason());
+    const bool failed = after.state() == mlcube_remote::v1::JOB_STATE_FAILED;
+    LogWith(fields, failed ? LogLevel::kWarning : LogLevel::kInfo, line);
+  } else if (!after.current_task().empty() && after.current_task() != before.current_task()) {
+    LogWith(fields, LogLevel::kInfo, absl::StrCat("running task ", after.current_task()));
+  } else if (after.state() != before.state()) {
+    LogWith(fields, LogLevel::kInfo, JobStateName(after.state()));
+  }
+}
+
 void JobManager::RunJob(std::shared_ptr<Entry> entry) {
+  LogFields fields;
+  fields.job_id = entry->job.id();
+  fields.identity = entry->job.owner();
+  // Every record this thread writes is about this job.
+  LogScope scope(fields, LogScope::Outer::kIgnore);
   if (workspaces_ != nullptr)
     workspaces_->MarkWorkspaceUsed(entry->job.owner(), entry->job.cube_id());
   JobOutcome outcome = Execute(entry);

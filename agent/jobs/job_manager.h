@@ -221,6 +221,9 @@ class JobManager : public CubeJobs {
   class EntryControl;
   // Loads the job's cube and runtime and runs its steps (JobRunner).
   JobOutcome Execute(const std::shared_ptr<Entry>& entry);
+  // One record in the agent's log for a job's change of state or task.
+  static void LogTransition(const mlcube_remote::v1::Job& before,
+                            const mlcube_remote::v1::Job& after);
   void SetState(const std::shared_ptr<Entry>& entry, mlcube_remote::v1::JobState state,
                 int exit_code, const std::string& reason, const std::string& current_task);
   mlcube_remote::v1::Job Snapshot(const Entry& entry) const;

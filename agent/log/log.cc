@@ -1,30 +1,47 @@
 #include "agent/log/log.h"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "agent/log/log_output.h"
 
 namespace mlcube {
+namespace {
 
-void LogLine(absl::string_view line) {
-  const std::string text = absl::StrCat(line, "\n");
-  size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = write(STDERR_FILENO, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    // Nowhere left to report to when stderr itself fails: the line is lost.
-    if (n <= 0) return;
-    written += static_cast<size_t>(n);
-  }
+constexpr char kJournalSocket[] = "/run/systemd/journal/socket";
+
+// The one output of the process: configured by main before threads start,
+// read-only afterwards; never destroyed, so threads that log during exit
+// still find it.
+LogOutput& Output() {
+  static LogOutput* const output = new LogOutput();
+  return *output;
 }
 
-void Log(absl::string_view message) { LogLine(absl::StrCat("mlcube-agent: ", message)); }
+}  // namespace
+
+absl::Status ConfigureAgentLog(absl::string_view format) {
+  return Output().Configure(format, kJournalSocket);
+}
+
+void LogWith(const LogFields& fields, LogLevel level, absl::string_view message) {
+  LogRecord record;
+  record.time = absl::Now();
+  record.level = level;
+  record.message = std::string(message);
+  record.fields = fields.Over(LogScope::Current());
+  Output().Write(record);
+}
+
+void Log(absl::string_view message) { LogWith(LogFields{}, LogLevel::kInfo, message); }
+
+void LogWarning(absl::string_view message) { LogWith(LogFields{}, LogLevel::kWarning, message); }
 
 void LogIfError(absl::string_view what, const absl::Status& status) {
-  if (!status.ok()) Log(absl::StrCat(what, ": ", status.message()));
+  if (!status.ok()) LogWarning(absl::StrCat(what, ": ", status.message()));
 }
+
+void LogLine(absl::string_view line) { Output().WriteRaw(line); }
 
 }  // namespace mlcube

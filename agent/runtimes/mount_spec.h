@@ -53,10 +53,6 @@ class MountSpec {
                                             absl::string_view dest, bool read_only);
 };
 
-// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or
-// code points above U+10FFFF), as Go's utf8.ValidString decides.
-bool IsValidUtf8(absl::string_view text);
-
 }  // namespace mlcube
 
 #endif  // MLCUBE_REMOTE_AGENT_RUNTIMES_MOUNT_SPEC_H_

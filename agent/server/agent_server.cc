@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/server/call_observer_interceptor.h"
 #include "agent/server/caller_identity.h"
+#include "agent/server/request_log_interceptor.h"
 
 namespace mlcube {
 namespace {
@@ -130,6 +131,8 @@ absl::Status AgentServer::Start() {
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
   observers.push_back(std::make_unique<CallObserverInterceptorFactory>(
       [this](const grpc::ServerContextBase& context) { ObserveCall(context); }));
+  // After the observer: a TCP caller's identity is known by then.
+  observers.push_back(std::make_unique<RequestLogInterceptorFactory>());
   for (auto& interceptor : interceptors_) observers.push_back(std::move(interceptor));
   interceptors_.clear();
   builder.experimental().SetInterceptorCreators(std::move(observers));

@@ -25,7 +25,7 @@ WorkspaceRecovery::WorkspaceRecovery(const StateLayout& layout) {
   try {
     thread_ = std::thread([this, aside = std::move(aside)] { RemoveAside(aside); });
   } catch (const std::system_error& e) {
-    Log(absl::StrCat("cubes being deleted stay until the next start: ", e.what()));
+    LogWarning(absl::StrCat("cubes being deleted stay until the next start: ", e.what()));
   }
 }
 
@@ -39,8 +39,8 @@ void WorkspaceRecovery::RemoveAside(const std::vector<std::string>& aside) {
     if (stop_.HasBeenNotified()) return;
     absl::Status removed = RemoveTree(path, &stop_);
     if (!removed.ok() && !stop_.HasBeenNotified()) {
-      Log(absl::StrCat("left ", PrintableExcerpt(path),
-                       " in place: ", PrintableExcerpt(removed.message())));
+      LogWarning(absl::StrCat("left ", PrintableExcerpt(path),
+                              " in place: ", PrintableExcerpt(removed.message())));
     }
   }
 }

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
+#include "common/job_state_name.h"
 #include "controller/hosts/hosts_file.h"
 #include "controller/sweeps/curve_plot.h"
 #include "controller/sweeps/live_metrics.h"
@@ -83,7 +84,7 @@ void Refresh(const HostsLookup& hosts_lookup, const std::string& workspace,
             absl::StrCat("--refresh: run ", sweep.id, "/", run.id, ": ", status.error_message()));
         continue;
       }
-      run.state = SweepRunner::StateName(job.state());
+      run.state = JobStateName(job.state());
       run.started_unix_ms = job.started_unix_ms();
       run.finished_unix_ms = job.finished_unix_ms();
       run.exit_code = job.exit_code();

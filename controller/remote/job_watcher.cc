@@ -39,25 +39,6 @@ bool IsFinal(JobState state) {
 
 }  // namespace
 
-const char* JobStateName(JobState state) {
-  switch (state) {
-    case mlcube_remote::v1::JOB_STATE_QUEUED:
-      return "QUEUED";
-    case mlcube_remote::v1::JOB_STATE_PREPARING:
-      return "PREPARING";
-    case mlcube_remote::v1::JOB_STATE_RUNNING:
-      return "RUNNING";
-    case mlcube_remote::v1::JOB_STATE_SUCCEEDED:
-      return "SUCCEEDED";
-    case mlcube_remote::v1::JOB_STATE_FAILED:
-      return "FAILED";
-    case mlcube_remote::v1::JOB_STATE_CANCELLED:
-      return "CANCELLED";
-    default:
-      return "UNKNOWN";
-  }
-}
-
 bool IsTransient(const grpc::Status& status) {
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
@@ -102,7 +83,8 @@ absl::StatusOr<Job> JobWatcher::GetJob(const std::string& job_id) {
 }
 
 grpc::Status JobWatcher::StreamOnce(const std::string& job_id, const WatchOptions& options,
-                                    int64_t* offset, bool* saw_final_state) {
+                                    int64_t* offset,
+                                    std::optional<mlcube_remote::v1::StateChange>* final_state) {
   grpc::ClientContext context;
   if (interrupts_ != nullptr) {
     interrupts_->SetCallback([&context](int) { context.TryCancel(); });
@@ -136,7 +118,7 @@ grpc::Status JobWatcher::StreamOnce(const std::string& job_id, const WatchOption
       const auto& state = event.state();
       console_->Verbose(absl::StrCat("job ", job_id, ": ", JobStateName(state.state()),
                                      state.reason().empty() ? "" : ": ", state.reason()));
-      if (IsFinal(state.state())) *saw_final_state = true;
+      if (IsFinal(state.state())) *final_state = state;
     }
     *offset = event.next_offset();
   }
@@ -155,8 +137,8 @@ absl::StatusOr<WatchOutcome> JobWatcher::Watch(const std::string& job_id,
   std::chrono::milliseconds backoff(200);
   bool reported_loss = false;
   for (;;) {
-    bool saw_final_state = false;
-    grpc::Status status = StreamOnce(job_id, options, &offset, &saw_final_state);
+    std::optional<mlcube_remote::v1::StateChange> final_state;
+    grpc::Status status = StreamOnce(job_id, options, &offset, &final_state);
     outcome.next_offset = offset;
     if (interrupts_ != nullptr && interrupts_->count() > interrupts_before) {
       outcome.interrupted = true;
@@ -172,10 +154,17 @@ absl::StatusOr<WatchOutcome> JobWatcher::Watch(const std::string& job_id,
       }
       if (job.ok()) {
         outcome.job = *job;
+        // The agent logs a final state just before its job record shows it:
+        // what the stream said is the newer word.
+        if (final_state.has_value() && !IsFinal(job->state())) {
+          outcome.job.set_state(final_state->state());
+          outcome.job.set_exit_code(final_state->exit_code());
+          outcome.job.set_reason(final_state->reason());
+        }
         if (reported_loss) console_->Info(absl::StrCat("reconnected to ", connection_->Describe()));
         // A follow stream that ended before the final state (agent shutting
         // down gracefully) is resumed like a dropped one.
-        if (!options.follow || IsFinal(job->state()) || saw_final_state) return outcome;
+        if (!options.follow || IsFinal(outcome.job.state())) return outcome;
       }
     } else if (!IsTransient(status)) {
       return FromGrpcStatus(status,

@@ -9,9 +9,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/job_state_name.h"
 #include "controller/terminal/console.h"
 #include "controller/terminal/interrupt_monitor.h"
 #include "controller/transport/agent_connection.h"
@@ -47,8 +49,9 @@ class JobWatcher {
 
  private:
   // One WatchJob stream; returns its final status and advances *offset.
+  // A final state seen in the stream is stored in *final_state.
   grpc::Status StreamOnce(const std::string& job_id, const WatchOptions& options, int64_t* offset,
-                          bool* saw_final_state);
+                          std::optional<mlcube_remote::v1::StateChange>* final_state);
   absl::StatusOr<mlcube_remote::v1::Job> GetJob(const std::string& job_id);
 
   AgentConnection* connection_;
@@ -65,8 +68,6 @@ bool IsTransient(const grpc::Status& status);
 // SUCCEEDED 0, FAILED the task's exit code (1 when it had none), CANCELLED
 // kExitCancelled.
 int ExitStatusForJob(const mlcube_remote::v1::Job& job);
-
-const char* JobStateName(mlcube_remote::v1::JobState state);
 
 }  // namespace mlcube
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/json_quote.h"
 
 namespace mlcube {
 namespace {
@@ -13,37 +14,6 @@ void NewLine(int indent, int depth, std::string* out) {
 }
 
 }  // namespace
-
-std::string JsonWriter::Quote(absl::string_view value) {
-  std::string out = "\"";
-  for (char c : value) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += absl::StrFormat("\\u%04x", static_cast<int>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
-}
 
 bool JsonWriter::IsNumber(absl::string_view text) {
   size_t i = 0;
@@ -85,7 +55,7 @@ void JsonWriter::Append(const YAML::Node& node, int indent, int depth, std::stri
     if (plain && (IsNumber(value) || value == "true" || value == "false" || value == "null")) {
       out->append(value);
     } else {
-      out->append(Quote(value));
+      out->append(JsonQuote(value));
     }
   } else if (node.IsSequence() || node.IsMap()) {
     const bool map = node.IsMap();
@@ -96,7 +66,7 @@ void JsonWriter::Append(const YAML::Node& node, int indent, int depth, std::stri
       first = false;
       NewLine(indent, depth + 1, out);
       if (map) {
-        out->append(Quote(item.first.Scalar()));
+        out->append(JsonQuote(item.first.Scalar()));
         out->append(indent > 0 ? ": " : ":");
         Append(item.second, indent, depth + 1, out);
       } else {

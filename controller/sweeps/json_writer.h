@@ -16,9 +16,6 @@ namespace mlcube {
 
 class JsonWriter {
  public:
-  // `value` as a JSON string literal, quotes included.
-  static std::string Quote(absl::string_view value);
-
   // A plain (unquoted) scalar that is a JSON number, true, false or null is
   // written bare; every other scalar is a string. `indent` > 0 pretty-prints.
   static std::string FromYaml(const YAML::Node& node, int indent = 2);

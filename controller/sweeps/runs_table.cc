@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/json_quote.h"
 #include "controller/sweeps/json_writer.h"
 
 namespace mlcube {
@@ -168,10 +169,9 @@ std::string RunsTable::RenderJson() const {
     for (size_t c = 0; c < columns_.size(); ++c) {
       const std::string& cell = rows_[r][c];
       if (cell.empty()) continue;
-      absl::StrAppend(&out, first ? "" : ", ", JsonWriter::Quote(columns_[c]), ": ",
-                      JsonWriter::IsNumber(cell) && !IsTextColumn(columns_[c])
-                          ? cell
-                          : JsonWriter::Quote(cell));
+      absl::StrAppend(
+          &out, first ? "" : ", ", JsonQuote(columns_[c]), ": ",
+          JsonWriter::IsNumber(cell) && !IsTextColumn(columns_[c]) ? cell : JsonQuote(cell));
       first = false;
     }
     out.push_back('}');

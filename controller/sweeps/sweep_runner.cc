@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
+#include "common/job_state_name.h"
 #include "common/safe_path.h"
 #include "controller/sweeps/live_metrics.h"
 #include "controller/sweeps/metrics_reader.h"
@@ -56,11 +57,6 @@ SweepRunner::SweepRunner(std::vector<SweepLane> lanes, SweepRunnerOptions option
       console_(console),
       status_stream_(status_stream) {
   for (const SweepLane& lane : lanes_) dispatcher_.Add(lane.host, lane.capacity);
-}
-
-std::string SweepRunner::StateName(mlcube_remote::v1::JobState state) {
-  std::string name = mlcube_remote::v1::JobState_Name(state);
-  return absl::StartsWith(name, "JOB_STATE_") ? name.substr(10) : name;
 }
 
 SweepEnd SweepRunner::Run(SweepRecord* record, const std::vector<RunPlan>& plans) {
@@ -322,7 +318,7 @@ bool SweepRunner::SubmitAll(SweepRecord* record, const std::vector<RunPlan>& pla
 }
 
 void SweepRunner::Update(RunRecord* run, const Job& job) {
-  run->state = StateName(job.state());
+  run->state = JobStateName(job.state());
   run->started_unix_ms = job.started_unix_ms();
   run->finished_unix_ms = job.finished_unix_ms();
   run->exit_code = job.exit_code();

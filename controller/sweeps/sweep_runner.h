@@ -109,9 +109,6 @@ class SweepRunner {
   // the summary (failed runs named) has been printed.
   SweepEnd Run(SweepRecord* record, const std::vector<RunPlan>& plans);
 
-  // "RUNNING" from JOB_STATE_RUNNING.
-  static std::string StateName(mlcube_remote::v1::JobState state);
-
  private:
   // kHostLost: the host was unreachable and did not take the run (it goes
   // elsewhere); kLost: the host never answered, the run is LOST with it.

@@ -3,8 +3,9 @@
 // with users alice (passwordless sudo) and bob. What only a real systemd and
 // logind show: a per-user agent as a `systemctl --user` service (lingering),
 // a detached one that outlives the SSH session (no lingering), the system
-// agent as an enabled unit that comes back after `systemctl restart` and
-// after a reboot, and uninstall leaving no unit and no process.
+// agent as an enabled unit that logs to the journal with its own fields and
+// comes back after `systemctl restart` and after a reboot, and uninstall
+// leaving no unit and no process.
 //
 // Part of the whole suite: tools/run-tests.sh builds the image first (the
 // first time it debootstraps, a few minutes, needing the Debian mirror).
@@ -193,6 +194,22 @@ TEST_F(SystemdHostTest, SystemAgentIsAnEnabledServiceThatComesBack) {
   }
   EXPECT_THAT(Exec("ps -u mlcube-agent -o args"), HasSubstr("mlcube-agent.real serve"));
   EXPECT_TRUE(HostUp("system"));
+  // Its log goes to the journal with fields of its own: a refused call is
+  // one record with the caller's identity and the request's id.
+  EXPECT_NE(Cli({"status", "--host=system", "0badcafe"}).exit_code, 0);
+  std::string record;
+  EXPECT_TRUE(WaitUntil(
+      [&record] {
+        record = Exec("journalctl -u mlcube-agent -o json --no-pager | grep GetJob");
+        return !record.empty();
+      },
+      30))
+      << Exec("journalctl -u mlcube-agent -n 20");
+  for (const char* field :
+       {"\"MESSAGE\":\"GetJob: NOT_FOUND in ", "\"SYSLOG_IDENTIFIER\":\"mlcube-agent\"",
+        "\"PRIORITY\":\"6\"", "\"MLCUBE_REQUEST_ID\":\"", "\"MLCUBE_IDENTITY\":\""}) {
+    EXPECT_THAT(record, HasSubstr(field));
+  }
   CommandResult again = Cli({"agent", "install", "--host=system", "--system"});
   EXPECT_THAT(again.err, HasSubstr("systemd unit unchanged"));
   EXPECT_THAT(again.err, HasSubstr("already running"));

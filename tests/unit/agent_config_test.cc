@@ -1,5 +1,6 @@
 #include "agent/config/agent_config.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "agent/runtimes/runtime_inventory.h"
@@ -35,6 +36,16 @@ TEST(AgentConfigTest, DefaultsWhenEmpty) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->listen, std::vector<std::string>{"unix:///run/mlcube-agent/agent.sock"});
   EXPECT_EQ(config->EffectiveImageDir(), "/var/lib/mlcube-agent/images");
+}
+
+TEST(AgentConfigTest, LogFormatIsOneOfTheNamedOnes) {
+  EXPECT_EQ(ParseAgentConfig("")->log_format, "auto");
+  EXPECT_EQ(ParseAgentConfig("log_format: json")->log_format, "json");
+  auto bad = ParseAgentConfig("log_format: xml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("log_format"));
+  EXPECT_THAT(std::string(bad.status().message()),
+              ::testing::HasSubstr("expected auto, text, json or journal"));
 }
 
 TEST(AgentConfigTest, PerIdentityLimits) {

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/job_state_name.h"
 #include "tests/support/temp_dir.h"
 
 namespace mlcube {
@@ -172,7 +173,7 @@ TEST(SweepRunnerTest, ARefusedSubmissionStopsTheRestAndTheSubmittedGoOn) {
   EXPECT_THAT(record.runs[1].reason, HasSubstr("not submitted: overrides: bad key"));
   EXPECT_EQ(record.runs[2].state, "PENDING");
   EXPECT_EQ(record.runs[2].job_id, "");
-  EXPECT_EQ(SweepRunner::StateName(mlcube_remote::v1::JOB_STATE_RUNNING), "RUNNING");
+  EXPECT_STREQ(JobStateName(mlcube_remote::v1::JOB_STATE_RUNNING), "RUNNING");
 }
 
 // On a terminal each running run shows its last log line, with control
