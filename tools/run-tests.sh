@@ -2,13 +2,15 @@
 # The test command: prepares the real components the tests use (Docker
 # engine, Podman rootful and rootless, unprivileged Apptainer, test user `mlcube`, a one-node Slurm cluster,
 # example images), builds,
-# runs the fuzz targets for MLCUBE_FUZZ_SECONDS (default 60) each, then the
-# whole ctest suite. Run as root on a Debian 12 machine after tools/setup.sh.
+# runs the fuzz targets for MLCUBE_FUZZ_SECONDS (default 60) each, the
+# whole ctest suite, then a chaos soak of MLCUBE_SOAK_MINUTES (default 3; 0:
+# none). Run as root on a Debian 12 machine after tools/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) -eq 0 ]] || { echo "run-tests: run as root (sudo tools/run-tests.sh)" >&2; exit 2; }
 
 FUZZ_SECONDS=${MLCUBE_FUZZ_SECONDS:-60}
+SOAK_MINUTES=${MLCUBE_SOAK_MINUTES:-3}
 
 bash tools/setup.sh
 # What the integration tests use besides the build: sshd and ssh (SSH
@@ -17,10 +19,11 @@ bash tools/setup.sh
 # curves with gnuplot), debootstrap and dpkg-dev (the systemd host image and
 # the Debian package the systemd-host tests install), shellcheck (every shell script of the
 # project, the agent's host-side installer included, is checked before anything runs),
-# prometheus and curl (a real Prometheus server scrapes the agent's metrics).
+# prometheus and curl (a real Prometheus server scrapes the agent's metrics),
+# e2fsprogs (the soak's small state filesystem).
 test_packages=()
 for package in openssh-server openssh-client iproute2 rsync binutils gnuplot-nox debootstrap \
-  dpkg-dev shellcheck prometheus curl; do
+  dpkg-dev shellcheck prometheus curl e2fsprogs; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
     || test_packages+=("$package")
 done
@@ -74,3 +77,8 @@ if ((FUZZ_SECONDS > 0)); then
 fi
 
 ctest --test-dir build --output-on-failure -j2 --timeout 600
+
+# Last: it restarts the Docker daemon, which no other test may see.
+if ((SOAK_MINUTES > 0)); then
+  tools/soak.sh "$SOAK_MINUTES"
+fi
