@@ -67,6 +67,7 @@ int ExitCodeFor(SweepEnd end, const SweepRecord& record, bool detach) {
       return kExitCancelled;
     case SweepEnd::kAgentError:
     case SweepEnd::kNotSubmitted:
+    case SweepEnd::kOutputsMissing:  // as for `run`, whose failed pull is an agent error
       return kExitAgentError;
     case SweepEnd::kSomeFailed:
       break;

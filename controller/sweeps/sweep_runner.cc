@@ -333,6 +333,7 @@ void SweepRunner::Finish(SweepRecord* record, size_t index, const RunPlan& plan)
     if (absl::Status pulled = hooks.pull(run, plan); !pulled.ok()) {
       lines_drawn_ = 0;  // a message ends the status block; the next one starts below
       console_->Warning(absl::StrCat("run ", run.id, ": pulling its outputs: ", pulled.message()));
+      unpulled_.emplace_back(run.id, run.host);
     }
   }
   if (record->metrics_path.empty()) return;
@@ -435,14 +436,31 @@ SweepEnd SweepRunner::Summarize(const SweepRecord& record) {
                         record.id, succeeded, record.runs.size(), table));
     return SweepEnd::kNotSubmitted;
   }
-  if (failed.empty()) {
+  // Outputs that stayed on the agent: named, with the command that fetches them.
+  std::string missing;
+  if (!unpulled_.empty()) {
+    std::vector<std::string> ids;
+    for (const auto& [id, host] : unpulled_) ids.push_back(id);
+    const auto& [first, host] = unpulled_.front();
+    missing = absl::StrCat("; outputs not pulled: ", absl::StrJoin(ids, ", "),
+                           " (fetch them with: mlcube-remote sync pull",
+                           host.empty() ? "" : absl::StrCat(" --host=", host), " --path=",
+                           record.runs[0].run_dir.substr(0, record.runs[0].run_dir.rfind('/')), "/",
+                           ids.size() == 1 ? first : "RUN", ")");
+  }
+  if (failed.empty() && missing.empty()) {
     console_->Info(absl::StrFormat("sweep %s: all %d runs succeeded; table: %s", record.id,
                                    record.runs.size(), table));
     return SweepEnd::kAllSucceeded;
   }
-  console_->Error(absl::StrFormat("sweep %s: %d of %d runs succeeded; failed: %s; table: %s",
+  if (failed.empty()) {
+    console_->Error(absl::StrFormat("sweep %s: all %d runs succeeded%s; table: %s", record.id,
+                                    record.runs.size(), missing, table));
+    return SweepEnd::kOutputsMissing;
+  }
+  console_->Error(absl::StrFormat("sweep %s: %d of %d runs succeeded; failed: %s%s; table: %s",
                                   record.id, succeeded, record.runs.size(),
-                                  absl::StrJoin(failed, ", "), table));
+                                  absl::StrJoin(failed, ", "), missing, table));
   return SweepEnd::kSomeFailed;
 }
 

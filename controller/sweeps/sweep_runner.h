@@ -89,8 +89,12 @@ struct SweepRunnerOptions {
 
 // kNotSubmitted: the agent refused a submission; later runs were not sent.
 // kAgentError: every host was lost (their runs LOST, the rest not sent).
+// kOutputsMissing: every run succeeded, but the outputs of some did not
+// arrive (the pull failed: agent disk full, connection lost); they stay on
+// the agent, and the summary says how to fetch them.
 enum class SweepEnd {
   kAllSucceeded,
+  kOutputsMissing,
   kSomeFailed,
   kDetached,
   kCancelled,
@@ -154,6 +158,8 @@ class SweepRunner {
   int lines_drawn_ = 0;
   bool save_failed_ = false;
   bool submit_refused_ = false;
+  // Runs whose outputs a pull did not bring back, with their hosts.
+  std::vector<std::pair<std::string, std::string>> unpulled_;
   struct Tail {
     int64_t offset = 0;
     std::string last_line;

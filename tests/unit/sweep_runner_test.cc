@@ -138,6 +138,42 @@ TEST(SweepRunnerTest, QueuesUnderParallelFollowsStatesAndReadsMetrics) {
   EXPECT_THAT(printed, ::testing::ContainsRegex("r004 SUCCEEDED .* acc=0\\.9"));
 }
 
+TEST(SweepRunnerTest, OutputsThatDidNotArriveAreNamedAndTheSweepDoesNotSucceed) {
+  TempDir dir;
+  FakeAgent agent(dir.path());
+  SweepHooks hooks = agent.Hooks();
+  hooks.pull = [](const RunRecord&, const RunPlan&) {
+    return absl::ResourceExhaustedError("agent disk full (No space left on device)");
+  };
+  std::FILE* sink = std::tmpfile();
+  Console console(sink, Verbosity::kNormal, false);
+  SweepRecord record = Record(1);
+  record.runs[0].host = "gpu01";
+  EXPECT_EQ(SweepRunner(hooks, FastOptions(dir), &console, sink).Run(&record, {RunPlan()}),
+            SweepEnd::kOutputsMissing);
+  EXPECT_EQ(record.runs[0].state, "SUCCEEDED");
+  const std::string printed = ReadAndClose(sink);
+  EXPECT_THAT(printed, HasSubstr("run r000: pulling its outputs: agent disk full"));
+  EXPECT_THAT(printed, HasSubstr("sweep s: all 1 runs succeeded; outputs not pulled: r000 (fetch "
+                                 "them with: mlcube-remote sync pull --host=gpu01 "
+                                 "--path=runs/s/r000)"));
+
+  // With a failed run as well: the failure decides the exit, the missing
+  // outputs are still named.
+  FakeAgent second(dir.path());
+  SweepHooks failing = second.Hooks();
+  failing.pull = hooks.pull;
+  sink = std::tmpfile();
+  Console again(sink, Verbosity::kNormal, false);
+  SweepRecord three = Record(3);
+  EXPECT_EQ(
+      SweepRunner(failing, FastOptions(dir), &again, sink).Run(&three, std::vector<RunPlan>(3)),
+      SweepEnd::kSomeFailed);
+  EXPECT_THAT(ReadAndClose(sink), HasSubstr("failed: r001 (exit 3); outputs not pulled: r000, "
+                                            "r001, r002 (fetch them with: mlcube-remote sync "
+                                            "pull --path=runs/s/RUN)"));
+}
+
 TEST(SweepRunnerTest, AnInterruptSubmitsTheRestAndDetaches) {
   TempDir dir;
   FakeAgent agent(dir.path());
