@@ -46,15 +46,6 @@ using mlcube_remote::v1::Job;
 using mlcube_remote::v1::JobState;
 using mlcube_remote::v1::SubmitJobRequest;
 
-namespace {
-
-bool IsDirectory(const std::string& path) {
-  struct stat st {};
-  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-}  // namespace
-
 bool IsFinalState(JobState state) {
   return state == mlcube_remote::v1::JOB_STATE_SUCCEEDED ||
          state == mlcube_remote::v1::JOB_STATE_FAILED ||
@@ -72,6 +63,7 @@ JobManager::JobManager(const AgentConfig& config, const StateLayout& layout,
       store_(&layout),
       local_scheduler_(self_exe_),
       slurm_scheduler_(SlurmClient()),
+      admission_(config, layout, inventory, task_users, &slurm_scheduler_.client()),
       gpus_(inventory.gpus()) {}
 
 JobManager::~JobManager() { Stop(absl::InfiniteDuration()); }
@@ -94,7 +86,7 @@ void JobManager::Start(WorkspaceUseRecorder* workspaces) {
   // Containers frozen while a step started stay frozen if the agent died
   // meanwhile (ContainerRuntime::FreezeTasksOf).
   for (auto runtime : {mlcube_remote::v1::RUNTIME_DOCKER, mlcube_remote::v1::RUNTIME_PODMAN}) {
-    if (auto made = MakeRuntime(runtime); made.ok()) (*made)->ThawLeftFrozen();
+    if (auto made = admission_.MakeRuntime(runtime); made.ok()) (*made)->ThawLeftFrozen();
   }
   std::vector<StoredJob> stored = store_.LoadAll();
   std::sort(stored.begin(), stored.end(), [](const StoredJob& a, const StoredJob& b) {
@@ -163,180 +155,6 @@ void JobManager::RecordGpuUsage(const std::vector<GpuSample>& samples) {
         std::max(usage->peak_memory_used_mib(), sample.memory_used_mib));
   }
 }
-
-absl::StatusOr<Cube> JobManager::LoadJobCube(const std::string& owner,
-                                             const SubmitJobRequest& request) const {
-  if (absl::Status s = ValidateCubeId(request.cube_id()); !s.ok()) return s;
-  const std::string root = layout_.CubeDir(owner, request.cube_id());
-  struct stat st {};
-  if (stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return absl::NotFoundError(
-        absl::StrCat("cube '", request.cube_id(), "' is not on this agent (sync it first)"));
-  }
-  CubeLoadOptions options;
-  options.path = root;
-  if (!request.platform_file().empty()) {
-    auto platform = JoinConfined(root, request.platform_file());
-    if (!platform.ok()) return platform.status();
-    options.platform_file = *platform;
-  }
-  for (const auto& [key, value] : request.overrides()) {
-    options.overrides.push_back(absl::StrCat(key, "=", value));
-  }
-  std::sort(options.overrides.begin(), options.overrides.end());
-  // The host's settings from the caller's hosts file sit under the cube's.
-  std::map<std::string, std::string> defaults(request.platform_defaults().begin(),
-                                              request.platform_defaults().end());
-  auto host_defaults = TreeFromKeyPaths(defaults);
-  if (!host_defaults.ok()) return host_defaults.status();
-  options.host_defaults = *host_defaults;
-  // ${oc.env:...} sees the caller's variables, never the agent's environment.
-  options.environment.emplace(request.env().begin(), request.env().end());
-  auto cube = LoadCube(options);
-  if (!cube.ok()) return cube.status();
-  // A remote caller must not point the agent at host paths: the workspace
-  // stays the cube's own; a build context outside the cube is the tree the
-  // caller synced for it, or none (PlaceBuildContexts).
-  if (NormalizePath(cube->workspace) != NormalizePath(root + "/workspace")) {
-    return absl::InvalidArgumentError(
-        "runtime.workspace cannot be changed on the agent (the workspace is the synced one)");
-  }
-  const std::string context_dir =
-      request.build_context_id().empty() ? "" : layout_.CubeDir(owner, request.build_context_id());
-  if (absl::Status s = PlaceBuildContexts(root, context_dir, &*cube); !s.ok()) return s;
-  // Inputs from the cube's repository, outside the cube: the trees the
-  // caller synced for them.
-  std::map<std::string, std::string> trees;
-  for (const auto& [dir, id] : request.input_trees()) trees[dir] = layout_.CubeDir(owner, id);
-  PlaceRepositoryInputs(trees, &*cube);
-  return cube;
-}
-
-std::string JobManager::AgentInstance() const {
-  return DigestOf(layout_.root()).hash().substr(0, 16);
-}
-
-absl::StatusOr<std::unique_ptr<ContainerRuntime>> JobManager::MakeRuntime(
-    mlcube_remote::v1::Runtime runtime) const {
-  switch (runtime) {
-    case mlcube_remote::v1::RUNTIME_UNSPECIFIED:
-    case mlcube_remote::v1::RUNTIME_DOCKER:
-    case mlcube_remote::v1::RUNTIME_PODMAN: {
-      const std::string name = runtime == mlcube_remote::v1::RUNTIME_PODMAN ? "podman" : "docker";
-      const DetectedRuntime* found = inventory_.Find(name);
-      bool stands_in = false;
-      if (!found && name == "docker" && (found = inventory_.Find("podman")) != nullptr) {
-        stands_in = true;  // a Podman-only host (RHEL, Rocky): same command line
-      }
-      if (!found) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("runtime ", name,
-                         " is not installed on this agent (or disabled in its "
-                         "config)"));
-      }
-      EngineHost host = DetectEngineHost(found->name);
-      host.stands_in_for_docker = stands_in;
-      return std::unique_ptr<ContainerRuntime>(
-          new DockerRuntime(found->name, found->binary, AgentInstance(), host));
-    }
-    case mlcube_remote::v1::RUNTIME_SINGULARITY: {
-      const DetectedRuntime* found = inventory_.FindSingularity();
-      if (!found) {
-        return absl::FailedPreconditionError(
-            "neither apptainer nor singularity is installed on this agent (tools/"
-            "install-apptainer.sh installs Apptainer)");
-      }
-      const DetectedRuntime* docker = inventory_.Find("docker");
-      return std::unique_ptr<ContainerRuntime>(
-          new ApptainerRuntime(found->name, found->binary, docker ? docker->binary : ""));
-    }
-    default:
-      return absl::InvalidArgumentError("unknown runtime");
-  }
-}
-
-absl::StatusOr<TaskUser> JobManager::TaskUserFor(const std::string& owner,
-                                                 const SubmitJobRequest& request) const {
-  auto user = task_users_->Resolve(owner);
-  if (!user.ok() || user->agent_owner) return user;
-  // Apptainer and Slurm run everything as the agent's user: neither can
-  // switch to another uid without root.
-  const bool apptainer = request.runtime() == mlcube_remote::v1::RUNTIME_SINGULARITY;
-  if (apptainer || request.scheduler() == "slurm") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        apptainer ? "Apptainer/Singularity" : "the Slurm scheduler",
-        " runs tasks as the agent's own user, so this shared agent runs them only for its owner; "
-        "run your own agent on the host (mlcube-remote agent install --host=H) and use it"));
-  }
-  return user;
-}
-
-absl::Status JobManager::CheckSchedulerRequest(const SubmitJobRequest& request) const {
-  if (request.scheduler().empty() || request.scheduler() == "local") {
-    if (!request.stage().empty()) {
-      return absl::InvalidArgumentError("--stage needs a Slurm host (scheduler: slurm)");
-    }
-    if (!request.slurm().empty()) {
-      return absl::InvalidArgumentError("slurm settings given but the scheduler is local");
-    }
-    return absl::OkStatus();
-  }
-  if (request.scheduler() != "slurm") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("scheduler: unknown '", request.scheduler(), "' (expected local or slurm)"));
-  }
-  if (request.runtime() != mlcube_remote::v1::RUNTIME_SINGULARITY) {
-    return absl::InvalidArgumentError(
-        "scheduler slurm runs tasks with Apptainer/Singularity (set runtime: singularity)");
-  }
-  if (config_.slurm_shared_dir.empty()) {
-    return absl::FailedPreconditionError(
-        "this agent is not set up for Slurm: set slurm.shared_dir in its config to a directory "
-        "the compute nodes share (e.g. $SCRATCH/mlcube) holding its state_dir and image_dir");
-  }
-  auto settings = ParseSlurmSettings(
-      std::map<std::string, std::string>(request.slurm().begin(), request.slurm().end()));
-  if (!settings.ok()) return settings.status();
-  auto options = SbatchResourceOptions(*settings, request.gpus());
-  if (!options.ok()) return options.status();
-  auto stage = ResolveStage(request);
-  if (!stage.ok()) return stage.status();
-  return slurm_scheduler_.client().CheckInstalled();
-}
-
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> JobManager::ResolveStage(
-    const SubmitJobRequest& request) const {
-  std::vector<std::pair<std::string, std::string>> stage;
-  std::vector<std::string> roots = {config_.slurm_shared_dir};
-  roots.insert(roots.end(), config_.slurm_stage_roots.begin(), config_.slurm_stage_roots.end());
-  for (const std::string& value : request.stage()) {
-    auto spec = ParseStageSpec(value);
-    if (!spec.ok()) return spec.status();
-    // Resolved here, symlinks included: only what the agent's config opens.
-    const std::string real = ResolvedPath(spec->path);
-    bool allowed = false;
-    for (const std::string& root : roots) {
-      const std::string real_root = ResolvedPath(root);
-      allowed = allowed || (!real.empty() && !real_root.empty() && IsWithin(real, real_root));
-    }
-    if (real.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("--stage: ", spec->path, " does not exist"));
-    }
-    if (!allowed) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "--stage: ", spec->path, " is outside the directories this agent stages from (",
-          absl::StrJoin(roots, ", "), "; add more with slurm.stage_roots in its config)"));
-    }
-    for (const auto& [unused, dest] : stage) {
-      if (dest == spec->dest) {
-        return absl::InvalidArgumentError(absl::StrCat("--stage: ", dest, " given twice"));
-      }
-    }
-    stage.emplace_back(real, spec->dest);
-  }
-  return stage;
-}
-
 void JobManager::SetSchedulerInfo(const std::shared_ptr<Entry>& entry,
                                   const std::string& scheduler_job_id,
                                   const std::string& pending_reason) {
@@ -368,15 +186,15 @@ void JobManager::SetSchedulerInfo(const std::shared_ptr<Entry>& entry,
 
 absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& owner,
                                                             const SubmitJobRequest& request) {
-  auto runtime = MakeRuntime(request.runtime());
+  auto runtime = admission_.MakeRuntime(request.runtime());
   if (!runtime.ok()) return runtime.status();
-  auto cube = LoadJobCube(owner, request);
+  auto cube = admission_.LoadJobCube(owner, request);
   if (!cube.ok()) return cube.status();
   mlcube_remote::v1::JobPlan plan;
   plan.set_cube_root(NormalizePath(layout_.CubeDir(owner, request.cube_id())));
   for (const std::string& warning : cube->warnings) plan.add_warnings(warning);
   const std::string id = "dry-run";
-  auto user = TaskUserFor(owner, request);
+  auto user = admission_.TaskUserFor(owner, request);
   if (!user.ok()) return user.status();
   StepContext context = JobStepContext(layout_, id, owner, request, config_, *user);
   context.dry_run = true;
@@ -430,73 +248,6 @@ absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& o
   }
   return plan;
 }
-
-absl::StatusOr<GpuRequest> JobManager::GpuRequestOf(const Cube& cube,
-                                                    const SubmitJobRequest& request) const {
-  if (request.scheduler() == "slurm" || inventory_.gpus().empty()) return GpuRequest{};
-  absl::StatusOr<GpuRequest> asked = ParseGpuRequest(request.gpus(), cube.accelerator_count);
-  if (!asked.ok()) return asked.status();
-  if (absl::Status s = GpuAllocator(inventory_.gpus()).CheckFits(*asked); !s.ok()) return s;
-  return asked;
-}
-
-absl::StatusOr<GpuRequest> JobManager::CheckSubmittable(const std::string& owner,
-                                                        const SubmitJobRequest& request) const {
-  if (request.action() != mlcube_remote::v1::JOB_ACTION_CONFIGURE &&
-      request.action() != mlcube_remote::v1::JOB_ACTION_RUN) {
-    return absl::InvalidArgumentError("action must be configure or run");
-  }
-  if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN && request.tasks().empty()) {
-    return absl::InvalidArgumentError("run needs at least one task");
-  }
-  absl::StatusOr<TaskUser> user = TaskUserFor(owner, request);
-  if (!user.ok()) return user.status();
-  auto runtime = MakeRuntime(request.runtime());
-  if (!runtime.ok()) return runtime.status();
-  if (absl::Status s = CheckSchedulerRequest(request); !s.ok()) return s;
-  auto cube = LoadJobCube(owner, request);
-  if (!cube.ok()) return cube.status();
-  if (!request.build_context_id().empty() &&
-      !IsDirectory(layout_.CubeDir(owner, request.build_context_id()))) {
-    return absl::NotFoundError(absl::StrCat("build context '", request.build_context_id(),
-                                            "' is not on this agent (push it first)"));
-  }
-  for (const auto& [dir, id] : request.input_trees()) {
-    if (!IsDirectory(layout_.CubeDir(owner, id))) {
-      return absl::NotFoundError(
-          absl::StrCat("input tree '", id, "' (", dir, ") is not on this agent (push it first)"));
-    }
-  }
-  if (absl::Status s = CheckCubeImageName(cube->docker.image, "docker.image"); !s.ok()) return s;
-  for (const char* scheme : {"docker-daemon:", "docker://"}) {
-    const std::string& source = cube->singularity.build_file;
-    if (!absl::StartsWith(source, scheme)) continue;
-    if (absl::Status s =
-            CheckCubeImageName(source.substr(strlen(scheme)), "singularity.build_file");
-        !s.ok()) {
-      return s;
-    }
-  }
-  // What the cube asks of the runtime (recipe, extra arguments) is refused
-  // here, before it gets a job.
-  StepContext checks;
-  checks.owner = owner;
-  checks.gpus = request.gpus();
-  checks.env.insert(request.env().begin(), request.env().end());
-  checks.host_access = config_.allow;
-  if (absl::Status s = (*runtime)->CheckCube(*cube, checks); !s.ok()) return s;
-  if (request.action() == mlcube_remote::v1::JOB_ACTION_RUN) {
-    for (int i = 0; i < request.tasks_size(); ++i) {
-      const HostPathAccess access(user->uid == geteuid(), config_.allow.bind_roots, layout_.root());
-      if (absl::Status s = CheckTaskAtSubmit(*cube, request.tasks(i), i > 0, access); !s.ok()) {
-        return s;
-      }
-    }
-  }
-  if (absl::Status s = JobMetrics::CheckPath(*cube, request); !s.ok()) return s;
-  return GpuRequestOf(*cube, request);
-}
-
 absl::Status JobManager::CheckQueueRoom(const std::string& owner, size_t jobs) {
   const int limit = config_.limits.queued_jobs;
   if (limit <= 0) return absl::OkStatus();
@@ -528,7 +279,7 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
   }
   PruneFinished(owner);
   if (absl::Status s = CheckQueueRoom(owner, 1); !s.ok()) return s;
-  absl::StatusOr<GpuRequest> gpus = CheckSubmittable(owner, request);
+  absl::StatusOr<GpuRequest> gpus = admission_.CheckSubmittable(owner, request);
   if (!gpus.ok()) return gpus.status();
   auto entry = RecordNewJob(owner, request, /*in_batch=*/false, "", 0);
   if (!entry.ok()) return entry.status();
@@ -599,32 +350,6 @@ absl::StatusOr<std::shared_ptr<JobManager::Entry>> JobManager::RecordNewJob(
                        ", scheduler ", job.scheduler()));
   return entry;
 }
-
-absl::Status JobManager::CheckBatchSchedulers(const std::vector<SubmitJobRequest>& runs) {
-  auto scheduler = [](const SubmitJobRequest& r) {
-    return r.scheduler().empty() ? std::string("local") : r.scheduler();
-  };
-  auto resources = [](const SubmitJobRequest& r) {
-    std::map<std::string, std::string> slurm(r.slurm().begin(), r.slurm().end());
-    return absl::StrCat(absl::StrJoin(slurm, "\n", absl::PairFormatter("=")), "\n", r.gpus(), "\n",
-                        absl::StrJoin(r.stage(), "\n"));
-  };
-  for (size_t i = 1; i < runs.size(); ++i) {
-    if (scheduler(runs[i]) != scheduler(runs[0])) {
-      return absl::InvalidArgumentError(absl::StrCat("runs[", i, "]: scheduler ",
-                                                     scheduler(runs[i]), " differs from runs[0]'s ",
-                                                     scheduler(runs[0])));
-    }
-    if (scheduler(runs[0]) == "slurm" && resources(runs[i]) != resources(runs[0])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "runs[", i,
-          "]: slurm settings, gpus or stage differ from runs[0]'s (the runs of one batch are one "
-          "Slurm job array, with one set of resources)"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::vector<Job>> JobManager::SubmitBatch(
     const std::string& owner, const mlcube_remote::v1::SubmitJobsRequest& batch) {
   absl::MutexLock submit_lock(submit_mutexes_.Of(owner));
@@ -652,14 +377,14 @@ absl::StatusOr<std::vector<Job>> JobManager::SubmitBatch(
   if (absl::Status s = CheckQueueRoom(owner, runs.size()); !s.ok()) return s;
   std::vector<GpuRequest> run_gpus;
   for (size_t i = 0; i < runs.size(); ++i) {
-    absl::StatusOr<GpuRequest> gpus = CheckSubmittable(owner, runs[i]);
+    absl::StatusOr<GpuRequest> gpus = admission_.CheckSubmittable(owner, runs[i]);
     if (!gpus.ok()) {
       const absl::Status& s = gpus.status();
       return absl::Status(s.code(), absl::StrCat("runs[", i, "]: ", s.message()));
     }
     run_gpus.push_back(std::move(*gpus));
   }
-  if (absl::Status s = CheckBatchSchedulers(runs); !s.ok()) return s;
+  if (absl::Status s = JobAdmission::CheckBatchSchedulers(runs); !s.ok()) return s;
   std::vector<std::shared_ptr<Entry>> entries;
   for (size_t i = 0; i < runs.size(); ++i) {
     runs[i].set_batch_parallel(batch.parallel());
@@ -727,7 +452,7 @@ void JobManager::AddMetrics(const std::string& owner, const std::shared_ptr<Entr
     workspace = entry->metrics_workspace;
   }
   if (workspace.empty()) {
-    absl::StatusOr<Cube> cube = LoadJobCube(owner, request);
+    absl::StatusOr<Cube> cube = admission_.LoadJobCube(owner, request);
     absl::Status checked = cube.ok() ? JobMetrics::CheckPath(*cube, request) : cube.status();
     if (!checked.ok()) {
       job->mutable_metrics()->set_error(std::string(checked.message()));
@@ -751,7 +476,7 @@ absl::StatusOr<CubeJobs::Outputs> JobManager::OutputsOf(const std::string& owner
     }
     request = it->second->request;
   }
-  auto cube = LoadJobCube(owner, request);
+  auto cube = admission_.LoadJobCube(owner, request);
   if (!cube.ok()) return cube.status();
   return Outputs{request.cube_id(),
                  WorkspaceOutputPaths(*cube, std::vector<std::string>(request.tasks().begin(),
@@ -945,8 +670,9 @@ void JobManager::StartGpuJobsLocked() {
 
 void JobManager::RestoreGpusLocked(Entry& entry) {
   if (inventory_.gpus().empty()) return;  // nothing is allocated here
-  auto cube = LoadJobCube(entry.job.owner(), entry.request);
-  if (cube.ok()) entry.gpu_request = GpuRequestOf(*cube, entry.request).value_or(GpuRequest{});
+  auto cube = admission_.LoadJobCube(entry.job.owner(), entry.request);
+  if (cube.ok())
+    entry.gpu_request = admission_.GpuRequestOf(*cube, entry.request).value_or(GpuRequest{});
   if (entry.job.gpus().empty()) return;
   std::vector<int> indices;
   for (const auto& held : entry.job.gpus()) indices.push_back(held.index());
@@ -956,7 +682,7 @@ void JobManager::RestoreGpusLocked(Entry& entry) {
 absl::Status JobManager::PlanGpus(const std::string& owner, const Cube& cube,
                                   const SubmitJobRequest& request, StepContext* context,
                                   mlcube_remote::v1::JobPlan* plan) {
-  absl::StatusOr<GpuRequest> asked = GpuRequestOf(cube, request);
+  absl::StatusOr<GpuRequest> asked = admission_.GpuRequestOf(cube, request);
   if (!asked.ok()) return asked.status();
   if (asked->empty()) return absl::OkStatus();
   absl::MutexLock lock(&mu_);
@@ -1220,7 +946,7 @@ absl::StatusOr<std::unique_ptr<SlurmStepScheduler>> JobManager::MakeSlurmSchedul
     }
   }
   conveniences.node_tmp = settings->node_tmp;
-  auto stage = ResolveStage(request);
+  auto stage = admission_.ResolveStage(request);
   if (!stage.ok()) return stage.status();
   conveniences.stage = std::move(*stage);
   if (!conveniences.scratch_dir.empty()) {
@@ -1279,17 +1005,17 @@ JobOutcome JobManager::Execute(const std::shared_ptr<Entry>& entry) {
   }
   if (!WaitForBatchLeader(entry)) return JobOutcome{};  // the agent is stopping
   if (CancelRequested(entry)) return CancelledOutcome(layout_, job.id(), 0);
-  auto cube = LoadJobCube(job.owner(), request);
+  auto cube = admission_.LoadJobCube(job.owner(), request);
   if (!cube.ok()) {
     return JobOutcome{mlcube_remote::v1::JOB_STATE_FAILED, 0,
                       absl::StrCat("cannot load the cube: ", cube.status().message())};
   }
-  auto runtime = MakeRuntime(request.runtime());
+  auto runtime = admission_.MakeRuntime(request.runtime());
   if (!runtime.ok()) {
     return JobOutcome{mlcube_remote::v1::JOB_STATE_FAILED, 0,
                       std::string(runtime.status().message())};
   }
-  auto user = TaskUserFor(job.owner(), request);
+  auto user = admission_.TaskUserFor(job.owner(), request);
   if (!user.ok()) {
     return JobOutcome{mlcube_remote::v1::JOB_STATE_FAILED, 0, std::string(user.status().message())};
   }

@@ -32,6 +32,7 @@
 #include "agent/gpus/gpu_usage_sampler.h"
 #include "agent/jobs/cube_jobs.h"
 #include "agent/jobs/identity_mutexes.h"
+#include "agent/jobs/job_admission.h"
 #include "agent/jobs/job_metrics.h"
 #include "agent/jobs/job_retention.h"
 #include "agent/jobs/job_runner.h"
@@ -154,22 +155,6 @@ class JobManager : public CubeJobs {
   // Start(): the jobs read from disk into memory, the unfinished resumed.
   void LoadStored(std::vector<StoredJob> stored);
 
-  absl::StatusOr<Cube> LoadJobCube(const std::string& owner,
-                                   const mlcube_remote::v1::SubmitJobRequest& request) const;
-  absl::StatusOr<std::unique_ptr<ContainerRuntime>> MakeRuntime(
-      mlcube_remote::v1::Runtime runtime) const;
-  // Everything Submit checks before it records a job: action and tasks,
-  // runtime, the cube and its synced build context, image names, each
-  // task's parameters as far as they can be known before the job runs.
-  // Returns what the job needs of the host's GPUs.
-  absl::StatusOr<GpuRequest> CheckSubmittable(
-      const std::string& owner, const mlcube_remote::v1::SubmitJobRequest& request) const;
-  // What a job of `cube` asks of this host's GPUs (GpuRequest): nothing on
-  // Slurm or on a host without GPUs; INVALID_ARGUMENT when it can never be
-  // met here (more GPUs than the host has, a device it lacks).
-  absl::StatusOr<GpuRequest> GpuRequestOf(const Cube& cube,
-                                          const mlcube_remote::v1::SubmitJobRequest& request) const;
-
   // Records a new QUEUED job (its directory, request, log) without queueing
   // it; `batch_id` "" with `batch_index` 0 for the first run of a batch
   // makes the job's own id the batch id. Nothing is left behind on failure.
@@ -182,10 +167,6 @@ class JobManager : public CubeJobs {
   // under the owner's submit mutex, so the count cannot grow before the jobs
   // are recorded.
   absl::Status CheckQueueRoom(const std::string& owner, size_t jobs);
-  // The runs of a batch share one scheduler (and on Slurm one set of
-  // resources: they are one array).
-  static absl::Status CheckBatchSchedulers(
-      const std::vector<mlcube_remote::v1::SubmitJobRequest>& runs);
   // A batch run whose task step is an element of the batch's job array.
   static bool IsArrayJob(const Entry& entry);
   // The job array of `entry`'s batch, made on first use from the batch's
@@ -227,18 +208,6 @@ class JobManager : public CubeJobs {
   void SetState(const std::shared_ptr<Entry>& entry, mlcube_remote::v1::JobState state,
                 int exit_code, const std::string& reason, const std::string& current_task);
   mlcube_remote::v1::Job Snapshot(const Entry& entry) const;
-  // Who `owner`'s tasks run as; FAILED_PRECONDITION when the identity has
-  // no task uid, or asks a runtime or scheduler that cannot switch users
-  // (Apptainer, Slurm) and is not the agent's owner.
-  absl::StatusOr<TaskUser> TaskUserFor(const std::string& owner,
-                                       const mlcube_remote::v1::SubmitJobRequest& request) const;
-  // scheduler / slurm fields of a request: known scheduler, valid settings,
-  // Slurm's commands present.
-  absl::Status CheckSchedulerRequest(const mlcube_remote::v1::SubmitJobRequest& request) const;
-  // The --stage values of a request: host paths resolved (symlinks too) and
-  // confined to slurm.shared_dir and slurm.stage_roots, with their DEST.
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ResolveStage(
-      const mlcube_remote::v1::SubmitJobRequest& request) const;
   // The StepScheduler of a job with scheduler: slurm.
   absl::StatusOr<std::unique_ptr<SlurmStepScheduler>> MakeSlurmScheduler(
       const std::shared_ptr<Entry>& entry, const std::string& job_id,
@@ -252,9 +221,6 @@ class JobManager : public CubeJobs {
                       const mlcube_remote::v1::SubmitJobRequest& request) const;
 
   const AgentConfig& config_;
-  // Names this agent among others sharing a container engine: a hash of its
-  // state directory (stable across restarts).
-  std::string AgentInstance() const;
   const StateLayout& layout_;
   const RuntimeInventory& inventory_;
   TaskUserResolver* task_users_;
@@ -263,6 +229,8 @@ class JobManager : public CubeJobs {
   LocalScheduler local_scheduler_;
   // Shared by every Slurm job: one squeue per poll for all of them.
   SlurmScheduler slurm_scheduler_;
+  // Whether a request may become a job here; the cube and runtime of a job.
+  const JobAdmission admission_;
   WorkspaceUseRecorder* workspaces_ = nullptr;
   std::atomic<bool> stopping_{false};
 
