@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/job_log/job_log.h"
+#include "agent/schedulers/exit_record.h"
 #include "common/file_util.h"
 
 namespace mlcube {
@@ -234,6 +235,8 @@ int TaskSupervisor::Main(const std::vector<std::string>& raw_args) {
   const std::string& step = args->step;
   auto log = JobLog::OpenForAppend(args->log_path, args->log_max);
   if (!log.ok()) _exit(1);
+  // Its space is taken now: a disk the task fills cannot cost its record.
+  ExitRecord exit_record = ExitRecord::Reserve(step);
   int out[2], err[2];
   // The supervisor reports only through the job log and the exit record:
   // when writing those fails there is no one left to tell (it has no
@@ -241,14 +244,14 @@ int TaskSupervisor::Main(const std::vector<std::string>& raw_args) {
   // missing exit record as a lost step.
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
     (void)log->Append(JobLog::RecordType::kAgent, "mlcube-agent: cannot create pipes\n");
-    (void)WriteFileAtomically(step + ".exit", "exit 125\n");
+    (void)exit_record.Commit("exit 125\n");
     _exit(1);
   }
   pid_t child = fork();
   if (child == 0) ExecStep(*args, out[1], err[1]);
   if (child < 0) {
     (void)log->Append(JobLog::RecordType::kAgent, "mlcube-agent: fork failed\n");
-    (void)WriteFileAtomically(step + ".exit", "exit 125\n");
+    (void)exit_record.Commit("exit 125\n");
     _exit(1);
   }
   setpgid(child, child);  // also here: no window in which a cancel misses it
@@ -261,7 +264,7 @@ int TaskSupervisor::Main(const std::vector<std::string>& raw_args) {
   }
   const std::string result = WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status), "\n")
                                                  : absl::StrCat("exit ", WEXITSTATUS(status), "\n");
-  (void)WriteFileAtomically(step + ".exit", result);
+  (void)exit_record.Commit(result);
   _exit(0);
 }
 
