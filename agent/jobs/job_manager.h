@@ -223,7 +223,6 @@ class JobManager : public CubeJobs {
   const AgentConfig& config_;
   const StateLayout& layout_;
   const RuntimeInventory& inventory_;
-  TaskUserResolver* task_users_;
   const std::string self_exe_;
   JobStore store_;
   LocalScheduler local_scheduler_;
