@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "controller/hosts/hosts_file.h"
+#include "controller/install/agent_connector.h"
 #include "controller/terminal/exit_codes.h"
 #include "controller/terminal/progress_reporter.h"
 #include "controller/transport/agent_connection.h"
@@ -28,7 +29,7 @@ HostReport Probe(const HostEntry& host) {
   HostReport report;
   report.name = host.name;
   report.address = host.has_ssh ? absl::StrCat("ssh://", host.ssh.host) : host.address;
-  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = AgentConnection::Open(host);
+  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = ConnectToAgent(host);
   if (!connection.ok()) {
     report.error = std::string(connection.status().message());
     return report;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "controller/commands/run_reference.h"
 #include "controller/hosts/hosts_file.h"
+#include "controller/install/agent_connector.h"
 #include "controller/remote/job_watcher.h"
 #include "controller/sweeps/live_metrics.h"
 #include "controller/terminal/exit_codes.h"
@@ -27,7 +28,7 @@ std::unique_ptr<AgentConnection> ConnectToHost(const JobCommandOptions& options,
     *exit_status = kExitBadInput;
     return nullptr;
   }
-  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = AgentConnection::Open(*host);
+  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = ConnectToAgent(*host);
   if (!connection.ok()) {
     console.Error(connection.status().message());
     *exit_status = kExitBadInput;

@@ -16,6 +16,7 @@
 #include "common/slurm_settings.h"
 #include "common/yaml_reader.h"
 #include "controller/hosts/hosts_file.h"
+#include "controller/install/agent_connector.h"
 #include "controller/remote/remote_run.h"
 #include "controller/remote/remote_sweep.h"
 #include "controller/terminal/exit_codes.h"
@@ -258,7 +259,7 @@ int RunSweepOnHosts(const std::vector<HostEntry>& hosts, std::vector<RemoteRunRe
   std::vector<std::unique_ptr<AgentConnection>> connections;
   std::vector<SweepHost> targets;
   for (size_t i = 0; i < hosts.size(); ++i) {
-    absl::StatusOr<std::unique_ptr<AgentConnection>> connection = AgentConnection::Open(hosts[i]);
+    absl::StatusOr<std::unique_ptr<AgentConnection>> connection = ConnectToAgent(hosts[i]);
     if (!connection.ok()) {
       console.Warning(absl::StrCat(hosts[i].name,
                                    " is left out of the sweep: ", connection.status().message()));
@@ -320,8 +321,7 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
   if (hosts->size() > 1) {
     return RunSweepOnHosts(*hosts, std::move(requests), &**sweep, interrupts, console);
   }
-  absl::StatusOr<std::unique_ptr<AgentConnection>> connection =
-      AgentConnection::Open(hosts->front());
+  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = ConnectToAgent(hosts->front());
   if (!connection.ok()) {
     console.Error(connection.status().message());
     return kExitBadInput;

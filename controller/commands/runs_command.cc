@@ -14,6 +14,7 @@
 #include "common/file_util.h"
 #include "common/job_state_name.h"
 #include "controller/hosts/hosts_file.h"
+#include "controller/install/agent_connector.h"
 #include "controller/sweeps/curve_plot.h"
 #include "controller/sweeps/live_metrics.h"
 #include "controller/sweeps/metrics_reader.h"
@@ -65,7 +66,7 @@ void Refresh(const HostsLookup& hosts_lookup, const std::string& workspace,
         HostsFile hosts;
         absl::StatusOr<HostEntry> host = LoadHost(hosts_lookup, run.host, &hosts);
         absl::StatusOr<std::unique_ptr<AgentConnection>> opened =
-            host.ok() ? AgentConnection::Open(*host)
+            host.ok() ? ConnectToAgent(*host)
                       : absl::StatusOr<std::unique_ptr<AgentConnection>>(host.status());
         if (!opened.ok()) {
           console.Warning(absl::StrCat("--refresh: ", run.host, ": ", opened.status().message()));

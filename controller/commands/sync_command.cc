@@ -16,6 +16,7 @@
 #include "common/cube_loader.h"
 #include "common/grpc_status.h"
 #include "controller/hosts/hosts_file.h"
+#include "controller/install/agent_connector.h"
 #include "controller/remote/cube_push.h"
 #include "controller/sweeps/sweep_record.h"
 #include "controller/sync/job_outputs_record.h"
@@ -88,7 +89,7 @@ absl::StatusOr<SyncTarget> OpenTarget(const SyncCommandOptions& options) {
   absl::StatusOr<Cube> cube = LoadCube(load);
   if (!cube.ok()) return cube.status();
   target.cube = std::move(*cube);
-  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = AgentConnection::Open(target.host);
+  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = ConnectToAgent(target.host);
   if (!connection.ok()) return connection.status();
   target.connection = std::move(*connection);
   target.cube_id =

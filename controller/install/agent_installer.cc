@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "controller/install/agent_bundle.h"
+#include "controller/install/agent_connector.h"
 #include "controller/transport/agent_connection.h"
 #include "controller/transport/ssh_command.h"
 #include "controller/transport/ssh_session.h"
@@ -166,7 +167,7 @@ absl::Status AgentInstaller::Install(bool upgrade) {
 absl::Status AgentInstaller::CheckAgentAnswers() {
   HostEntry own = host_;
   own.agent_socket.clear();
-  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = AgentConnection::Open(own);
+  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = ConnectToAgent(own);
   if (!connection.ok()) return connection.status();
   auto context = AgentConnection::Context(std::chrono::seconds(10));
   mlcube_remote::v1::AgentInfo info;

@@ -23,8 +23,8 @@
 #include "absl/status/status.h"
 #include "controller/hosts/hosts_file.h"
 #include "controller/install/agent_bundle.h"
+#include "controller/install/agent_host_script.h"
 #include "controller/terminal/console.h"
-#include "controller/transport/agent_host_script.h"
 
 namespace mlcube {
 

@@ -6,7 +6,6 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "controller/transport/user_agent_socket.h"
 
 namespace mlcube {
 namespace {
@@ -48,15 +47,20 @@ AgentConnection::AgentConnection(HostAddress host, std::shared_ptr<grpc::Channel
       workspaces_(mlcube_remote::v1::Workspaces::NewStub(channel_)),
       jobs_(mlcube_remote::v1::Jobs::NewStub(channel_)) {}
 
-absl::StatusOr<std::unique_ptr<AgentConnection>> AgentConnection::Open(const HostAddress& host) {
+absl::StatusOr<std::unique_ptr<AgentConnection>> AgentConnection::Open(
+    const HostAddress& host, const OwnAgentResolver& own_agent) {
   if (host.has_ssh) {
     SshTunnel::Options options;
     options.ssh = host.ssh;
     options.remote = host.agent_socket;
     if (options.remote.empty()) {
+      if (!own_agent) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("host '", host.name, "': no agent_socket, and no way to find its agent"));
+      }
       // No agent_socket: the user's own agent, started if it is not running.
-      options.resolve_remote = [name = host.name](SshSession& session) {
-        return EnsureUserAgentSocket(session, name);
+      options.resolve_remote = [own_agent, name = host.name](SshSession& session) {
+        return own_agent(session, name);
       };
     }
     options.ssh_dir = host.ssh.config_dir;

@@ -8,6 +8,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,10 +24,19 @@ namespace mlcube {
 
 class AgentConnection {
  public:
+  // Finds the socket of the user's own agent on an `ssh:` host without
+  // `agent_socket` (and starts that agent when it is installed but not
+  // running), over the host's SSH session; `host_name` is the hosts-file
+  // name. install/'s EnsureUserAgentSocket is the one the CLI uses.
+  using OwnAgentResolver =
+      std::function<absl::StatusOr<std::string>(SshSession& session, const std::string& host_name)>;
+
   // Fails (INVALID_ARGUMENT / NOT_FOUND, naming the file) when TLS files
   // cannot be read; does not contact the agent, except through SSH: there the
-  // tunnel connects and authenticates now (see SshTunnel::Open).
-  static absl::StatusOr<std::unique_ptr<AgentConnection>> Open(const HostAddress& host);
+  // tunnel connects and authenticates now (see SshTunnel::Open). An `ssh:`
+  // host without `agent_socket` needs `own_agent`.
+  static absl::StatusOr<std::unique_ptr<AgentConnection>> Open(
+      const HostAddress& host, const OwnAgentResolver& own_agent = nullptr);
 
   const HostAddress& host() const { return host_; }
   // What the user sees in messages: "gpu01 (unix:///run/...)".

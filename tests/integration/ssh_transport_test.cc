@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "controller/hosts/hosts_file.h"
+#include "controller/install/agent_connector.h"
 #include "controller/transport/agent_connection.h"
 #include "controller/transport/ssh_tunnel.h"
 #include "tests/integration/agent_process.h"
@@ -247,7 +248,7 @@ TEST_F(SshTransportTest, AgentSeesTheSshUsersUid) {
   ASSERT_TRUE(hosts.ok()) << hosts.status();
   auto host = hosts->Find("gpu");
   ASSERT_TRUE(host.ok());
-  auto connection = mlcube::AgentConnection::Open(*host);
+  auto connection = mlcube::ConnectToAgent(*host);
   ASSERT_TRUE(connection.ok()) << connection.status() << sshd_->Log();
   EXPECT_THAT((*connection)->Describe(), HasSubstr("ssh://mlcube@127.0.0.1:"));
   // Several calls: each gRPC connection is one channel; the session is shared.
@@ -279,7 +280,7 @@ TEST_F(SshTransportTest, AgentOnALoopbackPortIsReachedThroughDirectTcpip) {
   auto host =
       mlcube::LoadHost(Lookup(HostsFile(KeyBlock("good_key"), address), client_dir_), "gpu");
   ASSERT_TRUE(host.ok()) << host.status();
-  auto connection = mlcube::AgentConnection::Open(*host);
+  auto connection = mlcube::ConnectToAgent(*host);
   ASSERT_TRUE(connection.ok()) << connection.status();
   auto context = mlcube::AgentConnection::Context(std::chrono::seconds(10));
   mlcube_remote::v1::AgentInfo info;
@@ -346,7 +347,7 @@ TEST_F(SshTransportTest, HostInANetworkNamespace) {
 TEST_F(SshTransportTest, TunnelReconnectsAfterTheSshConnectionDrops) {
   auto hosts = mlcube::LoadHostsFile(Lookup(HostsFile(KeyBlock("good_key")), client_dir_));
   ASSERT_TRUE(hosts.ok()) << hosts.status();
-  auto connection = mlcube::AgentConnection::Open(*hosts->Find("gpu"));
+  auto connection = mlcube::ConnectToAgent(*hosts->Find("gpu"));
   ASSERT_TRUE(connection.ok()) << connection.status();
   auto get_info = [&](bool wait_for_ready) {
     auto context = mlcube::AgentConnection::Context(std::chrono::seconds(3));

@@ -1,5 +1,5 @@
-#ifndef MLCUBE_REMOTE_CONTROLLER_TRANSPORT_USER_AGENT_SOCKET_H_
-#define MLCUBE_REMOTE_CONTROLLER_TRANSPORT_USER_AGENT_SOCKET_H_
+#ifndef MLCUBE_REMOTE_CONTROLLER_INSTALL_USER_AGENT_SOCKET_H_
+#define MLCUBE_REMOTE_CONTROLLER_INSTALL_USER_AGENT_SOCKET_H_
 
 // The user's own agent on an `ssh:` host without `agent_socket`: installed
 // by `mlcube-remote agent install` under their home, started here when it is
@@ -22,4 +22,4 @@ absl::StatusOr<std::string> EnsureUserAgentSocket(SshSession& session,
 
 }  // namespace mlcube
 
-#endif  // MLCUBE_REMOTE_CONTROLLER_TRANSPORT_USER_AGENT_SOCKET_H_
+#endif  // MLCUBE_REMOTE_CONTROLLER_INSTALL_USER_AGENT_SOCKET_H_

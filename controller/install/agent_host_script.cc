@@ -1,4 +1,4 @@
-#include "controller/transport/agent_host_script.h"
+#include "controller/install/agent_host_script.h"
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"

@@ -1,9 +1,9 @@
-#include "controller/transport/user_agent_socket.h"
+#include "controller/install/user_agent_socket.h"
 
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
-#include "controller/transport/agent_host_script.h"
+#include "controller/install/agent_host_script.h"
 
 namespace mlcube {
 

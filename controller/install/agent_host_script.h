@@ -1,5 +1,5 @@
-#ifndef MLCUBE_REMOTE_CONTROLLER_TRANSPORT_AGENT_HOST_SCRIPT_H_
-#define MLCUBE_REMOTE_CONTROLLER_TRANSPORT_AGENT_HOST_SCRIPT_H_
+#ifndef MLCUBE_REMOTE_CONTROLLER_INSTALL_AGENT_HOST_SCRIPT_H_
+#define MLCUBE_REMOTE_CONTROLLER_INSTALL_AGENT_HOST_SCRIPT_H_
 
 // The host side of installing and starting agents: agent_host_script.sh,
 // compiled into the controller and run over SSH with `/bin/sh -s` (whatever
@@ -45,4 +45,4 @@ class AgentHostScript {
 
 }  // namespace mlcube
 
-#endif  // MLCUBE_REMOTE_CONTROLLER_TRANSPORT_AGENT_HOST_SCRIPT_H_
+#endif  // MLCUBE_REMOTE_CONTROLLER_INSTALL_AGENT_HOST_SCRIPT_H_
