@@ -56,11 +56,15 @@ struct AgentEnvironment {
   // MLCUBE_AGENT_SELF: the bundle's launcher, which runs the agent through
   // the bundled loader (tools/package-agent.sh); unset outside the bundle.
   std::optional<std::string> self_launcher;
+  // JOURNAL_STREAM: systemd's "DEVICE:INODE" of the journal stream it gave
+  // the service as stderr; empty when not started so.
+  std::string journal_stream;
 };
 
 AgentEnvironment ReadAgentEnvironment() {
   AgentEnvironment env;
   if (const char* self = getenv("MLCUBE_AGENT_SELF")) env.self_launcher = self;
+  if (const char* stream = getenv("JOURNAL_STREAM")) env.journal_stream = stream;
   return env;
 }
 
@@ -243,8 +247,8 @@ int Serve(const ServeFlags& flags, const AgentEnvironment& env) {
   auto config = BuildConfig(flags);
   if (!config.ok()) return Fail(config.status(), 2);
   // Before any thread starts (the log's contract).
-  absl::Status logging =
-      mlcube::ConfigureAgentLog(flags.log_format.empty() ? config->log_format : flags.log_format);
+  absl::Status logging = mlcube::ConfigureAgentLog(
+      flags.log_format.empty() ? config->log_format : flags.log_format, env.journal_stream);
   if (!logging.ok()) return Fail(logging, 2);
   const mlcube::StateLayout layout(config->state_dir, config->EffectiveImageDir());
   if (absl::Status made = PrepareDirectories(*config, layout); !made.ok()) return Fail(made, 1);

@@ -21,8 +21,8 @@ LogOutput& Output() {
 
 }  // namespace
 
-absl::Status ConfigureAgentLog(absl::string_view format) {
-  return Output().Configure(format, kJournalSocket);
+absl::Status ConfigureAgentLog(absl::string_view format, absl::string_view journal_stream) {
+  return Output().Configure(format, journal_stream, kJournalSocket);
 }
 
 void LogWith(const LogFields& fields, LogLevel level, absl::string_view message) {

@@ -15,10 +15,10 @@
 
 namespace mlcube {
 
-// Chooses the format (auto, text, json, journal; see LogOutput::Configure).
-// Called once by main before any other thread starts; text lines on stderr
-// until then.
-absl::Status ConfigureAgentLog(absl::string_view format);
+// Chooses the format (auto, text, json, journal; see LogOutput::Configure);
+// `journal_stream` is $JOURNAL_STREAM ("" when unset). Called once by main
+// before any other thread starts; text lines on stderr until then.
+absl::Status ConfigureAgentLog(absl::string_view format, absl::string_view journal_stream);
 
 // An informational record: MESSAGE.
 void Log(absl::string_view message);

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
@@ -15,10 +14,11 @@
 
 namespace mlcube {
 
-absl::Status LogOutput::Configure(absl::string_view name, const std::string& journal_socket) {
+absl::Status LogOutput::Configure(absl::string_view name, absl::string_view journal_stream,
+                                  const std::string& journal_socket) {
   LogFormat format = LogFormat::kText;
   if (name == "auto") {
-    format = StderrIsTheJournal() ? LogFormat::kJournal : LogFormat::kText;
+    format = StderrIsTheJournal(journal_stream) ? LogFormat::kJournal : LogFormat::kText;
   } else {
     absl::StatusOr<LogFormat> parsed = ParseLogFormat(name);
     if (!parsed.ok()) return parsed.status();
@@ -46,10 +46,10 @@ absl::Status LogOutput::Configure(absl::string_view name, const std::string& jou
   return absl::OkStatus();
 }
 
-bool LogOutput::StderrIsTheJournal() {
-  const char* stream = std::getenv("JOURNAL_STREAM");
-  if (stream == nullptr) return false;
-  std::pair<std::string, std::string> parts = absl::StrSplit(stream, absl::MaxSplits(':', 1));
+bool LogOutput::StderrIsTheJournal(absl::string_view journal_stream) {
+  if (journal_stream.empty()) return false;
+  std::pair<std::string, std::string> parts =
+      absl::StrSplit(journal_stream, absl::MaxSplits(':', 1));
   uint64_t device = 0, inode = 0;
   struct stat st {};
   if (!absl::SimpleAtoi(parts.first, &device) || !absl::SimpleAtoi(parts.second, &inode) ||

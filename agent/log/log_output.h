@@ -21,10 +21,11 @@ class LogOutput {
   LogOutput() = default;
 
   // `name` is auto, text, json or journal. auto picks journal when stderr
-  // is the journal's stream (systemd sets JOURNAL_STREAM to its device and
-  // inode), text otherwise. journal needs the socket at `journal_socket`.
-  // On an error the output stays as it was.
-  absl::Status Configure(absl::string_view name, const std::string& journal_socket);
+  // is the journal's stream (`journal_stream`, systemd's $JOURNAL_STREAM:
+  // its device and inode), text otherwise. journal needs the socket at
+  // `journal_socket`. On an error the output stays as it was.
+  absl::Status Configure(absl::string_view name, absl::string_view journal_stream,
+                         const std::string& journal_socket);
 
   LogFormat format() const { return format_; }
 
@@ -33,7 +34,7 @@ class LogOutput {
   void WriteRaw(absl::string_view line) const;
 
  private:
-  static bool StderrIsTheJournal();
+  static bool StderrIsTheJournal(absl::string_view journal_stream);
   static void WriteToStderr(absl::string_view text);
 
   LogFormat format_ = LogFormat::kText;

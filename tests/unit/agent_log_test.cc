@@ -139,7 +139,7 @@ TEST(LogOutputTest, JournalRecordsArriveOnItsSocket) {
   ASSERT_EQ(::bind(journal.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
 
   LogOutput output;
-  ASSERT_TRUE(output.Configure("journal", path).ok());
+  ASSERT_TRUE(output.Configure("journal", "", path).ok());
   EXPECT_EQ(output.format(), LogFormat::kJournal);
   output.Write(Record("hello journal", AllFields()));
   char buffer[4096];
@@ -153,12 +153,14 @@ TEST(LogOutputTest, JournalRecordsArriveOnItsSocket) {
 
 TEST(LogOutputTest, JournalThatIsNotThereIsAnErrorAndAutoWithoutItIsText) {
   LogOutput output;
-  absl::Status missing = output.Configure("journal", "/nonexistent/journal.socket");
+  absl::Status missing = output.Configure("journal", "", "/nonexistent/journal.socket");
   ASSERT_FALSE(missing.ok());
   EXPECT_THAT(missing.message(), HasSubstr("cannot reach the journal at /nonexistent/journal"));
   EXPECT_EQ(output.format(), LogFormat::kText);
-  ::unsetenv("JOURNAL_STREAM");
-  ASSERT_TRUE(output.Configure("auto", "/nonexistent/journal.socket").ok());
+  ASSERT_TRUE(output.Configure("auto", "", "/nonexistent/journal.socket").ok());
+  EXPECT_EQ(output.format(), LogFormat::kText);
+  // A stream that is not this process's stderr is not the journal either.
+  ASSERT_TRUE(output.Configure("auto", "1:1", "/nonexistent/journal.socket").ok());
   EXPECT_EQ(output.format(), LogFormat::kText);
 }
 
