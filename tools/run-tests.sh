@@ -2,14 +2,14 @@
 # The test command: prepares the real components the tests use (Docker
 # engine, Podman rootful and rootless, unprivileged Apptainer, test user `mlcube`, a one-node Slurm cluster,
 # example images), builds,
-# runs the fuzz targets for MLCUBE_FUZZ_SECONDS (default 60) each, the
+# runs the fuzz targets for MLCUBE_FUZZ_SECONDS (default 40) each, the
 # whole ctest suite, then a chaos soak of MLCUBE_SOAK_MINUTES (default 3; 0:
 # none). Run as root on a Debian 12 machine after tools/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) -eq 0 ]] || { echo "run-tests: run as root (sudo tools/run-tests.sh)" >&2; exit 2; }
 
-FUZZ_SECONDS=${MLCUBE_FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${MLCUBE_FUZZ_SECONDS:-40}
 SOAK_MINUTES=${MLCUBE_SOAK_MINUTES:-3}
 
 bash tools/setup.sh
