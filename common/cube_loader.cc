@@ -14,6 +14,7 @@
 #include "common/config_interpolator.h"
 #include "common/config_tree.h"
 #include "common/cube_schema.h"
+#include "common/file_util.h"
 #include "common/legacy_cube_converter.h"
 #include "common/safe_path.h"
 #include "common/singularity_source.h"
@@ -21,11 +22,6 @@
 
 namespace mlcube {
 namespace {
-
-bool IsDirectory(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 bool IsRegularFile(const std::string& path) {
   struct stat st;

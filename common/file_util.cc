@@ -93,6 +93,11 @@ int64_t NowUnixMs() {
       .count();
 }
 
+bool IsDirectory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 std::string ResolvedPath(const std::string& path) {
   char* real = realpath(path.c_str(), nullptr);
   if (real == nullptr) return "";

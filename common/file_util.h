@@ -33,6 +33,9 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
 // Reads a whole small file (records, pid files). NOT_FOUND when missing.
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
 
+// True when `path` is a directory (symlinks followed).
+bool IsDirectory(const std::string& path);
+
 // realpath(3): `path` with every symlink resolved; "" when it does not
 // resolve (missing, unreadable).
 std::string ResolvedPath(const std::string& path);

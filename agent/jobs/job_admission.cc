@@ -1,6 +1,5 @@
 #include "agent/jobs/job_admission.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,15 +28,6 @@ namespace mlcube {
 
 using mlcube_remote::v1::SubmitJobRequest;
 
-namespace {
-
-bool IsDirectory(const std::string& path) {
-  struct stat st {};
-  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-}  // namespace
-
 JobAdmission::JobAdmission(const AgentConfig& config, const StateLayout& layout,
                            const RuntimeInventory& inventory, TaskUserResolver* task_users,
                            const SlurmClient* slurm)
@@ -51,8 +41,7 @@ absl::StatusOr<Cube> JobAdmission::LoadJobCube(const std::string& owner,
                                                const SubmitJobRequest& request) const {
   if (absl::Status s = ValidateCubeId(request.cube_id()); !s.ok()) return s;
   const std::string root = layout_.CubeDir(owner, request.cube_id());
-  struct stat st {};
-  if (stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+  if (!IsDirectory(root)) {
     return absl::NotFoundError(
         absl::StrCat("cube '", request.cube_id(), "' is not on this agent (sync it first)"));
   }

@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -17,12 +15,6 @@ namespace {
 // More than any record needs ("signal 15\n"), and one block of any
 // filesystem.
 constexpr off_t kReservedBytes = 4096;
-
-absl::Status Errno(absl::string_view what, const std::string& path) {
-  return absl::Status(
-      errno == ENOSPC ? absl::StatusCode::kResourceExhausted : absl::StatusCode::kInternal,
-      absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
 
 }  // namespace
 
@@ -39,15 +31,17 @@ ExitRecord ExitRecord::Reserve(const std::string& step_prefix) {
 absl::Status ExitRecord::CommitReserved(absl::string_view text) {
   const std::string reserved = step_prefix_ + ".exit.reserved";
   const std::string path = step_prefix_ + ".exit";
-  if (::pwrite(reserved_.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
-    return Errno("writing", reserved);
+  if (absl::Status written = WriteAllAt(reserved_.get(), text, 0, reserved); !written.ok()) {
+    return written;
   }
   // Shrinking frees blocks; it never needs one.
   if (::ftruncate(reserved_.get(), static_cast<off_t>(text.size())) != 0 ||
       ::fsync(reserved_.get()) != 0) {
-    return Errno("syncing", reserved);
+    return WriteErrorStatus(errno, absl::StrCat("syncing ", reserved));
   }
-  if (::rename(reserved.c_str(), path.c_str()) != 0) return Errno("renaming", reserved);
+  if (::rename(reserved.c_str(), path.c_str()) != 0) {
+    return WriteErrorStatus(errno, absl::StrCat("renaming ", reserved));
+  }
   return absl::OkStatus();
 }
 
