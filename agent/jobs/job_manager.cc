@@ -1,18 +1,12 @@
 #include "agent/jobs/job_manager.h"
 
-#include <errno.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <set>
 #include <system_error>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -20,23 +14,13 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/job_log/job_log.h"
-#include "agent/jobs/build_context_placement.h"
-#include "agent/jobs/job_metrics.h"
 #include "agent/jobs/task_step.h"
 #include "agent/log/log.h"
-#include "agent/runtimes/apptainer_runtime.h"
-#include "agent/runtimes/docker_runtime.h"
 #include "agent/runtimes/mount_spec.h"
-#include "agent/subprocess/subprocess.h"
-#include "agent/validation/request_validator.h"
-#include "common/config_tree.h"
 #include "common/cube_loader.h"
-#include "common/digest.h"
 #include "common/directory_tree.h"
 #include "common/file_util.h"
 #include "common/job_state_name.h"
-#include "common/mount_planner.h"
-#include "common/repository_inputs.h"
 #include "common/safe_path.h"
 #include "common/slurm_settings.h"
 
@@ -63,7 +47,9 @@ JobManager::JobManager(const AgentConfig& config, const StateLayout& layout,
       local_scheduler_(self_exe_),
       slurm_scheduler_(SlurmClient()),
       admission_(config, layout, inventory, task_users, &slurm_scheduler_.client()),
-      gpus_(inventory.gpus()) {}
+      gpus_(inventory.gpus()),
+      queue_({config.max_concurrent_jobs, config.limits.running_jobs}, &gpus_),
+      arrays_(&slurm_scheduler_, &layout, config.limits.running_jobs) {}
 
 JobManager::~JobManager() { Stop(absl::InfiniteDuration()); }
 
@@ -71,12 +57,11 @@ bool JobManager::Stop(absl::Duration grace) {
   absl::MutexLock lock(&mu_);
   // Set under mu_, so threads waiting on a condition of mu_ re-check it.
   stopping_ = true;  // job threads stop waiting for their steps and return
-  return mu_.AwaitWithTimeout(absl::Condition(
-                                  +[](JobManager* m) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                                    return m->running_ == 0 && m->array_running_ == 0;
-                                  },
-                                  this),
-                              grace);
+  return mu_.AwaitWithTimeout(
+      absl::Condition(
+          +[](JobManager* m) ABSL_NO_THREAD_SAFETY_ANALYSIS { return m->queue_.started() == 0; },
+          this),
+      grace);
 }
 
 void JobManager::Start(WorkspaceUseRecorder* workspaces) {
@@ -110,12 +95,15 @@ void JobManager::LoadStored(std::vector<StoredJob> stored) {
       request_ids_[entry->job.owner() + "\n" + entry->request.client_request_id()] = id;
     }
     const JobState state = entry->job.state();
-    if (!IsFinalState(state)) RestoreGpusLocked(*entry);
+    if (IsFinalState(state)) continue;
+    QueuedJob ticket = TicketOf(*entry, RestoreGpusLocked(*entry));
     if (state == mlcube_remote::v1::JOB_STATE_QUEUED) {
-      queue_.push_back(entry);
-    } else if (!IsFinalState(state)) {
-      // It was running when the agent stopped: re-attach to its step.
-      if (!SpawnJobThreadLocked(entry)) queue_.push_back(entry);
+      queue_.Push(std::move(ticket));
+    } else if (SpawnJobThreadLocked(entry)) {
+      // It was running when the agent stopped: re-attached to its step.
+      queue_.TakeSlot(ticket);
+    } else {
+      queue_.Push(std::move(ticket));
     }
   }
   StartQueuedLocked();
@@ -282,13 +270,12 @@ absl::StatusOr<Job> JobManager::Submit(const std::string& owner, const SubmitJob
   if (!gpus.ok()) return gpus.status();
   auto entry = RecordNewJob(owner, request, /*in_batch=*/false, "", 0);
   if (!entry.ok()) return entry.status();
-  (*entry)->gpu_request = std::move(*gpus);
   absl::MutexLock lock(&mu_);
   jobs_[(*entry)->job.id()] = *entry;
   if (!request.client_request_id().empty()) {
     request_ids_[owner + "\n" + request.client_request_id()] = (*entry)->job.id();
   }
-  queue_.push_back(*entry);
+  queue_.Push(TicketOf(**entry, std::move(*gpus)));
   Job snapshot = Snapshot(**entry);
   StartQueuedLocked();
   return snapshot;
@@ -398,17 +385,17 @@ absl::StatusOr<std::vector<Job>> JobManager::SubmitBatch(
       return absl::Status(entry.status().code(),
                           absl::StrCat("runs[", i, "]: ", entry.status().message()));
     }
-    (*entry)->gpu_request = run_gpus[i];
     entries.push_back(std::move(*entry));
   }
   std::vector<Job> accepted;
   absl::MutexLock lock(&mu_);
-  for (const auto& entry : entries) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const std::shared_ptr<Entry>& entry = entries[i];
     jobs_[entry->job.id()] = entry;
     if (!entry->request.client_request_id().empty()) {
       request_ids_[owner + "\n" + entry->request.client_request_id()] = entry->job.id();
     }
-    queue_.push_back(entry);
+    queue_.Push(TicketOf(*entry, std::move(run_gpus[i])));
     accepted.push_back(Snapshot(*entry));
   }
   StartQueuedLocked();
@@ -573,12 +560,7 @@ absl::StatusOr<Job> JobManager::Cancel(const std::string& owner, const std::stri
     entry = it->second;
     if (IsFinalState(entry->job.state())) return Snapshot(*entry);
     entry->cancel_requested = true;
-    auto q = std::find(queue_.begin(), queue_.end(), entry);
-    if (q != queue_.end()) {
-      queue_.erase(q);
-      gpus_.Release(id);  // a re-attached job may hold some while queued
-      queued = true;
-    }
+    queued = queue_.Remove(id);
   }
   // Persisted so that a restarted agent still cancels (this agent cancels
   // either way).
@@ -600,82 +582,48 @@ bool JobManager::CancelRequested(const std::shared_ptr<Entry>& entry) {
   return entry->cancel_requested;
 }
 
-bool JobManager::IsArrayJob(const Entry& entry) {
-  const SubmitJobRequest& r = entry.request;
-  return !r.batch_id().empty() && r.scheduler() == "slurm" &&
-         r.action() == mlcube_remote::v1::JOB_ACTION_RUN && r.tasks_size() == 1;
-}
-
-bool JobManager::MayStartLocked(const Entry& entry) {
-  // Slurm runs an array's elements (its %P caps them); the agent only
-  // follows them, without taking a job slot.
-  if (IsArrayJob(entry)) return true;
-  if (running_ >= config_.max_concurrent_jobs) return false;
-  const int per_identity = config_.limits.running_jobs;
-  if (per_identity > 0 && running_by_owner_[entry.job.owner()] >= per_identity) return false;
-  const int parallel = entry.request.batch_parallel();
-  return parallel <= 0 || running_by_batch_[entry.job.batch_id()] < parallel;
+QueuedJob JobManager::TicketOf(const Entry& entry, GpuRequest gpus) {
+  QueuedJob ticket;
+  ticket.id = entry.job.id();
+  ticket.owner = entry.job.owner();
+  ticket.batch_id = entry.job.batch_id();
+  ticket.batch_parallel = entry.request.batch_parallel();
+  ticket.array_element = IsArrayRun(entry.request);
+  ticket.gpus = std::move(gpus);
+  ticket.holds_gpus = !entry.job.gpus().empty();
+  return ticket;
 }
 
 void JobManager::StartQueuedLocked() {
-  // First come, first served, skipping identities (and batches) at their own
-  // limit so one identity's long queue never holds back another's jobs.
-  for (auto it = queue_.begin(); it != queue_.end() && !stopping_;) {
-    if (WaitsForGpusLocked(**it) || !MayStartLocked(**it)) {
-      ++it;
-      continue;
-    }
-    if (!SpawnJobThreadLocked(*it)) return;  // retried when another job ends
-    it = queue_.erase(it);
-  }
-  StartGpuJobsLocked();
-}
-
-bool JobManager::WaitsForGpusLocked(const Entry& entry) const {
-  return !entry.gpu_request.empty() && entry.job.gpus().empty();
-}
-
-void JobManager::StartGpuJobsLocked() {
-  while (!stopping_) {
-    std::vector<std::deque<std::shared_ptr<Entry>>::iterator> waiting;
-    std::vector<std::string> owners;
-    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-      if (!WaitsForGpusLocked(**it) || !MayStartLocked(**it)) continue;
-      waiting.push_back(it);
-      owners.push_back((*it)->job.owner());
-    }
-    const int chosen = NextJobForGpus(owners, gpus_);
-    if (chosen < 0) break;
-    const auto next = waiting[chosen];
-    Entry& entry = **next;
-    std::optional<std::vector<GpuDevice>> devices =
-        gpus_.Allocate(entry.job.id(), entry.job.owner(), entry.gpu_request);
-    if (!devices.has_value()) break;
-    RecordAllocatedDevices(*devices, &entry.job);
-    entry.job.clear_reason();
-    if (!SpawnJobThreadLocked(*next)) {
-      gpus_.Release(entry.job.id());
-      entry.job.clear_gpus();
-      break;
-    }
-    queue_.erase(next);
-  }
-  for (const auto& queued : queue_) {
-    if (WaitsForGpusLocked(*queued)) {
-      queued->job.set_reason(gpus_.WaitReason(queued->job.owner(), queued->gpu_request));
-    }
+  if (stopping_) return;
+  queue_.StartWhatMay([this](const QueuedJob& queued, const std::vector<GpuDevice>& devices)
+                          ABSL_NO_THREAD_SAFETY_ANALYSIS {  // called under mu_
+                            auto it = jobs_.find(queued.id);
+                            if (stopping_ || it == jobs_.end()) return false;
+                            Job& job = it->second->job;
+                            if (!devices.empty()) {
+                              RecordAllocatedDevices(devices, &job);
+                              job.clear_reason();
+                            }
+                            if (SpawnJobThreadLocked(it->second)) return true;
+                            if (!devices.empty()) job.clear_gpus();
+                            return false;
+                          });
+  for (const auto& [id, reason] : queue_.GpuWaitReasons()) {
+    if (auto it = jobs_.find(id); it != jobs_.end()) it->second->job.set_reason(reason);
   }
 }
 
-void JobManager::RestoreGpusLocked(Entry& entry) {
-  if (inventory_.gpus().empty()) return;  // nothing is allocated here
+GpuRequest JobManager::RestoreGpusLocked(const Entry& entry) {
+  if (inventory_.gpus().empty()) return {};  // nothing is allocated here
+  GpuRequest needed;
   auto cube = admission_.LoadJobCube(entry.job.owner(), entry.request);
-  if (cube.ok())
-    entry.gpu_request = admission_.GpuRequestOf(*cube, entry.request).value_or(GpuRequest{});
-  if (entry.job.gpus().empty()) return;
+  if (cube.ok()) needed = admission_.GpuRequestOf(*cube, entry.request).value_or(GpuRequest{});
+  if (entry.job.gpus().empty()) return needed;
   std::vector<int> indices;
   for (const auto& held : entry.job.gpus()) indices.push_back(held.index());
   gpus_.Restore(entry.job.id(), entry.job.owner(), indices);
+  return needed;
 }
 
 absl::Status JobManager::PlanGpus(const std::string& owner, const Cube& cube,
@@ -742,19 +690,12 @@ void JobManager::RecordFinished(const Job& job, const SubmitJobRequest& request)
 bool JobManager::SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) {
   try {
     // Detached: a finished job's thread must not linger until shutdown;
-    // the destructor waits for running_ to reach zero instead.
+    // Stop() waits for the queue to count no started job instead.
     std::thread([this, entry] { RunJob(entry); }).detach();
   } catch (const std::system_error& e) {
     // Out of threads: the job waits in the queue; the agent goes on.
     LogWarning(absl::StrCat("cannot start a job thread: ", e.what()));
     return false;
-  }
-  if (IsArrayJob(*entry)) {
-    ++array_running_;
-  } else {
-    ++running_;
-    ++running_by_owner_[entry->job.owner()];
-    if (!entry->job.batch_id().empty()) ++running_by_batch_[entry->job.batch_id()];
   }
   return true;
 }
@@ -808,49 +749,32 @@ void JobManager::SetState(const std::shared_ptr<Entry>& entry, JobState state, i
     LogWarning(absl::StrCat("job ", id, ": ", saved.message()));
   }
   // Its batch's array no longer waits for it (a no-op once it joined).
-  if (IsFinalState(state)) WithdrawFromArray(entry);
+  if (IsFinalState(state) && IsArrayRun(entry->request)) {
+    const std::string& batch_id = entry->job.batch_id();
+    arrays_.Withdraw(batch_id, entry->job.batch_index());
+    // The batch's last run has ended: nothing will join its array again.
+    if (UnfinishedArrayRuns(batch_id, entry->job.owner()).empty()) arrays_.Forget(batch_id);
+  }
 }
 
-std::shared_ptr<SlurmArrayBatch> JobManager::ArrayBatchOf(const std::shared_ptr<Entry>& entry) {
-  absl::MutexLock lock(&mu_);
+std::shared_ptr<SlurmArrayBatch> JobManager::ArrayOf(const std::shared_ptr<Entry>& entry) {
   const std::string batch_id = entry->job.batch_id();
-  std::shared_ptr<SlurmArrayBatch>& batch = array_batches_[batch_id];
-  if (batch) return batch;
-  std::set<int> members;
+  const std::string owner = entry->job.owner();
+  return arrays_.Of(batch_id, entry->request.batch_parallel(),
+                    [this, &batch_id, &owner] { return UnfinishedArrayRuns(batch_id, owner); });
+}
+
+std::set<int> JobManager::UnfinishedArrayRuns(const std::string& batch_id,
+                                              const std::string& owner) {
+  absl::MutexLock lock(&mu_);
+  std::set<int> unfinished;
   for (const auto& [unused, other] : jobs_) {
-    if (other->job.batch_id() == batch_id && other->job.owner() == entry->job.owner() &&
-        IsArrayJob(*other) && !IsFinalState(other->job.state())) {
-      members.insert(other->job.batch_index());
+    if (other->job.batch_id() == batch_id && other->job.owner() == owner &&
+        IsArrayRun(other->request) && !IsFinalState(other->job.state())) {
+      unfinished.insert(other->job.batch_index());
     }
   }
-  // The identity's running_jobs limit caps its array elements as it caps
-  // its other jobs.
-  int parallel = entry->request.batch_parallel();
-  const int limit = config_.limits.running_jobs;
-  if (limit > 0) parallel = parallel > 0 ? std::min(parallel, limit) : limit;
-  const std::string prefix = layout_.BatchArrayPrefix(batch_id);
-  batch = std::make_shared<SlurmArrayBatch>(
-      prefix + ".slurm", std::move(members),
-      [this, prefix, parallel, batch_id](const std::vector<SlurmStep>& steps,
-                                         const std::vector<int>& indices) {
-        return slurm_scheduler_.SubmitArray(steps, indices, parallel, prefix,
-                                            absl::StrCat("mlcube-array-", batch_id));
-      });
-  return batch;
-}
-
-void JobManager::WithdrawFromArray(const std::shared_ptr<Entry>& entry) {
-  std::shared_ptr<SlurmArrayBatch> batch;
-  int index = 0;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!IsArrayJob(*entry)) return;
-    auto it = array_batches_.find(entry->job.batch_id());
-    if (it == array_batches_.end()) return;
-    batch = it->second;
-    index = entry->job.batch_index();
-  }
-  batch->Withdraw(index);
+  return unfinished;
 }
 
 void JobManager::LogTransition(const Job& before, const Job& after) {
@@ -894,15 +818,7 @@ void JobManager::RunJob(std::shared_ptr<Entry> entry) {
     SetState(entry, outcome.state, outcome.exit_code, outcome.reason, "");
   }
   absl::MutexLock lock(&mu_);
-  gpus_.Release(entry->job.id());
-  if (IsArrayJob(*entry)) {
-    --array_running_;
-  } else {
-    --running_;
-    if (--running_by_owner_[entry->job.owner()] <= 0) running_by_owner_.erase(entry->job.owner());
-    const std::string& batch = entry->job.batch_id();
-    if (!batch.empty() && --running_by_batch_[batch] <= 0) running_by_batch_.erase(batch);
-  }
+  queue_.Finished(entry->job.id());
   StartQueuedLocked();
 }
 
@@ -959,8 +875,8 @@ absl::StatusOr<std::unique_ptr<SlurmStepScheduler>> JobManager::MakeSlurmSchedul
             entry, slurm_id,
             state.phase == SlurmStepState::Phase::kPending ? state.pending_reason : "");
       });
-  if (IsArrayJob(*entry)) {
-    scheduler->JoinArray(ArrayBatchOf(entry), entry->job.batch_index(),
+  if (IsArrayRun(entry->request)) {
+    scheduler->JoinArray(ArrayOf(entry), entry->job.batch_index(),
                          [this, entry] { return stopping_ || CancelRequested(entry); });
   }
   return scheduler;

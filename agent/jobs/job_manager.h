@@ -1,20 +1,20 @@
 #ifndef MLCUBE_REMOTE_AGENT_JOBS_JOB_MANAGER_H_
 #define MLCUBE_REMOTE_AGENT_JOBS_JOB_MANAGER_H_
 
-// Runs jobs: a queue, at most max_concurrent_jobs running (and at most
-// limits.running_jobs of one identity), jobs that ask for GPUs given
-// specific free devices of the host (GpuAllocator) or kept queued until
-// they are free, one thread per
-// running job that walks the job's plan (configure?, task, task...). Each
+// Runs jobs: keeps their records, queues them (JobQueue: at most
+// max_concurrent_jobs running, at most limits.running_jobs of one identity,
+// jobs that ask for GPUs given specific free devices of the host or kept
+// queued until they are free), and gives each running job a thread that
+// walks the job's plan (configure?, task, task...). Each
 // step runs under a TaskSupervisor, detached from the agent, so tasks
 // outlive an agent restart; Start() finds unfinished jobs on disk and
 // re-attaches to their steps. Jobs belong to the identity that submitted
 // them; other identities get NOT_FOUND, as if the job did not exist.
 
 #include <atomic>
-#include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -28,12 +28,13 @@
 #include "agent/config/agent_config.h"
 #include "agent/gpus/gpu_allocator.h"
 #include "agent/gpus/gpu_fair_share.h"
-#include "agent/gpus/gpu_request.h"
 #include "agent/gpus/gpu_usage_sampler.h"
+#include "agent/jobs/batch_arrays.h"
 #include "agent/jobs/cube_jobs.h"
 #include "agent/jobs/identity_mutexes.h"
 #include "agent/jobs/job_admission.h"
 #include "agent/jobs/job_metrics.h"
+#include "agent/jobs/job_queue.h"
 #include "agent/jobs/job_retention.h"
 #include "agent/jobs/job_runner.h"
 #include "agent/jobs/job_store.h"
@@ -41,7 +42,6 @@
 #include "agent/runtimes/container_runtime.h"
 #include "agent/runtimes/runtime_inventory.h"
 #include "agent/schedulers/local_scheduler.h"
-#include "agent/schedulers/slurm_array_batch.h"
 #include "agent/schedulers/slurm_scheduler.h"
 #include "agent/schedulers/slurm_step_scheduler.h"
 #include "agent/state/state_layout.h"
@@ -143,10 +143,11 @@ class JobManager : public CubeJobs {
     bool cancel_requested = false;
     // The cube's workspace, for reading metrics_path; found on first use.
     std::string metrics_workspace;
-    // The devices it needs of the host's GPUs (none on Slurm, or on a host
-    // without GPUs: there --gpus goes to the runtime as it was asked).
-    GpuRequest gpu_request;
   };
+  // What the queue needs of `entry`; `gpus`: the devices it needs of the
+  // host's GPUs (none on Slurm, or on a host without GPUs: there --gpus goes
+  // to the runtime as it was asked).
+  static QueuedJob TicketOf(const Entry& entry, GpuRequest gpus);
 
   // The job's metrics tail (Job.metrics) when it has a metrics_path.
   void AddMetrics(const std::string& owner, const std::shared_ptr<Entry>& entry,
@@ -167,34 +168,27 @@ class JobManager : public CubeJobs {
   // under the owner's submit mutex, so the count cannot grow before the jobs
   // are recorded.
   absl::Status CheckQueueRoom(const std::string& owner, size_t jobs);
-  // A batch run whose task step is an element of the batch's job array.
-  static bool IsArrayJob(const Entry& entry);
-  // The job array of `entry`'s batch, made on first use from the batch's
-  // unfinished runs.
-  std::shared_ptr<SlurmArrayBatch> ArrayBatchOf(const std::shared_ptr<Entry>& entry);
-  void WithdrawFromArray(const std::shared_ptr<Entry>& entry);
+  // The job array of `entry`'s batch (BatchArrays::Of).
+  std::shared_ptr<SlurmArrayBatch> ArrayOf(const std::shared_ptr<Entry>& entry);
+  // The batch indices of the array runs of `batch_id` not yet ended.
+  std::set<int> UnfinishedArrayRuns(const std::string& batch_id, const std::string& owner);
   // The runs of a batch after the first wait until the first is past its
   // configure step, so a missing image is built once, not once per run.
   // False when the agent is stopping.
   bool WaitForBatchLeader(const std::shared_ptr<Entry>& entry);
 
+  // Starts the queued jobs that may start (JobQueue::StartWhatMay); those
+  // left waiting for GPUs say why (reason).
   void StartQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Jobs that still have to get GPUs: the identity holding the fewest goes
-  // first (its oldest job); when that job's devices are not free, no later
-  // GPU job takes them, so a job asking for many is never starved by jobs
-  // asking for few. Those left queued say what they wait for (reason).
-  void StartGpuJobsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool WaitsForGpusLocked(const Entry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A job found on disk: its GpuRequest, and the devices its record says it
-  // holds (a job re-attached after a restart keeps them).
-  void RestoreGpusLocked(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A job found on disk: the devices it needs, and those its record says it
+  // holds given back to it (a job re-attached after a restart keeps them).
+  GpuRequest RestoreGpusLocked(const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartGpuSampler();
   // --dry-run: the devices the job would get now, or a note saying what it
   // would wait for.
   absl::Status PlanGpus(const std::string& owner, const Cube& cube,
                         const mlcube_remote::v1::SubmitJobRequest& request, StepContext* context,
                         mlcube_remote::v1::JobPlan* plan);
-  bool MayStartLocked(const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts RunJob in a new thread; false (and nothing changed) when the
   // system has no thread to give.
   bool SpawnJobThreadLocked(const std::shared_ptr<Entry>& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -244,14 +238,11 @@ class JobManager : public CubeJobs {
   std::map<std::string, std::shared_ptr<Entry>> jobs_ ABSL_GUARDED_BY(mu_);
   // owner + "\n" + client_request_id -> job id
   std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
-  std::deque<std::shared_ptr<Entry>> queue_ ABSL_GUARDED_BY(mu_);
-  int running_ ABSL_GUARDED_BY(mu_) = 0;        // job threads alive (array runs not counted)
-  int array_running_ ABSL_GUARDED_BY(mu_) = 0;  // threads following array elements
-  std::map<std::string, int> running_by_owner_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int> running_by_batch_ ABSL_GUARDED_BY(mu_);
   GpuAllocator gpus_ ABSL_GUARDED_BY(mu_);
+  // Every job thread alive is started_ there, until its job ends.
+  JobQueue queue_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> pruned_by_owner_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::shared_ptr<SlurmArrayBatch>> array_batches_ ABSL_GUARDED_BY(mu_);
+  BatchArrays arrays_;
   // Samples the devices jobs hold (made by Start on a host with GPUs).
   // Last member: its thread stops before anything it calls is destroyed.
   std::unique_ptr<GpuUsageSampler> gpu_sampler_;

@@ -1,6 +1,7 @@
 // The Slurm job array of a batch of runs: the dispatching script (run by a
 // real /bin/sh for several elements), the --array spec, squeue's array
-// element lines, and the gathering of the runs' steps into one submission.
+// element lines, the gathering of the runs' steps into one submission, and the
+// agent's arrays by batch.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
+#include "agent/jobs/batch_arrays.h"
 #include "agent/schedulers/slurm_array_batch.h"
 #include "agent/schedulers/slurm_array_script.h"
 #include "agent/schedulers/slurm_batch_script.h"
@@ -175,6 +177,44 @@ TEST(SlurmArrayBatchTest, ACancelledWaiterWithdrawsAndARefusalReachesEveryMember
   EXPECT_THAT(submitted, ElementsAre(1, 2));
   EXPECT_THAT(third.status().message(), HasSubstr("bad qos"));
   EXPECT_THAT(second.status().message(), HasSubstr("bad qos"));
+}
+
+TEST(BatchArraysTest, ABatchHasOneArrayMadeFromItsUnfinishedRunsUntilItEnds) {
+  TempDir dir;
+  StateLayout layout(dir.path() + "/state", dir.path() + "/images");
+  SlurmScheduler slurm{SlurmClient()};
+  BatchArrays arrays(&slurm, &layout, /*running_per_identity=*/0);
+  int asked = 0;
+  auto runs = [&asked] {
+    ++asked;
+    return std::set<int>{0, 1};
+  };
+  std::shared_ptr<SlurmArrayBatch> first = arrays.Of("batch1", 0, runs);
+  EXPECT_EQ(arrays.Of("batch1", 0, runs), first);  // the runs are asked once
+  EXPECT_EQ(asked, 1);
+  EXPECT_NE(arrays.Of("batch2", 0, runs), first);
+  arrays.Withdraw("no-such-batch", 0);  // nothing to withdraw from
+  arrays.Forget("batch1");
+  EXPECT_NE(arrays.Of("batch1", 0, runs), first);
+  EXPECT_EQ(asked, 3);
+}
+
+TEST(BatchArraysTest, OnlySingleTaskRunsOfABatchOnSlurmAreArrayRuns) {
+  mlcube_remote::v1::SubmitJobRequest run;
+  run.set_batch_id("b");
+  run.set_scheduler("slurm");
+  run.set_action(mlcube_remote::v1::JOB_ACTION_RUN);
+  run.add_tasks("train");
+  EXPECT_TRUE(IsArrayRun(run));
+  mlcube_remote::v1::SubmitJobRequest two_tasks = run;
+  two_tasks.add_tasks("evaluate");
+  EXPECT_FALSE(IsArrayRun(two_tasks));
+  mlcube_remote::v1::SubmitJobRequest local = run;
+  local.set_scheduler("");
+  EXPECT_FALSE(IsArrayRun(local));
+  mlcube_remote::v1::SubmitJobRequest alone = run;
+  alone.clear_batch_id();
+  EXPECT_FALSE(IsArrayRun(alone));
 }
 
 }  // namespace
