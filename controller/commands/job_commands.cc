@@ -34,6 +34,7 @@ std::unique_ptr<AgentConnection> ConnectToHost(const JobCommandOptions& options,
     *exit_status = kExitBadInput;
     return nullptr;
   }
+  console.Verbose(RequestIdLine(**connection));
   return std::move(*connection);
 }
 

@@ -265,6 +265,7 @@ int RunSweepOnHosts(const std::vector<HostEntry>& hosts, std::vector<RemoteRunRe
                                    " is left out of the sweep: ", connection.status().message()));
       continue;
     }
+    console.Verbose(RequestIdLine(**connection));
     connections.push_back(std::move(*connection));
     SweepHost target;
     target.agent = connections.back().get();
@@ -326,6 +327,7 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
     console.Error(connection.status().message());
     return kExitBadInput;
   }
+  console.Verbose(RequestIdLine(**connection));
   RemoteRunRequest& request = requests.front();
   if (options.dry_run) return PlanRemoteJob(**connection, request, interrupts, console);
   if (sweep->has_value()) {

@@ -12,13 +12,6 @@ namespace mlcube {
 
 namespace v1 = ::mlcube_remote::v1;
 
-std::shared_ptr<grpc::Channel> OpenAgentChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(8 << 20);
-  args.SetMaxSendMessageSize(8 << 20);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
-
 std::string SyncClient::DefaultCubeId(const std::string& cube_root) {
   std::string base = std::filesystem::path(cube_root).filename().string();
   std::string safe;

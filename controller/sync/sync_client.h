@@ -38,10 +38,6 @@ class SyncClient {
   ScanCache* cache_;
 };
 
-// Opens a channel to "unix:///path" or "HOST:PORT" with message limits that
-// fit 1 MiB payloads plus framing.
-std::shared_ptr<grpc::Channel> OpenAgentChannel(const std::string& address);
-
 }  // namespace mlcube
 
 #endif  // MLCUBE_REMOTE_CONTROLLER_SYNC_SYNC_CLIENT_H_

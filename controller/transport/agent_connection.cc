@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "controller/transport/request_id.h"
 
 namespace mlcube {
 namespace {
@@ -38,8 +39,9 @@ grpc::ChannelArguments DefaultChannelArguments() {
 }  // namespace
 
 AgentConnection::AgentConnection(HostAddress host, std::shared_ptr<grpc::Channel> channel,
-                                 std::unique_ptr<SshTunnel> tunnel)
+                                 std::unique_ptr<SshTunnel> tunnel, std::string request_id)
     : host_(std::move(host)),
+      request_id_(std::move(request_id)),
       tunnel_(std::move(tunnel)),
       channel_(std::move(channel)),
       agent_(mlcube_remote::v1::Agent::NewStub(channel_)),
@@ -71,10 +73,12 @@ absl::StatusOr<std::unique_ptr<AgentConnection>> AgentConnection::Open(
     }
     // The tunnel already authenticated the user; the local hop is a private
     // unix socket, so the gRPC channel itself is plain.
-    std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-        (*tunnel)->grpc_target(), grpc::InsecureChannelCredentials(), DefaultChannelArguments());
+    const std::string request_id = NewRequestId();
+    std::shared_ptr<grpc::Channel> channel =
+        CreateChannelWithRequestId((*tunnel)->grpc_target(), grpc::InsecureChannelCredentials(),
+                                   DefaultChannelArguments(), request_id);
     return std::unique_ptr<AgentConnection>(
-        new AgentConnection(host, std::move(channel), std::move(*tunnel)));
+        new AgentConnection(host, std::move(channel), std::move(*tunnel), request_id));
   }
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (host.has_tls) {
@@ -94,9 +98,11 @@ absl::StatusOr<std::unique_ptr<AgentConnection>> AgentConnection::Open(
   } else {
     credentials = grpc::InsecureChannelCredentials();
   }
+  const std::string request_id = NewRequestId();
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(host.address, credentials, DefaultChannelArguments());
-  return std::unique_ptr<AgentConnection>(new AgentConnection(host, std::move(channel), nullptr));
+      CreateChannelWithRequestId(host.address, credentials, DefaultChannelArguments(), request_id);
+  return std::unique_ptr<AgentConnection>(
+      new AgentConnection(host, std::move(channel), nullptr, request_id));
 }
 
 std::string AgentConnection::Describe() const {
@@ -108,6 +114,10 @@ std::unique_ptr<grpc::ClientContext> AgentConnection::Context(std::chrono::milli
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + timeout);
   return context;
+}
+
+std::string RequestIdLine(const AgentConnection& connection) {
+  return absl::StrCat(connection.Describe(), ": request id ", connection.request_id());
 }
 
 }  // namespace mlcube

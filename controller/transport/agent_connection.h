@@ -47,15 +47,19 @@ class AgentConnection {
   mlcube_remote::v1::Workspaces::Stub& workspaces() { return *workspaces_; }
   mlcube_remote::v1::Jobs::Stub& jobs() { return *jobs_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  // The x-request-id every call of this connection carries (request_id.h):
+  // what to look for in the agent's log.
+  const std::string& request_id() const { return request_id_; }
 
   // A context with a deadline `timeout` from now.
   static std::unique_ptr<grpc::ClientContext> Context(std::chrono::milliseconds timeout);
 
  private:
   AgentConnection(HostAddress host, std::shared_ptr<grpc::Channel> channel,
-                  std::unique_ptr<SshTunnel> tunnel);
+                  std::unique_ptr<SshTunnel> tunnel, std::string request_id);
 
   HostAddress host_;
+  std::string request_id_;
   // Set for `ssh:` hosts; the channel connects to its local socket, so it
   // must live as long as the channel is used.
   std::unique_ptr<SshTunnel> tunnel_;
@@ -65,6 +69,10 @@ class AgentConnection {
   std::unique_ptr<mlcube_remote::v1::Workspaces::Stub> workspaces_;
   std::unique_ptr<mlcube_remote::v1::Jobs::Stub> jobs_;
 };
+
+// "gpu01 (...): request id 0123456789abcdef": for -v, what to look for in
+// the agent's log.
+std::string RequestIdLine(const AgentConnection& connection);
 
 }  // namespace mlcube
 

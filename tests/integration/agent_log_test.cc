@@ -151,6 +151,29 @@ TEST_F(AgentLogTest, ARefusedCallIsOneRecordAndReadsThatSucceedAreNone) {
   EXPECT_EQ(refusals, 1) << agent_->Stderr();
 }
 
+TEST_F(AgentLogTest, TheAgentsRecordCarriesTheRequestIdTheCommandShows) {
+  std::vector<std::string> shown;
+  for (int i = 0; i < 2; ++i) {
+    CommandResult status =
+        RunCommand({MLCUBE_REMOTE_BINARY, "-v", "--hosts=" + dir_.path() + "/hosts.yaml", "status",
+                    "0badcafe"},
+                   {"NO_COLOR=1", "HOME=" + dir_.path()}, 60);
+    EXPECT_NE(status.exit_code, 0);
+    const size_t at = status.err.find(": request id ");
+    ASSERT_NE(at, std::string::npos) << status.err;
+    shown.push_back(status.err.substr(at + 13, 16));
+    ASSERT_THAT(shown.back(), ::testing::MatchesRegex("[0-9a-f]{16}")) << status.err;
+  }
+  EXPECT_NE(shown[0], shown[1]) << "each command has an id of its own";
+  std::vector<std::string> logged;
+  for (const JsonRecord& r : Records()) {
+    if (absl::StartsWith(r.Field("msg"), "GetJob: NOT_FOUND in ")) {
+      logged.push_back(r.Field("request_id"));
+    }
+  }
+  EXPECT_EQ(logged, shown) << agent_->Stderr();
+}
+
 TEST(AgentLogFlagTest, AnUnknownFormatStopsTheAgentWithOneLine) {
   ::mlcube::testing::TempDir dir;
   dir.WriteFile("agent.yaml", "");
