@@ -52,8 +52,12 @@ class BlobAccess {
     std::string hash;
     UniqueFd fd;
   };
+  // What ReadChunk checks of the bytes it read: that they are `chunk`
+  // (kChunk), or nothing, for a caller that checks the whole file they go
+  // into and reads again with kChunk when that fails (kCallerChecksWhole).
+  enum class Check { kChunk, kCallerChecksWhole };
   absl::StatusOr<std::string> ReadChunk(const std::string& owner, const v1Digest& chunk,
-                                        OpenWhole* open) const;
+                                        OpenWhole* open, Check check = Check::kChunk) const;
 
   // Whether `digest` is known as a chunk inside some whole file (in memory
   // only; says nothing about who may see it).

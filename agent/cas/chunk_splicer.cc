@@ -90,8 +90,9 @@ absl::StatusOr<v1::ChunkList> ChunkSplicer::LoadList(const std::string& owner,
   return list;
 }
 
-absl::Status ChunkSplicer::CopyChunks(const std::string& owner, const v1::ChunkList& list,
-                                      const v1::ManifestEntry& entry, int out) const {
+absl::StatusOr<bool> ChunkSplicer::CopyChunks(const std::string& owner, const v1::ChunkList& list,
+                                              const v1::ManifestEntry& entry, int out,
+                                              bool verify_chunks) const {
   Sha256 sha;
   std::vector<char> buffer(1 << 20);
   int64_t written = 0;
@@ -99,9 +100,10 @@ absl::Status ChunkSplicer::CopyChunks(const std::string& owner, const v1::ChunkL
   for (const v1Digest& chunk : list.chunks()) {
     absl::StatusOr<UniqueFd> in = access_->Open(owner, chunk);
     if (!in.ok()) {
-      // Inside a whole file sent earlier (read and verified, so a chunk
-      // that does not verify fails this commit and is asked for again).
-      absl::StatusOr<std::string> data = access_->ReadChunk(owner, chunk, &whole);
+      // Inside a whole file sent earlier.
+      absl::StatusOr<std::string> data = access_->ReadChunk(
+          owner, chunk, &whole,
+          verify_chunks ? BlobAccess::Check::kChunk : BlobAccess::Check::kCallerChecksWhole);
       if (!data.ok()) return Unavailable(entry, chunk);
       sha.Update(*data);
       absl::Status s = WriteAllAt(out, *data, written, absl::StrCat("spliced ", entry.path()));
@@ -123,10 +125,7 @@ absl::Status ChunkSplicer::CopyChunks(const std::string& owner, const v1::ChunkL
       written += n;
     }
   }
-  if (!SameDigest(sha.Finish(), entry.digest())) {
-    return Refused(entry, "its chunks do not make up the file's digest");
-  }
-  return absl::OkStatus();
+  return SameDigest(sha.Finish(), entry.digest());
 }
 
 absl::Status ChunkSplicer::Splice(const std::string& owner, const v1::ManifestEntry& entry) const {
@@ -135,7 +134,18 @@ absl::Status ChunkSplicer::Splice(const std::string& owner, const v1::ManifestEn
   const std::string temp = store_->NewTempPath();
   UniqueFd out(open(temp.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC));
   if (!out) return WriteErrorStatus(errno, absl::StrCat("splicing ", entry.path()));
-  absl::Status s = CopyChunks(owner, *list, entry, out.get());
+  absl::StatusOr<bool> copied = CopyChunks(owner, *list, entry, out.get(), false);
+  if (copied.ok() && !*copied) {
+    // A whole file a chunk was read from changed under its index entry (a
+    // task rewrote it in place): again, chunk by chunk, so the source that
+    // does not verify is forgotten and its chunk asked for again.
+    copied = ftruncate(out.get(), 0) == 0
+                 ? CopyChunks(owner, *list, entry, out.get(), true)
+                 : WriteErrorStatus(errno, absl::StrCat("splicing ", entry.path()));
+  }
+  absl::Status s = !copied.ok() ? copied.status()
+                   : *copied    ? absl::OkStatus()
+                                : Refused(entry, "its chunks do not make up the file's digest");
   if (s.ok()) {
     fchmod(out.get(), 0400);
     out.Reset();

@@ -63,8 +63,15 @@ class ChunkSplicer {
       const std::string& owner, const ::mlcube_remote::v1::ManifestEntry& entry) const;
   absl::Status StoreLocatedChunk(const std::string& owner,
                                  const ::mlcube_remote::v1::ManifestEntry& entry) const;
-  absl::Status CopyChunks(const std::string& owner, const ::mlcube_remote::v1::ChunkList& list,
-                          const ::mlcube_remote::v1::ManifestEntry& entry, int out) const;
+  // Writes the list's chunks into `out` in order; whether what was written
+  // has the entry's digest. A chunk read from inside a whole file is checked
+  // on its own only when `verify_chunks` (one that does not verify is
+  // forgotten there and the chunk is then FAILED_PRECONDITION, asked for
+  // again); without, the file's digest is the only check, one hash per byte.
+  absl::StatusOr<bool> CopyChunks(const std::string& owner,
+                                  const ::mlcube_remote::v1::ChunkList& list,
+                                  const ::mlcube_remote::v1::ManifestEntry& entry, int out,
+                                  bool verify_chunks) const;
 
   BlobStore* store_;
   BlobAccess* access_;

@@ -691,6 +691,38 @@ TEST_F(SyncTest, NewBigFileTravelsWholeAndItsChunksAreStillKnownAfterARestart) {
   ASSERT_NO_FATAL_FAILURE(PushExpectingOnlyTheAppendedMiB(big));
 }
 
+// The agent reads the chunks an append leaves unchanged from inside the
+// file's earlier version in the workspace, checking only the whole new file.
+// When that earlier version was rewritten in place (as a task could, keeping
+// its size and mtime), the check fails, the splice goes again chunk by chunk,
+// the rewritten chunk is asked for again, and the workspace gets the
+// laptop's bytes.
+TEST_F(SyncTest, AChunkSourceRewrittenInPlaceOnTheAgentIsNotSplicedIn) {
+  std::string big = RandomBytes(16 << 20, 41);
+  WriteFile(cube_ + "/workspace/data/ckpt.bin", big);
+  PushResult first = Push();
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string remote = Remote("workspace/data/ckpt.bin");
+  struct stat before;
+  ASSERT_EQ(stat(remote.c_str(), &before), 0);
+  {
+    mlcube::UniqueFd fd(open(remote.c_str(), O_WRONLY | O_CLOEXEC));
+    ASSERT_TRUE(fd) << strerror(errno);
+    const std::string rewritten(4096, 'X');
+    ASSERT_EQ(pwrite(fd.get(), rewritten.data(), rewritten.size(), 4 << 20),
+              static_cast<ssize_t>(rewritten.size()));
+  }
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(utimensat(AT_FDCWD, remote.c_str(), times, 0), 0);
+
+  big += RandomBytes(1 << 20, 42);
+  WriteFile(cube_ + "/workspace/data/ckpt.bin", big);
+  PushResult r = Push();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFile(remote), big);
+  EXPECT_GT(r.bytes_sent, 1 << 20);  // the new MiB and the rewritten chunk
+}
+
 // What a client that uses neither chunks nor compression does (as with an
 // agent that does not offer them): big files travel whole, and work.
 TEST_F(SyncTest, WithoutTheOptionalFeaturesFilesTravelWholeAndUncompressed) {
