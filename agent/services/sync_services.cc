@@ -55,6 +55,11 @@ void SyncServices::CreateWorkspaces(const StateLayout* layout, CubeJobs* jobs,
   commit.records = records_.get();
   commit.manifests = manifests;
   commit.locks = &locks_;
+  if (jobs != nullptr) {
+    commit.jobs_unfinished = [jobs](const std::string& owner, const std::string& cube_id) {
+      return !jobs->UnfinishedJobsOf(owner, cube_id).empty();
+    };
+  }
   committer_ = std::make_unique<CubeCommitter>(commit);
   snapshotter_ = std::make_unique<WorkspaceSnapshotter>(layout, store_.get(), index_.get(),
                                                         access_.get(), splicer_.get());

@@ -32,11 +32,12 @@ std::optional<v1::CubeSummary> CommitRecords::Read(const std::string& owner,
 }
 
 absl::Status CommitRecords::Write(const std::string& owner, const std::string& cube_id,
-                                  const v1Digest& manifest) {
+                                  const v1Digest& manifest, bool workspace_used) {
   v1::CubeSummary summary;
   summary.set_cube_id(cube_id);
   *summary.mutable_committed_manifest() = manifest;
   summary.set_committed_unix_ms(NowUnixMs());
+  summary.set_workspace_used(workspace_used);
   if (absl::Status s = MakeDirs(layout_->OwnerCommitsDir(owner)); !s.ok()) return s;
   return WriteFileAtomically(layout_->CommitFile(owner, cube_id), summary.SerializeAsString(),
                              0644);

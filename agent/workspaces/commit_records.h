@@ -30,9 +30,11 @@ class CommitRecords {
   std::optional<::mlcube_remote::v1::CubeSummary> Read(const std::string& owner,
                                                        const std::string& cube_id) const;
 
-  // Records `manifest` as the cube's commit, now.
-  absl::Status Write(const std::string& owner, const std::string& cube_id,
-                     const v1Digest& manifest);
+  // Records `manifest` as the cube's commit, now; `workspace_used` as the
+  // workspace's state from then on (true while a job of the cube may still
+  // write there).
+  absl::Status Write(const std::string& owner, const std::string& cube_id, const v1Digest& manifest,
+                     bool workspace_used = false);
 
   // Sets CubeSummary.workspace_used (a job used the workspace) until the
   // next commit. OK when the cube has no record or it is already set.

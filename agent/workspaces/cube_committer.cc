@@ -44,6 +44,24 @@ absl::Status CubeCommitter::Prepare(const std::string& owner, const std::string&
   return parts_.splicer->SpliceMissing(owner, next);
 }
 
+absl::StatusOr<WorkspaceMaterializer::PreviousOnDisk> CubeCommitter::PreviousOnDisk(
+    const std::string& owner, const std::string& cube_id, const v1::Manifest* previous,
+    bool dry_run) const {
+  using OnDisk = WorkspaceMaterializer::PreviousOnDisk;
+  const std::optional<v1::CubeSummary> record = parts_.records->Read(owner, cube_id);
+  const bool as_committed = previous != nullptr && record.has_value() && !record->workspace_used();
+  if (dry_run) return as_committed ? OnDisk::kAsCommitted : OnDisk::kCheck;
+  // Until this commit's record is written, the tree is not what the record
+  // says: marked as used, so that after a crash or a failure half-way the
+  // next commit looks at every entry again (and the client commits again).
+  if (record.has_value()) {
+    if (absl::Status s = parts_.records->MarkWorkspaceUsed(owner, cube_id); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("recording the commit's start: ", s.message()));
+    }
+  }
+  return as_committed ? OnDisk::kAsCommitted : OnDisk::kCheck;
+}
+
 absl::StatusOr<WorkspaceMaterializer::Result> CubeCommitter::Commit(
     const std::string& owner, const v1::CommitManifestRequest& request) {
   absl::StatusOr<v1::Manifest> next = ReadRequestedManifest(owner, request);
@@ -55,6 +73,9 @@ absl::StatusOr<WorkspaceMaterializer::Result> CubeCommitter::Commit(
   absl::MutexLock cube_lock(parts_.locks->For(owner, cube_id));
   // The previous commit, when its manifest is still readable.
   std::unique_ptr<v1::Manifest> previous = parts_.manifests->Of(owner, cube_id);
+  absl::StatusOr<WorkspaceMaterializer::PreviousOnDisk> on_disk =
+      PreviousOnDisk(owner, cube_id, previous.get(), request.dry_run());
+  if (!on_disk.ok()) return on_disk.status();
   if (!request.dry_run()) {
     const uid_t agent = geteuid();
     if (absl::Status s =
@@ -65,11 +86,17 @@ absl::StatusOr<WorkspaceMaterializer::Result> CubeCommitter::Commit(
   }
   absl::StatusOr<WorkspaceMaterializer::Result> result = materializer_.Apply(
       parts_.layout->CubeDir(owner, cube_id), previous.get(), *next, request.prune(),
-      request.dry_run(), [&](const v1Digest& d) { return parts_.access->Visible(owner, d); });
+      request.dry_run(), [&](const v1Digest& d) { return parts_.access->Visible(owner, d); },
+      *on_disk);
   parts_.quota->Invalidate(owner);
   if (!result.ok() || request.dry_run()) return result;
 
-  if (absl::Status s = parts_.records->Write(owner, cube_id, request.manifest_digest()); !s.ok()) {
+  // A job still running in the cube may write over what was just placed:
+  // the next commit looks at the disk again.
+  const bool jobs_unfinished = parts_.jobs_unfinished && parts_.jobs_unfinished(owner, cube_id);
+  if (absl::Status s =
+          parts_.records->Write(owner, cube_id, request.manifest_digest(), jobs_unfinished);
+      !s.ok()) {
     return s;
   }
   parts_.store->Touch(request.manifest_digest());

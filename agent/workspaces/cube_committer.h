@@ -10,6 +10,7 @@
 // (TreeAcl): nobody but the agent until a job adds the identity's task uid.
 // Commits of one cube are serialised (CubeLocks). Thread-safe.
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -39,6 +40,9 @@ class CubeCommitter {
     CommitRecords* records = nullptr;
     const CommittedManifests* manifests = nullptr;
     CubeLocks* locks = nullptr;
+    // Whether a job of the cube has not ended (its tasks may still write
+    // the workspace after the commit). Unset: an agent that runs no jobs.
+    std::function<bool(const std::string& owner, const std::string& cube_id)> jobs_unfinished;
   };
   explicit CubeCommitter(Parts parts) : parts_(parts), materializer_(parts.store, parts.index) {}
 
@@ -55,6 +59,14 @@ class CubeCommitter {
   // The quota check and splicing before a real commit.
   absl::Status Prepare(const std::string& owner, const std::string& cube_id,
                        const ::mlcube_remote::v1::Manifest& next) const;
+  // Whether the tree still is what `previous` (the cube's committed
+  // manifest) wrote: no job has used the workspace since that commit. A real
+  // commit marks the record as used before anything changes (its own record
+  // clears the mark), so a commit that does not finish leaves the next one
+  // looking at the disk.
+  absl::StatusOr<WorkspaceMaterializer::PreviousOnDisk> PreviousOnDisk(
+      const std::string& owner, const std::string& cube_id,
+      const ::mlcube_remote::v1::Manifest* previous, bool dry_run) const;
 
   Parts parts_;
   WorkspaceMaterializer materializer_;

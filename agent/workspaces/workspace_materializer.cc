@@ -247,6 +247,20 @@ absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
                    !target_exists, staged);
 }
 
+// Whether a commit writes `next` as it wrote `previous`: same type, mode and
+// content (digest and mtime, or symlink target).
+bool SameOnDisk(const ManifestEntry& previous, const ManifestEntry& next) {
+  if (previous.type() != next.type() || previous.mode() != next.mode()) return false;
+  switch (next.type()) {
+    case ENTRY_TYPE_FILE:
+      return SameDigest(previous.digest(), next.digest()) && previous.mtime_ns() == next.mtime_ns();
+    case ENTRY_TYPE_SYMLINK:
+      return previous.symlink_target() == next.symlink_target();
+    default:
+      return true;
+  }
+}
+
 using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point t) {
@@ -260,14 +274,16 @@ class MaterializeRun {
 
   MaterializeRun(BlobStore* store, WorkspaceBlobIndex* index, const std::string& root,
                  const Manifest* previous, const Manifest& next, bool dry_run,
-                 const WorkspaceMaterializer::BlobFilter& may_use)
+                 const WorkspaceMaterializer::BlobFilter& may_use,
+                 WorkspaceMaterializer::PreviousOnDisk previous_on_disk)
       : store_(store),
         index_(index),
         root_(root),
         previous_(previous),
         next_(next),
         dry_run_(dry_run),
-        may_use_(may_use) {}
+        may_use_(may_use),
+        previous_on_disk_(previous_on_disk) {}
 
   // Opens the root, creating it (and its parents) unless a dry run.
   absl::Status OpenRoot();
@@ -307,6 +323,7 @@ class MaterializeRun {
   const Manifest& next_;
   const bool dry_run_;
   const WorkspaceMaterializer::BlobFilter& may_use_;
+  const WorkspaceMaterializer::PreviousOnDisk previous_on_disk_;
   UniqueFd root_fd_;
   Result result_;
   std::vector<Staged> staged_;
@@ -361,6 +378,13 @@ absl::Status MaterializeRun::Plan() {
 absl::Status MaterializeRun::PlanEntry(
     const ManifestEntry& entry, int index, DirWalker* walker,
     const absl::flat_hash_map<absl::string_view, const ManifestEntry*>& old_entries) {
+  auto old_it = old_entries.find(entry.path());
+  const ManifestEntry* old = old_it == old_entries.end() ? nullptr : old_it->second;
+  if (old != nullptr && previous_on_disk_ == WorkspaceMaterializer::PreviousOnDisk::kAsCommitted &&
+      SameOnDisk(*old, entry)) {
+    if (entry.type() != ENTRY_TYPE_DIRECTORY) ++result_.files_unchanged;
+    return absl::OkStatus();
+  }
   auto [parent, name_view] = SplitParent(entry.path());
   const std::string name(name_view.data(), name_view.size());
   int dfd = -1;
@@ -379,8 +403,6 @@ absl::Status MaterializeRun::PlanEntry(
   if (entry.type() == ENTRY_TYPE_SYMLINK) {
     return PlanSymlink(entry, index, dfd, name, exists ? &st : nullptr);
   }
-  auto old_it = old_entries.find(entry.path());
-  const ManifestEntry* old = old_it == old_entries.end() ? nullptr : old_it->second;
   return PlanFile(entry, index, dfd, name, exists ? &st : nullptr, old);
 }
 
@@ -601,8 +623,8 @@ std::vector<const ManifestEntry*> Removals(const Manifest* previous, const Manif
 
 absl::StatusOr<WorkspaceMaterializer::Result> WorkspaceMaterializer::Apply(
     const std::string& root, const Manifest* previous, const Manifest& next, bool prune,
-    bool dry_run, const BlobFilter& may_use) const {
-  MaterializeRun run(store_, index_, root, previous, next, dry_run, may_use);
+    bool dry_run, const BlobFilter& may_use, PreviousOnDisk previous_on_disk) const {
+  MaterializeRun run(store_, index_, root, previous, next, dry_run, may_use, previous_on_disk);
   if (absl::Status s = run.OpenRoot(); !s.ok()) return s;
   Clock::time_point phase_start = Clock::now();
   // Phase 1: stage everything that changes.

@@ -55,6 +55,17 @@ class WorkspaceMaterializer {
   // view of the store, see BlobAccess). Unset: any blob present may be used.
   using BlobFilter = std::function<bool(const v1Digest&)>;
 
+  // What the tree under `root` is known to hold of the previous commit.
+  enum class PreviousOnDisk {
+    // Nothing: every entry of the next manifest is looked at on disk.
+    kCheck,
+    // Exactly what it wrote (that commit finished, and no job has used the
+    // workspace since: the agent alone writes there then). An entry the
+    // next manifest lists as the previous one did is taken as it is, with
+    // no look at the disk: an unchanged tree costs no walk.
+    kAsCommitted,
+  };
+
   // `root` is created when missing. `previous` may be null (first commit).
   // Both manifests must have passed ManifestValidator. With `dry_run`, only
   // counts what would change. A file to write whose blob is absent or not
@@ -62,7 +73,8 @@ class WorkspaceMaterializer {
   absl::StatusOr<Result> Apply(const std::string& root,
                                const ::mlcube_remote::v1::Manifest* previous,
                                const ::mlcube_remote::v1::Manifest& next, bool prune, bool dry_run,
-                               const BlobFilter& may_use = nullptr) const;
+                               const BlobFilter& may_use = nullptr,
+                               PreviousOnDisk previous_on_disk = PreviousOnDisk::kCheck) const;
 
  private:
   BlobStore* store_;

@@ -20,6 +20,7 @@
 #include "tests/integration/hello_cube_fixture.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace mlcube {
 namespace {
@@ -83,6 +84,37 @@ TEST_F(RunEndToEndTest, InputsAJobChangedAreRestoredByTheNextPush) {
   CommandResult noop = Cli({"sync", "push", Cube()});
   ASSERT_EQ(noop.exit_code, 0) << noop.err;
   EXPECT_THAT(noop.out + noop.err, HasSubstr("up to date"));
+}
+
+// A push while a job of the cube still runs leaves its workspace marked as
+// used: the task may still write over an input after that commit, so the
+// next push commits again and looks at the disk.
+TEST_F(RunEndToEndTest, APushWhileAJobRunsLeavesTheNextPushLookingAtTheDisk) {
+  WriteHosts("docker", "120");
+  CommandResult submitted = Cli({"run", Cube(), "--task=count", "--detach"});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  const std::string job = submitted.out.substr(0, submitted.out.find('\n'));
+  ASSERT_TRUE(::mlcube::testing::WaitUntil(
+      [&] {
+        return Cli({"logs", job}).out.find("tick 1") != std::string::npos;
+      },
+      60))
+      << Cli({"logs", job}).out;
+  CommandResult during = Cli({"sync", "push", Cube()});
+  ASSERT_EQ(during.exit_code, 0) << during.err;
+  std::string cube_dir;
+  ASSERT_EQ(mlcube_test::Shell("ls -d " + agent_->state_dir() + "/cubes/uid-*/hello-*", &cube_dir),
+            0);
+  cube_dir.erase(cube_dir.find_last_not_of('\n') + 1);
+  const std::string remote_names = cube_dir + "/workspace/names.txt";
+  const std::string original = ReadFileContent(Workspace() + "/names.txt");
+  // What the running task writing into its input would leave behind.
+  ASSERT_EQ(mlcube_test::Shell("echo Mallory > " + remote_names), 0);
+  CommandResult after = Cli({"sync", "push", Cube()});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_THAT(after.out + after.err, Not(HasSubstr("up to date")));
+  EXPECT_EQ(ReadFileContent(remote_names), original);
+  EXPECT_EQ(Cli({"cancel", job}).exit_code, 0);
 }
 
 // `sync pull --job` fetches the outputs where the job wrote them: with its

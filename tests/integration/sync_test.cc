@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include "agent/state/state_layout.h"
+#include "agent/workspaces/commit_records.h"
 #include "common/content_chunker.h"
 #include "common/digest.h"
 #include "common/unique_fd.h"
@@ -192,7 +194,13 @@ TEST_F(SyncTest, DeletedFileIsPrunedButTaskOutputsStay) {
 
 TEST_F(SyncTest, InputRewrittenByATaskIsRestoredByTheNextPush) {
   ASSERT_EQ(Push().exit_code, 0);
-  // A task scribbles over an input on the agent; the user edits another file.
+  // A job starts in the cube (the agent marks its workspace used, as the job
+  // manager does), its task scribbles over an input; the user edits another
+  // file.
+  const StateLayout layout(agent_.state_dir(), agent_.state_dir() + "/images");
+  ASSERT_TRUE(CommitRecords(&layout)
+                  .MarkWorkspaceUsed("uid-" + std::to_string(getuid()), CubeId(cube_))
+                  .ok());
   WriteFile(Remote("workspace/data/big.bin"), "scribbled by a task");
   WriteFile(cube_ + "/workspace/data/small.txt", "next version\n");
   PushResult r = Push();
@@ -526,6 +534,52 @@ TEST_F(SyncTest, ManifestWithBadPathsIsRefusedNamingThePath) {
     EXPECT_THAT(s.error_message(), HasSubstr(shown));
   }
   EXPECT_FALSE(std::filesystem::exists(agent_.state_dir() + "/escape"));
+}
+
+// A commit marks the cube's record before it changes anything and its own
+// record clears the mark: one that fails on the way leaves the next push
+// committing again and looking at every file on disk (a file gone from the
+// workspace stands here for what a commit that stopped half-way leaves).
+TEST_F(SyncTest, ACommitThatFailsOnTheWayLeavesTheNextOneLookingAtTheDisk) {
+  ASSERT_EQ(Push().exit_code, 0);
+  v1::Manifest m;
+  auto* dir = m.add_entries();
+  dir->set_path("workspace");
+  dir->set_type(v1::ENTRY_TYPE_DIRECTORY);
+  dir->set_mode(0755);
+  auto* file = m.add_entries();
+  file->set_path("workspace/never-sent.txt");
+  file->set_type(v1::ENTRY_TYPE_FILE);
+  file->set_mode(0644);
+  *file->mutable_digest() = DigestOf("never sent");
+  const std::string bytes = m.SerializeAsString();
+  v1::ContentStore::Stub cas(agent_.Channel());
+  v1::BatchUploadBlobsRequest up;
+  auto* blob = up.add_blobs();
+  *blob->mutable_digest() = DigestOf(bytes);
+  blob->set_data(bytes);
+  v1::BatchUploadBlobsResponse up_response;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(cas.BatchUploadBlobs(&c1, up, &up_response).ok());
+  v1::Workspaces::Stub ws(agent_.Channel());
+  v1::CommitManifestRequest commit;
+  commit.set_cube_id(CubeId(cube_));
+  *commit.mutable_manifest_digest() = DigestOf(bytes);
+  v1::CommitManifestResponse response;
+  grpc::ClientContext c2;
+  grpc::Status failed = ws.CommitManifest(&c2, commit, &response);
+  ASSERT_EQ(failed.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << failed.error_message();
+  grpc::ClientContext c3;
+  v1::ListCubesResponse cubes;
+  ASSERT_TRUE(ws.ListCubes(&c3, v1::ListCubesRequest(), &cubes).ok());
+  ASSERT_EQ(cubes.cubes_size(), 1);
+  EXPECT_TRUE(cubes.cubes(0).workspace_used());
+
+  ASSERT_EQ(unlink(Remote("workspace/data/big.bin").c_str()), 0);
+  PushResult again = Push();
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.out, ::testing::Not(HasSubstr("already up to date")));
+  EXPECT_EQ(ReadFile(Remote("workspace/data/big.bin")), RandomBytes(3 << 20, 1));
 }
 
 TEST_F(SyncTest, ChunkWithWrongDigestIsRefused) {

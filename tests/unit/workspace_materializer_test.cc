@@ -128,6 +128,45 @@ TEST_F(WorkspaceMaterializerTest, WritesTreeAndSkipsUnchanged) {
   EXPECT_EQ(again->files_unchanged, 3);
 }
 
+// With the tree known to be what the previous commit wrote, entries listed
+// as before are taken as they are without a look at the disk (a file gone
+// from it stays gone: it proves nothing was looked at), while changed and
+// new entries are written as always. Without that knowledge the same
+// commit looks and restores.
+TEST_F(WorkspaceMaterializerTest, AnUntouchedTreeIsNotWalkedForUnchangedEntries) {
+  Manifest m;
+  AddDir(&m, "d");
+  AddFile(&m, "d/a", "alpha");
+  AddFile(&m, "d/b", "beta");
+  AddLink(&m, "d/l", "a");
+  WorkspaceMaterializer mat(store_.get(), &index_);
+  const std::string root = dir_ / "cubes/uid-1/c1";
+  ASSERT_TRUE(mat.Apply(root, nullptr, m, true, false).ok());
+  ASSERT_EQ(unlink((root + "/d/a").c_str()), 0);
+
+  Manifest next = m;
+  AddFile(&next, "d/c", "gamma");  // new
+  for (auto& e : *next.mutable_entries()) {
+    if (e.path() == "d/b") *e.mutable_digest() = DigestOf("beta 2");  // changed
+  }
+  ASSERT_TRUE(store_->Put(DigestOf("beta 2"), "beta 2").ok());
+  auto trusted = mat.Apply(root, &m, next, true, false, nullptr,
+                           WorkspaceMaterializer::PreviousOnDisk::kAsCommitted);
+  ASSERT_TRUE(trusted.ok()) << trusted.status();
+  EXPECT_EQ(trusted->files_written, 2);    // d/b and d/c
+  EXPECT_EQ(trusted->files_unchanged, 2);  // d/a and d/l, not looked at
+  EXPECT_EQ(ReadFile(root + "/d/b"), "beta 2");
+  EXPECT_EQ(ReadFile(root + "/d/c"), "gamma");
+  EXPECT_NE(access((root + "/d/a").c_str(), F_OK), 0);
+
+  ASSERT_TRUE(store_->Put(DigestOf("alpha"), "alpha").ok());  // moved out by the first commit
+  auto checked = mat.Apply(root, &next, next, true, false, nullptr,
+                           WorkspaceMaterializer::PreviousOnDisk::kCheck);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  EXPECT_EQ(checked->files_written, 1);
+  EXPECT_EQ(ReadFile(root + "/d/a"), "alpha");
+}
+
 // Tasks mount the workspace: its files and directories get no other bits
 // on disk (TreeAcl); the cube's other files keep the laptop's modes (builds
 // copy them into images). Moved and copied files alike.
