@@ -598,20 +598,25 @@ void JobManager::StartQueuedLocked() {
   if (stopping_) return;
   queue_.StartWhatMay([this](const QueuedJob& queued, const std::vector<GpuDevice>& devices)
                           ABSL_NO_THREAD_SAFETY_ANALYSIS {  // called under mu_
-                            auto it = jobs_.find(queued.id);
-                            if (stopping_ || it == jobs_.end()) return false;
-                            Job& job = it->second->job;
-                            if (!devices.empty()) {
-                              RecordAllocatedDevices(devices, &job);
-                              job.clear_reason();
-                            }
-                            if (SpawnJobThreadLocked(it->second)) return true;
-                            if (!devices.empty()) job.clear_gpus();
-                            return false;
+                            return StartQueuedJobLocked(queued, devices);
                           });
   for (const auto& [id, reason] : queue_.GpuWaitReasons()) {
     if (auto it = jobs_.find(id); it != jobs_.end()) it->second->job.set_reason(reason);
   }
+}
+
+bool JobManager::StartQueuedJobLocked(const QueuedJob& queued,
+                                      const std::vector<GpuDevice>& devices) {
+  auto it = jobs_.find(queued.id);
+  if (stopping_ || it == jobs_.end()) return false;
+  Job& job = it->second->job;
+  if (!devices.empty()) {
+    RecordAllocatedDevices(devices, &job);
+    job.clear_reason();
+  }
+  if (SpawnJobThreadLocked(it->second)) return true;
+  if (!devices.empty()) job.clear_gpus();
+  return false;
 }
 
 GpuRequest JobManager::RestoreGpusLocked(const Entry& entry) {

@@ -180,6 +180,11 @@ class JobManager : public CubeJobs {
   // Starts the queued jobs that may start (JobQueue::StartWhatMay); those
   // left waiting for GPUs say why (reason).
   void StartQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // JobQueue::Starter: the job's thread started, with `devices` recorded on
+  // it (none: it needs none or holds its own); false (nothing changed) when
+  // the agent stops or no thread can be had.
+  bool StartQueuedJobLocked(const QueuedJob& queued, const std::vector<GpuDevice>& devices)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A job found on disk: the devices it needs, and those its record says it
   // holds given back to it (a job re-attached after a restart keeps them).
   GpuRequest RestoreGpusLocked(const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
