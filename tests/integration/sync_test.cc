@@ -136,6 +136,28 @@ class SyncTest : public ::testing::Test {
 
   // The id `sync push` gives a cube by default.
   static std::string CubeId(const std::string& dir) { return SyncClient::DefaultCubeId(dir); }
+  // Uploads `manifest` and commits it as `cube_id` over raw gRPC, as a
+  // client of our own could; the commit's status.
+  grpc::Status CommitOverGrpc(const v1::Manifest& manifest, const std::string& cube_id) {
+    const std::string bytes = manifest.SerializeAsString();
+    v1::ContentStore::Stub cas(agent_.Channel());
+    v1::BatchUploadBlobsRequest up;
+    auto* blob = up.add_blobs();
+    *blob->mutable_digest() = DigestOf(bytes);
+    blob->set_data(bytes);
+    v1::BatchUploadBlobsResponse up_response;
+    grpc::ClientContext upload;
+    grpc::Status uploaded = cas.BatchUploadBlobs(&upload, up, &up_response);
+    EXPECT_TRUE(uploaded.ok()) << "uploading the manifest: " << uploaded.error_message();
+    if (!uploaded.ok()) return uploaded;
+    v1::Workspaces::Stub ws(agent_.Channel());
+    v1::CommitManifestRequest commit;
+    commit.set_cube_id(cube_id);
+    *commit.mutable_manifest_digest() = DigestOf(bytes);
+    v1::CommitManifestResponse response;
+    grpc::ClientContext ctx;
+    return ws.CommitManifest(&ctx, commit, &response);
+  }
   std::string Remote(const std::string& rel, const std::string& cube = "") const {
     return agent_.state_dir() + "/cubes/uid-" + std::to_string(getuid()) + "/" +
            CubeId(cube.empty() ? cube_ : cube) + "/" + rel;
@@ -504,8 +526,6 @@ TEST_F(SyncTest, OversizedManifestAndOverflowingReadAreRefusedUpFront) {
 // --- Faults, over raw gRPC ---------------------------------------------------
 
 TEST_F(SyncTest, ManifestWithBadPathsIsRefusedNamingThePath) {
-  v1::ContentStore::Stub cas(agent_.Channel());
-  v1::Workspaces::Stub ws(agent_.Channel());
   for (const std::string& bad : {std::string("../escape"), std::string("/abs/path"),
                                  std::string("a//b"), std::string("nul\0byte", 8)}) {
     v1::Manifest m;
@@ -513,20 +533,7 @@ TEST_F(SyncTest, ManifestWithBadPathsIsRefusedNamingThePath) {
     e->set_path(bad);
     e->set_type(v1::ENTRY_TYPE_FILE);
     *e->mutable_digest() = DigestOf("x");
-    const std::string bytes = m.SerializeAsString();
-    v1::BatchUploadBlobsRequest up;
-    auto* blob = up.add_blobs();
-    *blob->mutable_digest() = DigestOf(bytes);
-    blob->set_data(bytes);
-    v1::BatchUploadBlobsResponse up_response;
-    grpc::ClientContext c1;
-    ASSERT_TRUE(cas.BatchUploadBlobs(&c1, up, &up_response).ok());
-    v1::CommitManifestRequest commit;
-    commit.set_cube_id("evil");
-    *commit.mutable_manifest_digest() = DigestOf(bytes);
-    v1::CommitManifestResponse response;
-    grpc::ClientContext c2;
-    grpc::Status s = ws.CommitManifest(&c2, commit, &response);
+    grpc::Status s = CommitOverGrpc(m, "evil");
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
     // Quoted printable: a NUL shows as \x00.
     std::string shown = bad;
@@ -552,23 +559,9 @@ TEST_F(SyncTest, ACommitThatFailsOnTheWayLeavesTheNextOneLookingAtTheDisk) {
   file->set_type(v1::ENTRY_TYPE_FILE);
   file->set_mode(0644);
   *file->mutable_digest() = DigestOf("never sent");
-  const std::string bytes = m.SerializeAsString();
-  v1::ContentStore::Stub cas(agent_.Channel());
-  v1::BatchUploadBlobsRequest up;
-  auto* blob = up.add_blobs();
-  *blob->mutable_digest() = DigestOf(bytes);
-  blob->set_data(bytes);
-  v1::BatchUploadBlobsResponse up_response;
-  grpc::ClientContext c1;
-  ASSERT_TRUE(cas.BatchUploadBlobs(&c1, up, &up_response).ok());
-  v1::Workspaces::Stub ws(agent_.Channel());
-  v1::CommitManifestRequest commit;
-  commit.set_cube_id(CubeId(cube_));
-  *commit.mutable_manifest_digest() = DigestOf(bytes);
-  v1::CommitManifestResponse response;
-  grpc::ClientContext c2;
-  grpc::Status failed = ws.CommitManifest(&c2, commit, &response);
+  grpc::Status failed = CommitOverGrpc(m, CubeId(cube_));
   ASSERT_EQ(failed.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << failed.error_message();
+  v1::Workspaces::Stub ws(agent_.Channel());
   grpc::ClientContext c3;
   v1::ListCubesResponse cubes;
   ASSERT_TRUE(ws.ListCubes(&c3, v1::ListCubesRequest(), &cubes).ok());
