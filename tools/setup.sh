@@ -30,6 +30,12 @@ fi
 BUILD_TYPE=RelWithDebInfo
 [[ "${1:-}" == "--debug" ]] && BUILD_TYPE=Debug
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" >/dev/null
-ninja -C build -j"$(nproc)" | grep -vE '^\[[0-9]+/[0-9]+\] (Building|Linking)' || true
+# A first build takes minutes: one progress line per 5 percent or 30 s, with the
+# compiler's warnings and errors as they come; a failed build fails setup.
+echo "setup: building build/ ($BUILD_TYPE, $(nproc) jobs)" >&2
+if ! bash tools/ninja-progress.sh --prefix=setup -C build -j"$(nproc)"; then
+  echo "setup: the build failed (the errors are above)" >&2
+  exit 1
+fi
 test -x build/controller/mlcube-remote && test -x build/agent/mlcube-agent
 echo "setup: built build/controller/mlcube-remote and build/agent/mlcube-agent" >&2
