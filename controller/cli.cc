@@ -13,6 +13,7 @@
 #include "controller/commands/run_command.h"
 #include "controller/commands/runs_command.h"
 #include "controller/commands/sync_command.h"
+#include "controller/commands/ui_command.h"
 #include "controller/terminal/console.h"
 #include "controller/terminal/exit_codes.h"
 
@@ -130,6 +131,8 @@ int RunCli(int argc, char** argv, const ControllerEnvironment& env) {
   CLI::App* runs = AddRunsCommand(&app, &runs_options);
   PlotCommandOptions plot_options;
   CLI::App* plot = AddPlotCommand(&app, &plot_options);
+  UiCommandOptions ui_options;
+  CLI::App* ui = AddUiCommand(&app, &ui_options);
 
   if (std::optional<int> exit_code = Parse(app, argc, argv)) return *exit_code;
 
@@ -142,6 +145,8 @@ int RunCli(int argc, char** argv, const ControllerEnvironment& env) {
   runs_options.hosts_lookup = hosts_lookup;
   if (runs->parsed()) return RunRunsCommand(runs_options, console, std::cout);
   if (plot->parsed()) return RunPlotCommand(plot_options, console, std::cout);
+  ui_options.hosts_lookup = hosts_lookup;
+  if (ui->parsed()) return RunUiCommand(ui_options, console, std::cout);
   job_options.hosts_lookup = hosts_lookup;
   for (RunCommandOptions* options : {&run_options, &configure_options}) {
     options->hosts_lookup = hosts_lookup;

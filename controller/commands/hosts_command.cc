@@ -1,6 +1,5 @@
 #include "controller/commands/hosts_command.h"
 
-#include <chrono>
 #include <future>
 #include <vector>
 
@@ -8,52 +7,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "controller/hosts/hosts_file.h"
-#include "controller/install/agent_connector.h"
+#include "controller/remote/host_probe.h"
 #include "controller/terminal/exit_codes.h"
 #include "controller/terminal/progress_reporter.h"
-#include "controller/transport/agent_connection.h"
 
 namespace mlcube {
-namespace {
-
-struct HostReport {
-  std::string name;
-  std::string address;
-  bool reachable = false;
-  std::string error;
-  mlcube_remote::v1::AgentInfo info;
-  double round_trip_ms = 0;
-};
-
-HostReport Probe(const HostEntry& host) {
-  HostReport report;
-  report.name = host.name;
-  report.address = host.has_ssh ? absl::StrCat("ssh://", host.ssh.host) : host.address;
-  absl::StatusOr<std::unique_ptr<AgentConnection>> connection = ConnectToAgent(host);
-  if (!connection.ok()) {
-    report.error = std::string(connection.status().message());
-    return report;
-  }
-  // The first call pays for connecting; the second measures a round trip.
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    auto context = AgentConnection::Context(std::chrono::milliseconds(attempt == 0 ? 5000 : 2000));
-    const auto start = std::chrono::steady_clock::now();
-    grpc::Status status =
-        (*connection)
-            ->agent()
-            .GetInfo(context.get(), mlcube_remote::v1::GetInfoRequest(), &report.info);
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    if (!status.ok()) {
-      report.error = status.error_message();
-      return report;
-    }
-    report.round_trip_ms = std::chrono::duration<double, std::milli>(elapsed).count();
-  }
-  report.reachable = true;
-  return report;
-}
-
-}  // namespace
 
 int RunHostsCommand(const HostsLookup& hosts_lookup, const Console& console, std::ostream& out) {
   absl::StatusOr<HostsFile> hosts = LoadHostsFile(hosts_lookup);
@@ -66,7 +24,7 @@ int RunHostsCommand(const HostsLookup& hosts_lookup, const Console& console, std
   }
   std::vector<std::future<HostReport>> probes;
   for (const auto& [name, host] : hosts->hosts) {
-    probes.push_back(std::async(std::launch::async, Probe, host));
+    probes.push_back(std::async(std::launch::async, ProbeHost, host));
   }
   bool all_reachable = true;
   out << absl::StrFormat("%-12s %-8s %-10s %-38s %-6s %-10s %-9s %s\n", "HOST", "STATUS", "AGENT",

@@ -12,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
-#include "common/job_state_name.h"
 #include "controller/hosts/hosts_file.h"
 #include "controller/install/agent_connector.h"
 #include "controller/sweeps/curve_plot.h"
@@ -85,13 +84,8 @@ void Refresh(const HostsLookup& hosts_lookup, const std::string& workspace,
             absl::StrCat("--refresh: run ", sweep.id, "/", run.id, ": ", status.error_message()));
         continue;
       }
-      run.state = JobStateName(job.state());
-      run.started_unix_ms = job.started_unix_ms();
-      run.finished_unix_ms = job.finished_unix_ms();
-      run.exit_code = job.exit_code();
-      run.reason = job.reason();
       std::string metrics_error;
-      LiveMetrics::Apply(job, &run, &metrics_error);
+      ApplyJobToRun(job, &run, &metrics_error);
       if (!metrics_error.empty()) {
         console.Verbose(absl::StrCat("run ", sweep.id, "/", run.id, ": metrics: ", metrics_error));
       }
@@ -118,19 +112,9 @@ void NoteLiveValues(const std::vector<SweepRecord>& sweeps, const RunsCommandOpt
   }
 }
 
-// "lr=0.1 batch=32" from the run's values (the key path's last part).
-std::string CurveLabel(const RunRecord& run) {
-  std::vector<std::string> parts;
-  for (const auto& [label, value] : run.values) {
-    parts.push_back(absl::StrCat(label.substr(label.find_last_of(":.") + 1), "=", value));
-  }
-  if (run.repetition > 0 || parts.empty()) parts.push_back(absl::StrCat("#", run.id));
-  return absl::StrJoin(parts, " ");
-}
-
 Curve CurveOf(const RunRecord& run, const std::vector<MetricsStep>& steps,
               const PlotCommandOptions& options) {
-  Curve curve{CurveLabel(run), {}};
+  Curve curve{run.Label(), {}};
   for (size_t i = 0; i < steps.size(); ++i) {
     auto y = steps[i].find(options.y);
     if (y == steps[i].end()) continue;

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "common/job_state_name.h"
 #include "controller/sweeps/metrics_reader.h"
 
 namespace mlcube {
@@ -24,6 +25,15 @@ bool LiveMetrics::Apply(const mlcube_remote::v1::Job& job, RunRecord* run, std::
   run->metrics = std::move(*values);
   run->metrics_live = true;
   return true;
+}
+
+void ApplyJobToRun(const mlcube_remote::v1::Job& job, RunRecord* run, std::string* metrics_error) {
+  run->state = JobStateName(job.state());
+  run->started_unix_ms = job.started_unix_ms();
+  run->finished_unix_ms = job.finished_unix_ms();
+  run->exit_code = job.exit_code();
+  run->reason = job.reason();
+  LiveMetrics::Apply(job, run, metrics_error);
 }
 
 }  // namespace mlcube

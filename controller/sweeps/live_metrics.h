@@ -24,6 +24,11 @@ class LiveMetrics {
                     std::string* error = nullptr);
 };
 
+// A run as its job stands on the agent: state, times, exit code, reason,
+// then LiveMetrics::Apply (whose error, if any, goes to `metrics_error`).
+void ApplyJobToRun(const mlcube_remote::v1::Job& job, RunRecord* run,
+                   std::string* metrics_error = nullptr);
+
 }  // namespace mlcube
 
 #endif  // MLCUBE_REMOTE_CONTROLLER_SWEEPS_LIVE_METRICS_H_

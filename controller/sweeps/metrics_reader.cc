@@ -129,13 +129,18 @@ absl::StatusOr<std::map<std::string, std::string>> MetricsReader::ParseLatest(
 absl::StatusOr<std::vector<MetricsStep>> MetricsReader::ReadCurve(const std::string& path) {
   absl::StatusOr<std::string> text = ReadBounded(path);
   if (!text.ok()) return text.status();
+  return ParseCurve(*text, path);
+}
+
+absl::StatusOr<std::vector<MetricsStep>> MetricsReader::ParseCurve(const std::string& text,
+                                                                   const std::string& path) {
   std::vector<std::map<std::string, std::string>> raw;
   if (IsJsonLines(path)) {
-    absl::StatusOr<std::vector<std::map<std::string, std::string>>> steps = ParseLines(*text, path);
+    absl::StatusOr<std::vector<std::map<std::string, std::string>>> steps = ParseLines(text, path);
     if (!steps.ok()) return steps.status();
     raw = std::move(*steps);
   } else {
-    absl::StatusOr<std::map<std::string, std::string>> values = FlattenText(*text, path);
+    absl::StatusOr<std::map<std::string, std::string>> values = FlattenText(text, path);
     if (!values.ok()) return values.status();
     raw.push_back(std::move(*values));
   }

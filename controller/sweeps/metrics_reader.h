@@ -40,6 +40,11 @@ class MetricsReader {
 
   // Every step of a JSON-lines file; a YAML/JSON file is one step.
   static absl::StatusOr<std::vector<MetricsStep>> ReadCurve(const std::string& path);
+
+  // ReadCurve of `text` (a file's content or the agent's tail of it);
+  // `path` decides the format and is named in errors.
+  static absl::StatusOr<std::vector<MetricsStep>> ParseCurve(const std::string& text,
+                                                             const std::string& path);
 };
 
 }  // namespace mlcube

@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/file_util.h"
 #include "common/safe_path.h"
 #include "common/yaml_field_reader.h"
@@ -231,6 +232,15 @@ std::vector<SweepRecord> SweepRecord::LoadAll(const std::string& workspace,
     return a.created_unix_ms < b.created_unix_ms;
   });
   return records;
+}
+
+std::string RunRecord::Label() const {
+  std::vector<std::string> parts;
+  for (const auto& [label, value] : values) {
+    parts.push_back(absl::StrCat(label.substr(label.find_last_of(":.") + 1), "=", value));
+  }
+  if (repetition > 0 || parts.empty()) parts.push_back(absl::StrCat("#", id));
+  return absl::StrJoin(parts, " ");
 }
 
 }  // namespace mlcube

@@ -41,6 +41,10 @@ struct RunRecord {
   // of its metrics file), not from the pulled file.
   bool metrics_live = false;
 
+  // "lr=0.1 batch=32": the run's values by the last part of each axis label
+  // (its id "#r003" added for repetitions, or alone without values).
+  std::string Label() const;
+
   bool finished() const {
     return state == "SUCCEEDED" || state == "FAILED" || state == "CANCELLED";
   }
