@@ -20,10 +20,11 @@ bash tools/setup.sh
 # the Debian package the systemd-host tests install), shellcheck (every shell script of the
 # project, the agent's host-side installer included, is checked before anything runs),
 # prometheus and curl (a real Prometheus server scrapes the agent's metrics),
-# e2fsprogs (the soak's small state filesystem).
+# e2fsprogs (the soak's small state filesystem), chromium, chromium-driver and
+# python3-selenium (the dashboard's pages in a real headless browser).
 test_packages=()
 for package in openssh-server openssh-client iproute2 rsync binutils gnuplot-nox debootstrap \
-  dpkg-dev shellcheck prometheus curl e2fsprogs; do
+  dpkg-dev shellcheck prometheus curl e2fsprogs chromium chromium-driver python3-selenium; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
     || test_packages+=("$package")
 done

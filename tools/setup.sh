@@ -10,6 +10,7 @@ BUILD_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssh-dev libyaml-cpp-dev libgtest-dev libgmock-dev libcli11-dev libssl-dev
   libzstd-dev libacl1-dev binutils
+  libcpp-httplib-dev nlohmann-json3-dev libjs-chart.js
 )
 
 SUDO=()

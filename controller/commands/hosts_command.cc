@@ -20,7 +20,7 @@ int RunHostsCommand(const HostsLookup& hosts_lookup, const Console& console, std
     return kExitBadInput;
   }
   if (hosts->path.empty()) {
-    console.Info("no hosts file; using the built-in host 'local' (see README: hosts file)");
+    console.Info("no hosts file; using the built-in host 'local' (see docs/hosts-file.md)");
   }
   std::vector<std::future<HostReport>> probes;
   for (const auto& [name, host] : hosts->hosts) {

@@ -204,6 +204,10 @@ absl::StatusOr<json> DashboardData::Curves(const std::string& sweep_id) {
   json runs = json::array();
   for (const RunRecord& run : one.front().runs) {
     if (sweep->metrics_path.empty()) break;
+    if (run.job_id.empty() || run.state == "QUEUED" || run.state == "PENDING") {
+      runs.push_back(CurveJson(run, {}, "none"));  // nothing written yet
+      continue;
+    }
     const std::string pulled = absl::StrCat(workspace_, "/", run.run_dir, "/", sweep->metrics_path);
     const bool going_on = !run.finished() && !run.job_id.empty();
     absl::StatusOr<std::vector<MetricsStep>> steps =

@@ -16,6 +16,7 @@
 #include "controller/sweeps/sweep_record.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/hello_cube_fixture.h"
+#include "tests/integration/train_cube.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/temp_dir.h"
 
@@ -317,44 +318,7 @@ class SweepLiveMetricsTest : public SweepEndToEndTest {
   void SetUp() override {
     SweepEndToEndTest::SetUp();
     if (HasFatalFailure()) return;
-    const std::string cube = dir_.path() + "/hello";
-    std::string yaml = ReadFileContent(cube + "/mlcube.yaml");
-    yaml.replace(yaml.find("tasks:\n"), 7,
-                 "tasks:\n  train:\n    parameters: {inputs: {}, outputs: {metrics_dir: "
-                 "{type: directory, default: metrics/}}}\n");
-    dir_.WriteFile("hello/mlcube.yaml", yaml);
-    // Steps 1-3 (loss 0.35, 0.25, 0.15), half of step 4, a pause of
-    // TRAIN_HOLD seconds, then the rest of step 4 (loss 0.05). With
-    // PLANT_LINK it only plants metrics/log.jsonl -> PLANT_LINK.
-    std::string script = ReadFileContent(cube + "/build/hello.sh");
-    script.replace(script.find("shift\n"), 6, R"(shift
-if [ "$task" = train ]; then
-  out=""
-  for arg in "$@"; do case "$arg" in --metrics_dir=*) out=${arg#--metrics_dir=} ;; esac; done
-  mkdir -p "$out" || exit 2
-  if [ -n "$PLANT_LINK" ]; then
-    ln -s "$PLANT_LINK" "$out/log.jsonl" && echo "train: planted a link"
-    sleep "${TRAIN_HOLD:-30}"
-    exit 0
-  fi
-  for i in 1 2 3; do
-    echo "{\"step\": $i, \"loss\": 0.$((4 - i))5}" >> "$out/log.jsonl"
-    echo "train: step $i"
-  done
-  printf '{"step": 4, "lo' >> "$out/log.jsonl"
-  sleep "${TRAIN_HOLD:-30}"
-  echo 'ss": 0.05}' >> "$out/log.jsonl"
-  echo "train: done"
-  exit 0
-fi
-)");
-    dir_.WriteFile("hello/build/hello.sh", script);
-    // The agent tags its build per identity (mlcube-local/OWNER:NAME-HASH)
-    // and builds only when that is missing: drop an earlier script's build.
-    ASSERT_EQ(mlcube_test::Shell("docker images -q --filter "
-                                 "'reference=mlcube-local/*:mlcube-metrics-e2e_hello_1-*' | "
-                                 "xargs -r docker rmi -f >/dev/null"),
-              0);
+    mlcube_test::AddTrainTask(dir_, kImage);
   }
 
   void WriteTrainHosts(const std::string& env) {
