@@ -5,6 +5,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <memory>
@@ -101,6 +102,27 @@ TEST_F(DashboardEndToEndTest, RequestsWithoutTheTokenOrFromAnotherHostAreRefused
             "403");
   CommandResult status = Cli({"status", job});
   EXPECT_THAT(status.out, ::testing::Not(HasSubstr("CANCELLED"))) << status.out;
+  Cli({"cancel", job});
+}
+
+// Ctrl-C ends the dashboard promptly even while a job page follows a log
+// that goes on; the job goes on too.
+TEST_F(DashboardEndToEndTest, CtrlCStopsTheDashboardWhileALogIsFollowed) {
+  const std::string url = StartUi();
+  ASSERT_FALSE(url.empty());
+  const std::string base = url.substr(0, url.find("/?token="));
+  const std::string jar = dir_.path() + "/cookies";
+  ASSERT_EQ(HttpStatus(url, {"-c", jar}), "303");
+  const std::string job = Detached("count");
+  BackgroundCommand follower(
+      {"/usr/bin/curl", "-s", "-N", "-b", jar, base + "/api/events?host=local&id=" + job});
+  ASSERT_TRUE(
+      WaitUntil([&] { return follower.OutputSoFar().find("tick 2") != std::string::npos; }, 60))
+      << follower.OutputSoFar();
+  ASSERT_EQ(::kill(ui_->pid(), SIGINT), 0);
+  CommandResult stopped = ui_->Wait(10);
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_THAT(Cli({"status", job}).out, HasSubstr("RUNNING"));
   Cli({"cancel", job});
 }
 

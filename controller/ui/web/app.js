@@ -112,7 +112,7 @@ async function hostsView() {
         el('td', {}, el('span', { class: 'up' }, 'up')),
         el('td', {}, h.agent_version, ' ', h.version_skew ? el('span', { class: 'skew', title: 'this controller is ' + state.version }, 'skew') : null),
         el('td', {}, h.runtimes.map((r) => r.name + ' ' + r.version).join(', ') || '-'),
-        el('td', {}, (slurm ? 'slurm' : 'local') + ': ' + count(h.name, ['RUNNING', 'PREPARING']) + ' running, ' + count(h.name, ['QUEUED']) + ' pending'),
+        el('td', {}, count(h.name, ['RUNNING', 'PREPARING']) + ' running, ' + count(h.name, ['QUEUED']) + ' pending' + (slurm ? ' (Slurm)' : '')),
         el('td', {}, gpus),
         el('td', { class: 'num' }, bytes(h.free_bytes)),
         el('td', { class: 'num' }, bytes(h.stored_bytes) + (h.limit_stored_bytes ? ' of ' + bytes(h.limit_stored_bytes) : '')),
