@@ -35,6 +35,7 @@ struct JobCommandApps {
   CLI::App* status;
   CLI::App* logs;
   CLI::App* cancel;
+  CLI::App* rerun;
   CLI::App* jobs;
 };
 
@@ -58,6 +59,10 @@ JobCommandApps AddJobCommands(CLI::App& app, JobCommandOptions* options) {
         ->required();
     AddCubeOptions(command, &options->cube);
   }
+  apps.rerun = add_job_command(
+      "rerun",
+      "Run a job again as it was submitted (same tasks, settings and GPUs); prints the new job");
+  apps.rerun->add_option("JOB", options->job_id, "Job id")->required();
   apps.jobs = add_job_command("jobs", "List your jobs on a host");
   apps.jobs->add_flag("--all", options->all, "Include finished jobs");
   return apps;
@@ -157,6 +162,7 @@ int RunCli(int argc, char** argv, const ControllerEnvironment& env) {
   if (job_apps.status->parsed()) return RunStatusCommand(job_options, console, std::cout);
   if (job_apps.logs->parsed()) return RunLogsCommand(job_options, console);
   if (job_apps.cancel->parsed()) return RunCancelCommand(job_options, console, std::cout);
+  if (job_apps.rerun->parsed()) return RunRerunCommand(job_options, console, std::cout);
   if (job_apps.jobs->parsed()) return RunJobsCommand(job_options, console, std::cout);
   sync_options.hosts_lookup = hosts_lookup;
   sync_options.sync_features = env.sync_features;

@@ -548,6 +548,29 @@ bool JobManager::IsFinal(const std::string& id) {
   return it == jobs_.end() || IsFinalState(it->second->job.state());
 }
 
+absl::StatusOr<SubmitJobRequest> JobManager::RequestToRerun(const std::string& owner,
+                                                            const std::string& id) {
+  SubmitJobRequest request;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second->job.owner() != owner) {
+      return absl::NotFoundError(absl::StrCat("no job ", id));
+    }
+    request = it->second->request;
+  }
+  if (!request.caller_env_withheld().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", id, " copied ", absl::StrJoin(request.caller_env_withheld(), ", "),
+        " from your environment and the agent restarted since, so their values are gone: run it "
+        "again with mlcube-remote run"));
+  }
+  request.clear_batch_id();
+  request.clear_batch_parallel();
+  request.clear_client_request_id();
+  return request;
+}
+
 absl::StatusOr<Job> JobManager::Cancel(const std::string& owner, const std::string& id) {
   std::shared_ptr<Entry> entry;
   bool queued = false;

@@ -115,6 +115,12 @@ class JobManager : public CubeJobs {
   // How many of the owner's finished jobs were removed since the agent
   // started, and the retention rule in words.
   std::pair<int64_t, std::string> PrunedOf(const std::string& owner);
+  // The request job `id` of `owner` came from, made ready to submit again:
+  // its batch and idempotency key cleared. NOT_FOUND for another owner's
+  // job; FAILED_PRECONDITION when it copied variables from the caller's
+  // environment that the agent no longer has (restarted since).
+  absl::StatusOr<mlcube_remote::v1::SubmitJobRequest> RequestToRerun(const std::string& owner,
+                                                                     const std::string& id);
   // Kills the job's container and waits (a few seconds at most) until the
   // job is CANCELLED. Cancelling a finished job changes nothing.
   absl::StatusOr<mlcube_remote::v1::Job> Cancel(const std::string& owner, const std::string& id);

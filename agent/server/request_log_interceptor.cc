@@ -115,7 +115,7 @@ std::string RequestLogInterceptorFactory::RequestIdFor(absl::string_view header)
 
 bool RequestLogInterceptorFactory::ChangesState(absl::string_view method) {
   return method == "SubmitJob" || method == "SubmitJobs" || method == "CancelJob" ||
-         method == "CommitManifest" || method == "DeleteCube";
+         method == "RerunJob" || method == "CommitManifest" || method == "DeleteCube";
 }
 
 }  // namespace mlcube

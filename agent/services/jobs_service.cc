@@ -143,6 +143,23 @@ grpc::Status JobsService::CancelJob(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status JobsService::RerunJob(grpc::ServerContext* context,
+                                   const mlcube_remote::v1::RerunJobRequest* request,
+                                   mlcube_remote::v1::Job* response) {
+  auto owner = CallerIdentity(*context);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  absl::StatusOr<mlcube_remote::v1::SubmitJobRequest> again =
+      manager_->RequestToRerun(*owner, request->job_id());
+  if (!again.ok()) return ToGrpcStatus(again.status());
+  again->set_client_request_id(request->client_request_id());
+  // Checked again: the agent's rules may have changed since the first submit.
+  if (absl::Status s = ValidateSubmitJobRequest(*again); !s.ok()) return ToGrpcStatus(s);
+  auto job = manager_->Submit(*owner, *again);
+  if (!job.ok()) return ToGrpcStatus(job.status());
+  *response = *job;
+  return grpc::Status::OK;
+}
+
 grpc::Status JobsService::WatchJob(grpc::ServerContext* context,
                                    const mlcube_remote::v1::WatchJobRequest* request,
                                    grpc::ServerWriter<JobEvent>* writer) {

@@ -35,6 +35,9 @@ class JobsService final : public mlcube_remote::v1::Jobs::Service {
   grpc::Status WatchJob(grpc::ServerContext* context,
                         const mlcube_remote::v1::WatchJobRequest* request,
                         grpc::ServerWriter<mlcube_remote::v1::JobEvent>* writer) override;
+  grpc::Status RerunJob(grpc::ServerContext* context,
+                        const mlcube_remote::v1::RerunJobRequest* request,
+                        mlcube_remote::v1::Job* response) override;
   grpc::Status CancelJob(grpc::ServerContext* context,
                          const mlcube_remote::v1::CancelJobRequest* request,
                          mlcube_remote::v1::Job* response) override;

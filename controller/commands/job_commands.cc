@@ -204,6 +204,30 @@ int RunCancelCommand(const JobCommandOptions& given, const Console& console, std
   return kExitOk;
 }
 
+int RunRerunCommand(const JobCommandOptions& options, const Console& console, std::ostream& out) {
+  if (IsRunReference(options.job_id)) {
+    console.Error(absl::StrCat("rerun ", options.job_id,
+                               ": a sweep's runs are re-run with `mlcube-remote runs SWEEP "
+                               "--rerun-failed`, which keeps its record up to date"));
+    return kExitBadInput;
+  }
+  int exit_status = kExitOk;
+  std::unique_ptr<AgentConnection> connection = ConnectToHost(options, console, &exit_status);
+  if (!connection) return exit_status;
+  mlcube_remote::v1::RerunJobRequest request;
+  request.set_job_id(options.job_id);
+  Job job;
+  auto context = AgentConnection::Context(std::chrono::seconds(30));
+  grpc::Status status = connection->jobs().RerunJob(context.get(), request, &job);
+  if (!status.ok()) {
+    return ReportRpcError(console, *connection, "re-running job " + options.job_id, status);
+  }
+  out << job.id() << " " << JobStateName(job.state()) << "\n";
+  console.Info(absl::StrCat("job ", job.id(), " runs what job ", options.job_id,
+                            " ran; follow it with: mlcube-remote logs -f ", job.id()));
+  return kExitOk;
+}
+
 int RunJobsCommand(const JobCommandOptions& options, const Console& console, std::ostream& out) {
   int exit_status = kExitOk;
   std::unique_ptr<AgentConnection> connection = ConnectToHost(options, console, &exit_status);

@@ -27,6 +27,8 @@ struct JobCommandOptions {
 int RunStatusCommand(const JobCommandOptions& options, const Console& console, std::ostream& out);
 int RunLogsCommand(const JobCommandOptions& options, const Console& console);
 int RunCancelCommand(const JobCommandOptions& options, const Console& console, std::ostream& out);
+// A new job from the request of JOB (RerunJob); prints its id and state.
+int RunRerunCommand(const JobCommandOptions& options, const Console& console, std::ostream& out);
 int RunJobsCommand(const JobCommandOptions& options, const Console& console, std::ostream& out);
 
 }  // namespace mlcube

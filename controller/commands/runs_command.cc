@@ -14,6 +14,7 @@
 #include "common/file_util.h"
 #include "controller/hosts/hosts_file.h"
 #include "controller/install/agent_connector.h"
+#include "controller/remote/sweep_rerun.h"
 #include "controller/sweeps/curve_plot.h"
 #include "controller/sweeps/live_metrics.h"
 #include "controller/sweeps/metrics_reader.h"
@@ -161,6 +162,9 @@ CLI::App* AddRunsCommand(CLI::App* app, RunsCommandOptions* options) {
   runs->add_option("--host", options->host, "Only runs on this host");
   runs->add_flag("--refresh", options->refresh,
                  "Ask the hosts for the state of unfinished runs (after --detach) first");
+  runs->add_flag("--rerun-failed", options->rerun_failed,
+                 "Run SWEEP's failed and cancelled runs again on their hosts (once none is "
+                 "unfinished)");
   runs->add_option("--state", options->state, "Only runs in this state (e.g. failed)");
   runs->add_option("--sort", options->sort, "Sort by a column; -COLUMN sorts descending");
   CLI::Option* json = runs->add_flag("--json", options->json, "JSON array, one object per run");
@@ -183,11 +187,45 @@ CLI::App* AddPlotCommand(CLI::App* app, PlotCommandOptions* options) {
   return plot;
 }
 
+namespace {
+
+// --rerun-failed: SWEEP's failed runs again; the exit status (kExitOk when
+// some run was re-run).
+int RerunFailed(const RunsCommandOptions& options, const std::string& workspace,
+                const Console& console) {
+  if (options.sweep.empty()) {
+    console.Error("--rerun-failed: name the sweep (mlcube-remote runs SWEEP --rerun-failed)");
+    return kExitBadInput;
+  }
+  AgentForHost agent_for =
+      [&](const std::string& host) -> absl::StatusOr<std::shared_ptr<AgentConnection>> {
+    absl::StatusOr<HostEntry> entry = LoadHost(options.hosts_lookup, host);
+    if (!entry.ok()) return entry.status();
+    absl::StatusOr<std::unique_ptr<AgentConnection>> opened = ConnectToAgent(*entry);
+    if (!opened.ok()) return opened.status();
+    return std::shared_ptr<AgentConnection>(std::move(*opened));
+  };
+  absl::StatusOr<SweepRerunOutcome> outcome = RerunFailedRuns(workspace, options.sweep, agent_for);
+  if (!outcome.ok()) {
+    console.Error(outcome.status().message());
+    return outcome.status().code() == absl::StatusCode::kUnavailable ? kExitAgentError
+                                                                     : kExitBadInput;
+  }
+  for (const std::string& line : outcome->rerun) console.Info(absl::StrCat("re-run ", line));
+  for (const std::string& line : outcome->errors) console.Warning(line);
+  return outcome->rerun.empty() ? kExitAgentError : kExitOk;
+}
+
+}  // namespace
+
 int RunRunsCommand(const RunsCommandOptions& options, const Console& console, std::ostream& out) {
   absl::StatusOr<std::string> workspace = Workspace(options.cube);
   if (!workspace.ok()) {
     console.Error(workspace.status().message());
     return kExitBadInput;
+  }
+  if (options.rerun_failed) {
+    if (int rerun = RerunFailed(options, *workspace, console); rerun != kExitOk) return rerun;
   }
   absl::StatusOr<std::vector<SweepRecord>> sweeps = LoadSweeps(*workspace, options.sweep, console);
   if (!sweeps.ok()) {

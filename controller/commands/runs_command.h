@@ -25,6 +25,9 @@ struct RunsCommandOptions {
   // Ask each unfinished run's host for its job's state (runs left by
   // --detach or Ctrl-C) and save what changed.
   bool refresh = false;
+  // Run SWEEP's failed and cancelled runs again (sweep_rerun.h), then show
+  // the table.
+  bool rerun_failed = false;
   std::string sweep;  // empty: every sweep
   std::string host;
   std::string state;

@@ -9,6 +9,7 @@
 #include "common/grpc_status.h"
 #include "common/job_state_name.h"
 #include "controller/remote/host_probe.h"
+#include "controller/remote/sweep_rerun.h"
 #include "controller/sweeps/live_metrics.h"
 #include "controller/ui/dashboard_json.h"
 
@@ -123,6 +124,26 @@ absl::StatusOr<json> DashboardData::Cancel(const std::string& host, const std::s
   grpc::Status status = (*agent)->jobs().CancelJob(context.get(), request, &job);
   if (!status.ok()) return FromGrpcStatus(status, absl::StrCat("cancel ", job_id));
   return JobJson(host, job);
+}
+
+absl::StatusOr<json> DashboardData::Rerun(const std::string& host, const std::string& job_id) {
+  absl::StatusOr<std::shared_ptr<AgentConnection>> agent = agents_->Get(host);
+  if (!agent.ok()) return agent.status();
+  mlcube_remote::v1::RerunJobRequest request;
+  request.set_job_id(job_id);
+  mlcube_remote::v1::Job job;
+  auto context = AgentConnection::Context(kAgentTimeout);
+  grpc::Status status = (*agent)->jobs().RerunJob(context.get(), request, &job);
+  if (!status.ok()) return FromGrpcStatus(status, absl::StrCat("re-running job ", job_id));
+  return JobJson(host, job);
+}
+
+absl::StatusOr<json> DashboardData::RerunFailedRuns(const std::string& sweep_id) {
+  if (workspace_.empty()) return absl::NotFoundError("no cube: start the dashboard with --mlcube");
+  absl::StatusOr<SweepRerunOutcome> outcome = ::mlcube::RerunFailedRuns(
+      workspace_, sweep_id, [this](const std::string& host) { return agents_->Get(host); });
+  if (!outcome.ok()) return outcome.status();
+  return json{{"rerun", outcome->rerun}, {"errors", outcome->errors}};
 }
 
 void DashboardData::RefreshRuns(std::vector<SweepRecord>* sweeps, json* errors) {

@@ -36,6 +36,10 @@ class DashboardData {
   // NOT_FOUND / INVALID_ARGUMENT / UNAVAILABLE as the agent says.
   absl::StatusOr<nlohmann::json> Job(const std::string& host, const std::string& job_id);
   absl::StatusOr<nlohmann::json> Cancel(const std::string& host, const std::string& job_id);
+  // A new job from the request of `job_id` (RerunJob): its JobJson.
+  absl::StatusOr<nlohmann::json> Rerun(const std::string& host, const std::string& job_id);
+  // {"rerun": ["r003 -> job ..."], "errors": [...]}: RerunFailedRuns.
+  absl::StatusOr<nlohmann::json> RerunFailedRuns(const std::string& sweep_id);
   // {"workspace", "sweeps": [SweepJson...], "errors": [...]}, unfinished
   // runs brought up to date from their agents (in memory only: the records
   // in the workspace are left to the commands that own them).

@@ -206,6 +206,15 @@ void DashboardServer::AddRoutes() {
                     SendResult(response, data_->Cancel(host, job_id));
                   }
                 });
+  server_->Post("/api/rerun", [this](const httplib::Request& request, httplib::Response& response) {
+    std::string host, job_id;
+    if (JobParams(request, response, &host, &job_id))
+      SendResult(response, data_->Rerun(host, job_id));
+  });
+  server_->Post("/api/rerun-failed",
+                [this](const httplib::Request& request, httplib::Response& response) {
+                  SendResult(response, data_->RerunFailedRuns(request.get_param_value("sweep")));
+                });
   server_->Get("/api/events", [this](const httplib::Request& request, httplib::Response& response) {
     ServeEvents(request, response);
   });

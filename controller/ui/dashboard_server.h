@@ -14,6 +14,8 @@
 //                                  Last-Event-ID or ?from=OFFSET
 //   GET  /api/log?host=H&id=J      the whole log as a text download
 //   POST /api/cancel?host=H&id=J   DashboardData::Cancel
+//   POST /api/rerun?host=H&id=J    DashboardData::Rerun
+//   POST /api/rerun-failed?sweep=S DashboardData::RerunFailedRuns
 //   GET  /api/sweeps               DashboardData::Sweeps
 //   GET  /api/curves?sweep=S       DashboardData::Curves
 // Errors are {"error": "one line"} with a status that fits (400, 404, 502).

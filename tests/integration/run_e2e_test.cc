@@ -61,6 +61,28 @@ TEST_F(RunEndToEndTest, DockerRunStreamsOutputAndBringsOutputsBack) {
   EXPECT_THAT(again.err, HasSubstr("already there"));
 }
 
+// `rerun` submits what the job was submitted with again: a new job whose
+// output is the first one's; another job id is refused as unknown.
+TEST_F(RunEndToEndTest, RerunRunsAJobAgainAsItWasSubmitted) {
+  CommandResult first = Cli({"run", Cube(), "--task=greet"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  CommandResult listed = Cli({"jobs", "--all"});
+  const size_t at = listed.out.find('\n');
+  ASSERT_NE(at, std::string::npos) << listed.out;
+  const std::string job = listed.out.substr(at + 1, 8);
+  CommandResult rerun = Cli({"rerun", job});
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+  const std::string fresh = rerun.out.substr(0, 8);
+  EXPECT_NE(fresh, job);
+  EXPECT_THAT(rerun.out, HasSubstr(" QUEUED")) << rerun.out;
+  CommandResult followed = Cli({"logs", "-f", fresh});
+  EXPECT_EQ(followed.exit_code, 0) << followed.err;
+  EXPECT_THAT(followed.out, HasSubstr("Hello, Alice!\nHello, Bob!\nHello, Charlie!\n"));
+  CommandResult unknown = Cli({"rerun", "0badc0de"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_THAT(unknown.err, HasSubstr("no job 0badc0de"));
+}
+
 // A task may write into its own inputs on the host. The next push must put
 // the user's version back even though nothing changed on the laptop, or the
 // next run would silently use the task's version.

@@ -185,6 +185,31 @@ TEST_F(SweepEndToEndTest, FailedRunsAreNamedAndSetTheExitCode) {
   EXPECT_THAT(failed.out, HasSubstr(",FAILED,"));
 }
 
+// The failed runs of a finished sweep run again, as the jobs they were;
+// the record follows their new jobs.
+TEST_F(SweepEndToEndTest, FailedRunsRunAgainAndTheRecordFollowsTheirNewJobs) {
+  CommandResult result = Cli({"run", Cube(), "--task=fail", "--repeat=2", "--parallel=2"});
+  ASSERT_EQ(result.exit_code, 7) << result.err;
+  const std::string sweep = OnlySweep();
+  const std::string path = Workspace() + "/runs/" + sweep + "/sweep.yaml";
+  absl::StatusOr<SweepRecord> before = SweepRecord::Load(path);
+  ASSERT_TRUE(before.ok()) << before.status();
+  CommandResult rerun = Cli({"runs", Cube(), sweep, "--rerun-failed"});
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+  EXPECT_THAT(rerun.err, HasSubstr("re-run r000 -> job "));
+  EXPECT_THAT(rerun.err, HasSubstr("re-run r001 -> job "));
+  absl::StatusOr<SweepRecord> after = SweepRecord::Load(path);
+  ASSERT_TRUE(after.ok()) << after.status();
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_NE(after->runs[i].job_id, before->runs[i].job_id);
+    CommandResult followed = Cli({"logs", "-f", sweep + "/" + after->runs[i].id, Cube()});
+    EXPECT_EQ(followed.exit_code, 7) << followed.err;
+    EXPECT_THAT(followed.err, HasSubstr("fail: this task fails on purpose"));
+  }
+  CommandResult nothing = Cli({"runs", Cube(), "nosuchsweep", "--rerun-failed"});
+  EXPECT_EQ(nothing.exit_code, 2) << nothing.err;
+}
+
 // --repeat runs a point N times; ${run.index} tells the runs apart.
 TEST_F(SweepEndToEndTest, RepeatedRunsSeeTheirOwnRunIndex) {
   dir_.WriteFile("hello/workspace/names-0.txt", "Zero\n");

@@ -69,7 +69,7 @@ TEST_F(TlsIsolationTest, AnotherIdentityCannotSeeOrTouchJobsAndWorkspaces) {
   EXPECT_EQ(bob_jobs.exit_code, 0) << bob_jobs.err;
   EXPECT_THAT(bob_jobs.out + bob_jobs.err, Not(HasSubstr(job)));
   // As if the job did not exist: nothing tells bob that alice has one.
-  for (const char* command : {"status", "logs", "cancel"}) {
+  for (const char* command : {"status", "logs", "cancel", "rerun"}) {
     CommandResult bob = As("bob", {command, job});
     EXPECT_NE(bob.exit_code, 0) << command << ":\n" << bob.out << bob.err;
     EXPECT_THAT(bob.err, HasSubstr("no job " + job)) << command;

@@ -139,6 +139,20 @@ async function cancelJob(job) {
   } catch (e) { setStatus(e.message, true); }
 }
 
+async function rerunJob(job) {
+  if (!confirm('Run job ' + job.id + ' on ' + job.host + ' again, as it was submitted?')) return;
+  try {
+    const fresh = await post('/api/rerun?' + q({ host: job.host, id: job.id }));
+    location.hash = '#/job/' + encodeURIComponent(job.host) + '/' + encodeURIComponent(fresh.id);
+  } catch (e) { setStatus(e.message, true); }
+}
+
+function jobAction(job) {
+  return ACTIVE.includes(job.state)
+    ? el('button', { class: 'danger', onclick: () => cancelJob(job) }, 'Cancel')
+    : el('button', { onclick: () => rerunJob(job) }, 'Re-run');
+}
+
 function filterSelect(id, label, values, selected) {
   const select = el('select', { id }, el('option', { value: '' }, 'all ' + label));
   for (const v of values) {
@@ -175,7 +189,7 @@ async function jobsView() {
       el('td', {}, when(j.started_ms || j.created_ms)),
       el('td', { class: 'num' }, duration(j)),
       el('td', { class: 'num' }, ACTIVE.includes(j.state) ? '' : String(j.exit_code)),
-      el('td', {}, ACTIVE.includes(j.state) ? el('button', { class: 'danger', onclick: () => cancelJob(j) }, 'Cancel') : '')));
+      el('td', {}, jobAction(j))));
     table.replaceChildren(headerRow(['Job', 'State', 'Task', 'Cube', 'Host', 'Started', 'Duration', 'Exit', ''],
       ['Duration', 'Exit']), ...rows);
   };
@@ -296,9 +310,10 @@ async function jobView(host, id) {
     hits.textContent = search.value ? highlight(pre, search.value.toLowerCase()) + ' chunks match' : '';
   });
   const cancel = el('button', { class: 'danger', id: 'cancel', onclick: () => cancelJob(job).then(refresh) }, 'Cancel');
+  const rerun = el('button', { id: 'rerun', onclick: () => rerunJob(job) }, 'Re-run');
   const download = el('a', { href: '/api/log?' + q({ host, id }), id: 'download' }, 'Download the whole log');
   show(el('h1', {}, 'Job ', id, el('span', { class: 'muted' }, ' on ' + host)), facts, timeline,
-    el('div', { class: 'toolbar' }, search, hits, download, cancel), pre);
+    el('div', { class: 'toolbar' }, search, hits, download, cancel, rerun), pre);
   const refresh = async () => {
     const j = await api('/api/job?' + q({ host, id }));
     const rows = [['State', stateBadge(j.state)], ['Task', j.current_task || j.tasks.join(', ')], ['Cube', j.cube_id],
@@ -311,6 +326,7 @@ async function jobView(host, id) {
     if (j.gpus.length) rows.push(['GPUs', j.gpus.join(', ')]);
     facts.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
     cancel.hidden = !ACTIVE.includes(j.state);
+    rerun.hidden = ACTIVE.includes(j.state);
   };
   poll(refresh, 5000);
   followLog(job, pre, timeline, () => refresh().catch(() => {}));
@@ -373,7 +389,15 @@ async function sweepView(id) {
   const curveCanvas = el('canvas', { id: 'curves' });
   const axisCanvas = el('canvas', { id: 'by-axis' });
   const notes = el('div', { class: 'error' });
-  show(el('h1', {}, 'Sweep ', id),
+  const rerunFailed = el('button', { id: 'rerun-failed', hidden: '' }, 'Re-run failed runs');
+  rerunFailed.addEventListener('click', async () => {
+    if (!confirm('Run the failed and cancelled runs of sweep ' + id + ' again?')) return;
+    try {
+      const result = await post('/api/rerun-failed?' + q({ sweep: id }));
+      setStatus('re-run: ' + result.rerun.join(', ') + (result.errors.length ? '; ' + result.errors.join('; ') : ''), result.errors.length > 0);
+    } catch (e) { setStatus(e.message, true); }
+  });
+  show(el('h1', {}, 'Sweep ', id, ' ', rerunFailed),
     el('div', { class: 'toolbar' }, 'Metric ', metricSelect, axisLabel, ' steps ', xmin, '–', xmax),
     el('div', { class: 'charts' }, el('div', { class: 'chart-box' }, curveCanvas), el('div', { class: 'chart-box' }, axisCanvas)),
     notes, el('h2', {}, 'Runs'), table);
@@ -431,6 +455,8 @@ async function sweepView(id) {
       if (Object.keys(r.metrics).length === 0 && lastSteps.has(r.id)) { r.metrics = lastSteps.get(r.id); r.metrics_live = true; }
     }
     const metricNames = [...new Set(sweep.runs.flatMap((r) => Object.keys(r.metrics)))].sort();
+    const ended = (r) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(r.state);
+    rerunFailed.hidden = !(sweep.runs.every(ended) && sweep.runs.some((r) => r.state === 'FAILED' || r.state === 'CANCELLED'));
     table.replaceChildren(headerRow(['Run', ...sweep.axes, 'Host', 'State', 'Duration', 'Exit', ...metricNames],
       ['Duration', 'Exit', ...metricNames]),
       ...sweep.runs.map((r) => el('tr', { 'data-run': r.id },
