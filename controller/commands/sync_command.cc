@@ -18,8 +18,7 @@
 #include "controller/hosts/hosts_file.h"
 #include "controller/install/agent_connector.h"
 #include "controller/remote/cube_push.h"
-#include "controller/sweeps/sweep_record.h"
-#include "controller/sync/job_outputs_record.h"
+#include "controller/remote/job_output_pull.h"
 #include "controller/sync/scan_cache.h"
 #include "controller/sync/sync_client.h"
 #include "controller/terminal/exit_codes.h"
@@ -174,34 +173,6 @@ int PushCubeTo(const SyncCommandOptions& options, SyncTarget& target, SyncClient
   return kExitOk;
 }
 
-// Where `sync pull --job` may write: what `run` recorded when it submitted
-// the job; else the outputs of the job's tasks as this cube (with this
-// command's -P) names them and, for a run of a sweep recorded here, the
-// run's own.
-absl::StatusOr<std::vector<std::string>> JobOutputs(SyncTarget& target, const std::string& job_id) {
-  absl::StatusOr<std::vector<std::string>> recorded =
-      JobOutputsRecord(JobOutputsRecord::DefaultDir()).Load(target.cube_id, job_id);
-  if (recorded.ok()) return recorded;
-  mlcube_remote::v1::GetJobRequest get;
-  get.set_job_id(job_id);
-  mlcube_remote::v1::Job job;
-  auto rpc = AgentConnection::Context(std::chrono::seconds(30));
-  grpc::Status status = target.connection->jobs().GetJob(rpc.get(), get, &job);
-  if (!status.ok()) return FromGrpcStatus(status, absl::StrCat("job ", job_id));
-  std::vector<std::string> outputs = WorkspaceOutputPaths(
-      target.cube, std::vector<std::string>(job.tasks().begin(), job.tasks().end()));
-  std::vector<std::string> unreadable;  // a record that does not load names no run
-  for (const SweepRecord& sweep : SweepRecord::LoadAll(target.cube.workspace, &unreadable)) {
-    for (const RunRecord& run : sweep.runs) {
-      if (run.job_id != job_id) continue;
-      for (const std::string& output : WorkspaceOutputPaths(target.cube, sweep.tasks)) {
-        outputs.push_back(absl::StrCat(run.run_dir, "/", output));
-      }
-    }
-  }
-  return outputs;
-}
-
 int PullOutputs(const SyncCommandOptions& options, SyncTarget& target, SyncClient& client,
                 const Console& console, std::ostream& out, const std::function<double()>& seconds) {
   PullOptions pull;
@@ -211,7 +182,8 @@ int PullOutputs(const SyncCommandOptions& options, SyncTarget& target, SyncClien
   pull.paths = options.paths;
   pull.job_id = options.job_id;
   if (!options.job_id.empty()) {
-    absl::StatusOr<std::vector<std::string>> outputs = JobOutputs(target, options.job_id);
+    absl::StatusOr<std::vector<std::string>> outputs =
+        JobOutputPaths(*target.connection, target.cube, target.cube_id, options.job_id);
     if (!outputs.ok()) {
       console.Error(absl::StrCat("sync pull: ", outputs.status().message()));
       return kExitAgentError;

@@ -19,16 +19,17 @@ extern char** environ;
 namespace mlcube {
 namespace {
 
-// The workspace whose sweeps the dashboard shows; empty (with a note) when
-// the current directory is no cube and none was named.
-absl::StatusOr<std::string> SweepWorkspace(const UiCommandOptions& options,
-                                           const Console& console) {
+// The cube whose sweeps the dashboard shows and whose outputs it pulls;
+// none (with a note) when the current directory is no cube and none was
+// named.
+absl::StatusOr<std::optional<Cube>> DashboardCube(const UiCommandOptions& options,
+                                                  const Console& console) {
   absl::StatusOr<Cube> cube = LoadCube(ToLoadOptions(options.cube));
-  if (cube.ok()) return cube->workspace;
+  if (cube.ok()) return std::optional<Cube>(std::move(*cube));
   if (options.cube_given) return cube.status();
   console.Verbose(absl::StrCat("no cube here (", cube.status().message(),
                                "): the sweeps page stays empty; name one with --mlcube"));
-  return std::string();
+  return std::optional<Cube>();
 }
 
 // Opens `url` in the user's browser with xdg-open; false when it could not.
@@ -62,13 +63,13 @@ int RunUiCommand(const UiCommandOptions& options, const Console& console, std::o
     console.Error(hosts.status().message());
     return kExitBadInput;
   }
-  absl::StatusOr<std::string> workspace = SweepWorkspace(options, console);
-  if (!workspace.ok()) {
-    console.Error(workspace.status().message());
+  absl::StatusOr<std::optional<Cube>> cube = DashboardCube(options, console);
+  if (!cube.ok()) {
+    console.Error(cube.status().message());
     return kExitBadInput;
   }
   AgentPool agents(std::move(*hosts));
-  DashboardData data(&agents, *workspace);
+  DashboardData data(&agents, std::move(*cube));
   absl::StatusOr<std::unique_ptr<DashboardServer>> server =
       DashboardServer::Bind(options.port, &agents, &data);
   if (!server.ok()) {

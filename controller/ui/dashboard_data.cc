@@ -9,8 +9,10 @@
 #include "common/grpc_status.h"
 #include "common/job_state_name.h"
 #include "controller/remote/host_probe.h"
+#include "controller/remote/job_output_pull.h"
 #include "controller/remote/sweep_rerun.h"
 #include "controller/sweeps/live_metrics.h"
+#include "controller/sync/sync_client.h"
 #include "controller/ui/dashboard_json.h"
 
 namespace mlcube {
@@ -61,8 +63,15 @@ json HostError(const std::string& host, const absl::Status& status) {
 
 }  // namespace
 
-DashboardData::DashboardData(AgentPool* agents, std::string workspace)
-    : agents_(agents), workspace_(std::move(workspace)) {}
+DashboardData::DashboardData(AgentPool* agents, std::optional<Cube> cube)
+    : agents_(agents),
+      cube_(std::move(cube)),
+      workspace_(cube_.has_value() ? cube_->workspace : std::string()) {}
+
+json DashboardData::CubeJson() const {
+  if (!cube_) return {{"root", ""}, {"cube_id", ""}};
+  return {{"root", cube_->root}, {"cube_id", SyncClient::DefaultCubeId(cube_->root)}};
+}
 
 json DashboardData::Hosts() {
   std::vector<std::future<HostReport>> probes;
@@ -144,6 +153,32 @@ absl::StatusOr<json> DashboardData::RerunFailedRuns(const std::string& sweep_id)
       workspace_, sweep_id, [this](const std::string& host) { return agents_->Get(host); });
   if (!outcome.ok()) return outcome.status();
   return json{{"rerun", outcome->rerun}, {"errors", outcome->errors}};
+}
+
+absl::StatusOr<json> DashboardData::PullOutputs(const std::string& host,
+                                                const std::string& job_id) {
+  if (!cube_) return absl::FailedPreconditionError("no cube: start the dashboard with --mlcube");
+  absl::StatusOr<std::shared_ptr<AgentConnection>> agent = agents_->Get(host);
+  if (!agent.ok()) return agent.status();
+  mlcube_remote::v1::GetJobRequest request;
+  request.set_job_id(job_id);
+  mlcube_remote::v1::Job job;
+  auto context = AgentConnection::Context(kAgentTimeout);
+  grpc::Status status = (*agent)->jobs().GetJob(context.get(), request, &job);
+  if (!status.ok()) return FromGrpcStatus(status, absl::StrCat("job ", job_id));
+  if (job.cube_id() != SyncClient::DefaultCubeId(cube_->root)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", job_id, " is of cube ", job.cube_id(), ", not of ", cube_->root,
+                     ": pull it with mlcube-remote sync pull --job=", job_id, " --mlcube=DIR"));
+  }
+  absl::MutexLock lock(&pull_mutex_);
+  absl::StatusOr<PullStats> pulled = PullJobOutputs(**agent, *cube_, job_id, PullOptions());
+  if (!pulled.ok()) return pulled.status();
+  return json{{"files_written", pulled->files_written},
+              {"bytes", pulled->bytes_received},
+              {"workspace", cube_->workspace},
+              {"conflicts", pulled->conflicts},
+              {"warnings", pulled->warnings}};
 }
 
 void DashboardData::RefreshRuns(std::vector<SweepRecord>* sweeps, json* errors) {

@@ -10,12 +10,14 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/cube.h"
 #include "controller/sweeps/metrics_reader.h"
 #include "controller/sweeps/sweep_record.h"
 #include "controller/ui/agent_pool.h"
@@ -24,10 +26,12 @@ namespace mlcube {
 
 class DashboardData {
  public:
-  // `workspace`: the cube's workspace whose sweeps the sweeps page shows
-  // (empty: none).
-  DashboardData(AgentPool* agents, std::string workspace);
+  // `cube`: the cube whose sweeps the sweeps page shows and whose jobs'
+  // outputs may be pulled (none: neither).
+  DashboardData(AgentPool* agents, std::optional<Cube> cube);
 
+  // {"root", "cube_id"} of the dashboard's cube ("" when none).
+  nlohmann::json CubeJson() const;
   // {"hosts": [HostJson...]}, in hosts-file order.
   nlohmann::json Hosts();
   // {"jobs": [JobJson...], "errors": [{"host", "error"}]}: every host's jobs
@@ -40,6 +44,11 @@ class DashboardData {
   absl::StatusOr<nlohmann::json> Rerun(const std::string& host, const std::string& job_id);
   // {"rerun": ["r003 -> job ..."], "errors": [...]}: RerunFailedRuns.
   absl::StatusOr<nlohmann::json> RerunFailedRuns(const std::string& sweep_id);
+  // The outputs of job `job_id` (a job of the dashboard's cube) into the
+  // cube's workspace, as `sync pull --job`: {"files_written", "bytes",
+  // "conflicts", "warnings"}. FAILED_PRECONDITION for a job of another
+  // cube. One pull at a time.
+  absl::StatusOr<nlohmann::json> PullOutputs(const std::string& host, const std::string& job_id);
   // {"workspace", "sweeps": [SweepJson...], "errors": [...]}, unfinished
   // runs brought up to date from their agents (in memory only: the records
   // in the workspace are left to the commands that own them).
@@ -62,7 +71,9 @@ class DashboardData {
   absl::StatusOr<std::vector<MetricsStep>> LiveSteps(const RunRecord& run);
 
   AgentPool* agents_;
+  const std::optional<Cube> cube_;
   const std::string workspace_;
+  absl::Mutex pull_mutex_;
   absl::Mutex mutex_;
   std::map<std::string, LiveCurve> live_curves_ ABSL_GUARDED_BY(mutex_);  // by "host/job"
 };

@@ -186,7 +186,9 @@ void DashboardServer::AddRoutes() {
                  response.set_content(std::string(asset->body), std::string(asset->content_type));
                });
   server_->Get("/api/session", [this](const httplib::Request&, httplib::Response& response) {
-    SendJson(response, {{"csrf", access_.csrf_token()}, {"version", MLCUBE_REMOTE_VERSION}});
+    SendJson(response, {{"csrf", access_.csrf_token()},
+                        {"version", MLCUBE_REMOTE_VERSION},
+                        {"cube", data_->CubeJson()}});
   });
   server_->Get("/api/hosts", [this](const httplib::Request&, httplib::Response& response) {
     SendJson(response, data_->Hosts());
@@ -210,6 +212,12 @@ void DashboardServer::AddRoutes() {
     std::string host, job_id;
     if (JobParams(request, response, &host, &job_id))
       SendResult(response, data_->Rerun(host, job_id));
+  });
+  server_->Post("/api/pull", [this](const httplib::Request& request, httplib::Response& response) {
+    std::string host, job_id;
+    if (JobParams(request, response, &host, &job_id)) {
+      SendResult(response, data_->PullOutputs(host, job_id));
+    }
   });
   server_->Post("/api/rerun-failed",
                 [this](const httplib::Request& request, httplib::Response& response) {

@@ -5,7 +5,7 @@
 // DashboardAccess gate first (Host allow-list, session cookie or the token
 // exchange, CSRF on POST); then:
 //   GET  /, /assets/...            the page (web_assets.h)
-//   GET  /api/session              {"csrf", "version"}
+//   GET  /api/session              {"csrf", "version", "cube": {"root", "cube_id"}}
 //   GET  /api/hosts                DashboardData::Hosts
 //   GET  /api/jobs[?all=1]         DashboardData::Jobs
 //   GET  /api/job?host=H&id=J      DashboardData::Job
@@ -16,6 +16,7 @@
 //   POST /api/cancel?host=H&id=J   DashboardData::Cancel
 //   POST /api/rerun?host=H&id=J    DashboardData::Rerun
 //   POST /api/rerun-failed?sweep=S DashboardData::RerunFailedRuns
+//   POST /api/pull?host=H&id=J     DashboardData::PullOutputs
 //   GET  /api/sweeps               DashboardData::Sweeps
 //   GET  /api/curves?sweep=S       DashboardData::Curves
 // Errors are {"error": "one line"} with a status that fits (400, 404, 502).

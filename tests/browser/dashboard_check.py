@@ -7,9 +7,11 @@ behind the job), it checks that:
   - the jobs page lists the running job and links to its page;
   - the job page shows the task's lines as they are printed, and after its
     event stream is cut it resumes with no line lost or repeated;
-  - cancelling the job from its page (after the confirmation) cancels it;
+  - cancelling the job from its page (after the confirmation) cancels it,
+    and Re-run starts it again as a new job whose page follows its log;
   - the hosts page shows the host up;
-  - the sweep's page draws one curve per run.
+  - the sweep's page draws one curve per run;
+  - Pull outputs on a finished job's page brings its outputs into the cube.
 It saves a screenshot of each page into --shots. Exit status 0 when every
 check held; otherwise 1, with one line per failed check on stderr.
 """
@@ -93,8 +95,9 @@ def job_page(check, job):
 
 def cancel_from_page(check, job):
     button = lambda: check.driver.find_element(By.ID, "cancel")
-    if not check.wait(lambda: button().is_displayed() and "RUNNING" in
-                      check.driver.find_element(By.ID, "job-facts").text,
+    facts = lambda: check.driver.find_element(By.ID, "job-facts").text
+    if not check.wait(lambda: button().is_displayed() and ("RUNNING" in facts() or
+                                                           "QUEUED" in facts()),
                       f"job {job}'s page offers Cancel"):
         return
     button().click()
@@ -102,6 +105,24 @@ def cancel_from_page(check, job):
     check.driver.switch_to.alert.accept()
     check.wait(lambda: "CANCELLED" in check.driver.find_element(By.ID, "job-facts").text,
                f"job {job} shows CANCELLED after Cancel")
+
+
+def rerun_from_page(check, job):
+    button = lambda: check.driver.find_element(By.ID, "rerun")
+    if not check.wait(lambda: button().is_displayed(), f"job {job}'s page offers Re-run"):
+        return
+    button().click()
+    check.wait(lambda: check.driver.switch_to.alert, "the re-run confirmation")
+    check.driver.switch_to.alert.accept()
+    fresh = lambda: check.driver.execute_script("return location.hash").split("/")[-1]
+    if not check.wait(lambda: fresh() not in ("", job), "the page of the re-run job opens"):
+        return
+    new_job = fresh()
+    # It may wait for a slot (the sweep's runs hold them): queued or running,
+    # it is the same task.
+    check.wait(lambda: "count" in check.driver.find_element(By.ID, "job-facts").text,
+               f"re-run job {new_job}'s page shows its task")
+    cancel_from_page(check, new_job)
 
 
 def hosts_page(check, base, host):
@@ -121,9 +142,19 @@ def sweep_page(check, base, sweep, runs):
     check.shot("sweep")
 
 
+def pull_from_page(check, base, host, job):
+    check.driver.get(f"{base}#/job/{host}/{job}")
+    button = lambda: check.driver.find_element(By.ID, "pull")
+    if not check.wait(lambda: button().is_displayed(), f"finished job {job}'s page offers Pull"):
+        return
+    button().click()
+    check.wait(lambda: "pulled" in check.driver.find_element(By.ID, "status").text,
+               f"the page says job {job}'s outputs were pulled")
+
+
 def main():
     parser = argparse.ArgumentParser()
-    for name in ("url", "host", "job", "sweep", "shots"):
+    for name in ("url", "host", "job", "sweep", "pull-job", "shots"):
         parser.add_argument("--" + name, required=True)
     parser.add_argument("--runs", type=int, required=True)
     args = parser.parse_args()
@@ -136,8 +167,10 @@ def main():
             jobs_page(check, args.host, args.job)
             job_page(check, args.job)
             cancel_from_page(check, args.job)
+            rerun_from_page(check, args.job)
             hosts_page(check, base, args.host)
             sweep_page(check, base, args.sweep, args.runs)
+            pull_from_page(check, base, args.host, args.pull_job)
         finally:
             driver.quit()
     for failure in check.failures:

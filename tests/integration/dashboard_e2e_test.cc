@@ -126,7 +126,7 @@ TEST_F(DashboardEndToEndTest, CtrlCStopsTheDashboardWhileALogIsFollowed) {
   Cli({"cancel", job});
 }
 
-TEST_F(DashboardEndToEndTest, TheBrowserFollowsALogAcrossACutCancelsItAndDrawsSweepCurves) {
+TEST_F(DashboardEndToEndTest, TheBrowserFollowsALogCancelsReRunsDrawsSweepCurvesAndPulls) {
   for (const char* needed : {"/usr/bin/chromium", "/usr/bin/chromedriver"}) {
     ASSERT_EQ(::access(needed, X_OK), 0)
         << needed << " is missing: apt-get install chromium chromium-driver python3-selenium";
@@ -134,6 +134,7 @@ TEST_F(DashboardEndToEndTest, TheBrowserFollowsALogAcrossACutCancelsItAndDrawsSw
   ASSERT_EQ(::mlcube_test::Shell("/usr/bin/python3 -c 'import selenium'"), 0)
       << "python3-selenium is missing: apt-get install python3-selenium";
   const std::string followed = Detached("count");
+  const std::string greeted = Detached("greet");
   CommandResult sweep =
       Cli({"run", Cube(), "--task=train", "-P", std::string("docker.image=") + kTrainImage,
            "--repeat=2", "--parallel=2", "--metrics=metrics/log.jsonl", "--detach"});
@@ -146,14 +147,16 @@ TEST_F(DashboardEndToEndTest, TheBrowserFollowsALogAcrossACutCancelsItAndDrawsSw
   // MLCUBE_DASHBOARD_SCREENSHOTS keeps the screenshots (docs/screenshots).
   const char* keep = getenv("MLCUBE_DASHBOARD_SCREENSHOTS");
   const std::string shots = keep != nullptr ? keep : dir_.path();
-  CommandResult checked =
-      RunCommand({"/usr/bin/python3", kCheckScript, "--url=" + url, "--host=local",
-                  "--job=" + followed, "--sweep=" + sweep_id, "--runs=2", "--shots=" + shots},
-                 {"HOME=" + dir_.path()}, 240);
+  CommandResult checked = RunCommand(
+      {"/usr/bin/python3", kCheckScript, "--url=" + url, "--host=local", "--job=" + followed,
+       "--sweep=" + sweep_id, "--pull-job=" + greeted, "--runs=2", "--shots=" + shots},
+      {"HOME=" + dir_.path()}, 240);
   EXPECT_EQ(checked.exit_code, 0) << checked.err << checked.out << "\nui:\n" << ui_->OutputSoFar();
   for (const char* page : {"jobs", "job", "hosts", "sweep"}) {
     EXPECT_EQ(::access((shots + "/ui-" + page + ".png").c_str(), R_OK), 0) << page;
   }
+  EXPECT_EQ(::mlcube::testing::ReadFileContent(Workspace() + "/greetings/Alice.txt"),
+            "Hello, Alice!\n");
   CommandResult status = Cli({"status", followed});
   EXPECT_THAT(status.out, HasSubstr("CANCELLED")) << status.out << status.err;
 }

@@ -4,7 +4,7 @@
 // are the tasks' and cubes' own, hence hostile.
 'use strict';
 
-const state = { csrf: '', version: '', timer: null, source: null, charts: [], view: null };
+const state = { csrf: '', version: '', cube: { root: '', cube_id: '' }, timer: null, source: null, charts: [], view: null };
 const ACTIVE = ['RUNNING', 'PREPARING', 'QUEUED'];
 const MAX_LOG_LINES = 10000;
 
@@ -311,9 +311,19 @@ async function jobView(host, id) {
   });
   const cancel = el('button', { class: 'danger', id: 'cancel', onclick: () => cancelJob(job).then(refresh) }, 'Cancel');
   const rerun = el('button', { id: 'rerun', onclick: () => rerunJob(job) }, 'Re-run');
+  const pull = el('button', { id: 'pull', hidden: '', title: 'into ' + state.cube.root }, 'Pull outputs');
+  pull.addEventListener('click', async () => {
+    pull.disabled = true;
+    try {
+      const got = await post('/api/pull?' + q({ host, id }));
+      setStatus('pulled ' + got.files_written + ' files (' + bytes(got.bytes) + ') into ' + got.workspace +
+        (got.conflicts.length ? '; kept your changed ' + got.conflicts.join(', ') + ' (the host\'s copy beside them, .remote)' : ''));
+    } catch (e) { setStatus(e.message, true); }
+    pull.disabled = false;
+  });
   const download = el('a', { href: '/api/log?' + q({ host, id }), id: 'download' }, 'Download the whole log');
   show(el('h1', {}, 'Job ', id, el('span', { class: 'muted' }, ' on ' + host)), facts, timeline,
-    el('div', { class: 'toolbar' }, search, hits, download, cancel, rerun), pre);
+    el('div', { class: 'toolbar' }, search, hits, download, cancel, rerun, pull), pre);
   const refresh = async () => {
     const j = await api('/api/job?' + q({ host, id }));
     const rows = [['State', stateBadge(j.state)], ['Task', j.current_task || j.tasks.join(', ')], ['Cube', j.cube_id],
@@ -327,6 +337,7 @@ async function jobView(host, id) {
     facts.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
     cancel.hidden = !ACTIVE.includes(j.state);
     rerun.hidden = ACTIVE.includes(j.state);
+    pull.hidden = ACTIVE.includes(j.state) || !state.cube.cube_id || j.cube_id !== state.cube.cube_id;
   };
   poll(refresh, 5000);
   followLog(job, pre, timeline, () => refresh().catch(() => {}));
@@ -486,6 +497,7 @@ function route() {
 api('/api/session').then((session) => {
   state.csrf = session.csrf;
   state.version = session.version;
+  state.cube = session.cube;
   window.addEventListener('hashchange', route);
   route();
 }).catch((e) => setStatus(e.message, true));
