@@ -69,6 +69,7 @@ class DashboardServer {
   AgentPool* agents_;
   DashboardData* data_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> open_event_streams_{0};
 };
 
 }  // namespace mlcube

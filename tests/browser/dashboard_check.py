@@ -134,7 +134,7 @@ def hosts_page(check, base, host):
 
 def sweep_page(check, base, sweep, runs):
     check.driver.get(f"{base}#/sweeps/{sweep}")
-    script = ("const c = Chart.getChart('curves');"
+    script = ("const c = typeof Chart === 'undefined' ? null : Chart.getChart('curves');"
               f"return !!c && c.data.datasets.length === {runs} &&"
               " c.data.datasets.every(d => d.data.length >= 3);")
     check.wait(lambda: check.driver.execute_script(script),

@@ -105,6 +105,18 @@ TEST_F(DashboardEndToEndTest, RequestsWithoutTheTokenOrFromAnotherHostAreRefused
   Cli({"cancel", job});
 }
 
+// A second dashboard cannot share the first one's port (the HTTP library
+// would set SO_REUSEPORT by default).
+TEST_F(DashboardEndToEndTest, ASecondDashboardOnTheSamePortIsRefused) {
+  const std::string url = StartUi();
+  ASSERT_FALSE(url.empty());
+  const std::string base = url.substr(0, url.find("/?token="));
+  const std::string port = base.substr(base.rfind(':') + 1);
+  CommandResult second = Cli({"ui", Cube(), "--port=" + port}, 30);
+  EXPECT_EQ(second.exit_code, 2) << second.out << second.err;
+  EXPECT_THAT(second.err, HasSubstr("cannot listen on 127.0.0.1:" + port));
+}
+
 // Ctrl-C ends the dashboard promptly even while a job page follows a log
 // that goes on; the job goes on too.
 TEST_F(DashboardEndToEndTest, CtrlCStopsTheDashboardWhileALogIsFollowed) {

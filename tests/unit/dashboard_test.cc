@@ -132,7 +132,8 @@ TEST(WebAssetsTest, ThePageAndChartJsAreBuiltInAndNothingElse) {
   std::optional<WebAsset> chart = FindWebAsset("/assets/chart.min.js");
   ASSERT_TRUE(chart);
   EXPECT_NE(chart->body.find("Chart.js v3"), std::string_view::npos);
-  EXPECT_EQ(chart->content_type.substr(0, 15), "text/javascript");
+  // Not text/*: the HTTP library would compress it, slowly, for 127.0.0.1.
+  EXPECT_EQ(chart->content_type, "application/javascript; charset=utf-8");
   for (const char* missing : {"/assets/", "/assets/../index.html", "/etc/passwd", "/api/jobs"}) {
     EXPECT_FALSE(FindWebAsset(missing)) << missing;
   }

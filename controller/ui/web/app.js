@@ -85,7 +85,7 @@ function stopView() {
 // Runs `load` now and every `ms` while the view stays; errors go to the bar.
 function poll(load, ms) {
   const view = state.view;
-  const run = () => load().then(() => setStatus('updated ' + new Date().toLocaleTimeString()))
+  const run = () => (document.hidden ? Promise.resolve() : load()).then(() => { if (!document.hidden) setStatus('updated ' + new Date().toLocaleTimeString()); })
     .catch((e) => { if (state.view === view) setStatus(e.message, true); });
   run();
   state.timer = setInterval(run, ms);
@@ -297,6 +297,16 @@ function followLog(job, pre, timeline, onState) {
   open();
   // Tests cut the stream on purpose: the page resumes where it was.
   window.mlcubeCutLogStream = () => { state.source.close(); open(); };
+  // A browser keeps about 6 connections to one address: a page in a tab
+  // nobody looks at gives its stream back and resumes from its offset when
+  // it is shown again, so many job pages can stay open.
+  const view = state.view;
+  const onVisibility = () => {
+    if (state.view !== view) { document.removeEventListener('visibilitychange', onVisibility); return; }
+    if (document.hidden && state.source) { state.source.close(); state.source = null; }
+    else if (!document.hidden && !state.source && pre.dataset.ended !== '1') open();
+  };
+  document.addEventListener('visibilitychange', onVisibility);
 }
 
 async function jobView(host, id) {
@@ -369,6 +379,20 @@ async function sweepsView() {
   }, 5000);
 }
 
+// Chart.js (200 KB) is loaded by the first page that draws a chart.
+let chartLibrary = null;
+function loadChartLibrary() {
+  if (!chartLibrary) {
+    chartLibrary = new Promise((resolve, reject) => {
+      const script = el('script', { src: '/assets/chart.min.js' });
+      script.addEventListener('load', resolve);
+      script.addEventListener('error', () => reject(new Error('could not load Chart.js')));
+      document.head.append(script);
+    });
+  }
+  return chartLibrary;
+}
+
 function lineChart(canvas, title) {
   const chart = new Chart(canvas, {
     type: 'line',
@@ -391,6 +415,7 @@ function setDatasets(chart, datasets) {
 }
 
 async function sweepView(id) {
+  await loadChartLibrary();
   const metricSelect = el('select', { id: 'metric' });
   const axisSelect = el('select', { id: 'axis' });
   const axisLabel = el('span', {}, ' against ', axisSelect);
