@@ -131,7 +131,8 @@ def wait(driver, seconds, condition):
 def paint(url, reps, out, encoding=None):
     script = """
       const mark = performance.getEntriesByName('jobs-rendered')[0].startTime;
-      const res = (path) => performance.getEntriesByType('resource').find(e => e.name.endsWith(path));
+      // Chart.js is loaded only by pages that draw charts: 0 when absent.
+      const res = (path) => performance.getEntriesByType('resource').find(e => e.name.endsWith(path)) || { duration: 0, responseEnd: 0 };
       const jobs = res('/api/jobs?all=1');
       return [mark, document.querySelectorAll('#jobs-table tr').length - 1,
               res('/assets/chart.min.js').duration, res('/api/session').duration,
