@@ -109,16 +109,8 @@ cat >"$DIR/ui_bench.py" <<'PY'
 import json, os, pty, re, sys, tempfile, time
 STAMP = re.compile(r"^(\d+\.\d+) stamp (\d+) of (\d+)\s*$")
 
-def browser(profile, page_load_strategy="normal"):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    options.page_load_strategy = page_load_strategy
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1400,950", "--user-data-dir=" + profile):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+sys.path.insert(0, os.environ["BROWSER_HELPERS"])
+from chromium import browser  # tests/browser/chromium.py
 
 def wait(driver, seconds, condition):
     from selenium.common.exceptions import WebDriverException
@@ -269,7 +261,7 @@ if __name__ == "__main__":
     elif what == "stats": stats(args[0])
     elif what == "tabs": tabs(args[0], args[1], args[2:])
 PY
-py() { "$PYTHON" "$DIR/ui_bench.py" "$@"; }
+py() { BROWSER_HELPERS="$ROOT/tests/browser" "$PYTHON" "$DIR/ui_bench.py" "$@"; }
 
 start_agent mlcube "$DIR/state/agent.sock" "$DIR/agent.log" "$AGENT" serve \
   --state-dir="$DIR/state" --max-concurrent-jobs=$((PAGES + 12))
