@@ -6,10 +6,13 @@
 // cookie (HttpOnly, SameSite=Strict), so it does not stay in the address
 // bar or the history. Every request must name the dashboard itself in its
 // Host header (127.0.0.1:PORT or localhost:PORT): a page of another site
-// that rebinds its DNS name to 127.0.0.1 is refused. Requests that change
-// anything are POSTs carrying the CSRF token, which only a page of the
-// dashboard can read. Secrets are 128 random bits from OpenSSL, compared in
-// constant time. Thread-safe: nothing changes after Create.
+// that rebinds its DNS name to 127.0.0.1 is refused. Browsers send cookies
+// to every port of a host, so API requests must also carry the request
+// ("CSRF") token, which the exchange hands only to the dashboard's own page
+// (in a URL fragment, kept in the origin's storage): a server on another
+// port that receives the cookie still gets nothing, and neither does a
+// forged cross-site request. Secrets are 128 random bits from OpenSSL,
+// compared in constant time. Thread-safe: nothing changes after Create.
 
 #include <string>
 

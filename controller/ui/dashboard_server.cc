@@ -181,8 +181,10 @@ bool DashboardServer::Admit(const httplib::Request& request, httplib::Response& 
       SendText(response, 401, "mlcube-remote ui: wrong token");
       return false;
     }
+    // The request token travels in the fragment, which no server sees: the
+    // page keeps it in this origin's storage.
     response.set_header("Set-Cookie", access_.SessionCookieHeader());
-    response.set_redirect("/", 303);
+    response.set_redirect("/#csrf=" + access_.csrf_token(), 303);
     return false;
   }
   if (!access_.HasSession(request.get_header_value("Cookie"))) {
@@ -190,9 +192,16 @@ bool DashboardServer::Admit(const httplib::Request& request, httplib::Response& 
              "mlcube-remote ui: open the address `mlcube-remote ui` printed (it has the token)");
     return false;
   }
-  if (request.method != "GET" && request.method != "HEAD" &&
-      !access_.CsrfMatches(request.get_header_value("X-CSRF-Token"))) {
-    SendText(response, 403, "mlcube-remote ui: missing or wrong X-CSRF-Token");
+  // Cookies are not kept apart by port: any server on 127.0.0.1 the browser
+  // visits gets this one. So the cookie alone opens nothing but the page;
+  // each API request also carries the request token (a header, or for an
+  // event stream or a download link, which cannot send one, ?csrf=).
+  const bool is_api = request.path.rfind("/api/", 0) == 0;
+  const bool token_in_query =
+      request.method == "GET" && (request.path == "/api/events" || request.path == "/api/log");
+  if (is_api && !access_.CsrfMatches(request.get_header_value("X-CSRF-Token")) &&
+      !(token_in_query && access_.CsrfMatches(request.get_param_value("csrf")))) {
+    SendText(response, 403, "mlcube-remote ui: missing or wrong request token (X-CSRF-Token)");
     return false;
   }
   return true;
@@ -213,9 +222,7 @@ void DashboardServer::AddRoutes() {
                  response.set_content(std::string(asset->body), std::string(asset->content_type));
                });
   server_->Get("/api/session", [this](const httplib::Request&, httplib::Response& response) {
-    SendJson(response, {{"csrf", access_.csrf_token()},
-                        {"version", MLCUBE_REMOTE_VERSION},
-                        {"cube", data_->CubeJson()}});
+    SendJson(response, {{"version", MLCUBE_REMOTE_VERSION}, {"cube", data_->CubeJson()}});
   });
   server_->Get("/api/hosts", [this](const httplib::Request&, httplib::Response& response) {
     SendJson(response, data_->Hosts());

@@ -2,10 +2,12 @@
 #define MLCUBE_REMOTE_CONTROLLER_UI_DASHBOARD_SERVER_H_
 
 // The dashboard's web server, on 127.0.0.1 only. Every request passes the
-// DashboardAccess gate first (Host allow-list, session cookie or the token
-// exchange, CSRF on POST); then:
+// DashboardAccess gate first: the Host allow-list, then the session cookie
+// (or the token exchange, which sets it and hands the page the request token
+// in the redirect's fragment), then for /api/ the request token
+// (X-CSRF-Token, or ?csrf= for events and the log download); then:
 //   GET  /, /assets/...            the page (web_assets.h)
-//   GET  /api/session              {"csrf", "version", "cube": {"root", "cube_id"}}
+//   GET  /api/session              {"version", "cube": {"root", "cube_id"}}
 //   GET  /api/hosts                DashboardData::Hosts
 //   GET  /api/jobs[?all=1]         DashboardData::Jobs
 //   GET  /api/job?host=H&id=J      DashboardData::Job

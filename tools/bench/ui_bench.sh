@@ -295,7 +295,11 @@ for _ in $(seq 100); do grep -q 'dashboard at' "$DIR/ui.out" && break; sleep 0.1
 URL=$(grep -oE 'http://127\.0\.0\.1:[0-9]+/\?token=[0-9a-f]+' "$DIR/ui.out") ||
   die "the dashboard did not start: $(cat "$DIR/ui.err")"
 BASE=${URL%%/\?token=*}
-curl -sf -c "$DIR/jar" -o /dev/null "$URL" || die "the token exchange failed"
+# The exchange sets the session cookie and hands the page the request token in
+# the redirect's fragment; API requests need both.
+REDIRECT=$(curl -sf -c "$DIR/jar" -o /dev/null -w '%{redirect_url}' "$URL") ||
+  die "the token exchange failed"
+AUTH=(-b "$DIR/jar" -H "X-CSRF-Token: ${REDIRECT##*#csrf=}")
 CHROMIUM_ENCODINGS='gzip, deflate, br, zstd'
 HZ=$(getconf CLK_TCK)
 # ticks PID...: their utime + stime, summed, in clock ticks.
@@ -345,7 +349,7 @@ api_jobs_cost() {  # ENCODINGS -> "wall_ms cpu_ms" per request, mean of 10
   local t0 c0
   t0=$(date +%s%N); c0=$(ticks "$UI_PID")
   for _ in $(seq 10); do
-    curl -sf -b "$DIR/jar" -H "Accept-Encoding: $1" -o /dev/null "$BASE/api/jobs?all=1"
+    curl -sf "${AUTH[@]}" -H "Accept-Encoding: $1" -o /dev/null "$BASE/api/jobs?all=1"
   done
   awk -v w=$(($(date +%s%N) - t0)) -v c=$(($(ticks "$UI_PID") - c0)) -v hz="$HZ" \
     'BEGIN { printf "%.0f ms, %.0f ms CPU", w / 1e7, c / hz * 100 }'
@@ -354,7 +358,7 @@ API_BR=$(api_jobs_cost "$CHROMIUM_ENCODINGS")
 API_PLAIN=$(api_jobs_cost identity)
 # A small answer, first on a new connection, then twice on the same kept-alive one
 # (what the page's later requests use).
-KEEPALIVE=$(curl -sf -b "$DIR/jar" -w '%{time_total}\n' -o /dev/null -o /dev/null -o /dev/null \
+KEEPALIVE=$(curl -sf "${AUTH[@]}" -w '%{time_total}\n' -o /dev/null -o /dev/null -o /dev/null \
   "$BASE/api/session" "$BASE/api/session" "$BASE/api/session" |
   awk '{ printf "%s%.1f", (NR > 1 ? " / " : ""), $1 * 1000 }')
 
@@ -381,7 +385,7 @@ mapfile -t QUIET < <(quiet_running)
 [[ ${#QUIET[@]} -eq $PAGES ]] || die "only ${#QUIET[@]} of $PAGES quiet jobs are running"
 FOLLOWERS=()
 for id in "${QUIET[@]}"; do
-  curl -sN -b "$DIR/jar" "$BASE/api/events?host=h01&id=$id" >"$DIR/sse/$id" &
+  curl -sN "${AUTH[@]}" "$BASE/api/events?host=h01&id=$id" >"$DIR/sse/$id" &
   "$CLI" -q --hosts="$DIR/hosts.yaml" logs -f --host=h01 "$id" >"$DIR/follow/$id" 2>&1 &
   FOLLOWERS+=($!)
 done
@@ -396,7 +400,7 @@ sleep 2
 poll_pages() {
   while [[ ! -e $DIR/poll.stop ]]; do
     for id in "${QUIET[@]}"; do
-      curl -s -b "$DIR/jar" -H "Accept-Encoding: $CHROMIUM_ENCODINGS" -o /dev/null "$BASE/api/job?host=h01&id=$id"
+      curl -s "${AUTH[@]}" -H "Accept-Encoding: $CHROMIUM_ENCODINGS" -o /dev/null "$BASE/api/job?host=h01&id=$id"
     done
     sleep 5
   done

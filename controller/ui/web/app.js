@@ -22,15 +22,32 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// The request token: handed over once, in the fragment of the address the
+// token exchange redirects to, and kept in this origin's storage (which,
+// unlike cookies, no other port of 127.0.0.1 can read). Every API request
+// carries it; the session cookie alone gets nothing.
+const TOKEN_KEY = 'mlcube-ui-request-token';
+if (location.hash.startsWith('#csrf=')) {
+  localStorage.setItem(TOKEN_KEY, location.hash.slice(6));
+  history.replaceState(null, '', '/#/jobs');
+}
+state.csrf = localStorage.getItem(TOKEN_KEY) || '';
+
+// `path` with the request token as a parameter, for what cannot send
+// headers (an event stream, a download link).
+function withToken(path) { return path + (path.includes('?') ? '&' : '?') + 'csrf=' + encodeURIComponent(state.csrf); }
+
 async function api(path, options) {
-  const response = await fetch(path, Object.assign({ credentials: 'same-origin' }, options));
+  const merged = Object.assign({ credentials: 'same-origin' }, options);
+  merged.headers = Object.assign({ 'X-CSRF-Token': state.csrf }, merged.headers || {});
+  const response = await fetch(path, merged);
   const body = await response.json().catch(() => ({ error: response.statusText }));
   if (!response.ok) throw new Error(body.error || response.statusText);
   return body;
 }
 
 function post(path) {
-  return api(path, { method: 'POST', headers: { 'X-CSRF-Token': state.csrf } });
+  return api(path, { method: 'POST' });
 }
 
 function q(params) { return new URLSearchParams(params).toString(); }
@@ -269,7 +286,7 @@ function followLog(job, pre, timeline, onState) {
   const renderer = new AnsiRenderer(pre);
   let offset = 0;
   const open = () => {
-    const source = new EventSource('/api/events?' + q({ host: job.host, id: job.id, from: offset }));
+    const source = new EventSource(withToken('/api/events?' + q({ host: job.host, id: job.id, from: offset })));
     state.source = source;
     source.addEventListener('log', (e) => {
       const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
@@ -331,7 +348,7 @@ async function jobView(host, id) {
     } catch (e) { setStatus(e.message, true); }
     pull.disabled = false;
   });
-  const download = el('a', { href: '/api/log?' + q({ host, id }), id: 'download' }, 'Download the whole log');
+  const download = el('a', { href: withToken('/api/log?' + q({ host, id })), id: 'download' }, 'Download the whole log');
   show(el('h1', {}, 'Job ', id, el('span', { class: 'muted' }, ' on ' + host)), facts, timeline,
     el('div', { class: 'toolbar' }, search, hits, download, cancel, rerun, pull), pre);
   const refresh = async () => {
@@ -520,9 +537,8 @@ function route() {
 }
 
 api('/api/session').then((session) => {
-  state.csrf = session.csrf;
   state.version = session.version;
   state.cube = session.cube;
   window.addEventListener('hashchange', route);
   route();
-}).catch((e) => setStatus(e.message, true));
+}).catch((e) => setStatus(e.message + ': open the address mlcube-remote ui printed', true));
