@@ -188,7 +188,13 @@ TEST_F(RunEndToEndTest, CancelStopsTheJob) {
   CommandResult submitted = Cli({"run", Cube(), "--task=count", "--detach"});
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
   const std::string job = submitted.out.substr(0, submitted.out.find('\n'));
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // Cancel the task while it runs, not while the job is still queued.
+  ASSERT_TRUE(::mlcube::testing::WaitUntil(
+      [&] {
+        return Cli({"logs", job}).out.find("tick 1") != std::string::npos;
+      },
+      60))
+      << Cli({"logs", job}).out;
   CommandResult cancel = Cli({"cancel", job});
   EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
   for (int i = 0; i < 100; ++i) {
