@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -46,10 +47,13 @@ HostJobs ListJobsOf(AgentPool* agents, const std::string& host, bool all) {
   return result;
 }
 
-// Every host's jobs, asked in parallel.
-std::vector<HostJobs> ListAllJobs(AgentPool* agents, bool all) {
+// The jobs of `hosts` (every host of the hosts file when null), asked in
+// parallel.
+std::vector<HostJobs> ListAllJobs(AgentPool* agents, bool all,
+                                  const std::set<std::string>* hosts = nullptr) {
   std::vector<std::future<HostJobs>> asked;
   for (const auto& [name, entry] : agents->hosts().hosts) {
+    if (hosts != nullptr && hosts->count(name) == 0) continue;
     asked.push_back(std::async(std::launch::async, ListJobsOf, agents, name, all));
   }
   std::vector<HostJobs> answers;
@@ -182,8 +186,16 @@ absl::StatusOr<json> DashboardData::PullOutputs(const std::string& host,
 }
 
 void DashboardData::RefreshRuns(std::vector<SweepRecord>* sweeps, json* errors) {
+  // Only the hosts of unfinished runs are asked: a finished sweep costs none.
+  std::set<std::string> hosts;
+  for (const SweepRecord& sweep : *sweeps) {
+    for (const RunRecord& run : sweep.runs) {
+      if (!run.finished() && !run.job_id.empty()) hosts.insert(run.host);
+    }
+  }
+  if (hosts.empty()) return;
   std::map<std::string, std::map<std::string, mlcube_remote::v1::Job>> jobs_by_host;
-  for (HostJobs& answer : ListAllJobs(agents_, /*all=*/true)) {
+  for (HostJobs& answer : ListAllJobs(agents_, /*all=*/true, &hosts)) {
     if (!answer.jobs.ok()) {
       errors->push_back(HostError(answer.host, answer.jobs.status()));
       continue;
