@@ -116,8 +116,9 @@ TEST_F(DashboardEndToEndTest, RequestsWithoutTheTokenOrFromAnotherHostAreRefused
                                             "Host: attacker.example:" + port}),
             "403");
   const std::string job = Detached("count");
-  EXPECT_EQ(HttpStatus(base + "/api/events?host=local&id=" + job + "&csrf=0" + token.substr(1),
-                       {"-b", jar}),
+  std::string wrong = token;  // one hex digit off
+  wrong[0] = wrong[0] == '0' ? '1' : '0';
+  EXPECT_EQ(HttpStatus(base + "/api/events?host=local&id=" + job + "&csrf=" + wrong, {"-b", jar}),
             "403");
   EXPECT_EQ(HttpStatus(base + "/api/cancel?host=local&id=" + job + "&csrf=" + token,
                        {"-b", jar, "-X", "POST"}),
