@@ -21,4 +21,15 @@ const char* JobStateName(mlcube_remote::v1::JobState state) {
   }
 }
 
+const char* RuntimeName(mlcube_remote::v1::Runtime runtime) {
+  switch (runtime) {
+    case mlcube_remote::v1::RUNTIME_PODMAN:
+      return "podman";
+    case mlcube_remote::v1::RUNTIME_SINGULARITY:
+      return "singularity";
+    default:
+      return "docker";
+  }
+}
+
 }  // namespace mlcube

@@ -9,6 +9,10 @@ namespace mlcube {
 // name users see in `status`, `jobs`, `runs` and the agent's log.
 const char* JobStateName(mlcube_remote::v1::JobState state);
 
+// "docker", "podman" or "singularity": the engine a job of `runtime` runs
+// with (unspecified is Docker, the agent's default).
+const char* RuntimeName(mlcube_remote::v1::Runtime runtime);
+
 }  // namespace mlcube
 
 #endif  // MLCUBE_REMOTE_COMMON_JOB_STATE_NAME_H_

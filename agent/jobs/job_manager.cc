@@ -416,11 +416,8 @@ absl::StatusOr<Job> JobManager::Get(const std::string& owner, const std::string&
   Job job;
   {
     absl::MutexLock lock(&mu_);
-    auto it = jobs_.find(id);
-    if (it == jobs_.end() || it->second->job.owner() != owner) {
-      return absl::NotFoundError(absl::StrCat("no job ", id));
-    }
-    entry = it->second;
+    entry = FindOwnedLocked(owner, id);
+    if (!entry) return absl::NotFoundError(absl::StrCat("no job ", id));
     job = Snapshot(*entry);
   }
   AddMetrics(owner, entry, seen, &job);
@@ -453,20 +450,13 @@ void JobManager::AddMetrics(const std::string& owner, const std::shared_ptr<Entr
 
 absl::StatusOr<CubeJobs::Outputs> JobManager::OutputsOf(const std::string& owner,
                                                         const std::string& id) {
-  SubmitJobRequest request;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = jobs_.find(id);
-    if (it == jobs_.end() || it->second->job.owner() != owner) {
-      return absl::NotFoundError(absl::StrCat("no job ", id));
-    }
-    request = it->second->request;
-  }
-  auto cube = admission_.LoadJobCube(owner, request);
+  absl::StatusOr<SubmitJobRequest> request = RequestOf(owner, id);
+  if (!request.ok()) return request.status();
+  auto cube = admission_.LoadJobCube(owner, *request);
   if (!cube.ok()) return cube.status();
-  return Outputs{request.cube_id(),
-                 WorkspaceOutputPaths(*cube, std::vector<std::string>(request.tasks().begin(),
-                                                                      request.tasks().end()))};
+  return Outputs{request->cube_id(),
+                 WorkspaceOutputPaths(*cube, std::vector<std::string>(request->tasks().begin(),
+                                                                      request->tasks().end()))};
 }
 
 std::vector<std::string> JobManager::UnfinishedJobsOf(const std::string& owner,
@@ -548,17 +538,26 @@ bool JobManager::IsFinal(const std::string& id) {
   return it == jobs_.end() || IsFinalState(it->second->job.state());
 }
 
+std::shared_ptr<JobManager::Entry> JobManager::FindOwnedLocked(const std::string& owner,
+                                                               const std::string& id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || it->second->job.owner() != owner) return nullptr;
+  return it->second;
+}
+
+absl::StatusOr<SubmitJobRequest> JobManager::RequestOf(const std::string& owner,
+                                                       const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<Entry> entry = FindOwnedLocked(owner, id);
+  if (!entry) return absl::NotFoundError(absl::StrCat("no job ", id));
+  return entry->request;
+}
+
 absl::StatusOr<SubmitJobRequest> JobManager::RequestToRerun(const std::string& owner,
                                                             const std::string& id) {
-  SubmitJobRequest request;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = jobs_.find(id);
-    if (it == jobs_.end() || it->second->job.owner() != owner) {
-      return absl::NotFoundError(absl::StrCat("no job ", id));
-    }
-    request = it->second->request;
-  }
+  absl::StatusOr<SubmitJobRequest> stored = RequestOf(owner, id);
+  if (!stored.ok()) return stored.status();
+  SubmitJobRequest request = *std::move(stored);
   if (!request.caller_env_withheld().empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "job ", id, " copied ", absl::StrJoin(request.caller_env_withheld(), ", "),
@@ -576,11 +575,8 @@ absl::StatusOr<Job> JobManager::Cancel(const std::string& owner, const std::stri
   bool queued = false;
   {
     absl::MutexLock lock(&mu_);
-    auto it = jobs_.find(id);
-    if (it == jobs_.end() || it->second->job.owner() != owner) {
-      return absl::NotFoundError(absl::StrCat("no job ", id));
-    }
-    entry = it->second;
+    entry = FindOwnedLocked(owner, id);
+    if (!entry) return absl::NotFoundError(absl::StrCat("no job ", id));
     if (IsFinalState(entry->job.state())) return Snapshot(*entry);
     entry->cancel_requested = true;
     queued = queue_.Remove(id);
@@ -697,16 +693,7 @@ void JobManager::RecordFinished(const Job& job, const SubmitJobRequest& request)
   if (statistics_ == nullptr) return;
   FinishedJob finished;
   finished.outcome = StateLabel(job.state());
-  switch (request.runtime()) {
-    case mlcube_remote::v1::RUNTIME_PODMAN:
-      finished.runtime = "podman";
-      break;
-    case mlcube_remote::v1::RUNTIME_SINGULARITY:
-      finished.runtime = "singularity";
-      break;
-    default:
-      finished.runtime = "docker";
-  }
+  finished.runtime = RuntimeName(request.runtime());
   finished.scheduler = request.scheduler().empty() ? "local" : request.scheduler();
   if (job.started_unix_ms() > 0) {
     finished.run_seconds = (job.finished_unix_ms() - job.started_unix_ms()) / 1000.0;

@@ -159,6 +159,14 @@ class JobManager : public CubeJobs {
   void AddMetrics(const std::string& owner, const std::shared_ptr<Entry>& entry,
                   const MetricsSeen& seen, mlcube_remote::v1::Job* job);
 
+  // The job `id` when `owner` submitted it, else null (another owner's job
+  // is as unknown as a missing one).
+  std::shared_ptr<Entry> FindOwnedLocked(const std::string& owner, const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A copy of the request job `id` of `owner` came from; NOT_FOUND "no job ID".
+  absl::StatusOr<mlcube_remote::v1::SubmitJobRequest> RequestOf(const std::string& owner,
+                                                                const std::string& id);
+
   // Start(): the jobs read from disk into memory, the unfinished resumed.
   void LoadStored(std::vector<StoredJob> stored);
 

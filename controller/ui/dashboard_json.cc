@@ -18,19 +18,6 @@ const char* StreamName(mlcube_remote::v1::LogStream stream) {
   }
 }
 
-const char* RuntimeName(mlcube_remote::v1::Runtime runtime) {
-  switch (runtime) {
-    case mlcube_remote::v1::RUNTIME_DOCKER:
-      return "docker";
-    case mlcube_remote::v1::RUNTIME_PODMAN:
-      return "podman";
-    case mlcube_remote::v1::RUNTIME_SINGULARITY:
-      return "singularity";
-    default:
-      return "";
-  }
-}
-
 }  // namespace
 
 std::string DumpJson(const json& value) {
