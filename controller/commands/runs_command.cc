@@ -37,10 +37,7 @@ absl::StatusOr<std::vector<SweepRecord>> LoadSweeps(const std::string& workspace
                                                     const std::string& sweep,
                                                     const Console& console) {
   if (!sweep.empty()) {
-    if (sweep.find('/') != std::string::npos || sweep == "." || sweep == "..") {
-      return absl::InvalidArgumentError(absl::StrCat("sweep '", sweep, "': expected a sweep id"));
-    }
-    absl::StatusOr<SweepRecord> record = SweepRecord::Load(SweepRecord::PathFor(workspace, sweep));
+    absl::StatusOr<SweepRecord> record = SweepRecord::LoadById(workspace, sweep);
     if (!record.ok()) return record.status();
     return std::vector<SweepRecord>{std::move(*record)};
   }

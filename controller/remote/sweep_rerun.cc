@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "common/grpc_status.h"
+#include "controller/remote/job_call.h"
 #include "controller/sweeps/live_metrics.h"
 #include "controller/sweeps/sweep_record.h"
 
@@ -24,16 +24,13 @@ bool Refresh(SweepRecord* sweep, const AgentForHost& agent_for, std::string* err
       *error = absl::StrCat("run ", run.id, ": ", agent.status().message());
       return false;
     }
-    mlcube_remote::v1::GetJobRequest request;
-    request.set_job_id(run.job_id);
-    mlcube_remote::v1::Job job;
-    auto context = AgentConnection::Context(kAgentTimeout);
-    grpc::Status status = (*agent)->jobs().GetJob(context.get(), request, &job);
-    if (!status.ok()) {
-      *error = absl::StrCat("run ", run.id, ": ", status.error_message());
+    absl::StatusOr<mlcube_remote::v1::Job> job = CallForJob(
+        **agent, &mlcube_remote::v1::Jobs::Stub::GetJob, run.job_id, "job ", kAgentTimeout);
+    if (!job.ok()) {
+      *error = absl::StrCat("run ", run.id, ": ", job.status().message());
       return false;
     }
-    ApplyJobToRun(job, &run);
+    ApplyJobToRun(*job, &run);
   }
   return true;
 }
@@ -41,13 +38,8 @@ bool Refresh(SweepRecord* sweep, const AgentForHost& agent_for, std::string* err
 absl::StatusOr<mlcube_remote::v1::Job> Rerun(const RunRecord& run, const AgentForHost& agent_for) {
   absl::StatusOr<std::shared_ptr<AgentConnection>> agent = agent_for(run.host);
   if (!agent.ok()) return agent.status();
-  mlcube_remote::v1::RerunJobRequest request;
-  request.set_job_id(run.job_id);
-  mlcube_remote::v1::Job job;
-  auto context = AgentConnection::Context(kAgentTimeout);
-  grpc::Status status = (*agent)->jobs().RerunJob(context.get(), request, &job);
-  if (!status.ok()) return FromGrpcStatus(status, absl::StrCat("re-running job ", run.job_id));
-  return job;
+  return CallForJob(**agent, &mlcube_remote::v1::Jobs::Stub::RerunJob, run.job_id,
+                    "re-running job ", kAgentTimeout);
 }
 
 void MarkRerun(const mlcube_remote::v1::Job& job, RunRecord* run) {
@@ -69,12 +61,7 @@ void MarkRerun(const mlcube_remote::v1::Job& job, RunRecord* run) {
 absl::StatusOr<SweepRerunOutcome> RerunFailedRuns(const std::string& workspace,
                                                   const std::string& sweep_id,
                                                   const AgentForHost& agent_for) {
-  if (sweep_id.empty() || sweep_id.find('/') != std::string::npos || sweep_id == "." ||
-      sweep_id == "..") {
-    return absl::InvalidArgumentError(absl::StrCat("sweep '", sweep_id, "': expected a sweep id"));
-  }
-  const std::string path = SweepRecord::PathFor(workspace, sweep_id);
-  absl::StatusOr<SweepRecord> sweep = SweepRecord::Load(path);
+  absl::StatusOr<SweepRecord> sweep = SweepRecord::LoadById(workspace, sweep_id);
   if (!sweep.ok()) return sweep.status();
   std::string error;
   if (!Refresh(&*sweep, agent_for, &error)) return absl::UnavailableError(error);
@@ -104,6 +91,7 @@ absl::StatusOr<SweepRerunOutcome> RerunFailedRuns(const std::string& workspace,
     outcome.rerun.push_back(absl::StrCat(run.id, " -> job ", job->id()));
   }
   if (!outcome.rerun.empty()) {
+    const std::string path = SweepRecord::PathFor(workspace, sweep_id);
     if (absl::Status saved = sweep->Save(path); !saved.ok()) return saved;
   }
   return outcome;

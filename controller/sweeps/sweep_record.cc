@@ -199,6 +199,15 @@ absl::Status SweepRecord::Save(const std::string& path) const {
   return WriteFileAtomically(path, EmitYaml(root) + "\n", 0644);
 }
 
+absl::StatusOr<SweepRecord> SweepRecord::LoadById(const std::string& workspace,
+                                                  const std::string& sweep_id) {
+  if (sweep_id.empty() || sweep_id.find('/') != std::string::npos || sweep_id == "." ||
+      sweep_id == "..") {
+    return absl::InvalidArgumentError(absl::StrCat("sweep '", sweep_id, "': expected a sweep id"));
+  }
+  return Load(PathFor(workspace, sweep_id));
+}
+
 absl::StatusOr<SweepRecord> SweepRecord::Load(const std::string& path) {
   absl::StatusOr<YAML::Node> root = ReadYamlFile(path, path);
   if (!root.ok()) return root.status();

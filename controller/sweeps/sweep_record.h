@@ -64,6 +64,10 @@ struct SweepRecord {
 
   absl::Status Save(const std::string& path) const;
   static absl::StatusOr<SweepRecord> Load(const std::string& path);
+  // Load of sweep `sweep_id` under `workspace`; INVALID_ARGUMENT ("sweep
+  // 'X': expected a sweep id") for an id that is empty or not one name.
+  static absl::StatusOr<SweepRecord> LoadById(const std::string& workspace,
+                                              const std::string& sweep_id);
 
   // Every WORKSPACE/runs/*/sweep.yaml, oldest first; unreadable ones are
   // reported in `errors` (one line each) and skipped.

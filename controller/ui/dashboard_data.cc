@@ -10,6 +10,7 @@
 #include "common/grpc_status.h"
 #include "common/job_state_name.h"
 #include "controller/remote/host_probe.h"
+#include "controller/remote/job_call.h"
 #include "controller/remote/job_output_pull.h"
 #include "controller/remote/sweep_rerun.h"
 #include "controller/sweeps/live_metrics.h"
@@ -59,6 +60,16 @@ std::vector<HostJobs> ListAllJobs(AgentPool* agents, bool all,
   std::vector<HostJobs> answers;
   for (std::future<HostJobs>& answer : asked) answers.push_back(answer.get());
   return answers;
+}
+
+// CallForJob on `host`'s agent.
+template <typename Request>
+absl::StatusOr<mlcube_remote::v1::Job> CallForJob(AgentPool* agents, const std::string& host,
+                                                  const std::string& job_id,
+                                                  JobsStubCall<Request> call, const char* what) {
+  absl::StatusOr<std::shared_ptr<AgentConnection>> agent = agents->Get(host);
+  if (!agent.ok()) return agent.status();
+  return CallForJob(**agent, call, job_id, what, kAgentTimeout);
 }
 
 json HostError(const std::string& host, const absl::Status& status) {
@@ -116,39 +127,24 @@ json DashboardData::Jobs(bool all) {
 }
 
 absl::StatusOr<json> DashboardData::Job(const std::string& host, const std::string& job_id) {
-  absl::StatusOr<std::shared_ptr<AgentConnection>> agent = agents_->Get(host);
-  if (!agent.ok()) return agent.status();
-  mlcube_remote::v1::GetJobRequest request;
-  request.set_job_id(job_id);
-  mlcube_remote::v1::Job job;
-  auto context = AgentConnection::Context(kAgentTimeout);
-  grpc::Status status = (*agent)->jobs().GetJob(context.get(), request, &job);
-  if (!status.ok()) return FromGrpcStatus(status, absl::StrCat("job ", job_id));
-  return JobJson(host, job);
+  absl::StatusOr<mlcube_remote::v1::Job> job =
+      CallForJob(agents_, host, job_id, &mlcube_remote::v1::Jobs::Stub::GetJob, "job ");
+  if (!job.ok()) return job.status();
+  return JobJson(host, *job);
 }
 
 absl::StatusOr<json> DashboardData::Cancel(const std::string& host, const std::string& job_id) {
-  absl::StatusOr<std::shared_ptr<AgentConnection>> agent = agents_->Get(host);
-  if (!agent.ok()) return agent.status();
-  mlcube_remote::v1::CancelJobRequest request;
-  request.set_job_id(job_id);
-  mlcube_remote::v1::Job job;
-  auto context = AgentConnection::Context(kAgentTimeout);
-  grpc::Status status = (*agent)->jobs().CancelJob(context.get(), request, &job);
-  if (!status.ok()) return FromGrpcStatus(status, absl::StrCat("cancel ", job_id));
-  return JobJson(host, job);
+  absl::StatusOr<mlcube_remote::v1::Job> job =
+      CallForJob(agents_, host, job_id, &mlcube_remote::v1::Jobs::Stub::CancelJob, "cancel ");
+  if (!job.ok()) return job.status();
+  return JobJson(host, *job);
 }
 
 absl::StatusOr<json> DashboardData::Rerun(const std::string& host, const std::string& job_id) {
-  absl::StatusOr<std::shared_ptr<AgentConnection>> agent = agents_->Get(host);
-  if (!agent.ok()) return agent.status();
-  mlcube_remote::v1::RerunJobRequest request;
-  request.set_job_id(job_id);
-  mlcube_remote::v1::Job job;
-  auto context = AgentConnection::Context(kAgentTimeout);
-  grpc::Status status = (*agent)->jobs().RerunJob(context.get(), request, &job);
-  if (!status.ok()) return FromGrpcStatus(status, absl::StrCat("re-running job ", job_id));
-  return JobJson(host, job);
+  absl::StatusOr<mlcube_remote::v1::Job> job = CallForJob(
+      agents_, host, job_id, &mlcube_remote::v1::Jobs::Stub::RerunJob, "re-running job ");
+  if (!job.ok()) return job.status();
+  return JobJson(host, *job);
 }
 
 absl::StatusOr<json> DashboardData::RerunFailedRuns(const std::string& sweep_id) {
@@ -162,19 +158,16 @@ absl::StatusOr<json> DashboardData::RerunFailedRuns(const std::string& sweep_id)
 absl::StatusOr<json> DashboardData::PullOutputs(const std::string& host,
                                                 const std::string& job_id) {
   if (!cube_) return absl::FailedPreconditionError("no cube: start the dashboard with --mlcube");
-  absl::StatusOr<std::shared_ptr<AgentConnection>> agent = agents_->Get(host);
-  if (!agent.ok()) return agent.status();
-  mlcube_remote::v1::GetJobRequest request;
-  request.set_job_id(job_id);
-  mlcube_remote::v1::Job job;
-  auto context = AgentConnection::Context(kAgentTimeout);
-  grpc::Status status = (*agent)->jobs().GetJob(context.get(), request, &job);
-  if (!status.ok()) return FromGrpcStatus(status, absl::StrCat("job ", job_id));
-  if (job.cube_id() != SyncClient::DefaultCubeId(cube_->root)) {
+  absl::StatusOr<mlcube_remote::v1::Job> job =
+      CallForJob(agents_, host, job_id, &mlcube_remote::v1::Jobs::Stub::GetJob, "job ");
+  if (!job.ok()) return job.status();
+  if (job->cube_id() != SyncClient::DefaultCubeId(cube_->root)) {
     return absl::FailedPreconditionError(
-        absl::StrCat("job ", job_id, " is of cube ", job.cube_id(), ", not of ", cube_->root,
+        absl::StrCat("job ", job_id, " is of cube ", job->cube_id(), ", not of ", cube_->root,
                      ": pull it with mlcube-remote sync pull --job=", job_id, " --mlcube=DIR"));
   }
+  absl::StatusOr<std::shared_ptr<AgentConnection>> agent = agents_->Get(host);
+  if (!agent.ok()) return agent.status();
   absl::MutexLock lock(&pull_mutex_);
   absl::StatusOr<PullStats> pulled = PullJobOutputs(**agent, *cube_, job_id, PullOptions());
   if (!pulled.ok()) return pulled.status();
@@ -260,23 +253,20 @@ absl::StatusOr<std::vector<MetricsStep>> DashboardData::LiveSteps(const RunRecor
 
 absl::StatusOr<json> DashboardData::Curves(const std::string& sweep_id) {
   if (workspace_.empty()) return absl::NotFoundError("no cube: start the dashboard with --mlcube");
-  if (sweep_id.empty() || sweep_id.find('/') != std::string::npos || sweep_id == "." ||
-      sweep_id == "..") {
-    return absl::InvalidArgumentError(absl::StrCat("sweep '", sweep_id, "': expected a sweep id"));
-  }
-  absl::StatusOr<SweepRecord> sweep = SweepRecord::Load(SweepRecord::PathFor(workspace_, sweep_id));
-  if (!sweep.ok()) return sweep.status();
+  absl::StatusOr<SweepRecord> loaded = SweepRecord::LoadById(workspace_, sweep_id);
+  if (!loaded.ok()) return loaded.status();
   json errors = json::array();
-  std::vector<SweepRecord> one{*sweep};
+  std::vector<SweepRecord> one{*std::move(loaded)};
   RefreshRuns(&one, &errors);
+  const SweepRecord& sweep = one.front();
   json runs = json::array();
-  for (const RunRecord& run : one.front().runs) {
-    if (sweep->metrics_path.empty()) break;
+  for (const RunRecord& run : sweep.runs) {
+    if (sweep.metrics_path.empty()) break;
     if (run.job_id.empty() || run.state == "QUEUED" || run.state == "PENDING") {
       runs.push_back(CurveJson(run, {}, "none"));  // nothing written yet
       continue;
     }
-    const std::string pulled = absl::StrCat(workspace_, "/", run.run_dir, "/", sweep->metrics_path);
+    const std::string pulled = absl::StrCat(workspace_, "/", run.run_dir, "/", sweep.metrics_path);
     const bool going_on = !run.finished() && !run.job_id.empty();
     absl::StatusOr<std::vector<MetricsStep>> steps =
         going_on ? LiveSteps(run) : MetricsReader::ReadCurve(pulled);
@@ -289,10 +279,7 @@ absl::StatusOr<json> DashboardData::Curves(const std::string& sweep_id) {
     }
     runs.push_back(CurveJson(run, *steps, live ? "live" : "pulled"));
   }
-  return json{{"sweep", sweep_id},
-              {"metrics_path", sweep->metrics_path},
-              {"runs", runs},
-              {"errors", errors}};
+  return json{{"sweep", SweepJson(sweep)}, {"runs", runs}, {"errors", errors}};
 }
 
 }  // namespace mlcube

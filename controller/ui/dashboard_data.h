@@ -53,8 +53,9 @@ class DashboardData {
   // runs brought up to date from their agents (in memory only: the records
   // in the workspace are left to the commands that own them).
   nlohmann::json Sweeps();
-  // {"sweep", "runs": [CurveJson...], "errors": [...]}: every run's steps,
-  // from its pulled file or, while it goes on, the agent's tail of it.
+  // {"sweep": SweepJson, "runs": [CurveJson...], "errors": [...]}: the
+  // sweep brought up to date as Sweeps does, and every run's steps, from its
+  // pulled file or, while it goes on, the agent's tail of it.
   absl::StatusOr<nlohmann::json> Curves(const std::string& sweep_id);
 
  private:

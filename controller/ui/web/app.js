@@ -484,9 +484,9 @@ async function sweepView(id) {
   metricSelect.addEventListener('change', draw);
   axisSelect.addEventListener('change', draw);
   poll(async () => {
-    const [sweeps, data] = await Promise.all([api('/api/sweeps'), api('/api/curves?' + q({ sweep: id }))]);
-    const sweep = sweeps.sweeps.find((s) => s.id === id);
-    if (!sweep) throw new Error('no sweep ' + id);
+    // One request: the sweep (brought up to date) and its curves.
+    const data = await api('/api/curves?' + q({ sweep: id }));
+    const sweep = data.sweep;
     const metrics = [...new Set(data.runs.flatMap((r) => r.steps.flatMap((s) => Object.keys(s))))].filter((m) => m !== 'step').sort();
     const keep = (select, values) => {
       const chosen = select.value;
