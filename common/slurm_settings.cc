@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <iterator>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -148,6 +149,15 @@ constexpr const char* kRefusedOptions[] = {
     "uid",      "gid",         "get-user-env", "hold",      "test-only", "batch",
     "clusters", "cluster",     "help",         "usage",     "version"};
 
+// Options a rank key sets: the agent must know the layout it starts the
+// ranks with.
+constexpr std::pair<const char*, const char*> kOptionsWithKeys[] = {
+    {"nodes", "nodes"},
+    {"ntasks", "nodes and ntasks_per_node"},
+    {"ntasks-per-node", "ntasks_per_node"},
+    {"gpus-per-node", "gpus_per_node"},
+    {"distribution", "distribution"}};
+
 bool AllOf(const std::string& value, const std::function<bool(char)>& ok) {
   if (value.empty()) return false;
   for (char c : value) {
@@ -181,6 +191,32 @@ bool ValidMem(const std::string& value) {
   return unit.empty() || unit == "K" || unit == "M" || unit == "G" || unit == "T";
 }
 
+// --distribution: {*|block|cyclic|arbitrary|plane=N}[:{*|block|cyclic|fcyclic}
+// [:{*|block|cyclic|fcyclic}]][,Pack|,NoPack]
+bool ValidDistribution(const std::string& value) {
+  std::vector<std::string> packing = absl::StrSplit(value, ',');
+  if (packing.size() > 2 ||
+      (packing.size() == 2 && packing[1] != "Pack" && packing[1] != "NoPack")) {
+    return false;
+  }
+  std::vector<std::string> levels = absl::StrSplit(packing[0], ':');
+  if (levels.size() > 3) return false;
+  int plane = 0;
+  const std::string& first = levels[0];
+  if (first != "*" && first != "block" && first != "cyclic" && first != "arbitrary" &&
+      !(absl::StartsWith(first, "plane=") && absl::SimpleAtoi(first.substr(6), &plane) &&
+        plane > 0)) {
+    return false;
+  }
+  for (size_t i = 1; i < levels.size(); ++i) {
+    if (levels[i] != "*" && levels[i] != "block" && levels[i] != "cyclic" &&
+        levels[i] != "fcyclic") {
+      return false;
+    }
+  }
+  return true;
+}
+
 // extra_args: parsed as sbatch parses them (GetoptLongGrammar), so an
 // abbreviation (--outp=, --wra=) or a clustered short option (-vo/path) is
 // the option it stands for.
@@ -210,6 +246,25 @@ absl::Status CheckExtraArgs(const std::vector<std::string>& args, const std::str
   return absl::OkStatus();
 }
 
+// With the rank keys in use, extra_args may not change the layout they set.
+absl::Status CheckLayoutNotInExtraArgs(const SlurmSettings& s, const std::string& where) {
+  if (s.nodes == 0 && s.ntasks_per_node == 0 && s.gpus_per_node == 0 && s.distribution.empty()) {
+    return absl::OkStatus();
+  }
+  auto parsed = GetoptLongGrammar(&SbatchOptions()).Parse(s.extra_args);
+  if (!parsed.ok()) return parsed.status();
+  for (const GetoptOccurrence& occurrence : *parsed) {
+    for (const auto& [option, use_key] : kOptionsWithKeys) {
+      if (occurrence.option->long_name == std::string_view(option)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ".extra_args: '", occurrence.spelling, "' is --", option,
+                         ", which the rank keys set (use slurm.", use_key, ")"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SetValue(SlurmSettings* s, const std::string& key, const std::string& value,
                       const std::string& path) {
   auto bad = [&](const std::string& expected) {
@@ -233,6 +288,18 @@ absl::Status SetValue(SlurmSettings* s, const std::string& key, const std::strin
         s->cpus_per_task > 1000000) {
       return bad("a positive number");
     }
+  } else if (key == "nodes" || key == "ntasks_per_node" || key == "gpus_per_node") {
+    int* field = key == "nodes"             ? &s->nodes
+                 : key == "ntasks_per_node" ? &s->ntasks_per_node
+                                            : &s->gpus_per_node;
+    if (!absl::SimpleAtoi(value, field) || *field < 1 || *field > 100000) {
+      return bad("a positive number");
+    }
+  } else if (key == "distribution") {
+    if (!ValidDistribution(value)) {
+      return bad("Slurm's distribution, e.g. block, cyclic, block:cyclic, plane=4 or cyclic,Pack");
+    }
+    s->distribution = value;
   } else if (key == "mem") {
     if (!ValidMem(value)) return bad("a size such as 4000, 500M or 32G");
     s->mem = value;
@@ -259,8 +326,10 @@ absl::Status SetValue(SlurmSettings* s, const std::string& key, const std::strin
 
 const std::vector<std::string>& SlurmSettingKeys() {
   static const std::vector<std::string> keys = {
-      "partition", "account",  "qos",        "time",      "cpus_per_task", "mem",     "constraint",
-      "gres",      "gpu_flag", "extra_args", "configure", "scratch",       "node_tmp"};
+      "partition",     "account",     "qos",      "time",     "cpus_per_task",
+      "mem",           "constraint",  "gres",     "gpu_flag", "extra_args",
+      "configure",     "scratch",     "node_tmp", "nodes",    "ntasks_per_node",
+      "gpus_per_node", "distribution"};
   return keys;
 }
 
@@ -271,6 +340,7 @@ absl::StatusOr<SlurmSettings> ParseSlurmSettings(const std::map<std::string, std
     const std::string path = absl::StrCat(where, ".", key);
     if (absl::Status s = SetValue(&settings, key, value, path); !s.ok()) return s;
   }
+  if (absl::Status s = CheckLayoutNotInExtraArgs(settings, where); !s.ok()) return s;
   return settings;
 }
 
@@ -313,18 +383,34 @@ absl::StatusOr<std::vector<std::string>> SbatchResourceOptions(const SlurmSettin
   add("--account=", s.account);
   add("--qos=", s.qos);
   add("--time=", s.time);
+  if (s.nodes > 0) options.push_back(absl::StrCat("--nodes=", s.nodes));
+  // Given whenever there are several ranks: the agent starts them by it.
+  if (s.Ranks() > 1) options.push_back(absl::StrCat("--ntasks-per-node=", s.TasksPerNode()));
   if (s.cpus_per_task > 0) options.push_back(absl::StrCat("--cpus-per-task=", s.cpus_per_task));
+  add("--distribution=", s.distribution);
   add("--mem=", s.mem);
   add("--constraint=", s.constraint);
   std::vector<std::string> gres;
   if (!s.gres.empty()) gres.push_back(s.gres);
-  if (!gpus.empty()) {
-    int count = 0;
-    if (!absl::SimpleAtoi(gpus, &count) || count < 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "gpus: '", gpus,
-          "' cannot be asked of Slurm (give a count: Slurm picks the devices on the node)"));
+  int count = 0;
+  if (!gpus.empty() && (!absl::SimpleAtoi(gpus, &count) || count < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "gpus: '", gpus,
+        "' cannot be asked of Slurm (give a count: Slurm picks the devices on the node)"));
+  }
+  if (s.gpus_per_node > 0 && count > 0 && count != s.gpus_per_node) {
+    return absl::InvalidArgumentError(absl::StrCat("gpus: ", count,
+                                                   " and slurm.gpus_per_node: ", s.gpus_per_node,
+                                                   " ask twice (give one of them)"));
+  }
+  if (s.gpus_per_node > 0) {
+    // --gres counts per node already.
+    if (s.gpu_flag == "gpus") {
+      options.push_back(absl::StrCat("--gpus-per-node=", s.gpus_per_node));
+    } else {
+      gres.push_back(absl::StrCat("gpu:", s.gpus_per_node));
     }
+  } else if (count > 0) {
     if (s.gpu_flag == "gpus") {
       options.push_back(absl::StrCat("--gpus=", count));
     } else {

@@ -10,7 +10,8 @@
 // Keys: partition, account, qos, time, cpus_per_task, mem, constraint, gres,
 // gpu_flag (gres | gpus: how a GPU count is asked for), extra_args (more
 // sbatch options, some refused), configure (login | job: where an image
-// build runs), scratch and node_tmp (true | false).
+// build runs), scratch and node_tmp (true | false); for a task of several
+// ranks: nodes, ntasks_per_node, gpus_per_node, distribution.
 
 #include <map>
 #include <string>
@@ -38,6 +39,17 @@ struct SlurmSettings {
   // ($SLURM_TMPDIR, else $TMPDIR, else /tmp), removed when the job ends.
   bool scratch = true;
   bool node_tmp = true;
+  // Ranks: more than one (nodes * ntasks_per_node > 1) makes the step start
+  // the container once per rank with srun. 0: not given (one node, one task).
+  int nodes = 0;
+  int ntasks_per_node = 0;
+  int gpus_per_node = 0;     // --nv in every rank; Slurm binds the devices
+  std::string distribution;  // srun/sbatch --distribution, e.g. block:cyclic
+
+  int Ranks() const {
+    return (nodes > 0 ? nodes : 1) * (ntasks_per_node > 0 ? ntasks_per_node : 1);
+  }
+  int TasksPerNode() const { return ntasks_per_node > 0 ? ntasks_per_node : 1; }
 };
 
 // The keys ParseSlurmSettings knows, in the order they are documented.
@@ -66,6 +78,7 @@ absl::StatusOr<StageSpec> ParseStageSpec(const std::string& value);
 
 // sbatch options for the settings, and for `gpus` ("" none, a count, "all";
 // "all" and device lists cannot be expressed to Slurm and are refused).
+// gpus_per_node and a different `gpus` are refused as asking twice.
 absl::StatusOr<std::vector<std::string>> SbatchResourceOptions(const SlurmSettings& settings,
                                                                const std::string& gpus);
 

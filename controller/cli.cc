@@ -51,6 +51,8 @@ JobCommandApps AddJobCommands(CLI::App& app, JobCommandOptions* options) {
   apps.status = add_job_command("status", "Show a job's state, tasks, times and exit code");
   apps.logs = add_job_command("logs", "Print a job's output; -f follows it until it ends");
   apps.logs->add_flag("-f,--follow", options->follow, "Keep streaming until the job ends");
+  apps.logs->add_option("--ranks", options->ranks,
+                        "A job of several ranks: only these ranks' lines (0, 0,2 or 0-3)");
   apps.cancel = add_job_command("cancel", "Cancel a job (kills its container)");
   // A run of a sweep may stand for its job: its host and job id come from
   // the sweep's record in the cube's workspace (--mlcube).

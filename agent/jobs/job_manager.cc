@@ -883,9 +883,12 @@ absl::StatusOr<std::unique_ptr<SlurmStepScheduler>> JobManager::MakeSlurmSchedul
     absl::MutexLock lock(&mu_);
     entry->job.set_scratch_dir(conveniences.scratch_dir);
   }
+  SlurmRanks ranks;
+  ranks.count = settings->Ranks();
+  ranks.tasks_per_node = settings->TasksPerNode();
   auto scheduler = std::make_unique<SlurmStepScheduler>(
       &slurm_scheduler_, &local_scheduler_, job_id, *options, settings->configure_as_job,
-      conveniences, [this, entry](const std::string& slurm_id, const SlurmStepState& state) {
+      conveniences, ranks, [this, entry](const std::string& slurm_id, const SlurmStepState& state) {
         SetSchedulerInfo(
             entry, slurm_id,
             state.phase == SlurmStepState::Phase::kPending ? state.pending_reason : "");

@@ -247,6 +247,11 @@ StepContext JobStepContext(const StateLayout& layout, const std::string& job_id,
   context.caller_env_withheld.insert(request.caller_env_withheld().begin(),
                                      request.caller_env_withheld().end());
   context.gpus = request.gpus();
+  // On Slurm, GPUs asked per node reach every rank's container (--nv).
+  if (auto per_node = request.slurm().find("gpus_per_node");
+      context.gpus.empty() && per_node != request.slurm().end()) {
+    context.gpus = per_node->second;
+  }
   context.job_dir = layout.JobDir(job_id);
   context.scratch_dir = layout.JobScratchDir(job_id);
   context.owner = owner;

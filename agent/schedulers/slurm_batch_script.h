@@ -14,6 +14,16 @@
 //   PREFIX.exit   "exit N"          (written by the script when the command ends)
 // Output is opened in append mode, so a requeued job adds to it and the
 // agent's offsets into it stay valid.
+//
+// A step of several ranks (SlurmRanks) runs one more file, PREFIX.rank.sh,
+// once per rank with `srun --kill-on-bad-exit=1`: it gives the container the
+// variables launchers read (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE,
+// NODE_RANK, MASTER_ADDR, MASTER_PORT and every SLURM_*), prefixes each line
+// the rank prints with "[rank N] " on the stream it was printed on, and
+// records the rank's exit code in PREFIX.rank-N.exit. The batch script
+// picks MASTER_ADDR (the allocation's first node) and MASTER_PORT (from the
+// Slurm job id, the first not listening there), and when a rank failed,
+// records that rank's code as the step's; srun stops the other ranks.
 
 #include <string>
 #include <vector>
@@ -26,12 +36,24 @@ struct SlurmStepFiles {
         out(step_prefix + ".out"),
         err(step_prefix + ".err"),
         exit(step_prefix + ".exit"),
-        record(step_prefix + ".slurm") {}
+        record(step_prefix + ".slurm"),
+        rank_script(step_prefix + ".rank.sh"),
+        rank_exit_prefix(step_prefix + ".rank-") {}
   std::string script;
   std::string out;
   std::string err;
   std::string exit;
-  std::string record;  // the Slurm job id and where the step's log starts
+  std::string record;            // the Slurm job id and where the step's log starts
+  std::string rank_script;       // several ranks only
+  std::string rank_exit_prefix;  // + "N.exit": how rank N ended
+};
+
+// The ranks of a step: Slurm's allocation of nodes * tasks_per_node.
+struct SlurmRanks {
+  int count = 1;
+  int tasks_per_node = 1;
+  std::string srun = "srun";  // as the compute nodes find it
+  bool Several() const { return count > 1; }
 };
 
 // What the script sets up around an Apptainer command, through Apptainer's
@@ -51,8 +73,16 @@ class SlurmBatchScript {
  public:
   // `argv`: the runtime's command; `cwd`: where it runs ("" = the job dir).
   static std::string Render(const std::vector<std::string>& argv, const std::string& cwd,
-                            const SlurmStepFiles& files,
-                            const SlurmConveniences& conveniences = {});
+                            const SlurmStepFiles& files, const SlurmConveniences& conveniences = {},
+                            const SlurmRanks& ranks = {});
+
+  // PREFIX.rank.sh of a step of several ranks. `$1` says what srun runs it
+  // for: "run" (the rank), "stage" and "clean" (once per node: copy the
+  // staged data to the node's own storage, and remove it).
+  static std::string RenderRankScript(const std::vector<std::string>& argv,
+                                      const SlurmStepFiles& files,
+                                      const SlurmConveniences& conveniences,
+                                      const SlurmRanks& ranks);
 
   // sbatch --parsable with the agent's own options (job name, output files,
   // append mode), then `resource_options` (SbatchResourceOptions), then the

@@ -47,6 +47,23 @@ absl::Status SlurmScheduler::WriteRecord(const std::string& step_prefix,
                              absl::StrCat(record.slurm_job_id, " ", record.log_start, "\n"));
 }
 
+absl::Status SlurmScheduler::WriteStepScripts(const SlurmStep& step) const {
+  const SlurmStepFiles files(step.step_prefix);
+  SlurmRanks ranks = step.ranks;
+  ranks.srun = client_.Binary("srun");
+  if (ranks.Several()) {
+    if (absl::Status s = WriteFileAtomically(
+            files.rank_script,
+            SlurmBatchScript::RenderRankScript(step.argv, files, step.conveniences, ranks), 0750);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return WriteFileAtomically(
+      files.script, SlurmBatchScript::Render(step.argv, step.cwd, files, step.conveniences, ranks),
+      0750);
+}
+
 absl::StatusOr<SlurmStepRecord> SlurmScheduler::Submit(const SlurmStep& step) {
   const SlurmStepFiles files(step.step_prefix);
   SlurmStepRecord record;
@@ -61,9 +78,7 @@ absl::StatusOr<SlurmStepRecord> SlurmScheduler::Submit(const SlurmStep& step) {
     }
   }
   if (absl::Status s = client_.CheckInstalled(); !s.ok()) return s;
-  const std::string script =
-      SlurmBatchScript::Render(step.argv, step.cwd, files, step.conveniences);
-  if (absl::Status s = WriteFileAtomically(files.script, script, 0750); !s.ok()) return s;
+  if (absl::Status s = WriteStepScripts(step); !s.ok()) return s;
   auto id = client_.Submit(SlurmBatchScript::SbatchArgv(client_.Binary("sbatch"), step.job_name,
                                                         step.sbatch_options, files),
                            step.env, step.cwd);
@@ -101,9 +116,7 @@ absl::StatusOr<std::string> SlurmScheduler::SubmitArray(const std::vector<SlurmS
         return s;
       }
     }
-    const std::string script =
-        SlurmBatchScript::Render(step.argv, step.cwd, files, step.conveniences);
-    if (absl::Status s = WriteFileAtomically(files.script, script, 0750); !s.ok()) return s;
+    if (absl::Status s = WriteStepScripts(step); !s.ok()) return s;
     elements.push_back(std::move(element));
   }
   if (absl::Status s = WriteFileAtomically(array_script, SlurmArrayScript::Render(elements), 0750);

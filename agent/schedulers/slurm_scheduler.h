@@ -33,6 +33,7 @@ struct SlurmStep {
   std::string cwd;
   std::vector<std::string> sbatch_options;  // SbatchResourceOptions
   SlurmConveniences conveniences;
+  SlurmRanks ranks;  // srun is the client's
 };
 
 struct SlurmStepRecord {
@@ -106,6 +107,8 @@ class SlurmScheduler {
 
  private:
   absl::Status WriteRecord(const std::string& step_prefix, const SlurmStepRecord& record);
+  // PREFIX.sh, and PREFIX.rank.sh for a step of several ranks.
+  absl::Status WriteStepScripts(const SlurmStep& step) const;
 
   SlurmClient client_;
   std::unique_ptr<SlurmQueuePoller> poller_;

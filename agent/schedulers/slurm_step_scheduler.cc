@@ -21,13 +21,14 @@ std::string StepNumber(const std::string& step_prefix) {
 SlurmStepScheduler::SlurmStepScheduler(SlurmScheduler* shared, StepScheduler* local,
                                        std::string job_id, std::vector<std::string> sbatch_options,
                                        bool configure_as_job, SlurmConveniences conveniences,
-                                       ChangeCallback on_change)
+                                       SlurmRanks ranks, ChangeCallback on_change)
     : shared_(shared),
       local_(local),
       job_id_(std::move(job_id)),
       sbatch_options_(std::move(sbatch_options)),
       configure_as_job_(configure_as_job),
       conveniences_(std::move(conveniences)),
+      ranks_(std::move(ranks)),
       on_change_(std::move(on_change)) {}
 
 bool SlurmStepScheduler::IsLocal(const std::string& step_prefix) const {
@@ -45,7 +46,11 @@ SlurmStep SlurmStepScheduler::MakeStep(const SupervisedCommand& command) const {
   step.cwd = command.cwd;
   step.sbatch_options = sbatch_options_;
   // An image build gets none: APPTAINER_BIND would reach its %post too.
-  if (!command.configure) step.conveniences = conveniences_;
+  // An image build is one process on one node.
+  if (!command.configure) {
+    step.conveniences = conveniences_;
+    step.ranks = ranks_;
+  }
   return step;
 }
 

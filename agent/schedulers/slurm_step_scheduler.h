@@ -31,7 +31,7 @@ class SlurmStepScheduler final : public StepScheduler {
   // ("mlcube-JOBID-N"); `sbatch_options` from SbatchResourceOptions.
   SlurmStepScheduler(SlurmScheduler* shared, StepScheduler* local, std::string job_id,
                      std::vector<std::string> sbatch_options, bool configure_as_job,
-                     SlurmConveniences conveniences, ChangeCallback on_change);
+                     SlurmConveniences conveniences, SlurmRanks ranks, ChangeCallback on_change);
 
   // The job is run `index` of a batch whose task steps are one job array:
   // its task step joins `batch` instead of being submitted alone. `abort`:
@@ -68,6 +68,7 @@ class SlurmStepScheduler final : public StepScheduler {
   const std::vector<std::string> sbatch_options_;
   const bool configure_as_job_;
   const SlurmConveniences conveniences_;
+  const SlurmRanks ranks_;
   ChangeCallback on_change_;
   std::shared_ptr<SlurmArrayBatch> array_;
   int array_index_ = 0;

@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <memory>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -166,12 +167,20 @@ int RunStatusCommand(const JobCommandOptions& given, const Console& console, std
 
 int RunLogsCommand(const JobCommandOptions& given, const Console& console) {
   JobCommandOptions options = given;
+  WatchOptions watch;
+  if (!options.ranks.empty()) {
+    absl::StatusOr<std::set<int>> ranks = ParseRankList(options.ranks);
+    if (!ranks.ok()) {
+      console.Error(ranks.status().message());
+      return kExitBadInput;
+    }
+    watch.ranks = std::move(*ranks);
+  }
   InterruptMonitor interrupts;
   int exit_status = kExitOk;
   std::unique_ptr<AgentConnection> connection = Connect(&options, console, &exit_status);
   if (!connection) return exit_status;
   JobWatcher watcher(connection.get(), &console, &interrupts);
-  WatchOptions watch;
   watch.follow = options.follow;
   absl::StatusOr<WatchOutcome> outcome = watcher.Watch(options.job_id, watch);
   if (!outcome.ok()) {

@@ -21,6 +21,7 @@ struct JobCommandOptions {
   std::string job_id;
   CubeOptions cube;
   bool follow = false;  // logs -f
+  std::string ranks;    // logs --ranks=LIST (ParseRankList); empty: all
   bool all = false;     // jobs --all
 };
 

@@ -6,6 +6,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +18,7 @@
 #include "common/yaml_reader.h"
 #include "controller/hosts/hosts_file.h"
 #include "controller/install/agent_connector.h"
+#include "controller/remote/rank_filter.h"
 #include "controller/remote/remote_run.h"
 #include "controller/remote/remote_sweep.h"
 #include "controller/terminal/exit_codes.h"
@@ -89,6 +91,9 @@ void AddRunOptions(CLI::App* command, RunCommandOptions* options, bool is_run) {
     command->add_flag("--cancel-on-interrupt", options->cancel_on_interrupt,
                       "Ctrl-C cancels the job instead of detaching");
     command->add_flag("--no-pull", options->no_pull, "Leave the outputs on the host");
+    command->add_option("--ranks", options->ranks,
+                        "A task of several ranks (slurm.nodes, slurm.ntasks_per_node): print only "
+                        "these ranks' lines (0, 0,2 or 0-3)");
     command->add_flag("--dry-run", options->dry_run,
                       "Print the commands the host would run (pushes the cube, starts nothing)");
     command->add_flag("--json", options->json, "With --dry-run: print one JSON object");
@@ -247,6 +252,11 @@ absl::Status PrepareRequests(const RunCommandOptions& options, const HostsFile& 
     request.cancel_on_interrupt = options.cancel_on_interrupt;
     request.no_pull = options.no_pull;
     request.json = options.json;
+    if (!options.ranks.empty()) {
+      absl::StatusOr<std::set<int>> ranks = ParseRankList(options.ranks);
+      if (!ranks.ok()) return ranks.status();
+      request.ranks = std::move(*ranks);
+    }
     requests->push_back(std::move(request));
   }
   return absl::OkStatus();

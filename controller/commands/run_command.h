@@ -32,6 +32,7 @@ struct RunCommandOptions {
   bool detach = false;
   bool cancel_on_interrupt = false;
   bool no_pull = false;
+  std::string ranks;            // --ranks=LIST: the lines of these ranks only
   bool configure_only = false;  // the `configure` command
   bool dry_run = false;         // print what the agent would run; start nothing
   bool json = false;            // with dry_run: one JSON object

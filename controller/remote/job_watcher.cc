@@ -103,10 +103,10 @@ grpc::Status JobWatcher::StreamOnce(const std::string& job_id, const WatchOption
       const auto& log = event.log();
       switch (log.stream()) {
         case mlcube_remote::v1::LOG_STREAM_STDOUT:
-          WriteAll(options.stdout_fd, log.data());
+          Print(log.stream(), options.stdout_fd, log.data());
           break;
         case mlcube_remote::v1::LOG_STREAM_STDERR:
-          WriteAll(options.stderr_fd, log.data());
+          Print(log.stream(), options.stderr_fd, log.data());
           break;
         default: {
           std::string text = log.data();
@@ -127,8 +127,22 @@ grpc::Status JobWatcher::StreamOnce(const std::string& job_id, const WatchOption
   return status;
 }
 
+void JobWatcher::Print(int stream, int fd, const std::string& data) {
+  const std::string passed = filter_.Filter(stream, data);
+  if (!passed.empty()) WriteAll(fd, passed);
+}
+
 absl::StatusOr<WatchOutcome> JobWatcher::Watch(const std::string& job_id,
                                                const WatchOptions& options) {
+  filter_ = RankFilter(options.ranks);
+  absl::StatusOr<WatchOutcome> outcome = WatchStreams(job_id, options);
+  WriteAll(options.stdout_fd, filter_.Flush(mlcube_remote::v1::LOG_STREAM_STDOUT));
+  WriteAll(options.stderr_fd, filter_.Flush(mlcube_remote::v1::LOG_STREAM_STDERR));
+  return outcome;
+}
+
+absl::StatusOr<WatchOutcome> JobWatcher::WatchStreams(const std::string& job_id,
+                                                      const WatchOptions& options) {
   WatchOutcome outcome;
   int64_t offset = options.from_offset;
   const int interrupts_before = interrupts_ != nullptr ? interrupts_->count() : 0;

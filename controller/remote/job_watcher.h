@@ -10,10 +10,12 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "common/job_state_name.h"
+#include "controller/remote/rank_filter.h"
 #include "controller/terminal/console.h"
 #include "controller/terminal/interrupt_monitor.h"
 #include "controller/transport/agent_connection.h"
@@ -29,6 +31,9 @@ struct WatchOptions {
   std::chrono::seconds reconnect_window{900};
   int stdout_fd = 1;
   int stderr_fd = 2;
+  // Of a job of several ranks, only these ranks' lines (RankFilter); empty:
+  // every line.
+  std::set<int> ranks;
 };
 
 struct WatchOutcome {
@@ -48,6 +53,9 @@ class JobWatcher {
   absl::StatusOr<WatchOutcome> Watch(const std::string& job_id, const WatchOptions& options);
 
  private:
+  absl::StatusOr<WatchOutcome> WatchStreams(const std::string& job_id, const WatchOptions& options);
+  void Print(int stream, int fd, const std::string& data);
+
   // One WatchJob stream; returns its final status and advances *offset.
   // A final state seen in the stream is stored in *final_state.
   grpc::Status StreamOnce(const std::string& job_id, const WatchOptions& options, int64_t* offset,
@@ -59,6 +67,7 @@ class JobWatcher {
   InterruptMonitor* interrupts_;
   // Interrupts counted before this watch began; more means "stop".
   int interrupt_baseline_ = 0;
+  RankFilter filter_{{}};
 };
 
 // True for failures worth reconnecting after (agent gone, link cut).

@@ -376,7 +376,9 @@ int RunRemoteJob(AgentConnection& agent, RemoteRunRequest request, InterruptMoni
     return kExitOk;
   }
   JobWatcher watcher(&agent, &console, &interrupts);
-  absl::StatusOr<WatchOutcome> outcome = watcher.Watch(job->id(), WatchOptions());
+  WatchOptions watch;
+  watch.ranks = request.ranks;
+  absl::StatusOr<WatchOutcome> outcome = watcher.Watch(job->id(), watch);
   if (!outcome.ok()) {
     console.Error(outcome.status().message());
     return kExitAgentError;

@@ -9,6 +9,7 @@
 // status (controller/terminal/exit_codes.h).
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,8 @@ struct RemoteRunRequest {
   bool detach = false;
   bool cancel_on_interrupt = false;
   bool no_pull = false;
-  bool json = false;                         // dry run: one JSON object on stdout
+  std::set<int> ranks;  // print only these ranks' lines (RankFilter); empty: all
+  bool json = false;    // dry run: one JSON object on stdout
   std::optional<std::string> sync_features;  // as CubePushRequest's
 };
 

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "agent/job_log/job_log.h"
 #include "agent/schedulers/slurm_batch_script.h"
 #include "agent/schedulers/slurm_client.h"
@@ -24,6 +26,7 @@ namespace {
 
 int mlcube_test_mkdir(const std::string& path) { return ::mkdir(path.c_str(), 0755); }
 
+using testing::CountOccurrences;
 using ::testing::ElementsAre;
 using testing::TempDir;
 
@@ -224,6 +227,157 @@ TEST(SlurmBatchScriptTest, MissingWorkingDirectoryIsRecordedAs126) {
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->status.ShellCode(), 126);
   EXPECT_EQ(TaskSupervisor::ReadExit(dir.path() + "/step-1")->ShellCode(), 126);
+}
+
+TEST(SlurmSettingsTest, RankKeysBecomeTheirSbatchOptions) {
+  EXPECT_THAT(Options({{"nodes", "2"},
+                       {"ntasks_per_node", "4"},
+                       {"distribution", "block:cyclic"},
+                       {"gpus_per_node", "2"}}),
+              ElementsAre("--nodes=2", "--ntasks-per-node=4", "--distribution=block:cyclic",
+                          "--gres=gpu:2"));
+  EXPECT_THAT(Options({{"nodes", "2"}, {"gpus_per_node", "1"}, {"gpu_flag", "gpus"}}, "1"),
+              ElementsAre("--nodes=2", "--ntasks-per-node=1", "--gpus-per-node=1"));
+  EXPECT_THAT(Options({{"ntasks_per_node", "3"}}), ElementsAre("--ntasks-per-node=3"));
+  EXPECT_THAT(Options({{"nodes", "1"}}), ElementsAre("--nodes=1"));  // one rank
+  auto layout = ParseSlurmSettings({{"nodes", "3"}, {"ntasks_per_node", "2"}});
+  ASSERT_TRUE(layout.ok());
+  EXPECT_EQ(layout->Ranks(), 6);
+  EXPECT_EQ(layout->TasksPerNode(), 2);
+}
+
+TEST(SlurmSettingsTest, BadRankKeysAreRefusedNamingTheKey) {
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"nodes", "0"},
+           {"nodes", "2x"},
+           {"ntasks_per_node", "-1"},
+           {"gpus_per_node", "all"},
+           {"distribution", "block;id"},
+           {"distribution", "plane=0"},
+           {"distribution", "block:cyclic:fcyclic:block"},
+           {"distribution", "cyclic,Packed"}}) {
+    auto settings = ParseSlurmSettings({{key, value}});
+    EXPECT_EQ(settings.status().code(), absl::StatusCode::kInvalidArgument) << key << "=" << value;
+    EXPECT_NE(settings.status().message().find("slurm." + key), std::string::npos)
+        << settings.status();
+  }
+  for (const char* good : {"*", "plane=4", "cyclic:fcyclic", "block:block:cyclic,NoPack"}) {
+    EXPECT_TRUE(ParseSlurmSettings({{"distribution", good}}).ok()) << good;
+  }
+  // The layout the agent starts ranks by is not changed behind its back.
+  auto layout = ParseSlurmSettings({{"nodes", "2"}, {"extra_args", "--exclusive -n 8"}});
+  EXPECT_EQ(layout.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(layout.status().message()),
+              ::testing::HasSubstr("slurm.extra_args: '-n 8' is --ntasks"));
+  // Asking for GPUs twice, differently.
+  auto settings = ParseSlurmSettings({{"gpus_per_node", "2"}});
+  ASSERT_TRUE(settings.ok());
+  auto twice = SbatchResourceOptions(*settings, "4");
+  EXPECT_EQ(twice.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(twice.status().message()), ::testing::HasSubstr("ask twice"));
+}
+
+// A stand-in for srun inside one test of the script: starts the command once
+// per rank (FAKE_RANKS, all on "node" 0) or once (a per-node step), with the
+// variables srun sets, and returns the highest exit code.
+constexpr char kFakeSrun[] = R"sh(#!/bin/sh
+while [ "${1#--}" != "$1" ]; do
+  case "$1" in --ntasks-per-node=1) per_node=1 ;; esac
+  shift
+done
+n=${FAKE_RANKS:-1}; [ -z "$per_node" ] || n=1
+i=0; pids=
+while [ "$i" -lt "$n" ]; do
+  SLURM_PROCID=$i SLURM_LOCALID=$i SLURM_NODEID=0 SLURM_NTASKS=$n "$@" & pids="$pids $!"
+  i=$((i + 1))
+done
+rc=0
+for p in $pids; do wait "$p" || { c=$?; [ "$c" -gt "$rc" ] && rc=$c; }; done
+exit "$rc"
+)sh";
+
+TEST(SlurmBatchScriptTest, SeveralRanksGetTheirVariablesPrefixesAndTheFailingRanksCode) {
+  TempDir dir;
+  const SlurmStepFiles files(dir.path() + "/step-0");
+  std::ofstream(dir.path() + "/srun") << kFakeSrun;
+  ASSERT_EQ(chmod((dir.path() + "/srun").c_str(), 0755), 0);
+  SlurmRanks ranks;
+  ranks.count = 3;
+  ranks.tasks_per_node = 3;
+  ranks.srun = dir.path() + "/srun";
+  const std::vector<std::string> argv = {
+      "/bin/sh", "-c",
+      "echo \"out $APPTAINERENV_RANK/$APPTAINERENV_WORLD_SIZE local $APPTAINERENV_LOCAL_RANK/"
+      "$APPTAINERENV_LOCAL_WORLD_SIZE node $APPTAINERENV_NODE_RANK at "
+      "$APPTAINERENV_MASTER_ADDR:$APPTAINERENV_MASTER_PORT job $APPTAINERENV_SLURM_JOB_ID\"; "
+      "printf 'err %s' \"$RANK\" >&2; [ \"$RANK\" != 1 ] || exit 5"};
+  std::ofstream(files.rank_script) << SlurmBatchScript::RenderRankScript(argv, files, {}, ranks);
+  std::ofstream(files.script) << SlurmBatchScript::Render(argv, dir.path(), files, {}, ranks);
+  SubprocessOptions options;
+  options.env = {{"FAKE_RANKS", "3"}, {"SLURM_JOB_ID", "7"}, {"PATH", "/usr/bin:/bin"}};
+  const std::string err_path = dir.path() + "/err";
+  auto result =
+      RunCommand({"/bin/sh", "-c", "exec /bin/sh \"$0\" 2>\"$1\"", files.script, err_path},
+                 absl::Seconds(30), options);
+  ASSERT_TRUE(result.ok());
+  std::stringstream err;
+  err << std::ifstream(err_path).rdbuf();
+  const std::string error = err.str();
+  EXPECT_EQ(result->status.ShellCode(), 5) << result->output << error;
+  EXPECT_EQ(TaskSupervisor::ReadExit(dir.path() + "/step-0")->ShellCode(), 5);
+  for (const char* rank : {"0", "1", "2"}) {
+    EXPECT_THAT(result->output,
+                ::testing::HasSubstr(absl::StrCat("[rank ", rank, "] out ", rank, "/3 local ", rank,
+                                                  "/3 node 0 at ")));
+    // A last line without its newline still reaches the log, on stderr.
+    EXPECT_THAT(error, ::testing::HasSubstr(absl::StrCat("[rank ", rank, "] err ", rank)));
+  }
+  EXPECT_THAT(result->output, ::testing::HasSubstr(":29507 job 7\n"));
+  EXPECT_THAT(result->output, ::testing::Not(::testing::HasSubstr("err")));
+  EXPECT_THAT(error, ::testing::HasSubstr("mlcube-agent: rank 1 exited with code 5"));
+}
+
+TEST(SlurmBatchScriptTest, StagedDataIsCopiedOncePerNodeAndRemovedAfter) {
+  TempDir dir;
+  const SlurmStepFiles files(dir.path() + "/step-0");
+  std::ofstream(dir.path() + "/srun") << kFakeSrun;
+  ASSERT_EQ(chmod((dir.path() + "/srun").c_str(), 0755), 0);
+  ASSERT_EQ(mlcube_test_mkdir(dir.path() + "/data"), 0);
+  ASSERT_EQ(mlcube_test_mkdir(dir.path() + "/node"), 0);
+  std::ofstream(dir.path() + "/data/x") << "staged";
+  SlurmConveniences conveniences;
+  conveniences.stage = {{dir.path() + "/data", "/data"}};
+  conveniences.node_tmp = true;
+  SlurmRanks ranks;
+  ranks.count = 2;
+  ranks.tasks_per_node = 2;
+  ranks.srun = dir.path() + "/srun";
+  const std::vector<std::string> argv = {
+      "/bin/sh", "-c",
+      "echo \"bind $APPTAINER_BIND\"; cat \"${APPTAINER_BIND%%:*}/x\"; echo; "
+      "test -d \"$APPTAINER_WORKDIR\" && echo \"work $APPTAINER_WORKDIR\""};
+  std::ofstream(files.rank_script)
+      << SlurmBatchScript::RenderRankScript(argv, files, conveniences, ranks);
+  std::ofstream(files.script) << SlurmBatchScript::Render(argv, "", files, conveniences, ranks);
+  SubprocessOptions options;
+  options.env = {{"FAKE_RANKS", "2"},
+                 {"SLURM_JOB_ID", "8"},
+                 {"SLURM_TMPDIR", dir.path() + "/node"},
+                 {"PATH", "/usr/bin:/bin"}};
+  auto result = RunCommand({"/bin/sh", files.script}, absl::Seconds(30), options);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->status.ShellCode(), 0) << result->output;
+  const std::string stage_dir = dir.path() + "/node/mlcube-stage.8";
+  for (const char* rank : {"0", "1"}) {
+    EXPECT_THAT(result->output, ::testing::HasSubstr(absl::StrCat("[rank ", rank, "] bind ",
+                                                                  stage_dir, "/stage0:/data:ro")));
+    EXPECT_THAT(result->output, ::testing::HasSubstr(absl::StrCat("[rank ", rank, "] staged")));
+    EXPECT_THAT(result->output, ::testing::HasSubstr(absl::StrCat(
+                                    "[rank ", rank, "] work ", dir.path(), "/node/mlcube-job.")));
+  }
+  EXPECT_EQ(CountOccurrences(result->output, "mlcube-agent: staged"), 1) << result->output;
+  auto left = RunCommand({"/bin/sh", "-c", "ls " + dir.path() + "/node | wc -l"});
+  EXPECT_EQ(left->output, "0\n");  // the staged copy and the ranks' directories went with the job
 }
 
 TEST(SlurmBatchScriptTest, SbatchArgvSetsOutputsNameAndAppendMode) {

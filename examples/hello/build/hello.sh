@@ -4,6 +4,7 @@
 #   greet --name_file=/mlcube_io0/names.txt --output_dir=/mlcube_io1
 #   fail
 #   count [--seconds=N]   (default $COUNT_SECONDS, else 600)
+#   ranks --output_dir=DIR   (one rank of a distributed task, see ranks() below)
 # Exit codes: 0 ok, 2 usage error, 7 the `fail` task (deliberate), 143 on SIGTERM in `count`.
 
 usage() {
@@ -49,8 +50,48 @@ greet() {
   echo "greet: wrote $count greetings to $output_dir"
 }
 
+# One rank of a task started once per rank (slurm.nodes / ntasks_per_node): prints the
+# variables launchers read, meets every other rank over TCP at MASTER_ADDR:MASTER_PORT
+# (rank 0 listens, the others connect), writes DIR/rank-N.txt, then ticks RANK_SECONDS
+# (default 0) seconds. FAIL_RANK=N: rank N exits with code 9 after the meeting.
+ranks() {
+  [ -n "$output_dir" ] || { echo "ranks: --output_dir is required" >&2; exit 2; }
+  host=$(hostname)
+  echo "RANK=$RANK LOCAL_RANK=$LOCAL_RANK WORLD_SIZE=$WORLD_SIZE LOCAL_WORLD_SIZE=$LOCAL_WORLD_SIZE" \
+    "NODE_RANK=$NODE_RANK MASTER_ADDR=$MASTER_ADDR MASTER_PORT=$MASTER_PORT host=$host" \
+    "SLURM_PROCID=$SLURM_PROCID"
+  if [ "$RANK" = 0 ]; then
+    heard=1
+    while [ "$heard" -lt "$WORLD_SIZE" ]; do
+      peer=$(echo "welcome from rank 0 on $host" | nc -l -p "$MASTER_PORT") \
+        || { echo "ranks: cannot listen on port $MASTER_PORT" >&2; exit 3; }
+      [ -n "$peer" ] || continue
+      echo "met $peer"
+      heard=$((heard + 1))
+    done
+  else
+    deadline=$(($(date +%s) + 60))
+    until reply=$(echo "rank $RANK on $host" | nc -w 2 "$MASTER_ADDR" "$MASTER_PORT" 2>/dev/null) \
+      && [ -n "$reply" ]; do
+      [ "$(date +%s)" -lt "$deadline" ] \
+        || { echo "ranks: no rank 0 at $MASTER_ADDR:$MASTER_PORT after 60 s" >&2; exit 3; }
+      sleep 0.2
+    done
+    echo "met $reply"
+  fi
+  mkdir -p "$output_dir" && echo "rank $RANK ran on $host" > "$output_dir/rank-$RANK.txt" || exit 2
+  [ "$RANK" != "${FAIL_RANK:-none}" ] || { echo "ranks: rank $RANK fails on purpose" >&2; exit 9; }
+  i=1
+  while [ "$i" -le "${RANK_SECONDS:-0}" ]; do
+    echo "tick $i"
+    sleep 1
+    i=$((i + 1))
+  done
+}
+
 case "$task" in
   greet) greet ;;
+  ranks) ranks ;;
   fail)
     echo "fail: this task fails on purpose" >&2
     exit 7
