@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -17,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "controller/sweeps/sweep_record.h"
 #include "tests/integration/agent_process.h"
 #include "tests/support/command_runner.h"
@@ -574,6 +576,186 @@ TEST_F(SlurmEndToEndTest, SweepWithOneBadRunQueuesNothing) {
   std::string after;
   mlcube_test::Shell("squeue --states=all -h -o %i | wc -l", &after);
   EXPECT_EQ(after, before);
+}
+
+// A task of several ranks on the two-node partition `multi` of
+// tools/start-slurm.sh (nodes n1 and n2, each in its own network namespace):
+// the hello cube's `ranks` task prints its rank variables and meets the other
+// ranks over TCP at MASTER_ADDR:MASTER_PORT.
+class SlurmRanksTest : public SlurmEndToEndTest {
+ protected:
+  void SetUp() override {
+    SlurmEndToEndTest::SetUp();
+    std::string state;
+    mlcube_test::Shell("sinfo -h -p multi -N -o %t 2>&1", &state);
+    ASSERT_EQ(CountOccurrences(state, "idle") + CountOccurrences(state, "mix"), 2)
+        << "the two nodes of partition multi are not up (" << state
+        << "): run tools/start-slurm.sh (as root)";
+  }
+
+  void WriteRankHosts(const std::string& env) {
+    dir_.WriteFile("hosts.yaml", "default_host: hpc\nhosts:\n  hpc:\n    address: unix://" +
+                                     agent_->socket_path() +
+                                     "\n    runtime: singularity\n    scheduler: slurm\n"
+                                     "    slurm: {partition: multi, time: '5', nodes: 2, "
+                                     "ntasks_per_node: 2}\n    env: {" +
+                                     env + "}\n");
+  }
+
+  std::vector<std::string> RanksRun(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"run", Cube(), "--task=ranks"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  std::string DetachRanks() {
+    CommandResult submitted = Cli(RanksRun({"--detach"}));
+    EXPECT_EQ(submitted.exit_code, 0) << submitted.err << "\nagent:\n" << agent_->Stderr();
+    return submitted.out.substr(0, submitted.out.find('\n'));
+  }
+
+  // How many processes of Slurm job `slurm_id` are left (every rank, its
+  // wrapper and its container's processes carry SLURM_JOB_ID).
+  static int ProcessesOf(const std::string& slurm_id) {
+    std::string count;
+    mlcube_test::Shell(
+        "for e in /proc/[0-9]*/environ; do { tr '\\0' '\\n' <\"$e\"; } 2>/dev/null | "
+        "grep -qx 'SLURM_JOB_ID=" +
+            slurm_id + "' && echo \"$e\"; done | wc -l",
+        &count);
+    return std::atoi(Trim(count).c_str());
+  }
+
+  // Waits until `logs JOB` shows `text`.
+  std::string WaitForLog(const std::string& job, const std::string& text, int seconds) {
+    std::string out;
+    for (int i = 0; i < seconds * 5; ++i) {
+      out = Cli({"logs", job}).out;
+      if (out.find(text) != std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return out;
+  }
+};
+
+TEST_F(SlurmRanksTest, FourRanksOnTwoNodesMeetOverTcpAndEveryRanksOutputComesBack) {
+  WriteRankHosts("");
+  CommandResult result = Cli(RanksRun(), 300);
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.err, HasSubstr("4 ranks on 2 node(s) (n[1-2]), MASTER_ADDR=n1"));
+  const size_t at = result.out.find("MASTER_PORT=");
+  ASSERT_NE(at, std::string::npos) << result.out;
+  const std::string port = result.out.substr(at + 12, result.out.find(' ', at) - at - 12);
+  for (int rank = 0; rank < 4; ++rank) {
+    const std::string node = rank < 2 ? "n1" : "n2";
+    EXPECT_THAT(result.out,
+                HasSubstr(absl::StrCat("[rank ", rank, "] RANK=", rank, " LOCAL_RANK=", rank % 2,
+                                       " WORLD_SIZE=4 LOCAL_WORLD_SIZE=2 NODE_RANK=", rank / 2,
+                                       " MASTER_ADDR=n1 MASTER_PORT=", port, " host=", node,
+                                       " SLURM_PROCID=", rank, "\n")))
+        << result.out;
+    if (rank > 0) {
+      // Rank 0 heard every other rank over TCP, and each heard rank 0 back.
+      EXPECT_THAT(result.out,
+                  HasSubstr(absl::StrCat("[rank 0] met rank ", rank, " on ", node, "\n")));
+      EXPECT_THAT(result.out,
+                  HasSubstr(absl::StrCat("[rank ", rank, "] met welcome from rank 0 on n1\n")));
+    }
+    EXPECT_EQ(
+        ReadFileContent(absl::StrCat(dir_.path(), "/hello/workspace/ranks/rank-", rank, ".txt")),
+        absl::StrCat("rank ", rank, " ran on ", node, "\n"));
+  }
+}
+
+TEST_F(SlurmRanksTest, RanksOptionShowsOnlyThoseRanksLines) {
+  WriteRankHosts("RANK_SECONDS: '2'");
+  const std::string job = DetachRanks();
+  ASSERT_FALSE(job.empty());
+  CommandResult some = Cli({"logs", "-f", "--ranks=0,3", job}, 300);
+  ASSERT_EQ(some.exit_code, 0) << some.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_EQ(CountOccurrences(some.out, "[rank 0] tick "), 2) << some.out;
+  EXPECT_EQ(CountOccurrences(some.out, "[rank 3] tick "), 2) << some.out;
+  EXPECT_THAT(some.out, Not(HasSubstr("[rank 1]")));
+  EXPECT_THAT(some.out, Not(HasSubstr("[rank 2]")));
+  EXPECT_THAT(some.err, HasSubstr("4 ranks on 2 node(s)"));  // the agent's own lines pass
+  CommandResult all = Cli({"logs", job});
+  EXPECT_EQ(CountOccurrences(all.out, " tick "), 8) << all.out;
+  EXPECT_NE(Cli({"logs", "--ranks=3-1", job}).exit_code, 0);
+}
+
+TEST_F(SlurmRanksTest, AFailingRankFailsTheJobWithItsCodeAndEndsTheOthers) {
+  // Without the failure every rank would tick for 300 s.
+  WriteRankHosts("FAIL_RANK: '3', RANK_SECONDS: '300'");
+  const auto started = std::chrono::steady_clock::now();
+  CommandResult result = Cli(RanksRun({"--no-pull"}), 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(150));
+  EXPECT_EQ(result.exit_code, 9) << result.out << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.err, HasSubstr("[rank 3] ranks: rank 3 fails on purpose"));
+  EXPECT_THAT(result.err, HasSubstr("mlcube-agent: rank 3 exited with code 9"));
+  EXPECT_THAT(result.err, Not(HasSubstr("tick 30\n")));
+}
+
+TEST_F(SlurmRanksTest, CancelEndsEveryRank) {
+  WriteRankHosts("RANK_SECONDS: '300'");
+  const std::string job = DetachRanks();
+  ASSERT_THAT(WaitForLog(job, "[rank 3] tick 1", 120), HasSubstr("[rank 3] tick 1"));
+  ASSERT_THAT(WaitForLog(job, "[rank 0] tick 1", 30), HasSubstr("[rank 0] tick 1"));
+  const std::string slurm_id = SlurmJobOf(Cli({"status", job}).out);
+  ASSERT_FALSE(slurm_id.empty());
+  ASSERT_GE(ProcessesOf(slurm_id), 8);  // four ranks, each a wrapper and a container
+  EXPECT_EQ(Cli({"cancel", job}).exit_code, 0);
+  EXPECT_THAT(WaitForStatus(job, "state: CANCELLED", 60), HasSubstr("state: CANCELLED"));
+  int left = -1;
+  for (int i = 0; i < 150 && left != 0; ++i) {
+    left = ProcessesOf(slurm_id);
+    if (left != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(left, 0) << "processes of the ranks still there 30 s after the cancel";
+}
+
+TEST_F(SlurmRanksTest, AgentKilledMidJobKeepsEveryRanksLinesOnce) {
+  WriteRankHosts("RANK_SECONDS: '8'");
+  const std::string job = DetachRanks();
+  BackgroundCommand logs(Argv({"logs", "-f", job}), {"NO_COLOR=1", "HOME=" + dir_.path()});
+  for (int i = 0; i < 1200 && logs.OutputSoFar().find("[rank 3] tick 2") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_THAT(logs.OutputSoFar(), HasSubstr("[rank 3] tick 2"));
+  const std::string state_dir = agent_->state_dir();
+  agent_->Kill(SIGKILL);
+  StartAgent(state_dir);
+  CommandResult result = logs.Wait(180);
+  EXPECT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  for (int rank = 0; rank < 4; ++rank) {
+    for (int i = 1; i <= 8; ++i) {
+      EXPECT_EQ(CountOccurrences(result.out, absl::StrCat("[rank ", rank, "] tick ", i, "\n")), 1)
+          << "rank " << rank << " tick " << i << " in:\n"
+          << result.out;
+    }
+  }
+}
+
+// Each run of a sweep is itself a job of four ranks on two nodes: one array
+// of multi-node elements.
+TEST_F(SlurmRanksTest, SweepRunsAreArraysOfMultiNodeJobs) {
+  WriteRankHosts("");
+  CommandResult result = Cli(RanksRun({"--repeat=2", "--parallel=2"}), 300);
+  ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
+  EXPECT_THAT(result.err, HasSubstr("all 2 runs succeeded"));
+  std::vector<std::string> ids = RecordedSlurmIds();
+  ASSERT_EQ(ids.size(), 2u) << ::testing::PrintToString(ids);
+  EXPECT_EQ(ids[0].substr(0, ids[0].find('_')), ids[1].substr(0, ids[1].find('_')));
+  SweepRecord record = OnlySweepRecord();
+  ASSERT_EQ(record.runs.size(), 2u);
+  for (const RunRecord& run : record.runs) {
+    const std::string dir = dir_.path() + "/hello/workspace/" + run.run_dir;
+    for (int rank = 0; rank < 4; ++rank) {
+      EXPECT_EQ(ReadFileContent(absl::StrCat(dir, "/ranks/rank-", rank, ".txt")),
+                absl::StrCat("rank ", rank, " ran on ", rank < 2 ? "n1" : "n2", "\n"))
+          << run.id;
+    }
+  }
 }
 
 }  // namespace
