@@ -171,6 +171,31 @@ void JobManager::SetSchedulerInfo(const std::shared_ptr<Entry>& entry,
              log.ok() ? log->Append(JobLog::RecordType::kAgent, text) : log.status());
 }
 
+namespace {
+
+// How a Slurm job of the plan is submitted, and started when it has ranks.
+absl::Status AddSlurmNotes(const SubmitJobRequest& request, mlcube_remote::v1::JobPlan* plan) {
+  if (request.scheduler() != "slurm") return absl::OkStatus();
+  auto settings = ParseSlurmSettings(
+      std::map<std::string, std::string>(request.slurm().begin(), request.slurm().end()));
+  if (!settings.ok()) return settings.status();
+  auto options = SbatchResourceOptions(*settings, request.gpus());
+  if (!options.ok()) return options.status();
+  plan->add_notes(
+      absl::StrCat("each task step is a Slurm batch job: sbatch ", absl::StrJoin(*options, " ")));
+  if (settings->Ranks() > 1) {
+    plan->add_notes(absl::StrCat(
+        "the task runs as ", settings->Ranks(), " ranks (",
+        settings->nodes > 0 ? settings->nodes : 1, " node(s) x ", settings->TasksPerNode(),
+        "): srun --kill-on-bad-exit=1 starts the command once per rank with RANK, LOCAL_RANK, "
+        "WORLD_SIZE, LOCAL_WORLD_SIZE, NODE_RANK, MASTER_ADDR (the first node), MASTER_PORT and "
+        "the SLURM_* variables; each line is printed as [rank N]"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& owner,
                                                             const SubmitJobRequest& request) {
   auto runtime = admission_.MakeRuntime(request.runtime());
@@ -233,6 +258,7 @@ absl::StatusOr<mlcube_remote::v1::JobPlan> JobManager::Plan(const std::string& o
     }
     step->set_cwd(command->cwd);
   }
+  if (absl::Status s = AddSlurmNotes(request, &plan); !s.ok()) return s;
   return plan;
 }
 absl::Status JobManager::CheckQueueRoom(const std::string& owner, size_t jobs) {

@@ -103,11 +103,11 @@ std::string EnterLines(const std::string& cwd) {
                       "$(hostname)\" >&2; record 126; exit 126; }\n");
 }
 
-// The per-node staging directory: the same name on every node of the job,
-// on each node's own storage, made by `stage` with mkdir (never an existing
-// one) and found by the ranks on that node.
+// The per-node staging directory, on each node's own storage: made by
+// `stage` with mkdir (never an existing one) and found by the ranks on that
+// node. Named by job and node, as two nodes may share one /tmp.
 constexpr char kStageDirLine[] =
-    "stage_dir=\"${SLURM_TMPDIR:-${TMPDIR:-/tmp}}/mlcube-stage.$SLURM_JOB_ID\"\n";
+    "stage_dir=\"${SLURM_TMPDIR:-${TMPDIR:-/tmp}}/mlcube-stage.$SLURM_JOB_ID.$SLURMD_NODENAME\"\n";
 
 // Batch-script lines of a step of several ranks: the rendezvous, the staging
 // on every node, srun of the ranks, and the failing rank's code as the step's.

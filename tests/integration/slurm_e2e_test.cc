@@ -736,6 +736,51 @@ TEST_F(SlurmRanksTest, AgentKilledMidJobKeepsEveryRanksLinesOnce) {
   }
 }
 
+// Staged data is copied once per node and every rank reads it at /data;
+// each rank's /tmp and $HOME are writable on its own node.
+TEST_F(SlurmRanksTest, StagedDataIsCopiedOncePerNodeForEveryRank) {
+  WriteRankHosts("");
+  ASSERT_EQ(
+      mlcube_test::Shell("mkdir -p " + dir_.path() + "/project/data && echo 42 > " + dir_.path() +
+                         "/project/data/answer.txt && chmod -R a+rX " + dir_.path() + "/project"),
+      0);
+  ASSERT_EQ(mlcube_test::Shell("cd " + dir_.path() +
+                               "/hello && sed -i 's|^  \\*)$|  staged) echo \"$(hostname) "
+                               "$RANK $(cat /data/answer.txt)\" \\&\\& touch /tmp/t \"$HOME/h\" "
+                               "\\&\\& echo writable ;;\\n  *)|' build/hello.sh && printf '  "
+                               "staged:\\n    parameters: {inputs: {}, outputs: {}}\\n' >> "
+                               "mlcube.yaml"),
+            0);
+  const std::string data = dir_.path() + "/project/data";
+  CommandResult run = Cli({"run", Cube(), "--task=staged", "--stage=" + data}, 300);
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err << "\nagent:\n" << agent_->Stderr();
+  for (int rank = 0; rank < 4; ++rank) {
+    EXPECT_THAT(run.out, HasSubstr(absl::StrCat("[rank ", rank, "] ", rank < 2 ? "n1 " : "n2 ",
+                                                rank, " 42\n")))
+        << run.out;
+  }
+  EXPECT_EQ(CountOccurrences(run.out, "] writable\n"), 4) << run.out;
+  EXPECT_EQ(CountOccurrences(run.err, "mlcube-agent: staged " + data + " to n1:"), 1) << run.err;
+  EXPECT_EQ(CountOccurrences(run.err, "mlcube-agent: staged " + data + " to n2:"), 1) << run.err;
+}
+
+// GPUs per node reach every rank's container (--nv); the plan names the
+// sbatch options and how the ranks start. A dry run submits nothing, so no
+// GPU is needed.
+TEST_F(SlurmRanksTest, DryRunShowsTheRankLayoutAndGpusPerNode) {
+  WriteRankHosts("");
+  CommandResult plan = Cli(RanksRun({"--dry-run", "-P", "slurm.gpus_per_node=1"}));
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  const std::string all = plan.out + plan.err;
+  EXPECT_THAT(all, HasSubstr("sbatch --partition=multi --time=5 --nodes=2 --ntasks-per-node=2 "
+                             "--gres=gpu:1"));
+  EXPECT_THAT(all, HasSubstr("the task runs as 4 ranks (2 node(s) x 2): srun"));
+  EXPECT_THAT(all, HasSubstr(" --nv "));
+  CommandResult twice = Cli(RanksRun({"--dry-run", "--gpus=2", "-P", "slurm.gpus_per_node=1"}));
+  EXPECT_NE(twice.exit_code, 0);
+  EXPECT_THAT(twice.err, HasSubstr("ask twice"));
+}
+
 // Each run of a sweep is itself a job of four ranks on two nodes: one array
 // of multi-node elements.
 TEST_F(SlurmRanksTest, SweepRunsAreArraysOfMultiNodeJobs) {

@@ -362,12 +362,13 @@ TEST(SlurmBatchScriptTest, StagedDataIsCopiedOncePerNodeAndRemovedAfter) {
   SubprocessOptions options;
   options.env = {{"FAKE_RANKS", "2"},
                  {"SLURM_JOB_ID", "8"},
+                 {"SLURMD_NODENAME", "node0"},
                  {"SLURM_TMPDIR", dir.path() + "/node"},
                  {"PATH", "/usr/bin:/bin"}};
   auto result = RunCommand({"/bin/sh", files.script}, absl::Seconds(30), options);
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->status.ShellCode(), 0) << result->output;
-  const std::string stage_dir = dir.path() + "/node/mlcube-stage.8";
+  const std::string stage_dir = dir.path() + "/node/mlcube-stage.8.node0";
   for (const char* rank : {"0", "1"}) {
     EXPECT_THAT(result->output, ::testing::HasSubstr(absl::StrCat("[rank ", rank, "] bind ",
                                                                   stage_dir, "/stage0:/data:ro")));
