@@ -248,7 +248,8 @@ absl::Status CheckExtraArgs(const std::vector<std::string>& args, const std::str
 
 // With the rank keys in use, extra_args may not change the layout they set.
 absl::Status CheckLayoutNotInExtraArgs(const SlurmSettings& s, const std::string& where) {
-  if (s.nodes == 0 && s.ntasks_per_node == 0 && s.gpus_per_node == 0 && s.distribution.empty()) {
+  if (s.nodes == 0 && s.ntasks_per_node == 0 && s.gpus_per_node == 0 && s.distribution.empty() &&
+      s.mpi.empty()) {
     return absl::OkStatus();
   }
   auto parsed = GetoptLongGrammar(&SbatchOptions()).Parse(s.extra_args);
@@ -300,6 +301,14 @@ absl::Status SetValue(SlurmSettings* s, const std::string& key, const std::strin
       return bad("Slurm's distribution, e.g. block, cyclic, block:cyclic, plane=4 or cyclic,Pack");
     }
     s->distribution = value;
+  } else if (key == "mpi") {
+    const bool plugin_name = value.size() <= 32 && AllOf(value, [](char c) {
+                               return absl::ascii_islower(static_cast<unsigned char>(c)) ||
+                                      absl::ascii_isdigit(static_cast<unsigned char>(c)) ||
+                                      c == '_';
+                             });
+    if (!plugin_name) return bad("an MPI plugin of srun --mpi=list: pmi2, pmix, none");
+    s->mpi = value;
   } else if (key == "mem") {
     if (!ValidMem(value)) return bad("a size such as 4000, 500M or 32G");
     s->mem = value;
@@ -326,10 +335,10 @@ absl::Status SetValue(SlurmSettings* s, const std::string& key, const std::strin
 
 const std::vector<std::string>& SlurmSettingKeys() {
   static const std::vector<std::string> keys = {
-      "partition",     "account",     "qos",      "time",     "cpus_per_task",
-      "mem",           "constraint",  "gres",     "gpu_flag", "extra_args",
-      "configure",     "scratch",     "node_tmp", "nodes",    "ntasks_per_node",
-      "gpus_per_node", "distribution"};
+      "partition",     "account",      "qos",      "time",     "cpus_per_task",
+      "mem",           "constraint",   "gres",     "gpu_flag", "extra_args",
+      "configure",     "scratch",      "node_tmp", "nodes",    "ntasks_per_node",
+      "gpus_per_node", "distribution", "mpi"};
   return keys;
 }
 

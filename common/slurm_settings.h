@@ -11,7 +11,7 @@
 // gpu_flag (gres | gpus: how a GPU count is asked for), extra_args (more
 // sbatch options, some refused), configure (login | job: where an image
 // build runs), scratch and node_tmp (true | false); for a task of several
-// ranks: nodes, ntasks_per_node, gpus_per_node, distribution.
+// ranks: nodes, ntasks_per_node, gpus_per_node, distribution, mpi.
 
 #include <map>
 #include <string>
@@ -45,6 +45,7 @@ struct SlurmSettings {
   int ntasks_per_node = 0;
   int gpus_per_node = 0;     // --nv in every rank; Slurm binds the devices
   std::string distribution;  // srun/sbatch --distribution, e.g. block:cyclic
+  std::string mpi;           // srun --mpi of the ranks: pmi2, pmix, ... (Slurm's plugin names)
 
   int Ranks() const {
     return (nodes > 0 ? nodes : 1) * (ntasks_per_node > 0 ? ntasks_per_node : 1);

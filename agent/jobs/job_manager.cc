@@ -183,13 +183,15 @@ absl::Status AddSlurmNotes(const SubmitJobRequest& request, mlcube_remote::v1::J
   if (!options.ok()) return options.status();
   plan->add_notes(
       absl::StrCat("each task step is a Slurm batch job: sbatch ", absl::StrJoin(*options, " ")));
-  if (settings->Ranks() > 1) {
+  if (settings->Ranks() > 1 || !settings->mpi.empty()) {
     plan->add_notes(absl::StrCat(
         "the task runs as ", settings->Ranks(), " ranks (",
         settings->nodes > 0 ? settings->nodes : 1, " node(s) x ", settings->TasksPerNode(),
         "): srun --kill-on-bad-exit=1 starts the command once per rank with RANK, LOCAL_RANK, "
         "WORLD_SIZE, LOCAL_WORLD_SIZE, NODE_RANK, MASTER_ADDR (the first node), MASTER_PORT and "
-        "the SLURM_* variables; each line is printed as [rank N]"));
+        "the SLURM_* variables",
+        settings->mpi.empty() ? "" : absl::StrCat(", and srun --mpi=", settings->mpi, "'s PMI"),
+        "; each line is printed as [rank N]"));
   }
   return absl::OkStatus();
 }
@@ -912,6 +914,7 @@ absl::StatusOr<std::unique_ptr<SlurmStepScheduler>> JobManager::MakeSlurmSchedul
   SlurmRanks ranks;
   ranks.count = settings->Ranks();
   ranks.tasks_per_node = settings->TasksPerNode();
+  ranks.mpi = settings->mpi;
   auto scheduler = std::make_unique<SlurmStepScheduler>(
       &slurm_scheduler_, &local_scheduler_, job_id, *options, settings->configure_as_job,
       conveniences, ranks, [this, entry](const std::string& slurm_id, const SlurmStepState& state) {

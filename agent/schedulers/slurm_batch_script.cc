@@ -138,8 +138,11 @@ std::string RankedBody(const SlurmStepFiles& files, const SlurmConveniences& c,
 std::string RankOutcomeLines(const SlurmStepFiles& files, const SlurmRanks& ranks) {
   const std::string exit_glob =
       absl::StrCat(SlurmBatchScript::ShellQuote(files.rank_exit_prefix), "*.exit");
+  const std::string mpi =
+      ranks.mpi.empty() ? ""
+                        : absl::StrCat(" ", SlurmBatchScript::ShellQuote("--mpi=" + ranks.mpi));
   return absl::StrCat(
-      SlurmBatchScript::ShellQuote(ranks.srun), " --kill-on-bad-exit=1 /bin/sh ",
+      SlurmBatchScript::ShellQuote(ranks.srun), " --kill-on-bad-exit=1", mpi, " /bin/sh ",
       SlurmBatchScript::ShellQuote(files.rank_script), " run </dev/null\n", "rc=$?\nfailed=\n",
       "for f in ", exit_glob, "; do\n",
       "  [ -f \"$f\" ] && code=$(cat \"$f\") && [ \"$code\" != 0 ] || continue\n",
@@ -158,7 +161,7 @@ std::string SlurmBatchScript::Render(const std::vector<std::string>& argv, const
                                      const SlurmConveniences& conveniences,
                                      const SlurmRanks& ranks) {
   std::string script = Header(files);
-  if (ranks.Several()) {
+  if (ranks.ThroughSrun()) {
     absl::StrAppend(&script, "rm -f ", ShellQuote(files.rank_exit_prefix), "*.exit\n",
                     ScratchLines(conveniences), RankedBody(files, conveniences, ranks),
                     EnterLines(cwd), RankOutcomeLines(files, ranks));
@@ -192,7 +195,8 @@ std::string SlurmBatchScript::RenderRankScript(const std::vector<std::string>& a
       "WORLD_SIZE=\"$SLURM_NTASKS\" LOCAL_WORLD_SIZE=", ranks.tasks_per_node,
       " NODE_RANK=\"$SLURM_NODEID\"\n",
       "for v in RANK LOCAL_RANK WORLD_SIZE LOCAL_WORLD_SIZE NODE_RANK MASTER_ADDR MASTER_PORT ",
-      "$(env | sed -n 's/^\\(SLURM_[A-Za-z0-9_]*\\)=.*/\\1/p'); do\n",
+      "$(env | sed -n 's/^\\(SLURM_[A-Za-z0-9_]*\\)=.*/\\1/p; "
+      "s/^\\(PMI[A-Z]*_[A-Za-z0-9_]*\\)=.*/\\1/p'); do\n",
       "  eval \"export APPTAINERENV_$v=\\\"\\$$v\\\" SINGULARITYENV_$v=\\\"\\$$v\\\"\"\n",
       "done\n");
   if (conveniences.node_tmp) absl::StrAppend(&script, NodeDirLines(conveniences, "rank_dir"));

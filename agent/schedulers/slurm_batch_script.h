@@ -15,10 +15,11 @@
 // Output is opened in append mode, so a requeued job adds to it and the
 // agent's offsets into it stay valid.
 //
-// A step of several ranks (SlurmRanks) runs one more file, PREFIX.rank.sh,
+// A step of several ranks (SlurmRanks::ThroughSrun) runs one more file, PREFIX.rank.sh,
 // once per rank with `srun --kill-on-bad-exit=1`: it gives the container the
 // variables launchers read (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE,
-// NODE_RANK, MASTER_ADDR, MASTER_PORT and every SLURM_*), prefixes each line
+// NODE_RANK, MASTER_ADDR, MASTER_PORT and every SLURM_*, PMI_* and PMIX_*
+// with `mpi`; PMI_FD stays open), prefixes each line
 // the rank prints with "[rank N] " on the stream it was printed on, and
 // records the rank's exit code in PREFIX.rank-N.exit. The batch script
 // picks MASTER_ADDR (the allocation's first node) and MASTER_PORT (from the
@@ -52,8 +53,10 @@ struct SlurmStepFiles {
 struct SlurmRanks {
   int count = 1;
   int tasks_per_node = 1;
+  std::string mpi;            // srun --mpi=MPI ("" none asked)
   std::string srun = "srun";  // as the compute nodes find it
-  bool Several() const { return count > 1; }
+  // Several ranks, or one asked to have an MPI/PMI: started through srun.
+  bool ThroughSrun() const { return count > 1 || !mpi.empty(); }
 };
 
 // What the script sets up around an Apptainer command, through Apptainer's

@@ -51,7 +51,7 @@ absl::Status SlurmScheduler::WriteStepScripts(const SlurmStep& step) const {
   const SlurmStepFiles files(step.step_prefix);
   SlurmRanks ranks = step.ranks;
   ranks.srun = client_.Binary("srun");
-  if (ranks.Several()) {
+  if (ranks.ThroughSrun()) {
     if (absl::Status s = WriteFileAtomically(
             files.rank_script,
             SlurmBatchScript::RenderRankScript(step.argv, files, step.conveniences, ranks), 0750);

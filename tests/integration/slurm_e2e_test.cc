@@ -764,6 +764,30 @@ TEST_F(SlurmRanksTest, StagedDataIsCopiedOncePerNodeForEveryRank) {
   EXPECT_EQ(CountOccurrences(run.err, "mlcube-agent: staged " + data + " to n2:"), 1) << run.err;
 }
 
+// slurm.mpi=pmi2: srun's PMI-2 server reaches every rank's container (its
+// variables and its open descriptor), as an MPI library inside would use it.
+TEST_F(SlurmRanksTest, MpiPluginGivesEveryRankItsPmi) {
+  WriteRankHosts("");
+  ASSERT_EQ(mlcube_test::Shell("cd " + dir_.path() +
+                               "/hello && sed -i 's|^  \\*)$|  pmi) echo \"pmi $PMI_RANK of "
+                               "$PMI_SIZE fd $(test -e /proc/self/fd/$PMI_FD \\&\\& echo open)\" "
+                               ";;\\n  *)|' build/hello.sh && printf '  pmi:\\n    parameters: "
+                               "{inputs: {}, outputs: {}}\\n' >> mlcube.yaml"),
+            0);
+  CommandResult run = Cli({"run", Cube(), "--task=pmi", "-P", "slurm.mpi=pmi2"}, 300);
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err << "\nagent:\n" << agent_->Stderr();
+  for (int rank = 0; rank < 4; ++rank) {
+    EXPECT_THAT(run.out, HasSubstr(absl::StrCat("[rank ", rank, "] pmi ", rank, " of 4 fd open\n")))
+        << run.out;
+  }
+  // One rank asked for an MPI plugin is started through srun too.
+  CommandResult one = Cli({"run", Cube(), "--task=pmi", "-P", "slurm.mpi=pmi2", "-P",
+                           "slurm.nodes=1", "-P", "slurm.ntasks_per_node=1"},
+                          300);
+  ASSERT_EQ(one.exit_code, 0) << one.out << one.err;
+  EXPECT_THAT(one.out, HasSubstr("[rank 0] pmi 0 of 1 fd open\n"));
+}
+
 // GPUs per node reach every rank's container (--nv); the plan names the
 // sbatch options and how the ranks start. A dry run submits nothing, so no
 // GPU is needed.

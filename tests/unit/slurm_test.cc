@@ -255,7 +255,9 @@ TEST(SlurmSettingsTest, BadRankKeysAreRefusedNamingTheKey) {
            {"distribution", "block;id"},
            {"distribution", "plane=0"},
            {"distribution", "block:cyclic:fcyclic:block"},
-           {"distribution", "cyclic,Packed"}}) {
+           {"distribution", "cyclic,Packed"},
+           {"mpi", "pmi2 --uid=0"},
+           {"mpi", "PMIx"}}) {
     auto settings = ParseSlurmSettings({{key, value}});
     EXPECT_EQ(settings.status().code(), absl::StatusCode::kInvalidArgument) << key << "=" << value;
     EXPECT_NE(settings.status().message().find("slurm." + key), std::string::npos)
