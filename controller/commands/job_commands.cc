@@ -7,7 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "controller/commands/gang_commands.h"
 #include "controller/commands/run_reference.h"
+#include "controller/gang/gang_record.h"
 #include "controller/hosts/hosts_file.h"
 #include "controller/install/agent_connector.h"
 #include "controller/remote/job_watcher.h"
@@ -113,6 +115,8 @@ std::string ActionName(const Job& job) {
 }  // namespace
 
 int RunStatusCommand(const JobCommandOptions& given, const Console& console, std::ostream& out) {
+  if (GangRecord::IsId(given.job_id)) return RunGangStatus(given, console, out);
+
   JobCommandOptions options = given;
   int exit_status = kExitOk;
   std::unique_ptr<AgentConnection> connection = Connect(&options, console, &exit_status);
@@ -166,6 +170,8 @@ int RunStatusCommand(const JobCommandOptions& given, const Console& console, std
 }
 
 int RunLogsCommand(const JobCommandOptions& given, const Console& console) {
+  if (GangRecord::IsId(given.job_id)) return RunGangLogs(given, console);
+
   JobCommandOptions options = given;
   WatchOptions watch;
   if (!options.ranks.empty()) {
@@ -197,6 +203,8 @@ int RunLogsCommand(const JobCommandOptions& given, const Console& console) {
 }
 
 int RunCancelCommand(const JobCommandOptions& given, const Console& console, std::ostream& out) {
+  if (GangRecord::IsId(given.job_id)) return RunGangCancel(given, console, out);
+
   JobCommandOptions options = given;
   int exit_status = kExitOk;
   std::unique_ptr<AgentConnection> connection = Connect(&options, console, &exit_status);

@@ -16,6 +16,7 @@
 #include "common/legacy_cube_converter.h"
 #include "common/slurm_settings.h"
 #include "common/yaml_reader.h"
+#include "controller/commands/run_gang.h"
 #include "controller/hosts/hosts_file.h"
 #include "controller/install/agent_connector.h"
 #include "controller/remote/rank_filter.h"
@@ -91,6 +92,21 @@ void AddRunOptions(CLI::App* command, RunCommandOptions* options, bool is_run) {
     command->add_flag("--cancel-on-interrupt", options->cancel_on_interrupt,
                       "Ctrl-C cancels the job instead of detaching");
     command->add_flag("--no-pull", options->no_pull, "Leave the outputs on the host");
+    command
+        ->add_option("--nodes", options->nodes,
+                     "One job across N hosts of --host (a list or a group): rank i on the "
+                     "i-th, all started or none, output merged as [rank N]")
+        ->check(CLI::Range(2, 1000));
+    command
+        ->add_option("--master-port", options->master_port,
+                     "With --nodes: MASTER_PORT of the ranks (default: derived from the "
+                     "job's id, 29500-49499)")
+        ->check(CLI::Range(1024, 65535));
+    command
+        ->add_option("--start-timeout", options->start_timeout_s,
+                     "With --nodes: seconds for every rank to start before all are "
+                     "cancelled (default 600)")
+        ->check(CLI::Range(1, 86400));
     command->add_option("--ranks", options->ranks,
                         "A task of several ranks (slurm.nodes, slurm.ntasks_per_node): print only "
                         "these ranks' lines (0, 0,2 or 0-3)");
@@ -206,14 +222,35 @@ absl::Status PrepareRequest(const RunCommandOptions& options, const HostEntry& h
   return absl::OkStatus();
 }
 
-// The hosts --host names; several only for a sweep.
+// The first --nodes hosts of --host, for one job across them.
+absl::StatusOr<std::vector<HostEntry>> GangHosts(const RunCommandOptions& options,
+                                                 std::vector<HostEntry> hosts) {
+  const bool sweep = !SweepLoadOverrides(options.sweep).empty();
+  if (sweep || options.configure_only || options.dry_run) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--nodes runs one job across hosts; it does not take ", sweep ? "--sweep or --repeat"
+                                                                : options.dry_run ? "--dry-run"
+                                                                                  : "configure"));
+  }
+  if (static_cast<int>(hosts.size()) < options.nodes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--nodes=", options.nodes, " needs as many hosts; --host=", options.host, " names ",
+        hosts.size(), " (give a comma list or a group of at least ", options.nodes, ")"));
+  }
+  hosts.resize(options.nodes);
+  return hosts;
+}
+
+// The hosts --host names; several only for a sweep or --nodes.
 absl::StatusOr<std::vector<HostEntry>> ResolveHosts(const RunCommandOptions& options,
                                                     HostsFile* file) {
   absl::StatusOr<HostsFile> loaded = LoadHostsFile(options.hosts_lookup);
   if (!loaded.ok()) return loaded.status();
   *file = *std::move(loaded);
   absl::StatusOr<std::vector<HostEntry>> hosts = file->Resolve(options.host);
-  if (!hosts.ok() || hosts->size() == 1) return hosts;
+  if (!hosts.ok()) return hosts;
+  if (options.nodes > 0) return GangHosts(options, *std::move(hosts));
+  if (hosts->size() == 1) return hosts;
   std::vector<std::string> names;
   for (const HostEntry& host : *hosts) names.push_back(host.name);
   const bool sweep = !SweepLoadOverrides(options.sweep).empty();
@@ -328,6 +365,16 @@ int RunRunCommand(const RunCommandOptions& options, const Console& console) {
     console.Error(sweep.ok() ? "--dry-run plans one run; it does not take --sweep or --repeat"
                              : sweep.status().message());
     return kExitBadInput;
+  }
+  if (options.nodes > 0) {
+    GangRunOptions gang;
+    gang.master_port = options.master_port;
+    gang.start_timeout = absl::Seconds(options.start_timeout_s);
+    gang.detach = options.detach;
+    gang.cancel_on_interrupt = options.cancel_on_interrupt;
+    gang.no_pull = options.no_pull;
+    gang.ranks = requests.front().ranks;
+    return RunGang(*hosts, std::move(requests), gang, interrupts, console);
   }
   if (hosts->size() > 1) {
     return RunSweepOnHosts(*hosts, std::move(requests), &**sweep, interrupts, console);

@@ -32,7 +32,11 @@ struct RunCommandOptions {
   bool detach = false;
   bool cancel_on_interrupt = false;
   bool no_pull = false;
-  std::string ranks;            // --ranks=LIST: the lines of these ranks only
+  std::string ranks;  // --ranks=LIST: the lines of these ranks only
+  // --nodes=N: one job across the first N hosts of --host (run_gang.h).
+  int nodes = 0;
+  int master_port = 0;          // --master-port (with --nodes); 0: derived
+  int start_timeout_s = 600;    // --start-timeout (with --nodes)
   bool configure_only = false;  // the `configure` command
   bool dry_run = false;         // print what the agent would run; start nothing
   bool json = false;            // with dry_run: one JSON object

@@ -239,7 +239,7 @@ absl::StatusOr<HostEntry> ReadHost(const HostsReader& reader, const std::string&
   absl::Status status =
       reader.CheckKeys(node, key_path,
                        {"address", "runtime", "docker", "podman", "singularity", "env", "tls",
-                        "ssh", "agent_socket", "scheduler", "slurm"});
+                        "ssh", "agent_socket", "scheduler", "slurm", "rendezvous_address"});
   if (!status.ok()) return status;
   HostEntry host;
   host.name = name;
@@ -252,6 +252,16 @@ absl::StatusOr<HostEntry> ReadHost(const HostsReader& reader, const std::string&
       reader.String(node, "agent_socket", key_path + ".agent_socket");
   if (!value.ok()) return value.status();
   host.agent_socket = *value;
+  value = reader.String(node, "rendezvous_address", key_path + ".rendezvous_address");
+  if (!value.ok()) return value.status();
+  if (!value->empty() &&
+      (value->size() > 253 ||
+       value->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNO"
+                                "PQRSTUVWXYZ0123456789.-:") != std::string::npos)) {
+    return reader.Error(key_path + ".rendezvous_address",
+                        "expected a host name or IP address (letters, digits, '.', '-', ':')");
+  }
+  host.rendezvous_address = *value;
   if (host.has_tls && host.has_ssh) {
     return reader.Error(key_path, "choose one transport: tls or ssh, not both");
   }

@@ -22,6 +22,7 @@
 //       address: unix:///scratch/alice/mlcube/agent.sock
 //       runtime: singularity
 //       scheduler: slurm          # default: local
+//       rendezvous_address: 10.0.0.5   # run --nodes: other hosts' ranks reach it here
 //       slurm: {partition: gpu, account: proj42, time: "02:00:00", cpus_per_task: 8, mem: 32G}
 //   groups:                       # --host=lab runs a sweep over both
 //     lab: [gpu01, gpu02]
@@ -60,6 +61,10 @@ struct HostEntry : HostAddress {
   // agent's host), and the slurm: settings as KEY -> VALUE (validated).
   std::string scheduler = "local";
   std::map<std::string, std::string> slurm;
+  // Where the ranks of a job across hosts on other hosts reach this one
+  // (MASTER_ADDR when it is rank 0): a host name or IP address; empty: the
+  // host part of `address` (or of ssh.host).
+  std::string rendezvous_address;
 };
 
 struct HostsFile {

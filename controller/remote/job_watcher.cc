@@ -31,6 +31,13 @@ bool WriteAll(int fd, const std::string& data) {
   return true;
 }
 
+void WriteLocked(int fd, const std::string& data, std::mutex* write_mutex) {
+  if (data.empty()) return;
+  std::unique_lock<std::mutex> lock;
+  if (write_mutex != nullptr) lock = std::unique_lock<std::mutex>(*write_mutex);
+  WriteAll(fd, data);
+}
+
 bool IsFinal(JobState state) {
   return state == mlcube_remote::v1::JOB_STATE_SUCCEEDED ||
          state == mlcube_remote::v1::JOB_STATE_FAILED ||
@@ -95,6 +102,11 @@ grpc::Status JobWatcher::StreamOnce(const std::string& job_id, const WatchOption
   request.set_job_id(job_id);
   request.set_from_offset(*offset);
   request.set_follow(options.follow);
+  {
+    std::lock_guard<std::mutex> lock(stop_mutex_);
+    if (stopped_) return grpc::Status(grpc::StatusCode::CANCELLED, "stopped");
+    streaming_ = &context;
+  }
   std::unique_ptr<grpc::ClientReader<JobEvent>> reader =
       connection_->jobs().WatchJob(&context, request);
   JobEvent event;
@@ -103,10 +115,10 @@ grpc::Status JobWatcher::StreamOnce(const std::string& job_id, const WatchOption
       const auto& log = event.log();
       switch (log.stream()) {
         case mlcube_remote::v1::LOG_STREAM_STDOUT:
-          Print(log.stream(), options.stdout_fd, log.data());
+          Print(log.stream(), options.stdout_fd, log.data(), options.write_mutex);
           break;
         case mlcube_remote::v1::LOG_STREAM_STDERR:
-          Print(log.stream(), options.stderr_fd, log.data());
+          Print(log.stream(), options.stderr_fd, log.data(), options.write_mutex);
           break;
         default: {
           std::string text = log.data();
@@ -123,21 +135,37 @@ grpc::Status JobWatcher::StreamOnce(const std::string& job_id, const WatchOption
     *offset = event.next_offset();
   }
   grpc::Status status = reader->Finish();
+  {
+    std::lock_guard<std::mutex> lock(stop_mutex_);
+    streaming_ = nullptr;
+  }
   if (interrupts_ != nullptr) interrupts_->SetCallback(nullptr);
   return status;
 }
 
-void JobWatcher::Print(int stream, int fd, const std::string& data) {
-  const std::string passed = filter_.Filter(stream, data);
-  if (!passed.empty()) WriteAll(fd, passed);
+void JobWatcher::Print(int stream, int fd, const std::string& data, std::mutex* write_mutex) {
+  WriteLocked(fd, filter_.Filter(stream, data), write_mutex);
+}
+
+void JobWatcher::Stop() {
+  std::lock_guard<std::mutex> lock(stop_mutex_);
+  stopped_ = true;
+  if (streaming_ != nullptr) streaming_->TryCancel();
+}
+
+bool JobWatcher::Stopped() {
+  std::lock_guard<std::mutex> lock(stop_mutex_);
+  return stopped_;
 }
 
 absl::StatusOr<WatchOutcome> JobWatcher::Watch(const std::string& job_id,
                                                const WatchOptions& options) {
-  filter_ = RankFilter(options.ranks);
+  filter_ = RankFilter(options.ranks, options.line_prefix);
   absl::StatusOr<WatchOutcome> outcome = WatchStreams(job_id, options);
-  WriteAll(options.stdout_fd, filter_.Flush(mlcube_remote::v1::LOG_STREAM_STDOUT));
-  WriteAll(options.stderr_fd, filter_.Flush(mlcube_remote::v1::LOG_STREAM_STDERR));
+  WriteLocked(options.stdout_fd, filter_.Flush(mlcube_remote::v1::LOG_STREAM_STDOUT),
+              options.write_mutex);
+  WriteLocked(options.stderr_fd, filter_.Flush(mlcube_remote::v1::LOG_STREAM_STDERR),
+              options.write_mutex);
   return outcome;
 }
 
@@ -154,7 +182,7 @@ absl::StatusOr<WatchOutcome> JobWatcher::WatchStreams(const std::string& job_id,
     std::optional<mlcube_remote::v1::StateChange> final_state;
     grpc::Status status = StreamOnce(job_id, options, &offset, &final_state);
     outcome.next_offset = offset;
-    if (interrupts_ != nullptr && interrupts_->count() > interrupts_before) {
+    if ((interrupts_ != nullptr && interrupts_->count() > interrupts_before) || Stopped()) {
       outcome.interrupted = true;
       absl::StatusOr<Job> job = GetJob(job_id);
       if (job.ok()) outcome.job = *job;

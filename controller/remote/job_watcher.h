@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -34,6 +35,10 @@ struct WatchOptions {
   // Of a job of several ranks, only these ranks' lines (RankFilter); empty:
   // every line.
   std::set<int> ranks;
+  // Put in front of every line of the task (RankFilter), e.g. "[rank 1] ".
+  std::string line_prefix;
+  // Held around each write, when several watchers share the terminal.
+  std::mutex* write_mutex = nullptr;
 };
 
 struct WatchOutcome {
@@ -52,9 +57,14 @@ class JobWatcher {
 
   absl::StatusOr<WatchOutcome> Watch(const std::string& job_id, const WatchOptions& options);
 
+  // From another thread: ends a Watch soon, as an interrupt would (its
+  // outcome says interrupted). The job goes on.
+  void Stop();
+
  private:
   absl::StatusOr<WatchOutcome> WatchStreams(const std::string& job_id, const WatchOptions& options);
-  void Print(int stream, int fd, const std::string& data);
+  void Print(int stream, int fd, const std::string& data, std::mutex* write_mutex);
+  bool Stopped();
 
   // One WatchJob stream; returns its final status and advances *offset.
   // A final state seen in the stream is stored in *final_state.
@@ -68,6 +78,9 @@ class JobWatcher {
   // Interrupts counted before this watch began; more means "stop".
   int interrupt_baseline_ = 0;
   RankFilter filter_{{}};
+  std::mutex stop_mutex_;
+  bool stopped_ = false;                      // guarded by stop_mutex_
+  grpc::ClientContext* streaming_ = nullptr;  // guarded by stop_mutex_
 };
 
 // True for failures worth reconnecting after (agent gone, link cut).

@@ -40,6 +40,7 @@ absl::StatusOr<std::set<int>> ParseRankList(const std::string& value, const std:
 }
 
 bool RankFilter::Passes(const std::string& line) const {
+  if (ranks_.empty()) return true;
   if (line.compare(0, sizeof(kPrefix) - 1, kPrefix) != 0) return true;
   const size_t close = line.find("] ", sizeof(kPrefix) - 1);
   int rank = 0;
@@ -57,7 +58,7 @@ std::string RankFilter::Filter(int stream, const std::string& data) {
   std::string passed;
   size_t start = 0;
   for (size_t end = held.find('\n'); end != std::string::npos; end = held.find('\n', start)) {
-    const std::string line = held.substr(start, end + 1 - start);
+    const std::string line = prefix_ + held.substr(start, end + 1 - start);
     if (Passes(line)) passed += line;
     start = end + 1;
   }
@@ -70,6 +71,8 @@ std::string RankFilter::Flush(int stream) {
   if (it == held_.end()) return "";
   std::string rest = std::move(it->second);
   held_.erase(it);
+  if (rest.empty()) return "";
+  rest = prefix_ + rest;
   return Passes(rest) ? rest : "";
 }
 

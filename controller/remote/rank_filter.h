@@ -6,6 +6,9 @@
 // as "[rank N] text" (the agent's Slurm steps prefix them); a line without
 // that prefix (the agent's own notes, a one-rank job) always passes.
 //
+// A job that is one rank of a job across hosts (controller/gang) has its
+// lines prefixed here, before the filter, with "[rank N] ".
+//
 // Output arrives in chunks that may end mid-line: a partial line is held,
 // per stream, until its end arrives (or Flush at the end of the watch), so
 // the offsets a watch resumes from stay those of the whole log.
@@ -25,10 +28,12 @@ absl::StatusOr<std::set<int>> ParseRankList(const std::string& value,
 
 class RankFilter {
  public:
-  // An empty set passes everything.
-  explicit RankFilter(std::set<int> ranks) : ranks_(std::move(ranks)) {}
+  // An empty set passes everything; `prefix` goes in front of every line.
+  explicit RankFilter(std::set<int> ranks, std::string prefix = "")
+      : ranks_(std::move(ranks)), prefix_(std::move(prefix)) {}
 
-  bool PassesAll() const { return ranks_.empty(); }
+  // True when bytes pass as they come (no filter, no prefix).
+  bool PassesAll() const { return ranks_.empty() && prefix_.empty(); }
 
   // The complete lines of `data` (stream `stream`, any int the caller uses
   // to tell streams apart) that pass, with the held part of an earlier
@@ -43,6 +48,7 @@ class RankFilter {
   bool Passes(const std::string& line) const;
 
   std::set<int> ranks_;
+  std::string prefix_;
   std::map<int, std::string> held_;
 };
 

@@ -88,6 +88,35 @@ int DetachOrCancel(AgentConnection& agent, const RemoteRunRequest& request, cons
   return kExitCancelled;
 }
 
+void ReportJob(const Job& job, std::chrono::steady_clock::time_point start,
+               const Console& console) {
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (job.state() == mlcube_remote::v1::JOB_STATE_SUCCEEDED) {
+    console.Info(absl::StrFormat("job %s succeeded in %.1f s", job.id(), seconds));
+    return;
+  }
+  console.Error(absl::StrFormat(
+      "job %s %s%s%s%s", job.id(), JobStateName(job.state()), job.reason().empty() ? "" : ": ",
+      job.reason(),
+      job.exit_code() == 0 ? "" : absl::StrCat(" (exit code ", job.exit_code(), ")")));
+}
+
+void PrintPlanText(const JobPlan& plan) {
+  std::printf("cube root on the host: %s\n", plan.cube_root().c_str());
+  for (const auto& step : plan.steps()) {
+    std::printf("\n%s%s\n", step.kind().c_str(),
+                step.task().empty() ? "" : absl::StrCat(" ", step.task()).c_str());
+    for (const std::string& dir : step.creates()) std::printf("  mkdir -p %s\n", dir.c_str());
+    if (!step.error().empty()) std::printf("  (not planned yet: %s)\n", step.error().c_str());
+    if (!step.cwd().empty()) std::printf("  cd %s\n", step.cwd().c_str());
+    if (step.argv_size() > 0) std::printf("  %s\n", absl::StrJoin(step.argv(), " ").c_str());
+    for (const std::string& env : step.env()) std::printf("  environment: %s\n", env.c_str());
+  }
+}
+
+}  // namespace
+
 // Where the job may write here: the outputs of the tasks this controller
 // submits, as its own copy of the cube (loaded with the run's -P) names them.
 std::vector<std::string> ExpectedOutputs(const RemoteRunRequest& request) {
@@ -135,35 +164,6 @@ absl::Status PullOutputs(AgentConnection& agent, const RemoteRunRequest& request
                                ProgressReporter::HumanBytes(pulled->bytes_received)));
   return absl::OkStatus();
 }
-
-void ReportJob(const Job& job, std::chrono::steady_clock::time_point start,
-               const Console& console) {
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (job.state() == mlcube_remote::v1::JOB_STATE_SUCCEEDED) {
-    console.Info(absl::StrFormat("job %s succeeded in %.1f s", job.id(), seconds));
-    return;
-  }
-  console.Error(absl::StrFormat(
-      "job %s %s%s%s%s", job.id(), JobStateName(job.state()), job.reason().empty() ? "" : ": ",
-      job.reason(),
-      job.exit_code() == 0 ? "" : absl::StrCat(" (exit code ", job.exit_code(), ")")));
-}
-
-void PrintPlanText(const JobPlan& plan) {
-  std::printf("cube root on the host: %s\n", plan.cube_root().c_str());
-  for (const auto& step : plan.steps()) {
-    std::printf("\n%s%s\n", step.kind().c_str(),
-                step.task().empty() ? "" : absl::StrCat(" ", step.task()).c_str());
-    for (const std::string& dir : step.creates()) std::printf("  mkdir -p %s\n", dir.c_str());
-    if (!step.error().empty()) std::printf("  (not planned yet: %s)\n", step.error().c_str());
-    if (!step.cwd().empty()) std::printf("  cd %s\n", step.cwd().c_str());
-    if (step.argv_size() > 0) std::printf("  %s\n", absl::StrJoin(step.argv(), " ").c_str());
-    for (const std::string& env : step.env()) std::printf("  environment: %s\n", env.c_str());
-  }
-}
-
-}  // namespace
 
 // A job that asks for GPUs on a host without any fails before anything
 // moves; the message names what asked and how to run without.

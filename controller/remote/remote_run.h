@@ -61,6 +61,15 @@ absl::StatusOr<std::vector<mlcube_remote::v1::Job>> SubmitJobsWithRetry(
     AgentConnection& connection, const mlcube_remote::v1::SubmitJobsRequest& request,
     const Console& console);
 
+// Where the job may write here: the outputs of the tasks this controller
+// submits, as its own copy of the cube (loaded with the run's -P) names them.
+std::vector<std::string> ExpectedOutputs(const RemoteRunRequest& request);
+// The job's outputs, as the agent lists them for the job, placed only where
+// ExpectedOutputs says; also after a failure (logs are outputs too).
+absl::Status PullOutputs(AgentConnection& agent, const RemoteRunRequest& request,
+                         const mlcube_remote::v1::Job& job, InterruptMonitor& interrupts,
+                         const Console& console);
+
 // Pushes the cube (nothing starts) and prints the agent's plan.
 int PlanRemoteJob(AgentConnection& agent, RemoteRunRequest request, InterruptMonitor& interrupts,
                   const Console& console);

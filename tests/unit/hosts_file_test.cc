@@ -104,6 +104,16 @@ TEST(HostsFileTest, SchedulerAndSlurmSettings) {
               HasSubstr("hosts.a.slurm: slurm settings need scheduler: slurm"));
 }
 
+TEST(HostsFileTest, RendezvousAddressIsAHostNameOrAddress) {
+  auto file = ParseHostsFile(
+      "hosts: {a: {address: 'unix:///s', runtime: docker, rendezvous_address: 10.0.0.5}}\n",
+      "hosts.yaml");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->Find("a")->rendezvous_address, "10.0.0.5");
+  EXPECT_THAT(ErrorOf("hosts: {a: {address: 'unix:///s', rendezvous_address: 'h; rm -rf /'}}"),
+              HasSubstr("hosts.a.rendezvous_address: expected a host name or IP address"));
+}
+
 TEST(HostsFileTest, ErrorsNameFileAndKey) {
   EXPECT_EQ(ErrorOf("hosts: {a: {address: 'x:1', runtime: lxc}}"),
             "/etc/hosts.yaml: hosts.a.runtime: expected docker, podman or singularity, got 'lxc'");
