@@ -6,6 +6,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,6 +24,7 @@
 namespace mlcube {
 namespace {
 
+using ::mlcube::testing::BackgroundCommand;
 using ::mlcube::testing::CommandResult;
 using ::mlcube::testing::CountOccurrences;
 using ::mlcube::testing::ReadFileContent;
@@ -67,11 +69,12 @@ class GangTest : public ::testing::Test {
   }
 
   // Hosts a (rank 0, reached at n1) and b, group `pair`.
-  void WriteHosts(const std::string& env, const std::string& a_extra) {
+  void WriteHosts(const std::string& env, const std::string& a_extra,
+                  const std::string& runtime = "singularity") {
     std::string text = "default_host: a\nhosts:\n";
     for (size_t i = 0; i < 2; ++i) {
       absl::StrAppend(&text, "  ", i == 0 ? "a" : "b", ":\n    address: unix://",
-                      agents_[i]->socket_path(), "\n    runtime: singularity\n    env: {", env,
+                      agents_[i]->socket_path(), "\n    runtime: ", runtime, "\n    env: {", env,
                       "}\n", i == 0 ? a_extra : "");
     }
     absl::StrAppend(&text, "groups: {pair: [a, b]}\n");
@@ -178,6 +181,37 @@ TEST_F(GangTest, CancelEndsEveryRank) {
   EXPECT_EQ(CountOccurrences(status, "CANCELLED\n"), 3) << status;  // the job and both ranks
 }
 
+// The ranks go on without an agent: killed and restarted mid-job, the
+// follower still shows each rank's every line once.
+TEST_F(GangTest, AnAgentKilledMidJobKeepsEveryRanksLinesOnce) {
+  WriteHosts("RANK_SECONDS: '8'", "    rendezvous_address: n1\n");
+  std::vector<std::string> argv = {kBinary, "--hosts=" + dir_.path() + "/hosts.yaml"};
+  for (const std::string& arg : Gang()) argv.push_back(arg);
+  BackgroundCommand run(argv, {"NO_COLOR=1", "HOME=" + dir_.path()});
+  for (int i = 0; i < 1200 && run.OutputSoFar().find("[rank 1] tick 2") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_THAT(run.OutputSoFar(), HasSubstr("[rank 1] tick 2"));
+  const std::string state_dir = agents_[1]->state_dir();
+  agents_[1]->Kill(SIGKILL);
+  AgentProcessOptions options;
+  options.user = "mlcube";
+  options.netns = "mlcslurm-n2";
+  options.state_dir = state_dir;
+  auto restarted = std::make_unique<AgentProcess>(options);
+  ASSERT_TRUE(restarted->Start()) << restarted->Stderr();
+  CommandResult result = run.Wait(180);
+  EXPECT_EQ(result.exit_code, 0) << result.err << "\nn2:\n" << restarted->Stderr();
+  for (int rank = 0; rank < 2; ++rank) {
+    for (int i = 1; i <= 8; ++i) {
+      EXPECT_EQ(CountOccurrences(result.out, absl::StrCat("[rank ", rank, "] tick ", i, "\n")), 1)
+          << "rank " << rank << " tick " << i << " in:\n"
+          << result.out;
+    }
+  }
+  agents_.push_back(std::move(restarted));  // after the killed one, which owns the state dir
+}
+
 // A host that cannot take its rank in time releases the others: b runs one
 // job at a time and is busy, so rank 1 waits; after --start-timeout both
 // ranks are cancelled and nothing is left running on a.
@@ -195,6 +229,31 @@ TEST_F(GangTest, ARankThatCannotStartInTimeReleasesTheOthers) {
   EXPECT_THAT(on_a.out, HasSubstr("CANCELLED")) << on_a.out;
   EXPECT_THAT(on_a.out, Not(HasSubstr("RUNNING"))) << on_a.out;
   Cli({"cancel", "--host=b", busy.out.substr(0, busy.out.find('\n'))});
+}
+
+// Docker tasks join their host's network, where the other ranks reach
+// them, when the agents allow it; an agent that does not refuses the rank
+// and the error says what its admin can do. (With one Docker daemon here,
+// both ranks' containers share this machine's network: rank 0 is reached
+// at 127.0.0.1.)
+TEST_F(GangTest, DockerRanksJoinTheHostNetworkWhereTheAgentsAllowIt) {
+  ASSERT_EQ(Shell("docker info >/dev/null 2>&1"), 0) << "no Docker: run tools/start-docker.sh";
+  agents_.clear();
+  for (const char* node : {"n1", "n2"}) StartAgent(node, "allow: {host_network: true}\n");
+  WriteHosts("", "    rendezvous_address: 127.0.0.1\n", "docker");
+  CommandResult run = Cli(Gang());
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err << "\nn1:\n" << agents_[0]->Stderr();
+  EXPECT_THAT(run.out, HasSubstr("[rank 0] met rank 1 on "));
+  EXPECT_THAT(run.out, HasSubstr("[rank 1] met welcome from rank 0 on "));
+
+  agents_.pop_back();
+  StartAgent("n2", "");
+  WriteHosts("", "    rendezvous_address: 127.0.0.1\n", "docker");
+  CommandResult refused = Cli(Gang());
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.err, HasSubstr("rank 1 on b: "));
+  EXPECT_THAT(refused.err, HasSubstr("allow: {host_network: true} in the agent's config"));
+  EXPECT_THAT(Cli({"jobs", "--all", "--host=a"}).out, Not(HasSubstr("RUNNING")));
 }
 
 TEST_F(GangTest, BadRequestsAreRefusedBeforeAnythingStarts) {
