@@ -10,8 +10,52 @@
 #include "controller/remote/host_probe.h"
 #include "controller/terminal/exit_codes.h"
 #include "controller/terminal/progress_reporter.h"
+#include "controller/terminal/text_columns.h"
 
 namespace mlcube {
+
+namespace {
+
+// One line of the table for a host that answered; what one task may use
+// there, when the agent says, in `notes`.
+std::vector<std::string> UpRow(const std::string& name, const HostReport& report,
+                               std::vector<std::string>* notes) {
+  std::vector<std::string> runtimes;
+  for (const auto& runtime : report.info.runtimes()) {
+    runtimes.push_back(absl::StrCat(runtime.name(), " ", runtime.version()));
+  }
+  // What the caller stores there, against its limit when the agent sets one.
+  std::string yours = ProgressReporter::HumanBytes(report.info.caller_stored_bytes());
+  if (report.info.limit_stored_bytes() > 0) {
+    absl::StrAppend(&yours, " of ", ProgressReporter::HumanBytes(report.info.limit_stored_bytes()));
+  }
+  // GPUs: free of total where the agent hands them out.
+  const std::string gpus = report.info.gpus_allocated() && report.info.gpus_size() > 0
+                               ? absl::StrCat(report.info.gpus_free(), "/", report.info.gpus_size())
+                               : std::to_string(report.info.gpus_size());
+  std::vector<std::string> task_limits;
+  if (report.info.limit_task_memory_bytes() > 0) {
+    task_limits.push_back(absl::StrCat(
+        ProgressReporter::HumanBytes(report.info.limit_task_memory_bytes()), " memory"));
+  }
+  if (report.info.limit_task_pids() > 0) {
+    task_limits.push_back(absl::StrCat(report.info.limit_task_pids(), " processes"));
+  }
+  if (!task_limits.empty()) {
+    notes->push_back(
+        absl::StrCat("  ", report.name, ": a task may use ", absl::StrJoin(task_limits, ", ")));
+  }
+  return {name,
+          "up",
+          report.info.agent_version(),
+          runtimes.empty() ? "-" : absl::StrJoin(runtimes, ", "),
+          gpus,
+          ProgressReporter::HumanBytes(report.info.state_dir_free_bytes()),
+          absl::StrFormat("%.1f ms", report.round_trip_ms),
+          yours};
+}
+
+}  // namespace
 
 int RunHostsCommand(const HostsLookup& hosts_lookup, const Console& console, std::ostream& out) {
   absl::StatusOr<HostsFile> hosts = LoadHostsFile(hosts_lookup);
@@ -27,50 +71,22 @@ int RunHostsCommand(const HostsLookup& hosts_lookup, const Console& console, std
     probes.push_back(std::async(std::launch::async, ProbeHost, host));
   }
   bool all_reachable = true;
-  out << absl::StrFormat("%-12s %-8s %-10s %-38s %-6s %-10s %-9s %s\n", "HOST", "STATUS", "AGENT",
-                         "RUNTIMES", "GPUS", "FREE", "RTT", "YOURS");
+  std::vector<std::vector<std::string>> rows = {
+      {"HOST", "STATUS", "AGENT", "RUNTIMES", "GPUS", "FREE", "RTT", "YOURS"}};
+  std::vector<std::string> notes;
   for (std::future<HostReport>& probe : probes) {
     HostReport report = probe.get();
     const std::string name =
         report.name == hosts->default_host ? absl::StrCat(report.name, "*") : report.name;
     if (!report.reachable) {
       all_reachable = false;
-      out << absl::StrFormat("%-12s %-8s %s: %s\n", name, "DOWN", report.address, report.error);
+      rows.push_back({name, "DOWN", absl::StrCat(report.address, ": ", report.error)});
       continue;
     }
-    std::vector<std::string> runtimes;
-    for (const auto& runtime : report.info.runtimes()) {
-      runtimes.push_back(absl::StrCat(runtime.name(), " ", runtime.version()));
-    }
-    // What the caller stores there, against its limit when the agent sets one.
-    std::string yours = ProgressReporter::HumanBytes(report.info.caller_stored_bytes());
-    if (report.info.limit_stored_bytes() > 0) {
-      absl::StrAppend(&yours, " of ",
-                      ProgressReporter::HumanBytes(report.info.limit_stored_bytes()));
-    }
-    // GPUs: free of total where the agent hands them out.
-    const std::string gpus =
-        report.info.gpus_allocated() && report.info.gpus_size() > 0
-            ? absl::StrCat(report.info.gpus_free(), "/", report.info.gpus_size())
-            : std::to_string(report.info.gpus_size());
-    out << absl::StrFormat("%-12s %-8s %-10s %-38s %-6s %-10s %-9s %s\n", name, "up",
-                           report.info.agent_version(),
-                           runtimes.empty() ? "-" : absl::StrJoin(runtimes, ", "), gpus,
-                           ProgressReporter::HumanBytes(report.info.state_dir_free_bytes()),
-                           absl::StrFormat("%.1f ms", report.round_trip_ms), yours);
-    // What one task may use there, when the agent says.
-    std::vector<std::string> task_limits;
-    if (report.info.limit_task_memory_bytes() > 0) {
-      task_limits.push_back(absl::StrCat(
-          ProgressReporter::HumanBytes(report.info.limit_task_memory_bytes()), " memory"));
-    }
-    if (report.info.limit_task_pids() > 0) {
-      task_limits.push_back(absl::StrCat(report.info.limit_task_pids(), " processes"));
-    }
-    if (!task_limits.empty()) {
-      out << "  " << report.name << ": a task may use " << absl::StrJoin(task_limits, ", ") << "\n";
-    }
+    rows.push_back(UpRow(name, report, &notes));
   }
+  out << FormatColumns(rows);
+  for (const std::string& note : notes) out << note << "\n";
   for (const auto& [group, members] : hosts->groups) {
     out << "group " << group << ": " << absl::StrJoin(members, ", ") << "\n";
   }

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/json_quote.h"
 #include "controller/sweeps/json_writer.h"
+#include "controller/terminal/text_columns.h"
 
 namespace mlcube {
 namespace {
@@ -141,24 +142,9 @@ std::vector<std::vector<std::string>> RunsTable::TextCells() const {
 }
 
 std::string RunsTable::RenderText() const {
-  const std::vector<std::vector<std::string>> rows = TextCells();
-  std::vector<size_t> widths(columns_.size());
-  for (size_t c = 0; c < columns_.size(); ++c) {
-    widths[c] = columns_[c].size();
-    for (const auto& row : rows) widths[c] = std::max(widths[c], row[c].size());
-  }
-  std::string out;
-  const auto line = [&](const std::vector<std::string>& cells) {
-    std::string text;
-    for (size_t c = 0; c < cells.size(); ++c) {
-      absl::StrAppend(&text, cells[c]);
-      if (c + 1 < cells.size()) text.append(widths[c] - cells[c].size() + 2, ' ');
-    }
-    absl::StrAppend(&out, text, "\n");
-  };
-  line(columns_);
-  for (const auto& row : rows) line(row);
-  return out;
+  std::vector<std::vector<std::string>> rows = TextCells();
+  rows.insert(rows.begin(), columns_);
+  return FormatColumns(rows);
 }
 
 std::string RunsTable::RenderJson() const {
