@@ -222,6 +222,12 @@ int RunCancelCommand(const JobCommandOptions& given, const Console& console, std
 }
 
 int RunRerunCommand(const JobCommandOptions& options, const Console& console, std::ostream& out) {
+  if (GangRecord::IsId(options.job_id)) {
+    console.Error(absl::StrCat("rerun ", options.job_id,
+                               ": a job across hosts is started again with `mlcube-remote run "
+                               "--nodes=N --host=...`, which starts every rank or none"));
+    return kExitBadInput;
+  }
   if (IsRunReference(options.job_id)) {
     console.Error(absl::StrCat("rerun ", options.job_id,
                                ": a sweep's runs are re-run with `mlcube-remote runs SWEEP "

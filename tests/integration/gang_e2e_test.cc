@@ -270,6 +270,9 @@ TEST_F(GangTest, BadRequestsAreRefusedBeforeAnythingStarts) {
   EXPECT_THAT(with_sweep.err, HasSubstr("it does not take --sweep or --repeat"));
   EXPECT_THAT(Cli({"jobs", "--all", "--host=a"}).out, Not(HasSubstr("ranks")));
   EXPECT_EQ(Cli({"status", "gang-0000abcd"}).exit_code, 2);
+  CommandResult rerun = Cli({"rerun", "gang-0000abcd"});
+  EXPECT_EQ(rerun.exit_code, 2);
+  EXPECT_THAT(rerun.err, HasSubstr("started again with `mlcube-remote run --nodes=N"));
 }
 
 }  // namespace
