@@ -695,6 +695,34 @@ TEST_F(SlurmRanksTest, AFailingRankFailsTheJobWithItsCodeAndEndsTheOthers) {
   EXPECT_THAT(result.err, Not(HasSubstr("tick 30\n")));
 }
 
+// A rank killed from outside (as the OOM killer would) fails the job with
+// its code, 128 + 9, and srun ends the others.
+TEST_F(SlurmRanksTest, KillingOneRankFailsTheJobWithItsCode) {
+  WriteRankHosts("RANK_SECONDS: '300'");
+  const std::string job = DetachRanks();
+  ASSERT_THAT(WaitForLog(job, "[rank 2] tick 1", 120), HasSubstr("[rank 2] tick 1"));
+  const std::string slurm_id = SlurmJobOf(Cli({"status", job}).out);
+  ASSERT_FALSE(slurm_id.empty());
+  // The task of rank 2: its command line is the cube's, its environment
+  // the rank's.
+  std::string pid;
+  mlcube_test::Shell(
+      "for p in /proc/[0-9]*; do { tr '\\0' ' ' <\"$p/cmdline\"; } 2>/dev/null | "
+      "grep -q 'hello.sh ranks' && { tr '\\0' '\\n' <\"$p/environ\"; } "
+      "2>/dev/null | grep -qx 'SLURM_JOB_ID=" +
+          slurm_id +
+          "' && { tr '\\0' '\\n' <\"$p/environ\"; } 2>/dev/null | grep -qx "
+          "'RANK=2' && echo \"${p#/proc/}\"; done | head -n 1",
+      &pid);
+  ASSERT_FALSE(Trim(pid).empty()) << "no process of rank 2";
+  ASSERT_EQ(::kill(std::atoi(Trim(pid).c_str()), SIGKILL), 0);
+  CommandResult followed = Cli({"logs", "-f", job}, 120);
+  EXPECT_EQ(followed.exit_code, 137) << followed.err;
+  EXPECT_THAT(followed.err, HasSubstr("mlcube-agent: rank 2 exited with code 137"));
+  EXPECT_THAT(WaitForStatus(job, "state: FAILED", 30), HasSubstr("exit code: 137"));
+  EXPECT_THAT(followed.out, Not(HasSubstr("tick 60\n")));
+}
+
 TEST_F(SlurmRanksTest, CancelEndsEveryRank) {
   WriteRankHosts("RANK_SECONDS: '300'");
   const std::string job = DetachRanks();
