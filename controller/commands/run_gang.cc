@@ -172,16 +172,23 @@ int RunGang(const std::vector<HostEntry>& hosts, std::vector<RemoteRunRequest> r
       absl::StrJoin(hosts, ", ",
                     [](std::string* out, const HostEntry& host) { out->append(host.name); }),
       " (MASTER_ADDR=", record.master_addr, " MASTER_PORT=", record.master_port, ")"));
-  if (absl::Status s = StartGang(members, options.start_timeout, interrupts, console); !s.ok()) {
+  if (absl::Status s = SubmitGang(members, console); !s.ok()) {
     console.Error(WithNetworkHint(s, members).message());
-    return s.code() == absl::StatusCode::kCancelled ? kExitCancelled : kExitAgentError;
+    return kExitAgentError;
   }
+  // Before waiting: a controller that dies while the ranks start leaves a
+  // job that `cancel` still knows.
   for (const GangMember& member : members) {
     record.ranks.push_back({member.request.host_name, member.job_id});
   }
   if (absl::Status s = record.Save(GangRecord::DefaultDir()); !s.ok()) {
     console.Warning(
         absl::StrCat("status, logs and cancel will not know ", record.id, ": ", s.message()));
+  }
+  if (absl::Status s = WaitGangStarted(members, options.start_timeout, interrupts, console);
+      !s.ok()) {
+    console.Error(s.message());
+    return s.code() == absl::StatusCode::kCancelled ? kExitCancelled : kExitAgentError;
   }
   if (options.detach) {
     console.Info(

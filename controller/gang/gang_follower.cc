@@ -105,10 +105,16 @@ class LiveFollower {
     return newly;
   }
 
-  // The first rank to fail ends the job: the others are cancelled.
+  // The first rank to fail ends the job: the others are cancelled. A rank
+  // that cannot be followed (its agent gone past the reconnect window)
+  // stops following the others: the error is the outcome.
   void OnRankEnded(size_t rank, GangOutcome* outcome) {
     const absl::StatusOr<WatchOutcome>& ended = lanes_[rank]->outcome;
-    if (outcome->interrupted || outcome->failed_rank >= 0 || !ended.ok() || ended->interrupted ||
+    if (!ended.ok()) {
+      for (auto& lane : lanes_) lane->watcher.Stop();
+      return;
+    }
+    if (outcome->interrupted || outcome->failed_rank >= 0 || ended->interrupted ||
         !Failed(ended->job)) {
       return;
     }

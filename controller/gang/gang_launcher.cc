@@ -28,7 +28,7 @@ absl::StatusOr<Job> GetJob(AgentConnection& agent, const std::string& job_id) {
   return job;
 }
 
-absl::Status SubmitAll(std::vector<GangMember>& members, const Console& console) {
+absl::Status SubmitEach(std::vector<GangMember>& members, const Console& console) {
   for (size_t rank = 0; rank < members.size(); ++rank) {
     GangMember& member = members[rank];
     absl::StatusOr<Job> job = SubmitWithRetry(*member.agent, member.request.submit, console);
@@ -106,15 +106,17 @@ void CancelGang(const std::vector<GangMember>& members, int except, const Consol
   }
 }
 
-absl::Status StartGang(std::vector<GangMember>& members, absl::Duration start_timeout,
-                       InterruptMonitor& interrupts, const Console& console) {
-  absl::Status status = SubmitAll(members, console);
-  if (status.ok()) status = WaitAllStarted(members, start_timeout, interrupts, console);
-  if (!status.ok()) {
-    CancelGang(members, -1, console);
-    return status;
-  }
-  return absl::OkStatus();
+absl::Status SubmitGang(std::vector<GangMember>& members, const Console& console) {
+  absl::Status status = SubmitEach(members, console);
+  if (!status.ok()) CancelGang(members, -1, console);
+  return status;
+}
+
+absl::Status WaitGangStarted(const std::vector<GangMember>& members, absl::Duration start_timeout,
+                             InterruptMonitor& interrupts, const Console& console) {
+  absl::Status status = WaitAllStarted(members, start_timeout, interrupts, console);
+  if (!status.ok()) CancelGang(members, -1, console);
+  return status;
 }
 
 }  // namespace mlcube

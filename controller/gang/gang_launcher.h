@@ -27,14 +27,18 @@ struct GangMember {
   std::string job_id;
 };
 
-// Submits every rank in rank order, then waits until each has started
-// (RUNNING, or already SUCCEEDED). A rank refused at submit, ending before
-// the others started, or not started within `start_timeout` (its host
-// busy: no GPU free, its queue full) cancels every rank submitted; so does
+// Submits every rank in rank order (each member's job_id set). A rank
+// refused cancels the ranks submitted before it; the error names the rank,
+// its host and why.
+absl::Status SubmitGang(std::vector<GangMember>& members, const Console& console);
+
+// Waits until each rank has started (RUNNING, or already SUCCEEDED). A rank
+// ending before the others started, or not started within `start_timeout`
+// (its host busy: no GPU free, its queue full) cancels every rank; so does
 // Ctrl-C. The error names the rank, its host and why (CANCELLED after
 // Ctrl-C).
-absl::Status StartGang(std::vector<GangMember>& members, absl::Duration start_timeout,
-                       InterruptMonitor& interrupts, const Console& console);
+absl::Status WaitGangStarted(const std::vector<GangMember>& members, absl::Duration start_timeout,
+                             InterruptMonitor& interrupts, const Console& console);
 
 // Cancels every rank that has a job (failures are warnings); `except`
 // (a rank, or -1) is left alone.
