@@ -212,6 +212,42 @@ TEST_F(GangTest, AnAgentKilledMidJobKeepsEveryRanksLinesOnce) {
   agents_.push_back(std::move(restarted));  // after the killed one, which owns the state dir
 }
 
+// Ctrl-C while following: the ranks go on (re-attach with logs -f), or
+// with --cancel-on-interrupt every rank is cancelled.
+TEST_F(GangTest, CtrlCDetachesOrWithCancelOnInterruptCancelsEveryRank) {
+  WriteHosts("RANK_SECONDS: '300'", "    rendezvous_address: n1\n");
+  for (const bool cancel : {false, true}) {
+    std::vector<std::string> argv = {kBinary, "--hosts=" + dir_.path() + "/hosts.yaml"};
+    for (const std::string& arg : Gang()) argv.push_back(arg);
+    if (cancel) argv.push_back("--cancel-on-interrupt");
+    BackgroundCommand run(argv, {"NO_COLOR=1", "HOME=" + dir_.path()});
+    for (int i = 0; i < 1200 && CountOccurrences(run.OutputSoFar(), "] tick 1\n") < 2; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(CountOccurrences(run.OutputSoFar(), "] tick 1\n"), 2) << run.OutputSoFar();
+    ASSERT_EQ(::kill(run.pid(), SIGINT), 0);
+    CommandResult ended = run.Wait(60);
+    EXPECT_EQ(ended.exit_code, 130) << ended.err;
+    const std::string id = GangId(ended.err);
+    ASSERT_FALSE(id.empty()) << ended.err;
+    if (!cancel) {
+      EXPECT_THAT(ended.err, HasSubstr("goes on; re-attach with: mlcube-remote logs -f " + id));
+      EXPECT_THAT(Cli({"status", id}).out, HasSubstr("state: RUNNING"));
+      EXPECT_EQ(Cli({"cancel", id}).exit_code, 0);
+      continue;
+    }
+    EXPECT_THAT(ended.err, HasSubstr("cancelled every rank of " + id));
+    std::string status;
+    for (int i = 0; i < 300 && status.find("state: CANCELLED") == std::string::npos; ++i) {
+      status = Cli({"status", id}).out;
+      if (status.find("state: CANCELLED") == std::string::npos) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    }
+    EXPECT_THAT(status, HasSubstr("state: CANCELLED"));
+  }
+}
+
 // A host that cannot take its rank in time releases the others: b runs one
 // job at a time and is busy, so rank 1 waits; after --start-timeout both
 // ranks are cancelled and nothing is left running on a.
