@@ -104,8 +104,8 @@ grpc::Status JobWatcher::StreamOnce(const std::string& job_id, const WatchOption
   request.set_follow(options.follow);
   {
     std::lock_guard<std::mutex> lock(stop_mutex_);
-    if (stopped_) return grpc::Status(grpc::StatusCode::CANCELLED, "stopped");
     streaming_ = &context;
+    if (stopped_) context.TryCancel();  // the stream ends at once, as after Stop()
   }
   std::unique_ptr<grpc::ClientReader<JobEvent>> reader =
       connection_->jobs().WatchJob(&context, request);
