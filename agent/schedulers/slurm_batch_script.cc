@@ -141,8 +141,10 @@ std::string RankOutcomeLines(const SlurmStepFiles& files, const SlurmRanks& rank
   const std::string mpi =
       ranks.mpi.empty() ? ""
                         : absl::StrCat(" ", SlurmBatchScript::ShellQuote("--mpi=" + ranks.mpi));
+  // srun (since 22.05) no longer takes --cpus-per-task from the allocation.
   return absl::StrCat(
-      SlurmBatchScript::ShellQuote(ranks.srun), " --kill-on-bad-exit=1", mpi, " /bin/sh ",
+      SlurmBatchScript::ShellQuote(ranks.srun), " --kill-on-bad-exit=1", mpi,
+      " ${SLURM_CPUS_PER_TASK:+--cpus-per-task=\"$SLURM_CPUS_PER_TASK\"} /bin/sh ",
       SlurmBatchScript::ShellQuote(files.rank_script), " run </dev/null\n", "rc=$?\nfailed=\n",
       "for f in ", exit_glob, "; do\n",
       "  [ -f \"$f\" ] && code=$(cat \"$f\") && [ \"$code\" != 0 ] || continue\n",

@@ -283,6 +283,7 @@ TEST(SlurmSettingsTest, BadRankKeysAreRefusedNamingTheKey) {
 // per rank (FAKE_RANKS, all on "node" 0) or once (a per-node step), with the
 // variables srun sets, and returns the highest exit code.
 constexpr char kFakeSrun[] = R"sh(#!/bin/sh
+echo "$*" >>"$FAKE_SRUN_LOG"
 while [ "${1#--}" != "$1" ]; do
   case "$1" in --ntasks-per-node=1) per_node=1 ;; esac
   shift
@@ -316,7 +317,11 @@ TEST(SlurmBatchScriptTest, SeveralRanksGetTheirVariablesPrefixesAndTheFailingRan
   std::ofstream(files.rank_script) << SlurmBatchScript::RenderRankScript(argv, files, {}, ranks);
   std::ofstream(files.script) << SlurmBatchScript::Render(argv, dir.path(), files, {}, ranks);
   SubprocessOptions options;
-  options.env = {{"FAKE_RANKS", "3"}, {"SLURM_JOB_ID", "7"}, {"PATH", "/usr/bin:/bin"}};
+  options.env = {{"FAKE_RANKS", "3"},
+                 {"SLURM_JOB_ID", "7"},
+                 {"SLURM_CPUS_PER_TASK", "4"},
+                 {"FAKE_SRUN_LOG", dir.path() + "/srun.log"},
+                 {"PATH", "/usr/bin:/bin"}};
   const std::string err_path = dir.path() + "/err";
   auto result =
       RunCommand({"/bin/sh", "-c", "exec /bin/sh \"$0\" 2>\"$1\"", files.script, err_path},
@@ -337,6 +342,11 @@ TEST(SlurmBatchScriptTest, SeveralRanksGetTheirVariablesPrefixesAndTheFailingRan
   EXPECT_THAT(result->output, ::testing::HasSubstr(":29507 job 7\n"));
   EXPECT_THAT(result->output, ::testing::Not(::testing::HasSubstr("err")));
   EXPECT_THAT(error, ::testing::HasSubstr("mlcube-agent: rank 1 exited with code 5"));
+  // Each rank its share of CPUs: srun no longer takes it from the allocation.
+  std::stringstream srun_log;
+  srun_log << std::ifstream(dir.path() + "/srun.log").rdbuf();
+  EXPECT_THAT(srun_log.str(),
+              ::testing::HasSubstr("--kill-on-bad-exit=1 --cpus-per-task=4 /bin/sh"));
 }
 
 TEST(SlurmBatchScriptTest, StagedDataIsCopiedOncePerNodeAndRemovedAfter) {
@@ -365,6 +375,7 @@ TEST(SlurmBatchScriptTest, StagedDataIsCopiedOncePerNodeAndRemovedAfter) {
   options.env = {{"FAKE_RANKS", "2"},
                  {"SLURM_JOB_ID", "8"},
                  {"SLURMD_NODENAME", "node0"},
+                 {"FAKE_SRUN_LOG", "/dev/null"},
                  {"SLURM_TMPDIR", dir.path() + "/node"},
                  {"PATH", "/usr/bin:/bin"}};
   auto result = RunCommand({"/bin/sh", files.script}, absl::Seconds(30), options);
