@@ -86,13 +86,18 @@ std::string ConvenienceLines(const SlurmConveniences& c) {
   return lines;
 }
 
+// scancel and time limits send SIGTERM before SIGKILL: the shell then
+// exits through its EXIT trap, which removes the node-local directories
+// (without it, every cancelled job left one behind).
+constexpr char kTermTrap[] = "trap 'exit 143' TERM INT HUP\n";
+
 std::string Header(const SlurmStepFiles& files) {
   const std::string exit_file = SlurmBatchScript::ShellQuote(files.exit);
   const std::string exit_tmp = SlurmBatchScript::ShellQuote(files.exit + ".tmp");
   std::string script = "#!/bin/sh\n# Written by mlcube-agent; runs one step of a job.\n";
   absl::StrAppend(&script, "rm -f ", exit_file, "\n");
   absl::StrAppend(&script, "record() { echo \"exit $1\" > ", exit_tmp, " && mv -f ", exit_tmp, " ",
-                  exit_file, "; }\n");
+                  exit_file, "; }\n", kTermTrap);
   return script;
 }
 
@@ -189,8 +194,9 @@ std::string SlurmBatchScript::RenderRankScript(const std::vector<std::string>& a
   std::string script = absl::StrCat(
       "#!/bin/sh\n# Written by mlcube-agent; srun runs it once per rank (run) or node "
       "(stage, clean).\nrecord() { :; }\n",
-      kStageDirLine, "case \"$1\" in\n", "  stage) mkdir -m 0700 \"$stage_dir\" || exit 75\n",
-      BindableCheck("stage_dir"), StageCopyLines(conveniences, "stage_dir"), "    exit 0 ;;\n",
+      kTermTrap, kStageDirLine, "case \"$1\" in\n",
+      "  stage) mkdir -m 0700 \"$stage_dir\" || exit 75\n", BindableCheck("stage_dir"),
+      StageCopyLines(conveniences, "stage_dir"), "    exit 0 ;;\n",
       "  clean) rm -rf \"$stage_dir\"; exit 0 ;;\n", "esac\n");
   absl::StrAppend(
       &script, "export RANK=\"$SLURM_PROCID\" LOCAL_RANK=\"$SLURM_LOCALID\" ",

@@ -134,6 +134,25 @@ class SlurmEndToEndTest : public ::testing::Test {
     return status.substr(at + 11, status.find('\n', at) - at - 11);
   }
 
+  // The node-local job directories on the nodes' /tmp (this machine's; the
+  // Slurm tests run one at a time).
+  static int NodeDirs() {
+    std::string out;
+    mlcube_test::Shell("ls -d /tmp/mlcube-job.* 2>/dev/null | wc -l", &out);
+    return std::atoi(Trim(out).c_str());
+  }
+
+  // Waits until NodeDirs() is `count` (a cancelled job's shell removes its
+  // directories as it exits, after Slurm says CANCELLED).
+  static int WaitForNodeDirs(int count) {
+    int now = NodeDirs();
+    for (int i = 0; i < 100 && now != count; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      now = NodeDirs();
+    }
+    return now;
+  }
+
   static std::string SlurmState(const std::string& slurm_id) {
     std::string out;
     mlcube_test::Shell("squeue --states=all -h -j " + slurm_id + " -o %T", &out);
@@ -204,6 +223,7 @@ TEST_F(SlurmEndToEndTest, ExitCodeIsPassedThrough) {
 
 TEST_F(SlurmEndToEndTest, StatusShowsTheSlurmJobAndCancelEndsIt) {
   WriteHosts("300", "");
+  const int node_dirs = NodeDirs();
   const std::string job = Detach();
   const std::string status = WaitForStatus(job, "state: RUNNING", 60);
   EXPECT_THAT(status, HasSubstr("state: RUNNING"));
@@ -217,6 +237,7 @@ TEST_F(SlurmEndToEndTest, StatusShowsTheSlurmJobAndCancelEndsIt) {
   EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
   EXPECT_THAT(WaitForStatus(job, "state: CANCELLED", 30), HasSubstr("state: CANCELLED"));
   EXPECT_EQ(SlurmState(slurm_id), "CANCELLED");
+  EXPECT_EQ(WaitForNodeDirs(node_dirs), node_dirs) << "the cancelled job left its /tmp directory";
 }
 
 TEST_F(SlurmEndToEndTest, OverItsTimeLimitIsReportedAsTimeout) {
@@ -725,6 +746,7 @@ TEST_F(SlurmRanksTest, KillingOneRankFailsTheJobWithItsCode) {
 
 TEST_F(SlurmRanksTest, CancelEndsEveryRank) {
   WriteRankHosts("RANK_SECONDS: '300'");
+  const int node_dirs = NodeDirs();
   const std::string job = DetachRanks();
   ASSERT_THAT(WaitForLog(job, "[rank 3] tick 1", 120), HasSubstr("[rank 3] tick 1"));
   ASSERT_THAT(WaitForLog(job, "[rank 0] tick 1", 30), HasSubstr("[rank 0] tick 1"));
@@ -739,6 +761,7 @@ TEST_F(SlurmRanksTest, CancelEndsEveryRank) {
     if (left != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   EXPECT_EQ(left, 0) << "processes of the ranks still there 30 s after the cancel";
+  EXPECT_EQ(WaitForNodeDirs(node_dirs), node_dirs) << "a cancelled rank left its /tmp directory";
 }
 
 TEST_F(SlurmRanksTest, AgentKilledMidJobKeepsEveryRanksLinesOnce) {
