@@ -194,9 +194,12 @@ std::string SlurmBatchScript::RenderRankScript(const std::vector<std::string>& a
   std::string script = absl::StrCat(
       "#!/bin/sh\n# Written by mlcube-agent; srun runs it once per rank (run) or node "
       "(stage, clean).\nrecord() { :; }\n",
-      kTermTrap, kStageDirLine, "case \"$1\" in\n",
-      "  stage) mkdir -m 0700 \"$stage_dir\" || exit 75\n", BindableCheck("stage_dir"),
-      StageCopyLines(conveniences, "stage_dir"), "    exit 0 ;;\n",
+      // Cancelled, every rank goes: the node's staged copy with them (the
+      // batch script's `clean` step cannot run in a revoked allocation).
+      conveniences.stage.empty() ? kTermTrap
+                                 : "trap 'rm -rf \"$stage_dir\"; exit 143' TERM INT HUP\n",
+      kStageDirLine, "case \"$1\" in\n", "  stage) mkdir -m 0700 \"$stage_dir\" || exit 75\n",
+      BindableCheck("stage_dir"), StageCopyLines(conveniences, "stage_dir"), "    exit 0 ;;\n",
       "  clean) rm -rf \"$stage_dir\"; exit 0 ;;\n", "esac\n");
   absl::StrAppend(
       &script, "export RANK=\"$SLURM_PROCID\" LOCAL_RANK=\"$SLURM_LOCALID\" ",

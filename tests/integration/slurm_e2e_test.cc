@@ -839,6 +839,35 @@ TEST_F(SlurmRanksTest, MpiPluginGivesEveryRankItsPmi) {
   EXPECT_THAT(one.out, HasSubstr("[rank 0] pmi 0 of 1 fd open\n"));
 }
 
+// Cancelled mid-run, the ranks take the nodes' staged copies and their own
+// directories with them.
+TEST_F(SlurmRanksTest, CancelledRanksLeaveNoStagedCopyBehind) {
+  WriteRankHosts("RANK_SECONDS: '300'");
+  ASSERT_EQ(
+      mlcube_test::Shell("mkdir -p " + dir_.path() + "/project/data && echo 42 > " + dir_.path() +
+                         "/project/data/answer.txt && chmod -R a+rX " + dir_.path() + "/project"),
+      0);
+  std::string before;
+  mlcube_test::Shell("ls -d /tmp/mlcube-stage.* 2>/dev/null | wc -l", &before);
+  const int node_dirs = NodeDirs();
+  CommandResult submitted = Cli(RanksRun({"--detach", "--stage=" + dir_.path() + "/project/data"}));
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  const std::string job = submitted.out.substr(0, submitted.out.find('\n'));
+  ASSERT_THAT(WaitForLog(job, "[rank 3] tick 1", 120), HasSubstr("[rank 3] tick 1"));
+  std::string during;
+  mlcube_test::Shell("ls -d /tmp/mlcube-stage.* 2>/dev/null | wc -l", &during);
+  EXPECT_EQ(std::atoi(Trim(during).c_str()), std::atoi(Trim(before).c_str()) + 2);  // n1, n2
+  EXPECT_EQ(Cli({"cancel", job}).exit_code, 0);
+  EXPECT_THAT(WaitForStatus(job, "state: CANCELLED", 60), HasSubstr("state: CANCELLED"));
+  std::string after = "?";
+  for (int i = 0; i < 100 && Trim(after) != Trim(before); ++i) {
+    mlcube_test::Shell("ls -d /tmp/mlcube-stage.* 2>/dev/null | wc -l", &after);
+    if (Trim(after) != Trim(before)) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(Trim(after), Trim(before)) << "a staged copy outlived the cancelled job";
+  EXPECT_EQ(WaitForNodeDirs(node_dirs), node_dirs);
+}
+
 // GPUs per node reach every rank's container (--nv); the plan names the
 // sbatch options and how the ranks start. A dry run submits nothing, so no
 // GPU is needed.
