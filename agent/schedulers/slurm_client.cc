@@ -13,6 +13,26 @@ namespace mlcube {
 namespace {
 
 constexpr absl::Duration kCommandTimeout = absl::Seconds(60);
+// squeue's exit_code: "CODE:SIGNAL" in some versions; in 22.05 the raw wait
+// status (143 << 8 = 36608 for "exit 143", 9 for SIGKILL). As a shell
+// reports it: the code, or 128 + the signal. Not a number: 0, which the
+// follower reads as "not known".
+int ExitCodeOfSqueue(const std::string& field) {
+  int value = 0;
+  const size_t colon = field.find(':');
+  if (colon != std::string::npos) {
+    int signal = 0;
+    if (!absl::SimpleAtoi(field.substr(0, colon), &value)) return 0;
+    if (value == 0 && absl::SimpleAtoi(field.substr(colon + 1), &signal) && signal > 0) {
+      return 128 + signal;
+    }
+    return value;
+  }
+  if (!absl::SimpleAtoi(field, &value) || value < 0) return 0;
+  const int signal = value & 0x7f;
+  return signal != 0 ? 128 + signal : (value >> 8) & 0xff;
+}
+
 // Fields separated by '|' (a character no field of these contains).
 constexpr char kSqueueFormat[] = "JobArrayID:|,State:|,Reason:|,exit_code:|,NodeList:|";
 
@@ -98,11 +118,7 @@ std::map<std::string, SlurmJobInfo> SlurmClient::ParseSqueueOutput(const std::st
     if (!IsJobId(info.id)) continue;
     info.state = std::string(absl::StripAsciiWhitespace(fields[1]));
     info.reason = std::string(absl::StripAsciiWhitespace(fields[2]));
-    // "N" or "N:SIGNAL" depending on the version.
-    std::string code = std::string(absl::StripAsciiWhitespace(fields[3]));
-    // Discarded on purpose: a code that is not a number leaves exit_code at
-    // its default, which the follower reads as "not known".
-    (void)absl::SimpleAtoi(code.substr(0, code.find(':')), &info.exit_code);
+    info.exit_code = ExitCodeOfSqueue(std::string(absl::StripAsciiWhitespace(fields[3])));
     if (fields.size() > 4) info.nodes = std::string(absl::StripAsciiWhitespace(fields[4]));
     for (int index : pending_elements) {
       SlurmJobInfo element = info;

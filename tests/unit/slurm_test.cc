@@ -409,12 +409,18 @@ TEST(SlurmClientTest, ParsesSbatchAndSqueueOutput) {
   EXPECT_FALSE(SlurmClient::ParseSbatchOutput("sbatch: error: nope\n").ok());
   auto jobs = SlurmClient::ParseSqueueOutput(
       "7|PENDING|Resources|0||\n8|COMPLETED|None|0|vm|\nwarning "
-      "line\n9|FAILED|NonZeroExitCode|3:0|vm|\n");
-  ASSERT_EQ(jobs.size(), 3u);
+      "line\n9|FAILED|NonZeroExitCode|3:0|vm|\n10|TIMEOUT|TimeLimit|36608|vm|\n"
+      "11|FAILED|NonZeroExitCode|2304|vm|\n12|CANCELLED|None|9|vm|\n13|FAILED|None|0:15|vm|\n");
+  ASSERT_EQ(jobs.size(), 7u);
   EXPECT_EQ(jobs["7"].state, "PENDING");
   EXPECT_EQ(jobs["7"].reason, "Resources");
   EXPECT_EQ(jobs["8"].nodes, "vm");
   EXPECT_EQ(jobs["9"].exit_code, 3);
+  // squeue 22.05 gives the raw wait status: exit 143, exit 9, SIGKILL.
+  EXPECT_EQ(jobs["10"].exit_code, 143);
+  EXPECT_EQ(jobs["11"].exit_code, 9);
+  EXPECT_EQ(jobs["12"].exit_code, 137);
+  EXPECT_EQ(jobs["13"].exit_code, 143);
 }
 
 TEST(SlurmClientTest, MissingSlurmCommandsAreNamed) {
