@@ -67,7 +67,9 @@ int ExitStatusForJob(const Job& job) {
     case mlcube_remote::v1::JOB_STATE_CANCELLED:
       return kExitCancelled;
     case mlcube_remote::v1::JOB_STATE_FAILED:
-      return job.exit_code() != 0 ? job.exit_code() : 1;
+      // A process exit status keeps the low 8 bits: a code such as 256
+      // would read as success.
+      return (job.exit_code() & 0xff) != 0 ? job.exit_code() & 0xff : 1;
     default:
       return kExitAgentError;
   }

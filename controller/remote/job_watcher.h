@@ -87,8 +87,8 @@ class JobWatcher {
 bool IsTransient(const grpc::Status& status);
 
 // A job's final state as the process exit status of `run` / `logs -f`:
-// SUCCEEDED 0, FAILED the task's exit code (1 when it had none), CANCELLED
-// kExitCancelled.
+// SUCCEEDED 0, FAILED the task's exit code (1 when it had none, or when
+// its low 8 bits are 0), CANCELLED kExitCancelled.
 int ExitStatusForJob(const mlcube_remote::v1::Job& job);
 
 }  // namespace mlcube

@@ -4,8 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "controller/gang/gang_follower.h"
 #include "controller/gang/gang_plan.h"
 #include "controller/gang/gang_record.h"
+#include "controller/remote/job_watcher.h"
 #include "controller/remote/rank_filter.h"
 #include "tests/support/temp_dir.h"
 
@@ -78,6 +80,22 @@ TEST(GangRecordTest, SavedRecordLoadsBackAndIdsAreChecked) {
   for (const char* not_id : {"gang-", "gang-ABCDEF12", "gang-0000abcd0", "abcd1234", "gang-../x"}) {
     EXPECT_FALSE(GangRecord::IsId(not_id)) << not_id;
   }
+}
+
+TEST(ExitStatusTest, AFailedJobNeverExitsZero) {
+  mlcube_remote::v1::Job job;
+  job.set_state(mlcube_remote::v1::JOB_STATE_FAILED);
+  job.set_exit_code(9);
+  EXPECT_EQ(ExitStatusForJob(job), 9);
+  job.set_exit_code(0);
+  EXPECT_EQ(ExitStatusForJob(job), 1);
+  job.set_exit_code(256);  // would be 0 as a process exit status
+  EXPECT_EQ(ExitStatusForJob(job), 1);
+  GangOutcome outcome;
+  outcome.jobs = {mlcube_remote::v1::Job(), job};
+  outcome.jobs[0].set_state(mlcube_remote::v1::JOB_STATE_SUCCEEDED);
+  outcome.failed_rank = 1;
+  EXPECT_EQ(GangExitStatus(outcome), 1);
 }
 
 TEST(RankFilterTest, APrefixGoesBeforeEveryWholeLineThenTheFilter) {
