@@ -583,6 +583,23 @@ TEST_F(SlurmEndToEndTest, AgentKilledMidArrayFollowsEveryRunToItsEnd) {
 
 // A sweep with one bad run is refused before anything is queued: no job on
 // the agent, no Slurm job, the error naming the run and the key.
+// Re-running a sweep's failed runs waits for the sweep: refused while a run
+// is unfinished (the record would be written by two commands at once), and
+// when no run failed.
+TEST_F(SlurmEndToEndTest, RerunOfFailedRunsIsRefusedWhileRunsAreUnfinished) {
+  WriteHosts("300", "");
+  CommandResult detached = Cli({"run", Cube(), "--task=count", "--repeat=2", "--detach"});
+  ASSERT_EQ(detached.exit_code, 0) << detached.err;
+  const SweepRecord record = OnlySweepRecord();
+  CommandResult refused = Cli({"runs", Cube(), record.id, "--rerun-failed"});
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_THAT(refused.err, HasSubstr("sweep " + record.id + " has 2 unfinished runs"));
+  for (const RunRecord& run : record.runs) Cli({"cancel", run.job_id});
+  for (const RunRecord& run : record.runs) {
+    EXPECT_THAT(WaitForStatus(run.job_id, "state: CANCELLED", 60), HasSubstr("CANCELLED"));
+  }
+}
+
 TEST_F(SlurmEndToEndTest, SweepWithOneBadRunQueuesNothing) {
   std::string before;
   mlcube_test::Shell("squeue --states=all -h -o %i | wc -l", &before);
