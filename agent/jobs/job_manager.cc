@@ -592,6 +592,13 @@ absl::StatusOr<SubmitJobRequest> JobManager::RequestToRerun(const std::string& o
         " from your environment and the agent restarted since, so their values are gone: run it "
         "again with mlcube-remote run"));
   }
+  // One rank of a job across hosts (the controller's run --nodes) alone
+  // would wait at its rendezvous for ranks that never come.
+  if (auto gang = request.env().find("MLCUBE_GANG"); gang != request.env().end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", id, " is one rank of ", gang->second,
+                     ", a job across hosts: start it again with mlcube-remote run --nodes"));
+  }
   request.clear_batch_id();
   request.clear_batch_parallel();
   request.clear_client_request_id();

@@ -133,6 +133,13 @@ TEST_F(GangTest, TwoRanksOnTwoHostsMeetOverTcpAsOneJob) {
   EXPECT_THAT(status.out, HasSubstr("state: SUCCEEDED"));
   EXPECT_THAT(status.out, HasSubstr("rank 0: a job "));
   EXPECT_THAT(status.out, HasSubstr("rank 1: b job "));
+  // One rank alone would wait at the rendezvous: re-running it is refused.
+  const size_t at = status.out.find("rank 1: b job ");
+  ASSERT_NE(at, std::string::npos) << status.out;
+  const std::string rank_job = status.out.substr(at + 14, 8);
+  CommandResult rerun = Cli({"rerun", "--host=b", rank_job});
+  EXPECT_NE(rerun.exit_code, 0);
+  EXPECT_THAT(rerun.err, HasSubstr("is one rank of " + id + ", a job across hosts"));
   CommandResult one = Cli({"logs", "--ranks=1", id});
   EXPECT_EQ(one.exit_code, 0) << one.err;
   EXPECT_THAT(one.out, HasSubstr("[rank 1] RANK=1 "));
