@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/job_state_name.h"
 #include "controller/remote/job_watcher.h"
 
@@ -41,9 +42,11 @@ absl::Status SubmitEach(std::vector<GangMember>& members, const Console& console
   return absl::OkStatus();
 }
 
-// OK once every rank started; UNAVAILABLE while one has not (`waiting`
-// says which and why); another error when one ended before the others.
+// OK once every rank started; UNAVAILABLE while some have not (`waiting`
+// says which and why, all of them); another error when one ended before
+// the others.
 absl::Status CheckStarted(const std::vector<GangMember>& members, std::string* waiting) {
+  std::vector<std::string> not_yet;
   for (size_t rank = 0; rank < members.size(); ++rank) {
     absl::StatusOr<Job> job = GetJob(*members[rank].agent, members[rank].job_id);
     if (!job.ok()) return job.status();
@@ -57,12 +60,13 @@ absl::Status CheckStarted(const std::vector<GangMember>& members, std::string* w
             RankOn(members, rank), " ended before every rank started: ", JobStateName(job->state()),
             job->reason().empty() ? "" : ": ", job->reason()));
       default:
-        *waiting = absl::StrCat(RankOn(members, rank), " is ", JobStateName(job->state()),
-                                job->reason().empty() ? "" : ": ", job->reason());
-        return absl::UnavailableError(*waiting);
+        not_yet.push_back(absl::StrCat(RankOn(members, rank), " is ", JobStateName(job->state()),
+                                       job->reason().empty() ? "" : ": ", job->reason()));
     }
   }
-  return absl::OkStatus();
+  if (not_yet.empty()) return absl::OkStatus();
+  *waiting = absl::StrJoin(not_yet, "; ");
+  return absl::UnavailableError(*waiting);
 }
 
 absl::Status WaitAllStarted(const std::vector<GangMember>& members, absl::Duration timeout,
