@@ -285,7 +285,8 @@ TEST_F(GangTest, DockerRanksJoinTheHostNetworkWhereTheAgentsAllowIt) {
   agents_.clear();
   for (const char* node : {"n1", "n2"}) StartAgent(node, "allow: {host_network: true}\n");
   WriteHosts("", "    rendezvous_address: 127.0.0.1\n", "docker");
-  CommandResult run = Cli(Gang());
+  // Built from this checkout's hello.sh, not an image an older one left.
+  CommandResult run = Cli(Gang({"-P", "docker.build_strategy=always"}));
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err << "\nn1:\n" << agents_[0]->Stderr();
   EXPECT_THAT(run.out, HasSubstr("[rank 0] met rank 1 on "));
   EXPECT_THAT(run.out, HasSubstr("[rank 1] met welcome from rank 0 on "));
