@@ -305,7 +305,7 @@ TEST_F(RunEndToEndTest, ConfigureBuildsTheImage) {
 TEST_F(RunEndToEndTest, BadInputIsReportedBeforeAnythingMoves) {
   CommandResult unknown_task = Cli({"run", Cube(), "--task=nope"});
   EXPECT_EQ(unknown_task.exit_code, 2);
-  EXPECT_THAT(unknown_task.err, HasSubstr("no task 'nope' (tasks: count, fail, greet)"));
+  EXPECT_THAT(unknown_task.err, HasSubstr("no task 'nope' (tasks: count, fail, greet, ranks)"));
 
   dir_.WriteFile("bad-hosts.yaml", "hosts:\n  local: {address: 'unix:///x', runtime: lxc}\n");
   CommandResult bad_hosts = RunCommand(
