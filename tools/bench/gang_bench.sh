@@ -66,8 +66,7 @@ EOF
 
 # The hello cube, its ranks task printing the node's uptime first.
 cp -a "$ROOT/examples/hello" "$WORK/cube"
-sed -i 's/^ranks() {$/ranks() {\n  echo "STARTED $(cut -d" " -f1 \/proc\/uptime)"/' "$WORK/cube/build/hello.sh"
-grep -q STARTED "$WORK/cube/build/hello.sh" || die "could not add the start stamp to hello.sh"
+stamp_rank_starts "$WORK/cube"
 
 now() { cut -d' ' -f1 /proc/uptime; }
 ours() {
@@ -96,25 +95,4 @@ plain() {
   cat "$WORK/plain/r0" "$WORK/plain/r1"
 }
 
-# The last rank's start stamp in OUTPUT ($1), less t0 ($2).
-all_started() {
-  local stamps
-  stamps=$(grep -o 'STARTED [0-9.]*' <<<"$1" | cut -d' ' -f2 | sort -n)
-  [[ $(wc -l <<<"$stamps") == 2 ]] || die "not 2 ranks started: $1"
-  echo "$(tail -n 1 <<<"$stamps") - $2" | bc
-}
-
-declare -a OS OE PS PE
-for round in $(seq 1 "$ROUNDS"); do
-  t0=$(now); out=$(ours) || die "our run failed: $(cat "$WORK/ours.err")"; t1=$(now)
-  OS+=("$(all_started "$out" "$t0")"); OE+=("$(echo "$t1 - $t0" | bc)")
-  t0=$(now); out=$(plain); t1=$(now)
-  grep -q "met rank 1" <<<"$out" || die "the ranks by hand did not meet: $out"
-  PS+=("$(all_started "$out" "$t0")"); PE+=("$(echo "$t1 - $t0" | bc)")
-  echo "round $round: ours started ${OS[-1]}s end ${OE[-1]}s | by hand started ${PS[-1]}s end ${PE[-1]}s" >&2
-done
-
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-printf '\n%-34s %12s %12s\n' "2 ranks, 2 hosts: median of $ROUNDS (s)" "by hand" "run --nodes"
-printf '%-34s %12s %12s\n' "run to all ranks started" "$(median "${PS[@]}")" "$(median "${OS[@]}")"
-printf '%-34s %12s %12s\n' "end-to-end" "$(median "${PE[@]}")" "$(median "${OE[@]}")"
+race_rounds "$ROUNDS" 2 "met rank 1" "2 ranks, 2 hosts" "by hand" "run --nodes"

@@ -58,3 +58,57 @@ require_root_build_and_user() {
   [[ -x $AGENT && -x $CLI ]] || die "build first: ninja -C $BUILD mlcube-agent mlcube-remote"
   id "$1" >/dev/null 2>&1 || die "no user $1: run tools/create-test-user.sh"
 }
+
+# median_of VALUE...: the median of the numbers given (the lower middle one of an even count).
+median_of() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# last_rank_started OUTPUT T0 RANKS: when the last of RANKS ranks printed its "STARTED UPTIME"
+# line in OUTPUT, less T0 (seconds on the /proc/uptime clock); stops the benchmark (through the
+# caller's `die`) unless exactly RANKS ranks did.
+last_rank_started() {
+  local stamps
+  stamps=$(grep -o 'STARTED [0-9.]*' <<<"$1" | cut -d' ' -f2 | sort -n)
+  [[ $(wc -l <<<"$stamps") == "$3" ]] || die "not $3 ranks started: $1"
+  echo "$(tail -n 1 <<<"$stamps") - $2" | bc
+}
+
+# stamp_rank_starts CUBE: the hello cube copy at CUBE, its `ranks` task printing "STARTED
+# UPTIME" first (what last_rank_started reads); stops the benchmark when it cannot.
+stamp_rank_starts() {
+  sed -i 's/^ranks() {$/ranks() {\n  echo "STARTED $(cut -d" " -f1 \/proc\/uptime)"/' "$1/build/hello.sh"
+  grep -q STARTED "$1/build/hello.sh" || die "could not add the start stamp to $1/build/hello.sh"
+}
+
+# start_slurm_agent WORK USER SLURM: an agent run by USER with its state in WORK/state (and
+# WORK/plain for the by-hand side, both USER's), Slurm's shared_dir WORK, and WORK/hosts.yaml
+# naming it host `hpc` (Apptainer, scheduler slurm, `slurm: {SLURM}`). Sets AGENT_PID.
+start_slurm_agent() {
+  local work=$1 user=$2 slurm=$3
+  mkdir "$work/state" "$work/plain"
+  chown "$user:" "$work/state" "$work/plain"
+  printf 'slurm: {shared_dir: %s}\n' "$work" >"$work/agent.yaml"
+  start_agent "$user" "$work/state/agent.sock" "$work/agent.log" "$AGENT" serve \
+    --state-dir="$work/state" --config="$work/agent.yaml"
+  printf 'default_host: hpc\nhosts:\n  hpc:\n    address: unix://%s\n    runtime: singularity\n    scheduler: slurm\n    slurm: {%s}\n' \
+    "$work/state/agent.sock" "$slurm" >"$work/hosts.yaml"
+}
+
+# race_rounds ROUNDS RANKS MET TITLE PLAIN OURS: ROUNDS rounds of the caller's `ours` and
+# `plain` (each prints its ranks' output), timed on the caller's `now` clock: when the last of
+# RANKS ranks started (last_rank_started) and when the command returned; the plain side must
+# print MET (its ranks met). Prints each round and a table of medians headed TITLE, PLAIN, OURS.
+race_rounds() {
+  local rounds=$1 ranks=$2 met=$3 title=$4 plain_label=$5 ours_label=$6 round t0 t1 out
+  local -a os oe ps pe
+  for round in $(seq 1 "$rounds"); do
+    t0=$(now); out=$(ours) || die "our run failed: $(cat "$WORK/ours.err")"; t1=$(now)
+    os+=("$(last_rank_started "$out" "$t0" "$ranks")"); oe+=("$(echo "$t1 - $t0" | bc)")
+    t0=$(now); out=$(plain); t1=$(now)
+    grep -q "$met" <<<"$out" || die "the ranks of the plain side did not meet: $out"
+    ps+=("$(last_rank_started "$out" "$t0" "$ranks")"); pe+=("$(echo "$t1 - $t0" | bc)")
+    echo "round $round: ours started ${os[-1]}s end ${oe[-1]}s | $plain_label started ${ps[-1]}s end ${pe[-1]}s" >&2
+  done
+  printf '\n%-34s %12s %12s\n' "$title: median of $rounds (s)" "$plain_label" "$ours_label"
+  printf '%-34s %12s %12s\n' "run to all ranks started" "$(median_of "${ps[@]}")" "$(median_of "${os[@]}")"
+  printf '%-34s %12s %12s\n' "end-to-end" "$(median_of "${pe[@]}")" "$(median_of "${oe[@]}")"
+}

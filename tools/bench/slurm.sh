@@ -44,20 +44,7 @@ cp -a "$ROOT/examples/hello" "$WORK/cube"
 sed -i 's/^  \*)$/  stamp) echo "STAMP $(cut -d" " -f1 \/proc\/uptime)" ;;\n  *)/' \
   "$WORK/cube/build/hello.sh"
 printf '  stamp:\n    parameters: {inputs: {}, outputs: {}}\n' >>"$WORK/cube/mlcube.yaml"
-mkdir "$WORK/state" "$WORK/plain"
-chown "$USER_NAME:" "$WORK/state" "$WORK/plain"
-printf 'slurm: {shared_dir: %s}\n' "$WORK" >"$WORK/agent.yaml"
-start_agent "$USER_NAME" "$WORK/state/agent.sock" "$WORK/agent.log" "$AGENT" serve \
-  --state-dir="$WORK/state" --config="$WORK/agent.yaml"
-cat >"$WORK/hosts.yaml" <<EOF
-default_host: hpc
-hosts:
-  hpc:
-    address: unix://$WORK/state/agent.sock
-    runtime: singularity
-    scheduler: slurm
-    slurm: {partition: debug, time: '5'}
-EOF
+start_slurm_agent "$WORK" "$USER_NAME" "partition: debug, time: '5'"
 
 now() { cut -d' ' -f1 /proc/uptime; }
 ours() { "$CLI" --hosts="$WORK/hosts.yaml" run --mlcube="$WORK/cube" --task=stamp 2>"$WORK/ours.err"; }
@@ -88,10 +75,9 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "round $round: ours start ${OS[-1]}s end ${OE[-1]}s | plain start ${PS[-1]}s end ${PE[-1]}s" >&2
 done
 
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf '\n%-28s %12s %12s\n' "median of $ROUNDS (seconds)" "plain sbatch" "mlcube-agent"
-printf '%-28s %12s %12s\n' "submit-to-start" "$(median "${PS[@]}")" "$(median "${OS[@]}")"
-printf '%-28s %12s %12s\n' "end-to-end" "$(median "${PE[@]}")" "$(median "${OE[@]}")"
+printf '%-28s %12s %12s\n' "submit-to-start" "$(median_of "${PS[@]}")" "$(median_of "${OS[@]}")"
+printf '%-28s %12s %12s\n' "end-to-end" "$(median_of "${PE[@]}")" "$(median_of "${OE[@]}")"
 
 ((BURST > 0)) || exit 0
 # CPU seconds (user + system) the agent has used so far.

@@ -39,22 +39,8 @@ chmod 755 "$WORK"
 
 # The hello cube, its ranks task printing the node's uptime first.
 cp -a "$ROOT/examples/hello" "$WORK/cube"
-sed -i 's/^ranks() {$/ranks() {\n  echo "STARTED $(cut -d" " -f1 \/proc\/uptime)"/' "$WORK/cube/build/hello.sh"
-grep -q STARTED "$WORK/cube/build/hello.sh" || die "could not add the start stamp to hello.sh"
-mkdir "$WORK/state" "$WORK/plain"
-chown "$USER_NAME:" "$WORK/state" "$WORK/plain"
-printf 'slurm: {shared_dir: %s}\n' "$WORK" >"$WORK/agent.yaml"
-start_agent "$USER_NAME" "$WORK/state/agent.sock" "$WORK/agent.log" "$AGENT" serve \
-  --state-dir="$WORK/state" --config="$WORK/agent.yaml"
-cat >"$WORK/hosts.yaml" <<EOF
-default_host: hpc
-hosts:
-  hpc:
-    address: unix://$WORK/state/agent.sock
-    runtime: singularity
-    scheduler: slurm
-    slurm: {partition: multi, time: '5', nodes: 2, ntasks_per_node: 2, node_tmp: false, scratch: false}
-EOF
+stamp_rank_starts "$WORK/cube"
+start_slurm_agent "$WORK" "$USER_NAME" "partition: multi, time: '5', nodes: 2, ntasks_per_node: 2, node_tmp: false, scratch: false"
 
 now() { cut -d' ' -f1 /proc/uptime; }
 ours() { "$CLI" --hosts="$WORK/hosts.yaml" run --mlcube="$WORK/cube" --task=ranks 2>"$WORK/ours.err"; }
@@ -84,25 +70,4 @@ plain() {
   cat "$WORK/plain/out"
 }
 
-# The last rank's start stamp in OUTPUT ($1), less t0 ($2); stops when not every rank started.
-all_started() {
-  local stamps
-  stamps=$(grep -o 'STARTED [0-9.]*' <<<"$1" | cut -d' ' -f2 | sort -n)
-  [[ $(wc -l <<<"$stamps") == 4 ]] || die "not 4 ranks started: $1"
-  echo "$(tail -n 1 <<<"$stamps") - $2" | bc
-}
-
-declare -a OS OE PS PE
-for round in $(seq 1 "$ROUNDS"); do
-  t0=$(now); out=$(ours) || die "our run failed: $(cat "$WORK/ours.err")"; t1=$(now)
-  OS+=("$(all_started "$out" "$t0")"); OE+=("$(echo "$t1 - $t0" | bc)")
-  t0=$(now); out=$(plain); t1=$(now)
-  grep -q "met rank 3" <<<"$out" || die "the plain job's ranks did not meet: $out"
-  PS+=("$(all_started "$out" "$t0")"); PE+=("$(echo "$t1 - $t0" | bc)")
-  echo "round $round: ours started ${OS[-1]}s end ${OE[-1]}s | plain started ${PS[-1]}s end ${PE[-1]}s" >&2
-done
-
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-printf '\n%-34s %12s %12s\n' "4 ranks, 2 nodes: median of $ROUNDS (s)" "plain sbatch" "mlcube-agent"
-printf '%-34s %12s %12s\n' "run to all ranks started" "$(median "${PS[@]}")" "$(median "${OS[@]}")"
-printf '%-34s %12s %12s\n' "end-to-end" "$(median "${PE[@]}")" "$(median "${OE[@]}")"
+race_rounds "$ROUNDS" 4 "met rank 3" "4 ranks, 2 nodes" "plain sbatch" "mlcube-agent"

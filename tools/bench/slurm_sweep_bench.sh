@@ -43,20 +43,7 @@ cleanup() {
 trap cleanup EXIT
 chmod 755 "$WORK"
 cp -a "$ROOT/examples/hello" "$WORK/cube"
-mkdir "$WORK/state" "$WORK/plain"
-chown "$USER_NAME:" "$WORK/state" "$WORK/plain"
-printf 'slurm: {shared_dir: %s}\n' "$WORK" >"$WORK/agent.yaml"
-start_agent "$USER_NAME" "$WORK/state/agent.sock" "$WORK/agent.log" "$AGENT" serve \
-  --state-dir="$WORK/state" --config="$WORK/agent.yaml"
-cat >"$WORK/hosts.yaml" <<EOF2
-default_host: hpc
-hosts:
-  hpc:
-    address: unix://$WORK/state/agent.sock
-    runtime: singularity
-    scheduler: slurm
-    slurm: {partition: debug, time: '5'}
-EOF2
+start_slurm_agent "$WORK" "$USER_NAME" "partition: debug, time: '5'"
 cli() { "$CLI" -q --hosts="$WORK/hosts.yaml" "$@"; }
 cli configure --mlcube="$WORK/cube" >/dev/null 2>"$WORK/configure.err" ||
   die "configure failed: $(cat "$WORK/configure.err")"
