@@ -94,6 +94,18 @@ class GangTest : public ::testing::Test {
     return args;
   }
 
+  // `status ID` once it says CANCELLED (or after 60 s, whatever it says).
+  std::string WaitForCancelled(const std::string& id) {
+    std::string status;
+    for (int i = 0; i < 300 && status.find("state: CANCELLED") == std::string::npos; ++i) {
+      status = Cli({"status", id}).out;
+      if (status.find("state: CANCELLED") == std::string::npos) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    }
+    return status;
+  }
+
   static std::string GangId(const std::string& text) {
     const size_t at = text.find("gang-");
     return at == std::string::npos ? "" : text.substr(at, 13);
@@ -177,13 +189,7 @@ TEST_F(GangTest, CancelEndsEveryRank) {
   CommandResult cancelled = Cli({"cancel", id});
   EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
   EXPECT_THAT(cancelled.out, HasSubstr(id + " CANCELLED (2 ranks)"));
-  std::string status;
-  for (int i = 0; i < 300 && status.find("state: CANCELLED") == std::string::npos; ++i) {
-    status = Cli({"status", id}).out;
-    if (status.find("state: CANCELLED") == std::string::npos) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-  }
+  const std::string status = WaitForCancelled(id);
   EXPECT_THAT(status, HasSubstr("state: CANCELLED"));
   EXPECT_EQ(CountOccurrences(status, "CANCELLED\n"), 3) << status;  // the job and both ranks
 }
@@ -244,14 +250,7 @@ TEST_F(GangTest, CtrlCDetachesOrWithCancelOnInterruptCancelsEveryRank) {
       continue;
     }
     EXPECT_THAT(ended.err, HasSubstr("cancelled every rank of " + id));
-    std::string status;
-    for (int i = 0; i < 300 && status.find("state: CANCELLED") == std::string::npos; ++i) {
-      status = Cli({"status", id}).out;
-      if (status.find("state: CANCELLED") == std::string::npos) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      }
-    }
-    EXPECT_THAT(status, HasSubstr("state: CANCELLED"));
+    EXPECT_THAT(WaitForCancelled(id), HasSubstr("state: CANCELLED"));
   }
 }
 

@@ -50,6 +50,16 @@ greet() {
   echo "greet: wrote $count greetings to $output_dir"
 }
 
+# "tick 1" ... "tick N", one a second.
+ticks() {
+  i=1
+  while [ "$i" -le "$1" ]; do
+    echo "tick $i"
+    sleep 1
+    i=$((i + 1))
+  done
+}
+
 # One rank of a task started once per rank (slurm.nodes / ntasks_per_node): prints the
 # variables launchers read, meets every other rank over TCP at MASTER_ADDR:MASTER_PORT
 # (rank 0 listens, the others connect), writes DIR/rank-N.txt, then ticks RANK_SECONDS
@@ -81,12 +91,7 @@ ranks() {
   fi
   mkdir -p "$output_dir" && echo "rank $RANK ran on $host" > "$output_dir/rank-$RANK.txt" || exit 2
   [ "$RANK" != "${FAIL_RANK:-none}" ] || { echo "ranks: rank $RANK fails on purpose" >&2; exit 9; }
-  i=1
-  while [ "$i" -le "${RANK_SECONDS:-0}" ]; do
-    echo "tick $i"
-    sleep 1
-    i=$((i + 1))
-  done
+  ticks "${RANK_SECONDS:-0}"
 }
 
 case "$task" in
@@ -100,12 +105,7 @@ case "$task" in
     # Long-running task for cancel / re-attach tests: one line per second.
     trap 'echo "count: got SIGTERM"; exit 143' TERM
     trap 'echo "count: got SIGINT"; exit 130' INT
-    i=1
-    while [ "$i" -le "$seconds" ]; do
-      echo "tick $i"
-      sleep 1
-      i=$((i + 1))
-    done
+    ticks "$seconds"
     ;;
   *)
     echo "hello.sh: unknown task: $task" >&2
