@@ -146,6 +146,9 @@ grpc::Status JobWatcher::StreamOnce(const std::string& job_id, const WatchOption
 }
 
 void JobWatcher::Print(int stream, int fd, const std::string& data, std::mutex* write_mutex) {
+  // The common case (no rank filter, no prefix) writes the chunk as it came,
+  // without a copy.
+  if (filter_.PassesAll()) return WriteLocked(fd, data, write_mutex);
   WriteLocked(fd, filter_.Filter(stream, data), write_mutex);
 }
 
