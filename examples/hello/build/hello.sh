@@ -70,18 +70,28 @@ ranks() {
   echo "RANK=$RANK LOCAL_RANK=$LOCAL_RANK WORLD_SIZE=$WORLD_SIZE LOCAL_WORLD_SIZE=$LOCAL_WORLD_SIZE" \
     "NODE_RANK=$NODE_RANK MASTER_ADDR=$MASTER_ADDR MASTER_PORT=$MASTER_PORT host=$host" \
     "SLURM_PROCID=$SLURM_PROCID"
+  # Every wait is bounded (60 s in all), so a lost connection fails the rank instead of
+  # hanging the job: each nc runs under `timeout`, since busybox nc's -w bounds only the
+  # connect. Rank 0 counts each rank once, whatever a retrying client repeats.
+  deadline=$(($(date +%s) + 60))
   if [ "$RANK" = 0 ]; then
+    met=" "
     heard=1
     while [ "$heard" -lt "$WORLD_SIZE" ]; do
-      peer=$(echo "welcome from rank 0 on $host" | nc -l -p "$MASTER_PORT") \
-        || { echo "ranks: cannot listen on port $MASTER_PORT" >&2; exit 3; }
-      [ -n "$peer" ] || continue
+      left=$((deadline - $(date +%s)))
+      [ "$left" -gt 0 ] || { echo "ranks: only $heard of $WORLD_SIZE ranks met within 60 s" >&2; exit 3; }
+      peer=$(echo "welcome from rank 0 on $host" | timeout "$left" nc -l -p "$MASTER_PORT") \
+        || sleep 0.2  # the port taken (nc says so) or the wait ended: try until the deadline
+      # "rank N on HOST", or nothing when the wait ended or the client went away.
+      set -- $peer
+      [ "$1" = rank ] && [ -n "$2" ] || continue
+      case "$met" in *" $2 "*) continue ;; esac
+      met="$met$2 "
       echo "met $peer"
       heard=$((heard + 1))
     done
   else
-    deadline=$(($(date +%s) + 60))
-    until reply=$(echo "rank $RANK on $host" | nc -w 2 "$MASTER_ADDR" "$MASTER_PORT" 2>/dev/null) \
+    until reply=$(echo "rank $RANK on $host" | timeout 5 nc -w 2 "$MASTER_ADDR" "$MASTER_PORT" 2>/dev/null) \
       && [ -n "$reply" ]; do
       [ "$(date +%s)" -lt "$deadline" ] \
         || { echo "ranks: no rank 0 at $MASTER_ADDR:$MASTER_PORT after 60 s" >&2; exit 3; }
