@@ -74,8 +74,17 @@ absl::Status ParseRuntimes(const YAML::Node& node, const std::string& file, Agen
         if (!s.ok()) return s.status();
         if (s->empty()) return Bad(file, fkey, "must not be empty");
         it->second.binary = *s;
+      } else if (fname == "api_socket" && (name == "docker" || name == "podman")) {
+        auto s = ScalarString(field.second, file, fkey);
+        if (!s.ok()) return s.status();
+        if (!s->empty() && (*s)[0] != '/')
+          return Bad(file, fkey, "must be an absolute path or \"\"");
+        it->second.api_socket = *s;
       } else {
-        return Bad(file, fkey, "unknown key (expected enabled or binary)");
+        return Bad(file, fkey,
+                   name == "docker" || name == "podman"
+                       ? "unknown key (expected enabled, binary or api_socket)"
+                       : "unknown key (expected enabled or binary)");
       }
     }
   }

@@ -11,8 +11,8 @@
 //   image_dir: /var/lib/mlcube-agent/images    # SIF files, outside workspaces
 //   max_concurrent_jobs: 2
 //   runtimes:
-//     docker: {enabled: true, binary: docker}
-//     podman: {enabled: true, binary: podman}
+//     docker: {enabled: true, binary: docker, api_socket: /var/run/docker.sock}
+//     podman: {enabled: true, binary: podman, api_socket: ""}  # "": attached CLI
 //     apptainer: {enabled: true, binary: apptainer}
 //     singularity: {enabled: true, binary: singularity}
 //   unix_socket: {mode: "0660", group: mlcube-users}  # who may connect at all
@@ -57,6 +57,11 @@ namespace mlcube {
 struct RuntimeConfig {
   bool enabled = true;
   std::string binary;  // a name looked up in PATH, or a path
+  // Docker and Podman: the engine's API socket. A task's container is
+  // created with the CLI, then attached, started and waited for through
+  // this socket, so no client process stays per running task. Empty: each
+  // task runs under an attached `docker run` (`podman run`) client.
+  std::string api_socket;
 };
 
 // Mutual TLS for TCP listen addresses (see agent/tls_server_credentials.h).
@@ -142,10 +147,10 @@ struct AgentConfig {
   std::string log_format = "auto";
   // Keyed by "docker", "podman", "apptainer", "singularity".
   std::map<std::string, RuntimeConfig> runtimes = {
-      {"docker", {true, "docker"}},
-      {"podman", {true, "podman"}},
-      {"apptainer", {true, "apptainer"}},
-      {"singularity", {true, "singularity"}},
+      {"docker", {true, "docker", "/var/run/docker.sock"}},
+      {"podman", {true, "podman", ""}},
+      {"apptainer", {true, "apptainer", ""}},
+      {"singularity", {true, "singularity", ""}},
   };
 
   IdentityLimits limits;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -108,6 +109,8 @@ absl::StatusOr<std::unique_ptr<ContainerRuntime>> JobAdmission::MakeRuntime(
       }
       EngineHost host = DetectEngineHost(found->name);
       host.stands_in_for_docker = stands_in;
+      // DOCKER_HOST steers the CLI to another engine than the socket's.
+      if (getenv("DOCKER_HOST") == nullptr) host.api_socket = found->api_socket;
       return std::unique_ptr<ContainerRuntime>(
           new DockerRuntime(found->name, found->binary, AgentInstance(), host));
     }

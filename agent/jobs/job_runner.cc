@@ -182,6 +182,7 @@ std::optional<JobOutcome> JobRunner::LaunchStep(bool configure, const std::strin
   supervised.log_max_bytes = config_.limits.job_log_bytes;
   supervised.step_prefix = context.step_prefix;
   supervised.configure = configure;
+  supervised.engine_socket = command->engine_socket;
   absl::Status launched = scheduler_->Launch(supervised);
   if (!launched.ok()) {
     // A launch that waits (a batch's job array) ends early on a cancel or

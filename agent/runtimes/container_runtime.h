@@ -96,6 +96,10 @@ struct StepCommand {
   std::string cwd;
   // Name of the container the step creates (to stop it on cancel), if any.
   std::string container_name;
+  // Set when the step's `run` is to be followed through the engine's API
+  // on this socket (SupervisedCommand::engine_socket); argv stays the
+  // `run` it is equivalent to, as logs and dry runs show it.
+  std::string engine_socket;
   // What the container's environment gets that argv does not show, as it
   // may be shown (job log, --dry-run): "NAME=<from your environment>" for
   // each variable copied from the caller.

@@ -1,11 +1,9 @@
 #include "agent/runtimes/docker_runtime.h"
 
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 
@@ -16,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "agent/engine/engine_connection.h"
 #include "agent/runtimes/build_context.h"
 #include "agent/runtimes/dockerfile_check.h"
 #include "agent/runtimes/image_reference.h"
@@ -33,53 +32,38 @@ namespace {
 constexpr char kOwnerLabel[] = "mlcube-agent.owner";
 constexpr char kInstanceLabel[] = "mlcube-agent.instance";
 
+constexpr char kDockerSocket[] = "/var/run/docker.sock";
+
 constexpr char kStandsInForDocker[] =
     "docker is not installed on this agent; podman runs the cube's docker settings";
 
-// Asks the Docker engine directly (GET /images/NAME/json on its socket):
+// Asks the engine directly (GET /images/NAME/json on its API socket):
 // about 1 ms, where running the docker CLI costs tens of milliseconds on
 // every task launch. Returns nullopt when the socket cannot be used.
-std::optional<bool> ImageExistsViaEngineSocket(const std::string& image) {
-  if (getenv("DOCKER_HOST") != nullptr) return std::nullopt;  // not the local socket
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::nullopt;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  strncpy(addr.sun_path, "/var/run/docker.sock", sizeof(addr.sun_path) - 1);
-  timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return std::nullopt;
-  }
+std::optional<bool> ImageExistsViaEngineSocket(const std::string& socket_path,
+                                               const std::string& image) {
   for (char c : image) {  // an image reference never needs escaping
-    if (!(isalnum(static_cast<unsigned char>(c)) || strchr("/:._-@", c))) {
-      close(fd);
-      return std::nullopt;
-    }
+    if (!(isalnum(static_cast<unsigned char>(c)) || strchr("/:._-@", c))) return std::nullopt;
   }
-  const std::string request =
-      absl::StrCat("GET /images/", image, "/json HTTP/1.0\r\nHost: docker\r\n\r\n");
-  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return std::nullopt;
-  }
-  char buf[64] = {0};
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  // "HTTP/1.0 200 OK" or "HTTP/1.0 404 Not Found"
-  if (n < 12 || strncmp(buf, "HTTP/1.", 7) != 0) return std::nullopt;
-  if (strncmp(buf + 9, "200", 3) == 0) return true;
-  if (strncmp(buf + 9, "404", 3) == 0) return false;
+  auto connection = EngineConnection::Open(socket_path, absl::Seconds(5));
+  if (!connection.ok()) return std::nullopt;
+  auto head = connection->Exchange("GET", absl::StrCat("/images/", image, "/json"));
+  if (!head.ok()) return std::nullopt;
+  if (head->status == 200) return true;
+  if (head->status == 404) return false;
   return std::nullopt;
 }
 
 }  // namespace
 
 bool DockerRuntime::ImageExists(const std::string& image) const {
-  if (flavour_ == "docker") {
-    std::optional<bool> exists = ImageExistsViaEngineSocket(image);
+  // Docker's socket is asked even where tasks are followed through the CLI.
+  const std::string socket = !host_.api_socket.empty() ? host_.api_socket
+                             : flavour_ == "docker" && getenv("DOCKER_HOST") == nullptr
+                                 ? kDockerSocket
+                                 : "";
+  if (!socket.empty()) {
+    std::optional<bool> exists = ImageExistsViaEngineSocket(socket, image);
     if (exists.has_value()) return *exists;
   }
   auto result =
@@ -389,6 +373,7 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
   a.push_back(ImageFor(cube, context));
   for (size_t i = 1; i < entry.size(); ++i) a.push_back(entry[i]);
   for (const std::string& arg : invocation.args) a.push_back(arg);
+  if (!context.dry_run) command.engine_socket = host_.api_socket;
   return command;
 }
 

@@ -45,6 +45,9 @@ struct EngineHost {
   // Podman runs a request for Docker because the host has no Docker (RHEL
   // and Rocky ship Podman alone): the job's log says so.
   bool stands_in_for_docker = false;
+  // The engine's API socket tasks are followed through (RuntimeConfig::
+  // api_socket); empty: an attached `run` client per task.
+  std::string api_socket;
 };
 
 // What this process finds for `flavour` ("docker" or "podman"): rootless

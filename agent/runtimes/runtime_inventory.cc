@@ -40,6 +40,7 @@ absl::StatusOr<RuntimeInventory> RuntimeInventory::Detect(const AgentConfig& con
     DetectedRuntime runtime;
     if (!ParseRuntimeVersion(result->output, &runtime.name, &runtime.version)) continue;
     runtime.binary = *binary;
+    runtime.api_socket = it->second.api_socket;
     bool duplicate = false;
     for (const auto& r : found) duplicate |= r.name == runtime.name;
     if (!duplicate) found.push_back(runtime);

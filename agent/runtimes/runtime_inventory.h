@@ -22,6 +22,7 @@ struct DetectedRuntime {
   std::string name;
   std::string version;
   std::string binary;  // absolute path
+  std::string api_socket;  // RuntimeConfig::api_socket
 };
 
 class RuntimeInventory {

@@ -5,12 +5,15 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <memory>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
 
@@ -19,9 +22,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/engine/container_session.h"
 #include "agent/job_log/job_log.h"
 #include "agent/schedulers/exit_record.h"
 #include "common/file_util.h"
+#include "common/unique_fd.h"
 
 namespace mlcube {
 
@@ -50,6 +55,7 @@ absl::Status TaskSupervisor::Launch(const std::string& self_exe, const Supervise
                                    absl::StrCat("--log-max-bytes=", command.log_max_bytes),
                                    "--step=" + command.step_prefix};
   if (!command.cwd.empty()) argv.push_back("--cwd=" + command.cwd);
+  if (!command.engine_socket.empty()) argv.push_back("--engine=" + command.engine_socket);
   argv.push_back("--");
   for (const auto& a : command.argv) argv.push_back(a);
 
@@ -130,6 +136,7 @@ struct SuperviseArgs {
   std::string log_path;
   std::string step;
   std::string cwd;
+  std::string engine_socket;
   int64_t log_max = 64LL << 20;
   std::vector<std::string> command;
 };
@@ -152,6 +159,8 @@ std::optional<SuperviseArgs> ParseSuperviseArgs(const std::vector<std::string>& 
       parsed.step = a.substr(7);
     } else if (absl::StartsWith(a, "--cwd=")) {
       parsed.cwd = a.substr(6);
+    } else if (absl::StartsWith(a, "--engine=")) {
+      parsed.engine_socket = a.substr(9);
     } else {
       return std::nullopt;
     }
@@ -159,6 +168,11 @@ std::optional<SuperviseArgs> ParseSuperviseArgs(const std::vector<std::string>& 
   for (; i < args.size(); ++i) parsed.command.push_back(args[i]);
   if (parsed.log_path.empty() || parsed.step.empty() || parsed.command.empty()) {
     return std::nullopt;
+  }
+  // Through the engine: the command is `ENGINE run ...`, run as `create`.
+  if (!parsed.engine_socket.empty()) {
+    if (parsed.command.size() < 2 || parsed.command[1] != "run") return std::nullopt;
+    parsed.command[1] = "create";
   }
   return parsed;
 }
@@ -174,6 +188,9 @@ std::optional<SuperviseArgs> ParseSuperviseArgs(const std::vector<std::string>& 
   close(3);  // the step lock stays with the supervisor only
   signal(SIGHUP, SIG_DFL);
   signal(SIGPIPE, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
   if (!args.cwd.empty() && chdir(args.cwd.c_str()) != 0) {
     dprintf(2, "mlcube-agent: cannot enter %s: %s\n", args.cwd.c_str(), strerror(errno));
     _exit(126);
@@ -186,8 +203,10 @@ std::optional<SuperviseArgs> ParseSuperviseArgs(const std::vector<std::string>& 
   _exit(127);
 }
 
-// Appends what arrives on the two pipes to the log until both close.
-void RelayOutput(int out_fd, int err_fd, JobLog* log) {
+using OutputSink = std::function<void(JobLog::RecordType, absl::string_view)>;
+
+// Hands what arrives on the two pipes to `sink` until both close.
+void RelayOutput(int out_fd, int err_fd, const OutputSink& sink) {
   // Large pipes: a chatty task (or `docker run` relaying one) blocks less
   // and we append fewer, larger records.
   fcntl(out_fd, F_SETPIPE_SZ, 1 << 20);
@@ -195,7 +214,9 @@ void RelayOutput(int out_fd, int err_fd, JobLog* log) {
   pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
   const JobLog::RecordType types[2] = {JobLog::RecordType::kStdout, JobLog::RecordType::kStderr};
   int open_pipes = 2;
-  std::string buffer(256 * 1024, '\0');
+  // Not zero-filled: a page costs memory only once output reaches it.
+  constexpr size_t kBufferBytes = 256 * 1024;
+  std::unique_ptr<char[]> buffer(new char[kBufferBytes]);
   while (open_pipes > 0) {
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
@@ -203,7 +224,7 @@ void RelayOutput(int out_fd, int err_fd, JobLog* log) {
     }
     for (int k = 0; k < 2; ++k) {
       if (fds[k].fd < 0 || !(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t n = read(fds[k].fd, buffer.data(), buffer.size());
+      ssize_t n = read(fds[k].fd, buffer.get(), kBufferBytes);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         close(fds[k].fd);
@@ -211,11 +232,136 @@ void RelayOutput(int out_fd, int err_fd, JobLog* log) {
         --open_pipes;
         continue;
       }
-      // Discarded on purpose: a full disk loses output but must not stop the
-      // task, and the supervisor has no one else to tell (no stderr).
-      (void)log->Append(types[k], absl::string_view(buffer.data(), n));
+      sink(types[k], absl::string_view(buffer.get(), n));
     }
   }
+}
+
+// Appends to the job log. Discarded on purpose: a full disk loses output
+// but must not stop the task, and the supervisor has no one else to tell
+// (no stderr).
+OutputSink LogSink(JobLog* log) {
+  return
+      [log](JobLog::RecordType type, absl::string_view bytes) { (void)log->Append(type, bytes); };
+}
+
+// Runs the step's command in its own process group (recorded in
+// STEP.pgid) with its output handed to `sink`; its wait status, or -1 when
+// it could not be started (said in the log).
+int RunRelayed(SuperviseArgs& args, JobLog* log, const OutputSink& sink) {
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    (void)log->Append(JobLog::RecordType::kAgent, "mlcube-agent: cannot create pipes\n");
+    return -1;
+  }
+  pid_t child = fork();
+  if (child == 0) ExecStep(args, out[1], err[1]);
+  close(out[1]);
+  close(err[1]);
+  if (child < 0) {
+    close(out[0]);
+    close(err[0]);
+    (void)log->Append(JobLog::RecordType::kAgent, "mlcube-agent: fork failed\n");
+    return -1;
+  }
+  setpgid(child, child);  // also here: no window in which a cancel misses it
+  (void)WriteFileAtomically(args.step + ".pgid", absl::StrCat(child, "\n"));
+  RelayOutput(out[0], err[0], sink);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+std::string ExitLine(int wait_status) {
+  return WIFSIGNALED(wait_status) ? absl::StrCat("signal ", WTERMSIG(wait_status), "\n")
+                                  : absl::StrCat("exit ", WEXITSTATUS(wait_status), "\n");
+}
+
+// The engine's name for messages, as its CLI prints them ("docker: ...").
+std::string EngineName(const SuperviseArgs& args) {
+  const std::string& binary = args.command[0];
+  return binary.substr(binary.rfind('/') + 1);
+}
+
+// Whether a stop (SIGTERM/SIGINT) arrived; consumes it and names its signal.
+std::optional<std::string> TakeStop(int signal_fd) {
+  signalfd_siginfo info{};
+  if (read(signal_fd, &info, sizeof(info)) != sizeof(info)) return std::nullopt;
+  return info.ssi_signo == SIGINT ? "INT" : "TERM";
+}
+
+// The container `id` (created, not started) run to its end through the
+// engine: the exit record's line.
+std::string RunCreatedContainer(const SuperviseArgs& args, const std::string& id, int signal_fd,
+                                JobLog* log) {
+  auto agent_line = [log](const std::string& text) {
+    (void)log->Append(JobLog::RecordType::kAgent, absl::StrCat("mlcube-agent: ", text, "\n"));
+  };
+  auto session = ContainerSession::Attach(args.engine_socket, id);
+  if (!session.ok()) {
+    agent_line(absl::StrCat("cannot follow container ", id, " through ", args.engine_socket, ": ",
+                            session.status().message()));
+    (void)RemoveContainer(args.engine_socket, id);
+    return "exit 125\n";
+  }
+  if (TakeStop(signal_fd).has_value()) {  // cancelled while it was being created
+    (void)RemoveContainer(args.engine_socket, id);
+    return "exit 143\n";
+  }
+  if (absl::Status started = session->Start(); !started.ok()) {
+    (void)log->Append(
+        JobLog::RecordType::kStderr,
+        absl::StrCat(EngineName(args), ": Error response from daemon: ", started.message(), ".\n"));
+    (void)RemoveContainer(args.engine_socket, id);
+    return absl::StrCat("exit ", StartFailureExitCode(started.message()), "\n");
+  }
+  absl::Status relayed = session->Relay(
+      [log](EngineStream stream, absl::string_view bytes) {
+        (void)log->Append(stream == EngineStream::kStderr ? JobLog::RecordType::kStderr
+                                                          : JobLog::RecordType::kStdout,
+                          bytes);
+      },
+      signal_fd,
+      [&] {
+        if (std::optional<std::string> stop = TakeStop(signal_fd)) (void)session->Signal(*stop);
+      });
+  if (!relayed.ok())
+    agent_line(absl::StrCat("the container's output stream broke: ", relayed.message()));
+  auto code = session->ExitCode();
+  if (!code.ok()) {
+    agent_line(absl::StrCat("the engine did not report how the container ended: ",
+                            code.status().message()));
+    return "exit 125\n";
+  }
+  return absl::StrCat("exit ", *code, "\n");
+}
+
+// `ENGINE create ...` (its output: the container's id), then the container
+// run to its end through the engine's API. A SIGTERM or SIGINT to the
+// step's process group — the command's while it creates, then the
+// supervisor's own — is forwarded to the container.
+std::string FollowThroughEngine(SuperviseArgs& args, JobLog* log) {
+  sigset_t stops;
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGTERM);
+  sigaddset(&stops, SIGINT);
+  sigprocmask(SIG_BLOCK, &stops, nullptr);  // pending until read, unblocked for the command
+  std::string id;
+  const int status = RunRelayed(args, log, [&](JobLog::RecordType type, absl::string_view bytes) {
+    if (type == JobLog::RecordType::kStdout) {
+      if (id.size() < 256) id.append(bytes.data(), bytes.size());
+    } else {
+      (void)log->Append(type, bytes);
+    }
+  });
+  if (status < 0) return "exit 125\n";
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return ExitLine(status);
+  setpgid(0, 0);
+  (void)WriteFileAtomically(args.step + ".pgid", absl::StrCat(getpid(), "\n"));
+  UniqueFd signal_fd(signalfd(-1, &stops, SFD_CLOEXEC | SFD_NONBLOCK));
+  return RunCreatedContainer(args, std::string(absl::StripAsciiWhitespace(id)), signal_fd.get(),
+                             log);
 }
 
 }  // namespace
@@ -232,39 +378,20 @@ int TaskSupervisor::Main(const std::vector<std::string>& raw_args) {
   signal(SIGHUP, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
 
-  const std::string& step = args->step;
   auto log = JobLog::OpenForAppend(args->log_path, args->log_max);
   if (!log.ok()) _exit(1);
   // Its space is taken now: a disk the task fills cannot cost its record.
-  ExitRecord exit_record = ExitRecord::Reserve(step);
-  int out[2], err[2];
+  ExitRecord exit_record = ExitRecord::Reserve(args->step);
   // The supervisor reports only through the job log and the exit record:
   // when writing those fails there is no one left to tell (it has no
   // stderr), so their statuses are discarded below; the agent reads a
   // missing exit record as a lost step.
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-    (void)log->Append(JobLog::RecordType::kAgent, "mlcube-agent: cannot create pipes\n");
-    (void)exit_record.Commit("exit 125\n");
-    _exit(1);
+  if (!args->engine_socket.empty()) {
+    (void)exit_record.Commit(FollowThroughEngine(*args, &*log));
+    _exit(0);
   }
-  pid_t child = fork();
-  if (child == 0) ExecStep(*args, out[1], err[1]);
-  if (child < 0) {
-    (void)log->Append(JobLog::RecordType::kAgent, "mlcube-agent: fork failed\n");
-    (void)exit_record.Commit("exit 125\n");
-    _exit(1);
-  }
-  setpgid(child, child);  // also here: no window in which a cancel misses it
-  close(out[1]);
-  close(err[1]);
-  (void)WriteFileAtomically(step + ".pgid", absl::StrCat(child, "\n"));
-  RelayOutput(out[0], err[0], &*log);
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  const std::string result = WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status), "\n")
-                                                 : absl::StrCat("exit ", WEXITSTATUS(status), "\n");
-  (void)exit_record.Commit(result);
+  const int status = RunRelayed(*args, &*log, LogSink(&*log));
+  (void)exit_record.Commit(status < 0 ? "exit 125\n" : ExitLine(status));
   _exit(0);
 }
 

@@ -262,7 +262,7 @@ TEST(DockerRuntimeTest, ConfigurePullsWhenThereIsNoRecipeAndBuildsOtherwise) {
 // CDI devices, registry images are pulled by their full name; without a usable
 // /dev/net/tun the task and the build run without network, and say so.
 TEST(PodmanRuntimeTest, RootlessRunKeepsTheAgentsUidAndNamesGpusAsCdiDevices) {
-  DockerRuntime podman("podman", "/usr/bin/podman", "", EngineHost{true, false});
+  DockerRuntime podman("podman", "/usr/bin/podman", "", EngineHost{true, false, false, ""});
   StepContext context;
   context.job_id = "0badcafe";
   context.uid = 1001;
@@ -290,7 +290,7 @@ TEST(PodmanRuntimeTest, RootlessRunKeepsTheAgentsUidAndNamesGpusAsCdiDevices) {
             (std::vector<std::string>{"/usr/bin/podman", "pull", "docker.io/mlcube/hello:0.1"}));
 
   // Rootful with a network: nothing of the above but the devices.
-  DockerRuntime rootful("podman", "/usr/bin/podman", "", EngineHost{false, true});
+  DockerRuntime rootful("podman", "/usr/bin/podman", "", EngineHost{false, true, false, ""});
   auto plain = rootful.TaskCommand(cube, GreetInvocation(), context);
   ASSERT_TRUE(plain.ok());
   for (const std::string& arg : plain->argv) {

@@ -1,0 +1,183 @@
+#include "agent/engine/container_session.h"
+
+#include <errno.h>
+#include <poll.h>
+
+#include <cstring>
+#include <memory>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/safe_path.h"
+#include "common/yaml_reader.h"
+
+namespace mlcube {
+
+namespace {
+
+// Requests that answer at once; the attach and the wait answer when the
+// container ends, and are not bounded.
+constexpr absl::Duration kCallTimeout = absl::Seconds(60);
+constexpr size_t kMaxInspectBytes = 4 << 20;
+
+bool IsContainerReference(absl::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Config.Tty of a container's inspect JSON: a container with a TTY sends
+// its output raw, not multiplexed.
+absl::StatusOr<bool> HasTty(const std::string& inspect_json) {
+  auto parsed = ParseYaml(inspect_json, "container inspect");
+  if (!parsed.ok()) return parsed.status();
+  YAML::Node tty = YamlChild(YamlChild(*parsed, "Config"), "Tty");
+  return tty.IsScalar() && tty.Scalar() == "true";
+}
+
+// One bodyless request on a connection of its own; its status and body.
+absl::StatusOr<std::pair<int, std::string>> Call(const std::string& socket_path,
+                                                 absl::string_view method, absl::string_view path) {
+  auto connection = EngineConnection::Open(socket_path, kCallTimeout);
+  if (!connection.ok()) return connection.status();
+  auto head = connection->Exchange(method, path);
+  if (!head.ok()) return head.status();
+  auto body = connection->ReadRest(*head, 64 * 1024);
+  if (!body.ok()) return body.status();
+  return std::make_pair(head->status, std::move(*body));
+}
+
+}  // namespace
+
+absl::Status RemoveContainer(const std::string& socket_path, const std::string& container) {
+  if (!IsContainerReference(container)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a container id: ", PrintableExcerpt(container, 80)));
+  }
+  auto answer = Call(socket_path, "DELETE", absl::StrCat("/containers/", container, "?force=1"));
+  if (!answer.ok()) return answer.status();
+  if (answer->first == 204 || answer->first == 404) return absl::OkStatus();
+  return absl::FailedPreconditionError(EngineErrorMessage(answer->second));
+}
+
+int StartFailureExitCode(absl::string_view message) {
+  if (absl::StrContains(message, "executable file not found") ||
+      absl::StrContains(message, "no such file or directory")) {
+    return 127;
+  }
+  if (absl::StrContains(message, "permission denied") ||
+      absl::StrContains(message, "is a directory")) {
+    return 126;
+  }
+  return 125;
+}
+
+absl::StatusOr<ContainerSession> ContainerSession::Attach(const std::string& socket_path,
+                                                          const std::string& container) {
+  if (!IsContainerReference(container)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a container id: ", PrintableExcerpt(container, 80)));
+  }
+  auto inspect = EngineConnection::Open(socket_path, kCallTimeout);
+  if (!inspect.ok()) return inspect.status();
+  auto inspect_head = inspect->Exchange("GET", absl::StrCat("/containers/", container, "/json"));
+  if (!inspect_head.ok()) return inspect_head.status();
+  auto inspect_body = inspect->ReadRest(*inspect_head, kMaxInspectBytes);
+  if (!inspect_body.ok()) return inspect_body.status();
+  if (inspect_head->status != 200) {
+    return absl::NotFoundError(EngineErrorMessage(*inspect_body));
+  }
+  auto tty = HasTty(*inspect_body);
+  if (!tty.ok()) return tty.status();
+
+  auto attach = EngineConnection::Open(socket_path, absl::InfiniteDuration());
+  if (!attach.ok()) return attach.status();
+  auto attach_head = attach->Upgrade(
+      absl::StrCat("/containers/", container, "/attach?stream=1&stdout=1&stderr=1"));
+  if (!attach_head.ok()) return attach_head.status();
+  if (attach_head->status != 101 && attach_head->status != 200) {
+    auto body = attach->ReadRest(*attach_head, 64 * 1024);
+    return absl::UnavailableError(
+        absl::StrCat("attach: ", body.ok() ? EngineErrorMessage(*body) : "no answer"));
+  }
+  auto wait = EngineConnection::Open(socket_path, absl::InfiniteDuration());
+  if (!wait.ok()) return wait.status();
+  // The engine answers with its head once the wait is registered.
+  auto wait_head =
+      wait->Exchange("POST", absl::StrCat("/containers/", container, "/wait?condition=next-exit"));
+  if (!wait_head.ok()) return wait_head.status();
+  if (wait_head->status != 200) {
+    auto body = wait->ReadRest(*wait_head, 64 * 1024);
+    return absl::UnavailableError(
+        absl::StrCat("wait: ", body.ok() ? EngineErrorMessage(*body) : "no answer"));
+  }
+  return ContainerSession(socket_path, container, *tty, std::move(*attach), std::move(*attach_head),
+                          std::move(*wait), std::move(*wait_head));
+}
+
+absl::Status ContainerSession::Start() {
+  auto answer = Call(socket_path_, "POST", absl::StrCat("/containers/", container_, "/start"));
+  if (!answer.ok()) return answer.status();
+  if (answer->first == 204 || answer->first == 304) return absl::OkStatus();
+  return absl::FailedPreconditionError(EngineErrorMessage(answer->second));
+}
+
+absl::Status ContainerSession::Signal(absl::string_view signal) {
+  auto answer =
+      Call(socket_path_, "POST", absl::StrCat("/containers/", container_, "/kill?signal=", signal));
+  if (!answer.ok()) return answer.status();
+  if (answer->first == 204) return absl::OkStatus();
+  return absl::FailedPreconditionError(EngineErrorMessage(answer->second));
+}
+
+absl::Status ContainerSession::Relay(const MultiplexedStreamDecoder::Sink& sink, int stop_fd,
+                                     const std::function<void()>& on_stop) {
+  MultiplexedStreamDecoder decoder(sink);
+  auto deliver = [&](absl::string_view bytes) {
+    if (tty_) {
+      sink(EngineStream::kStdout, bytes);
+      return absl::OkStatus();
+    }
+    return decoder.Feed(bytes);
+  };
+  if (absl::Status s = deliver(attach_head_.body_start); !s.ok()) return s;
+  // Not zero-filled: a page costs memory only once output reaches it.
+  constexpr size_t kBufferBytes = 256 * 1024;
+  std::unique_ptr<char[]> buffer(new char[kBufferBytes]);
+  pollfd fds[2] = {{attach_.fd(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
+  for (;;) {
+    if (poll(fds, stop_fd >= 0 ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(absl::StrCat("poll: ", strerror(errno)));
+    }
+    if (stop_fd >= 0 && (fds[1].revents & POLLIN)) on_stop();
+    if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    const ssize_t n = attach_.ReadSome(buffer.get(), kBufferBytes);
+    if (n == 0) break;
+    if (n < 0) return absl::UnavailableError(absl::StrCat("attach: ", strerror(errno)));
+    if (absl::Status s = deliver(absl::string_view(buffer.get(), n)); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> ContainerSession::ExitCode() {
+  auto body = wait_.ReadRest(wait_head_, 64 * 1024);
+  if (!body.ok()) return body.status();
+  auto parsed = ParseYaml(*body, "container wait");
+  if (!parsed.ok()) return parsed.status();
+  YAML::Node code = YamlChild(*parsed, "StatusCode");
+  int value = 0;
+  if (!code.IsScalar() || !absl::SimpleAtoi(code.Scalar(), &value)) {
+    return absl::DataLossError(
+        absl::StrCat("the engine's wait answer has no StatusCode: ", PrintableExcerpt(*body, 200)));
+  }
+  return value;
+}
+
+}  // namespace mlcube
