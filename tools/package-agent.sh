@@ -8,13 +8,15 @@
 #     bin/mlcube-agent        a /bin/sh wrapper: runs the real binary through
 #                             the bundled loader with --library-path lib
 #     bin/mlcube-agent.real   the agent (symbols stripped)
+#     bin/mlcube-agent-supervisor(.real)  the same pair for the task supervisor,
+#                             when it was built beside AGENT_BINARY
 #     lib/                    ld-linux-*.so.*, libc.so.6, libgrpc++..., as ldd lists them
 #     VERSION                 "mlcube-agent VERSION"
 #     SHA256SUMS              every file above
 #
 # The wrapper exports MLCUBE_AGENT_SELF (its own absolute path): the agent
-# starts its task supervisors (`mlcube-agent supervise`) through it, because
-# /proc/self/exe is the loader, not the agent.
+# finds bin/mlcube-agent-supervisor beside it (or starts `mlcube-agent
+# supervise` through it), because /proc/self/exe is the loader, not the agent.
 #
 # Usage: tools/package-agent.sh AGENT_BINARY OUTPUT_DIR
 # Prints the path of OUTPUT_DIR/mlcube-agent-VERSION-linux-ARCH.tar.gz (and
@@ -65,6 +67,23 @@ export MLCUBE_AGENT_SELF
 exec "\$bin/../lib/$LOADER" --library-path "\$bin/../lib" --argv0 "\$0" "\$bin/mlcube-agent.real" "\$@"
 WRAPPER
 chmod 0755 "$ROOT/bin/mlcube-agent"
+
+# The per-step supervisor, when it was built beside the agent: the agent runs
+# bin/mlcube-agent-supervisor (else `mlcube-agent supervise`), through the
+# same loader and libraries (it needs a subset of the agent's).
+SUPERVISOR=$(dirname "$AGENT")/mlcube-agent-supervisor
+if [[ -x $SUPERVISOR ]]; then
+  objcopy --strip-unneeded "$SUPERVISOR" "$ROOT/bin/mlcube-agent-supervisor.real"
+  chmod 0755 "$ROOT/bin/mlcube-agent-supervisor.real"
+  bash "$(dirname "$0")/bundle-libraries.sh" "$SUPERVISOR" "$ROOT/lib" >/dev/null
+  cat >"$ROOT/bin/mlcube-agent-supervisor" <<WRAPPER
+#!/bin/sh
+# The task supervisor of mlcube-agent $VERSION, with the bundled loader and libraries.
+bin=\$(cd "\$(dirname "\$0")" && pwd -P) || exit 127
+exec "\$bin/../lib/$LOADER" --library-path "\$bin/../lib" --argv0 "\$0" "\$bin/mlcube-agent-supervisor.real" "\$@"
+WRAPPER
+  chmod 0755 "$ROOT/bin/mlcube-agent-supervisor"
+fi
 echo "mlcube-agent $VERSION" >"$ROOT/VERSION"
 (cd "$ROOT" && find bin lib VERSION -type f | LC_ALL=C sort | xargs sha256sum >SHA256SUMS)
 

@@ -25,6 +25,7 @@ usermod -aG docker mlcube-agent
 install -d -o mlcube-agent -g mlcube-agent -m 0750 "$STATE"
 install -d -o mlcube-agent -g mlcube-agent -m 0755 /run/mlcube-agent
 install -m 0755 build/agent/mlcube-agent /usr/local/bin/mlcube-agent
+install -m 0755 build/agent/mlcube-agent-supervisor /usr/local/bin/mlcube-agent-supervisor
 install -m 0755 build/controller/mlcube-remote /usr/local/bin/mlcube-remote
 
 # The built-in host `local` (no hosts file) is the agent on $SOCKET.

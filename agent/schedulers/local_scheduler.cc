@@ -5,7 +5,7 @@
 namespace mlcube {
 
 absl::Status LocalScheduler::Launch(const SupervisedCommand& command) {
-  return TaskSupervisor::Launch(self_exe_, command);
+  return TaskSupervisor::Launch(supervisor_, command);
 }
 
 bool LocalScheduler::Launched(const std::string& step_prefix) {

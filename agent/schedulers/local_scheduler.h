@@ -2,17 +2,20 @@
 #define MLCUBE_REMOTE_AGENT_SCHEDULERS_LOCAL_SCHEDULER_H_
 
 #include <string>
-#include <utility>
+#include <vector>
 
 #include "agent/schedulers/step_scheduler.h"
+#include "agent/schedulers/task_supervisor.h"
 
 namespace mlcube {
 
 // Runs steps on this machine under a TaskSupervisor.
 class LocalScheduler final : public StepScheduler {
  public:
-  // `self_exe` is the mlcube-agent binary (runs `supervise`).
-  explicit LocalScheduler(std::string self_exe) : self_exe_(std::move(self_exe)) {}
+  // `self_exe` is the mlcube-agent binary: its sibling
+  // mlcube-agent-supervisor supervises steps, else `self_exe supervise`.
+  explicit LocalScheduler(const std::string& self_exe)
+      : supervisor_(TaskSupervisor::ProgramBeside(self_exe)) {}
 
   absl::Status Launch(const SupervisedCommand& command) override;
   bool Launched(const std::string& step_prefix) override;
@@ -23,7 +26,7 @@ class LocalScheduler final : public StepScheduler {
   void Stop(const std::string& step_prefix, bool force) override;
 
  private:
-  std::string self_exe_;
+  std::vector<std::string> supervisor_;
 };
 
 }  // namespace mlcube

@@ -30,7 +30,17 @@
 
 namespace mlcube {
 
-absl::Status TaskSupervisor::Launch(const std::string& self_exe, const SupervisedCommand& command) {
+std::vector<std::string> TaskSupervisor::ProgramBeside(const std::string& self_exe) {
+  const size_t slash = self_exe.rfind('/');
+  if (slash != std::string::npos) {
+    const std::string sibling = self_exe.substr(0, slash + 1) + "mlcube-agent-supervisor";
+    if (access(sibling.c_str(), X_OK) == 0) return {sibling};
+  }
+  return {self_exe, "supervise"};
+}
+
+absl::Status TaskSupervisor::Launch(const std::vector<std::string>& program,
+                                    const SupervisedCommand& command) {
   // The lock is created under a temporary name and renamed to PREFIX.lock
   // only once the supervisor holds it: an agent killed in between leaves a
   // PREFIX.lock.new that Launched() settles, never a PREFIX.lock that nobody
@@ -51,9 +61,10 @@ absl::Status TaskSupervisor::Launch(const std::string& self_exe, const Supervise
     close(lock_fd);
     return absl::FailedPreconditionError(absl::StrCat(lock_path, " is held: step already runs"));
   }
-  std::vector<std::string> argv = {self_exe, "supervise", "--log=" + command.log_path,
-                                   absl::StrCat("--log-max-bytes=", command.log_max_bytes),
-                                   "--step=" + command.step_prefix};
+  std::vector<std::string> argv = program;
+  argv.insert(argv.end(), {"--log=" + command.log_path,
+                           absl::StrCat("--log-max-bytes=", command.log_max_bytes),
+                           "--step=" + command.step_prefix});
   if (!command.cwd.empty()) argv.push_back("--cwd=" + command.cwd);
   if (!command.engine_socket.empty()) argv.push_back("--engine=" + command.engine_socket);
   argv.push_back("--");

@@ -47,9 +47,17 @@ struct SupervisedCommand {
 
 class TaskSupervisor {
  public:
-  // Agent side: starts `self_exe supervise ...` detached. Returns once the
-  // supervisor holds the step lock.
-  static absl::Status Launch(const std::string& self_exe, const SupervisedCommand& command);
+  // The command that runs a supervisor (Main's arguments follow it): the
+  // program mlcube-agent-supervisor beside `self_exe` (the agent binary, or
+  // the bundle's launcher) when it is there — a process linked against a
+  // fraction of the agent's libraries, one per running step — else
+  // `self_exe supervise`.
+  static std::vector<std::string> ProgramBeside(const std::string& self_exe);
+
+  // Agent side: starts `program ...` (ProgramBeside) detached. Returns once
+  // the supervisor holds the step lock.
+  static absl::Status Launch(const std::vector<std::string>& program,
+                             const SupervisedCommand& command);
 
   // True while a supervisor holds the step's lock.
   static bool Running(const std::string& step_prefix);

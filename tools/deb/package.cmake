@@ -2,7 +2,7 @@
 # makes mlcube-agent_VERSION_ARCH.deb (binary in /usr/bin, the systemd unit,
 # the service user made in postinst, the service enabled; removal keeps
 # /var/lib/mlcube-agent). Dependencies come from dpkg-shlibdeps.
-install(TARGETS mlcube-agent RUNTIME DESTINATION bin)
+install(TARGETS mlcube-agent mlcube-agent-supervisor RUNTIME DESTINATION bin)
 file(READ "${PROJECT_SOURCE_DIR}/tools/mlcube-agent.service" mlcube_unit)
 string(REPLACE "/usr/local/bin/mlcube-agent" "/usr/bin/mlcube-agent" mlcube_unit "${mlcube_unit}")
 file(WRITE "${PROJECT_BINARY_DIR}/deb/mlcube-agent.service" "${mlcube_unit}")
