@@ -7,6 +7,9 @@
 #   - launching a no-op task: `docker run --rm IMAGE` and `ssh host docker run ...` vs submit +
 #     watch to the end
 #   - the agent's idle RSS
+# The agent follows Docker tasks through the engine's API (the default); a
+# second agent with `runtimes.docker.api_socket: ""` (an attached `docker run`
+# client per task) runs the 100 MB and no-op measures in the same rounds.
 # The agent runs as the unprivileged user `mlcube` (tools/create-test-user.sh)
 # against the real Docker engine (tools/start-docker.sh).
 # Usage: tools/bench/agent_bench.sh [BUILD_DIR]   (default: build)
@@ -29,11 +32,13 @@ docker image inspect $IMAGE >/dev/null 2>&1 ||
 
 STATE=$(mktemp -d /tmp/mlcube-agent-bench-XXXXXX)
 AGENT_PID=
+AGENT2_PID=
 SSHD_PID=
 cleanup() {
   [[ -n $AGENT_PID ]] && kill "$AGENT_PID" 2>/dev/null
+  [[ -n $AGENT2_PID ]] && kill "$AGENT2_PID" 2>/dev/null
   [[ -n $SSHD_PID ]] && kill "$SSHD_PID" 2>/dev/null
-  rm -rf "$STATE"
+  rm -rf "$STATE" "$STATE-attached" "$STATE.log" "$STATE-attached.log"
 }
 trap cleanup EXIT
 chmod 755 "$STATE"
@@ -67,14 +72,24 @@ cat >"$STATE/agent.yaml" <<YAML
 limits: {job_log_bytes: 268435456}
 max_concurrent_jobs: 2
 YAML
-chown -R $USER_NAME: "$STATE"
-SOCK=$STATE/agent.sock
+# A second agent, the same in all but one key: each task under an attached
+# `docker run` client (today's other path), measured in the same rounds.
+STATE2=$STATE-attached
+cp -a "$STATE" "$STATE2"
+echo 'runtimes: {docker: {api_socket: ""}}' >>"$STATE2/agent.yaml"
+chown -R $USER_NAME: "$STATE" "$STATE2"
 UID_N=$(id -u $USER_NAME); GID_N=$(id -g $USER_NAME)
-setpriv --reuid=$UID_N --regid=$GID_N --init-groups --reset-env \
-  "$AGENT" serve --config="$STATE/agent.yaml" --state-dir="$STATE" --listen=unix://$SOCK \
-  2>"$STATE.log" &
-AGENT_PID=$!
-for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.05; done
+start_bench_agent() {  # STATE_DIR: starts it as $USER_NAME; prints its pid
+  setpriv --reuid=$UID_N --regid=$GID_N --init-groups --reset-env \
+    "$AGENT" serve --config="$1/agent.yaml" --state-dir="$1" --listen=unix://$1/agent.sock \
+    >/dev/null 2>"$1.log" &
+  echo $!
+  for _ in $(seq 100); do [[ -S $1/agent.sock ]] && break; sleep 0.05; done
+}
+SOCK=$STATE/agent.sock
+SOCK2=$STATE2/agent.sock
+AGENT_PID=$(start_bench_agent "$STATE")
+AGENT2_PID=$(start_bench_agent "$STATE2")
 sleep 1
 RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$AGENT_PID/status)
 
@@ -86,20 +101,22 @@ LAT=$("$CLIENT" "$SOCK" latency bench "$CUBE/workspace/fifo" 300)
 #  - through the agent with a client following every byte,
 #  - through the agent with nobody watching.
 median() { sort -n | sed -n 2p; }
-D=(); W=(); U=()
+seconds_of() { sed -E 's/.*seconds=([0-9.]+).*/\1/'; }
+D=(); W=(); U=(); W2=()
 for _ in 1 2 3; do
   t0=$(date +%s.%N)
   docker run --rm --user $UID_N:$GID_N --entrypoint /bin/sh $IMAGE -c "yes $LINE | head -c 104857600" >/dev/null
   t1=$(date +%s.%N)
   D+=("$(echo "$t1 - $t0" | bc)")
   FLOOD=$("$CLIENT" "$SOCK" flood bench)
-  W+=("$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$FLOOD")")
-  UNWATCHED=$("$CLIENT" "$SOCK" flood-unwatched bench)
-  U+=("$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$UNWATCHED")")
+  W+=("$(seconds_of <<<"$FLOOD")")
+  U+=("$("$CLIENT" "$SOCK" flood-unwatched bench | seconds_of)")
+  W2+=("$("$CLIENT" "$SOCK2" flood bench | seconds_of)")
 done
 DOCKER_FLOOD=$(printf '%s\n' "${D[@]}" | median)
 AGENT_FLOOD=$(printf '%s\n' "${W[@]}" | median)
 UNWATCHED_FLOOD=$(printf '%s\n' "${U[@]}" | median)
+ATTACHED_FLOOD=$(printf '%s\n' "${W2[@]}" | median)
 
 # No-op launches.
 DOCKER_NOOP=()
@@ -120,9 +137,12 @@ for _ in 1 2 3 4 5; do
 done
 SSH_NOOP_P50=$(printf '%s\n' "${SSH_NOOP[@]}" | sort -n | sed -n 3p)
 NOOP=$("$CLIENT" "$SOCK" noop bench 5)
+NOOP2=$("$CLIENT" "$SOCK2" noop bench 5)
 
 FLOOD_BYTES=$(sed -E 's/.*stdout_bytes=([0-9]+).*/\1/' <<<"$FLOOD")
 AGENT_NOOP_P50=$(sed -E 's/.*p50=([0-9.]+).*/\1/' <<<"$NOOP")
+ATTACHED_NOOP_P50=$(sed -E 's/.*p50=([0-9.]+).*/\1/' <<<"$NOOP2")
+SLOWDOWN_A=$(echo "scale=1; ($ATTACHED_FLOOD - $DOCKER_FLOOD) * 100 / $DOCKER_FLOOD" | bc)
 SLOWDOWN=$(echo "scale=1; ($AGENT_FLOOD - $DOCKER_FLOOD) * 100 / $DOCKER_FLOOD" | bc)
 SLOWDOWN_U=$(echo "scale=1; ($UNWATCHED_FLOOD - $DOCKER_FLOOD) * 100 / $DOCKER_FLOOD" | bc)
 
@@ -133,8 +153,12 @@ printf '%-44s %-22s %-22s %s\n' "task printing 100 MB, median of 3 (s)" "$DOCKER
   "$AGENT_FLOOD ($SLOWDOWN%)" "<= +10%"
 printf '%-44s %-22s %-22s %s\n' "  ... with no client watching (s)" "-" \
   "$UNWATCHED_FLOOD ($SLOWDOWN_U%)" ""
-printf '%-44s %-22s %-22s %s\n' "  (all rounds, s)" "${D[*]}" "${W[*]} / ${U[*]}" ""
+printf '%-44s %-22s %-22s %s\n' "  ... attached docker run client (api_socket \"\")" "-" \
+  "$ATTACHED_FLOOD ($SLOWDOWN_A%)" ""
+printf '%-44s %-22s %-22s %s\n' "  (all rounds, s)" "${D[*]}" "${W[*]} / ${U[*]} / ${W2[*]}" ""
 printf '%-44s %-22s %-22s %s\n' "  bytes the watching client received" "-" "$FLOOD_BYTES" "104857600"
 printf '%-44s %-22s %-22s %s\n' "no-op task launch, p50 of 5 (ms)" \
   "$DOCKER_NOOP_P50 (ssh: $SSH_NOOP_P50)" "$AGENT_NOOP_P50" "<= ssh+docker run"
+printf '%-44s %-22s %-22s %s\n' "  ... attached docker run client (api_socket \"\")" "-" \
+  "$ATTACHED_NOOP_P50" ""
 printf '%-44s %-22s %-22s %s\n' "agent idle RSS (MiB)" "-" "$(echo "scale=1; $RSS_KB/1024" | bc)" "< 20"

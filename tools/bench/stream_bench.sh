@@ -8,9 +8,12 @@
 #
 # Reported per side (tools/bench/proc_sampler.py, sampled every 200 ms):
 #   agent        the agent process (ours only)
-#   supervisors  its `mlcube-agent supervise` processes (ours only)
-#   run-clients  the `docker run` clients the supervisors hold attached
-#                (ours only; they relay each container's output)
+#   supervisors  its mlcube-agent-supervisor processes (ours only)
+#   run-clients  the `docker create` clients the supervisors start (the
+#                engine's API then follows the containers), or with
+#                api_socket "" the `docker run` clients they hold attached
+# Ours runs twice: through the engine's API (the default), then with each
+# task under an attached `docker run` client (runtimes.docker.api_socket: "").
 #   docker       dockerd + containerd + containerd-shims
 #   followers    the 100 log-following CLIs
 # Run by hand as root: tools/bench/stream_bench.sh [BUILD_DIR] [RUNS] [SECONDS]
@@ -36,7 +39,7 @@ command -v python3 >/dev/null || die "python3 is missing: apt-get install python
 DIR=$(mktemp -d /tmp/mlcube-stream-bench-XXXXXX)
 PLAIN=stream-bench-$(basename "$DIR" | tr -dc 'A-Za-z0-9')
 chmod 755 "$DIR"
-mkdir "$DIR/state" "$DIR/ours" "$DIR/plain"
+mkdir "$DIR/state" "$DIR/plain"
 chown mlcube "$DIR/state"
 cleanup() {
   jobs -p | xargs -r kill 2>/dev/null || true
@@ -106,21 +109,30 @@ stop_sample() {
 }
 now_ms() { date +%s%3N; }
 
-sample ours
-start=$(now_ms)
-sweep=$(cli run "${CUBE[@]}" --task=stream --repeat="$RUNS" --parallel="$RUNS" --detach)
-width=$(( ${#RUNS} > 3 ? ${#RUNS} : 3 ))
-followers=()
-for i in $(seq 0 $((RUNS - 1))); do
-  run=$(printf 'r%0*d' "$width" "$i")
-  cli logs -f --mlcube="$DIR/hello" "$sweep/$run" >"$DIR/ours/$run.log" 2>&1 &
-  followers+=($!)
-done
-for i in "${!followers[@]}"; do
-  wait "${followers[$i]}" || die "follower $i of $sweep failed: $(tail -2 "$DIR/ours/$(printf 'r%0*d' "$width" "$i").log")"
-done
-ours_ms=$(($(now_ms) - start))
-stop_sample ours
+# RUNS detached runs, each followed by `logs -f SWEEP/RUN` into DIR/SIDE/;
+# sets follow_ms.
+follow_round() {
+  local side=$1 sweep width i run start
+  mkdir -p "$DIR/$side"
+  sample "$side"
+  start=$(now_ms)
+  sweep=$(cli run "${CUBE[@]}" --task=stream --repeat="$RUNS" --parallel="$RUNS" --detach)
+  width=$(( ${#RUNS} > 3 ? ${#RUNS} : 3 ))
+  followers=()
+  for i in $(seq 0 $((RUNS - 1))); do
+    run=$(printf 'r%0*d' "$width" "$i")
+    cli logs -f --mlcube="$DIR/hello" "$sweep/$run" >"$DIR/$side/$run.log" 2>&1 &
+    followers+=($!)
+  done
+  for i in "${!followers[@]}"; do
+    wait "${followers[$i]}" || die "follower $i of $sweep failed: $(tail -2 "$DIR/$side/$(printf 'r%0*d' "$width" "$i").log")"
+  done
+  follow_ms=$(($(now_ms) - start))
+  stop_sample "$side"
+}
+
+follow_round ours
+ours_ms=$follow_ms
 
 # The same runs with nobody following: what streaming to the followers
 # costs the agent, against what running the jobs costs it.
@@ -130,6 +142,17 @@ cli run "${CUBE[@]}" --task=stream --repeat="$RUNS" --parallel="$RUNS" --detach 
 while [[ $(cli jobs | wc -l) -gt 1 ]]; do sleep 1; done
 unwatched_ms=$(($(now_ms) - start))
 stop_sample unwatched
+
+# Today's other path: each task under an attached `docker run` client
+# (runtimes.docker.api_socket: ""), same state, same image.
+kill "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null || true
+printf 'limits: {open_streams: %d}\nruntimes: {docker: {api_socket: ""}}\n' $((RUNS + 16)) \
+  >"$DIR/agent.yaml"
+start_agent mlcube "$DIR/state/agent.sock" "$DIR/agent-attached.log" "$AGENT" serve \
+  --config="$DIR/agent.yaml" --state-dir="$DIR/state" --max-concurrent-jobs="$RUNS"
+follow_round attached
+attached_ms=$follow_ms
 
 sample plain
 start=$(now_ms)
@@ -150,7 +173,10 @@ echo "mlcube-agent (run --repeat=$RUNS --detach, $RUNS x logs -f SWEEP/RUN): $ou
 sed 's/^/  /' "$DIR/ours.sample"
 echo "mlcube-agent, nobody following (one ListJobs a second until all end): $unwatched_ms ms"
 sed 's/^/  /' "$DIR/unwatched.sample" | grep -v -E '^  followers '
+echo "mlcube-agent, each task under an attached docker run client (api_socket: \"\"): $attached_ms ms"
+sed 's/^/  /' "$DIR/attached.sample"
 echo "plain docker ($RUNS x docker run -d, $RUNS x docker logs -f): $plain_ms ms"
 sed 's/^/  /' "$DIR/plain.sample" | grep -v -E '^  (agent|supervisors|run-clients) '
 check_lines ours
+check_lines attached
 check_lines plain
