@@ -67,6 +67,7 @@ cleanup() {
   instance=$(printf '%s' "$STATE" | sha256sum | cut -c1-16)
   docker ps -q --filter "label=mlcube-agent.instance=$instance" | xargs -r docker rm -f >/dev/null 2>&1
   pkill -9 -f "^$AGENT supervise" 2>/dev/null
+  pkill -9 -f "^$AGENT-supervisor " 2>/dev/null
   [[ -n ${PROBE:-} ]] && mountpoint -q "$PROBE" && umount "$PROBE"
   ip link del "$VETH_HOST" 2>/dev/null
   ip netns del "$NS" 2>/dev/null

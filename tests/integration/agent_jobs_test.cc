@@ -684,15 +684,14 @@ TEST(AgentSupervisorLossTest, AKilledSupervisorFailsTheJobAndStopsItsContainer) 
   ASSERT_TRUE(stub->SubmitJob(&ctx, RunRequest("hello", "count"), &job).ok());
   WatchResult first = WatchUntilOutput(*stub, job.id(), "tick 1\n");
   ASSERT_NE(first.out.find("tick 1\n"), std::string::npos) << first.agent << first.err;
-  // The supervisor is the parent of the step's process group leader.
+  // The step's supervisor: the process started with --step=STEP_PREFIX (the
+  // brackets keep the pattern from matching the shell that runs pkill).
   const std::string step = agent.state_dir() + "/jobs/" + job.id() + "/step-";
   std::string plan;
   Shell("cat " + agent.state_dir() + "/jobs/" + job.id() + "/plan", &plan);
   const int step_index = plan.find("configure") == std::string::npos ? 0 : 1;
-  ASSERT_EQ(Shell("kill -9 $(awk '{print $4}' /proc/$(cat " + step + std::to_string(step_index) +
-                      ".pgid)/stat)",
-                  &out),
-            0)
+  ASSERT_EQ(
+      Shell("pkill -9 -f -- '--step=" + step + "[" + std::to_string(step_index) + "] '", &out), 0)
       << out;
   WatchResult rest = Watch(*stub, job.id(), first.next_offset, true);
   ASSERT_FALSE(rest.states.empty());

@@ -77,7 +77,7 @@ TEST_F(EngineFollowTest, ARunningTaskHoldsNoDockerClientOnlyItsSupervisor) {
   const std::string processes = ProcessesMentioning("mlcube-" + job + "-0");
   // The supervisor's own argv names the container (it is the `run` the
   // log shows); nothing else does: no `docker run`, no `docker create`.
-  EXPECT_EQ(CountLines(processes, " supervise "), 1) << processes;
+  EXPECT_EQ(CountLines(processes, "/mlcube-agent-supervisor "), 1) << processes;
   EXPECT_THAT(processes, HasSubstr("--engine=/var/run/docker.sock"));
   EXPECT_EQ(CountLines(processes, "mlcube-" + job), 1) << processes;
   EXPECT_THAT(Cli({"logs", job}).err, HasSubstr("docker run --rm --name mlcube-" + job + "-0"));
