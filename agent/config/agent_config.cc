@@ -74,7 +74,7 @@ absl::Status ParseRuntimes(const YAML::Node& node, const std::string& file, Agen
         if (!s.ok()) return s.status();
         if (s->empty()) return Bad(file, fkey, "must not be empty");
         it->second.binary = *s;
-      } else if (fname == "api_socket" && (name == "docker" || name == "podman")) {
+      } else if (fname == "api_socket" && name == "docker") {
         auto s = ScalarString(field.second, file, fkey);
         if (!s.ok()) return s.status();
         if (!s->empty() && (*s)[0] != '/')
@@ -82,9 +82,8 @@ absl::Status ParseRuntimes(const YAML::Node& node, const std::string& file, Agen
         it->second.api_socket = *s;
       } else {
         return Bad(file, fkey,
-                   name == "docker" || name == "podman"
-                       ? "unknown key (expected enabled, binary or api_socket)"
-                       : "unknown key (expected enabled or binary)");
+                   name == "docker" ? "unknown key (expected enabled, binary or api_socket)"
+                                    : "unknown key (expected enabled or binary)");
       }
     }
   }

@@ -12,7 +12,7 @@
 //   max_concurrent_jobs: 2
 //   runtimes:
 //     docker: {enabled: true, binary: docker, api_socket: /var/run/docker.sock}
-//     podman: {enabled: true, binary: podman, api_socket: ""}  # "": attached CLI
+//     podman: {enabled: true, binary: podman}
 //     apptainer: {enabled: true, binary: apptainer}
 //     singularity: {enabled: true, binary: singularity}
 //   unix_socket: {mode: "0660", group: mlcube-users}  # who may connect at all
@@ -57,10 +57,12 @@ namespace mlcube {
 struct RuntimeConfig {
   bool enabled = true;
   std::string binary;  // a name looked up in PATH, or a path
-  // Docker and Podman: the engine's API socket. A task's container is
-  // created with the CLI, then attached, started and waited for through
-  // this socket, so no client process stays per running task. Empty: each
-  // task runs under an attached `docker run` (`podman run`) client.
+  // Docker only: the engine's API socket. A task's container is created
+  // with the CLI, then attached, started and waited for through this
+  // socket, so no client process stays per running task. Empty: each task
+  // runs under an attached `docker run` client. (Not offered for Podman:
+  // its compatible API starts a created container on attach, so a wait
+  // cannot be registered before the start.)
   std::string api_socket;
 };
 

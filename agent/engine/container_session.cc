@@ -41,6 +41,11 @@ absl::StatusOr<bool> HasTty(const std::string& inspect_json) {
   return tty.IsScalar() && tty.Scalar() == "true";
 }
 
+// Podman's compatible API names its own version in every answer.
+bool IsPodmanHead(const EngineResponseHead& head) {
+  return absl::StrContains(absl::AsciiStrToLower(head.headers), "libpod-api-version:");
+}
+
 // One bodyless request on a connection of its own; its status and body.
 absl::StatusOr<std::pair<int, std::string>> Call(const std::string& socket_path,
                                                  absl::string_view method, absl::string_view path) {
@@ -54,6 +59,18 @@ absl::StatusOr<std::pair<int, std::string>> Call(const std::string& socket_path,
 }
 
 }  // namespace
+
+absl::StatusOr<bool> EngineFollowsCreatedContainers(const std::string& socket_path) {
+  auto connection = EngineConnection::Open(socket_path, absl::Seconds(5));
+  if (!connection.ok()) return connection.status();
+  auto head = connection->Exchange("GET", "/_ping");
+  if (!head.ok()) return head.status();
+  if (head->status != 200) {
+    return absl::UnavailableError(
+        absl::StrCat("the engine at ", socket_path, " answers /_ping with ", head->status));
+  }
+  return !IsPodmanHead(*head);
+}
 
 absl::Status RemoveContainer(const std::string& socket_path, const std::string& container) {
   if (!IsContainerReference(container)) {
@@ -93,25 +110,34 @@ absl::StatusOr<ContainerSession> ContainerSession::Attach(const std::string& soc
   if (inspect_head->status != 200) {
     return absl::NotFoundError(EngineErrorMessage(*inspect_body));
   }
+  if (IsPodmanHead(*inspect_head)) {
+    return absl::UnimplementedError(absl::StrCat(
+        "the engine at ", socket_path,
+        " is Podman, whose API starts a created container on attach (before a wait can be "
+        "registered)"));
+  }
   auto tty = HasTty(*inspect_body);
   if (!tty.ok()) return tty.status();
 
-  auto attach = EngineConnection::Open(socket_path, absl::InfiniteDuration());
+  auto attach = EngineConnection::Open(socket_path, kCallTimeout);
   if (!attach.ok()) return attach.status();
   auto attach_head = attach->Upgrade(
       absl::StrCat("/containers/", container, "/attach?stream=1&stdout=1&stderr=1"));
   if (!attach_head.ok()) return attach_head.status();
+  attach->SetTimeout(absl::InfiniteDuration());  // output may pause for hours
   if (attach_head->status != 101 && attach_head->status != 200) {
     auto body = attach->ReadRest(*attach_head, 64 * 1024);
     return absl::UnavailableError(
         absl::StrCat("attach: ", body.ok() ? EngineErrorMessage(*body) : "no answer"));
   }
-  auto wait = EngineConnection::Open(socket_path, absl::InfiniteDuration());
+  // The engine answers with its head once the wait is registered (its body
+  // comes at the exit, however late).
+  auto wait = EngineConnection::Open(socket_path, kCallTimeout);
   if (!wait.ok()) return wait.status();
-  // The engine answers with its head once the wait is registered.
   auto wait_head =
       wait->Exchange("POST", absl::StrCat("/containers/", container, "/wait?condition=next-exit"));
   if (!wait_head.ok()) return wait_head.status();
+  wait->SetTimeout(absl::InfiniteDuration());
   if (wait_head->status != 200) {
     auto body = wait->ReadRest(*wait_head, 64 * 1024);
     return absl::UnavailableError(

@@ -23,6 +23,8 @@ class ContainerSession {
  public:
   // Attaches to `container` (an id or name, created and not started) at
   // the engine listening on `socket_path`, and registers the wait.
+  // UNIMPLEMENTED, before touching the container, when the engine is
+  // Podman (its compatible API starts a created container on attach).
   static absl::StatusOr<ContainerSession> Attach(const std::string& socket_path,
                                                  const std::string& container);
 
@@ -62,6 +64,12 @@ class ContainerSession {
   EngineConnection wait_;
   EngineResponseHead wait_head_;
 };
+
+// Whether the engine answering on `socket_path` follows containers as
+// ContainerSession needs: Docker does; Podman's compatible API does not
+// (it starts a created container on attach). UNAVAILABLE when nothing
+// answers there.
+absl::StatusOr<bool> EngineFollowsCreatedContainers(const std::string& socket_path);
 
 // Removes `container`, running or not (one whose start failed: --rm acts
 // on exits only). OK when it is already gone.

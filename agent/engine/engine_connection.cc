@@ -29,18 +29,23 @@ absl::StatusOr<EngineConnection> EngineConnection::Open(const std::string& socke
   }
   UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
-  if (io_timeout != absl::InfiniteDuration()) {
-    const timeval tv = absl::ToTimeval(io_timeout);
-    setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  }
+  EngineConnection connection(std::move(fd));
+  connection.SetTimeout(io_timeout);
   address.sun_family = AF_UNIX;
   memcpy(address.sun_path, socket_path.data(), socket_path.size());
-  if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+  if (connect(connection.fd(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot connect to ", socket_path, ": ", strerror(errno)));
   }
-  return EngineConnection(std::move(fd));
+  return connection;
+}
+
+void EngineConnection::SetTimeout(absl::Duration io_timeout) {
+  // A zero timeval is "no timeout" to the kernel.
+  const timeval tv =
+      io_timeout == absl::InfiniteDuration() ? timeval{0, 0} : absl::ToTimeval(io_timeout);
+  setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 absl::Status EngineConnection::SendAll(absl::string_view bytes) {

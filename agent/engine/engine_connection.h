@@ -50,6 +50,9 @@ class EngineConnection {
   // `max_bytes` (a larger body is an error).
   absl::StatusOr<std::string> ReadRest(const EngineResponseHead& head, size_t max_bytes);
 
+  // Bounds each later read and write (absl::InfiniteDuration(): none).
+  void SetTimeout(absl::Duration io_timeout);
+
   // Reads what is there (blocking until something is); 0 at EOF.
   ssize_t ReadSome(char* buffer, size_t size);
 

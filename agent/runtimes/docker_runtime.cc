@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "agent/engine/container_session.h"
 #include "agent/engine/engine_connection.h"
 #include "agent/runtimes/build_context.h"
 #include "agent/runtimes/dockerfile_check.h"
@@ -373,7 +374,12 @@ absl::StatusOr<StepCommand> DockerRuntime::TaskCommand(const Cube& cube,
   a.push_back(ImageFor(cube, context));
   for (size_t i = 1; i < entry.size(); ++i) a.push_back(entry[i]);
   for (const std::string& arg : invocation.args) a.push_back(arg);
-  if (!context.dry_run) command.engine_socket = host_.api_socket;
+  if (!context.dry_run && !host_.api_socket.empty()) {
+    // Only an engine that answers, and one whose API runs a created
+    // container as `docker run` does; else the attached client, as before.
+    absl::StatusOr<bool> follows = EngineFollowsCreatedContainers(host_.api_socket);
+    if (follows.ok() && *follows) command.engine_socket = host_.api_socket;
+  }
   return command;
 }
 

@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <memory>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <sstream>
 
@@ -62,9 +62,9 @@ absl::Status TaskSupervisor::Launch(const std::vector<std::string>& program,
     return absl::FailedPreconditionError(absl::StrCat(lock_path, " is held: step already runs"));
   }
   std::vector<std::string> argv = program;
-  argv.insert(argv.end(), {"--log=" + command.log_path,
-                           absl::StrCat("--log-max-bytes=", command.log_max_bytes),
-                           "--step=" + command.step_prefix});
+  argv.insert(argv.end(),
+              {"--log=" + command.log_path, absl::StrCat("--log-max-bytes=", command.log_max_bytes),
+               "--step=" + command.step_prefix});
   if (!command.cwd.empty()) argv.push_back("--cwd=" + command.cwd);
   if (!command.engine_socket.empty()) argv.push_back("--engine=" + command.engine_socket);
   argv.push_back("--");

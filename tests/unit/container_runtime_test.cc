@@ -9,11 +9,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "agent/engine/container_session.h"
 #include "agent/runtimes/apptainer_runtime.h"
 #include "agent/runtimes/docker_runtime.h"
 #include "tests/support/temp_dir.h"
@@ -256,6 +259,29 @@ TEST(DockerRuntimeTest, ConfigurePullsWhenThereIsNoRecipeAndBuildsOtherwise) {
   cube.docker.build_strategy = BuildStrategy::kPull;
   EXPECT_EQ(docker.ConfigureCommand(cube, context, &notes)->argv[1], "pull");
   (void)!system((std::string("rm -rf ") + tmpl).c_str());
+}
+
+// A task is followed through the engine's API only where an engine answers on
+// the socket; else under the attached client, and a dry run never is.
+TEST(DockerRuntimeTest, TheApiSocketIsUsedOnlyWhereAnEngineAnswersOnIt) {
+  EngineHost host;
+  host.api_socket = "/nonexistent/docker.sock";
+  DockerRuntime docker("docker", "/usr/bin/docker", "", host);
+  char tmpl[] = "/tmp/docker-runtime-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  for (bool dry_run : {false, true}) {
+    StepContext context;
+    context.dry_run = dry_run;
+    context.job_dir = tmpl;
+    context.step_prefix = context.job_dir + "/step-1";
+    auto command = docker.TaskCommand(HelloCube(), GreetInvocation(), context);
+    ASSERT_TRUE(command.ok()) << command.status();
+    EXPECT_EQ(command->engine_socket, "") << "dry run: " << dry_run;
+    EXPECT_EQ(command->argv[1], "run");  // shown as the run it stands for
+  }
+  std::filesystem::remove_all(tmpl);
+  EXPECT_EQ(EngineFollowsCreatedContainers(host.api_socket).status().code(),
+            absl::StatusCode::kUnavailable);
 }
 
 // Rootless Podman: the agent's uid is mapped to itself (keep-id), GPUs are

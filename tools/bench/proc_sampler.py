@@ -2,9 +2,9 @@
 """Samples the CPU time and memory of groups of processes until a stop file
 appears, then prints one line per group: CPU seconds used during the window
 and the peaks of the group's summed RSS and of its summed private (anonymous)
-memory, in MiB, and the median of the summed private memory over the samples
-in which the group had processes ("typical": a burst such as 100 clients
-alive for a second at launch moves the peak, not the typical figure). RSS
+memory, in MiB, and the median of the summed private memory over all samples
+of the window ("typical": a burst such as 100 clients alive for a second at
+launch moves the peak, not the typical figure). RSS
 counts the pages of shared libraries once per process; the private figure
 is what each further process really adds.
 
@@ -85,7 +85,8 @@ def main():
     last = {}   # pid -> (group, cpu)
     peak = {}
     peak_private = {}
-    private_samples = {}
+    private_samples = {}  # group -> its summed private memory in each sample
+    samples = 0
     started = time.time()
     seen_before = set(p for p in os.listdir("/proc") if p.isdigit())
     while not os.path.exists(stop):
@@ -111,7 +112,9 @@ def main():
         for group, rss in totals.items():
             peak[group] = max(peak.get(group, 0), rss)
             peak_private[group] = max(peak_private.get(group, 0), privates[group])
-            private_samples.setdefault(group, []).append(privates[group])
+        samples += 1
+        for group in set(private_samples) | set(privates):
+            private_samples.setdefault(group, [0] * (samples - 1)).append(privates.get(group, 0))
         time.sleep(interval)
     cpu = {}
     for pid, (group, value) in last.items():
@@ -129,8 +132,8 @@ def main():
         if group not in cpu and group not in peak:
             continue
         extra = hwm if group == "agent" else ""
-        samples = sorted(private_samples.get(group, [0]))
-        typical = samples[len(samples) // 2]
+        values = sorted(private_samples.get(group, [0]))
+        typical = values[len(values) // 2]
         print(f"{group:12s} cpu {cpu.get(group, 0.0):7.2f} s   peak rss "
               f"{peak.get(group, 0) / 1048576:8.1f} MiB   private "
               f"{peak_private.get(group, 0) / 1048576:7.1f} MiB (typical "
