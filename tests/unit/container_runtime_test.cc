@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
