@@ -6,9 +6,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -107,6 +112,26 @@ TEST_F(EngineFollowTest, ACommandTheImageLacksExitsWith127AsDockerRunDoes) {
   EXPECT_THAT(followed.err, HasSubstr("docker: Error response from daemon: "));
   EXPECT_THAT(followed.err, HasSubstr("/no/such"));
   EXPECT_TRUE(ContainersOf(job).empty()) << ContainersOf(job);
+}
+
+// SIGTERM or SIGINT to the step's process group (the supervisor's own, once
+// the container runs) reaches the task, as `docker run` forwards them: the
+// hello cube's count task says which signal it got and exits with its code.
+TEST_F(EngineFollowTest, ASignalToTheStepReachesTheTaskAsThroughDockerRun) {
+  WriteHosts("docker", "60");
+  for (const auto& [signal, line, code] : std::vector<std::tuple<int, std::string, int>>{
+           {SIGTERM, "count: got SIGTERM", 143}, {SIGINT, "count: got SIGINT", 130}}) {
+    const std::string job = Detach({"--task=count"});
+    ASSERT_TRUE(LogShows(job, "tick 1")) << Cli({"logs", job}).out;
+    std::string pgid;
+    Shell("cat " + agent_->state_dir() + "/jobs/" + job + "/step-*.pgid | tail -n 1", &pgid);
+    ASSERT_GT(std::atoi(pgid.c_str()), 1) << pgid;
+    ASSERT_EQ(::kill(-std::atoi(pgid.c_str()), signal), 0) << strerror(errno);
+    CommandResult followed = Cli({"logs", "-f", job}, 60);
+    EXPECT_EQ(followed.exit_code, code) << followed.err;
+    EXPECT_THAT(followed.out, HasSubstr(line));
+    EXPECT_TRUE(::mlcube::testing::WaitUntil([&] { return ContainersOf(job).empty(); }, 30));
+  }
 }
 
 // A TTY (docker.cpu_args: -t) makes the engine send the output raw, not in
