@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -302,6 +303,16 @@ std::optional<std::string> TakeStop(int signal_fd) {
   return info.ssi_signo == SIGINT ? "INT" : "TERM";
 }
 
+// Removes the created container `id` that will not run: through the API,
+// else with the engine's CLI (so a container is not left behind when the
+// engine's socket went away for a moment).
+void DiscardContainer(const SuperviseArgs& args, const std::string& id, JobLog* log) {
+  if (RemoveContainer(args.engine_socket, id).ok()) return;
+  SuperviseArgs remove = args;
+  remove.command = {args.command[0], "rm", "-f", id};
+  (void)RunRelayed(remove, log, [](JobLog::RecordType, absl::string_view) {});
+}
+
 // The container `id` (created, not started) run to its end through the
 // engine: the exit record's line.
 std::string RunCreatedContainer(const SuperviseArgs& args, const std::string& id, int signal_fd,
@@ -313,20 +324,21 @@ std::string RunCreatedContainer(const SuperviseArgs& args, const std::string& id
   if (!session.ok()) {
     agent_line(absl::StrCat("cannot follow container ", id, " through ", args.engine_socket, ": ",
                             session.status().message()));
-    (void)RemoveContainer(args.engine_socket, id);
+    DiscardContainer(args, id, log);
     return "exit 125\n";
   }
   if (TakeStop(signal_fd).has_value()) {  // cancelled while it was being created
-    (void)RemoveContainer(args.engine_socket, id);
+    DiscardContainer(args, id, log);
     return "exit 143\n";
   }
   if (absl::Status started = session->Start(); !started.ok()) {
     (void)log->Append(
         JobLog::RecordType::kStderr,
         absl::StrCat(EngineName(args), ": Error response from daemon: ", started.message(), ".\n"));
-    (void)RemoveContainer(args.engine_socket, id);
+    DiscardContainer(args, id, log);
     return absl::StrCat("exit ", StartFailureExitCode(started.message()), "\n");
   }
+  malloc_trim(0);  // what setting up took (parsing the inspect) goes back for the task's life
   absl::Status relayed = session->Relay(
       [log](EngineStream stream, absl::string_view bytes) {
         (void)log->Append(stream == EngineStream::kStderr ? JobLog::RecordType::kStderr
