@@ -72,32 +72,45 @@ ranks() {
     "SLURM_PROCID=$SLURM_PROCID"
   # Every wait is bounded (60 s in all), so a lost connection fails the rank instead of
   # hanging the job: each nc runs under `timeout`, since busybox nc's -w bounds only the
-  # connect. Rank 0 counts each rank once, whatever a retrying client repeats.
+  # connect. Rank 0 answers each connection with the line it read from it (nc -e), so a rank
+  # is done only once rank 0 has heard it; rank 0 counts each rank once, however often a
+  # rank retries.
   deadline=$(($(date +%s) + 60))
   if [ "$RANK" = 0 ]; then
-    met=" "
+    met=/tmp/ranks-met.$$
+    meet=/tmp/ranks-meet.$$
+    : > "$met" || exit 2
+    cat > "$meet" <<EOF || exit 2
+#!/bin/sh
+read -r line || exit 0
+echo "\$line" >> "$met"
+echo "welcome from rank 0 on $host to \$line"
+EOF
+    chmod +x "$meet" || exit 2
+    seen="|"
     heard=1
     while [ "$heard" -lt "$WORLD_SIZE" ]; do
       left=$((deadline - $(date +%s)))
       [ "$left" -gt 0 ] || { echo "ranks: only $heard of $WORLD_SIZE ranks met within 60 s" >&2; exit 3; }
-      peer=$(echo "welcome from rank 0 on $host" | timeout "$left" nc -l -p "$MASTER_PORT") \
-        || sleep 0.2  # the port taken (nc says so) or the wait ended: try until the deadline
-      # "rank N on HOST", or nothing when the wait ended or the client went away.
-      set -- $peer
-      [ "$1" = rank ] && [ -n "$2" ] || continue
-      case "$met" in *" $2 "*) continue ;; esac
-      met="$met$2 "
-      echo "met $peer"
-      heard=$((heard + 1))
+      # The port taken (nc says so) or the wait ended: try again until the deadline.
+      timeout "$left" nc -l -p "$MASTER_PORT" -e "$meet" || sleep 0.2
+      sort -u "$met" > "$met.sorted"
+      while read -r line; do
+        case "$line" in "rank "[0-9]*" on "*) ;; *) continue ;; esac
+        case "$seen" in *"|$line|"*) continue ;; esac
+        seen="$seen$line|"
+        echo "met $line"
+        heard=$((heard + 1))
+      done < "$met.sorted"
     done
   else
     until reply=$(echo "rank $RANK on $host" | timeout 5 nc -w 2 "$MASTER_ADDR" "$MASTER_PORT" 2>/dev/null) \
-      && [ -n "$reply" ]; do
+      && [ "${reply% to rank $RANK on $host}" != "$reply" ]; do
       [ "$(date +%s)" -lt "$deadline" ] \
         || { echo "ranks: no rank 0 at $MASTER_ADDR:$MASTER_PORT after 60 s" >&2; exit 3; }
       sleep 0.2
     done
-    echo "met $reply"
+    echo "met ${reply% to rank $RANK on $host}"
   fi
   mkdir -p "$output_dir" && echo "rank $RANK ran on $host" > "$output_dir/rank-$RANK.txt" || exit 2
   [ "$RANK" != "${FAIL_RANK:-none}" ] || { echo "ranks: rank $RANK fails on purpose" >&2; exit 9; }
