@@ -21,7 +21,7 @@ struct DetectedRuntime {
   // binary reports (a `singularity` that is really Apptainer is "apptainer").
   std::string name;
   std::string version;
-  std::string binary;  // absolute path
+  std::string binary;      // absolute path
   std::string api_socket;  // RuntimeConfig::api_socket
 };
 
