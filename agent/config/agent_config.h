@@ -54,6 +54,9 @@
 
 namespace mlcube {
 
+// Where Docker serves its API unless told otherwise.
+inline constexpr char kDefaultDockerSocket[] = "/var/run/docker.sock";
+
 struct RuntimeConfig {
   bool enabled = true;
   std::string binary;  // a name looked up in PATH, or a path
@@ -149,7 +152,7 @@ struct AgentConfig {
   std::string log_format = "auto";
   // Keyed by "docker", "podman", "apptainer", "singularity".
   std::map<std::string, RuntimeConfig> runtimes = {
-      {"docker", {true, "docker", "/var/run/docker.sock"}},
+      {"docker", {true, "docker", kDefaultDockerSocket}},
       {"podman", {true, "podman", ""}},
       {"apptainer", {true, "apptainer", ""}},
       {"singularity", {true, "singularity", ""}},

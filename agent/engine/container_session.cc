@@ -22,14 +22,25 @@ namespace {
 constexpr absl::Duration kCallTimeout = absl::Seconds(60);
 constexpr size_t kMaxInspectBytes = 4 << 20;
 
-bool IsContainerReference(absl::string_view name) {
-  if (name.empty() || name.size() > 128) return false;
+// A container id or name as the engine makes them: the only thing put in a
+// request path here, so it needs no escaping.
+absl::Status CheckContainerReference(absl::string_view name) {
+  bool valid = !name.empty() && name.size() <= 128;
   for (char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
-      return false;
-    }
+    valid &= absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
   }
-  return true;
+  if (valid) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("not a container id: ", PrintableExcerpt(name, 80)));
+}
+
+// UNAVAILABLE naming `what` and the engine's message, for an answer that
+// refused a request whose body would otherwise have been a stream.
+absl::Status Refused(absl::string_view what, EngineConnection& connection,
+                     const EngineResponseHead& head) {
+  auto body = connection.ReadRest(head, 64 * 1024);
+  return absl::UnavailableError(
+      absl::StrCat(what, ": ", body.ok() ? EngineErrorMessage(*body) : "no answer"));
 }
 
 // Config.Tty of a container's inspect JSON: a container with a TTY sends
@@ -73,10 +84,7 @@ absl::StatusOr<bool> EngineFollowsCreatedContainers(const std::string& socket_pa
 }
 
 absl::Status RemoveContainer(const std::string& socket_path, const std::string& container) {
-  if (!IsContainerReference(container)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a container id: ", PrintableExcerpt(container, 80)));
-  }
+  if (absl::Status valid = CheckContainerReference(container); !valid.ok()) return valid;
   auto answer = Call(socket_path, "DELETE", absl::StrCat("/containers/", container, "?force=1"));
   if (!answer.ok()) return answer.status();
   if (answer->first == 204 || answer->first == 404) return absl::OkStatus();
@@ -97,10 +105,7 @@ int StartFailureExitCode(absl::string_view message) {
 
 absl::StatusOr<ContainerSession> ContainerSession::Attach(const std::string& socket_path,
                                                           const std::string& container) {
-  if (!IsContainerReference(container)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a container id: ", PrintableExcerpt(container, 80)));
-  }
+  if (absl::Status valid = CheckContainerReference(container); !valid.ok()) return valid;
   auto inspect = EngineConnection::Open(socket_path, kCallTimeout);
   if (!inspect.ok()) return inspect.status();
   auto inspect_head = inspect->Exchange("GET", absl::StrCat("/containers/", container, "/json"));
@@ -126,9 +131,7 @@ absl::StatusOr<ContainerSession> ContainerSession::Attach(const std::string& soc
   if (!attach_head.ok()) return attach_head.status();
   attach->SetTimeout(absl::InfiniteDuration());  // output may pause for hours
   if (attach_head->status != 101 && attach_head->status != 200) {
-    auto body = attach->ReadRest(*attach_head, 64 * 1024);
-    return absl::UnavailableError(
-        absl::StrCat("attach: ", body.ok() ? EngineErrorMessage(*body) : "no answer"));
+    return Refused("attach", *attach, *attach_head);
   }
   // The engine answers with its head once the wait is registered (its body
   // comes at the exit, however late).
@@ -138,11 +141,7 @@ absl::StatusOr<ContainerSession> ContainerSession::Attach(const std::string& soc
       wait->Exchange("POST", absl::StrCat("/containers/", container, "/wait?condition=next-exit"));
   if (!wait_head.ok()) return wait_head.status();
   wait->SetTimeout(absl::InfiniteDuration());
-  if (wait_head->status != 200) {
-    auto body = wait->ReadRest(*wait_head, 64 * 1024);
-    return absl::UnavailableError(
-        absl::StrCat("wait: ", body.ok() ? EngineErrorMessage(*body) : "no answer"));
-  }
+  if (wait_head->status != 200) return Refused("wait", *wait, *wait_head);
   return ContainerSession(socket_path, container, *tty, std::move(*attach), std::move(*attach_head),
                           std::move(*wait), std::move(*wait_head));
 }

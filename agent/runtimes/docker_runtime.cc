@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "agent/config/agent_config.h"
 #include "agent/engine/container_session.h"
 #include "agent/engine/engine_connection.h"
 #include "agent/runtimes/build_context.h"
@@ -32,8 +33,6 @@ namespace {
 // FreezeTasksOf finds an identity's running containers.
 constexpr char kOwnerLabel[] = "mlcube-agent.owner";
 constexpr char kInstanceLabel[] = "mlcube-agent.instance";
-
-constexpr char kDockerSocket[] = "/var/run/docker.sock";
 
 constexpr char kStandsInForDocker[] =
     "docker is not installed on this agent; podman runs the cube's docker settings";
@@ -61,7 +60,7 @@ bool DockerRuntime::ImageExists(const std::string& image) const {
   // Docker's socket is asked even where tasks are followed through the CLI.
   const std::string socket = !host_.api_socket.empty() ? host_.api_socket
                              : flavour_ == "docker" && getenv("DOCKER_HOST") == nullptr
-                                 ? kDockerSocket
+                                 ? kDefaultDockerSocket
                                  : "";
   if (!socket.empty()) {
     std::optional<bool> exists = ImageExistsViaEngineSocket(socket, image);

@@ -37,8 +37,8 @@ struct SupervisedCommand {
   std::string step_prefix;
   // An image build (a scheduler may run it elsewhere than tasks).
   bool configure = false;
-  // When set, `argv` is a `docker run` (or `podman run`) that the
-  // supervisor runs as `create` and then follows through the engine's API
+  // When set, `argv` is a `docker run` that the supervisor runs as
+  // `create` and then follows through the engine's API
   // on this unix socket (ContainerSession): no client process stays
   // attached while the task runs. A SIGTERM to the step's process group is
   // forwarded to the container, as `docker run` forwards it.

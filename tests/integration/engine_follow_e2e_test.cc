@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -147,14 +146,7 @@ TEST_F(EngineFollowTest, ATaskWithATtyStreamsItsOutputRaw) {
 // `api_socket: ""` keeps today's attached client: the same task holds a
 // `docker run` process while it runs.
 TEST_F(EngineFollowTest, AnEmptyApiSocketRunsTheTaskUnderAnAttachedClient) {
-  dir_.WriteFile("agent.yaml", "runtimes: {docker: {api_socket: \"\"}}\n");
-  ASSERT_EQ(Shell("chmod 0755 " + dir_.path() + " && chmod 0644 " + dir_.path() + "/agent.yaml"),
-            0);
-  AgentProcessOptions options;
-  options.user = "mlcube";
-  options.extra_args = {"--config=" + dir_.path() + "/agent.yaml"};
-  agent_ = std::make_unique<AgentProcess>(options);
-  ASSERT_TRUE(agent_->Start()) << agent_->Stderr();
+  ASSERT_NO_FATAL_FAILURE(StartAgent("runtimes: {docker: {api_socket: \"\"}}\n"));
   WriteHosts("docker", "30");
   const std::string job = Detach({"--task=count"});
   ASSERT_TRUE(LogShows(job, "tick 1")) << Cli({"logs", job}).out;

@@ -11,12 +11,24 @@ void HelloCubeTest::SetUp() {
   ASSERT_EQ(::access((examples + "/hello/build/busybox").c_str(), X_OK), 0)
       << "examples/hello/build/busybox is missing: run tools/prepare-examples.sh";
   ASSERT_TRUE(::mlcube::testing::CopyHelloCube(dir_.path() + "/hello"));
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  WriteHosts("docker");
+}
+
+void HelloCubeTest::StartAgent(const std::string& agent_yaml) {
+  agent_.reset();
   // The agent runs as the unprivileged service user, like in production.
   AgentProcessOptions options;
   options.user = "mlcube";
+  if (!agent_yaml.empty()) {
+    dir_.WriteFile("agent.yaml", agent_yaml);
+    ASSERT_EQ(
+        Shell("chmod 0755 '" + dir_.path() + "' && chmod 0644 '" + dir_.path() + "/agent.yaml'"),
+        0);
+    options.extra_args = {"--config=" + dir_.path() + "/agent.yaml"};
+  }
   agent_ = std::make_unique<AgentProcess>(options);
   ASSERT_TRUE(agent_->Start()) << agent_->Stderr();
-  WriteHosts("docker");
 }
 
 void HelloCubeTest::WriteHosts(const std::string& runtime, const std::string& count_seconds) {

@@ -22,6 +22,10 @@ class HelloCubeTest : public ::testing::Test {
  protected:
   void SetUp() override;
 
+  // (Re)starts the agent as `mlcube`; with `agent_yaml`, from that config
+  // (written to agent.yaml here, readable by the agent's user).
+  void StartAgent(const std::string& agent_yaml = "");
+
   // hosts.yaml: the agent as host `local` with `runtime`; the hello cube's
   // tasks greet with a 50 ms delay and `count` runs for `count_seconds`.
   void WriteHosts(const std::string& runtime, const std::string& count_seconds = "4");

@@ -205,17 +205,7 @@ TEST_F(PodmanRootlessTest, TasksReachTheNetworkThroughSlirp4netns) {
 // RHEL and Rocky hosts ship Podman alone: a cube's docker settings run with
 // Podman there, and the job's log says so.
 TEST_F(PodmanRootlessTest, ADockerRequestRunsWithPodmanWhereDockerIsAbsent) {
-  agent_.reset();
-  ::mlcube::testing::TempDir config;
-  config.WriteFile("agent.yaml", "runtimes:\n  docker: {enabled: false}\n");
-  ASSERT_EQ(
-      Shell("chmod 755 '" + config.path() + "' && chmod 644 '" + config.path() + "/agent.yaml'"),
-      0);
-  AgentProcessOptions options;
-  options.user = "mlcube";
-  options.extra_args = {"--config=" + config.path() + "/agent.yaml"};
-  agent_ = std::make_unique<AgentProcess>(options);
-  ASSERT_TRUE(agent_->Start()) << agent_->Stderr();
+  ASSERT_NO_FATAL_FAILURE(StartAgent("runtimes:\n  docker: {enabled: false}\n"));
   WriteHosts("docker");
   CommandResult result = Cli({"run", Cube(), "--task=greet"});
   ASSERT_EQ(result.exit_code, 0) << result.err << "\nagent:\n" << agent_->Stderr();
