@@ -4,8 +4,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/background_sha256.h"
 
 namespace mlcube {
 
@@ -62,7 +64,7 @@ size_t ContentChunker::CutPoint(const uint8_t* data, size_t size) {
   return limit;
 }
 
-absl::StatusOr<ContentChunker::FileChunks> ContentChunker::ChunkFd(int fd) {
+absl::StatusOr<ContentChunker::FileChunks> ContentChunker::ChunkFd(int fd, WholeDigest how) {
   constexpr size_t kBuffer = 4 * kMaxSize;
   std::vector<uint8_t> buffer(kBuffer);
   size_t begin = 0;         // start of the next chunk in `buffer`
@@ -71,6 +73,8 @@ absl::StatusOr<ContentChunker::FileChunks> ContentChunker::ChunkFd(int fd) {
   bool eof = false;
   FileChunks out;
   Sha256 whole;
+  std::optional<BackgroundSha256> whole_aside;
+  if (how == WholeDigest::kOwnThread) whole_aside.emplace();
   for (;;) {
     // Keep at least kMaxSize bytes ahead of `begin` until the end of file.
     if (!eof && end - begin < kMaxSize) {
@@ -84,7 +88,11 @@ absl::StatusOr<ContentChunker::FileChunks> ContentChunker::ChunkFd(int fd) {
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return absl::InternalError(absl::StrCat("read: ", strerror(errno)));
         if (n == 0) eof = true;
-        whole.Update(buffer.data() + end, static_cast<size_t>(n));
+        if (whole_aside) {
+          whole_aside->Add(buffer.data() + end, static_cast<size_t>(n));
+        } else {
+          whole.Update(buffer.data() + end, static_cast<size_t>(n));
+        }
         end += static_cast<size_t>(n);
       }
     }
@@ -99,7 +107,7 @@ absl::StatusOr<ContentChunker::FileChunks> ContentChunker::ChunkFd(int fd) {
     out.chunks.push_back(chunk);
     begin += len;
   }
-  out.digest = whole.Finish();
+  out.digest = whole_aside ? whole_aside->Finish() : whole.Finish();
   return out;
 }
 

@@ -43,10 +43,16 @@ class ContentChunker {
     std::vector<Chunk> chunks;
   };
 
+  // Where ChunkFd computes the whole file's digest: in the pass that cuts and
+  // hashes the chunks (one core), or on a thread of its own beside it (two
+  // cores: for a file hashed while the other core has nothing to do).
+  enum class WholeDigest { kSameThread, kOwnThread };
+
   // Reads `fd` once from offset 0 to its end (pread: the file position is
-  // untouched), with a buffer of a few hundred KiB whatever the file's size,
-  // and returns the file's digest with its chunks and theirs.
-  static absl::StatusOr<FileChunks> ChunkFd(int fd);
+  // untouched), with a buffer of a few hundred KiB whatever the file's size
+  // (plus at most 8 MiB queued for the digest's thread), and returns the
+  // file's digest with its chunks and theirs.
+  static absl::StatusOr<FileChunks> ChunkFd(int fd, WholeDigest whole = WholeDigest::kSameThread);
 };
 
 }  // namespace mlcube

@@ -41,13 +41,22 @@ absl::StatusOr<UniqueFd> BlobAccess::Open(const std::string& owner, const v1Dige
   return NotHere(digest);
 }
 
-bool BlobAccess::ChunkVisible(const std::string& owner, const v1Digest& chunk) const {
-  if (Visible(owner, chunk)) return true;
-  if (chunks_ == nullptr) return false;
-  for (const ChunkLocations::Location& at : chunks_->Find(chunk)) {
-    if (Visible(owner, at.whole)) return true;
+bool BlobAccess::ChunkVisible(const std::string& owner, const v1Digest& chunk,
+                              SeenWholes* seen) const {
+  // Inside a whole file first: that answer is in memory once the file was
+  // looked up, while the chunk's own lookup stats the store and the index.
+  if (chunks_ != nullptr) {
+    for (const ChunkLocations::Location& at : chunks_->Find(chunk)) {
+      if (seen == nullptr) {
+        if (Visible(owner, at.whole)) return true;
+        continue;
+      }
+      auto [it, first] = seen->try_emplace(at.whole.hash(), false);
+      if (first) it->second = Visible(owner, at.whole);
+      if (it->second) return true;
+    }
   }
-  return false;
+  return Visible(owner, chunk);
 }
 
 absl::StatusOr<std::string> BlobAccess::ReadChunk(const std::string& owner,
@@ -62,8 +71,12 @@ absl::StatusOr<std::string> BlobAccess::ReadChunk(const std::string& owner, cons
   std::string data;
   for (const ChunkLocations::Location& at : chunks_->Find(chunk)) {
     if (open->hash != at.whole.hash() || !open->fd) {
+      if (open->unavailable.contains(at.whole.hash())) continue;
       absl::StatusOr<UniqueFd> whole = Open(owner, at.whole);
-      if (!whole.ok()) continue;
+      if (!whole.ok()) {
+        open->unavailable.insert(at.whole.hash());
+        continue;
+      }
       open->hash = at.whole.hash();
       open->fd = std::move(*whole);
     }

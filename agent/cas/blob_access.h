@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "agent/cas/blob_grants.h"
 #include "agent/cas/blob_store.h"
@@ -36,10 +38,16 @@ class BlobAccess {
 
   bool Visible(const std::string& owner, const v1Digest& digest) const;
 
-  // True when `owner` need not send `chunk`: it is Visible, or it sits inside
-  // a whole file `owner` may see (ChunkLocations). Such a chunk is not a blob
-  // (Open does not find it): read it with ReadChunk.
-  bool ChunkVisible(const std::string& owner, const v1Digest& chunk) const;
+  // Whether `owner` may see each whole file asked about so far, kept by the
+  // caller for one request: the chunks of a big file all sit in the same few
+  // whole files, which are then looked up once each, not once per chunk.
+  using SeenWholes = absl::flat_hash_map<std::string, bool>;
+
+  // True when `owner` need not send `chunk`: it sits inside a whole file
+  // `owner` may see (ChunkLocations), or it is Visible. Such a chunk may not be
+  // a blob (Open does not find it): read it with ReadChunk. `seen` may be null.
+  bool ChunkVisible(const std::string& owner, const v1Digest& chunk,
+                    SeenWholes* seen = nullptr) const;
 
   // A chunk's bytes from inside a whole file `owner` may see, verified
   // against `chunk`; locations that do not verify are forgotten. NOT_FOUND
@@ -51,6 +59,7 @@ class BlobAccess {
   struct OpenWhole {
     std::string hash;
     UniqueFd fd;
+    absl::flat_hash_set<std::string> unavailable;  // wholes that did not open
   };
   // What ReadChunk checks of the bytes it read: that they are `chunk`
   // (kChunk), or nothing, for a caller that checks the whole file they go

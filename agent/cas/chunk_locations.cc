@@ -54,7 +54,9 @@ std::vector<ChunkLocations::Location> ChunkLocations::Find(const v1Digest& chunk
   absl::MutexLock lock(&mu_);
   auto it = by_chunk_.find(key);
   if (it == by_chunk_.end()) return out;
-  for (const Entry& e : it->second) {
+  // Newest first: an older version of a file is the likelier to be gone.
+  for (auto e_it = it->second.rbegin(); e_it != it->second.rend(); ++e_it) {
+    const Entry& e = *e_it;
     if (e.chunk_size != chunk.size_bytes()) continue;
     out.push_back({MakeDigest(HexOfRaw(e.whole), e.whole_size), e.offset});
   }

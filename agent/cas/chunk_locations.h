@@ -41,7 +41,8 @@ class ChunkLocations {
   // chunks do not add up to `whole`'s size are ignored.
   void AddList(const v1Digest& whole, const ::mlcube_remote::v1::ChunkList& list);
 
-  // Where `chunk` may be read (unverified: callers check what they read).
+  // Where `chunk` may be read (unverified: callers check what they read),
+  // the most recently added list first.
   std::vector<Location> Find(const v1Digest& chunk) const;
 
   // Drops one location of `chunk` that did not verify.

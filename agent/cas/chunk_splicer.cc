@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/background_sha256.h"
 #include "common/content_chunker.h"
 #include "common/file_util.h"
 #include "common/unique_fd.h"
@@ -17,6 +18,8 @@ namespace mlcube {
 namespace v1 = ::mlcube_remote::v1;
 
 namespace {
+
+constexpr int64_t kCopyPiece = 1 << 20;
 
 absl::Status Refused(const v1::ManifestEntry& entry, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("chunk list of '", entry.path(), "': ", why));
@@ -93,36 +96,36 @@ absl::StatusOr<v1::ChunkList> ChunkSplicer::LoadList(const std::string& owner,
 absl::StatusOr<bool> ChunkSplicer::CopyChunks(const std::string& owner, const v1::ChunkList& list,
                                               const v1::ManifestEntry& entry, int out,
                                               bool verify_chunks) const {
-  Sha256 sha;
-  std::vector<char> buffer(1 << 20);
+  // Each piece is written, then hashed on the hasher's thread while the next
+  // one is read and written: the digest covers exactly the bytes written.
+  BackgroundSha256 sha;
   int64_t written = 0;
   BlobAccess::OpenWhole whole;
+  const std::string what = absl::StrCat("spliced ", entry.path());
   for (const v1Digest& chunk : list.chunks()) {
-    absl::StatusOr<UniqueFd> in = access_->Open(owner, chunk);
-    if (!in.ok()) {
-      // Inside a whole file sent earlier.
+    // Inside a whole file sent earlier (mostly the one the last chunk came
+    // from, still open), else a blob of its own.
+    if (access_->KnownAsChunk(chunk)) {
       absl::StatusOr<std::string> data = access_->ReadChunk(
           owner, chunk, &whole,
           verify_chunks ? BlobAccess::Check::kChunk : BlobAccess::Check::kCallerChecksWhole);
-      if (!data.ok()) return Unavailable(entry, chunk);
-      sha.Update(*data);
-      absl::Status s = WriteAllAt(out, *data, written, absl::StrCat("spliced ", entry.path()));
-      if (!s.ok()) return s;
-      written += chunk.size_bytes();
-      continue;
+      if (data.ok()) {
+        if (absl::Status s = WriteAllAt(out, *data, written, what); !s.ok()) return s;
+        written += chunk.size_bytes();
+        sha.Add(std::move(*data));
+        continue;
+      }
     }
+    absl::StatusOr<UniqueFd> in = access_->Open(owner, chunk);
+    if (!in.ok()) return Unavailable(entry, chunk);
     for (int64_t done = 0; done < chunk.size_bytes();) {
-      const size_t want =
-          static_cast<size_t>(std::min<int64_t>(buffer.size(), chunk.size_bytes() - done));
-      ssize_t n = pread(in->get(), buffer.data(), want, done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return Unavailable(entry, chunk);
-      const absl::string_view piece(buffer.data(), static_cast<size_t>(n));
-      sha.Update(piece);
-      absl::Status s = WriteAllAt(out, piece, written, absl::StrCat("spliced ", entry.path()));
-      if (!s.ok()) return s;
-      done += n;
-      written += n;
+      const int64_t want = std::min<int64_t>(kCopyPiece, chunk.size_bytes() - done);
+      std::string piece;
+      if (!ReadExactlyAt(in->get(), done, want, &piece).ok()) return Unavailable(entry, chunk);
+      if (absl::Status s = WriteAllAt(out, piece, written, what); !s.ok()) return s;
+      done += want;
+      written += want;
+      sha.Add(std::move(piece));
     }
   }
   return SameDigest(sha.Finish(), entry.digest());
@@ -161,7 +164,8 @@ absl::Status ChunkSplicer::Splice(const std::string& owner, const v1::ManifestEn
 
 absl::StatusOr<ChunkSplicer::Split> ChunkSplicer::SplitFile(const std::string& owner,
                                                             int fd) const {
-  absl::StatusOr<ContentChunker::FileChunks> chunks = ContentChunker::ChunkFd(fd);
+  absl::StatusOr<ContentChunker::FileChunks> chunks =
+      ContentChunker::ChunkFd(fd, ContentChunker::WholeDigest::kOwnThread);
   if (!chunks.ok()) return chunks.status();
   v1::ChunkList list;
   for (const ContentChunker::Chunk& chunk : chunks->chunks) {

@@ -62,8 +62,9 @@ grpc::Status ContentStoreService::FindMissingBlobs(grpc::ServerContext* context,
     return ToGrpcStatus(s);
   }
   int64_t missing_bytes = 0;
+  BlobAccess::SeenWholes seen;
   for (const v1Digest& d : request->digests()) {
-    if (!access_->ChunkVisible(*owner, d)) {
+    if (!access_->ChunkVisible(*owner, d, &seen)) {
       *response->add_missing() = d;
       missing_bytes += d.size_bytes();
     }

@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "agent/access/tree_acl.h"
 #include "agent/log/log.h"
 #include "common/manifest_validator.h"
@@ -64,12 +66,15 @@ absl::StatusOr<WorkspaceMaterializer::PreviousOnDisk> CubeCommitter::PreviousOnD
 
 absl::StatusOr<WorkspaceMaterializer::Result> CubeCommitter::Commit(
     const std::string& owner, const v1::CommitManifestRequest& request) {
+  const absl::Time start = absl::Now();
   absl::StatusOr<v1::Manifest> next = ReadRequestedManifest(owner, request);
   if (!next.ok()) return next.status();
+  const absl::Time read = absl::Now();
   const std::string& cube_id = request.cube_id();
   if (!request.dry_run()) {
     if (absl::Status s = Prepare(owner, cube_id, *next); !s.ok()) return s;
   }
+  const absl::Time spliced = absl::Now();
   absl::MutexLock cube_lock(parts_.locks->For(owner, cube_id));
   // The previous commit, when its manifest is still readable.
   std::unique_ptr<v1::Manifest> previous = parts_.manifests->Of(owner, cube_id);
@@ -100,11 +105,13 @@ absl::StatusOr<WorkspaceMaterializer::Result> CubeCommitter::Commit(
     return s;
   }
   parts_.store->Touch(request.manifest_digest());
-  Log(absl::StrFormat(
-      "commit %s/%s: %d written (%d bytes), %d unchanged, %d removed; "
-      "stage %.3fs sync %.3fs place %.3fs",
-      owner, cube_id, result->files_written, result->bytes_written, result->files_unchanged,
-      result->files_removed, result->stage_seconds, result->sync_seconds, result->place_seconds));
+  Log(
+      absl::StrFormat("commit %s/%s: %d written (%d bytes), %d unchanged, %d removed; "
+                      "manifest %.3fs splice %.3fs stage %.3fs sync %.3fs place %.3fs",
+                      owner, cube_id, result->files_written, result->bytes_written,
+                      result->files_unchanged, result->files_removed,
+                      absl::ToDoubleSeconds(read - start), absl::ToDoubleSeconds(spliced - read),
+                      result->stage_seconds, result->sync_seconds, result->place_seconds));
   parts_.splicer->RecordChunkLocations(owner, *next);
   return result;
 }

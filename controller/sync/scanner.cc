@@ -234,8 +234,8 @@ struct Hashed {
 };
 
 // A big file: hashed and split into chunks in one read.
-Hashed ChunkOne(int fd, const std::string& rel, Hashed out) {
-  absl::StatusOr<ContentChunker::FileChunks> chunks = ContentChunker::ChunkFd(fd);
+Hashed ChunkOne(int fd, const std::string& rel, ContentChunker::WholeDigest whole, Hashed out) {
+  absl::StatusOr<ContentChunker::FileChunks> chunks = ContentChunker::ChunkFd(fd, whole);
   if (!chunks.ok()) {
     out.error = absl::StrCat("read '", rel, "': ", chunks.status().message());
     return out;
@@ -250,7 +250,8 @@ Hashed ChunkOne(int fd, const std::string& rel, Hashed out) {
   return out;
 }
 
-Hashed HashOne(const std::string& root, const std::string& rel, std::vector<char>* buffer) {
+Hashed HashOne(const std::string& root, const std::string& rel, ContentChunker::WholeDigest whole,
+               std::vector<char>* buffer) {
   Hashed out;
   const std::string path = absl::StrCat(root, "/", rel);
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
@@ -270,7 +271,7 @@ Hashed HashOne(const std::string& root, const std::string& rel, std::vector<char
     return out;
   }
   posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  if (st.st_size >= ContentChunker::kChunkedFileMin) return ChunkOne(fd.get(), rel, out);
+  if (st.st_size >= ContentChunker::kChunkedFileMin) return ChunkOne(fd.get(), rel, whole, out);
   Sha256 sha;
   int64_t total = 0;
   for (;;) {
@@ -389,15 +390,24 @@ std::vector<Hashed> HashPending(const ScanOptions& options, std::vector<PendingH
   std::sort(pending.begin(), pending.end(),
             [](const PendingHash& a, const PendingHash& b) { return a.size > b.size; });
   std::vector<Hashed> hashed(pending.size());
+  const int threads =
+      static_cast<int>(std::min<size_t>(std::max(1, options.hash_threads), pending.size()));
+  // Fewer big files than threads (one file appended to, say): each big file's
+  // whole digest gets a thread of its own beside its chunks.
+  const size_t big =
+      static_cast<size_t>(std::count_if(pending.begin(), pending.end(), [](const PendingHash& p) {
+        return p.size >= ContentChunker::kChunkedFileMin;
+      }));
+  const ContentChunker::WholeDigest whole = big < static_cast<size_t>(options.hash_threads)
+                                                ? ContentChunker::WholeDigest::kOwnThread
+                                                : ContentChunker::WholeDigest::kSameThread;
   std::atomic<size_t> next{0};
   auto worker = [&]() {
     std::vector<char> buffer(1 << 20);
     for (size_t i = next++; i < pending.size(); i = next++) {
-      hashed[i] = HashOne(options.root, pending[i].path, &buffer);
+      hashed[i] = HashOne(options.root, pending[i].path, whole, &buffer);
     }
   };
-  const int threads =
-      static_cast<int>(std::min<size_t>(std::max(1, options.hash_threads), pending.size()));
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
   if (!pending.empty()) worker();

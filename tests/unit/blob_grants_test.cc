@@ -1,8 +1,11 @@
 #include "agent/cas/blob_grants.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <tuple>
+#include <vector>
 
 #include "agent/cas/blob_access.h"
 #include "agent/cas/storage_quota.h"
@@ -104,6 +107,50 @@ TEST(BlobAccessTest, ChunksInsideWholeFilesAreVerifiedAndLyingLocationsForgotten
   *short_list.add_chunks() = DigestOf("AAAA");
   other.AddList(whole, short_list);
   EXPECT_EQ(other.size(), 0u);
+}
+
+// A chunk inside two versions of a file is found in the newer one first; a
+// version no longer there is passed over (and not opened again for the next
+// chunk); a per-request memo of wholes gives the answers given without it.
+TEST(BlobAccessTest, ChunksAreReadFromTheNewestVersionStillThere) {
+  sync_testing::TempDir dir;
+  BlobStore store = *BlobStore::Open(dir / "blobs");
+  auto grants = *BlobGrants::Open(dir / "grants");
+  WorkspaceBlobIndex index;
+  ChunkLocations chunks;
+  BlobAccess access(&store, &index, grants.get(), dir / "cubes", &chunks);
+  const v1Digest older = DigestOf("AAAABBBB"), newer = DigestOf("AAAACCCC");
+  for (const auto& [whole, data, tail] :
+       {std::tuple{older, "AAAABBBB", "BBBB"}, std::tuple{newer, "AAAACCCC", "CCCC"}}) {
+    ASSERT_TRUE(store.Put(whole, data).ok());
+    access.Grant("uid-1", whole);
+    ::mlcube_remote::v1::ChunkList list;
+    *list.add_chunks() = DigestOf("AAAA");
+    *list.add_chunks() = DigestOf(tail);
+    access.AddChunkList(whole, list);
+  }
+  std::vector<ChunkLocations::Location> found = chunks.Find(DigestOf("AAAA"));
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_TRUE(SameDigest(found[0].whole, newer));
+  EXPECT_TRUE(SameDigest(found[1].whole, older));
+
+  ASSERT_EQ(unlink(store.PathOf(newer).c_str()), 0);  // collected, or a task removed it
+  BlobAccess::OpenWhole open;
+  EXPECT_EQ(*access.ReadChunk("uid-1", DigestOf("AAAA"), &open), "AAAA");
+  EXPECT_EQ(open.hash, older.hash());
+  EXPECT_TRUE(open.unavailable.contains(newer.hash()));
+  EXPECT_EQ(access.ReadChunk("uid-1", DigestOf("CCCC"), &open).status().code(),
+            absl::StatusCode::kNotFound);
+
+  BlobAccess::SeenWholes seen_by_1, seen_by_2;
+  for (const char* chunk : {"AAAA", "BBBB", "CCCC", "DDDD"}) {
+    EXPECT_EQ(access.ChunkVisible("uid-1", DigestOf(chunk), &seen_by_1),
+              access.ChunkVisible("uid-1", DigestOf(chunk)))
+        << chunk;
+    EXPECT_FALSE(access.ChunkVisible("uid-2", DigestOf(chunk), &seen_by_2)) << chunk;
+  }
+  EXPECT_TRUE(access.ChunkVisible("uid-1", DigestOf("BBBB"), &seen_by_1));
+  EXPECT_FALSE(access.ChunkVisible("uid-1", DigestOf("CCCC"), &seen_by_1));
 }
 
 TEST(StorageQuotaTest, CountsTreesPartialUploadsAndUncommittedBlobs) {

@@ -20,11 +20,13 @@ std::string RandomBytes(size_t n, uint32_t seed) {
   return s;
 }
 
-ContentChunker::FileChunks ChunkString(const std::string& data) {
+ContentChunker::FileChunks ChunkString(
+    const std::string& data,
+    ContentChunker::WholeDigest whole = ContentChunker::WholeDigest::kSameThread) {
   sync_testing::TempDir dir;
   sync_testing::WriteFile(dir / "f", data);
   UniqueFd fd(open((dir / "f").c_str(), O_RDONLY | O_CLOEXEC));
-  absl::StatusOr<ContentChunker::FileChunks> chunks = ContentChunker::ChunkFd(fd.get());
+  absl::StatusOr<ContentChunker::FileChunks> chunks = ContentChunker::ChunkFd(fd.get(), whole);
   EXPECT_TRUE(chunks.ok()) << chunks.status();
   return chunks.ok() ? *chunks : ContentChunker::FileChunks{};
 }
@@ -41,6 +43,19 @@ int64_t BytesNotIn(const ContentChunker::FileChunks& c, const std::set<std::stri
     if (!known.count(HexOfRaw(chunk.sha256))) bytes += chunk.size;
   }
   return bytes;
+}
+
+TEST(ContentChunkerTest, TheWholeDigestOnItsOwnThreadIsTheSameDigestAndTheSameChunks) {
+  // 20 MiB: more than the 8 MiB the digest's thread may have queued.
+  const std::string data = RandomBytes(20 << 20, 7);
+  ContentChunker::FileChunks inline_digest = ChunkString(data);
+  ContentChunker::FileChunks aside = ChunkString(data, ContentChunker::WholeDigest::kOwnThread);
+  EXPECT_TRUE(SameDigest(aside.digest, DigestOf(data)));
+  EXPECT_TRUE(SameDigest(aside.digest, inline_digest.digest));
+  ASSERT_EQ(aside.chunks.size(), inline_digest.chunks.size());
+  for (size_t i = 0; i < aside.chunks.size(); ++i) {
+    EXPECT_EQ(aside.chunks[i].sha256, inline_digest.chunks[i].sha256);
+  }
 }
 
 TEST(ContentChunkerTest, ChunksTileTheFileWithinBoundsAndHashCorrectly) {

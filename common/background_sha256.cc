@@ -1,0 +1,66 @@
+#include "common/background_sha256.h"
+
+#include <utility>
+
+namespace mlcube {
+
+BackgroundSha256::BackgroundSha256(size_t max_queued_bytes)
+    : max_queued_bytes_(max_queued_bytes), thread_([this] { Run(); }) {}
+
+BackgroundSha256::~BackgroundSha256() {
+  {
+    absl::MutexLock lock(&mu_);
+    queue_.clear();  // nobody will ask for this hash
+  }
+  Stop();
+}
+
+void BackgroundSha256::Add(std::string piece) {
+  absl::MutexLock lock(&mu_);
+  // A piece larger than the bound waits for an empty queue, never forever.
+  mu_.Await(absl::Condition(
+      +[](BackgroundSha256* self)
+           ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->queued_bytes_ < self->max_queued_bytes_; },
+      this));
+  queued_bytes_ += piece.size();
+  queue_.push_back(std::move(piece));
+}
+
+void BackgroundSha256::Run() {
+  for (;;) {
+    std::string piece;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](BackgroundSha256* self)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return !self->queue_.empty() || self->closed_; },
+          this));
+      if (queue_.empty()) return;
+      piece = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    sha_.Update(piece);
+    absl::MutexLock lock(&mu_);
+    queued_bytes_ -= piece.size();
+  }
+}
+
+void BackgroundSha256::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+std::array<uint8_t, 32> BackgroundSha256::FinishRaw() {
+  Stop();
+  return sha_.FinishRaw();
+}
+
+v1Digest BackgroundSha256::Finish() {
+  Stop();
+  return sha_.Finish();
+}
+
+}  // namespace mlcube
