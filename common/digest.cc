@@ -85,22 +85,33 @@ std::string HexOfRaw(const std::array<uint8_t, 32>& raw) {
 }
 
 namespace {
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
+
+// Value of each lowercase hex digit, 0xff for every other byte: the agent
+// converts every digest of every request, so one load per character.
+struct HexValues {
+  uint8_t of[256];
+  constexpr HexValues() : of() {
+    for (int c = 0; c < 256; ++c) {
+      of[c] = c >= '0' && c <= '9'   ? static_cast<uint8_t>(c - '0')
+              : c >= 'a' && c <= 'f' ? static_cast<uint8_t>(c - 'a' + 10)
+                                     : 0xff;
+    }
+  }
+};
+constexpr HexValues kHexValues;
+
 }  // namespace
 
 bool RawFromHex(absl::string_view hex, std::array<uint8_t, 32>* raw) {
   if (hex.size() != 64) return false;
+  uint8_t bad = 0;
   for (size_t i = 0; i < 32; ++i) {
-    int hi = HexValue(hex[2 * i]);
-    int lo = HexValue(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    (*raw)[i] = static_cast<uint8_t>(hi << 4 | lo);
+    const uint8_t hi = kHexValues.of[static_cast<uint8_t>(hex[2 * i])];
+    const uint8_t lo = kHexValues.of[static_cast<uint8_t>(hex[2 * i + 1])];
+    bad |= (hi | lo) & 0xf0;
+    (*raw)[i] = static_cast<uint8_t>(hi << 4 | (lo & 0x0f));
   }
-  return true;
+  return bad == 0;
 }
 
 v1Digest MakeDigest(absl::string_view hex_hash, int64_t size_bytes) {

@@ -74,6 +74,11 @@ class BlobAccess {
     return chunks_ != nullptr && !chunks_->Find(digest).empty();
   }
 
+  // Whether where the chunks of `whole` sit is recorded already.
+  bool ChunksOfKnown(const v1Digest& whole) const {
+    return chunks_ != nullptr && chunks_->HasList(whole);
+  }
+
   // Records where the chunks of `whole` sit (see ChunkLocations).
   void AddChunkList(const v1Digest& whole, const ::mlcube_remote::v1::ChunkList& list) {
     if (chunks_ != nullptr) chunks_->AddList(whole, list);

@@ -39,6 +39,16 @@ void ChunkLocations::AddList(const v1Digest& whole, const ::mlcube_remote::v1::C
   lists_.emplace_back(whole_key, std::move(keys));
 }
 
+bool ChunkLocations::HasList(const v1Digest& whole) const {
+  Key whole_key;
+  if (!KeyOf(whole, &whole_key)) return false;
+  absl::MutexLock lock(&mu_);
+  for (const auto& list_entry : lists_) {
+    if (list_entry.first == whole_key) return true;
+  }
+  return false;
+}
+
 void ChunkLocations::DropOldestLocked() {
   const Key& whole_key = lists_.front().first;
   const std::vector<Key>& keys = lists_.front().second;

@@ -41,6 +41,9 @@ class ChunkLocations {
   // chunks do not add up to `whole`'s size are ignored.
   void AddList(const v1Digest& whole, const ::mlcube_remote::v1::ChunkList& list);
 
+  // Whether the chunks of `whole` are recorded (a list added and not dropped).
+  bool HasList(const v1Digest& whole) const;
+
   // Where `chunk` may be read (unverified: callers check what they read),
   // the most recently added list first.
   std::vector<Location> Find(const v1Digest& chunk) const;

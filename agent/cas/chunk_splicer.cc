@@ -63,7 +63,11 @@ absl::Status ChunkSplicer::StoreLocatedChunk(const std::string& owner,
 void ChunkSplicer::RecordChunkLocations(const std::string& owner,
                                         const v1::Manifest& manifest) const {
   for (const v1::ManifestEntry& entry : manifest.entries()) {
-    if (entry.type() != v1::ENTRY_TYPE_FILE || !entry.has_chunk_list()) continue;
+    // Lists of files this cube had before are known: not read again.
+    if (entry.type() != v1::ENTRY_TYPE_FILE || !entry.has_chunk_list() ||
+        access_->ChunksOfKnown(entry.digest())) {
+      continue;
+    }
     absl::StatusOr<v1::ChunkList> list = LoadList(owner, entry);
     if (list.ok()) access_->AddChunkList(entry.digest(), *list);
   }

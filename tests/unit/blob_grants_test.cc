@@ -129,6 +129,9 @@ TEST(BlobAccessTest, ChunksAreReadFromTheNewestVersionStillThere) {
     *list.add_chunks() = DigestOf(tail);
     access.AddChunkList(whole, list);
   }
+  EXPECT_TRUE(access.ChunksOfKnown(older));
+  EXPECT_TRUE(access.ChunksOfKnown(newer));
+  EXPECT_FALSE(access.ChunksOfKnown(DigestOf("AAAA")));
   std::vector<ChunkLocations::Location> found = chunks.Find(DigestOf("AAAA"));
   ASSERT_EQ(found.size(), 2u);
   EXPECT_TRUE(SameDigest(found[0].whole, newer));

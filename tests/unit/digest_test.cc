@@ -46,6 +46,19 @@ TEST(DigestTest, HexRoundTrip) {
   ASSERT_TRUE(RawFromHex(DigestOf("abc").hash(), &raw));
   EXPECT_EQ(HexOfRaw(raw), DigestOf("abc").hash());
   EXPECT_FALSE(RawFromHex("zz", &raw));
+  // Only lowercase hex, at every position, in either half of a byte.
+  const std::string good = DigestOf("abc").hash();
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (char bad : {'A', 'F', 'g', '/', ':', '`', '\0', '\xff'}) {
+      std::string hex = good;
+      hex[i] = bad;
+      EXPECT_FALSE(RawFromHex(hex, &raw)) << "position " << i << " char " << int{bad};
+    }
+  }
+  EXPECT_TRUE(RawFromHex(std::string(64, 'f'), &raw));
+  EXPECT_EQ(raw[31], 0xff);
+  EXPECT_TRUE(RawFromHex(std::string(64, '0'), &raw));
+  EXPECT_EQ(raw[0], 0);
 }
 
 }  // namespace
