@@ -62,6 +62,74 @@ std::string RelativeTarget(absl::string_view link_dir, absl::string_view target)
   return absl::StrJoin(parts, "/");
 }
 
+struct Hashed {
+  bool ok = false;
+  bool image = false;
+  std::string error;
+  ScanCache::Record record;
+  uint32_t mode = 0;
+};
+
+// A big file: hashed and split into chunks in one read.
+Hashed ChunkOne(int fd, const std::string& rel, ContentChunker::WholeDigest whole, Hashed out) {
+  absl::StatusOr<ContentChunker::FileChunks> chunks = ContentChunker::ChunkFd(fd, whole);
+  if (!chunks.ok()) {
+    out.error = absl::StrCat("read '", rel, "': ", chunks.status().message());
+    return out;
+  }
+  out.record.size = chunks->digest.size_bytes();
+  RawFromHex(chunks->digest.hash(), &out.record.sha256);
+  out.record.chunks.reserve(chunks->chunks.size());
+  for (const ContentChunker::Chunk& c : chunks->chunks) {
+    out.record.chunks.push_back({c.sha256, static_cast<uint32_t>(c.size)});
+  }
+  out.ok = true;
+  return out;
+}
+
+Hashed HashOne(const std::string& root, const std::string& rel, ContentChunker::WholeDigest whole,
+               std::vector<char>* buffer) {
+  Hashed out;
+  const std::string path = absl::StrCat(root, "/", rel);
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st;
+  if (!fd || fstat(fd.get(), &st) != 0) {
+    out.error = absl::StrCat("open '", rel, "': ", strerror(errno));
+    return out;
+  }
+  out.record.size = st.st_size;
+  out.record.mtime_ns = Nanos(st.st_mtim);
+  out.record.ctime_ns = Nanos(st.st_ctim);
+  out.record.inode = st.st_ino;
+  out.mode = st.st_mode & 07777;
+  if (Scanner::LooksLikeImage(fd.get())) {
+    out.ok = true;
+    out.image = out.record.image = true;
+    return out;
+  }
+  posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  if (st.st_size >= ContentChunker::kChunkedFileMin) return ChunkOne(fd.get(), rel, whole, out);
+  Sha256 sha;
+  int64_t total = 0;
+  for (;;) {
+    ssize_t n = read(fd.get(), buffer->data(), buffer->size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      out.error = absl::StrCat("read '", rel, "': ", strerror(errno));
+      return out;
+    }
+    if (n == 0) break;
+    sha.Update(buffer->data(), static_cast<size_t>(n));
+    total += n;
+  }
+  // The size actually hashed wins: a file growing while scanned is hashed
+  // as read, and the next scan sees a new stat and hashes it again.
+  out.record.size = total;
+  out.record.sha256 = sha.FinishRaw();
+  out.ok = true;
+  return out;
+}
+
 // Directories still to list, shared by the walking threads. `pending_`
 // counts directories queued or being listed; the walk is over at zero.
 class WalkQueue {
@@ -161,7 +229,7 @@ class Walk {
           SetChunkList(*hit, entry);
           entry->set_path(std::move(rel));
         } else {
-          pending_.push_back({std::move(rel), st.st_size});
+          Defer(std::move(rel), st.st_size);
         }
       } else if (S_ISLNK(st.st_mode)) {
         if (options_.rules.IsIgnored(rel, false)) continue;
@@ -179,6 +247,8 @@ class Walk {
   }
 
   std::vector<PendingHash>& pending() { return pending_; }
+  std::vector<PendingHash>& hashed_paths() { return hashed_paths_; }
+  std::vector<Hashed>& hashed() { return hashed_; }
   ::mlcube_remote::v1::Manifest* manifest() { return manifest_; }
 
  private:
@@ -216,6 +286,26 @@ class Walk {
     return absl::OkStatus();
   }
 
+  // A file the cache does not know as it is: a small one, or a known one
+  // that changed (appended to, edited), is hashed at once, while the other
+  // walkers list on; a new big file waits for the hashing after the walk,
+  // which takes the biggest first so that the threads finish together.
+  void Defer(std::string rel, int64_t size) {
+    const bool big = size >= ContentChunker::kChunkedFileMin;
+    const bool known = cache_->FindAny(rel) != nullptr;
+    if (big && !known) {
+      pending_.push_back({std::move(rel), size});
+      return;
+    }
+    if (buffer_.empty()) buffer_.resize(1 << 20);
+    // A changed big file is mostly alone: its whole digest gets a thread.
+    hashed_.push_back(HashOne(
+        options_.root, rel,
+        big ? ContentChunker::WholeDigest::kOwnThread : ContentChunker::WholeDigest::kSameThread,
+        &buffer_));
+    hashed_paths_.push_back({std::move(rel), size});
+  }
+
   const ScanOptions& options_;
   ScanCache* cache_;
   ScanResult* result_;
@@ -223,75 +313,10 @@ class Walk {
   WalkQueue* queue_;
   absl::flat_hash_set<std::string> excluded_;
   std::vector<PendingHash> pending_;
+  std::vector<PendingHash> hashed_paths_;  // hashed during the walk, with...
+  std::vector<Hashed> hashed_;             // ...their results, in the same order
+  std::vector<char> buffer_;
 };
-
-struct Hashed {
-  bool ok = false;
-  bool image = false;
-  std::string error;
-  ScanCache::Record record;
-  uint32_t mode = 0;
-};
-
-// A big file: hashed and split into chunks in one read.
-Hashed ChunkOne(int fd, const std::string& rel, ContentChunker::WholeDigest whole, Hashed out) {
-  absl::StatusOr<ContentChunker::FileChunks> chunks = ContentChunker::ChunkFd(fd, whole);
-  if (!chunks.ok()) {
-    out.error = absl::StrCat("read '", rel, "': ", chunks.status().message());
-    return out;
-  }
-  out.record.size = chunks->digest.size_bytes();
-  RawFromHex(chunks->digest.hash(), &out.record.sha256);
-  out.record.chunks.reserve(chunks->chunks.size());
-  for (const ContentChunker::Chunk& c : chunks->chunks) {
-    out.record.chunks.push_back({c.sha256, static_cast<uint32_t>(c.size)});
-  }
-  out.ok = true;
-  return out;
-}
-
-Hashed HashOne(const std::string& root, const std::string& rel, ContentChunker::WholeDigest whole,
-               std::vector<char>* buffer) {
-  Hashed out;
-  const std::string path = absl::StrCat(root, "/", rel);
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  struct stat st;
-  if (!fd || fstat(fd.get(), &st) != 0) {
-    out.error = absl::StrCat("open '", rel, "': ", strerror(errno));
-    return out;
-  }
-  out.record.size = st.st_size;
-  out.record.mtime_ns = Nanos(st.st_mtim);
-  out.record.ctime_ns = Nanos(st.st_ctim);
-  out.record.inode = st.st_ino;
-  out.mode = st.st_mode & 07777;
-  if (Scanner::LooksLikeImage(fd.get())) {
-    out.ok = true;
-    out.image = out.record.image = true;
-    return out;
-  }
-  posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  if (st.st_size >= ContentChunker::kChunkedFileMin) return ChunkOne(fd.get(), rel, whole, out);
-  Sha256 sha;
-  int64_t total = 0;
-  for (;;) {
-    ssize_t n = read(fd.get(), buffer->data(), buffer->size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      out.error = absl::StrCat("read '", rel, "': ", strerror(errno));
-      return out;
-    }
-    if (n == 0) break;
-    sha.Update(buffer->data(), static_cast<size_t>(n));
-    total += n;
-  }
-  // The size actually hashed wins: a file growing while scanned is hashed
-  // as read, and the next scan sees a new stat and hashes it again.
-  out.record.size = total;
-  out.record.sha256 = sha.FinishRaw();
-  out.ok = true;
-  return out;
-}
 
 }  // namespace
 
@@ -328,10 +353,12 @@ bool Scanner::LooksLikeImage(int fd) {
 namespace {
 
 // Lists the tree on several threads (on a warm cache a scan is all
-// fstatat calls): cached files go into the manifest, the others into
-// `pending` for hashing.
+// fstatat calls): cached files go into the manifest, small and changed files
+// are hashed on the way (`hashed_paths`, `hashed`), new big ones go into
+// `pending` for hashing after the walk.
 absl::Status WalkTree(const ScanOptions& options, ScanCache* cache, UniqueFd root,
-                      ScanResult& result, std::vector<PendingHash>& pending) {
+                      ScanResult& result, std::vector<PendingHash>& pending,
+                      std::vector<PendingHash>& hashed_paths, std::vector<Hashed>& hashed) {
   // Each thread fills its own partial result; the cache is only read (and
   // distinct records marked seen) meanwhile.
   const int walkers = std::max(1, options.hash_threads);
@@ -379,6 +406,10 @@ absl::Status WalkTree(const ScanOptions& options, ScanCache* cache, UniqueFd roo
                                  part.skipped_images.end());
     std::vector<PendingHash>& p = walks[t]->pending();
     std::move(p.begin(), p.end(), std::back_inserter(pending));
+    std::vector<PendingHash>& hp = walks[t]->hashed_paths();
+    std::move(hp.begin(), hp.end(), std::back_inserter(hashed_paths));
+    std::vector<Hashed>& h = walks[t]->hashed();
+    std::move(h.begin(), h.end(), std::back_inserter(hashed));
   }
 
   return absl::OkStatus();
@@ -468,8 +499,14 @@ absl::StatusOr<ScanResult> Scanner::Scan(const ScanOptions& options) {
     return absl::NotFoundError(
         absl::StrCat("cube directory ", options.root, ": ", strerror(errno)));
   }
-  std::vector<PendingHash> pending;
-  if (absl::Status s = WalkTree(options, cache_, std::move(root), result, pending); !s.ok()) {
+  std::vector<PendingHash> pending, hashed_paths;
+  std::vector<Hashed> hashed_while_walking;
+  if (absl::Status s = WalkTree(options, cache_, std::move(root), result, pending, hashed_paths,
+                                hashed_while_walking);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = AddHashed(hashed_paths, hashed_while_walking, cache_, result); !s.ok()) {
     return s;
   }
   std::vector<Hashed> hashed = HashPending(options, pending);

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/content_chunker.h"
 #include "common/digest.h"
 #include "common/manifest_validator.h"
 #include "tests/unit/sync_test_util.h"
@@ -95,6 +96,48 @@ TEST_F(ScannerTest, CacheAvoidsRehashing) {
   EXPECT_EQ(changed->files_hashed, 1);
   EXPECT_TRUE(SameDigest(changed->manifest().entries(1).digest(), DigestOf("TWO!")));
   unlink(cache_file.c_str());
+}
+
+// New big files are hashed after the walk, changed ones (and small ones)
+// during it, the whole digest beside the chunks: the manifest is the same
+// whichever way a file was hashed, and a later scan hashes nothing again.
+TEST_F(ScannerTest, BigFilesHashTheSameNewOrChanged) {
+  std::string big(3 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919) >> 5);
+  WriteFile(cube_ / "workspace/a.bin", big);
+  WriteFile(cube_ / "workspace/b.bin", big.substr(1 << 20));
+  WriteFile(cube_ / "workspace/small.txt", "small");
+  ScanCache cache;
+  Scanner scanner(&cache);
+  auto expect_file = [](const ::mlcube_remote::v1::ManifestEntry& e, const std::string& data) {
+    EXPECT_TRUE(SameDigest(e.digest(), DigestOf(data))) << e.path();
+    int64_t offset = 0;
+    ::mlcube_remote::v1::ChunkList list;
+    while (offset < static_cast<int64_t>(data.size())) {
+      const size_t len = ContentChunker::CutPoint(
+          reinterpret_cast<const uint8_t*>(data.data()) + offset, data.size() - offset);
+      *list.add_chunks() = DigestOf(data.substr(offset, len));
+      offset += static_cast<int64_t>(len);
+    }
+    EXPECT_TRUE(SameDigest(e.chunk_list(), DigestOf(list.SerializeAsString()))) << e.path();
+  };
+  auto first = scanner.Scan(Options());
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->files_hashed, 3);
+  expect_file(first->manifest().entries(1), big);
+  expect_file(first->manifest().entries(2), big.substr(1 << 20));
+
+  const std::string appended = big + std::string(1 << 20, 'z');
+  WriteFile(cube_ / "workspace/a.bin", appended);
+  auto second = scanner.Scan(Options());
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->files_hashed, 1);
+  expect_file(second->manifest().entries(1), appended);
+  expect_file(second->manifest().entries(2), big.substr(1 << 20));
+  auto third = scanner.Scan(Options());
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(third->files_hashed, 0);
+  EXPECT_EQ(third->manifest().SerializeAsString(), second->manifest().SerializeAsString());
 }
 
 TEST_F(ScannerTest, SymlinkOutsideIsRefusedByName) {
