@@ -286,23 +286,22 @@ class Walk {
     return absl::OkStatus();
   }
 
-  // A file the cache does not know as it is: a small one, or a known one
-  // that changed (appended to, edited), is hashed at once, while the other
-  // walkers list on; a new big file waits for the hashing after the walk,
-  // which takes the biggest first so that the threads finish together.
+  // A file the cache knew that changed (appended to, edited) is hashed at
+  // once, while the other walkers list on. New files wait for the hashing
+  // after the walk, which takes the biggest first so that the threads of a
+  // first push finish together.
   void Defer(std::string rel, int64_t size) {
-    const bool big = size >= ContentChunker::kChunkedFileMin;
-    const bool known = cache_->FindAny(rel) != nullptr;
-    if (big && !known) {
+    if (cache_->FindAny(rel) == nullptr) {
       pending_.push_back({std::move(rel), size});
       return;
     }
     if (buffer_.empty()) buffer_.resize(1 << 20);
     // A changed big file is mostly alone: its whole digest gets a thread.
-    hashed_.push_back(HashOne(
-        options_.root, rel,
-        big ? ContentChunker::WholeDigest::kOwnThread : ContentChunker::WholeDigest::kSameThread,
-        &buffer_));
+    hashed_.push_back(HashOne(options_.root, rel,
+                              size >= ContentChunker::kChunkedFileMin
+                                  ? ContentChunker::WholeDigest::kOwnThread
+                                  : ContentChunker::WholeDigest::kSameThread,
+                              &buffer_));
     hashed_paths_.push_back({std::move(rel), size});
   }
 
@@ -353,9 +352,9 @@ bool Scanner::LooksLikeImage(int fd) {
 namespace {
 
 // Lists the tree on several threads (on a warm cache a scan is all
-// fstatat calls): cached files go into the manifest, small and changed files
-// are hashed on the way (`hashed_paths`, `hashed`), new big ones go into
-// `pending` for hashing after the walk.
+// fstatat calls): cached files go into the manifest, changed ones are hashed
+// on the way (`hashed_paths`, `hashed`), new ones go into `pending` for
+// hashing after the walk.
 absl::Status WalkTree(const ScanOptions& options, ScanCache* cache, UniqueFd root,
                       ScanResult& result, std::vector<PendingHash>& pending,
                       std::vector<PendingHash>& hashed_paths, std::vector<Hashed>& hashed) {

@@ -98,9 +98,9 @@ TEST_F(ScannerTest, CacheAvoidsRehashing) {
   unlink(cache_file.c_str());
 }
 
-// New big files are hashed after the walk, changed ones (and small ones)
-// during it, the whole digest beside the chunks: the manifest is the same
-// whichever way a file was hashed, and a later scan hashes nothing again.
+// New files are hashed after the walk, changed ones during it (a big one with
+// its whole digest beside its chunks): the manifest is the same whichever way
+// a file was hashed, and a later scan hashes nothing again.
 TEST_F(ScannerTest, BigFilesHashTheSameNewOrChanged) {
   std::string big(3 << 20, '\0');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919) >> 5);
@@ -129,9 +129,11 @@ TEST_F(ScannerTest, BigFilesHashTheSameNewOrChanged) {
 
   const std::string appended = big + std::string(1 << 20, 'z');
   WriteFile(cube_ / "workspace/a.bin", appended);
+  WriteFile(cube_ / "workspace/small.txt", "SMALL");
   auto second = scanner.Scan(Options());
   ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_EQ(second->files_hashed, 1);
+  EXPECT_EQ(second->files_hashed, 2);
+  EXPECT_TRUE(SameDigest(second->manifest().entries(3).digest(), DigestOf("SMALL")));
   expect_file(second->manifest().entries(1), appended);
   expect_file(second->manifest().entries(2), big.substr(1 << 20));
   auto third = scanner.Scan(Options());
