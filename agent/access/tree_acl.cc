@@ -134,20 +134,37 @@ absl::Status TreeAcl::ApplyToDirectory(const std::string& path) const {
 }
 
 absl::Status TreeAcl::InheritFromParent(int parent_fd, const std::string& name, mode_t mode) {
-  UniqueFd fd(openat(parent_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  return InheritableAcl(parent_fd).GiveTo(parent_fd, name, mode);
+}
+
+InheritableAcl::InheritableAcl(int dir_fd)
+    : acl_(acl_get_file(ProcPath(dir_fd).c_str(), ACL_TYPE_DEFAULT)) {
+  if (acl_ != nullptr && acl_entries(acl_) <= 0) {
+    acl_free(acl_);
+    acl_ = nullptr;
+  }
+}
+
+InheritableAcl::~InheritableAcl() {
+  if (acl_ != nullptr) acl_free(acl_);
+}
+
+absl::Status InheritableAcl::GiveTo(int dir_fd, const std::string& name, mode_t mode) const {
+  UniqueFd fd(openat(dir_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   struct stat st;
   if (!fd || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return absl::FailedPreconditionError(
         absl::StrCat("opening ", PrintableExcerpt(name), ": ", strerror(errno)));
   }
-  Acl inherited(acl_get_file(ProcPath(parent_fd).c_str(), ACL_TYPE_DEFAULT));
-  if (inherited.get() == nullptr || acl_entries(inherited.get()) <= 0) {
-    if (fchmodat(parent_fd, name.c_str(), mode, 0) != 0) {
+  if (acl_ == nullptr) {
+    if (fchmodat(dir_fd, name.c_str(), mode, 0) != 0) {
       return absl::PermissionDeniedError(
           absl::StrCat("chmod ", PrintableExcerpt(name), ": ", strerror(errno)));
     }
     return absl::OkStatus();
   }
+  Acl inherited(acl_dup(acl_));
+  if (inherited.get() == nullptr) return AclError(PrintableExcerpt(name));
   acl_entry_t entry;
   for (int which = ACL_FIRST_ENTRY; acl_get_entry(inherited.get(), which, &entry) == 1;
        which = ACL_NEXT_ENTRY) {

@@ -21,6 +21,7 @@
 // (the task's own files) cannot be changed by it and are left alone: they
 // were created under the default ACL.
 
+#include <sys/acl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -84,6 +85,24 @@ class TreeAcl {
 
   uid_t agent_uid_;
   uid_t task_uid_;
+};
+
+// A directory's default ACL, read once for the many files moved into that
+// directory (InheritFromParent reads it again for each).
+class InheritableAcl {
+ public:
+  // Reads the default ACL of the directory `dir_fd` (none is fine: the
+  // files then get just their mode).
+  explicit InheritableAcl(int dir_fd);
+  ~InheritableAcl();
+  InheritableAcl(const InheritableAcl&) = delete;
+  InheritableAcl& operator=(const InheritableAcl&) = delete;
+
+  // TreeAcl::InheritFromParent for `name` in that directory (`dir_fd`).
+  absl::Status GiveTo(int dir_fd, const std::string& name, mode_t mode) const;
+
+ private:
+  acl_t acl_;  // null when the directory has no default ACL
 };
 
 }  // namespace mlcube

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -214,9 +216,27 @@ absl::Status StageCopy(const BlobStore& store, WorkspaceBlobIndex* index,
 // `may_move`, else copied (verified when it comes from a workspace file
 // that is not sealed under `sealed_under`).
 // What it creates is recorded in `staged` for placing or rolling back.
+// The default ACL of the directory the last moved blob went into: the
+// files of a directory are staged one after the other.
+class ParentAcl {
+ public:
+  const InheritableAcl& Of(absl::string_view parent, int dfd) {
+    if (acl_ == nullptr || parent != parent_) {
+      parent_.assign(parent.data(), parent.size());
+      acl_ = std::make_unique<InheritableAcl>(dfd);
+    }
+    return *acl_;
+  }
+
+ private:
+  std::string parent_;
+  std::unique_ptr<InheritableAcl> acl_;
+};
+
 absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
                         absl::string_view sealed_under, const ManifestEntry& entry, int entry_index,
-                        bool may_move, DirWalker* stager, std::vector<Staged>* staged) {
+                        bool may_move, DirWalker* stager, ParentAcl* parent_acl,
+                        std::vector<Staged>* staged) {
   auto [parent, name_view] = SplitParent(entry.path());
   absl::StatusOr<int> opened = stager->Open(parent, false, nullptr);
   if (!opened.ok() || *opened < 0) {
@@ -239,7 +259,7 @@ absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
     staged->push_back({&entry, moved_name, true, !target_exists});
     // A moved blob did not inherit the directory's access list.
     LogIfError(absl::StrCat("access list of ", PrintableExcerpt(entry.path())),
-               TreeAcl::InheritFromParent(dfd, moved_name, DiskMode(entry)));
+               parent_acl->Of(parent, dfd).GiveTo(dfd, moved_name, DiskMode(entry)));
     SetMtime(dfd, moved_name, -1, entry.mtime_ns());
     return absl::OkStatus();
   }
@@ -492,9 +512,10 @@ absl::Status MaterializeRun::StageOnThreads(size_t threads) {
   std::vector<absl::Status> status_by(threads);
   auto stage_range = [&](size_t t, size_t begin, size_t end) {
     DirWalker stager(root_fd_.get());
+    ParentAcl parent_acl;
     for (size_t i = begin; i < end && status_by[t].ok(); ++i) {
       status_by[t] = StageWrite(*store_, index_, sealed_under, *writes_[i].entry, writes_[i].index,
-                                may_move(i), &stager, &staged_by[t]);
+                                may_move(i), &stager, &parent_acl, &staged_by[t]);
     }
   };
   if (threads == 2) {

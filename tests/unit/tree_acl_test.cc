@@ -8,6 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <string>
+#include <tuple>
+
 #include "common/unique_fd.h"
 #include "tests/support/temp_dir.h"
 
@@ -115,6 +118,37 @@ TEST(TreeAclTest, AMovedFileTakesItsDirectorysDefaultAcl) {
   EXPECT_THAT(text, HasSubstr("user:3100555:rwx"));
   EXPECT_THAT(text, HasSubstr("mask::r--"));
   EXPECT_EQ(ModeOf(root + "/moved.txt"), 0640u);
+}
+
+TEST(TreeAclTest, ADirectorysDefaultAclReadOnceServesEachFileWithItsOwnMode) {
+  TempDir dir;
+  const std::string root = dir / "ws";
+  const std::string plain = dir / "plain";
+  ASSERT_EQ(mkdir(root.c_str(), 0700), 0);
+  ASSERT_EQ(mkdir(plain.c_str(), 0700), 0);
+  ASSERT_TRUE(TreeAcl(geteuid(), kTask).ApplyToTree(root).ok());
+  UniqueFd fd(open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const InheritableAcl acl(fd.get());
+  for (const auto& [name, mode, mask] :
+       {std::tuple{"a.txt", 0640u, "mask::r--"}, std::tuple{"b.sh", 0750u, "mask::r-x"}}) {
+    dir.WriteFile(name, "content");
+    ASSERT_EQ(rename((dir / name).c_str(), (root + "/" + name).c_str()), 0);
+    ASSERT_TRUE(acl.GiveTo(fd.get(), name, mode).ok()) << name;
+    const std::string text = AclText(root + "/" + name);
+    EXPECT_THAT(text, HasSubstr("user:3100555:rwx")) << name;
+    EXPECT_THAT(text, HasSubstr(mask)) << name;
+    EXPECT_EQ(ModeOf(root + "/" + name), mode) << name;
+  }
+  // Without a default ACL a file just gets its mode; a directory is refused.
+  UniqueFd plain_fd(open(plain.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const InheritableAcl none(plain_fd.get());
+  dir.WriteFile("c.txt", "content");
+  ASSERT_EQ(rename((dir / "c.txt").c_str(), (plain + "/c.txt").c_str()), 0);
+  ASSERT_TRUE(none.GiveTo(plain_fd.get(), "c.txt", 0604).ok());
+  EXPECT_EQ(ModeOf(plain + "/c.txt"), 0604u);
+  EXPECT_THAT(AclText(plain + "/c.txt"), Not(HasSubstr("3100555")));
+  ASSERT_EQ(mkdir((plain + "/sub").c_str(), 0700), 0);
+  EXPECT_FALSE(none.GiveTo(plain_fd.get(), "sub", 0700).ok());
 }
 
 TEST(TreeAclTest, ADirectoryAloneGetsTheAclAndItsContentsDoNot) {
