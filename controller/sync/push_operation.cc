@@ -275,8 +275,6 @@ absl::Status PushOperation::UploadAndCommit(int attempt, bool* retry) {
     if (sent.ok()) stats_.bytes_sent = *sent;
     return sent.status();
   }
-  // The scan results are valid whatever happens next; keep them.
-  cache_->Save().IgnoreError();
   if (!sent.ok()) return sent.status();
   stats_.bytes_sent += *sent;
   const auto commit_start = std::chrono::steady_clock::now();
@@ -315,7 +313,12 @@ absl::StatusOr<PushStats> PushOperation::Run() {
   CollectItems();
   for (int attempt = 0;; ++attempt) {
     bool retry = false;
-    if (absl::Status s = UploadAndCommit(attempt, &retry); !s.ok()) return s;
+    if (absl::Status s = UploadAndCommit(attempt, &retry); !s.ok()) {
+      // The scan results are valid whatever failed: kept for the next push
+      // (saved once per push: the cache file holds every file's record).
+      cache_->Save().IgnoreError();
+      return s;
+    }
     if (options_.dry_run) {
       cache_->Save().IgnoreError();
       return stats_;

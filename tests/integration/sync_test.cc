@@ -920,6 +920,14 @@ TEST_F(SyncTest, FullDiskGivesClearErrorAndLeavesWorkspaceUnchanged) {
            std::filesystem::path(remote_small).parent_path().parent_path())) {
     EXPECT_THAT(e.path().filename().string(), ::testing::Not(HasSubstr(".mlcube-sync-")));
   }
+  // The failed push kept what its scan hashed: the next one does not read
+  // large.bin again.
+  std::string scan_cache;
+  for (const auto& e :
+       std::filesystem::directory_iterator(home_.path() + "/cache/mlcube-remote/scan")) {
+    scan_cache += ReadFile(e.path().string());
+  }
+  EXPECT_THAT(scan_cache, HasSubstr("workspace/data/large.bin"));
 }
 
 }  // namespace
