@@ -111,7 +111,10 @@ void PushOperation::AddChunked(const v1::ManifestEntry& e, const ScanCache::Reco
   chunked_.push_back(std::move(file));
 }
 
-void PushOperation::CollectItems() {
+void PushOperation::CollectItems(bool with_synced) {
+  items_.clear();
+  synced_.clear();
+  chunked_.clear();
   // Unique blobs of this tree, plus the manifest itself. A file unchanged
   // since the last push that this agent committed is not asked about: the
   // agent has it in the cube's workspace. (If a task rewrote it there, the
@@ -126,6 +129,7 @@ void PushOperation::CollectItems() {
     const ScanCache::Record* record = cache_->FindAny(e.path());
     const bool synced = agent_has_cube_ && record != nullptr && record->synced &&
                         HexOfRaw(record->sha256) == e.digest().hash();
+    if (synced && !with_synced) continue;
     // An agent that cannot splice gets big files whole.
     if (agent_splices_ && e.has_chunk_list() && record != nullptr && !record->chunks.empty()) {
       AddChunked(e, *record, synced);
@@ -310,8 +314,8 @@ absl::StatusOr<PushStats> PushOperation::Run() {
     cache_->Save().IgnoreError();  // a cache that cannot be saved only costs time
     return stats_;
   }
-  CollectItems();
   for (int attempt = 0;; ++attempt) {
+    CollectItems(/*with_synced=*/attempt > 0);
     bool retry = false;
     if (absl::Status s = UploadAndCommit(attempt, &retry); !s.ok()) {
       // The scan results are valid whatever failed: kept for the next push

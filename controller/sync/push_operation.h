@@ -40,7 +40,10 @@ class PushOperation {
   absl::Status ScanWhileListingCubes();
   // True when the agent already committed this exact manifest.
   bool AgentIsUpToDate() const;
-  void CollectItems();
+  // The blobs of the tree (and the manifest). Files pushed unchanged since
+  // the last push to this agent only when `with_synced` (a retry asks
+  // about everything; the first attempt never sends them).
+  void CollectItems(bool with_synced);
   // One round: ask, upload, commit. Sets `retry` when the commit asks for
   // another round.
   absl::Status UploadAndCommit(int attempt, bool* retry);
