@@ -1,11 +1,17 @@
 #include "common/background_sha256.h"
 
+#include <system_error>
 #include <utility>
 
 namespace mlcube {
 
-BackgroundSha256::BackgroundSha256(size_t max_queued_bytes)
-    : max_queued_bytes_(max_queued_bytes), thread_([this] { Run(); }) {}
+BackgroundSha256::BackgroundSha256(size_t max_queued_bytes) : max_queued_bytes_(max_queued_bytes) {
+  try {
+    thread_ = std::thread([this] { Run(); });
+  } catch (const std::system_error&) {
+    // Out of threads (inside a gRPC handler, say): Add hashes in place.
+  }
+}
 
 BackgroundSha256::~BackgroundSha256() {
   {
@@ -16,6 +22,10 @@ BackgroundSha256::~BackgroundSha256() {
 }
 
 void BackgroundSha256::Add(std::string piece) {
+  if (!thread_.joinable()) {
+    sha_.Update(piece);
+    return;
+  }
   absl::MutexLock lock(&mu_);
   // A piece larger than the bound waits for an empty queue, never forever.
   mu_.Await(absl::Condition(

@@ -5,8 +5,9 @@
 // that whoever reads, cuts or writes those bytes does so on one core while
 // they are hashed on another. Pieces are hashed in the order they were added.
 // At most `max_queued_bytes` wait at a time (Add blocks beyond that), so
-// memory stays bounded whatever the caller's pace. One instance per stream;
-// it is used from one thread.
+// memory stays bounded whatever the caller's pace. Where no thread can be
+// started, pieces are hashed as they are added. One instance per stream; it
+// is used from one thread.
 
 #include <array>
 #include <cstddef>
