@@ -63,11 +63,6 @@ void BackgroundSha256::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::array<uint8_t, 32> BackgroundSha256::FinishRaw() {
-  Stop();
-  return sha_.FinishRaw();
-}
-
 v1Digest BackgroundSha256::Finish() {
   Stop();
   return sha_.Finish();

@@ -9,7 +9,6 @@
 // started, pieces are hashed as they are added. One instance per stream; it
 // is used from one thread.
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -36,7 +35,6 @@ class BackgroundSha256 {
   }
   // Waits for every piece, then finishes the hash: call once, then nothing
   // more.
-  std::array<uint8_t, 32> FinishRaw();
   v1Digest Finish();
 
  private:

@@ -46,11 +46,9 @@ bool BlobAccess::ChunkVisible(const std::string& owner, const v1Digest& chunk,
   // Inside a whole file first: that answer is in memory once the file was
   // looked up, while the chunk's own lookup stats the store and the index.
   if (chunks_ != nullptr) {
+    SeenWholes this_call;
+    if (seen == nullptr) seen = &this_call;
     for (const ChunkLocations::Location& at : chunks_->Find(chunk)) {
-      if (seen == nullptr) {
-        if (Visible(owner, at.whole)) return true;
-        continue;
-      }
       auto [it, first] = seen->try_emplace(at.whole.hash(), false);
       if (first) it->second = Visible(owner, at.whole);
       if (it->second) return true;

@@ -25,9 +25,7 @@ void ChunkLocations::AddList(const v1Digest& whole, const ::mlcube_remote::v1::C
   }
   if (offset != whole.size_bytes() || parsed.size() > kMaxChunks) return;
   absl::MutexLock lock(&mu_);
-  for (const auto& list_entry : lists_) {
-    if (list_entry.first == whole_key) return;  // known already
-  }
+  if (HasListLocked(whole_key)) return;  // known already
   while (chunks_ + parsed.size() > kMaxChunks && !lists_.empty()) DropOldestLocked();
   std::vector<Key> keys;
   keys.reserve(parsed.size());
@@ -43,6 +41,10 @@ bool ChunkLocations::HasList(const v1Digest& whole) const {
   Key whole_key;
   if (!KeyOf(whole, &whole_key)) return false;
   absl::MutexLock lock(&mu_);
+  return HasListLocked(whole_key);
+}
+
+bool ChunkLocations::HasListLocked(const Key& whole_key) const {
   for (const auto& list_entry : lists_) {
     if (list_entry.first == whole_key) return true;
   }

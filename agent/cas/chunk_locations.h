@@ -62,6 +62,7 @@ class ChunkLocations {
     int64_t chunk_size;
   };
   static bool KeyOf(const v1Digest& digest, Key* key);
+  bool HasListLocked(const Key& whole) const;  // REQUIRES mu_.
   void DropOldestLocked();
   // Drops `chunk`'s location inside `whole`, if any. REQUIRES mu_.
   void RemoveLocked(const Key& chunk, const Key& whole);

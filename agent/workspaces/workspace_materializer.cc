@@ -211,11 +211,6 @@ absl::Status StageCopy(const BlobStore& store, WorkspaceBlobIndex* index,
   return absl::OkStatus();
 }
 
-// Stages one file of a commit under a temp name in its directory (or its
-// final name when nothing is there yet): moved out of the store when
-// `may_move`, else copied (verified when it comes from a workspace file
-// that is not sealed under `sealed_under`).
-// What it creates is recorded in `staged` for placing or rolling back.
 // The default ACL of the directory the last moved blob went into: the
 // files of a directory are staged one after the other.
 class ParentAcl {
@@ -233,6 +228,11 @@ class ParentAcl {
   std::unique_ptr<InheritableAcl> acl_;
 };
 
+// Stages one file of a commit under a temp name in its directory (or its
+// final name when nothing is there yet): moved out of the store when
+// `may_move`, else copied (verified when it comes from a workspace file
+// that is not sealed under `sealed_under`).
+// What it creates is recorded in `staged` for placing or rolling back.
 absl::Status StageWrite(const BlobStore& store, WorkspaceBlobIndex* index,
                         absl::string_view sealed_under, const ManifestEntry& entry, int entry_index,
                         bool may_move, DirWalker* stager, ParentAcl* parent_acl,

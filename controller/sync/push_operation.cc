@@ -84,11 +84,9 @@ bool PushOperation::AgentIsUpToDate() const {
   return false;
 }
 
-void PushOperation::AddChunked(const v1::ManifestEntry& e, const ScanCache::Record& record,
-                               bool synced) {
+void PushOperation::AddChunked(const v1::ManifestEntry& e, const ScanCache::Record& record) {
   auto file = std::make_unique<ChunkedFile>();
   file->whole = e.digest();
-  file->synced = synced;
   file->list_bytes = Scanner::ChunkListBytes(record);
   const std::string path = absl::StrCat(options_.cube_root, "/", e.path());
   file->list.digest = e.chunk_list();
@@ -113,7 +111,6 @@ void PushOperation::AddChunked(const v1::ManifestEntry& e, const ScanCache::Reco
 
 void PushOperation::CollectItems(bool with_synced) {
   items_.clear();
-  synced_.clear();
   chunked_.clear();
   // Unique blobs of this tree, plus the manifest itself. A file unchanged
   // since the last push that this agent committed is not asked about: the
@@ -127,15 +124,15 @@ void PushOperation::CollectItems(bool with_synced) {
     if (e.type() != v1::ENTRY_TYPE_FILE) continue;
     if (!seen.insert(e.digest().hash()).second) continue;
     const ScanCache::Record* record = cache_->FindAny(e.path());
-    const bool synced = agent_has_cube_ && record != nullptr && record->synced &&
-                        HexOfRaw(record->sha256) == e.digest().hash();
-    if (synced && !with_synced) continue;
-    // An agent that cannot splice gets big files whole.
-    if (agent_splices_ && e.has_chunk_list() && record != nullptr && !record->chunks.empty()) {
-      AddChunked(e, *record, synced);
+    if (!with_synced && agent_has_cube_ && record != nullptr && record->synced &&
+        HexOfRaw(record->sha256) == e.digest().hash()) {
       continue;
     }
-    synced_.push_back(synced);
+    // An agent that cannot splice gets big files whole.
+    if (agent_splices_ && e.has_chunk_list() && record != nullptr && !record->chunks.empty()) {
+      AddChunked(e, *record);
+      continue;
+    }
     UploadItem item;
     item.digest = e.digest();
     item.file = absl::StrCat(options_.cube_root, "/", e.path());
@@ -146,7 +143,6 @@ void PushOperation::CollectItems(bool with_synced) {
   manifest.memory = &manifest_bytes_;
   manifest.counts_as_file = false;
   items_.push_back(std::move(manifest));
-  synced_.push_back(false);
 }
 
 bool PushOperation::NoneOfItsChunksOnTheAgent(const ChunkedFile& file,
@@ -157,19 +153,18 @@ bool PushOperation::NoneOfItsChunksOnTheAgent(const ChunkedFile& file,
   return true;
 }
 
-absl::StatusOr<PushOperation::Missing> PushOperation::MissingItems(int attempt) {
+absl::StatusOr<PushOperation::Missing> PushOperation::MissingItems() {
   std::vector<v1Digest> ask;
   absl::flat_hash_set<std::string> asked;
   auto add = [&](const v1Digest& d) {
     if (asked.insert(d.hash()).second) ask.push_back(d);
   };
   for (size_t i = 0; i < items_.size(); ++i) {
-    if ((attempt > 0 || !synced_[i]) && !eager_[i]) add(items_[i].digest);
+    if (!eager_[i]) add(items_[i].digest);
   }
   // The whole file, its list and its chunks in the same request: when the
   // agent has the whole file, none of the rest is sent.
   for (const auto& file : chunked_) {
-    if (attempt == 0 && file->synced) continue;
     add(file->whole);
     add(file->list.digest);
     for (const UploadItem& chunk : file->chunks) add(chunk.digest);
@@ -188,7 +183,7 @@ absl::StatusOr<PushOperation::Missing> PushOperation::MissingItems(int attempt) 
   }
   absl::flat_hash_set<std::string> queued;
   for (const auto& file : chunked_) {
-    if ((attempt == 0 && file->synced) || !missing->contains(file->whole.hash())) continue;
+    if (!missing->contains(file->whole.hash())) continue;
     ++out.files;
     if (missing->contains(file->list.digest.hash()) &&
         queued.insert(file->list.digest.hash()).second) {
@@ -221,7 +216,6 @@ std::vector<const UploadItem*> PushOperation::EagerItems(int attempt) {
   if (attempt > 0 || options_.dry_run || !agent_has_cube_) return eager;
   int64_t bytes = 0;
   for (size_t i = 0; i < items_.size(); ++i) {
-    if (synced_[i]) continue;
     const int64_t size = items_[i].digest.size_bytes();
     if (size > BlobUploader::kBatchThreshold) continue;  // asked about first
     bytes += size;
@@ -249,7 +243,7 @@ absl::StatusOr<int64_t> PushOperation::UploadEagerAndMissing(int attempt) {
       if (t->joinable()) t->join();
     }
   } joiner{&eager_upload};
-  absl::StatusOr<Missing> missing = MissingItems(attempt);
+  absl::StatusOr<Missing> missing = MissingItems();
   if (!missing.ok()) return missing.status();
   for (const UploadItem* item : eager) {
     if (!item->counts_as_file) continue;

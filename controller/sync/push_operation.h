@@ -52,7 +52,7 @@ class PushOperation {
     int64_t files = 0;
     int64_t file_bytes = 0;  // of whole files and of chunks
   };
-  absl::StatusOr<Missing> MissingItems(int attempt);
+  absl::StatusOr<Missing> MissingItems();
   // Small blobs changed since the last push, and the manifest, sent without
   // asking first when they fit one batch: a small change then costs one
   // upload and the commit. Empty when they do not fit or on a retry.
@@ -60,8 +60,7 @@ class PushOperation {
   // Uploads the eager batch while asking about (then uploading) the rest;
   // returns the bytes sent (in a dry run: the file bytes that would be).
   absl::StatusOr<int64_t> UploadEagerAndMissing(int attempt);
-  void AddChunked(const ::mlcube_remote::v1::ManifestEntry& e, const ScanCache::Record& record,
-                  bool synced);
+  void AddChunked(const ::mlcube_remote::v1::ManifestEntry& e, const ScanCache::Record& record);
   absl::Status Commit(bool* retry, int attempt);
 
   // Uses what the agent supports (ListCubes says).
@@ -81,8 +80,6 @@ class PushOperation {
   std::string manifest_bytes_;
   v1Digest manifest_digest_;
   std::vector<UploadItem> items_;
-  // Per item: unchanged since the last push this agent committed.
-  std::vector<bool> synced_;
   std::vector<bool> eager_;  // per item: in the eager batch
   // A big file the agent lacks is sent as its chunk list and the chunks it
   // lacks; the agent splices them (the whole-file blob is never sent).
@@ -95,7 +92,6 @@ class PushOperation {
     std::string list_bytes;
     UploadItem list;
     std::vector<UploadItem> chunks;
-    bool synced = false;
   };
   static bool NoneOfItsChunksOnTheAgent(const ChunkedFile& file,
                                         const absl::flat_hash_set<std::string>& missing);

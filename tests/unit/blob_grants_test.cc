@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <tuple>
 #include <vector>
 
 #include "agent/cas/blob_access.h"
@@ -70,36 +69,47 @@ TEST(BlobAccessTest, AnIdentitySeesWhatItUploadedOrHoldsInItsOwnWorkspaces) {
   EXPECT_FALSE(access.Visible("uid-", output));
 }
 
+// A content store whose chunk locations are known, and the whole files
+// uid-1 uploaded with their chunk lists.
+class ChunkAccessTest : public ::testing::Test {
+ protected:
+  // Stores `data` as uid-1's and records `chunks_of_it` as its parts.
+  v1Digest AddWhole(const std::string& data, const std::vector<std::string>& chunks_of_it) {
+    const v1Digest whole = DigestOf(data);
+    EXPECT_TRUE(store_.Put(whole, data).ok());
+    access_.Grant("uid-1", whole);
+    ::mlcube_remote::v1::ChunkList list;
+    for (const std::string& chunk : chunks_of_it) *list.add_chunks() = DigestOf(chunk);
+    access_.AddChunkList(whole, list);
+    return whole;
+  }
+
+  sync_testing::TempDir dir_;
+  BlobStore store_ = *BlobStore::Open(dir_ / "blobs");
+  std::unique_ptr<BlobGrants> grants_ = *BlobGrants::Open(dir_ / "grants");
+  WorkspaceBlobIndex index_;
+  ChunkLocations chunks_;
+  BlobAccess access_{&store_, &index_, grants_.get(), dir_ / "cubes", &chunks_};
+};
+
 // Chunks known only as parts of a whole file: seen by identities that see
 // the whole, read from inside it and verified; a location that lies is
 // forgotten, never served.
-TEST(BlobAccessTest, ChunksInsideWholeFilesAreVerifiedAndLyingLocationsForgotten) {
-  sync_testing::TempDir dir;
-  BlobStore store = *BlobStore::Open(dir / "blobs");
-  auto grants = *BlobGrants::Open(dir / "grants");
-  WorkspaceBlobIndex index;
-  ChunkLocations chunks;
-  BlobAccess access(&store, &index, grants.get(), dir / "cubes", &chunks);
-  const std::string whole_data = "AAAABBBBBBCC";
-  const v1Digest whole = DigestOf(whole_data);
-  ASSERT_TRUE(store.Put(whole, whole_data).ok());
-  access.Grant("uid-1", whole);
-  ::mlcube_remote::v1::ChunkList list;
-  *list.add_chunks() = DigestOf("AAAA");
-  *list.add_chunks() = DigestOf("BBBBBB");
-  *list.add_chunks() = DigestOf("XY");  // a lie: the last two bytes are "CC"
-  access.AddChunkList(whole, list);
+TEST_F(ChunkAccessTest, ChunksInsideWholeFilesAreVerifiedAndLyingLocationsForgotten) {
+  // A lie: the last two bytes are "CC".
+  const v1Digest whole = AddWhole("AAAABBBBBBCC", {"AAAA", "BBBBBB", "XY"});
 
-  EXPECT_TRUE(access.ChunkVisible("uid-1", DigestOf("BBBBBB")));
-  EXPECT_FALSE(access.Visible("uid-1", DigestOf("BBBBBB")));       // not a blob of its own
-  EXPECT_FALSE(access.ChunkVisible("uid-2", DigestOf("BBBBBB")));  // uid-2 cannot see the whole
-  EXPECT_EQ(*access.ReadChunk("uid-1", DigestOf("BBBBBB")), "BBBBBB");
-  EXPECT_EQ(access.ReadChunk("uid-2", DigestOf("BBBBBB")).status().code(),
+  EXPECT_TRUE(access_.ChunkVisible("uid-1", DigestOf("BBBBBB")));
+  EXPECT_FALSE(access_.Visible("uid-1", DigestOf("BBBBBB")));       // not a blob of its own
+  EXPECT_FALSE(access_.ChunkVisible("uid-2", DigestOf("BBBBBB")));  // uid-2 cannot see the whole
+  EXPECT_EQ(*access_.ReadChunk("uid-1", DigestOf("BBBBBB")), "BBBBBB");
+  EXPECT_EQ(access_.ReadChunk("uid-2", DigestOf("BBBBBB")).status().code(),
             absl::StatusCode::kNotFound);
 
-  EXPECT_TRUE(access.ChunkVisible("uid-1", DigestOf("XY")));
-  EXPECT_EQ(access.ReadChunk("uid-1", DigestOf("XY")).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_FALSE(access.ChunkVisible("uid-1", DigestOf("XY")));  // forgotten
+  EXPECT_TRUE(access_.ChunkVisible("uid-1", DigestOf("XY")));
+  EXPECT_EQ(access_.ReadChunk("uid-1", DigestOf("XY")).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(access_.ChunkVisible("uid-1", DigestOf("XY")));  // forgotten
 
   // A list whose chunks do not add up to the whole's size is ignored.
   ChunkLocations other;
@@ -112,48 +122,34 @@ TEST(BlobAccessTest, ChunksInsideWholeFilesAreVerifiedAndLyingLocationsForgotten
 // A chunk inside two versions of a file is found in the newer one first; a
 // version no longer there is passed over (and not opened again for the next
 // chunk); a per-request memo of wholes gives the answers given without it.
-TEST(BlobAccessTest, ChunksAreReadFromTheNewestVersionStillThere) {
-  sync_testing::TempDir dir;
-  BlobStore store = *BlobStore::Open(dir / "blobs");
-  auto grants = *BlobGrants::Open(dir / "grants");
-  WorkspaceBlobIndex index;
-  ChunkLocations chunks;
-  BlobAccess access(&store, &index, grants.get(), dir / "cubes", &chunks);
-  const v1Digest older = DigestOf("AAAABBBB"), newer = DigestOf("AAAACCCC");
-  for (const auto& [whole, data, tail] :
-       {std::tuple{older, "AAAABBBB", "BBBB"}, std::tuple{newer, "AAAACCCC", "CCCC"}}) {
-    ASSERT_TRUE(store.Put(whole, data).ok());
-    access.Grant("uid-1", whole);
-    ::mlcube_remote::v1::ChunkList list;
-    *list.add_chunks() = DigestOf("AAAA");
-    *list.add_chunks() = DigestOf(tail);
-    access.AddChunkList(whole, list);
-  }
-  EXPECT_TRUE(access.ChunksOfKnown(older));
-  EXPECT_TRUE(access.ChunksOfKnown(newer));
-  EXPECT_FALSE(access.ChunksOfKnown(DigestOf("AAAA")));
-  std::vector<ChunkLocations::Location> found = chunks.Find(DigestOf("AAAA"));
+TEST_F(ChunkAccessTest, ChunksAreReadFromTheNewestVersionStillThere) {
+  const v1Digest older = AddWhole("AAAABBBB", {"AAAA", "BBBB"});
+  const v1Digest newer = AddWhole("AAAACCCC", {"AAAA", "CCCC"});
+  EXPECT_TRUE(access_.ChunksOfKnown(older));
+  EXPECT_TRUE(access_.ChunksOfKnown(newer));
+  EXPECT_FALSE(access_.ChunksOfKnown(DigestOf("AAAA")));
+  std::vector<ChunkLocations::Location> found = chunks_.Find(DigestOf("AAAA"));
   ASSERT_EQ(found.size(), 2u);
   EXPECT_TRUE(SameDigest(found[0].whole, newer));
   EXPECT_TRUE(SameDigest(found[1].whole, older));
 
-  ASSERT_EQ(unlink(store.PathOf(newer).c_str()), 0);  // collected, or a task removed it
+  ASSERT_EQ(unlink(store_.PathOf(newer).c_str()), 0);  // collected, or a task removed it
   BlobAccess::OpenWhole open;
-  EXPECT_EQ(*access.ReadChunk("uid-1", DigestOf("AAAA"), &open), "AAAA");
+  EXPECT_EQ(*access_.ReadChunk("uid-1", DigestOf("AAAA"), &open), "AAAA");
   EXPECT_EQ(open.hash, older.hash());
   EXPECT_TRUE(open.unavailable.contains(newer.hash()));
-  EXPECT_EQ(access.ReadChunk("uid-1", DigestOf("CCCC"), &open).status().code(),
+  EXPECT_EQ(access_.ReadChunk("uid-1", DigestOf("CCCC"), &open).status().code(),
             absl::StatusCode::kNotFound);
 
   BlobAccess::SeenWholes seen_by_1, seen_by_2;
   for (const char* chunk : {"AAAA", "BBBB", "CCCC", "DDDD"}) {
-    EXPECT_EQ(access.ChunkVisible("uid-1", DigestOf(chunk), &seen_by_1),
-              access.ChunkVisible("uid-1", DigestOf(chunk)))
+    EXPECT_EQ(access_.ChunkVisible("uid-1", DigestOf(chunk), &seen_by_1),
+              access_.ChunkVisible("uid-1", DigestOf(chunk)))
         << chunk;
-    EXPECT_FALSE(access.ChunkVisible("uid-2", DigestOf(chunk), &seen_by_2)) << chunk;
+    EXPECT_FALSE(access_.ChunkVisible("uid-2", DigestOf(chunk), &seen_by_2)) << chunk;
   }
-  EXPECT_TRUE(access.ChunkVisible("uid-1", DigestOf("BBBB"), &seen_by_1));
-  EXPECT_FALSE(access.ChunkVisible("uid-1", DigestOf("CCCC"), &seen_by_1));
+  EXPECT_TRUE(access_.ChunkVisible("uid-1", DigestOf("BBBB"), &seen_by_1));
+  EXPECT_FALSE(access_.ChunkVisible("uid-1", DigestOf("CCCC"), &seen_by_1));
 }
 
 TEST(StorageQuotaTest, CountsTreesPartialUploadsAndUncommittedBlobs) {
