@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,9 @@ std::vector<std::string> ListNames(const std::string& dir, absl::string_view pre
 
 // Milliseconds since the Unix epoch, for timestamps in records.
 int64_t NowUnixMs();
+
+// A file time (st_mtim, st_ctim) in nanoseconds since the Unix epoch.
+int64_t TimespecNs(const struct timespec& t);
 
 }  // namespace mlcube
 

@@ -187,4 +187,8 @@ absl::StatusOr<ChunkSplicer::Split> ChunkSplicer::SplitFile(const std::string& o
   return out;
 }
 
+bool ChunkSplicer::StillSplit(const std::string& owner, const Split& split) const {
+  return access_->Visible(owner, split.chunk_list) && access_->ChunksOfKnown(split.digest);
+}
+
 }  // namespace mlcube

@@ -58,6 +58,11 @@ class ChunkSplicer {
   // caller indexes the file itself (WorkspaceBlobIndex).
   absl::StatusOr<Split> SplitFile(const std::string& owner, int fd) const;
 
+  // Whether an earlier SplitFile's result still serves `owner`: its list is
+  // stored and visible to the owner, and its chunk locations are still
+  // recorded (ChunkLocations drops the oldest past its capacity).
+  bool StillSplit(const std::string& owner, const Split& split) const;
+
  private:
   absl::StatusOr<::mlcube_remote::v1::ChunkList> LoadList(
       const std::string& owner, const ::mlcube_remote::v1::ManifestEntry& entry) const;

@@ -29,12 +29,8 @@ bool LooksLive(const std::string& path, int64_t size, int64_t mtime_ns) {
          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec == mtime_ns;
 }
 
-int64_t StatNs(const struct timespec& t) {
-  return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
-}
-
 bool CarriesSeal(const struct stat& st, const WorkspaceBlobIndex::Seal& seal) {
-  return st.st_dev == seal.dev && st.st_ino == seal.ino && StatNs(st.st_ctim) == seal.ctime_ns;
+  return st.st_dev == seal.dev && st.st_ino == seal.ino && TimespecNs(st.st_ctim) == seal.ctime_ns;
 }
 
 // Reads all of `in` (`size` bytes) into `out`, hashing what it copies.
@@ -58,7 +54,7 @@ absl::Status CopyHashing(int in, int out, int64_t size, std::vector<char>& buffe
 int64_t WorkspaceBlobIndex::CoarseClockNs() {
   struct timespec now;
   clock_gettime(CLOCK_REALTIME_COARSE, &now);
-  return StatNs(now);
+  return TimespecNs(now);
 }
 
 std::optional<WorkspaceBlobIndex::Seal> WorkspaceBlobIndex::SealOf(int dfd, const std::string& name,
@@ -67,9 +63,9 @@ std::optional<WorkspaceBlobIndex::Seal> WorkspaceBlobIndex::SealOf(int dfd, cons
   if (fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
     return std::nullopt;
   }
-  if (StatNs(st.st_ctim) >= clock_before_ns) return std::nullopt;
+  if (TimespecNs(st.st_ctim) >= clock_before_ns) return std::nullopt;
   return Seal{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
-              StatNs(st.st_ctim)};
+              TimespecNs(st.st_ctim)};
 }
 
 void WorkspaceBlobIndex::AddManifest(const std::string& root,
@@ -147,7 +143,7 @@ absl::Status WorkspaceBlobIndex::CopyVerified(const v1Digest& digest, int out_fd
     UniqueFd in(open(l.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     struct stat st;
     if (!in || fstat(in.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
-        st.st_size != digest.size_bytes() || StatNs(st.st_mtim) != l.mtime_ns) {
+        st.st_size != digest.size_bytes() || TimespecNs(st.st_mtim) != l.mtime_ns) {
       continue;
     }
     if (ftruncate(out_fd, 0) != 0) return WriteErrorStatus(errno, "truncating a staged file");

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/access/tree_acl.h"
 #include "common/content_chunker.h"
+#include "common/file_util.h"
 #include "common/manifest_validator.h"
 #include "common/safe_path.h"
 #include "common/tree_walker.h"
@@ -70,20 +71,24 @@ absl::Status SnapshotWalker::AddEntry(int parent_fd, const std::string& name,
   v1::ManifestEntry entry;
   entry.set_path(rel);
   if (S_ISREG(st.st_mode)) {
+    // Read before the file's stat: a change in this clock tick or later
+    // keeps the file out of the cache.
+    const int64_t clock_before_ns = WorkspaceBlobIndex::CoarseClockNs();
     UniqueFd fd(openat(parent_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) return Unreadable(rel);
     // Hashed in place, not copied: reads are served from the file while
     // it keeps this size and mtime (and the client verifies the digest).
     struct stat before;
     if (fstat(fd.get(), &before) != 0) return absl::InternalError("fstat");
-    absl::StatusOr<v1Digest> digest = HashFile(fd.get(), before.st_size, &entry);
+    const std::string path = absl::StrCat(root_, "/", rel);
+    absl::StatusOr<v1Digest> digest =
+        KnownOrHashed(fd.get(), before, path, clock_before_ns, &entry);
     if (!digest.ok()) return digest.status();
     entry.set_type(v1::ENTRY_TYPE_FILE);
     *entry.mutable_digest() = *digest;
     entry.set_mode(ManifestValidator::SafeMode(TreeAcl::ReportedMode(before.st_mode)));
-    entry.set_mtime_ns(static_cast<int64_t>(before.st_mtim.tv_sec) * 1000000000 +
-                       before.st_mtim.tv_nsec);
-    index_->Add(*digest, absl::StrCat(root_, "/", rel), entry.mtime_ns());
+    entry.set_mtime_ns(TimespecNs(before.st_mtim));
+    index_->Add(*digest, path, entry.mtime_ns());
   } else if (S_ISLNK(st.st_mode)) {
     std::string target(4096, '\0');
     ssize_t n = readlinkat(parent_fd, name.c_str(), target.data(), target.size());
@@ -111,12 +116,49 @@ absl::Status SnapshotWalker::AddEntry(int parent_fd, const std::string& name,
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1Digest> SnapshotWalker::HashFile(int fd, int64_t size, v1::ManifestEntry* entry) {
-  if (splitter_ == nullptr || size < ContentChunker::kChunkedFileMin) return DigestOfFd(fd);
+absl::StatusOr<v1Digest> SnapshotWalker::KnownOrHashed(int fd, const struct stat& before,
+                                                       const std::string& path,
+                                                       int64_t clock_before_ns,
+                                                       v1::ManifestEntry* entry) {
+  const SnapshotDigestCache::FileKey key = SnapshotDigestCache::KeyOf(before);
+  std::optional<SnapshotDigestCache::Digests> known;
+  if (cache_ != nullptr) known = cache_->Find(path, key);
+  if (!known.has_value() || !Usable(*known, before.st_size)) {
+    ++files_hashed_;
+    absl::StatusOr<SnapshotDigestCache::Digests> hashed = HashFile(fd, before.st_size);
+    if (!hashed.ok()) return hashed.status();
+    struct stat after;
+    if (cache_ != nullptr && fstat(fd, &after) == 0) {
+      cache_->Put(path, key, SnapshotDigestCache::KeyOf(after), clock_before_ns, *hashed);
+    }
+    known = std::move(*hashed);
+  }
+  if (splitter_ != nullptr && known->chunk_list.has_value()) {
+    *entry->mutable_chunk_list() = *known->chunk_list;
+  }
+  return known->whole;
+}
+
+bool SnapshotWalker::Usable(const SnapshotDigestCache::Digests& known, int64_t size) const {
+  if (splitter_ == nullptr) return true;  // the whole digest is all it needs
+  if (size < ContentChunker::kChunkedFileMin) return !known.chunk_list.has_value();
+  return known.chunk_list.has_value() &&
+         splitter_->StillSplit(owner_, ChunkSplicer::Split{known.whole, *known.chunk_list});
+}
+
+absl::StatusOr<SnapshotDigestCache::Digests> SnapshotWalker::HashFile(int fd, int64_t size) const {
+  SnapshotDigestCache::Digests out;
+  if (splitter_ == nullptr || size < ContentChunker::kChunkedFileMin) {
+    absl::StatusOr<v1Digest> digest = DigestOfFd(fd);
+    if (!digest.ok()) return digest.status();
+    out.whole = *digest;
+    return out;
+  }
   absl::StatusOr<ChunkSplicer::Split> split = splitter_->SplitFile(owner_, fd);
   if (!split.ok()) return split.status();
-  *entry->mutable_chunk_list() = split->chunk_list;
-  return split->digest;
+  out.whole = split->digest;
+  out.chunk_list = split->chunk_list;
+  return out;
 }
 
 }  // namespace mlcube

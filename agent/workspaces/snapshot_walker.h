@@ -6,9 +6,10 @@
 // bounded by the manifest limits, never following a symlink). Regular files
 // are hashed in place, not copied: reads are served from the file while it
 // keeps its size and mtime (WorkspaceBlobIndex learns where each blob's
-// bytes are). Symlinks leaving the tree, sockets, FIFOs and devices are left
-// out, as are the materializer's staging files. The entries together stay
-// within ManifestValidator::kMaxManifestBytes (FAILED_PRECONDITION past it).
+// bytes are). With a SnapshotDigestCache, a file that did not change since a
+// snapshot hashed it is not read again. Symlinks leaving the tree, sockets, FIFOs and devices are
+// left out, as are the materializer's staging files. The entries together stay within
+// ManifestValidator::kMaxManifestBytes (FAILED_PRECONDITION past it).
 
 #include <sys/stat.h>
 
@@ -20,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "agent/cas/chunk_splicer.h"
 #include "agent/cas/workspace_blob_index.h"
+#include "agent/workspaces/snapshot_digest_cache.h"
 #include "common/digest.h"
 #include "mlcube_remote/v1/manifest.pb.h"
 
@@ -28,11 +30,17 @@ namespace mlcube {
 class SnapshotWalker {
  public:
   // `root` is the workspace's path (for the index). With `splitter`, big
-  // files also get a chunk list stored for `owner`. None owned.
+  // files also get a chunk list stored for `owner`. `cache` may be null.
+  // None owned.
   SnapshotWalker(WorkspaceBlobIndex* index, const std::string& root,
                  std::map<std::string, ::mlcube_remote::v1::ManifestEntry>* out,
-                 const ChunkSplicer* splitter, std::string owner)
-      : index_(index), root_(root), out_(out), splitter_(splitter), owner_(std::move(owner)) {}
+                 const ChunkSplicer* splitter, std::string owner, SnapshotDigestCache* cache)
+      : index_(index),
+        root_(root),
+        out_(out),
+        splitter_(splitter),
+        owner_(std::move(owner)),
+        cache_(cache) {}
 
   // Adds the entry `name` of `parent_fd`, whose workspace path is `rel`
   // ("" for the workspace itself), and all below it. NOT_FOUND when it does
@@ -40,18 +48,32 @@ class SnapshotWalker {
   // its own files' permissions away).
   absl::Status AddPath(int parent_fd, const std::string& name, const std::string& rel);
 
+  // Regular files read and hashed so far (the others came from the cache).
+  int64_t files_hashed() const { return files_hashed_; }
+
  private:
   absl::Status AddEntry(int parent_fd, const std::string& name, const std::string& rel,
                         const struct stat& st);
-  absl::StatusOr<v1Digest> HashFile(int fd, int64_t size,
-                                    ::mlcube_remote::v1::ManifestEntry* entry);
+  // The digest of the file open as `fd` (at absolute `path`), from the
+  // cache when it did not change, else hashed (and remembered). `before` is
+  // its stat, taken after the coarse clock read `clock_before_ns`; a big
+  // file's chunk list goes into `entry`.
+  absl::StatusOr<v1Digest> KnownOrHashed(int fd, const struct stat& before, const std::string& path,
+                                         int64_t clock_before_ns,
+                                         ::mlcube_remote::v1::ManifestEntry* entry);
+  // Whether cached digests give what this walk needs: a chunk list exactly
+  // for the big files it splits, still stored and located.
+  bool Usable(const SnapshotDigestCache::Digests& known, int64_t size) const;
+  absl::StatusOr<SnapshotDigestCache::Digests> HashFile(int fd, int64_t size) const;
 
   WorkspaceBlobIndex* index_;
   std::string root_;
   std::map<std::string, ::mlcube_remote::v1::ManifestEntry>* out_;
   const ChunkSplicer* splitter_;
   std::string owner_;
+  SnapshotDigestCache* cache_;
   int64_t bytes_ = 0;
+  int64_t files_hashed_ = 0;
 };
 
 }  // namespace mlcube

@@ -4,7 +4,11 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "agent/log/log.h"
 #include "agent/workspaces/snapshot_walker.h"
 #include "common/safe_path.h"
 #include "common/unique_fd.h"
@@ -33,6 +37,7 @@ UniqueFd OpenParent(int root, const std::vector<std::string>& parts) {
 
 absl::StatusOr<WorkspaceSnapshotter::Result> WorkspaceSnapshotter::Take(
     const std::string& owner, const Request& request) const {
+  const absl::Time start = absl::Now();
   const std::string workspace = layout_->CubeDir(owner, request.cube_id) + "/workspace";
   UniqueFd root(open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root) {
@@ -41,7 +46,7 @@ absl::StatusOr<WorkspaceSnapshotter::Result> WorkspaceSnapshotter::Take(
   }
   std::map<std::string, v1::ManifestEntry> entries;
   SnapshotWalker walker(index_, workspace, &entries, request.chunk_big_files ? splicer_ : nullptr,
-                        owner);
+                        owner, &digests_);
   std::vector<std::string> paths = request.paths;
   if (paths.empty()) paths.push_back("");
   for (const std::string& path : paths) {
@@ -59,7 +64,13 @@ absl::StatusOr<WorkspaceSnapshotter::Result> WorkspaceSnapshotter::Take(
     if (s.code() == absl::StatusCode::kNotFound && request.tolerate_missing) continue;
     if (!s.ok()) return s;
   }
-  return Store(owner, &entries);
+  absl::StatusOr<Result> result = Store(owner, &entries);
+  if (!result.ok()) return result;
+  result->files_hashed = walker.files_hashed();
+  Log(absl::StrFormat("snapshot %s/%s: %d files (%d bytes), %d hashed, %.3fs", owner,
+                      request.cube_id, result->file_count, result->total_bytes,
+                      result->files_hashed, absl::ToDoubleSeconds(absl::Now() - start)));
+  return result;
 }
 
 absl::StatusOr<WorkspaceSnapshotter::Result> WorkspaceSnapshotter::Store(

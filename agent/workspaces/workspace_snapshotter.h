@@ -5,7 +5,9 @@
 // of it when none are named) walked into a manifest (SnapshotWalker), which
 // is stored in the content store and granted to the caller, who reads it
 // next. Paths are opened below the workspace without following symlinks.
-// Thread-safe (each snapshot has its own walk).
+// Files unchanged since an earlier snapshot are not hashed again
+// (SnapshotDigestCache, kept here for the agent's lifetime). Thread-safe
+// (each snapshot has its own walk).
 
 #include <cstdint>
 #include <map>
@@ -18,6 +20,7 @@
 #include "agent/cas/chunk_splicer.h"
 #include "agent/cas/workspace_blob_index.h"
 #include "agent/state/state_layout.h"
+#include "agent/workspaces/snapshot_digest_cache.h"
 #include "common/digest.h"
 #include "mlcube_remote/v1/manifest.pb.h"
 
@@ -40,6 +43,7 @@ class WorkspaceSnapshotter {
     v1Digest manifest;  // stored and granted to the owner
     int64_t file_count = 0;
     int64_t total_bytes = 0;
+    int64_t files_hashed = 0;  // read and hashed (the others were known)
   };
 
   // NOT_FOUND when the cube has no workspace, or a path is missing (unless
@@ -57,6 +61,8 @@ class WorkspaceSnapshotter {
   WorkspaceBlobIndex* index_;
   BlobAccess* access_;
   const ChunkSplicer* splicer_;
+  // Thread-safe; filled by snapshots, which are logically const.
+  mutable SnapshotDigestCache digests_;
 };
 
 }  // namespace mlcube

@@ -35,15 +35,11 @@ namespace {
 
 constexpr int64_t kMaxPayload = 1 << 20;
 
-int64_t Nanos(const struct timespec& ts) {
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 ScanCache::Record RecordOf(const struct stat& st, absl::string_view hash) {
   ScanCache::Record r;
   r.size = st.st_size;
-  r.mtime_ns = Nanos(st.st_mtim);
-  r.ctime_ns = Nanos(st.st_ctim);
+  r.mtime_ns = TimespecNs(st.st_mtim);
+  r.ctime_ns = TimespecNs(st.st_ctim);
   r.inode = st.st_ino;
   RawFromHex(hash, &r.sha256);
   r.synced = true;
@@ -206,9 +202,9 @@ absl::Status PullOperation::PlanSymlink(const v1::ManifestEntry& e,
 absl::StatusOr<std::string> PullOperation::LocalHash(int dir_fd, const std::string& name,
                                                      const std::string& path, const struct stat& st,
                                                      const std::string& key, bool* synced) {
-  const ScanCache::Record* rec =
-      key.empty() ? nullptr
-                  : cache_->Find(key, st.st_size, Nanos(st.st_mtim), Nanos(st.st_ctim), st.st_ino);
+  const ScanCache::Record* rec = key.empty() ? nullptr
+                                             : cache_->Find(key, st.st_size, TimespecNs(st.st_mtim),
+                                                            TimespecNs(st.st_ctim), st.st_ino);
   *synced = rec != nullptr && rec->synced;
   if (rec != nullptr) return HexOfRaw(rec->sha256);
   absl::StatusOr<UniqueFd> fd = OpenRegularAt(dir_fd, name, absl::StrCat("'", path, "'"));

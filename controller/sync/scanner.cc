@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/content_chunker.h"
 #include "common/digest.h"
+#include "common/file_util.h"
 #include "common/safe_path.h"
 #include "common/unique_fd.h"
 
@@ -32,10 +33,6 @@ using ::mlcube_remote::v1::ENTRY_TYPE_DIRECTORY;
 using ::mlcube_remote::v1::ENTRY_TYPE_FILE;
 using ::mlcube_remote::v1::ENTRY_TYPE_SYMLINK;
 using ::mlcube_remote::v1::ManifestEntry;
-
-int64_t Nanos(const struct timespec& ts) {
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 void SetChunkList(const ScanCache::Record& record, ManifestEntry* entry) {
   if (record.chunks.empty()) return;
@@ -98,8 +95,8 @@ Hashed HashOne(const std::string& root, const std::string& rel, ContentChunker::
     return out;
   }
   out.record.size = st.st_size;
-  out.record.mtime_ns = Nanos(st.st_mtim);
-  out.record.ctime_ns = Nanos(st.st_ctim);
+  out.record.mtime_ns = TimespecNs(st.st_mtim);
+  out.record.ctime_ns = TimespecNs(st.st_ctim);
   out.record.inode = st.st_ino;
   out.mode = st.st_mode & 07777;
   if (Scanner::LooksLikeImage(fd.get())) {
@@ -207,8 +204,8 @@ class Walk {
         queue_->Push(std::move(rel));
       } else if (S_ISREG(st.st_mode)) {
         if (options_.rules.IsIgnored(rel, false)) continue;
-        const ScanCache::Record* hit =
-            cache_->Find(rel, st.st_size, Nanos(st.st_mtim), Nanos(st.st_ctim), st.st_ino);
+        const ScanCache::Record* hit = cache_->Find(rel, st.st_size, TimespecNs(st.st_mtim),
+                                                    TimespecNs(st.st_ctim), st.st_ino);
         // A big file cached without its chunks (a pull wrote it) is read
         // again to list them.
         if (hit != nullptr && st.st_size >= ContentChunker::kChunkedFileMin &&
@@ -224,7 +221,7 @@ class Walk {
           ManifestEntry* entry = manifest_->add_entries();
           entry->set_type(ENTRY_TYPE_FILE);
           entry->set_mode(st.st_mode & 07777);
-          entry->set_mtime_ns(Nanos(st.st_mtim));
+          entry->set_mtime_ns(TimespecNs(st.st_mtim));
           *entry->mutable_digest() = MakeDigest(HexOfRaw(hit->sha256), st.st_size);
           SetChunkList(*hit, entry);
           entry->set_path(std::move(rel));
