@@ -133,22 +133,25 @@ absl::StatusOr<v1Digest> SnapshotWalker::KnownOrHashed(int fd, const struct stat
     }
     known = std::move(*hashed);
   }
-  if (splitter_ != nullptr && known->chunk_list.has_value()) {
+  if (list_chunks_ && known->chunk_list.has_value()) {
     *entry->mutable_chunk_list() = *known->chunk_list;
   }
   return known->whole;
 }
 
 bool SnapshotWalker::Usable(const SnapshotDigestCache::Digests& known, int64_t size) const {
-  if (splitter_ == nullptr) return true;  // the whole digest is all it needs
-  if (size < ContentChunker::kChunkedFileMin) return !known.chunk_list.has_value();
+  // Elsewhere the whole digest is all it needs.
+  if (!list_chunks_ || size < ContentChunker::kChunkedFileMin) return true;
   return known.chunk_list.has_value() &&
          splitter_->StillSplit(owner_, ChunkSplicer::Split{known.whole, *known.chunk_list});
 }
 
 absl::StatusOr<SnapshotDigestCache::Digests> SnapshotWalker::HashFile(int fd, int64_t size) const {
   SnapshotDigestCache::Digests out;
-  if (splitter_ == nullptr || size < ContentChunker::kChunkedFileMin) {
+  // Without a cache to keep it, a list nobody asked for is not worth making.
+  const bool worth_splitting = splitter_ != nullptr && size >= ContentChunker::kChunkedFileMin &&
+                               (list_chunks_ || cache_ != nullptr);
+  if (!worth_splitting) {
     absl::StatusOr<v1Digest> digest = DigestOfFd(fd);
     if (!digest.ok()) return digest.status();
     out.whole = *digest;

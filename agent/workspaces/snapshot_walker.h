@@ -30,15 +30,20 @@ namespace mlcube {
 class SnapshotWalker {
  public:
   // `root` is the workspace's path (for the index). With `splitter`, big
-  // files also get a chunk list stored for `owner`. `cache` may be null.
+  // files read for their digest are also split (their chunk list stored
+  // for `owner`, remembered with the digest in `cache`, so a later pull that
+  // asks for chunk lists need not read them again); entries carry their
+  // chunk lists when `list_chunks`. `splitter` and `cache` may be null.
   // None owned.
   SnapshotWalker(WorkspaceBlobIndex* index, const std::string& root,
                  std::map<std::string, ::mlcube_remote::v1::ManifestEntry>* out,
-                 const ChunkSplicer* splitter, std::string owner, SnapshotDigestCache* cache)
+                 const ChunkSplicer* splitter, bool list_chunks, std::string owner,
+                 SnapshotDigestCache* cache)
       : index_(index),
         root_(root),
         out_(out),
         splitter_(splitter),
+        list_chunks_(list_chunks && splitter != nullptr),
         owner_(std::move(owner)),
         cache_(cache) {}
 
@@ -61,8 +66,8 @@ class SnapshotWalker {
   absl::StatusOr<v1Digest> KnownOrHashed(int fd, const struct stat& before, const std::string& path,
                                          int64_t clock_before_ns,
                                          ::mlcube_remote::v1::ManifestEntry* entry);
-  // Whether cached digests give what this walk needs: a chunk list exactly
-  // for the big files it splits, still stored and located.
+  // Whether cached digests give what this walk needs: for a big file whose
+  // entry lists its chunks, a chunk list still stored and located.
   bool Usable(const SnapshotDigestCache::Digests& known, int64_t size) const;
   absl::StatusOr<SnapshotDigestCache::Digests> HashFile(int fd, int64_t size) const;
 
@@ -70,6 +75,7 @@ class SnapshotWalker {
   std::string root_;
   std::map<std::string, ::mlcube_remote::v1::ManifestEntry>* out_;
   const ChunkSplicer* splitter_;
+  bool list_chunks_;
   std::string owner_;
   SnapshotDigestCache* cache_;
   int64_t bytes_ = 0;

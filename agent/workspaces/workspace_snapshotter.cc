@@ -45,8 +45,8 @@ absl::StatusOr<WorkspaceSnapshotter::Result> WorkspaceSnapshotter::Take(
         absl::StrCat("cube '", request.cube_id, "' has no workspace on this agent"));
   }
   std::map<std::string, v1::ManifestEntry> entries;
-  SnapshotWalker walker(index_, workspace, &entries, request.chunk_big_files ? splicer_ : nullptr,
-                        owner, &digests_);
+  SnapshotWalker walker(index_, workspace, &entries, splicer_, request.chunk_big_files, owner,
+                        &digests_);
   std::vector<std::string> paths = request.paths;
   if (paths.empty()) paths.push_back("");
   for (const std::string& path : paths) {

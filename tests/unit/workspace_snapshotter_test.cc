@@ -150,20 +150,26 @@ TEST_F(WorkspaceSnapshotterTest, RewrittenFileWithItsOldSizeAndMtimeIsHashedAgai
   EXPECT_TRUE(SameDigest(manifest.entries(1).digest(), DigestOf("bravo")));
 }
 
-// A big file first snapshotted whole gets split (and its list stored) once a
-// pull asks for chunks; after that it is known with its list.
-TEST_F(WorkspaceSnapshotterTest, ABigFileKnownWithoutItsChunkListIsSplitWhenAskedFor) {
+// A big file is split the first time it is read, whether or not that pull
+// asked for chunk lists: a later pull holding an older version gets its list
+// without the file being read again; a pull that does not ask gets none.
+TEST_F(WorkspaceSnapshotterTest, ABigFileIsReadOnceWhetherOrNotPullsAskForItsChunks) {
   const std::string path = workspace_ + "/big.bin";
   WriteFile(path, std::string(static_cast<size_t>(ContentChunker::kChunkedFileMin), 'x'));
   WaitForClockPast(path);
-  EXPECT_EQ(Take(/*chunk_big_files=*/false).files_hashed, 1);
-  EXPECT_EQ(Take(/*chunk_big_files=*/false).files_hashed, 0);
+  const WorkspaceSnapshotter::Result whole = Take(/*chunk_big_files=*/false);
+  EXPECT_EQ(whole.files_hashed, 1);
   const WorkspaceSnapshotter::Result split = Take(/*chunk_big_files=*/true);
-  EXPECT_EQ(split.files_hashed, 1);
-  const v1::Manifest manifest = ManifestOf(split);
-  ASSERT_EQ(manifest.entries_size(), 1);
-  EXPECT_TRUE(manifest.entries(0).has_chunk_list());
-  EXPECT_EQ(Take(/*chunk_big_files=*/true).files_hashed, 0);
+  EXPECT_EQ(split.files_hashed, 0);
+  const WorkspaceSnapshotter::Result again = Take(/*chunk_big_files=*/false);
+  EXPECT_EQ(again.files_hashed, 0);
+  EXPECT_TRUE(SameDigest(again.manifest, whole.manifest));
+
+  const v1::Manifest listed = ManifestOf(split);
+  ASSERT_EQ(listed.entries_size(), 1);
+  EXPECT_TRUE(listed.entries(0).has_chunk_list());
+  EXPECT_TRUE(store_.Has(listed.entries(0).chunk_list()));
+  EXPECT_FALSE(ManifestOf(whole).entries(0).has_chunk_list());
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 #   mlcube-remote sync (local agent on a unix socket) vs `rsync -a` over ssh
 #   (sshd on 127.0.0.1, throwaway keys) vs local `cp -a`.
 # Scenarios: initial push, no-op re-sync, one 64 MiB file appended, one small
-# file touched, the same data in a second cube, pulling 100 MiB of outputs.
+# file touched, the same data in a second cube, pulling 100 MiB of outputs, pulling them again
+# after one more output was written.
 #
 #   tools/bench/sync.sh [BUILD_DIR]       (default: ./build)
 # Needs: openssh-server, rsync (apt-get install openssh-server rsync).
@@ -86,12 +87,19 @@ cp -a "$CUBE_DIR/workspace/out/." "$B/rsync-dest/workspace/out/"
 T[ours,pull]=$(timeit "${PULL[@]}" --mlcube="$B/cube" --path=out); S[ours,pull]=$(sent)
 T[rsync,pull]=$(timeit rsync -a -e "$SSH" "$RHOST:$B/rsync-dest/workspace/out/" "$B/rsync-pull/")
 T[cp,pull]=$(timeit cp -a "$CUBE_DIR/workspace/out" "$B/cp-pull")
+# 7. pulling the outputs again after one more (1 MiB) was written on the agent
+head -c 1M /dev/urandom > "$CUBE_DIR/workspace/out/part-new.bin"
+cp -a "$CUBE_DIR/workspace/out/part-new.bin" "$B/rsync-dest/workspace/out/"
+T[ours,repull]=$(timeit "${PULL[@]}" --mlcube="$B/cube" --path=out); S[ours,repull]=$(sent)
+T[rsync,repull]=$(timeit rsync -a -e "$SSH" "$RHOST:$B/rsync-dest/workspace/out/" "$B/rsync-pull/")
+T[cp,repull]=$(timeit cp -a "$CUBE_DIR/workspace/out/part-new.bin" "$B/cp-pull/")
 
 ratio() { if [ "$2" = "-" ]; then echo "-"; else echo "$1 / $2" | bc -l | xargs printf '%.2fx'; fi; }
 printf '\n| scenario | mlcube-remote sync | sent | rsync -a over ssh | cp -a | ours/cp | rsync/ours |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|\n'
 for k in initial:"initial push (632 MiB)" noop:"no-op re-sync" append:"one 64 MiB file appended (+1 MiB)" \
-         touch:"one small file touched" second:"same data, second cube" pull:"pull 100 MiB of outputs"; do
+         touch:"one small file touched" second:"same data, second cube" pull:"pull 100 MiB of outputs" \
+         repull:"pull again, one new 1 MiB output"; do
   key=${k%%:*}; label=${k#*:}
   printf '| %s | %s s | %s | %s s | %s | %s | %s |\n' "$label" "${T[ours,$key]}" "$(human "${S[ours,$key]:-0}")" \
     "${T[rsync,$key]}" "$( [ "${T[cp,$key]}" = - ] && echo - || echo "${T[cp,$key]} s")" \
