@@ -33,8 +33,8 @@ namespace mlcube {
 
 class SnapshotDigestCache {
  public:
-  // About 40 MiB of memory at most.
-  static constexpr size_t kMaxFiles = 200000;
+  // About 0.4 KiB a file (path, key, digests): 40 MiB at most.
+  static constexpr size_t kMaxFiles = 100000;
 
   // What identifies one version of a file.
   struct FileKey {

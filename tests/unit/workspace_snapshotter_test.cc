@@ -63,6 +63,20 @@ TEST(SnapshotDigestCacheTest, RemembersOnlyFilesThatCannotChangeUnseen) {
   EXPECT_EQ(cache.size(), 0u);
 }
 
+// Memory stays bounded: past kMaxFiles files the cache starts over.
+TEST(SnapshotDigestCacheTest, StartsOverPastItsBound) {
+  SnapshotDigestCache cache;
+  for (size_t i = 0; i < SnapshotDigestCache::kMaxFiles; ++i) {
+    cache.Put("/w/f" + std::to_string(i), Key(1000), Key(1000), 2000, DigestsOf("x"));
+  }
+  EXPECT_EQ(cache.size(), SnapshotDigestCache::kMaxFiles);
+  cache.Put("/w/f0", Key(1000), Key(1000), 2000, DigestsOf("y"));  // a file it has
+  EXPECT_EQ(cache.size(), SnapshotDigestCache::kMaxFiles);
+  cache.Put("/w/new", Key(1000), Key(1000), 2000, DigestsOf("z"));
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_TRUE(cache.Find("/w/new", Key(1000)).has_value());
+}
+
 class WorkspaceSnapshotterTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(MakeDirs(workspace_).ok()); }
