@@ -133,7 +133,7 @@ absl::StatusOr<v1::Manifest> PullOperation::ParseManifest(const std::string& byt
 bool PullOperation::MayHaveLocalBasis() const {
   // Chunk lists only pay where an older local version may be rebuilt from:
   // a pull into paths that are not here at all asks for whole files, and
-  // the agent skips chunking its big outputs.
+  // the agent lists no chunks.
   if (options_.paths.empty() && options_.outputs.empty()) return true;
   struct stat st;
   for (const std::vector<std::string>* list : {&options_.paths, &options_.outputs}) {
