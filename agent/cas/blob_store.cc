@@ -213,9 +213,7 @@ absl::StatusOr<BlobStore::GcResult> BlobStore::CollectGarbage(
       result.bytes_before += st.st_size;
       if (referenced.contains(f->d_name)) continue;
       if (now - st.st_mtim.tv_sec < min_age_seconds) continue;
-      candidates.push_back(
-          {static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, st.st_size,
-           absl::StrCat(sub, "/", f->d_name)});
+      candidates.push_back({TimespecNs(st.st_mtim), st.st_size, absl::StrCat(sub, "/", f->d_name)});
     }
     closedir(dir);
   }

@@ -25,8 +25,7 @@ constexpr size_t kMaxLocationsPerBlob = 4;
 bool LooksLive(const std::string& path, int64_t size, int64_t mtime_ns) {
   struct stat st;
   if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
-  return st.st_size == size &&
-         static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec == mtime_ns;
+  return st.st_size == size && TimespecNs(st.st_mtim) == mtime_ns;
 }
 
 bool CarriesSeal(const struct stat& st, const WorkspaceBlobIndex::Seal& seal) {

@@ -458,8 +458,7 @@ absl::Status MaterializeRun::PlanFile(const ManifestEntry& entry, int index, int
   if (existing != nullptr && S_ISREG(existing->st_mode) && existing->st_size == size &&
       old != nullptr && old->type() == ENTRY_TYPE_FILE &&
       SameDigest(old->digest(), entry.digest()) &&
-      static_cast<int64_t>(existing->st_mtim.tv_sec) * 1000000000 + existing->st_mtim.tv_nsec ==
-          entry.mtime_ns()) {
+      TimespecNs(existing->st_mtim) == entry.mtime_ns()) {
     const mode_t mode = ModeKeepingTaskGrant(entry, existing->st_mode);
     if (!dry_run_ && (existing->st_mode & 07777) != mode) {
       fchmodat(dfd, name.c_str(), mode, 0);
