@@ -48,6 +48,27 @@ bool LoadChunks(absl::string_view* in, std::vector<ScanCache::ChunkRef>* chunks)
   return true;
 }
 
+// One record: its key is a view into `in`'s buffer.
+template <typename Map>
+bool LoadRecord(absl::string_view* in, Map* records) {
+  uint32_t len = 0;
+  if (!Take(in, &len) || in->size() < len) return false;
+  const absl::string_view path = in->substr(0, len);
+  in->remove_prefix(len);
+  typename Map::mapped_type slot;
+  uint8_t flags = 0;
+  if (!Take(in, &slot.record.size) || !Take(in, &slot.record.mtime_ns) ||
+      !Take(in, &slot.record.ctime_ns) || !Take(in, &slot.record.inode) ||
+      !Take(in, &slot.record.sha256) || !Take(in, &flags)) {
+    return false;
+  }
+  slot.record.synced = flags & 1;
+  slot.record.image = flags & 2;
+  if (!LoadChunks(in, &slot.record.chunks)) return false;
+  (*records)[path] = std::move(slot);
+  return true;
+}
+
 }  // namespace
 
 std::string ControllerCacheDir() {
@@ -74,42 +95,30 @@ ScanCache ScanCache::Load(const std::string& file) {
   if (!fd) return cache;
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return cache;
-  std::string data(static_cast<size_t>(st.st_size), '\0');
+  const size_t file_size = static_cast<size_t>(st.st_size);
+  std::unique_ptr<char[]> data(new char[file_size]);
   size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = read(fd.get(), data.data() + done, data.size() - done);
+  while (done < file_size) {
+    ssize_t n = read(fd.get(), data.get() + done, file_size - done);
     if (n <= 0) return cache;
     done += static_cast<size_t>(n);
   }
-  absl::string_view in(data);
+  absl::string_view in(data.get(), file_size);
   if (in.size() < sizeof(kMagic) || memcmp(in.data(), kMagic, sizeof(kMagic)) != 0) return cache;
   in.remove_prefix(sizeof(kMagic));
   uint64_t count = 0;
-  if (!Take(&in, &count)) return cache;
+  // Each record takes at least 4 + 32 + 4 * 8 + 1 + 4 bytes: a corrupt count
+  // is refused before anything is reserved for it.
+  if (!Take(&in, &count) || count > in.size() / 73) return cache;
   cache.records_.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
-    uint32_t len = 0;
-    Slot slot;
-    uint8_t flags = 0;
-    if (!Take(&in, &len) || in.size() < len) return ScanCache{};
-    std::string path(in.data(), len);
-    in.remove_prefix(len);
-    if (!Take(&in, &slot.record.size) || !Take(&in, &slot.record.mtime_ns) ||
-        !Take(&in, &slot.record.ctime_ns) || !Take(&in, &slot.record.inode) ||
-        !Take(&in, &slot.record.sha256) || !Take(&in, &flags)) {
+    if (!LoadRecord(&in, &cache.records_)) {
       ScanCache empty;
       empty.file_ = file;
       return empty;
     }
-    slot.record.synced = flags & 1;
-    slot.record.image = flags & 2;
-    if (!LoadChunks(&in, &slot.record.chunks)) {
-      ScanCache empty;
-      empty.file_ = file;
-      return empty;
-    }
-    cache.records_.emplace(std::move(path), std::move(slot));
   }
+  cache.loaded_ = std::move(data);
   return cache;
 }
 
@@ -124,13 +133,31 @@ const ScanCache::Record* ScanCache::Find(absl::string_view path, int64_t size, i
   return &r;
 }
 
+const ScanCache::Record* ScanCache::FindForScan(absl::string_view path, int64_t size,
+                                                int64_t mtime_ns, int64_t ctime_ns,
+                                                uint64_t inode) {
+  auto it = records_.find(path);
+  if (it == records_.end()) return nullptr;
+  it->second.seen = true;
+  const Record& r = it->second.record;
+  if (r.size != size || r.mtime_ns != mtime_ns || r.ctime_ns != ctime_ns || r.inode != inode) {
+    return nullptr;
+  }
+  return &r;
+}
+
 const ScanCache::Record* ScanCache::FindAny(absl::string_view path) const {
   auto it = records_.find(path);
   return it == records_.end() ? nullptr : &it->second.record;
 }
 
 void ScanCache::Put(std::string path, const Record& record) {
-  Slot& slot = records_[std::move(path)];
+  auto it = records_.find(path);
+  if (it == records_.end()) {
+    put_keys_.push_back(std::move(path));
+    it = records_.try_emplace(put_keys_.back()).first;
+  }
+  Slot& slot = it->second;
   slot.record = record;
   slot.seen = true;
   dirty_ = true;
@@ -138,11 +165,6 @@ void ScanCache::Put(std::string path, const Record& record) {
 
 void ScanCache::BeginScan() {
   for (auto& [path, slot] : records_) slot.seen = false;
-}
-
-void ScanCache::MarkSeen(absl::string_view path) {
-  auto it = records_.find(path);
-  if (it != records_.end()) it->second.seen = true;
 }
 
 void ScanCache::DropUnseen() {
@@ -172,7 +194,7 @@ absl::Status ScanCache::Save() {
   Append<uint64_t>(&out, records_.size());
   for (const auto& [path, slot] : records_) {
     Append<uint32_t>(&out, static_cast<uint32_t>(path.size()));
-    out.append(path);
+    out.append(path.data(), path.size());
     Append(&out, slot.record.size);
     Append(&out, slot.record.mtime_ns);
     Append(&out, slot.record.ctime_ns);

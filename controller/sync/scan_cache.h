@@ -17,6 +17,8 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,11 @@ class ScanCache {
   };
 
   ScanCache() = default;
+  // Keys point into the loaded file and into stored paths: moved, never copied.
+  ScanCache(ScanCache&&) = default;
+  ScanCache& operator=(ScanCache&&) = default;
+  ScanCache(const ScanCache&) = delete;
+  ScanCache& operator=(const ScanCache&) = delete;
 
   // Loads `file`; any problem yields an empty cache bound to `file`.
   static ScanCache Load(const std::string& file);
@@ -61,6 +68,11 @@ class ScanCache {
   // The record for `path` when its stat key still matches, else null.
   const Record* Find(absl::string_view path, int64_t size, int64_t mtime_ns, int64_t ctime_ns,
                      uint64_t inode) const;
+  // Find() for a scan: the record, whether or not it matches, counts as seen
+  // (one lookup per file instead of two). Safe from several threads at once
+  // for different paths, as long as nothing is Put meanwhile.
+  const Record* FindForScan(absl::string_view path, int64_t size, int64_t mtime_ns,
+                            int64_t ctime_ns, uint64_t inode);
   // The record regardless of stat (for pulls), or null.
   const Record* FindAny(absl::string_view path) const;
 
@@ -68,7 +80,6 @@ class ScanCache {
   // Drops records of paths not in `keep`-style scans: everything not touched
   // since the last BeginScan.
   void BeginScan();
-  void MarkSeen(absl::string_view path);
   void DropUnseen();
   void MarkAllSynced();
 
@@ -84,7 +95,11 @@ class ScanCache {
     bool seen = false;
   };
   std::string file_;
-  absl::flat_hash_map<std::string, Slot> records_;
+  // The loaded file's bytes hold the keys of its records; keys Put later are
+  // kept in put_keys_ (a deque never moves its strings).
+  std::unique_ptr<char[]> loaded_;
+  std::deque<std::string> put_keys_;
+  absl::flat_hash_map<absl::string_view, Slot> records_;
   bool dirty_ = false;
 };
 

@@ -204,8 +204,8 @@ class Walk {
         queue_->Push(std::move(rel));
       } else if (S_ISREG(st.st_mode)) {
         if (options_.rules.IsIgnored(rel, false)) continue;
-        const ScanCache::Record* hit = cache_->Find(rel, st.st_size, TimespecNs(st.st_mtim),
-                                                    TimespecNs(st.st_ctim), st.st_ino);
+        const ScanCache::Record* hit = cache_->FindForScan(rel, st.st_size, TimespecNs(st.st_mtim),
+                                                           TimespecNs(st.st_ctim), st.st_ino);
         // A big file cached without its chunks (a pull wrote it) is read
         // again to list them.
         if (hit != nullptr && st.st_size >= ContentChunker::kChunkedFileMin &&
@@ -213,7 +213,6 @@ class Walk {
           hit = nullptr;
         }
         if (hit != nullptr) {
-          cache_->MarkSeen(rel);
           if (hit->image) {
             result_->skipped_images.push_back(rel);
             continue;

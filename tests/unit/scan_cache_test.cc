@@ -78,13 +78,52 @@ TEST(ScanCacheTest, CorruptFileIsEmptyCache) {
 
 TEST(ScanCacheTest, DropUnseen) {
   ScanCache cache;
-  cache.Put("a", {});
-  cache.Put("b", {});
+  ScanCache::Record r;
+  r.size = 5;
+  cache.Put("a", r);
+  cache.Put("b", r);
+  cache.Put("c", r);
   cache.BeginScan();
-  cache.MarkSeen("a");
+  EXPECT_NE(cache.FindForScan("a", 5, 0, 0, 0), nullptr);
+  // A file found changed is still there: its record stays until it is hashed again.
+  EXPECT_EQ(cache.FindForScan("b", 6, 0, 0, 0), nullptr);
   cache.DropUnseen();
   EXPECT_NE(cache.FindAny("a"), nullptr);
-  EXPECT_EQ(cache.FindAny("b"), nullptr);
+  EXPECT_NE(cache.FindAny("b"), nullptr);
+  EXPECT_EQ(cache.FindAny("c"), nullptr);
+}
+
+TEST(ScanCacheTest, KeysOutliveMovesAndRehashing) {
+  sync_testing::TempDir dir;
+  const std::string file = dir / "scan.bin";
+  {
+    ScanCache cache = ScanCache::Load(file);
+    for (int i = 0; i < 100; ++i) cache.Put("saved/file-number-" + std::to_string(i), {});
+    ASSERT_TRUE(cache.Save().ok());
+  }
+  ScanCache loaded = ScanCache::Load(file);
+  // Keys from the file and keys put afterwards, across the table growing and a move.
+  for (int i = 0; i < 1000; ++i) loaded.Put("later/a-long-path-name-" + std::to_string(i), {});
+  ScanCache moved = std::move(loaded);
+  EXPECT_EQ(moved.size(), 1100u);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_NE(moved.FindAny("saved/file-number-" + std::to_string(i)), nullptr) << i;
+  }
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_NE(moved.FindAny("later/a-long-path-name-" + std::to_string(i)), nullptr) << i;
+  }
+  ASSERT_TRUE(moved.Save().ok());
+  EXPECT_EQ(ScanCache::Load(file).size(), 1100u);
+}
+
+TEST(ScanCacheTest, ImpossibleRecordCountIsEmptyCache) {
+  sync_testing::TempDir dir;
+  std::string data("MLCSCN02", 8);
+  const uint64_t count = uint64_t{1} << 60;
+  data.append(reinterpret_cast<const char*>(&count), sizeof(count));
+  data.append(100, 'x');
+  sync_testing::WriteFile(dir / "scan.bin", data);
+  EXPECT_EQ(ScanCache::Load(dir / "scan.bin").size(), 0u);
 }
 
 }  // namespace
