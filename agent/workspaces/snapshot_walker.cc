@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <limits>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -41,6 +44,16 @@ int64_t Depth(const std::string& rel) {
 
 absl::Status SnapshotWalker::AddPath(int parent_fd, const std::string& name,
                                      const std::string& rel) {
+  absl::Status walked = WalkPath(parent_fd, name, rel);
+  if (!walked.ok()) {
+    pending_.clear();
+    return walked;
+  }
+  return HashPending();
+}
+
+absl::Status SnapshotWalker::WalkPath(int parent_fd, const std::string& name,
+                                      const std::string& rel) {
   struct stat st;
   if (fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return absl::NotFoundError(
@@ -71,24 +84,7 @@ absl::Status SnapshotWalker::AddEntry(int parent_fd, const std::string& name,
   v1::ManifestEntry entry;
   entry.set_path(rel);
   if (S_ISREG(st.st_mode)) {
-    // Read before the file's stat: a change in this clock tick or later
-    // keeps the file out of the cache.
-    const int64_t clock_before_ns = WorkspaceBlobIndex::CoarseClockNs();
-    UniqueFd fd(openat(parent_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) return Unreadable(rel);
-    // Hashed in place, not copied: reads are served from the file while
-    // it keeps this size and mtime (and the client verifies the digest).
-    struct stat before;
-    if (fstat(fd.get(), &before) != 0) return absl::InternalError("fstat");
-    const std::string path = absl::StrCat(root_, "/", rel);
-    absl::StatusOr<v1Digest> digest =
-        KnownOrHashed(fd.get(), before, path, clock_before_ns, &entry);
-    if (!digest.ok()) return digest.status();
-    entry.set_type(v1::ENTRY_TYPE_FILE);
-    *entry.mutable_digest() = *digest;
-    entry.set_mode(ManifestValidator::SafeMode(TreeAcl::ReportedMode(before.st_mode)));
-    entry.set_mtime_ns(TimespecNs(before.st_mtim));
-    index_->Add(*digest, path, entry.mtime_ns());
+    if (absl::Status s = AddFile(parent_fd, name, rel, &entry); !s.ok()) return s;
   } else if (S_ISLNK(st.st_mode)) {
     std::string target(4096, '\0');
     ssize_t n = readlinkat(parent_fd, name.c_str(), target.data(), target.size());
@@ -113,30 +109,94 @@ absl::Status SnapshotWalker::AddEntry(int parent_fd, const std::string& name,
         " bytes of manifest (at '", PrintableExcerpt(rel), "'); snapshot fewer paths"));
   }
   (*out_)[rel] = std::move(entry);
+  if (pending_.size() >= kMaxOpenFiles) return HashPending();
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1Digest> SnapshotWalker::KnownOrHashed(int fd, const struct stat& before,
-                                                       const std::string& path,
-                                                       int64_t clock_before_ns,
-                                                       v1::ManifestEntry* entry) {
-  const SnapshotDigestCache::FileKey key = SnapshotDigestCache::KeyOf(before);
+absl::Status SnapshotWalker::AddFile(int parent_fd, const std::string& name, const std::string& rel,
+                                     v1::ManifestEntry* entry) {
+  // Read before the file's stat: a change in this clock tick or later keeps
+  // the file out of the cache.
+  const int64_t clock_before_ns = WorkspaceBlobIndex::CoarseClockNs();
+  UniqueFd fd(openat(parent_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return Unreadable(rel);
+  // Hashed in place, not copied: reads are served from the file while it
+  // keeps this size and mtime (and the client verifies the digest).
+  struct stat before;
+  if (fstat(fd.get(), &before) != 0) return absl::InternalError("fstat");
+  entry->set_type(v1::ENTRY_TYPE_FILE);
+  entry->set_mode(ManifestValidator::SafeMode(TreeAcl::ReportedMode(before.st_mode)));
+  entry->set_mtime_ns(TimespecNs(before.st_mtim));
+  std::string path = absl::StrCat(root_, "/", rel);
   std::optional<SnapshotDigestCache::Digests> known;
-  if (cache_ != nullptr) known = cache_->Find(path, key);
-  if (!known.has_value() || !Usable(*known, before.st_size)) {
-    ++files_hashed_;
-    absl::StatusOr<SnapshotDigestCache::Digests> hashed = HashFile(fd, before.st_size);
-    if (!hashed.ok()) return hashed.status();
-    struct stat after;
-    if (cache_ != nullptr && fstat(fd, &after) == 0) {
-      cache_->Put(path, key, SnapshotDigestCache::KeyOf(after), clock_before_ns, *hashed);
+  if (cache_ != nullptr) known = cache_->Find(path, SnapshotDigestCache::KeyOf(before));
+  if (known.has_value() && Usable(*known, before.st_size)) {
+    SetDigests(*known, entry);
+    index_->Add(known->whole, path, entry->mtime_ns());
+    return absl::OkStatus();
+  }
+  // Until it is hashed, digests no shorter than the real ones count against
+  // the manifest's bound.
+  constexpr int64_t kLongest = std::numeric_limits<int64_t>::max();
+  SnapshotDigestCache::Digests placeholder;
+  placeholder.whole = MakeDigest(std::string(64, '0'), kLongest);
+  if (list_chunks_ && before.st_size >= ContentChunker::kChunkedFileMin) {
+    placeholder.chunk_list = MakeDigest(std::string(64, '0'), kLongest);
+  }
+  SetDigests(placeholder, entry);
+  pending_.push_back(PendingFile{std::move(fd), before, std::move(path), rel, clock_before_ns});
+  return absl::OkStatus();
+}
+
+absl::Status SnapshotWalker::HashPending() {
+  std::vector<PendingFile> files = std::move(pending_);
+  pending_.clear();
+  if (files.empty()) return absl::OkStatus();
+  // Biggest first, so that the two threads finish together.
+  std::sort(files.begin(), files.end(), [](const PendingFile& a, const PendingFile& b) {
+    return a.before.st_size > b.before.st_size;
+  });
+  std::vector<absl::StatusOr<SnapshotDigestCache::Digests>> results(
+      files.size(), absl::InternalError("not hashed"));
+  std::atomic<size_t> next{0};
+  auto hash_some = [&] {
+    for (size_t i = next++; i < files.size(); i = next++) {
+      results[i] = HashFile(files[i].fd.get(), files[i].before.st_size);
     }
-    known = std::move(*hashed);
+  };
+  std::thread helper;
+  if (files.size() > 1) helper = std::thread(hash_some);
+  hash_some();
+  if (helper.joinable()) helper.join();
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (!results[i].ok()) return results[i].status();
+    ++files_hashed_;
+    struct stat after;
+    if (cache_ != nullptr && fstat(files[i].fd.get(), &after) == 0) {
+      cache_->Put(files[i].path, SnapshotDigestCache::KeyOf(files[i].before),
+                  SnapshotDigestCache::KeyOf(after), files[i].clock_before_ns, *results[i]);
+    }
+    Complete(files[i], *results[i]);
   }
-  if (list_chunks_ && known->chunk_list.has_value()) {
-    *entry->mutable_chunk_list() = *known->chunk_list;
+  return absl::OkStatus();
+}
+
+void SnapshotWalker::Complete(const PendingFile& file,
+                              const SnapshotDigestCache::Digests& digests) {
+  v1::ManifestEntry& entry = (*out_)[file.rel];
+  const int64_t estimated = static_cast<int64_t>(entry.ByteSizeLong());
+  entry.clear_chunk_list();
+  SetDigests(digests, &entry);
+  bytes_ += static_cast<int64_t>(entry.ByteSizeLong()) - estimated;
+  index_->Add(digests.whole, file.path, entry.mtime_ns());
+}
+
+void SnapshotWalker::SetDigests(const SnapshotDigestCache::Digests& digests,
+                                v1::ManifestEntry* entry) const {
+  *entry->mutable_digest() = digests.whole;
+  if (list_chunks_ && digests.chunk_list.has_value()) {
+    *entry->mutable_chunk_list() = *digests.chunk_list;
   }
-  return known->whole;
 }
 
 bool SnapshotWalker::Usable(const SnapshotDigestCache::Digests& known, int64_t size) const {

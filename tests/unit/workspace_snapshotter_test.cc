@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "agent/cas/chunk_locations.h"
 #include "agent/cas/chunk_splicer.h"
 #include "agent/workspaces/snapshot_digest_cache.h"
+#include "agent/workspaces/snapshot_walker.h"
 #include "common/content_chunker.h"
 #include "common/file_util.h"
 #include "tests/support/wait_until.h"
@@ -184,6 +186,41 @@ TEST_F(WorkspaceSnapshotterTest, ABigFileIsReadOnceWhetherOrNotPullsAskForItsChu
   EXPECT_TRUE(listed.entries(0).has_chunk_list());
   EXPECT_TRUE(store_.Has(listed.entries(0).chunk_list()));
   EXPECT_FALSE(ManifestOf(whole).entries(0).has_chunk_list());
+}
+
+// Files are hashed two at a time, in batches of at most kMaxOpenFiles: more
+// files than a batch, of sizes big and small, each get their own digest (and
+// a big one its chunk list), and every byte is read once.
+TEST_F(WorkspaceSnapshotterTest, ManyFilesHashedInBatchesGetTheirOwnDigests) {
+  const size_t count = SnapshotWalker::kMaxOpenFiles * 2 + 5;
+  std::map<std::string, std::string> contents;
+  for (size_t i = 0; i < count; ++i) {
+    std::string data = "file " + std::to_string(i);
+    if (i % 40 == 0) {
+      data.resize(static_cast<size_t>(ContentChunker::kChunkedFileMin) + i * 1000);
+      for (size_t j = 0; j < data.size(); ++j) data[j] = static_cast<char>((j * 7919 + i) >> 5);
+    }
+    const std::string rel = "out/" + std::to_string(i % 7) + "/f" + std::to_string(i);
+    WriteFile(workspace_ + "/" + rel, data);
+    contents[rel] = data;
+  }
+  const WorkspaceSnapshotter::Result result = Take(/*chunk_big_files=*/true);
+  EXPECT_EQ(result.file_count, static_cast<int64_t>(count));
+  EXPECT_EQ(result.files_hashed, static_cast<int64_t>(count));
+  size_t files = 0;
+  const v1::Manifest manifest = ManifestOf(result);
+  for (const v1::ManifestEntry& e : manifest.entries()) {
+    if (e.type() != v1::ENTRY_TYPE_FILE) continue;
+    ++files;
+    ASSERT_TRUE(contents.count(e.path())) << e.path();
+    const std::string& data = contents[e.path()];
+    EXPECT_TRUE(SameDigest(e.digest(), DigestOf(data))) << e.path();
+    EXPECT_EQ(e.has_chunk_list(), data.size() >= ContentChunker::kChunkedFileMin) << e.path();
+    if (e.has_chunk_list()) {
+      EXPECT_TRUE(store_.Has(e.chunk_list())) << e.path();
+    }
+  }
+  EXPECT_EQ(files, count);
 }
 
 }  // namespace
