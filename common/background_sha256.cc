@@ -21,9 +21,10 @@ BackgroundSha256::~BackgroundSha256() {
   Stop();
 }
 
-void BackgroundSha256::Add(std::string piece) {
+void BackgroundSha256::Queue(std::string bytes, bool chunk) {
+  Piece piece{std::move(bytes), chunk};
   if (!thread_.joinable()) {
-    sha_.Update(piece);
+    Hash(piece);
     return;
   }
   absl::MutexLock lock(&mu_);
@@ -32,13 +33,21 @@ void BackgroundSha256::Add(std::string piece) {
       +[](BackgroundSha256* self)
            ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->queued_bytes_ < self->max_queued_bytes_; },
       this));
-  queued_bytes_ += piece.size();
+  queued_bytes_ += piece.bytes.size();
   queue_.push_back(std::move(piece));
+}
+
+void BackgroundSha256::Hash(const Piece& piece) {
+  sha_.Update(piece.bytes);
+  if (!piece.chunk) return;
+  Sha256 own;
+  own.Update(piece.bytes);
+  chunk_digests_.push_back(own.FinishRaw());
 }
 
 void BackgroundSha256::Run() {
   for (;;) {
-    std::string piece;
+    Piece piece;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
@@ -49,9 +58,9 @@ void BackgroundSha256::Run() {
       piece = std::move(queue_.front());
       queue_.pop_front();
     }
-    sha_.Update(piece);
+    Hash(piece);
     absl::MutexLock lock(&mu_);
-    queued_bytes_ -= piece.size();
+    queued_bytes_ -= piece.bytes.size();
   }
 }
 

@@ -88,11 +88,7 @@ absl::StatusOr<ContentChunker::FileChunks> ContentChunker::ChunkFd(int fd, Whole
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return absl::InternalError(absl::StrCat("read: ", strerror(errno)));
         if (n == 0) eof = true;
-        if (whole_aside) {
-          whole_aside->Add(buffer.data() + end, static_cast<size_t>(n));
-        } else {
-          whole.Update(buffer.data() + end, static_cast<size_t>(n));
-        }
+        if (!whole_aside) whole.Update(buffer.data() + end, static_cast<size_t>(n));
         end += static_cast<size_t>(n);
       }
     }
@@ -101,13 +97,26 @@ absl::StatusOr<ContentChunker::FileChunks> ContentChunker::ChunkFd(int fd, Whole
     Chunk chunk;
     chunk.offset = file_offset + static_cast<int64_t>(begin);
     chunk.size = static_cast<int64_t>(len);
-    Sha256 sha;
-    sha.Update(buffer.data() + begin, len);
-    chunk.sha256 = sha.FinishRaw();
+    if (whole_aside) {
+      // Both hashes of the chunk on the other thread: this one reads and cuts.
+      whole_aside->AddChunk(buffer.data() + begin, len);
+    } else {
+      Sha256 sha;
+      sha.Update(buffer.data() + begin, len);
+      chunk.sha256 = sha.FinishRaw();
+    }
     out.chunks.push_back(chunk);
     begin += len;
   }
-  out.digest = whole_aside ? whole_aside->Finish() : whole.Finish();
+  if (!whole_aside) {
+    out.digest = whole.Finish();
+    return out;
+  }
+  out.digest = whole_aside->Finish();
+  const std::vector<std::array<uint8_t, 32>>& digests = whole_aside->ChunkDigests();
+  for (size_t i = 0; i < out.chunks.size() && i < digests.size(); ++i) {
+    out.chunks[i].sha256 = digests[i];
+  }
   return out;
 }
 

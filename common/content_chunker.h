@@ -43,9 +43,11 @@ class ContentChunker {
     std::vector<Chunk> chunks;
   };
 
-  // Where ChunkFd computes the whole file's digest: in the pass that cuts and
-  // hashes the chunks (one core), or on a thread of its own beside it (two
-  // cores: for a file hashed while the other core has nothing to do).
+  // Where ChunkFd hashes: in the pass that reads and cuts (one core), or on a
+  // thread of its own beside it, which then computes both the whole file's
+  // digest and each chunk's (two cores: for a file hashed while the other
+  // core has nothing to do; reading and cutting cost about what one SHA-256
+  // pass does, so the two threads stay busy alike).
   enum class WholeDigest { kSameThread, kOwnThread };
 
   // Reads `fd` once from offset 0 to its end (pread: the file position is

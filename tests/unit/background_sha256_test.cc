@@ -27,6 +27,20 @@ TEST(BackgroundSha256Test, PiecesAreHashedInTheOrderTheyWereAdded) {
   EXPECT_FALSE(SameDigest(got, DigestOf(b + a + c)));
 }
 
+TEST(BackgroundSha256Test, ChunksGetTheirOwnDigestsInOrderAndCountInTheWhole) {
+  const std::string a = Pattern(2 << 20, 'a');
+  const std::string b = Pattern(100, 'b');
+  const std::string c = Pattern(3 << 20, 'c');
+  BackgroundSha256 sha(1 << 20);
+  sha.AddChunk(a.data(), a.size());
+  sha.Add(b);  // not a chunk: only in the whole
+  sha.AddChunk(c.data(), c.size());
+  EXPECT_TRUE(SameDigest(sha.Finish(), DigestOf(a + b + c)));
+  ASSERT_EQ(sha.ChunkDigests().size(), 2u);
+  EXPECT_EQ(HexOfRaw(sha.ChunkDigests()[0]), DigestOf(a).hash());
+  EXPECT_EQ(HexOfRaw(sha.ChunkDigests()[1]), DigestOf(c).hash());
+}
+
 TEST(BackgroundSha256Test, NoPiecesIsTheDigestOfNothing) {
   BackgroundSha256 sha;
   EXPECT_TRUE(SameDigest(sha.Finish(), DigestOf("")));
