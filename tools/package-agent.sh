@@ -10,7 +10,7 @@
 #     bin/mlcube-agent.real   the agent (symbols stripped)
 #     bin/mlcube-agent-supervisor(.real)  the same pair for the task supervisor,
 #                             when it was built beside AGENT_BINARY
-#     lib/                    ld-linux-*.so.*, libc.so.6, libgrpc++..., as ldd lists them
+#     lib/                    ld-linux-*.so.*, libc.so.6, libssl.so.3..., as ldd lists them
 #     VERSION                 "mlcube-agent VERSION"
 #     SHA256SUMS              every file above
 #
