@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <system_error>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -165,7 +166,13 @@ absl::Status SnapshotWalker::HashPending() {
     }
   };
   std::thread helper;
-  if (files.size() > 1) helper = std::thread(hash_some);
+  if (files.size() > 1) {
+    try {
+      helper = std::thread(hash_some);
+    } catch (const std::system_error&) {
+      // Out of threads (a busy agent, a low process limit): this one hashes all.
+    }
+  }
   hash_some();
   if (helper.joinable()) helper.join();
   for (size_t i = 0; i < files.size(); ++i) {
