@@ -97,6 +97,15 @@ int64_t TimespecNs(const struct timespec& t) {
   return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
 }
 
+std::array<struct timespec, 2> MtimeOnlyTimes(int64_t mtime_ns) {
+  std::array<struct timespec, 2> times{};
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1].tv_sec = mtime_ns / 1000000000;
+  times[1].tv_nsec = mtime_ns % 1000000000;
+  return times;
+}
+
 bool IsDirectory(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <ctime>
 #include <string>
@@ -67,6 +68,10 @@ int64_t NowUnixMs();
 
 // A file time (st_mtim, st_ctim) in nanoseconds since the Unix epoch.
 int64_t TimespecNs(const struct timespec& t);
+
+// The times for futimens/utimensat that keep the access time and set the
+// modification time to `mtime_ns` (nanoseconds since the Unix epoch).
+std::array<struct timespec, 2> MtimeOnlyTimes(int64_t mtime_ns);
 
 }  // namespace mlcube
 

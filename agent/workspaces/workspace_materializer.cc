@@ -142,15 +142,11 @@ constexpr size_t kParallelStagingMin = 256;
 // Sets a staged file's mtime to the manifest's: by `fd` when open, else by
 // `name` in `dfd`.
 void SetMtime(int dfd, const std::string& name, int fd, int64_t mtime_ns) {
-  struct timespec times[2];
-  times[0].tv_sec = 0;
-  times[0].tv_nsec = UTIME_OMIT;
-  times[1].tv_sec = mtime_ns / 1000000000;
-  times[1].tv_nsec = mtime_ns % 1000000000;
+  const std::array<struct timespec, 2> times = MtimeOnlyTimes(mtime_ns);
   if (fd >= 0) {
-    futimens(fd, times);
+    futimens(fd, times.data());
   } else {
-    utimensat(dfd, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+    utimensat(dfd, name.c_str(), times.data(), AT_SYMLINK_NOFOLLOW);
   }
 }
 

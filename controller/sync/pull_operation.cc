@@ -55,12 +55,7 @@ void FinishTemp(int fd, const v1::ManifestEntry& entry) {
   }
   const mode_t mode = ManifestValidator::SafeMode(entry.mode());
   fchmod(fd, mode != 0 ? mode : 0644);
-  struct timespec times[2];
-  times[0].tv_nsec = UTIME_OMIT;
-  times[0].tv_sec = 0;
-  times[1].tv_sec = entry.mtime_ns() / 1000000000;
-  times[1].tv_nsec = entry.mtime_ns() % 1000000000;
-  futimens(fd, times);
+  futimens(fd, MtimeOnlyTimes(entry.mtime_ns()).data());
 }
 
 // The entry's directory (workspace-relative) and name.
