@@ -126,11 +126,7 @@ const ScanCache::Record* ScanCache::Find(absl::string_view path, int64_t size, i
                                          int64_t ctime_ns, uint64_t inode) const {
   auto it = records_.find(path);
   if (it == records_.end()) return nullptr;
-  const Record& r = it->second.record;
-  if (r.size != size || r.mtime_ns != mtime_ns || r.ctime_ns != ctime_ns || r.inode != inode) {
-    return nullptr;
-  }
-  return &r;
+  return Matching(it->second.record, size, mtime_ns, ctime_ns, inode);
 }
 
 const ScanCache::Record* ScanCache::FindForScan(absl::string_view path, int64_t size,
@@ -139,7 +135,11 @@ const ScanCache::Record* ScanCache::FindForScan(absl::string_view path, int64_t 
   auto it = records_.find(path);
   if (it == records_.end()) return nullptr;
   it->second.seen = true;
-  const Record& r = it->second.record;
+  return Matching(it->second.record, size, mtime_ns, ctime_ns, inode);
+}
+
+const ScanCache::Record* ScanCache::Matching(const Record& r, int64_t size, int64_t mtime_ns,
+                                             int64_t ctime_ns, uint64_t inode) {
   if (r.size != size || r.mtime_ns != mtime_ns || r.ctime_ns != ctime_ns || r.inode != inode) {
     return nullptr;
   }

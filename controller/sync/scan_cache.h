@@ -94,6 +94,9 @@ class ScanCache {
     Record record;
     bool seen = false;
   };
+  // `r` when its stat key is the one given, else null.
+  static const Record* Matching(const Record& r, int64_t size, int64_t mtime_ns, int64_t ctime_ns,
+                                uint64_t inode);
   std::string file_;
   // The loaded file's bytes hold the keys of its records; keys Put later are
   // kept in put_keys_ (a deque never moves its strings).
