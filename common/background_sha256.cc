@@ -21,8 +21,7 @@ BackgroundSha256::~BackgroundSha256() {
   Stop();
 }
 
-void BackgroundSha256::Queue(std::string bytes, bool chunk) {
-  Piece piece{std::move(bytes), chunk};
+void BackgroundSha256::Queue(Piece piece) {
   if (!thread_.joinable()) {
     Hash(piece);
     return;
@@ -33,15 +32,15 @@ void BackgroundSha256::Queue(std::string bytes, bool chunk) {
       +[](BackgroundSha256* self)
            ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->queued_bytes_ < self->max_queued_bytes_; },
       this));
-  queued_bytes_ += piece.bytes.size();
+  queued_bytes_ += piece.data().size();
   queue_.push_back(std::move(piece));
 }
 
 void BackgroundSha256::Hash(const Piece& piece) {
-  sha_.Update(piece.bytes);
+  sha_.Update(piece.data());
   if (!piece.chunk) return;
   Sha256 own;
-  own.Update(piece.bytes);
+  own.Update(piece.data());
   chunk_digests_.push_back(own.FinishRaw());
 }
 
@@ -60,7 +59,7 @@ void BackgroundSha256::Run() {
     }
     Hash(piece);
     absl::MutexLock lock(&mu_);
-    queued_bytes_ -= piece.bytes.size();
+    queued_bytes_ -= piece.data().size();
   }
 }
 

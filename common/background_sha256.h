@@ -15,11 +15,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/digest.h"
 
@@ -33,13 +35,20 @@ class BackgroundSha256 {
   BackgroundSha256(const BackgroundSha256&) = delete;
   BackgroundSha256& operator=(const BackgroundSha256&) = delete;
 
-  void Add(std::string piece) { Queue(std::move(piece), /*chunk=*/false); }
+  // Memory for a piece that is filled before it is added (a read): not
+  // zeroed first, unlike a std::string of that size.
+  using Buffer = std::unique_ptr<char[]>;
+  static Buffer NewBuffer(size_t size) { return Buffer(new char[size]); }
+
+  void Add(std::string piece) { Queue(Piece{std::move(piece), nullptr, 0, /*chunk=*/false}); }
+  // Adds the first `size` bytes of `buffer`.
+  void Add(Buffer buffer, size_t size) { Queue(Piece{{}, std::move(buffer), size, false}); }
   void Add(const void* data, size_t size) {
     Add(std::string(static_cast<const char*>(data), size));
   }
   // Adds a piece that also gets its own digest (see ChunkDigests).
   void AddChunk(const void* data, size_t size) {
-    Queue(std::string(static_cast<const char*>(data), size), /*chunk=*/true);
+    Queue(Piece{std::string(static_cast<const char*>(data), size), nullptr, 0, /*chunk=*/true});
   }
   // Waits for every piece, then finishes the hash: call once, then nothing
   // more.
@@ -49,10 +58,16 @@ class BackgroundSha256 {
 
  private:
   struct Piece {
-    std::string bytes;
+    std::string bytes;  // or, when `buffer` is set, its first `buffer_size` bytes
+    Buffer buffer;
+    size_t buffer_size = 0;
     bool chunk = false;
+
+    absl::string_view data() const {
+      return buffer ? absl::string_view(buffer.get(), buffer_size) : absl::string_view(bytes);
+    }
   };
-  void Queue(std::string piece, bool chunk);
+  void Queue(Piece piece);
   void Hash(const Piece& piece);
   void Run();
   void Stop();

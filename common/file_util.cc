@@ -132,12 +132,16 @@ absl::Status WriteAllAt(int fd, absl::string_view data, int64_t offset, absl::st
 
 absl::Status ReadExactlyAt(int fd, int64_t offset, int64_t size, std::string* out) {
   out->resize(static_cast<size_t>(size));
-  size_t got = 0;
-  while (got < out->size()) {
-    ssize_t n = pread(fd, out->data() + got, out->size() - got, offset + static_cast<int64_t>(got));
+  return ReadExactlyAt(fd, offset, size, out->data());
+}
+
+absl::Status ReadExactlyAt(int fd, int64_t offset, int64_t size, char* out) {
+  int64_t got = 0;
+  while (got < size) {
+    ssize_t n = pread(fd, out + got, static_cast<size_t>(size - got), offset + got);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return absl::DataLossError(absl::StrCat("file ends before byte ", offset + size));
-    got += static_cast<size_t>(n);
+    got += n;
   }
   return absl::OkStatus();
 }

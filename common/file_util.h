@@ -50,6 +50,8 @@ absl::Status WriteAllAt(int fd, absl::string_view data, int64_t offset, absl::st
 // on EINTR and short reads; the fd's position does not move). DATA_LOSS when
 // the file ends first.
 absl::Status ReadExactlyAt(int fd, int64_t offset, int64_t size, std::string* out);
+// The same into `size` bytes at `out`.
+absl::Status ReadExactlyAt(int fd, int64_t offset, int64_t size, char* out);
 
 // Copies `size` bytes of `in` from `in_offset` to `out` at `out_offset`
 // (copy_file_range where the filesystem allows, else pread/pwrite; neither

@@ -87,6 +87,36 @@ absl::StatusOr<std::string> BlobAccess::ReadChunk(const std::string& owner, cons
   return NotHere(chunk);
 }
 
+std::optional<int64_t> BlobAccess::OffsetInOpen(const v1Digest& chunk, const OpenWhole& open,
+                                                int64_t preferred_offset) const {
+  if (chunks_ == nullptr || !open.fd) return std::nullopt;
+  std::optional<int64_t> found;
+  for (const ChunkLocations::Location& at : chunks_->Find(chunk)) {
+    if (at.whole.hash() != open.hash) continue;
+    if (at.offset == preferred_offset) return at.offset;
+    if (!found.has_value()) found = at.offset;
+  }
+  return found;
+}
+
+absl::StatusOr<int64_t> BlobAccess::LocateChunk(const std::string& owner, const v1Digest& chunk,
+                                                OpenWhole* open) const {
+  if (chunks_ == nullptr) return NotHere(chunk);
+  for (const ChunkLocations::Location& at : chunks_->Find(chunk)) {
+    if (open->fd && open->hash == at.whole.hash()) return at.offset;
+    if (open->unavailable.contains(at.whole.hash())) continue;
+    absl::StatusOr<UniqueFd> whole = Open(owner, at.whole);
+    if (!whole.ok()) {
+      open->unavailable.insert(at.whole.hash());
+      continue;
+    }
+    open->hash = at.whole.hash();
+    open->fd = std::move(*whole);
+    return at.offset;
+  }
+  return NotHere(chunk);
+}
+
 absl::StatusOr<std::string> BlobAccess::ReadSmall(const std::string& owner,
                                                   const v1Digest& digest) const {
   absl::StatusOr<UniqueFd> fd = Open(owner, digest);

@@ -9,6 +9,7 @@
 // Everything else is reported exactly as a blob that does not exist, so
 // neither FindMissingBlobs nor a read tells one identity what another has.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,18 @@ class BlobAccess {
   enum class Check { kChunk, kCallerChecksWhole };
   absl::StatusOr<std::string> ReadChunk(const std::string& owner, const v1Digest& chunk,
                                         OpenWhole* open, Check check = Check::kChunk) const;
+
+  // For copying runs of chunks that sit one after the other in a whole file
+  // (a splice): the offset of `chunk` inside the file `open` holds, no byte
+  // read; the location at `preferred_offset` first. Nothing when `open`
+  // holds no recorded copy of it.
+  std::optional<int64_t> OffsetInOpen(const v1Digest& chunk, const OpenWhole& open,
+                                      int64_t preferred_offset) const;
+  // Opens into `open` a whole file `owner` may see that holds `chunk` and
+  // gives the chunk's offset there, no byte read: the caller checks what it
+  // reads (the whole file's digest). NOT_FOUND when none opens.
+  absl::StatusOr<int64_t> LocateChunk(const std::string& owner, const v1Digest& chunk,
+                                      OpenWhole* open) const;
 
   // Whether `digest` is known as a chunk inside some whole file (in memory
   // only; says nothing about who may see it).

@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +34,44 @@ absl::Status Unavailable(const v1::ManifestEntry& entry, const v1Digest& digest)
 }
 
 }  // namespace
+
+// The file a splice writes: pieces go out in order and are hashed on another
+// core meanwhile, so the digest covers exactly the bytes written.
+class ChunkSplicer::SpliceOutput {
+ public:
+  SpliceOutput(int fd, std::string what) : fd_(fd), what_(std::move(what)) {}
+
+  absl::Status Write(std::string piece) {
+    if (absl::Status s = WriteAllAt(fd_, piece, written_, what_); !s.ok()) return s;
+    written_ += static_cast<int64_t>(piece.size());
+    sha_.Add(std::move(piece));
+    return absl::OkStatus();
+  }
+  // Copies `size` bytes of `in` from `offset`, a piece at a time. DATA_LOSS
+  // when `in` ends before.
+  absl::Status CopyRange(int in, int64_t offset, int64_t size) {
+    for (int64_t done = 0; done < size;) {
+      const int64_t want = std::min<int64_t>(kCopyPiece, size - done);
+      BackgroundSha256::Buffer piece = BackgroundSha256::NewBuffer(static_cast<size_t>(want));
+      if (absl::Status s = ReadExactlyAt(in, offset + done, want, piece.get()); !s.ok()) return s;
+      if (absl::Status s = WriteAllAt(fd_, absl::string_view(piece.get(), want), written_, what_);
+          !s.ok()) {
+        return s;
+      }
+      written_ += want;
+      sha_.Add(std::move(piece), static_cast<size_t>(want));
+      done += want;
+    }
+    return absl::OkStatus();
+  }
+  v1Digest Finish() { return sha_.Finish(); }
+
+ private:
+  const int fd_;
+  const std::string what_;
+  int64_t written_ = 0;
+  BackgroundSha256 sha_;
+};
 
 absl::Status ChunkSplicer::SpliceMissing(const std::string& owner,
                                          const v1::Manifest& manifest) const {
@@ -100,39 +141,70 @@ absl::StatusOr<v1::ChunkList> ChunkSplicer::LoadList(const std::string& owner,
 absl::StatusOr<bool> ChunkSplicer::CopyChunks(const std::string& owner, const v1::ChunkList& list,
                                               const v1::ManifestEntry& entry, int out,
                                               bool verify_chunks) const {
-  // Each piece is written, then hashed on the hasher's thread while the next
-  // one is read and written: the digest covers exactly the bytes written.
-  BackgroundSha256 sha;
-  int64_t written = 0;
+  SpliceOutput output(out, absl::StrCat("spliced ", entry.path()));
+  absl::Status s = verify_chunks ? CopyCheckedChunks(owner, list, entry, &output)
+                                 : CopyChunkRuns(owner, list, entry, &output);
+  if (absl::IsDataLoss(s)) return false;  // a whole file got shorter: again, chunk by chunk
+  if (!s.ok()) return s;
+  return SameDigest(output.Finish(), entry.digest());
+}
+
+absl::Status ChunkSplicer::CopyChunkRuns(const std::string& owner, const v1::ChunkList& list,
+                                         const v1::ManifestEntry& entry,
+                                         SpliceOutput* output) const {
+  // Chunks that follow each other inside the same whole file (mostly all
+  // but the changed ones) are copied as one range, in big pieces.
   BlobAccess::OpenWhole whole;
-  const std::string what = absl::StrCat("spliced ", entry.path());
+  int64_t run_start = 0;
+  int64_t run_size = 0;
+  for (const v1Digest& chunk : list.chunks()) {
+    std::optional<int64_t> at = access_->OffsetInOpen(chunk, whole, run_start + run_size);
+    if (run_size > 0 && at == run_start + run_size) {
+      run_size += chunk.size_bytes();
+      continue;
+    }
+    if (absl::Status s = output->CopyRange(whole.fd.get(), run_start, run_size); !s.ok()) return s;
+    run_size = 0;
+    if (!at.has_value()) {
+      absl::StatusOr<int64_t> located = access_->LocateChunk(owner, chunk, &whole);
+      if (located.ok()) at = *located;
+    }
+    if (at.has_value()) {
+      run_start = *at;
+      run_size = chunk.size_bytes();
+      continue;
+    }
+    absl::StatusOr<UniqueFd> in = access_->Open(owner, chunk);
+    if (!in.ok()) return Unavailable(entry, chunk);
+    absl::Status s = output->CopyRange(in->get(), 0, chunk.size_bytes());
+    if (absl::IsDataLoss(s)) return Unavailable(entry, chunk);
+    if (!s.ok()) return s;
+  }
+  return output->CopyRange(whole.fd.get(), run_start, run_size);
+}
+
+absl::Status ChunkSplicer::CopyCheckedChunks(const std::string& owner, const v1::ChunkList& list,
+                                             const v1::ManifestEntry& entry,
+                                             SpliceOutput* output) const {
+  BlobAccess::OpenWhole whole;
   for (const v1Digest& chunk : list.chunks()) {
     // Inside a whole file sent earlier (mostly the one the last chunk came
-    // from, still open), else a blob of its own.
+    // from, still open), verified on its own, else a blob of its own.
     if (access_->KnownAsChunk(chunk)) {
-      absl::StatusOr<std::string> data = access_->ReadChunk(
-          owner, chunk, &whole,
-          verify_chunks ? BlobAccess::Check::kChunk : BlobAccess::Check::kCallerChecksWhole);
+      absl::StatusOr<std::string> data =
+          access_->ReadChunk(owner, chunk, &whole, BlobAccess::Check::kChunk);
       if (data.ok()) {
-        if (absl::Status s = WriteAllAt(out, *data, written, what); !s.ok()) return s;
-        written += chunk.size_bytes();
-        sha.Add(std::move(*data));
+        if (absl::Status s = output->Write(std::move(*data)); !s.ok()) return s;
         continue;
       }
     }
     absl::StatusOr<UniqueFd> in = access_->Open(owner, chunk);
     if (!in.ok()) return Unavailable(entry, chunk);
-    for (int64_t done = 0; done < chunk.size_bytes();) {
-      const int64_t want = std::min<int64_t>(kCopyPiece, chunk.size_bytes() - done);
-      std::string piece;
-      if (!ReadExactlyAt(in->get(), done, want, &piece).ok()) return Unavailable(entry, chunk);
-      if (absl::Status s = WriteAllAt(out, piece, written, what); !s.ok()) return s;
-      done += want;
-      written += want;
-      sha.Add(std::move(piece));
-    }
+    absl::Status s = output->CopyRange(in->get(), 0, chunk.size_bytes());
+    if (absl::IsDataLoss(s)) return Unavailable(entry, chunk);
+    if (!s.ok()) return s;
   }
-  return SameDigest(sha.Finish(), entry.digest());
+  return absl::OkStatus();
 }
 
 absl::Status ChunkSplicer::Splice(const std::string& owner, const v1::ManifestEntry& entry) const {

@@ -68,15 +68,25 @@ class ChunkSplicer {
       const std::string& owner, const ::mlcube_remote::v1::ManifestEntry& entry) const;
   absl::Status StoreLocatedChunk(const std::string& owner,
                                  const ::mlcube_remote::v1::ManifestEntry& entry) const;
+  class SpliceOutput;
   // Writes the list's chunks into `out` in order; whether what was written
-  // has the entry's digest. A chunk read from inside a whole file is checked
-  // on its own only when `verify_chunks` (one that does not verify is
-  // forgotten there and the chunk is then FAILED_PRECONDITION, asked for
-  // again); without, the file's digest is the only check, one hash per byte.
+  // has the entry's digest. Without `verify_chunks`, runs of chunks that sit
+  // one after the other inside a whole file are copied as one range and the
+  // file's digest is the only check, one hash per byte; with it (after that
+  // failed: a whole file changed under its index entry), each chunk read from
+  // inside a whole file is checked on its own, and one that does not verify
+  // is forgotten there and then FAILED_PRECONDITION, asked for again.
   absl::StatusOr<bool> CopyChunks(const std::string& owner,
                                   const ::mlcube_remote::v1::ChunkList& list,
                                   const ::mlcube_remote::v1::ManifestEntry& entry, int out,
                                   bool verify_chunks) const;
+  absl::Status CopyChunkRuns(const std::string& owner, const ::mlcube_remote::v1::ChunkList& list,
+                             const ::mlcube_remote::v1::ManifestEntry& entry,
+                             SpliceOutput* output) const;
+  absl::Status CopyCheckedChunks(const std::string& owner,
+                                 const ::mlcube_remote::v1::ChunkList& list,
+                                 const ::mlcube_remote::v1::ManifestEntry& entry,
+                                 SpliceOutput* output) const;
 
   BlobStore* store_;
   BlobAccess* access_;

@@ -27,6 +27,19 @@ TEST(BackgroundSha256Test, PiecesAreHashedInTheOrderTheyWereAdded) {
   EXPECT_FALSE(SameDigest(got, DigestOf(b + a + c)));
 }
 
+// A buffer filled by a read counts with the size given, not its allocation.
+TEST(BackgroundSha256Test, BufferPiecesCountTheirFilledBytesOnly) {
+  const std::string a = Pattern(2 << 20, 'a');
+  const std::string b = Pattern(1000, 'b');
+  BackgroundSha256 sha(1 << 20);
+  BackgroundSha256::Buffer buffer = BackgroundSha256::NewBuffer(a.size() + 4096);
+  a.copy(buffer.get(), a.size());
+  sha.Add(std::move(buffer), a.size());
+  sha.Add(b);
+  v1Digest got = sha.Finish();
+  EXPECT_TRUE(SameDigest(got, DigestOf(a + b))) << got.hash();
+}
+
 TEST(BackgroundSha256Test, ChunksGetTheirOwnDigestsInOrderAndCountInTheWhole) {
   const std::string a = Pattern(2 << 20, 'a');
   const std::string b = Pattern(100, 'b');

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "agent/cas/blob_access.h"
+#include "agent/cas/chunk_splicer.h"
 #include "agent/cas/storage_quota.h"
 #include "agent/server/stream_limiter.h"
 #include "tests/unit/sync_test_util.h"
@@ -150,6 +151,67 @@ TEST_F(ChunkAccessTest, ChunksAreReadFromTheNewestVersionStillThere) {
   }
   EXPECT_TRUE(access_.ChunkVisible("uid-1", DigestOf("BBBB"), &seen_by_1));
   EXPECT_FALSE(access_.ChunkVisible("uid-1", DigestOf("CCCC"), &seen_by_1));
+}
+
+// For a splice's runs: a chunk is located without reading it, in the file
+// already open first and at the offset that continues a run; a whole file
+// the identity cannot see is never opened for it.
+TEST_F(ChunkAccessTest, ChunksAreLocatedInTheOpenWholeFirst) {
+  const v1Digest older = AddWhole("AAAABBBBAAAA", {"AAAA", "BBBB", "AAAA"});
+  const v1Digest newer = AddWhole("CCCCAAAA", {"CCCC", "AAAA"});
+  BlobAccess::OpenWhole open;
+  EXPECT_FALSE(access_.OffsetInOpen(DigestOf("AAAA"), open, 0).has_value());  // nothing open
+  EXPECT_EQ(*access_.LocateChunk("uid-1", DigestOf("BBBB"), &open), 4);
+  EXPECT_EQ(open.hash, older.hash());
+  EXPECT_EQ(access_.OffsetInOpen(DigestOf("AAAA"), open, 8), 8);
+  const std::optional<int64_t> elsewhere = access_.OffsetInOpen(DigestOf("AAAA"), open, 5);
+  ASSERT_TRUE(elsewhere.has_value());  // no run there: one of its places
+  EXPECT_TRUE(*elsewhere == 0 || *elsewhere == 8) << *elsewhere;
+  EXPECT_FALSE(access_.OffsetInOpen(DigestOf("CCCC"), open, 0).has_value());
+  EXPECT_EQ(*access_.LocateChunk("uid-1", DigestOf("CCCC"), &open), 0);
+  EXPECT_EQ(open.hash, newer.hash());
+  BlobAccess::OpenWhole other;
+  EXPECT_EQ(access_.LocateChunk("uid-2", DigestOf("CCCC"), &other).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(other.fd);
+}
+
+// A splice copies chunks that follow each other inside a whole file as one
+// range, chunks of their own from their blobs, and checks the result against
+// the file's digest; a whole file that got shorter since is never spliced in.
+TEST_F(ChunkAccessTest, SpliceCopiesRunsOfChunksAndRefusesAShortenedSource) {
+  const v1Digest older = AddWhole("AAAABBBBEEEE", {"AAAA", "BBBB", "EEEE"});
+  ASSERT_TRUE(store_.Put(DigestOf("DDDD"), "DDDD").ok());
+  access_.Grant("uid-1", DigestOf("DDDD"));
+  ChunkSplicer splicer(&store_, &access_);
+  auto entry_of = [&](const std::vector<std::string>& chunks) {
+    ::mlcube_remote::v1::ChunkList list;
+    std::string content;
+    for (const std::string& chunk : chunks) {
+      *list.add_chunks() = DigestOf(chunk);
+      content += chunk;
+    }
+    const std::string list_bytes = list.SerializeAsString();
+    EXPECT_TRUE(store_.Put(DigestOf(list_bytes), list_bytes).ok());
+    access_.Grant("uid-1", DigestOf(list_bytes));
+    ::mlcube_remote::v1::ManifestEntry entry;
+    entry.set_path("data/f.bin");
+    entry.set_type(::mlcube_remote::v1::ENTRY_TYPE_FILE);
+    *entry.mutable_digest() = DigestOf(content);
+    *entry.mutable_chunk_list() = DigestOf(list_bytes);
+    return std::make_pair(entry, content);
+  };
+
+  auto [entry, content] = entry_of({"AAAA", "BBBB", "DDDD", "EEEE", "AAAA"});
+  ASSERT_TRUE(splicer.Splice("uid-1", entry).ok());
+  EXPECT_EQ(*store_.Read(entry.digest()), content);
+  EXPECT_TRUE(access_.Visible("uid-1", entry.digest()));
+
+  ASSERT_EQ(truncate(store_.PathOf(older).c_str(), 6), 0);  // rewritten in place, shorter
+  auto [second, second_content] = entry_of({"DDDD", "AAAA", "BBBB"});
+  absl::Status s = splicer.Splice("uid-1", second);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_FALSE(store_.Has(second.digest()));
 }
 
 TEST(StorageQuotaTest, CountsTreesPartialUploadsAndUncommittedBlobs) {
