@@ -63,23 +63,28 @@ absl::StatusOr<std::string> BlobAccess::ReadChunk(const std::string& owner,
   return ReadChunk(owner, chunk, &open);
 }
 
+bool BlobAccess::OpenWholeOf(const std::string& owner, const ChunkLocations::Location& at,
+                             OpenWhole* open) const {
+  if (open->fd && open->hash == at.whole.hash()) return true;
+  if (open->unavailable.contains(at.whole.hash())) return false;
+  absl::StatusOr<UniqueFd> whole = Open(owner, at.whole);
+  if (!whole.ok()) {
+    open->unavailable.insert(at.whole.hash());
+    return false;
+  }
+  open->hash = at.whole.hash();
+  open->fd = std::move(*whole);
+  return true;
+}
+
 absl::StatusOr<std::string> BlobAccess::ReadChunk(const std::string& owner, const v1Digest& chunk,
-                                                  OpenWhole* open, Check check) const {
+                                                  OpenWhole* open) const {
   if (chunks_ == nullptr) return NotHere(chunk);
   std::string data;
   for (const ChunkLocations::Location& at : chunks_->Find(chunk)) {
-    if (open->hash != at.whole.hash() || !open->fd) {
-      if (open->unavailable.contains(at.whole.hash())) continue;
-      absl::StatusOr<UniqueFd> whole = Open(owner, at.whole);
-      if (!whole.ok()) {
-        open->unavailable.insert(at.whole.hash());
-        continue;
-      }
-      open->hash = at.whole.hash();
-      open->fd = std::move(*whole);
-    }
+    if (!OpenWholeOf(owner, at, open)) continue;
     if (absl::Status read = ReadExactlyAt(open->fd.get(), at.offset, chunk.size_bytes(), &data);
-        read.ok() && (check == Check::kCallerChecksWhole || SameDigest(DigestOf(data), chunk))) {
+        read.ok() && SameDigest(DigestOf(data), chunk)) {
       return data;
     }
     chunks_->Forget(chunk, at.whole);
@@ -103,16 +108,7 @@ absl::StatusOr<int64_t> BlobAccess::LocateChunk(const std::string& owner, const 
                                                 OpenWhole* open) const {
   if (chunks_ == nullptr) return NotHere(chunk);
   for (const ChunkLocations::Location& at : chunks_->Find(chunk)) {
-    if (open->fd && open->hash == at.whole.hash()) return at.offset;
-    if (open->unavailable.contains(at.whole.hash())) continue;
-    absl::StatusOr<UniqueFd> whole = Open(owner, at.whole);
-    if (!whole.ok()) {
-      open->unavailable.insert(at.whole.hash());
-      continue;
-    }
-    open->hash = at.whole.hash();
-    open->fd = std::move(*whole);
-    return at.offset;
+    if (OpenWholeOf(owner, at, open)) return at.offset;
   }
   return NotHere(chunk);
 }

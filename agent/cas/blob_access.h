@@ -55,19 +55,15 @@ class BlobAccess {
   // when no location holds it.
   absl::StatusOr<std::string> ReadChunk(const std::string& owner, const v1Digest& chunk) const;
 
-  // The last whole file ReadChunk opened, kept between the calls of one
-  // splice: consecutive chunks mostly sit in the same file.
+  // The last whole file ReadChunk or LocateChunk opened, kept between the
+  // calls of one splice: consecutive chunks mostly sit in the same file.
   struct OpenWhole {
     std::string hash;
     UniqueFd fd;
     absl::flat_hash_set<std::string> unavailable;  // wholes that did not open
   };
-  // What ReadChunk checks of the bytes it read: that they are `chunk`
-  // (kChunk), or nothing, for a caller that checks the whole file they go
-  // into and reads again with kChunk when that fails (kCallerChecksWhole).
-  enum class Check { kChunk, kCallerChecksWhole };
   absl::StatusOr<std::string> ReadChunk(const std::string& owner, const v1Digest& chunk,
-                                        OpenWhole* open, Check check = Check::kChunk) const;
+                                        OpenWhole* open) const;
 
   // For copying runs of chunks that sit one after the other in a whole file
   // (a splice): the offset of `chunk` inside the file `open` holds, no byte
@@ -112,6 +108,11 @@ class BlobAccess {
 
  private:
   std::string OwnerRoot(const std::string& owner) const;
+  // Whether `open` holds the whole file of `at` after the call: kept when
+  // already open, else opened when `owner` may see it (one that does not
+  // open is remembered as unavailable and not tried again).
+  bool OpenWholeOf(const std::string& owner, const ChunkLocations::Location& at,
+                   OpenWhole* open) const;
 
   BlobStore* store_;
   WorkspaceBlobIndex* index_;

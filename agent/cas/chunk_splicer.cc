@@ -174,13 +174,18 @@ absl::Status ChunkSplicer::CopyChunkRuns(const std::string& owner, const v1::Chu
       run_size = chunk.size_bytes();
       continue;
     }
-    absl::StatusOr<UniqueFd> in = access_->Open(owner, chunk);
-    if (!in.ok()) return Unavailable(entry, chunk);
-    absl::Status s = output->CopyRange(in->get(), 0, chunk.size_bytes());
-    if (absl::IsDataLoss(s)) return Unavailable(entry, chunk);
-    if (!s.ok()) return s;
+    if (absl::Status s = CopyChunkBlob(owner, chunk, entry, output); !s.ok()) return s;
   }
   return output->CopyRange(whole.fd.get(), run_start, run_size);
+}
+
+absl::Status ChunkSplicer::CopyChunkBlob(const std::string& owner, const v1Digest& chunk,
+                                         const v1::ManifestEntry& entry,
+                                         SpliceOutput* output) const {
+  absl::StatusOr<UniqueFd> in = access_->Open(owner, chunk);
+  if (!in.ok()) return Unavailable(entry, chunk);
+  absl::Status s = output->CopyRange(in->get(), 0, chunk.size_bytes());
+  return absl::IsDataLoss(s) ? Unavailable(entry, chunk) : s;
 }
 
 absl::Status ChunkSplicer::CopyCheckedChunks(const std::string& owner, const v1::ChunkList& list,
@@ -191,18 +196,13 @@ absl::Status ChunkSplicer::CopyCheckedChunks(const std::string& owner, const v1:
     // Inside a whole file sent earlier (mostly the one the last chunk came
     // from, still open), verified on its own, else a blob of its own.
     if (access_->KnownAsChunk(chunk)) {
-      absl::StatusOr<std::string> data =
-          access_->ReadChunk(owner, chunk, &whole, BlobAccess::Check::kChunk);
+      absl::StatusOr<std::string> data = access_->ReadChunk(owner, chunk, &whole);
       if (data.ok()) {
         if (absl::Status s = output->Write(std::move(*data)); !s.ok()) return s;
         continue;
       }
     }
-    absl::StatusOr<UniqueFd> in = access_->Open(owner, chunk);
-    if (!in.ok()) return Unavailable(entry, chunk);
-    absl::Status s = output->CopyRange(in->get(), 0, chunk.size_bytes());
-    if (absl::IsDataLoss(s)) return Unavailable(entry, chunk);
-    if (!s.ok()) return s;
+    if (absl::Status s = CopyChunkBlob(owner, chunk, entry, output); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

@@ -83,6 +83,10 @@ class ChunkSplicer {
   absl::Status CopyChunkRuns(const std::string& owner, const ::mlcube_remote::v1::ChunkList& list,
                              const ::mlcube_remote::v1::ManifestEntry& entry,
                              SpliceOutput* output) const;
+  // A chunk stored as a blob of its own; FAILED_PRECONDITION when it is not there.
+  absl::Status CopyChunkBlob(const std::string& owner, const v1Digest& chunk,
+                             const ::mlcube_remote::v1::ManifestEntry& entry,
+                             SpliceOutput* output) const;
   absl::Status CopyCheckedChunks(const std::string& owner,
                                  const ::mlcube_remote::v1::ChunkList& list,
                                  const ::mlcube_remote::v1::ManifestEntry& entry,
